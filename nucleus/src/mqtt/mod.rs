@@ -1,0 +1,5 @@
+//! MQTT side of the nucleus: the message type, topic rules, the embedded broker.
+
+pub mod embedded;
+pub mod msg;
+pub mod topic;

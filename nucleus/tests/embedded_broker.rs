@@ -1,0 +1,227 @@
+//! The embedded broker against real MQTT clients: rumqttc (3.1.1 and 5) and, when installed, mosquitto_pub/sub.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use bytes::Bytes;
+use ggipc_nucleus::mqtt::embedded::EmbeddedBroker;
+use ggipc_nucleus::mqtt::msg::Msg;
+use rumqttc::v5;
+use tokio::sync::mpsc;
+
+async fn start() -> (EmbeddedBroker, u16, tokio::task::JoinHandle<()>) {
+    let broker = EmbeddedBroker::new(1 << 20);
+    let (addr, task) = broker.listen("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    (broker, addr.port(), task)
+}
+
+#[tokio::test]
+async fn v4_pub_sub_and_local_hook() {
+    let (broker, port, _task) = start().await;
+    let mut opts = rumqttc::MqttOptions::new("t-v4", "127.0.0.1", port);
+    opts.set_keep_alive(Duration::from_secs(5));
+    let (client, mut el) = rumqttc::AsyncClient::new(opts, 16);
+    client
+        .subscribe("a/+", rumqttc::QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    // Local (in-process) subscriber sees what the MQTT client publishes.
+    let (ltx, mut lrx) = mpsc::unbounded_channel();
+    broker.subscribe_local(
+        "a/#",
+        1,
+        std::sync::Arc::new(move |m: &Msg| {
+            let _ = ltx.send(m.clone());
+        }),
+    );
+    tokio::spawn(async move {
+        loop {
+            match el.poll().await {
+                Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
+                    let _ = tx.send(p);
+                }
+                Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))) => {
+                    let _ = tx.send(rumqttc::Publish::new(
+                        "suback",
+                        rumqttc::QoS::AtMostOnce,
+                        vec![],
+                    ));
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    });
+    let suback = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(suback.topic, "suback");
+    // In-process publish reaches the MQTT client.
+    broker.publish(Msg::new("a/b", Bytes::from_static(b"hello"), 1));
+    let p = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(p.topic, "a/b");
+    assert_eq!(&p.payload[..], b"hello");
+    assert_eq!(p.qos, rumqttc::QoS::AtLeastOnce);
+    // MQTT publish reaches both the client itself and the local hook.
+    client
+        .publish("a/c", rumqttc::QoS::AtLeastOnce, false, "x")
+        .await
+        .unwrap();
+    let p = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(p.topic, "a/c");
+    let l = tokio::time::timeout(Duration::from_secs(5), lrx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(l.topic, "a/b");
+    let l = tokio::time::timeout(Duration::from_secs(5), lrx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(l.topic, "a/c");
+}
+
+#[tokio::test]
+async fn v5_properties_and_retained() {
+    let (broker, port, _task) = start().await;
+    let mut retained = Msg::new("r/t", Bytes::from_static(b"kept"), 1);
+    retained.retain = true;
+    broker.publish(retained);
+
+    let opts = v5::MqttOptions::new("t-v5", "127.0.0.1", port);
+    let (client, mut el) = v5::AsyncClient::new(opts, 16);
+    client
+        .subscribe("#", v5::mqttbytes::QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            match el.poll().await {
+                Ok(v5::Event::Incoming(v5::Incoming::Publish(p))) => {
+                    let _ = tx.send(p);
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    });
+    let p = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&p.topic[..], b"r/t");
+    assert!(
+        p.retain,
+        "retained message is flagged retained on subscribe"
+    );
+
+    let mut m = Msg::new("p/q", Bytes::from_static(b"{}"), 1);
+    m.props.content_type = Some("application/json".into());
+    m.props.correlation_data = Some(Bytes::from_static(b"\x01\x02"));
+    m.props.response_topic = Some("reply/here".into());
+    m.props.user_properties = vec![("k".into(), "v".into())];
+    m.props.payload_format_utf8 = Some(true);
+    m.props.message_expiry_interval = Some(60);
+    broker.publish(m.clone());
+    let p = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&p.topic[..], b"p/q");
+    assert!(!p.retain);
+    assert_eq!(Msg::props_from_v5(p.properties.as_ref()), m.props);
+}
+
+#[tokio::test]
+async fn mosquitto_clients_interoperate() {
+    if which("mosquitto_sub").is_none() {
+        eprintln!(
+            "SKIPPED: mosquitto-clients not installed (scripts/install-mosquitto.sh installs them)"
+        );
+        return;
+    }
+    let (broker, port, _task) = start().await;
+    let sub = tokio::process::Command::new("mosquitto_sub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-t",
+            "m/#",
+            "-C",
+            "1",
+            "-v",
+            "-q",
+            "1",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until mosquitto_sub's subscription is in the routing table.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while broker.subscription_count() == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "mosquitto_sub never subscribed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (ltx, mut lrx) = mpsc::unbounded_channel();
+    broker.subscribe_local(
+        "m/#",
+        1,
+        std::sync::Arc::new(move |m: &Msg| {
+            let _ = ltx.send(m.clone());
+        }),
+    );
+    for v in ["3.1.1", "5"] {
+        let st = tokio::process::Command::new("mosquitto_pub")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-t",
+                "m/x",
+                "-m",
+                "hi",
+                "-q",
+                "2",
+                "-V",
+                if v == "5" { "mqttv5" } else { "mqttv311" },
+            ])
+            .status()
+            .await
+            .unwrap();
+        assert!(st.success());
+        let l = tokio::time::timeout(Duration::from_secs(5), lrx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(l.topic, "m/x");
+        assert_eq!(&l.payload[..], b"hi");
+    }
+    let out = tokio::time::timeout(Duration::from_secs(10), sub.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "m/x hi");
+}
+
+fn which(cmd: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| std::path::Path::new(d).join(cmd))
+        .find(|p| p.is_file())
+}
