@@ -1,1 +1,6 @@
 //! ggipc
+pub mod codec;
+mod error;
+pub mod model;
+pub mod rpc;
+pub use error::{Error, ErrorKind, Result};

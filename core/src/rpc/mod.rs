@@ -1,0 +1,297 @@
+//! Event-stream RPC layer (spec §3): message types and flags, reserved headers, connection-level error
+//! payloads, and the per-connection writer shared by the client and the server.
+
+mod writer;
+
+pub use writer::{FrameWriter, SendError, WriterClosed};
+
+use crate::codec::{self, ByteStr, FrameError, Header, HeaderValue, Message};
+use bytes::{Bytes, BytesMut};
+use std::fmt;
+
+/// `:message-type` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(i32)]
+pub enum MessageType {
+    ApplicationMessage = 0,
+    ApplicationError = 1,
+    Ping = 2,
+    PingResponse = 3,
+    Connect = 4,
+    ConnectAck = 5,
+    ProtocolError = 6,
+    InternalError = 7,
+}
+
+impl MessageType {
+    pub fn from_i32(v: i32) -> Option<Self> {
+        Some(match v {
+            0 => MessageType::ApplicationMessage,
+            1 => MessageType::ApplicationError,
+            2 => MessageType::Ping,
+            3 => MessageType::PingResponse,
+            4 => MessageType::Connect,
+            5 => MessageType::ConnectAck,
+            6 => MessageType::ProtocolError,
+            7 => MessageType::InternalError,
+            _ => return None,
+        })
+    }
+}
+
+/// `:message-flags` bits.
+pub mod flags {
+    /// CONNECT_ACK: the connection was accepted.
+    pub const CONNECTION_ACCEPTED: i32 = 0x1;
+    /// APPLICATION_MESSAGE / APPLICATION_ERROR: last message of the stream from this sender.
+    pub const TERMINATE_STREAM: i32 = 0x2;
+}
+
+/// Reserved header names.
+pub mod names {
+    pub const MESSAGE_TYPE: &str = ":message-type";
+    pub const MESSAGE_FLAGS: &str = ":message-flags";
+    pub const STREAM_ID: &str = ":stream-id";
+    pub const OPERATION: &str = "operation";
+    pub const VERSION: &str = ":version";
+    pub const CONTENT_TYPE: &str = ":content-type";
+    pub const SERVICE_MODEL_TYPE: &str = "service-model-type";
+}
+
+/// The only protocol version the official peers speak.
+pub const PROTOCOL_VERSION: &str = "0.1.0";
+/// `:content-type` of JSON bodies.
+pub const CONTENT_TYPE_JSON: &str = "application/json";
+
+/// Exact payloads of the C library's connection-level errors (spec §3.8.3).
+pub mod errors {
+    pub const MISSING_FIELDS: &str = "{ \"message\": \"A message was received with missing required fields. Check that your client is sending at least, :message-type, :message-flags, and :stream-id\" }";
+    pub const CONNECT_FIRST: &str = "{ \"message\": \"A CONNECT message must be received, and the CONNECT_ACK must be sent in response, before any other message-types can be sent on this connection. In addition, only one CONNECT message is allowed on a connection.\" }";
+    pub const NON_ZERO_STREAM_ID: &str = "{ \"message\": \"non-zero stream-id field is only allowed for messages of type APPLICATION_MESSAGE. The stream id max value is INT32_MAX.\" }";
+    pub const STREAM_ID_LOWER: &str = "{ \"message\": \"stream-id values must be monotonically incrementing. A stream-id arrived that was lower than the last seen stream-id.\" }";
+    pub const STREAM_ID_GAP: &str = "{ \"message\": \"stream-id values must be monotonically incrementing. A new stream-id arrived that was incremented by more than 1.\" }";
+    pub const MISSING_OPERATION: &str = "{ \"message\": \"The first message on a non-zero :stream-id must contain an operation header value.\" }";
+    pub const INVALID_MESSAGE_TYPE: &str =
+        "{ \"message\": \"an invalid value for message-type field was received.\" }";
+    pub const INTERNAL: &str = "{ \"message\": \"An error occurred on the peer endpoint. This is not likely caused by your endpoint.\" }";
+}
+
+/// A decoded RPC message: the reserved headers pulled out, the rest kept in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frame {
+    pub message_type: MessageType,
+    pub flags: i32,
+    pub stream_id: i32,
+    pub operation: Option<ByteStr>,
+    pub content_type: Option<ByteStr>,
+    pub service_model_type: Option<ByteStr>,
+    /// Every other header, in wire order (`:version`, user ping headers, `svcuid`, …).
+    pub other_headers: Vec<Header>,
+    pub payload: Bytes,
+}
+
+/// Why a decoded message is not a valid RPC message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RpcViolation {
+    /// `:message-type`, `:message-flags` or `:stream-id` missing or not int32.
+    MissingFields,
+    /// `:message-type` outside 0..=7, or 0/1 on stream 0.
+    InvalidMessageType,
+    /// A connection-level type on a non-zero stream, or a negative stream id.
+    NonZeroStreamId,
+}
+
+impl RpcViolation {
+    /// The C library's PROTOCOL_ERROR payload for this violation.
+    pub fn payload(&self) -> &'static str {
+        match self {
+            RpcViolation::MissingFields => errors::MISSING_FIELDS,
+            RpcViolation::InvalidMessageType => errors::INVALID_MESSAGE_TYPE,
+            RpcViolation::NonZeroStreamId => errors::NON_ZERO_STREAM_ID,
+        }
+    }
+}
+
+impl fmt::Display for RpcViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RpcViolation::MissingFields => {
+                "message lacks :message-type, :message-flags or :stream-id"
+            }
+            RpcViolation::InvalidMessageType => "invalid :message-type for its stream id",
+            RpcViolation::NonZeroStreamId => {
+                "connection-level message type on a non-zero stream id"
+            }
+        })
+    }
+}
+
+impl Frame {
+    /// A frame with only the three RPC headers.
+    pub fn bare(message_type: MessageType, flags: i32, stream_id: i32) -> Self {
+        Frame {
+            message_type,
+            flags,
+            stream_id,
+            operation: None,
+            content_type: None,
+            service_model_type: None,
+            other_headers: Vec::new(),
+            payload: Bytes::new(),
+        }
+    }
+
+    /// An application message or error with a JSON body of the given shape.
+    pub fn json(
+        message_type: MessageType,
+        flags: i32,
+        stream_id: i32,
+        service_model_type: &'static str,
+        payload: Bytes,
+    ) -> Self {
+        Frame {
+            content_type: Some(ByteStr::from_static(CONTENT_TYPE_JSON)),
+            service_model_type: Some(ByteStr::from_static(service_model_type)),
+            payload,
+            ..Frame::bare(message_type, flags, stream_id)
+        }
+    }
+
+    pub fn is_terminate(&self) -> bool {
+        self.flags & flags::TERMINATE_STREAM != 0
+    }
+
+    /// Interprets a decoded message. Reserved names are matched exactly (official peers send lowercase).
+    pub fn from_message(msg: Message) -> Result<Frame, RpcViolation> {
+        let mut message_type = None;
+        let mut flags = None;
+        let mut stream_id = None;
+        let mut operation = None;
+        let mut content_type = None;
+        let mut service_model_type = None;
+        let mut other_headers = Vec::new();
+        for h in msg.headers {
+            match (h.name.as_str(), &h.value) {
+                (names::MESSAGE_TYPE, HeaderValue::Int32(v)) => message_type = Some(*v),
+                (names::MESSAGE_FLAGS, HeaderValue::Int32(v)) => flags = Some(*v),
+                (names::STREAM_ID, HeaderValue::Int32(v)) => stream_id = Some(*v),
+                (names::OPERATION, HeaderValue::String(s)) => operation = Some(s.clone()),
+                (names::CONTENT_TYPE, HeaderValue::String(s)) => content_type = Some(s.clone()),
+                (names::SERVICE_MODEL_TYPE, HeaderValue::String(s)) => {
+                    service_model_type = Some(s.clone())
+                }
+                _ => other_headers.push(h),
+            }
+        }
+        let (Some(t), Some(flags), Some(stream_id)) = (message_type, flags, stream_id) else {
+            return Err(RpcViolation::MissingFields);
+        };
+        let message_type = MessageType::from_i32(t).ok_or(RpcViolation::InvalidMessageType)?;
+        let app = matches!(
+            message_type,
+            MessageType::ApplicationMessage | MessageType::ApplicationError
+        );
+        if stream_id < 0 || (!app && stream_id != 0) {
+            return Err(RpcViolation::NonZeroStreamId);
+        }
+        if app && stream_id == 0 {
+            return Err(RpcViolation::InvalidMessageType);
+        }
+        Ok(Frame {
+            message_type,
+            flags,
+            stream_id,
+            operation,
+            content_type,
+            service_model_type,
+            other_headers,
+            payload: msg.payload,
+        })
+    }
+
+    /// Appends the encoded frame to `dst`. Header order is the C library's: content type, model type and
+    /// other headers first, then `:message-type`, `:message-flags`, `:stream-id`, then `operation`.
+    pub fn encode(&self, max_message_size: usize, dst: &mut BytesMut) -> Result<(), FrameError> {
+        let mut headers = Vec::with_capacity(6 + self.other_headers.len());
+        if let Some(ct) = &self.content_type {
+            headers.push(Header::with_static(
+                names::CONTENT_TYPE,
+                HeaderValue::String(ct.clone()),
+            ));
+        }
+        if let Some(smt) = &self.service_model_type {
+            headers.push(Header::with_static(
+                names::SERVICE_MODEL_TYPE,
+                HeaderValue::String(smt.clone()),
+            ));
+        }
+        headers.extend(self.other_headers.iter().cloned());
+        headers.push(Header::with_static(
+            names::MESSAGE_TYPE,
+            HeaderValue::Int32(self.message_type as i32),
+        ));
+        headers.push(Header::with_static(
+            names::MESSAGE_FLAGS,
+            HeaderValue::Int32(self.flags),
+        ));
+        headers.push(Header::with_static(
+            names::STREAM_ID,
+            HeaderValue::Int32(self.stream_id),
+        ));
+        if let Some(op) = &self.operation {
+            headers.push(Header::with_static(
+                names::OPERATION,
+                HeaderValue::String(op.clone()),
+            ));
+        }
+        codec::encode_parts(&headers, &self.payload, max_message_size, dst)
+    }
+
+    /// Header value of a non-reserved header.
+    pub fn header(&self, name: &str) -> Option<&HeaderValue> {
+        self.other_headers
+            .iter()
+            .find(|h| h.name.as_str() == name)
+            .map(|h| &h.value)
+    }
+}
+
+/// The CONNECT message a client sends: `:version` 0.1.0 and `{"authToken":"…"}`.
+pub fn connect_frame(auth_token: &str) -> Frame {
+    let payload =
+        serde_json::to_vec(&serde_json::json!({ "authToken": auth_token })).unwrap_or_default();
+    Frame {
+        other_headers: vec![Header::with_static(
+            names::VERSION,
+            HeaderValue::String(ByteStr::from_static(PROTOCOL_VERSION)),
+        )],
+        payload: payload.into(),
+        ..Frame::bare(MessageType::Connect, 0, 0)
+    }
+}
+
+/// A connection-level error (PROTOCOL_ERROR or INTERNAL_ERROR) with one of the [`errors`] payloads.
+pub fn connection_error(message_type: MessageType, payload: &'static str) -> Frame {
+    Frame {
+        content_type: Some(ByteStr::from_static(CONTENT_TYPE_JSON)),
+        payload: Bytes::from_static(payload.as_bytes()),
+        ..Frame::bare(message_type, 0, 0)
+    }
+}
+
+/// The reply to a PING: PING_RESPONSE with the same payload and every header not starting with `:`.
+pub fn ping_response(ping: &Frame) -> Frame {
+    Frame {
+        other_headers: ping
+            .other_headers
+            .iter()
+            .filter(|h| !h.name.starts_with(':'))
+            .cloned()
+            .collect(),
+        payload: ping.payload.clone(),
+        ..Frame::bare(MessageType::PingResponse, 0, 0)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,257 @@
+//! One writer per connection, shared by every task and thread that sends on it.
+//!
+//! Frames are encoded into one buffer under a lock. When nothing is being flushed, the sender writes the
+//! buffer to the socket itself with a non-blocking write (no thread hand-off on the request path); when the
+//! socket is full, a background task takes over and later writes everything queued in as few syscalls as
+//! possible. Stream-id allocation happens under the same lock as the encoding, so ids hit the wire in order.
+
+use super::Frame;
+use crate::codec::FrameError;
+use bytes::{Buf, BytesMut};
+use std::io;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::net::UnixStream;
+use tokio::sync::Notify;
+
+/// The connection's writer is closed (the peer went away, a write failed, or the connection was shut down).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WriterClosed(pub String);
+
+impl std::fmt::Display for WriterClosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "connection closed: {}", self.0)
+    }
+}
+
+/// Result of queueing a frame.
+#[derive(Debug)]
+pub enum SendError {
+    Closed(WriterClosed),
+    Frame(FrameError),
+}
+
+struct State {
+    buf: BytesMut,
+    flushing: bool,
+    closed: Option<WriterClosed>,
+    /// Highest stream id allocated by [`FrameWriter::send_new_stream`].
+    last_stream_id: i32,
+}
+
+/// Serialized, coalescing writer for one connection.
+pub struct FrameWriter {
+    stream: Arc<UnixStream>,
+    state: Mutex<State>,
+    wake_flusher: Notify,
+    drained: Notify,
+    max_message_size: usize,
+    high_water: usize,
+}
+
+impl FrameWriter {
+    /// Creates the writer and spawns its background flusher on the current tokio runtime.
+    pub fn spawn(stream: Arc<UnixStream>, max_message_size: usize) -> Arc<FrameWriter> {
+        let w = Arc::new(FrameWriter {
+            stream,
+            state: Mutex::new(State {
+                buf: BytesMut::with_capacity(8 * 1024),
+                flushing: false,
+                closed: None,
+                last_stream_id: 0,
+            }),
+            wake_flusher: Notify::new(),
+            drained: Notify::new(),
+            max_message_size,
+            high_water: (4 * 1024 * 1024).max(2 * max_message_size.min(64 * 1024 * 1024)),
+        });
+        let weak = Arc::downgrade(&w);
+        tokio::spawn(async move {
+            loop {
+                let Some(w) = weak.upgrade() else { return };
+                if !w.flush_pending().await {
+                    return;
+                }
+            }
+        });
+        w
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues one frame and writes it now if the socket takes it.
+    pub fn send(&self, frame: &Frame) -> Result<(), SendError> {
+        let mut st = self.lock();
+        if let Some(c) = &st.closed {
+            return Err(SendError::Closed(c.clone()));
+        }
+        frame
+            .encode(self.max_message_size, &mut st.buf)
+            .map_err(SendError::Frame)?;
+        self.write_now(st);
+        Ok(())
+    }
+
+    /// Allocates the next stream id (1, 2, 3 …), queues the frame `build(id)`, and lets `register` record the
+    /// stream before anything is written (so a fast response always finds it). If the frame cannot be encoded
+    /// the id is not consumed, so the wire never shows a gap.
+    pub fn send_new_stream(
+        &self,
+        build: impl FnOnce(i32) -> Frame,
+        register: impl FnOnce(i32),
+    ) -> Result<i32, SendError> {
+        let mut st = self.lock();
+        if let Some(c) = &st.closed {
+            return Err(SendError::Closed(c.clone()));
+        }
+        let id = st.last_stream_id.checked_add(1).ok_or_else(|| {
+            SendError::Closed(WriterClosed(
+                "stream ids exhausted on this connection".into(),
+            ))
+        })?;
+        let frame = build(id);
+        frame
+            .encode(self.max_message_size, &mut st.buf)
+            .map_err(SendError::Frame)?;
+        st.last_stream_id = id;
+        register(id);
+        self.write_now(st);
+        Ok(id)
+    }
+
+    fn write_now(&self, mut st: MutexGuard<'_, State>) {
+        if st.flushing {
+            return;
+        }
+        while !st.buf.is_empty() {
+            match self.stream.try_write(&st.buf) {
+                Ok(n) => st.buf.advance(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    st.flushing = true;
+                    drop(st);
+                    self.wake_flusher.notify_one();
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    st.closed = Some(WriterClosed(format!("write failed: {e}")));
+                    st.buf.clear();
+                    drop(st);
+                    self.drained.notify_waiters();
+                    return;
+                }
+            }
+        }
+        if st.buf.capacity() > 1024 * 1024 {
+            st.buf = BytesMut::with_capacity(8 * 1024);
+        }
+    }
+
+    /// Background part: waits to be woken, then writes until the buffer is empty. Returns false once closed.
+    async fn flush_pending(&self) -> bool {
+        self.wake_flusher.notified().await;
+        loop {
+            {
+                let mut st = self.lock();
+                if st.closed.is_some() {
+                    return false;
+                }
+                if st.buf.is_empty() {
+                    st.flushing = false;
+                    drop(st);
+                    self.drained.notify_waiters();
+                    return true;
+                }
+                match self.stream.try_write(&st.buf) {
+                    Ok(n) => {
+                        st.buf.advance(n);
+                        continue;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        st.closed = Some(WriterClosed(format!("write failed: {e}")));
+                        st.buf.clear();
+                        drop(st);
+                        self.drained.notify_waiters();
+                        return false;
+                    }
+                }
+            }
+            if self.stream.writable().await.is_err() {
+                self.close(WriterClosed("socket error".into()));
+                return false;
+            }
+        }
+    }
+
+    /// Bytes queued but not yet written.
+    pub fn buffered(&self) -> usize {
+        self.lock().buf.len()
+    }
+
+    /// True when more than the high-water mark is queued (a slow or stalled reader on the other side).
+    pub fn is_congested(&self) -> bool {
+        self.buffered() > self.high_water
+    }
+
+    /// Waits until the queue is below the high-water mark (or the writer is closed).
+    pub async fn wait_for_capacity(&self) {
+        loop {
+            let notified = self.drained.notified();
+            {
+                let st = self.lock();
+                if st.closed.is_some() || st.buf.len() <= self.high_water {
+                    return;
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// Waits until everything queued has been handed to the socket (or the writer is closed).
+    pub async fn flushed(&self) {
+        loop {
+            let notified = self.drained.notified();
+            {
+                let st = self.lock();
+                if st.closed.is_some() || (st.buf.is_empty() && !st.flushing) {
+                    return;
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// Marks the writer closed with `reason`; queued bytes are dropped and later sends fail.
+    pub fn close(&self, reason: WriterClosed) {
+        let mut st = self.lock();
+        if st.closed.is_none() {
+            st.closed = Some(reason);
+        }
+        st.buf.clear();
+        drop(st);
+        self.wake_flusher.notify_one();
+        self.drained.notify_waiters();
+    }
+
+    /// The reason the writer closed, if it did.
+    pub fn closed_reason(&self) -> Option<WriterClosed> {
+        self.lock().closed.clone()
+    }
+
+    /// Highest stream id allocated so far.
+    pub fn last_stream_id(&self) -> i32 {
+        self.lock().last_stream_id
+    }
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendError::Closed(c) => c.fmt(f),
+            SendError::Frame(e) => write!(f, "message cannot be encoded: {e}"),
+        }
+    }
+}
