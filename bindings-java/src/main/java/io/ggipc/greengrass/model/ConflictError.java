@@ -1,0 +1,37 @@
+package io.ggipc.greengrass.model;
+
+import io.ggipc.eventstreamrpc.model.EventStreamJsonMessage;
+
+/** Modeled error {@code aws.greengrass#ConflictError}. */
+public class ConflictError extends GreengrassCoreIPCError implements EventStreamJsonMessage {
+    private static final long serialVersionUID = 1L;
+    public static final String APPLICATION_MODEL_TYPE = "aws.greengrass#ConflictError";
+
+
+    public ConflictError(String errorMessage) {
+        super("ConflictError", errorMessage);
+    }
+
+    public ConflictError() {
+        this(null);
+    }
+
+    @Override
+    public String getErrorTypeString() {
+        return "client";
+    }
+
+    public void setMessage(String message) {
+        setMessageText(message);
+    }
+
+    public ConflictError withMessage(String message) {
+        setMessage(message);
+        return this;
+    }
+
+    @Override
+    public String getApplicationModelType() {
+        return APPLICATION_MODEL_TYPE;
+    }
+}

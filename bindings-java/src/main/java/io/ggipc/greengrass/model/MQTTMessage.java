@@ -1,0 +1,183 @@
+package io.ggipc.greengrass.model;
+
+import io.ggipc.eventstreamrpc.model.EventStreamJsonMessage;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+
+/** An MQTT message received from IoT Core, with its MQTT 5 properties when the broker sent them. */
+public class MQTTMessage implements EventStreamJsonMessage {
+    public static final String APPLICATION_MODEL_TYPE = "aws.greengrass#MQTTMessage";
+
+    private String topicName;
+
+    private byte[] payload;
+    private Boolean retain;
+    private List<UserProperty> userProperties;
+    private Long messageExpiryIntervalSeconds;
+    private byte[] correlationData;
+    private String responseTopic;
+    private String payloadFormat;
+    private String contentType;
+
+    public MQTTMessage() {}
+
+    public String getTopicName() {
+        return topicName;
+    }
+
+    public void setTopicName(String topicName) {
+        this.topicName = topicName;
+    }
+
+    public MQTTMessage withTopicName(String topicName) {
+        setTopicName(topicName);
+        return this;
+    }
+
+    public byte[] getPayload() {
+        return payload;
+    }
+
+    public void setPayload(byte[] payload) {
+        this.payload = payload;
+    }
+
+    public MQTTMessage withPayload(byte[] payload) {
+        setPayload(payload);
+        return this;
+    }
+
+    public Boolean isRetain() {
+        return retain;
+    }
+
+    public void setRetain(Boolean retain) {
+        this.retain = retain;
+    }
+
+    public MQTTMessage withRetain(Boolean retain) {
+        setRetain(retain);
+        return this;
+    }
+
+    public List<UserProperty> getUserProperties() {
+        return userProperties;
+    }
+
+    public void setUserProperties(List<UserProperty> userProperties) {
+        this.userProperties = userProperties;
+    }
+
+    public MQTTMessage withUserProperties(List<UserProperty> userProperties) {
+        setUserProperties(userProperties);
+        return this;
+    }
+
+    public Long getMessageExpiryIntervalSeconds() {
+        return messageExpiryIntervalSeconds;
+    }
+
+    public void setMessageExpiryIntervalSeconds(Long messageExpiryIntervalSeconds) {
+        this.messageExpiryIntervalSeconds = messageExpiryIntervalSeconds;
+    }
+
+    public MQTTMessage withMessageExpiryIntervalSeconds(Long messageExpiryIntervalSeconds) {
+        setMessageExpiryIntervalSeconds(messageExpiryIntervalSeconds);
+        return this;
+    }
+
+    public byte[] getCorrelationData() {
+        return correlationData;
+    }
+
+    public void setCorrelationData(byte[] correlationData) {
+        this.correlationData = correlationData;
+    }
+
+    public MQTTMessage withCorrelationData(byte[] correlationData) {
+        setCorrelationData(correlationData);
+        return this;
+    }
+
+    public String getResponseTopic() {
+        return responseTopic;
+    }
+
+    public void setResponseTopic(String responseTopic) {
+        this.responseTopic = responseTopic;
+    }
+
+    public MQTTMessage withResponseTopic(String responseTopic) {
+        setResponseTopic(responseTopic);
+        return this;
+    }
+
+    public PayloadFormat getPayloadFormat() {
+        return payloadFormat == null ? null : PayloadFormat.get(payloadFormat);
+    }
+
+    public String getPayloadFormatAsString() {
+        return payloadFormat;
+    }
+
+    public void setPayloadFormat(String payloadFormat) {
+        this.payloadFormat = payloadFormat;
+    }
+
+    public MQTTMessage withPayloadFormat(String payloadFormat) {
+        setPayloadFormat(payloadFormat);
+        return this;
+    }
+
+    public void setPayloadFormat(PayloadFormat payloadFormat) {
+        this.payloadFormat = payloadFormat == null ? null : payloadFormat.getValue();
+    }
+
+    public MQTTMessage withPayloadFormat(PayloadFormat payloadFormat) {
+        setPayloadFormat(payloadFormat);
+        return this;
+    }
+
+    public String getContentType() {
+        return contentType;
+    }
+
+    public void setContentType(String contentType) {
+        this.contentType = contentType;
+    }
+
+    public MQTTMessage withContentType(String contentType) {
+        setContentType(contentType);
+        return this;
+    }
+
+    @Override
+    public String getApplicationModelType() {
+        return APPLICATION_MODEL_TYPE;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        if (!(o instanceof MQTTMessage)) {
+            return false;
+        }
+        MQTTMessage m = (MQTTMessage) o;
+        return Objects.equals(topicName, m.topicName)
+                && 
+                Arrays.equals(payload, m.payload)
+                && Objects.equals(retain, m.retain)
+                && Objects.equals(userProperties, m.userProperties)
+                && Objects.equals(messageExpiryIntervalSeconds, m.messageExpiryIntervalSeconds)
+                && Arrays.equals(correlationData, m.correlationData)
+                && Objects.equals(responseTopic, m.responseTopic)
+                && Objects.equals(payloadFormat, m.payloadFormat)
+                && Objects.equals(contentType, m.contentType);
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(topicName, Arrays.hashCode(payload), retain, userProperties,
+                messageExpiryIntervalSeconds, Arrays.hashCode(correlationData), responseTopic, payloadFormat, contentType);
+    }
+}
