@@ -1,5 +1,6 @@
 //! MQTT side of the nucleus: the message type, topic rules, the embedded broker.
 
+pub mod bridge;
 pub mod embedded;
 pub mod msg;
 pub mod topic;

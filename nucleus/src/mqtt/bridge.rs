@@ -1,0 +1,982 @@
+//! Bridge to a real MQTT broker (`mqtt://` / `mqtts://`), with the Greengrass nucleus' client semantics (spec §5.6):
+//!
+//! * a spooler bounded in bytes (default 2.5 MiB) that holds publishes while offline and while in flight;
+//!   QoS 0 publishes are refused while offline unless `keepQos0WhenOffline`; when full, queued QoS 0 messages are
+//!   evicted first; the nucleus' error texts;
+//! * at most `maxInFlightPublishes` unacknowledged QoS 1 publishes; a publish whose connection drops before its
+//!   PUBACK goes back to the head of the spool and is sent again after reconnecting, up to `maxPublishRetry` times;
+//! * reconnect with exponential back-off and re-subscription of every active filter; overlapping subscriptions are
+//!   de-duplicated (a filter covered by an existing broker subscription of at least the same QoS is served from it);
+//! * a publish is acknowledged to IPC when it is accepted into the spool, or — [`AckMode::Puback`] — for QoS 1 only
+//!   once the broker's PUBACK arrived.
+//!
+//! The session logic is ours (so packet ids, in-flight and retries are exactly known); rumqttc supplies the packet
+//! codec. Sessions are clean: nothing is expected to survive on the broker across reconnects.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use rumqttc::mqttbytes::v4;
+use rumqttc::v5::mqttbytes::v5;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{oneshot, watch, Notify};
+
+use super::msg::Msg;
+use super::topic;
+
+/// MQTT protocol version spoken to the broker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MqttVersion {
+    V311,
+    V5,
+}
+
+/// When a QoS 1 publish is answered to the component.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum AckMode {
+    /// When accepted into the spool (the Java nucleus' behaviour).
+    #[default]
+    Spool,
+    /// After the broker's PUBACK.
+    Puback,
+}
+
+/// TLS material for `mqtts://` (PEM files).
+#[derive(Clone, Debug, Default)]
+pub struct TlsFiles {
+    pub ca: Option<std::path::PathBuf>,
+    pub cert: Option<std::path::PathBuf>,
+    pub key: Option<std::path::PathBuf>,
+}
+
+/// Everything the bridge needs; see `config.rs` for the file keys.
+#[derive(Clone, Debug)]
+pub struct BridgeConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: Option<TlsFiles>,
+    pub client_id: String,
+    pub version: MqttVersion,
+    pub keep_alive: Duration,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub spool_max_bytes: usize,
+    pub keep_qos0_when_offline: bool,
+    /// −1 = unlimited.
+    pub max_publish_retry: i64,
+    pub max_in_flight: usize,
+    pub ack_mode: AckMode,
+    pub connect_timeout: Duration,
+    pub operation_timeout: Duration,
+    pub reconnect_min: Duration,
+    pub reconnect_max: Duration,
+    pub max_packet: usize,
+}
+
+impl BridgeConfig {
+    pub fn new(host: impl Into<String>, port: u16) -> Self {
+        BridgeConfig {
+            host: host.into(),
+            port,
+            tls: None,
+            client_id: format!("ggipc-{}", std::process::id()),
+            version: MqttVersion::V5,
+            keep_alive: Duration::from_secs(60),
+            username: None,
+            password: None,
+            spool_max_bytes: 2_621_440,
+            keep_qos0_when_offline: false,
+            max_publish_retry: 100,
+            max_in_flight: 5,
+            ack_mode: AckMode::Spool,
+            connect_timeout: Duration::from_secs(10),
+            operation_timeout: Duration::from_secs(30),
+            reconnect_min: Duration::from_millis(200),
+            reconnect_max: Duration::from_secs(10),
+            max_packet: 256 * 1024 * 1024,
+        }
+    }
+}
+
+/// Callback for messages arriving from the broker. Must not block.
+pub type Sink = Arc<dyn Fn(&Msg) + Send + Sync>;
+
+/// Identifies one IPC-side subscription on the bridge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BridgeSubId(u64);
+
+/// Resolves when a [`AckMode::Puback`] publish is acknowledged (or definitively failed).
+pub type PubackWait = oneshot::Receiver<Result<(), String>>;
+
+struct SpoolEntry {
+    msg: Msg,
+    retries: i64,
+    done: Option<oneshot::Sender<Result<(), String>>>,
+}
+
+struct LocalSub {
+    id: u64,
+    filter: String,
+    sink: Sink,
+}
+
+struct SubRequest {
+    filter: String,
+    qos: u8,
+    done: oneshot::Sender<Result<(), String>>,
+}
+
+#[derive(Default)]
+struct State {
+    connected: bool,
+    spool: VecDeque<SpoolEntry>,
+    spool_bytes: usize,
+    inflight: HashMap<u16, SpoolEntry>,
+    next_pkid: u16,
+    local_subs: Vec<LocalSub>,
+    /// Filters subscribed on the broker (confirmed by SUBACK), with their granted QoS.
+    cloud_subs: HashMap<String, u8>,
+    /// Subscriptions to send (new, or to restore after reconnect).
+    sub_queue: VecDeque<SubRequest>,
+    /// SUBSCRIBE sent, waiting for SUBACK.
+    sub_wait: HashMap<u16, SubRequest>,
+    unsub_queue: Vec<String>,
+    last_error: Option<String>,
+}
+
+/// Counters, for logs, tests and benchmarks.
+#[derive(Default, Debug)]
+pub struct BridgeStats {
+    pub published: AtomicU64,
+    pub acked: AtomicU64,
+    pub retried: AtomicU64,
+    pub dropped: AtomicU64,
+    pub received: AtomicU64,
+    pub connects: AtomicU64,
+}
+
+struct Inner {
+    cfg: BridgeConfig,
+    state: Mutex<State>,
+    wake: Notify,
+    connected: watch::Sender<bool>,
+    next_id: AtomicU64,
+    stats: BridgeStats,
+}
+
+/// The bridge handle; cheap to clone. Dropping every clone does not stop the connection task: call
+/// [`Bridge::shutdown`].
+#[derive(Clone)]
+pub struct Bridge {
+    inner: Arc<Inner>,
+    task: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Bridge {
+    /// Starts the connection task (it keeps reconnecting until [`Bridge::shutdown`]). Never fails: an unreachable
+    /// broker is logged and retried while the rest of the nucleus keeps serving.
+    pub fn start(cfg: BridgeConfig) -> Self {
+        let (connected, _) = watch::channel(false);
+        let inner = Arc::new(Inner {
+            cfg,
+            state: Mutex::new(State::default()),
+            wake: Notify::new(),
+            connected,
+            next_id: AtomicU64::new(1),
+            stats: BridgeStats::default(),
+        });
+        let task = tokio::spawn(run(inner.clone()));
+        Bridge {
+            inner,
+            task: Arc::new(Mutex::new(Some(task))),
+        }
+    }
+
+    /// Stops the connection (sends DISCONNECT when connected) and fails whatever waits on it.
+    pub async fn shutdown(&self) {
+        let task = self.task.lock().expect("bridge poisoned").take();
+        if let Some(t) = task {
+            t.abort();
+            let _ = t.await;
+        }
+        let mut st = self.inner.state.lock().expect("bridge poisoned");
+        st.connected = false;
+        for (_, e) in st.inflight.drain() {
+            if let Some(d) = e.done {
+                let _ = d.send(Err("nucleus is shutting down".into()));
+            }
+        }
+        for e in st.spool.drain(..) {
+            if let Some(d) = e.done {
+                let _ = d.send(Err("nucleus is shutting down".into()));
+            }
+        }
+    }
+
+    pub fn stats(&self) -> &BridgeStats {
+        &self.inner.stats
+    }
+
+    pub fn is_connected(&self) -> bool {
+        *self.inner.connected.borrow()
+    }
+
+    /// A receiver that follows the connection state.
+    pub fn connection_state(&self) -> watch::Receiver<bool> {
+        self.inner.connected.subscribe()
+    }
+
+    /// The last connection error, if the bridge is offline because of one.
+    pub fn last_error(&self) -> Option<String> {
+        self.inner
+            .state
+            .lock()
+            .expect("bridge poisoned")
+            .last_error
+            .clone()
+    }
+
+    /// Bytes currently held by the spool (queued, not counting in-flight).
+    pub fn spool_bytes(&self) -> usize {
+        self.inner
+            .state
+            .lock()
+            .expect("bridge poisoned")
+            .spool_bytes
+    }
+
+    /// Queues a publish. `Ok(None)`: accepted (answer the component now). `Ok(Some(wait))`: QoS 1 in PUBACK mode,
+    /// answer when `wait` resolves. `Err(reason)`: refused, with the nucleus' reason text.
+    pub fn publish(&self, msg: Msg) -> Result<Option<PubackWait>, String> {
+        let cfg = &self.inner.cfg;
+        let size = msg.cost();
+        let mut st = self.inner.state.lock().expect("bridge poisoned");
+        if !st.connected && msg.qos == 0 && !cfg.keep_qos0_when_offline {
+            return Err("Device is offline. Dropping QoS 0 message.".into());
+        }
+        if size > cfg.spool_max_bytes {
+            return Err("Message is larger than the size of message spool.".into());
+        }
+        while st.spool_bytes + size > cfg.spool_max_bytes {
+            // Evict the oldest queued QoS 0 message, if any.
+            let Some(pos) = st.spool.iter().position(|e| e.msg.qos == 0) else {
+                return Err("Message spool is full. Message could not be added.".into());
+            };
+            let e = st.spool.remove(pos).expect("position is in range");
+            st.spool_bytes -= e.msg.cost();
+            self.inner.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(topic = %e.msg.topic, "spool full: evicted a queued QoS 0 message");
+        }
+        let (done, wait) = if msg.qos == 1 && cfg.ack_mode == AckMode::Puback {
+            let (tx, rx) = oneshot::channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        st.spool_bytes += size;
+        st.spool.push_back(SpoolEntry {
+            msg,
+            retries: 0,
+            done,
+        });
+        drop(st);
+        self.inner.wake.notify_one();
+        Ok(wait)
+    }
+
+    /// Adds a subscription. Returns when the broker confirmed it (or immediately when an existing broker
+    /// subscription covers `filter`). Waits for the connection up to the operation timeout.
+    pub async fn subscribe(
+        &self,
+        filter: &str,
+        qos: u8,
+        sink: Sink,
+    ) -> Result<BridgeSubId, String> {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let rx = {
+            let mut st = self.inner.state.lock().expect("bridge poisoned");
+            st.local_subs.push(LocalSub {
+                id,
+                filter: filter.to_owned(),
+                sink,
+            });
+            let covered = st
+                .cloud_subs
+                .iter()
+                .any(|(f, q)| *q >= qos && topic::covers(f, filter));
+            if covered {
+                return Ok(BridgeSubId(id));
+            }
+            let (tx, rx) = oneshot::channel();
+            st.sub_queue.push_back(SubRequest {
+                filter: filter.to_owned(),
+                qos,
+                done: tx,
+            });
+            rx
+        };
+        self.inner.wake.notify_one();
+        let res = match tokio::time::timeout(self.inner.cfg.operation_timeout, rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err("the MQTT connection task stopped".into()),
+            Err(_) => {
+                let why = self
+                    .last_error()
+                    .unwrap_or_else(|| "no SUBACK received".into());
+                Err(format!(
+                    "timed out after {:?} waiting for the broker ({why})",
+                    self.inner.cfg.operation_timeout
+                ))
+            }
+        };
+        if let Err(e) = res {
+            self.unsubscribe(BridgeSubId(id));
+            return Err(e);
+        }
+        Ok(BridgeSubId(id))
+    }
+
+    /// Removes a subscription; the broker subscription goes when no other subscription needs it.
+    pub fn unsubscribe(&self, id: BridgeSubId) {
+        let mut st = self.inner.state.lock().expect("bridge poisoned");
+        let Some(pos) = st.local_subs.iter().position(|s| s.id == id.0) else {
+            return;
+        };
+        let sub = st.local_subs.remove(pos);
+        // A broker filter is kept while any remaining subscription is served by it.
+        let orphaned: Vec<String> = st
+            .cloud_subs
+            .keys()
+            .filter(|f| !st.local_subs.iter().any(|s| topic::covers(f, &s.filter)))
+            .cloned()
+            .collect();
+        for f in orphaned {
+            st.cloud_subs.remove(&f);
+            st.unsub_queue.push(f);
+        }
+        drop(st);
+        tracing::debug!(filter = %sub.filter, "bridge subscription removed");
+        self.inner.wake.notify_one();
+    }
+}
+
+type Io = Box<dyn AsyncReadWrite>;
+trait AsyncReadWrite: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> AsyncReadWrite for T {}
+
+async fn run(inner: Arc<Inner>) {
+    let cfg = inner.cfg.clone();
+    let mut backoff = cfg.reconnect_min;
+    let mut logged_down = false;
+    loop {
+        match connect(&cfg).await {
+            Ok((io, rest)) => {
+                backoff = cfg.reconnect_min;
+                logged_down = false;
+                inner.stats.connects.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(host = %cfg.host, port = cfg.port, "connected to MQTT broker");
+                let reason = session(&inner, io, rest).await;
+                on_disconnect(&inner, &reason);
+                tracing::warn!(host = %cfg.host, port = cfg.port, "MQTT connection lost: {reason}; reconnecting");
+            }
+            Err(e) => {
+                inner.state.lock().expect("bridge poisoned").last_error = Some(e.clone());
+                if logged_down {
+                    tracing::debug!("MQTT broker still unreachable: {e}");
+                } else {
+                    tracing::error!(
+                        "cannot connect to MQTT broker {}:{}: {e}; local IPC keeps working, publishes are spooled \
+                         and the connection is retried",
+                        cfg.host,
+                        cfg.port
+                    );
+                    logged_down = true;
+                }
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(cfg.reconnect_max);
+    }
+}
+
+fn on_disconnect(inner: &Inner, reason: &str) {
+    let mut st = inner.state.lock().expect("bridge poisoned");
+    st.connected = false;
+    st.last_error = Some(reason.to_owned());
+    // In-flight publishes go back to the head of the spool, oldest first.
+    let mut ids: Vec<u16> = st.inflight.keys().copied().collect();
+    ids.sort_unstable();
+    let mut back: Vec<SpoolEntry> = ids
+        .into_iter()
+        .filter_map(|id| st.inflight.remove(&id))
+        .collect();
+    back.reverse();
+    for mut e in back {
+        e.retries += 1;
+        let max = inner.cfg.max_publish_retry;
+        if max >= 0 && e.retries > max {
+            inner.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(topic = %e.msg.topic, retries = e.retries, "publish dropped after maxPublishRetry");
+            if let Some(d) = e.done {
+                let _ = d.send(Err(format!("publish not acknowledged after {max} retries")));
+            }
+            continue;
+        }
+        inner.stats.retried.fetch_add(1, Ordering::Relaxed);
+        st.spool_bytes += e.msg.cost();
+        st.spool.push_front(e);
+    }
+    // Subscriptions waiting for SUBACK are sent again; confirmed ones are restored on reconnect.
+    let waiting: Vec<SubRequest> = st.sub_wait.drain().map(|(_, r)| r).collect();
+    for r in waiting {
+        st.sub_queue.push_front(r);
+    }
+    st.unsub_queue.clear();
+    drop(st);
+    let _ = inner.connected.send(false);
+}
+
+async fn connect(cfg: &BridgeConfig) -> Result<(Io, BytesMut), String> {
+    let addr = format!("{}:{}", cfg.host, cfg.port);
+    let tcp = tokio::time::timeout(cfg.connect_timeout, tokio::net::TcpStream::connect(&addr))
+        .await
+        .map_err(|_| format!("TCP connect to {addr} timed out"))?
+        .map_err(|e| format!("TCP connect to {addr} failed: {e}"))?;
+    let _ = tcp.set_nodelay(true);
+    let mut io: Io = match &cfg.tls {
+        None => Box::new(tcp),
+        Some(files) => Box::new(tls_connect(cfg, files, tcp).await?),
+    };
+    let mut out = BytesMut::new();
+    match cfg.version {
+        MqttVersion::V311 => {
+            let mut c = v4::Connect::new(cfg.client_id.clone());
+            c.keep_alive = cfg.keep_alive.as_secs() as u16;
+            c.clean_session = true;
+            if let Some(u) = &cfg.username {
+                c.login = Some(v4::Login::new(
+                    u.clone(),
+                    cfg.password.clone().unwrap_or_default(),
+                ));
+            }
+            c.write(&mut out).map_err(|e| e.to_string())?;
+        }
+        MqttVersion::V5 => {
+            let mut c = v5::Connect {
+                keep_alive: cfg.keep_alive.as_secs() as u16,
+                client_id: cfg.client_id.clone(),
+                clean_start: true,
+                properties: None,
+            };
+            c.keep_alive = cfg.keep_alive.as_secs() as u16;
+            let login = cfg.username.as_ref().map(|u| v5::Login {
+                username: u.clone(),
+                password: cfg.password.clone().unwrap_or_default(),
+            });
+            v5::Packet::Connect(c, None, login)
+                .write(&mut out, None)
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    io.write_all(&out)
+        .await
+        .map_err(|e| format!("sending CONNECT failed: {e}"))?;
+    let mut buf = BytesMut::with_capacity(4096);
+    let ack = tokio::time::timeout(cfg.connect_timeout, async {
+        loop {
+            match cfg.version {
+                MqttVersion::V311 => match v4::Packet::read(&mut buf, cfg.max_packet) {
+                    Ok(v4::Packet::ConnAck(a)) => {
+                        return if a.code == v4::ConnectReturnCode::Success {
+                            Ok(())
+                        } else {
+                            Err(format!("broker refused the connection: {:?}", a.code))
+                        }
+                    }
+                    Ok(other) => return Err(format!("expected CONNACK, got {other:?}")),
+                    Err(rumqttc::mqttbytes::Error::InsufficientBytes(_)) => {}
+                    Err(e) => return Err(format!("invalid CONNACK: {e}")),
+                },
+                MqttVersion::V5 => match v5::Packet::read(&mut buf, Some(cfg.max_packet as u32)) {
+                    Ok(v5::Packet::ConnAck(a)) => {
+                        return if a.code == v5::ConnectReturnCode::Success {
+                            Ok(())
+                        } else {
+                            Err(format!("broker refused the connection: {:?}", a.code))
+                        }
+                    }
+                    Ok(other) => return Err(format!("expected CONNACK, got {other:?}")),
+                    Err(rumqttc::v5::mqttbytes::Error::InsufficientBytes(_)) => {}
+                    Err(e) => return Err(format!("invalid CONNACK: {e}")),
+                },
+            }
+            let n = io
+                .read_buf(&mut buf)
+                .await
+                .map_err(|e| format!("reading CONNACK failed: {e}"))?;
+            if n == 0 {
+                return Err("broker closed the connection before CONNACK".to_owned());
+            }
+        }
+    })
+    .await
+    .map_err(|_| "no CONNACK within the connect timeout".to_owned())?;
+    ack?;
+    Ok((io, buf))
+}
+
+async fn tls_connect(
+    cfg: &BridgeConfig,
+    files: &TlsFiles,
+    tcp: tokio::net::TcpStream,
+) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, String> {
+    use tokio_rustls::rustls;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    if let Some(ca) = &files.ca {
+        let pem =
+            std::fs::read(ca).map_err(|e| format!("cannot read CA file {}: {e}", ca.display()))?;
+        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+            let cert = cert.map_err(|e| format!("invalid CA file {}: {e}", ca.display()))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("invalid CA certificate in {}: {e}", ca.display()))?;
+        }
+    } else {
+        return Err("mqtts:// needs a CA certificate (mqtt.rootCaPath / --ca)".into());
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots);
+    let config = match (&files.cert, &files.key) {
+        (Some(cert), Some(key)) => {
+            let pem = std::fs::read(cert)
+                .map_err(|e| format!("cannot read certificate {}: {e}", cert.display()))?;
+            let chain = rustls_pemfile::certs(&mut pem.as_slice())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("invalid certificate {}: {e}", cert.display()))?;
+            let kpem = std::fs::read(key)
+                .map_err(|e| format!("cannot read private key {}: {e}", key.display()))?;
+            let k = rustls_pemfile::private_key(&mut kpem.as_slice())
+                .map_err(|e| format!("invalid private key {}: {e}", key.display()))?
+                .ok_or_else(|| format!("no private key in {}", key.display()))?;
+            builder
+                .with_client_auth_cert(chain, k)
+                .map_err(|e| format!("client certificate/key rejected: {e}"))?
+        }
+        (None, None) => builder.with_no_client_auth(),
+        _ => return Err("a client certificate needs both a certificate and a key file".into()),
+    };
+    let name = rustls::pki_types::ServerName::try_from(cfg.host.clone())
+        .map_err(|e| format!("invalid TLS server name {}: {e}", cfg.host))?;
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    tokio::time::timeout(cfg.connect_timeout, connector.connect(name, tcp))
+        .await
+        .map_err(|_| "TLS handshake timed out".to_owned())?
+        .map_err(|e| format!("TLS handshake failed: {e}"))
+}
+
+enum Pkt {
+    V4(v4::Packet),
+    V5(v5::Packet),
+}
+
+/// Runs one connected session until it fails; returns why.
+async fn session(inner: &Arc<Inner>, io: Io, mut buf: BytesMut) -> String {
+    let cfg = &inner.cfg;
+    let (mut rd, mut wr) = tokio::io::split(io);
+    {
+        // Restore every broker subscription still needed (deduplicated), then mark connected.
+        let mut st = inner.state.lock().expect("bridge poisoned");
+        let restore: Vec<(String, u8)> = st.cloud_subs.drain().collect();
+        for (filter, qos) in restore {
+            let (tx, _rx) = oneshot::channel();
+            st.sub_queue.push_front(SubRequest {
+                filter,
+                qos,
+                done: tx,
+            });
+        }
+        st.connected = true;
+        st.last_error = None;
+    }
+    let _ = inner.connected.send(true);
+    let ping_every = if cfg.keep_alive.is_zero() {
+        Duration::from_secs(3600)
+    } else {
+        cfg.keep_alive
+    };
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+    let mut awaiting_pingresp = false;
+    let mut out = BytesMut::with_capacity(16 * 1024);
+    loop {
+        // Send whatever is ready: unsubscribes, subscribes, spooled publishes (bounded by max in-flight).
+        if let Err(e) = fill_outgoing(inner, &mut out) {
+            return e;
+        }
+        if !out.is_empty() {
+            if let Err(e) = wr.write_all(&out).await {
+                return format!("write failed: {e}");
+            }
+            out.clear();
+        }
+        // Handle every complete packet already buffered.
+        loop {
+            let p = match cfg.version {
+                MqttVersion::V311 => match v4::Packet::read(&mut buf, cfg.max_packet) {
+                    Ok(p) => Pkt::V4(p),
+                    Err(rumqttc::mqttbytes::Error::InsufficientBytes(_)) => break,
+                    Err(e) => return format!("malformed packet from broker: {e}"),
+                },
+                MqttVersion::V5 => match v5::Packet::read(&mut buf, Some(cfg.max_packet as u32)) {
+                    Ok(p) => Pkt::V5(p),
+                    Err(rumqttc::v5::mqttbytes::Error::InsufficientBytes(_)) => break,
+                    Err(e) => return format!("malformed packet from broker: {e}"),
+                },
+            };
+            match handle_incoming(inner, p, &mut out, &mut awaiting_pingresp) {
+                Ok(()) => {}
+                Err(e) => return e,
+            }
+        }
+        if !out.is_empty() {
+            continue;
+        }
+        tokio::select! {
+            r = rd.read_buf(&mut buf) => match r {
+                Ok(0) => return "broker closed the connection".into(),
+                Ok(_) => {}
+                Err(e) => return format!("read failed: {e}"),
+            },
+            _ = inner.wake.notified() => {}
+            _ = ping.tick() => {
+                if awaiting_pingresp {
+                    return "no PINGRESP from broker (keep-alive)".into();
+                }
+                awaiting_pingresp = true;
+                match cfg.version {
+                    MqttVersion::V311 => { let _ = v4::PingReq.write(&mut out); }
+                    MqttVersion::V5 => { let _ = v5::PingReq::write(&mut out); }
+                }
+            }
+        }
+    }
+}
+
+fn next_pkid(st: &mut State) -> u16 {
+    loop {
+        st.next_pkid = st.next_pkid.wrapping_add(1);
+        if st.next_pkid == 0 {
+            continue;
+        }
+        if !st.inflight.contains_key(&st.next_pkid) && !st.sub_wait.contains_key(&st.next_pkid) {
+            return st.next_pkid;
+        }
+    }
+}
+
+fn qos4(q: u8) -> rumqttc::QoS {
+    if q == 0 {
+        rumqttc::QoS::AtMostOnce
+    } else {
+        rumqttc::QoS::AtLeastOnce
+    }
+}
+
+fn qos5(q: u8) -> rumqttc::v5::mqttbytes::QoS {
+    if q == 0 {
+        rumqttc::v5::mqttbytes::QoS::AtMostOnce
+    } else {
+        rumqttc::v5::mqttbytes::QoS::AtLeastOnce
+    }
+}
+
+fn fill_outgoing(inner: &Inner, out: &mut BytesMut) -> Result<(), String> {
+    let cfg = &inner.cfg;
+    let mut st = inner.state.lock().expect("bridge poisoned");
+    for f in std::mem::take(&mut st.unsub_queue) {
+        let pkid = next_pkid(&mut st);
+        let r = match cfg.version {
+            MqttVersion::V311 => {
+                let mut u = v4::Unsubscribe::new(f);
+                u.pkid = pkid;
+                u.write(out).map(|_| ()).map_err(|e| e.to_string())
+            }
+            MqttVersion::V5 => {
+                let mut u = v5::Unsubscribe::new(f, None);
+                u.pkid = pkid;
+                u.write(out).map(|_| ()).map_err(|e| e.to_string())
+            }
+        };
+        r.map_err(|e| format!("encoding UNSUBSCRIBE failed: {e}"))?;
+    }
+    while let Some(req) = st.sub_queue.pop_front() {
+        // Already covered by a confirmed or pending broker subscription?
+        if st
+            .cloud_subs
+            .iter()
+            .any(|(f, q)| *q >= req.qos && topic::covers(f, &req.filter))
+        {
+            let _ = req.done.send(Ok(()));
+            continue;
+        }
+        let pkid = next_pkid(&mut st);
+        match cfg.version {
+            MqttVersion::V311 => {
+                let mut s = v4::Subscribe::new(req.filter.clone(), qos4(req.qos));
+                s.pkid = pkid;
+                s.write(out)
+                    .map_err(|e| format!("encoding SUBSCRIBE failed: {e}"))?;
+            }
+            MqttVersion::V5 => {
+                let mut s =
+                    v5::Subscribe::new(v5::Filter::new(req.filter.clone(), qos5(req.qos)), None);
+                s.pkid = pkid;
+                s.write(out)
+                    .map_err(|e| format!("encoding SUBSCRIBE failed: {e}"))?;
+            }
+        }
+        st.sub_wait.insert(pkid, req);
+    }
+    while st.inflight.len() < cfg.max_in_flight.max(1) {
+        let Some(e) = st.spool.pop_front() else { break };
+        st.spool_bytes -= e.msg.cost();
+        let pkid = if e.msg.qos == 1 {
+            next_pkid(&mut st)
+        } else {
+            0
+        };
+        let res = match cfg.version {
+            MqttVersion::V311 => {
+                let mut p = v4::Publish::from_bytes(
+                    e.msg.topic.clone(),
+                    qos4(e.msg.qos),
+                    e.msg.payload.clone(),
+                );
+                p.pkid = pkid;
+                p.retain = e.msg.retain;
+                p.dup = e.retries > 0 && e.msg.qos == 1;
+                p.write(out).map(|_| ()).map_err(|e| e.to_string())
+            }
+            MqttVersion::V5 => {
+                let mut p = v5::Publish::new(
+                    e.msg.topic.clone(),
+                    qos5(e.msg.qos),
+                    e.msg.payload.clone(),
+                    e.msg.to_v5_properties(),
+                );
+                p.pkid = pkid;
+                p.retain = e.msg.retain;
+                p.dup = e.retries > 0 && e.msg.qos == 1;
+                p.write(out).map(|_| ()).map_err(|e| e.to_string())
+            }
+        };
+        inner.stats.published.fetch_add(1, Ordering::Relaxed);
+        if let Err(err) = res {
+            tracing::warn!(topic = %e.msg.topic, "cannot encode publish: {err}");
+            if let Some(d) = e.done {
+                let _ = d.send(Err(err));
+            }
+            continue;
+        }
+        if e.msg.qos == 1 {
+            st.inflight.insert(pkid, e);
+        } else if let Some(d) = e.done {
+            let _ = d.send(Ok(()));
+        }
+        if out.len() > 256 * 1024 {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn handle_incoming(
+    inner: &Inner,
+    p: Pkt,
+    out: &mut BytesMut,
+    awaiting_pingresp: &mut bool,
+) -> Result<(), String> {
+    match p {
+        Pkt::V4(p) => match p {
+            v4::Packet::Publish(p) => {
+                if p.qos == rumqttc::QoS::AtLeastOnce {
+                    let _ = v4::PubAck::new(p.pkid).write(out);
+                } else if p.qos == rumqttc::QoS::ExactlyOnce {
+                    let _ = v4::PubRec::new(p.pkid).write(out);
+                }
+                let msg = Msg {
+                    topic: p.topic,
+                    payload: p.payload,
+                    qos: (p.qos as u8).min(1),
+                    retain: p.retain,
+                    props: Default::default(),
+                };
+                deliver(inner, &msg);
+            }
+            v4::Packet::PubRel(r) => {
+                let _ = v4::PubComp::new(r.pkid).write(out);
+            }
+            v4::Packet::PubAck(a) => puback(inner, a.pkid, None),
+            v4::Packet::SubAck(a) => {
+                let ok = a
+                    .return_codes
+                    .iter()
+                    .all(|c| matches!(c, v4::SubscribeReasonCode::Success(_)));
+                suback(
+                    inner,
+                    a.pkid,
+                    if ok {
+                        Ok(granted4(&a.return_codes))
+                    } else {
+                        Err("FAILURE".into())
+                    },
+                );
+            }
+            v4::Packet::UnsubAck(_) => {}
+            v4::Packet::PingResp => *awaiting_pingresp = false,
+            v4::Packet::Disconnect => return Err("broker sent DISCONNECT".into()),
+            other => return Err(format!("unexpected packet from broker: {other:?}")),
+        },
+        Pkt::V5(p) => match p {
+            v5::Packet::Publish(p) => {
+                if p.qos == rumqttc::v5::mqttbytes::QoS::AtLeastOnce {
+                    let _ = v5::PubAck::new(p.pkid, None).write(out);
+                } else if p.qos == rumqttc::v5::mqttbytes::QoS::ExactlyOnce {
+                    let _ = v5::PubRec::new(p.pkid, None).write(out);
+                }
+                let topic_name = String::from_utf8_lossy(&p.topic).into_owned();
+                let props = Msg::props_from_v5(p.properties.as_ref());
+                let msg = Msg {
+                    topic: topic_name,
+                    payload: p.payload,
+                    qos: (p.qos as u8).min(1),
+                    retain: p.retain,
+                    props,
+                };
+                deliver(inner, &msg);
+            }
+            v5::Packet::PubRel(r) => {
+                let _ = v5::PubComp::new(r.pkid, None).write(out);
+            }
+            v5::Packet::PubAck(a) => {
+                let failed = !matches!(
+                    a.reason,
+                    v5::PubAckReason::Success | v5::PubAckReason::NoMatchingSubscribers
+                );
+                puback(inner, a.pkid, failed.then(|| format!("{:?}", a.reason)));
+            }
+            v5::Packet::SubAck(a) => {
+                let failed = a
+                    .return_codes
+                    .iter()
+                    .find(|c| !matches!(c, v5::SubscribeReasonCode::Success(_)));
+                match failed {
+                    None => {
+                        let granted = a
+                            .return_codes
+                            .iter()
+                            .map(|c| match c {
+                                v5::SubscribeReasonCode::Success(q) => *q as u8,
+                                _ => 0,
+                            })
+                            .collect();
+                        suback(inner, a.pkid, Ok(granted))
+                    }
+                    Some(c) => suback(inner, a.pkid, Err(reason_name(c))),
+                }
+            }
+            v5::Packet::UnsubAck(_) => {}
+            v5::Packet::PingResp(_) => *awaiting_pingresp = false,
+            v5::Packet::Disconnect(d) => {
+                return Err(format!("broker sent DISCONNECT ({:?})", d.reason_code))
+            }
+            other => return Err(format!("unexpected packet from broker: {other:?}")),
+        },
+    }
+    Ok(())
+}
+
+fn reason_name(c: &v5::SubscribeReasonCode) -> String {
+    // The nucleus reports the MQTT 5 reason code's name, e.g. NOT_AUTHORIZED.
+    let debug = format!("{c:?}");
+    let mut s = String::new();
+    for (i, ch) in debug.chars().enumerate() {
+        if ch.is_uppercase() && i > 0 {
+            s.push('_');
+        }
+        s.push(ch.to_ascii_uppercase());
+    }
+    s
+}
+
+fn granted4(codes: &[v4::SubscribeReasonCode]) -> Vec<u8> {
+    codes
+        .iter()
+        .map(|c| match c {
+            v4::SubscribeReasonCode::Success(q) => *q as u8,
+            v4::SubscribeReasonCode::Failure => 0,
+        })
+        .collect()
+}
+
+fn puback(inner: &Inner, pkid: u16, failure: Option<String>) {
+    let mut st = inner.state.lock().expect("bridge poisoned");
+    if let Some(e) = st.inflight.remove(&pkid) {
+        drop(st);
+        match failure {
+            None => {
+                inner.stats.acked.fetch_add(1, Ordering::Relaxed);
+                if let Some(d) = e.done {
+                    let _ = d.send(Ok(()));
+                }
+            }
+            Some(reason) => {
+                // Non-success PUBACK reason codes are not retried (the nucleus drops them too).
+                inner.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(topic = %e.msg.topic, "broker refused publish: {reason}");
+                if let Some(d) = e.done {
+                    let _ = d.send(Err(format!("broker refused the publish: {reason}")));
+                }
+            }
+        }
+        inner.wake.notify_one();
+    }
+}
+
+fn suback(inner: &Inner, pkid: u16, result: Result<Vec<u8>, String>) {
+    let mut st = inner.state.lock().expect("bridge poisoned");
+    let Some(req) = st.sub_wait.remove(&pkid) else {
+        return;
+    };
+    match result {
+        Ok(granted) => {
+            let q = granted.first().copied().unwrap_or(0).min(req.qos);
+            st.cloud_subs.insert(req.filter.clone(), q);
+            let _ = req.done.send(Ok(()));
+        }
+        Err(reason) => {
+            tracing::warn!(filter = %req.filter, "broker refused subscription: {reason}");
+            let _ = req.done.send(Err(reason));
+        }
+    }
+}
+
+fn deliver(inner: &Inner, msg: &Msg) {
+    inner.stats.received.fetch_add(1, Ordering::Relaxed);
+    let sinks: Vec<Sink> = {
+        let st = inner.state.lock().expect("bridge poisoned");
+        st.local_subs
+            .iter()
+            .filter(|s| topic::matches(&s.filter, &msg.topic))
+            .map(|s| s.sink.clone())
+            .collect()
+    };
+    for s in sinks {
+        s(msg);
+    }
+}
