@@ -1,1 +1,31 @@
-//! Placeholder; replaced by the crate's real sources.
+//! `ggipc._ggipc`: the native part of the `ggipc` Python package.
+//!
+//! Thin by design: it converts arguments, calls the `ggipc` core client and server, maps errors to the
+//! Python classes defined in `python/ggipc`, and runs Python callbacks on its own threads:
+//!
+//! * every blocking wait releases the GIL;
+//! * async completions run on one completion thread ([`runtime::complete`]), all queued ones in one
+//!   GIL acquisition;
+//! * subscription events run on the subscription's dispatcher thread, in order, delivered in batches;
+//! * nothing panics across the boundary: panics in completions are caught and reported.
+
+mod convert;
+mod errors;
+mod runtime;
+
+use pyo3::prelude::*;
+
+/// Number of threads the binding runs right now.
+#[pyfunction]
+fn _threads() -> usize {
+    runtime::THREADS.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+#[pymodule]
+fn _ggipc(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("ERROR_KINDS", errors::kinds_dict(m.py())?)?;
+    m.add_function(wrap_pyfunction!(errors::_set_error_factory, m)?)?;
+    m.add_function(wrap_pyfunction!(_threads, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,196 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Glue between the native module ``ggipc._ggipc`` and the public Python classes.
+
+The native module knows nothing about the Python model: it hands over plain tuples and asks
+this module to build exceptions. Everything here is private.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+from . import _ggipc
+from . import eventstreamrpc as rpc
+from .greengrasscoreipc import model
+
+logger = logging.getLogger("ggipc")
+
+#: Event kinds in the batches the native dispatcher delivers (see ``_ggipc.pyi``).
+EV_MESSAGE = 0
+EV_ERROR = 1
+EV_INTERRUPTED = 2
+EV_RESUMED = 3
+EV_CLOSED = 4
+
+#: Lifecycle event kinds.
+LC_CONNECTED = 0
+LC_DISCONNECTED = 1
+LC_ERROR = 2
+LC_PING = 3
+
+SOCKET_ENV = "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT"
+TOKEN_ENV = "SVCUID"
+
+_TRANSPORT_CLASSES: Dict[str, type] = {
+    "ConnectFailed": rpc.ConnectFailedError,
+    "AccessDenied": rpc.AccessDeniedError,
+    "ConnectionClosed": rpc.ConnectionClosedError,
+    "Timeout": rpc.OperationTimeoutError,
+    "Protocol": rpc.EventStreamError,
+    "InvalidFrame": rpc.EventStreamError,
+    "InvalidArgument": rpc.InvalidArgumentError,
+    "StreamClosed": rpc.StreamClosedError,
+    "Unmapped": rpc.UnmappedDataError,
+    "Internal": rpc.InternalError,
+}
+
+_MODELED_CLASSES: Dict[str, type] = {cls.__name__: cls for cls in model._ERROR_CLASSES}
+
+
+def _error_class(kind: str) -> type:
+    cls = _MODELED_CLASSES.get(kind) or _TRANSPORT_CLASSES.get(kind)
+    return cls if cls is not None else rpc.InternalError
+
+
+def make_error(kind: str, code: int, message: Optional[str], context: Optional[str]) -> BaseException:
+    """Build the Python exception for a native error (called by the native module)."""
+    cls = _error_class(kind)
+    if issubclass(cls, model.GreengrassCoreIPCError):
+        exc: BaseException = cls(message=message)
+        if context is not None and isinstance(exc, model.ServiceError):
+            try:
+                exc.context = json.loads(context)
+            except ValueError:
+                exc.context = None
+        return exc
+    exc = cls(message)
+    exc.kind = kind
+    exc.code = code
+    return exc
+
+
+def _init_codes() -> None:
+    kinds: Dict[str, int] = _ggipc.ERROR_KINDS
+    for name, cls in _TRANSPORT_CLASSES.items():
+        if "code" not in cls.__dict__ and name in kinds:
+            # the first kind mapped to a class gives the class its default code; errors built
+            # by make_error() carry their exact kind and code
+            setattr(cls, "code", kinds[name])
+    for name, cls in _MODELED_CLASSES.items():
+        setattr(cls, "code", kinds.get(name, 0))
+
+
+_ggipc._set_error_factory(make_error)
+_init_codes()
+
+
+def resolve_socket(ipc_socket: Optional[str]) -> str:
+    if ipc_socket:
+        return ipc_socket
+    try:
+        return os.environ[SOCKET_ENV]
+    except KeyError:
+        raise KeyError(SOCKET_ENV) from None
+
+
+def resolve_token(authtoken: Optional[str]) -> str:
+    if authtoken:
+        return authtoken
+    try:
+        return os.environ[TOKEN_ENV]
+    except KeyError:
+        raise KeyError(TOKEN_ENV) from None
+
+
+_MQTT_ATTRS = (
+    "topic_name",
+    "payload",
+    "retain",
+    "user_properties",
+    "message_expiry_interval_seconds",
+    "correlation_data",
+    "response_topic",
+    "payload_format",
+    "content_type",
+)
+
+
+def iot_core_message(t: Tuple[Any, ...]) -> model.IoTCoreMessage:
+    """Build an IoTCoreMessage from the native message tuple (fields in ``_MQTT_ATTRS`` order)."""
+    m = model.MQTTMessage.__new__(model.MQTTMessage)
+    d = m.__dict__
+    d.update(zip(_MQTT_ATTRS, t))
+    props = d["user_properties"]
+    if props is not None:
+        d["user_properties"] = [model.UserProperty(key=k, value=v) for k, v in props]
+    ev = model.IoTCoreMessage.__new__(model.IoTCoreMessage)
+    ev.__dict__["message"] = m
+    return ev
+
+
+def _user_props(props: Optional[Sequence[Any]]) -> Optional[List[Tuple[str, str]]]:
+    if props is None:
+        return None
+    out = []
+    for p in props:
+        if isinstance(p, model.UserProperty):
+            out.append((p.key, p.value))
+        else:
+            k, v = p
+            out.append((k, v))
+    return out
+
+
+def publish_args(
+    topic_name: Optional[str],
+    qos: Optional[str],
+    payload: Any,
+    retain: Optional[bool],
+    user_properties: Optional[Sequence[Any]],
+    message_expiry_interval_seconds: Optional[int],
+    correlation_data: Any,
+    response_topic: Optional[str],
+    payload_format: Optional[str],
+    content_type: Optional[str],
+) -> Tuple[Any, ...]:
+    """Positional arguments of the native publish calls."""
+    return (
+        topic_name,
+        qos,
+        payload,
+        retain,
+        _user_props(user_properties),
+        message_expiry_interval_seconds,
+        correlation_data,
+        response_topic,
+        payload_format,
+        content_type,
+    )
+
+
+def request_publish_args(request: model.PublishToIoTCoreRequest) -> Tuple[Any, ...]:
+    r = request
+    return publish_args(
+        r.topic_name,
+        r.qos,
+        r.payload,
+        r.retain,
+        r.user_properties,
+        r.message_expiry_interval_seconds,
+        r.correlation_data,
+        r.response_topic,
+        r.payload_format,
+        r.content_type,
+    )
+
+
+def call_handler(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run a user callback; an exception is logged, never propagated into ggipc's threads."""
+    try:
+        return fn(*args)
+    except Exception:
+        logger.exception("unhandled exception in %r", fn)
+        return None

@@ -1,0 +1,145 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Native part of ggipc (Rust). Private: use ggipc.greengrasscoreipc, ggipc.aio, ggipc.testing.
+
+Conventions: every blocking call releases the GIL. Callbacks (``callback``, ``on_events``,
+``lifecycle``) run on ggipc threads, never on the thread reading the socket: async completions on
+one completion thread, subscription events on the subscription's own dispatcher thread, in order,
+delivered in batches (every event already queued, in one GIL acquisition). Exceptions are built by
+the factory given to ``_set_error_factory``.
+
+Event tuples in a batch: ``(0, message)`` message received, ``(1, exc)`` stream error from the
+server, ``(2, exc)`` connection lost (reconnect pending), ``(3, None)`` resumed after reconnect,
+``(4, exc | None)`` closed (last event; None = closed normally).
+A message is ``(topic_name, payload, retain, user_properties | None, message_expiry_interval_seconds,
+correlation_data, response_topic, payload_format, content_type)``.
+
+Lifecycle callback: ``lifecycle(0, None)`` connected, ``(1, exc | None)`` disconnected (last),
+``(2, exc)`` connection-level error, ``(3, (headers, payload))`` ping received.
+"""
+
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+__version__: str
+#: Error kind name -> stable code.
+ERROR_KINDS: Dict[str, int]
+
+Message = Tuple[
+    str, Optional[bytes], Optional[bool], Optional[List[Tuple[str, str]]], Optional[int],
+    Optional[bytes], Optional[str], Optional[str], Optional[str],
+]
+UserProps = Optional[Sequence[Tuple[str, str]]]
+
+def _set_error_factory(factory: Callable[[str, int, Optional[str], Optional[str]], BaseException]) -> None:
+    """Set the function building exceptions: ``factory(kind, code, message, context_json)``."""
+
+def _threads() -> int:
+    """Number of threads ggipc currently runs in this process (runtime, completion, dispatchers)."""
+
+class Client:
+    """A connection to the nucleus."""
+
+    @staticmethod
+    def connect(
+        socket_path: str,
+        auth_token: str,
+        connect_timeout: float,
+        operation_timeout: Optional[float],
+        reconnect: bool,
+        lifecycle: Optional[Callable[[int, Any], None]],
+    ) -> "Client":
+        """Connect, blocking until connected or failed."""
+    @staticmethod
+    def connect_async(
+        callback: Callable[[Any], None],
+        socket_path: str,
+        auth_token: str,
+        connect_timeout: float,
+        operation_timeout: Optional[float],
+        reconnect: bool,
+        lifecycle: Optional[Callable[[int, Any], None]],
+    ) -> None:
+        """Connect in the background; ``callback(client | exc)`` on the completion thread."""
+    def publish(
+        self,
+        topic_name: Optional[str],
+        qos: Optional[str],
+        payload: Any,
+        retain: Optional[bool] = None,
+        user_properties: UserProps = None,
+        message_expiry_interval_seconds: Optional[int] = None,
+        correlation_data: Any = None,
+        response_topic: Optional[str] = None,
+        payload_format: Optional[str] = None,
+        content_type: Optional[str] = None,
+    ) -> None:
+        """PublishToIoTCore, blocking until answered; raises the mapped error."""
+    def publish_async(
+        self,
+        callback: Callable[[Optional[BaseException]], None],
+        topic_name: Optional[str],
+        qos: Optional[str],
+        payload: Any,
+        retain: Optional[bool] = None,
+        user_properties: UserProps = None,
+        message_expiry_interval_seconds: Optional[int] = None,
+        correlation_data: Any = None,
+        response_topic: Optional[str] = None,
+        payload_format: Optional[str] = None,
+        content_type: Optional[str] = None,
+    ) -> None:
+        """PublishToIoTCore without waiting; ``callback(None | exc)`` on the completion thread."""
+    def subscribe(
+        self, topic_name: Optional[str], qos: Optional[str], on_events: Callable[[List[Tuple[int, Any]]], None]
+    ) -> "Subscription":
+        """SubscribeToIoTCore, blocking until answered."""
+    def subscribe_async(
+        self,
+        callback: Callable[[Any], None],
+        topic_name: Optional[str],
+        qos: Optional[str],
+        on_events: Callable[[List[Tuple[int, Any]]], None],
+    ) -> None:
+        """SubscribeToIoTCore without waiting; ``callback(subscription | exc)`` runs on the new
+        subscription's dispatcher thread before its first event (on the completion thread on error)."""
+    def close(self) -> None:
+        """Close the connection (idempotent), blocking until closed."""
+    @property
+    def is_closed(self) -> bool: ...
+
+class Subscription:
+    """An open SubscribeToIoTCore stream."""
+
+    def close(self) -> None:
+        """Terminate the stream (idempotent); a final closed event follows."""
+    @property
+    def is_closed(self) -> bool: ...
+
+class Nucleus:
+    """In-process IPC server with an in-memory broker (for ggipc.testing)."""
+
+    def __init__(self, socket_path: str, max_payload_bytes: int, literal_filter_authorization: bool) -> None: ...
+    @property
+    def socket_path(self) -> str: ...
+    def register(self, component: str, access_control_json: str) -> str:
+        """Register a component with its accessControl (JSON); returns its SVCUID."""
+    def take_published(self) -> List[Tuple[Any, ...]]:
+        """Publishes recorded since the last call: ``(topic, payload, qos, retain, user_properties,
+        expiry, correlation_data, response_topic, payload_format, content_type)``."""
+    def wait_published(self, seen: int, timeout: float) -> bool:
+        """Block until more than ``seen`` publishes were recorded in total, or the timeout."""
+    def subscriptions(self) -> List[str]: ...
+    def wait_subscribed(self, topic_filter: Optional[str], timeout: float) -> bool: ...
+    def inject(
+        self,
+        topic: str,
+        payload: bytes,
+        retain: bool,
+        user_properties: UserProps,
+        message_expiry_interval_seconds: Optional[int],
+        correlation_data: Optional[bytes],
+        response_topic: Optional[str],
+        payload_format: Optional[str],
+        content_type: Optional[str],
+    ) -> int: ...
+    def disconnect_clients(self) -> int: ...
+    def stop(self) -> None: ...

@@ -1,0 +1,49 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Greengrass Core IPC client (IoT Core MQTT operations), mirroring ``awsiot.greengrasscoreipc``."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from ..eventstreamrpc import LifecycleHandler
+from .client import GreengrassCoreIPCClient
+
+__all__ = ["connect", "GreengrassCoreIPCClient"]
+
+
+def connect(
+    *,
+    ipc_socket: Optional[str] = None,
+    authtoken: Optional[str] = None,
+    lifecycle_handler: Optional[LifecycleHandler] = None,
+    timeout: float = 10.0,
+    operation_timeout: Optional[float] = None,
+    reconnect: bool = False,
+) -> GreengrassCoreIPCClient:
+    """Connect to the Greengrass nucleus and return a V1 client. Call ``close()`` when done.
+
+    Args:
+        ipc_socket: path of the nucleus' Unix socket; defaults to the environment variable
+            ``AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT``.
+        authtoken: the component's auth token; defaults to the environment variable ``SVCUID``.
+        lifecycle_handler: receives connection events
+            (see :class:`ggipc.eventstreamrpc.LifecycleHandler`).
+        timeout: seconds to wait for the connection to be established.
+        operation_timeout: (ggipc) seconds each operation may take (None: ggipc's default).
+        reconnect: (ggipc) reconnect and re-subscribe automatically if the connection is lost.
+
+    Raises:
+        KeyError: the socket or token is neither given nor in the environment.
+        ggipc.eventstreamrpc.ConnectFailedError: the socket could not be connected in time.
+        ggipc.eventstreamrpc.AccessDeniedError: the nucleus rejected the auth token.
+    """
+    from .._connection import Connection
+
+    connection = Connection(
+        ipc_socket=ipc_socket,
+        authtoken=authtoken,
+        operation_timeout=operation_timeout,
+        reconnect=reconnect,
+    )
+    connection.connect_sync(lifecycle_handler, timeout)
+    return GreengrassCoreIPCClient(connection)
