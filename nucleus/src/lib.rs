@@ -5,4 +5,7 @@
 //! default, an in-memory broker, or a real broker (Mosquitto, AWS IoT Core over mTLS…) through a bridge that
 //! reproduces the nucleus' spooler semantics.
 
+pub mod config;
+pub mod launcher;
 pub mod mqtt;
+pub mod recipe;

@@ -1,0 +1,331 @@
+//! The nucleus configuration file (YAML or JSON). Keys follow the Greengrass nucleus' configuration where they mean
+//! the same (`system.*`, `mqtt.*`, `mqtt.spooler.*`); ours are under `mqtt.broker`, `mqtt.embedded` and
+//! `mqtt.publishAckMode`. Unknown keys are errors, reported with the file and the field.
+//!
+//! ```yaml
+//! system:
+//!   thingName: my-laptop
+//!   certificateFilePath: /certs/device.pem.crt   # mqtts:// client certificate
+//!   privateKeyPath: /certs/private.pem.key
+//!   rootCaPath: /certs/AmazonRootCA1.pem
+//! awsRegion: eu-west-1
+//! mqtt:
+//!   broker: embedded            # embedded (default) | memory | mqtt://host:port | mqtts://host:port
+//!   clientId: my-laptop         # default: system.thingName, else ggipc-<pid>
+//!   version: mqtt5              # mqtt5 (default) | mqtt3
+//!   keepAliveTimeoutMs: 60000
+//!   operationTimeoutMs: 30000
+//!   maxMessageSizeInBytes: 131072
+//!   maxInFlightPublishes: 5
+//!   maxPublishRetry: 100        # -1 = unlimited
+//!   publishAckMode: spool       # spool (default, like the nucleus) | puback (QoS 1 answered after the PUBACK)
+//!   spooler:
+//!     maxSizeInBytes: 2621440
+//!     keepQos0WhenOffline: false
+//!   embedded:
+//!     host: 127.0.0.1
+//!     port: 1883                # 0 = ephemeral, printed at start
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Whole file.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub system: SystemConfig,
+    #[serde(default)]
+    pub mqtt: MqttConfig,
+    pub aws_region: Option<String>,
+    /// Greengrass version reported to components in `GGC_VERSION`.
+    pub ggc_version: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SystemConfig {
+    pub thing_name: Option<String>,
+    pub certificate_file_path: Option<PathBuf>,
+    pub private_key_path: Option<PathBuf>,
+    pub root_ca_path: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MqttConfig {
+    pub broker: Option<String>,
+    pub client_id: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    #[serde(default = "d_version")]
+    pub version: String,
+    #[serde(default = "d_keep_alive")]
+    pub keep_alive_timeout_ms: u64,
+    #[serde(default = "d_op_timeout")]
+    pub operation_timeout_ms: u64,
+    #[serde(default = "d_max_msg")]
+    pub max_message_size_in_bytes: usize,
+    #[serde(default = "d_inflight")]
+    pub max_in_flight_publishes: usize,
+    #[serde(default = "d_retry")]
+    pub max_publish_retry: i64,
+    #[serde(default = "d_ack")]
+    pub publish_ack_mode: String,
+    #[serde(default)]
+    pub spooler: SpoolerConfig,
+    #[serde(default)]
+    pub embedded: EmbeddedConfig,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SpoolerConfig {
+    #[serde(default = "d_spool")]
+    pub max_size_in_bytes: usize,
+    #[serde(default)]
+    pub keep_qos0_when_offline: bool,
+    /// Accepted for compatibility with nucleus configurations; only `Memory` is implemented.
+    #[serde(default)]
+    pub storage_type: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EmbeddedConfig {
+    #[serde(default = "d_host")]
+    pub host: String,
+    #[serde(default = "d_port")]
+    pub port: u16,
+    #[serde(default = "d_max_packet")]
+    pub max_packet_size: usize,
+}
+
+fn d_version() -> String {
+    "mqtt5".into()
+}
+fn d_keep_alive() -> u64 {
+    60_000
+}
+fn d_op_timeout() -> u64 {
+    30_000
+}
+fn d_max_msg() -> usize {
+    131_072
+}
+fn d_inflight() -> usize {
+    5
+}
+fn d_retry() -> i64 {
+    100
+}
+fn d_ack() -> String {
+    "spool".into()
+}
+fn d_spool() -> usize {
+    2_621_440
+}
+fn d_host() -> String {
+    "127.0.0.1".into()
+}
+fn d_port() -> u16 {
+    1883
+}
+fn d_max_packet() -> usize {
+    1 << 20
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        serde_json::from_str("{}").expect("defaults")
+    }
+}
+impl Default for SpoolerConfig {
+    fn default() -> Self {
+        serde_json::from_str("{}").expect("defaults")
+    }
+}
+impl Default for EmbeddedConfig {
+    fn default() -> Self {
+        serde_json::from_str("{}").expect("defaults")
+    }
+}
+
+/// Parses YAML or JSON text (JSON is YAML, but JSON files get serde_json's messages).
+pub fn parse_document<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    text: &str,
+) -> Result<T, String> {
+    let is_json = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        || text.trim_start().starts_with('{');
+    // serde_path_to_error names the offending field (e.g. `mqtt.spooler.maxSizeInBytes`).
+    let fmt = |field: String, e: &dyn std::fmt::Display| {
+        if field.is_empty() || field == "." {
+            format!("{}: {e}", path.display())
+        } else {
+            format!("{}: field `{field}`: {e}", path.display())
+        }
+    };
+    if is_json {
+        let mut de = serde_json::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(&mut de).map_err(|e| fmt(e.path().to_string(), e.inner()))
+    } else {
+        let de = serde_norway::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(de).map_err(|e| fmt(e.path().to_string(), e.inner()))
+    }
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read config file: {e}", path.display()))?;
+        let cfg: Config = parse_document(path, &text)?;
+        cfg.validate()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        let m = &self.mqtt;
+        if !matches!(m.version.as_str(), "mqtt5" | "mqtt3") {
+            return Err(format!(
+                "mqtt.version: expected mqtt5 or mqtt3, got {:?}",
+                m.version
+            ));
+        }
+        if !matches!(m.publish_ack_mode.as_str(), "spool" | "puback") {
+            return Err(format!(
+                "mqtt.publishAckMode: expected spool or puback, got {:?}",
+                m.publish_ack_mode
+            ));
+        }
+        if m.max_in_flight_publishes == 0 || m.max_in_flight_publishes > 100 {
+            return Err(format!(
+                "mqtt.maxInFlightPublishes: must be 1..=100, got {}",
+                m.max_in_flight_publishes
+            ));
+        }
+        if m.max_message_size_in_bytes == 0 || m.max_message_size_in_bytes > 256 * 1024 * 1024 {
+            return Err(format!(
+                "mqtt.maxMessageSizeInBytes: must be 1..=268435456, got {}",
+                m.max_message_size_in_bytes
+            ));
+        }
+        if m.max_publish_retry < -1 {
+            return Err(format!(
+                "mqtt.maxPublishRetry: must be -1 (unlimited) or >= 0, got {}",
+                m.max_publish_retry
+            ));
+        }
+        if let Some(b) = &m.broker {
+            BrokerChoice::parse(b).map_err(|e| format!("mqtt.broker: {e}"))?;
+        }
+        if let Some(st) = &m.spooler.storage_type {
+            if !st.eq_ignore_ascii_case("memory") {
+                return Err(format!(
+                    "mqtt.spooler.storageType: only Memory is supported, got {st:?}"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Which broker backs `aws.greengrass.ipc.mqttproxy`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BrokerChoice {
+    Embedded,
+    Memory,
+    Remote { tls: bool, host: String, port: u16 },
+}
+
+impl BrokerChoice {
+    pub fn parse(s: &str) -> Result<BrokerChoice, String> {
+        match s {
+            "embedded" => return Ok(BrokerChoice::Embedded),
+            "memory" => return Ok(BrokerChoice::Memory),
+            _ => {}
+        }
+        let (tls, rest) = if let Some(r) = s.strip_prefix("mqtts://") {
+            (true, r)
+        } else if let Some(r) = s.strip_prefix("mqtt://") {
+            (false, r)
+        } else {
+            return Err(format!(
+                "expected embedded, memory, mqtt://HOST[:PORT] or mqtts://HOST[:PORT], got {s:?}"
+            ));
+        };
+        let rest = rest.trim_end_matches('/');
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => (
+                h.trim_start_matches('[').trim_end_matches(']'),
+                p.parse::<u16>()
+                    .map_err(|_| format!("invalid port in {s:?}"))?,
+            ),
+            _ => (rest, if tls { 8883 } else { 1883 }),
+        };
+        if host.is_empty() {
+            return Err(format!("missing host in {s:?}"));
+        }
+        Ok(BrokerChoice::Remote {
+            tls,
+            host: host.to_owned(),
+            port,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_urls() {
+        assert_eq!(
+            BrokerChoice::parse("embedded").unwrap(),
+            BrokerChoice::Embedded
+        );
+        assert_eq!(
+            BrokerChoice::parse("mqtt://localhost:1884").unwrap(),
+            BrokerChoice::Remote {
+                tls: false,
+                host: "localhost".into(),
+                port: 1884
+            }
+        );
+        assert_eq!(
+            BrokerChoice::parse("mqtts://abc-ats.iot.eu-west-1.amazonaws.com").unwrap(),
+            BrokerChoice::Remote {
+                tls: true,
+                host: "abc-ats.iot.eu-west-1.amazonaws.com".into(),
+                port: 8883
+            }
+        );
+        assert!(BrokerChoice::parse("tcp://x").is_err());
+    }
+
+    #[test]
+    fn yaml_and_errors_name_the_field() {
+        let p = Path::new("c.yaml");
+        let c: Config =
+            parse_document(p, "mqtt:\n  spooler:\n    keepQos0WhenOffline: true\n").unwrap();
+        assert!(c.mqtt.spooler.keep_qos0_when_offline);
+        assert_eq!(c.mqtt.spooler.max_size_in_bytes, 2_621_440);
+        let e =
+            parse_document::<Config>(p, "mqtt:\n  spooler:\n    maxSizeInByte: 3\n").unwrap_err();
+        assert!(e.contains("c.yaml") && e.contains("maxSizeInByte"), "{e}");
+        let e = parse_document::<Config>(
+            Path::new("c.json"),
+            "{\"mqtt\": {\"maxInFlightPublishes\": \"x\"}}",
+        )
+        .unwrap_err();
+        assert!(e.contains("c.json"), "{e}");
+        let mut c = Config::default();
+        c.mqtt.version = "mqtt4".into();
+        assert!(c.validate().unwrap_err().contains("mqtt.version"));
+    }
+}
