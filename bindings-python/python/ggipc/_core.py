@@ -18,6 +18,21 @@ from .greengrasscoreipc import model
 
 logger = logging.getLogger("ggipc")
 
+
+def _configure_logging() -> bool:
+    """``GGIPC_LOG=debug|info|warning`` sends ggipc's log to stderr (handy for a component's log)."""
+    level = os.environ.get("GGIPC_LOG")
+    if level:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(level.upper())
+    return logger.isEnabledFor(logging.DEBUG)
+
+
+#: Whether each delivered event is logged (decided once, at import, to keep the event path lean).
+DEBUG_EVENTS = _configure_logging()
+
 #: Event kinds in the batches the native dispatcher delivers (see ``_ggipc.pyi``).
 EV_MESSAGE = 0
 EV_ERROR = 1

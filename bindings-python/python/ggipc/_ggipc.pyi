@@ -117,7 +117,9 @@ class Subscription:
 class Nucleus:
     """In-process IPC server with an in-memory broker (for ggipc.testing)."""
 
-    def __init__(self, socket_path: str, max_payload_bytes: int, literal_filter_authorization: bool) -> None: ...
+    def __init__(
+        self, socket_path: str, max_payload_bytes: int, literal_filter_authorization: bool, record: bool
+    ) -> None: ...
     @property
     def socket_path(self) -> str: ...
     def register(self, component: str, access_control_json: str) -> str:

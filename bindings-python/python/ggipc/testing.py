@@ -110,6 +110,7 @@ class LocalNucleus:
         max_payload_bytes: the largest accepted publish payload (IoT Core's 128 KiB by default).
         literal_filter_authorization: authorize subscribe filters literally, like the Java nucleus
             (a policy ``a/+`` then also allows the filter ``a/#``); default is strict.
+        record: record publishes for :attr:`published` (turn off for long soak runs).
     """
 
     def __init__(
@@ -120,12 +121,14 @@ class LocalNucleus:
         set_env: bool = True,
         max_payload_bytes: int = 131072,
         literal_filter_authorization: bool = False,
+        record: bool = True,
     ) -> None:
         self.component = component
         self._policy = _access_control(policy)
         self._set_env = set_env
         self._max_payload = int(max_payload_bytes)
         self._literal = bool(literal_filter_authorization)
+        self._record = bool(record)
         self._dir: Optional[str] = None
         self._native: Optional[_ggipc.Nucleus] = None
         self._saved_env: Dict[str, Optional[str]] = {}
@@ -140,7 +143,7 @@ class LocalNucleus:
             raise RuntimeError("already started")
         self._dir = tempfile.mkdtemp(prefix="ggipc-test-")
         socket_path = os.path.join(self._dir, "ipc.socket")
-        self._native = _ggipc.Nucleus(socket_path, self._max_payload, self._literal)
+        self._native = _ggipc.Nucleus(socket_path, self._max_payload, self._literal, self._record)
         self.add_component(self.component, self._policy)
         if self._set_env:
             for key, value in self.env().items():
@@ -295,3 +298,60 @@ class LocalNucleus:
     def disconnect_clients(self) -> int:
         """Drop every client connection (to test reconnect handling); returns how many."""
         return int(self._n.disconnect_clients())
+
+
+def _serve(argv: Optional[Sequence[str]] = None) -> int:
+    """``python -m ggipc.testing``: serve a LocalNucleus until stdin closes or SIGTERM/SIGINT.
+
+    Prints one JSON line ``{"socket": ..., "svcuid": ..., "component": ...}`` once it is ready.
+    Then reads commands from stdin, one per line, answering each with one line:
+
+    * ``inject TOPIC COUNT SIZE`` — inject COUNT messages of SIZE bytes on TOPIC; answers
+      ``injected N`` (N = deliveries).
+    * ``add COMPONENT`` — register another component (allow-all); answers its SVCUID.
+    """
+    import argparse
+    import json
+    import signal
+    import sys
+    import threading
+
+    ap = argparse.ArgumentParser(prog="python -m ggipc.testing", description=_serve.__doc__)
+    ap.add_argument("--component", default="com.example.ComponentUnderTest")
+    ap.add_argument("--policy", help="accessControl as JSON (default: allow every IoT Core topic)")
+    ap.add_argument("--no-record", action="store_true", help="do not record publishes")
+    args = ap.parse_args(argv)
+    policy = json.loads(args.policy) if args.policy else None
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+    with LocalNucleus(component=args.component, policy=policy, set_env=False, record=not args.no_record) as n:
+
+        def commands() -> None:
+            try:
+                for line in sys.stdin:
+                    parts = line.split()
+                    if not parts:
+                        continue
+                    if parts[0] == "inject" and len(parts) == 4:
+                        topic, count, size = parts[1], int(parts[2]), int(parts[3])
+                        payload = b"x" * size
+                        total = sum(n.inject(topic, payload) for _ in range(count))
+                        print("injected %d" % total, flush=True)
+                    elif parts[0] == "add" and len(parts) == 2:
+                        print(n.add_component(parts[1]), flush=True)
+                    else:
+                        print("error unknown command", flush=True)
+            finally:
+                stop.set()
+
+        print(json.dumps({"socket": n.socket_path, "svcuid": n.svcuid, "component": n.component}), flush=True)
+        threading.Thread(target=commands, daemon=True).start()
+        while not stop.wait(1.0):
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_serve())

@@ -187,6 +187,8 @@ class SubscribeToIoTCoreOperation(_Operation):
         h = self._handler
         for kind, value in batch:
             if kind == _core.EV_MESSAGE:
+                if _core.DEBUG_EVENTS:
+                    _core.logger.debug("subscription: message on %r (%d bytes)", value[0], len(value[1] or b""))
                 try:
                     h.on_stream_event(_core.iot_core_message(value))
                 except Exception as exc:

@@ -1,0 +1,94 @@
+# SPDX-License-Identifier: Apache-2.0
+"""ggipc.aio: the native asyncio client (no official counterpart)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from ggipc import aio
+from ggipc.eventstreamrpc import ConnectionClosedError
+from ggipc.greengrasscoreipc.model import QOS, IoTCoreMessage, PublishToIoTCoreResponse, UnauthorizedError
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_publish_and_subscribe(nucleus):
+    async with await aio.Client.connect() as client:
+        resp = await client.publish_to_iot_core(topic_name="aio/pub", qos=QOS.AT_LEAST_ONCE, payload=b"x")
+        assert resp == PublishToIoTCoreResponse()
+        assert nucleus.published_to("aio/pub")[0].payload == b"x"
+
+        async with await client.subscribe_to_iot_core(topic_name="aio/sub/+", qos=QOS.AT_MOST_ONCE) as sub:
+            for i in range(10):
+                nucleus.inject("aio/sub/%d" % i, b"%d" % i)
+            got = []
+            async for ev in sub:
+                assert isinstance(ev, IoTCoreMessage)
+                got.append(ev.message.payload)
+                if len(got) == 10:
+                    break
+            assert got == [b"%d" % i for i in range(10)]
+
+
+async def test_concurrent_publishes_do_not_block_the_loop(nucleus):
+    async with await aio.Client.connect() as client:
+        ticks = 0
+
+        async def ticker():
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        t = asyncio.ensure_future(ticker())
+        await asyncio.gather(*[
+            client.publish_to_iot_core(topic_name="aio/many", qos="0", payload=b"%d" % i) for i in range(2000)
+        ])
+        t.cancel()
+        assert ticks > 10
+        got = nucleus.wait_for_publishes("aio/many", count=2000)
+        assert [p.payload for p in got] == [b"%d" % i for i in range(2000)]
+
+
+async def test_errors_are_raised(nucleus):
+    nucleus.add_component("com.example.AioLimited", {"aws.greengrass.ipc.mqttproxy": {
+        "p": {"operations": ["*"], "resources": ["ok"]}}})
+    client = await aio.connect(authtoken=nucleus._tokens["com.example.AioLimited"])
+    try:
+        with pytest.raises(UnauthorizedError) as ei:
+            await client.publish_to_iot_core(topic_name="no", qos="0", payload=b"")
+        assert ei.value.message == "Not Authorized"
+        with pytest.raises(UnauthorizedError):
+            await client.subscribe_to_iot_core(topic_name="no/#", qos="0")
+    finally:
+        await client.close()
+    with pytest.raises(ConnectionClosedError):
+        await client.publish_to_iot_core(topic_name="ok", qos="0", payload=b"")
+
+
+async def test_iteration_ends_after_close(nucleus):
+    async with await aio.Client.connect() as client:
+        sub = await client.subscribe_to_iot_core(topic_name="aio/end", qos="0")
+        nucleus.inject("aio/end", b"1")
+        first = await sub.get(timeout=5)
+        assert first.message.payload == b"1"
+        await sub.close()
+        rest = [ev async for ev in sub]
+        assert rest == []
+
+
+async def test_server_going_away_ends_iteration_with_error():
+    from ggipc.testing import LocalNucleus
+
+    n = LocalNucleus(component="com.example.AioStop").start()
+    try:
+        client = await aio.Client.connect()
+        sub = await client.subscribe_to_iot_core(topic_name="x", qos="0")
+    finally:
+        n.stop()
+    with pytest.raises(Exception) as ei:
+        await asyncio.wait_for(sub.get(), 5)
+    assert isinstance(ei.value, ConnectionClosedError)
+    await client.close()

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Builds the ggipc wheel, installs it into a fresh virtualenv under build/ together with pytest,
+# pytest-asyncio and the official awsiotsdk, and runs the Python test suite (ggipc and the official
+# client against the same in-process nucleus).
+#
+#   scripts/test-python.sh [pytest args...]
+#
+# Environment: PYTHON (interpreter, default python3), GGIPC_REUSE_VENV=1 (keep an existing venv),
+# GGIPC_WHEEL_PROFILE=release|dev (default release), CARGO_TARGET_DIR (respected).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PYTHON="${PYTHON:-python3}"
+VENV="$ROOT/build/venv-python"
+WHEELS="$ROOT/build/wheels-python"
+PROFILE="${GGIPC_WHEEL_PROFILE:-release}"
+
+if [[ "${GGIPC_REUSE_VENV:-0}" != 1 || ! -x "$VENV/bin/python" ]]; then
+    rm -rf "$VENV"
+    "$PYTHON" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+    "maturin>=1.5,<2" "pytest>=7" "pytest-asyncio>=0.21" "awsiotsdk==1.31.0"
+
+rm -rf "$WHEELS"
+profile_flag=(--release)
+[[ "$PROFILE" == dev ]] && profile_flag=()
+"$VENV/bin/maturin" build "${profile_flag[@]}" --quiet \
+    --manifest-path "$ROOT/bindings-python/Cargo.toml" \
+    --interpreter "$VENV/bin/python" --out "$WHEELS"
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$WHEELS"/ggipc-*.whl
+
+cd "$ROOT/bindings-python"
+# Run from the tests directory's parent but import ggipc from the installed wheel, not the source tree.
+GGIPC_REQUIRE_AWSIOT=1 "$VENV/bin/python" -m pytest -p no:cacheprovider -q tests "$@"
