@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds libggipc_jni and ggipc-test-server with cargo and copies them where Maven wants them.
+#   build-native.sh <profile> <dir for the library> <dir for the test server>
+# Honours CARGO_TARGET_DIR; otherwise asks cargo where its target directory is.
+set -euo pipefail
+profile="${1:-release}"
+libdir="$2"
+bindir="$3"
+here="$(cd "$(dirname "$0")" && pwd)"
+cd "$here"
+if [ "$profile" = "release" ]; then flag=(--release); sub=release; else flag=(); sub=debug; fi
+cargo build "${flag[@]}" -p ggipc-java --lib --bins
+target="${CARGO_TARGET_DIR:-}"
+if [ -z "$target" ]; then
+  target="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
+fi
+case "$(uname -s)" in
+  Darwin) lib=libggipc_jni.dylib ;;
+  *) lib=libggipc_jni.so ;;
+esac
+mkdir -p "$libdir" "$bindir"
+cp "$target/$sub/$lib" "$libdir/$lib"
+cp "$target/$sub/ggipc-test-server" "$bindir/ggipc-test-server"
+echo "ggipc native: $libdir/$lib, $bindir/ggipc-test-server"
