@@ -1,0 +1,216 @@
+package io.ggipc.bench;
+
+import java.io.BufferedReader;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Side-by-side benchmark: {@code Bench <ggipc-test-server binary>} starts one server, then runs each client in its
+ * own JVM ({@code Bench run ggipc|aws <socket> <token>}) against it, one after the other, and prints a table.
+ *
+ * <p>Per client: sync publish/s (one thread, QoS 0, 64-byte payload, for {@code SECONDS}); async pipelined
+ * publish/s (up to {@code WINDOW} in flight); events/s into a handler (the server sends {@code EVENTS} messages
+ * of 64 bytes as fast as the client takes them); OS threads and Java threads the client created; heap used
+ * after GC and RSS at the end.
+ */
+public final class Bench {
+    static final double SECONDS = Double.parseDouble(System.getProperty("bench.seconds", "3"));
+    static final int WINDOW = Integer.getInteger("bench.window", 256);
+    static final int EVENTS = Integer.getInteger("bench.events", 100_000);
+
+    private Bench() {}
+
+    public static void main(String[] args) throws Exception {
+        if (args.length >= 1 && args[0].equals("run")) {
+            run(args[1], args[2], args[3]);
+            return;
+        }
+        if (args.length < 1) {
+            System.err.println("usage: Bench <ggipc-test-server> | Bench run ggipc|aws <socket> <token>");
+            System.exit(2);
+        }
+        drive(args[0]);
+    }
+
+    // ---------------------------------------------------------------- driver
+
+    static void drive(String serverBinary) throws Exception {
+        Path dir = Files.createTempDirectory("ggipc-bench-");
+        String socket = dir.resolve("ipc.socket").toString();
+        Process server = new ProcessBuilder(serverBinary, socket).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        try {
+            String ready = new BufferedReader(new InputStreamReader(server.getInputStream(), StandardCharsets.UTF_8))
+                    .readLine();
+            Matcher m = Pattern.compile("\"full\":\"([^\"]*)\"").matcher(ready == null ? "" : ready);
+            if (!m.find()) {
+                throw new IOException("server did not start: " + ready);
+            }
+            String token = m.group(1);
+            Map<String, Map<String, String>> results = new LinkedHashMap<>();
+            for (String client : new String[] {"ggipc", "aws"}) {
+                results.put(client, child(client, socket, token));
+            }
+            print(results);
+        } finally {
+            server.getOutputStream().close();
+            if (!server.waitFor(10, TimeUnit.SECONDS)) {
+                server.destroyForcibly();
+            }
+            Files.deleteIfExists(Path.of(socket));
+            Files.deleteIfExists(dir);
+        }
+    }
+
+    static Map<String, String> child(String client, String socket, String token) throws Exception {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.add("-Xmx512m");
+        for (String p : new String[] {"bench.seconds", "bench.window", "bench.events"}) {
+            if (System.getProperty(p) != null) {
+                cmd.add("-D" + p + "=" + System.getProperty(p));
+            }
+        }
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(Bench.class.getName());
+        cmd.addAll(List.of("run", client, socket, token));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        Map<String, String> result = new LinkedHashMap<>();
+        try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = r.readLine()) != null) {
+                if (line.startsWith("RESULT ")) {
+                    for (String kv : line.substring(7).split(" ")) {
+                        String[] parts = kv.split("=", 2);
+                        result.put(parts[0], parts[1]);
+                    }
+                } else {
+                    System.err.println("[" + client + "] " + line);
+                }
+            }
+        }
+        if (p.waitFor() != 0 || result.isEmpty()) {
+            throw new IOException(client + " run failed (exit " + p.exitValue() + ")");
+        }
+        return result;
+    }
+
+    static void print(Map<String, Map<String, String>> r) {
+        String[][] rows = {
+            {"sync publish/s", "sync"},
+            {"async pipelined publish/s", "async"},
+            {"events/s into handler", "events"},
+            {"OS threads created", "osThreads"},
+            {"Java threads started", "javaThreads"},
+            {"heap used after GC (MiB)", "heapMiB"},
+            {"RSS (MiB)", "rssMiB"},
+        };
+        System.out.printf("%-28s %14s %14s %8s%n", "metric", "ggipc", "aws-sdk-v2", "ratio");
+        for (String[] row : rows) {
+            String a = r.get("ggipc").get(row[1]);
+            String b = r.get("aws").get(row[1]);
+            double ratio = Double.parseDouble(a) / Math.max(1e-9, Double.parseDouble(b));
+            System.out.printf("%-28s %14s %14s %8.2f%n", row[0], a, b, ratio);
+        }
+    }
+
+    // ---------------------------------------------------------------- one client
+
+    static long osThreads() {
+        String[] tasks = new File("/proc/self/task").list();
+        return tasks == null ? -1 : tasks.length;
+    }
+
+    static double rssMiB() throws IOException {
+        for (String l : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (l.startsWith("VmRSS:")) {
+                return Long.parseLong(l.replaceAll("[^0-9]", "")) / 1024.0;
+            }
+        }
+        return -1;
+    }
+
+    static void run(String client, String socket, String token) throws Exception {
+        byte[] payload = new byte[64];
+        long os0 = osThreads();
+        long java0 = ManagementFactory.getThreadMXBean().getTotalStartedThreadCount();
+        try (Target t = client.equals("ggipc") ? new GgipcTarget(socket, token) : new AwsTarget(socket, token)) {
+            // Warm up both paths (JIT, connection, buffers).
+            long warm = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1000);
+            while (System.nanoTime() < warm) {
+                t.publishSync("bench/sync", payload);
+                t.publishAsync("bench/async", payload).get(10, TimeUnit.SECONDS);
+            }
+
+            long n = 0;
+            long start = System.nanoTime();
+            long end = start + (long) (SECONDS * 1e9);
+            while (System.nanoTime() < end) {
+                t.publishSync("bench/sync", payload);
+                n++;
+            }
+            double sync = n / ((System.nanoTime() - start) / 1e9);
+
+            Semaphore window = new Semaphore(WINDOW);
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            AtomicLong done = new AtomicLong();
+            n = 0;
+            start = System.nanoTime();
+            end = start + (long) (SECONDS * 1e9);
+            while (System.nanoTime() < end) {
+                window.acquire();
+                t.publishAsync("bench/async", payload).whenComplete((r, e) -> {
+                    if (e != null) {
+                        failure.compareAndSet(null, e);
+                    }
+                    done.incrementAndGet();
+                    window.release();
+                });
+                n++;
+            }
+            window.acquire(WINDOW);
+            double async = n / ((System.nanoTime() - start) / 1e9);
+            window.release(WINDOW);
+            if (failure.get() != null) {
+                throw new IllegalStateException("async publish failed", failure.get());
+            }
+
+            CountDownLatch all = new CountDownLatch(EVENTS);
+            AtomicLong lastEvent = new AtomicLong();
+            t.subscribe("bench/events", p -> {
+                lastEvent.set(System.nanoTime());
+                all.countDown();
+            });
+            start = System.nanoTime();
+            t.publishSync("ggipc/test/burst", (EVENTS + " 64 bench/events").getBytes(StandardCharsets.UTF_8));
+            if (!all.await(120, TimeUnit.SECONDS)) {
+                throw new IllegalStateException("received " + (EVENTS - all.getCount()) + " of " + EVENTS + " events");
+            }
+            double events = EVENTS / ((lastEvent.get() - start) / 1e9);
+
+            long os1 = osThreads();
+            long java1 = ManagementFactory.getThreadMXBean().getTotalStartedThreadCount();
+            System.gc();
+            Thread.sleep(200);
+            double heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed() / (1024.0 * 1024.0);
+            System.out.printf("RESULT sync=%.0f async=%.0f events=%.0f osThreads=%d javaThreads=%d heapMiB=%.1f rssMiB=%.1f%n",
+                    sync, async, events, os1 - os0, java1 - java0, heap, rssMiB());
+        }
+    }
+}

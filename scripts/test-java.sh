@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Java binding: builds libggipc_jni through Maven (cargo), runs the JUnit suite, checks the packaged jar, then
+# runs the official AWS Java SDK (V1 and V2 clients) against the same test server.
+#   scripts/test-java.sh            tests
+#   scripts/test-java.sh --bench    tests, then the side-by-side benchmark (bench/java)
+# Needs a JDK (11+), Maven and cargo; Maven downloads its plugins and the official SDK from Maven Central.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root/bindings-java"
+
+echo "== bindings-java: cargo build + JUnit + jar"
+mvn -B -ntp package
+
+jar="$root/bindings-java/target/ggipc-0.1.0.jar"
+if ! unzip -l "$jar" | grep -q "native/linux-x86_64/libggipc_jni.so"; then
+  echo "the jar does not carry native/linux-x86_64/libggipc_jni.so" >&2
+  exit 1
+fi
+echo "jar ok: $jar carries native/linux-x86_64/libggipc_jni.so"
+
+echo "== tests/interop/java: official AWS IoT Device SDK for Java v2 against ggipc"
+cd "$root/tests/interop/java"
+mvn -B -ntp test
+
+if [ "${1:-}" = "--bench" ]; then
+  "$root/bench/java/run.sh"
+fi
