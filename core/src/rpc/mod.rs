@@ -58,6 +58,10 @@ pub mod names {
     pub const SERVICE_MODEL_TYPE: &str = "service-model-type";
 }
 
+/// Header (bool) a ggipc server adds to the stream terminates it sends when shutting down, so clients that
+/// reconnect treat the streams as interrupted rather than closed. Other clients ignore unknown headers.
+pub const SHUTDOWN_HEADER: &str = "ggipc-shutdown";
+
 /// The only protocol version the official peers speak.
 pub const PROTOCOL_VERSION: &str = "0.1.0";
 /// `:content-type` of JSON bodies.

@@ -1,0 +1,149 @@
+//! The blocking facade: the same client, with calls that wait on the calling thread. I/O runs on the
+//! shared runtime ([`crate::runtime`]); a call never occupies a runtime thread, so it is safe from
+//! subscription handlers. Calling it from inside an async runtime is refused with `InvalidArgument`.
+
+use super::{ClientBuilder, SubscriptionEvent, SubscriptionHandle};
+use crate::model::{PublishToIoTCoreRequest, PublishToIoTCoreResponse, SubscribeToIoTCoreRequest};
+use crate::runtime::block_on;
+use crate::{Error, ErrorKind, Result};
+use std::time::Duration;
+
+/// Blocking IPC client. `Clone + Send + Sync`.
+#[derive(Clone, Debug)]
+pub struct Client {
+    inner: super::Client,
+}
+
+impl Client {
+    /// Connects with the component's environment.
+    pub fn connect() -> Result<Client> {
+        ClientBuilder::default().connect_blocking()
+    }
+
+    /// Settings; finish with [`ClientBuilder::connect_blocking`].
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// Wraps an async client (it must have been connected on the shared runtime to outlive its caller's).
+    pub fn from_async(inner: super::Client) -> Client {
+        Client { inner }
+    }
+
+    /// The async client behind this one.
+    pub fn as_async(&self) -> &super::Client {
+        &self.inner
+    }
+
+    pub fn publish_to_iot_core(
+        &self,
+        request: PublishToIoTCoreRequest,
+    ) -> Result<PublishToIoTCoreResponse> {
+        block_on(self.inner.publish_to_iot_core(request))?
+    }
+
+    pub fn publish_to_iot_core_with_timeout(
+        &self,
+        request: PublishToIoTCoreRequest,
+        timeout: Duration,
+    ) -> Result<PublishToIoTCoreResponse> {
+        block_on(
+            self.inner
+                .publish_to_iot_core_with_timeout(request, timeout),
+        )?
+    }
+
+    pub fn subscribe_to_iot_core(
+        &self,
+        request: SubscribeToIoTCoreRequest,
+    ) -> Result<Subscription> {
+        let inner = block_on(self.inner.subscribe_to_iot_core(request))??;
+        Ok(Subscription { inner })
+    }
+
+    pub fn subscribe_to_iot_core_with_timeout(
+        &self,
+        request: SubscribeToIoTCoreRequest,
+        timeout: Duration,
+    ) -> Result<Subscription> {
+        let inner = block_on(
+            self.inner
+                .subscribe_to_iot_core_with_timeout(request, timeout),
+        )??;
+        Ok(Subscription { inner })
+    }
+
+    pub fn ping(&self, payload: &[u8]) -> Result<Vec<u8>> {
+        Ok(block_on(self.inner.ping(bytes::Bytes::copy_from_slice(payload)))??.to_vec())
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.inner.is_connected()
+    }
+
+    pub fn close(&self) {
+        self.inner.close_now();
+    }
+}
+
+/// Blocking view of a [`Subscription`](super::Subscription).
+#[derive(Debug)]
+pub struct Subscription {
+    inner: super::Subscription,
+}
+
+impl Subscription {
+    /// Waits for the next event; `None` after `Closed` was returned.
+    pub fn recv(&mut self) -> Result<Option<SubscriptionEvent>> {
+        block_on(self.inner.next())
+    }
+
+    /// Waits at most `timeout`; `Err(Timeout)` if nothing arrived.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<SubscriptionEvent>> {
+        match block_on(async { tokio::time::timeout(timeout, self.inner.next()).await })? {
+            Ok(ev) => Ok(ev),
+            Err(_) => Err(Error::new(
+                ErrorKind::Timeout,
+                format!("no subscription event within {timeout:?}"),
+            )),
+        }
+    }
+
+    /// Up to `max` queued events, waiting for at least one.
+    pub fn recv_batch(&mut self, max: usize) -> Result<Option<Vec<SubscriptionEvent>>> {
+        block_on(self.inner.next_batch(max))
+    }
+
+    pub fn try_recv(&mut self) -> Option<SubscriptionEvent> {
+        self.inner.try_next()
+    }
+
+    pub fn close(&self) {
+        self.inner.close();
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+
+    /// Hands events to `handler` on a dispatcher thread (see [`super::Subscription::with_handler`]).
+    pub fn with_handler(
+        self,
+        handler: impl FnMut(SubscriptionEvent) + Send + 'static,
+    ) -> SubscriptionHandle {
+        self.inner.with_handler(handler)
+    }
+
+    /// Hands batches of events to `handler` on a dispatcher thread.
+    pub fn with_batch_handler(
+        self,
+        handler: impl FnMut(Vec<SubscriptionEvent>) + Send + 'static,
+    ) -> SubscriptionHandle {
+        self.inner.with_batch_handler(handler)
+    }
+
+    /// The async subscription behind this one.
+    pub fn into_async(self) -> super::Subscription {
+        self.inner
+    }
+}

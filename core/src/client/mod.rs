@@ -1,0 +1,639 @@
+//! The IPC client: [`Client`] (async) and [`blocking::Client`].
+//!
+//! A client holds one connection to the nucleus. Requests are pipelined on it; each gets the next stream id.
+//! Every wait has a timeout (connect and per operation, 10 s by default). With a [`ReconnectPolicy`] the
+//! client reconnects after the connection is lost, with exponential backoff, re-establishes every open
+//! subscription and tells each one (`Interrupted`, then `Resumed`); operations made while it reconnects wait
+//! for the new connection within their timeout. Without one, a lost connection fails pending operations and
+//! closes subscriptions with the reason.
+
+pub mod blocking;
+mod connection;
+mod subscription;
+
+pub use subscription::{Subscription, SubscriptionEvent, SubscriptionHandle};
+
+use crate::model::{
+    Operation, PublishToIoTCoreRequest, PublishToIoTCoreResponse, SubscribeToIoTCoreRequest,
+    PUBLISH_TO_IOT_CORE, SUBSCRIBE_TO_IOT_CORE,
+};
+use crate::{Error, ErrorKind, Result};
+use bytes::Bytes;
+use connection::{Connection, Slot};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+use subscription::SubShared;
+use tokio::sync::{broadcast, oneshot, watch};
+use tokio::time::Instant;
+
+/// Environment variable holding the socket path the nucleus gives a component (may be relative to the
+/// component's working directory).
+pub const SOCKET_ENV: &str = "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT";
+/// Environment variable holding the component's auth token.
+pub const TOKEN_ENV: &str = "SVCUID";
+/// Default connect and operation timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Reconnection with exponential backoff.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReconnectPolicy {
+    pub initial_delay: Duration,
+    pub max_delay: Duration,
+    pub multiplier: f64,
+    /// Give up after this many failed attempts in a row (`None`: never).
+    pub max_attempts: Option<u32>,
+}
+
+impl Default for ReconnectPolicy {
+    fn default() -> Self {
+        ReconnectPolicy {
+            initial_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(10),
+            multiplier: 2.0,
+            max_attempts: None,
+        }
+    }
+}
+
+/// Connection lifecycle notifications ([`Client::lifecycle`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum LifecycleEvent {
+    Connected,
+    /// The connection was lost or closed, with the reason.
+    Disconnected(Error),
+    /// A reconnect attempt is scheduled after `delay`.
+    Reconnecting {
+        attempt: u32,
+        delay: Duration,
+    },
+    /// Reconnection gave up (attempts exhausted) or was refused (e.g. the token is no longer valid).
+    ReconnectFailed(Error),
+    /// The server sent a PING (it is answered automatically).
+    Ping {
+        payload: Bytes,
+    },
+}
+
+/// Client settings; see [`Client::builder`].
+#[derive(Clone, Debug)]
+pub struct ClientBuilder {
+    socket_path: Option<PathBuf>,
+    auth_token: Option<String>,
+    connect_timeout: Duration,
+    operation_timeout: Duration,
+    reconnect: Option<ReconnectPolicy>,
+    max_message_size: usize,
+    subscription_queue: usize,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder {
+            socket_path: None,
+            auth_token: None,
+            connect_timeout: DEFAULT_TIMEOUT,
+            operation_timeout: DEFAULT_TIMEOUT,
+            reconnect: None,
+            max_message_size: crate::codec::DEFAULT_MAX_MESSAGE_SIZE,
+            subscription_queue: 10_000,
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// Socket path (default: `$AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT`). A relative path is
+    /// resolved against the working directory at each connect, as the nucleus intends.
+    pub fn socket_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.socket_path = Some(path.into());
+        self
+    }
+
+    /// Auth token (default: `$SVCUID`).
+    pub fn auth_token(mut self, token: impl Into<String>) -> Self {
+        self.auth_token = Some(token.into());
+        self
+    }
+
+    /// Time allowed to connect and complete the handshake (default 10 s).
+    pub fn connect_timeout(mut self, t: Duration) -> Self {
+        self.connect_timeout = t;
+        self
+    }
+
+    /// Time allowed for each operation, from call to response (default 10 s).
+    pub fn operation_timeout(mut self, t: Duration) -> Self {
+        self.operation_timeout = t;
+        self
+    }
+
+    /// Reconnect automatically after the connection is lost.
+    pub fn reconnect(mut self, policy: ReconnectPolicy) -> Self {
+        self.reconnect = Some(policy);
+        self
+    }
+
+    /// Largest message sent or accepted (default 24 MiB, the official limit).
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// Messages buffered per subscription for a slow consumer before newer ones are dropped (and reported
+    /// as `SubscriptionEvent::Lagged`). Default 10 000.
+    pub fn subscription_queue(mut self, messages: usize) -> Self {
+        self.subscription_queue = messages;
+        self
+    }
+
+    fn resolve(self) -> Result<Options> {
+        let socket_path = match self.socket_path {
+            Some(p) => p,
+            None => std::env::var_os(SOCKET_ENV).map(PathBuf::from).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("{SOCKET_ENV} is not set: run inside a Greengrass component (or `ggipc run`), or give the socket path"),
+                )
+            })?,
+        };
+        let auth_token = match self.auth_token {
+            Some(t) => t,
+            None => std::env::var(TOKEN_ENV).map_err(|_| {
+                Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("{TOKEN_ENV} is not set: run inside a Greengrass component (or `ggipc run`), or give the auth token"),
+                )
+            })?,
+        };
+        Ok(Options {
+            socket_path,
+            auth_token,
+            connect_timeout: self.connect_timeout,
+            operation_timeout: self.operation_timeout,
+            reconnect: self.reconnect,
+            max_message_size: self.max_message_size,
+            subscription_queue: self.subscription_queue,
+        })
+    }
+
+    /// Connects (async).
+    pub async fn connect(self) -> Result<Client> {
+        Client::connect_with(self.resolve()?).await
+    }
+
+    /// Connects on the shared runtime and returns a blocking client.
+    pub fn connect_blocking(self) -> Result<blocking::Client> {
+        let opts = self.resolve()?;
+        let client = crate::runtime::block_on(async move {
+            let rt = crate::runtime::handle()?;
+            // The reader task must live on the shared runtime, not on a temporary one.
+            rt.spawn(Client::connect_with(opts))
+                .await
+                .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?
+        })??;
+        Ok(blocking::Client::from_async(client))
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Options {
+    socket_path: PathBuf,
+    auth_token: String,
+    connect_timeout: Duration,
+    operation_timeout: Duration,
+    reconnect: Option<ReconnectPolicy>,
+    max_message_size: usize,
+    subscription_queue: usize,
+}
+
+enum ConnState {
+    Connected(Arc<Connection>),
+    Reconnecting,
+    Closed(Error),
+}
+
+pub(crate) struct Inner {
+    opts: Options,
+    state: Mutex<ConnState>,
+    /// Bumped whenever `state` changes, to wake operations waiting for a connection.
+    changed: watch::Sender<u64>,
+    subs: Mutex<HashMap<u64, Arc<SubShared>>>,
+    next_sub: AtomicU64,
+    lifecycle: broadcast::Sender<LifecycleEvent>,
+    closing: AtomicBool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Inner {
+    fn emit(&self, ev: LifecycleEvent) {
+        let _ = self.lifecycle.send(ev);
+    }
+
+    fn set_state(&self, s: ConnState) {
+        *lock(&self.state) = s;
+        self.changed.send_modify(|g| *g += 1);
+    }
+
+    pub(crate) fn forget_subscription(&self, id: u64) {
+        lock(&self.subs).remove(&id);
+    }
+
+    /// The current connection, waiting for a reconnect until `deadline`.
+    async fn connection(&self, deadline: Instant) -> Result<Arc<Connection>> {
+        let mut changed = self.changed.subscribe();
+        loop {
+            match &*lock(&self.state) {
+                ConnState::Connected(c) => return Ok(c.clone()),
+                ConnState::Closed(e) => return Err(e.clone()),
+                ConnState::Reconnecting => {}
+            }
+            if tokio::time::timeout_at(deadline, changed.changed())
+                .await
+                .is_err()
+            {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    "timed out waiting for the IPC connection to come back",
+                ));
+            }
+        }
+    }
+
+    /// Called by a connection's reader when it ends.
+    fn connection_lost(self: Arc<Self>, conn: &Arc<Connection>, reason: Error) {
+        let reconnect = self.opts.reconnect.is_some() && !self.closing.load(Ordering::Acquire);
+        if !conn.fail(reason.clone(), reconnect) {
+            return;
+        }
+        let current =
+            matches!(&*lock(&self.state), ConnState::Connected(c) if Arc::ptr_eq(c, conn));
+        if !current {
+            return;
+        }
+        tracing::warn!(error = %reason, "IPC connection lost");
+        self.emit(LifecycleEvent::Disconnected(reason.clone()));
+        if reconnect {
+            self.set_state(ConnState::Reconnecting);
+            let weak = Arc::downgrade(&self);
+            tokio::spawn(reconnect_loop(weak));
+        } else {
+            for sub in lock(&self.subs).drain().map(|(_, s)| s) {
+                sub.queue.push(subscription::SubscriptionEvent::Closed(Some(
+                    reason.clone(),
+                )));
+            }
+            self.set_state(ConnState::Closed(reason));
+        }
+    }
+
+    async fn open_connection(self: &Arc<Self>) -> Result<Arc<Connection>> {
+        let fut = Connection::open(
+            &self.opts.socket_path,
+            &self.opts.auth_token,
+            self.opts.max_message_size,
+            self.opts.reconnect.is_some(),
+            Arc::downgrade(self),
+        );
+        tokio::time::timeout(self.opts.connect_timeout, fut)
+            .await
+            .map_err(|_| {
+                Error::timeout("connecting to the IPC socket", self.opts.connect_timeout)
+            })?
+    }
+
+    /// Activates a stream for `sub` on `conn` and waits for its response.
+    async fn open_stream(
+        &self,
+        conn: &Arc<Connection>,
+        sub: &Arc<SubShared>,
+        deadline: Instant,
+    ) -> Result<()> {
+        let (tx, rx) = oneshot::channel();
+        conn.writer.wait_for_capacity().await;
+        let sid = conn.activate(
+            sub.op,
+            sub.body.clone(),
+            Slot::Stream {
+                sub: sub.clone(),
+                reply: Some(tx),
+            },
+        )?;
+        match tokio::time::timeout_at(deadline, rx).await {
+            Ok(Ok(Ok(_response))) => Ok(()),
+            Ok(Ok(Err(e))) => {
+                *lock(&sub.location) = None;
+                Err(e)
+            }
+            Ok(Err(_)) => Err(conn
+                .closed_error()
+                .unwrap_or_else(|| Error::new(ErrorKind::ConnectionClosed, "connection closed"))),
+            Err(_) => {
+                *lock(&sub.location) = None;
+                conn.terminate_stream(sid);
+                Err(Error::timeout(sub.op.name, self.opts.operation_timeout))
+            }
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let ConnState::Connected(c) = &*lock(&self.state) {
+            c.fail(
+                Error::new(ErrorKind::ConnectionClosed, "the client was dropped"),
+                false,
+            );
+        }
+    }
+}
+
+async fn reconnect_loop(weak: Weak<Inner>) {
+    let mut attempt = 0u32;
+    let mut delay = match weak.upgrade() {
+        Some(i) => i.opts.reconnect.clone().unwrap_or_default().initial_delay,
+        None => return,
+    };
+    loop {
+        let Some(inner) = weak.upgrade() else { return };
+        if inner.closing.load(Ordering::Acquire) {
+            return;
+        }
+        let policy = inner.opts.reconnect.clone().unwrap_or_default();
+        attempt += 1;
+        inner.emit(LifecycleEvent::Reconnecting { attempt, delay });
+        drop(inner);
+        tokio::time::sleep(delay).await;
+        let Some(inner) = weak.upgrade() else { return };
+        if inner.closing.load(Ordering::Acquire) {
+            return;
+        }
+        match inner.open_connection().await {
+            Ok(conn) => {
+                tracing::info!(attempt, "IPC connection re-established");
+                inner.set_state(ConnState::Connected(conn.clone()));
+                inner.emit(LifecycleEvent::Connected);
+                let subs: Vec<Arc<SubShared>> = lock(&inner.subs).values().cloned().collect();
+                for sub in subs {
+                    if sub.closed.load(Ordering::Acquire) {
+                        continue;
+                    }
+                    let deadline = Instant::now() + inner.opts.operation_timeout;
+                    match inner.open_stream(&conn, &sub, deadline).await {
+                        Ok(()) => sub.queue.push(SubscriptionEvent::Resumed),
+                        Err(e) if e.kind() == ErrorKind::ConnectionClosed => break, // lost again; the reader restarts us
+                        Err(e) => {
+                            inner.forget_subscription(sub.id);
+                            sub.queue.push(SubscriptionEvent::Closed(Some(e)));
+                        }
+                    }
+                }
+                return;
+            }
+            Err(e) => {
+                let give_up = e.kind() == ErrorKind::AccessDenied
+                    || policy.max_attempts.is_some_and(|m| attempt >= m);
+                tracing::warn!(attempt, error = %e, "IPC reconnect failed");
+                if give_up {
+                    inner.emit(LifecycleEvent::ReconnectFailed(e.clone()));
+                    for sub in lock(&inner.subs).drain().map(|(_, s)| s) {
+                        sub.queue.push(SubscriptionEvent::Closed(Some(e.clone())));
+                    }
+                    inner.set_state(ConnState::Closed(e));
+                    return;
+                }
+                delay = Duration::from_secs_f64(
+                    (delay.as_secs_f64() * policy.multiplier).min(policy.max_delay.as_secs_f64()),
+                );
+            }
+        }
+    }
+}
+
+/// An IPC client. `Clone + Send + Sync`; clones share the connection. See the module docs.
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("socket_path", &self.inner.opts.socket_path)
+            .finish()
+    }
+}
+
+impl Client {
+    /// Settings for a new client.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// Connects with the component's environment (`SVCUID` and the socket path variable).
+    pub async fn connect() -> Result<Client> {
+        Client::builder().connect().await
+    }
+
+    async fn connect_with(opts: Options) -> Result<Client> {
+        let inner = Arc::new(Inner {
+            opts,
+            state: Mutex::new(ConnState::Reconnecting),
+            changed: watch::channel(0).0,
+            subs: Mutex::new(HashMap::new()),
+            next_sub: AtomicU64::new(1),
+            lifecycle: broadcast::channel(64).0,
+            closing: AtomicBool::new(false),
+        });
+        let conn = inner.open_connection().await?;
+        inner.set_state(ConnState::Connected(conn));
+        inner.emit(LifecycleEvent::Connected);
+        Ok(Client { inner })
+    }
+
+    /// Lifecycle notifications (connected, disconnected with the reason, reconnecting, pings).
+    pub fn lifecycle(&self) -> broadcast::Receiver<LifecycleEvent> {
+        self.inner.lifecycle.subscribe()
+    }
+
+    /// True while a connection is up.
+    pub fn is_connected(&self) -> bool {
+        matches!(&*lock(&self.inner.state), ConnState::Connected(c) if c.closed_error().is_none())
+    }
+
+    /// The configured operation timeout.
+    pub fn operation_timeout(&self) -> Duration {
+        self.inner.opts.operation_timeout
+    }
+
+    /// Runs a request/response operation with a JSON body and returns the response body.
+    pub async fn call(&self, op: &'static Operation, body: Bytes) -> Result<Bytes> {
+        self.call_with_timeout(op, body, self.inner.opts.operation_timeout)
+            .await
+    }
+
+    /// [`call`](Self::call) with an explicit timeout.
+    pub async fn call_with_timeout(
+        &self,
+        op: &'static Operation,
+        body: Bytes,
+        timeout: Duration,
+    ) -> Result<Bytes> {
+        let deadline = Instant::now() + timeout;
+        let conn = self.inner.connection(deadline).await?;
+        if conn.writer.is_congested()
+            && tokio::time::timeout_at(deadline, conn.writer.wait_for_capacity())
+                .await
+                .is_err()
+        {
+            return Err(Error::timeout(op.name, timeout));
+        }
+        let (tx, rx) = oneshot::channel();
+        let sid = conn.activate(op, body, Slot::Call { op, reply: tx })?;
+        match tokio::time::timeout_at(deadline, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(conn
+                .closed_error()
+                .unwrap_or_else(|| Error::new(ErrorKind::ConnectionClosed, "connection closed"))),
+            Err(_) => {
+                conn.forget_stream(sid);
+                Err(Error::timeout(op.name, timeout))
+            }
+        }
+    }
+
+    /// PublishToIoTCore.
+    pub async fn publish_to_iot_core(
+        &self,
+        request: PublishToIoTCoreRequest,
+    ) -> Result<PublishToIoTCoreResponse> {
+        self.publish_to_iot_core_with_timeout(request, self.inner.opts.operation_timeout)
+            .await
+    }
+
+    /// PublishToIoTCore with an explicit timeout.
+    pub async fn publish_to_iot_core_with_timeout(
+        &self,
+        request: PublishToIoTCoreRequest,
+        timeout: Duration,
+    ) -> Result<PublishToIoTCoreResponse> {
+        let body = encode_json(&request)?;
+        let resp = self
+            .call_with_timeout(&PUBLISH_TO_IOT_CORE, body, timeout)
+            .await?;
+        decode_json(&resp, PUBLISH_TO_IOT_CORE.response)
+    }
+
+    /// SubscribeToIoTCore: resolves once the server confirmed the subscription.
+    pub async fn subscribe_to_iot_core(
+        &self,
+        request: SubscribeToIoTCoreRequest,
+    ) -> Result<Subscription> {
+        self.subscribe_to_iot_core_with_timeout(request, self.inner.opts.operation_timeout)
+            .await
+    }
+
+    /// SubscribeToIoTCore with an explicit timeout.
+    pub async fn subscribe_to_iot_core_with_timeout(
+        &self,
+        request: SubscribeToIoTCoreRequest,
+        timeout: Duration,
+    ) -> Result<Subscription> {
+        let body = encode_json(&request)?;
+        self.open_subscription(&SUBSCRIBE_TO_IOT_CORE, body, timeout)
+            .await
+    }
+
+    /// Opens a streaming operation with a JSON body.
+    pub async fn open_subscription(
+        &self,
+        op: &'static Operation,
+        body: Bytes,
+        timeout: Duration,
+    ) -> Result<Subscription> {
+        let deadline = Instant::now() + timeout;
+        let id = self.inner.next_sub.fetch_add(1, Ordering::Relaxed);
+        let shared = Arc::new(SubShared::new(
+            id,
+            op,
+            body,
+            self.inner.opts.subscription_queue,
+        ));
+        lock(&self.inner.subs).insert(id, shared.clone());
+        let result = async {
+            let conn = self.inner.connection(deadline).await?;
+            self.inner.open_stream(&conn, &shared, deadline).await
+        }
+        .await;
+        match result {
+            Ok(()) => Ok(Subscription {
+                shared,
+                client: self.clone(),
+            }),
+            Err(e) => {
+                self.inner.forget_subscription(id);
+                shared.closed.store(true, Ordering::Release);
+                Err(e)
+            }
+        }
+    }
+
+    /// Sends a PING and waits for the PING_RESPONSE; returns the echoed payload.
+    pub async fn ping(&self, payload: Bytes) -> Result<Bytes> {
+        let timeout = self.inner.opts.operation_timeout;
+        let deadline = Instant::now() + timeout;
+        let conn = self.inner.connection(deadline).await?;
+        let rx = conn.ping(payload)?;
+        match tokio::time::timeout_at(deadline, rx).await {
+            Ok(Ok(p)) => Ok(p),
+            Ok(Err(_)) => Err(Error::new(
+                ErrorKind::ConnectionClosed,
+                "connection closed before the ping response",
+            )),
+            Err(_) => Err(Error::timeout("ping", timeout)),
+        }
+    }
+
+    /// Closes the connection: pending operations fail, subscriptions end with `Closed(None)`. Idempotent.
+    pub async fn close(&self) {
+        self.close_now();
+    }
+
+    /// [`close`](Self::close) without awaiting (usable from any thread).
+    pub fn close_now(&self) {
+        if self.inner.closing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let reason = Error::new(ErrorKind::ConnectionClosed, "the client was closed");
+        for sub in lock(&self.inner.subs).drain().map(|(_, s)| s) {
+            sub.close(None);
+        }
+        let old = std::mem::replace(
+            &mut *lock(&self.inner.state),
+            ConnState::Closed(reason.clone()),
+        );
+        self.inner.changed.send_modify(|g| *g += 1);
+        if let ConnState::Connected(c) = old {
+            c.fail(reason.clone(), false);
+            self.inner.emit(LifecycleEvent::Disconnected(reason));
+        }
+    }
+}
+
+fn encode_json<T: serde::Serialize>(v: &T) -> Result<Bytes> {
+    serde_json::to_vec(v).map(Bytes::from).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidArgument,
+            format!("request cannot be encoded: {e}"),
+        )
+    })
+}
+
+fn decode_json<T: serde::de::DeserializeOwned>(body: &[u8], shape: &str) -> Result<T> {
+    serde_json::from_slice(body)
+        .map_err(|e| Error::new(ErrorKind::Unmapped, format!("invalid {shape} body: {e}")))
+}

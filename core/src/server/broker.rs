@@ -1,0 +1,106 @@
+//! The MQTT side of the server: the [`Broker`] trait. The server validates and authorizes; a broker only
+//! moves messages (to AWS IoT Core, a local MQTT broker, or memory).
+
+use crate::model::{MqttMessage, Qos};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// A boxed `Send` future, the return type of [`Broker`] methods.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A publish a component made, already validated and authorized. `message.topic_name` is set.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BrokerPublish {
+    /// Name of the publishing component.
+    pub component: Arc<str>,
+    pub qos: Qos,
+    pub message: MqttMessage,
+}
+
+/// A broker failure; the server reports it as `ServiceError` with the nucleus' prefix
+/// ("Publish to topic … failed: <message>").
+#[derive(Clone, Debug, PartialEq)]
+pub struct BrokerError {
+    pub message: String,
+    /// Extra details, e.g. `{"reasonString": …, "reasonCode": n}` for a refused subscription.
+    pub context: Option<serde_json::Value>,
+}
+
+impl BrokerError {
+    pub fn new(message: impl Into<String>) -> Self {
+        BrokerError {
+            message: message.into(),
+            context: None,
+        }
+    }
+}
+
+impl fmt::Display for BrokerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for BrokerError {}
+
+/// Identifies a subscription made through [`Broker::subscribe`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SubscriptionId(pub u64);
+
+/// What happened to a message handed to a [`MessageSink`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Queued for the subscriber.
+    Delivered,
+    /// The subscriber is too slow; this message was dropped (and counted).
+    Dropped,
+    /// The subscriber is gone; the broker may forget the subscription.
+    Closed,
+}
+
+/// Where a broker delivers the messages of one subscription. Cheap to clone; `deliver` never blocks.
+#[derive(Clone)]
+pub struct MessageSink {
+    f: Arc<dyn Fn(&MqttMessage) -> Delivery + Send + Sync>,
+}
+
+impl MessageSink {
+    pub fn new(f: impl Fn(&MqttMessage) -> Delivery + Send + Sync + 'static) -> Self {
+        MessageSink { f: Arc::new(f) }
+    }
+
+    /// Hands one message to the subscriber.
+    pub fn deliver(&self, msg: &MqttMessage) -> Delivery {
+        (self.f)(msg)
+    }
+}
+
+impl fmt::Debug for MessageSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MessageSink")
+    }
+}
+
+/// The MQTT side of an IPC server.
+///
+/// `publish` should do whatever fixes message order (enqueueing into a spooler, say) when it is first
+/// polled; the server polls it once in order and only then lets it run on its own. Its result is the
+/// publish response: resolve it when the message is accepted (spooled) or, for a broker that confirms
+/// delivery, when the broker acknowledged it.
+pub trait Broker: Send + Sync + 'static {
+    fn publish(&self, publish: BrokerPublish) -> BoxFuture<'_, Result<(), BrokerError>>;
+
+    /// Starts delivering messages whose topic matches `filter` to `sink`. Resolves when the subscription is
+    /// in place (for a remote broker: when the SUBACK arrived).
+    fn subscribe(
+        &self,
+        filter: &str,
+        qos: Qos,
+        sink: MessageSink,
+    ) -> BoxFuture<'_, Result<SubscriptionId, BrokerError>>;
+
+    /// Stops a subscription. Unknown ids are ignored.
+    fn unsubscribe(&self, id: SubscriptionId);
+}

@@ -1,0 +1,344 @@
+//! The IPC server: what the Greengrass nucleus does for the MQTT proxy service, over a Unix socket.
+//!
+//! - [`Server`] listens on a socket (a stale socket file is replaced, a path held by a live server is
+//!   refused, permissions are restrictive by default), authenticates each connection by its SVCUID
+//!   ([`ComponentRegistry`]), authorizes each request against the component's `accessControl`
+//!   ([`AccessControl`], from a [`Recipe`]), validates it in the nucleus' order with its exact messages, and
+//!   hands it to a [`Broker`] — AWS IoT Core, any MQTT broker, or the in-process [`MemoryBroker`].
+//! - Limits: connections, open streams per connection, frame size, time to CONNECT, payload size.
+//! - Shutdown terminates every open stream, flushes, and closes.
+
+mod broker;
+mod conn;
+mod memory;
+mod policy;
+mod recipe;
+mod registry;
+pub mod topic;
+
+pub use broker::{
+    BoxFuture, Broker, BrokerError, BrokerPublish, Delivery, MessageSink, SubscriptionId,
+};
+pub use memory::{MemoryBroker, RECORD_LIMIT};
+pub use policy::{AccessControl, FilterAuthorization, Policy, PolicyError, ResourcePattern};
+pub use recipe::{get_ci, Recipe, RecipeError};
+pub use registry::{generate_svcuid, Component, ComponentRegistry};
+
+use std::future::Future;
+use std::io;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::UnixListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+
+/// Server settings. `Default` gives the nucleus' limits with restrictive socket permissions.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Where the socket is created.
+    pub socket_path: PathBuf,
+    /// File mode of the socket (default `0o600`: only the server's user; the nucleus uses `0o666`).
+    pub socket_mode: u32,
+    /// Connections served at once; further connections are closed right away.
+    pub max_connections: usize,
+    /// Streams open at once on one connection; further activations get a `ServiceError`.
+    pub max_streams_per_connection: usize,
+    /// Largest event-stream message accepted or sent.
+    pub max_message_size: usize,
+    /// Time a new connection has to send CONNECT.
+    pub connect_timeout: Duration,
+    /// Largest publish payload (the nucleus' `mqtt.maxMessageSizeInBytes`, default 131 072).
+    pub max_payload_bytes: usize,
+    /// How subscribe filters are authorized (see [`FilterAuthorization`]).
+    pub filter_authorization: FilterAuthorization,
+    /// Validate topics as for an MQTT 5 connection (the nucleus default) rather than MQTT 3.1.1.
+    pub mqtt5: bool,
+    /// Events buffered for a subscription whose response is not yet sent; beyond it they are dropped.
+    pub pending_events_limit: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            socket_path: PathBuf::from("ipc.socket"),
+            socket_mode: 0o600,
+            max_connections: 4096,
+            max_streams_per_connection: 4096,
+            max_message_size: crate::codec::DEFAULT_MAX_MESSAGE_SIZE,
+            connect_timeout: Duration::from_secs(10),
+            max_payload_bytes: 128 * 1024,
+            filter_authorization: FilterAuthorization::Strict,
+            mqtt5: true,
+            pending_events_limit: 1024,
+        }
+    }
+}
+
+impl ServerConfig {
+    pub fn new(socket_path: impl Into<PathBuf>) -> Self {
+        ServerConfig {
+            socket_path: socket_path.into(),
+            ..Default::default()
+        }
+    }
+}
+
+/// Counters of a running server.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    connections_accepted: AtomicU64,
+    connections_active: AtomicU64,
+    connections_refused: AtomicU64,
+    access_denied: AtomicU64,
+    protocol_errors: AtomicU64,
+    publishes: AtomicU64,
+    subscriptions_active: AtomicU64,
+    events_delivered: AtomicU64,
+    events_dropped: AtomicU64,
+}
+
+/// A snapshot of the server's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ServerStats {
+    pub connections_accepted: u64,
+    pub connections_active: u64,
+    /// Connections closed at once because `max_connections` were open.
+    pub connections_refused: u64,
+    /// CONNECTs rejected for a bad token or version.
+    pub access_denied: u64,
+    /// Connections closed for breaking the protocol.
+    pub protocol_errors: u64,
+    /// Publishes accepted by the broker.
+    pub publishes: u64,
+    pub subscriptions_active: u64,
+    pub events_delivered: u64,
+    /// Events dropped because a subscriber's connection was not reading (see `ServerConfig`).
+    pub events_dropped: u64,
+}
+
+pub(crate) struct Shared {
+    config: ServerConfig,
+    components: ComponentRegistry,
+    broker: Arc<dyn Broker>,
+    counters: Counters,
+    shutdown: watch::Sender<bool>,
+}
+
+/// An IPC server. Cheap to clone; clones share registrations and counters.
+#[derive(Clone)]
+pub struct Server {
+    shared: Arc<Shared>,
+}
+
+impl Server {
+    pub fn new(config: ServerConfig, broker: Arc<dyn Broker>) -> Self {
+        Server {
+            shared: Arc::new(Shared {
+                config,
+                components: ComponentRegistry::new(),
+                broker,
+                counters: Counters::default(),
+                shutdown: watch::channel(false).0,
+            }),
+        }
+    }
+
+    /// Registered components; register before clients connect.
+    pub fn components(&self) -> &ComponentRegistry {
+        &self.shared.components
+    }
+
+    /// Registers a recipe's component with its policies; returns its SVCUID.
+    pub fn register_recipe(&self, recipe: &Recipe) -> String {
+        self.shared
+            .components
+            .register(recipe.name(), recipe.access_control().clone())
+    }
+
+    pub fn config(&self) -> &ServerConfig {
+        &self.shared.config
+    }
+
+    pub fn broker(&self) -> &Arc<dyn Broker> {
+        &self.shared.broker
+    }
+
+    pub fn stats(&self) -> ServerStats {
+        let c = &self.shared.counters;
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        ServerStats {
+            connections_accepted: l(&c.connections_accepted),
+            connections_active: l(&c.connections_active),
+            connections_refused: l(&c.connections_refused),
+            access_denied: l(&c.access_denied),
+            protocol_errors: l(&c.protocol_errors),
+            publishes: l(&c.publishes),
+            subscriptions_active: l(&c.subscriptions_active),
+            events_delivered: l(&c.events_delivered),
+            events_dropped: l(&c.events_dropped),
+        }
+    }
+
+    /// Creates the socket. Must run inside a tokio runtime. A leftover socket file nobody listens on is
+    /// replaced; a socket a live server answers on, or a path that is not a socket, is refused.
+    pub fn bind(&self) -> io::Result<BoundServer> {
+        let path = self.shared.config.socket_path.clone();
+        prepare_socket_path(&path)?;
+        let listener = UnixListener::bind(&path)?;
+        std::fs::set_permissions(
+            &path,
+            std::fs::Permissions::from_mode(self.shared.config.socket_mode),
+        )?;
+        tracing::info!(socket = %path.display(), "IPC server listening");
+        Ok(BoundServer {
+            server: self.clone(),
+            listener,
+            path,
+        })
+    }
+
+    /// Binds and serves until `shutdown` completes.
+    pub async fn serve(&self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+        self.bind()?.run(shutdown).await
+    }
+
+    /// Binds, then serves on a background task until [`ServerHandle::shutdown`].
+    pub fn spawn(&self) -> io::Result<ServerHandle> {
+        let bound = self.bind()?;
+        let path = bound.path.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(bound.run(async move {
+            let _ = rx.await;
+        }));
+        Ok(ServerHandle {
+            path,
+            stop: Some(tx),
+            task: Some(task),
+            server: self.clone(),
+        })
+    }
+}
+
+fn prepare_socket_path(path: &Path) -> io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+        Ok(meta) if meta.file_type().is_socket() => {
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    format!("{} is held by a running server", path.display()),
+                ));
+            }
+            tracing::info!(socket = %path.display(), "replacing stale socket file");
+            std::fs::remove_file(path)
+        }
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!(
+                "{} exists and is not a socket; refusing to replace it",
+                path.display()
+            ),
+        )),
+    }
+}
+
+/// A server with its socket created, ready to [`run`](BoundServer::run).
+pub struct BoundServer {
+    server: Server,
+    listener: UnixListener,
+    path: PathBuf,
+}
+
+impl BoundServer {
+    pub fn socket_path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Accepts connections until `shutdown` completes, then terminates every open stream, waits for the
+    /// connections to close, and removes the socket file.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+        let shared = self.server.shared.clone();
+        let slots = Arc::new(Semaphore::new(shared.config.max_connections));
+        let mut tasks = JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                accepted = self.listener.accept() => {
+                    let (stream, _) = match accepted {
+                        Ok(s) => s,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "accept failed");
+                            // Out of file descriptors and the like: back off instead of spinning.
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
+                    shared.counters.connections_accepted.fetch_add(1, Ordering::Relaxed);
+                    let Ok(permit) = slots.clone().try_acquire_owned() else {
+                        shared.counters.connections_refused.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(limit = shared.config.max_connections, "connection limit reached; closing new connection");
+                        drop(stream);
+                        continue;
+                    };
+                    let shared = shared.clone();
+                    tasks.spawn(async move {
+                        conn::serve_connection(shared, stream).await;
+                        drop(permit);
+                    });
+                }
+            }
+        }
+        let _ = shared.shutdown.send(true);
+        while tasks.join_next().await.is_some() {}
+        drop(self.listener);
+        let _ = std::fs::remove_file(&self.path);
+        tracing::info!(socket = %self.path.display(), "IPC server stopped");
+        Ok(())
+    }
+}
+
+/// A server running on a background task.
+pub struct ServerHandle {
+    path: PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<io::Result<()>>>,
+    server: Server,
+}
+
+impl ServerHandle {
+    pub fn socket_path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+
+    /// Stops the server gracefully and waits until it has.
+    pub async fn shutdown(mut self) -> io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.task.take() {
+            Some(t) => t.await.map_err(io::Error::other)?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
