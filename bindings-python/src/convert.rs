@@ -22,7 +22,11 @@ pub fn blob(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<u8>>> {
     if let Ok(b) = obj.cast::<PyByteArray>() {
         return Ok(Some(b.to_vec()));
     }
-    let b = obj.py().import("builtins")?.getattr("bytes")?.call1((obj,))?;
+    let b = obj
+        .py()
+        .import("builtins")?
+        .getattr("bytes")?
+        .call1((obj,))?;
     Ok(Some(b.cast::<PyBytes>()?.as_bytes().to_vec()))
 }
 
@@ -30,9 +34,12 @@ pub fn blob(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<u8>>> {
 pub fn qos(v: Option<&str>) -> Result<Option<Qos>, Error> {
     match v {
         None => Ok(None),
-        Some(s) => Qos::from_wire(s)
-            .map(Some)
-            .ok_or_else(|| error(ErrorKind::InvalidArgumentsError, format!("Invalid QoS value: {s}"))),
+        Some(s) => Qos::from_wire(s).map(Some).ok_or_else(|| {
+            error(
+                ErrorKind::InvalidArgumentsError,
+                format!("Invalid QoS value: {s}"),
+            )
+        }),
     }
 }
 
@@ -77,8 +84,11 @@ pub fn publish_request(
         qos,
         payload,
         retain,
-        user_properties: user_properties
-            .map(|v| v.into_iter().map(|(k, v)| UserProperty::new(k, v)).collect()),
+        user_properties: user_properties.map(|v| {
+            v.into_iter()
+                .map(|(k, v)| UserProperty::new(k, v))
+                .collect()
+        }),
         message_expiry_interval_seconds,
         correlation_data,
         response_topic,

@@ -38,7 +38,9 @@ pub fn exception(py: Python<'_>, err: &Error) -> Py<PyAny> {
             Err(e) => e.print(py),
         }
     }
-    PyRuntimeError::new_err(err.to_string()).into_value(py).into_any()
+    PyRuntimeError::new_err(err.to_string())
+        .into_value(py)
+        .into_any()
 }
 
 /// `err` as a `PyErr` to return from a Python-facing function.

@@ -9,23 +9,21 @@
 //! * subscription events run on the subscription's dispatcher thread, in order, delivered in batches;
 //! * nothing panics across the boundary: panics in completions are caught and reported.
 
+mod client;
 mod convert;
 mod errors;
+mod nucleus;
 mod runtime;
 
 use pyo3::prelude::*;
-
-/// Number of threads the binding runs right now.
-#[pyfunction]
-fn _threads() -> usize {
-    runtime::THREADS.load(std::sync::atomic::Ordering::SeqCst)
-}
 
 #[pymodule]
 fn _ggipc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("ERROR_KINDS", errors::kinds_dict(m.py())?)?;
     m.add_function(wrap_pyfunction!(errors::_set_error_factory, m)?)?;
-    m.add_function(wrap_pyfunction!(_threads, m)?)?;
+    m.add_class::<client::Client>()?;
+    m.add_class::<client::Subscription>()?;
+    m.add_class::<nucleus::Nucleus>()?;
     Ok(())
 }

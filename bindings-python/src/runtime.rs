@@ -1,71 +1,48 @@
-//! The process-wide tokio runtime and completion thread of the binding, both fork-aware.
+//! The runtime the binding runs on and its completion thread.
 //!
-//! A forked child inherits neither threads nor a usable runtime. Both singletons remember the pid
-//! that created them; in a child they are abandoned (leaked, never dropped, since their threads do
-//! not exist there) and created anew on first use. Clients opened before the fork refuse to work in
-//! the child with a clear error (see `client.rs`).
+//! The tokio runtime is core's process-wide one ([`ggipc::runtime::handle`]), created on first use and
+//! recreated in a forked child. The completion thread here is fork-aware the same way: it remembers the
+//! pid that started it and is started anew in a child (the parent's thread does not exist there).
 
 use pyo3::prelude::*;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use std::time::Duration;
+use tokio::runtime::Handle;
 
-/// Threads the binding currently runs (for tests of thread leaks).
-pub static THREADS: AtomicUsize = AtomicUsize::new(0);
+/// The shared runtime.
+pub fn handle() -> Result<Handle, ggipc::Error> {
+    ggipc::runtime::handle()
+}
 
-/// Counts a thread for as long as it lives.
-pub struct ThreadGuard;
-
-impl ThreadGuard {
-    pub fn new() -> Self {
-        THREADS.fetch_add(1, Ordering::SeqCst);
-        ThreadGuard
+/// Polls `fut` once on the calling thread (inside the runtime's context) and, if it is not done, hands it
+/// to the runtime. Work a future does before its first suspension (allocating a stream id and queueing
+/// the request, for the client's operations) thus happens in call order, on the caller's thread.
+pub fn start<F>(rt: &Handle, fut: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let mut fut = Box::pin(fut);
+    let _guard = rt.enter();
+    let waker = noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    if let Poll::Pending = Pin::as_mut(&mut fut).poll(&mut cx) {
+        rt.spawn(fut);
     }
 }
 
-impl Drop for ThreadGuard {
-    fn drop(&mut self) {
-        THREADS.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-pub struct Runtime {
-    pub pid: u32,
-    pub rt: tokio::runtime::Runtime,
-}
-
-static RUNTIME: Mutex<Option<Arc<Runtime>>> = Mutex::new(None);
-
-/// The runtime of this process, created on first use (and again in a forked child).
-pub fn runtime() -> PyResult<Arc<Runtime>> {
-    let pid = std::process::id();
-    let mut slot = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(rt) = slot.as_ref() {
-        if rt.pid == pid {
-            return Ok(rt.clone());
-        }
-        // Inherited through fork(): its worker threads do not exist here, so it must never be dropped.
-        if let Some(old) = slot.take() {
-            std::mem::forget(old);
-        }
-        THREADS.store(0, Ordering::SeqCst);
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("ggipc-py-rt")
-        .on_thread_start(|| {
-            THREADS.fetch_add(1, Ordering::SeqCst);
-        })
-        .on_thread_stop(|| {
-            THREADS.fetch_sub(1, Ordering::SeqCst);
-        })
-        .enable_all()
-        .build()
-        .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("ggipc: cannot start runtime: {e}")))?;
-    let rt = Arc::new(Runtime { pid, rt });
-    *slot = Some(rt.clone());
-    Ok(rt)
+fn noop_waker() -> Waker {
+    const VTABLE: RawWakerVTable = RawWakerVTable::new(
+        |_| RawWaker::new(std::ptr::null(), &VTABLE),
+        |_| {},
+        |_| {},
+        |_| {},
+    );
+    // SAFETY: every vtable function ignores the (null) data pointer, so the contract holds trivially.
+    unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) }
 }
 
 /// A piece of work that needs the GIL, run on the completion thread.
@@ -119,7 +96,6 @@ fn spawn_completer(slot: &mut Option<Completer>, pid: u32, job: Job) {
 }
 
 fn completer_loop(rx: mpsc::Receiver<Job>) {
-    let _guard = ThreadGuard::new();
     loop {
         // Wait without the GIL. The thread lives as long as the process (the channel's sender is static).
         let first = match rx.recv_timeout(Duration::from_secs(3600)) {

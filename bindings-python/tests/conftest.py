@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -153,3 +154,38 @@ def make_handler(sdk: Sdk, base: type = Recorder) -> Any:
     """A recording handler that is also the SDK's SubscribeToIoTCoreStreamHandler."""
     cls = type("Handler", (base, sdk.client.SubscribeToIoTCoreStreamHandler), {})
     return cls()
+
+
+class SilentServer:
+    """A Unix socket server that accepts, optionally answers CONNECT with an accepting CONNECT_ACK
+    (vector G2), then never says anything again."""
+
+    def __init__(self, path: str, ack: bool) -> None:
+        self.path = path
+        self.ack = ack
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(8)
+        self.conns = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        self.sock.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.conns.append(conn)
+            if self.ack:
+                conn.recv(65536)  # the CONNECT
+                conn.sendall(vector("G2"))
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        for c in self.conns:
+            c.close()
+        self.sock.close()

@@ -9,7 +9,7 @@ import threading
 import time
 
 import pytest
-from conftest import vector
+from conftest import SilentServer
 
 import ggipc
 import ggipc.greengrasscoreipc as gg
@@ -62,41 +62,6 @@ def test_missing_environment(monkeypatch):
     monkeypatch.delenv("SVCUID", raising=False)
     with pytest.raises(KeyError):
         gg.connect()
-
-
-class SilentServer:
-    """A Unix socket server that accepts, optionally answers CONNECT with an accepting CONNECT_ACK
-    (vector G2), then never says anything again."""
-
-    def __init__(self, path: str, ack: bool) -> None:
-        self.path = path
-        self.ack = ack
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.bind(path)
-        self.sock.listen(8)
-        self.conns = []
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        self.sock.settimeout(0.2)
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.conns.append(conn)
-            if self.ack:
-                conn.recv(65536)  # the CONNECT
-                conn.sendall(vector("G2"))
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join()
-        for c in self.conns:
-            c.close()
-        self.sock.close()
 
 
 def test_connect_timeout(tmp_path):

@@ -28,8 +28,11 @@ class _LifecycleAdapter:
         h = self._handler
         if kind == _core.LC_CONNECTED:
             _core.call_handler(h.on_connect)
-        elif kind == _core.LC_DISCONNECTED:
-            self._conn._on_disconnected(value)
+        elif kind == _core.LC_DISCONNECTED or kind == _core.LC_GAVE_UP:
+            if self._conn._closing:
+                value = None  # a close the user asked for is reported without an error, as in the SDK
+            if kind == _core.LC_GAVE_UP or not self._conn.reconnect or self._conn._closing:
+                self._conn._on_disconnected(value)
             _core.call_handler(h.on_disconnect, value)
         elif kind == _core.LC_ERROR:
             close = _core.call_handler(h.on_error, value)
@@ -160,7 +163,7 @@ class Connection:
     @property
     def is_connected(self) -> bool:
         n = self._native
-        return n is not None and not n.is_closed
+        return n is not None and bool(n.is_connected)
 
     def __repr__(self) -> str:
         return "<%s at %#x %s>" % (type(self).__name__, id(self), self.ipc_socket)

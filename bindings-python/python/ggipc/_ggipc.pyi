@@ -9,12 +9,14 @@ the factory given to ``_set_error_factory``.
 
 Event tuples in a batch: ``(0, message)`` message received, ``(1, exc)`` stream error from the
 server, ``(2, exc)`` connection lost (reconnect pending), ``(3, None)`` resumed after reconnect,
-``(4, exc | None)`` closed (last event; None = closed normally).
+``(4, exc | None)`` closed (last event; None = closed normally), ``(5, n)`` n messages dropped
+because the handler did not keep up (the queue is bounded).
 A message is ``(topic_name, payload, retain, user_properties | None, message_expiry_interval_seconds,
 correlation_data, response_topic, payload_format, content_type)``.
 
 Lifecycle callback: ``lifecycle(0, None)`` connected, ``(1, exc | None)`` disconnected (last),
-``(2, exc)`` connection-level error, ``(3, (headers, payload))`` ping received.
+``(2, exc)`` connection-level error, ``(3, (headers, payload))`` ping received, ``(4, exc)``
+reconnecting gave up (last).
 """
 
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -31,9 +33,6 @@ UserProps = Optional[Sequence[Tuple[str, str]]]
 
 def _set_error_factory(factory: Callable[[str, int, Optional[str], Optional[str]], BaseException]) -> None:
     """Set the function building exceptions: ``factory(kind, code, message, context_json)``."""
-
-def _threads() -> int:
-    """Number of threads ggipc currently runs in this process (runtime, completion, dispatchers)."""
 
 class Client:
     """A connection to the nucleus."""
@@ -104,7 +103,8 @@ class Client:
     def close(self) -> None:
         """Close the connection (idempotent), blocking until closed."""
     @property
-    def is_closed(self) -> bool: ...
+    def is_connected(self) -> bool:
+        """True while a connection is up."""
 
 class Subscription:
     """An open SubscribeToIoTCore stream."""
@@ -143,5 +143,4 @@ class Nucleus:
         payload_format: Optional[str],
         content_type: Optional[str],
     ) -> int: ...
-    def disconnect_clients(self) -> int: ...
     def stop(self) -> None: ...

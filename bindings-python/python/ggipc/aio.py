@@ -92,8 +92,9 @@ class Client:
         await asyncio.get_running_loop().run_in_executor(None, self._native.close)
 
     @property
-    def is_closed(self) -> bool:
-        return bool(self._native.is_closed)
+    def is_connected(self) -> bool:
+        """True while a connection is up."""
+        return bool(self._native.is_connected)
 
     async def publish_to_iot_core(
         self,

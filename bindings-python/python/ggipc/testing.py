@@ -295,10 +295,6 @@ class LocalNucleus:
             )
         )
 
-    def disconnect_clients(self) -> int:
-        """Drop every client connection (to test reconnect handling); returns how many."""
-        return int(self._n.disconnect_clients())
-
 
 def _serve(argv: Optional[Sequence[str]] = None) -> int:
     """``python -m ggipc.testing``: serve a LocalNucleus until stdin closes or SIGTERM/SIGINT.

@@ -1,0 +1,507 @@
+//! `_ggipc.Client` and `_ggipc.Subscription`: the core async client driven from Python.
+//!
+//! Synchronous calls run the operation's future on the calling thread with the GIL released (the
+//! caller writes its own request; the runtime's reader completes it). Async calls poll the future once
+//! on the calling thread, so requests reach the wire in call order, then leave it to the runtime; the
+//! result is handed to Python on the completion thread. Subscription events go to core's per-subscription
+//! dispatcher thread, which delivers every queued event in one GIL acquisition.
+
+use crate::convert;
+use crate::errors::{error, exception, to_pyerr};
+use crate::runtime::{self, call_quietly, complete};
+use ggipc::model::{IoTCoreMessage, SubscribeToIoTCoreRequest};
+use ggipc::{Error, ErrorKind, LifecycleEvent, SubscriptionEvent, SubscriptionHandle};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyTuple};
+use std::sync::Mutex;
+use std::time::Duration;
+
+pub const EV_MESSAGE: u8 = 0;
+pub const EV_ERROR: u8 = 1;
+pub const EV_INTERRUPTED: u8 = 2;
+pub const EV_RESUMED: u8 = 3;
+pub const EV_CLOSED: u8 = 4;
+pub const EV_LAGGED: u8 = 5;
+
+const LC_CONNECTED: u8 = 0;
+const LC_DISCONNECTED: u8 = 1;
+const LC_PING: u8 = 3;
+const LC_GAVE_UP: u8 = 4;
+
+fn seconds(v: f64, what: &str) -> Result<Duration, Error> {
+    if v.is_finite() && v > 0.0 {
+        Ok(Duration::from_secs_f64(v.min(1e9)))
+    } else {
+        Err(error(
+            ErrorKind::InvalidArgument,
+            format!("{what} must be a positive number of seconds, got {v}"),
+        ))
+    }
+}
+
+fn forked() -> Error {
+    error(
+        ErrorKind::ConnectionClosed,
+        "this ggipc client was created in another process (before fork()); connect again in this process",
+    )
+}
+
+async fn connect_client(
+    socket_path: String,
+    auth_token: String,
+    connect_timeout: f64,
+    operation_timeout: Option<f64>,
+    reconnect: bool,
+) -> Result<ggipc::Client, Error> {
+    let mut b = ggipc::Client::builder()
+        .socket_path(socket_path)
+        .auth_token(auth_token)
+        .connect_timeout(seconds(connect_timeout, "timeout")?);
+    if let Some(t) = operation_timeout {
+        b = b.operation_timeout(seconds(t, "operation_timeout")?);
+    }
+    if reconnect {
+        b = b.reconnect(ggipc::ReconnectPolicy::default());
+    }
+    b.connect().await
+}
+
+/// A connection to the nucleus.
+#[pyclass(module = "ggipc._ggipc", frozen)]
+pub struct Client {
+    inner: ggipc::Client,
+    rt: tokio::runtime::Handle,
+    pid: u32,
+}
+
+impl Client {
+    fn new(
+        py: Python<'_>,
+        inner: ggipc::Client,
+        rt: tokio::runtime::Handle,
+        lifecycle: Option<Py<PyAny>>,
+        reconnect: bool,
+    ) -> Self {
+        if let Some(cb) = lifecycle {
+            forward_lifecycle(py, &inner, &rt, cb, reconnect);
+        }
+        Client {
+            inner,
+            rt,
+            pid: std::process::id(),
+        }
+    }
+
+    fn check(&self) -> Result<(), Error> {
+        if self.pid != std::process::id() {
+            return Err(forked());
+        }
+        Ok(())
+    }
+}
+
+/// Sends the client's lifecycle events to `cb` on the completion thread: "connected" first (the
+/// connect itself), then what happens; "disconnected" is the last one unless the client reconnects.
+fn forward_lifecycle(
+    py: Python<'_>,
+    client: &ggipc::Client,
+    rt: &tokio::runtime::Handle,
+    cb: Py<PyAny>,
+    reconnect: bool,
+) {
+    let mut rx = client.lifecycle();
+    let first = cb.clone_ref(py);
+    complete(Box::new(move |py| {
+        lifecycle_call(py, &first, LC_CONNECTED, py.None())
+    }));
+    rt.spawn(async move {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            let ev = match rx.recv().await {
+                Ok(ev) => ev,
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => break,
+            };
+            let (kind, last, arg): (u8, bool, Box<dyn FnOnce(Python<'_>) -> Py<PyAny> + Send>) =
+                match ev {
+                    LifecycleEvent::Connected => (LC_CONNECTED, false, Box::new(|py| py.None())),
+                    LifecycleEvent::Disconnected(e) => (
+                        LC_DISCONNECTED,
+                        !reconnect,
+                        Box::new(move |py| exception(py, &e)),
+                    ),
+                    LifecycleEvent::ReconnectFailed(e) => {
+                        (LC_GAVE_UP, true, Box::new(move |py| exception(py, &e)))
+                    }
+                    LifecycleEvent::Ping { payload } => (
+                        LC_PING,
+                        false,
+                        Box::new(move |py| {
+                            let headers: Vec<(String, String)> = Vec::new();
+                            match (headers, PyBytes::new(py, &payload)).into_pyobject(py) {
+                                Ok(t) => t.into_any().unbind(),
+                                Err(e) => e.into_value(py).into_any(),
+                            }
+                        }),
+                    ),
+                    _ => continue,
+                };
+            let cb = Python::attach(|py| cb.clone_ref(py));
+            complete(Box::new(move |py| {
+                let arg = arg(py);
+                lifecycle_call(py, &cb, kind, arg)
+            }));
+            if last {
+                break;
+            }
+        }
+    });
+}
+
+fn lifecycle_call(py: Python<'_>, cb: &Py<PyAny>, kind: u8, arg: Py<PyAny>) {
+    if let Err(e) = cb.call1(py, (kind, arg)) {
+        e.print(py);
+    }
+}
+
+#[pymethods]
+impl Client {
+    /// Connects, blocking (GIL released) until connected or failed.
+    #[staticmethod]
+    #[pyo3(signature = (socket_path, auth_token, connect_timeout, operation_timeout, reconnect, lifecycle))]
+    fn connect(
+        py: Python<'_>,
+        socket_path: String,
+        auth_token: String,
+        connect_timeout: f64,
+        operation_timeout: Option<f64>,
+        reconnect: bool,
+        lifecycle: Option<Py<PyAny>>,
+    ) -> PyResult<Client> {
+        let rt = runtime::handle().map_err(|e| to_pyerr(py, &e))?;
+        let result = py.detach(|| {
+            rt.block_on(connect_client(
+                socket_path,
+                auth_token,
+                connect_timeout,
+                operation_timeout,
+                reconnect,
+            ))
+        });
+        match result {
+            Ok(inner) => Ok(Client::new(py, inner, rt, lifecycle, reconnect)),
+            Err(e) => Err(to_pyerr(py, &e)),
+        }
+    }
+
+    /// Connects in the background; `callback(client | exc)` on the completion thread.
+    #[staticmethod]
+    #[pyo3(signature = (callback, socket_path, auth_token, connect_timeout, operation_timeout, reconnect, lifecycle))]
+    #[allow(clippy::too_many_arguments)]
+    fn connect_async(
+        py: Python<'_>,
+        callback: Py<PyAny>,
+        socket_path: String,
+        auth_token: String,
+        connect_timeout: f64,
+        operation_timeout: Option<f64>,
+        reconnect: bool,
+        lifecycle: Option<Py<PyAny>>,
+    ) -> PyResult<()> {
+        let rt = runtime::handle().map_err(|e| to_pyerr(py, &e))?;
+        let rt2 = rt.clone();
+        runtime::start(&rt, async move {
+            let result = connect_client(
+                socket_path,
+                auth_token,
+                connect_timeout,
+                operation_timeout,
+                reconnect,
+            )
+            .await;
+            complete(Box::new(move |py| {
+                let arg = match result {
+                    Ok(inner) => {
+                        match Py::new(py, Client::new(py, inner, rt2, lifecycle, reconnect)) {
+                            Ok(c) => c.into_any(),
+                            Err(e) => e.into_value(py).into_any(),
+                        }
+                    }
+                    Err(e) => exception(py, &e),
+                };
+                call_quietly(py, &callback, arg);
+            }));
+        });
+        Ok(())
+    }
+
+    /// PublishToIoTCore, blocking (GIL released) until answered.
+    #[pyo3(signature = (topic_name, qos, payload, retain=None, user_properties=None,
+                        message_expiry_interval_seconds=None, correlation_data=None, response_topic=None,
+                        payload_format=None, content_type=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn publish(
+        &self,
+        py: Python<'_>,
+        topic_name: Option<String>,
+        qos: Option<String>,
+        payload: Option<&Bound<'_, PyAny>>,
+        retain: Option<bool>,
+        user_properties: Option<Vec<(String, String)>>,
+        message_expiry_interval_seconds: Option<i64>,
+        correlation_data: Option<&Bound<'_, PyAny>>,
+        response_topic: Option<String>,
+        payload_format: Option<String>,
+        content_type: Option<String>,
+    ) -> PyResult<()> {
+        let req = convert::publish_request(
+            topic_name,
+            qos,
+            payload,
+            retain,
+            user_properties,
+            message_expiry_interval_seconds,
+            correlation_data,
+            response_topic,
+            payload_format,
+            content_type,
+        )?;
+        let result = match (self.check(), req) {
+            (Err(e), _) | (_, Err(e)) => Err(e),
+            (Ok(()), Ok(req)) => py.detach(|| {
+                self.rt
+                    .block_on(self.inner.publish_to_iot_core(req))
+                    .map(|_| ())
+            }),
+        };
+        result.map_err(|e| to_pyerr(py, &e))
+    }
+
+    /// PublishToIoTCore without waiting; `callback(None | exc)` on the completion thread.
+    #[pyo3(signature = (callback, topic_name, qos, payload, retain=None, user_properties=None,
+                        message_expiry_interval_seconds=None, correlation_data=None, response_topic=None,
+                        payload_format=None, content_type=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn publish_async(
+        &self,
+        callback: Py<PyAny>,
+        topic_name: Option<String>,
+        qos: Option<String>,
+        payload: Option<&Bound<'_, PyAny>>,
+        retain: Option<bool>,
+        user_properties: Option<Vec<(String, String)>>,
+        message_expiry_interval_seconds: Option<i64>,
+        correlation_data: Option<&Bound<'_, PyAny>>,
+        response_topic: Option<String>,
+        payload_format: Option<String>,
+        content_type: Option<String>,
+    ) -> PyResult<()> {
+        let req = convert::publish_request(
+            topic_name,
+            qos,
+            payload,
+            retain,
+            user_properties,
+            message_expiry_interval_seconds,
+            correlation_data,
+            response_topic,
+            payload_format,
+            content_type,
+        )?;
+        let req = self.check().and(req);
+        let client = self.inner.clone();
+        runtime::start(&self.rt, async move {
+            let result = match req {
+                Ok(req) => client.publish_to_iot_core(req).await.map(|_| ()),
+                Err(e) => Err(e),
+            };
+            complete(Box::new(move |py| {
+                let arg = match result {
+                    Ok(()) => py.None(),
+                    Err(e) => exception(py, &e),
+                };
+                call_quietly(py, &callback, arg);
+            }));
+        });
+        Ok(())
+    }
+
+    /// SubscribeToIoTCore, blocking (GIL released) until answered; events go to `on_events`.
+    fn subscribe(
+        &self,
+        py: Python<'_>,
+        topic_name: Option<String>,
+        qos: Option<String>,
+        on_events: Py<PyAny>,
+    ) -> PyResult<Subscription> {
+        let req = self
+            .check()
+            .and_then(|_| subscribe_request(topic_name, qos));
+        let result = match req {
+            Ok(req) => py.detach(|| self.rt.block_on(self.inner.subscribe_to_iot_core(req))),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(sub) => {
+                let s = Subscription {
+                    state: Mutex::new(SubState::Pending(sub, on_events)),
+                };
+                s.start();
+                Ok(s)
+            }
+            Err(e) => Err(to_pyerr(py, &e)),
+        }
+    }
+
+    /// SubscribeToIoTCore without waiting; `callback(subscription | exc)`; events start after the callback.
+    fn subscribe_async(
+        &self,
+        callback: Py<PyAny>,
+        topic_name: Option<String>,
+        qos: Option<String>,
+        on_events: Py<PyAny>,
+    ) -> PyResult<()> {
+        let req = self
+            .check()
+            .and_then(|_| subscribe_request(topic_name, qos));
+        let client = self.inner.clone();
+        runtime::start(&self.rt, async move {
+            let result = match req {
+                Ok(req) => client.subscribe_to_iot_core(req).await,
+                Err(e) => Err(e),
+            };
+            complete(Box::new(move |py| match result {
+                Ok(sub) => {
+                    let s = Subscription {
+                        state: Mutex::new(SubState::Pending(sub, on_events)),
+                    };
+                    match Py::new(py, s) {
+                        Ok(obj) => {
+                            call_quietly(py, &callback, obj.clone_ref(py).into_any());
+                            obj.get().start();
+                        }
+                        Err(e) => call_quietly(py, &callback, e.into_value(py).into_any()),
+                    }
+                }
+                Err(e) => {
+                    let exc = exception(py, &e);
+                    call_quietly(py, &callback, exc);
+                }
+            }));
+        });
+        Ok(())
+    }
+
+    /// Closes the connection (idempotent), blocking (GIL released) until closed.
+    fn close(&self, py: Python<'_>) {
+        if self.check().is_err() {
+            return;
+        }
+        py.detach(|| self.rt.block_on(self.inner.close()));
+    }
+
+    /// True while a connection is up (false once closed, lost, or in another process after fork()).
+    #[getter]
+    fn is_connected(&self) -> bool {
+        self.check().is_ok() && self.inner.is_connected()
+    }
+}
+
+fn subscribe_request(
+    topic_name: Option<String>,
+    qos: Option<String>,
+) -> Result<SubscribeToIoTCoreRequest, Error> {
+    Ok(SubscribeToIoTCoreRequest {
+        topic_name,
+        qos: convert::qos(qos.as_deref())?,
+    })
+}
+
+enum SubState {
+    /// Answered, events not yet dispatched (the Python side is being told about it).
+    Pending(ggipc::Subscription, Py<PyAny>),
+    Running(SubscriptionHandle),
+    Gone,
+}
+
+/// An open SubscribeToIoTCore stream.
+#[pyclass(module = "ggipc._ggipc", frozen)]
+pub struct Subscription {
+    state: Mutex<SubState>,
+}
+
+impl Subscription {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SubState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts delivering events to the Python callback on the dispatcher thread.
+    fn start(&self) {
+        let mut st = self.lock();
+        let SubState::Pending(sub, on_events) = std::mem::replace(&mut *st, SubState::Gone) else {
+            return;
+        };
+        let handle = sub.with_batch_handler(move |events| dispatch(&on_events, events));
+        *st = SubState::Running(handle);
+    }
+}
+
+fn dispatch(on_events: &Py<PyAny>, events: Vec<SubscriptionEvent>) {
+    Python::attach(|py| {
+        let batch = PyList::empty(py);
+        for ev in events {
+            match event_tuple(py, ev) {
+                Ok(t) => {
+                    if let Err(e) = batch.append(t) {
+                        e.print(py);
+                    }
+                }
+                Err(e) => e.print(py),
+            }
+        }
+        if let Err(e) = on_events.call1(py, (batch,)) {
+            e.print(py);
+        }
+    });
+}
+
+fn event_tuple(py: Python<'_>, ev: SubscriptionEvent) -> PyResult<Bound<'_, PyTuple>> {
+    let (kind, value): (u8, Py<PyAny>) = match ev {
+        SubscriptionEvent::Message(IoTCoreMessage { message }) => (
+            EV_MESSAGE,
+            convert::message_tuple(py, message.unwrap_or_default())?
+                .into_any()
+                .unbind(),
+        ),
+        SubscriptionEvent::Error(e) => (EV_ERROR, exception(py, &e)),
+        SubscriptionEvent::Lagged(n) => (EV_LAGGED, n.into_pyobject(py)?.into_any().unbind()),
+        SubscriptionEvent::Interrupted(e) => (EV_INTERRUPTED, exception(py, &e)),
+        SubscriptionEvent::Resumed => (EV_RESUMED, py.None()),
+        SubscriptionEvent::Closed(e) => (
+            EV_CLOSED,
+            e.map(|e| exception(py, &e)).unwrap_or_else(|| py.None()),
+        ),
+    };
+    (kind, value).into_pyobject(py)
+}
+
+#[pymethods]
+impl Subscription {
+    /// Terminates the stream (idempotent); a final closed event follows.
+    fn close(&self) {
+        match &*self.lock() {
+            SubState::Pending(sub, _) => sub.close(),
+            SubState::Running(h) => h.close(),
+            SubState::Gone => {}
+        }
+    }
+
+    #[getter]
+    fn is_closed(&self) -> bool {
+        match &*self.lock() {
+            SubState::Pending(sub, _) => sub.is_closed(),
+            SubState::Running(h) => h.is_closed(),
+            SubState::Gone => true,
+        }
+    }
+}
