@@ -12,15 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 async fn next_message(sub: &mut ggipc::Subscription) -> MqttMessage {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(5), sub.next())
-            .await
-            .expect("no event within 5 s")
-        {
-            Some(SubscriptionEvent::Message(m)) => return m.message.unwrap(),
-            Some(other) => panic!("unexpected event {other:?}"),
-            None => panic!("subscription ended"),
-        }
+    match tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .expect("no event within 5 s")
+    {
+        Some(SubscriptionEvent::Message(m)) => m.message.unwrap(),
+        other => panic!("unexpected event {other:?}"),
     }
 }
 
@@ -233,8 +230,6 @@ async fn invalid_arguments_in_the_nucleus_order() {
         (ErrorKind::InvalidArgumentsError, "Topic is required")
     );
     // Topic rules of IoT Core, as ServiceError with the nucleus' prefix.
-    let deep = "t";
-    let _ = deep;
     let c2 = fx.client(&fx.component("c2", &["*"], &["*"])).await;
     let e = c2
         .publish_to_iot_core(PublishToIoTCoreRequest::new(
@@ -361,17 +356,14 @@ async fn reconnects_after_server_restart_and_resubscribes() {
         .unwrap();
     fx.stop().await;
     // The server terminated the stream on shutdown; with reconnect on, it is interrupted, not closed.
-    loop {
-        match tokio::time::timeout(Duration::from_secs(5), sub.next())
-            .await
-            .unwrap()
-        {
-            Some(SubscriptionEvent::Interrupted(e)) => {
-                assert_eq!(e.kind(), ErrorKind::ConnectionClosed);
-                break;
-            }
-            other => panic!("unexpected {other:?}"),
+    match tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .unwrap()
+    {
+        Some(SubscriptionEvent::Interrupted(e)) => {
+            assert_eq!(e.kind(), ErrorKind::ConnectionClosed)
         }
+        other => panic!("unexpected {other:?}"),
     }
     // Restart on the same path with the same registration.
     let server = Server::new(Fixture::config(&fx.dir), fx.broker.clone());

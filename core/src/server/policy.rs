@@ -491,7 +491,10 @@ mod tests {
             FilterAuthorization::Strict
         ));
         let as_string = serde_json::Value::String(doc.to_string());
-        assert_eq!(AccessControl::from_json(&as_string, "x").unwrap(), ac);
+        assert_eq!(
+            AccessControl::from_json(&as_string, "accessControl").unwrap(),
+            ac
+        );
         let err = AccessControl::from_json(
             &serde_json::json!({"d": {"p": {"operations": 5}}}),
             "accessControl",
