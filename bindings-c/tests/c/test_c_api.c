@@ -1,0 +1,663 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Tests of the C API against a running test server (ggipc-test-server).
+ * Environment: GGIPC_TEST_SOCKET = the server's socket path.
+ * Prints one line per test and a final "N passed, M failed" line; exit status 0
+ * only if every test passed. Waits are condition variables with a deadline, never sleeps.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <ggipc.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define TOKEN_TEST "GGIPCTESTTOKEN01"
+#define WAIT_MS 10000
+
+static const char *g_socket;
+static int g_failed_checks;
+static int g_passed;
+static int g_failed;
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "  check failed at %s:%d: %s\n", __FILE__, __LINE__, #cond);           \
+            g_failed_checks++;                                                                     \
+        }                                                                                          \
+    } while (0)
+
+/* Checks that `err` is non-NULL with `kind`, prints it, frees it. */
+#define CHECK_ERR(err, kind)                                                                       \
+    do {                                                                                           \
+        ggipc_error *e_ = (err);                                                                   \
+        CHECK(e_ != NULL);                                                                         \
+        if (e_ != NULL) {                                                                          \
+            if (ggipc_error_get_kind(e_) != (kind)) {                                              \
+                fprintf(stderr, "  got kind %s (%s), want %s\n",                                  \
+                        ggipc_error_kind_name(ggipc_error_get_kind(e_)), ggipc_error_get_message(e_), \
+                        ggipc_error_kind_name(kind));                                              \
+                g_failed_checks++;                                                                 \
+            }                                                                                      \
+            ggipc_error_free(e_);                                                                  \
+        }                                                                                          \
+    } while (0)
+
+#define CHECK_OK(err)                                                                              \
+    do {                                                                                           \
+        ggipc_error *e_ = (err);                                                                   \
+        if (e_ != NULL) {                                                                          \
+            fprintf(stderr, "  unexpected error at %s:%d: %s: %s\n", __FILE__, __LINE__,           \
+                    ggipc_error_kind_name(ggipc_error_get_kind(e_)), ggipc_error_get_message(e_)); \
+            ggipc_error_free(e_);                                                                  \
+            g_failed_checks++;                                                                     \
+        }                                                                                          \
+    } while (0)
+
+/* ---- a counter with a condition variable ---- */
+
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int count;
+} counter;
+
+static void counter_init(counter *c) {
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    c->count = 0;
+}
+
+static void counter_destroy(counter *c) {
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+}
+
+static void counter_add(counter *c) {
+    pthread_mutex_lock(&c->mu);
+    c->count++;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static int counter_get(counter *c) {
+    pthread_mutex_lock(&c->mu);
+    int n = c->count;
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
+
+/* Waits until count >= target or WAIT_MS passes; returns the count seen. */
+static int counter_wait(counter *c, int target) {
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += WAIT_MS / 1000;
+    pthread_mutex_lock(&c->mu);
+    while (c->count < target) {
+        if (pthread_cond_timedwait(&c->cv, &c->mu, &deadline) == ETIMEDOUT) {
+            break;
+        }
+    }
+    int n = c->count;
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
+
+/* ---- helpers ---- */
+
+static ggipc_client *connect_with(const char *token) {
+    ggipc_client_options *o = ggipc_client_options_new();
+    CHECK_OK(ggipc_client_options_set_socket_path(o, g_socket));
+    CHECK_OK(ggipc_client_options_set_auth_token(o, token));
+    ggipc_client *c = NULL;
+    CHECK_OK(ggipc_client_connect(o, &c));
+    ggipc_client_options_free(o);
+    return c;
+}
+
+static ggipc_error *publish_text(const ggipc_client *c, const char *topic, const char *text) {
+    return ggipc_client_publish_bytes(c, topic, GGIPC_QOS_AT_LEAST_ONCE, (const uint8_t *)text, strlen(text));
+}
+
+/* Subscription state shared with callbacks. */
+typedef struct {
+    counter messages;
+    counter closed;
+    counter freed;
+    counter errors;
+    pthread_mutex_t mu;
+    char last_topic[256];
+    char last_payload[256];
+    int closed_kind; /* 0 = closed normally */
+    /* behaviour switches */
+    const ggipc_client *client;
+    ggipc_subscription **self;
+    int close_on_message;
+    int free_on_message;
+    const char *republish_topic;
+    int republish_failed;
+} sub_state;
+
+static void sub_state_init(sub_state *s) {
+    memset(s, 0, sizeof *s);
+    counter_init(&s->messages);
+    counter_init(&s->closed);
+    counter_init(&s->freed);
+    counter_init(&s->errors);
+    pthread_mutex_init(&s->mu, NULL);
+    s->closed_kind = -1;
+}
+
+static void sub_state_destroy(sub_state *s) {
+    counter_destroy(&s->messages);
+    counter_destroy(&s->closed);
+    counter_destroy(&s->freed);
+    counter_destroy(&s->errors);
+    pthread_mutex_destroy(&s->mu);
+}
+
+static void on_message(void *ud, const ggipc_message *m) {
+    sub_state *s = ud;
+    size_t len = 0;
+    const uint8_t *p = ggipc_message_get_payload(m, &len);
+    const char *t = ggipc_message_get_topic(m);
+    pthread_mutex_lock(&s->mu);
+    snprintf(s->last_topic, sizeof s->last_topic, "%s", t ? t : "");
+    if (len >= sizeof s->last_payload) {
+        len = sizeof s->last_payload - 1;
+    }
+    if (p != NULL) {
+        memcpy(s->last_payload, p, len);
+    }
+    s->last_payload[len] = '\0';
+    pthread_mutex_unlock(&s->mu);
+    if (s->republish_topic != NULL) {
+        /* Re-entering the library (a blocking call) from the callback thread. */
+        ggipc_error *e = publish_text(s->client, s->republish_topic, "from callback");
+        if (e != NULL) {
+            s->republish_failed = 1;
+            ggipc_error_free(e);
+        }
+    }
+    if (s->close_on_message) {
+        ggipc_subscription_close(*s->self);
+    }
+    if (s->free_on_message) {
+        ggipc_subscription_free(*s->self);
+        *s->self = NULL;
+    }
+    counter_add(&s->messages);
+}
+
+static bool on_stream_error(void *ud, const ggipc_error *e) {
+    (void)e;
+    counter_add(&((sub_state *)ud)->errors);
+    return true;
+}
+
+static void on_closed(void *ud, const ggipc_error *reason) {
+    sub_state *s = ud;
+    pthread_mutex_lock(&s->mu);
+    s->closed_kind = reason == NULL ? 0 : (int)ggipc_error_get_kind(reason);
+    pthread_mutex_unlock(&s->mu);
+    counter_add(&s->closed);
+}
+
+static void free_state(void *ud) { counter_add(&((sub_state *)ud)->freed); }
+
+static const ggipc_subscription_handler HANDLER = {
+    .on_message = on_message, .on_stream_error = on_stream_error, .on_closed = on_closed};
+
+/* ---- tests ---- */
+
+static void test_version(void) {
+    char expected[64];
+    snprintf(expected, sizeof expected, "%d.%d.%d", GGIPC_VERSION_MAJOR, GGIPC_VERSION_MINOR, GGIPC_VERSION_PATCH);
+    CHECK(strcmp(expected, GGIPC_VERSION) == 0);
+    CHECK(strcmp(ggipc_version(), GGIPC_VERSION) == 0);
+}
+
+static void test_null_and_invalid_arguments(void) {
+    ggipc_client *c = NULL;
+    CHECK_ERR(ggipc_client_connect(NULL, NULL), GGIPC_ERROR_KIND_INVALID_ARGUMENT);
+    CHECK_ERR(ggipc_client_publish(NULL, NULL, 0), GGIPC_ERROR_KIND_INVALID_ARGUMENT);
+    CHECK_ERR(ggipc_client_publish_bytes(NULL, "t", 0, NULL, 0), GGIPC_ERROR_KIND_INVALID_ARGUMENT);
+    CHECK_ERR(ggipc_client_subscribe(NULL, "t", 0, &HANDLER, NULL, NULL, NULL), GGIPC_ERROR_KIND_INVALID_ARGUMENT);
+    CHECK_ERR(ggipc_client_options_set_socket_path(NULL, "x"), GGIPC_ERROR_KIND_INVALID_ARGUMENT);
+    ggipc_publish_request *r = NULL;
+    CHECK_ERR(ggipc_publish_request_new("t", 7, NULL, 0, &r), GGIPC_ERROR_KIND_INVALID_ARGUMENT);
+    CHECK(r == NULL);
+    const char bad_utf8[] = {'a', (char)0xff, 0};
+    CHECK_ERR(ggipc_publish_request_new(bad_utf8, GGIPC_QOS_AT_MOST_ONCE, NULL, 0, &r), GGIPC_ERROR_KIND_INVALID_ARGUMENT);
+    CHECK_ERR(ggipc_publish_request_new("t", GGIPC_QOS_AT_MOST_ONCE, NULL, 5, &r), GGIPC_ERROR_KIND_INVALID_ARGUMENT);
+    CHECK_ERR(ggipc_publish_request_set_payload_format(NULL, 0), GGIPC_ERROR_KIND_INVALID_ARGUMENT);
+    CHECK(ggipc_error_get_kind(NULL) == GGIPC_ERROR_KIND_INVALID_ARGUMENT);
+    CHECK(ggipc_error_get_message(NULL) != NULL);
+    CHECK(ggipc_error_get_service_model_type(NULL) == NULL);
+    CHECK(strcmp(ggipc_error_kind_name(GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR), "UNAUTHORIZED_ERROR") == 0);
+    CHECK(strcmp(ggipc_error_kind_name(99999), "UNKNOWN") == 0);
+    CHECK(ggipc_message_get_topic(NULL) == NULL);
+    CHECK(ggipc_message_get_user_property_count(NULL) == 0);
+    CHECK(!ggipc_publish_operation_wait(NULL, 0));
+    CHECK(!ggipc_subscription_wait(NULL, 0));
+    ggipc_error_free(NULL);
+    ggipc_client_free(NULL);
+    ggipc_client_close(NULL);
+    ggipc_subscription_free(NULL);
+    ggipc_subscription_close(NULL);
+    ggipc_publish_request_free(NULL);
+    ggipc_publish_operation_free(NULL);
+    ggipc_client_options_free(NULL);
+    ggipc_message_free(NULL);
+    (void)c;
+}
+
+static void test_connect_errors(void) {
+    ggipc_client_options *o = ggipc_client_options_new();
+    CHECK_OK(ggipc_client_options_set_socket_path(o, g_socket));
+    CHECK_OK(ggipc_client_options_set_auth_token(o, "NOT-A-TOKEN"));
+    ggipc_client *c = NULL;
+    CHECK_ERR(ggipc_client_connect(o, &c), GGIPC_ERROR_KIND_ACCESS_DENIED);
+    CHECK(c == NULL);
+    CHECK_OK(ggipc_client_options_set_socket_path(o, "/nonexistent/ggipc.socket"));
+    CHECK_ERR(ggipc_client_connect(o, &c), GGIPC_ERROR_KIND_CONNECT_FAILED);
+    CHECK(c == NULL);
+    ggipc_client_options_free(o);
+}
+
+static void test_publish_and_errors(void) {
+    ggipc_client *c = connect_with(TOKEN_TEST);
+    if (c == NULL) {
+        return;
+    }
+    CHECK_OK(publish_text(c, "test/c/publish", "hello"));
+
+    ggipc_error *e = publish_text(c, "denied/topic", "hello");
+    CHECK(e != NULL && ggipc_error_get_kind(e) == GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR);
+    if (e != NULL) {
+        CHECK(strcmp(ggipc_error_get_message(e), "Not Authorized") == 0);
+        CHECK(ggipc_error_get_service_model_type(e) != NULL &&
+              strcmp(ggipc_error_get_service_model_type(e), "aws.greengrass#UnauthorizedError") == 0);
+        ggipc_error *copy = ggipc_error_clone(e);
+        CHECK(copy != NULL && ggipc_error_get_kind(copy) == GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR);
+        ggipc_error_free(copy);
+        ggipc_error_free(e);
+    }
+
+    ggipc_publish_request *r = NULL;
+    CHECK_OK(ggipc_publish_request_new("test/c/publish", GGIPC_QOS_AT_MOST_ONCE, NULL, 0, &r));
+    e = ggipc_client_publish(c, r, 0);
+    CHECK(e != NULL && ggipc_error_get_kind(e) == GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR);
+    if (e != NULL) {
+        CHECK(strcmp(ggipc_error_get_message(e), "Payload is required") == 0);
+        ggipc_error_free(e);
+    }
+    CHECK_OK(ggipc_publish_request_set_payload(r, (const uint8_t *)"x", 1));
+    CHECK_OK(ggipc_publish_request_set_qos(r, GGIPC_QOS_UNSET));
+    CHECK_ERR(ggipc_client_publish(c, r, 0), GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR);
+    ggipc_publish_request_free(r);
+    ggipc_client_free(c);
+}
+
+static void test_subscribe_receive_mqtt5(void) {
+    ggipc_client *c = connect_with(TOKEN_TEST);
+    if (c == NULL) {
+        return;
+    }
+    sub_state s;
+    sub_state_init(&s);
+    ggipc_subscription *sub = NULL;
+    CHECK_OK(ggipc_client_subscribe(c, "test/c/sub/+", GGIPC_QOS_AT_LEAST_ONCE, &HANDLER, &s, free_state, &sub));
+    CHECK(sub != NULL);
+    CHECK(ggipc_subscription_wait(sub, 0));
+    CHECK_OK(ggipc_subscription_get_result(sub));
+
+    ggipc_publish_request *r = NULL;
+    CHECK_OK(ggipc_publish_request_new("test/c/sub/a", GGIPC_QOS_AT_LEAST_ONCE, (const uint8_t *)"payload-1", 9, &r));
+    CHECK_OK(ggipc_publish_request_add_user_property(r, "k1", "v1"));
+    CHECK_OK(ggipc_publish_request_add_user_property(r, "k2", "v2"));
+    CHECK_OK(ggipc_publish_request_set_correlation_data(r, (const uint8_t *)"\x00\x01\x02", 3));
+    CHECK_OK(ggipc_publish_request_set_response_topic(r, "test/c/reply"));
+    CHECK_OK(ggipc_publish_request_set_payload_format(r, GGIPC_PAYLOAD_FORMAT_UTF8));
+    CHECK_OK(ggipc_publish_request_set_message_expiry_interval_seconds(r, 60));
+    CHECK_OK(ggipc_client_publish(c, r, 5000));
+    ggipc_publish_request_free(r);
+
+    CHECK(counter_wait(&s.messages, 1) == 1);
+    pthread_mutex_lock(&s.mu);
+    CHECK(strcmp(s.last_topic, "test/c/sub/a") == 0);
+    CHECK(strcmp(s.last_payload, "payload-1") == 0);
+    pthread_mutex_unlock(&s.mu);
+
+    ggipc_subscription_close(sub);
+    CHECK(counter_wait(&s.closed, 1) == 1);
+    CHECK(s.closed_kind == 0);
+    ggipc_subscription_close(sub); /* idempotent */
+    ggipc_subscription_free(sub);
+    CHECK(counter_wait(&s.freed, 1) == 1);
+    ggipc_client_free(c);
+    sub_state_destroy(&s);
+}
+
+/* Captures every field of one message for the MQTT 5 test. */
+typedef struct {
+    counter got;
+    ggipc_message *copy;
+} capture;
+
+static void capture_message(void *ud, const ggipc_message *m) {
+    capture *cap = ud;
+    if (counter_get(&cap->got) == 0) {
+        cap->copy = ggipc_message_clone(m);
+    }
+    counter_add(&cap->got);
+}
+
+static void test_message_fields(void) {
+    ggipc_client *c = connect_with(TOKEN_TEST);
+    if (c == NULL) {
+        return;
+    }
+    capture cap;
+    memset(&cap, 0, sizeof cap);
+    counter_init(&cap.got);
+    const ggipc_subscription_handler h = {.on_message = capture_message};
+    ggipc_subscription *sub = NULL;
+    CHECK_OK(ggipc_client_subscribe(c, "test/c/fields", GGIPC_QOS_AT_MOST_ONCE, &h, &cap, NULL, &sub));
+    ggipc_publish_request *r = NULL;
+    CHECK_OK(ggipc_publish_request_new("test/c/fields", GGIPC_QOS_AT_MOST_ONCE, (const uint8_t *)"", 0, &r));
+    CHECK_OK(ggipc_publish_request_add_user_property(r, "key", "value"));
+    CHECK_OK(ggipc_publish_request_set_correlation_data(r, (const uint8_t *)"\x00\x01\x02", 3));
+    CHECK_OK(ggipc_publish_request_set_response_topic(r, "test/c/reply"));
+    CHECK_OK(ggipc_publish_request_set_payload_format(r, GGIPC_PAYLOAD_FORMAT_UTF8));
+    CHECK_OK(ggipc_publish_request_set_message_expiry_interval_seconds(r, 60));
+    CHECK_OK(ggipc_publish_request_set_content_type(r, "text/plain"));
+    CHECK_OK(ggipc_client_publish(c, r, 0));
+    ggipc_publish_request_free(r);
+    CHECK(counter_wait(&cap.got, 1) >= 1);
+    const ggipc_message *m = cap.copy;
+    CHECK(m != NULL);
+    if (m != NULL) {
+        size_t len = 99;
+        CHECK(ggipc_message_get_payload(m, &len) != NULL && len == 0);
+        CHECK(ggipc_message_get_user_property_count(m) == 1);
+        const char *k = NULL, *v = NULL;
+        CHECK(ggipc_message_get_user_property(m, 0, &k, &v) && strcmp(k, "key") == 0 && strcmp(v, "value") == 0);
+        CHECK(!ggipc_message_get_user_property(m, 1, &k, &v));
+        const uint8_t *cd = ggipc_message_get_correlation_data(m, &len);
+        CHECK(cd != NULL && len == 3 && cd[2] == 2);
+        CHECK(ggipc_message_get_response_topic(m) != NULL && strcmp(ggipc_message_get_response_topic(m), "test/c/reply") == 0);
+        ggipc_payload_format pf = 99;
+        CHECK(ggipc_message_get_payload_format(m, &pf) && pf == GGIPC_PAYLOAD_FORMAT_UTF8);
+        int64_t expiry = 0;
+        CHECK(ggipc_message_get_message_expiry_interval_seconds(m, &expiry) && expiry == 60);
+        bool retain = true;
+        CHECK(!ggipc_message_get_retain(m, &retain) || !retain);
+    }
+    ggipc_message_free(cap.copy);
+    ggipc_subscription_free(sub);
+    ggipc_client_free(c);
+    counter_destroy(&cap.got);
+}
+
+static void test_subscribe_unauthorized(void) {
+    ggipc_client *c = connect_with(TOKEN_TEST);
+    if (c == NULL) {
+        return;
+    }
+    sub_state s;
+    sub_state_init(&s);
+    ggipc_subscription *sub = NULL;
+    ggipc_error *e = ggipc_client_subscribe(c, "denied/#", GGIPC_QOS_AT_MOST_ONCE, &HANDLER, &s, free_state, &sub);
+    CHECK(e != NULL && ggipc_error_get_kind(e) == GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR);
+    if (e != NULL) {
+        CHECK(strcmp(ggipc_error_get_message(e), "Not Authorized") == 0);
+        ggipc_error_free(e);
+    }
+    CHECK(sub == NULL);
+    /* On failure the caller keeps userdata: free_userdata must not have run. */
+    CHECK(counter_get(&s.freed) == 0);
+    CHECK(counter_get(&s.closed) == 0);
+
+    /* The begin/wait/get_result form reports the same. */
+    CHECK_OK(ggipc_client_subscribe_begin(c, "denied/x", GGIPC_QOS_AT_MOST_ONCE, &HANDLER, &s, free_state, &sub));
+    CHECK(ggipc_subscription_wait(sub, UINT64_MAX));
+    CHECK_ERR(ggipc_subscription_get_result(sub), GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR);
+    ggipc_subscription_free(sub);
+    CHECK(counter_wait(&s.freed, 1) == 1);
+    ggipc_client_free(c);
+    sub_state_destroy(&s);
+}
+
+static void test_callback_reenters_library(void) {
+    ggipc_client *c = connect_with(TOKEN_TEST);
+    if (c == NULL) {
+        return;
+    }
+    sub_state first, second;
+    sub_state_init(&first);
+    sub_state_init(&second);
+    first.client = c;
+    first.republish_topic = "test/c/second";
+    ggipc_subscription *s1 = NULL, *s2 = NULL;
+    CHECK_OK(ggipc_client_subscribe(c, "test/c/second", GGIPC_QOS_AT_MOST_ONCE, &HANDLER, &second, NULL, &s2));
+    CHECK_OK(ggipc_client_subscribe(c, "test/c/first", GGIPC_QOS_AT_MOST_ONCE, &HANDLER, &first, NULL, &s1));
+    CHECK_OK(publish_text(c, "test/c/first", "go"));
+    CHECK(counter_wait(&first.messages, 1) == 1);
+    CHECK(counter_wait(&second.messages, 1) == 1);
+    CHECK(!first.republish_failed);
+    pthread_mutex_lock(&second.mu);
+    CHECK(strcmp(second.last_payload, "from callback") == 0);
+    pthread_mutex_unlock(&second.mu);
+    ggipc_subscription_free(s1);
+    ggipc_subscription_free(s2);
+    ggipc_client_free(c);
+    sub_state_destroy(&first);
+    sub_state_destroy(&second);
+}
+
+static void test_close_inside_callback(void) {
+    ggipc_client *c = connect_with(TOKEN_TEST);
+    if (c == NULL) {
+        return;
+    }
+    sub_state s;
+    sub_state_init(&s);
+    ggipc_subscription *sub = NULL;
+    s.self = &sub;
+    s.close_on_message = 1;
+    CHECK_OK(ggipc_client_subscribe(c, "test/c/close", GGIPC_QOS_AT_MOST_ONCE, &HANDLER, &s, free_state, &sub));
+    CHECK_OK(publish_text(c, "test/c/close", "one"));
+    CHECK(counter_wait(&s.closed, 1) == 1);
+    CHECK(s.closed_kind == 0);
+    CHECK(counter_get(&s.messages) == 1);
+    /* After the close, publishing more reaches nobody. */
+    CHECK_OK(publish_text(c, "test/c/close", "two"));
+    ggipc_subscription_free(sub);
+    CHECK(counter_wait(&s.freed, 1) == 1);
+    CHECK(counter_get(&s.messages) == 1);
+    ggipc_client_free(c);
+    sub_state_destroy(&s);
+}
+
+static void test_free_inside_callback(void) {
+    ggipc_client *c = connect_with(TOKEN_TEST);
+    if (c == NULL) {
+        return;
+    }
+    sub_state s;
+    sub_state_init(&s);
+    ggipc_subscription *sub = NULL;
+    s.self = &sub;
+    s.free_on_message = 1;
+    CHECK_OK(ggipc_client_subscribe(c, "test/c/free", GGIPC_QOS_AT_MOST_ONCE, &HANDLER, &s, free_state, &sub));
+    CHECK_OK(publish_text(c, "test/c/free", "one"));
+    CHECK(counter_wait(&s.freed, 1) == 1);
+    CHECK(counter_get(&s.messages) == 1);
+    CHECK(counter_get(&s.closed) == 0); /* no callback after a free */
+    ggipc_client_free(c);
+    sub_state_destroy(&s);
+}
+
+static void test_free_client_with_open_stream(void) {
+    ggipc_client *c = connect_with(TOKEN_TEST);
+    if (c == NULL) {
+        return;
+    }
+    sub_state s;
+    sub_state_init(&s);
+    ggipc_subscription *sub = NULL;
+    CHECK_OK(ggipc_client_subscribe(c, "test/c/orphan", GGIPC_QOS_AT_MOST_ONCE, &HANDLER, &s, free_state, &sub));
+    ggipc_client_free(c);
+    CHECK(counter_wait(&s.closed, 1) == 1); /* the stream ends with the connection */
+    ggipc_subscription_close(sub); /* harmless on a dead stream */
+    ggipc_subscription_free(sub);
+    CHECK(counter_wait(&s.freed, 1) == 1);
+    sub_state_destroy(&s);
+}
+
+typedef struct {
+    counter done;
+    counter freed;
+    int failures;
+    ggipc_error_kind last_kind;
+} async_state;
+
+static void on_complete(void *ud, const ggipc_error *e) {
+    async_state *a = ud;
+    if (e != NULL) {
+        a->failures++;
+        a->last_kind = ggipc_error_get_kind(e);
+    }
+    counter_add(&a->done);
+}
+
+static void free_async(void *ud) { counter_add(&((async_state *)ud)->freed); }
+
+static void test_publish_async_and_begin(void) {
+    ggipc_client *c = connect_with(TOKEN_TEST);
+    if (c == NULL) {
+        return;
+    }
+    async_state a;
+    memset(&a, 0, sizeof a);
+    counter_init(&a.done);
+    counter_init(&a.freed);
+    ggipc_publish_request *ok = NULL, *denied = NULL;
+    CHECK_OK(ggipc_publish_request_new("test/c/async", GGIPC_QOS_AT_MOST_ONCE, (const uint8_t *)"a", 1, &ok));
+    CHECK_OK(ggipc_publish_request_new("denied/async", GGIPC_QOS_AT_MOST_ONCE, (const uint8_t *)"a", 1, &denied));
+    for (int i = 0; i < 50; i++) {
+        CHECK_OK(ggipc_client_publish_async(c, ok, on_complete, &a, free_async));
+    }
+    CHECK(counter_wait(&a.done, 50) == 50);
+    CHECK(counter_wait(&a.freed, 50) == 50);
+    CHECK(a.failures == 0);
+    CHECK_OK(ggipc_client_publish_async(c, denied, on_complete, &a, free_async));
+    CHECK(counter_wait(&a.done, 51) == 51);
+    CHECK(a.failures == 1 && a.last_kind == GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR);
+    CHECK_ERR(ggipc_client_publish_async(NULL, ok, on_complete, &a, free_async), GGIPC_ERROR_KIND_INVALID_ARGUMENT);
+    CHECK(counter_get(&a.freed) == 51); /* rejected call: no callback, no free */
+
+    ggipc_publish_operation *op = NULL;
+    CHECK_OK(ggipc_client_publish_begin(c, ok, &op));
+    CHECK(ggipc_publish_operation_wait(op, UINT64_MAX));
+    CHECK_OK(ggipc_publish_operation_get_result(op));
+    ggipc_publish_operation_free(op);
+    CHECK_OK(ggipc_client_publish_begin(c, denied, &op));
+    CHECK(ggipc_publish_operation_wait(op, WAIT_MS));
+    CHECK_ERR(ggipc_publish_operation_get_result(op), GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR);
+    ggipc_publish_operation_free(op);
+
+    ggipc_publish_request_free(ok);
+    ggipc_publish_request_free(denied);
+    ggipc_client_free(c);
+    counter_destroy(&a.done);
+    counter_destroy(&a.freed);
+}
+
+typedef struct {
+    counter connected;
+    counter freed;
+} life_state;
+
+static void on_life(void *ud, ggipc_lifecycle_event ev, const ggipc_error *reason) {
+    (void)reason;
+    if (ev == GGIPC_LIFECYCLE_CONNECTED) {
+        counter_add(&((life_state *)ud)->connected);
+    }
+}
+
+static void free_life(void *ud) { counter_add(&((life_state *)ud)->freed); }
+
+static void test_lifecycle_and_closed_client(void) {
+    life_state l;
+    counter_init(&l.connected);
+    counter_init(&l.freed);
+    ggipc_client_options *o = ggipc_client_options_new();
+    CHECK_OK(ggipc_client_options_set_socket_path(o, g_socket));
+    CHECK_OK(ggipc_client_options_set_auth_token(o, TOKEN_TEST));
+    CHECK_OK(ggipc_client_options_set_connect_timeout_ms(o, 5000));
+    CHECK_OK(ggipc_client_options_set_operation_timeout_ms(o, 5000));
+    CHECK_OK(ggipc_client_options_set_lifecycle_callback(o, on_life, &l, free_life));
+    ggipc_client *c = NULL;
+    CHECK_OK(ggipc_client_connect(o, &c));
+    ggipc_client_options_free(o);
+    CHECK(counter_wait(&l.connected, 1) == 1);
+    ggipc_client_close(c);
+    CHECK_ERR(publish_text(c, "test/c/after-close", "x"), GGIPC_ERROR_KIND_CONNECTION_CLOSED);
+    ggipc_client_free(c);
+    CHECK(counter_wait(&l.freed, 1) == 1);
+    counter_destroy(&l.connected);
+    counter_destroy(&l.freed);
+}
+
+/* ---- runner ---- */
+
+typedef struct {
+    const char *name;
+    void (*fn)(void);
+} test_case;
+
+int main(void) {
+    g_socket = getenv("GGIPC_TEST_SOCKET");
+    if (g_socket == NULL || *g_socket == '\0') {
+        fprintf(stderr, "GGIPC_TEST_SOCKET is not set\n");
+        return 2;
+    }
+    const test_case tests[] = {
+        {"version", test_version},
+        {"null_and_invalid_arguments", test_null_and_invalid_arguments},
+        {"connect_errors", test_connect_errors},
+        {"publish_and_errors", test_publish_and_errors},
+        {"subscribe_receive_mqtt5", test_subscribe_receive_mqtt5},
+        {"message_fields", test_message_fields},
+        {"subscribe_unauthorized", test_subscribe_unauthorized},
+        {"callback_reenters_library", test_callback_reenters_library},
+        {"close_inside_callback", test_close_inside_callback},
+        {"free_inside_callback", test_free_inside_callback},
+        {"free_client_with_open_stream", test_free_client_with_open_stream},
+        {"publish_async_and_begin", test_publish_async_and_begin},
+        {"lifecycle_and_closed_client", test_lifecycle_and_closed_client},
+    };
+    const size_t n = sizeof tests / sizeof tests[0];
+    for (size_t i = 0; i < n; i++) {
+        g_failed_checks = 0;
+        tests[i].fn();
+        if (g_failed_checks == 0) {
+            g_passed++;
+            printf("ok - %s\n", tests[i].name);
+        } else {
+            g_failed++;
+            printf("not ok - %s (%d failed checks)\n", tests[i].name, g_failed_checks);
+        }
+        fflush(stdout);
+    }
+    printf("%d passed, %d failed\n", g_passed, g_failed);
+    return g_failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: Apache-2.0
+// GoogleTest suite of the C++ SDK surface (ggipc::crt / ggipc::greengrass) against a running
+// test server. Environment: GGIPC_TEST_SOCKET = the server's socket path.
+#include <ggipc/greengrass.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+using namespace ggipc::crt;
+using namespace ggipc::greengrass;
+
+namespace {
+
+constexpr const char *kToken = "GGIPCTESTTOKEN01";
+constexpr auto kWait = std::chrono::seconds(10);
+
+ConnectionConfig Config(const char *token = kToken) {
+    ConnectionConfig config;
+    const char *socket = std::getenv("GGIPC_TEST_SOCKET");
+    config.SetSocketPath(socket != nullptr ? socket : "");
+    config.SetAuthToken(token);
+    config.SetOperationTimeout(std::chrono::milliseconds(5000));
+    return config;
+}
+
+/** Counts events and lets a test wait for a count, with a deadline. */
+class Events {
+  public:
+    void Add(std::string what = {}) {
+        std::lock_guard<std::mutex> lock(m_mu);
+        m_items.push_back(std::move(what));
+        m_cv.notify_all();
+    }
+    bool WaitFor(size_t n) {
+        std::unique_lock<std::mutex> lock(m_mu);
+        return m_cv.wait_for(lock, kWait, [&] { return m_items.size() >= n; });
+    }
+    size_t Count() {
+        std::lock_guard<std::mutex> lock(m_mu);
+        return m_items.size();
+    }
+    std::string At(size_t i) {
+        std::lock_guard<std::mutex> lock(m_mu);
+        return i < m_items.size() ? m_items[i] : std::string();
+    }
+
+  private:
+    std::mutex m_mu;
+    std::condition_variable m_cv;
+    std::vector<std::string> m_items;
+};
+
+class Lifecycle : public ConnectionLifecycleHandler {
+  public:
+    Events connected;
+    Events disconnected;
+    void OnConnectCallback() override { connected.Add(); }
+    void OnDisconnectCallback(RpcError error) override { disconnected.Add(error.StatusToString()); }
+    bool OnErrorCallback(RpcError) override { return true; }
+};
+
+class Recorder : public SubscribeToIoTCoreStreamHandler {
+  public:
+    Events messages;
+    Events errors;
+    Events closed;
+    std::function<void(IoTCoreMessage *)> onEvent;
+    void OnStreamEvent(IoTCoreMessage *response) override {
+        auto message = response->GetMessage();
+        std::string text;
+        if (message.has_value() && message.value().GetPayload().has_value()) {
+            auto bytes = message.value().GetPayload().value();
+            text.assign(bytes.begin(), bytes.end());
+        }
+        if (onEvent) {
+            onEvent(response);
+        }
+        messages.Add(text);
+    }
+    bool OnStreamError(OperationError *error) override {
+        errors.Add(error->GetMessage().value_or(""));
+        return true;
+    }
+    void OnStreamClosed() override { closed.Add(); }
+};
+
+PublishToIoTCoreResult Publish(GreengrassCoreIpcClient &client, const std::string &topic, const std::string &text,
+                               bool withPayload = true) {
+    PublishToIoTCoreRequest request;
+    request.SetTopicName(topic);
+    if (withPayload) {
+        request.SetPayload(Vector<uint8_t>(text.begin(), text.end()));
+    }
+    request.SetQos(QOS_AT_LEAST_ONCE);
+    PublishToIoTCoreOperation operation = client.NewPublishToIoTCore();
+    auto activate = operation.Activate(request, nullptr);
+    activate.wait();
+    EXPECT_TRUE(activate.get());
+    auto future = operation.GetResult();
+    EXPECT_EQ(future.wait_for(kWait), std::future_status::ready);
+    return future.get();
+}
+
+SubscribeToIoTCoreOperation Subscribe(GreengrassCoreIpcClient &client, SubscribeToIoTCoreStreamHandler &handler,
+                                      const std::string &filter, SubscribeToIoTCoreResult *result) {
+    SubscribeToIoTCoreRequest request;
+    request.SetTopicName(filter);
+    request.SetQos(QOS_AT_MOST_ONCE);
+    SubscribeToIoTCoreOperation operation = client.NewSubscribeToIoTCore(handler);
+    operation.Activate(request, nullptr).wait();
+    auto future = operation.GetResult();
+    EXPECT_EQ(future.wait_for(kWait), std::future_status::ready);
+    *result = future.get();
+    return operation;
+}
+
+class CppApi : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        ASSERT_NE(std::getenv("GGIPC_TEST_SOCKET"), nullptr);
+        auto status = client.Connect(lifecycle, Config()).get();
+        ASSERT_TRUE(status) << status.StatusToString();
+    }
+
+    ApiHandle apiHandle{g_allocator};
+    Io::EventLoopGroup eventLoopGroup{1};
+    Io::DefaultHostResolver socketResolver{eventLoopGroup, 64, 30};
+    Io::ClientBootstrap bootstrap{eventLoopGroup, socketResolver};
+    Lifecycle lifecycle;
+    GreengrassCoreIpcClient client{bootstrap};
+};
+
+TEST_F(CppApi, ConnectCallsOnConnect) {
+    EXPECT_TRUE(lifecycle.connected.WaitFor(1));
+    EXPECT_TRUE(client.IsConnected());
+    auto again = client.Connect(lifecycle, Config()).get();
+    EXPECT_FALSE(again);
+    EXPECT_EQ(again.baseStatus, EVENT_STREAM_RPC_CONNECTION_ALREADY_ESTABLISHED);
+}
+
+TEST(CppConnect, BadTokenIsAccessDenied) {
+    Io::EventLoopGroup elg(1);
+    Io::DefaultHostResolver resolver(elg, 64, 30);
+    Io::ClientBootstrap bootstrap(elg, resolver);
+    Lifecycle lifecycle;
+    GreengrassCoreIpcClient client(bootstrap);
+    auto status = client.Connect(lifecycle, Config("NOT-A-TOKEN")).get();
+    EXPECT_FALSE(status);
+    EXPECT_EQ(status.baseStatus, EVENT_STREAM_RPC_CONNECTION_ACCESS_DENIED);
+    std::ostringstream printed;
+    printed << status;
+    EXPECT_NE(printed.str().find("EVENT_STREAM_RPC_CONNECTION_ACCESS_DENIED"), std::string::npos);
+    // Operations on a client that never connected fail cleanly.
+    auto result = Publish(client, "test/cpp/x", "x");
+    EXPECT_FALSE(result);
+    EXPECT_EQ(result.GetResultType(), RPC_ERROR);
+    EXPECT_EQ(result.GetRpcError().baseStatus, EVENT_STREAM_RPC_CONNECTION_CLOSED);
+}
+
+TEST_F(CppApi, PublishSucceeds) {
+    auto result = Publish(client, "test/cpp/publish", "hello");
+    EXPECT_TRUE(result);
+    EXPECT_EQ(result.GetResultType(), OPERATION_RESPONSE);
+    EXPECT_NE(result.GetOperationResponse(), nullptr);
+    EXPECT_EQ(result.GetOperationError(), nullptr);
+}
+
+TEST_F(CppApi, PublishUnauthorizedIsOperationError) {
+    auto result = Publish(client, "denied/topic", "hello");
+    ASSERT_FALSE(result);
+    ASSERT_EQ(result.GetResultType(), OPERATION_ERROR);
+    auto *error = result.GetOperationError();
+    ASSERT_NE(error, nullptr);
+    EXPECT_NE(dynamic_cast<UnauthorizedError *>(error), nullptr);
+    EXPECT_EQ(error->GetMessage().value(), "Not Authorized");
+    EXPECT_EQ(error->GetModelName(), "aws.greengrass#UnauthorizedError");
+}
+
+TEST_F(CppApi, PublishWithoutPayloadIsInvalidArguments) {
+    // As in the SDK, an empty payload is left out of the request; the nucleus requires one.
+    auto result = Publish(client, "test/cpp/empty", "", false);
+    ASSERT_EQ(result.GetResultType(), OPERATION_ERROR);
+    EXPECT_NE(dynamic_cast<InvalidArgumentsError *>(result.GetOperationError()), nullptr);
+    EXPECT_EQ(result.GetOperationError()->GetMessage().value(), "Payload is required");
+}
+
+TEST_F(CppApi, SubscribeReceivesMessagesWithMqtt5Fields) {
+    Recorder handler;
+    MQTTMessage seen;
+    std::mutex seenMu;
+    handler.onEvent = [&](IoTCoreMessage *m) {
+        std::lock_guard<std::mutex> lock(seenMu);
+        seen = m->GetMessage().value();
+    };
+    SubscribeToIoTCoreResult subscribed;
+    auto operation = Subscribe(client, handler, "test/cpp/sub/#", &subscribed);
+    ASSERT_TRUE(subscribed);
+
+    PublishToIoTCoreRequest request;
+    request.SetTopicName("test/cpp/sub/a");
+    std::string text = "payload-1";
+    request.SetPayload(Vector<uint8_t>(text.begin(), text.end()));
+    request.SetQos(QOS_AT_MOST_ONCE);
+    UserProperty property;
+    property.SetKey("k");
+    property.SetValue("v");
+    request.SetUserProperties({property});
+    request.SetCorrelationData({1, 2, 3});
+    request.SetResponseTopic("test/cpp/reply");
+    request.SetPayloadFormat(PAYLOAD_FORMAT_UTF8);
+    request.SetMessageExpiryIntervalSeconds(30);
+    auto publish = client.NewPublishToIoTCore();
+    publish.Activate(request).wait();
+    ASSERT_TRUE(publish.GetResult().get());
+
+    ASSERT_TRUE(handler.messages.WaitFor(1));
+    EXPECT_EQ(handler.messages.At(0), "payload-1");
+    std::lock_guard<std::mutex> lock(seenMu);
+    EXPECT_EQ(seen.GetTopicName().value(), "test/cpp/sub/a");
+    ASSERT_TRUE(seen.GetUserProperties().has_value());
+    EXPECT_EQ(seen.GetUserProperties()->at(0).GetKey().value(), "k");
+    EXPECT_EQ(seen.GetCorrelationData().value(), (Vector<uint8_t>{1, 2, 3}));
+    EXPECT_EQ(seen.GetResponseTopic().value(), "test/cpp/reply");
+    EXPECT_EQ(seen.GetPayloadFormat().value(), PAYLOAD_FORMAT_UTF8);
+    EXPECT_EQ(seen.GetMessageExpiryIntervalSeconds().value(), 30);
+
+    operation.Close().wait();
+    EXPECT_TRUE(handler.closed.WaitFor(1));
+}
+
+TEST_F(CppApi, SubscribeUnauthorizedIsOperationError) {
+    Recorder handler;
+    SubscribeToIoTCoreResult subscribed;
+    auto operation = Subscribe(client, handler, "denied/#", &subscribed);
+    ASSERT_FALSE(subscribed);
+    ASSERT_EQ(subscribed.GetResultType(), OPERATION_ERROR);
+    EXPECT_NE(dynamic_cast<UnauthorizedError *>(subscribed.GetOperationError()), nullptr);
+    EXPECT_EQ(handler.closed.Count(), 0u);
+}
+
+TEST_F(CppApi, HandlerCanCallTheClient) {
+    Recorder first;
+    Recorder second;
+    first.onEvent = [&](IoTCoreMessage *) {
+        auto result = Publish(client, "test/cpp/second", "from handler");
+        EXPECT_TRUE(result);
+    };
+    SubscribeToIoTCoreResult r1, r2;
+    auto op2 = Subscribe(client, second, "test/cpp/second", &r2);
+    auto op1 = Subscribe(client, first, "test/cpp/first", &r1);
+    ASSERT_TRUE(r1);
+    ASSERT_TRUE(r2);
+    ASSERT_TRUE(Publish(client, "test/cpp/first", "go"));
+    ASSERT_TRUE(second.messages.WaitFor(1));
+    EXPECT_EQ(second.messages.At(0), "from handler");
+}
+
+TEST_F(CppApi, CloseFromInsideTheHandler) {
+    Recorder handler;
+    std::unique_ptr<SubscribeToIoTCoreOperation> operation;
+    handler.onEvent = [&](IoTCoreMessage *) { operation->Close(); };
+    SubscribeToIoTCoreResult subscribed;
+    operation = std::make_unique<SubscribeToIoTCoreOperation>(Subscribe(client, handler, "test/cpp/close", &subscribed));
+    ASSERT_TRUE(subscribed);
+    ASSERT_TRUE(Publish(client, "test/cpp/close", "one"));
+    ASSERT_TRUE(handler.closed.WaitFor(1));
+    ASSERT_TRUE(Publish(client, "test/cpp/close", "two"));
+    operation.reset();
+    EXPECT_EQ(handler.messages.Count(), 1u);
+}
+
+TEST_F(CppApi, DestroyOperationFromInsideTheHandler) {
+    auto handler = std::make_shared<Recorder>();
+    std::unique_ptr<SubscribeToIoTCoreOperation> operation;
+    Events destroyed;
+    handler->onEvent = [&](IoTCoreMessage *) {
+        operation.reset();
+        destroyed.Add();
+    };
+    SubscribeToIoTCoreRequest request;
+    request.SetTopicName("test/cpp/destroy");
+    request.SetQos(QOS_AT_MOST_ONCE);
+    operation = std::make_unique<SubscribeToIoTCoreOperation>(client.NewSubscribeToIoTCore(handler));
+    operation->Activate(request).wait();
+    ASSERT_TRUE(operation->GetResult().get());
+    ASSERT_TRUE(Publish(client, "test/cpp/destroy", "one"));
+    ASSERT_TRUE(destroyed.WaitFor(1));
+    EXPECT_EQ(handler->messages.Count(), 1u);
+}
+
+TEST_F(CppApi, DestroyClientWhileStreamIsOpen) {
+    Recorder handler;
+    SubscribeToIoTCoreResult subscribed;
+    {
+        Lifecycle lc;
+        Io::EventLoopGroup elg(1);
+        Io::DefaultHostResolver resolver(elg, 64, 30);
+        Io::ClientBootstrap bootstrap2(elg, resolver);
+        auto other = std::make_unique<GreengrassCoreIpcClient>(bootstrap2);
+        ASSERT_TRUE(other->Connect(lc, Config()).get());
+        auto operation = Subscribe(*other, handler, "test/cpp/orphan", &subscribed);
+        ASSERT_TRUE(subscribed);
+        other.reset(); // the client goes first; the operation outlives it
+        EXPECT_TRUE(handler.closed.WaitFor(1));
+        auto after = operation.Close();
+        EXPECT_TRUE(after.get());
+    }
+    EXPECT_EQ(handler.closed.Count(), 1u);
+}
+
+TEST_F(CppApi, OperationFutureWaitSemantics) {
+    PublishToIoTCoreOperation never = client.NewPublishToIoTCore();
+    auto notActivated = never.GetResult();
+    EXPECT_EQ(notActivated.wait_for(std::chrono::milliseconds(0)), std::future_status::ready);
+    auto r = notActivated.get();
+    EXPECT_EQ(r.GetResultType(), RPC_ERROR);
+    EXPECT_FALSE(notActivated.valid());
+
+    PublishToIoTCoreRequest request;
+    request.SetTopicName("test/cpp/std");
+    request.SetPayload({'x'});
+    request.SetQos(QOS_AT_MOST_ONCE);
+    auto op = client.NewPublishToIoTCore();
+    int flushed = -1;
+    op.Activate(request, [&](int code) { flushed = code; }).wait();
+    EXPECT_EQ(flushed, 0);
+    std::future<PublishToIoTCoreResult> standard = op.GetResult().ToStdFuture();
+    ASSERT_EQ(standard.wait_for(kWait), std::future_status::ready);
+    EXPECT_TRUE(standard.get());
+}
+
+} // namespace
