@@ -161,7 +161,8 @@ impl Launch {
             (None, Some(step)) => step.clone(),
             (None, None) => return Outcome::NoRun,
         };
-        if *stop.borrow() {
+        let stopping = *stop.borrow();
+        if stopping {
             return Outcome::Stopped;
         }
         let mut child = match self.command(&run).spawn() {
@@ -175,7 +176,7 @@ impl Launch {
                 Ok(s) => Outcome::Exited(s.code()),
                 Err(e) => Outcome::Broken(format!("Run: {e}")),
             },
-            _ = stop.wait_for(|s| *s) => {
+            _ = async { let _ = stop.wait_for(|s| *s).await; } => {
                 kill_group(&child, libc::SIGTERM);
                 match tokio::time::timeout(self.stop_grace, child.wait()).await {
                     Ok(_) => {}

@@ -5,7 +5,9 @@
 //! default, an in-memory broker, or a real broker (Mosquitto, AWS IoT Core over mTLS…) through a bridge that
 //! reproduces the nucleus' spooler semantics.
 
+pub mod brokers;
 pub mod config;
 pub mod launcher;
 pub mod mqtt;
+pub mod node;
 pub mod recipe;

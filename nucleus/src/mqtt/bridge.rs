@@ -106,7 +106,7 @@ pub type Sink = Arc<dyn Fn(&Msg) + Send + Sync>;
 
 /// Identifies one IPC-side subscription on the bridge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct BridgeSubId(u64);
+pub struct BridgeSubId(pub u64);
 
 /// Resolves when a [`AckMode::Puback`] publish is acknowledged (or definitively failed).
 pub type PubackWait = oneshot::Receiver<Result<(), String>>;
@@ -580,6 +580,8 @@ async fn tls_connect(
         .map_err(|e| format!("TLS handshake failed: {e}"))
 }
 
+// One decoded packet at a time, never stored: the size difference does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Pkt {
     V4(v4::Packet),
     V5(v5::Packet),

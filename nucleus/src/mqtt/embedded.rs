@@ -40,7 +40,7 @@ pub type LocalSink = Arc<dyn Fn(&Msg) + Send + Sync>;
 
 /// Identifies an in-process subscription.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct LocalSubId(u64);
+pub struct LocalSubId(pub u64);
 
 enum Target {
     Remote {
@@ -387,6 +387,8 @@ struct Session {
     client_id: String,
 }
 
+// One decoded packet at a time, never stored: the size difference does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Incoming {
     V4(v4::Packet),
     V5(v5::Packet),

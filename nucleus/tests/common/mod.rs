@@ -117,3 +117,201 @@ impl Drop for Mosquitto {
         }
     }
 }
+
+/// The `ggipc` binary under test.
+pub fn ggipc_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_ggipc"))
+}
+
+/// A recipe allowing `ops` on `resources` for the MQTT proxy, written to `dir/<name>.json`.
+pub fn write_recipe(
+    dir: &Path,
+    name: &str,
+    ops: &[&str],
+    resources: &[&str],
+    run: Option<&str>,
+) -> PathBuf {
+    let lifecycle = match run {
+        Some(r) => serde_json::json!({"Run": r}),
+        None => serde_json::json!({}),
+    };
+    let recipe = serde_json::json!({
+        "RecipeFormatVersion": "2020-01-25",
+        "ComponentName": name,
+        "ComponentVersion": "1.0.0",
+        "ComponentConfiguration": {"DefaultConfiguration": {
+            "x": "config-value",
+            "accessControl": {"aws.greengrass.ipc.mqttproxy": {
+                format!("{name}:mqttproxy:1"): {
+                    "operations": ops.iter().map(|o| format!("aws.greengrass#{o}")).collect::<Vec<_>>(),
+                    "resources": resources,
+                }
+            }}
+        }},
+        "Manifests": [{"Platform": {"os": "linux"}, "Lifecycle": lifecycle}]
+    });
+    let p = dir.join(format!("{name}.json"));
+    std::fs::write(&p, serde_json::to_vec_pretty(&recipe).unwrap()).unwrap();
+    p
+}
+
+/// A `ggipc` child process whose stdout and stderr lines are collected.
+pub struct Proc {
+    pub child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    pub seen: Vec<String>,
+}
+
+impl Proc {
+    pub fn spawn(args: &[&str], envs: &[(&str, &str)]) -> Proc {
+        let mut cmd = Command::new(ggipc_bin());
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn ggipc");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        let err = child.stderr.take().unwrap();
+        for pipe in [
+            Box::new(out) as Box<dyn std::io::Read + Send>,
+            Box::new(err),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Proc {
+            child,
+            lines: rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a line containing `needle`; returns it. Panics with everything seen so far on timeout.
+    pub fn wait_line(&mut self, needle: &str, within: Duration) -> String {
+        if let Some(l) = self.seen.iter().find(|l| l.contains(needle)) {
+            return l.clone();
+        }
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    self.seen.push(l.clone());
+                    if l.contains(needle) {
+                        return l;
+                    }
+                }
+                Err(_) => panic!(
+                    "no line containing {needle:?} within {within:?}; output so far:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Collects the remaining output until the process exits; returns its status.
+    pub fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                while let Ok(l) = self.lines.recv_timeout(Duration::from_millis(200)) {
+                    self.seen.push(l);
+                }
+                return st;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "ggipc did not exit within {within:?}; output:\n{}",
+                    self.seen.join("\n")
+                );
+            }
+            while let Ok(l) = self.lines.try_recv() {
+                self.seen.push(l);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn signal(&self, sig: i32) {
+        unsafe {
+            libc::kill(self.child.id() as i32, sig);
+        }
+    }
+
+    pub fn output(&self) -> String {
+        self.seen.join("\n")
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running `ggipc nucleus` with its registration read.
+pub struct NucleusProc {
+    pub proc_: Proc,
+    pub root: PathBuf,
+    pub socket: PathBuf,
+    pub mqtt: Option<String>,
+    pub svcuids: std::collections::HashMap<String, String>,
+}
+
+impl NucleusProc {
+    pub fn start(root: &Path, recipes: &[PathBuf], extra: &[&str]) -> NucleusProc {
+        let mut args: Vec<String> = vec![
+            "nucleus".into(),
+            "--root".into(),
+            root.display().to_string(),
+            "--mqtt-port".into(),
+            "0".into(),
+        ];
+        for r in recipes {
+            args.push("--recipe".into());
+            args.push(r.display().to_string());
+        }
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut p = Proc::spawn(&argv, &[("RUST_LOG", "info")]);
+        p.wait_line("ggipc: IPC socket", Duration::from_secs(20));
+        let reg: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(root.join("components.json")).unwrap())
+                .unwrap();
+        let svcuids = reg["components"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v["svcuid"].as_str().unwrap().to_owned()))
+            .collect();
+        NucleusProc {
+            proc_: p,
+            root: root.to_owned(),
+            socket: PathBuf::from(reg["socketPath"].as_str().unwrap()),
+            mqtt: reg["mqtt"].as_str().map(str::to_owned),
+            svcuids,
+        }
+    }
+
+    pub async fn client(&self, component: &str) -> ggipc::Client {
+        ggipc::Client::builder()
+            .socket_path(&self.socket)
+            .auth_token(self.svcuids[component].clone())
+            .connect()
+            .await
+            .expect("IPC connect")
+    }
+}

@@ -1,0 +1,160 @@
+//! [`ggipc::server::Broker`] implementations of the nucleus: the embedded broker (in-process hook into its routing
+//! table) and the bridge to a remote broker. `--broker memory` uses `ggipc::server::MemoryBroker` directly.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use ggipc::model::{MqttMessage, PayloadFormat, Qos, UserProperty};
+use ggipc::server::{BoxFuture, Broker, BrokerError, BrokerPublish, MessageSink, SubscriptionId};
+
+use crate::mqtt::bridge::{Bridge, BridgeSubId};
+use crate::mqtt::embedded::{EmbeddedBroker, LocalSubId};
+use crate::mqtt::msg::{Msg, Props};
+
+/// Model message → nucleus message.
+pub fn to_msg(p: BrokerPublish) -> Msg {
+    let m = p.message;
+    Msg {
+        topic: m.topic_name.unwrap_or_default(),
+        payload: Bytes::from(m.payload.unwrap_or_default()),
+        qos: match p.qos {
+            Qos::AtMostOnce => 0,
+            Qos::AtLeastOnce => 1,
+        },
+        retain: m.retain.unwrap_or(false),
+        props: Props {
+            payload_format_utf8: match m.payload_format {
+                Some(PayloadFormat::Utf8) => Some(true),
+                _ => None,
+            },
+            message_expiry_interval: m
+                .message_expiry_interval_seconds
+                .map(|s| u32::try_from(s.max(0)).unwrap_or(u32::MAX)),
+            content_type: m.content_type,
+            response_topic: m.response_topic,
+            correlation_data: m.correlation_data.map(Bytes::from),
+            user_properties: m
+                .user_properties
+                .unwrap_or_default()
+                .into_iter()
+                .map(|u| (u.key, u.value))
+                .collect(),
+        },
+    }
+}
+
+/// Nucleus message → the `MQTTMessage` of an `IoTCoreMessage` event, filled in as the Java nucleus does
+/// (`retain` and `payloadFormat` always present, the MQTT 5 fields when present).
+pub fn to_model(m: &Msg) -> MqttMessage {
+    let p = &m.props;
+    MqttMessage {
+        topic_name: Some(m.topic.clone()),
+        payload: Some(m.payload.to_vec()),
+        retain: Some(m.retain),
+        user_properties: (!p.user_properties.is_empty()).then(|| {
+            p.user_properties
+                .iter()
+                .map(|(k, v)| UserProperty {
+                    key: k.clone(),
+                    value: v.clone(),
+                })
+                .collect()
+        }),
+        message_expiry_interval_seconds: p.message_expiry_interval.map(i64::from),
+        correlation_data: p.correlation_data.as_ref().map(|b| b.to_vec()),
+        response_topic: p.response_topic.clone(),
+        payload_format: Some(if p.payload_format_utf8 == Some(true) {
+            PayloadFormat::Utf8
+        } else {
+            PayloadFormat::Bytes
+        }),
+        content_type: p.content_type.clone(),
+    }
+}
+
+/// The embedded broker as the IPC server's broker: publishes go straight into its routing table, IPC
+/// subscriptions are in-process entries of it. MQTT clients of the embedded listener see both.
+pub struct EmbeddedIpcBroker {
+    pub broker: EmbeddedBroker,
+}
+
+impl Broker for EmbeddedIpcBroker {
+    fn publish(&self, publish: BrokerPublish) -> BoxFuture<'_, Result<(), BrokerError>> {
+        // Routing happens here, synchronously, so order is fixed before the future is even polled.
+        self.broker.publish(to_msg(publish));
+        Box::pin(async { Ok(()) })
+    }
+
+    fn subscribe(
+        &self,
+        filter: &str,
+        qos: Qos,
+        sink: MessageSink,
+    ) -> BoxFuture<'_, Result<SubscriptionId, BrokerError>> {
+        let q = if qos == Qos::AtLeastOnce { 1 } else { 0 };
+        // Retained messages are not replayed to IPC subscribers (they would arrive before the subscribe response).
+        let (id, _retained) = self.broker.subscribe_local(
+            filter,
+            q,
+            Arc::new(move |m: &Msg| {
+                sink.deliver(&to_model(m));
+            }),
+        );
+        Box::pin(async move { Ok(SubscriptionId(id.0)) })
+    }
+
+    fn unsubscribe(&self, id: SubscriptionId) {
+        self.broker.unsubscribe_local(LocalSubId(id.0));
+    }
+}
+
+/// The bridge to a remote MQTT broker as the IPC server's broker.
+pub struct BridgeIpcBroker {
+    pub bridge: Bridge,
+}
+
+impl Broker for BridgeIpcBroker {
+    fn publish(&self, publish: BrokerPublish) -> BoxFuture<'_, Result<(), BrokerError>> {
+        // Spooling happens now (fixes order); a PUBACK-mode wait runs in the future.
+        let res = self.bridge.publish(to_msg(publish));
+        Box::pin(async move {
+            match res {
+                Ok(None) => Ok(()),
+                Ok(Some(wait)) => match wait.await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(BrokerError::new(e)),
+                    Err(_) => Err(BrokerError::new("the MQTT connection task stopped")),
+                },
+                Err(e) => Err(BrokerError::new(e)),
+            }
+        })
+    }
+
+    fn subscribe(
+        &self,
+        filter: &str,
+        qos: Qos,
+        sink: MessageSink,
+    ) -> BoxFuture<'_, Result<SubscriptionId, BrokerError>> {
+        let q = if qos == Qos::AtLeastOnce { 1 } else { 0 };
+        let filter = filter.to_owned();
+        Box::pin(async move {
+            let id = self
+                .bridge
+                .subscribe(
+                    &filter,
+                    q,
+                    Arc::new(move |m: &Msg| {
+                        sink.deliver(&to_model(m));
+                    }),
+                )
+                .await
+                .map_err(BrokerError::new)?;
+            Ok(SubscriptionId(id.0))
+        })
+    }
+
+    fn unsubscribe(&self, id: SubscriptionId) {
+        self.bridge.unsubscribe(BridgeSubId(id.0));
+    }
+}

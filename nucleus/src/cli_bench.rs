@@ -1,0 +1,412 @@
+//! `ggipc bench e2e`: end-to-end IPC → broker → IPC messages/s and latency percentiles (embedded broker, or a
+//! Mosquitto the bench starts itself, or any `mqtt://` URL). `ggipc bench rss`: resident memory of a `ggipc nucleus`
+//! process idle and with N connected components each holding a subscription.
+
+use std::path::{Path, PathBuf};
+use std::process::{ExitCode, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Subcommand;
+use ggipc::model::{PublishToIoTCoreRequest, Qos, SubscribeToIoTCoreRequest};
+use ggipc::{Client, SubscriptionEvent};
+use ggipc_nucleus::config::Config;
+use ggipc_nucleus::node::{Nucleus, NucleusOptions};
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// End-to-end throughput and latency.
+    E2e {
+        /// `embedded`, `mosquitto` (started by the bench on a free port) or `mqtt://HOST:PORT`.
+        #[arg(long, default_value = "embedded")]
+        broker: String,
+        /// Messages for the throughput run.
+        #[arg(short = 'n', long, default_value_t = 20000)]
+        messages: usize,
+        /// Round trips for the latency run (one message at a time).
+        #[arg(long, default_value_t = 2000)]
+        round_trips: usize,
+        /// Payload bytes.
+        #[arg(long, default_value_t = 64)]
+        size: usize,
+        /// QoS 0 or 1.
+        #[arg(long, default_value = "1", value_parser = ["0", "1"])]
+        qos: String,
+        /// Publishes in flight at once in the throughput run.
+        #[arg(long, default_value_t = 64)]
+        window: usize,
+    },
+    /// Nucleus memory: idle, then with N components connected, each with a subscription.
+    Rss {
+        #[arg(long, default_value_t = 1000)]
+        components: usize,
+    },
+}
+
+pub async fn run(cmd: BenchCommand) -> Result<ExitCode, String> {
+    raise_fd_limit();
+    match cmd {
+        BenchCommand::E2e {
+            broker,
+            messages,
+            round_trips,
+            size,
+            qos,
+            window,
+        } => {
+            e2e(
+                &broker,
+                messages,
+                round_trips,
+                size.max(8),
+                qos == "1",
+                window.max(1),
+            )
+            .await
+        }
+        BenchCommand::Rss { components } => rss(components).await,
+    }
+}
+
+/// Raises the soft open-files limit to the hard limit (1,000 connections need more than the usual 1,024).
+pub fn raise_fd_limit() {
+    unsafe {
+        let mut l = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) == 0 && l.rlim_cur < l.rlim_max {
+            l.rlim_cur = l.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &l);
+        }
+    }
+}
+
+const ALLOW_ALL: &str = r#"{
+  "RecipeFormatVersion": "2020-01-25",
+  "ComponentName": "NAME",
+  "ComponentVersion": "1.0.0",
+  "ComponentConfiguration": {"DefaultConfiguration": {"accessControl": {"aws.greengrass.ipc.mqttproxy": {
+    "NAME:mqttproxy:1": {"operations": ["aws.greengrass#PublishToIoTCore", "aws.greengrass#SubscribeToIoTCore"],
+                         "resources": ["*"]}}}}},
+  "Manifests": [{"Platform": {"os": "all"}, "Lifecycle": {}}]
+}"#;
+
+fn write_recipe(dir: &Path, name: &str) -> Result<PathBuf, String> {
+    let p = dir.join(format!("{name}.json"));
+    std::fs::write(&p, ALLOW_ALL.replace("NAME", name))
+        .map_err(|e| format!("{}: {e}", p.display()))?;
+    Ok(p)
+}
+
+struct MosquittoGuard(std::process::Child);
+impl Drop for MosquittoGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_mosquitto(dir: &Path) -> Result<(MosquittoGuard, u16), String> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())?
+        .port();
+    let conf = dir.join("mosquitto.conf");
+    std::fs::write(
+        &conf,
+        format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
+    )
+    .map_err(|e| e.to_string())?;
+    let bin = [
+        "/usr/sbin/mosquitto",
+        "/usr/local/sbin/mosquitto",
+        "mosquitto",
+    ]
+    .into_iter()
+    .find(|b| !b.starts_with('/') || Path::new(b).exists())
+    .unwrap_or("mosquitto");
+    let child = std::process::Command::new(bin)
+        .arg("-c")
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| {
+            format!("cannot start mosquitto ({bin}): {e}; scripts/install-mosquitto.sh installs it")
+        })?;
+    let guard = MosquittoGuard(child);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            return Err("mosquitto did not start listening".into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok((guard, port))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+async fn e2e(
+    broker: &str,
+    n: usize,
+    rts: usize,
+    size: usize,
+    qos1: bool,
+    window: usize,
+) -> Result<ExitCode, String> {
+    let dir = tempfile_dir()?;
+    let mut _mosq = None;
+    let broker_url = match broker {
+        "mosquitto" => {
+            let (g, port) = start_mosquitto(&dir)?;
+            _mosq = Some(g);
+            format!("mqtt://127.0.0.1:{port}")
+        }
+        other => other.to_owned(),
+    };
+    let recipe = write_recipe(&dir, "bench.Component")?;
+    let mut config = Config::default();
+    config.mqtt.embedded.port = 0;
+    config.mqtt.max_in_flight_publishes = 100;
+    config.mqtt.spooler.max_size_in_bytes = 64 * 1024 * 1024;
+    let nucleus = Nucleus::start(NucleusOptions {
+        root: dir.join("root"),
+        recipes: vec![recipe],
+        config,
+        broker: Some(broker_url.clone()),
+        embedded_port: Some(0),
+    })
+    .await?;
+    if let Some(b) = &nucleus.bridge {
+        let mut rx = b.connection_state();
+        tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|c| *c))
+            .await
+            .map_err(|_| {
+                format!(
+                    "bridge did not connect to {broker_url}: {:?}",
+                    b.last_error()
+                )
+            })?
+            .map_err(|e| e.to_string())?;
+    }
+    let svcuid = nucleus.components[0].svcuid.clone();
+    let connect = || async {
+        Client::builder()
+            .socket_path(&nucleus.socket_path)
+            .auth_token(svcuid.clone())
+            .connect()
+            .await
+            .map_err(|e| e.to_string())
+    };
+    let publisher = connect().await?;
+    let subscriber = connect().await?;
+    let q = if qos1 {
+        Qos::AtLeastOnce
+    } else {
+        Qos::AtMostOnce
+    };
+    let mut sub = subscriber
+        .subscribe_to_iot_core(SubscribeToIoTCoreRequest::new("bench/e2e", q))
+        .await
+        .map_err(|e| format!("subscribe: {e}"))?;
+    let t0 = Instant::now();
+    let mk = move |seq: u64| {
+        let mut p = vec![0u8; size];
+        p[..8].copy_from_slice(&seq.to_be_bytes());
+        PublishToIoTCoreRequest::new("bench/e2e", q, p)
+    };
+
+    // Latency: one message at a time, publish → delivered to the subscriber.
+    let mut lat = Vec::with_capacity(rts);
+    for i in 0..rts {
+        let start = Instant::now();
+        publisher
+            .publish_to_iot_core(mk(i as u64))
+            .await
+            .map_err(|e| format!("publish: {e}"))?;
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), sub.next()).await {
+                Ok(Some(SubscriptionEvent::Message(_))) => break,
+                Ok(Some(_)) => continue,
+                Ok(None) => return Err("subscription ended".into()),
+                Err(_) => return Err(format!("round trip {i} timed out")),
+            }
+        }
+        lat.push(start.elapsed());
+    }
+    lat.sort_unstable();
+
+    // Throughput: `window` publishes in flight, until the subscriber has everything (or 30 s of silence).
+    let start = Instant::now();
+    let pub_task = {
+        let publisher = publisher.clone();
+        let sem = Arc::new(tokio::sync::Semaphore::new(window));
+        tokio::spawn(async move {
+            let mut set = tokio::task::JoinSet::new();
+            let mut failed = 0usize;
+            for i in 0..n {
+                let permit = sem.clone().acquire_owned().await.expect("semaphore");
+                let p = publisher.clone();
+                let req = mk((rts + i) as u64);
+                set.spawn(async move {
+                    let r = p.publish_to_iot_core(req).await;
+                    drop(permit);
+                    r.is_ok()
+                });
+                while let Some(r) = set.try_join_next() {
+                    failed += usize::from(!r.unwrap_or(false));
+                }
+            }
+            while let Some(r) = set.join_next().await {
+                failed += usize::from(!r.unwrap_or(false));
+            }
+            failed
+        })
+    };
+    let mut received = 0usize;
+    while received < n {
+        match tokio::time::timeout(Duration::from_secs(30), sub.next()).await {
+            Ok(Some(SubscriptionEvent::Message(_))) => received += 1,
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => break,
+        }
+    }
+    let elapsed = start.elapsed();
+    let failed = pub_task.await.map_err(|e| e.to_string())?;
+    let _ = t0;
+    println!(
+        "bench e2e: broker={broker} qos={} payload={size}B",
+        if qos1 { 1 } else { 0 }
+    );
+    println!(
+        "  latency (publish → subscriber, {rts} sequential): p50={:?} p90={:?} p99={:?} max={:?}",
+        percentile(&lat, 0.50),
+        percentile(&lat, 0.90),
+        percentile(&lat, 0.99),
+        percentile(&lat, 1.0)
+    );
+    println!(
+        "  throughput ({n} msgs, window {window}): {:.0} msgs/s received ({received}/{n} delivered, {failed} publishes failed) in {:.2?}",
+        received as f64 / elapsed.as_secs_f64(),
+        elapsed
+    );
+    sub.close();
+    publisher.close().await;
+    subscriber.close().await;
+    nucleus.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn tempfile_dir() -> Result<PathBuf, String> {
+    let d = std::env::temp_dir().join(format!(
+        "ggipc-bench-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&d).map_err(|e| format!("{}: {e}", d.display()))?;
+    Ok(d)
+}
+
+fn rss_kib(pid: u32) -> Result<u64, String> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map_err(|e| format!("/proc/{pid}/status: {e}"))?;
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .ok_or_else(|| "no VmRSS".into())
+}
+
+async fn rss(components: usize) -> Result<ExitCode, String> {
+    let dir = tempfile_dir()?;
+    let mut args: Vec<String> = vec![
+        "nucleus".into(),
+        "--root".into(),
+        dir.join("root").display().to_string(),
+        "--mqtt-port".into(),
+        "0".into(),
+        "--log".into(),
+        "warn".into(),
+    ];
+    for i in 0..components {
+        let r = write_recipe(&dir, &format!("bench.C{i}"))?;
+        args.push("--recipe".into());
+        args.push(r.display().to_string());
+    }
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut child = tokio::process::Command::new(exe)
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start ggipc nucleus: {e}"))?;
+    let pid = child.id().ok_or("no pid")?;
+    let reg_path = dir.join("root/components.json");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !reg_path.exists() {
+        if Instant::now() > deadline {
+            return Err("nucleus did not start".into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let reg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&reg_path).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    let socket = PathBuf::from(reg["socketPath"].as_str().ok_or("socketPath")?);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let idle = rss_kib(pid)?;
+
+    let mut clients = Vec::with_capacity(components);
+    let mut subs = Vec::with_capacity(components);
+    let start = Instant::now();
+    for i in 0..components {
+        let name = format!("bench.C{i}");
+        let token = reg["components"][&name]["svcuid"]
+            .as_str()
+            .ok_or("svcuid")?
+            .to_owned();
+        let c = Client::builder()
+            .socket_path(&socket)
+            .auth_token(token)
+            .connect()
+            .await
+            .map_err(|e| format!("component {i}: connect: {e}"))?;
+        let s = c
+            .subscribe_to_iot_core(SubscribeToIoTCoreRequest::new(
+                format!("bench/{i}/#"),
+                Qos::AtLeastOnce,
+            ))
+            .await
+            .map_err(|e| format!("component {i}: subscribe: {e}"))?;
+        clients.push(c);
+        subs.push(s);
+    }
+    let setup = start.elapsed();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let loaded = rss_kib(pid)?;
+    println!("bench rss: nucleus pid {pid}");
+    println!("  idle: {:.1} MiB", idle as f64 / 1024.0);
+    println!(
+        "  with {components} connected components, one subscription each: {:.1} MiB (set up in {setup:.2?})",
+        loaded as f64 / 1024.0
+    );
+    drop(subs);
+    for c in clients {
+        c.close().await;
+    }
+    unsafe {
+        libc::kill(pid as i32, libc::SIGTERM);
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,363 @@
+//! A running local nucleus: IPC server on `<root>/ipc.socket`, the chosen broker, registered components, and the
+//! registration file `<root>/components.json` that `ggipc env` reads.
+//!
+//! `components.json` (mode 0600, removed at shutdown):
+//! ```json
+//! {"pid": 1234, "socketPath": "/abs/root/ipc.socket", "mqtt": "127.0.0.1:1883",
+//!  "components": {"com.example.Publisher": {"svcuid": "K3M7…", "recipe": "/abs/recipe.yaml"}}}
+//! ```
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ggipc::server::{Broker, MemoryBroker, Recipe, Server, ServerConfig};
+use serde_json::{json, Value};
+
+use crate::brokers::{BridgeIpcBroker, EmbeddedIpcBroker};
+use crate::config::{BrokerChoice, Config};
+use crate::mqtt::bridge::{AckMode, Bridge, BridgeConfig, MqttVersion, TlsFiles};
+use crate::mqtt::embedded::EmbeddedBroker;
+
+/// Options from the command line, applied over the config file.
+#[derive(Clone, Debug, Default)]
+pub struct NucleusOptions {
+    pub root: PathBuf,
+    pub recipes: Vec<PathBuf>,
+    pub config: Config,
+    /// Overrides `mqtt.broker`.
+    pub broker: Option<String>,
+    /// Overrides `mqtt.embedded.port`.
+    pub embedded_port: Option<u16>,
+}
+
+/// One registered component.
+#[derive(Clone, Debug)]
+pub struct Registered {
+    pub name: String,
+    pub svcuid: String,
+    pub recipe_path: PathBuf,
+    /// The recipe document with `{iot:thingName}` substituted in its configuration.
+    pub raw: Value,
+}
+
+/// The running nucleus.
+pub struct Nucleus {
+    pub root: PathBuf,
+    pub socket_path: PathBuf,
+    pub components: Vec<Registered>,
+    /// Where the embedded broker listens (embedded mode only).
+    pub embedded_addr: Option<SocketAddr>,
+    pub bridge: Option<Bridge>,
+    pub embedded: Option<EmbeddedBroker>,
+    pub memory: Option<Arc<MemoryBroker>>,
+    pub thing_name: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server_task: Option<tokio::task::JoinHandle<()>>,
+    listener_task: Option<tokio::task::JoinHandle<()>>,
+    registration_file: PathBuf,
+}
+
+fn substitute_thing_name(v: &mut Value, thing: &str) {
+    match v {
+        Value::String(s) if s.contains("{iot:thingName}") => {
+            *s = s.replace("{iot:thingName}", thing)
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| substitute_thing_name(x, thing)),
+        Value::Object(o) => {
+            // Keys too: policy ids and topic keys may carry the variable.
+            let entries: Vec<(String, Value)> = std::mem::take(o).into_iter().collect();
+            for (k, mut val) in entries {
+                substitute_thing_name(&mut val, thing);
+                o.insert(k.replace("{iot:thingName}", thing), val);
+            }
+        }
+        _ => {}
+    }
+}
+
+impl Nucleus {
+    /// Loads recipes, starts the broker side and the IPC server, writes the registration file.
+    pub async fn start(opts: NucleusOptions) -> Result<Nucleus, String> {
+        let cfg = &opts.config;
+        let root = absolute(&opts.root)?;
+        std::fs::create_dir_all(&root)
+            .map_err(|e| format!("cannot create root {}: {e}", root.display()))?;
+        let thing_name = cfg
+            .system
+            .thing_name
+            .clone()
+            .unwrap_or_else(|| "ggipc-local".to_owned());
+
+        // Recipes first: a bad recipe stops everything before anything listens.
+        let mut recipes = Vec::new();
+        for path in &opts.recipes {
+            let mut raw = crate::recipe::load_document(path)?;
+            if let Some(cc) = raw.as_object_mut().and_then(|o| {
+                o.iter_mut()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("ComponentConfiguration"))
+                    .map(|(_, v)| v)
+            }) {
+                substitute_thing_name(cc, &thing_name);
+            }
+            let recipe = Recipe::from_value(raw.clone()).map_err(|mut e| {
+                e.file = Some(path.clone());
+                e.to_string()
+            })?;
+            // The lifecycle must parse too (errors name file and field).
+            crate::recipe::ComponentSpec::from_value(path, &raw)?;
+            recipes.push((path.clone(), recipe, raw));
+        }
+
+        let choice = match opts.broker.as_deref().or(cfg.mqtt.broker.as_deref()) {
+            Some(s) => BrokerChoice::parse(s).map_err(|e| format!("--broker: {e}"))?,
+            None => BrokerChoice::Embedded,
+        };
+        let mut embedded_addr = None;
+        let mut listener_task = None;
+        let mut bridge = None;
+        let mut embedded = None;
+        let mut memory = None;
+        let broker: Arc<dyn Broker> = match &choice {
+            BrokerChoice::Embedded => {
+                let b = EmbeddedBroker::new(cfg.mqtt.embedded.max_packet_size);
+                let port = opts.embedded_port.unwrap_or(cfg.mqtt.embedded.port);
+                let addr: SocketAddr = format!("{}:{}", cfg.mqtt.embedded.host, port)
+                    .parse()
+                    .map_err(|e| format!("mqtt.embedded.host: {e}"))?;
+                let (bound, task) = b
+                    .listen(addr)
+                    .await
+                    .map_err(|e| format!("embedded MQTT broker cannot listen on {addr}: {e} (use --mqtt-port 0 for a free port)"))?;
+                tracing::info!("embedded MQTT broker listening on {bound}");
+                embedded_addr = Some(bound);
+                listener_task = Some(task);
+                embedded = Some(b.clone());
+                Arc::new(EmbeddedIpcBroker { broker: b })
+            }
+            BrokerChoice::Memory => {
+                let m = Arc::new(MemoryBroker::new());
+                memory = Some(m.clone());
+                m
+            }
+            BrokerChoice::Remote { tls, host, port } => {
+                let m = &cfg.mqtt;
+                let mut bc = BridgeConfig::new(host.clone(), *port);
+                bc.client_id = m
+                    .client_id
+                    .clone()
+                    .or_else(|| cfg.system.thing_name.clone())
+                    .unwrap_or(bc.client_id);
+                bc.version = if m.version == "mqtt3" {
+                    MqttVersion::V311
+                } else {
+                    MqttVersion::V5
+                };
+                bc.keep_alive = Duration::from_millis(m.keep_alive_timeout_ms);
+                bc.operation_timeout = Duration::from_millis(m.operation_timeout_ms);
+                bc.spool_max_bytes = m.spooler.max_size_in_bytes;
+                bc.keep_qos0_when_offline = m.spooler.keep_qos0_when_offline;
+                bc.max_publish_retry = m.max_publish_retry;
+                bc.max_in_flight = m.max_in_flight_publishes;
+                bc.ack_mode = if m.publish_ack_mode == "puback" {
+                    AckMode::Puback
+                } else {
+                    AckMode::Spool
+                };
+                bc.username = m.username.clone();
+                bc.password = m.password.clone();
+                if *tls {
+                    bc.tls = Some(TlsFiles {
+                        ca: cfg.system.root_ca_path.clone(),
+                        cert: cfg.system.certificate_file_path.clone(),
+                        key: cfg.system.private_key_path.clone(),
+                    });
+                }
+                tracing::info!(client_id = %bc.client_id, "bridging to MQTT broker {host}:{port}");
+                let b = Bridge::start(bc);
+                bridge = Some(b.clone());
+                Arc::new(BridgeIpcBroker { bridge: b })
+            }
+        };
+
+        let socket_path = root.join("ipc.socket");
+        let server_config = ServerConfig {
+            socket_path: socket_path.clone(),
+            max_payload_bytes: cfg.mqtt.max_message_size_in_bytes,
+            mqtt5: cfg.mqtt.version != "mqtt3",
+            ..ServerConfig::default()
+        };
+        let server = Server::new(server_config, broker);
+        let mut components = Vec::new();
+        for (path, recipe, raw) in recipes {
+            let svcuid = server
+                .components()
+                .register(recipe.name(), recipe.access_control().clone());
+            tracing::info!(component = %recipe.name(), recipe = %path.display(), "component registered");
+            components.push(Registered {
+                name: recipe.name().to_owned(),
+                svcuid,
+                recipe_path: absolute(&path)?,
+                raw,
+            });
+        }
+        let bound = server
+            .bind()
+            .map_err(|e| format!("cannot listen on {}: {e}", socket_path.display()))?;
+        tracing::info!("IPC socket {}", socket_path.display());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server_task = tokio::spawn(async move {
+            let stopped = bound
+                .run(async move {
+                    let _ = rx.await;
+                })
+                .await;
+            if let Err(e) = stopped {
+                tracing::error!("IPC server stopped with an error: {e}");
+            }
+        });
+
+        let registration_file = root.join("components.json");
+        let mut comps = serde_json::Map::new();
+        for c in &components {
+            comps.insert(
+                c.name.clone(),
+                json!({"svcuid": c.svcuid, "recipe": c.recipe_path}),
+            );
+        }
+        let reg = json!({
+            "pid": std::process::id(),
+            "socketPath": socket_path,
+            "mqtt": embedded_addr.map(|a| a.to_string()),
+            "components": comps,
+        });
+        write_private(
+            &registration_file,
+            &serde_json::to_vec_pretty(&reg).expect("json"),
+        )?;
+
+        Ok(Nucleus {
+            root,
+            socket_path,
+            components,
+            embedded_addr,
+            bridge,
+            embedded,
+            memory,
+            thing_name,
+            shutdown: Some(tx),
+            server_task: Some(server_task),
+            listener_task,
+            registration_file,
+        })
+    }
+
+    /// The environment a component gets (spec §5.1).
+    pub fn component_env(&self, c: &Registered, cfg: &Config) -> BTreeMap<String, String> {
+        let mut env = BTreeMap::new();
+        let sock = self.socket_path.display().to_string();
+        env.insert("SVCUID".into(), c.svcuid.clone());
+        env.insert("AWS_CONTAINER_AUTHORIZATION_TOKEN".into(), c.svcuid.clone());
+        let for_component = if sock.len() >= 108 {
+            "../../ipc.socket".to_owned()
+        } else {
+            sock.clone()
+        };
+        env.insert(
+            "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT".into(),
+            for_component,
+        );
+        env.insert("AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH".into(), sock);
+        env.insert(
+            "GG_ROOT_CA_PATH".into(),
+            cfg.system
+                .root_ca_path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        );
+        env.insert("AWS_IOT_THING_NAME".into(), self.thing_name.clone());
+        let region = cfg.aws_region.clone().unwrap_or_else(|| "us-east-1".into());
+        env.insert("AWS_REGION".into(), region.clone());
+        env.insert("AWS_DEFAULT_REGION".into(), region);
+        env.insert(
+            "GGC_VERSION".into(),
+            cfg.ggc_version.clone().unwrap_or_else(|| "2.14.0".into()),
+        );
+        if let Some(a) = self.embedded_addr {
+            // Ours: where the embedded broker listens, for components' tests that want to watch MQTT.
+            env.insert("GGIPC_MQTT_ADDRESS".into(), a.to_string());
+        }
+        env
+    }
+
+    /// Stops the IPC server (terminating streams), the broker side, and removes the registration file.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.server_task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        }
+        if let Some(b) = self.bridge.take() {
+            b.shutdown().await;
+        }
+        if let Some(t) = self.listener_task.take() {
+            t.abort();
+        }
+        let _ = std::fs::remove_file(&self.registration_file);
+    }
+}
+
+impl Drop for Nucleus {
+    fn drop(&mut self) {
+        if let Some(t) = self.listener_task.take() {
+            t.abort();
+        }
+        if self.shutdown.is_some() {
+            let _ = std::fs::remove_file(&self.registration_file);
+        }
+    }
+}
+
+/// Absolute form of `p` (relative to the current directory), without requiring it to exist.
+pub fn absolute(p: &Path) -> Result<PathBuf, String> {
+    if p.is_absolute() {
+        Ok(p.to_owned())
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .map_err(|e| format!("current directory: {e}"))
+    }
+}
+
+fn write_private(path: &Path, data: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("json.tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    f.write_all(data)
+        .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Reads `<root>/components.json` written by a running nucleus.
+pub fn read_registration(root: &Path) -> Result<Value, String> {
+    let path = root.join("components.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        format!(
+            "{}: {e} (is `ggipc nucleus --root {}` running?)",
+            path.display(),
+            root.display()
+        )
+    })?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}

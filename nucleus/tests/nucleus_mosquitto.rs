@@ -1,0 +1,255 @@
+//! `ggipc nucleus --broker mqtt://…` against a real Mosquitto: IPC ↔ MQTT in both directions with MQTT 5 fields,
+//! a broker outage in the middle of a QoS 1 stream, QoS 0 while offline, an unreachable broker.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::{write_recipe, Mosquitto, NucleusProc};
+use ggipc::model::{PublishToIoTCoreRequest, Qos, SubscribeToIoTCoreRequest, UserProperty};
+use ggipc::{ErrorKind, SubscriptionEvent};
+use rumqttc::v5;
+use tokio::sync::mpsc;
+
+const ALL: &[&str] = &["PublishToIoTCore", "SubscribeToIoTCore"];
+
+fn mqtt5_client(
+    port: u16,
+    id: &str,
+) -> (
+    v5::AsyncClient,
+    mpsc::UnboundedReceiver<v5::mqttbytes::v5::Publish>,
+    mpsc::UnboundedReceiver<()>,
+) {
+    let opts = v5::MqttOptions::new(id, "127.0.0.1", port);
+    let (client, mut el) = v5::AsyncClient::new(opts, 64);
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (atx, arx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            match el.poll().await {
+                Ok(v5::Event::Incoming(v5::Incoming::Publish(p))) => {
+                    let _ = tx.send(p);
+                }
+                Ok(v5::Event::Incoming(v5::Incoming::SubAck(_))) => {
+                    let _ = atx.send(());
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    });
+    (client, rx, arx)
+}
+
+async fn next_message(
+    sub: &mut ggipc::Subscription,
+    within: Duration,
+) -> Option<ggipc::model::MqttMessage> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, sub.next()).await {
+            Ok(Some(SubscriptionEvent::Message(m))) => return m.message,
+            Ok(Some(ev)) if ev.is_terminal() => panic!("subscription ended: {ev:?}"),
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("subscription ended"),
+            Err(_) => return None,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipc_and_mqtt_through_mosquitto() {
+    let Some(bin) = common::mosquitto_or_skip("ipc_and_mqtt_through_mosquitto") else {
+        return;
+    };
+    let mosq = Mosquitto::start(&bin);
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = write_recipe(dir.path(), "m.Component", ALL, &["*"], None);
+    let url = format!("mqtt://127.0.0.1:{}", mosq.port);
+    let mut n = NucleusProc::start(&dir.path().join("root"), &[recipe], &["--broker", &url]);
+    n.proc_
+        .wait_line("connected to MQTT broker", Duration::from_secs(20));
+    let client = n.client("m.Component").await;
+
+    // IPC publish arrives at an MQTT subscriber on Mosquitto, MQTT 5 fields included.
+    let (mq, mut incoming, mut subacks) = mqtt5_client(mosq.port, "watcher");
+    mq.subscribe("to/cloud/#", v5::mqttbytes::QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), subacks.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut req = PublishToIoTCoreRequest::new("to/cloud/a", Qos::AtLeastOnce, b"up".to_vec());
+    req.content_type = Some("text/plain".into());
+    req.response_topic = Some("to/device/reply".into());
+    req.user_properties = Some(vec![UserProperty {
+        key: "u".into(),
+        value: "1".into(),
+    }]);
+    client.publish_to_iot_core(req).await.unwrap();
+    let p = tokio::time::timeout(Duration::from_secs(10), incoming.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&p.topic[..], b"to/cloud/a");
+    assert_eq!(&p.payload[..], b"up");
+    let props = p.properties.expect("properties");
+    assert_eq!(props.content_type.as_deref(), Some("text/plain"));
+    assert_eq!(props.response_topic.as_deref(), Some("to/device/reply"));
+    assert_eq!(
+        props.user_properties,
+        vec![("u".to_owned(), "1".to_owned())]
+    );
+
+    // An MQTT publish reaches an IPC subscriber, MQTT 5 fields included.
+    let mut sub = client
+        .subscribe_to_iot_core(SubscribeToIoTCoreRequest::new(
+            "to/device/#",
+            Qos::AtLeastOnce,
+        ))
+        .await
+        .unwrap();
+    let props = v5::mqttbytes::v5::PublishProperties {
+        content_type: Some("application/octet-stream".into()),
+        correlation_data: Some(bytes::Bytes::from_static(b"42")),
+        ..Default::default()
+    };
+    mq.publish_with_properties(
+        "to/device/b",
+        v5::mqttbytes::QoS::AtLeastOnce,
+        false,
+        "down",
+        props,
+    )
+    .await
+    .unwrap();
+    let m = next_message(&mut sub, Duration::from_secs(10))
+        .await
+        .expect("message from MQTT");
+    assert_eq!(m.topic_name.as_deref(), Some("to/device/b"));
+    assert_eq!(m.payload.as_deref(), Some(&b"down"[..]));
+    assert_eq!(m.content_type.as_deref(), Some("application/octet-stream"));
+    assert_eq!(m.correlation_data.as_deref(), Some(&b"42"[..]));
+    client.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mosquitto_outage_mid_stream() {
+    let Some(bin) = common::mosquitto_or_skip("mosquitto_outage_mid_stream") else {
+        return;
+    };
+    let mut mosq = Mosquitto::start(&bin);
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = write_recipe(dir.path(), "o.Component", ALL, &["*"], None);
+    let url = format!("mqtt://127.0.0.1:{}", mosq.port);
+    let mut n = NucleusProc::start(&dir.path().join("root"), &[recipe], &["--broker", &url]);
+    n.proc_
+        .wait_line("connected to MQTT broker", Duration::from_secs(20));
+    let publisher = n.client("o.Component").await;
+    let subscriber = n.client("o.Component").await;
+    let mut sub = subscriber
+        .subscribe_to_iot_core(SubscribeToIoTCoreRequest::new("o/#", Qos::AtLeastOnce))
+        .await
+        .unwrap();
+
+    const N: usize = 150;
+    let mut seen = BTreeSet::new();
+    let mut total = 0;
+    for i in 0..N {
+        if i == 50 {
+            mosq.stop();
+            n.proc_
+                .wait_line("MQTT connection lost", Duration::from_secs(20));
+            // QoS 0 while offline is refused with the nucleus' message.
+            let err = publisher
+                .publish_to_iot_core(PublishToIoTCoreRequest::new(
+                    "o/q0",
+                    Qos::AtMostOnce,
+                    b"x".to_vec(),
+                ))
+                .await
+                .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::ServiceError);
+            assert!(
+                err.message()
+                    .contains("Device is offline. Dropping QoS 0 message."),
+                "{}",
+                err.message()
+            );
+        }
+        if i == 100 {
+            mosq.restart();
+        }
+        // QoS 1 publishes succeed throughout: they are spooled while the broker is away.
+        publisher
+            .publish_to_iot_core(PublishToIoTCoreRequest::new(
+                "o/x",
+                Qos::AtLeastOnce,
+                i.to_string().into_bytes(),
+            ))
+            .await
+            .unwrap();
+        while let Some(SubscriptionEvent::Message(m)) = sub.try_next() {
+            seen.insert(String::from_utf8(m.message.unwrap().payload.unwrap()).unwrap());
+            total += 1;
+        }
+    }
+    // After reconnecting, the subscription is back without the component doing anything and the spool drains.
+    while seen.len() < N {
+        let Some(m) = next_message(&mut sub, Duration::from_secs(30)).await else {
+            let missing: Vec<usize> = (0..N).filter(|i| !seen.contains(&i.to_string())).collect();
+            panic!("messages lost: {missing:?}\n{}", n.proc_.output());
+        };
+        seen.insert(String::from_utf8(m.payload.unwrap()).unwrap());
+        total += 1;
+    }
+    assert!(
+        total - N <= 5,
+        "{} duplicates (QoS 1 allows only the in-flight ones)",
+        total - N
+    );
+    publisher.close().await;
+    subscriber.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_broker_keeps_local_ipc_serving() {
+    let port = common::free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = write_recipe(dir.path(), "u.Component", ALL, &["*"], None);
+    let url = format!("mqtt://127.0.0.1:{port}");
+    let mut n = NucleusProc::start(&dir.path().join("root"), &[recipe], &["--broker", &url]);
+    let line = n
+        .proc_
+        .wait_line("cannot connect to MQTT broker", Duration::from_secs(20));
+    assert!(
+        line.contains(&format!("127.0.0.1:{port}")) && line.contains("refused"),
+        "{line}"
+    );
+    let client = n.client("u.Component").await;
+    // QoS 1 is spooled (accepted), QoS 0 refused as the nucleus does.
+    client
+        .publish_to_iot_core(PublishToIoTCoreRequest::new(
+            "u/a",
+            Qos::AtLeastOnce,
+            b"1".to_vec(),
+        ))
+        .await
+        .unwrap();
+    let err = client
+        .publish_to_iot_core(PublishToIoTCoreRequest::new(
+            "u/a",
+            Qos::AtMostOnce,
+            b"0".to_vec(),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.message(),
+        "Publish to topic u/a failed: Device is offline. Dropping QoS 0 message."
+    );
+    client.close().await;
+}
