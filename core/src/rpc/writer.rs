@@ -13,6 +13,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::net::UnixStream;
 use tokio::sync::Notify;
 
+/// Queued bytes above which a connection counts as congested: the server stops reading its requests and
+/// drops events for it; senders may wait with [`FrameWriter::wait_for_capacity`].
+pub const HIGH_WATER: usize = 4 * 1024 * 1024;
+
 /// The connection's writer is closed (the peer went away, a write failed, or the connection was shut down).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WriterClosed(pub String);
@@ -62,7 +66,7 @@ impl FrameWriter {
             wake_flusher: Notify::new(),
             drained: Notify::new(),
             max_message_size,
-            high_water: (4 * 1024 * 1024).max(2 * max_message_size.min(64 * 1024 * 1024)),
+            high_water: HIGH_WATER,
         });
         let weak = Arc::downgrade(&w);
         tokio::spawn(async move {

@@ -58,7 +58,10 @@ enum End {
     Io(io::Error),
     Shutdown,
     ConnectTimeout,
-    /// We sent a PROTOCOL_ERROR or a rejecting CONNECT_ACK; linger, then close.
+    /// We sent a PROTOCOL_ERROR: flush it, then close (as the C library does).
+    Flush,
+    /// We sent a rejecting CONNECT_ACK: let the client read it before closing (official clients report
+    /// "access denied" only if they see the ACK before the close).
     Linger(&'static str),
     /// The peer sent PROTOCOL_ERROR / INTERNAL_ERROR.
     PeerError,
@@ -180,7 +183,7 @@ impl Conn {
             .protocol_errors
             .fetch_add(1, Ordering::Relaxed);
         self.send(&rpc::connection_error(MessageType::ProtocolError, payload));
-        Some(End::Linger("protocol error"))
+        Some(End::Flush)
     }
 
     fn on_message(&mut self, msg: Message) -> Option<End> {
@@ -644,6 +647,9 @@ impl Conn {
                     }
                 })
                 .await;
+            }
+            End::Flush => {
+                let _ = tokio::time::timeout(LINGER, self.writer.flushed()).await;
             }
             End::ConnectTimeout => {
                 tracing::warn!("connection closed: no CONNECT within the connect timeout")
