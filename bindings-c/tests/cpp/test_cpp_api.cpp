@@ -157,8 +157,16 @@ TEST(CppConnect, BadTokenIsAccessDenied) {
     std::ostringstream printed;
     printed << status;
     EXPECT_NE(printed.str().find("EVENT_STREAM_RPC_CONNECTION_ACCESS_DENIED"), std::string::npos);
-    // Operations on a client that never connected fail cleanly.
-    auto result = Publish(client, "test/cpp/x", "x");
+    // Operations on a client that never connected fail cleanly, at activation and in the result.
+    PublishToIoTCoreRequest request;
+    request.SetTopicName("test/cpp/x");
+    request.SetPayload({'x'});
+    request.SetQos(QOS_AT_MOST_ONCE);
+    auto operation = client.NewPublishToIoTCore();
+    auto activated = operation.Activate(request).get();
+    EXPECT_FALSE(activated);
+    EXPECT_EQ(activated.baseStatus, EVENT_STREAM_RPC_CONNECTION_CLOSED);
+    auto result = operation.GetResult().get();
     EXPECT_FALSE(result);
     EXPECT_EQ(result.GetResultType(), RPC_ERROR);
     EXPECT_EQ(result.GetRpcError().baseStatus, EVENT_STREAM_RPC_CONNECTION_CLOSED);

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: Apache-2.0
+// C++ benchmark of ggipc against a running nucleus (bench/cpp/run.sh starts one and runs the
+// Rust client's benchmark beside it). Prints one line per figure:
+//   cpp_sdk_sync_publish_per_s   PublishToIoTCore through the SDK surface, one at a time
+//   cpp_c_sync_publish_per_s     the same through the C API (ggipc_client_publish_bytes)
+//   cpp_events_per_s             IoTCoreMessage events delivered to a C++ stream handler while a
+//                                second connection publishes with up to 128 publishes in flight
+// Usage: bench_cpp SOCKET TOKEN [COUNT]
+#include <ggipc/greengrass.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+
+using namespace ggipc::crt;
+using namespace ggipc::greengrass;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+
+class Counter : public SubscribeToIoTCoreStreamHandler {
+  public:
+    std::mutex mu;
+    std::condition_variable cv;
+    long count = 0;
+    void OnStreamEvent(IoTCoreMessage *) override {
+        std::lock_guard<std::mutex> lock(mu);
+        ++count;
+        cv.notify_all();
+    }
+};
+
+struct Window {
+    std::mutex mu;
+    std::condition_variable cv;
+    int inFlight = 0;
+    long failures = 0;
+};
+
+void Done(void *userdata, const ggipc_error *error) {
+    auto *w = static_cast<Window *>(userdata);
+    std::lock_guard<std::mutex> lock(w->mu);
+    --w->inFlight;
+    if (error != nullptr) {
+        ++w->failures;
+    }
+    w->cv.notify_all();
+}
+
+class Quiet : public ConnectionLifecycleHandler {};
+
+} // namespace
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        std::fprintf(stderr, "usage: %s SOCKET TOKEN [COUNT]\n", argv[0]);
+        return 2;
+    }
+    const long count = argc > 3 ? std::atol(argv[3]) : 20000;
+    ConnectionConfig config;
+    config.SetSocketPath(argv[1]);
+    config.SetAuthToken(argv[2]);
+
+    ApiHandle apiHandle(g_allocator);
+    Io::EventLoopGroup eventLoopGroup(1);
+    Io::DefaultHostResolver socketResolver(eventLoopGroup, 64, 30);
+    Io::ClientBootstrap bootstrap(eventLoopGroup, socketResolver);
+    Quiet lifecycle;
+    GreengrassCoreIpcClient client(bootstrap);
+    GreengrassCoreIpcClient subscriber(bootstrap);
+    if (!client.Connect(lifecycle, config).get() || !subscriber.Connect(lifecycle, config).get()) {
+        std::fprintf(stderr, "connect failed\n");
+        return 1;
+    }
+
+    PublishToIoTCoreRequest request;
+    request.SetTopicName("bench/sync");
+    request.SetPayload(Vector<uint8_t>(64, 'x'));
+    request.SetQos(QOS_AT_MOST_ONCE);
+    for (int i = 0; i < 500; ++i) { // warm-up
+        auto op = client.NewPublishToIoTCore();
+        op.Activate(request);
+        if (!op.GetResult().get()) {
+            std::fprintf(stderr, "publish failed\n");
+            return 1;
+        }
+    }
+    auto start = Clock::now();
+    for (long i = 0; i < count; ++i) {
+        PublishToIoTCoreOperation operation = client.NewPublishToIoTCore();
+        operation.Activate(request, nullptr).wait();
+        if (!operation.GetResult().get()) {
+            std::fprintf(stderr, "publish failed\n");
+            return 1;
+        }
+    }
+    std::printf("cpp_sdk_sync_publish_per_s %.0f\n", static_cast<double>(count) / Seconds(start));
+
+    const ggipc_client *c = client.GetCClient();
+    const Vector<uint8_t> payload(64, 'x');
+    start = Clock::now();
+    for (long i = 0; i < count; ++i) {
+        ggipc_error *e = ggipc_client_publish_bytes(c, "bench/sync", GGIPC_QOS_AT_MOST_ONCE, payload.data(), payload.size());
+        if (e != nullptr) {
+            std::fprintf(stderr, "publish failed: %s\n", ggipc_error_get_message(e));
+            ggipc_error_free(e);
+            return 1;
+        }
+    }
+    std::printf("cpp_c_sync_publish_per_s %.0f\n", static_cast<double>(count) / Seconds(start));
+
+    Counter counter;
+    SubscribeToIoTCoreRequest subscribe;
+    subscribe.SetTopicName("bench/events/#");
+    subscribe.SetQos(QOS_AT_MOST_ONCE);
+    auto subscription = subscriber.NewSubscribeToIoTCore(counter);
+    subscription.Activate(subscribe).wait();
+    if (!subscription.GetResult().get()) {
+        std::fprintf(stderr, "subscribe failed\n");
+        return 1;
+    }
+    ggipc_publish_request *req = nullptr;
+    ggipc_error *e = ggipc_publish_request_new("bench/events/x", GGIPC_QOS_AT_MOST_ONCE, payload.data(), payload.size(), &req);
+    if (e != nullptr) {
+        ggipc_error_free(e);
+        return 1;
+    }
+    Window window;
+    start = Clock::now();
+    for (long i = 0; i < count; ++i) {
+        {
+            std::unique_lock<std::mutex> lock(window.mu);
+            window.cv.wait(lock, [&] { return window.inFlight < 128; });
+            ++window.inFlight;
+        }
+        e = ggipc_client_publish_async(c, req, Done, &window, nullptr);
+        if (e != nullptr) {
+            ggipc_error_free(e);
+            return 1;
+        }
+    }
+    bool complete;
+    {
+        std::unique_lock<std::mutex> lock(counter.mu);
+        complete = counter.cv.wait_for(lock, std::chrono::seconds(60), [&] { return counter.count >= count; });
+    }
+    const double elapsed = Seconds(start);
+    {
+        std::unique_lock<std::mutex> lock(window.mu);
+        window.cv.wait(lock, [&] { return window.inFlight == 0; });
+    }
+    ggipc_publish_request_free(req);
+    if (!complete || window.failures != 0) {
+        std::fprintf(stderr, "events: got %ld of %ld (%ld publish failures)\n", counter.count, count, window.failures);
+        return 1;
+    }
+    std::printf("cpp_events_per_s %.0f\n", static_cast<double>(count) / elapsed);
+    return 0;
+}

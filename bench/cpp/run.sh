@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# C++ vs Rust client benchmark, same server, same run (release builds).
+#   bench/cpp/run.sh [COUNT]     (default 20000 operations per figure)
+# Prints the C++ figures (SDK surface and C API) beside the Rust client's, and the ratios.
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$repo"
+count="${1:-20000}"
+target_dir="${CARGO_TARGET_DIR:-$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')}"
+build="$target_dir/ggipc-c-cmake-release"
+cmake -S bindings-c -B "$build" -DGGIPC_BUILD_TESTS=ON -DGGIPC_CARGO_PROFILE=release -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" -j 2 --target bench_cpp >/dev/null
+cargo build -q --release -p ggipc-c --bin ggipc-bench-rust --bin ggipc-test-server
+
+work="$(mktemp -d)"
+"$target_dir/release/ggipc-test-server" --socket "$work/ipc.socket" --ready-file "$work/ready" >"$work/server.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
+for ((i = 0; i < 200; i++)); do [[ -f "$work/ready" ]] && break; sleep 0.05; done
+
+token=GGIPCTESTTOKEN01
+echo "# $(nproc) cores, $count operations per figure, 64-byte payloads, QoS 0"
+rust="$("$target_dir/release/ggipc-bench-rust" "$work/ipc.socket" "$token" "$count")"
+cpp="$("$build/bench_cpp" "$work/ipc.socket" "$token" "$count")"
+echo "$rust"
+echo "$cpp"
+get() { awk -v k="$1" '$1 == k { print $2 }' <<<"$rust
+$cpp"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f%%", (a / b) * 100 }'; }
+echo "cpp_sdk_sync_publish / rust_sync_publish = $(ratio "$(get cpp_sdk_sync_publish_per_s)" "$(get rust_sync_publish_per_s)")"
+echo "cpp_c_sync_publish   / rust_sync_publish = $(ratio "$(get cpp_c_sync_publish_per_s)" "$(get rust_sync_publish_per_s)")"
+echo "cpp_events           / rust_events       = $(ratio "$(get cpp_events_per_s)" "$(get rust_events_per_s)")"

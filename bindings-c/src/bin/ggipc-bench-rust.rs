@@ -1,0 +1,71 @@
+//! The Rust client's side of the C++ benchmark (bench/cpp/run.sh runs both against the same
+//! server in the same run). Same workloads as `bench/cpp/bench.cpp`:
+//!   rust_sync_publish_per_s  blocking publishes, one at a time (`ggipc::blocking::Client`)
+//!   rust_events_per_s        events delivered to a handler on a dispatcher thread while a second
+//!                            connection publishes with up to 128 publishes in flight
+//! Usage: `ggipc-bench-rust SOCKET TOKEN [COUNT]`.
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use ggipc_core::model::{PublishToIoTCoreRequest, Qos, SubscribeToIoTCoreRequest};
+use ggipc_core::{blocking, Client, SubscriptionEvent};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 3 {
+        eprintln!("usage: ggipc-bench-rust SOCKET TOKEN [COUNT]");
+        std::process::exit(2);
+    }
+    let count: usize = args.get(3).and_then(|c| c.parse().ok()).unwrap_or(20_000);
+    let builder = || Client::builder().socket_path(&args[1]).auth_token(&args[2]);
+    let client: blocking::Client = builder().connect_blocking().expect("connect");
+    let subscriber: blocking::Client = builder().connect_blocking().expect("connect");
+
+    let request = PublishToIoTCoreRequest::new("bench/sync", Qos::AtMostOnce, vec![b'x'; 64]);
+    for _ in 0..500 {
+        client.publish_to_iot_core(request.clone()).expect("publish");
+    }
+    let start = Instant::now();
+    for _ in 0..count {
+        client.publish_to_iot_core(request.clone()).expect("publish");
+    }
+    println!("rust_sync_publish_per_s {:.0}", count as f64 / start.elapsed().as_secs_f64());
+
+    let received = Arc::new((Mutex::new(0usize), Condvar::new()));
+    let r = received.clone();
+    let sub = subscriber
+        .subscribe_to_iot_core(SubscribeToIoTCoreRequest::new("bench/events/#", Qos::AtMostOnce))
+        .expect("subscribe");
+    let _handle = sub.with_handler(move |ev| {
+        if let SubscriptionEvent::Message(_) = ev {
+            let (m, cv) = &*r;
+            *m.lock().unwrap() += 1;
+            cv.notify_all();
+        }
+    });
+    let event = PublishToIoTCoreRequest::new("bench/events/x", Qos::AtMostOnce, vec![b'x'; 64]);
+    let async_client = client.as_async().clone();
+    let start = Instant::now();
+    ggipc_core::runtime::block_on(async move {
+        let mut set: tokio::task::JoinSet<ggipc_core::Result<()>> = tokio::task::JoinSet::new();
+        for _ in 0..count {
+            while set.len() >= 128 {
+                set.join_next().await.expect("task").expect("join").expect("publish");
+            }
+            let c = async_client.clone();
+            let e = event.clone();
+            set.spawn(async move { c.publish_to_iot_core(e).await.map(|_| ()) });
+        }
+        while let Some(r) = set.join_next().await {
+            r.expect("join").expect("publish");
+        }
+    })
+    .expect("runtime");
+    let (m, cv) = &*received;
+    let (n, _) = cv
+        .wait_timeout_while(m.lock().unwrap(), Duration::from_secs(60), |n| *n < count)
+        .unwrap();
+    assert!(*n >= count, "events: got {} of {count}", *n);
+    println!("rust_events_per_s {:.0}", count as f64 / start.elapsed().as_secs_f64());
+}
