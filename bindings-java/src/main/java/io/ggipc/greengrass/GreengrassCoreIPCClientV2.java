@@ -2,6 +2,7 @@ package io.ggipc.greengrass;
 
 import io.ggipc.eventstreamrpc.EventStreamRPCConnection;
 import io.ggipc.eventstreamrpc.EventStreamRPCConnectionConfig;
+import io.ggipc.eventstreamrpc.MessagesDroppedException;
 import io.ggipc.eventstreamrpc.StreamResponseHandler;
 import io.ggipc.greengrass.model.IoTCoreMessage;
 import io.ggipc.greengrass.model.PublishToIoTCoreRequest;
@@ -118,7 +119,8 @@ public class GreengrassCoreIPCClientV2 implements AutoCloseable {
                     Boolean close = onStreamError.get().apply(error);
                     return close != null && close;
                 }
-                return true;
+                // Without an error callback: close on stream errors, but not because messages were dropped.
+                return !(error instanceof MessagesDroppedException);
             }
 
             @Override

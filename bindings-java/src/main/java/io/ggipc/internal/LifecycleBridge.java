@@ -14,11 +14,15 @@ final class LifecycleBridge {
         this.handler = handler;
     }
 
-    /** The connection is gone; {@code reason} is null after a local close. */
+    /** The connection is gone. A local {@code close()} is reported as code 0 without an error. */
     @CalledFromNative
     void onDisconnect(int code, Throwable reason) {
         NativeClient.ClientState s = state;
         if (s != null) {
+            if (s.closed) {
+                code = 0;
+                reason = null;
+            }
             s.closed = true;
         }
         if (handler == null) {

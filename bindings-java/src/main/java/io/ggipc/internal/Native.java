@@ -58,6 +58,9 @@ public final class Native {
     /** Releases the subscription handle (does not close the stream). */
     static native void subscriptionFree(long subscription);
 
+    /** The numbers of every error kind the native library can report (for the mapping test). */
+    static native int[] errorCodes();
+
     /** Test hook: panics inside native code; the panic must arrive as a Java exception. */
     static native void testPanic();
 }

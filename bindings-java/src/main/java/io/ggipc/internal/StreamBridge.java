@@ -1,5 +1,6 @@
 package io.ggipc.internal;
 
+import io.ggipc.eventstreamrpc.MessagesDroppedException;
 import io.ggipc.eventstreamrpc.StreamResponseHandler;
 import io.ggipc.greengrass.model.IoTCoreMessage;
 import io.ggipc.greengrass.model.MQTTMessage;
@@ -107,6 +108,12 @@ public final class StreamBridge {
                 requestClose();
             }
         });
+    }
+
+    /** Messages were dropped because the handler did not keep up (reported as a stream error). */
+    @CalledFromNative
+    void onDropped(long count) {
+        onError(new MessagesDroppedException(count));
     }
 
     /** The stream ended; {@code reason} is null when it was closed normally. Delivered once. */

@@ -161,9 +161,13 @@ class ClientV2Test {
                 if (!Thread.currentThread().getName().equals("user-executor")) {
                     problem.compareAndSet(null, "ran on " + Thread.currentThread().getName());
                 }
+                if ((seq + 1) % 1000 == 0) {
+                    // Flow control for the test server's burst (see ggipc-test-server).
+                    ipc.publishToIoTCoreAsync(publish("ggipc/test/ack", Long.toString(seq + 1)));
+                }
                 all.countDown();
             }, Optional.empty(), Optional.empty());
-            ipc.publishToIoTCore(publish("ggipc/test/burst", n + " 32 v2/burst"));
+            ipc.publishToIoTCore(publish("ggipc/test/burst", n + " 32 v2/burst 5000"));
             assertTrue(all.await(60, TimeUnit.SECONDS), "received " + (n - all.getCount()) + " of " + n);
             assertEquals(null, problem.get());
         } finally {

@@ -26,13 +26,17 @@ import java.util.regex.Pattern;
  *
  * <p>Per client: sync publish/s (one thread, QoS 0, 64-byte payload, for {@code SECONDS}); async pipelined
  * publish/s (up to {@code WINDOW} in flight); events/s into a handler (the server sends {@code EVENTS} messages
- * of 64 bytes as fast as the client takes them); OS threads and Java threads the client created; heap used
+ * of 64 bytes as fast as the client takes them, with at most {@code BURST_WINDOW} unacknowledged — the handler
+ * acknowledges every {@code ACK_EVERY} messages with an async publish); OS threads and Java threads the client created; heap used
  * after GC and RSS at the end.
  */
 public final class Bench {
     static final double SECONDS = Double.parseDouble(System.getProperty("bench.seconds", "3"));
     static final int WINDOW = Integer.getInteger("bench.window", 256);
     static final int EVENTS = Integer.getInteger("bench.events", 100_000);
+    /** The server keeps at most this many burst messages unacknowledged (ggipc's queue holds 10 000). */
+    static final int BURST_WINDOW = 5000;
+    static final int ACK_EVERY = 1000;
 
     private Bench() {}
 
@@ -193,12 +197,19 @@ public final class Bench {
 
             CountDownLatch all = new CountDownLatch(EVENTS);
             AtomicLong lastEvent = new AtomicLong();
+            AtomicLong received = new AtomicLong();
             t.subscribe("bench/events", p -> {
+                long n1 = received.incrementAndGet();
+                if (n1 % ACK_EVERY == 0) {
+                    // Flow control of the server's burst: at most BURST_WINDOW messages unacknowledged.
+                    t.publishAsync("ggipc/test/ack", Long.toString(n1).getBytes(StandardCharsets.UTF_8));
+                }
                 lastEvent.set(System.nanoTime());
                 all.countDown();
             });
             start = System.nanoTime();
-            t.publishSync("ggipc/test/burst", (EVENTS + " 64 bench/events").getBytes(StandardCharsets.UTF_8));
+            t.publishSync("ggipc/test/burst",
+                    (EVENTS + " 64 bench/events " + BURST_WINDOW).getBytes(StandardCharsets.UTF_8));
             if (!all.await(120, TimeUnit.SECONDS)) {
                 throw new IllegalStateException("received " + (EVENTS - all.getCount()) + " of " + EVENTS + " events");
             }

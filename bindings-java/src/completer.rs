@@ -1,0 +1,91 @@
+//! The completer: one attached daemon thread that completes Java futures and delivers lifecycle events, so that
+//! no Java code ever runs on a runtime worker. Jobs queued while it works are handled in the same attached pass.
+
+use std::sync::mpsc::{channel, Sender};
+use std::sync::OnceLock;
+
+use jni::objects::{GlobalRef, JValue};
+
+use crate::jvm::{cache, call_void, callback, error_throwable};
+
+/// Work for the completer.
+pub(crate) enum Job {
+    /// Complete a `NativeFuture` with its value, or fail it with the mapped error.
+    Complete {
+        future: GlobalRef,
+        result: Result<(), ggipc::Error>,
+    },
+    /// Tell a `LifecycleBridge` that the connection is gone.
+    Disconnected {
+        bridge: GlobalRef,
+        reason: Option<ggipc::Error>,
+    },
+}
+
+static QUEUE: OnceLock<Sender<Job>> = OnceLock::new();
+
+fn start() -> Sender<Job> {
+    let (tx, rx) = channel::<Job>();
+    std::thread::Builder::new()
+        .name("ggipc-jni-completer".into())
+        .spawn(move || {
+            while let Ok(first) = rx.recv() {
+                let mut batch = vec![first];
+                while let Ok(more) = rx.try_recv() {
+                    batch.push(more);
+                    if batch.len() >= 1024 {
+                        break;
+                    }
+                }
+                callback("completer", |env| {
+                    for job in batch.drain(..) {
+                        env.with_local_frame(8, |env| run(env, job))?;
+                    }
+                    Ok(())
+                });
+            }
+        })
+        .expect("spawn the ggipc-jni-completer thread");
+    tx
+}
+
+fn run(env: &mut jni::JNIEnv, job: Job) -> jni::errors::Result<()> {
+    let c = cache();
+    let r = match job {
+        Job::Complete {
+            future,
+            result: Ok(()),
+        } => call_void(env, future.as_obj(), c.future_complete, &[]),
+        Job::Complete {
+            future,
+            result: Err(e),
+        } => {
+            let t = error_throwable(env, &e)?;
+            call_void(env, future.as_obj(), c.future_fail, &[JValue::Object(&t)])
+        }
+        Job::Disconnected { bridge, reason } => {
+            let (code, t) = match &reason {
+                Some(e) => (e.kind().code() as i32, error_throwable(env, e)?),
+                None => (0, jni::objects::JObject::null()),
+            };
+            call_void(
+                env,
+                bridge.as_obj(),
+                c.lifecycle_on_disconnect,
+                &[JValue::Int(code), JValue::Object(&t)],
+            )
+        }
+    };
+    if env.exception_check()? {
+        // A future's dependents threw: report it and go on with the next job.
+        env.exception_describe()?;
+        env.exception_clear()?;
+    }
+    r
+}
+
+/// Queues a job for the completer.
+pub(crate) fn submit(job: Job) {
+    // The receiver lives as long as the process, so sending cannot fail.
+    let _ = QUEUE.get_or_init(start).send(job);
+}
