@@ -122,30 +122,29 @@ fn forward_lifecycle(
                 Err(RecvError::Lagged(_)) => continue,
                 Err(RecvError::Closed) => break,
             };
-            let (kind, last, arg): (u8, bool, Box<dyn FnOnce(Python<'_>) -> Py<PyAny> + Send>) =
-                match ev {
-                    LifecycleEvent::Connected => (LC_CONNECTED, false, Box::new(|py| py.None())),
-                    LifecycleEvent::Disconnected(e) => (
-                        LC_DISCONNECTED,
-                        !reconnect,
-                        Box::new(move |py| exception(py, &e)),
-                    ),
-                    LifecycleEvent::ReconnectFailed(e) => {
-                        (LC_GAVE_UP, true, Box::new(move |py| exception(py, &e)))
-                    }
-                    LifecycleEvent::Ping { payload } => (
-                        LC_PING,
-                        false,
-                        Box::new(move |py| {
-                            let headers: Vec<(String, String)> = Vec::new();
-                            match (headers, PyBytes::new(py, &payload)).into_pyobject(py) {
-                                Ok(t) => t.into_any().unbind(),
-                                Err(e) => e.into_value(py).into_any(),
-                            }
-                        }),
-                    ),
-                    _ => continue,
-                };
+            let (kind, last, arg): (u8, bool, LazyArg) = match ev {
+                LifecycleEvent::Connected => (LC_CONNECTED, false, Box::new(|py| py.None())),
+                LifecycleEvent::Disconnected(e) => (
+                    LC_DISCONNECTED,
+                    !reconnect,
+                    Box::new(move |py| exception(py, &e)),
+                ),
+                LifecycleEvent::ReconnectFailed(e) => {
+                    (LC_GAVE_UP, true, Box::new(move |py| exception(py, &e)))
+                }
+                LifecycleEvent::Ping { payload } => (
+                    LC_PING,
+                    false,
+                    Box::new(move |py| {
+                        let headers: Vec<(String, String)> = Vec::new();
+                        match (headers, PyBytes::new(py, &payload)).into_pyobject(py) {
+                            Ok(t) => t.into_any().unbind(),
+                            Err(e) => e.into_value(py).into_any(),
+                        }
+                    }),
+                ),
+                _ => continue,
+            };
             let cb = Python::attach(|py| cb.clone_ref(py));
             complete(Box::new(move |py| {
                 let arg = arg(py);
@@ -157,6 +156,9 @@ fn forward_lifecycle(
         }
     });
 }
+
+/// A lifecycle callback argument, built once the GIL is held.
+type LazyArg = Box<dyn FnOnce(Python<'_>) -> Py<PyAny> + Send>;
 
 fn lifecycle_call(py: Python<'_>, cb: &Py<PyAny>, kind: u8, arg: Py<PyAny>) {
     if let Err(e) = cb.call1(py, (kind, arg)) {

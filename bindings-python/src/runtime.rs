@@ -9,7 +9,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::mpsc;
 use std::sync::Mutex;
-use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+use std::task::{Context, RawWaker, RawWakerVTable, Waker};
 use std::time::Duration;
 use tokio::runtime::Handle;
 
@@ -29,7 +29,7 @@ where
     let _guard = rt.enter();
     let waker = noop_waker();
     let mut cx = Context::from_waker(&waker);
-    if let Poll::Pending = Pin::as_mut(&mut fut).poll(&mut cx) {
+    if Pin::as_mut(&mut fut).poll(&mut cx).is_pending() {
         rt.spawn(fut);
     }
 }
