@@ -156,13 +156,19 @@ impl Nucleus {
         &self.socket_path
     }
 
-    /// Registers `component` with its `accessControl` (JSON); returns its SVCUID.
-    fn register(&self, component: &str, access_control_json: &str) -> PyResult<String> {
+    /// Registers `component` with its `accessControl` (JSON) and the given SVCUID (a fresh one if None);
+    /// returns its SVCUID.
+    #[pyo3(signature = (component, access_control_json, svcuid=None))]
+    fn register(&self, component: &str, access_control_json: &str, svcuid: Option<String>) -> PyResult<String> {
         let value: serde_json::Value = serde_json::from_str(access_control_json)
             .map_err(|e| PyValueError::new_err(format!("accessControl is not JSON: {e}")))?;
         let access = AccessControl::from_json(&value, "accessControl")
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
-        Ok(self.server.components().register(component, access))
+        let registry = self.server.components();
+        Ok(match svcuid {
+            Some(token) => registry.register_with_token(component, access, token),
+            None => registry.register(component, access),
+        })
     }
 
     /// Publishes recorded since the last call.

@@ -122,8 +122,8 @@ class Nucleus:
     ) -> None: ...
     @property
     def socket_path(self) -> str: ...
-    def register(self, component: str, access_control_json: str) -> str:
-        """Register a component with its accessControl (JSON); returns its SVCUID."""
+    def register(self, component: str, access_control_json: str, svcuid: Optional[str] = None) -> str:
+        """Register a component with its accessControl (JSON) and SVCUID (fresh if None); returns it."""
     def take_published(self) -> List[Tuple[Any, ...]]:
         """Publishes recorded since the last call: ``(topic, payload, qos, retain, user_properties,
         expiry, correlation_data, response_topic, payload_format, content_type)``."""

@@ -111,6 +111,9 @@ class LocalNucleus:
         literal_filter_authorization: authorize subscribe filters literally, like the Java nucleus
             (a policy ``a/+`` then also allows the filter ``a/#``); default is strict.
         record: record publishes for :attr:`published` (turn off for long soak runs).
+        socket_path: where to create the socket (default: a new temporary directory).
+        svcuid: the component's auth token (default: a fresh one). With ``socket_path`` this lets a
+            test restart the nucleus under clients that reconnect.
     """
 
     def __init__(
@@ -122,6 +125,8 @@ class LocalNucleus:
         max_payload_bytes: int = 131072,
         literal_filter_authorization: bool = False,
         record: bool = True,
+        socket_path: Optional[str] = None,
+        svcuid: Optional[str] = None,
     ) -> None:
         self.component = component
         self._policy = _access_control(policy)
@@ -129,6 +134,8 @@ class LocalNucleus:
         self._max_payload = int(max_payload_bytes)
         self._literal = bool(literal_filter_authorization)
         self._record = bool(record)
+        self._socket_path = socket_path
+        self._svcuid = svcuid
         self._dir: Optional[str] = None
         self._native: Optional[_ggipc.Nucleus] = None
         self._saved_env: Dict[str, Optional[str]] = {}
@@ -141,10 +148,13 @@ class LocalNucleus:
         """Start serving; registers ``component`` and sets the environment (if ``set_env``)."""
         if self._native is not None:
             raise RuntimeError("already started")
-        self._dir = tempfile.mkdtemp(prefix="ggipc-test-")
-        socket_path = os.path.join(self._dir, "ipc.socket")
+        if self._socket_path is None:
+            self._dir = tempfile.mkdtemp(prefix="ggipc-test-")
+            socket_path = os.path.join(self._dir, "ipc.socket")
+        else:
+            socket_path = self._socket_path
         self._native = _ggipc.Nucleus(socket_path, self._max_payload, self._literal, self._record)
-        self.add_component(self.component, self._policy)
+        self.add_component(self.component, self._policy, svcuid=self._svcuid)
         if self._set_env:
             for key, value in self.env().items():
                 self._saved_env[key] = os.environ.get(key)
@@ -190,11 +200,14 @@ class LocalNucleus:
         """Auth token of ``component``."""
         return self._tokens[self.component]
 
-    def add_component(self, name: str, policy: Optional[Mapping[str, Any]] = None) -> str:
-        """Register another component with its policy; returns its auth token (SVCUID)."""
+    def add_component(
+        self, name: str, policy: Optional[Mapping[str, Any]] = None, *, svcuid: Optional[str] = None
+    ) -> str:
+        """Register another component with its policy (everything allowed if None); returns its
+        auth token (SVCUID), ``svcuid`` if given."""
         import json
 
-        token = self._n.register(name, json.dumps(_access_control(policy)))
+        token = self._n.register(name, json.dumps(_access_control(policy)), svcuid)
         self._tokens[name] = token
         return token
 
