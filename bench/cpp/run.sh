@@ -20,13 +20,18 @@ trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
 for ((i = 0; i < 200; i++)); do [[ -f "$work/ready" ]] && break; sleep 0.05; done
 
 token=GGIPCTESTTOKEN01
-echo "# $(nproc) cores, $count operations per figure, 64-byte payloads, QoS 0"
-rust="$("$target_dir/release/ggipc-bench-rust" "$work/ipc.socket" "$token" "$count")"
-cpp="$("$build/bench_cpp" "$work/ipc.socket" "$token" "$count")"
-echo "$rust"
-echo "$cpp"
-get() { awk -v k="$1" '$1 == k { print $2 }' <<<"$rust
-$cpp"; }
+rounds="${ROUNDS:-3}"
+echo "# $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $count operations per figure, 64-byte payloads, QoS 0"
+echo "# $rounds rounds, Rust and C++ alternating; figures are medians"
+all=""
+for ((r = 0; r < rounds; r++)); do
+    all+="$("$target_dir/release/ggipc-bench-rust" "$work/ipc.socket" "$token" "$count")"$'\n'
+    all+="$("$build/bench_cpp" "$work/ipc.socket" "$token" "$count")"$'\n'
+done
+get() { awk -v k="$1" '$1 == k { print $2 }' <<<"$all" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+for k in rust_sync_publish_per_s cpp_sdk_sync_publish_per_s cpp_c_sync_publish_per_s rust_events_per_s cpp_events_per_s; do
+    echo "$k $(get "$k")   (all: $(awk -v k="$k" '$1 == k { printf "%s ", $2 }' <<<"$all"))"
+done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f%%", (a / b) * 100 }'; }
 echo "cpp_sdk_sync_publish / rust_sync_publish = $(ratio "$(get cpp_sdk_sync_publish_per_s)" "$(get rust_sync_publish_per_s)")"
 echo "cpp_c_sync_publish   / rust_sync_publish = $(ratio "$(get cpp_c_sync_publish_per_s)" "$(get rust_sync_publish_per_s)")"

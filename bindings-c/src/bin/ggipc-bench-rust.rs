@@ -24,18 +24,28 @@ fn main() {
 
     let request = PublishToIoTCoreRequest::new("bench/sync", Qos::AtMostOnce, vec![b'x'; 64]);
     for _ in 0..500 {
-        client.publish_to_iot_core(request.clone()).expect("publish");
+        client
+            .publish_to_iot_core(request.clone())
+            .expect("publish");
     }
     let start = Instant::now();
     for _ in 0..count {
-        client.publish_to_iot_core(request.clone()).expect("publish");
+        client
+            .publish_to_iot_core(request.clone())
+            .expect("publish");
     }
-    println!("rust_sync_publish_per_s {:.0}", count as f64 / start.elapsed().as_secs_f64());
+    println!(
+        "rust_sync_publish_per_s {:.0}",
+        count as f64 / start.elapsed().as_secs_f64()
+    );
 
     let received = Arc::new((Mutex::new(0usize), Condvar::new()));
     let r = received.clone();
     let sub = subscriber
-        .subscribe_to_iot_core(SubscribeToIoTCoreRequest::new("bench/events/#", Qos::AtMostOnce))
+        .subscribe_to_iot_core(SubscribeToIoTCoreRequest::new(
+            "bench/events/#",
+            Qos::AtMostOnce,
+        ))
         .expect("subscribe");
     let _handle = sub.with_handler(move |ev| {
         if let SubscriptionEvent::Message(_) = ev {
@@ -51,7 +61,11 @@ fn main() {
         let mut set: tokio::task::JoinSet<ggipc_core::Result<()>> = tokio::task::JoinSet::new();
         for _ in 0..count {
             while set.len() >= 128 {
-                set.join_next().await.expect("task").expect("join").expect("publish");
+                set.join_next()
+                    .await
+                    .expect("task")
+                    .expect("join")
+                    .expect("publish");
             }
             let c = async_client.clone();
             let e = event.clone();
@@ -67,5 +81,8 @@ fn main() {
         .wait_timeout_while(m.lock().unwrap(), Duration::from_secs(60), |n| *n < count)
         .unwrap();
     assert!(*n >= count, "events: got {} of {count}", *n);
-    println!("rust_events_per_s {:.0}", count as f64 / start.elapsed().as_secs_f64());
+    println!(
+        "rust_events_per_s {:.0}",
+        count as f64 / start.elapsed().as_secs_f64()
+    );
 }
