@@ -7,12 +7,16 @@
  *
  * Usage: publish_subscribe [TOPIC] [COUNT]   (defaults: test/c/example, 3)
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include <ggipc.h>
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct {
     pthread_mutex_t mu;
@@ -40,6 +44,21 @@ static void on_closed(void *userdata, const ggipc_error *reason) {
     s->closed = 1;
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
+}
+
+/* Waits until *value >= target, at most 30 s; returns 0 on success. */
+static int wait_until(state *s, const int *value, int target) {
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 30;
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    while (*value < target && rc != ETIMEDOUT) {
+        rc = pthread_cond_timedwait(&s->cv, &s->mu, &deadline);
+    }
+    const int ok = *value >= target;
+    pthread_mutex_unlock(&s->mu);
+    return ok ? 0 : -1;
 }
 
 static int fail(const char *what, ggipc_error *e) {
@@ -84,21 +103,20 @@ int main(int argc, char **argv) {
     }
 
     /* Wait for our own messages to come back, then close the subscription. */
-    pthread_mutex_lock(&s.mu);
-    while (s.received < count) {
-        pthread_cond_wait(&s.cv, &s.mu);
+    int status = 0;
+    if (wait_until(&s, &s.received, count) != 0) {
+        fprintf(stderr, "only %d of %d messages arrived within 30 s\n", s.received, count);
+        status = 1;
     }
-    pthread_mutex_unlock(&s.mu);
-
     ggipc_subscription_close(sub);
-    pthread_mutex_lock(&s.mu);
-    while (!s.closed) {
-        pthread_cond_wait(&s.cv, &s.mu);
+    if (wait_until(&s, &s.closed, 1) != 0) {
+        fprintf(stderr, "the subscription did not report its close within 30 s\n");
+        status = 1;
     }
-    pthread_mutex_unlock(&s.mu);
-
     ggipc_subscription_free(sub);
     ggipc_client_free(client);
-    printf("done: %d messages round-tripped\n", count);
-    return 0;
+    if (status == 0) {
+        printf("done: %d messages round-tripped\n", count);
+    }
+    return status;
 }
