@@ -169,7 +169,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     for c in &n.components {
-        let spec = ComponentSpec::from_value(&c.recipe_path, &c.raw)?;
+        let spec = c.spec.clone();
         let work = n.root.join("work").join(&c.name);
         let art = artifacts_path(&spec, &n.root, args.artifacts.as_deref());
         let vars = Variables {

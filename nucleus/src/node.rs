@@ -39,8 +39,8 @@ pub struct Registered {
     pub name: String,
     pub svcuid: String,
     pub recipe_path: PathBuf,
-    /// The recipe document with `{iot:thingName}` substituted in its configuration.
-    pub raw: Value,
+    /// The lifecycle and configuration (with `{iot:thingName}` substituted in the configuration).
+    pub spec: crate::recipe::ComponentSpec,
 }
 
 /// The running nucleus.
@@ -107,8 +107,8 @@ impl Nucleus {
                 e.to_string()
             })?;
             // The lifecycle must parse too (errors name file and field).
-            crate::recipe::ComponentSpec::from_value(path, &raw)?;
-            recipes.push((path.clone(), recipe, raw));
+            let spec = crate::recipe::ComponentSpec::from_value(path, &raw)?;
+            recipes.push((path.clone(), recipe, spec));
         }
 
         let choice = match opts.broker.as_deref().or(cfg.mqtt.broker.as_deref()) {
@@ -191,7 +191,7 @@ impl Nucleus {
         };
         let server = Server::new(server_config, broker);
         let mut components = Vec::new();
-        for (path, recipe, raw) in recipes {
+        for (path, recipe, spec) in recipes {
             let svcuid = server
                 .components()
                 .register(recipe.name(), recipe.access_control().clone());
@@ -200,7 +200,7 @@ impl Nucleus {
                 name: recipe.name().to_owned(),
                 svcuid,
                 recipe_path: absolute(&path)?,
-                raw,
+                spec,
             });
         }
         let bound = server
@@ -237,6 +237,7 @@ impl Nucleus {
             &registration_file,
             &serde_json::to_vec_pretty(&reg).expect("json"),
         )?;
+        release_free_memory();
 
         Ok(Nucleus {
             root,
@@ -319,6 +320,14 @@ impl Drop for Nucleus {
         if self.shutdown.is_some() {
             let _ = std::fs::remove_file(&self.registration_file);
         }
+    }
+}
+
+/// Gives memory freed after start-up (recipe parsing) back to the system, so an idle nucleus stays small.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
