@@ -13,7 +13,7 @@ use ggipc::model::{IoTCoreMessage, SubscribeToIoTCoreRequest};
 use ggipc::{Error, ErrorKind, LifecycleEvent, SubscriptionEvent, SubscriptionHandle};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub const EV_MESSAGE: u8 = 0;
@@ -76,14 +76,13 @@ pub struct Client {
 
 impl Client {
     fn new(
-        py: Python<'_>,
         inner: ggipc::Client,
         rt: tokio::runtime::Handle,
         lifecycle: Option<Py<PyAny>>,
         reconnect: bool,
     ) -> Self {
         if let Some(cb) = lifecycle {
-            forward_lifecycle(py, &inner, &rt, cb, reconnect);
+            forward_lifecycle(&inner, &rt, cb, reconnect);
         }
         Client {
             inner,
@@ -103,14 +102,14 @@ impl Client {
 /// Sends the client's lifecycle events to `cb` on the completion thread: "connected" first (the
 /// connect itself), then what happens; "disconnected" is the last one unless the client reconnects.
 fn forward_lifecycle(
-    py: Python<'_>,
     client: &ggipc::Client,
     rt: &tokio::runtime::Handle,
     cb: Py<PyAny>,
     reconnect: bool,
 ) {
     let mut rx = client.lifecycle();
-    let first = cb.clone_ref(py);
+    let cb = Arc::new(cb);
+    let first = cb.clone();
     complete(Box::new(move |py| {
         lifecycle_call(py, &first, LC_CONNECTED, py.None())
     }));
@@ -145,7 +144,7 @@ fn forward_lifecycle(
                 ),
                 _ => continue,
             };
-            let cb = Python::attach(|py| cb.clone_ref(py));
+            let cb = cb.clone();
             complete(Box::new(move |py| {
                 let arg = arg(py);
                 lifecycle_call(py, &cb, kind, arg)
@@ -191,7 +190,7 @@ impl Client {
             ))
         });
         match result {
-            Ok(inner) => Ok(Client::new(py, inner, rt, lifecycle, reconnect)),
+            Ok(inner) => Ok(Client::new(inner, rt, lifecycle, reconnect)),
             Err(e) => Err(to_pyerr(py, &e)),
         }
     }
@@ -223,12 +222,10 @@ impl Client {
             .await;
             complete(Box::new(move |py| {
                 let arg = match result {
-                    Ok(inner) => {
-                        match Py::new(py, Client::new(py, inner, rt2, lifecycle, reconnect)) {
-                            Ok(c) => c.into_any(),
-                            Err(e) => e.into_value(py).into_any(),
-                        }
-                    }
+                    Ok(inner) => match Py::new(py, Client::new(inner, rt2, lifecycle, reconnect)) {
+                        Ok(c) => c.into_any(),
+                        Err(e) => e.into_value(py).into_any(),
+                    },
                     Err(e) => exception(py, &e),
                 };
                 call_quietly(py, &callback, arg);
@@ -449,6 +446,9 @@ impl Subscription {
 }
 
 fn dispatch(on_events: &Py<PyAny>, events: Vec<SubscriptionEvent>) {
+    if runtime::shutting_down() {
+        return;
+    }
     Python::attach(|py| {
         let batch = PyList::empty(py);
         for ev in events {

@@ -22,6 +22,7 @@ fn _ggipc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("ERROR_KINDS", errors::kinds_dict(m.py())?)?;
     m.add_function(wrap_pyfunction!(errors::_set_error_factory, m)?)?;
+    m.add_function(wrap_pyfunction!(runtime::_shutdown, m)?)?;
     m.add_class::<client::Client>()?;
     m.add_class::<client::Subscription>()?;
     m.add_class::<nucleus::Nucleus>()?;

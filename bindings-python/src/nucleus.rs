@@ -159,7 +159,12 @@ impl Nucleus {
     /// Registers `component` with its `accessControl` (JSON) and the given SVCUID (a fresh one if None);
     /// returns its SVCUID.
     #[pyo3(signature = (component, access_control_json, svcuid=None))]
-    fn register(&self, component: &str, access_control_json: &str, svcuid: Option<String>) -> PyResult<String> {
+    fn register(
+        &self,
+        component: &str,
+        access_control_json: &str,
+        svcuid: Option<String>,
+    ) -> PyResult<String> {
         let value: serde_json::Value = serde_json::from_str(access_control_json)
             .map_err(|e| PyValueError::new_err(format!("accessControl is not JSON: {e}")))?;
         let access = AccessControl::from_json(&value, "accessControl")

@@ -7,6 +7,7 @@
 use pyo3::prelude::*;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Mutex;
 use std::task::{Context, RawWaker, RawWakerVTable, Waker};
@@ -43,6 +44,20 @@ fn noop_waker() -> Waker {
     );
     // SAFETY: every vtable function ignores the (null) data pointer, so the contract holds trivially.
     unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) }
+}
+
+static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
+
+/// `_ggipc._shutdown()`, registered with `atexit`: from now on no ggipc thread enters Python (the
+/// interpreter is about to finalize); pending completions and events are dropped.
+#[pyfunction]
+pub fn _shutdown() {
+    SHUTTING_DOWN.store(true, Ordering::SeqCst);
+}
+
+/// True once the interpreter is exiting.
+pub fn shutting_down() -> bool {
+    SHUTTING_DOWN.load(Ordering::SeqCst)
 }
 
 /// A piece of work that needs the GIL, run on the completion thread.
@@ -103,6 +118,11 @@ fn completer_loop(rx: mpsc::Receiver<Job>) {
             Err(mpsc::RecvTimeoutError::Timeout) => continue,
             Err(mpsc::RecvTimeoutError::Disconnected) => return,
         };
+        if shutting_down() {
+            // Dropping a job drops Python references without the GIL: pyo3 defers those safely.
+            drop(first);
+            continue;
+        }
         Python::attach(|py| {
             run_job(py, first);
             for _ in 1..BATCH {

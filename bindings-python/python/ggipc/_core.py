@@ -7,6 +7,7 @@ this module to build exceptions. Everything here is private.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -101,6 +102,8 @@ def _init_codes() -> None:
 
 _ggipc._set_error_factory(make_error)
 _init_codes()
+# Before the interpreter finalizes, stop ggipc's threads from entering Python.
+atexit.register(_ggipc._shutdown)
 
 
 def resolve_socket(ipc_socket: Optional[str]) -> str:

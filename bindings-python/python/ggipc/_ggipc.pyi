@@ -34,6 +34,9 @@ UserProps = Optional[Sequence[Tuple[str, str]]]
 def _set_error_factory(factory: Callable[[str, int, Optional[str], Optional[str]], BaseException]) -> None:
     """Set the function building exceptions: ``factory(kind, code, message, context_json)``."""
 
+def _shutdown() -> None:
+    """Called at exit: from then on no ggipc thread calls into Python."""
+
 class Client:
     """A connection to the nucleus."""
 
