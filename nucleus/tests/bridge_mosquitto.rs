@@ -270,3 +270,91 @@ async fn unreachable_broker_is_reported_and_retried() {
         .is_err());
     bridge.shutdown().await;
 }
+
+#[tokio::test]
+async fn mutual_tls_like_iot_core() {
+    let Some(bin) = common::mosquitto_or_skip("mutual_tls_like_iot_core") else {
+        return;
+    };
+    let mosq = common::Mosquitto::start_tls(&bin);
+    let d = mosq.dir().to_owned();
+    let tls = |cert: &str, key: &str| ggipc_nucleus::mqtt::bridge::TlsFiles {
+        ca: Some(d.join("ca.pem")),
+        cert: Some(d.join(cert)),
+        key: Some(d.join(key)),
+    };
+    let mut cfg = BridgeConfig::new("localhost", mosq.port);
+    cfg.client_id = "thing-1".into();
+    cfg.tls = Some(tls("client.pem", "client.key"));
+    cfg.reconnect_min = Duration::from_millis(50);
+    let bridge = Bridge::start(cfg.clone());
+    wait_connected(&bridge, true).await;
+    let (s, mut rx) = sink();
+    bridge.subscribe("tls/#", 1, s).await.unwrap();
+    bridge
+        .publish(Msg::new("tls/a", Bytes::from_static(b"secure"), 1))
+        .unwrap();
+    let m = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&m.payload[..], b"secure");
+    bridge.shutdown().await;
+
+    // A client certificate from another CA is refused, and the error says so.
+    cfg.tls = Some(tls("other.pem", "other.key"));
+    cfg.client_id = "intruder".into();
+    let bad = Bridge::start(cfg);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let err = loop {
+        if let Some(e) = bad.last_error() {
+            break e;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no error reported");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(!bad.is_connected());
+    assert!(
+        err.contains("TLS") || err.contains("closed") || err.contains("CONNACK"),
+        "{err}"
+    );
+    bad.shutdown().await;
+}
+
+#[tokio::test]
+async fn overlapping_subscriptions_share_one_broker_subscription() {
+    let Some(bin) =
+        common::mosquitto_or_skip("overlapping_subscriptions_share_one_broker_subscription")
+    else {
+        return;
+    };
+    let mosq = common::Mosquitto::start(&bin);
+    let bridge = Bridge::start(config(mosq.port, "dedup"));
+    wait_connected(&bridge, true).await;
+    let (sa, mut ra) = sink();
+    let (sb, mut rb) = sink();
+    let a = bridge.subscribe("d/#", 1, sa).await.unwrap();
+    let b = bridge.subscribe("d/x", 1, sb).await.unwrap();
+    assert_eq!(bridge.broker_subscriptions(), vec!["d/#".to_owned()]);
+    bridge
+        .publish(Msg::new("d/x", Bytes::from_static(b"1"), 1))
+        .unwrap();
+    bridge
+        .publish(Msg::new("d/y", Bytes::from_static(b"2"), 1))
+        .unwrap();
+    let got_a: Vec<_> = [
+        ra.recv().await.unwrap().topic,
+        ra.recv().await.unwrap().topic,
+    ]
+    .into();
+    assert_eq!(got_a, vec!["d/x".to_owned(), "d/y".to_owned()]);
+    assert_eq!(rb.recv().await.unwrap().topic, "d/x");
+    // d/# stays while d/x still needs it; it goes with the last user.
+    bridge.unsubscribe(a);
+    assert_eq!(bridge.broker_subscriptions(), vec!["d/#".to_owned()]);
+    bridge.unsubscribe(b);
+    assert!(bridge.broker_subscriptions().is_empty());
+    // Each sink saw each message exactly once.
+    assert!(ra.try_recv().is_err() && rb.try_recv().is_err());
+    bridge.shutdown().await;
+}

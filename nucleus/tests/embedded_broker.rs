@@ -1,5 +1,7 @@
 //! The embedded broker against real MQTT clients: rumqttc (3.1.1 and 5) and, when installed, mosquitto_pub/sub.
 
+mod common;
+
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -216,12 +218,4 @@ async fn mosquitto_clients_interoperate() {
         .unwrap()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "m/x hi");
-}
-
-fn which(cmd: &str) -> Option<std::path::PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|d| std::path::Path::new(d).join(cmd))
-        .find(|p| p.is_file())
 }

@@ -239,6 +239,14 @@ impl Bridge {
             .clone()
     }
 
+    /// Filters currently subscribed on the broker (sorted).
+    pub fn broker_subscriptions(&self) -> Vec<String> {
+        let st = self.inner.state.lock().expect("bridge poisoned");
+        let mut v: Vec<String> = st.cloud_subs.keys().cloned().collect();
+        v.sort();
+        v
+    }
+
     /// Bytes currently held by the spool (queued, not counting in-flight).
     pub fn spool_bytes(&self) -> usize {
         self.inner

@@ -315,3 +315,76 @@ impl NucleusProc {
             .expect("IPC connect")
     }
 }
+
+impl Mosquitto {
+    /// A Mosquitto with a mutual-TLS listener (like AWS IoT Core): server certificate for `localhost` signed by a
+    /// fresh CA, client certificates required. Returns the broker and the directory holding `ca.pem`,
+    /// `client.pem`, `client.key` (and an `other.pem`/`other.key` pair from an unknown CA).
+    pub fn start_tls(bin: &Path) -> Mosquitto {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+        let dir = tempfile::tempdir().unwrap();
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(DnType::CommonName, "ggipc test CA");
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let issue =
+            |name: &str, sans: Vec<String>, signer: &rcgen::Certificate, signer_key: &KeyPair| {
+                let key = KeyPair::generate().unwrap();
+                let mut p = CertificateParams::new(sans).unwrap();
+                p.distinguished_name.push(DnType::CommonName, name);
+                let cert = p.signed_by(&key, signer, signer_key).unwrap();
+                (cert.pem(), key.serialize_pem())
+            };
+        let (srv, srv_key) = issue("localhost", vec!["localhost".into()], &ca_cert, &ca_key);
+        let (cli, cli_key) = issue("thing-1", vec![], &ca_cert, &ca_key);
+        let other_ca_key = KeyPair::generate().unwrap();
+        let mut other = CertificateParams::new(Vec::<String>::new()).unwrap();
+        other.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let other_ca = other.self_signed(&other_ca_key).unwrap();
+        let (oth, oth_key) = issue("intruder", vec![], &other_ca, &other_ca_key);
+        let files = [
+            ("ca.pem", ca_cert.pem()),
+            ("server.pem", srv),
+            ("server.key", srv_key),
+            ("client.pem", cli),
+            ("client.key", cli_key),
+            ("other.pem", oth),
+            ("other.key", oth_key),
+        ];
+        for (name, content) in files {
+            std::fs::write(dir.path().join(name), content).unwrap();
+        }
+        let port = free_port();
+        let d = dir.path().display();
+        std::fs::write(
+            dir.path().join("mosquitto.conf"),
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\ncafile {d}/ca.pem\n\
+                 certfile {d}/server.pem\nkeyfile {d}/server.key\nrequire_certificate true\n\
+                 use_identity_as_username true\n"
+            ),
+        )
+        .unwrap();
+        let child = Command::new(bin)
+            .arg("-c")
+            .arg(dir.path().join("mosquitto.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start mosquitto");
+        let m = Mosquitto {
+            bin: bin.to_owned(),
+            port,
+            dir,
+            child: Some(child),
+        };
+        wait_port(port, true, Duration::from_secs(10));
+        m
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
