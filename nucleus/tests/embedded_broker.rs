@@ -148,7 +148,7 @@ async fn mosquitto_clients_interoperate() {
     if common::which("mosquitto_sub").is_none() {
         assert!(
             !common::mosquitto_required(),
-            "mosquitto-clients are required (CI) but not installed"
+            "mosquitto-clients are required (GGIPC_REQUIRE_MOSQUITTO) but not installed"
         );
         eprintln!("SKIPPED mosquitto_clients_interoperate: mosquitto-clients not installed (scripts/install-mosquitto.sh)");
         return;
