@@ -25,7 +25,7 @@ pub fn mosquitto_or_skip(test: &str) -> Option<PathBuf> {
     match which("mosquitto") {
         Some(p) => Some(p),
         None if mosquitto_required() => {
-            panic!("{test}: mosquitto is required (CI) but not installed")
+            panic!("{test}: mosquitto is required (GGIPC_REQUIRE_MOSQUITTO) but not installed")
         }
         None => {
             eprintln!("SKIPPED {test}: mosquitto not installed (run scripts/install-mosquitto.sh)");
