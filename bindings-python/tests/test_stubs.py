@@ -49,6 +49,8 @@ def test_native_stub_matches_module():
             node_fn = next(n for n in node.body if isinstance(n, ast.FunctionDef) and n.name == m)
             is_prop = any(isinstance(d, ast.Name) and d.id == "property" for d in node_fn.decorator_list)
             member = inspect.getattr_static(cls, m)
+            if isinstance(member, (staticmethod, classmethod)):
+                member = member.__func__
             assert callable(member) != is_prop or is_prop and not callable(member), (name, m)
             if not is_prop and getattr(member, "__text_signature__", None):
                 stub_params = [a.arg for a in node_fn.args.args if a.arg != "self"]
