@@ -169,3 +169,33 @@ def test_default_executor_adds_no_thread_pool(ggipc_sdk, nucleus):
         assert c.executor is None
     finally:
         c.close()
+
+
+@pytest.mark.parametrize(
+    "topic,size,error,message",
+    [
+        ("big", 131072, None, None),
+        ("big", 0, None, None),
+        ("big", 131073, "ServiceError",
+         "Publish to topic big failed: The publishing message size 131073 bytes exceeds the configured limit of "
+         "131072 bytes"),
+        ("a/+", 1, "ServiceError",
+         "Publish to topic a/+ failed: Publish topics must not contain wildcard characters of '#' or '+'"),
+        ("", 1, "UnauthorizedError", "Not Authorized"),
+        ("$aws/things/x/shadow/get", 1, None, None),
+    ],
+)
+def test_publish_limits_and_topic_validation(sdk, nucleus, topic, size, error, message):
+    c = _v2(sdk)
+    try:
+        if error is None:
+            c.publish_to_iot_core(topic_name=topic, qos="1", payload=b"x" * size)
+            assert len(nucleus.wait_for_publish(topic).payload) == size
+            return
+        with pytest.raises(getattr(sdk.model, error)) as ei:
+            c.publish_to_iot_core(topic_name=topic, qos="1", payload=b"x" * size)
+        assert ei.value.message == message
+        if sdk.name == "ggipc":
+            assert str(ei.value) == message  # the official client's str() is empty
+    finally:
+        c.close()
