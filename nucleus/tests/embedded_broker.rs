@@ -221,3 +221,81 @@ async fn mosquitto_clients_interoperate() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "m/x hi");
 }
+
+#[tokio::test]
+async fn garbage_and_slow_clients_do_not_hurt_others() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (broker, port, _task) = start().await;
+    // A client sending garbage is disconnected.
+    let mut bad = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    bad.write_all(&[0x10, 0xff, 0xff, 0xff, 0xff, 0x7f, 1, 2, 3])
+        .await
+        .unwrap();
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(Duration::from_secs(5), bad.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap_or(0);
+    assert_eq!(n, 0, "garbage CONNECT gets the connection closed");
+    // An MQTT 3.1 (level 3) client is refused with "unacceptable protocol version".
+    let mut old = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let mut connect = vec![0x10, 0];
+    connect.extend_from_slice(&[
+        0, 6, b'M', b'Q', b'I', b's', b'd', b'p', 3, 2, 0, 60, 0, 1, b'x',
+    ]);
+    connect[1] = (connect.len() - 2) as u8;
+    old.write_all(&connect).await.unwrap();
+    let n = tokio::time::timeout(Duration::from_secs(5), old.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&buf[..n], &[0x20, 2, 0, 1]);
+    // A subscriber that never reads: deliveries to it are dropped once its queue is full; others still get theirs.
+    let mut stuck = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let mut pkt = bytes::BytesMut::new();
+    rumqttc::mqttbytes::v4::Connect::new("stuck")
+        .write(&mut pkt)
+        .unwrap();
+    rumqttc::mqttbytes::v4::Subscribe::new("s/#", rumqttc::QoS::AtMostOnce)
+        .write(&mut pkt)
+        .unwrap();
+    stuck.write_all(&pkt).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while broker.subscription_count() == 0 {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let (ltx, mut lrx) = mpsc::unbounded_channel();
+    broker.subscribe_local(
+        "s/#",
+        0,
+        std::sync::Arc::new(move |m: &Msg| {
+            let _ = ltx.send(m.topic.clone());
+        }),
+    );
+    let big = Bytes::from(vec![0u8; 64 * 1024]);
+    let n_msgs = embedded_queue() + 2000;
+    for _ in 0..n_msgs {
+        broker.publish(Msg::new("s/big", big.clone(), 0));
+    }
+    let mut local = 0;
+    while lrx.try_recv().is_ok() {
+        local += 1;
+    }
+    assert_eq!(local, n_msgs, "the in-process subscriber got everything");
+    assert!(
+        broker.dropped() > 0,
+        "the stuck client's overflow is counted"
+    );
+    drop(stuck);
+}
+
+fn embedded_queue() -> usize {
+    ggipc_nucleus::mqtt::embedded::OUTGOING_QUEUE
+}

@@ -253,3 +253,57 @@ async fn unreachable_broker_keeps_local_ipc_serving() {
     );
     client.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ack_after_puback_waits_for_the_broker() {
+    let Some(bin) = common::mosquitto_or_skip("ack_after_puback_waits_for_the_broker") else {
+        return;
+    };
+    let mut mosq = Mosquitto::start(&bin);
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = write_recipe(dir.path(), "p.Component", ALL, &["*"], None);
+    let url = format!("mqtt://127.0.0.1:{}", mosq.port);
+    let mut n = NucleusProc::start(
+        &dir.path().join("root"),
+        &[recipe],
+        &["--broker", &url, "--ack-after-puback"],
+    );
+    n.proc_
+        .wait_line("connected to MQTT broker", Duration::from_secs(20));
+    let client = n.client("p.Component").await;
+    client
+        .publish_to_iot_core(PublishToIoTCoreRequest::new(
+            "p/a",
+            Qos::AtLeastOnce,
+            b"1".to_vec(),
+        ))
+        .await
+        .unwrap();
+
+    mosq.stop();
+    n.proc_
+        .wait_line("MQTT connection lost", Duration::from_secs(20));
+    let c2 = client.clone();
+    let mut pending = tokio::spawn(async move {
+        c2.publish_to_iot_core(PublishToIoTCoreRequest::new(
+            "p/a",
+            Qos::AtLeastOnce,
+            b"2".to_vec(),
+        ))
+        .await
+    });
+    // Without a broker there is no PUBACK, so no answer yet.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), &mut pending)
+            .await
+            .is_err()
+    );
+    mosq.restart();
+    // Answered once the broker took it.
+    tokio::time::timeout(Duration::from_secs(9), pending)
+        .await
+        .expect("answered after reconnect")
+        .unwrap()
+        .unwrap();
+    client.close().await;
+}

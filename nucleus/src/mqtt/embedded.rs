@@ -244,7 +244,7 @@ impl EmbeddedBroker {
         // CONNECT, with a deadline; the protocol level decides the codec.
         let first = tokio::time::timeout(CONNECT_TIMEOUT, async {
             loop {
-                if let Some(level) = connect_level(&buf) {
+                if let Some(level) = connect_level(&buf)? {
                     return Ok(level);
                 }
                 if buf.len() > 64 * 1024 {
@@ -358,22 +358,44 @@ impl EmbeddedBroker {
     }
 }
 
-/// The protocol level of a CONNECT at the start of `buf`, once enough bytes are there.
-fn connect_level(buf: &[u8]) -> Option<u8> {
-    // fixed header: type byte, 1..4 bytes remaining length; then 2-byte name length, name, level byte.
-    if buf.is_empty() {
-        return None;
+/// The protocol level of a CONNECT at the start of `buf`, once enough bytes are there (`Ok(None)` = need more).
+/// Anything that cannot be the start of a CONNECT is an error right away.
+fn connect_level(buf: &[u8]) -> Result<Option<u8>, String> {
+    // Fixed header: 0x10, 1..=4 bytes of remaining length; then the protocol name ("MQTT", or "MQIsdp" for 3.1)
+    // as a 2-byte length and bytes, then the level byte.
+    let Some(&first) = buf.first() else {
+        return Ok(None);
+    };
+    if first != 0x10 {
+        return Err(format!("first packet is not CONNECT (byte {first:#04x})"));
     }
     let mut i = 1;
     loop {
-        let b = *buf.get(i)?;
+        let Some(&b) = buf.get(i) else {
+            return Ok(None);
+        };
         i += 1;
-        if b & 0x80 == 0 || i > 4 {
+        if b & 0x80 == 0 {
             break;
         }
+        if i > 4 {
+            return Err("malformed remaining length in CONNECT".to_owned());
+        }
     }
-    let name_len = u16::from_be_bytes([*buf.get(i)?, *buf.get(i + 1)?]) as usize;
-    buf.get(i + 2 + name_len).copied()
+    let (Some(&h), Some(&l)) = (buf.get(i), buf.get(i + 1)) else {
+        return Ok(None);
+    };
+    let name_len = u16::from_be_bytes([h, l]) as usize;
+    if name_len != 4 && name_len != 6 {
+        return Err("CONNECT does not carry the MQTT protocol name".to_owned());
+    }
+    let Some(name) = buf.get(i + 2..i + 2 + name_len) else {
+        return Ok(None);
+    };
+    if name != b"MQTT" && name != b"MQIsdp" {
+        return Err("CONNECT does not carry the MQTT protocol name".to_owned());
+    }
+    Ok(buf.get(i + 2 + name_len).copied())
 }
 
 struct Session {
