@@ -52,6 +52,7 @@ async fn connect_client(
     connect_timeout: f64,
     operation_timeout: Option<f64>,
     reconnect: bool,
+    max_queued_events: Option<usize>,
 ) -> Result<ggipc::Client, Error> {
     let mut b = ggipc::Client::builder()
         .socket_path(socket_path)
@@ -62,6 +63,9 @@ async fn connect_client(
     }
     if reconnect {
         b = b.reconnect(ggipc::ReconnectPolicy::default());
+    }
+    if let Some(n) = max_queued_events {
+        b = b.subscription_queue(n);
     }
     b.connect().await
 }
@@ -169,7 +173,8 @@ fn lifecycle_call(py: Python<'_>, cb: &Py<PyAny>, kind: u8, arg: Py<PyAny>) {
 impl Client {
     /// Connects, blocking (GIL released) until connected or failed.
     #[staticmethod]
-    #[pyo3(signature = (socket_path, auth_token, connect_timeout, operation_timeout, reconnect, lifecycle))]
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (socket_path, auth_token, connect_timeout, operation_timeout, reconnect, lifecycle, max_queued_events=None))]
     fn connect(
         py: Python<'_>,
         socket_path: String,
@@ -178,6 +183,7 @@ impl Client {
         operation_timeout: Option<f64>,
         reconnect: bool,
         lifecycle: Option<Py<PyAny>>,
+        max_queued_events: Option<usize>,
     ) -> PyResult<Client> {
         let rt = runtime::handle().map_err(|e| to_pyerr(py, &e))?;
         let result = py.detach(|| {
@@ -187,6 +193,7 @@ impl Client {
                 connect_timeout,
                 operation_timeout,
                 reconnect,
+                max_queued_events,
             ))
         });
         match result {
@@ -197,7 +204,7 @@ impl Client {
 
     /// Connects in the background; `callback(client | exc)` on the completion thread.
     #[staticmethod]
-    #[pyo3(signature = (callback, socket_path, auth_token, connect_timeout, operation_timeout, reconnect, lifecycle))]
+    #[pyo3(signature = (callback, socket_path, auth_token, connect_timeout, operation_timeout, reconnect, lifecycle, max_queued_events=None))]
     #[allow(clippy::too_many_arguments)]
     fn connect_async(
         py: Python<'_>,
@@ -208,6 +215,7 @@ impl Client {
         operation_timeout: Option<f64>,
         reconnect: bool,
         lifecycle: Option<Py<PyAny>>,
+        max_queued_events: Option<usize>,
     ) -> PyResult<()> {
         let rt = runtime::handle().map_err(|e| to_pyerr(py, &e))?;
         let rt2 = rt.clone();
@@ -218,6 +226,7 @@ impl Client {
                 connect_timeout,
                 operation_timeout,
                 reconnect,
+                max_queued_events,
             )
             .await;
             complete(Box::new(move |py| {

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
+import threading
 
 import pytest
 from conftest import REPO
@@ -41,24 +41,46 @@ def test_publish_example(sdk, nucleus, tmp_path):
     assert msg.qos == "1"
 
 
+class _Reader:
+    """Collects a pipe's output on a thread; ``wait_for`` blocks until a text shows up."""
+
+    def __init__(self, pipe) -> None:
+        self.text = ""
+        self.cond = threading.Condition()
+        self.thread = threading.Thread(target=self._run, args=(pipe,), daemon=True)
+        self.thread.start()
+
+    def _run(self, pipe) -> None:
+        for line in iter(pipe.readline, b""):
+            with self.cond:
+                self.text += line.decode(errors="replace")
+                self.cond.notify_all()
+
+    def wait_for(self, needle: str, timeout: float) -> bool:
+        with self.cond:
+            return self.cond.wait_for(lambda: needle in self.text, timeout)
+
+
 def test_subscribe_example(sdk, nucleus, tmp_path):
     """The example loops forever: run it, check that it subscribed and handles messages, stop it."""
     path = _example(sdk.name, "subscribe_to_iot_core.py", tmp_path)
     env = dict(os.environ, GGIPC_LOG="debug", PYTHONUNBUFFERED="1")
     proc = subprocess.Popen([sys.executable, path], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    err = _Reader(proc.stderr)
     try:
         nucleus.wait_for_subscription("my/topic", timeout=30)
         assert proc.poll() is None, "example exited early"
         assert nucleus.inject("my/topic", b"Hello from IoT Core") == 1
-        assert nucleus.inject("my/topic", b"\xff not utf-8") == 1  # the handler catches its own error
-        time.sleep(0.5)
+        if sdk.name == "ggipc":
+            # GGIPC_LOG=debug makes ggipc log each delivered event on stderr
+            assert err.wait_for("message on 'my/topic'", 10), err.text
+        # the example's own handler catches the error of an undecodable payload and prints it
+        assert nucleus.inject("my/topic", b"\xff not utf-8") == 1
+        assert err.wait_for("UnicodeDecodeError", 10), err.text
         assert proc.poll() is None, "example died while handling messages"
     finally:
         proc.terminate()
-        out, err = proc.communicate(timeout=30)
-    text = err.decode(errors="replace")
-    if sdk.name == "ggipc":
-        # GGIPC_LOG=debug makes ggipc log each delivered event on stderr
-        assert "message on 'my/topic'" in text, text
-    # the example's own handler prints a traceback for the undecodable payload
-    assert "UnicodeDecodeError" in text, text
+        proc.wait(timeout=30)
+        err.thread.join(10)
+        proc.stdout.close()
+        proc.stderr.close()

@@ -228,3 +228,41 @@ def test_operation_after_close_fails(sdk, nucleus):
         op = client.new_publish_to_iot_core()
         op.activate(m.PublishToIoTCoreRequest(topic_name="t", qos="0", payload=b"x")).result(5)
     assert isinstance(ei.value, sdk.rpc.ConnectionClosedError)
+
+
+def test_slow_handler_overflow_is_reported(ggipc_sdk, nucleus):
+    """The per-subscription queue is bounded; what overflows is dropped and the handler is told."""
+    client = ggipc_sdk.connect(max_queued_events=10)
+    try:
+        release = threading.Event()
+        lagged = []
+
+        class Slow(Recorder):
+            def on_stream_event(self, event):
+                release.wait(10)
+                super().on_stream_event(event)
+
+            def on_stream_lagged(self, count):
+                lagged.append(count)
+
+        h = make_handler(ggipc_sdk, Slow)
+        op = subscribe_v1(ggipc_sdk, client, "flood", h)
+        for i in range(100):
+            nucleus.inject("flood", b"%d" % i)
+        # Barrier: the nucleus writes this publish's response after the 100 events on the same
+        # connection, so once it is answered the client has read (queued or dropped) all of them.
+        pub = client.new_publish_to_iot_core()
+        pub.activate(ggipc_sdk.model.PublishToIoTCoreRequest(topic_name="barrier", qos="0", payload=b""))
+        pub.get_response().result(5)
+        release.set()
+        deadline = time.monotonic() + 5
+        while len(h.events) + sum(lagged) < 100 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert sum(lagged) > 0
+        assert len(h.events) + sum(lagged) == 100
+        assert len(h.events) <= 10 + 2
+        payloads = [int(e.message.payload) for e in h.events]
+        assert payloads == sorted(payloads)  # what is delivered stays in order
+        op.close().result(5)
+    finally:
+        client.close()

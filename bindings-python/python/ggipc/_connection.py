@@ -53,6 +53,8 @@ class Connection:
         operation_timeout: seconds each operation may take before it fails with
             :class:`~ggipc.eventstreamrpc.OperationTimeoutError` (None: ggipc's default).
         reconnect: reconnect (and re-subscribe) automatically when the connection is lost.
+        max_queued_events: messages queued per subscription for a slow handler (ggipc's default if
+            None); beyond it messages are dropped and the handler is told (``on_stream_lagged``).
     """
 
     def __init__(
@@ -62,11 +64,13 @@ class Connection:
         authtoken: Optional[str] = None,
         operation_timeout: Optional[float] = None,
         reconnect: bool = False,
+        max_queued_events: Optional[int] = None,
     ) -> None:
         self.ipc_socket = _core.resolve_socket(ipc_socket)
         self._authtoken = _core.resolve_token(authtoken)
         self.operation_timeout = operation_timeout
         self.reconnect = reconnect
+        self.max_queued_events = max_queued_events
         self._native: Optional[_ggipc.Client] = None
         self._lock = threading.Lock()
         self._closed_future: "Future[None]" = new_future()
@@ -89,6 +93,7 @@ class Connection:
             self.operation_timeout,
             self.reconnect,
             self._lifecycle(lifecycle_handler),
+            self.max_queued_events,
         )
         with self._lock:
             self._native = native
@@ -113,6 +118,7 @@ class Connection:
             self.operation_timeout,
             self.reconnect,
             self._lifecycle(lifecycle_handler),
+            self.max_queued_events,
         )
         return fut
 

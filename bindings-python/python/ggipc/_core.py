@@ -40,6 +40,7 @@ EV_ERROR = 1
 EV_INTERRUPTED = 2
 EV_RESUMED = 3
 EV_CLOSED = 4
+EV_LAGGED = 5
 
 #: Lifecycle event kinds.
 LC_CONNECTED = 0

@@ -48,6 +48,7 @@ class Client:
         operation_timeout: Optional[float],
         reconnect: bool,
         lifecycle: Optional[Callable[[int, Any], None]],
+        max_queued_events: Optional[int] = None,
     ) -> "Client":
         """Connect, blocking until connected or failed."""
     @staticmethod
@@ -59,6 +60,7 @@ class Client:
         operation_timeout: Optional[float],
         reconnect: bool,
         lifecycle: Optional[Callable[[int, Any], None]],
+        max_queued_events: Optional[int] = None,
     ) -> None:
         """Connect in the background; ``callback(client | exc)`` on the completion thread."""
     def publish(

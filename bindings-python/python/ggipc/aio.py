@@ -182,6 +182,8 @@ class Subscription:
         self._closing = False
         self._error: Optional[BaseException] = None
         self.response = model.SubscribeToIoTCoreResponse()
+        #: Messages dropped because this subscription was not read fast enough.
+        self.dropped = 0
 
     # runs on the subscription's dispatcher thread
     def _deliver(self, batch: List[Any]) -> None:
@@ -227,6 +229,9 @@ class Subscription:
                     self._error = value
                 with self._cond:
                     self._cond.notify_all()
+            elif kind == _core.EV_LAGGED:
+                self.dropped += int(value)
+                _core.logger.warning("subscription consumer too slow: %d message(s) dropped", value)
             # EV_INTERRUPTED / EV_RESUMED: the stream goes on (reconnect is under way / done)
 
     async def get(self, timeout: Optional[float] = None) -> model.IoTCoreMessage:

@@ -19,6 +19,7 @@ def connect(
     timeout: float = 10.0,
     operation_timeout: Optional[float] = None,
     reconnect: bool = False,
+    max_queued_events: Optional[int] = None,
 ) -> GreengrassCoreIPCClient:
     """Connect to the Greengrass nucleus and return a V1 client. Call ``close()`` when done.
 
@@ -31,6 +32,8 @@ def connect(
         timeout: seconds to wait for the connection to be established.
         operation_timeout: (ggipc) seconds each operation may take (None: ggipc's default).
         reconnect: (ggipc) reconnect and re-subscribe automatically if the connection is lost.
+        max_queued_events: (ggipc) messages queued per subscription for a slow handler; beyond it
+            messages are dropped and counted (``on_stream_lagged``). None: ggipc's default (10,000).
 
     Raises:
         KeyError: the socket or token is neither given nor in the environment.
@@ -44,6 +47,7 @@ def connect(
         authtoken=authtoken,
         operation_timeout=operation_timeout,
         reconnect=reconnect,
+        max_queued_events=max_queued_events,
     )
     connection.connect_sync(lifecycle_handler, timeout)
     return GreengrassCoreIPCClient(connection)

@@ -31,6 +31,10 @@ class SubscribeToIoTCoreStreamHandler(rpc.StreamResponseHandler):
 
     Methods run on the subscription's dispatcher thread, one at a time, in arrival order.
     If ``on_stream_event`` raises, the exception is logged and passed to ``on_stream_error``.
+
+    ggipc extensions, called if defined: ``on_stream_interrupted(error)`` and ``on_stream_resumed()``
+    around a reconnect (``connect(reconnect=True)``), and ``on_stream_lagged(count)`` when messages were
+    dropped because the handler did not keep up (the queue is bounded; a warning is logged too).
     """
 
     def on_stream_event(self, event: model.IoTCoreMessage) -> None:
@@ -208,6 +212,11 @@ class SubscribeToIoTCoreOperation(_Operation):
                 cb = getattr(h, "on_stream_resumed", None)
                 if cb is not None:
                     _core.call_handler(cb)
+            elif kind == _core.EV_LAGGED:
+                _core.logger.warning("subscription handler too slow: %d message(s) dropped", value)
+                cb = getattr(h, "on_stream_lagged", None)
+                if cb is not None:
+                    _core.call_handler(cb, value)
 
 
 class GreengrassCoreIPCClient:
