@@ -1,9 +1,10 @@
 //! One writer per connection, shared by every task and thread that sends on it.
 //!
-//! Frames are encoded into one buffer under a lock. When nothing is being flushed, the sender writes the
-//! buffer to the socket itself with a non-blocking write (no thread hand-off on the request path); when the
-//! socket is full, a background task takes over and later writes everything queued in as few syscalls as
-//! possible. Stream-id allocation happens under the same lock as the encoding, so ids hit the wire in order.
+//! Frames are encoded into one buffer under a lock. A sender on a plain thread (a blocking caller) writes the
+//! buffer to the socket itself with a non-blocking write when nothing is being flushed: no thread hand-off on
+//! the request path. A sender running on the runtime leaves the write to a background flusher task, which
+//! runs as soon as the sender yields and writes everything queued by then in one syscall; the flusher also
+//! takes over whenever the socket is full. Stream-id allocation happens under the same lock as the encoding, so ids hit the wire in order.
 
 use super::Frame;
 use crate::codec::FrameError;
@@ -126,6 +127,15 @@ impl FrameWriter {
 
     fn write_now(&self, mut st: MutexGuard<'_, State>) {
         if st.flushing {
+            return;
+        }
+        if crate::runtime::in_async_context() {
+            // On a runtime thread, more frames usually follow from the same tick (pipelined requests, a batch
+            // of responses, fan-out of events): let the flusher task write them all at once when this task
+            // yields. A blocking caller (not on a runtime thread) writes right away: no hand-off.
+            st.flushing = true;
+            drop(st);
+            self.wake_flusher.notify_one();
             return;
         }
         while !st.buf.is_empty() {

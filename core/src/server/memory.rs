@@ -9,7 +9,7 @@ use super::topic::filter_matches;
 use crate::model::{MqttMessage, Qos};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::broadcast;
 
 /// How many publishes [`MemoryBroker::recorded`] keeps (oldest dropped first).
@@ -20,7 +20,7 @@ pub struct MemoryBroker {
     subs: RwLock<Vec<(SubscriptionId, String, MessageSink)>>,
     next_id: AtomicU64,
     retained: Mutex<HashMap<String, MqttMessage>>,
-    recorded: Mutex<VecDeque<BrokerPublish>>,
+    recorded: Mutex<VecDeque<Arc<BrokerPublish>>>,
     tap: broadcast::Sender<BrokerPublish>,
     dropped: AtomicU64,
 }
@@ -89,7 +89,7 @@ impl MemoryBroker {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
-            .cloned()
+            .map(|p| (**p).clone())
             .collect()
     }
 
@@ -128,6 +128,7 @@ impl Broker for MemoryBroker {
             self.retain(&publish.message);
         }
         self.fan_out(&publish.message);
+        let publish = Arc::new(publish);
         {
             let mut rec = self.recorded.lock().unwrap_or_else(|e| e.into_inner());
             if rec.len() >= RECORD_LIMIT {
@@ -135,7 +136,9 @@ impl Broker for MemoryBroker {
             }
             rec.push_back(publish.clone());
         }
-        let _ = self.tap.send(publish);
+        if self.tap.receiver_count() > 0 {
+            let _ = self.tap.send((*publish).clone());
+        }
         Box::pin(std::future::ready(Ok(())))
     }
 
