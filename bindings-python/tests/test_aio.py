@@ -103,5 +103,9 @@ async def test_server_going_away_ends_iteration():
     # the nucleus terminates open streams when it shuts down: iteration ends
     with pytest.raises(StopAsyncIteration):
         await asyncio.wait_for(sub.get(), 5)
+    # the connection goes down right after the streams were terminated
+    deadline = asyncio.get_running_loop().time() + 5
+    while client.is_connected and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.01)
     assert not client.is_connected
     await client.close()
