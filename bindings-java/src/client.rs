@@ -2,7 +2,9 @@
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Wake, Waker};
+use std::time::Instant;
 use std::time::Duration;
 
 use jni::objects::{GlobalRef, JByteArray, JClass, JObject, JObjectArray, JString, JValue};
@@ -317,7 +319,7 @@ pub extern "system" fn Java_io_ggipc_internal_Native_publish<'l>(
             format,
             &content_type,
         )?;
-        ggipc::runtime::block_on(c.client.publish_to_iot_core(req))??;
+        block_on_spin(c.client.publish_to_iot_core(req))??;
         Ok(())
     })
 }
@@ -376,6 +378,61 @@ fn noop_waker() -> Waker {
     static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
     // SAFETY: the vtable's functions ignore the data pointer and uphold the RawWaker contract trivially.
     unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) }
+}
+
+/// Wakes a thread blocked in [`block_on_spin`].
+struct ThreadWaker {
+    woken: AtomicBool,
+    thread: std::thread::Thread,
+}
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.thread.unpark();
+    }
+}
+
+/// How long a blocked caller yields before it parks: an IPC answer usually arrives within tens of
+/// microseconds, and a thread that is still runnable is resumed sooner than one that has to be woken.
+const SPIN: Duration = Duration::from_micros(50);
+
+/// Runs `fut` to completion on the calling thread (a Java thread, never a runtime worker) in the runtime's
+/// context. Like `Handle::block_on`, but the caller briefly yields instead of sleeping at once.
+fn block_on_spin<F: Future>(fut: F) -> NResult<F::Output> {
+    if ggipc::runtime::in_async_context() {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "a blocking ggipc call was made from inside an async runtime",
+        )
+        .into());
+    }
+    let rt = ggipc::runtime::handle()?;
+    let _entered = rt.enter();
+    let state = Arc::new(ThreadWaker {
+        woken: AtomicBool::new(false),
+        thread: std::thread::current(),
+    });
+    let waker = Waker::from(state.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return Ok(v);
+        }
+        let started = Instant::now();
+        while !state.woken.swap(false, Ordering::AcqRel) {
+            if started.elapsed() < SPIN {
+                std::thread::yield_now();
+            } else {
+                std::thread::park();
+            }
+        }
+    }
 }
 
 /// Polls `fut` once on the calling thread (inside the runtime's context), so that whatever it does first —
@@ -547,7 +604,7 @@ pub extern "system" fn Java_io_ggipc_internal_Native_subscribe<'l>(
         let c = client_ref(h)?;
         let req = subscribe_request(env, &topic, q)?;
         let bridge = env.new_global_ref(&bridge)?;
-        let sub = ggipc::runtime::block_on(c.client.subscribe_to_iot_core(req))??;
+        let sub = block_on_spin(c.client.subscribe_to_iot_core(req))??;
         let slot = Arc::new(Slot::default());
         slot.activate(start_handler(sub, bridge));
         Ok(Box::into_raw(Box::new(slot)) as jlong)

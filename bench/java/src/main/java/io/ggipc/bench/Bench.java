@@ -31,7 +31,11 @@ import java.util.regex.Pattern;
  * after GC and RSS at the end.
  */
 public final class Bench {
-    static final double SECONDS = Double.parseDouble(System.getProperty("bench.seconds", "3"));
+    static final double SECONDS = Double.parseDouble(System.getProperty("bench.seconds", "2"));
+    /** Measurement rounds inside one JVM (best kept: the machine is shared, so the best is the least disturbed). */
+    static final int ROUNDS = Integer.getInteger("bench.rounds", 3);
+    /** JVMs per client, alternating ggipc / aws (best kept). */
+    static final int RUNS = Integer.getInteger("bench.runs", 2);
     static final int WINDOW = Integer.getInteger("bench.window", 256);
     static final int EVENTS = Integer.getInteger("bench.events", 100_000);
     /** The server keeps at most this many burst messages unacknowledged (ggipc's queue holds 10 000). */
@@ -67,8 +71,20 @@ public final class Bench {
             }
             String token = m.group(1);
             Map<String, Map<String, String>> results = new LinkedHashMap<>();
-            for (String client : new String[] {"ggipc", "aws"}) {
-                results.put(client, child(client, socket, token));
+            for (int run = 0; run < RUNS; run++) {
+                for (String client : new String[] {"ggipc", "aws"}) {
+                    Map<String, String> r = child(client, socket, token);
+                    Map<String, String> best = results.get(client);
+                    if (best == null) {
+                        results.put(client, r);
+                    } else {
+                        for (String k : new String[] {"sync", "async", "events"}) {
+                            if (Double.parseDouble(r.get(k)) > Double.parseDouble(best.get(k))) {
+                                best.put(k, r.get(k));
+                            }
+                        }
+                    }
+                }
             }
             print(results);
         } finally {
@@ -85,7 +101,7 @@ public final class Bench {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("-Xmx512m");
-        for (String p : new String[] {"bench.seconds", "bench.window", "bench.events"}) {
+        for (String p : new String[] {"bench.seconds", "bench.window", "bench.events", "bench.rounds"}) {
             if (System.getProperty(p) != null) {
                 cmd.add("-D" + p + "=" + System.getProperty(p));
             }
@@ -150,49 +166,59 @@ public final class Bench {
         return -1;
     }
 
+    static double syncRate(Target t, byte[] payload) throws Exception {
+        long n = 0;
+        long start = System.nanoTime();
+        long end = start + (long) (SECONDS * 1e9);
+        while (System.nanoTime() < end) {
+            t.publishSync("bench/sync", payload);
+            n++;
+        }
+        return n / ((System.nanoTime() - start) / 1e9);
+    }
+
+    static double asyncRate(Target t, byte[] payload) throws Exception {
+        Semaphore window = new Semaphore(WINDOW);
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        long n = 0;
+        long start = System.nanoTime();
+        long end = start + (long) (SECONDS * 1e9);
+        while (System.nanoTime() < end) {
+            window.acquire();
+            t.publishAsync("bench/async", payload).whenComplete((r, e) -> {
+                if (e != null) {
+                    failure.compareAndSet(null, e);
+                }
+                window.release();
+            });
+            n++;
+        }
+        window.acquire(WINDOW);
+        double rate = n / ((System.nanoTime() - start) / 1e9);
+        window.release(WINDOW);
+        if (failure.get() != null) {
+            throw new IllegalStateException("async publish failed", failure.get());
+        }
+        return rate;
+    }
+
     static void run(String client, String socket, String token) throws Exception {
         byte[] payload = new byte[64];
         long os0 = osThreads();
         long java0 = ManagementFactory.getThreadMXBean().getTotalStartedThreadCount();
         try (Target t = client.equals("ggipc") ? new GgipcTarget(socket, token) : new AwsTarget(socket, token)) {
             // Warm up both paths (JIT, connection, buffers).
-            long warm = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1000);
+            long warm = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(2000);
             while (System.nanoTime() < warm) {
                 t.publishSync("bench/sync", payload);
                 t.publishAsync("bench/async", payload).get(10, TimeUnit.SECONDS);
             }
 
-            long n = 0;
-            long start = System.nanoTime();
-            long end = start + (long) (SECONDS * 1e9);
-            while (System.nanoTime() < end) {
-                t.publishSync("bench/sync", payload);
-                n++;
-            }
-            double sync = n / ((System.nanoTime() - start) / 1e9);
-
-            Semaphore window = new Semaphore(WINDOW);
-            AtomicReference<Throwable> failure = new AtomicReference<>();
-            AtomicLong done = new AtomicLong();
-            n = 0;
-            start = System.nanoTime();
-            end = start + (long) (SECONDS * 1e9);
-            while (System.nanoTime() < end) {
-                window.acquire();
-                t.publishAsync("bench/async", payload).whenComplete((r, e) -> {
-                    if (e != null) {
-                        failure.compareAndSet(null, e);
-                    }
-                    done.incrementAndGet();
-                    window.release();
-                });
-                n++;
-            }
-            window.acquire(WINDOW);
-            double async = n / ((System.nanoTime() - start) / 1e9);
-            window.release(WINDOW);
-            if (failure.get() != null) {
-                throw new IllegalStateException("async publish failed", failure.get());
+            double sync = 0;
+            double async = 0;
+            for (int round = 0; round < ROUNDS; round++) {
+                sync = Math.max(sync, syncRate(t, payload));
+                async = Math.max(async, asyncRate(t, payload));
             }
 
             CountDownLatch all = new CountDownLatch(EVENTS);
@@ -207,7 +233,7 @@ public final class Bench {
                 lastEvent.set(System.nanoTime());
                 all.countDown();
             });
-            start = System.nanoTime();
+            long start = System.nanoTime();
             t.publishSync("ggipc/test/burst",
                     (EVENTS + " 64 bench/events " + BURST_WINDOW).getBytes(StandardCharsets.UTF_8));
             if (!all.await(120, TimeUnit.SECONDS)) {
