@@ -149,7 +149,14 @@ impl Broker for BridgeIpcBroker {
                     }),
                 )
                 .await
-                .map_err(BrokerError::new)?;
+                .map_err(|e| {
+                    BrokerError {
+                    context: e.reason_code.map(|code| {
+                        serde_json::json!({"reasonString": e.reason_string, "reasonCode": code})
+                    }),
+                    message: e.message,
+                }
+                })?;
             Ok(SubscriptionId(id.0))
         })
     }

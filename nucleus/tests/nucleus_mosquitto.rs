@@ -307,3 +307,41 @@ async fn ack_after_puback_waits_for_the_broker() {
         .unwrap();
     client.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_subscription_reports_reason_code() {
+    // The remote broker here is our embedded broker on its own listener: it refuses shared subscriptions with
+    // reason 0x9E, which the nucleus reports as the reason's name plus a context with the code.
+    let remote = ggipc_nucleus::mqtt::embedded::EmbeddedBroker::new(1 << 20);
+    let (addr, _task) = remote.listen("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = write_recipe(dir.path(), "r.Component", ALL, &["*"], None);
+    let url = format!("mqtt://{addr}");
+    let mut n = NucleusProc::start(&dir.path().join("root"), &[recipe], &["--broker", &url]);
+    n.proc_
+        .wait_line("connected to MQTT broker", Duration::from_secs(20));
+    let client = n.client("r.Component").await;
+    client
+        .subscribe_to_iot_core(SubscribeToIoTCoreRequest::new("fine/x", Qos::AtLeastOnce))
+        .await
+        .unwrap();
+    let err = client
+        .subscribe_to_iot_core(SubscribeToIoTCoreRequest::new(
+            "$share/g/x",
+            Qos::AtLeastOnce,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ServiceError);
+    assert_eq!(
+        err.message(),
+        "Subscribe to topic $share/g/x failed with error SHARED_SUBSCRIPTIONS_NOT_SUPPORTED"
+    );
+    assert_eq!(
+        err.context()
+            .and_then(|c| c.get("reasonCode"))
+            .and_then(|c| c.as_u64()),
+        Some(0x9E)
+    );
+    client.close().await;
+}

@@ -126,7 +126,33 @@ struct LocalSub {
 struct SubRequest {
     filter: String,
     qos: u8,
-    done: oneshot::Sender<Result<(), String>>,
+    done: oneshot::Sender<Result<(), SubscribeError>>,
+}
+
+/// Why a subscription failed. A refusal by the broker carries the SUBACK reason (for the `ServiceError` context
+/// `{"reasonString": …, "reasonCode": n}` the nucleus sends).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubscribeError {
+    /// The reason code's name (`NOT_AUTHORIZED`, …) for a refusal, else what went wrong.
+    pub message: String,
+    pub reason_code: Option<u8>,
+    pub reason_string: Option<String>,
+}
+
+impl SubscribeError {
+    fn other(message: impl Into<String>) -> Self {
+        SubscribeError {
+            message: message.into(),
+            reason_code: None,
+            reason_string: None,
+        }
+    }
+}
+
+impl std::fmt::Display for SubscribeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
 }
 
 #[derive(Default)]
@@ -302,7 +328,7 @@ impl Bridge {
         filter: &str,
         qos: u8,
         sink: Sink,
-    ) -> Result<BridgeSubId, String> {
+    ) -> Result<BridgeSubId, SubscribeError> {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let rx = {
             let mut st = self.inner.state.lock().expect("bridge poisoned");
@@ -329,15 +355,15 @@ impl Bridge {
         self.inner.wake.notify_one();
         let res = match tokio::time::timeout(self.inner.cfg.operation_timeout, rx).await {
             Ok(Ok(r)) => r,
-            Ok(Err(_)) => Err("the MQTT connection task stopped".into()),
+            Ok(Err(_)) => Err(SubscribeError::other("the MQTT connection task stopped")),
             Err(_) => {
                 let why = self
                     .last_error()
                     .unwrap_or_else(|| "no SUBACK received".into());
-                Err(format!(
+                Err(SubscribeError::other(format!(
                     "timed out after {:?} waiting for the broker ({why})",
                     self.inner.cfg.operation_timeout
-                ))
+                )))
             }
         };
         if let Err(e) = res {
@@ -843,7 +869,11 @@ fn handle_incoming(
                     if ok {
                         Ok(granted4(&a.return_codes))
                     } else {
-                        Err("FAILURE".into())
+                        Err(SubscribeError {
+                            message: "FAILURE".into(),
+                            reason_code: Some(0x80),
+                            reason_string: None,
+                        })
                     },
                 );
             }
@@ -897,7 +927,18 @@ fn handle_incoming(
                             .collect();
                         suback(inner, a.pkid, Ok(granted))
                     }
-                    Some(c) => suback(inner, a.pkid, Err(reason_name(c))),
+                    Some(c) => suback(
+                        inner,
+                        a.pkid,
+                        Err(SubscribeError {
+                            message: reason_name(c),
+                            reason_code: Some(reason_code(c)),
+                            reason_string: a
+                                .properties
+                                .as_ref()
+                                .and_then(|p| p.reason_string.clone()),
+                        }),
+                    ),
                 }
             }
             v5::Packet::UnsubAck(_) => {}
@@ -958,7 +999,23 @@ fn puback(inner: &Inner, pkid: u16, failure: Option<String>) {
     }
 }
 
-fn suback(inner: &Inner, pkid: u16, result: Result<Vec<u8>, String>) {
+fn reason_code(c: &v5::SubscribeReasonCode) -> u8 {
+    use v5::SubscribeReasonCode as R;
+    match c {
+        R::Success(q) => *q as u8,
+        R::Failure | R::Unspecified => 0x80,
+        R::ImplementationSpecific => 0x83,
+        R::NotAuthorized => 0x87,
+        R::TopicFilterInvalid => 0x8F,
+        R::PkidInUse => 0x91,
+        R::QuotaExceeded => 0x97,
+        R::SharedSubscriptionsNotSupported => 0x9E,
+        R::SubscriptionIdNotSupported => 0xA1,
+        R::WildcardSubscriptionsNotSupported => 0xA2,
+    }
+}
+
+fn suback(inner: &Inner, pkid: u16, result: Result<Vec<u8>, SubscribeError>) {
     let mut st = inner.state.lock().expect("bridge poisoned");
     let Some(req) = st.sub_wait.remove(&pkid) else {
         return;
