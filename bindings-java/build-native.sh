@@ -19,6 +19,7 @@ case "$(uname -s)" in
   *) lib=libggipc_jni.so ;;
 esac
 mkdir -p "$libdir" "$bindir"
-cp "$target/$sub/$lib" "$libdir/$lib"
-cp "$target/$sub/ggipc-test-server" "$bindir/ggipc-test-server"
+# Copy then rename: replaces files that a running process still has open.
+cp "$target/$sub/$lib" "$libdir/.$lib.tmp" && mv -f "$libdir/.$lib.tmp" "$libdir/$lib"
+cp "$target/$sub/ggipc-test-server" "$bindir/.ggipc-test-server.tmp" && mv -f "$bindir/.ggipc-test-server.tmp" "$bindir/ggipc-test-server"
 echo "ggipc native: $libdir/$lib, $bindir/ggipc-test-server"
