@@ -83,6 +83,15 @@ impl Nucleus {
     pub async fn start(opts: NucleusOptions) -> Result<Nucleus, String> {
         let cfg = &opts.config;
         let root = absolute(&opts.root)?;
+        let socket_path = root.join("ipc.socket");
+        // sockaddr_un holds 108 bytes including the terminating NUL.
+        let len = socket_path.as_os_str().len();
+        if len > 107 {
+            return Err(format!(
+                "socket path {} is {len} bytes; Unix sockets allow at most 107: use a shorter --root",
+                socket_path.display()
+            ));
+        }
         std::fs::create_dir_all(&root)
             .map_err(|e| format!("cannot create root {}: {e}", root.display()))?;
         let thing_name = cfg
@@ -182,7 +191,6 @@ impl Nucleus {
             }
         };
 
-        let socket_path = root.join("ipc.socket");
         let server_config = ServerConfig {
             socket_path: socket_path.clone(),
             max_payload_bytes: cfg.mqtt.max_message_size_in_bytes,
