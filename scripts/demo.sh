@@ -4,8 +4,9 @@
 # signals readiness, the publisher sends COUNT messages, then tries a topic its policy denies (the error is
 # printed); both exit and the run ends with a summary and exit status 0.
 #
-#   scripts/demo.sh            # COUNT=10 by default
+#   scripts/demo.sh                                   # COUNT=10, embedded broker
 #   COUNT=100 scripts/demo.sh
+#   BROKER=mqtt://127.0.0.1:1883 scripts/demo.sh      # through a real broker (e.g. Mosquitto) instead
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,13 +36,15 @@ for r in examples/recipes/com.example.IoTCorePublisherRust.yaml examples/recipes
     RECIPES+=("$ROOT/$(basename "$r")")
 done
 
-echo "== running: ggipc run --root $ROOT --mqtt-port 0 --exit-when-done ${RECIPES[*]}"
+BROKER_ARGS=(--mqtt-port 0)
+if [ -n "${BROKER:-}" ]; then BROKER_ARGS=(--broker "$BROKER"); fi
+echo "== running: ggipc run --root $ROOT ${BROKER_ARGS[*]} --exit-when-done ${RECIPES[*]}"
 set +e
-"$BIN/ggipc" run --root "$ROOT" --mqtt-port 0 --thing-name demo-thing --exit-when-done "${RECIPES[@]}"
+"$BIN/ggipc" run --root "$ROOT" "${BROKER_ARGS[@]}" --thing-name demo-thing --exit-when-done "${RECIPES[@]}"
 status=$?
 set -e
 if [ $status -eq 0 ]; then
-    echo "== demo OK: $COUNT messages went publisher -> nucleus -> embedded broker -> subscriber; the denied publish was refused"
+    echo "== demo OK: $COUNT messages went publisher -> nucleus -> ${BROKER:-embedded broker} -> subscriber; the denied publish was refused"
 else
     echo "== demo FAILED (exit status $status)"
 fi

@@ -647,6 +647,9 @@ async fn session(inner: &Arc<Inner>, io: Io, mut buf: BytesMut) -> String {
         cfg.keep_alive
     };
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+    // After a stall, wait a full period again rather than firing missed ticks back to back (the second would
+    // look like a missing PINGRESP).
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut awaiting_pingresp = false;
     let mut out = BytesMut::with_capacity(16 * 1024);
     loop {

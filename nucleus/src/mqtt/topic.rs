@@ -1,5 +1,6 @@
-//! MQTT topic names and filters: broker-side matching, validation, and the "filter covers filter" relation used to
-//! de-duplicate bridge subscriptions, plus the nucleus' IoT Core topic rules (spec §5.6).
+//! MQTT topic names and filters for the embedded broker and the bridge: broker-side matching, syntax checks, and
+//! the "filter covers filter" relation used to de-duplicate bridge subscriptions. (The IoT Core topic rules of
+//! spec §5.6 are applied by the IPC server in `ggipc::server::topic`.)
 
 /// Whether `topic` (a concrete topic name) matches `filter` under MQTT rules: `+` matches one level, `#` (last level
 /// only) matches any number of levels including the parent, and topics starting with `$` are not matched by filters
@@ -68,79 +69,6 @@ pub fn valid_filter(filter: &str) -> bool {
     true
 }
 
-/// Which kind of MQTT topic operation is validated (the rules differ slightly).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TopicUse {
-    Publish,
-    Subscribe,
-}
-
-const MAX_TOPIC_LENGTH: usize = 256;
-const MAX_TOPIC_SLASHES: usize = 7;
-const BASIC_INGEST_PREFIX: &str = "$aws/rules/";
-const SHARED_PREFIX: &str = "$share/";
-const RESERVED_TOPIC_CAP: usize = 512;
-
-/// The nucleus' IoT Core topic validation (spec §5.6), with its error texts. `mqtt5` selects the MQTT 5 rules for
-/// reserved `$` topics and `$share/`.
-pub fn validate_iot_core_topic(topic: &str, usage: TopicUse, mqtt5: bool) -> Result<(), String> {
-    if topic.is_empty() {
-        return Err("Topic must not be empty".to_owned());
-    }
-    if usage == TopicUse::Publish && topic.contains(['#', '+']) {
-        return Err("Publish topics must not contain wildcard characters of '#' or '+'".to_owned());
-    }
-    if usage == TopicUse::Subscribe && !valid_filter(topic) {
-        return Err(format!(
-            "Topic filter {topic} is not a valid MQTT topic filter"
-        ));
-    }
-    let mut rest = topic;
-    if let Some(r) = topic.strip_prefix(BASIC_INGEST_PREFIX) {
-        // $aws/rules/<rule>/<rest>
-        match r.split_once('/') {
-            Some((rule, r2)) if !rule.is_empty() && !r2.is_empty() => rest = r2,
-            _ => {
-                return Err(format!(
-                    "The topic {topic} is not a valid basic ingest topic: it must be $aws/rules/<rule name>/<topic>"
-                ))
-            }
-        }
-    } else if mqtt5 && usage == TopicUse::Subscribe && topic.starts_with(SHARED_PREFIX) {
-        let r = &topic[SHARED_PREFIX.len()..];
-        match r.split_once('/') {
-            Some((group, r2)) if !group.is_empty() && !r2.is_empty() => rest = r2,
-            _ => {
-                return Err(format!(
-                    "The shared subscription topic {topic} is not valid: $share/<group>/<filter>"
-                ))
-            }
-        }
-    } else if topic.starts_with('$') && mqtt5 {
-        if topic.chars().count() > RESERVED_TOPIC_CAP {
-            return Err(format!(
-                "The topic size of {} characters exceeds the maximum of {RESERVED_TOPIC_CAP} characters",
-                topic.chars().count()
-            ));
-        }
-        return Ok(());
-    }
-    let slashes = rest.matches('/').count();
-    if slashes > MAX_TOPIC_SLASHES {
-        return Err(format!(
-            "The topic {topic} has {slashes} forward slashes. The maximum number of forward slashes allowed is \
-             {MAX_TOPIC_SLASHES}"
-        ));
-    }
-    let len = rest.encode_utf16().count();
-    if len > MAX_TOPIC_LENGTH {
-        return Err(format!(
-            "The topic size of {len} characters exceeds the maximum of {MAX_TOPIC_LENGTH} characters"
-        ));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,24 +107,5 @@ mod tests {
         assert!(!valid_filter("a/#/b"));
         assert!(!valid_filter("a/b+"));
         assert!(!valid_filter(""));
-    }
-
-    #[test]
-    fn iot_core_rules() {
-        assert!(validate_iot_core_topic("a/b", TopicUse::Publish, true).is_ok());
-        assert_eq!(
-            validate_iot_core_topic("a/+", TopicUse::Publish, true).unwrap_err(),
-            "Publish topics must not contain wildcard characters of '#' or '+'"
-        );
-        assert!(validate_iot_core_topic("1/2/3/4/5/6/7/8", TopicUse::Publish, true).is_ok());
-        assert!(validate_iot_core_topic("1/2/3/4/5/6/7/8/9", TopicUse::Publish, true).is_err());
-        assert!(
-            validate_iot_core_topic("$aws/rules/r/1/2/3/4/5/6/7/8", TopicUse::Publish, true)
-                .is_ok()
-        );
-        assert!(validate_iot_core_topic("$aws/rules/r", TopicUse::Publish, true).is_err());
-        assert!(validate_iot_core_topic("$share/g/a/#", TopicUse::Subscribe, true).is_ok());
-        assert!(validate_iot_core_topic(&"x".repeat(257), TopicUse::Publish, true).is_err());
-        assert!(validate_iot_core_topic("", TopicUse::Subscribe, true).is_err());
     }
 }
