@@ -53,10 +53,14 @@ pub fn in_async_context() -> bool {
 /// Refused with `InvalidArgument` inside an async context, where blocking would stall every task there.
 pub fn block_on<F: Future>(fut: F) -> Result<F::Output> {
     if in_async_context() {
-        return Err(Error::new(
-            ErrorKind::InvalidArgument,
-            "a blocking ggipc call was made from inside an async runtime; use the async ggipc::Client there",
-        ));
+        return Err(blocking_in_async_error());
     }
     Ok(handle()?.block_on(fut))
+}
+
+pub(crate) fn blocking_in_async_error() -> Error {
+    Error::new(
+        ErrorKind::InvalidArgument,
+        "a blocking ggipc call was made from inside an async runtime; use the async ggipc::Client there",
+    )
 }

@@ -3,7 +3,10 @@
 //! subscription handlers. Calling it from inside an async runtime is refused with `InvalidArgument`.
 
 use super::{ClientBuilder, SubscriptionEvent, SubscriptionHandle};
-use crate::model::{PublishToIoTCoreRequest, PublishToIoTCoreResponse, SubscribeToIoTCoreRequest};
+use crate::model::{
+    Operation, PublishToIoTCoreRequest, PublishToIoTCoreResponse, SubscribeToIoTCoreRequest,
+    PUBLISH_TO_IOT_CORE,
+};
 use crate::runtime::block_on;
 use crate::{Error, ErrorKind, Result};
 use std::time::Duration;
@@ -39,7 +42,7 @@ impl Client {
         &self,
         request: PublishToIoTCoreRequest,
     ) -> Result<PublishToIoTCoreResponse> {
-        block_on(self.inner.publish_to_iot_core(request))?
+        self.publish_to_iot_core_with_timeout(request, self.inner.operation_timeout())
     }
 
     pub fn publish_to_iot_core_with_timeout(
@@ -47,10 +50,21 @@ impl Client {
         request: PublishToIoTCoreRequest,
         timeout: Duration,
     ) -> Result<PublishToIoTCoreResponse> {
-        block_on(
-            self.inner
-                .publish_to_iot_core_with_timeout(request, timeout),
-        )?
+        let body = super::encode_json(&request)?;
+        let resp = self
+            .inner
+            .call_blocking(&PUBLISH_TO_IOT_CORE, body, timeout)?;
+        super::decode_json(&resp, PUBLISH_TO_IOT_CORE.response)
+    }
+
+    /// Runs a request/response operation with a JSON body (see [`super::Client::call`]).
+    pub fn call(
+        &self,
+        op: &'static Operation,
+        body: bytes::Bytes,
+        timeout: Duration,
+    ) -> Result<bytes::Bytes> {
+        self.inner.call_blocking(op, body, timeout)
     }
 
     pub fn subscribe_to_iot_core(

@@ -12,7 +12,7 @@ use std::io;
 use std::path::Path;
 use std::sync::{Arc, Mutex, Weak};
 use tokio::net::UnixStream;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Notify};
 
 pub(crate) type Reply = oneshot::Sender<Result<Bytes>>;
 
@@ -37,6 +37,15 @@ pub(crate) struct Connection {
     closed: Mutex<Option<Error>>,
     /// The client reconnects: a server-shutdown terminate interrupts a subscription instead of closing it.
     resumable: bool,
+    /// Bytes read but not yet decoded. Whoever holds this lock is the connection's reader: the reader task,
+    /// or a blocking caller waiting for its own response (which saves a thread wake-up per round trip).
+    rbuf: Mutex<BytesMut>,
+    limits: Limits,
+    /// Signalled when a blocking caller stops reading, so the reader task takes over.
+    read_released: Notify,
+    /// A failure a blocking caller ran into while reading; the reader task acts on it.
+    pending_failure: Mutex<Option<Error>>,
+    inner: Weak<Inner>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -130,8 +139,13 @@ impl Connection {
             pings: Mutex::new(VecDeque::new()),
             closed: Mutex::new(None),
             resumable,
+            rbuf: Mutex::new(rbuf),
+            limits,
+            read_released: Notify::new(),
+            pending_failure: Mutex::new(None),
+            inner,
         });
-        tokio::spawn(reader(conn.clone(), rbuf, limits, inner));
+        tokio::spawn(reader(conn.clone()));
         Ok(conn)
     }
 
@@ -236,6 +250,126 @@ impl Connection {
         }
         lock(&self.pings).clear();
         true
+    }
+
+    /// Reads what the socket has and dispatches every whole message. Call with the `rbuf` lock held.
+    fn read_and_dispatch(&self, buf: &mut BytesMut) -> Result<()> {
+        loop {
+            if buf.capacity() - buf.len() < 4096 {
+                buf.reserve(16 * 1024);
+            }
+            match self.stream.try_read_buf(buf) {
+                Ok(0) => {
+                    return Err(Error::new(
+                        ErrorKind::ConnectionClosed,
+                        "the server closed the connection",
+                    ))
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(Error::new(
+                        ErrorKind::ConnectionClosed,
+                        format!("connection lost: {e}"),
+                    ))
+                }
+            }
+            loop {
+                match codec::decode(buf, &self.limits) {
+                    Ok(Some(msg)) => match Frame::from_message(msg) {
+                        Ok(frame) => {
+                            if let Some(e) = self.on_frame(frame, &self.inner) {
+                                return Err(e);
+                            }
+                        }
+                        Err(v) => {
+                            let _ = self.writer.send(&rpc::connection_error(
+                                MessageType::ProtocolError,
+                                v.payload(),
+                            ));
+                            return Err(Error::new(
+                                ErrorKind::Protocol,
+                                format!("invalid message from the server: {v}"),
+                            ));
+                        }
+                    },
+                    Ok(None) => break,
+                    Err(e) => {
+                        return Err(Error::new(
+                            ErrorKind::InvalidFrame,
+                            format!("invalid data from the server: {e}"),
+                        ))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits on a plain thread for the reply in `rx` until `deadline` (`None`: timed out). While nobody
+    /// else is reading, the caller reads the socket itself, so its response wakes it directly.
+    pub(crate) fn wait_blocking(
+        &self,
+        rx: &mut oneshot::Receiver<Result<Bytes>>,
+        deadline: std::time::Instant,
+    ) -> Option<Result<Bytes>> {
+        use tokio::sync::oneshot::error::TryRecvError;
+        let closed = |c: &Self| {
+            c.closed_error()
+                .unwrap_or_else(|| Error::new(ErrorKind::ConnectionClosed, "connection closed"))
+        };
+        loop {
+            match rx.try_recv() {
+                Ok(r) => return Some(r),
+                Err(TryRecvError::Closed) => return Some(Err(closed(self))),
+                Err(TryRecvError::Empty) => {}
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return None;
+            }
+            let slice = (deadline - now).min(std::time::Duration::from_millis(50));
+            let reading = if self.closed_error().is_none() && lock(&self.pending_failure).is_none()
+            {
+                self.rbuf.try_lock().ok()
+            } else {
+                None
+            };
+            match reading {
+                Some(mut buf) => {
+                    // The previous reader may have delivered our reply just before we took over.
+                    let result = match rx.try_recv() {
+                        Err(TryRecvError::Empty) if poll_readable(&self.stream, slice) => {
+                            self.read_and_dispatch(&mut buf)
+                        }
+                        Err(TryRecvError::Empty) => Ok(()),
+                        Ok(reply) => {
+                            drop(buf);
+                            self.read_released.notify_one();
+                            return Some(reply);
+                        }
+                        Err(TryRecvError::Closed) => Ok(()),
+                    };
+                    drop(buf);
+                    if let Err(e) = result {
+                        *lock(&self.pending_failure) = Some(e);
+                    }
+                    self.read_released.notify_one();
+                }
+                None => {
+                    // Someone else is reading and will complete `rx`; park until then (briefly, so this
+                    // caller can take over reading if the other one leaves).
+                    let wait = slice.min(std::time::Duration::from_millis(2));
+                    let Ok(rt) = crate::runtime::handle() else {
+                        return Some(Err(closed(self)));
+                    };
+                    if let Ok(r) = rt.block_on(async { tokio::time::timeout(wait, &mut *rx).await })
+                    {
+                        return Some(r.unwrap_or_else(|_| Err(closed(self))));
+                    }
+                }
+            }
+        }
     }
 
     fn stream_shutdown(&self) -> io::Result<()> {
@@ -436,56 +570,44 @@ async fn read_some(stream: &UnixStream, buf: &mut BytesMut) -> io::Result<usize>
     }
 }
 
-async fn reader(conn: Arc<Connection>, mut rbuf: BytesMut, limits: Limits, inner: Weak<Inner>) {
-    let reason = 'outer: loop {
-        loop {
-            match codec::decode(&mut rbuf, &limits) {
-                Ok(Some(msg)) => match Frame::from_message(msg) {
-                    Ok(frame) => {
-                        if let Some(e) = conn.on_frame(frame, &inner) {
-                            break 'outer e;
-                        }
-                    }
-                    Err(v) => {
-                        let _ = conn.writer.send(&rpc::connection_error(
-                            MessageType::ProtocolError,
-                            v.payload(),
-                        ));
-                        break 'outer Error::new(
-                            ErrorKind::Protocol,
-                            format!("invalid message from the server: {v}"),
-                        );
-                    }
-                },
-                Ok(None) => break,
-                Err(e) => {
-                    break 'outer Error::new(
-                        ErrorKind::InvalidFrame,
-                        format!("invalid data from the server: {e}"),
-                    )
-                }
-            }
+async fn reader(conn: Arc<Connection>) {
+    let reason = loop {
+        if let Some(e) = lock(&conn.pending_failure).take() {
+            break e;
         }
         if lock(&conn.closed).is_some() {
             return;
         }
-        match read_some(&conn.stream, &mut rbuf).await {
-            Ok(0) => {
-                break Error::new(
-                    ErrorKind::ConnectionClosed,
-                    "the server closed the connection",
-                )
-            }
-            Ok(_) => {}
-            Err(e) => {
-                break Error::new(ErrorKind::ConnectionClosed, format!("connection lost: {e}"))
-            }
+        if let Err(e) = conn.stream.readable().await {
+            break Error::new(ErrorKind::ConnectionClosed, format!("connection lost: {e}"));
+        }
+        let Ok(mut buf) = conn.rbuf.try_lock() else {
+            // A blocking caller is reading; it signals when it stops.
+            conn.read_released.notified().await;
+            continue;
+        };
+        if let Err(e) = conn.read_and_dispatch(&mut buf) {
+            break e;
         }
     };
-    match inner.upgrade() {
+    match conn.inner.upgrade() {
         Some(inner) => inner.connection_lost(&conn, reason),
         None => {
             conn.fail(reason, false);
         }
     }
+}
+
+/// Waits up to `timeout` for the socket to have data (or be closed); true when it does.
+fn poll_readable(stream: &UnixStream, timeout: std::time::Duration) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut fds = libc::pollfd {
+        fd: stream.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = timeout.as_millis().clamp(1, i32::MAX as u128) as libc::c_int;
+    // SAFETY: one valid pollfd, for the duration of the call.
+    let n = unsafe { libc::poll(&mut fds, 1, ms) };
+    n > 0
 }

@@ -506,6 +506,49 @@ impl Client {
         }
     }
 
+    /// [`call_with_timeout`](Self::call_with_timeout) for a plain (non-runtime) thread: the caller waits for
+    /// its response by reading the socket itself when nobody else is.
+    pub(crate) fn call_blocking(
+        &self,
+        op: &'static Operation,
+        body: Bytes,
+        timeout: Duration,
+    ) -> Result<Bytes> {
+        if crate::runtime::in_async_context() {
+            return Err(crate::runtime::blocking_in_async_error());
+        }
+        let started = std::time::Instant::now();
+        let deadline = Instant::now() + timeout;
+        let current = match &*lock(&self.inner.state) {
+            ConnState::Connected(c) if c.closed_error().is_none() && !c.writer.is_congested() => {
+                Some(c.clone())
+            }
+            _ => None,
+        };
+        let conn = match current {
+            Some(c) => c,
+            None => crate::runtime::block_on(async {
+                let conn = self.inner.connection(deadline).await?;
+                if tokio::time::timeout_at(deadline, conn.writer.wait_for_capacity())
+                    .await
+                    .is_err()
+                {
+                    return Err(Error::timeout(op.name, timeout));
+                }
+                Ok(conn)
+            })??,
+        };
+        let (tx, mut rx) = oneshot::channel();
+        let sid = conn.activate(op, body, Slot::Call { op, reply: tx })?;
+        match conn.wait_blocking(&mut rx, started + timeout) {
+            Some(result) => result,
+            None => {
+                conn.forget_stream(sid);
+                Err(Error::timeout(op.name, timeout))
+            }
+        }
+    }
+
     /// PublishToIoTCore.
     pub async fn publish_to_iot_core(
         &self,
