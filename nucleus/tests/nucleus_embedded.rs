@@ -209,6 +209,61 @@ async fn env_pub_sub_commands_and_sigterm() {
             sub.output()
         );
     }
+    // MQTT 5 options of `ggipc pub` arrive intact (`ggipc sub --json` prints every field).
+    let mut sub = Proc::spawn(&["sub", "-t", "cli/json", "-C", "1", "--json"], &env);
+    sub.wait_line("ggipc sub: subscribed to cli/json", Duration::from_secs(10));
+    let mut publ = Proc::spawn(
+        &[
+            "pub",
+            "-t",
+            "cli/json",
+            "-m",
+            "{}",
+            "--content-type",
+            "application/json",
+            "-u",
+            "a=b",
+            "--correlation-data",
+            "c1",
+            "--response-topic",
+            "cli/reply",
+            "--payload-format",
+            "utf8",
+            "--expiry",
+            "60",
+            "-q",
+            "0",
+        ],
+        &env,
+    );
+    assert!(
+        publ.wait_exit(Duration::from_secs(20)).success(),
+        "{}",
+        publ.output()
+    );
+    assert!(
+        sub.wait_exit(Duration::from_secs(20)).success(),
+        "{}",
+        sub.output()
+    );
+    let line = sub
+        .seen
+        .iter()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("{}", sub.output()));
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(v["topicName"], "cli/json");
+    assert_eq!(v["payloadText"], "{}");
+    assert_eq!(v["contentType"], "application/json");
+    assert_eq!(v["responseTopic"], "cli/reply");
+    assert_eq!(v["correlationData"], "YzE=");
+    assert_eq!(v["payloadFormat"], "1");
+    assert_eq!(v["messageExpiryIntervalSeconds"], 60);
+    assert_eq!(
+        v["userProperties"],
+        serde_json::json!([{"key": "a", "value": "b"}])
+    );
+
     // A publish the server refuses makes `ggipc pub` fail with the reason.
     let mut bad = Proc::spawn(&["pub", "-t", "cli/#", "-m", "x"], &env);
     assert!(!bad.wait_exit(Duration::from_secs(20)).success());
