@@ -351,9 +351,7 @@ impl Client {
         };
         match result {
             Ok(sub) => {
-                let s = Subscription {
-                    state: Mutex::new(SubState::Pending(sub, on_events)),
-                };
+                let s = Subscription::new(sub, on_events);
                 s.start();
                 Ok(s)
             }
@@ -380,9 +378,7 @@ impl Client {
             };
             complete(Box::new(move |py| match result {
                 Ok(sub) => {
-                    let s = Subscription {
-                        state: Mutex::new(SubState::Pending(sub, on_events)),
-                    };
+                    let s = Subscription::new(sub, on_events);
                     match Py::new(py, s) {
                         Ok(obj) => {
                             call_quietly(py, &callback, obj.clone_ref(py).into_any());
@@ -436,9 +432,17 @@ enum SubState {
 #[pyclass(module = "ggipc._ggipc", frozen)]
 pub struct Subscription {
     state: Mutex<SubState>,
+    pid: u32,
 }
 
 impl Subscription {
+    fn new(sub: ggipc::Subscription, on_events: Py<PyAny>) -> Self {
+        Subscription {
+            state: Mutex::new(SubState::Pending(sub, on_events)),
+            pid: std::process::id(),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, SubState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -498,8 +502,12 @@ fn event_tuple(py: Python<'_>, ev: SubscriptionEvent) -> PyResult<Bound<'_, PyTu
 
 #[pymethods]
 impl Subscription {
-    /// Terminates the stream (idempotent); a final closed event follows.
+    /// Terminates the stream (idempotent); a final closed event follows. In a forked child it does
+    /// nothing: the stream belongs to the parent's connection.
     fn close(&self) {
+        if self.pid != std::process::id() {
+            return;
+        }
         match &*self.lock() {
             SubState::Pending(sub, _) => sub.close(),
             SubState::Running(h) => h.close(),

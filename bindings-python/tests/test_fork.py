@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 
 import pytest
 
@@ -36,8 +37,17 @@ def _in_child(fn) -> int:
 def test_fork(nucleus):
     parent = clientv2.GreengrassCoreIPCClientV2()
     parent.publish_to_iot_core(topic_name="fork/parent", qos="0", payload=b"before")
+    received = []
+    got = threading.Event()
+
+    def on_event(ev):
+        received.append(ev.message.payload)
+        got.set()
+
+    _, op = parent.subscribe_to_iot_core(topic_name="fork/sub", qos="0", on_stream_event=on_event)
 
     def child() -> int:
+        op.close()  # the parent's stream: must not be touched from the child
         try:
             parent.publish_to_iot_core(topic_name="fork/child-old", qos="0", payload=b"x")
             return 10  # must not work
@@ -50,6 +60,10 @@ def test_fork(nucleus):
         return 0
 
     assert _in_child(child) == 0
+    # the parent's subscription is intact
+    assert nucleus.inject("fork/sub", b"still here") == 1
+    assert got.wait(5)
+    assert received == [b"still here"]
     # the parent's client is unaffected
     parent.publish_to_iot_core(topic_name="fork/parent", qos="0", payload=b"after")
     assert nucleus.wait_for_publish("fork/child").payload == b"from child"
