@@ -145,6 +145,9 @@ def test_subscribe_unauthorized(sdk, nucleus):
             op.get_response().result(10)
         assert ei.value.message == "Not Authorized"
         assert op.close().result(5) is None
+        # the stream ended: the handler hears about it, as with the official client
+        assert h.closed.wait(5)
+        assert h.events == [] and h.errors == []
     finally:
         client.close()
 

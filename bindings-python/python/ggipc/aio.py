@@ -88,8 +88,9 @@ class Client:
         await self.close()
 
     async def close(self) -> None:
-        """Close the connection; open subscriptions end."""
-        await asyncio.get_running_loop().run_in_executor(None, self._native.close)
+        """Close the connection (idempotent); open subscriptions end."""
+        # Closing does not wait for the peer, so it is done right here (no executor thread needed).
+        self._native.close()
 
     @property
     def is_connected(self) -> bool:
