@@ -44,6 +44,7 @@ print(f"{'measure':45} {'ggipc Rust':>14} {'awsiotsdk V2':>14} {'ratio':>8}")
 for name, a, b in rows:
     ratio = f"{a / b:.2f}x" if b else ""
     print(f"{name:45} {a:>14,.1f} {'' if b is None else f'{b:,.1f}':>14} {ratio:>8}")
+print(f"client context switches per sync publish (all threads): {r['rust_sync_context_switches_per_op']:.2f}")
 print(f"Rust sync publish / raw ping-pong: {r['rust_sync_publish_per_s'] / r['raw_ping_pong_per_s']:.0%}")
 print(f"events delivered: Rust {r['events_received']}/{r['events_sent']}, awsiotsdk {s['awsiotsdk_events_received']}/{s['awsiotsdk_events_sent']}")
 PY

@@ -109,6 +109,30 @@ fn echo(path: &str) {
     }
 }
 
+/// Voluntary + involuntary context switches of every thread of this process (Linux; 0 elsewhere).
+fn context_switches() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    let mut total = 0;
+    for t in tasks.flatten() {
+        if let Ok(status) = std::fs::read_to_string(t.path().join("status")) {
+            for line in status.lines() {
+                if line.starts_with("voluntary_ctxt_switches")
+                    || line.starts_with("nonvoluntary_ctxt_switches")
+                {
+                    total += line
+                        .split_whitespace()
+                        .last()
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .unwrap_or(0);
+                }
+            }
+        }
+    }
+    total
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--echo") {
@@ -129,9 +153,10 @@ fn main() {
     for _ in 0..1000 {
         client.publish_to_iot_core(req()).unwrap();
     }
+    let switches_before = context_switches();
     let start = Instant::now();
     let mut n = 0u64;
-    let mut lat = Vec::new();
+    let mut lat = Vec::with_capacity(1 << 20);
     while start.elapsed().as_secs_f64() < secs {
         let t = Instant::now();
         client.publish_to_iot_core(req()).unwrap();
@@ -139,6 +164,7 @@ fn main() {
         n += 1;
     }
     let sync = rate(n, start.elapsed());
+    let switches_per_sync = (context_switches() - switches_before) as f64 / n as f64;
     lat.sort();
     let pct =
         |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_secs_f64() * 1e6;
@@ -229,7 +255,7 @@ fn main() {
     handle.close();
     println!(
         "{{\"codec_encode_per_s\": {enc:.0}, \"codec_decode_per_s\": {dec:.0}, \"raw_ping_pong_per_s\": {pp:.0}, \
-         \"rust_sync_publish_per_s\": {sync:.0}, \"rust_sync_p50_us\": {:.1}, \"rust_sync_p99_us\": {:.1}, \
+         \"rust_sync_publish_per_s\": {sync:.0}, \"rust_sync_context_switches_per_op\": {switches_per_sync:.2}, \"rust_sync_p50_us\": {:.1}, \"rust_sync_p99_us\": {:.1}, \
          \"rust_pipelined_publish_per_s\": {pipelined:.0}, \"rust_events_per_s\": {:.0}, \"events_sent\": {}, \"events_received\": {}}}",
         pct(0.5),
         pct(0.99),
