@@ -21,7 +21,7 @@ if [[ "${GGIPC_REUSE_VENV:-0}" != 1 || ! -x "$VENV/bin/python" ]]; then
     "$PYTHON" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-    "maturin>=1.5,<2" "pytest>=7" "pytest-asyncio>=0.21" "awsiotsdk==1.31.0"
+    "maturin>=1.5,<2" "pytest>=7" "pytest-asyncio>=0.21" "awsiotsdk==1.31.0" "mypy>=1.8"
 
 rm -rf "$WHEELS"
 profile_flag=(--release)
@@ -32,5 +32,7 @@ profile_flag=(--release)
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$WHEELS"/ggipc-*.whl
 
 cd "$ROOT/bindings-python"
+# Type-check the package's sources against its stubs (the native module's _ggipc.pyi included).
+(cd python && "$VENV/bin/python" -m mypy --cache-dir=/dev/null --ignore-missing-imports -p ggipc)
 # Run from the tests directory's parent but import ggipc from the installed wheel, not the source tree.
 GGIPC_REQUIRE_AWSIOT=1 "$VENV/bin/python" -m pytest -p no:cacheprovider -q tests "$@"

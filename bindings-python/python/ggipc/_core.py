@@ -11,7 +11,7 @@ import atexit
 import json
 import logging
 import os
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
 
 from . import _ggipc
 from . import eventstreamrpc as rpc
@@ -52,7 +52,7 @@ LC_GAVE_UP = 4
 SOCKET_ENV = "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT"
 TOKEN_ENV = "SVCUID"
 
-_TRANSPORT_CLASSES: Dict[str, type] = {
+_TRANSPORT_CLASSES: Dict[str, Type[rpc.GgipcError]] = {
     "ConnectFailed": rpc.ConnectFailedError,
     "AccessDenied": rpc.AccessDeniedError,
     "ConnectionClosed": rpc.ConnectionClosedError,
@@ -65,26 +65,23 @@ _TRANSPORT_CLASSES: Dict[str, type] = {
     "Internal": rpc.InternalError,
 }
 
-_MODELED_CLASSES: Dict[str, type] = {cls.__name__: cls for cls in model._ERROR_CLASSES}
-
-
-def _error_class(kind: str) -> type:
-    cls = _MODELED_CLASSES.get(kind) or _TRANSPORT_CLASSES.get(kind)
-    return cls if cls is not None else rpc.InternalError
+_MODELED_CLASSES: Dict[str, Type[model.GreengrassCoreIPCError]] = {
+    cls.__name__: cls for cls in model._ERROR_CLASSES
+}
 
 
 def make_error(kind: str, code: int, message: Optional[str], context: Optional[str]) -> BaseException:
     """Build the Python exception for a native error (called by the native module)."""
-    cls = _error_class(kind)
-    if issubclass(cls, model.GreengrassCoreIPCError):
-        exc: BaseException = cls(message=message)
-        if context is not None and isinstance(exc, model.ServiceError):
+    modeled = _MODELED_CLASSES.get(kind)
+    if modeled is not None:
+        err = modeled(message=message)
+        if context is not None and isinstance(err, model.ServiceError):
             try:
-                exc.context = json.loads(context)
+                err.context = json.loads(context)
             except ValueError:
-                exc.context = None
-        return exc
-    exc = cls(message)
+                err.context = None
+        return err
+    exc = _TRANSPORT_CLASSES.get(kind, rpc.InternalError)(message)
     exc.kind = kind
     exc.code = code
     return exc
@@ -151,10 +148,10 @@ def iot_core_message(t: Tuple[Any, ...]) -> model.IoTCoreMessage:
     return ev
 
 
-def _user_props(props: Optional[Sequence[Any]]) -> Optional[List[Tuple[str, str]]]:
+def _user_props(props: Optional[Sequence[Any]]) -> Optional[List[Tuple[Any, Any]]]:
     if props is None:
         return None
-    out = []
+    out: List[Tuple[Any, Any]] = []
     for p in props:
         if isinstance(p, model.UserProperty):
             out.append((p.key, p.value))

@@ -88,6 +88,16 @@ class UserProperty(rpc.Shape):
 class _MqttFields(rpc.Shape):
     """Setters shared by the shapes that carry MQTT 5 message fields."""
 
+    topic_name: Optional[str]
+    payload: Optional[bytes]
+    retain: Optional[bool]
+    user_properties: Optional[List[UserProperty]]
+    message_expiry_interval_seconds: Optional[int]
+    correlation_data: Optional[bytes]
+    response_topic: Optional[str]
+    payload_format: Optional[str]
+    content_type: Optional[str]
+
     def set_topic_name(self, topic_name: str):  # type: ignore[no-untyped-def]
         self.topic_name = topic_name
         return self
@@ -416,7 +426,7 @@ class InvalidClientDeviceAuthTokenError(GreengrassCoreIPCError):
 class ShapeIndex:
     """Catalog of the shapes of this service, by model name."""
 
-    def __init__(self, shape_types: typing.Sequence[type]) -> None:
+    def __init__(self, shape_types: typing.Sequence[typing.Type[rpc.Shape]]) -> None:
         self._by_name = {t._model_name(): t for t in shape_types}
 
     def find_shape_type(self, model_name: str) -> Optional[type]:
