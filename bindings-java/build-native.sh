@@ -20,6 +20,12 @@ case "$(uname -s)" in
 esac
 mkdir -p "$libdir" "$bindir"
 # Copy then rename: replaces files that a running process still has open.
-cp "$target/$sub/$lib" "$libdir/.$lib.tmp" && mv -f "$libdir/.$lib.tmp" "$libdir/$lib"
+# The jar gets the library without debug info (the release profile keeps line tables for the Rust side).
+if command -v strip >/dev/null 2>&1; then
+  strip --strip-debug -o "$libdir/.$lib.tmp" "$target/$sub/$lib"
+else
+  cp "$target/$sub/$lib" "$libdir/.$lib.tmp"
+fi
+mv -f "$libdir/.$lib.tmp" "$libdir/$lib"
 cp "$target/$sub/ggipc-test-server" "$bindir/.ggipc-test-server.tmp" && mv -f "$bindir/.ggipc-test-server.tmp" "$bindir/ggipc-test-server"
 echo "ggipc native: $libdir/$lib, $bindir/ggipc-test-server"
