@@ -1,11 +1,11 @@
 //! The `io.ggipc.internal.Native` entry points: connect, publish, subscribe, close.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Wake, Waker};
-use std::time::Instant;
 use std::time::Duration;
+use std::time::Instant;
 
 use jni::objects::{GlobalRef, JByteArray, JClass, JObject, JObjectArray, JString, JValue};
 use jni::sys::{jboolean, jint, jlong, jstring};
@@ -25,10 +25,42 @@ struct ClientHandle {
     client: ggipc::Client,
 }
 
+/// Live native handles, for the leak tests (clients, subscriptions).
+static LIVE_CLIENTS: AtomicI64 = AtomicI64::new(0);
+static LIVE_SLOTS: AtomicI64 = AtomicI64::new(0);
+
+impl ClientHandle {
+    fn new(client: ggipc::Client) -> Self {
+        LIVE_CLIENTS.fetch_add(1, Ordering::Relaxed);
+        ClientHandle { client }
+    }
+}
+
+impl Drop for ClientHandle {
+    fn drop(&mut self) {
+        self.client.close_now();
+        LIVE_CLIENTS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// The state of one subscription, shared by its Java handle and the task that starts it.
-#[derive(Default)]
 struct Slot {
     state: Mutex<SlotState>,
+}
+
+impl Slot {
+    fn new() -> Self {
+        LIVE_SLOTS.fetch_add(1, Ordering::Relaxed);
+        Slot {
+            state: Mutex::new(SlotState::Pending),
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        LIVE_SLOTS.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 #[derive(Default)]
@@ -223,7 +255,7 @@ pub extern "system" fn Java_io_ggipc_internal_Native_clientConnect<'l>(
         if let Some(bridge) = lifecycle {
             watch_lifecycle(&client, bridge);
         }
-        Ok(Box::into_raw(Box::new(ClientHandle { client })) as jlong)
+        Ok(Box::into_raw(Box::new(ClientHandle::new(client))) as jlong)
     })
 }
 
@@ -605,7 +637,7 @@ pub extern "system" fn Java_io_ggipc_internal_Native_subscribe<'l>(
         let req = subscribe_request(env, &topic, q)?;
         let bridge = env.new_global_ref(&bridge)?;
         let sub = block_on_spin(c.client.subscribe_to_iot_core(req))??;
-        let slot = Arc::new(Slot::default());
+        let slot = Arc::new(Slot::new());
         slot.activate(start_handler(sub, bridge));
         Ok(Box::into_raw(Box::new(slot)) as jlong)
     })
@@ -626,7 +658,7 @@ pub extern "system" fn Java_io_ggipc_internal_Native_subscribeAsync<'l>(
         let req = subscribe_request(env, &topic, q)?;
         let bridge = env.new_global_ref(&bridge)?;
         let future = env.new_global_ref(&future)?;
-        let slot = Arc::new(Slot::default());
+        let slot = Arc::new(Slot::new());
         let task_slot = slot.clone();
         let client = c.client.clone();
         ggipc::runtime::handle()?.spawn(async move {
@@ -697,6 +729,22 @@ pub extern "system" fn Java_io_ggipc_internal_Native_errorCodes<'l>(
         let codes: Vec<jint> = ErrorKind::ALL.iter().map(|k| k.code() as jint).collect();
         let arr = env.new_int_array(codes.len() as i32)?;
         env.set_int_array_region(&arr, 0, &codes)?;
+        Ok(arr.into_raw())
+    })
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_ggipc_internal_Native_liveHandles<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+) -> jni::sys::jlongArray {
+    guard(&mut env, |env| {
+        let live = [
+            LIVE_CLIENTS.load(Ordering::Relaxed),
+            LIVE_SLOTS.load(Ordering::Relaxed),
+        ];
+        let arr = env.new_long_array(2)?;
+        env.set_long_array_region(&arr, 0, &live)?;
         Ok(arr.into_raw())
     })
 }

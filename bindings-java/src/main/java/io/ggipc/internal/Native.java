@@ -61,6 +61,9 @@ public final class Native {
     /** The numbers of every error kind the native library can report (for the mapping test). */
     static native int[] errorCodes();
 
+    /** Live native handles: {clients, subscriptions} (for the leak tests). */
+    static native long[] liveHandles();
+
     /** Test hook: panics inside native code; the panic must arrive as a Java exception. */
     static native void testPanic();
 }
