@@ -229,4 +229,62 @@ class OfficialSdkInteropTest {
             assertEquals("Not Authorized", u.getMessage());
         }
     }
+
+    @Test
+    void v1CloseWhileStreaming() throws Exception {
+        EventStreamRPCConnection c = connect(server.fullToken);
+        GreengrassCoreIPCClient ipc = new GreengrassCoreIPCClient(c);
+        Collector col = new Collector();
+        ipc.subscribeToIoTCore(subscribe("interop/closing"), Optional.of(col)).getResponse().get(10, TimeUnit.SECONDS);
+        ipc.publishToIoTCore(publish("ggipc/test/burst", "100000 64 interop/closing"), Optional.empty()).getResponse()
+                .get(10, TimeUnit.SECONDS);
+        col.next();
+        c.close();
+        assertTrue(col.closed.await(10, TimeUnit.SECONDS), "onStreamClosed after the connection closed");
+        assertTrue(server.isAlive());
+        // The server still serves new connections.
+        try (EventStreamRPCConnection again = connect(server.fullToken)) {
+            new GreengrassCoreIPCClient(again).publishToIoTCore(publish("interop/after", "x"), Optional.empty())
+                    .getResponse().get(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /**
+     * The official V1 client runs stream handlers on its event-loop thread, so waiting for an IPC answer inside a
+     * handler blocks the very thread that would read it: the wait can only time out. (ggipc's
+     * ClientV1Test.handlerMayCallClientAndWait does the same and succeeds.) Recorded here so that a change in the
+     * official client's behaviour shows up.
+     */
+    @Test
+    void v1WaitingInsideHandlerDeadlocksInTheOfficialClient() throws Exception {
+        try (EventStreamRPCConnection c = connect(server.fullToken)) {
+            GreengrassCoreIPCClient ipc = new GreengrassCoreIPCClient(c);
+            BlockingQueue<Throwable> outcome = new LinkedBlockingQueue<>();
+            StreamResponseHandler<IoTCoreMessage> h = new StreamResponseHandler<IoTCoreMessage>() {
+                @Override
+                public void onStreamEvent(IoTCoreMessage e) {
+                    try {
+                        ipc.publishToIoTCore(publish("interop/dl/out", "x"), Optional.empty()).getResponse()
+                                .get(2, TimeUnit.SECONDS);
+                        outcome.add(new AssertionError("no deadlock"));
+                    } catch (Exception ex) {
+                        outcome.add(ex);
+                    }
+                }
+
+                @Override
+                public boolean onStreamError(Throwable error) {
+                    return false;
+                }
+
+                @Override
+                public void onStreamClosed() {}
+            };
+            ipc.subscribeToIoTCore(subscribe("interop/dl/in"), Optional.of(h)).getResponse().get(10, TimeUnit.SECONDS);
+            ipc.publishToIoTCore(publish("interop/dl/in", "go"), Optional.empty()).getResponse()
+                    .get(10, TimeUnit.SECONDS);
+            Throwable t = outcome.poll(20, TimeUnit.SECONDS);
+            assertInstanceOf(java.util.concurrent.TimeoutException.class, t);
+        }
+    }
 }
