@@ -459,10 +459,7 @@ impl Subscription {
 }
 
 fn dispatch(on_events: &Py<PyAny>, events: Vec<SubscriptionEvent>) {
-    if runtime::shutting_down() {
-        return;
-    }
-    Python::attach(|py| {
+    runtime::with_python(|py| {
         let batch = PyList::empty(py);
         for ev in events {
             match event_tuple(py, ev) {

@@ -7,7 +7,7 @@
 use pyo3::prelude::*;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::Mutex;
 use std::task::{Context, RawWaker, RawWakerVTable, Waker};
@@ -47,17 +47,43 @@ fn noop_waker() -> Waker {
 }
 
 static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
+/// ggipc threads inside (or about to enter) Python right now.
+static IN_PYTHON: AtomicUsize = AtomicUsize::new(0);
 
-/// `_ggipc._shutdown()`, registered with `atexit`: from now on no ggipc thread enters Python (the
-/// interpreter is about to finalize); pending completions and events are dropped.
+/// Longest `_shutdown` waits for ggipc threads to leave Python.
+const EXIT_GRACE: Duration = Duration::from_secs(5);
+
+/// `_ggipc._shutdown()`, registered with `atexit`. From now on no ggipc thread enters Python; then it
+/// waits (GIL released, at most [`EXIT_GRACE`]) for those already inside or queued for the GIL to leave.
+/// A thread still waiting for the GIL when the interpreter finalizes would be ended by it in a way Rust
+/// code cannot survive, which is what this prevents.
 #[pyfunction]
-pub fn _shutdown() {
+pub fn _shutdown(py: Python<'_>) {
     SHUTTING_DOWN.store(true, Ordering::SeqCst);
+    py.detach(|| {
+        let deadline = std::time::Instant::now() + EXIT_GRACE;
+        while IN_PYTHON.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
 }
 
-/// True once the interpreter is exiting.
-pub fn shutting_down() -> bool {
-    SHUTTING_DOWN.load(Ordering::SeqCst)
+/// Runs `f` with the GIL from a ggipc thread, unless the interpreter is exiting (then `None`).
+pub fn with_python<R>(f: impl FnOnce(Python<'_>) -> R) -> Option<R> {
+    struct Leave;
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            IN_PYTHON.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    // Count first, then check: `_shutdown` sets the flag first, then reads the count, so either this
+    // thread sees the flag or `_shutdown` sees this thread.
+    IN_PYTHON.fetch_add(1, Ordering::SeqCst);
+    let _leave = Leave;
+    if SHUTTING_DOWN.load(Ordering::SeqCst) {
+        return None;
+    }
+    Some(Python::attach(f))
 }
 
 /// A piece of work that needs the GIL, run on the completion thread.
@@ -118,12 +144,9 @@ fn completer_loop(rx: mpsc::Receiver<Job>) {
             Err(mpsc::RecvTimeoutError::Timeout) => continue,
             Err(mpsc::RecvTimeoutError::Disconnected) => return,
         };
-        if shutting_down() {
-            // Dropping a job drops Python references without the GIL: pyo3 defers those safely.
-            drop(first);
-            continue;
-        }
-        Python::attach(|py| {
+        // When the interpreter is exiting the job is dropped instead: dropping Python references
+        // without the GIL is safe (pyo3 defers the decrements).
+        with_python(|py| {
             run_job(py, first);
             for _ in 1..BATCH {
                 match rx.try_recv() {

@@ -26,7 +26,7 @@ CHILD = textwrap.dedent("""
 
 
 def test_exit_while_events_flow(nucleus):
-    for _ in range(3):
+    for _ in range(5):
         proc = subprocess.Popen([sys.executable, "-c", CHILD], env=dict(os.environ),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert proc.stdout.readline().strip() == b"ready"

@@ -11,6 +11,7 @@ import atexit
 import json
 import logging
 import os
+import threading
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
 
 from . import _ggipc
@@ -100,8 +101,17 @@ def _init_codes() -> None:
 
 _ggipc._set_error_factory(make_error)
 _init_codes()
-# Before the interpreter finalizes, stop ggipc's threads from entering Python.
-atexit.register(_ggipc._shutdown)
+#: Set when the interpreter starts exiting; Python code waiting on ggipc threads stops waiting.
+EXITING = threading.Event()
+
+
+def _at_exit() -> None:
+    # Before the interpreter finalizes, no ggipc thread may be left inside Python or waiting for it.
+    EXITING.set()
+    _ggipc._shutdown()
+
+
+atexit.register(_at_exit)
 
 
 def resolve_socket(ipc_socket: Optional[str]) -> str:

@@ -189,8 +189,8 @@ class Subscription:
     # runs on the subscription's dispatcher thread
     def _deliver(self, batch: List[Any]) -> None:
         with self._cond:
-            while len(self._items) >= self._max and not (self._done or self._closing):
-                self._cond.wait(1.0)
+            while len(self._items) >= self._max and not (self._done or self._closing or _core.EXITING.is_set()):
+                self._cond.wait(0.05)
             self._items.extend(batch)
         self._loop.call_soon_threadsafe(self._wake)
 
