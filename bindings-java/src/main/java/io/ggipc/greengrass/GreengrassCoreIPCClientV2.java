@@ -132,9 +132,9 @@ public class GreengrassCoreIPCClientV2 implements AutoCloseable {
         };
     }
 
-    /** Closes the connection if this client opened it. */
+    /** Closes the connection if this client opened it. Idempotent; throws nothing. */
     @Override
-    public void close() throws Exception {
+    public void close() {
         if (connection != null) {
             connection.close();
         }

@@ -132,7 +132,7 @@ class ClientV1Test {
             for (int i = 0; i < 500; i++) {
                 fs.add(ipc.publishToIoTCore(publish("v1/order/x", "m" + i), Optional.empty()).getResponse());
             }
-            CompletableFuture.allOf(fs.toArray(new CompletableFuture[0])).get(30, TimeUnit.SECONDS);
+            CompletableFuture.allOf(fs.toArray(new CompletableFuture<?>[0])).get(30, TimeUnit.SECONDS);
             for (int i = 0; i < 500; i++) {
                 IoTCoreMessage m = col.next();
                 assertEquals("v1/order/x", m.getMessage().getTopicName());
@@ -303,6 +303,45 @@ class ClientV1Test {
             assertTrue(col.closed.await(10, TimeUnit.SECONDS));
             ipc.publishToIoTCore(publish("v1/early", "x"), Optional.empty()).getResponse().get(10, TimeUnit.SECONDS);
             assertEquals(null, col.events.poll(300, TimeUnit.MILLISECONDS));
+        }
+    }
+
+    @Test
+    void waitingOnTheCompleterThreadFailsInsteadOfHanging() throws Exception {
+        try (EventStreamRPCConnection c = connect(server.fullToken)) {
+            GreengrassCoreIPCClient ipc = new GreengrassCoreIPCClient(c);
+            // A callback chained on a ggipc future runs on the completer thread unless the future was already
+            // done when it was chained (then it runs right here): try until it ran on the completer.
+            Thread test = Thread.currentThread();
+            int onCompleter = 0;
+            for (int attempt = 0; attempt < 200 && onCompleter < 3; attempt++) {
+                CompletableFuture<Throwable> inner = new CompletableFuture<>();
+                ipc.publishToIoTCore(publish("v1/chain", "a"), Optional.empty()).getResponse().thenAccept(r -> {
+                    if (Thread.currentThread() == test) {
+                        inner.complete(new AssertionError("ran on the test thread"));
+                        return;
+                    }
+                    try {
+                        ipc.publishToIoTCore(publish("v1/chain", "b"), Optional.empty()).getResponse()
+                                .get(5, TimeUnit.SECONDS);
+                        inner.complete(null);
+                    } catch (Throwable t) {
+                        inner.complete(t);
+                    }
+                });
+                Throwable t = inner.get(10, TimeUnit.SECONDS);
+                if (t instanceof AssertionError) {
+                    continue;
+                }
+                onCompleter++;
+                assertInstanceOf(IllegalStateException.class, t);
+            }
+            assertTrue(onCompleter > 0, "no callback ran on the completer thread");
+            // Chaining (instead of waiting) works from the same place.
+            CompletableFuture<PublishToIoTCoreResponse> chained = ipc.publishToIoTCore(publish("v1/chain", "c"),
+                    Optional.empty()).getResponse().thenCompose(r -> ipc.publishToIoTCore(publish("v1/chain", "d"),
+                            Optional.empty()).getResponse());
+            assertInstanceOf(PublishToIoTCoreResponse.class, chained.get(10, TimeUnit.SECONDS));
         }
     }
 }

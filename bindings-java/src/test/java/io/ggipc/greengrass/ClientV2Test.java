@@ -80,7 +80,7 @@ class ClientV2Test {
             for (int i = 0; i < 1000; i++) {
                 fs.add(ipc.publishToIoTCoreAsync(publish("v2/basic", "a" + i)));
             }
-            CompletableFuture.allOf(fs.toArray(new CompletableFuture[0])).get(30, TimeUnit.SECONDS);
+            CompletableFuture.allOf(fs.toArray(new CompletableFuture<?>[0])).get(30, TimeUnit.SECONDS);
             for (int i = 0; i < 1000; i++) {
                 IoTCoreMessage m = got.poll(10, TimeUnit.SECONDS);
                 assertNotNull(m, "message " + i);
