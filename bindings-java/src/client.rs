@@ -1,11 +1,10 @@
 //! The `io.ggipc.internal.Native` entry points: connect, publish, subscribe, close.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, RawWaker, RawWakerVTable, Wake, Waker};
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use std::time::Duration;
-use std::time::Instant;
 
 use jni::objects::{GlobalRef, JByteArray, JClass, JObject, JObjectArray, JString, JValue};
 use jni::sys::{jboolean, jint, jlong, jstring};
@@ -23,6 +22,8 @@ use crate::jvm::{cache, call_void, callback, error_throwable, guard, NResult};
 /// What a Java `NativeClient` owns (boxed; the `jlong` is the box's address).
 struct ClientHandle {
     client: ggipc::Client,
+    /// The same client's blocking facade (sync calls wait on the Java caller's thread).
+    blocking: ggipc::blocking::Client,
 }
 
 /// Live native handles, for the leak tests (clients, subscriptions).
@@ -32,7 +33,10 @@ static LIVE_SLOTS: AtomicI64 = AtomicI64::new(0);
 impl ClientHandle {
     fn new(client: ggipc::Client) -> Self {
         LIVE_CLIENTS.fetch_add(1, Ordering::Relaxed);
-        ClientHandle { client }
+        ClientHandle {
+            blocking: ggipc::blocking::Client::from_async(client.clone()),
+            client,
+        }
     }
 }
 
@@ -351,7 +355,7 @@ pub extern "system" fn Java_io_ggipc_internal_Native_publish<'l>(
             format,
             &content_type,
         )?;
-        block_on_spin(c.client.publish_to_iot_core(req))??;
+        c.blocking.publish_to_iot_core(req)?;
         Ok(())
     })
 }
@@ -410,61 +414,6 @@ fn noop_waker() -> Waker {
     static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
     // SAFETY: the vtable's functions ignore the data pointer and uphold the RawWaker contract trivially.
     unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) }
-}
-
-/// Wakes a thread blocked in [`block_on_spin`].
-struct ThreadWaker {
-    woken: AtomicBool,
-    thread: std::thread::Thread,
-}
-
-impl Wake for ThreadWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.woken.store(true, Ordering::Release);
-        self.thread.unpark();
-    }
-}
-
-/// How long a blocked caller yields before it parks: an IPC answer usually arrives within tens of
-/// microseconds, and a thread that is still runnable is resumed sooner than one that has to be woken.
-const SPIN: Duration = Duration::from_micros(50);
-
-/// Runs `fut` to completion on the calling thread (a Java thread, never a runtime worker) in the runtime's
-/// context. Like `Handle::block_on`, but the caller briefly yields instead of sleeping at once.
-fn block_on_spin<F: Future>(fut: F) -> NResult<F::Output> {
-    if ggipc::runtime::in_async_context() {
-        return Err(Error::new(
-            ErrorKind::InvalidArgument,
-            "a blocking ggipc call was made from inside an async runtime",
-        )
-        .into());
-    }
-    let rt = ggipc::runtime::handle()?;
-    let _entered = rt.enter();
-    let state = Arc::new(ThreadWaker {
-        woken: AtomicBool::new(false),
-        thread: std::thread::current(),
-    });
-    let waker = Waker::from(state.clone());
-    let mut cx = Context::from_waker(&waker);
-    let mut fut = std::pin::pin!(fut);
-    loop {
-        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return Ok(v);
-        }
-        let started = Instant::now();
-        while !state.woken.swap(false, Ordering::AcqRel) {
-            if started.elapsed() < SPIN {
-                std::thread::yield_now();
-            } else {
-                std::thread::park();
-            }
-        }
-    }
 }
 
 /// Polls `fut` once on the calling thread (inside the runtime's context), so that whatever it does first —
@@ -636,7 +585,7 @@ pub extern "system" fn Java_io_ggipc_internal_Native_subscribe<'l>(
         let c = client_ref(h)?;
         let req = subscribe_request(env, &topic, q)?;
         let bridge = env.new_global_ref(&bridge)?;
-        let sub = block_on_spin(c.client.subscribe_to_iot_core(req))??;
+        let sub = c.blocking.subscribe_to_iot_core(req)?.into_async();
         let slot = Arc::new(Slot::new());
         slot.activate(start_handler(sub, bridge));
         Ok(Box::into_raw(Box::new(slot)) as jlong)
