@@ -27,6 +27,7 @@ RUST=$("$TARGET_DIR/release/examples/bench" "$TMP/ipc.socket" BENCHTOKEN000001 "
 SDK=$("$VENV/bin/python" bench/core/awsiotsdk_v2.py "$TMP/ipc.socket" BENCHTOKEN000001 "$SECS")
 exec 3>&-
 wait
+echo "server: $(cat "$TMP/server.err")"
 python3 - "$RUST" "$SDK" <<'PY'
 import json, sys
 r, s = json.loads(sys.argv[1]), json.loads(sys.argv[2])

@@ -170,8 +170,16 @@ fn main() {
         |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_secs_f64() * 1e6;
 
     // Pipelined: WINDOW publishes in flight at once from one task.
+    // Pipelined and event measurements use an async client (its connection is read by a runtime task).
     let rt = ggipc::runtime::handle().unwrap();
-    let aclient = client.as_async().clone();
+    let aclient = rt
+        .block_on(
+            ggipc::Client::builder()
+                .socket_path(&socket)
+                .auth_token(&token)
+                .connect(),
+        )
+        .unwrap();
     const WINDOW: usize = 512;
     let pipelined = rt.block_on(async {
         let start = Instant::now();

@@ -1,4 +1,12 @@
-//! One client connection: handshake, the reader task, and routing of responses and events by stream id.
+//! One client connection: handshake, the reader, and routing of responses and events by stream id.
+//!
+//! The socket is a plain non-blocking one. Who reads it depends on how the client was made:
+//! - an async client reads on a runtime task (the runtime is woken once per incoming batch, and the waiting
+//!   tasks run on the same thread);
+//! - a blocking client reads on a reader thread that steps aside while a blocking caller waits for a
+//!   response: the caller then reads the socket itself, so a synchronous round trip wakes exactly one thread
+//!   (the caller), as a hand-written request/response loop would. The reader thread resumes a short while
+//!   after the last caller left, and delivers subscription events meanwhile.
 
 use super::subscription::{SubShared, SubscriptionEvent};
 use super::{Inner, LifecycleEvent};
@@ -8,11 +16,33 @@ use crate::rpc::{self, flags, Frame, FrameWriter, MessageType, SendError, Writer
 use crate::{Error, ErrorKind, Result};
 use bytes::{Bytes, BytesMut};
 use std::collections::{HashMap, VecDeque};
-use std::io;
+use std::io::{self, Read, Write};
+use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::sync::{Arc, Mutex, Weak};
-use tokio::net::UnixStream;
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::time::{Duration, Instant};
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 use tokio::sync::{oneshot, Notify};
+
+/// How long the reader thread stays out of the way after a blocking caller stopped reading.
+const HANDOFF: Duration = Duration::from_millis(2);
+
+/// Who reads a connection: see the module docs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReaderMode {
+    Task,
+    Thread,
+}
+
+/// Reader-thread coordination (thread mode).
+struct Lead {
+    /// Blocking callers currently waiting for a response.
+    callers: usize,
+    last_release: Instant,
+    /// The reader thread is (about to be) blocked in poll(2); callers kick it out.
+    reader_polling: bool,
+}
 
 pub(crate) type Reply = oneshot::Sender<Result<Bytes>>;
 
@@ -30,7 +60,13 @@ pub(crate) enum Slot {
 }
 
 pub(crate) struct Connection {
-    stream: Arc<UnixStream>,
+    /// The socket (non-blocking), used to read and to shut down; the writer has its own handle.
+    sock: UnixStream,
+    mode: ReaderMode,
+    lead: Mutex<Lead>,
+    lead_cv: Condvar,
+    /// A socket pair whose far end the reader thread polls too: a byte here wakes it from poll(2).
+    kick: (UnixStream, UnixStream),
     pub(crate) writer: Arc<FrameWriter>,
     slots: Mutex<HashMap<i32, Slot>>,
     pings: Mutex<VecDeque<oneshot::Sender<Bytes>>>,
@@ -41,7 +77,7 @@ pub(crate) struct Connection {
     /// or a blocking caller waiting for its own response (which saves a thread wake-up per round trip).
     rbuf: Mutex<BytesMut>,
     limits: Limits,
-    /// Signalled when a blocking caller stops reading, so the reader task takes over.
+    /// Signalled when a blocking caller stops reading (task mode).
     read_released: Notify,
     /// A failure a blocking caller ran into while reading; the reader task acts on it.
     pending_failure: Mutex<Option<Error>>,
@@ -69,16 +105,24 @@ impl Connection {
         token: &str,
         max_message_size: usize,
         resumable: bool,
+        mode: ReaderMode,
         inner: Weak<Inner>,
     ) -> Result<Arc<Connection>> {
-        let stream = UnixStream::connect(path).await.map_err(|e| {
+        let io_err = |e: io::Error| {
+            Error::new(
+                ErrorKind::ConnectFailed,
+                format!("socket setup failed: {e}"),
+            )
+        };
+        let stream = tokio::net::UnixStream::connect(path).await.map_err(|e| {
             Error::new(
                 ErrorKind::ConnectFailed,
                 format!("cannot connect to IPC socket {}: {e}", path.display()),
             )
         })?;
-        let stream = Arc::new(stream);
-        let writer = FrameWriter::spawn(stream.clone(), max_message_size);
+        let sock = stream.into_std().map_err(io_err)?;
+        sock.set_nonblocking(true).map_err(io_err)?;
+        let writer = FrameWriter::spawn(sock.try_clone().map_err(io_err)?, max_message_size);
         writer
             .send(&rpc::connect_frame(token))
             .map_err(send_error)?;
@@ -87,6 +131,8 @@ impl Connection {
             ..Limits::default()
         };
         let mut rbuf = BytesMut::with_capacity(16 * 1024);
+        let handshake =
+            rpc::register(sock.try_clone().map_err(io_err)?, Interest::READABLE).map_err(io_err)?;
         let ack = loop {
             match codec::decode(&mut rbuf, &limits) {
                 Ok(Some(msg)) => break msg,
@@ -99,7 +145,7 @@ impl Connection {
                     ));
                 }
             }
-            let n = read_some(&stream, &mut rbuf).await;
+            let n = read_async(&handshake, &mut rbuf).await;
             if !matches!(n, Ok(n) if n > 0) {
                 writer.close(WriterClosed("closed during handshake".into()));
                 let why = match n {
@@ -112,6 +158,7 @@ impl Connection {
                 ));
             }
         };
+        drop(handshake);
         let frame = Frame::from_message(ack).map_err(|v| {
             Error::new(
                 ErrorKind::Protocol,
@@ -132,8 +179,19 @@ impl Connection {
                 "Connection access denied to event stream RPC server (the auth token was not accepted)",
             ));
         }
+        let kick = UnixStream::pair().map_err(io_err)?;
+        kick.0.set_nonblocking(true).map_err(io_err)?;
+        kick.1.set_nonblocking(true).map_err(io_err)?;
         let conn = Arc::new(Connection {
-            stream,
+            sock,
+            mode,
+            lead: Mutex::new(Lead {
+                callers: 0,
+                last_release: Instant::now(),
+                reader_polling: false,
+            }),
+            lead_cv: Condvar::new(),
+            kick,
             writer,
             slots: Mutex::new(HashMap::new()),
             pings: Mutex::new(VecDeque::new()),
@@ -145,7 +203,25 @@ impl Connection {
             pending_failure: Mutex::new(None),
             inner,
         });
-        tokio::spawn(reader(conn.clone()));
+        match mode {
+            ReaderMode::Task => {
+                let fd = rpc::register(conn.sock.try_clone().map_err(io_err)?, Interest::READABLE)
+                    .map_err(io_err)?;
+                tokio::spawn(reader_task(conn.clone(), fd));
+            }
+            ReaderMode::Thread => {
+                let c = conn.clone();
+                std::thread::Builder::new()
+                    .name("ggipc-reader".into())
+                    .spawn(move || reader_thread(c))
+                    .map_err(|e| {
+                        Error::new(
+                            ErrorKind::Internal,
+                            format!("cannot start the reader thread: {e}"),
+                        )
+                    })?;
+            }
+        }
         Ok(conn)
     }
 
@@ -226,7 +302,8 @@ impl Connection {
         }
         self.writer
             .close(WriterClosed(reason.message().to_string()));
-        let _ = self.stream_shutdown();
+        let _ = self.sock.shutdown(std::net::Shutdown::Both);
+        self.wake_reader();
         let slots: Vec<Slot> = lock(&self.slots).drain().map(|(_, s)| s).collect();
         for slot in slots {
             match slot {
@@ -255,10 +332,7 @@ impl Connection {
     /// Reads what the socket has and dispatches every whole message. Call with the `rbuf` lock held.
     fn read_and_dispatch(&self, buf: &mut BytesMut) -> Result<()> {
         loop {
-            if buf.capacity() - buf.len() < 4096 {
-                buf.reserve(16 * 1024);
-            }
-            match self.stream.try_read_buf(buf) {
+            match rpc::read_buf(&self.sock, buf) {
                 Ok(0) => {
                     return Err(Error::new(
                         ErrorKind::ConnectionClosed,
@@ -306,12 +380,41 @@ impl Connection {
         }
     }
 
-    /// Waits on a plain thread for the reply in `rx` until `deadline` (`None`: timed out). While nobody
-    /// else is reading, the caller reads the socket itself, so its response wakes it directly.
+    /// Wakes the reader thread wherever it waits (thread mode).
+    fn wake_reader(&self) {
+        if self.mode == ReaderMode::Thread {
+            let _ = (&self.kick.0).write(&[1]);
+            self.lead_cv.notify_all();
+        }
+    }
+
+    /// Waits on a plain thread for the reply in `rx` until `deadline` (`None`: timed out). In thread mode
+    /// the caller reads the socket itself while nobody else is, so its response wakes it directly.
     pub(crate) fn wait_blocking(
         &self,
         rx: &mut oneshot::Receiver<Result<Bytes>>,
-        deadline: std::time::Instant,
+        deadline: Instant,
+    ) -> Option<Result<Bytes>> {
+        if self.mode == ReaderMode::Thread {
+            let mut lead = lock(&self.lead);
+            lead.callers += 1;
+            if lead.reader_polling {
+                let _ = (&self.kick.0).write(&[1]);
+            }
+        }
+        let result = self.wait_blocking_inner(rx, deadline);
+        if self.mode == ReaderMode::Thread {
+            let mut lead = lock(&self.lead);
+            lead.callers -= 1;
+            lead.last_release = Instant::now();
+        }
+        result
+    }
+
+    fn wait_blocking_inner(
+        &self,
+        rx: &mut oneshot::Receiver<Result<Bytes>>,
+        deadline: Instant,
     ) -> Option<Result<Bytes>> {
         use tokio::sync::oneshot::error::TryRecvError;
         let closed = |c: &Self| {
@@ -324,12 +427,14 @@ impl Connection {
                 Err(TryRecvError::Closed) => return Some(Err(closed(self))),
                 Err(TryRecvError::Empty) => {}
             }
-            let now = std::time::Instant::now();
+            let now = Instant::now();
             if now >= deadline {
                 return None;
             }
-            let slice = (deadline - now).min(std::time::Duration::from_millis(50));
-            let reading = if self.closed_error().is_none() && lock(&self.pending_failure).is_none()
+            let slice = (deadline - now).min(Duration::from_millis(50));
+            let reading = if self.mode == ReaderMode::Thread
+                && self.closed_error().is_none()
+                && lock(&self.pending_failure).is_none()
             {
                 self.rbuf.try_lock().ok()
             } else {
@@ -339,27 +444,27 @@ impl Connection {
                 Some(mut buf) => {
                     // The previous reader may have delivered our reply just before we took over.
                     let result = match rx.try_recv() {
-                        Err(TryRecvError::Empty) if poll_readable(&self.stream, slice) => {
+                        Err(TryRecvError::Empty) if poll_readable(&self.sock, None, slice).0 => {
                             self.read_and_dispatch(&mut buf)
                         }
-                        Err(TryRecvError::Empty) => Ok(()),
-                        Ok(reply) => {
-                            drop(buf);
-                            self.read_released.notify_one();
-                            return Some(reply);
-                        }
-                        Err(TryRecvError::Closed) => Ok(()),
+                        Err(TryRecvError::Empty) | Err(TryRecvError::Closed) => Ok(()),
+                        Ok(reply) => return Some(reply),
                     };
                     drop(buf);
                     if let Err(e) = result {
+                        // Let the reader thread handle the failure (it may reconnect).
                         *lock(&self.pending_failure) = Some(e);
+                        self.wake_reader();
                     }
-                    self.read_released.notify_one();
                 }
                 None => {
-                    // Someone else is reading and will complete `rx`; park until then (briefly, so this
-                    // caller can take over reading if the other one leaves).
-                    let wait = slice.min(std::time::Duration::from_millis(2));
+                    // Someone else reads and will complete `rx`: park until then (briefly, so this caller
+                    // can take over reading if the other one leaves).
+                    let wait = if self.mode == ReaderMode::Thread {
+                        slice.min(Duration::from_millis(2))
+                    } else {
+                        slice
+                    };
                     let Ok(rt) = crate::runtime::handle() else {
                         return Some(Err(closed(self)));
                     };
@@ -370,12 +475,6 @@ impl Connection {
                 }
             }
         }
-    }
-
-    fn stream_shutdown(&self) -> io::Result<()> {
-        let fd = std::os::fd::AsFd::as_fd(&*self.stream);
-        let sock = std::os::unix::net::UnixStream::from(fd.try_clone_to_owned()?);
-        sock.shutdown(std::net::Shutdown::Both)
     }
 
     fn on_frame(&self, frame: Frame, inner: &Weak<Inner>) -> Option<Error> {
@@ -556,21 +655,19 @@ fn response_result(op: &Operation, frame: &Frame, is_error: bool) -> Result<Byte
     }
 }
 
-async fn read_some(stream: &UnixStream, buf: &mut BytesMut) -> io::Result<usize> {
+/// Waits for the socket to be readable, then reads once (`Ok(0)`: closed).
+async fn read_async(fd: &AsyncFd<UnixStream>, buf: &mut BytesMut) -> io::Result<usize> {
     loop {
-        stream.readable().await?;
-        if buf.capacity() - buf.len() < 4096 {
-            buf.reserve(16 * 1024);
-        }
-        match stream.try_read_buf(buf) {
-            Ok(n) => return Ok(n),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(e) => return Err(e),
+        let mut ready = fd.readable().await?;
+        match ready.try_io(|inner| rpc::read_buf(inner.get_ref(), buf)) {
+            Ok(result) => return result,
+            Err(_would_block) => continue,
         }
     }
 }
 
-async fn reader(conn: Arc<Connection>) {
+/// The reader of an async client: a runtime task.
+async fn reader_task(conn: Arc<Connection>, fd: AsyncFd<UnixStream>) {
     let reason = loop {
         if let Some(e) = lock(&conn.pending_failure).take() {
             break e;
@@ -578,36 +675,110 @@ async fn reader(conn: Arc<Connection>) {
         if lock(&conn.closed).is_some() {
             return;
         }
-        if let Err(e) = conn.stream.readable().await {
-            break Error::new(ErrorKind::ConnectionClosed, format!("connection lost: {e}"));
-        }
+        let mut ready = match fd.readable().await {
+            Ok(r) => r,
+            Err(e) => {
+                break Error::new(ErrorKind::ConnectionClosed, format!("connection lost: {e}"))
+            }
+        };
         let Ok(mut buf) = conn.rbuf.try_lock() else {
-            // A blocking caller is reading; it signals when it stops.
             conn.read_released.notified().await;
             continue;
         };
-        if let Err(e) = conn.read_and_dispatch(&mut buf) {
-            break e;
+        // Reads until the socket is drained, so the readiness can be cleared.
+        let result = conn.read_and_dispatch(&mut buf);
+        drop(buf);
+        match result {
+            Ok(()) => ready.clear_ready(),
+            Err(e) => break e,
         }
     };
-    match conn.inner.upgrade() {
-        Some(inner) => inner.connection_lost(&conn, reason),
-        None => {
-            conn.fail(reason, false);
+    conn.lost(reason);
+}
+
+/// The reader of a blocking client: a thread that reads while no blocking caller does.
+fn reader_thread(conn: Arc<Connection>) {
+    let mut kick_buf = [0u8; 64];
+    let reason = loop {
+        if let Some(e) = lock(&conn.pending_failure).take() {
+            break e;
+        }
+        {
+            let mut lead = lock(&conn.lead);
+            loop {
+                if lock(&conn.closed).is_some() {
+                    return;
+                }
+                if lock(&conn.pending_failure).is_some() {
+                    break;
+                }
+                let since = lead.last_release.elapsed();
+                if lead.callers == 0 && since >= HANDOFF {
+                    break;
+                }
+                let wait = if lead.callers > 0 {
+                    HANDOFF
+                } else {
+                    HANDOFF - since
+                };
+                lead = conn
+                    .lead_cv
+                    .wait_timeout(lead, wait)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
+            lead.reader_polling = true;
+        }
+        let (readable, kicked) =
+            poll_readable(&conn.sock, Some(&conn.kick.1), Duration::from_millis(500));
+        if kicked {
+            while matches!((&conn.kick.1).read(&mut kick_buf), Ok(n) if n > 0) {}
+        }
+        if readable {
+            let mut buf = lock(&conn.rbuf);
+            if let Err(e) = conn.read_and_dispatch(&mut buf) {
+                break e;
+            }
+        }
+        lock(&conn.lead).reader_polling = false;
+    };
+    lock(&conn.lead).reader_polling = false;
+    conn.lost(reason);
+}
+
+impl Connection {
+    /// The reader found the connection broken: tell the client (which may reconnect).
+    fn lost(self: &Arc<Self>, reason: Error) {
+        match self.inner.upgrade() {
+            Some(inner) => inner.connection_lost(self, reason),
+            None => {
+                self.fail(reason, false);
+            }
         }
     }
 }
 
-/// Waits up to `timeout` for the socket to have data (or be closed); true when it does.
-fn poll_readable(stream: &UnixStream, timeout: std::time::Duration) -> bool {
+/// Waits up to `timeout` for `sock` (and `kick`, if given) to be readable or closed.
+/// Returns (sock ready, kick ready).
+fn poll_readable(sock: &UnixStream, kick: Option<&UnixStream>, timeout: Duration) -> (bool, bool) {
     use std::os::fd::AsRawFd;
-    let mut fds = libc::pollfd {
-        fd: stream.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
+    let mut fds = [
+        libc::pollfd {
+            fd: sock.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: kick.map_or(-1, |k| k.as_raw_fd()),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
     let ms = timeout.as_millis().clamp(1, i32::MAX as u128) as libc::c_int;
-    // SAFETY: one valid pollfd, for the duration of the call.
-    let n = unsafe { libc::poll(&mut fds, 1, ms) };
-    n > 0
+    // SAFETY: two valid pollfd entries (a negative fd is ignored by poll), for the duration of the call.
+    let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
+    if n <= 0 {
+        return (false, false);
+    }
+    (fds[0].revents != 0, fds[1].revents != 0)
 }

@@ -180,16 +180,17 @@ impl ClientBuilder {
 
     /// Connects (async).
     pub async fn connect(self) -> Result<Client> {
-        Client::connect_with(self.resolve()?).await
+        Client::connect_with(self.resolve()?, connection::ReaderMode::Task).await
     }
 
-    /// Connects on the shared runtime and returns a blocking client.
+    /// Connects on the shared runtime and returns a blocking client. Its connection is read by a thread that
+    /// lets a waiting blocking caller read its own response (one thread wake-up per round trip).
     pub fn connect_blocking(self) -> Result<blocking::Client> {
         let opts = self.resolve()?;
         let client = crate::runtime::block_on(async move {
             let rt = crate::runtime::handle()?;
             // The reader task must live on the shared runtime, not on a temporary one.
-            rt.spawn(Client::connect_with(opts))
+            rt.spawn(Client::connect_with(opts, connection::ReaderMode::Thread))
                 .await
                 .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?
         })??;
@@ -216,6 +217,9 @@ enum ConnState {
 
 pub(crate) struct Inner {
     opts: Options,
+    reader_mode: connection::ReaderMode,
+    /// The runtime the client's tasks run on (reconnection is spawned there from any thread).
+    rt: tokio::runtime::Handle,
     state: Mutex<ConnState>,
     /// Bumped whenever `state` changes, to wake operations waiting for a connection.
     changed: watch::Sender<u64>,
@@ -280,7 +284,7 @@ impl Inner {
         if reconnect {
             self.set_state(ConnState::Reconnecting);
             let weak = Arc::downgrade(&self);
-            tokio::spawn(reconnect_loop(weak));
+            self.rt.spawn(reconnect_loop(weak));
         } else {
             for sub in lock(&self.subs).drain().map(|(_, s)| s) {
                 sub.queue.push(subscription::SubscriptionEvent::Closed(Some(
@@ -297,6 +301,7 @@ impl Inner {
             &self.opts.auth_token,
             self.opts.max_message_size,
             self.opts.reconnect.is_some(),
+            self.reader_mode,
             Arc::downgrade(self),
         );
         tokio::time::timeout(self.opts.connect_timeout, fut)
@@ -439,9 +444,11 @@ impl Client {
         Client::builder().connect().await
     }
 
-    async fn connect_with(opts: Options) -> Result<Client> {
+    async fn connect_with(opts: Options, reader_mode: connection::ReaderMode) -> Result<Client> {
         let inner = Arc::new(Inner {
             opts,
+            reader_mode,
+            rt: tokio::runtime::Handle::current(),
             state: Mutex::new(ConnState::Reconnecting),
             changed: watch::channel(0).0,
             subs: Mutex::new(HashMap::new()),

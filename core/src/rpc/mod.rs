@@ -260,6 +260,38 @@ impl Frame {
     }
 }
 
+/// Registers a socket with the current tokio runtime for the given readiness only (a socket registered for
+/// writability too would wake the runtime every time the peer drains it).
+pub fn register(
+    sock: std::os::unix::net::UnixStream,
+    interest: tokio::io::Interest,
+) -> std::io::Result<tokio::io::unix::AsyncFd<std::os::unix::net::UnixStream>> {
+    // SAFETY: a std `UnixStream` owns its file descriptor and always returns the same one, open until the
+    // stream is dropped, which the `AsyncFd` owning it outlives never.
+    Ok(unsafe { tokio::io::unix::AsyncFd::register_with_interest(sock, interest) }?)
+}
+
+/// Reads what a non-blocking socket has (one `read(2)`) into the spare capacity of `buf`, growing it first
+/// when less than 4 KiB is free. `Ok(0)` means the peer closed; `WouldBlock` means nothing to read.
+pub fn read_buf(
+    sock: &std::os::unix::net::UnixStream,
+    buf: &mut BytesMut,
+) -> std::io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    if buf.capacity() - buf.len() < 4096 {
+        buf.reserve(16 * 1024);
+    }
+    let spare = buf.spare_capacity_mut();
+    // SAFETY: read(2) writes at most `spare.len()` bytes into the spare capacity; exactly the `n` bytes it
+    // reports are then marked initialized.
+    let n = unsafe { libc::read(sock.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len()) };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    unsafe { buf.set_len(buf.len() + n as usize) };
+    Ok(n as usize)
+}
+
 /// The CONNECT message a client sends: `:version` 0.1.0 and `{"authToken":"…"}`.
 pub fn connect_frame(auth_token: &str) -> Frame {
     let payload =

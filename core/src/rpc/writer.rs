@@ -4,14 +4,19 @@
 //! buffer to the socket itself with a non-blocking write when nothing is being flushed: no thread hand-off on
 //! the request path. A sender running on the runtime leaves the write to a background flusher task, which
 //! runs as soon as the sender yields and writes everything queued by then in one syscall; the flusher also
-//! takes over whenever the socket is full. Stream-id allocation happens under the same lock as the encoding, so ids hit the wire in order.
+//! takes over whenever the socket is full. Stream-id allocation happens under the same lock as the encoding,
+//! so ids hit the wire in order.
+//!
+//! The writer owns a plain non-blocking socket and registers it with the runtime for writability only while
+//! the socket is full, so the runtime is not woken each time the peer drains what was written.
 
 use super::Frame;
 use crate::codec::FrameError;
 use bytes::{Buf, BytesMut};
-use std::io;
+use std::io::{self, Write};
+use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::net::UnixStream;
+use tokio::io::Interest;
 use tokio::sync::Notify;
 
 /// Queued bytes above which a connection counts as congested: the server stops reading its requests and
@@ -45,7 +50,8 @@ struct State {
 
 /// Serialized, coalescing writer for one connection.
 pub struct FrameWriter {
-    stream: Arc<UnixStream>,
+    /// The connection's socket (a handle of its own, in non-blocking mode), used only to write.
+    stream: UnixStream,
     state: Mutex<State>,
     wake_flusher: Notify,
     drained: Notify,
@@ -54,8 +60,9 @@ pub struct FrameWriter {
 }
 
 impl FrameWriter {
-    /// Creates the writer and spawns its background flusher on the current tokio runtime.
-    pub fn spawn(stream: Arc<UnixStream>, max_message_size: usize) -> Arc<FrameWriter> {
+    /// Creates the writer for `stream` (non-blocking; typically a `try_clone` of the connection's socket) and
+    /// spawns its background flusher on the current tokio runtime.
+    pub fn spawn(stream: UnixStream, max_message_size: usize) -> Arc<FrameWriter> {
         let w = Arc::new(FrameWriter {
             stream,
             state: Mutex::new(State {
@@ -139,7 +146,7 @@ impl FrameWriter {
             return;
         }
         while !st.buf.is_empty() {
-            match self.stream.try_write(&st.buf) {
+            match (&self.stream).write(&st.buf) {
                 Ok(n) => st.buf.advance(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     st.flushing = true;
@@ -177,7 +184,7 @@ impl FrameWriter {
                     self.drained.notify_waiters();
                     return true;
                 }
-                match self.stream.try_write(&st.buf) {
+                match (&self.stream).write(&st.buf) {
                     Ok(n) => {
                         st.buf.advance(n);
                         continue;
@@ -193,11 +200,18 @@ impl FrameWriter {
                     }
                 }
             }
-            if self.stream.writable().await.is_err() {
-                self.close(WriterClosed("socket error".into()));
+            if let Err(e) = self.writable().await {
+                self.close(WriterClosed(format!("socket error: {e}")));
                 return false;
             }
         }
+    }
+
+    /// Waits until the socket can take more bytes (registered with the runtime only for this wait).
+    async fn writable(&self) -> io::Result<()> {
+        let fd = super::register(self.stream.try_clone()?, Interest::WRITABLE)?;
+        let _ready = fd.writable().await?;
+        Ok(())
     }
 
     /// Bytes queued but not yet written.

@@ -20,11 +20,14 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
+use std::io::Read;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 use tokio::net::UnixStream;
 use tokio::sync::mpsc;
 
@@ -69,7 +72,8 @@ enum End {
 
 struct Conn {
     shared: Arc<Shared>,
-    stream: Arc<UnixStream>,
+    /// The socket, registered with the runtime for readability only (the writer has its own handle).
+    stream: AsyncFd<std::os::unix::net::UnixStream>,
     writer: Arc<FrameWriter>,
     limits: Limits,
     component: Option<Arc<str>>,
@@ -79,8 +83,19 @@ struct Conn {
 }
 
 pub(super) async fn serve_connection(shared: Arc<Shared>, stream: UnixStream) {
-    let stream = Arc::new(stream);
-    let writer = FrameWriter::spawn(stream.clone(), shared.config.max_message_size);
+    let split = stream.into_std().and_then(|s| {
+        s.set_nonblocking(true)?;
+        let w = s.try_clone()?;
+        Ok((rpc::register(s, Interest::READABLE)?, w))
+    });
+    let (stream, write_half) = match split {
+        Ok(pair) => pair,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot set up an accepted connection");
+            return;
+        }
+    };
+    let writer = FrameWriter::spawn(write_half, shared.config.max_message_size);
     let (done_tx, done_rx) = mpsc::channel(shared.config.max_streams_per_connection.max(1));
     let limits = Limits {
         max_message_size: shared.config.max_message_size,
@@ -139,17 +154,15 @@ impl Conn {
             let congested = self.writer.is_congested();
             tokio::select! {
                 r = self.stream.readable(), if !congested => {
-                    if let Err(e) = r {
-                        return End::Io(e);
-                    }
-                    if rbuf.capacity() - rbuf.len() < 4096 {
-                        rbuf.reserve(16 * 1024);
-                    }
-                    match self.stream.try_read_buf(&mut rbuf) {
-                        Ok(0) => return End::Eof,
-                        Ok(_) => {}
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    let mut ready = match r {
+                        Ok(g) => g,
                         Err(e) => return End::Io(e),
+                    };
+                    match ready.try_io(|s| rpc::read_buf(s.get_ref(), &mut rbuf)) {
+                        Ok(Ok(0)) => return End::Eof,
+                        Ok(Ok(_)) | Err(_) => {}
+                        Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Ok(Err(e)) => return End::Io(e),
                     }
                 }
                 _ = self.writer.wait_for_capacity(), if congested => {}
@@ -635,14 +648,12 @@ impl Conn {
                     self.writer.flushed().await;
                     let mut scratch = [0u8; 1024];
                     loop {
-                        if self.stream.readable().await.is_err() {
+                        let Ok(mut ready) = self.stream.readable().await else {
                             return;
-                        }
-                        match self.stream.try_read(&mut scratch) {
-                            Ok(0) => return,
-                            Ok(_) => {}
-                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                            Err(_) => return,
+                        };
+                        match ready.try_io(|s| (&*s.get_ref()).read(&mut scratch)) {
+                            Ok(Ok(0)) | Ok(Err(_)) => return,
+                            Ok(Ok(_)) | Err(_) => {}
                         }
                     }
                 })
