@@ -651,7 +651,7 @@ impl Conn {
                         let Ok(mut ready) = self.stream.readable().await else {
                             return;
                         };
-                        match ready.try_io(|s| (&*s.get_ref()).read(&mut scratch)) {
+                        match ready.try_io(|s| s.get_ref().read(&mut scratch)) {
                             Ok(Ok(0)) | Ok(Err(_)) => return,
                             Ok(Ok(_)) | Err(_) => {}
                         }
