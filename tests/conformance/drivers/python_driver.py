@@ -1,0 +1,313 @@
+"""Conformance scenarios for the Python Greengrass IPC clients: the official `awsiot` package and `ggipc`.
+
+    python python_driver.py awsiot|ggipc v1|v2 SCENARIO
+
+The same code runs on both packages (only the module name differs, as the porting rule says). The identity comes
+from the environment the nucleus gives (SVCUID, AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT). Prints one
+JSON line {"scenario", "ok", "reason"} and exits 0; a crash or a hang is reported by the runner.
+"""
+
+import importlib
+import json
+import os
+import sys
+import threading
+import time
+import traceback
+import uuid
+
+T = 10.0  # seconds: every wait in a scenario has this deadline
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Fail(what)
+
+
+class Waiter:
+    """Collects events and wakes waiters on a condition, with a deadline."""
+
+    def __init__(self):
+        self.cv = threading.Condition()
+        self.items = []
+        self.closed = False
+        self.errors = []
+
+    def push(self, item):
+        with self.cv:
+            self.items.append(item)
+            self.cv.notify_all()
+
+    def close(self):
+        with self.cv:
+            self.closed = True
+            self.cv.notify_all()
+
+    def error(self, e):
+        with self.cv:
+            self.errors.append(e)
+            self.cv.notify_all()
+        return True
+
+    def wait(self, pred, what, timeout=T):
+        with self.cv:
+            if not self.cv.wait_for(lambda: pred(self), timeout):
+                raise Fail(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+class Client:
+    """The operations the scenarios need, on the V1 or V2 API of one package."""
+
+    def __init__(self, pkg, api, lifecycle=None):
+        self.pkg, self.api = pkg, api
+        self.ipc = importlib.import_module(pkg + ".greengrasscoreipc")
+        self.model = importlib.import_module(pkg + ".greengrasscoreipc.model")
+        if api == "v1":
+            kw = {"lifecycle_handler": lifecycle} if lifecycle else {}
+            self.c = self.ipc.connect(**kw)
+        else:
+            clientv2 = importlib.import_module(pkg + ".greengrasscoreipc.clientv2")
+            if lifecycle:
+                self.c = clientv2.GreengrassCoreIPCClientV2(client=self.ipc.connect(lifecycle_handler=lifecycle))
+            else:
+                self.c = clientv2.GreengrassCoreIPCClientV2()
+
+    def publish_async(self, **kw):
+        if self.api == "v1":
+            op = self.c.new_publish_to_iot_core()
+            op.activate(self.model.PublishToIoTCoreRequest(**kw))
+            return op.get_response()
+        return self.c.publish_to_iot_core_async(**kw)
+
+    def publish(self, **kw):
+        return self.publish_async(**kw).result(T)
+
+    def subscribe(self, topic, qos="0"):
+        w = Waiter()
+        if self.api == "v1":
+            ipc = self.ipc
+
+            class H(ipc.client.SubscribeToIoTCoreStreamHandler):
+                def on_stream_event(self, event):
+                    w.push(event.message)
+
+                def on_stream_error(self, error):
+                    return w.error(error)
+
+                def on_stream_closed(self):
+                    w.close()
+
+            op = self.c.new_subscribe_to_iot_core(H())
+            op.activate(self.model.SubscribeToIoTCoreRequest(topic_name=topic, qos=qos))
+            op.get_response().result(T)
+        else:
+            fut, op = self.c.subscribe_to_iot_core_async(
+                topic_name=topic, qos=qos, on_stream_event=lambda e: w.push(e.message),
+                on_stream_error=w.error, on_stream_closed=w.close)
+            fut.result(T)
+        return w, op
+
+    def close(self):
+        if self.api == "v1":
+            self.c.close().result(T)
+        else:
+            self.c.close()
+
+
+def unique(prefix):
+    return f"conf/{prefix}/{uuid.uuid4().hex[:8]}"
+
+
+def expect_error(fut_fn, cls_name, text):
+    try:
+        fut_fn()
+    except Exception as e:  # the modeled error classes of the package under test
+        name = type(e).__name__
+        msg = getattr(e, "message", None)
+        check(name == cls_name, f"expected {cls_name}, got {name}: {e!r}")
+        check(msg is not None and text in msg, f"{name} message {msg!r} does not contain {text!r}")
+        return f"{name}: {msg}"
+    raise Fail(f"expected {cls_name}, the call succeeded")
+
+
+def s_connect_good(pkg, api):
+    c = Client(pkg, api)
+    c.close()
+
+
+def s_connect_bad_token(pkg, api):
+    os.environ["SVCUID"] = "not-a-registered-token"
+    t0 = time.monotonic()
+    try:
+        c = Client(pkg, api)
+    except Exception as e:
+        return f"refused in {time.monotonic() - t0:.2f} s with {type(e).__name__}: {e}"
+    try:
+        c.publish(topic_name=unique("bad"), qos="0", payload=b"x")
+    except Exception as e:
+        return f"connect() returned but the first call failed with {type(e).__name__}: {e}"
+    raise Fail("a bad token was accepted")
+
+
+def publish_mqtt5(pkg, api, qos):
+    c = Client(pkg, api)
+    topic = unique("mqtt5")
+    w, _ = c.subscribe(topic, qos)
+    m = c.model
+    c.publish(topic_name=topic, qos=qos, payload=b"hello mqtt5", retain=False,
+              user_properties=[m.UserProperty(key="k1", value="v1"), m.UserProperty(key="k2", value="v2")],
+              message_expiry_interval_seconds=3600, correlation_data=b"\x00corr\xff", response_topic="conf/reply",
+              payload_format=m.PayloadFormat.UTF8, content_type="text/plain")
+    w.wait(lambda w: w.items, "the event")
+    e = w.items[0]
+    check(e.topic_name == topic, f"topic {e.topic_name!r}")
+    check(e.payload == b"hello mqtt5", f"payload {e.payload!r}")
+    props = [(p.key, p.value) for p in (e.user_properties or [])]
+    check(props == [("k1", "v1"), ("k2", "v2")], f"user properties {props}")
+    check(e.correlation_data == b"\x00corr\xff", f"correlation data {e.correlation_data!r}")
+    check(e.response_topic == "conf/reply", f"response topic {e.response_topic!r}")
+    check(e.payload_format == "1", f"payload format {e.payload_format!r}")
+    exp = e.message_expiry_interval_seconds
+    check(exp is not None and 0 < exp <= 3600, f"message expiry {exp!r}")
+    c.close()
+    return f"all fields delivered (contentType {'kept' if e.content_type else 'dropped'})"
+
+
+def s_publish_qos0_mqtt5(pkg, api):
+    return publish_mqtt5(pkg, api, "0")
+
+
+def s_publish_qos1_mqtt5(pkg, api):
+    return publish_mqtt5(pkg, api, "1")
+
+
+def s_wildcard(pkg, api):
+    c = Client(pkg, api)
+    base = unique("wild")
+    plus, _ = c.subscribe(base + "/+/x")
+    hash_, _ = c.subscribe(base + "/#")
+    c.publish(topic_name=base + "/a/x", qos="1", payload=b"1")
+    c.publish(topic_name=base + "/b/y", qos="1", payload=b"2")
+    hash_.wait(lambda w: len(w.items) >= 2, "two events on #")
+    plus.wait(lambda w: len(w.items) >= 1, "one event on +/x")
+    check([e.topic_name for e in hash_.items] == [base + "/a/x", base + "/b/y"], "order or topics on #")
+    check([e.topic_name for e in plus.items] == [base + "/a/x"], f"+/x got {[e.topic_name for e in plus.items]}")
+    c.close()
+
+
+def roundtrip(pkg, api, payload):
+    c = Client(pkg, api)
+    topic = unique("payload")
+    w, _ = c.subscribe(topic)
+    c.publish(topic_name=topic, qos="1", payload=payload)
+    w.wait(lambda w: w.items, "the event")
+    check(w.items[0].payload == payload, f"payload differs ({len(w.items[0].payload)} bytes back)")
+    c.close()
+
+
+def s_binary_payload(pkg, api):
+    roundtrip(pkg, api, bytes(range(256)))
+
+
+def s_payload_128k(pkg, api):
+    roundtrip(pkg, api, os.urandom(131072))
+
+
+def s_service_error(pkg, api):
+    c = Client(pkg, api)
+    r = expect_error(lambda: c.publish(topic_name=unique("big"), qos="1", payload=b"x" * 131073), "ServiceError",
+                     "exceeds the configured limit of 131072 bytes")
+    c.close()
+    return r
+
+
+def s_unauthorized(pkg, api):
+    c = Client(pkg, api)
+    r = expect_error(lambda: c.publish(topic_name="forbidden/x", qos="0", payload=b"x"), "UnauthorizedError",
+                     "Not Authorized")
+    expect_error(lambda: c.subscribe("forbidden/#"), "UnauthorizedError", "Not Authorized")
+    c.close()
+    return r + " (publish and subscribe)"
+
+
+def s_invalid_arguments(pkg, api):
+    c = Client(pkg, api)
+    r = expect_error(lambda: c.publish(topic_name=unique("inv"), payload=b"x"), "InvalidArgumentsError",
+                     "QoS is required")
+    c.close()
+    return r
+
+
+def s_server_terminate(pkg, api):
+    c = Client(pkg, api)
+    w, _ = c.subscribe(unique("term"))
+    c.publish(topic_name="conf/ctl/terminate", qos="0", payload=b"x")
+    w.wait(lambda w: w.closed, "on_stream_closed")
+    c.publish(topic_name=unique("term"), qos="1", payload=b"after")
+    c.close()
+
+
+def s_server_ping(pkg, api):
+    ipc = importlib.import_module(pkg + ".eventstreamrpc")
+    pings = Waiter()
+
+    class L(ipc.LifecycleHandler):
+        def on_ping(self, headers, payload):
+            pings.push(payload)
+
+    c = Client(pkg, api, lifecycle=L())
+    c.publish(topic_name="conf/ctl/ping", qos="0", payload=b"x")
+    pings.wait(lambda w: w.items, "on_ping")
+    check(pings.items[0] == b"server-ping", f"ping payload {pings.items[0]!r}")
+    c.publish(topic_name=unique("ping"), qos="1", payload=b"after")
+    c.close()
+
+
+def s_close_while_streaming(pkg, api):
+    c = Client(pkg, api)
+    topic = unique("flood")
+    w, op = c.subscribe(topic)
+    futs = [c.publish_async(topic_name=topic, qos="0", payload=b"%d" % i) for i in range(200)]
+    w.wait(lambda w: w.items, "the first event")
+    op.close().result(T)
+    for f in futs:
+        f.result(T)
+    c.publish(topic_name=topic, qos="1", payload=b"after close")
+    # now close the whole connection with a subscription open and publishes in flight
+    w2, _ = c.subscribe(topic)
+    futs = [c.publish_async(topic_name=topic, qos="0", payload=b"%d" % i) for i in range(200)]
+    w2.wait(lambda w: w.items, "the first event of the second subscription")
+    t0 = time.monotonic()
+    c.close()
+    took = time.monotonic() - t0
+    check(took < T, f"close took {took:.1f} s")
+    c2 = Client(pkg, api)
+    c2.publish(topic_name=topic, qos="1", payload=b"server still serving")
+    c2.close()
+
+
+def main():
+    pkg, api, scenario = sys.argv[1:4]
+    fn = globals().get("s_" + scenario)
+    if fn is None:
+        print(json.dumps({"scenario": scenario, "ok": False, "reason": "unknown scenario"}))
+        return
+    try:
+        detail = fn(pkg, api)
+        out = {"scenario": scenario, "ok": True, "reason": detail or ""}
+    except Fail as e:
+        out = {"scenario": scenario, "ok": False, "reason": str(e)}
+    except Exception as e:
+        tb = traceback.extract_tb(e.__traceback__)[-1]
+        out = {"scenario": scenario, "ok": False,
+               "reason": f"{type(e).__name__}: {e} (at {os.path.basename(tb.filename)}:{tb.lineno})"}
+    print(json.dumps(out), flush=True)
+    os._exit(0)  # do not let a stuck native thread keep the process alive
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,276 @@
+"""Conformance matrix: every client against every server, every scenario; writes docs/CONFORMANCE.md.
+
+    python3 tests/conformance/run.py [--clients a,b] [--servers x,y] [--scenarios s,t] [--out FILE]
+
+Started by scripts/conformance.sh, which builds everything and passes the artifacts in the environment:
+GGIPC_BIN (the ggipc CLI), GGIPC_OFFICIAL_SERVER_CP (classpath of the official-server harness),
+GGIPC_PY (a Python with awsiotsdk and ggipc installed), GGIPC_JAVA_OFFICIAL_CP / GGIPC_JAVA_GGIPC_CP (classpaths
+of the Java driver built against each SDK), GGIPC_RUST_DRIVER, GGIPC_CPP_DRIVER. A client whose artifact is
+missing is reported as "not built" and counts as a failure if it is a ggipc client.
+
+Each scenario runs in a fresh driver process with a deadline; a driver prints one JSON line
+{"scenario", "ok", "reason"}. Exit status: 1 if any ggipc client fails against any server, else 0 (failures of
+the official SDKs are reported, not fatal). Failures listed in KNOWN_SDK_DEFECTS are shown as the official SDK's
+own defect with the evidence.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+RECIPE = os.path.join(HERE, "recipe.yaml")
+COMPONENT = "io.ggipc.conformance.Client"
+TOKEN = "CONFORMANCETOKEN"
+DEADLINE = 45  # seconds per scenario process
+
+SCENARIOS = [
+    ("connect_good", "connect with the nucleus-given token, close"),
+    ("connect_bad_token", "connect with an unregistered token is refused"),
+    ("publish_qos0_mqtt5", "QoS 0 publish with every MQTT 5 field, received by a subscription"),
+    ("publish_qos1_mqtt5", "QoS 1 publish with every MQTT 5 field, received by a subscription"),
+    ("wildcard", "`+` and `#` subscriptions receive exactly the matching topics, in order"),
+    ("binary_payload", "all 256 byte values round trip"),
+    ("payload_128k", "a 131,072-byte payload round trips"),
+    ("service_error", "131,073 bytes: ServiceError with the nucleus' message"),
+    ("unauthorized", "publish and subscribe outside the policy: UnauthorizedError \"Not Authorized\""),
+    ("invalid_arguments", "publish without QoS: InvalidArgumentsError \"QoS is required\""),
+    ("server_terminate", "the server terminates a subscription: the client's stream-closed callback runs"),
+    ("server_ping", "the server sends PING: the client survives (and reports it where the API can)"),
+    ("close_while_streaming", "close a subscription, then the connection, while events are flowing"),
+]
+
+# Scenarios a server offers no trigger for.
+NOT_APPLICABLE = {
+    "ggipc-nucleus": {
+        "server_terminate": "the nucleus terminates subscriptions only on shutdown; no trigger",
+        "server_ping": "the nucleus never pings (neither does the Java nucleus)",
+    },
+}
+
+# (client, scenario, server or "*") -> evidence that the failure is the official SDK's own defect.
+KNOWN_SDK_DEFECTS = {}
+
+
+def client_table(env):
+    py = env.get("GGIPC_PY")
+    drivers = os.path.join(HERE, "drivers")
+    java = shutil.which("java")
+    tab = []
+    for pkg, label, ours in (("awsiot", "official Python", False), ("ggipc", "ggipc Python", True)):
+        for api in ("v1", "v2"):
+            cmd = [py, os.path.join(drivers, "python_driver.py"), pkg, api] if py else None
+            tab.append((f"{label} {api.upper()}", ours, cmd))
+    for var, label, ours in (("GGIPC_JAVA_OFFICIAL_CP", "official Java", False),
+                             ("GGIPC_JAVA_GGIPC_CP", "ggipc Java", True)):
+        cp = env.get(var)
+        for api in ("v1", "v2"):
+            cmd = [java, "-cp", cp, "conformance.Driver", api] if cp and java else None
+            tab.append((f"{label} {api.upper()}", ours, cmd))
+    rust = env.get("GGIPC_RUST_DRIVER")
+    tab.append(("ggipc Rust", True, [rust] if rust and os.path.exists(rust) else None))
+    cpp = env.get("GGIPC_CPP_DRIVER")
+    tab.append(("ggipc C++", True, [cpp] if cpp and os.path.exists(cpp) else None))
+    return tab
+
+
+class Server:
+    def __init__(self, name, proc, socket, token, tmp):
+        self.name, self.proc, self.socket, self.token, self.tmp = name, proc, socket, token, tmp
+
+    def stop(self):
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.terminate()
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def alive(self):
+        return self.proc.poll() is None
+
+
+def read_line(proc, want, deadline=60):
+    """Reads stdout lines until one equals `want` (the process prints it once ready)."""
+    import selectors
+
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if not sel.select(end - time.monotonic()):
+            break
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"server exited before {want!r}")
+        if line.strip() == want:
+            return
+    raise RuntimeError(f"server not ready after {deadline} s")
+
+
+def start_nucleus(env):
+    tmp = tempfile.mkdtemp(prefix="ggipc-conf-")
+    log = open(os.path.join(tmp, "log"), "w")
+    proc = subprocess.Popen([env["GGIPC_BIN"], "nucleus", "--root", tmp, "--recipe", RECIPE, "--broker", "memory"],
+                            stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, text=True)
+    sock = os.path.join(tmp, "ipc.socket")
+    end = time.monotonic() + 30
+    token = None
+    while time.monotonic() < end and token is None:
+        if proc.poll() is not None:
+            raise RuntimeError("ggipc nucleus exited: " + open(os.path.join(tmp, "log")).read())
+        if os.path.exists(os.path.join(tmp, "components.json")):
+            out = subprocess.run([env["GGIPC_BIN"], "env", "--root", tmp, COMPONENT], capture_output=True, text=True)
+            for line in out.stdout.splitlines():
+                if line.startswith("export SVCUID="):
+                    token = line.split("=", 1)[1].strip().strip("'\"")
+        if token is None:
+            time.sleep(0.05)  # polling a file the nucleus writes at start
+    if token is None:
+        raise RuntimeError("ggipc nucleus did not register the component")
+    return Server("ggipc-nucleus", proc, sock, token, tmp)
+
+
+def start_official(env):
+    tmp = tempfile.mkdtemp(prefix="ggipc-conf-")
+    sock = os.path.join(tmp, "ipc.socket")
+    err = open(os.path.join(tmp, "log"), "w")
+    proc = subprocess.Popen(["java", "-cp", env["GGIPC_OFFICIAL_SERVER_CP"], "io.ggipc.conformance.OfficialServer",
+                             sock, TOKEN], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True)
+    read_line(proc, "READY")
+    return Server("official-crt-server", proc, sock, TOKEN, tmp)
+
+
+def run_one(cmd, scenario, server):
+    env = dict(os.environ)
+    env["SVCUID"] = server.token
+    env["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = server.token
+    env["AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT"] = server.socket
+    env["AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH"] = server.socket
+    t0 = time.monotonic()
+    try:
+        p = subprocess.run(cmd + [scenario], env=env, capture_output=True, text=True, timeout=DEADLINE)
+    except subprocess.TimeoutExpired:
+        return False, f"driver hung: killed after {DEADLINE} s", DEADLINE
+    took = time.monotonic() - t0
+    for line in reversed(p.stdout.splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                r = json.loads(line)
+            except ValueError:
+                continue
+            return bool(r.get("ok")), r.get("reason", ""), took
+    tail = (p.stderr.strip().splitlines() or ["no output"])[-1]
+    return False, f"driver exited with status {p.returncode} without a result ({tail[:200]})", took
+
+
+def md_escape(s):
+    return s.replace("|", "\\|").replace("\n", " ")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clients")
+    ap.add_argument("--servers", default="ggipc-nucleus,official-crt-server")
+    ap.add_argument("--scenarios")
+    ap.add_argument("--out", default=os.path.join(ROOT, "docs", "CONFORMANCE.md"))
+    args = ap.parse_args()
+    env = os.environ
+    clients = client_table(env)
+    if args.clients:
+        want = [c.strip().lower() for c in args.clients.split(",")]
+        clients = [c for c in clients if any(w in c[0].lower() for w in want)]
+    scenarios = [s for s in SCENARIOS if not args.scenarios or s[0] in args.scenarios.split(",")]
+    starters = {"ggipc-nucleus": start_nucleus, "official-crt-server": start_official}
+    results = {}  # (client, server, scenario) -> (status, reason)
+    servers = args.servers.split(",")
+    for sname in servers:
+        for cname, ours, cmd in clients:
+            server = None
+            for scen, _ in scenarios:
+                if scen in NOT_APPLICABLE.get(sname, {}):
+                    results[(cname, sname, scen)] = ("n/a", NOT_APPLICABLE[sname][scen])
+                    continue
+                if cmd is None:
+                    results[(cname, sname, scen)] = ("fail", "not built (artifact missing)")
+                    continue
+                # one server per client, restarted if a scenario killed it
+                if server is None or not server.alive():
+                    if server is not None:
+                        server.stop()
+                    server = starters[sname](env)
+                ok, reason, took = run_one(cmd, scen, server)
+                if not server.alive():
+                    ok, reason = False, f"server died ({reason})"
+                status = "pass" if ok else "fail"
+                if not ok:
+                    defect = KNOWN_SDK_DEFECTS.get((cname, scen, sname)) or KNOWN_SDK_DEFECTS.get((cname, scen, "*"))
+                    if defect and not ours:
+                        status, reason = "sdk-defect", f"{reason} — {defect}"
+                results[(cname, sname, scen)] = (status, reason)
+                print(f"{status:10} {cname:22} {sname:20} {scen:22} {took:5.1f}s {reason[:100]}", flush=True)
+            if server is not None:
+                server.stop()
+    write_report(args.out, clients, servers, scenarios, results)
+    failed = [k for k, v in results.items() if v[0] == "fail" and any(c[0] == k[0] and c[1] for c in clients)]
+    if failed:
+        print(f"{len(failed)} ggipc failure(s):", file=sys.stderr)
+        for k in failed:
+            print("  ", k, results[k][1], file=sys.stderr)
+        return 1
+    return 0
+
+
+def write_report(path, clients, servers, scenarios, results):
+    mark = {"pass": "✅ pass", "fail": "❌ FAIL", "n/a": "— n/a", "sdk-defect": "⚠️ SDK defect"}
+    lines = ["# Conformance matrix", "",
+             "Generated by `scripts/conformance.sh` (`tests/conformance/run.py`); do not edit by hand.", "",
+             f"Run: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.system()} "
+             f"{platform.machine()}, Python {platform.python_version()}.", "",
+             "Servers: **ggipc-nucleus** = `ggipc nucleus --broker memory`; **official-crt-server** = "
+             "`tests/conformance/official-server`, a harness on the official event-stream RPC server classes of "
+             "`software.amazon.awssdk.crt:aws-crt` (the server side the Java nucleus is built on) answering in the "
+             "Java nucleus' format. Every client uses the identity of `tests/conformance/recipe.yaml` (publish and "
+             "subscribe under `conf/#`) from the environment the nucleus gives.", "",
+             "A failure of a ggipc client fails the run; a failure of an official SDK is reported, and shown as "
+             "*SDK defect* where the evidence shows the SDK itself is at fault.", "", "## Scenarios", "",
+             "| id | what is checked |", "|---|---|"]
+    lines += [f"| `{s}` | {d} |" for s, d in scenarios]
+    total = {}
+    for st in results.values():
+        total[st[0]] = total.get(st[0], 0) + 1
+    lines += ["", "## Summary", "", ", ".join(f"{mark[k]}: {v}" for k, v in sorted(total.items())), ""]
+    for sname in servers:
+        lines += [f"## Server: {sname}", "", "| client | " + " | ".join(f"`{s}`" for s, _ in scenarios) + " |",
+                  "|---|" + "---|" * len(scenarios)]
+        for cname, _, _ in clients:
+            row = [mark[results[(cname, sname, s)][0]] for s, _ in scenarios]
+            lines.append(f"| {cname} | " + " | ".join(row) + " |")
+        lines.append("")
+    lines += ["## Details", "", "| client | server | scenario | result | reason / evidence |", "|---|---|---|---|---|"]
+    for sname in servers:
+        for cname, _, _ in clients:
+            for s, _ in scenarios:
+                st, reason = results[(cname, sname, s)]
+                lines.append(f"| {cname} | {sname} | `{s}` | {mark[st]} | {md_escape(reason)} |")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
