@@ -592,3 +592,133 @@ async fn slow_consumer_is_reported_not_silent() {
     assert_eq!(got.len(), 11, "{got:?}");
     assert_eq!(got[10], SubscriptionEvent::Lagged(15));
 }
+
+#[test]
+fn blocking_client_survives_a_server_restart() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut fx = rt.block_on(Fixture::start());
+    let token = fx.component("c", &["*"], &["*"]);
+    let client = ggipc::blocking::Client::builder()
+        .socket_path(fx.path())
+        .auth_token(token.clone())
+        .reconnect(ReconnectPolicy {
+            initial_delay: Duration::from_millis(20),
+            ..Default::default()
+        })
+        .connect_blocking()
+        .unwrap();
+    let mut sub = client
+        .subscribe_to_iot_core(SubscribeToIoTCoreRequest::new("b/#", Qos::AtLeastOnce))
+        .unwrap();
+    for i in 0..100 {
+        client
+            .publish_to_iot_core(PublishToIoTCoreRequest::new(
+                "b/x",
+                Qos::AtLeastOnce,
+                format!("{i}"),
+            ))
+            .unwrap();
+    }
+    for _ in 0..100 {
+        assert!(matches!(
+            sub.recv_timeout(Duration::from_secs(5)).unwrap(),
+            Some(SubscriptionEvent::Message(_))
+        ));
+    }
+    rt.block_on(fx.stop());
+    match sub.recv_timeout(Duration::from_secs(5)).unwrap() {
+        Some(SubscriptionEvent::Interrupted(e)) => {
+            assert_eq!(e.kind(), ErrorKind::ConnectionClosed)
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let server = Server::new(Fixture::config(&fx.dir), fx.broker.clone());
+    server.components().register_with_token(
+        "c",
+        ggipc::server::AccessControl::allow_all_mqtt(),
+        token,
+    );
+    let _h = rt.block_on(async { server.spawn().unwrap() });
+    assert_eq!(
+        sub.recv_timeout(Duration::from_secs(5)).unwrap(),
+        Some(SubscriptionEvent::Resumed)
+    );
+    // A blocking publish made while reconnecting waits for the new connection.
+    client
+        .publish_to_iot_core(PublishToIoTCoreRequest::new(
+            "b/y",
+            Qos::AtLeastOnce,
+            "after",
+        ))
+        .unwrap();
+    match sub.recv_timeout(Duration::from_secs(5)).unwrap() {
+        Some(SubscriptionEvent::Message(m)) => {
+            assert_eq!(m.message.unwrap().payload_bytes(), b"after")
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    client.close();
+    assert_eq!(
+        sub.recv_timeout(Duration::from_secs(5)).unwrap(),
+        Some(SubscriptionEvent::Closed(None))
+    );
+}
+
+/// A broker whose publishes never complete, and which says when one arrives.
+struct Gate(std::sync::Mutex<std::sync::mpsc::Sender<()>>);
+
+impl Broker for Gate {
+    fn publish(&self, _: BrokerPublish) -> BoxFuture<'_, Result<(), BrokerError>> {
+        let _ = self.0.lock().unwrap().send(());
+        Box::pin(std::future::pending())
+    }
+    fn subscribe(
+        &self,
+        _: &str,
+        _: Qos,
+        _: MessageSink,
+    ) -> BoxFuture<'_, Result<SubscriptionId, BrokerError>> {
+        Box::pin(std::future::pending())
+    }
+    fn unsubscribe(&self, _: SubscriptionId) {}
+}
+
+#[test]
+fn blocking_caller_learns_of_a_dead_server_at_once() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (arrived_tx, arrived) = std::sync::mpsc::channel();
+    let server = Server::new(
+        Fixture::config(&dir),
+        Arc::new(Gate(std::sync::Mutex::new(arrived_tx))),
+    );
+    let token = server
+        .components()
+        .register("c", ggipc::server::AccessControl::allow_all_mqtt());
+    let handle = rt.block_on(async { server.spawn().unwrap() });
+    let client = ggipc::blocking::Client::builder()
+        .socket_path(dir.path().join("ipc.socket"))
+        .auth_token(token)
+        .connect_blocking()
+        .unwrap();
+    let c2 = client.clone();
+    let waiter = std::thread::spawn(move || {
+        let started = std::time::Instant::now();
+        let r = c2.publish_to_iot_core(PublishToIoTCoreRequest::new("t", Qos::AtLeastOnce, "x"));
+        (r, started.elapsed())
+    });
+    // The publish is in flight (the broker never answers) when the server goes away.
+    arrived.recv_timeout(Duration::from_secs(5)).unwrap();
+    rt.block_on(handle.shutdown()).unwrap();
+    let (r, took) = waiter.join().unwrap();
+    let e = r.unwrap_err();
+    assert_eq!(
+        (e.kind(), e.message()),
+        (
+            ErrorKind::ConnectionClosed,
+            "the server shut down before responding"
+        )
+    );
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert!(!client.is_connected());
+}

@@ -639,6 +639,12 @@ fn response_result(op: &Operation, frame: &Frame, is_error: bool) -> Result<Byte
     }
     match frame.service_model_type.as_deref() {
         Some(t) if t == op.response => Ok(frame.payload.clone()),
+        None if frame.is_terminate() && frame.header(rpc::SHUTDOWN_HEADER).is_some() => {
+            Err(Error::new(
+                ErrorKind::ConnectionClosed,
+                "the server shut down before responding",
+            ))
+        }
         None if frame.is_terminate() => Err(Error::new(
             ErrorKind::StreamClosed,
             "the server closed the stream without a response",
