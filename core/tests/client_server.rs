@@ -734,3 +734,14 @@ fn blocking_caller_learns_of_a_dead_server_at_once() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::ConnectionClosed);
 }
+
+#[test]
+fn client_types_are_send_sync_and_clone() {
+    fn check<T: Send + Sync + Clone + 'static>() {}
+    check::<Client>();
+    check::<ggipc::blocking::Client>();
+    check::<ggipc::SubscriptionHandle>();
+    fn send<T: Send + 'static>() {}
+    send::<ggipc::Subscription>();
+    send::<ggipc::blocking::Subscription>();
+}

@@ -297,3 +297,51 @@ proptest! {
         prop_assert!(decode(&mut buf, &Limits::default()).is_err());
     }
 }
+
+#[tokio::test]
+async fn tokio_codec_frames_a_byte_stream() {
+    use tokio::io::AsyncWriteExt;
+    use tokio_util::codec::{FramedRead, FramedWrite};
+    let (a, b) = tokio::io::duplex(64);
+    let mut writer = FramedWrite::new(a, EventStreamCodec::default());
+    let msg = sample();
+    let send = msg.clone();
+    let task = tokio::spawn(async move {
+        use futures_sink_shim::SinkExt;
+        for _ in 0..3 {
+            writer.send(send.clone()).await.unwrap();
+        }
+        writer.get_mut().shutdown().await.unwrap();
+    });
+    let mut reader = FramedRead::new(b, EventStreamCodec::new(Limits::default()));
+    let mut got = Vec::new();
+    while let Some(m) = futures_stream_shim::next(&mut reader).await {
+        got.push(m.unwrap());
+    }
+    task.await.unwrap();
+    assert_eq!(got, vec![msg.clone(), msg.clone(), msg]);
+}
+
+/// Minimal `Sink`/`Stream` helpers so the test needs no futures crate.
+mod futures_sink_shim {
+    use std::future::poll_fn;
+    use std::pin::Pin;
+
+    pub trait SinkExt<T>: futures_sink::Sink<T> + Unpin + Sized {
+        async fn send(&mut self, item: T) -> Result<(), Self::Error> {
+            poll_fn(|cx| Pin::new(&mut *self).poll_ready(cx)).await?;
+            Pin::new(&mut *self).start_send(item)?;
+            poll_fn(|cx| Pin::new(&mut *self).poll_flush(cx)).await
+        }
+    }
+    impl<T, S: futures_sink::Sink<T> + Unpin> SinkExt<T> for S {}
+}
+
+mod futures_stream_shim {
+    use std::future::poll_fn;
+    use std::pin::Pin;
+
+    pub async fn next<S: futures_core::Stream + Unpin>(s: &mut S) -> Option<S::Item> {
+        poll_fn(|cx| Pin::new(&mut *s).poll_next(cx)).await
+    }
+}
