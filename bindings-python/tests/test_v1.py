@@ -226,11 +226,17 @@ def test_nucleus_stop_closes_streams(sdk):
 def test_operation_after_close_fails(sdk, nucleus):
     client = sdk.connect()
     client.close().result(5)
-    m = sdk.model
-    with pytest.raises(Exception) as ei:
-        op = client.new_publish_to_iot_core()
-        op.activate(m.PublishToIoTCoreRequest(topic_name="t", qos="0", payload=b"x")).result(5)
-    assert isinstance(ei.value, sdk.rpc.ConnectionClosedError)
+    with pytest.raises(sdk.rpc.ConnectionClosedError):
+        client.new_publish_to_iot_core()
+    with pytest.raises(sdk.rpc.ConnectionClosedError):
+        client.new_subscribe_to_iot_core(make_handler(sdk))
+
+
+def test_v2_publish_after_close_fails(sdk, nucleus):
+    c = sdk.clientv2.GreengrassCoreIPCClientV2(client=sdk.connect())
+    c.close()
+    with pytest.raises(sdk.rpc.ConnectionClosedError):
+        c.publish_to_iot_core(topic_name="t", qos="0", payload=b"x")
 
 
 def test_slow_handler_overflow_is_reported(ggipc_sdk, nucleus):

@@ -235,8 +235,17 @@ class GreengrassCoreIPCClient:
     def connection(self) -> Connection:
         return self._connection
 
+    def _check_open(self) -> None:
+        if self._connection._closing:
+            raise rpc.ConnectionClosedError("the client was closed")
+
     def new_publish_to_iot_core(self) -> PublishToIoTCoreOperation:
-        """Create a PublishToIoTCore operation; nothing is sent until ``activate()``."""
+        """Create a PublishToIoTCore operation; nothing is sent until ``activate()``.
+
+        Raises:
+            ConnectionClosedError: the client was closed.
+        """
+        self._check_open()
         return PublishToIoTCoreOperation(self._connection)
 
     def new_subscribe_to_iot_core(
@@ -246,7 +255,11 @@ class GreengrassCoreIPCClient:
 
         Args:
             stream_handler: receives the stream's events, errors and closure.
+
+        Raises:
+            ConnectionClosedError: the client was closed.
         """
+        self._check_open()
         return SubscribeToIoTCoreOperation(self._connection, stream_handler)
 
     def close(self, reason: Optional[Exception] = None) -> "Future[None]":
