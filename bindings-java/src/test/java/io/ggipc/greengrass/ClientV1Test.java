@@ -344,4 +344,60 @@ class ClientV1Test {
             assertInstanceOf(PublishToIoTCoreResponse.class, chained.get(10, TimeUnit.SECONDS));
         }
     }
+
+    @Test
+    void slowHandlerSeesDropsReportedAndStreamStaysOpen() throws Exception {
+        try (EventStreamRPCConnection c = connect(server.fullToken)) {
+            GreengrassCoreIPCClient ipc = new GreengrassCoreIPCClient(c);
+            int n = 30000;
+            AtomicInteger received = new AtomicInteger();
+            java.util.concurrent.atomic.AtomicLong dropped = new java.util.concurrent.atomic.AtomicLong();
+            BlockingQueue<String> after = new LinkedBlockingQueue<>();
+            CountDownLatch first = new CountDownLatch(1);
+            StreamResponseHandler<IoTCoreMessage> slow = new StreamResponseHandler<IoTCoreMessage>() {
+                @Override
+                public void onStreamEvent(IoTCoreMessage e) {
+                    if (e.getMessage().getPayload().length == 1) {
+                        after.add("after");
+                        return;
+                    }
+                    if (received.getAndIncrement() == 0) {
+                        first.countDown();
+                        try {
+                            // Stall the dispatcher while the burst arrives: the bounded queue overflows.
+                            Thread.sleep(2000);
+                        } catch (InterruptedException ex) {
+                            Thread.currentThread().interrupt();
+                        }
+                    }
+                }
+
+                @Override
+                public boolean onStreamError(Throwable error) {
+                    if (error instanceof io.ggipc.eventstreamrpc.MessagesDroppedException) {
+                        dropped.addAndGet(((io.ggipc.eventstreamrpc.MessagesDroppedException) error).getDropped());
+                    }
+                    return false;
+                }
+
+                @Override
+                public void onStreamClosed() {}
+            };
+            ipc.subscribeToIoTCore(subscribe("v1/slow"), Optional.of(slow)).getResponse().get(10, TimeUnit.SECONDS);
+            ipc.publishToIoTCore(publish("ggipc/test/burst", n + " 16 v1/slow"), Optional.empty()).getResponse()
+                    .get(10, TimeUnit.SECONDS);
+            assertTrue(first.await(10, TimeUnit.SECONDS));
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (received.get() + dropped.get() < n && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertTrue(dropped.get() > 0, "drops were reported");
+            assertEquals(n, received.get() + dropped.get(), "every message was either delivered or reported");
+            // Still open: a later message arrives.
+            PublishToIoTCoreRequest one = publish("v1/slow", "x");
+            one.setPayload(new byte[] {1});
+            ipc.publishToIoTCore(one, Optional.empty()).getResponse().get(10, TimeUnit.SECONDS);
+            assertEquals("after", after.poll(10, TimeUnit.SECONDS));
+        }
+    }
 }
