@@ -156,8 +156,9 @@ def start_official(env):
 
 def run_one(cmd, scenario, server):
     env = dict(os.environ)
-    env["SVCUID"] = server.token
-    env["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = server.token
+    token = "NOTAREGISTEREDTOKEN" if scenario == "connect_bad_token" else server.token
+    env["SVCUID"] = token
+    env["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = token
     env["AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT"] = server.socket
     env["AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH"] = server.socket
     t0 = time.monotonic()

@@ -140,7 +140,6 @@ def s_connect_good(pkg, api):
 
 
 def s_connect_bad_token(pkg, api):
-    os.environ["SVCUID"] = "not-a-registered-token"
     t0 = time.monotonic()
     try:
         c = Client(pkg, api)

@@ -1,0 +1,390 @@
+package conformance;
+
+import com.aws.greengrass.docs.samples.ipc.util.IPCUtils;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import java.util.Random;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import software.amazon.awssdk.aws.greengrass.GreengrassCoreIPCClient;
+import software.amazon.awssdk.aws.greengrass.GreengrassCoreIPCClientV2;
+import software.amazon.awssdk.aws.greengrass.SubscribeToIoTCoreResponseHandler;
+import software.amazon.awssdk.aws.greengrass.model.IoTCoreMessage;
+import software.amazon.awssdk.aws.greengrass.model.MQTTMessage;
+import software.amazon.awssdk.aws.greengrass.model.PayloadFormat;
+import software.amazon.awssdk.aws.greengrass.model.PublishToIoTCoreRequest;
+import software.amazon.awssdk.aws.greengrass.model.QOS;
+import software.amazon.awssdk.aws.greengrass.model.SubscribeToIoTCoreRequest;
+import software.amazon.awssdk.aws.greengrass.model.UserProperty;
+import software.amazon.awssdk.eventstreamrpc.EventStreamRPCConnection;
+import software.amazon.awssdk.eventstreamrpc.StreamResponseHandler;
+
+/**
+ * Conformance scenarios for the Java Greengrass IPC clients. Written against the official SDK's names; the ggipc
+ * build of this file only swaps the package names (the porting rule).
+ *
+ * <p>Usage: {@code Driver v1|v2 SCENARIO}; prints one JSON line {@code {"scenario","ok","reason"}}.
+ */
+public final class Driver {
+    static final long T = 10; // seconds: every wait has this deadline
+
+    static final class Fail extends Exception {
+        Fail(String m) {
+            super(m);
+        }
+    }
+
+    static void check(boolean cond, String what) throws Fail {
+        if (!cond) {
+            throw new Fail(what);
+        }
+    }
+
+    /** Collects a subscription's events, with deadline waits. */
+    static final class Events implements StreamResponseHandler<IoTCoreMessage> {
+        final List<MQTTMessage> items = new ArrayList<>();
+        boolean closed;
+
+        @Override
+        public synchronized void onStreamEvent(IoTCoreMessage event) {
+            items.add(event.getMessage());
+            notifyAll();
+        }
+
+        @Override
+        public boolean onStreamError(Throwable error) {
+            return true;
+        }
+
+        @Override
+        public synchronized void onStreamClosed() {
+            closed = true;
+            notifyAll();
+        }
+
+        synchronized void await(Predicate<Events> pred, String what) throws Fail, InterruptedException {
+            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(T);
+            while (!pred.test(this)) {
+                long left = end - System.nanoTime();
+                if (left <= 0) {
+                    throw new Fail("timed out after " + T + " s waiting for " + what);
+                }
+                TimeUnit.NANOSECONDS.timedWait(this, left);
+            }
+        }
+    }
+
+    /** What the scenarios need, on the V1 or the V2 API. */
+    static final class Client {
+        final boolean v2;
+        EventStreamRPCConnection connection;
+        GreengrassCoreIPCClient v1;
+        GreengrassCoreIPCClientV2 client2;
+
+        Client(String api) throws Exception {
+            v2 = api.equals("v2");
+            if (v2) {
+                client2 = GreengrassCoreIPCClientV2.builder().build();
+            } else {
+                connection = IPCUtils.getEventStreamRpcConnection();
+                v1 = new GreengrassCoreIPCClient(connection);
+            }
+        }
+
+        Future<?> publishAsync(PublishToIoTCoreRequest r) {
+            if (v2) {
+                return client2.publishToIoTCoreAsync(r);
+            }
+            return v1.publishToIoTCore(r, Optional.empty()).getResponse();
+        }
+
+        void publish(PublishToIoTCoreRequest r) throws Exception {
+            if (v2) {
+                client2.publishToIoTCore(r);
+            } else {
+                publishAsync(r).get(T, TimeUnit.SECONDS);
+            }
+        }
+
+        SubscribeToIoTCoreResponseHandler subscribe(String filter, Events events) throws Exception {
+            SubscribeToIoTCoreRequest r = new SubscribeToIoTCoreRequest().withTopicName(filter)
+                    .withQos(QOS.AT_MOST_ONCE);
+            if (v2) {
+                return client2.subscribeToIoTCore(r, events::onStreamEvent, Optional.of(events::onStreamError),
+                        Optional.of(events::onStreamClosed)).getHandler();
+            }
+            SubscribeToIoTCoreResponseHandler h = v1.subscribeToIoTCore(r, Optional.of(events));
+            h.getResponse().get(T, TimeUnit.SECONDS);
+            return h;
+        }
+
+        void close() throws Exception {
+            if (v2) {
+                client2.close();
+            } else {
+                connection.close();
+            }
+        }
+    }
+
+    static String unique(String prefix) {
+        return "conf/" + prefix + "/" + UUID.randomUUID().toString().substring(0, 8);
+    }
+
+    static PublishToIoTCoreRequest pub(String topic, QOS qos, byte[] payload) {
+        return new PublishToIoTCoreRequest().withTopicName(topic).withQos(qos).withPayload(payload);
+    }
+
+    static Throwable unwrap(Throwable t) {
+        while ((t instanceof ExecutionException || t instanceof CompletionException) && t.getCause() != null) {
+            t = t.getCause();
+        }
+        return t;
+    }
+
+    interface Call {
+        void run() throws Exception;
+    }
+
+    static String expectError(Call call, String cls, String text) throws Fail {
+        try {
+            call.run();
+        } catch (Throwable t) {
+            Throwable e = unwrap(t);
+            String name = e.getClass().getSimpleName();
+            check(name.equals(cls), "expected " + cls + ", got " + e);
+            check(e.getMessage() != null && e.getMessage().contains(text),
+                    name + " message \"" + e.getMessage() + "\" does not contain \"" + text + "\"");
+            return name + ": " + e.getMessage();
+        }
+        throw new Fail("expected " + cls + ", the call succeeded");
+    }
+
+    static String run(String api, String scenario) throws Exception {
+        switch (scenario) {
+            case "connect_good": {
+                new Client(api).close();
+                return "";
+            }
+            case "connect_bad_token": {
+                long t0 = System.nanoTime();
+                Client c;
+                try {
+                    c = new Client(api);
+                } catch (Throwable t) {
+                    return String.format("refused in %.2f s with %s", (System.nanoTime() - t0) / 1e9, unwrap(t));
+                }
+                try {
+                    c.publish(pub(unique("bad"), QOS.AT_MOST_ONCE, new byte[] {1}));
+                } catch (Throwable t) {
+                    return "connect returned but the first call failed with " + unwrap(t);
+                }
+                throw new Fail("a bad token was accepted");
+            }
+            case "publish_qos0_mqtt5":
+                return mqtt5(api, QOS.AT_MOST_ONCE);
+            case "publish_qos1_mqtt5":
+                return mqtt5(api, QOS.AT_LEAST_ONCE);
+            case "wildcard": {
+                Client c = new Client(api);
+                String base = unique("wild");
+                Events plus = new Events();
+                Events hash = new Events();
+                c.subscribe(base + "/+/x", plus);
+                c.subscribe(base + "/#", hash);
+                c.publish(pub(base + "/a/x", QOS.AT_LEAST_ONCE, new byte[] {1}));
+                c.publish(pub(base + "/b/y", QOS.AT_LEAST_ONCE, new byte[] {2}));
+                hash.await(e -> e.items.size() >= 2, "two events on #");
+                plus.await(e -> e.items.size() >= 1, "one event on +/x");
+                synchronized (hash) {
+                    check(hash.items.get(0).getTopicName().equals(base + "/a/x")
+                            && hash.items.get(1).getTopicName().equals(base + "/b/y"), "order or topics on #");
+                }
+                synchronized (plus) {
+                    check(plus.items.size() == 1 && plus.items.get(0).getTopicName().equals(base + "/a/x"),
+                            "+/x got " + plus.items.size() + " events");
+                }
+                c.close();
+                return "";
+            }
+            case "binary_payload": {
+                byte[] all = new byte[256];
+                for (int i = 0; i < 256; i++) {
+                    all[i] = (byte) i;
+                }
+                return roundtrip(api, all);
+            }
+            case "payload_128k": {
+                byte[] big = new byte[131072];
+                new Random(7).nextBytes(big);
+                return roundtrip(api, big);
+            }
+            case "service_error": {
+                Client c = new Client(api);
+                String r = expectError(() -> c.publish(pub(unique("big"), QOS.AT_LEAST_ONCE, new byte[131073])),
+                        "ServiceError", "exceeds the configured limit of 131072 bytes");
+                c.close();
+                return r;
+            }
+            case "unauthorized": {
+                Client c = new Client(api);
+                String r = expectError(() -> c.publish(pub("forbidden/x", QOS.AT_MOST_ONCE, new byte[] {1})),
+                        "UnauthorizedError", "Not Authorized");
+                expectError(() -> c.subscribe("forbidden/#", new Events()), "UnauthorizedError", "Not Authorized");
+                c.close();
+                return r + " (publish and subscribe)";
+            }
+            case "invalid_arguments": {
+                Client c = new Client(api);
+                String r = expectError(() -> c.publish(new PublishToIoTCoreRequest().withTopicName(unique("inv"))
+                        .withPayload(new byte[] {1})), "InvalidArgumentsError", "QoS is required");
+                c.close();
+                return r;
+            }
+            case "server_terminate": {
+                Client c = new Client(api);
+                Events ev = new Events();
+                c.subscribe(unique("term"), ev);
+                c.publish(pub("conf/ctl/terminate", QOS.AT_MOST_ONCE, new byte[] {1}));
+                ev.await(e -> e.closed, "onStreamClosed");
+                c.publish(pub(unique("term"), QOS.AT_LEAST_ONCE, new byte[] {1}));
+                c.close();
+                return "";
+            }
+            case "server_ping": {
+                Client c = new Client(api);
+                c.publish(pub("conf/ctl/ping", QOS.AT_MOST_ONCE, new byte[] {1}));
+                c.publish(pub(unique("ping"), QOS.AT_LEAST_ONCE, new byte[] {1}));
+                c.publish(pub(unique("ping"), QOS.AT_LEAST_ONCE, new byte[] {1}));
+                c.close();
+                return "connection still serves after the server's PING (the API has no ping callback to check)";
+            }
+            case "close_while_streaming": {
+                Client c = new Client(api);
+                String topic = unique("flood");
+                Events ev = new Events();
+                SubscribeToIoTCoreResponseHandler h = c.subscribe(topic, ev);
+                List<Future<?>> futs = new ArrayList<>();
+                for (int i = 0; i < 200; i++) {
+                    futs.add(c.publishAsync(pub(topic, QOS.AT_MOST_ONCE, ("" + i).getBytes(StandardCharsets.UTF_8))));
+                }
+                ev.await(e -> !e.items.isEmpty(), "the first event");
+                h.closeStream().get(T, TimeUnit.SECONDS);
+                for (Future<?> f : futs) {
+                    f.get(T, TimeUnit.SECONDS);
+                }
+                c.publish(pub(topic, QOS.AT_LEAST_ONCE, new byte[] {1}));
+                Events ev2 = new Events();
+                c.subscribe(topic, ev2);
+                for (int i = 0; i < 200; i++) {
+                    c.publishAsync(pub(topic, QOS.AT_MOST_ONCE, ("" + i).getBytes(StandardCharsets.UTF_8)));
+                }
+                ev2.await(e -> !e.items.isEmpty(), "the first event of the second subscription");
+                CompletableFuture<Void> closed = CompletableFuture.runAsync(() -> {
+                    try {
+                        c.close();
+                    } catch (Exception e) {
+                        throw new CompletionException(e);
+                    }
+                });
+                closed.get(T, TimeUnit.SECONDS);
+                Client c2 = new Client(api);
+                c2.publish(pub(topic, QOS.AT_LEAST_ONCE, new byte[] {1}));
+                c2.close();
+                return "";
+            }
+            default:
+                throw new Fail("unknown scenario");
+        }
+    }
+
+    static String mqtt5(String api, QOS qos) throws Exception {
+        Client c = new Client(api);
+        String topic = unique("mqtt5");
+        Events ev = new Events();
+        c.subscribe(topic, ev);
+        byte[] corr = {0, 'c', 'o', 'r', 'r', (byte) 0xff};
+        c.publish(pub(topic, qos, "hello mqtt5".getBytes(StandardCharsets.UTF_8)).withRetain(false)
+                .withUserProperties(Arrays.asList(new UserProperty().withKey("k1").withValue("v1"),
+                        new UserProperty().withKey("k2").withValue("v2")))
+                .withMessageExpiryIntervalSeconds(3600L).withCorrelationData(corr).withResponseTopic("conf/reply")
+                .withPayloadFormat(PayloadFormat.UTF8).withContentType("text/plain"));
+        ev.await(e -> !e.items.isEmpty(), "the event");
+        MQTTMessage m;
+        synchronized (ev) {
+            m = ev.items.get(0);
+        }
+        check(m.getTopicName().equals(topic), "topic " + m.getTopicName());
+        check(new String(m.getPayload(), StandardCharsets.UTF_8).equals("hello mqtt5"), "payload");
+        List<UserProperty> props = m.getUserProperties();
+        check(props != null && props.size() == 2 && props.get(0).getKey().equals("k1")
+                && props.get(0).getValue().equals("v1") && props.get(1).getKey().equals("k2")
+                && props.get(1).getValue().equals("v2"), "user properties " + props);
+        check(Arrays.equals(m.getCorrelationData(), corr), "correlation data");
+        check("conf/reply".equals(m.getResponseTopic()), "response topic " + m.getResponseTopic());
+        check(m.getPayloadFormat() == PayloadFormat.UTF8, "payload format " + m.getPayloadFormat());
+        Long exp = m.getMessageExpiryIntervalSeconds();
+        check(exp != null && exp > 0 && exp <= 3600, "message expiry " + exp);
+        c.close();
+        return "all fields delivered (contentType " + (m.getContentType() != null ? "kept" : "dropped") + ")";
+    }
+
+    static String roundtrip(String api, byte[] payload) throws Exception {
+        Client c = new Client(api);
+        String topic = unique("payload");
+        Events ev = new Events();
+        c.subscribe(topic, ev);
+        c.publish(pub(topic, QOS.AT_LEAST_ONCE, payload));
+        ev.await(e -> !e.items.isEmpty(), "the event");
+        byte[] got;
+        synchronized (ev) {
+            got = ev.items.get(0).getPayload();
+        }
+        check(Arrays.equals(got, payload), "payload differs (" + got.length + " bytes back)");
+        c.close();
+        return "";
+    }
+
+    static String json(String s) {
+        StringBuilder b = new StringBuilder("\"");
+        for (char ch : s.toCharArray()) {
+            if (ch == '"' || ch == '\\') {
+                b.append('\\').append(ch);
+            } else if (ch < 0x20) {
+                b.append(String.format("\\u%04x", (int) ch));
+            } else {
+                b.append(ch);
+            }
+        }
+        return b.append('"').toString();
+    }
+
+    public static void main(String[] args) {
+        String scenario = args[1];
+        boolean ok;
+        String reason;
+        try {
+            reason = run(args[0], scenario);
+            ok = true;
+        } catch (Fail f) {
+            ok = false;
+            reason = f.getMessage();
+        } catch (Throwable t) {
+            ok = false;
+            Throwable e = unwrap(t);
+            StackTraceElement[] st = e.getStackTrace();
+            reason = e + (st.length > 0 ? " (at " + st[0] + ")" : "");
+        }
+        System.out.println("{\"scenario\":" + json(scenario) + ",\"ok\":" + ok + ",\"reason\":" + json(reason) + "}");
+        System.out.flush();
+        Runtime.getRuntime().halt(0); // a stuck native thread must not keep the process alive
+    }
+}
