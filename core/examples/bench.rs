@@ -133,6 +133,38 @@ fn context_switches() -> u64 {
     total
 }
 
+/// Publishes with WINDOW publishes in flight for `secs`; returns how many completed and how long it took.
+async fn pipelined_publish(
+    client: &ggipc::Client,
+    topic: &'static str,
+    secs: f64,
+) -> (u64, Duration) {
+    const WINDOW: usize = 512;
+    let start = Instant::now();
+    let mut n = 0u64;
+    let mut inflight = tokio::task::JoinSet::new();
+    while start.elapsed().as_secs_f64() < secs {
+        while inflight.len() < WINDOW {
+            let c = client.clone();
+            inflight.spawn(async move {
+                c.publish_to_iot_core(PublishToIoTCoreRequest::new(
+                    topic,
+                    Qos::AtMostOnce,
+                    &b"hello world"[..],
+                ))
+                .await
+            });
+        }
+        inflight.join_next().await.unwrap().unwrap().unwrap();
+        n += 1;
+    }
+    while let Some(r) = inflight.join_next().await {
+        r.unwrap().unwrap();
+        n += 1;
+    }
+    (n, start.elapsed())
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--echo") {
@@ -180,32 +212,8 @@ fn main() {
                 .connect(),
         )
         .unwrap();
-    const WINDOW: usize = 512;
-    let pipelined = rt.block_on(async {
-        let start = Instant::now();
-        let mut n = 0u64;
-        let mut inflight = tokio::task::JoinSet::new();
-        while start.elapsed().as_secs_f64() < secs {
-            while inflight.len() < WINDOW {
-                let c = aclient.clone();
-                inflight.spawn(async move {
-                    c.publish_to_iot_core(PublishToIoTCoreRequest::new(
-                        "bench/pipe",
-                        Qos::AtMostOnce,
-                        &b"hello world"[..],
-                    ))
-                    .await
-                });
-            }
-            inflight.join_next().await.unwrap().unwrap().unwrap();
-            n += 1;
-        }
-        while let Some(r) = inflight.join_next().await {
-            r.unwrap().unwrap();
-            n += 1;
-        }
-        rate(n, start.elapsed())
-    });
+    let pipelined = rt.block_on(pipelined_publish(&aclient, "bench/pipe", secs));
+    let pipelined = rate(pipelined.0, pipelined.1);
 
     // Events: a second connection subscribes; this one publishes pipelined; count events delivered.
     let sub_client = ggipc::blocking::Client::builder()
@@ -231,27 +239,7 @@ fn main() {
     });
     let events = rt.block_on(async {
         let start = Instant::now();
-        let mut sent = 0u64;
-        let mut inflight = tokio::task::JoinSet::new();
-        while start.elapsed().as_secs_f64() < secs {
-            while inflight.len() < WINDOW {
-                let c = aclient.clone();
-                inflight.spawn(async move {
-                    c.publish_to_iot_core(PublishToIoTCoreRequest::new(
-                        "bench/events",
-                        Qos::AtMostOnce,
-                        &b"hello world"[..],
-                    ))
-                    .await
-                });
-            }
-            inflight.join_next().await.unwrap().unwrap().unwrap();
-            sent += 1;
-        }
-        while let Some(r) = inflight.join_next().await {
-            r.unwrap().unwrap();
-            sent += 1;
-        }
+        let (sent, _) = pipelined_publish(&aclient, "bench/events", secs).await;
         // Wait until every event arrived (bounded).
         let deadline = Instant::now() + Duration::from_secs(30);
         while received.load(Ordering::Relaxed) < sent && Instant::now() < deadline {

@@ -499,15 +499,7 @@ impl Connection {
                 None
             }
             MessageType::ProtocolError | MessageType::InternalError => {
-                let text = String::from_utf8_lossy(&frame.payload);
-                let msg = serde_json::from_slice::<serde_json::Value>(&frame.payload)
-                    .ok()
-                    .and_then(|v| {
-                        v.get("message")
-                            .and_then(|m| m.as_str())
-                            .map(str::to_string)
-                    })
-                    .unwrap_or_else(|| text.into_owned());
+                let msg = message_of(&frame.payload);
                 Some(Error::new(
                     ErrorKind::Protocol,
                     format!("the server reported a {:?}: {msg}", frame.message_type),
@@ -610,20 +602,24 @@ impl Connection {
     }
 }
 
+/// The `message` member of a JSON body, or the body as text.
+fn message_of(payload: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(payload)
+        .ok()
+        .and_then(|v| {
+            v.get("message")
+                .and_then(|m| m.as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| String::from_utf8_lossy(payload).into_owned())
+}
+
 /// The error an APPLICATION_ERROR carries (modeled when it has a known `service-model-type`).
 fn error_of(frame: &Frame) -> Error {
     match &frame.service_model_type {
         Some(shape) => error_from_body(shape, &frame.payload),
         None => {
-            let text = String::from_utf8_lossy(&frame.payload);
-            let detail = serde_json::from_slice::<serde_json::Value>(&frame.payload)
-                .ok()
-                .and_then(|v| {
-                    v.get("message")
-                        .and_then(|m| m.as_str())
-                        .map(str::to_string)
-                })
-                .unwrap_or_else(|| text.into_owned());
+            let detail = message_of(&frame.payload);
             Error::new(
                 ErrorKind::Unmapped,
                 format!("the server failed the request without a modeled error: {detail}"),

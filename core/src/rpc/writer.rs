@@ -155,18 +155,20 @@ impl FrameWriter {
                     return;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    st.closed = Some(WriterClosed(format!("write failed: {e}")));
-                    st.buf.clear();
-                    drop(st);
-                    self.drained.notify_waiters();
-                    return;
-                }
+                Err(e) => return self.write_failed(st, e),
             }
         }
         if st.buf.capacity() > 1024 * 1024 {
             st.buf = BytesMut::with_capacity(8 * 1024);
         }
+    }
+
+    /// A write failed for good: the writer is closed and what was queued is dropped.
+    fn write_failed(&self, mut st: MutexGuard<'_, State>, e: io::Error) {
+        st.closed = Some(WriterClosed(format!("write failed: {e}")));
+        st.buf.clear();
+        drop(st);
+        self.drained.notify_waiters();
     }
 
     /// Background part: waits to be woken, then writes until the buffer is empty. Returns false once closed.
@@ -192,10 +194,7 @@ impl FrameWriter {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => {
-                        st.closed = Some(WriterClosed(format!("write failed: {e}")));
-                        st.buf.clear();
-                        drop(st);
-                        self.drained.notify_waiters();
+                        self.write_failed(st, e);
                         return false;
                     }
                 }

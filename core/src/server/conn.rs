@@ -371,78 +371,62 @@ impl Conn {
         }
     }
 
-    fn publish(&mut self, sid: i32, payload: &[u8]) {
-        let req: RawPublish = match serde_json::from_slice(payload) {
-            Ok(r) => r,
-            Err(e) => {
-                return self.send_error(
-                    sid,
-                    ErrorKind::InvalidArgumentsError,
-                    &format!("Invalid request: {e}"),
-                    None,
-                )
-            }
-        };
-        let invalid =
-            |this: &Self, m: &str| this.send_error(sid, ErrorKind::InvalidArgumentsError, m, None);
-        let Some(topic) = req.topic_name else {
-            return invalid(self, "Topic is required");
-        };
-        if !self.authorized(&PUBLISH_TO_IOT_CORE, &topic, false) {
-            return self.send_error(sid, ErrorKind::UnauthorizedError, "Not Authorized", None);
+    /// Checks a request's topic the nucleus' way: present ("Topic is required"), then authorized.
+    fn check_topic(
+        &self,
+        op: &Operation,
+        topic: Option<String>,
+        filter: bool,
+    ) -> Result<String, Refusal> {
+        let topic = topic.ok_or_else(|| Refusal::invalid("Topic is required"))?;
+        if !self.authorized(op, &topic, filter) {
+            return Err(Refusal(
+                ErrorKind::UnauthorizedError,
+                "Not Authorized".into(),
+            ));
         }
-        let Some(b64) = req.payload else {
-            return invalid(self, "Payload is required");
-        };
-        let Some(qos) = req.qos else {
-            return invalid(self, "QoS is required");
-        };
-        let Some(qos) = Qos::from_wire(&qos.0) else {
-            return invalid(self, &format!("Invalid QoS value: {}", qos.0));
-        };
+        Ok(topic)
+    }
+
+    /// Validates a publish in the nucleus' order and builds what the broker gets.
+    fn prepare_publish(&self, payload: &[u8]) -> Result<BrokerPublish, Refusal> {
+        let req: RawPublish = parse_request(payload)?;
+        let topic = self.check_topic(&PUBLISH_TO_IOT_CORE, req.topic_name, false)?;
+        let b64 = req
+            .payload
+            .ok_or_else(|| Refusal::invalid("Payload is required"))?;
+        let qos = require_qos(req.qos)?;
         let payload_format = match req.payload_format {
             None => None,
-            Some(p) => match PayloadFormat::from_wire(&p.0) {
-                Some(p) => Some(p),
-                None => return invalid(self, &format!("Invalid PayloadFormat value: {}", p.0)),
-            },
+            Some(p) => Some(PayloadFormat::from_wire(&p.0).ok_or_else(|| {
+                Refusal::invalid(format!("Invalid PayloadFormat value: {}", p.0))
+            })?),
         };
-        let Ok(payload) = base64::engine::general_purpose::STANDARD.decode(b64.as_bytes()) else {
-            return invalid(self, "Invalid payload: not standard base64");
-        };
-        let correlation_data = match req.correlation_data {
-            None => None,
-            Some(c) => match base64::engine::general_purpose::STANDARD.decode(c.as_bytes()) {
-                Ok(c) => Some(c),
-                Err(_) => return invalid(self, "Invalid correlationData: not standard base64"),
-            },
-        };
-        let fail = |this: &Self, reason: &str| {
-            this.send_error(
-                sid,
+        let payload = decode_blob(&b64, "payload")?;
+        let correlation_data = req
+            .correlation_data
+            .map(|c| decode_blob(&c, "correlationData"))
+            .transpose()?;
+        let fail = |reason: &str| {
+            Refusal(
                 ErrorKind::ServiceError,
-                &format!("Publish to topic {topic} failed: {reason}"),
-                None,
+                format!("Publish to topic {topic} failed: {reason}"),
             )
         };
-        if let Err(reason) =
-            validate_iot_core_topic(&topic, TopicUse::Publish, self.shared.config.mqtt5)
-        {
-            return fail(self, &reason);
-        }
+        validate_iot_core_topic(&topic, TopicUse::Publish, self.shared.config.mqtt5)
+            .map_err(|r| fail(&r))?;
         let max = self.shared.config.max_payload_bytes;
         if payload.len() > max {
-            let reason = format!(
+            return Err(fail(&format!(
                 "The publishing message size {} bytes exceeds the configured limit of {max} bytes",
                 payload.len()
-            );
-            return fail(self, &reason);
+            )));
         }
-        let publish = BrokerPublish {
+        Ok(BrokerPublish {
             component: self.component.clone().unwrap_or_else(|| Arc::from("")),
             qos,
             message: MqttMessage {
-                topic_name: Some(topic.clone()),
+                topic_name: Some(topic),
                 payload: Some(payload),
                 retain: Some(req.retain.unwrap_or(false)),
                 user_properties: req.user_properties,
@@ -452,7 +436,15 @@ impl Conn {
                 payload_format,
                 content_type: req.content_type,
             },
+        })
+    }
+
+    fn publish(&mut self, sid: i32, payload: &[u8]) {
+        let publish = match self.prepare_publish(payload) {
+            Ok(p) => p,
+            Err(Refusal(kind, msg)) => return self.send_error(sid, kind, &msg, None),
         };
+        let topic = publish.message.topic().to_string();
         // Poll once here, so brokers see publishes in the order they arrived; finish on a task if needed.
         let broker = self.shared.broker.clone();
         let mut fut: Pin<Box<dyn Future<Output = Result<(), BrokerError>> + Send>> =
@@ -498,41 +490,30 @@ impl Conn {
         }
     }
 
-    fn subscribe(&mut self, sid: i32, payload: &[u8]) {
-        let req: RawSubscribe = match serde_json::from_slice(payload) {
-            Ok(r) => r,
-            Err(e) => {
-                return self.send_error(
-                    sid,
-                    ErrorKind::InvalidArgumentsError,
-                    &format!("Invalid request: {e}"),
-                    None,
-                )
-            }
-        };
-        let invalid =
-            |this: &Self, m: &str| this.send_error(sid, ErrorKind::InvalidArgumentsError, m, None);
-        let Some(filter) = req.topic_name else {
-            return invalid(self, "Topic is required");
-        };
-        if !self.authorized(&SUBSCRIBE_TO_IOT_CORE, &filter, true) {
-            return self.send_error(sid, ErrorKind::UnauthorizedError, "Not Authorized", None);
-        }
-        let Some(qos) = req.qos else {
-            return invalid(self, "QoS is required");
-        };
-        let Some(qos) = Qos::from_wire(&qos.0) else {
-            return invalid(self, &format!("Invalid QoS value: {}", qos.0));
-        };
-        let check = validate_filter(&filter)
+    /// Validates a subscription in the nucleus' order; returns the filter and QoS.
+    fn prepare_subscribe(&self, payload: &[u8]) -> Result<(String, Qos), Refusal> {
+        let req: RawSubscribe = parse_request(payload)?;
+        let filter = self.check_topic(&SUBSCRIBE_TO_IOT_CORE, req.topic_name, true)?;
+        let qos = require_qos(req.qos)?;
+        validate_filter(&filter)
             .map_err(str::to_string)
             .and_then(|_| {
                 validate_iot_core_topic(&filter, TopicUse::Subscribe, self.shared.config.mqtt5)
-            });
-        if let Err(reason) = check {
-            let msg = format!("Subscribe to topic {filter} failed with error {reason}");
-            return self.send_error(sid, ErrorKind::ServiceError, &msg, None);
-        }
+            })
+            .map_err(|reason| {
+                Refusal(
+                    ErrorKind::ServiceError,
+                    format!("Subscribe to topic {filter} failed with error {reason}"),
+                )
+            })?;
+        Ok((filter, qos))
+    }
+
+    fn subscribe(&mut self, sid: i32, payload: &[u8]) {
+        let (filter, qos) = match self.prepare_subscribe(payload) {
+            Ok(v) => v,
+            Err(Refusal(kind, msg)) => return self.send_error(sid, kind, &msg, None),
+        };
         let sink = Arc::new(EventSink {
             shared: self.shared.clone(),
             writer: self.writer.clone(),
@@ -812,4 +793,28 @@ struct RawPublish {
 struct RawSubscribe {
     topic_name: Option<String>,
     qos: Option<WireEnum>,
+}
+
+/// A request refused with a modeled error and the nucleus' message.
+struct Refusal(ErrorKind, String);
+
+impl Refusal {
+    fn invalid(message: impl Into<String>) -> Self {
+        Refusal(ErrorKind::InvalidArgumentsError, message.into())
+    }
+}
+
+fn parse_request<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, Refusal> {
+    serde_json::from_slice(payload).map_err(|e| Refusal::invalid(format!("Invalid request: {e}")))
+}
+
+fn require_qos(qos: Option<WireEnum>) -> Result<Qos, Refusal> {
+    let qos = qos.ok_or_else(|| Refusal::invalid("QoS is required"))?;
+    Qos::from_wire(&qos.0).ok_or_else(|| Refusal::invalid(format!("Invalid QoS value: {}", qos.0)))
+}
+
+fn decode_blob(b64: &str, member: &str) -> Result<Vec<u8>, Refusal> {
+    base64::engine::general_purpose::STANDARD
+        .decode(b64.as_bytes())
+        .map_err(|_| Refusal::invalid(format!("Invalid {member}: not standard base64")))
 }
