@@ -6,6 +6,7 @@
 use crate::errors::to_pyerr;
 use crate::runtime::handle;
 use ggipc::model::{MqttMessage, PayloadFormat, Qos, UserProperty};
+use ggipc::server::topic::filter_matches;
 use ggipc::server::{
     AccessControl, BoxFuture, Broker, BrokerError, BrokerPublish, FilterAuthorization,
     MemoryBroker, MessageSink, Server, ServerConfig, ServerHandle, SubscriptionId,
@@ -21,11 +22,34 @@ use tokio::runtime::Handle;
 /// Publishes kept for `take_published` (oldest dropped first).
 const RECORD_LIMIT: usize = 1_000_000;
 
+/// A broker failure to simulate: publishes to topics matching `filter` (or subscriptions whose filter
+/// matches it literally) fail with `message`.
+struct Failure {
+    filter: Option<String>,
+    message: String,
+}
+
+impl Failure {
+    fn applies_to_topic(&self, topic: &str) -> bool {
+        self.filter
+            .as_deref()
+            .is_none_or(|f| filter_matches(f, topic))
+    }
+
+    fn applies_to_filter(&self, filter: &str) -> bool {
+        self.filter
+            .as_deref()
+            .is_none_or(|f| f == filter || filter_matches(f, filter))
+    }
+}
+
 #[derive(Default)]
 struct State {
     published: VecDeque<BrokerPublish>,
     total: u64,
     subs: BTreeMap<SubscriptionId, String>,
+    fail_publish: Option<Failure>,
+    fail_subscribe: Option<Failure>,
 }
 
 struct RecordingBroker {
@@ -65,6 +89,12 @@ impl Broker for RecordingBroker {
     fn publish(&self, publish: BrokerPublish) -> BoxFuture<'_, Result<(), BrokerError>> {
         {
             let mut st = self.state();
+            if let Some(f) = &st.fail_publish {
+                if f.applies_to_topic(publish.message.topic()) {
+                    let err = BrokerError::new(f.message.clone());
+                    return Box::pin(std::future::ready(Err(err)));
+                }
+            }
             st.total += 1;
             if self.record {
                 if st.published.len() >= RECORD_LIMIT {
@@ -84,6 +114,15 @@ impl Broker for RecordingBroker {
         sink: MessageSink,
     ) -> BoxFuture<'_, Result<SubscriptionId, BrokerError>> {
         let filter = filter.to_string();
+        let failure = self
+            .state()
+            .fail_subscribe
+            .as_ref()
+            .filter(|f| f.applies_to_filter(&filter))
+            .map(|f| BrokerError::new(f.message.clone()));
+        if let Some(err) = failure {
+            return Box::pin(std::future::ready(Err(err)));
+        }
         Box::pin(async move {
             let id = self.inner.subscribe(&filter, qos, sink).await?;
             self.state().subs.insert(id, filter);
@@ -165,15 +204,37 @@ impl Nucleus {
         access_control_json: &str,
         svcuid: Option<String>,
     ) -> PyResult<String> {
-        let value: serde_json::Value = serde_json::from_str(access_control_json)
-            .map_err(|e| PyValueError::new_err(format!("accessControl is not JSON: {e}")))?;
-        let access = AccessControl::from_json(&value, "accessControl")
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let access = parse_access(access_control_json)?;
         let registry = self.server.components();
         Ok(match svcuid {
             Some(token) => registry.register_with_token(component, access, token),
             None => registry.register(component, access),
         })
+    }
+
+    /// Replaces a registered component's policies (live: the next request uses them); false if unknown.
+    fn set_policy(&self, component: &str, access_control_json: &str) -> PyResult<bool> {
+        let access = parse_access(access_control_json)?;
+        Ok(self.server.components().update_policies(component, access))
+    }
+
+    /// From now on, publishes to topics matching `topic_filter` (all if None) fail with `message`
+    /// (the client gets the nucleus' ServiceError); `message=None` stops failing.
+    #[pyo3(signature = (topic_filter, message))]
+    fn fail_publish(&self, topic_filter: Option<String>, message: Option<String>) {
+        self.broker.state().fail_publish = message.map(|message| Failure {
+            filter: topic_filter,
+            message,
+        });
+    }
+
+    /// Like `fail_publish`, for new subscriptions whose filter is matched by `topic_filter`.
+    #[pyo3(signature = (topic_filter, message))]
+    fn fail_subscribe(&self, topic_filter: Option<String>, message: Option<String>) {
+        self.broker.state().fail_subscribe = message.map(|message| Failure {
+            filter: topic_filter,
+            message,
+        });
     }
 
     /// Publishes recorded since the last call.
@@ -278,6 +339,13 @@ impl Drop for Nucleus {
             }
         }
     }
+}
+
+fn parse_access(access_control_json: &str) -> PyResult<AccessControl> {
+    let value: serde_json::Value = serde_json::from_str(access_control_json)
+        .map_err(|e| PyValueError::new_err(format!("accessControl is not JSON: {e}")))?;
+    AccessControl::from_json(&value, "accessControl")
+        .map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
 fn duration(seconds: f64) -> Duration {

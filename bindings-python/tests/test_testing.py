@@ -113,3 +113,44 @@ def test_unknown_token_is_refused():
     with LocalNucleus():
         with pytest.raises(AccessDeniedError):
             gg.connect(authtoken="NOT-A-TOKEN")
+
+
+def test_simulated_broker_failures_reach_the_component(sdk):
+    with LocalNucleus() as n:
+        c = sdk.clientv2.GreengrassCoreIPCClientV2()
+        try:
+            n.fail_publishes("IoT Core unreachable", topic_filter="cloud/#")
+            with pytest.raises(sdk.model.ServiceError) as ei:
+                c.publish_to_iot_core(topic_name="cloud/x", qos="1", payload=b"1")
+            assert ei.value.message == "Publish to topic cloud/x failed: IoT Core unreachable"
+            c.publish_to_iot_core(topic_name="local/x", qos="1", payload=b"2")  # not matched
+            n.fail_publishes(None)
+            c.publish_to_iot_core(topic_name="cloud/x", qos="1", payload=b"3")
+            assert [p.payload for p in n.published] == [b"2", b"3"]
+
+            n.fail_subscriptions("SUBACK refused")
+            with pytest.raises(sdk.model.ServiceError) as ei:
+                c.subscribe_to_iot_core(topic_name="cmd/#", qos="1", on_stream_event=lambda e: None)
+            assert "SUBACK refused" in ei.value.message
+            n.fail_subscriptions(None)
+            _, op = c.subscribe_to_iot_core(topic_name="cmd/#", qos="1", on_stream_event=lambda e: None)
+            op.close()
+        finally:
+            c.close()
+
+
+def test_policy_change_applies_to_the_next_request():
+    import ggipc.greengrasscoreipc.clientv2 as clientv2
+    from ggipc.greengrasscoreipc.model import UnauthorizedError
+
+    with LocalNucleus(component="com.example.P") as n:
+        c = clientv2.GreengrassCoreIPCClientV2()
+        try:
+            c.publish_to_iot_core(topic_name="t", qos="0", payload=b"")
+            n.set_policy("com.example.P", allow(publish=["other"]))
+            with pytest.raises(UnauthorizedError):
+                c.publish_to_iot_core(topic_name="t", qos="0", payload=b"")
+            with pytest.raises(KeyError):
+                n.set_policy("com.example.Unknown", None)
+        finally:
+            c.close()

@@ -129,6 +129,12 @@ class Nucleus:
     def socket_path(self) -> str: ...
     def register(self, component: str, access_control_json: str, svcuid: Optional[str] = None) -> str:
         """Register a component with its accessControl (JSON) and SVCUID (fresh if None); returns it."""
+    def set_policy(self, component: str, access_control_json: str) -> bool:
+        """Replace a registered component's accessControl (live); False if it is not registered."""
+    def fail_publish(self, topic_filter: Optional[str], message: Optional[str]) -> None:
+        """Make publishes matching ``topic_filter`` (all if None) fail with ``message``; None stops."""
+    def fail_subscribe(self, topic_filter: Optional[str], message: Optional[str]) -> None:
+        """Make new subscriptions matching ``topic_filter`` fail with ``message``; None stops."""
     def take_published(self) -> List[Tuple[Any, ...]]:
         """Publishes recorded since the last call: ``(topic, payload, qos, retain, user_properties,
         expiry, correlation_data, response_topic, payload_format, content_type)``."""

@@ -211,6 +211,31 @@ class LocalNucleus:
         self._tokens[name] = token
         return token
 
+    def set_policy(self, component: str, policy: Optional[Mapping[str, Any]]) -> None:
+        """Replace a component's policy; the next request is authorized against it (as when a
+        deployment changes ``accessControl``).
+
+        Raises:
+            KeyError: the component is not registered.
+        """
+        import json
+
+        if not self._n.set_policy(component, json.dumps(_access_control(policy))):
+            raise KeyError(component)
+
+    def fail_publishes(self, message: Optional[str] = "simulated broker failure", *, topic_filter: Optional[str] = None) -> None:
+        """Make publishes fail as when the nucleus cannot hand them to AWS IoT Core: the client gets
+        ``ServiceError("Publish to topic <topic> failed: <message>")``. ``topic_filter`` limits it to
+        matching topics; ``message=None`` ends the failure."""
+        self._n.fail_publish(topic_filter, message)
+
+    def fail_subscriptions(
+        self, message: Optional[str] = "simulated broker failure", *, topic_filter: Optional[str] = None
+    ) -> None:
+        """Make new subscriptions fail (ServiceError with ``message``), for filters matched by
+        ``topic_filter`` (all if None); ``message=None`` ends the failure."""
+        self._n.fail_subscribe(topic_filter, message)
+
     def env(self, component: Optional[str] = None) -> Dict[str, str]:
         """Environment variables a process of ``component`` needs (for subprocesses)."""
         name = component or self.component
