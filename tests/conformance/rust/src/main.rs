@@ -1,0 +1,270 @@
+//! Conformance scenarios for the ggipc Rust client (async API).
+//!
+//! `ggipc-conformance SCENARIO` prints one JSON line `{"scenario", "ok", "reason"}`; the identity comes from the
+//! environment the nucleus gives.
+
+use bytes::Bytes;
+use ggipc::model::{PayloadFormat, PublishToIoTCoreRequest, Qos, SubscribeToIoTCoreRequest, UserProperty};
+use ggipc::{Client, ErrorKind, LifecycleEvent, Subscription, SubscriptionEvent};
+use std::time::{Duration, Instant};
+use tokio::time::timeout;
+
+const T: Duration = Duration::from_secs(10);
+
+type R = Result<String, String>;
+
+fn check(cond: bool, what: impl Into<String>) -> Result<(), String> {
+    if cond {
+        Ok(())
+    } else {
+        Err(what.into())
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("conf/{prefix}/{:08x}{}", nanos, std::process::id())
+}
+
+async fn connect() -> Result<Client, String> {
+    Client::connect().await.map_err(|e| format!("connect: {e}"))
+}
+
+fn publish(topic: &str, qos: Qos, payload: &[u8]) -> PublishToIoTCoreRequest {
+    PublishToIoTCoreRequest::new(topic, qos, payload.to_vec())
+}
+
+async fn pub_ok(c: &Client, r: PublishToIoTCoreRequest) -> Result<(), String> {
+    c.publish_to_iot_core(r).await.map(|_| ()).map_err(|e| format!("publish: {e}"))
+}
+
+async fn sub(c: &Client, filter: &str) -> Result<Subscription, String> {
+    c.subscribe_to_iot_core(SubscribeToIoTCoreRequest::new(filter, Qos::AtMostOnce))
+        .await
+        .map_err(|e| format!("subscribe {filter}: {e}"))
+}
+
+/// The next message on a subscription, within the deadline.
+async fn next_message(s: &mut Subscription) -> Result<ggipc::model::MqttMessage, String> {
+    loop {
+        match timeout(T, s.next()).await {
+            Err(_) => return Err("timed out waiting for an event".into()),
+            Ok(None) => return Err("subscription ended".into()),
+            Ok(Some(SubscriptionEvent::Message(m))) => {
+                return m.message.ok_or_else(|| "event without a message".to_string())
+            }
+            Ok(Some(SubscriptionEvent::Closed(e))) => return Err(format!("subscription closed: {e:?}")),
+            Ok(Some(_)) => continue,
+        }
+    }
+}
+
+fn expect_error(r: ggipc::Result<impl std::fmt::Debug>, kind: ErrorKind, text: &str) -> R {
+    match r {
+        Ok(v) => Err(format!("expected {kind}, the call succeeded: {v:?}")),
+        Err(e) => {
+            check(e.kind() == kind, format!("expected {kind}, got {e}"))?;
+            check(e.message().contains(text), format!("message {:?} does not contain {text:?}", e.message()))?;
+            Ok(e.to_string())
+        }
+    }
+}
+
+async fn mqtt5(qos: Qos) -> R {
+    let c = connect().await?;
+    let topic = unique("mqtt5");
+    let mut s = sub(&c, &topic).await?;
+    let corr = b"\x00corr\xff".to_vec();
+    let mut r = publish(&topic, qos, b"hello mqtt5");
+    r.retain = Some(false);
+    r.user_properties = Some(vec![UserProperty::new("k1", "v1"), UserProperty::new("k2", "v2")]);
+    r.message_expiry_interval_seconds = Some(3600);
+    r.correlation_data = Some(corr.clone());
+    r.response_topic = Some("conf/reply".into());
+    r.payload_format = Some(PayloadFormat::Utf8);
+    r.content_type = Some("text/plain".into());
+    pub_ok(&c, r).await?;
+    let m = next_message(&mut s).await?;
+    check(m.topic_name.as_deref() == Some(topic.as_str()), format!("topic {:?}", m.topic_name))?;
+    check(m.payload.as_deref() == Some(&b"hello mqtt5"[..]), "payload")?;
+    check(
+        m.user_properties == Some(vec![UserProperty::new("k1", "v1"), UserProperty::new("k2", "v2")]),
+        format!("user properties {:?}", m.user_properties),
+    )?;
+    check(m.correlation_data.as_deref() == Some(&corr[..]), "correlation data")?;
+    check(m.response_topic.as_deref() == Some("conf/reply"), "response topic")?;
+    check(m.payload_format == Some(PayloadFormat::Utf8), format!("payload format {:?}", m.payload_format))?;
+    let exp = m.message_expiry_interval_seconds;
+    check(matches!(exp, Some(e) if e > 0 && e <= 3600), format!("message expiry {exp:?}"))?;
+    c.close().await;
+    Ok(format!(
+        "all fields delivered (contentType {})",
+        if m.content_type.is_some() { "kept" } else { "dropped" }
+    ))
+}
+
+async fn roundtrip(payload: Vec<u8>) -> R {
+    let c = connect().await?;
+    let topic = unique("payload");
+    let mut s = sub(&c, &topic).await?;
+    pub_ok(&c, publish(&topic, Qos::AtLeastOnce, &payload)).await?;
+    let m = next_message(&mut s).await?;
+    check(m.payload.as_deref() == Some(&payload[..]), "payload differs")?;
+    c.close().await;
+    Ok(String::new())
+}
+
+async fn run(scenario: &str) -> R {
+    match scenario {
+        "connect_good" => {
+            connect().await?.close().await;
+            Ok(String::new())
+        }
+        "connect_bad_token" => {
+            let t0 = Instant::now();
+            match Client::connect().await {
+                Err(e) => {
+                    check(e.kind() == ErrorKind::AccessDenied, format!("refused, but not as AccessDenied: {e}"))?;
+                    Ok(format!("refused in {:.2} s with {e}", t0.elapsed().as_secs_f64()))
+                }
+                Ok(_) => Err("a bad token was accepted".into()),
+            }
+        }
+        "publish_qos0_mqtt5" => mqtt5(Qos::AtMostOnce).await,
+        "publish_qos1_mqtt5" => mqtt5(Qos::AtLeastOnce).await,
+        "wildcard" => {
+            let c = connect().await?;
+            let base = unique("wild");
+            let mut plus = sub(&c, &format!("{base}/+/x")).await?;
+            let mut hash = sub(&c, &format!("{base}/#")).await?;
+            pub_ok(&c, publish(&format!("{base}/a/x"), Qos::AtLeastOnce, b"1")).await?;
+            pub_ok(&c, publish(&format!("{base}/b/y"), Qos::AtLeastOnce, b"2")).await?;
+            let h1 = next_message(&mut hash).await?.topic_name;
+            let h2 = next_message(&mut hash).await?.topic_name;
+            check(
+                h1.as_deref() == Some(&format!("{base}/a/x")[..]) && h2.as_deref() == Some(&format!("{base}/b/y")[..]),
+                "order or topics on #",
+            )?;
+            let p1 = next_message(&mut plus).await?.topic_name;
+            check(p1.as_deref() == Some(&format!("{base}/a/x")[..]), "+/x first event")?;
+            check(plus.try_next().is_none(), "+/x got a second event")?;
+            c.close().await;
+            Ok(String::new())
+        }
+        "binary_payload" => roundtrip((0..=255u8).collect()).await,
+        "payload_128k" => roundtrip((0..131072u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect()).await,
+        "service_error" => {
+            let c = connect().await?;
+            let r = c.publish_to_iot_core(publish(&unique("big"), Qos::AtLeastOnce, &vec![b'x'; 131073])).await;
+            let out = expect_error(r, ErrorKind::ServiceError, "exceeds the configured limit of 131072 bytes")?;
+            c.close().await;
+            Ok(out)
+        }
+        "unauthorized" => {
+            let c = connect().await?;
+            let r = c.publish_to_iot_core(publish("forbidden/x", Qos::AtMostOnce, b"x")).await;
+            let out = expect_error(r, ErrorKind::UnauthorizedError, "Not Authorized")?;
+            let r = c
+                .subscribe_to_iot_core(SubscribeToIoTCoreRequest::new("forbidden/#", Qos::AtMostOnce))
+                .await
+                .map(|_| ());
+            expect_error(r, ErrorKind::UnauthorizedError, "Not Authorized")?;
+            c.close().await;
+            Ok(format!("{out} (publish and subscribe)"))
+        }
+        "invalid_arguments" => {
+            let c = connect().await?;
+            let mut req = publish(&unique("inv"), Qos::AtMostOnce, b"x");
+            req.qos = None;
+            let out = expect_error(c.publish_to_iot_core(req).await, ErrorKind::InvalidArgumentsError, "QoS is required")?;
+            c.close().await;
+            Ok(out)
+        }
+        "server_terminate" => {
+            let c = connect().await?;
+            let mut s = sub(&c, &unique("term")).await?;
+            pub_ok(&c, publish("conf/ctl/terminate", Qos::AtMostOnce, b"x")).await?;
+            loop {
+                match timeout(T, s.next()).await {
+                    Err(_) => return Err("timed out waiting for the subscription to close".into()),
+                    Ok(None) | Ok(Some(SubscriptionEvent::Closed(None))) => break,
+                    Ok(Some(SubscriptionEvent::Closed(Some(e)))) => {
+                        return Err(format!("closed with an error instead of cleanly: {e}"))
+                    }
+                    Ok(Some(_)) => continue,
+                }
+            }
+            pub_ok(&c, publish(&unique("term"), Qos::AtLeastOnce, b"after")).await?;
+            c.close().await;
+            Ok(String::new())
+        }
+        "server_ping" => {
+            let c = connect().await?;
+            let mut life = c.lifecycle();
+            pub_ok(&c, publish("conf/ctl/ping", Qos::AtMostOnce, b"x")).await?;
+            let payload = timeout(T, async {
+                loop {
+                    match life.recv().await {
+                        Ok(LifecycleEvent::Ping { payload }) => return Ok(payload),
+                        Ok(_) => continue,
+                        Err(e) => return Err(format!("lifecycle: {e}")),
+                    }
+                }
+            })
+            .await
+            .map_err(|_| "timed out waiting for the ping".to_string())??;
+            check(payload == Bytes::from_static(b"server-ping"), format!("ping payload {payload:?}"))?;
+            pub_ok(&c, publish(&unique("ping"), Qos::AtLeastOnce, b"after")).await?;
+            c.close().await;
+            Ok(String::new())
+        }
+        "close_while_streaming" => {
+            let c = connect().await?;
+            let topic = unique("flood");
+            let mut s = sub(&c, &topic).await?;
+            let mut tasks = Vec::new();
+            for i in 0..200 {
+                let c2 = c.clone();
+                let t = topic.clone();
+                tasks.push(tokio::spawn(async move {
+                    c2.publish_to_iot_core(publish(&t, Qos::AtMostOnce, i.to_string().as_bytes())).await
+                }));
+            }
+            next_message(&mut s).await?;
+            s.close();
+            for t in tasks {
+                t.await.map_err(|e| e.to_string())?.map_err(|e| format!("publish while closing: {e}"))?;
+            }
+            pub_ok(&c, publish(&topic, Qos::AtLeastOnce, b"after close")).await?;
+            let mut s2 = sub(&c, &topic).await?;
+            for i in 0..200 {
+                let c2 = c.clone();
+                let t = topic.clone();
+                tokio::spawn(async move {
+                    let _ = c2.publish_to_iot_core(publish(&t, Qos::AtMostOnce, i.to_string().as_bytes())).await;
+                });
+            }
+            next_message(&mut s2).await?;
+            timeout(T, c.close()).await.map_err(|_| "close did not finish".to_string())?;
+            let c3 = connect().await?;
+            pub_ok(&c3, publish(&topic, Qos::AtLeastOnce, b"server still serving")).await?;
+            c3.close().await;
+            Ok(String::new())
+        }
+        _ => Err("unknown scenario".into()),
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let scenario = std::env::args().nth(1).unwrap_or_default();
+    let (ok, reason) = match run(&scenario).await {
+        Ok(r) => (true, r),
+        Err(r) => (false, r),
+    };
+    println!("{}", serde_json::json!({"scenario": scenario, "ok": ok, "reason": reason}));
+    std::process::exit(0);
+}
