@@ -119,11 +119,15 @@ fn slot_ref<'a>(h: jlong) -> NResult<&'a Arc<Slot>> {
     Ok(unsafe { &*(h as *const Arc<Slot>) })
 }
 
+/// A Java string argument as a Rust string. Every caller passes a `java.lang.String` (the native methods'
+/// signatures say so), so the checked `get_string`, which looks the class up on every call, is not needed.
 fn opt_string(env: &mut JNIEnv, s: &JString) -> NResult<Option<String>> {
     if s.is_null() {
         return Ok(None);
     }
-    Ok(Some(env.get_string(s)?.into()))
+    // SAFETY: `s` is a non-null reference typed `String` by the Java declaration of the native method, or an
+    // element of a `String[]`.
+    Ok(Some(unsafe { env.get_string_unchecked(s) }?.into()))
 }
 
 fn opt_bytes(env: &mut JNIEnv, b: &JByteArray) -> NResult<Option<Vec<u8>>> {
