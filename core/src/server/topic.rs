@@ -21,6 +21,31 @@ pub fn filter_matches(filter: &str, name: &str) -> bool {
     }
 }
 
+/// True when every topic matched by the filter `inner` is also matched by the filter `outer` (a subscription
+/// to `outer` already receives all a subscription to `inner` would): used to de-duplicate subscriptions.
+pub fn filter_covers(outer: &str, inner: &str) -> bool {
+    if outer == inner {
+        return true;
+    }
+    // `#`/`+` at the start of `outer` never match `$` topics, which `inner` may match.
+    if (outer.starts_with('#') || outer.starts_with('+')) && inner.starts_with('$') {
+        return false;
+    }
+    let mut o = outer.split('/');
+    let mut i = inner.split('/');
+    loop {
+        match (o.next(), i.next()) {
+            (Some("#"), _) => return true,
+            (Some(_), Some("#")) => return false,
+            (Some("+"), Some(_)) => {}
+            (Some(_), Some("+")) => return false,
+            (Some(a), Some(b)) if a == b => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
 /// Checks MQTT filter syntax: non-empty, `#` only as a whole last level, `+` only as a whole level.
 pub fn validate_filter(filter: &str) -> Result<(), &'static str> {
     if filter.is_empty() {
@@ -158,6 +183,18 @@ mod tests {
         ] {
             assert_eq!(filter_matches(f, n), m, "{f} vs {n}");
         }
+    }
+
+    #[test]
+    fn covering() {
+        assert!(filter_covers("a/#", "a/b/+"));
+        assert!(filter_covers("#", "a/b"));
+        assert!(filter_covers("a/+", "a/b"));
+        assert!(!filter_covers("a/+", "a/#"));
+        assert!(!filter_covers("a/b", "a/+"));
+        assert!(filter_covers("a/+/c", "a/+/c"));
+        assert!(!filter_covers("#", "$aws/x"));
+        assert!(filter_covers("$aws/#", "$aws/x/+"));
     }
 
     #[test]
