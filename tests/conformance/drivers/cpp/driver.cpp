@@ -1,0 +1,366 @@
+// Conformance scenarios for the ggipc C++ client (the AWS SDK for C++ v2 surface, names swapped).
+//
+//   ggipc-conformance-cpp SCENARIO
+//
+// Prints one JSON line {"scenario", "ok", "reason"}; the identity comes from the environment the nucleus gives.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <ggipc/greengrass.hpp>
+
+using namespace ggipc::crt;
+using namespace ggipc::greengrass;
+
+namespace {
+
+constexpr auto T = std::chrono::seconds(10);
+
+struct Fail : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+void Check(bool cond, const std::string &what) {
+    if (!cond) {
+        throw Fail(what);
+    }
+}
+
+std::string Unique(const std::string &prefix) {
+    static std::mt19937_64 rng(std::random_device{}());
+    std::ostringstream s;
+    s << "conf/" << prefix << "/" << std::hex << (rng() & 0xffffffffu);
+    return s.str();
+}
+
+std::vector<uint8_t> Bytes(const std::string &s) { return std::vector<uint8_t>(s.begin(), s.end()); }
+
+class Lifecycle : public ConnectionLifecycleHandler {};
+
+class Events : public SubscribeToIoTCoreStreamHandler {
+  public:
+    void OnStreamEvent(IoTCoreMessage *event) override {
+        std::lock_guard<std::mutex> g(m);
+        if (event->GetMessage()) {
+            items.push_back(*event->GetMessage());
+        }
+        cv.notify_all();
+    }
+    bool OnStreamError(OperationError *) override { return true; }
+    bool OnStreamError(RpcError) override { return true; }
+    void OnStreamClosed() override {
+        std::lock_guard<std::mutex> g(m);
+        closed = true;
+        cv.notify_all();
+    }
+    void Await(const std::function<bool()> &pred, const std::string &what) {
+        std::unique_lock<std::mutex> g(m);
+        if (!cv.wait_for(g, T, pred)) {
+            throw Fail("timed out after 10 s waiting for " + what);
+        }
+    }
+    std::mutex m;
+    std::condition_variable cv;
+    std::vector<MQTTMessage> items;
+    bool closed = false;
+};
+
+struct Client {
+    Lifecycle lifecycle;
+    GreengrassCoreIpcClient ipc;
+    explicit Client(Io::ClientBootstrap &bootstrap) : ipc(bootstrap) {
+        auto status = ipc.Connect(lifecycle).get();
+        if (!status) {
+            throw Fail("connect: " + std::string(status.StatusToString()));
+        }
+    }
+};
+
+PublishToIoTCoreRequest Pub(const std::string &topic, QOS qos, const std::vector<uint8_t> &payload) {
+    PublishToIoTCoreRequest r;
+    r.SetTopicName(String(topic));
+    r.SetQos(qos);
+    r.SetPayload(payload);
+    return r;
+}
+
+/** Publishes and waits; returns the result (the caller checks it). */
+PublishToIoTCoreResult Publish(Client &c, const PublishToIoTCoreRequest &r) {
+    auto op = c.ipc.NewPublishToIoTCore();
+    op.Activate(r, nullptr).wait();
+    auto fut = op.GetResult();
+    if (fut.wait_for(T) == std::future_status::timeout) {
+        throw Fail("publish timed out");
+    }
+    return fut.get();
+}
+
+void PublishOk(Client &c, const PublishToIoTCoreRequest &r) {
+    auto res = Publish(c, r);
+    if (!res) {
+        if (res.GetResultType() == OPERATION_ERROR) {
+            throw Fail("publish: " + std::string(res.GetOperationError()->GetModelName()) + ": " +
+                       std::string(res.GetOperationError()->GetMessage().value_or("")));
+        }
+        throw Fail("publish: " + std::string(res.GetRpcError().StatusToString()));
+    }
+}
+
+SubscribeToIoTCoreOperation Subscribe(Client &c, const std::string &filter, Events &events,
+                                      SubscribeToIoTCoreResult *result = nullptr) {
+    SubscribeToIoTCoreRequest r;
+    r.SetTopicName(String(filter));
+    r.SetQos(QOS_AT_MOST_ONCE);
+    auto op = c.ipc.NewSubscribeToIoTCore(events);
+    op.Activate(r, nullptr).wait();
+    auto fut = op.GetResult();
+    if (fut.wait_for(T) == std::future_status::timeout) {
+        throw Fail("subscribe timed out");
+    }
+    auto res = fut.get();
+    if (result != nullptr) {
+        *result = std::move(res);
+    } else if (!res) {
+        throw Fail("subscribe " + filter + " failed");
+    }
+    return op;
+}
+
+template <typename R> std::string ExpectError(const R &res, const std::string &model, const std::string &text) {
+    Check(!res, "expected " + model + ", the call succeeded");
+    Check(res.GetResultType() == OPERATION_ERROR, "expected " + model + ", got " +
+                                                      std::string(res.GetRpcError().StatusToString()));
+    auto *e = res.GetOperationError();
+    std::string name(e->GetModelName());
+    std::string msg(e->GetMessage().value_or(""));
+    Check(name == "aws.greengrass#" + model, "expected " + model + ", got " + name);
+    Check(msg.find(text) != std::string::npos, name + " message \"" + msg + "\" does not contain \"" + text + "\"");
+    return model + ": " + msg;
+}
+
+std::string Mqtt5(Io::ClientBootstrap &b, QOS qos) {
+    Client c(b);
+    std::string topic = Unique("mqtt5");
+    Events ev;
+    auto sub = Subscribe(c, topic, ev);
+    auto r = Pub(topic, qos, Bytes("hello mqtt5"));
+    r.SetRetain(false);
+    UserProperty p1, p2;
+    p1.SetKey("k1");
+    p1.SetValue("v1");
+    p2.SetKey("k2");
+    p2.SetValue("v2");
+    r.SetUserProperties({p1, p2});
+    r.SetMessageExpiryIntervalSeconds(3600);
+    std::vector<uint8_t> corr = {0, 'c', 'o', 'r', 'r', 0xff};
+    r.SetCorrelationData(corr);
+    r.SetResponseTopic("conf/reply");
+    r.SetPayloadFormat(PAYLOAD_FORMAT_UTF8);
+    r.SetContentType("text/plain");
+    PublishOk(c, r);
+    ev.Await([&] { return !ev.items.empty(); }, "the event");
+    std::lock_guard<std::mutex> g(ev.m);
+    const MQTTMessage &m = ev.items[0];
+    Check(m.GetTopicName() && std::string(*m.GetTopicName()) == topic, "topic");
+    Check(m.GetPayload() && *m.GetPayload() == Bytes("hello mqtt5"), "payload");
+    auto props = m.GetUserProperties();
+    Check(props && props->size() == 2 && (*props)[0].GetKey() == String("k1") && (*props)[0].GetValue() == String("v1") &&
+              (*props)[1].GetKey() == String("k2") && (*props)[1].GetValue() == String("v2"),
+          "user properties");
+    Check(m.GetCorrelationData() && *m.GetCorrelationData() == corr, "correlation data");
+    Check(m.GetResponseTopic() && *m.GetResponseTopic() == String("conf/reply"), "response topic");
+    Check(m.GetPayloadFormat() && *m.GetPayloadFormat() == PAYLOAD_FORMAT_UTF8, "payload format");
+    auto exp = m.GetMessageExpiryIntervalSeconds();
+    Check(exp && *exp > 0 && *exp <= 3600, "message expiry");
+    return std::string("all fields delivered (contentType ") + (m.GetContentType() ? "kept" : "dropped") + ")";
+}
+
+std::string Roundtrip(Io::ClientBootstrap &b, const std::vector<uint8_t> &payload) {
+    Client c(b);
+    std::string topic = Unique("payload");
+    Events ev;
+    auto sub = Subscribe(c, topic, ev);
+    PublishOk(c, Pub(topic, QOS_AT_LEAST_ONCE, payload));
+    ev.Await([&] { return !ev.items.empty(); }, "the event");
+    std::lock_guard<std::mutex> g(ev.m);
+    Check(ev.items[0].GetPayload() && *ev.items[0].GetPayload() == payload, "payload differs");
+    return "";
+}
+
+std::string Run(Io::ClientBootstrap &b, const std::string &s) {
+    if (s == "connect_good") {
+        Client c(b);
+        c.ipc.Close();
+        return "";
+    }
+    if (s == "connect_bad_token") {
+        Lifecycle l;
+        GreengrassCoreIpcClient ipc(b);
+        auto status = ipc.Connect(l).get();
+        Check(!status, "a bad token was accepted");
+        Check(status.baseStatus == EVENT_STREAM_RPC_CONNECTION_ACCESS_DENIED,
+              "refused, but not as access denied: " + std::string(status.StatusToString()));
+        return "refused: " + std::string(status.StatusToString());
+    }
+    if (s == "publish_qos0_mqtt5") {
+        return Mqtt5(b, QOS_AT_MOST_ONCE);
+    }
+    if (s == "publish_qos1_mqtt5") {
+        return Mqtt5(b, QOS_AT_LEAST_ONCE);
+    }
+    if (s == "wildcard") {
+        Client c(b);
+        std::string base = Unique("wild");
+        Events plus, hash;
+        auto s1 = Subscribe(c, base + "/+/x", plus);
+        auto s2 = Subscribe(c, base + "/#", hash);
+        PublishOk(c, Pub(base + "/a/x", QOS_AT_LEAST_ONCE, Bytes("1")));
+        PublishOk(c, Pub(base + "/b/y", QOS_AT_LEAST_ONCE, Bytes("2")));
+        hash.Await([&] { return hash.items.size() >= 2; }, "two events on #");
+        plus.Await([&] { return !plus.items.empty(); }, "one event on +/x");
+        std::lock_guard<std::mutex> g1(hash.m);
+        std::lock_guard<std::mutex> g2(plus.m);
+        Check(std::string(*hash.items[0].GetTopicName()) == base + "/a/x" &&
+                  std::string(*hash.items[1].GetTopicName()) == base + "/b/y",
+              "order or topics on #");
+        Check(plus.items.size() == 1 && std::string(*plus.items[0].GetTopicName()) == base + "/a/x", "+/x events");
+        return "";
+    }
+    if (s == "binary_payload") {
+        std::vector<uint8_t> all(256);
+        for (int i = 0; i < 256; i++) {
+            all[i] = static_cast<uint8_t>(i);
+        }
+        return Roundtrip(b, all);
+    }
+    if (s == "payload_128k") {
+        std::vector<uint8_t> big(131072);
+        std::mt19937 rng(7);
+        for (auto &x : big) {
+            x = static_cast<uint8_t>(rng());
+        }
+        return Roundtrip(b, big);
+    }
+    if (s == "service_error") {
+        Client c(b);
+        return ExpectError(Publish(c, Pub(Unique("big"), QOS_AT_LEAST_ONCE, std::vector<uint8_t>(131073, 'x'))),
+                           "ServiceError", "exceeds the configured limit of 131072 bytes");
+    }
+    if (s == "unauthorized") {
+        Client c(b);
+        auto r = ExpectError(Publish(c, Pub("forbidden/x", QOS_AT_MOST_ONCE, Bytes("x"))), "UnauthorizedError",
+                             "Not Authorized");
+        Events ev;
+        SubscribeToIoTCoreResult res;
+        auto op = Subscribe(c, "forbidden/#", ev, &res);
+        ExpectError(res, "UnauthorizedError", "Not Authorized");
+        return r + " (publish and subscribe)";
+    }
+    if (s == "invalid_arguments") {
+        Client c(b);
+        PublishToIoTCoreRequest r;
+        r.SetTopicName(String(Unique("inv")));
+        r.SetPayload(Bytes("x"));
+        return ExpectError(Publish(c, r), "InvalidArgumentsError", "QoS is required");
+    }
+    if (s == "server_terminate") {
+        Client c(b);
+        Events ev;
+        auto op = Subscribe(c, Unique("term"), ev);
+        PublishOk(c, Pub("conf/ctl/terminate", QOS_AT_MOST_ONCE, Bytes("x")));
+        ev.Await([&] { return ev.closed; }, "OnStreamClosed");
+        PublishOk(c, Pub(Unique("term"), QOS_AT_LEAST_ONCE, Bytes("after")));
+        return "";
+    }
+    if (s == "server_ping") {
+        Client c(b);
+        PublishOk(c, Pub("conf/ctl/ping", QOS_AT_MOST_ONCE, Bytes("x")));
+        PublishOk(c, Pub(Unique("ping"), QOS_AT_LEAST_ONCE, Bytes("after")));
+        PublishOk(c, Pub(Unique("ping"), QOS_AT_LEAST_ONCE, Bytes("after")));
+        return "connection still serves after the server's PING (the API has no ping callback to check)";
+    }
+    if (s == "close_while_streaming") {
+        std::string topic = Unique("flood");
+        {
+            Client c(b);
+            Events ev;
+            auto op = Subscribe(c, topic, ev);
+            std::vector<PublishToIoTCoreOperation> ops;
+            for (int i = 0; i < 200; i++) {
+                ops.push_back(c.ipc.NewPublishToIoTCore());
+                ops.back().Activate(Pub(topic, QOS_AT_MOST_ONCE, Bytes(std::to_string(i))), nullptr);
+            }
+            ev.Await([&] { return !ev.items.empty(); }, "the first event");
+            op.Close().wait();
+            for (auto &o : ops) {
+                auto f = o.GetResult();
+                Check(f.wait_for(T) != std::future_status::timeout, "publish while closing timed out");
+                Check(static_cast<bool>(f.get()), "publish while closing failed");
+            }
+            PublishOk(c, Pub(topic, QOS_AT_LEAST_ONCE, Bytes("after close")));
+            Events ev2;
+            auto op2 = Subscribe(c, topic, ev2);
+            for (int i = 0; i < 200; i++) {
+                c.ipc.NewPublishToIoTCore().Activate(Pub(topic, QOS_AT_MOST_ONCE, Bytes(std::to_string(i))), nullptr);
+            }
+            ev2.Await([&] { return !ev2.items.empty(); }, "the first event of the second subscription");
+            auto t0 = std::chrono::steady_clock::now();
+            c.ipc.Close();
+            Check(std::chrono::steady_clock::now() - t0 < T, "close took too long");
+        }
+        Client c2(b);
+        PublishOk(c2, Pub(topic, QOS_AT_LEAST_ONCE, Bytes("server still serving")));
+        return "";
+    }
+    throw Fail("unknown scenario");
+}
+
+std::string Json(const std::string &s) {
+    std::string out = "\"";
+    for (char ch : s) {
+        if (ch == '"' || ch == '\\') {
+            out += '\\';
+            out += ch;
+        } else if (static_cast<unsigned char>(ch) < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", ch);
+            out += buf;
+        } else {
+            out += ch;
+        }
+    }
+    return out + "\"";
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+    std::string scenario = argc > 1 ? argv[1] : "";
+    ApiHandle apiHandle(g_allocator);
+    Io::EventLoopGroup eventLoopGroup(1);
+    Io::DefaultHostResolver socketResolver(eventLoopGroup, 64, 30);
+    Io::ClientBootstrap bootstrap(eventLoopGroup, socketResolver);
+    bool ok = false;
+    std::string reason;
+    try {
+        reason = Run(bootstrap, scenario);
+        ok = true;
+    } catch (const std::exception &e) {
+        reason = e.what();
+    }
+    std::cout << "{\"scenario\":" << Json(scenario) << ",\"ok\":" << (ok ? "true" : "false")
+              << ",\"reason\":" << Json(reason) << "}" << std::endl;
+    std::_Exit(0);
+}
