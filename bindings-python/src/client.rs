@@ -46,14 +46,63 @@ fn forked() -> Error {
     )
 }
 
-async fn connect_client(
+/// How a client was connected.
+struct Connected {
+    inner: ggipc::Client,
+    /// Present when the connection is read by core's reader thread, which lets a blocking caller read its
+    /// own response (one thread wake-up per synchronous round trip instead of two).
+    blocking: Option<ggipc::blocking::Client>,
+}
+
+/// Connection settings, owned so they can cross to another thread.
+struct Settings {
     socket_path: String,
     auth_token: String,
     connect_timeout: f64,
     operation_timeout: Option<f64>,
     reconnect: bool,
     max_queued_events: Option<usize>,
-) -> Result<ggipc::Client, Error> {
+    threaded_reader: bool,
+}
+
+impl Settings {
+    fn builder(&self) -> Result<ggipc::ClientBuilder, Error> {
+        builder(
+            self.socket_path.clone(),
+            self.auth_token.clone(),
+            self.connect_timeout,
+            self.operation_timeout,
+            self.reconnect,
+            self.max_queued_events,
+        )
+    }
+
+    /// Connects on the calling thread (a plain thread: never a runtime worker).
+    fn connect_blocking(&self, rt: &tokio::runtime::Handle) -> Result<Connected, Error> {
+        let b = self.builder()?;
+        if self.threaded_reader {
+            let blocking = b.connect_blocking()?;
+            Ok(Connected {
+                inner: blocking.as_async().clone(),
+                blocking: Some(blocking),
+            })
+        } else {
+            Ok(Connected {
+                inner: rt.block_on(b.connect())?,
+                blocking: None,
+            })
+        }
+    }
+}
+
+fn builder(
+    socket_path: String,
+    auth_token: String,
+    connect_timeout: f64,
+    operation_timeout: Option<f64>,
+    reconnect: bool,
+    max_queued_events: Option<usize>,
+) -> Result<ggipc::ClientBuilder, Error> {
     let mut b = ggipc::Client::builder()
         .socket_path(socket_path)
         .auth_token(auth_token)
@@ -67,29 +116,31 @@ async fn connect_client(
     if let Some(n) = max_queued_events {
         b = b.subscription_queue(n);
     }
-    b.connect().await
+    Ok(b)
 }
 
 /// A connection to the nucleus.
 #[pyclass(module = "ggipc._ggipc", frozen)]
 pub struct Client {
     inner: ggipc::Client,
+    blocking: Option<ggipc::blocking::Client>,
     rt: tokio::runtime::Handle,
     pid: u32,
 }
 
 impl Client {
     fn new(
-        inner: ggipc::Client,
+        connected: Connected,
         rt: tokio::runtime::Handle,
         lifecycle: Option<Py<PyAny>>,
         reconnect: bool,
     ) -> Self {
         if let Some(cb) = lifecycle {
-            forward_lifecycle(&inner, &rt, cb, reconnect);
+            forward_lifecycle(&connected.inner, &rt, cb, reconnect);
         }
         Client {
-            inner,
+            inner: connected.inner,
+            blocking: connected.blocking,
             rt,
             pid: std::process::id(),
         }
@@ -174,7 +225,8 @@ impl Client {
     /// Connects, blocking (GIL released) until connected or failed.
     #[staticmethod]
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (socket_path, auth_token, connect_timeout, operation_timeout, reconnect, lifecycle, max_queued_events=None))]
+    #[pyo3(signature = (socket_path, auth_token, connect_timeout, operation_timeout, reconnect, lifecycle,
+                        max_queued_events=None, threaded_reader=true))]
     fn connect(
         py: Python<'_>,
         socket_path: String,
@@ -184,27 +236,28 @@ impl Client {
         reconnect: bool,
         lifecycle: Option<Py<PyAny>>,
         max_queued_events: Option<usize>,
+        threaded_reader: bool,
     ) -> PyResult<Client> {
         let rt = runtime::handle().map_err(|e| to_pyerr(py, &e))?;
-        let result = py.detach(|| {
-            rt.block_on(connect_client(
-                socket_path,
-                auth_token,
-                connect_timeout,
-                operation_timeout,
-                reconnect,
-                max_queued_events,
-            ))
-        });
-        match result {
-            Ok(inner) => Ok(Client::new(inner, rt, lifecycle, reconnect)),
+        let settings = Settings {
+            socket_path,
+            auth_token,
+            connect_timeout,
+            operation_timeout,
+            reconnect,
+            max_queued_events,
+            threaded_reader,
+        };
+        match py.detach(|| settings.connect_blocking(&rt)) {
+            Ok(c) => Ok(Client::new(c, rt, lifecycle, reconnect)),
             Err(e) => Err(to_pyerr(py, &e)),
         }
     }
 
     /// Connects in the background; `callback(client | exc)` on the completion thread.
     #[staticmethod]
-    #[pyo3(signature = (callback, socket_path, auth_token, connect_timeout, operation_timeout, reconnect, lifecycle, max_queued_events=None))]
+    #[pyo3(signature = (callback, socket_path, auth_token, connect_timeout, operation_timeout, reconnect, lifecycle,
+                        max_queued_events=None, threaded_reader=false))]
     #[allow(clippy::too_many_arguments)]
     fn connect_async(
         py: Python<'_>,
@@ -216,22 +269,22 @@ impl Client {
         reconnect: bool,
         lifecycle: Option<Py<PyAny>>,
         max_queued_events: Option<usize>,
+        threaded_reader: bool,
     ) -> PyResult<()> {
         let rt = runtime::handle().map_err(|e| to_pyerr(py, &e))?;
-        let rt2 = rt.clone();
-        runtime::start(&rt, async move {
-            let result = connect_client(
-                socket_path,
-                auth_token,
-                connect_timeout,
-                operation_timeout,
-                reconnect,
-                max_queued_events,
-            )
-            .await;
+        let settings = Settings {
+            socket_path,
+            auth_token,
+            connect_timeout,
+            operation_timeout,
+            reconnect,
+            max_queued_events,
+            threaded_reader,
+        };
+        let done = move |result: Result<Connected, Error>, rt: tokio::runtime::Handle| {
             complete(Box::new(move |py| {
                 let arg = match result {
-                    Ok(inner) => match Py::new(py, Client::new(inner, rt2, lifecycle, reconnect)) {
+                    Ok(c) => match Py::new(py, Client::new(c, rt, lifecycle, reconnect)) {
                         Ok(c) => c.into_any(),
                         Err(e) => e.into_value(py).into_any(),
                     },
@@ -239,7 +292,34 @@ impl Client {
                 };
                 call_quietly(py, &callback, arg);
             }));
-        });
+        };
+        if threaded_reader {
+            // Connecting a blocking client needs a plain thread; a short-lived one does it.
+            let spawned = std::thread::Builder::new()
+                .name("ggipc-connect".into())
+                .spawn(move || {
+                    let result = settings.connect_blocking(&rt);
+                    done(result, rt);
+                });
+            if let Err(e) = spawned {
+                return Err(to_pyerr(
+                    py,
+                    &error(ErrorKind::Internal, format!("cannot start a thread: {e}")),
+                ));
+            }
+        } else {
+            let rt2 = rt.clone();
+            runtime::start(&rt, async move {
+                let result = match settings.builder() {
+                    Ok(b) => b.connect().await.map(|inner| Connected {
+                        inner,
+                        blocking: None,
+                    }),
+                    Err(e) => Err(e),
+                };
+                done(result, rt2);
+            });
+        }
         Ok(())
     }
 
@@ -276,10 +356,12 @@ impl Client {
         )?;
         let result = match (self.check(), req) {
             (Err(e), _) | (_, Err(e)) => Err(e),
-            (Ok(()), Ok(req)) => py.detach(|| {
-                self.rt
+            (Ok(()), Ok(req)) => py.detach(|| match &self.blocking {
+                Some(b) => b.publish_to_iot_core(req).map(|_| ()),
+                None => self
+                    .rt
                     .block_on(self.inner.publish_to_iot_core(req))
-                    .map(|_| ())
+                    .map(|_| ()),
             }),
         };
         result.map_err(|e| to_pyerr(py, &e))

@@ -119,6 +119,7 @@ class Connection:
             self.reconnect,
             self._lifecycle(lifecycle_handler),
             self.max_queued_events,
+            True,  # read by core's reader thread: synchronous calls read their own responses
         )
         return fut
 

@@ -49,8 +49,11 @@ class Client:
         reconnect: bool,
         lifecycle: Optional[Callable[[int, Any], None]],
         max_queued_events: Optional[int] = None,
+        threaded_reader: bool = True,
     ) -> "Client":
-        """Connect, blocking until connected or failed."""
+        """Connect, blocking until connected or failed. ``threaded_reader``: the connection is read
+        by a thread that lets a waiting synchronous caller read its own response (fewer thread
+        wake-ups per call); otherwise by a runtime task (best for asyncio)."""
     @staticmethod
     def connect_async(
         callback: Callable[[Any], None],
@@ -61,6 +64,7 @@ class Client:
         reconnect: bool,
         lifecycle: Optional[Callable[[int, Any], None]],
         max_queued_events: Optional[int] = None,
+        threaded_reader: bool = False,
     ) -> None:
         """Connect in the background; ``callback(client | exc)`` on the completion thread."""
     def publish(
