@@ -12,7 +12,7 @@ echo "== bindings-java: cargo build + JUnit + jar"
 mvn -B -ntp package
 
 jar="$root/bindings-java/target/ggipc-0.1.0.jar"
-listing="$(unzip -l "$jar")"
+listing="$(jar tf "$jar")"
 if ! grep -q "native/linux-x86_64/libggipc_jni.so" <<<"$listing"; then
   echo "the jar does not carry native/linux-x86_64/libggipc_jni.so" >&2
   exit 1
