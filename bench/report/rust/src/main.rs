@@ -1,0 +1,226 @@
+//! Benchmark programs for the performance report (driven by `bench/report/report.py`):
+//!
+//! * `client PAYLOAD SYNC_N PIPE_N EV_N` — the ggipc Rust client under the report's common protocol (see
+//!   `report.py`): connect and subscribe, `READY`, sync publishes, pipelined publishes, events into a handler;
+//! * `pump TOPIC PAYLOAD N` — publishes N messages as fast as the nucleus takes them (pipelined), for events/s;
+//! * `idle N` — holds N connected components, each with a subscription, until standard input closes;
+//! * `pingpong PAYLOAD N` — raw Unix-socket request/response between two threads (the physical limit).
+//!
+//! The identity comes from the environment the nucleus gives (SVCUID, socket path).
+
+use ggipc::model::{PublishToIoTCoreRequest, Qos, SubscribeToIoTCoreRequest};
+use ggipc::{Client, SubscriptionEvent};
+
+use std::io::{BufRead, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const WINDOW: usize = 256;
+
+fn arg(args: &[String], i: usize) -> usize {
+    args.get(i).and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        eprintln!("bad or missing argument {i}");
+        std::process::exit(2)
+    })
+}
+
+fn line(s: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{s}");
+    let _ = out.flush();
+}
+
+fn wait_stdin() -> String {
+    let mut l = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut l);
+    l
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+async fn pipelined(c: &Client, topic: &str, payload: &[u8], n: usize) -> f64 {
+    let rt = ggipc::runtime::handle().expect("runtime");
+    let t0 = Instant::now();
+    let mut inflight = std::collections::VecDeque::with_capacity(WINDOW);
+    for _ in 0..n {
+        if inflight.len() >= WINDOW {
+            if let Some(h) = inflight.pop_front() {
+                report(h.await);
+            }
+        }
+        let c = c.clone();
+        let r = PublishToIoTCoreRequest::new(topic, Qos::AtMostOnce, payload.to_vec());
+        inflight.push_back(rt.spawn(async move { c.publish_to_iot_core(r).await.map(|_| ()) }));
+    }
+    for h in inflight {
+        report(h.await);
+    }
+    n as f64 / t0.elapsed().as_secs_f64()
+}
+
+fn report(r: Result<ggipc::Result<()>, tokio::task::JoinError>) {
+    match r {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => eprintln!("publish failed: {e}"),
+        Err(e) => eprintln!("publish task failed: {e}"),
+    }
+}
+
+fn run<F: std::future::Future>(f: F) -> F::Output {
+    ggipc::runtime::block_on(f).expect("block_on")
+}
+
+fn client(args: &[String]) {
+    let size = arg(args, 2);
+    let (sync_n, pipe_n, ev_n) = (arg(args, 3), arg(args, 4), arg(args, 5));
+    let payload = vec![b'x'; size];
+    let pid = std::process::id();
+    let b = ggipc::blocking::Client::connect().expect("connect");
+    let c = b.as_async().clone();
+    let ev_topic = format!("bench/ev/{pid}");
+    let sub = b
+        .subscribe_to_iot_core(SubscribeToIoTCoreRequest::new(ev_topic.clone(), Qos::AtMostOnce))
+        .expect("subscribe")
+        .into_async();
+    // (count, first, last) updated by the handler on the dispatcher thread
+    let stats = Arc::new(Mutex::new((0u64, None::<Instant>, None::<Instant>)));
+    let st = stats.clone();
+    let _h = sub.with_handler(move |e| {
+        if let SubscriptionEvent::Message(_) = e {
+            let now = Instant::now();
+            let mut s = st.lock().unwrap_or_else(|e| e.into_inner());
+            s.0 += 1;
+            s.1.get_or_insert(now);
+            s.2 = Some(now);
+        }
+    });
+    line(&format!("READY {ev_topic}"));
+    wait_stdin();
+
+    let topic = format!("bench/s/{pid}");
+    // the blocking facade on the calling thread: what a synchronous Rust component does
+    let mut lat = Vec::with_capacity(sync_n);
+    for _ in 0..sync_n {
+        let t = Instant::now();
+        b.publish_to_iot_core(PublishToIoTCoreRequest::new(topic.as_str(), Qos::AtMostOnce, payload.clone()))
+            .expect("publish");
+        lat.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    let total: f64 = lat.iter().sum::<f64>() / 1e6;
+    let mut sorted = lat;
+    sorted.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+
+    line("MARK pipe_start");
+    wait_stdin();
+    let pipe_rate = run(pipelined(&c, &topic, &payload, pipe_n));
+    line("MARK pipe_end");
+    wait_stdin();
+
+    line(&format!("PUMP {ev_topic} {ev_n}"));
+    let deadline_idle = Duration::from_secs(2);
+    let mut last_count = 0;
+    let mut last_change = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(20));
+        let n = stats.lock().unwrap_or_else(|e| e.into_inner()).0;
+        if n as usize >= ev_n {
+            break;
+        }
+        if n != last_count {
+            last_count = n;
+            last_change = Instant::now();
+        } else if last_change.elapsed() > deadline_idle && n > 0 {
+            break;
+        } else if last_change.elapsed() > Duration::from_secs(30) {
+            break;
+        }
+    }
+    let (n, first, last) = *stats.lock().unwrap_or_else(|e| e.into_inner());
+    let ev_rate = match (first, last) {
+        (Some(f), Some(l)) if n > 1 && l > f => (n - 1) as f64 / (l - f).as_secs_f64(),
+        _ => 0.0,
+    };
+    let out = serde_json::json!({
+        "sync_per_s": sorted.len() as f64 / total,
+        "p50_us": pct(&sorted, 0.5), "p90_us": pct(&sorted, 0.9), "p99_us": pct(&sorted, 0.99),
+        "pipelined_per_s": pipe_rate, "events_per_s": ev_rate, "events_received": n, "events_sent": ev_n,
+    });
+    line(&format!("RESULT {out}"));
+}
+
+fn pump(args: &[String]) {
+    let topic = args.get(2).cloned().unwrap_or_default();
+    let (size, n) = (arg(args, 3), arg(args, 4));
+    let b = ggipc::blocking::Client::connect().expect("connect");
+    let rate = run(pipelined(b.as_async(), &topic, &vec![b'x'; size], n));
+    line(&format!("PUMPED {rate:.0}"));
+}
+
+fn idle(args: &[String]) {
+    let n = arg(args, 2);
+    let mut held = Vec::with_capacity(n);
+    let opened = Arc::new(AtomicU64::new(0));
+    for i in 0..n {
+        let c = ggipc::blocking::Client::connect().expect("connect");
+        let s = c
+            .subscribe_to_iot_core(SubscribeToIoTCoreRequest::new(format!("bench/idle/{i}"), Qos::AtMostOnce))
+            .expect("subscribe");
+        opened.fetch_add(1, Ordering::Relaxed);
+        held.push((c, s));
+    }
+    line(&format!("IDLE {}", opened.load(Ordering::Relaxed)));
+    let mut sink = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut sink);
+    drop(held);
+}
+
+fn pingpong(args: &[String]) {
+    let (size, n) = (arg(args, 2), arg(args, 3));
+    let (mut a, mut b) = UnixStream::pair().expect("socketpair");
+    let echo = std::thread::spawn(move || {
+        let mut buf = vec![0u8; size.max(1)];
+        loop {
+            if b.read_exact(&mut buf).is_err() || b.write_all(&buf).is_err() {
+                return;
+            }
+        }
+    });
+    let msg = vec![b'x'; size.max(1)];
+    let mut back = vec![0u8; size.max(1)];
+    let mut lat = Vec::with_capacity(n);
+    let t0 = Instant::now();
+    for _ in 0..n {
+        let t = Instant::now();
+        a.write_all(&msg).expect("write");
+        a.read_exact(&mut back).expect("read");
+        lat.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    let rate = n as f64 / t0.elapsed().as_secs_f64();
+    drop(a);
+    let _ = echo.join();
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    let out = serde_json::json!({"per_s": rate, "p50_us": pct(&lat, 0.5), "p90_us": pct(&lat, 0.9), "p99_us": pct(&lat, 0.99)});
+    line(&format!("RESULT {out}"));
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("client") => client(&args),
+        Some("pump") => pump(&args),
+        Some("idle") => idle(&args),
+        Some("pingpong") => pingpong(&args),
+        _ => {
+            eprintln!("usage: ggipc-bench-report client|pump|idle|pingpong ...");
+            std::process::exit(2);
+        }
+    }
+    std::process::exit(0);
+}
