@@ -332,26 +332,26 @@ impl Client {
         &self,
         py: Python<'_>,
         topic_name: Option<String>,
-        qos: Option<String>,
+        qos: Option<&Bound<'_, PyAny>>,
         payload: Option<&Bound<'_, PyAny>>,
         retain: Option<bool>,
         user_properties: Option<Vec<(String, String)>>,
         message_expiry_interval_seconds: Option<i64>,
         correlation_data: Option<&Bound<'_, PyAny>>,
         response_topic: Option<String>,
-        payload_format: Option<String>,
+        payload_format: Option<&Bound<'_, PyAny>>,
         content_type: Option<String>,
     ) -> PyResult<()> {
         let req = convert::publish_request(
             topic_name,
-            qos,
+            convert::wire_value("qos", qos)?,
             payload,
             retain,
             user_properties,
             message_expiry_interval_seconds,
             correlation_data,
             response_topic,
-            payload_format,
+            convert::wire_value("payload_format", payload_format)?,
             content_type,
         )?;
         let result = match (self.check(), req) {
@@ -376,26 +376,26 @@ impl Client {
         &self,
         callback: Py<PyAny>,
         topic_name: Option<String>,
-        qos: Option<String>,
+        qos: Option<&Bound<'_, PyAny>>,
         payload: Option<&Bound<'_, PyAny>>,
         retain: Option<bool>,
         user_properties: Option<Vec<(String, String)>>,
         message_expiry_interval_seconds: Option<i64>,
         correlation_data: Option<&Bound<'_, PyAny>>,
         response_topic: Option<String>,
-        payload_format: Option<String>,
+        payload_format: Option<&Bound<'_, PyAny>>,
         content_type: Option<String>,
     ) -> PyResult<()> {
         let req = convert::publish_request(
             topic_name,
-            qos,
+            convert::wire_value("qos", qos)?,
             payload,
             retain,
             user_properties,
             message_expiry_interval_seconds,
             correlation_data,
             response_topic,
-            payload_format,
+            convert::wire_value("payload_format", payload_format)?,
             content_type,
         )?;
         let req = self.check().and(req);
@@ -421,9 +421,10 @@ impl Client {
         &self,
         py: Python<'_>,
         topic_name: Option<String>,
-        qos: Option<String>,
+        qos: Option<&Bound<'_, PyAny>>,
         on_events: Py<PyAny>,
     ) -> PyResult<Subscription> {
+        let qos = convert::wire_value("qos", qos)?;
         let req = self
             .check()
             .and_then(|_| subscribe_request(topic_name, qos));
@@ -446,9 +447,10 @@ impl Client {
         &self,
         callback: Py<PyAny>,
         topic_name: Option<String>,
-        qos: Option<String>,
+        qos: Option<&Bound<'_, PyAny>>,
         on_events: Py<PyAny>,
     ) -> PyResult<()> {
+        let qos = convert::wire_value("qos", qos)?;
         let req = self
             .check()
             .and_then(|_| subscribe_request(topic_name, qos));

@@ -4,8 +4,9 @@
 use crate::errors::error;
 use ggipc::model::{MqttMessage, PayloadFormat, PublishToIoTCoreRequest, Qos, UserProperty};
 use ggipc::{Error, ErrorKind};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyString, PyTuple};
+use pyo3::types::{PyBool, PyByteArray, PyBytes, PyInt, PyString, PyTuple};
 
 /// Bytes from `bytes`, `bytearray`, `str` (UTF-8) or any object `bytes()` accepts.
 pub fn blob(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<u8>>> {
@@ -28,6 +29,25 @@ pub fn blob(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<u8>>> {
         .getattr("bytes")?
         .call1((obj,))?;
     Ok(Some(b.cast::<PyBytes>()?.as_bytes().to_vec()))
+}
+
+/// An enum argument (`qos`, `payload_format`) as its wire string: a `str`, or an `int` as the official
+/// client also accepts (it sends the number, which the nucleus reads as the same value).
+pub fn wire_value(what: &str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<String>> {
+    let Some(obj) = obj else { return Ok(None) };
+    if obj.is_none() {
+        return Ok(None);
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(Some(s.to_cow()?.into_owned()));
+    }
+    if obj.is_instance_of::<PyInt>() && !obj.is_instance_of::<PyBool>() {
+        return Ok(Some(obj.extract::<i64>()?.to_string()));
+    }
+    Err(PyTypeError::new_err(format!(
+        "{what} must be a str such as \"0\" or \"1\", got {}",
+        obj.get_type().name()?
+    )))
 }
 
 /// A QoS wire value; an unknown one is refused with the nucleus' own words.

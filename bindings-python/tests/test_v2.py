@@ -199,3 +199,18 @@ def test_publish_limits_and_topic_validation(sdk, nucleus, topic, size, error, m
             assert str(ei.value) == message  # the official client's str() is empty
     finally:
         c.close()
+
+
+def test_int_qos_is_accepted_like_the_official_client(sdk, nucleus):
+    """The official client sends an int QoS as a JSON number, which the nucleus reads as the same
+    value; components written that way keep working."""
+    c = _v2(sdk)
+    try:
+        c.publish_to_iot_core(topic_name="q/int", qos=1, payload=b"x")
+        c.publish_to_iot_core(topic_name="q/int", qos=0, payload=b"y", payload_format=1)
+        got = nucleus.wait_for_publishes("q/int", count=2)
+        assert [(p.qos, p.payload_format) for p in got] == [("1", None), ("0", "1")]
+        _, op = c.subscribe_to_iot_core(topic_name="q/sub", qos=1, on_stream_event=lambda e: None)
+        op.close()
+    finally:
+        c.close()

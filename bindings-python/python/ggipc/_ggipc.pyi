@@ -19,7 +19,7 @@ Lifecycle callback: ``lifecycle(0, None)`` connected, ``(1, exc | None)`` discon
 reconnecting gave up (last).
 """
 
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 __version__: str
 #: Error kind name -> stable code.
@@ -30,6 +30,8 @@ Message = Tuple[
     Optional[bytes], Optional[str], Optional[str], Optional[str],
 ]
 UserProps = Optional[Sequence[Tuple[str, str]]]
+#: An enum value (QOS, PayloadFormat): its wire string, or the same number as an int.
+WireValue = Union[str, int]
 
 def _set_error_factory(factory: Callable[[str, int, Optional[str], Optional[str]], BaseException]) -> None:
     """Set the function building exceptions: ``factory(kind, code, message, context_json)``."""
@@ -70,14 +72,14 @@ class Client:
     def publish(
         self,
         topic_name: Optional[str],
-        qos: Optional[str],
+        qos: Optional[WireValue],
         payload: Any,
         retain: Optional[bool] = None,
         user_properties: UserProps = None,
         message_expiry_interval_seconds: Optional[int] = None,
         correlation_data: Any = None,
         response_topic: Optional[str] = None,
-        payload_format: Optional[str] = None,
+        payload_format: Optional[WireValue] = None,
         content_type: Optional[str] = None,
     ) -> None:
         """PublishToIoTCore, blocking until answered; raises the mapped error."""
@@ -85,26 +87,26 @@ class Client:
         self,
         callback: Callable[[Optional[BaseException]], None],
         topic_name: Optional[str],
-        qos: Optional[str],
+        qos: Optional[WireValue],
         payload: Any,
         retain: Optional[bool] = None,
         user_properties: UserProps = None,
         message_expiry_interval_seconds: Optional[int] = None,
         correlation_data: Any = None,
         response_topic: Optional[str] = None,
-        payload_format: Optional[str] = None,
+        payload_format: Optional[WireValue] = None,
         content_type: Optional[str] = None,
     ) -> None:
         """PublishToIoTCore without waiting; ``callback(None | exc)`` on the completion thread."""
     def subscribe(
-        self, topic_name: Optional[str], qos: Optional[str], on_events: Callable[[List[Tuple[int, Any]]], None]
+        self, topic_name: Optional[str], qos: Optional[WireValue], on_events: Callable[[List[Tuple[int, Any]]], None]
     ) -> "Subscription":
         """SubscribeToIoTCore, blocking until answered."""
     def subscribe_async(
         self,
         callback: Callable[[Any], None],
         topic_name: Optional[str],
-        qos: Optional[str],
+        qos: Optional[WireValue],
         on_events: Callable[[List[Tuple[int, Any]]], None],
     ) -> None:
         """SubscribeToIoTCore without waiting; ``callback(subscription | exc)`` runs on the new
