@@ -214,3 +214,31 @@ def test_int_qos_is_accepted_like_the_official_client(sdk, nucleus):
         op.close()
     finally:
         c.close()
+
+
+def test_many_threads_share_one_client(sdk, nucleus):
+    c = _v2(sdk)
+    errors = []
+    per_thread = 300
+
+    def worker(t):
+        try:
+            for i in range(per_thread):
+                c.publish_to_iot_core(topic_name="mt/%d" % t, qos="1", payload=b"%d" % i)
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    try:
+        assert errors == []
+        got = nucleus.published
+        assert len(got) == 8 * per_thread
+        for t in range(8):
+            # each thread's publishes arrive in that thread's order
+            assert [p.payload for p in got if p.topic == "mt/%d" % t] == [b"%d" % i for i in range(per_thread)]
+    finally:
+        c.close()
