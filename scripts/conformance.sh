@@ -50,7 +50,9 @@ export GGIPC_OFFICIAL_SERVER_CP="$ROOT/tests/conformance/official-server/target/
 if [[ "${GGIPC_REUSE_BUILDS:-0}" != 1 ]] || ! ls bindings-java/target/ggipc-*.jar >/dev/null 2>&1; then
     (cd bindings-java && mvn -q -B -DskipTests package)
 fi
-JAR="$(ls bindings-java/target/ggipc-*.jar | grep -v -e sources -e javadoc | head -1)"
+# a private copy: the jar under bindings-java/target may be rebuilt while the matrix runs
+cp "$(ls bindings-java/target/ggipc-*.jar | grep -v -e sources -e javadoc | head -1)" "$OUT/ggipc.jar"
+JAR="build/conformance/ggipc.jar"
 JAVA_SRC=tests/conformance/drivers/java
 rm -rf "$OUT/java-official" "$OUT/java-ggipc" "$OUT/java-ggipc-src"
 mkdir -p "$OUT/java-official" "$OUT/java-ggipc" "$OUT/java-ggipc-src/conformance"

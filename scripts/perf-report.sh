@@ -5,7 +5,7 @@
 #
 #   scripts/perf-report.sh [report.py options: --rounds N --quick --sizes 64,1024 --components 1,10 --out FILE]
 #
-# Builds what it needs (release builds of the nucleus and the Rust bench client, the Python wheel, the Java
+# Builds what it needs (release builds of the nucleus, libggipc, the Rust and C++ bench clients, the Python wheel, the Java
 # jar, the Java bench client compiled against each SDK; a venv with matplotlib under build/venv-perf).
 # GGIPC_REUSE_BUILDS=1 keeps an existing wheel and jar.
 set -euo pipefail
@@ -25,6 +25,12 @@ cargo build -q --release --manifest-path bench/report/rust/Cargo.toml
 export GGIPC_BIN="$TARGET_DIR/release/ggipc"
 export GGIPC_BENCH_BIN="$TARGET_DIR/release/ggipc-bench-report"
 
+log "C++ bench client"
+cargo build -q --release -p ggipc-c
+"${CXX:-g++}" -std=c++17 -O2 -Wall -Wextra -Werror -I bindings-c/include bench/report/cpp/client.cpp \
+    "$TARGET_DIR/release/libggipc.a" -lpthread -ldl -lm -o "$OUT/ggipc-bench-report-cpp"
+export GGIPC_CPP_BENCH_BIN="$OUT/ggipc-bench-report-cpp"
+
 log "Python: venv with awsiotsdk, matplotlib and the ggipc wheel"
 VENV="$ROOT/build/venv-perf"
 [[ -x "$VENV/bin/python" ]] || "$PYTHON" -m venv "$VENV"
@@ -42,7 +48,9 @@ log "Java: official SDK classpath, ggipc jar, the bench client built against eac
 if [[ "${GGIPC_REUSE_BUILDS:-0}" != 1 ]] || ! ls bindings-java/target/ggipc-*.jar >/dev/null 2>&1; then
     (cd bindings-java && mvn -q -B -DskipTests package)
 fi
-JAR="$ROOT/$(ls bindings-java/target/ggipc-*.jar | grep -v -e sources -e javadoc | head -1)"
+# a private copy: the jar under bindings-java/target may be rebuilt while the report runs
+cp "$(ls bindings-java/target/ggipc-*.jar | grep -v -e sources -e javadoc | head -1)" "$OUT/ggipc.jar"
+JAR="$OUT/ggipc.jar"
 SRC=bench/report/java/src/benchreport/JavaClient.java
 rm -rf "$OUT/java-official" "$OUT/java-ggipc" "$OUT/java-ggipc-src"
 mkdir -p "$OUT/java-official" "$OUT/java-ggipc" "$OUT/java-ggipc-src/benchreport"

@@ -4,7 +4,8 @@
 
 Started by scripts/perf-report.sh, which builds everything and passes in the environment: GGIPC_BIN (the ggipc
 CLI), GGIPC_BENCH_BIN (bench/report/rust), GGIPC_PY (a Python with awsiotsdk, ggipc and matplotlib),
-GGIPC_JAVA_OFFICIAL_CP / GGIPC_JAVA_GGIPC_CP (the Java client built against each SDK).
+GGIPC_JAVA_OFFICIAL_CP / GGIPC_JAVA_GGIPC_CP (the Java client built against each SDK), GGIPC_CPP_BENCH_BIN
+(bench/report/cpp).
 
 One `ggipc nucleus` (embedded MQTT broker, the default; on a free port) serves every measurement. Each client is a fresh process speaking a line
 protocol on stdin/stdout:
@@ -46,10 +47,11 @@ RECIPE = {
 }
 PAIRS = [  # (ggipc client, official counterpart)
     ("ggipc Rust", None),
+    ("ggipc C++", None),
     ("ggipc Python V2", "official Python V2"),
     ("ggipc Java V2", "official Java V2"),
 ]
-COLORS = {"ggipc Rust": "#1b9e77", "ggipc Python V2": "#d95f02", "official Python V2": "#fdb863",
+COLORS = {"ggipc Rust": "#1b9e77", "ggipc C++": "#e7298a", "ggipc Python V2": "#d95f02", "official Python V2": "#fdb863",
           "ggipc Java V2": "#7570b3", "official Java V2": "#b2abd2"}
 
 
@@ -60,6 +62,8 @@ def clients(env):
     out = [("ggipc Rust", [env["GGIPC_BENCH_BIN"], "client"]),
            ("ggipc Python V2", [py, pyc, "ggipc"]),
            ("official Python V2", [py, pyc, "awsiot"])]
+    if env.get("GGIPC_CPP_BENCH_BIN"):
+        out.append(("ggipc C++", [env["GGIPC_CPP_BENCH_BIN"]]))
     if java and env.get("GGIPC_JAVA_GGIPC_CP"):
         out.append(("ggipc Java V2", [java, "-cp", env["GGIPC_JAVA_GGIPC_CP"], "benchreport.JavaClient"]))
     if java and env.get("GGIPC_JAVA_OFFICIAL_CP"):
