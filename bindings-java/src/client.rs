@@ -52,6 +52,17 @@ struct Slot {
     state: Mutex<SlotState>,
 }
 
+/// Where a subscription is in its life.
+enum SlotState {
+    /// Not accepted yet.
+    Pending,
+    /// Not accepted yet, and closed meanwhile: close it as soon as it is.
+    PendingClosed,
+    Active(ggipc::SubscriptionHandle),
+    /// Refused by the server.
+    Closed,
+}
+
 impl Slot {
     fn new() -> Self {
         LIVE_SLOTS.fetch_add(1, Ordering::Relaxed);
@@ -59,25 +70,8 @@ impl Slot {
             state: Mutex::new(SlotState::Pending),
         }
     }
-}
 
-impl Drop for Slot {
-    fn drop(&mut self) {
-        LIVE_SLOTS.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-#[derive(Default)]
-enum SlotState {
-    /// Not accepted yet; remembers a close asked for meanwhile.
-    #[default]
-    Pending,
-    PendingClosed,
-    Active(ggipc::SubscriptionHandle),
-    Closed,
-}
-
-impl Slot {
+    /// Closes the stream, now or as soon as it is accepted. Idempotent.
     fn close(&self) {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         match &*st {
@@ -99,6 +93,12 @@ impl Slot {
     fn fail(&self) {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         *st = SlotState::Closed;
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        LIVE_SLOTS.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
