@@ -179,6 +179,21 @@ def run_one(cmd, scenario, server):
     return False, f"driver exited with status {p.returncode} without a result ({tail[:200]})", took
 
 
+def ping_evidence(log, mark):
+    """What the official-server harness saw from the client after its PING (spec §3.10)."""
+    try:
+        with open(log) as f:
+            f.seek(mark)
+            seen = [l.split(":")[0] for l in f.read().splitlines() if l.startswith(("PING received", "PING_RESPONSE"))]
+    except OSError:
+        seen = []
+    if not seen:
+        return "the client did not answer the server's PING (allowed: the protocol requires no answer)"
+    if "PING received" in seen and not any(s.startswith("PING_RESPONSE") for s in seen):
+        return "the client answered the server's PING with a PING, not a PING_RESPONSE (message type 2 instead of 3)"
+    return "the client answered the server's PING with a PING_RESPONSE"
+
+
 def md_escape(s):
     return s.replace("|", "\\|").replace("\n", " ")
 
@@ -214,7 +229,11 @@ def main():
                     if server is not None:
                         server.stop()
                     server = starters[sname](env)
+                log = os.path.join(server.tmp, "log")
+                mark = os.path.getsize(log) if os.path.exists(log) else 0
                 ok, reason, took = run_one(cmd, scen, server)
+                if scen == "server_ping" and sname == "official-crt-server":
+                    reason = (reason + "; " if reason else "") + ping_evidence(log, mark)
                 if not server.alive():
                     ok, reason = False, f"server died ({reason})"
                 status = "pass" if ok else "fail"

@@ -135,6 +135,7 @@ public final class OfficialServer {
                     onConnect(headers, payload);
                     break;
                 case Ping:
+                    System.err.println("PING received: " + text(payload));
                     List<Header> echo = new ArrayList<>();
                     for (Header h : headers) {
                         if (!h.getName().startsWith(":")) {
