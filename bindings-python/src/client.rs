@@ -126,6 +126,8 @@ pub struct Client {
     blocking: Option<ggipc::blocking::Client>,
     rt: tokio::runtime::Handle,
     pid: u32,
+    /// Stops the lifecycle forwarding when the client is closed.
+    closed: Arc<tokio::sync::Notify>,
 }
 
 impl Client {
@@ -135,14 +137,16 @@ impl Client {
         lifecycle: Option<Py<PyAny>>,
         reconnect: bool,
     ) -> Self {
+        let closed = Arc::new(tokio::sync::Notify::new());
         if let Some(cb) = lifecycle {
-            forward_lifecycle(&connected.inner, &rt, cb, reconnect);
+            forward_lifecycle(&connected.inner, &rt, cb, reconnect, closed.clone());
         }
         Client {
             inner: connected.inner,
             blocking: connected.blocking,
             rt,
             pid: std::process::id(),
+            closed,
         }
     }
 
@@ -156,11 +160,14 @@ impl Client {
 
 /// Sends the client's lifecycle events to `cb` on the completion thread: "connected" first (the
 /// connect itself), then what happens; "disconnected" is the last one unless the client reconnects.
+/// `stop` ends the forwarding once the user closed the client (after the events already emitted), so
+/// the callback, which refers back to the client, does not keep a reconnecting client alive.
 fn forward_lifecycle(
     client: &ggipc::Client,
     rt: &tokio::runtime::Handle,
     cb: Py<PyAny>,
     reconnect: bool,
+    stop: Arc<tokio::sync::Notify>,
 ) {
     let mut rx = client.lifecycle();
     let cb = Arc::new(cb);
@@ -169,46 +176,67 @@ fn forward_lifecycle(
         lifecycle_call(py, &first, LC_CONNECTED, py.None())
     }));
     rt.spawn(async move {
-        use tokio::sync::broadcast::error::RecvError;
+        use tokio::sync::broadcast::error::{RecvError, TryRecvError};
         loop {
-            let ev = match rx.recv().await {
-                Ok(ev) => ev,
-                Err(RecvError::Lagged(_)) => continue,
-                Err(RecvError::Closed) => break,
-            };
-            let (kind, last, arg): (u8, bool, LazyArg) = match ev {
-                LifecycleEvent::Connected => (LC_CONNECTED, false, Box::new(|py| py.None())),
-                LifecycleEvent::Disconnected(e) => (
-                    LC_DISCONNECTED,
-                    !reconnect,
-                    Box::new(move |py| exception(py, &e)),
-                ),
-                LifecycleEvent::ReconnectFailed(e) => {
-                    (LC_GAVE_UP, true, Box::new(move |py| exception(py, &e)))
-                }
-                LifecycleEvent::Ping { payload } => (
-                    LC_PING,
-                    false,
-                    Box::new(move |py| {
-                        let headers: Vec<(String, String)> = Vec::new();
-                        match (headers, PyBytes::new(py, &payload)).into_pyobject(py) {
-                            Ok(t) => t.into_any().unbind(),
-                            Err(e) => e.into_value(py).into_any(),
+            let ev = tokio::select! {
+                biased;
+                ev = rx.recv() => match ev {
+                    Ok(ev) => ev,
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => break,
+                },
+                _ = stop.notified() => {
+                    // Closed by the user: hand over what was emitted up to now, then stop.
+                    loop {
+                        match rx.try_recv() {
+                            Ok(ev) => {
+                                forward_one(&cb, ev, reconnect);
+                            }
+                            Err(TryRecvError::Lagged(_)) => continue,
+                            Err(_) => break,
                         }
-                    }),
-                ),
-                _ => continue,
+                    }
+                    break;
+                }
             };
-            let cb = cb.clone();
-            complete(Box::new(move |py| {
-                let arg = arg(py);
-                lifecycle_call(py, &cb, kind, arg)
-            }));
-            if last {
+            if forward_one(&cb, ev, reconnect) {
                 break;
             }
         }
     });
+}
+
+/// Queues one lifecycle event for the callback; true if it is the last one.
+fn forward_one(cb: &Arc<Py<PyAny>>, ev: LifecycleEvent, reconnect: bool) -> bool {
+    let (kind, last, arg): (u8, bool, LazyArg) = match ev {
+        LifecycleEvent::Connected => (LC_CONNECTED, false, Box::new(|py| py.None())),
+        LifecycleEvent::Disconnected(e) => (
+            LC_DISCONNECTED,
+            !reconnect,
+            Box::new(move |py| exception(py, &e)),
+        ),
+        LifecycleEvent::ReconnectFailed(e) => {
+            (LC_GAVE_UP, true, Box::new(move |py| exception(py, &e)))
+        }
+        LifecycleEvent::Ping { payload } => (
+            LC_PING,
+            false,
+            Box::new(move |py| {
+                let headers: Vec<(String, String)> = Vec::new();
+                match (headers, PyBytes::new(py, &payload)).into_pyobject(py) {
+                    Ok(t) => t.into_any().unbind(),
+                    Err(e) => e.into_value(py).into_any(),
+                }
+            }),
+        ),
+        _ => return false,
+    };
+    let cb = cb.clone();
+    complete(Box::new(move |py| {
+        let arg = arg(py);
+        lifecycle_call(py, &cb, kind, arg)
+    }));
+    last
 }
 
 /// A lifecycle callback argument, built once the GIL is held.
@@ -486,6 +514,8 @@ impl Client {
             return;
         }
         py.detach(|| self.rt.block_on(self.inner.close()));
+        // notify_one keeps a permit, so the forwarding task stops even if it is not waiting yet
+        self.closed.notify_one();
     }
 
     /// True while a connection is up (false once closed, lost, or in another process after fork()).

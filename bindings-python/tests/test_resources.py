@@ -92,3 +92,22 @@ def test_rss_and_threads_stay_flat(remote_nucleus):
         assert threads2 == threads0
     finally:
         c.close()
+
+
+@pytest.mark.parametrize("reconnect", [False, True])
+def test_a_closed_client_is_released(nucleus, reconnect):
+    import gc
+    import weakref
+
+    from ggipc.eventstreamrpc import LifecycleHandler
+
+    client = gg.connect(reconnect=reconnect, lifecycle_handler=LifecycleHandler())
+    ref = weakref.ref(client.connection)
+    client.close().result(5)
+    del client
+    deadline = time.monotonic() + 5
+    while ref() is not None and time.monotonic() < deadline:
+        nucleus.subscriptions()  # any call into the native module lets it release deferred references
+        gc.collect()
+        time.sleep(0.01)
+    assert ref() is None, "the closed client is still referenced"
