@@ -12,15 +12,30 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::broadcast;
 
-/// How many publishes [`MemoryBroker::recorded`] keeps (oldest dropped first).
+/// How many publishes [`MemoryBroker::recorded`] keeps at most (oldest dropped first).
 pub const RECORD_LIMIT: usize = 100_000;
+/// How many bytes of publishes (payloads, topics and a fixed overhead each) [`MemoryBroker::recorded`] keeps at
+/// most (oldest dropped first), so large payloads cannot grow the record without bound.
+pub const RECORD_BYTES_LIMIT: usize = 16 * 1024 * 1024;
+
+fn record_size(p: &BrokerPublish) -> usize {
+    64 + p.message.topic().len()
+        + p.message.payload_bytes().len()
+        + p.message.correlation_data.as_ref().map_or(0, Vec::len)
+}
+
+#[derive(Default)]
+struct Record {
+    publishes: VecDeque<Arc<BrokerPublish>>,
+    bytes: usize,
+}
 
 /// In-memory broker. See the module docs.
 pub struct MemoryBroker {
     subs: RwLock<Vec<(SubscriptionId, String, MessageSink)>>,
     next_id: AtomicU64,
     retained: Mutex<HashMap<String, MqttMessage>>,
-    recorded: Mutex<VecDeque<Arc<BrokerPublish>>>,
+    recorded: Mutex<Record>,
     tap: broadcast::Sender<BrokerPublish>,
     dropped: AtomicU64,
 }
@@ -31,7 +46,7 @@ impl Default for MemoryBroker {
             subs: RwLock::new(Vec::new()),
             next_id: AtomicU64::new(1),
             retained: Mutex::new(HashMap::new()),
-            recorded: Mutex::new(VecDeque::new()),
+            recorded: Mutex::new(Record::default()),
             tap: broadcast::channel(4096).0,
             dropped: AtomicU64::new(0),
         }
@@ -83,11 +98,13 @@ impl MemoryBroker {
         delivered
     }
 
-    /// Publishes made by components, oldest first (at most [`RECORD_LIMIT`]).
+    /// Publishes made by components, oldest first (at most [`RECORD_LIMIT`] of them and
+    /// [`RECORD_BYTES_LIMIT`] bytes).
     pub fn recorded(&self) -> Vec<BrokerPublish> {
         self.recorded
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .publishes
             .iter()
             .map(|p| (**p).clone())
             .collect()
@@ -95,10 +112,7 @@ impl MemoryBroker {
 
     /// Forgets the recorded publishes.
     pub fn clear_recorded(&self) {
-        self.recorded
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        *self.recorded.lock().unwrap_or_else(|e| e.into_inner()) = Record::default();
     }
 
     /// A live feed of publishes made by components (lagging receivers lose the oldest).
@@ -131,10 +145,14 @@ impl Broker for MemoryBroker {
         let publish = Arc::new(publish);
         {
             let mut rec = self.recorded.lock().unwrap_or_else(|e| e.into_inner());
-            if rec.len() >= RECORD_LIMIT {
-                rec.pop_front();
+            rec.bytes += record_size(&publish);
+            rec.publishes.push_back(publish.clone());
+            while rec.publishes.len() > RECORD_LIMIT || rec.bytes > RECORD_BYTES_LIMIT {
+                let Some(old) = rec.publishes.pop_front() else {
+                    break;
+                };
+                rec.bytes -= record_size(&old);
             }
-            rec.push_back(publish.clone());
         }
         if self.tap.receiver_count() > 0 {
             let _ = self.tap.send((*publish).clone());
@@ -173,5 +191,39 @@ impl Broker for MemoryBroker {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|(i, _, _)| *i != id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn publish(size: usize) -> BrokerPublish {
+        BrokerPublish {
+            component: Arc::from("c"),
+            qos: Qos::AtMostOnce,
+            message: MqttMessage::new("t", vec![0u8; size]),
+        }
+    }
+
+    #[test]
+    fn the_record_is_bounded_in_bytes_and_count() {
+        let b = MemoryBroker::new();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        for _ in 0..300 {
+            rt.block_on(b.publish(publish(128 * 1024))).unwrap();
+        }
+        let kept = b.recorded();
+        assert!(kept.len() < 300 && !kept.is_empty(), "{}", kept.len());
+        let bytes: usize = kept.iter().map(record_size).sum();
+        assert!(bytes <= RECORD_BYTES_LIMIT);
+        for _ in 0..(RECORD_LIMIT + 10) {
+            rt.block_on(b.publish(publish(0))).unwrap();
+        }
+        assert_eq!(b.recorded().len(), RECORD_LIMIT);
+        b.clear_recorded();
+        assert!(b.recorded().is_empty());
     }
 }

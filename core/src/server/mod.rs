@@ -19,7 +19,7 @@ pub mod topic;
 pub use broker::{
     BoxFuture, Broker, BrokerError, BrokerPublish, Delivery, MessageSink, SubscriptionId,
 };
-pub use memory::{MemoryBroker, RECORD_LIMIT};
+pub use memory::{MemoryBroker, RECORD_BYTES_LIMIT, RECORD_LIMIT};
 pub use policy::{AccessControl, FilterAuthorization, Policy, PolicyError, ResourcePattern};
 pub use recipe::{get_ci, Recipe, RecipeError};
 pub use registry::{generate_svcuid, Component, ComponentRegistry};
