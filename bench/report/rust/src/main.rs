@@ -86,7 +86,10 @@ fn client(args: &[String]) {
     let c = b.as_async().clone();
     let ev_topic = format!("bench/ev/{pid}");
     let sub = b
-        .subscribe_to_iot_core(SubscribeToIoTCoreRequest::new(ev_topic.clone(), Qos::AtMostOnce))
+        .subscribe_to_iot_core(SubscribeToIoTCoreRequest::new(
+            ev_topic.clone(),
+            Qos::AtMostOnce,
+        ))
         .expect("subscribe")
         .into_async();
     // (count, first, last) updated by the handler on the dispatcher thread
@@ -109,8 +112,12 @@ fn client(args: &[String]) {
     let mut lat = Vec::with_capacity(sync_n);
     for _ in 0..sync_n {
         let t = Instant::now();
-        b.publish_to_iot_core(PublishToIoTCoreRequest::new(topic.as_str(), Qos::AtMostOnce, payload.clone()))
-            .expect("publish");
+        b.publish_to_iot_core(PublishToIoTCoreRequest::new(
+            topic.as_str(),
+            Qos::AtMostOnce,
+            payload.clone(),
+        ))
+        .expect("publish");
         lat.push(t.elapsed().as_secs_f64() * 1e6);
     }
     let total: f64 = lat.iter().sum::<f64>() / 1e6;
@@ -136,9 +143,9 @@ fn client(args: &[String]) {
         if n != last_count {
             last_count = n;
             last_change = Instant::now();
-        } else if last_change.elapsed() > deadline_idle && n > 0 {
-            break;
-        } else if last_change.elapsed() > Duration::from_secs(30) {
+        } else if (n > 0 && last_change.elapsed() > deadline_idle)
+            || last_change.elapsed() > Duration::from_secs(30)
+        {
             break;
         }
     }
@@ -170,7 +177,10 @@ fn idle(args: &[String]) {
     for i in 0..n {
         let c = ggipc::blocking::Client::connect().expect("connect");
         let s = c
-            .subscribe_to_iot_core(SubscribeToIoTCoreRequest::new(format!("bench/idle/{i}"), Qos::AtMostOnce))
+            .subscribe_to_iot_core(SubscribeToIoTCoreRequest::new(
+                format!("bench/idle/{i}"),
+                Qos::AtMostOnce,
+            ))
             .expect("subscribe");
         opened.fetch_add(1, Ordering::Relaxed);
         held.push((c, s));

@@ -4,7 +4,9 @@
 //! environment the nucleus gives.
 
 use bytes::Bytes;
-use ggipc::model::{PayloadFormat, PublishToIoTCoreRequest, Qos, SubscribeToIoTCoreRequest, UserProperty};
+use ggipc::model::{
+    PayloadFormat, PublishToIoTCoreRequest, Qos, SubscribeToIoTCoreRequest, UserProperty,
+};
 use ggipc::{Client, ErrorKind, LifecycleEvent, Subscription, SubscriptionEvent};
 use std::time::{Duration, Instant};
 use tokio::time::timeout;
@@ -38,7 +40,10 @@ fn publish(topic: &str, qos: Qos, payload: &[u8]) -> PublishToIoTCoreRequest {
 }
 
 async fn pub_ok(c: &Client, r: PublishToIoTCoreRequest) -> Result<(), String> {
-    c.publish_to_iot_core(r).await.map(|_| ()).map_err(|e| format!("publish: {e}"))
+    c.publish_to_iot_core(r)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("publish: {e}"))
 }
 
 async fn sub(c: &Client, filter: &str) -> Result<Subscription, String> {
@@ -54,9 +59,13 @@ async fn next_message(s: &mut Subscription) -> Result<ggipc::model::MqttMessage,
             Err(_) => return Err("timed out waiting for an event".into()),
             Ok(None) => return Err("subscription ended".into()),
             Ok(Some(SubscriptionEvent::Message(m))) => {
-                return m.message.ok_or_else(|| "event without a message".to_string())
+                return m
+                    .message
+                    .ok_or_else(|| "event without a message".to_string())
             }
-            Ok(Some(SubscriptionEvent::Closed(e))) => return Err(format!("subscription closed: {e:?}")),
+            Ok(Some(SubscriptionEvent::Closed(e))) => {
+                return Err(format!("subscription closed: {e:?}"))
+            }
             Ok(Some(_)) => continue,
         }
     }
@@ -67,7 +76,10 @@ fn expect_error(r: ggipc::Result<impl std::fmt::Debug>, kind: ErrorKind, text: &
         Ok(v) => Err(format!("expected {kind}, the call succeeded: {v:?}")),
         Err(e) => {
             check(e.kind() == kind, format!("expected {kind}, got {e}"))?;
-            check(e.message().contains(text), format!("message {:?} does not contain {text:?}", e.message()))?;
+            check(
+                e.message().contains(text),
+                format!("message {:?} does not contain {text:?}", e.message()),
+            )?;
             Ok(e.to_string())
         }
     }
@@ -80,7 +92,10 @@ async fn mqtt5(qos: Qos) -> R {
     let corr = b"\x00corr\xff".to_vec();
     let mut r = publish(&topic, qos, b"hello mqtt5");
     r.retain = Some(false);
-    r.user_properties = Some(vec![UserProperty::new("k1", "v1"), UserProperty::new("k2", "v2")]);
+    r.user_properties = Some(vec![
+        UserProperty::new("k1", "v1"),
+        UserProperty::new("k2", "v2"),
+    ]);
     r.message_expiry_interval_seconds = Some(3600);
     r.correlation_data = Some(corr.clone());
     r.response_topic = Some("conf/reply".into());
@@ -88,21 +103,44 @@ async fn mqtt5(qos: Qos) -> R {
     r.content_type = Some("text/plain".into());
     pub_ok(&c, r).await?;
     let m = next_message(&mut s).await?;
-    check(m.topic_name.as_deref() == Some(topic.as_str()), format!("topic {:?}", m.topic_name))?;
+    check(
+        m.topic_name.as_deref() == Some(topic.as_str()),
+        format!("topic {:?}", m.topic_name),
+    )?;
     check(m.payload.as_deref() == Some(&b"hello mqtt5"[..]), "payload")?;
     check(
-        m.user_properties == Some(vec![UserProperty::new("k1", "v1"), UserProperty::new("k2", "v2")]),
+        m.user_properties
+            == Some(vec![
+                UserProperty::new("k1", "v1"),
+                UserProperty::new("k2", "v2"),
+            ]),
         format!("user properties {:?}", m.user_properties),
     )?;
-    check(m.correlation_data.as_deref() == Some(&corr[..]), "correlation data")?;
-    check(m.response_topic.as_deref() == Some("conf/reply"), "response topic")?;
-    check(m.payload_format == Some(PayloadFormat::Utf8), format!("payload format {:?}", m.payload_format))?;
+    check(
+        m.correlation_data.as_deref() == Some(&corr[..]),
+        "correlation data",
+    )?;
+    check(
+        m.response_topic.as_deref() == Some("conf/reply"),
+        "response topic",
+    )?;
+    check(
+        m.payload_format == Some(PayloadFormat::Utf8),
+        format!("payload format {:?}", m.payload_format),
+    )?;
     let exp = m.message_expiry_interval_seconds;
-    check(matches!(exp, Some(e) if e > 0 && e <= 3600), format!("message expiry {exp:?}"))?;
+    check(
+        matches!(exp, Some(e) if e > 0 && e <= 3600),
+        format!("message expiry {exp:?}"),
+    )?;
     c.close().await;
     Ok(format!(
         "all fields delivered (contentType {})",
-        if m.content_type.is_some() { "kept" } else { "dropped" }
+        if m.content_type.is_some() {
+            "kept"
+        } else {
+            "dropped"
+        }
     ))
 }
 
@@ -112,7 +150,10 @@ async fn roundtrip(payload: Vec<u8>) -> R {
     let mut s = sub(&c, &topic).await?;
     pub_ok(&c, publish(&topic, Qos::AtLeastOnce, &payload)).await?;
     let m = next_message(&mut s).await?;
-    check(m.payload.as_deref() == Some(&payload[..]), "payload differs")?;
+    check(
+        m.payload.as_deref() == Some(&payload[..]),
+        "payload differs",
+    )?;
     c.close().await;
     Ok(String::new())
 }
@@ -127,8 +168,14 @@ async fn run(scenario: &str) -> R {
             let t0 = Instant::now();
             match Client::connect().await {
                 Err(e) => {
-                    check(e.kind() == ErrorKind::AccessDenied, format!("refused, but not as AccessDenied: {e}"))?;
-                    Ok(format!("refused in {:.2} s with {e}", t0.elapsed().as_secs_f64()))
+                    check(
+                        e.kind() == ErrorKind::AccessDenied,
+                        format!("refused, but not as AccessDenied: {e}"),
+                    )?;
+                    Ok(format!(
+                        "refused in {:.2} s with {e}",
+                        t0.elapsed().as_secs_f64()
+                    ))
                 }
                 Ok(_) => Err("a bad token was accepted".into()),
             }
@@ -145,30 +192,56 @@ async fn run(scenario: &str) -> R {
             let h1 = next_message(&mut hash).await?.topic_name;
             let h2 = next_message(&mut hash).await?.topic_name;
             check(
-                h1.as_deref() == Some(&format!("{base}/a/x")[..]) && h2.as_deref() == Some(&format!("{base}/b/y")[..]),
+                h1.as_deref() == Some(&format!("{base}/a/x")[..])
+                    && h2.as_deref() == Some(&format!("{base}/b/y")[..]),
                 "order or topics on #",
             )?;
             let p1 = next_message(&mut plus).await?.topic_name;
-            check(p1.as_deref() == Some(&format!("{base}/a/x")[..]), "+/x first event")?;
+            check(
+                p1.as_deref() == Some(&format!("{base}/a/x")[..]),
+                "+/x first event",
+            )?;
             check(plus.try_next().is_none(), "+/x got a second event")?;
             c.close().await;
             Ok(String::new())
         }
         "binary_payload" => roundtrip((0..=255u8).collect()).await,
-        "payload_128k" => roundtrip((0..131072u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect()).await,
+        "payload_128k" => {
+            roundtrip(
+                (0..131072u32)
+                    .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+                    .collect(),
+            )
+            .await
+        }
         "service_error" => {
             let c = connect().await?;
-            let r = c.publish_to_iot_core(publish(&unique("big"), Qos::AtLeastOnce, &vec![b'x'; 131073])).await;
-            let out = expect_error(r, ErrorKind::ServiceError, "exceeds the configured limit of 131072 bytes")?;
+            let r = c
+                .publish_to_iot_core(publish(
+                    &unique("big"),
+                    Qos::AtLeastOnce,
+                    &vec![b'x'; 131073],
+                ))
+                .await;
+            let out = expect_error(
+                r,
+                ErrorKind::ServiceError,
+                "exceeds the configured limit of 131072 bytes",
+            )?;
             c.close().await;
             Ok(out)
         }
         "unauthorized" => {
             let c = connect().await?;
-            let r = c.publish_to_iot_core(publish("forbidden/x", Qos::AtMostOnce, b"x")).await;
+            let r = c
+                .publish_to_iot_core(publish("forbidden/x", Qos::AtMostOnce, b"x"))
+                .await;
             let out = expect_error(r, ErrorKind::UnauthorizedError, "Not Authorized")?;
             let r = c
-                .subscribe_to_iot_core(SubscribeToIoTCoreRequest::new("forbidden/#", Qos::AtMostOnce))
+                .subscribe_to_iot_core(SubscribeToIoTCoreRequest::new(
+                    "forbidden/#",
+                    Qos::AtMostOnce,
+                ))
                 .await
                 .map(|_| ());
             expect_error(r, ErrorKind::UnauthorizedError, "Not Authorized")?;
@@ -179,7 +252,11 @@ async fn run(scenario: &str) -> R {
             let c = connect().await?;
             let mut req = publish(&unique("inv"), Qos::AtMostOnce, b"x");
             req.qos = None;
-            let out = expect_error(c.publish_to_iot_core(req).await, ErrorKind::InvalidArgumentsError, "QoS is required")?;
+            let out = expect_error(
+                c.publish_to_iot_core(req).await,
+                ErrorKind::InvalidArgumentsError,
+                "QoS is required",
+            )?;
             c.close().await;
             Ok(out)
         }
@@ -216,7 +293,10 @@ async fn run(scenario: &str) -> R {
             })
             .await
             .map_err(|_| "timed out waiting for the ping".to_string())??;
-            check(payload == Bytes::from_static(b"server-ping"), format!("ping payload {payload:?}"))?;
+            check(
+                payload == Bytes::from_static(b"server-ping"),
+                format!("ping payload {payload:?}"),
+            )?;
             pub_ok(&c, publish(&unique("ping"), Qos::AtLeastOnce, b"after")).await?;
             c.close().await;
             Ok(String::new())
@@ -230,13 +310,16 @@ async fn run(scenario: &str) -> R {
                 let c2 = c.clone();
                 let t = topic.clone();
                 tasks.push(tokio::spawn(async move {
-                    c2.publish_to_iot_core(publish(&t, Qos::AtMostOnce, i.to_string().as_bytes())).await
+                    c2.publish_to_iot_core(publish(&t, Qos::AtMostOnce, i.to_string().as_bytes()))
+                        .await
                 }));
             }
             next_message(&mut s).await?;
             s.close();
             for t in tasks {
-                t.await.map_err(|e| e.to_string())?.map_err(|e| format!("publish while closing: {e}"))?;
+                t.await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| format!("publish while closing: {e}"))?;
             }
             pub_ok(&c, publish(&topic, Qos::AtLeastOnce, b"after close")).await?;
             let mut s2 = sub(&c, &topic).await?;
@@ -244,13 +327,21 @@ async fn run(scenario: &str) -> R {
                 let c2 = c.clone();
                 let t = topic.clone();
                 tokio::spawn(async move {
-                    let _ = c2.publish_to_iot_core(publish(&t, Qos::AtMostOnce, i.to_string().as_bytes())).await;
+                    let _ = c2
+                        .publish_to_iot_core(publish(&t, Qos::AtMostOnce, i.to_string().as_bytes()))
+                        .await;
                 });
             }
             next_message(&mut s2).await?;
-            timeout(T, c.close()).await.map_err(|_| "close did not finish".to_string())?;
+            timeout(T, c.close())
+                .await
+                .map_err(|_| "close did not finish".to_string())?;
             let c3 = connect().await?;
-            pub_ok(&c3, publish(&topic, Qos::AtLeastOnce, b"server still serving")).await?;
+            pub_ok(
+                &c3,
+                publish(&topic, Qos::AtLeastOnce, b"server still serving"),
+            )
+            .await?;
             c3.close().await;
             Ok(String::new())
         }
@@ -265,6 +356,9 @@ async fn main() {
         Ok(r) => (true, r),
         Err(r) => (false, r),
     };
-    println!("{}", serde_json::json!({"scenario": scenario, "ok": ok, "reason": reason}));
+    println!(
+        "{}",
+        serde_json::json!({"scenario": scenario, "ok": ok, "reason": reason})
+    );
     std::process::exit(0);
 }
