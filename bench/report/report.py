@@ -390,9 +390,8 @@ def write(args, cl, sizes, comps, by_size, by_comp, ping, elapsed, load0):
          "fast as the nucleus takes them; the rate counts events reaching the client's handler (first to last), "
          "and events a slow client could not take are dropped by the nucleus (bounded queues), shown as received/sent.",
          "* Limit line: the raw Unix-socket ping-pong (a request/response of the payload size between two threads "
-         "that sleep in the kernel between messages). A client that spins briefly before it sleeps, as ggipc's sync path "
-         "does, can come in under it: the line is the cost of two kernel wake-ups, the price of a round trip "
-         "that does not burn CPU while it waits.",
+         "that sleep in the kernel between messages): two kernel wake-ups per round trip. It is not a hard bound: "
+         "a peer that spins instead of sleeping is faster, and on this shared machine single runs scatter around it.",
          "* Connected components: N−1 extra connections held open by a helper process, each with one subscription "
          "(one identity), then the clients measured at 64 B.",
          "* The official C++ SDK is not built here, so ggipc C++ has no counterpart in this report "
