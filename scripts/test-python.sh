@@ -23,6 +23,9 @@ fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
     "maturin>=1.5,<2" "pytest>=7" "pytest-asyncio>=0.21" "awsiotsdk==1.31.0" "mypy>=1.8"
 
+# Rust unit tests of the binding's helpers (the behaviour is tested from Python below).
+(cd "$ROOT" && PYO3_PYTHON="$VENV/bin/python" cargo test --quiet -p ggipc-python)
+
 rm -rf "$WHEELS"
 profile_flag=(--release)
 [[ "$PROFILE" == dev ]] && profile_flag=()

@@ -635,3 +635,19 @@ impl Subscription {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_must_be_positive() {
+        assert_eq!(seconds(0.25, "t").unwrap(), Duration::from_millis(250));
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            assert_eq!(
+                seconds(bad, "timeout").unwrap_err().kind(),
+                ErrorKind::InvalidArgument
+            );
+        }
+    }
+}

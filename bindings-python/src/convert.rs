@@ -137,3 +137,30 @@ pub fn message_tuple<'py>(py: Python<'py>, m: MqttMessage) -> PyResult<Bound<'py
     )
         .into_pyobject(py)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qos_values() {
+        assert_eq!(qos(None).unwrap(), None);
+        assert_eq!(qos(Some("0")).unwrap(), Some(Qos::AtMostOnce));
+        assert_eq!(qos(Some("1")).unwrap(), Some(Qos::AtLeastOnce));
+        let e = qos(Some("2")).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgumentsError);
+        assert_eq!(e.message(), "Invalid QoS value: 2");
+    }
+
+    #[test]
+    fn payload_format_values() {
+        assert_eq!(
+            payload_format(Some("1")).unwrap(),
+            Some(PayloadFormat::Utf8)
+        );
+        assert_eq!(
+            payload_format(Some("x")).unwrap_err().kind(),
+            ErrorKind::InvalidArgumentsError
+        );
+    }
+}

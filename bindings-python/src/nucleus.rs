@@ -378,3 +378,33 @@ fn published_tuple(py: Python<'_>, p: BrokerPublish) -> PyResult<Bound<'_, PyTup
     )
         .into_pyobject(py)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(filter: Option<&str>) -> Failure {
+        Failure {
+            filter: filter.map(str::to_string),
+            message: "m".into(),
+        }
+    }
+
+    #[test]
+    fn failures_match_topics_and_filters() {
+        assert!(failure(None).applies_to_topic("any/thing"));
+        let f = failure(Some("cloud/#"));
+        assert!(f.applies_to_topic("cloud/a/b"));
+        assert!(!f.applies_to_topic("local/a"));
+        assert!(f.applies_to_filter("cloud/+"));
+        assert!(f.applies_to_filter("cloud/#"));
+        assert!(!f.applies_to_filter("local/#"));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration(1.5), Duration::from_millis(1500));
+        assert_eq!(duration(-1.0), Duration::ZERO);
+        assert_eq!(duration(f64::NAN), Duration::ZERO);
+    }
+}
