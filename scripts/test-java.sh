@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Java binding: builds libggipc_jni through Maven (cargo), runs the JUnit suite, checks the packaged jar, then
-# runs the official AWS Java SDK (V1 and V2 clients) against the same test server.
+# runs the official AWS Java SDK (V1 and V2 clients) against the same test server, and the docs' Java examples
+# as components on the local nucleus.
 #   scripts/test-java.sh            tests
 #   scripts/test-java.sh --bench    tests, then the side-by-side benchmark (bench/java)
 # Needs a JDK (11+), Maven and cargo; Maven downloads its plugins and the official SDK from Maven Central.
@@ -22,6 +23,9 @@ echo "jar ok: $jar carries native/linux-x86_64/libggipc_jni.so"
 echo "== tests/interop/java: official AWS IoT Device SDK for Java v2 against ggipc"
 cd "$root/tests/interop/java"
 mvn -B -ntp test
+
+echo "== examples/java: the docs' examples as components on the local nucleus (ggipc run)"
+"$root/examples/java/run-demo.sh"
 
 if [ "${1:-}" = "--bench" ]; then
   "$root/bench/java/run.sh"
