@@ -99,29 +99,50 @@ for t in "${targets[@]}"; do
     rm -rf "$artifacts"
     mkdir -p "$corpus" "$artifacts" "$work/seeds/$t"
     log=$work/$t.log
-    args=(-max_total_time="$secs" -rss_limit_mb=2048 -timeout=20 -artifact_prefix="$artifacts/" -print_final_stats=1)
+    # Fork mode keeps fuzzing after a crash (a known defect must not stop the search for others).
+    args=(-max_total_time="$secs" -rss_limit_mb=2048 -timeout=20 -artifact_prefix="$artifacts/"
+          -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
     if [ $use_cargo_fuzz -eq 1 ]; then
         (cd "$crate" && cargo +nightly fuzz run --fuzz-dir . "$t" "$corpus" "$work/seeds/$t" -- "${args[@]}") >"$log" 2>&1
+        bin=$crate/target/$host/release/$t
     else
-        "$bin_dir/$t" "${args[@]}" "$corpus" "$work/seeds/$t" >"$log" 2>&1
+        (cd "$work" && "$bin_dir/$t" "${args[@]}" "$corpus" "$work/seeds/$t") >"$log" 2>&1
+        bin=$bin_dir/$t
     fi
     status=$?
-    runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
-    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*')
-
-
-    if [ $status -ne 0 ] || ls "$artifacts"/crash-* "$artifacts"/leak-* "$artifacts"/oom-* "$artifacts"/timeout-* >/dev/null 2>&1; then
-        crashed+=("$t")
-        mkdir -p "tests/fuzz/regressions/$t"
-        for a in "$artifacts"/*; do
-            [ -f "$a" ] && cp "$a" "tests/fuzz/regressions/$t/" && echo "  kept $(basename "$a") as a regression input"
-        done
-        echo "fuzz $t: CRASHED (exit $status) after ${runs:-?} runs, ${secs}s; log: $log"
-        grep -m3 -E 'panicked|ERROR: libFuzzer|SUMMARY' "$log" | sed 's/^/    /'
-    else
-        echo "fuzz $t: ${runs:-?} runs in ${secs}s, coverage ${cov:-?} edges, corpus $(ls "$corpus" | wc -l) inputs, no crash"
+    runs=$(grep -ao '^#[0-9]*' "$log" | tail -1 | tr -d '#')
+    cov=$(grep -ao 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*')
+    known=0
+    new=0
+    messages=""
+    for a in "$artifacts"/*; do
+        [ -f "$a" ] || continue
+        # Replaying one input prints its panic message.
+        msg=$("$bin" "$a" 2>&1 | grep -a -A1 'panicked at' | tail -1 | cut -c1-160)
+        if [ -n "$msg" ] && grep -v '^#' tests/fuzz/regressions/known-defects.txt | grep -qF -f - <(echo "$msg"); then
+            known=$((known + 1))
+        else
+            new=$((new + 1))
+            mkdir -p "tests/fuzz/regressions/$t"
+            cp "$a" "tests/fuzz/regressions/$t/"
+            echo "  new crash kept as tests/fuzz/regressions/$t/$(basename "$a"): ${msg:-see $log}"
+        fi
+        messages="$messages$msg"$'\n'
+    done
+    if [ $status -ne 0 ] && [ $((known + new)) -eq 0 ]; then
+        new=1
+        echo "  libFuzzer exited with $status without an artifact; log: $log"
     fi
-
+    summary="fuzz $t: ${runs:-?} runs in ${secs}s, coverage ${cov:-?} edges, corpus $(ls "$corpus" | wc -l) inputs"
+    if [ $new -gt 0 ]; then
+        crashed+=("$t")
+        echo "$summary, NEW CRASHES: $new (known defects: $known)"
+    elif [ $known -gt 0 ]; then
+        echo "$summary, no new crash; $known inputs hit known defects:"
+        printf '%s' "$messages" | sort -u | sed '/^$/d; s/^/    /'
+    else
+        echo "$summary, no crash"
+    fi
 done
 
 if [ ${#crashed[@]} -gt 0 ]; then

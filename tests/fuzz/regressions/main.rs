@@ -13,6 +13,13 @@ fn replay(target: &str, run: fn(&[u8])) -> usize {
         .map(|e| e.unwrap().path())
         .collect();
     entries.sort();
+    // `REPLAY_ONLY=<part of a file name>` replays just the matching inputs.
+    if let Ok(only) = std::env::var("REPLAY_ONLY") {
+        entries.retain(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().contains(&only))
+        });
+    }
     for p in entries {
         let data = std::fs::read(&p).unwrap();
         eprintln!("replaying {}", p.display());
@@ -24,10 +31,29 @@ fn replay(target: &str, run: fn(&[u8])) -> usize {
 
 #[test]
 fn server_rpc_regressions() {
-    assert!(replay("server_rpc", ggipc_fuzz_server::server_rpc) > 0);
+    let n = replay("server_rpc", ggipc_fuzz_server::server_rpc);
+    assert!(n > 0 || std::env::var_os("REPLAY_ONLY").is_some());
 }
 
 #[test]
 fn recipe_regressions() {
-    assert!(replay("recipe", ggipc_fuzz_server::recipe) > 0);
+    let n = replay("recipe", ggipc_fuzz_server::recipe);
+    assert!(n > 0 || std::env::var_os("REPLAY_ONLY").is_some());
+}
+
+/// Inputs that reproduce known server defects (see `docs/RELIABILITY.md`): each must still fail. When one
+/// stops failing, the defect is fixed: move the file to `regressions/server_rpc/`.
+#[test]
+fn server_rpc_known_defects_still_fail() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("regressions/server_rpc-known");
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        let data = std::fs::read(&p).unwrap();
+        let failed = std::panic::catch_unwind(|| ggipc_fuzz_server::server_rpc(&data)).is_err();
+        assert!(
+            failed,
+            "{} no longer fails: the defect is fixed, move it to regressions/server_rpc/",
+            p.display()
+        );
+    }
 }
