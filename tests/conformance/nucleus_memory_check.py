@@ -1,17 +1,15 @@
-"""Nucleus memory under large publishes with `--broker memory` (expected failure, known defect).
+"""Nucleus memory under large publishes with `--broker memory`.
 
     python nucleus_memory_check.py GGIPC_BIN
 
 Starts `ggipc nucleus --broker memory`, publishes 1,200 QoS 0 messages of 128 KiB (150 MiB in total) to a topic
 nobody subscribes to, with the ggipc Python client, and checks that the nucleus' resident memory stays under
-64 MiB (the embedded broker stays under 10 MiB in the same test).
+64 MiB. Prints PASS/FAIL with the figures; exit status 1 on FAIL.
 
-KNOWN DEFECT (expected to fail): `ggipc::server::MemoryBroker` records every publish for inspection
-(`recorded`, bounded at RECORD_LIMIT = 100,000 messages, not bytes), and the nucleus' `--broker memory` always
-records, so its memory grows by the bytes published until 100,000 messages are held: 12.5 GiB at 128 KiB each.
-Measured: 6.9 MiB at start, 316 MiB after 2,400 × 128 KiB, 628 MiB after another 19,200 × 16 KiB; the embedded
-broker stays at 7.7 MiB. Exit status: 0 when the defect shows (XFAIL) or the check passes (then remove this
-marker: prints XPASS); 1 only if the check could not run.
+History: `MemoryBroker` recorded every publish for inspection, bounded at 100,000 messages but not in bytes, so
+this nucleus grew by the bytes published (measured 6.9 MiB at start, 316 MiB after 2,400 x 128 KiB, 628 MiB after
+another 19,200 x 16 KiB; the embedded broker stayed at 7.7 MiB). The core now caps the record at 16 MiB; this
+check keeps it that way.
 """
 
 import json
@@ -22,7 +20,7 @@ import sys
 import tempfile
 import time
 
-EXPECTED_FAILURE = True
+EXPECTED_FAILURE = False
 LIMIT_KIB = 64 * 1024
 
 
