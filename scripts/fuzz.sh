@@ -20,7 +20,7 @@ core_targets=(decode round_trip model_json policy)
 own_targets=(server_rpc recipe)
 if [ $# -gt 0 ]; then targets=("$@"); else targets=("${core_targets[@]}" "${own_targets[@]}"); fi
 
-work=${FUZZ_WORK:-$root/target/fuzz-work}
+work=${FUZZ_WORK:-${CARGO_TARGET_DIR:-$root/target}/fuzz-work}
 mkdir -p "$work"
 
 crate_of() {
