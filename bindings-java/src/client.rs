@@ -31,12 +31,9 @@ static LIVE_CLIENTS: AtomicI64 = AtomicI64::new(0);
 static LIVE_SLOTS: AtomicI64 = AtomicI64::new(0);
 
 impl ClientHandle {
-    fn new(client: ggipc::Client) -> Self {
+    fn new(client: ggipc::Client, blocking: ggipc::blocking::Client) -> Self {
         LIVE_CLIENTS.fetch_add(1, Ordering::Relaxed);
-        ClientHandle {
-            blocking: ggipc::blocking::Client::from_async(client.clone()),
-            client,
-        }
+        ClientHandle { client, blocking }
     }
 }
 
@@ -259,11 +256,14 @@ pub extern "system" fn Java_io_ggipc_internal_Native_clientConnect<'l>(
         if let Some(d) = millis(operation_timeout_ms) {
             builder = builder.operation_timeout(d);
         }
-        let client = ggipc::runtime::block_on(builder.connect())??;
+        // A connection made for blocking use: its reader lets a waiting sync caller read its own response (one
+        // thread wake-up per round trip); async calls and subscriptions work on it as well.
+        let blocking = builder.connect_blocking()?;
+        let client = blocking.as_async().clone();
         if let Some(bridge) = lifecycle {
             watch_lifecycle(&client, bridge);
         }
-        Ok(Box::into_raw(Box::new(ClientHandle::new(client))) as jlong)
+        Ok(Box::into_raw(Box::new(ClientHandle::new(client, blocking))) as jlong)
     })
 }
 

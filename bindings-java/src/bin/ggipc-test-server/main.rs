@@ -1,7 +1,7 @@
-//! A local IPC server for the Java binding's tests and benchmark: `ggipc::server` over a `MemoryBroker`.
+//! A local IPC server for the Java binding's tests and benchmark: `ggipc::server` over a broker.
 //!
 //! ```text
-//! ggipc-test-server <socket path>
+//! ggipc-test-server <socket path> [--minimal-broker]
 //! ```
 //!
 //! Registers two components and prints one JSON line, then serves until its standard input closes (so it never
@@ -10,40 +10,62 @@
 //! - `full` may publish and subscribe on every topic;
 //! - `limited` may publish and subscribe only on `allowed/#`.
 //!
-//! The memory broker delivers every message a component publishes to the matching subscriptions (a component
-//! receives its own messages, as with IoT Core). A publish to `ggipc/test/burst` with payload `<count> <size> <topic>` makes the server deliver
-//! `count` messages of `size` bytes on `topic` (the first 8 bytes of each payload hold its big-endian sequence
-//! number), for event-throughput tests. With a fourth field `<window>`, the server keeps at most `window`
+//! By default the broker is ggipc's `MemoryBroker`, which delivers every message a component publishes to the
+//! matching subscriptions (a component receives its own messages, as with IoT Core). `--minimal-broker` (for
+//! benchmarks) accepts publishes and drops them, so that the server's own bookkeeping does not dominate a
+//! comparison of clients.
+//!
+//! With either broker, a publish to `ggipc/test/burst` with payload `<count> <size> <topic> [<window>]` makes
+//! the server deliver `count` messages of `size` bytes on `topic` (the first 8 bytes of each payload hold its
+//! big-endian sequence number), for event-throughput tests. With `window`, the server keeps at most `window`
 //! messages unacknowledged: the receiver publishes the number it has received so far (ASCII) to
 //! `ggipc/test/ack` from time to time. This keeps a burst within the client's bounded subscription queue.
+
+mod minimal_broker;
 
 use std::io::{BufRead, Write};
 use std::sync::Arc;
 
 use ggipc::model::MqttMessage;
-use ggipc::server::{AccessControl, MemoryBroker, Server, ServerConfig};
+use ggipc::server::{AccessControl, Broker, BrokerPublish, MemoryBroker, Server, ServerConfig};
+use tokio::sync::broadcast::{self, error::RecvError};
 
 const BURST_TOPIC: &str = "ggipc/test/burst";
 const ACK_TOPIC: &str = "ggipc/test/ack";
 
 fn main() {
-    let socket = match std::env::args().nth(1) {
-        Some(s) => s,
-        None => {
-            eprintln!("usage: ggipc-test-server <socket path>");
-            std::process::exit(2);
-        }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let minimal = args.iter().any(|a| a == "--minimal-broker");
+    let Some(socket) = args.iter().find(|a| !a.starts_with("--")).cloned() else {
+        eprintln!("usage: ggipc-test-server <socket path> [--minimal-broker]");
+        std::process::exit(2);
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
-    rt.block_on(serve(socket));
+    rt.block_on(serve(socket, minimal));
 }
 
-async fn serve(socket: String) {
-    let broker = Arc::new(MemoryBroker::new());
-    let server = Server::new(ServerConfig::new(socket.clone()), broker.clone());
+/// `<count> <size> <topic> [<window>]`
+fn parse_burst(spec: &[u8]) -> Option<(u64, usize, String, Option<u64>)> {
+    let spec = String::from_utf8_lossy(spec);
+    let mut parts = spec.split_whitespace();
+    let count = parts.next()?.parse().ok()?;
+    let size = parts.next()?.parse::<usize>().ok()?.max(8);
+    let topic = parts.next()?.to_string();
+    let window = parts.next().and_then(|s| s.parse().ok());
+    Some((count, size, topic, window))
+}
+
+async fn serve(socket: String, minimal: bool) {
+    let memory = Arc::new(MemoryBroker::new());
+    let broker: Arc<dyn Broker> = if minimal {
+        Arc::new(minimal_broker::Shared(Arc::default()))
+    } else {
+        memory.clone()
+    };
+    let server = Server::new(ServerConfig::new(socket.clone()), broker);
     let full = server
         .components()
         .register("test.full", AccessControl::allow_all_mqtt());
@@ -59,24 +81,28 @@ async fn serve(socket: String) {
     let limited = server.components().register("test.limited", limited_policy);
     let bound = server.bind().expect("bind the IPC socket");
 
-    // Run bursts on request.
-    let mut tap = broker.tap();
-    let loop_broker = broker.clone();
-    tokio::spawn(async move {
-        use tokio::sync::broadcast::error::RecvError;
-        loop {
-            match tap.recv().await {
-                Ok(p) => {
-                    if p.message.topic() == BURST_TOPIC {
-                        burst(&loop_broker, p.message.payload_bytes(), &mut tap).await;
+    if !minimal {
+        // Run bursts on request.
+        let mut tap = memory.tap();
+        tokio::spawn(async move {
+            loop {
+                match tap.recv().await {
+                    Ok(p) => {
+                        if p.message.topic() == BURST_TOPIC {
+                            if let Some((count, size, topic, window)) =
+                                parse_burst(p.message.payload_bytes())
+                            {
+                                burst(&memory, count, size, topic, window, &mut tap).await;
+                            }
+                        }
                     }
+                    // Publishes from a benchmark can outrun the tap; only burst requests matter here.
+                    Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return,
                 }
-                // Publishes from a benchmark can outrun the tap; only burst requests matter here.
-                Err(RecvError::Lagged(_)) => {}
-                Err(RecvError::Closed) => return,
             }
-        }
-    });
+        });
+    }
 
     println!(
         "{}",
@@ -105,22 +131,15 @@ async fn serve(socket: String) {
     let _ = std::fs::remove_file(&socket);
 }
 
+/// A burst through the memory broker; acks are read from its tap.
 async fn burst(
     broker: &MemoryBroker,
-    spec: &[u8],
-    tap: &mut tokio::sync::broadcast::Receiver<ggipc::server::BrokerPublish>,
+    count: u64,
+    size: usize,
+    topic: String,
+    window: Option<u64>,
+    tap: &mut broadcast::Receiver<BrokerPublish>,
 ) {
-    use tokio::sync::broadcast::error::RecvError;
-    let spec = String::from_utf8_lossy(spec);
-    let mut parts = spec.split_whitespace();
-    let count: u64 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-    let size: usize = parts
-        .next()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(16)
-        .max(8);
-    let topic = parts.next().unwrap_or("burst/events").to_string();
-    let window: Option<u64> = parts.next().and_then(|s| s.parse().ok());
     let mut acked = 0u64;
     for i in 0..count {
         if let Some(w) = window {
