@@ -413,3 +413,29 @@ async fn a_reader_that_stops_reading_does_not_stall_others() {
     );
     drop(stalled);
 }
+
+#[tokio::test]
+async fn a_subscription_racing_the_end_of_its_connection_is_undone() {
+    let fx = Fixture::start().await;
+    let token = fx.component("c", &["*"], &["*"]);
+    for _ in 0..20 {
+        // CONNECT and a subscribe in one write, then EOF: the subscribe completes after the connection ended.
+        let mut bytes = bytes::BytesMut::new();
+        rpc::connect_frame(&token)
+            .encode(1 << 20, &mut bytes)
+            .unwrap();
+        Raw::activation(SUB, SUB_REQ, 1, r#"{"topicName":"race","qos":"0"}"#)
+            .encode(1 << 20, &mut bytes)
+            .unwrap();
+        let mut r = Raw::connect(&fx.path()).await;
+        r.send_bytes(&bytes).await;
+        tokio::io::AsyncWriteExt::shutdown(&mut r.stream)
+            .await
+            .unwrap();
+        drop(r);
+    }
+    eventually("every connection closed and no subscription left", || {
+        fx.server.stats().connections_active == 0 && fx.broker.subscriptions().is_empty()
+    })
+    .await;
+}

@@ -96,7 +96,7 @@ pub(super) async fn serve_connection(shared: Arc<Shared>, stream: UnixStream) {
         }
     };
     let writer = FrameWriter::spawn(write_half, shared.config.max_message_size);
-    let (done_tx, done_rx) = mpsc::channel(shared.config.max_streams_per_connection.max(1));
+    let (done_tx, mut done_rx) = mpsc::channel(shared.config.max_streams_per_connection.max(1));
     let limits = Limits {
         max_message_size: shared.config.max_message_size,
         ..Limits::default()
@@ -115,8 +115,8 @@ pub(super) async fn serve_connection(shared: Arc<Shared>, stream: UnixStream) {
         streams: HashMap::new(),
         done_tx,
     };
-    let end = conn.run(done_rx).await;
-    conn.finish(end).await;
+    let end = conn.run(&mut done_rx).await;
+    conn.finish(end, done_rx).await;
     shared
         .counters
         .connections_active
@@ -124,7 +124,7 @@ pub(super) async fn serve_connection(shared: Arc<Shared>, stream: UnixStream) {
 }
 
 impl Conn {
-    async fn run(&mut self, mut done_rx: mpsc::Receiver<Completion>) -> End {
+    async fn run(&mut self, done_rx: &mut mpsc::Receiver<Completion>) -> End {
         let mut shutdown = self.shared.shutdown.subscribe();
         if *shutdown.borrow() {
             return End::Shutdown;
@@ -527,13 +527,18 @@ impl Conn {
         let message_sink = MessageSink::new(move |m| sink.deliver(m));
         tokio::spawn(async move {
             let result = broker.subscribe(&filter, qos, message_sink).await;
-            let _ = tx
-                .send(Completion::Subscribed {
-                    stream_id: sid,
-                    filter,
-                    result,
-                })
-                .await;
+            let id = result.as_ref().ok().copied();
+            let done = Completion::Subscribed {
+                stream_id: sid,
+                filter,
+                result,
+            };
+            if tx.send(done).await.is_err() {
+                // The connection ended while the broker was subscribing: undo it here.
+                if let Some(id) = id {
+                    broker.unsubscribe(id);
+                }
+            }
         });
     }
 
@@ -599,7 +604,7 @@ impl Conn {
         }
     }
 
-    async fn finish(mut self, end: End) {
+    async fn finish(mut self, end: End, mut done_rx: mpsc::Receiver<Completion>) {
         match &end {
             End::Shutdown => {
                 // Terminate every open stream so clients learn the server is going away.
@@ -652,6 +657,14 @@ impl Conn {
         let open: Vec<i32> = self.streams.keys().copied().collect();
         for sid in open {
             self.close_stream(sid);
+        }
+        // Subscriptions the broker completed after the loop stopped reading completions: undo them. Once the
+        // channel is closed, a subscribe still in progress undoes itself (see `subscribe`).
+        done_rx.close();
+        while let Ok(done) = done_rx.try_recv() {
+            if let Completion::Subscribed { result: Ok(id), .. } = done {
+                self.shared.broker.unsubscribe(id);
+            }
         }
         if self.component.is_some() {
             tracing::info!(component = self.name(), "component disconnected");
