@@ -85,7 +85,9 @@ def main():
     with lock:
         n, first, last = stats
     ev_rate = (n - 1) / (last - first) if n > 1 and last > first else 0.0
-    say("RESULT " + json.dumps({
+    with open("/proc/self/status") as f:
+        threads_end = next(int(line.split()[1]) for line in f if line.startswith("Threads:"))
+    say("RESULT " + json.dumps({"threads_end": threads_end,
         "sync_per_s": len(lat) / total if total else 0.0, "p50_us": pct(0.5), "p90_us": pct(0.9),
         "p99_us": pct(0.99), "pipelined_per_s": pipe_rate, "events_per_s": ev_rate, "events_received": n,
         "events_sent": ev_n}))

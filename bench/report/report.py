@@ -1,6 +1,6 @@
 """Performance report: every ggipc client beside its official counterpart, same run, same nucleus.
 
-    python report.py [--rounds 3] [--quick] [--out docs/PERFORMANCE.md]
+    python report.py [--rounds 5] [--quick] [--out docs/PERFORMANCE.md]
 
 Started by scripts/perf-report.sh, which builds everything and passes in the environment: GGIPC_BIN (the ggipc
 CLI), GGIPC_BENCH_BIN (bench/report/rust), GGIPC_PY (a Python with awsiotsdk, ggipc and matplotlib),
@@ -17,7 +17,7 @@ protocol on stdin/stdout:
     client -> MARK pipe_end       (runner: nucleus CPU time and RSS)  runner -> (empty line)
     client -> PUMP <topic> <n>    runner publishes n messages to <topic> with the Rust pump, as fast as the
                                   nucleus takes them; the client counts events reaching its handler
-    client -> RESULT {json}
+    client -> RESULT {json}        (threads_end: the client's own thread count once the events have run)
 
 Each configuration is run --rounds times with the clients in alternating order; every figure is the median.
 """
@@ -218,7 +218,7 @@ def machine():
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--sizes", default="64,1024,16384,131072")
     ap.add_argument("--components", default="1,10,100,1000")
@@ -353,10 +353,10 @@ def plots(img, cl, sizes, comps, by_size, by_comp, ping):
     plt.close(fig)
 
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
-    for ax, key, title, scale in zip(axes, ("rss_kib", "threads", "startup_s"),
-                                     ("client RSS when connected (MiB)", "client threads when connected",
-                                      "start-up: process start → connected and subscribed (s)"),
-                                     (1 / 1024, 1, 1)):
+    for ax, key, title, scale in zip(axes, ("rss_kib", "threads_end", "startup_s"),
+                                     ("client RSS when connected (MiB)", "client threads after events",
+                                      "start-up: process start → connected and subscribed (ms)"),
+                                     (1 / 1024, 1, 1000)):
         vals = [median_of(by_size[(n, 64)], key) * scale for n in names]
         ax.barh(names, vals, color=[COLORS.get(n) for n in names])
         ax.set(title=title)
@@ -423,14 +423,15 @@ def write(args, cl, sizes, comps, by_size, by_comp, ping, elapsed, load0):
                      f"{fmt(median_of(rs, 'events_per_s'))} | {fmt(median_of(rs, 'nucleus_rss_kib') / 1024, 1)} | "
                      f"{fmt(median_of(rs, 'nucleus_cpu_ms_per_10k'), 1)} |")
     L += ["", "## Client resources (64 B runs, 1 component)", "", f"![resources](img/{files['resources']})", "",
-          "| client | RSS MiB (connected, 1 subscription) | threads | start-up s (process start → connected and "
-          "subscribed) | nucleus CPU ms / 10k publishes |", "|---|---|---|---|---|"]
+          "| client | RSS MiB (connected, 1 subscription) | threads connected | threads after events | start-up ms "
+          "(process start → connected and subscribed) | nucleus CPU ms / 10k publishes |", "|---|---|---|---|---|---|"]
     for n in names:
         rs = by_size[(n, 64)]
         L.append(f"| {n} | {fmt(median_of(rs, 'rss_kib') / 1024, 1)} | {fmt(median_of(rs, 'threads'))} | "
-                 f"{fmt(median_of(rs, 'startup_s'), 2)} | {fmt(median_of(rs, 'nucleus_cpu_ms_per_10k'), 1)} |")
+                 f"{fmt(median_of(rs, 'threads_end'))} | {fmt(median_of(rs, 'startup_s') * 1000)} | "
+                 f"{fmt(median_of(rs, 'nucleus_cpu_ms_per_10k'), 1)} |")
     L += ["", "## ggipc against its official counterpart (64 B, 1 component; ratio = ggipc / official)", "",
-          "| pair | sync/s | p50 latency | pipelined/s | events/s | RSS | threads | start-up |",
+          "| pair | sync/s | p50 latency | pipelined/s | events/s | RSS | threads after events | start-up |",
           "|---|---|---|---|---|---|---|---|"]
     for ours, theirs in PAIRS:
         if theirs is None or (ours, 64) not in by_size or (theirs, 64) not in by_size:
@@ -442,7 +443,7 @@ def write(args, cl, sizes, comps, by_size, by_comp, ping, elapsed, load0):
             return f"{x / y:.2f}×" if y else "—"
 
         L.append(f"| {ours} / {theirs} | {ratio('sync_per_s')} | {ratio('p50_us')} | {ratio('pipelined_per_s')} | "
-                 f"{ratio('events_per_s')} | {ratio('rss_kib')} | {ratio('threads')} | {ratio('startup_s')} |")
+                 f"{ratio('events_per_s')} | {ratio('rss_kib')} | {ratio('threads_end')} | {ratio('startup_s')} |")
     L += ["", "Raw per-run numbers: `build/perf/raw.json` after a run.", ""]
     with open(args.out, "w") as f:
         f.write("\n".join(L))

@@ -166,11 +166,21 @@ int main(int argc, char **argv) {
             evRate = (n - 1) / std::chrono::duration<double>(counter.last - counter.first).count();
         }
     }
+    unsigned threadsEnd = 0;
+    if (FILE *f = std::fopen("/proc/self/status", "r")) {
+        char line[256];
+        while (std::fgets(line, sizeof line, f) != nullptr) {
+            if (std::sscanf(line, "Threads: %u", &threadsEnd) == 1) {
+                break;
+            }
+        }
+        std::fclose(f);
+    }
     char buf[512];
     std::snprintf(buf, sizeof buf,
-                  "RESULT {\"sync_per_s\":%f,\"p50_us\":%f,\"p90_us\":%f,\"p99_us\":%f,\"pipelined_per_s\":%f,"
+                  "RESULT {\"threads_end\":%u,\"sync_per_s\":%f,\"p50_us\":%f,\"p90_us\":%f,\"p99_us\":%f,\"pipelined_per_s\":%f,"
                   "\"events_per_s\":%f,\"events_received\":%llu,\"events_sent\":%zu}",
-                  syncN / total, Pct(lat, 0.5), Pct(lat, 0.9), Pct(lat, 0.99), pipeRate, evRate,
+                  threadsEnd, syncN / total, Pct(lat, 0.5), Pct(lat, 0.9), Pct(lat, 0.99), pipeRate, evRate,
                   static_cast<unsigned long long>(n), evN);
     Say(buf);
     std::_Exit(0);

@@ -154,7 +154,19 @@ fn client(args: &[String]) {
         (Some(f), Some(l)) if n > 1 && l > f => (n - 1) as f64 / (l - f).as_secs_f64(),
         _ => 0.0,
     };
+    let threads_end = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|st| {
+            st.lines()
+                .find_map(|l| {
+                    l.strip_prefix("Threads:")
+                        .map(|v| v.trim().parse::<u64>().ok())
+                })
+                .flatten()
+        })
+        .unwrap_or(0);
     let out = serde_json::json!({
+        "threads_end": threads_end,
         "sync_per_s": sorted.len() as f64 / total,
         "p50_us": pct(&sorted, 0.5), "p90_us": pct(&sorted, 0.9), "p99_us": pct(&sorted, 0.99),
         "pipelined_per_s": pipe_rate, "events_per_s": ev_rate, "events_received": n, "events_sent": ev_n,

@@ -113,9 +113,12 @@ public final class JavaClient {
             n = count;
             evRate = n > 1 && last > first ? (n - 1) / ((last - first) / 1e9) : 0;
         }
-        say(String.format(java.util.Locale.ROOT, "RESULT {\"sync_per_s\":%f,\"p50_us\":%f,\"p90_us\":%f,"
+        long threadsEnd = java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status")).stream()
+                .filter(l -> l.startsWith("Threads:")).mapToLong(l -> Long.parseLong(l.substring(8).trim()))
+                .findFirst().orElse(0);
+        say(String.format(java.util.Locale.ROOT, "RESULT {\"threads_end\":%d,\"sync_per_s\":%f,\"p50_us\":%f,\"p90_us\":%f,"
                 + "\"p99_us\":%f,\"pipelined_per_s\":%f,\"events_per_s\":%f,\"events_received\":%d,"
-                + "\"events_sent\":%d}", syncN / total, pct(lat, 0.5), pct(lat, 0.9), pct(lat, 0.99), pipeRate,
+                + "\"events_sent\":%d}", threadsEnd, syncN / total, pct(lat, 0.5), pct(lat, 0.9), pct(lat, 0.99), pipeRate,
                 evRate, n, evN));
         Runtime.getRuntime().halt(0);
     }
