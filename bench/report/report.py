@@ -249,15 +249,17 @@ def main():
                           f"{r['p50_us']:7.1f} us  pipelined {r['pipelined_per_s']:9.0f}/s  events "
                           f"{r['events_per_s']:9.0f}/s", flush=True)
             for k in comps:
+                # a fresh nucleus per point, so its RSS shows k components and not an earlier high-water mark
+                fresh = Nucleus(env)
                 idle = None
                 if k > 1:
-                    idle = subprocess.Popen([env["GGIPC_BENCH_BIN"], "idle", str(k - 1)], env=nucleus.env,
+                    idle = subprocess.Popen([env["GGIPC_BENCH_BIN"], "idle", str(k - 1)], env=fresh.env,
                                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
                     expect(idle, "IDLE ", timeout=300)
                 try:
                     n = counts(64, args.quick)
                     for name, cmd in order:
-                        r = run_client(env, nucleus, cmd, 64, *n)
+                        r = run_client(env, fresh, cmd, 64, *n)
                         by_comp.setdefault((name, k), []).append(r)
                         print(f"round {rnd + 1} comps {k:5} {name:20} sync {r['sync_per_s']:9.0f}/s p50 "
                               f"{r['p50_us']:7.1f} us  pipelined {r['pipelined_per_s']:9.0f}/s  nucleus "
@@ -266,6 +268,7 @@ def main():
                     if idle is not None:
                         idle.stdin.close()
                         idle.wait(60)
+                    fresh.stop()
     finally:
         nucleus.stop()
     elapsed = time.monotonic() - started
@@ -392,8 +395,9 @@ def write(args, cl, sizes, comps, by_size, by_comp, ping, elapsed, load0):
          "* Limit line: the raw Unix-socket ping-pong (a request/response of the payload size between two threads "
          "that sleep in the kernel between messages): two kernel wake-ups per round trip. It is not a hard bound: "
          "a peer that spins instead of sleeping is faster, and on this shared machine single runs scatter around it.",
-         "* Connected components: N−1 extra connections held open by a helper process, each with one subscription "
-         "(one identity), then the clients measured at 64 B.",
+         "* Connected components: a fresh nucleus per point, N−1 extra connections held open by a helper process, "
+         "each with one subscription (one identity), then the clients measured at 64 B; nucleus RSS is read after "
+         "each client's pipelined phase.",
          "* The official C++ SDK is not built here, so ggipc C++ has no counterpart in this report "
          "(its side-by-side benchmark is `bench/cpp/run.sh`).", ""]
     L += ["## Against payload size", "", f"![latency]( img/{files['latency_payload']})".replace("( ", "("), "",
