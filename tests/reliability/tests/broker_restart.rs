@@ -46,7 +46,9 @@ async fn mosquitto_sigkill_under_load_no_qos1_lost() {
         .subscribe_to_iot_core(SubscribeToIoTCoreRequest::new("mq/#", Qos::AtLeastOnce))
         .await
         .unwrap();
-    let received: Arc<Mutex<(HashSet<(u32, u64)>, u64)>> = Arc::default();
+    // (publisher, sequence) received, and duplicates.
+    type Received = (HashSet<(u32, u64)>, u64);
+    let received: Arc<Mutex<Received>> = Arc::default();
     let rec = received.clone();
     let reader = tokio::spawn(async move {
         while let Some(ev) = sub.next().await {
