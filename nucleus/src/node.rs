@@ -1,6 +1,9 @@
 //! A running local nucleus: IPC server on `<root>/ipc.socket`, the chosen broker, registered components, and the
 //! registration file `<root>/components.json` that `ggipc env` reads.
 //!
+//! `tokens.json` (mode 0600) keeps each component's SVCUID across restarts of the nucleus, so clients that
+//! reconnect are recognized again; delete it to issue new tokens.
+//!
 //! `components.json` (mode 0600, removed at shutdown):
 //! ```json
 //! {"pid": 1234, "socketPath": "/abs/root/ipc.socket", "mqtt": "127.0.0.1:1883",
@@ -198,11 +201,24 @@ impl Nucleus {
             ..ServerConfig::default()
         };
         let server = Server::new(server_config, broker);
+        // Tokens are kept under the root across restarts, so components (and `ggipc env` shells) that
+        // reconnect after the nucleus restarts are still recognized.
+        let tokens_file = root.join("tokens.json");
+        let mut tokens: BTreeMap<String, String> = std::fs::read(&tokens_file)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
         let mut components = Vec::new();
         for (path, recipe, spec) in recipes {
-            let svcuid = server
-                .components()
-                .register(recipe.name(), recipe.access_control().clone());
+            let svcuid = tokens
+                .entry(recipe.name().to_owned())
+                .or_insert_with(ggipc::server::generate_svcuid)
+                .clone();
+            let svcuid = server.components().register_with_token(
+                recipe.name(),
+                recipe.access_control().clone(),
+                svcuid,
+            );
             tracing::info!(component = %recipe.name(), recipe = %path.display(), "component registered");
             components.push(Registered {
                 name: recipe.name().to_owned(),
@@ -227,6 +243,10 @@ impl Nucleus {
             }
         });
 
+        write_private(
+            &tokens_file,
+            &serde_json::to_vec_pretty(&tokens).expect("json"),
+        )?;
         let registration_file = root.join("components.json");
         let mut comps = serde_json::Map::new();
         for c in &components {

@@ -384,3 +384,66 @@ fn bad_recipes_and_configs_name_file_and_field() {
     assert_eq!(p.wait_exit(Duration::from_secs(20)).code(), Some(2));
     assert!(p.output().contains("--broker"), "{}", p.output());
 }
+
+/// Tokens survive a restart of the nucleus, so a client with a reconnect policy gets its subscription back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_nucleus_keeps_tokens_and_clients_resume() {
+    use ggipc::ReconnectPolicy;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let recipe = write_recipe(
+        dir.path(),
+        "com.t.Keep",
+        &["PublishToIoTCore", "SubscribeToIoTCore"],
+        &["k/#"],
+        None,
+    );
+    let first = NucleusProc::start(
+        &root,
+        std::slice::from_ref(&recipe),
+        &["--broker", "memory"],
+    );
+    let token = first.svcuids["com.t.Keep"].clone();
+    let client = ggipc::Client::builder()
+        .socket_path(&first.socket)
+        .auth_token(token.clone())
+        .reconnect(ReconnectPolicy {
+            initial_delay: Duration::from_millis(50),
+            ..Default::default()
+        })
+        .connect()
+        .await
+        .unwrap();
+    let mut sub = client
+        .subscribe_to_iot_core(SubscribeToIoTCoreRequest::new("k/#", Qos::AtLeastOnce))
+        .await
+        .unwrap();
+    drop(first); // kills the nucleus
+    assert!(matches!(
+        next_event(&mut sub).await,
+        Some(SubscriptionEvent::Interrupted(_))
+    ));
+    let second = NucleusProc::start(&root, &[recipe], &["--broker", "memory"]);
+    assert_eq!(second.svcuids["com.t.Keep"], token);
+    assert_eq!(next_event(&mut sub).await, Some(SubscriptionEvent::Resumed));
+    client
+        .publish_to_iot_core(PublishToIoTCoreRequest::new(
+            "k/1",
+            Qos::AtLeastOnce,
+            "again",
+        ))
+        .await
+        .unwrap();
+    match next_event(&mut sub).await {
+        Some(SubscriptionEvent::Message(m)) => {
+            assert_eq!(m.message.unwrap().payload_bytes(), b"again")
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+async fn next_event(sub: &mut ggipc::Subscription) -> Option<SubscriptionEvent> {
+    tokio::time::timeout(Duration::from_secs(10), sub.next())
+        .await
+        .expect("no event within 10 s")
+}

@@ -84,6 +84,10 @@ pub fn validate_iot_core_topic(topic: &str, use_: TopicUse, mqtt5: bool) -> Resu
     if topic.is_empty() {
         return Err("Topic must not be empty".into());
     }
+    if topic.contains('\0') {
+        // MQTT forbids U+0000 in topics; a broker closes the connection on one.
+        return Err("Topic must not contain the NUL character".into());
+    }
     if use_ == TopicUse::Publish && (topic.contains('#') || topic.contains('+')) {
         return Err("Publish topics must not contain wildcard characters of '#' or '+'".into());
     }
