@@ -44,7 +44,7 @@ mkdir -p "$report"
 export RELIABILITY_REPORT=$report
 
 echo "== fault injection, churn, load, security (tests/reliability, one test at a time)"
-if ! cargo test --release --manifest-path tests/reliability/Cargo.toml --target-dir "$target/reliability-tests" \
+if ! cargo test --release --no-fail-fast --manifest-path tests/reliability/Cargo.toml --target-dir "$target/reliability-tests" \
     -- --test-threads 1 2>&1 | tee "$report/cargo-test.log" | grep -aE '^test |^\[|test result|panicked|SKIPPED'; then
     :
 fi
@@ -52,7 +52,7 @@ grep -aq 'test result: FAILED\|error\[' "$report/cargo-test.log" && failed+=(rel
 grep -aq 'test result: ok' "$report/cargo-test.log" || failed+=(reliability-build)
 
 echo "== fuzz regression inputs (tests/fuzz/regressions)"
-cargo test --manifest-path tests/fuzz/Cargo.toml --target-dir "$target/reliability-tests" 2>&1 |
+cargo test --no-fail-fast --manifest-path tests/fuzz/Cargo.toml --target-dir "$target/reliability-tests" 2>&1 |
     tee "$report/fuzz-regressions.log" | grep -aE '^test |test result|panicked' || failed+=(fuzz-regressions)
 grep -aq 'test result: FAILED' "$report/fuzz-regressions.log" && failed+=(fuzz-regressions)
 

@@ -46,7 +46,11 @@ fn recipe_regressions() {
 #[test]
 fn server_rpc_known_defects_still_fail() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("regressions/server_rpc-known");
-    for e in std::fs::read_dir(&dir).unwrap() {
+    // None at the moment: the directory exists only while a known defect is open.
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for e in entries {
         let p = e.unwrap().path();
         let data = std::fs::read(&p).unwrap();
         let failed = std::panic::catch_unwind(|| ggipc_fuzz_server::server_rpc(&data)).is_err();

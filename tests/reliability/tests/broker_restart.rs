@@ -217,12 +217,8 @@ async fn mosquitto_sigkill_under_load_no_qos1_lost() {
 
 /// A publish topic containing NUL (U+0000, forbidden in MQTT topic names) from one component, through the
 /// bridge: the other components' traffic must not suffer. Measures what happens to a normal message
-/// published right after it.
-///
-/// Expected failure (known defect, see docs/RELIABILITY.md): the core accepts the topic, the broker drops the
-/// bridge's connection on it, and the spool resends it after every reconnect (up to `maxPublishRetry`), so
-/// every component's MQTT traffic stalls. The test asserts the defect is still there and fails once it is
-/// fixed — then make the final assertion the plain one.
+/// published right after it. (It used to: the core accepted the topic, the broker dropped the bridge's
+/// connection on it, and the spool resent it after every reconnect, so every component's traffic stalled.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nul_topic_through_the_bridge_does_not_disturb_others() {
     let dir = TempDir::new("nul");
@@ -297,12 +293,11 @@ async fn nul_topic_through_the_bridge_does_not_disturb_others() {
             if got { "delivered" } else { "NOT delivered" },
             delay.as_secs_f64(),
             if sent.is_ok() { "confirmed" } else { "failed" },
-            if got && delay < Duration::from_secs(1) { "nothing" } else { "**DEFECT: every component's MQTT traffic stalls** (known, expected failure)" }
+            if got && delay < Duration::from_secs(1) { "nothing" } else { "**every component's MQTT traffic stalls**" }
         ),
     );
-    let disturbed = !(got && delay < Duration::from_secs(1));
     assert!(
-        disturbed,
-        "known defect fixed: a NUL topic ({nul_outcome}) no longer disturbs the others; make this a plain test"
+        r.is_err() && got && delay < Duration::from_secs(1),
+        "a NUL topic ({nul_outcome}) disturbed another component's traffic: delivered {got} after {delay:?}"
     );
 }

@@ -104,28 +104,24 @@ fn spawn_subscriber(
     })
 }
 
-/// The real `ggipc nucleus`, SIGKILLed and restarted. It issues fresh tokens at each start (as the Greengrass
-/// nucleus does), so clients holding the old token cannot resume: the test checks that nothing is silent —
-/// every publish confirmed or failed, every subscription interrupted and then either resumed or closed
-/// with a reason.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nucleus_sigkill_every_publish_accounted_no_silent_subscription() {
-    let dir = TempDir::new("restart");
-    let recipes = vec![
-        write_recipe(dir.path(), "com.rel.Pub", &["rel/#"], &[]),
-        write_recipe(dir.path(), "com.rel.Sub", &[], &["rel/#"]),
-    ];
-    let mut nucleus = Nucleus::start(dir.path(), &recipes, &["--broker", "memory"]);
-    let socket = nucleus.socket();
-    let (pub_token, sub_token) = (nucleus.token("com.rel.Pub"), nucleus.token("com.rel.Sub"));
-
+/// Publishers and subscribers with a `ReconnectPolicy` on `socket`; after 2,000 confirmed publishes
+/// `kill_and_restart` SIGKILLs the server and starts it again. Every subscription must be interrupted,
+/// resume and receive again; every publish call must end confirmed or with an error. Returns what
+/// `kill_and_restart` returned (the restarted server, kept alive until the caller drops it).
+async fn scenario<R: Send + 'static>(
+    what: &str,
+    socket: &std::path::Path,
+    pub_token: &str,
+    sub_token: &str,
+    kill_and_restart: impl FnOnce() -> R + Send + 'static,
+) -> R {
     let mut pubs = Vec::new();
     for _ in 0..PUBLISHERS {
-        pubs.push(client(&socket, &pub_token, true).await.unwrap());
+        pubs.push(client(socket, pub_token, true).await.unwrap());
     }
-    let subc = client(&socket, &sub_token, true).await.unwrap();
+    let subc = client(socket, sub_token, true).await.unwrap();
+    let mut lifecycle = subc.lifecycle();
     let mut logs = Vec::new();
-    let mut sub_tasks = Vec::new();
     for i in 0..SUBSCRIPTIONS {
         let filter = if i.is_multiple_of(2) {
             "rel/#".to_string()
@@ -137,27 +133,52 @@ async fn nucleus_sigkill_every_publish_accounted_no_silent_subscription() {
             .await
             .unwrap();
         let log = Arc::new(Mutex::new(SubLog::default()));
-        sub_tasks.push(spawn_subscriber(sub, log.clone()));
+        spawn_subscriber(sub, log.clone());
         logs.push(log);
     }
     let tally = Arc::new(Tally::default());
     let stop = Arc::new(AtomicBool::new(false));
     let tasks = spawn_publishers(&pubs, tally.clone(), stop.clone());
-    wait_until("publishes before the kill", Duration::from_secs(10), || {
+    wait_until("publishes before the stop", Duration::from_secs(10), || {
         tally.confirmed.load(Ordering::Relaxed) > 2000
     })
     .await;
-    let before_kill = tally.confirmed.load(Ordering::Relaxed);
-    nucleus.kill9();
+    // SIGKILL, then the same server again on the same socket path.
     let killed_at = Instant::now();
-    nucleus.restart();
-    let down = killed_at.elapsed();
-    // Let the clients try against the restarted nucleus for a while, then stop.
-    let failed_before = tally.failed.load(Ordering::Relaxed);
+    let kept = tokio::task::spawn_blocking(kill_and_restart).await.unwrap();
+    let restarted_in = killed_at.elapsed();
+    for (i, l) in logs.iter().enumerate() {
+        let log = l.clone();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while log.lock().unwrap().resumed == 0 {
+            assert!(
+                Instant::now() < deadline,
+                "subscription {i} not resumed within 10 s: {:?}; publishes {:?}; subscriber client connected: {}, lifecycle: {:?}",
+                log.lock().unwrap(),
+                tally,
+                subc.is_connected(),
+                {
+                    let mut v = Vec::new();
+                    while let Ok(e) = lifecycle.try_recv() {
+                        v.push(format!("{e:?}"));
+                    }
+                    v
+                }
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let l = l.lock().unwrap();
+        assert!(l.closed.is_none(), "subscription {i} closed");
+        assert!(
+            l.interrupted >= 1,
+            "subscription {i} not told of the interruption"
+        );
+    }
+    let confirmed_at_resume = tally.confirmed.load(Ordering::Relaxed);
     wait_until(
-        "publish failures after the restart",
-        Duration::from_secs(15),
-        || tally.failed.load(Ordering::Relaxed) > failed_before + 10,
+        "publishes after the restart",
+        Duration::from_secs(10),
+        || tally.confirmed.load(Ordering::Relaxed) > confirmed_at_resume + 2000,
     )
     .await;
     stop.store(true, Ordering::Relaxed);
@@ -169,97 +190,62 @@ async fn nucleus_sigkill_every_publish_accounted_no_silent_subscription() {
         tally.confirmed.load(Ordering::Relaxed),
         tally.failed.load(Ordering::Relaxed),
     );
-    assert_eq!(
-        confirmed + failed,
-        calls,
-        "every publish call ended with a result"
-    );
-    // Every subscription learns what happened: interrupted, then closed with a reason (token refused).
+    assert_eq!(confirmed + failed, calls);
+    // Every subscription receives after resuming: counts grow.
+    let counts: Vec<u64> = logs.iter().map(|l| l.lock().unwrap().messages).collect();
+    let marker = PublishToIoTCoreRequest::new("rel/0/x", Qos::AtLeastOnce, "marker");
+    pubs[0].publish_to_iot_core(marker).await.unwrap();
     for (i, l) in logs.iter().enumerate() {
-        let log = l.clone();
-        wait_until(
-            "a terminal or resumed event on every subscription",
-            Duration::from_secs(15),
-            || {
-                let l = log.lock().unwrap();
-                l.closed.is_some() || l.resumed > 0
-            },
-        )
-        .await;
-        let l = l.lock().unwrap().clone();
-        assert!(
-            l.interrupted >= 1,
-            "subscription {i} was not told of the interruption: {l:?}"
-        );
+        let (log, before) = (l.clone(), counts[i]);
+        let matches = i.is_multiple_of(2) || i.is_multiple_of(PUBLISHERS);
+        if matches {
+            wait_until("delivery after resume", Duration::from_secs(5), || {
+                log.lock().unwrap().messages > before
+            })
+            .await;
+        }
     }
-    let closed = logs
-        .iter()
-        .filter(|l| l.lock().unwrap().closed.is_some())
-        .count();
-    let resumed = logs
-        .iter()
-        .filter(|l| l.lock().unwrap().resumed > 0)
-        .count();
-    // A fresh client with the new token is served at once.
-    let fresh = client(&nucleus.socket(), &nucleus.token("com.rel.Pub"), false)
-        .await
-        .unwrap();
-    fresh
-        .publish_to_iot_core(PublishToIoTCoreRequest::new(
-            "rel/0/x",
-            Qos::AtLeastOnce,
-            "after",
-        ))
-        .await
-        .unwrap();
     let errors = tally.errors.lock().unwrap().clone();
+    let resumed_in = killed_at.elapsed();
     report(
         "restart",
         &format!(
-            "| ggipc nucleus SIGKILL + restart (new tokens), {PUBLISHERS} QoS 1 publishers, {SUBSCRIPTIONS} subscriptions | {calls} publish calls: {confirmed} confirmed ({before_kill} before the kill), {failed} failed with an error {errors:?}, 0 vanished or hung; restart took {} ms; subscriptions: {SUBSCRIPTIONS} interrupted, {closed} closed with a reason, {resumed} resumed | nothing silent; old tokens are refused after a restart, so subscriptions cannot resume (see the expected failure) |",
-            down.as_millis()
+            "| {what} SIGKILLed and restarted on the same socket, {PUBLISHERS} QoS 1 publishers with `ReconnectPolicy`, {SUBSCRIPTIONS} subscriptions | {calls} publish calls: {confirmed} confirmed, {failed} failed with an error {errors:?}, 0 vanished or hung | restart {} ms; {SUBSCRIPTIONS}/{SUBSCRIPTIONS} subscriptions interrupted, resumed and receiving again (all within {:.1} s of the kill) | nothing |",
+            restarted_in.as_millis(),
+            resumed_in.as_secs_f64()
         ),
     );
-    drop(sub_tasks);
+    kept
 }
 
-/// Expected failure (documented gap): the restarted `ggipc nucleus` issues new SVCUIDs, so a client's
-/// reconnect is refused and its subscriptions end instead of coming back. Passes (as an expected panic)
-/// while the gap exists; fails the day tokens survive a restart — then turn it into a plain test.
+/// The real `ggipc nucleus` (memory broker), SIGKILLed and restarted on the same root: it keeps its tokens
+/// (`<root>/tokens.json`), so the clients' reconnects are accepted and every subscription comes back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[should_panic(expected = "subscriptions did not come back after a nucleus restart")]
-async fn nucleus_sigkill_subscriptions_come_back_expected_failure() {
-    let dir = TempDir::new("restart2");
-    let recipes = vec![write_recipe(
-        dir.path(),
-        "com.rel.Both",
-        &["rel/#"],
-        &["rel/#"],
-    )];
-    let mut nucleus = Nucleus::start(dir.path(), &recipes, &["--broker", "memory"]);
-    let c = client(&nucleus.socket(), &nucleus.token("com.rel.Both"), true)
-        .await
-        .unwrap();
-    let mut sub = c
-        .subscribe_to_iot_core(SubscribeToIoTCoreRequest::new("rel/#", Qos::AtLeastOnce))
-        .await
-        .unwrap();
-    nucleus.restart();
-    let came_back = tokio::time::timeout(Duration::from_secs(10), async {
-        while let Some(ev) = sub.next().await {
-            match ev {
-                SubscriptionEvent::Resumed => return true,
-                SubscriptionEvent::Closed(_) => return false,
-                _ => {}
-            }
-        }
-        false
-    })
-    .await
-    .unwrap_or(false);
-    assert!(
-        came_back,
-        "subscriptions did not come back after a nucleus restart"
+async fn nucleus_sigkill_every_subscription_resumes_every_publish_accounted() {
+    let dir = TempDir::new("restart");
+    let recipes = vec![
+        write_recipe(dir.path(), "com.rel.Pub", &["rel/#"], &[]),
+        write_recipe(dir.path(), "com.rel.Sub", &[], &["rel/#"]),
+    ];
+    let nucleus = Nucleus::start(dir.path(), &recipes, &["--broker", "memory"]);
+    let socket = nucleus.socket();
+    let (pt, st) = (nucleus.token("com.rel.Pub"), nucleus.token("com.rel.Sub"));
+    let nucleus = scenario(
+        "`ggipc nucleus` (memory broker)",
+        &socket,
+        &pt,
+        &st,
+        move || {
+            let mut n = nucleus;
+            n.restart();
+            n
+        },
+    )
+    .await;
+    assert_eq!(
+        nucleus.token("com.rel.Pub"),
+        pt,
+        "tokens kept across the restart"
     );
 }
 
@@ -304,112 +290,25 @@ fn spawn_server_process(socket: &std::path::Path) -> std::process::Child {
     child
 }
 
-/// The same fault on a core server process restarted on the same socket with the same tokens (what a
-/// nucleus that keeps its SVCUIDs would do): every subscription resumes and receives again, every publish
-/// is accounted for.
+/// The same on a bare core server process that registers fixed tokens.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_process_sigkill_same_tokens_every_subscription_resumes() {
     let dir = TempDir::new("restart3");
     let socket = dir.path().join("ipc.socket");
     let mut child = spawn_server_process(&socket);
-    let mut pubs = Vec::new();
-    for _ in 0..PUBLISHERS {
-        pubs.push(client(&socket, "PUBTOKEN", true).await.unwrap());
-    }
-    let subc = client(&socket, "SUBTOKEN", true).await.unwrap();
-    let mut lifecycle = subc.lifecycle();
-    let mut logs = Vec::new();
-    for i in 0..SUBSCRIPTIONS {
-        let filter = if i.is_multiple_of(2) {
-            "rel/#".to_string()
-        } else {
-            format!("rel/{}/+", i % PUBLISHERS)
-        };
-        let sub = subc
-            .subscribe_to_iot_core(SubscribeToIoTCoreRequest::new(filter, Qos::AtLeastOnce))
-            .await
-            .unwrap();
-        let log = Arc::new(Mutex::new(SubLog::default()));
-        spawn_subscriber(sub, log.clone());
-        logs.push(log);
-    }
-    let tally = Arc::new(Tally::default());
-    let stop = Arc::new(AtomicBool::new(false));
-    let tasks = spawn_publishers(&pubs, tally.clone(), stop.clone());
-    wait_until("publishes before the stop", Duration::from_secs(10), || {
-        tally.confirmed.load(Ordering::Relaxed) > 2000
-    })
-    .await;
-    // SIGKILL, then a new server process on the same socket path (the stale socket file is replaced).
-    child.kill().unwrap();
-    child.wait().unwrap();
     let s2 = socket.clone();
-    let mut child = tokio::task::spawn_blocking(move || spawn_server_process(&s2))
-        .await
-        .unwrap();
-    for (i, l) in logs.iter().enumerate() {
-        let log = l.clone();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while log.lock().unwrap().resumed == 0 {
-            assert!(
-                Instant::now() < deadline,
-                "subscription {i} not resumed within 10 s: {:?}; publishes {:?}; subscriber client connected: {}, lifecycle: {:?}",
-                log.lock().unwrap(),
-                tally,
-                subc.is_connected(),
-                {
-                    let mut v = Vec::new();
-                    while let Ok(e) = lifecycle.try_recv() {
-                        v.push(format!("{e:?}"));
-                    }
-                    v
-                }
-            );
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        assert!(
-            l.lock().unwrap().closed.is_none(),
-            "subscription {i} closed"
-        );
-    }
-    let confirmed_at_resume = tally.confirmed.load(Ordering::Relaxed);
-    wait_until(
-        "publishes after the restart",
-        Duration::from_secs(10),
-        || tally.confirmed.load(Ordering::Relaxed) > confirmed_at_resume + 2000,
+    let mut child = scenario(
+        "core server process",
+        &socket,
+        "PUBTOKEN",
+        "SUBTOKEN",
+        move || {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            spawn_server_process(&s2)
+        },
     )
     .await;
-    stop.store(true, Ordering::Relaxed);
-    let mut calls = 0;
-    for t in tasks {
-        calls += t.await.unwrap();
-    }
-    let (confirmed, failed) = (
-        tally.confirmed.load(Ordering::Relaxed),
-        tally.failed.load(Ordering::Relaxed),
-    );
-    assert_eq!(confirmed + failed, calls);
-    // Every subscription receives after resuming: counts grow.
-    let counts: Vec<u64> = logs.iter().map(|l| l.lock().unwrap().messages).collect();
-    let marker = PublishToIoTCoreRequest::new("rel/0/x", Qos::AtLeastOnce, "marker");
-    pubs[0].publish_to_iot_core(marker).await.unwrap();
-    for (i, l) in logs.iter().enumerate() {
-        let (log, before) = (l.clone(), counts[i]);
-        let matches = i.is_multiple_of(2) || i.is_multiple_of(PUBLISHERS);
-        if matches {
-            wait_until("delivery after resume", Duration::from_secs(5), || {
-                log.lock().unwrap().messages > before
-            })
-            .await;
-        }
-    }
-    let errors = tally.errors.lock().unwrap().clone();
-    report(
-        "restart",
-        &format!(
-            "| core server process SIGKILLed and restarted on the same socket, same tokens, {PUBLISHERS} QoS 1 publishers, {SUBSCRIPTIONS} subscriptions | {calls} publish calls: {confirmed} confirmed, {failed} failed with an error {errors:?}, 0 vanished; {SUBSCRIPTIONS}/{SUBSCRIPTIONS} subscriptions resumed and received again | nothing |"
-        ),
-    );
     child.kill().unwrap();
     child.wait().unwrap();
 }

@@ -184,21 +184,49 @@ async fn tokens() {
     }
     rows.push("another component's token (replayed by a different process) | authenticates as that component with exactly its policies, never a union; a second CONNECT to switch identity: PROTOCOL_ERROR and close");
 
-    // A token from a previous run of the real nucleus.
+    // The real nucleus keeps its tokens across restarts of the same root (so that reconnecting clients
+    // resume); a token of the same component issued by another nucleus root is refused.
     let ndir = TempDir::new("tokens-n");
     let recipes = vec![write_recipe(ndir.path(), "com.sec.N", &["n/#"], &[])];
     let mut n = Nucleus::start(ndir.path(), &recipes, &["--broker", "memory"]);
-    let old = n.token("com.sec.N");
+    let first = n.token("com.sec.N");
     n.restart();
-    assert_ne!(old, n.token("com.sec.N"));
+    assert_eq!(first, n.token("com.sec.N"), "token kept across a restart");
+    connect_kind(&n.socket(), &first).await.unwrap();
+    let odir = TempDir::new("tokens-o");
+    let orecipes = vec![write_recipe(odir.path(), "com.sec.N", &["n/#"], &[])];
+    let other = Nucleus::start(odir.path(), &orecipes, &["--broker", "memory"]);
+    assert_ne!(other.token("com.sec.N"), first);
     assert_eq!(
-        connect_kind(&n.socket(), &old).await.err(),
+        connect_kind(&n.socket(), &other.token("com.sec.N"))
+            .await
+            .err(),
         Some(ErrorKind::AccessDenied)
     );
-    connect_kind(&n.socket(), &n.token("com.sec.N"))
-        .await
-        .unwrap();
-    rows.push("token from a previous run of `ggipc nucleus` | refused (tokens are regenerated at each start)");
+    let kept_file = std::fs::read_dir(ndir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().contains("token"))
+        })
+        .map(|p| {
+            let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode & 0o077, 0, "{} is readable by others", p.display());
+            format!(
+                "`{}` mode {mode:o}",
+                p.file_name().unwrap().to_string_lossy()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    rows.push(Box::leak(
+        format!(
+            "the same component's token issued by another `ggipc nucleus` root | refused (AccessDenied); after a restart of the same root the token is kept ({kept_file}) so reconnecting clients resume"
+        )
+        .into_boxed_str(),
+    ));
     // The refused attempts did not disturb the connections that were accepted.
     assert!(kept.is_connected() && as_a.is_connected());
     for r in rows {
@@ -347,13 +375,9 @@ struct Case {
 
 /// Cases where ggipc's decision is known to differ from the expected one (core defects, reported): the table
 /// shows them, and the test fails once they are fixed so that this list is kept current.
-/// (policy resources, subscribe, topic).
-const KNOWN_DEFECTS: &[(&[&str], bool, &str)] = &[
-    // A publish topic with NUL is authorized and accepted: MQTT forbids U+0000 in topic names, and a broker
-    // receiving it closes the bridge's connection (every component's MQTT traffic), so it must be refused
-    // (`validate_filter` checks NUL for subscriptions, the publish path does not).
-    (&["a/+"], false, "a/b\u{0}"),
-];
+/// (policy resources, subscribe, topic). None open; fixed: a publish topic with NUL was authorized and
+/// accepted (MQTT forbids U+0000; a broker receiving it closed the bridge's connection).
+const KNOWN_DEFECTS: &[(&[&str], bool, &str)] = &[];
 
 fn case(
     resources: &'static [&'static str],
