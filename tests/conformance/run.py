@@ -274,7 +274,11 @@ def write_report(path, clients, servers, scenarios, results):
              "`tests/conformance/official-server`, a harness on the official event-stream RPC server classes of "
              "`software.amazon.awssdk.crt:aws-crt` (the server side the Java nucleus is built on) answering in the "
              "Java nucleus' format. Every client uses the identity of `tests/conformance/recipe.yaml` (publish and "
-             "subscribe under `conf/#`) from the environment the nucleus gives.", "",
+             "subscribe under `conf/#`) from the environment the nucleus gives. Clients: the official `awsiotsdk` "
+             "1.31.0 (Python) and `aws-iot-device-sdk` 1.30.1 (Java), and ggipc's Rust, Python, C++ and Java "
+             "clients; the official C++ SDK is not built here. Each scenario runs in a fresh driver process "
+             f"with a {DEADLINE} s deadline; the drivers are in `tests/conformance/drivers/` and "
+             "`tests/conformance/rust/`.", "",
              "A failure of a ggipc client fails the run; a failure of an official SDK is reported, and shown as "
              "*SDK defect* where the evidence shows the SDK itself is at fault; ✅ pass ⚠️ = the scenario passed but "
              "the run exposed a defect of the official SDK (see the details).", "", "## Scenarios", "",
