@@ -560,6 +560,8 @@ static void test_publish_async_and_begin(void) {
     CHECK(a.failures == 0);
     CHECK_OK(ggipc_client_publish_async(c, denied, on_complete, &a, free_async));
     CHECK(counter_wait(&a.done, 51) == 51);
+    /* userdata is freed after the completion callback returns: wait for it too */
+    CHECK(counter_wait(&a.freed, 51) == 51);
     CHECK(a.failures == 1 && a.last_kind == GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR);
     CHECK_ERR(ggipc_client_publish_async(NULL, ok, on_complete, &a, free_async), GGIPC_ERROR_KIND_INVALID_ARGUMENT);
     CHECK(counter_get(&a.freed) == 51); /* rejected call: no callback, no free */
