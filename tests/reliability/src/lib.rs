@@ -310,6 +310,8 @@ pub fn free_port() -> u16 {
 /// Appends a line to `$RELIABILITY_REPORT/<name>` (when set) and prints it: the figures of
 /// `docs/RELIABILITY.md` are collected from these lines.
 pub fn report(name: &str, line: &str) {
+    // Messages may echo hostile input (a NUL in a topic): keep the report plain text.
+    let line = &line.replace('\0', "\\0");
     println!("[{name}] {line}");
     if let Some(dir) = std::env::var_os("RELIABILITY_REPORT") {
         let dir = PathBuf::from(dir);

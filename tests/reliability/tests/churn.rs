@@ -187,7 +187,7 @@ async fn churn_of_a_thousand_components() {
     );
     let series: Vec<String> = samples
         .iter()
-        .step_by(4)
+        .step_by(10)
         .map(|(t, r, f)| format!("{t:.0}s {r} KiB {f} fds"))
         .collect();
     report("churn-series", &series.join("; "));
