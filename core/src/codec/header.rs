@@ -22,8 +22,9 @@ impl ByteStr {
     }
 
     pub fn as_str(&self) -> &str {
-        // SAFETY-free: every constructor checks or guarantees UTF-8.
-        std::str::from_utf8(&self.0).unwrap_or_default()
+        // SAFETY: every constructor takes a `str`/`String` or checks the bytes with `from_utf8`, and the
+        // bytes are immutable afterwards.
+        unsafe { std::str::from_utf8_unchecked(&self.0) }
     }
 
     pub fn as_bytes(&self) -> &[u8] {
