@@ -61,7 +61,7 @@ pub(crate) enum Slot {
 
 pub(crate) struct Connection {
     /// The socket (non-blocking), used to read and to shut down; the writer has its own handle.
-    sock: UnixStream,
+    sock: rpc::SharedSocket,
     mode: ReaderMode,
     lead: Mutex<Lead>,
     lead_cv: Condvar,
@@ -122,7 +122,8 @@ impl Connection {
         })?;
         let sock = stream.into_std().map_err(io_err)?;
         sock.set_nonblocking(true).map_err(io_err)?;
-        let writer = FrameWriter::spawn(sock.try_clone().map_err(io_err)?, max_message_size);
+        let sock = Arc::new(sock);
+        let writer = FrameWriter::spawn(sock.clone(), max_message_size);
         writer
             .send(&rpc::connect_frame(token))
             .map_err(send_error)?;
@@ -131,8 +132,7 @@ impl Connection {
             ..Limits::default()
         };
         let mut rbuf = BytesMut::with_capacity(16 * 1024);
-        let handshake =
-            rpc::register(sock.try_clone().map_err(io_err)?, Interest::READABLE).map_err(io_err)?;
+        let handshake = rpc::register(sock.clone(), Interest::READABLE).map_err(io_err)?;
         let ack = loop {
             match codec::decode(&mut rbuf, &limits) {
                 Ok(Some(msg)) => break msg,
@@ -205,8 +205,7 @@ impl Connection {
         });
         match mode {
             ReaderMode::Task => {
-                let fd = rpc::register(conn.sock.try_clone().map_err(io_err)?, Interest::READABLE)
-                    .map_err(io_err)?;
+                let fd = rpc::register(conn.sock.clone(), Interest::READABLE).map_err(io_err)?;
                 tokio::spawn(reader_task(conn.clone(), fd));
             }
             ReaderMode::Thread => {
@@ -658,7 +657,7 @@ fn response_result(op: &Operation, frame: &Frame, is_error: bool) -> Result<Byte
 }
 
 /// Waits for the socket to be readable, then reads once (`Ok(0)`: closed).
-async fn read_async(fd: &AsyncFd<UnixStream>, buf: &mut BytesMut) -> io::Result<usize> {
+async fn read_async(fd: &AsyncFd<rpc::SharedSocket>, buf: &mut BytesMut) -> io::Result<usize> {
     loop {
         let mut ready = fd.readable().await?;
         match ready.try_io(|inner| rpc::read_buf(inner.get_ref(), buf)) {
@@ -669,7 +668,7 @@ async fn read_async(fd: &AsyncFd<UnixStream>, buf: &mut BytesMut) -> io::Result<
 }
 
 /// The reader of an async client: a runtime task.
-async fn reader_task(conn: Arc<Connection>, fd: AsyncFd<UnixStream>) {
+async fn reader_task(conn: Arc<Connection>, fd: AsyncFd<rpc::SharedSocket>) {
     let reason = loop {
         if let Some(e) = lock(&conn.pending_failure).take() {
             break e;

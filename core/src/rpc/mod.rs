@@ -260,14 +260,18 @@ impl Frame {
     }
 }
 
+/// A connection's socket, shared by its reader and its writer (one file descriptor per connection).
+pub type SharedSocket = std::sync::Arc<std::os::unix::net::UnixStream>;
+
 /// Registers a socket with the current tokio runtime for the given readiness only (a socket registered for
-/// writability too would wake the runtime every time the peer drains it).
+/// writability too would wake the runtime every time the peer drains it). A file descriptor can be
+/// registered once at a time: register a `try_clone` for a second, simultaneous interest.
 pub fn register(
-    sock: std::os::unix::net::UnixStream,
+    sock: SharedSocket,
     interest: tokio::io::Interest,
-) -> std::io::Result<tokio::io::unix::AsyncFd<std::os::unix::net::UnixStream>> {
-    // SAFETY: a std `UnixStream` owns its file descriptor and always returns the same one, open until the
-    // stream is dropped, which the `AsyncFd` owning it outlives never.
+) -> std::io::Result<tokio::io::unix::AsyncFd<SharedSocket>> {
+    // SAFETY: the `AsyncFd` owns a reference to the socket, so its file descriptor stays open and the same
+    // for as long as the registration exists.
     Ok(unsafe { tokio::io::unix::AsyncFd::register_with_interest(sock, interest) }?)
 }
 

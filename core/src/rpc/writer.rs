@@ -14,7 +14,6 @@ use super::Frame;
 use crate::codec::FrameError;
 use bytes::{Buf, BytesMut};
 use std::io::{self, Write};
-use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::io::Interest;
 use tokio::sync::Notify;
@@ -50,8 +49,8 @@ struct State {
 
 /// Serialized, coalescing writer for one connection.
 pub struct FrameWriter {
-    /// The connection's socket (a handle of its own, in non-blocking mode), used only to write.
-    stream: UnixStream,
+    /// The connection's socket (non-blocking, shared with its reader).
+    stream: super::SharedSocket,
     state: Mutex<State>,
     wake_flusher: Notify,
     drained: Notify,
@@ -60,9 +59,9 @@ pub struct FrameWriter {
 }
 
 impl FrameWriter {
-    /// Creates the writer for `stream` (non-blocking; typically a `try_clone` of the connection's socket) and
-    /// spawns its background flusher on the current tokio runtime.
-    pub fn spawn(stream: UnixStream, max_message_size: usize) -> Arc<FrameWriter> {
+    /// Creates the writer for `stream` (non-blocking) and spawns its background flusher on the current tokio
+    /// runtime.
+    pub fn spawn(stream: super::SharedSocket, max_message_size: usize) -> Arc<FrameWriter> {
         let w = Arc::new(FrameWriter {
             stream,
             state: Mutex::new(State {
@@ -146,7 +145,7 @@ impl FrameWriter {
             return;
         }
         while !st.buf.is_empty() {
-            match (&self.stream).write(&st.buf) {
+            match (&*self.stream).write(&st.buf) {
                 Ok(n) => st.buf.advance(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     st.flushing = true;
@@ -186,7 +185,7 @@ impl FrameWriter {
                     self.drained.notify_waiters();
                     return true;
                 }
-                match (&self.stream).write(&st.buf) {
+                match (&*self.stream).write(&st.buf) {
                     Ok(n) => {
                         st.buf.advance(n);
                         continue;
@@ -208,7 +207,8 @@ impl FrameWriter {
 
     /// Waits until the socket can take more bytes (registered with the runtime only for this wait).
     async fn writable(&self) -> io::Result<()> {
-        let fd = super::register(self.stream.try_clone()?, Interest::WRITABLE)?;
+        // The reader may have the descriptor registered: wait on a duplicate, for this wait only.
+        let fd = super::register(Arc::new(self.stream.try_clone()?), Interest::WRITABLE)?;
         let _ready = fd.writable().await?;
         Ok(())
     }

@@ -73,7 +73,7 @@ enum End {
 struct Conn {
     shared: Arc<Shared>,
     /// The socket, registered with the runtime for readability only (the writer has its own handle).
-    stream: AsyncFd<std::os::unix::net::UnixStream>,
+    stream: AsyncFd<rpc::SharedSocket>,
     writer: Arc<FrameWriter>,
     limits: Limits,
     component: Option<Arc<str>>,
@@ -85,8 +85,8 @@ struct Conn {
 pub(super) async fn serve_connection(shared: Arc<Shared>, stream: UnixStream) {
     let split = stream.into_std().and_then(|s| {
         s.set_nonblocking(true)?;
-        let w = s.try_clone()?;
-        Ok((rpc::register(s, Interest::READABLE)?, w))
+        let s = Arc::new(s);
+        Ok((rpc::register(s.clone(), Interest::READABLE)?, s))
     });
     let (stream, write_half) = match split {
         Ok(pair) => pair,
@@ -637,7 +637,7 @@ impl Conn {
                         let Ok(mut ready) = self.stream.readable().await else {
                             return;
                         };
-                        match ready.try_io(|s| s.get_ref().read(&mut scratch)) {
+                        match ready.try_io(|s| (&**s.get_ref()).read(&mut scratch)) {
                             Ok(Ok(0)) | Ok(Err(_)) => return,
                             Ok(Ok(_)) | Err(_) => {}
                         }
