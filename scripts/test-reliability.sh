@@ -98,7 +98,7 @@ if pol:
                     "Expected = the safe decision; ggipc = what the server answered over IPC (allow, deny = "
                     "`UnauthorizedError`, reject = another error, message shown); nucleus = the same request "
                     "against the core server in `FilterAuthorization::Literal` mode, the Java nucleus' literal "
-                    "matching (spec §5.3), shown where it differs.\n\n"
+                    "matching (docs/PROTOCOL.md §5.3), shown where it differs.\n\n"
                     "| # | Policy resources | Operation | Requested | Expected | ggipc | Nucleus | Note |\n"
                     "|---|---|---|---|---|---|---|---|\n" + pol + "\n")
 eof = read("server-eof")

@@ -1,4 +1,4 @@
-//! The client against a scripted fake server: what it sends, and the tolerances of spec §7.2.6.
+//! The client against a scripted fake server: what it sends, and the tolerances of docs/PROTOCOL.md §7.2.6.
 
 mod common;
 

@@ -1,7 +1,7 @@
 //! Runs a component's lifecycle: `Install` (to completion, with its timeout), `Startup` (to completion), then
 //! `Run` (the long-running process) until it exits or the nucleus stops, then `Shutdown`. Each step runs as
 //! `sh -c SCRIPT` in the component's work directory, in its own process group, with the environment the nucleus
-//! gives components (spec §5.1) plus `Setenv`. Output lines are prefixed with the component name.
+//! gives components (docs/PROTOCOL.md §5.1) plus `Setenv`. Output lines are prefixed with the component name.
 
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -283,7 +283,7 @@ impl Nucleus {
         })
     }
 
-    /// The environment a component gets (spec §5.1).
+    /// The environment a component gets (docs/PROTOCOL.md §5.1).
     pub fn component_env(&self, c: &Registered, cfg: &Config) -> BTreeMap<String, String> {
         let mut env = BTreeMap::new();
         let sock = self.socket_path.display().to_string();

@@ -1,4 +1,4 @@
-//! Header names and values (spec §2.3).
+//! Header names and values (docs/PROTOCOL.md §2.3).
 
 use super::{FrameError, MAX_HEADER_VALUE_LEN};
 use bytes::{Buf, BufMut, Bytes, BytesMut};

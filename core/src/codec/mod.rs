@@ -1,4 +1,4 @@
-//! Event-stream message framing (spec §2): a sans-IO encoder and a streaming decoder over [`bytes`], plus a
+//! Event-stream message framing (docs/PROTOCOL.md §2): a sans-IO encoder and a streaming decoder over [`bytes`], plus a
 //! [`tokio_util::codec`] adapter.
 //!
 //! Layout of one message: `total_length u32 | headers_length u32 | prelude_crc u32 | headers | payload |

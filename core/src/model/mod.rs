@@ -1,4 +1,4 @@
-//! The Greengrass model for the MQTT proxy service (spec §4): shapes as serde structs with camelCase JSON
+//! The Greengrass model for the MQTT proxy service (docs/PROTOCOL.md §4): shapes as serde structs with camelCase JSON
 //! members and base64 blobs, the QOS and PayloadFormat enums, the modeled error shapes, and a table of
 //! operations.
 //!
@@ -231,7 +231,7 @@ pub struct IoTCoreMessage {
     pub message: Option<MqttMessage>,
 }
 
-/// A modeled error shape (spec §4.6).
+/// A modeled error shape (docs/PROTOCOL.md §4.6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ErrorShape {
     /// Shape id, the `service-model-type` header value.

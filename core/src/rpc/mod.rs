@@ -1,4 +1,4 @@
-//! Event-stream RPC layer (spec §3): message types and flags, reserved headers, connection-level error
+//! Event-stream RPC layer (docs/PROTOCOL.md §3): message types and flags, reserved headers, connection-level error
 //! payloads, and the per-connection writer shared by the client and the server.
 
 mod writer;
@@ -67,7 +67,7 @@ pub const PROTOCOL_VERSION: &str = "0.1.0";
 /// `:content-type` of JSON bodies.
 pub const CONTENT_TYPE_JSON: &str = "application/json";
 
-/// Exact payloads of the C library's connection-level errors (spec §3.8.3).
+/// Exact payloads of the C library's connection-level errors (docs/PROTOCOL.md §3.8.3).
 pub mod errors {
     pub const MISSING_FIELDS: &str = "{ \"message\": \"A message was received with missing required fields. Check that your client is sending at least, :message-type, :message-flags, and :stream-id\" }";
     pub const CONNECT_FIRST: &str = "{ \"message\": \"A CONNECT message must be received, and the CONNECT_ACK must be sent in response, before any other message-types can be sent on this connection. In addition, only one CONNECT message is allowed on a connection.\" }";

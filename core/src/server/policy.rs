@@ -1,4 +1,4 @@
-//! Authorization policies (`accessControl`, spec §5.3) and their resource matching.
+//! Authorization policies (`accessControl`, docs/PROTOCOL.md §5.3) and their resource matching.
 //!
 //! A resource pattern is matched the nucleus' way (`MQTT_STYLE`): `*` is a glob over any characters
 //! including `/`; `+` forming a whole level matches one level; `#` as the whole last level matches the rest

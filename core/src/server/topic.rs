@@ -1,5 +1,5 @@
 //! MQTT topic names and filters: broker-side matching, filter syntax, and the nucleus' IoT Core topic
-//! validation (spec §5.6).
+//! validation (docs/PROTOCOL.md §5.6).
 
 /// True when the topic `name` matches the subscription `filter` (MQTT 3.1.1 §4.7): `+` matches one level,
 /// a trailing `#` matches the parent and every level below it, and wildcards at the first level do not match

@@ -1,4 +1,4 @@
-//! Bridge to a real MQTT broker (`mqtt://` / `mqtts://`), with the Greengrass nucleus' client semantics (spec §5.6):
+//! Bridge to a real MQTT broker (`mqtt://` / `mqtts://`), with the Greengrass nucleus' client semantics (docs/PROTOCOL.md §5.6):
 //!
 //! * a spooler bounded in bytes (default 2.5 MiB) that holds publishes while offline and while in flight;
 //!   QoS 0 publishes are refused while offline unless `keepQos0WhenOffline`; when full, queued QoS 0 messages are

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-/// MQTT 5 publish properties that travel end to end (spec §4.3).
+/// MQTT 5 publish properties that travel end to end (docs/PROTOCOL.md §4.3).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Props {
     /// `Some(true)` = UTF-8 payload (payload format indicator 1).

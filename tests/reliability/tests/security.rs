@@ -1,6 +1,6 @@
 //! Security: tokens (wrong, empty, very long, from an unregistered component, from a previous nucleus run,
 //! another component's), constant-time token comparison, the socket's permissions, a table of policy cases
-//! through the real IPC path (ggipc's decision and the Java nucleus' literal matching, spec §5.3), and no
+//! through the real IPC path (ggipc's decision and the Java nucleus' literal matching, docs/PROTOCOL.md §5.3), and no
 //! secret in the nucleus' logs.
 
 use bytes::BytesMut;
