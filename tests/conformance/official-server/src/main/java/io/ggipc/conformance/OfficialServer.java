@@ -100,9 +100,14 @@ public final class OfficialServer {
                 // serve until standard input closes
             }
             listener.close();
-            listener.getShutdownCompleteFuture().get();
+            try {
+                listener.getShutdownCompleteFuture().get(5, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (java.util.concurrent.TimeoutException e) {
+                System.err.println("listener shutdown did not complete within 5 s");
+            }
         }
         Files.deleteIfExists(socket);
+        System.exit(0); // native event-loop threads must not keep the process alive
     }
 
     ServerListenerHandler listenerHandler() {
