@@ -180,7 +180,7 @@ def run_one(cmd, scenario, server):
 
 
 def ping_evidence(log, mark):
-    """What the official-server harness saw from the client after its PING (spec §3.10)."""
+    """What the official-server harness saw from the client after its PING (docs/PROTOCOL.md §3.10)."""
     try:
         with open(log) as f:
             f.seek(mark)
@@ -244,7 +244,7 @@ def main():
                         status = "pass-defect"
                         reason += (" — SDK defect: its automatic ping reply (`sendPingResponse`) sends message type "
                                    "PING; a server answering PINGs with PING_RESPONSE copes, one answering PING with "
-                                   "PING would loop (found by code reading in the protocol spec §3.10, confirmed here)")
+                                   "PING would loop (found by code reading of the SDK, see docs/PROTOCOL.md §3.10; confirmed here)")
                 if not ok:
                     defect = KNOWN_SDK_DEFECTS.get((cname, scen, sname)) or KNOWN_SDK_DEFECTS.get((cname, scen, "*"))
                     if defect and not ours:
