@@ -133,8 +133,9 @@ impl ResourcePattern {
         // reach[j] = pattern prefix of length i covers input prefix of length j
         let mut reach = vec![false; n + 1];
         reach[0] = true;
+        let mut next = vec![false; n + 1];
         for (i, tok) in self.toks.iter().enumerate() {
-            let mut next = vec![false; n + 1];
+            next.fill(false);
             match tok {
                 Tok::Lit(c) => {
                     for j in 0..n {
@@ -168,7 +169,7 @@ impl ResourcePattern {
                     }
                 }
             }
-            reach = next;
+            std::mem::swap(&mut reach, &mut next);
         }
         reach[n]
     }

@@ -91,7 +91,12 @@ pub fn validate_iot_core_topic(topic: &str, use_: TopicUse, mqtt5: bool) -> Resu
     if use_ == TopicUse::Publish && (topic.contains('#') || topic.contains('+')) {
         return Err("Publish topics must not contain wildcard characters of '#' or '+'".into());
     }
-    let lower = topic.trim().to_lowercase();
+    let trimmed = topic.trim();
+    if trimmed.is_ascii() && !trimmed.starts_with('$') {
+        // Lower-casing (as the nucleus does) changes neither length nor slashes of an ASCII topic.
+        return validate_effective(trimmed, use_);
+    }
+    let lower = trimmed.to_lowercase();
     if !lower.starts_with('$') {
         return validate_effective(&lower, use_);
     }
