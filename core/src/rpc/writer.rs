@@ -42,6 +42,8 @@ pub enum SendError {
 struct State {
     buf: BytesMut,
     flushing: bool,
+    /// Frames are being produced in a batch by the connection's own task; `uncork` writes them.
+    corked: bool,
     closed: Option<WriterClosed>,
     /// Highest stream id allocated by [`FrameWriter::send_new_stream`].
     last_stream_id: i32,
@@ -67,6 +69,7 @@ impl FrameWriter {
             state: Mutex::new(State {
                 buf: BytesMut::with_capacity(8 * 1024),
                 flushing: false,
+                corked: false,
                 closed: None,
                 last_stream_id: 0,
             }),
@@ -131,28 +134,49 @@ impl FrameWriter {
         Ok(id)
     }
 
-    fn write_now(&self, mut st: MutexGuard<'_, State>) {
-        if st.flushing {
+    fn write_now(&self, st: MutexGuard<'_, State>) {
+        if st.flushing || st.corked {
             return;
         }
         if crate::runtime::in_async_context() {
             // On a runtime thread, more frames usually follow from the same tick (pipelined requests, a batch
             // of responses, fan-out of events): let the flusher task write them all at once when this task
             // yields. A blocking caller (not on a runtime thread) writes right away: no hand-off.
-            st.flushing = true;
-            drop(st);
-            self.wake_flusher.notify_one();
+            return self.defer(st);
+        }
+        self.write_queued(st);
+    }
+
+    /// Leaves the write to the flusher task.
+    fn defer(&self, mut st: MutexGuard<'_, State>) {
+        st.flushing = true;
+        drop(st);
+        self.wake_flusher.notify_one();
+    }
+
+    /// Holds writes back while the caller produces a batch of frames (e.g. the answers to everything one read
+    /// brought in); [`uncork`](Self::uncork) then writes the batch from the caller's task, sparing the
+    /// hand-off to the flusher. Frames other tasks queue meanwhile go out with the batch.
+    pub fn cork(&self) {
+        self.lock().corked = true;
+    }
+
+    /// Ends a batch started with [`cork`](Self::cork) and writes what is queued now.
+    pub fn uncork(&self) {
+        let mut st = self.lock();
+        st.corked = false;
+        if st.flushing || st.buf.is_empty() {
             return;
         }
+        self.write_queued(st);
+    }
+
+    /// Writes the queue to the socket until it is empty or full (then the flusher takes over).
+    fn write_queued(&self, mut st: MutexGuard<'_, State>) {
         while !st.buf.is_empty() {
             match (&*self.stream).write(&st.buf) {
                 Ok(n) => st.buf.advance(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    st.flushing = true;
-                    drop(st);
-                    self.wake_flusher.notify_one();
-                    return;
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return self.defer(st),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return self.write_failed(st, e),
             }

@@ -132,10 +132,13 @@ impl Conn {
         let connect_deadline = tokio::time::Instant::now() + self.shared.config.connect_timeout;
         let mut rbuf = BytesMut::with_capacity(16 * 1024);
         loop {
+            // Answers to everything this read brought in go out together, written by this task.
+            self.writer.cork();
             loop {
                 match codec::decode(&mut rbuf, &self.limits) {
                     Ok(Some(msg)) => {
                         if let Some(end) = self.on_message(msg) {
+                            self.writer.uncork();
                             return end;
                         }
                     }
@@ -147,10 +150,12 @@ impl Conn {
                             .counters
                             .protocol_errors
                             .fetch_add(1, Ordering::Relaxed);
+                        self.writer.uncork();
                         return End::Io(io::Error::new(io::ErrorKind::InvalidData, e.to_string()));
                     }
                 }
             }
+            self.writer.uncork();
             let congested = self.writer.is_congested();
             tokio::select! {
                 r = self.stream.readable(), if !congested => {
