@@ -23,7 +23,7 @@ use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::oneshot;
 
 /// How long the reader thread stays out of the way after a blocking caller stopped reading.
 const HANDOFF: Duration = Duration::from_millis(2);
@@ -77,8 +77,6 @@ pub(crate) struct Connection {
     /// or a blocking caller waiting for its own response (which saves a thread wake-up per round trip).
     rbuf: Mutex<BytesMut>,
     limits: Limits,
-    /// Signalled when a blocking caller stops reading (task mode).
-    read_released: Notify,
     /// A failure a blocking caller ran into while reading; the reader task acts on it.
     pending_failure: Mutex<Option<Error>>,
     inner: Weak<Inner>,
@@ -199,7 +197,6 @@ impl Connection {
             resumable,
             rbuf: Mutex::new(rbuf),
             limits,
-            read_released: Notify::new(),
             pending_failure: Mutex::new(None),
             inner,
         });
@@ -682,10 +679,8 @@ async fn reader_task(conn: Arc<Connection>, fd: AsyncFd<rpc::SharedSocket>) {
                 break Error::new(ErrorKind::ConnectionClosed, format!("connection lost: {e}"))
             }
         };
-        let Ok(mut buf) = conn.rbuf.try_lock() else {
-            conn.read_released.notified().await;
-            continue;
-        };
+        // In task mode nobody else reads (blocking callers only wait), so the lock is uncontended.
+        let mut buf = lock(&conn.rbuf);
         // Reads until the socket is drained, so the readiness can be cleared.
         let result = conn.read_and_dispatch(&mut buf);
         drop(buf);
