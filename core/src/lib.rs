@@ -29,13 +29,14 @@
 mod client;
 pub mod codec;
 mod error;
+mod error_kind;
 pub mod model;
 pub mod rpc;
 pub mod runtime;
 pub mod server;
 
 pub use client::{
-    blocking, Client, ClientBuilder, LifecycleEvent, ReconnectPolicy, Subscription,
-    SubscriptionEvent, SubscriptionHandle, DEFAULT_TIMEOUT, SOCKET_ENV, TOKEN_ENV,
+    blocking, Client, ClientBuilder, LifecycleEvent, RawEvent, ReconnectPolicy, StreamEvent,
+    Subscription, SubscriptionEvent, SubscriptionHandle, DEFAULT_TIMEOUT, SOCKET_ENV, TOKEN_ENV,
 };
 pub use error::{Error, ErrorKind, Result};

@@ -156,7 +156,7 @@ async fn unknown_and_unimplemented_operations() {
     let fx = Fixture::start().await;
     let token = fx.component("c", &["*"], &["*"]);
     let mut r = Raw::handshake(&fx.path(), &token).await;
-    let op = "aws.greengrass#SubscribeToIoTCoreConnectionStatus";
+    let op = "aws.greengrass#GetSecretValue";
     let f = Frame {
         operation: Some(ByteStr::from_static(op)),
         ..Frame::json(
@@ -176,7 +176,7 @@ async fn unknown_and_unimplemented_operations() {
     );
     assert_eq!(
         std::str::from_utf8(&e.payload).unwrap(),
-        r#"{"error": "Unsupported Operation", "message": "aws.greengrass#SubscribeToIoTCoreConnectionStatus is an unsupported operation."}"#
+        r#"{"error": "Unsupported Operation", "message": "aws.greengrass#GetSecretValue is an unsupported operation."}"#
     );
     r.send(&Raw::activation(
         "aws.greengrass#PublishToTopic",

@@ -2,11 +2,8 @@
 //! shared runtime ([`crate::runtime`]); a call never occupies a runtime thread, so it is safe from
 //! subscription handlers. Calling it from inside an async runtime is refused with `InvalidArgument`.
 
-use super::{ClientBuilder, SubscriptionEvent, SubscriptionHandle};
-use crate::model::{
-    Operation, PublishToIoTCoreRequest, PublishToIoTCoreResponse, SubscribeToIoTCoreRequest,
-    PUBLISH_TO_IOT_CORE,
-};
+use super::{ClientBuilder, StreamEvent, SubscriptionEvent, SubscriptionHandle};
+use crate::model::{IoTCoreMessage, Operation};
 use crate::runtime::block_on;
 use crate::{Error, ErrorKind, Result};
 use std::time::Duration;
@@ -38,23 +35,36 @@ impl Client {
         &self.inner
     }
 
-    pub fn publish_to_iot_core(
+    /// Runs a request/response operation of the model on the calling thread.
+    pub(crate) fn request<Req, Resp>(
         &self,
-        request: PublishToIoTCoreRequest,
-    ) -> Result<PublishToIoTCoreResponse> {
-        self.publish_to_iot_core_with_timeout(request, self.inner.operation_timeout())
+        op: &'static Operation,
+        request: &Req,
+        timeout: Option<Duration>,
+    ) -> Result<Resp>
+    where
+        Req: serde::Serialize,
+        Resp: serde::de::DeserializeOwned,
+    {
+        let body = super::encode_json(request)?;
+        let timeout = timeout.unwrap_or(self.inner.operation_timeout());
+        let resp = self.inner.call_blocking(op, body, timeout)?;
+        super::decode_json(&resp, op.response)
     }
 
-    pub fn publish_to_iot_core_with_timeout(
+    /// Opens a streaming operation of the model, waiting on the calling thread for the answer.
+    pub(crate) fn stream<Req, Ev>(
         &self,
-        request: PublishToIoTCoreRequest,
-        timeout: Duration,
-    ) -> Result<PublishToIoTCoreResponse> {
-        let body = super::encode_json(&request)?;
-        let resp = self
-            .inner
-            .call_blocking(&PUBLISH_TO_IOT_CORE, body, timeout)?;
-        super::decode_json(&resp, PUBLISH_TO_IOT_CORE.response)
+        op: &'static Operation,
+        request: &Req,
+        timeout: Option<Duration>,
+    ) -> Result<Subscription<Ev>>
+    where
+        Req: serde::Serialize,
+        Ev: StreamEvent,
+    {
+        let inner = block_on(self.inner.stream(op, request, timeout))??;
+        Ok(Subscription { inner })
     }
 
     /// Runs a request/response operation with a JSON body (see [`super::Client::call`]).
@@ -65,26 +75,6 @@ impl Client {
         timeout: Duration,
     ) -> Result<bytes::Bytes> {
         self.inner.call_blocking(op, body, timeout)
-    }
-
-    pub fn subscribe_to_iot_core(
-        &self,
-        request: SubscribeToIoTCoreRequest,
-    ) -> Result<Subscription> {
-        let inner = block_on(self.inner.subscribe_to_iot_core(request))??;
-        Ok(Subscription { inner })
-    }
-
-    pub fn subscribe_to_iot_core_with_timeout(
-        &self,
-        request: SubscribeToIoTCoreRequest,
-        timeout: Duration,
-    ) -> Result<Subscription> {
-        let inner = block_on(
-            self.inner
-                .subscribe_to_iot_core_with_timeout(request, timeout),
-        )??;
-        Ok(Subscription { inner })
     }
 
     pub fn ping(&self, payload: &[u8]) -> Result<Vec<u8>> {
@@ -102,18 +92,18 @@ impl Client {
 
 /// Blocking view of a [`Subscription`](super::Subscription).
 #[derive(Debug)]
-pub struct Subscription {
-    inner: super::Subscription,
+pub struct Subscription<T = IoTCoreMessage> {
+    inner: super::Subscription<T>,
 }
 
-impl Subscription {
+impl<T: StreamEvent> Subscription<T> {
     /// Waits for the next event; `None` after `Closed` was returned.
-    pub fn recv(&mut self) -> Result<Option<SubscriptionEvent>> {
+    pub fn recv(&mut self) -> Result<Option<SubscriptionEvent<T>>> {
         block_on(self.inner.next())
     }
 
     /// Waits at most `timeout`; `Err(Timeout)` if nothing arrived.
-    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<SubscriptionEvent>> {
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<SubscriptionEvent<T>>> {
         match block_on(async { tokio::time::timeout(timeout, self.inner.next()).await })? {
             Ok(ev) => Ok(ev),
             Err(_) => Err(Error::new(
@@ -124,11 +114,11 @@ impl Subscription {
     }
 
     /// Up to `max` queued events, waiting for at least one.
-    pub fn recv_batch(&mut self, max: usize) -> Result<Option<Vec<SubscriptionEvent>>> {
+    pub fn recv_batch(&mut self, max: usize) -> Result<Option<Vec<SubscriptionEvent<T>>>> {
         block_on(self.inner.next_batch(max))
     }
 
-    pub fn try_recv(&mut self) -> Option<SubscriptionEvent> {
+    pub fn try_recv(&mut self) -> Option<SubscriptionEvent<T>> {
         self.inner.try_next()
     }
 
@@ -143,7 +133,7 @@ impl Subscription {
     /// Hands events to `handler` on a dispatcher thread (see [`super::Subscription::with_handler`]).
     pub fn with_handler(
         self,
-        handler: impl FnMut(SubscriptionEvent) + Send + 'static,
+        handler: impl FnMut(SubscriptionEvent<T>) + Send + 'static,
     ) -> SubscriptionHandle {
         self.inner.with_handler(handler)
     }
@@ -151,13 +141,13 @@ impl Subscription {
     /// Hands batches of events to `handler` on a dispatcher thread.
     pub fn with_batch_handler(
         self,
-        handler: impl FnMut(Vec<SubscriptionEvent>) + Send + 'static,
+        handler: impl FnMut(Vec<SubscriptionEvent<T>>) + Send + 'static,
     ) -> SubscriptionHandle {
         self.inner.with_batch_handler(handler)
     }
 
     /// The async subscription behind this one.
-    pub fn into_async(self) -> super::Subscription {
+    pub fn into_async(self) -> super::Subscription<T> {
         self.inner
     }
 }

@@ -11,7 +11,7 @@
 use super::subscription::{SubShared, SubscriptionEvent};
 use super::{Inner, LifecycleEvent};
 use crate::codec::{self, ByteStr, Limits};
-use crate::model::{error_from_body, IoTCoreMessage, Operation};
+use crate::model::{error_from_body, Operation};
 use crate::rpc::{self, flags, Frame, FrameWriter, MessageType, SendError, WriterClosed};
 use crate::{Error, ErrorKind, Result};
 use bytes::{Bytes, BytesMut};
@@ -572,13 +572,8 @@ impl Connection {
                         ))
                     }
                 } else if frame.service_model_type.as_deref() == sub.op.event {
-                    match serde_json::from_slice::<IoTCoreMessage>(&frame.payload) {
-                        Ok(m) => SubscriptionEvent::Message(m),
-                        Err(e) => SubscriptionEvent::Error(Error::new(
-                            ErrorKind::Unmapped,
-                            format!("invalid event body: {e}"),
-                        )),
-                    }
+                    // Decoded with the operation's event shape by whoever takes it from the queue.
+                    SubscriptionEvent::Message(frame.payload.clone())
                 } else {
                     SubscriptionEvent::Error(Error::new(
                         ErrorKind::Unmapped,

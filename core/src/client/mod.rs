@@ -9,14 +9,15 @@
 
 pub mod blocking;
 mod connection;
+mod generated;
 mod subscription;
 
-pub use subscription::{Subscription, SubscriptionEvent, SubscriptionHandle};
-
-use crate::model::{
-    Operation, PublishToIoTCoreRequest, PublishToIoTCoreResponse, SubscribeToIoTCoreRequest,
-    PUBLISH_TO_IOT_CORE, SUBSCRIBE_TO_IOT_CORE,
+pub(crate) use subscription::decode_event;
+pub use subscription::{
+    RawEvent, StreamEvent, Subscription, SubscriptionEvent, SubscriptionHandle,
 };
+
+use crate::model::Operation;
 use crate::{Error, ErrorKind, Result};
 use bytes::Bytes;
 use connection::{Connection, Slot};
@@ -556,55 +557,48 @@ impl Client {
         }
     }
 
-    /// PublishToIoTCore.
-    pub async fn publish_to_iot_core(
+    /// Runs a request/response operation of the model: encodes `request`, waits for the response (within
+    /// `timeout`, default the operation timeout) and decodes it with the operation's response shape.
+    pub(crate) async fn request<Req, Resp>(
         &self,
-        request: PublishToIoTCoreRequest,
-    ) -> Result<PublishToIoTCoreResponse> {
-        self.publish_to_iot_core_with_timeout(request, self.inner.opts.operation_timeout)
-            .await
+        op: &'static Operation,
+        request: &Req,
+        timeout: Option<Duration>,
+    ) -> Result<Resp>
+    where
+        Req: serde::Serialize,
+        Resp: serde::de::DeserializeOwned,
+    {
+        let body = encode_json(request)?;
+        let timeout = timeout.unwrap_or(self.inner.opts.operation_timeout);
+        let resp = self.call_with_timeout(op, body, timeout).await?;
+        decode_json(&resp, op.response)
     }
 
-    /// PublishToIoTCore with an explicit timeout.
-    pub async fn publish_to_iot_core_with_timeout(
+    /// Opens a streaming operation of the model; its events are decoded as `Ev`.
+    pub(crate) async fn stream<Req, Ev>(
         &self,
-        request: PublishToIoTCoreRequest,
-        timeout: Duration,
-    ) -> Result<PublishToIoTCoreResponse> {
-        let body = encode_json(&request)?;
-        let resp = self
-            .call_with_timeout(&PUBLISH_TO_IOT_CORE, body, timeout)
-            .await?;
-        decode_json(&resp, PUBLISH_TO_IOT_CORE.response)
+        op: &'static Operation,
+        request: &Req,
+        timeout: Option<Duration>,
+    ) -> Result<Subscription<Ev>>
+    where
+        Req: serde::Serialize,
+        Ev: StreamEvent,
+    {
+        let body = encode_json(request)?;
+        let timeout = timeout.unwrap_or(self.inner.opts.operation_timeout);
+        self.open_subscription(op, body, timeout).await
     }
 
-    /// SubscribeToIoTCore: resolves once the server confirmed the subscription.
-    pub async fn subscribe_to_iot_core(
-        &self,
-        request: SubscribeToIoTCoreRequest,
-    ) -> Result<Subscription> {
-        self.subscribe_to_iot_core_with_timeout(request, self.inner.opts.operation_timeout)
-            .await
-    }
-
-    /// SubscribeToIoTCore with an explicit timeout.
-    pub async fn subscribe_to_iot_core_with_timeout(
-        &self,
-        request: SubscribeToIoTCoreRequest,
-        timeout: Duration,
-    ) -> Result<Subscription> {
-        let body = encode_json(&request)?;
-        self.open_subscription(&SUBSCRIBE_TO_IOT_CORE, body, timeout)
-            .await
-    }
-
-    /// Opens a streaming operation with a JSON body.
-    pub async fn open_subscription(
+    /// Opens a streaming operation with a JSON body; its events are decoded as `T` ([`RawEvent`] keeps them
+    /// undecoded).
+    pub async fn open_subscription<T: StreamEvent>(
         &self,
         op: &'static Operation,
         body: Bytes,
         timeout: Duration,
-    ) -> Result<Subscription> {
+    ) -> Result<Subscription<T>> {
         let deadline = Instant::now() + timeout;
         let id = self.inner.next_sub.fetch_add(1, Ordering::Relaxed);
         let shared = Arc::new(SubShared::new(
@@ -620,10 +614,7 @@ impl Client {
         }
         .await;
         match result {
-            Ok(()) => Ok(Subscription {
-                shared,
-                client: self.clone(),
-            }),
+            Ok(()) => Ok(Subscription::new(shared, self.clone())),
             Err(e) => {
                 self.inner.forget_subscription(id);
                 shared.closed.store(true, Ordering::Release);

@@ -3,18 +3,45 @@
 
 use super::Inner;
 use crate::model::{IoTCoreMessage, Operation};
-use crate::{Client, Error};
+use crate::{Client, Error, ErrorKind, Result};
 use bytes::Bytes;
 use std::collections::VecDeque;
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::Notify;
 
-/// Something that happened on a subscription, in order.
+/// The event shape of a streaming operation: how its events are decoded from their JSON body. Implemented by
+/// every event shape of the model and by [`RawEvent`].
+pub trait StreamEvent: Sized + Send + 'static {
+    /// Decodes one event body.
+    fn decode(payload: Bytes) -> Result<Self>;
+}
+
+/// Decodes an event body of a model shape.
+pub(crate) fn decode_event<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T> {
+    serde_json::from_slice(payload)
+        .map_err(|e| Error::new(ErrorKind::Unmapped, format!("invalid event body: {e}")))
+}
+
+/// An event body left undecoded (the JSON the server sent), for callers that decode it themselves — the
+/// bindings do, in their own language.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawEvent {
+    pub payload: Bytes,
+}
+
+impl StreamEvent for RawEvent {
+    fn decode(payload: Bytes) -> Result<Self> {
+        Ok(RawEvent { payload })
+    }
+}
+
+/// Something that happened on a subscription, in order. `T` is the operation's event shape.
 #[derive(Clone, Debug, PartialEq)]
-pub enum SubscriptionEvent {
+pub enum SubscriptionEvent<T = IoTCoreMessage> {
     /// A message arrived.
-    Message(IoTCoreMessage),
+    Message(T),
     /// The server reported an error on the stream without closing it.
     Error(Error),
     /// `n` messages were dropped here because the consumer did not keep up (the queue is bounded, see
@@ -29,14 +56,36 @@ pub enum SubscriptionEvent {
     Closed(Option<Error>),
 }
 
-impl SubscriptionEvent {
+impl<T> SubscriptionEvent<T> {
     pub fn is_terminal(&self) -> bool {
         matches!(self, SubscriptionEvent::Closed(_))
     }
+
+    /// The same event with its message converted by `f` (an event that fails to convert becomes `Error`).
+    pub fn try_map<U>(self, f: impl FnOnce(T) -> Result<U>) -> SubscriptionEvent<U> {
+        match self {
+            SubscriptionEvent::Message(m) => match f(m) {
+                Ok(u) => SubscriptionEvent::Message(u),
+                Err(e) => SubscriptionEvent::Error(e),
+            },
+            SubscriptionEvent::Error(e) => SubscriptionEvent::Error(e),
+            SubscriptionEvent::Lagged(n) => SubscriptionEvent::Lagged(n),
+            SubscriptionEvent::Interrupted(e) => SubscriptionEvent::Interrupted(e),
+            SubscriptionEvent::Resumed => SubscriptionEvent::Resumed,
+            SubscriptionEvent::Closed(e) => SubscriptionEvent::Closed(e),
+        }
+    }
+}
+
+/// An event as queued: a message is its undecoded body.
+pub(crate) type QueuedEvent = SubscriptionEvent<Bytes>;
+
+fn decode<T: StreamEvent>(ev: QueuedEvent) -> SubscriptionEvent<T> {
+    ev.try_map(T::decode)
 }
 
 struct QueueState {
-    events: VecDeque<SubscriptionEvent>,
+    events: VecDeque<QueuedEvent>,
     messages: usize,
     terminal_queued: bool,
     terminal_taken: bool,
@@ -67,7 +116,7 @@ impl EventQueue {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn push(&self, ev: SubscriptionEvent) {
+    pub(crate) fn push(&self, ev: QueuedEvent) {
         let mut st = self.lock();
         if st.terminal_queued {
             return;
@@ -94,7 +143,7 @@ impl EventQueue {
     }
 
     /// Takes up to `max` events; `None` once the terminal event has been taken.
-    fn take(&self, max: usize) -> Option<Vec<SubscriptionEvent>> {
+    fn take(&self, max: usize) -> Option<Vec<QueuedEvent>> {
         let mut st = self.lock();
         if st.terminal_taken && st.events.is_empty() {
             return None;
@@ -111,7 +160,7 @@ impl EventQueue {
         Some(out)
     }
 
-    async fn next_batch(&self, max: usize) -> Option<Vec<SubscriptionEvent>> {
+    async fn next_batch(&self, max: usize) -> Option<Vec<QueuedEvent>> {
         loop {
             let notified = self.notify.notified();
             match self.take(max) {
@@ -173,33 +222,55 @@ impl SubShared {
     }
 }
 
-/// An open SubscribeToIoTCore stream. Read it with [`next`](Subscription::next) (or as a batch), or hand it
-/// to a handler with [`with_handler`](Subscription::with_handler). Dropping it closes it.
-pub struct Subscription {
+/// An open stream of a streaming operation, whose events are `T` (the operation's event shape). Read it with
+/// [`next`](Subscription::next) (or as a batch), or hand it to a handler with
+/// [`with_handler`](Subscription::with_handler). Events are decoded by whoever takes them, not by the
+/// connection's reader. Dropping it closes it.
+pub struct Subscription<T = IoTCoreMessage> {
     pub(crate) shared: Arc<SubShared>,
     pub(crate) client: Client,
+    pub(crate) events: PhantomData<fn() -> T>,
 }
 
-impl Subscription {
+impl<T: StreamEvent> Subscription<T> {
+    pub(crate) fn new(shared: Arc<SubShared>, client: Client) -> Self {
+        Subscription {
+            shared,
+            client,
+            events: PhantomData,
+        }
+    }
+
     /// The next event; `None` after the `Closed` event has been returned.
-    pub async fn next(&mut self) -> Option<SubscriptionEvent> {
+    pub async fn next(&mut self) -> Option<SubscriptionEvent<T>> {
         self.shared
             .queue
             .next_batch(1)
             .await
             .and_then(|mut v| v.pop())
+            .map(decode)
     }
 
     /// Up to `max` events at once (at least one; waits for the first).
-    pub async fn next_batch(&mut self, max: usize) -> Option<Vec<SubscriptionEvent>> {
-        self.shared.queue.next_batch(max).await
+    pub async fn next_batch(&mut self, max: usize) -> Option<Vec<SubscriptionEvent<T>>> {
+        self.shared
+            .queue
+            .next_batch(max)
+            .await
+            .map(|v| v.into_iter().map(decode).collect())
     }
 
     /// An event if one is queued, without waiting.
-    pub fn try_next(&mut self) -> Option<SubscriptionEvent> {
-        self.shared.queue.take(1).and_then(|mut v| v.pop())
+    pub fn try_next(&mut self) -> Option<SubscriptionEvent<T>> {
+        self.shared
+            .queue
+            .take(1)
+            .and_then(|mut v| v.pop())
+            .map(decode)
     }
+}
 
+impl<T> Subscription<T> {
     /// Closes the stream (sends a terminate to the server) and queues the final `Closed(None)` event.
     /// Idempotent; safe from any thread, including a handler of this subscription.
     pub fn close(&self) {
@@ -215,12 +286,14 @@ impl Subscription {
     pub fn client(&self) -> &Client {
         &self.client
     }
+}
 
+impl<T: StreamEvent> Subscription<T> {
     /// Runs `handler` for every event on a dedicated thread (never a runtime thread), in order, until the
     /// `Closed` event (which it also receives). The handler may use the client, blocking calls included.
     pub fn with_handler(
         self,
-        mut handler: impl FnMut(SubscriptionEvent) + Send + 'static,
+        mut handler: impl FnMut(SubscriptionEvent<T>) + Send + 'static,
     ) -> SubscriptionHandle {
         self.with_batch_handler(move |events| events.into_iter().for_each(&mut handler))
     }
@@ -229,7 +302,7 @@ impl Subscription {
     /// pay per call, e.g. taking the Python GIL once per batch).
     pub fn with_batch_handler(
         self,
-        mut handler: impl FnMut(Vec<SubscriptionEvent>) + Send + 'static,
+        mut handler: impl FnMut(Vec<SubscriptionEvent<T>>) + Send + 'static,
     ) -> SubscriptionHandle {
         let shared = self.shared.clone();
         let client = self.client.clone();
@@ -242,6 +315,7 @@ impl Subscription {
                 };
                 while let Some(batch) = rt.block_on(sub.shared.queue.next_batch(256)) {
                     let last = batch.last().is_some_and(SubscriptionEvent::is_terminal);
+                    let batch: Vec<SubscriptionEvent<T>> = batch.into_iter().map(decode).collect();
                     let result =
                         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(batch)));
                     if result.is_err() {
@@ -264,13 +338,13 @@ impl Subscription {
     }
 }
 
-impl Drop for Subscription {
+impl<T> Drop for Subscription<T> {
     fn drop(&mut self) {
         self.close();
     }
 }
 
-impl std::fmt::Debug for Subscription {
+impl<T> std::fmt::Debug for Subscription<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Subscription")
             .field("id", &self.shared.id)

@@ -1,64 +1,51 @@
-//! The Greengrass model for the MQTT proxy service (docs/PROTOCOL.md §4): shapes as serde structs with camelCase JSON
-//! members and base64 blobs, the QOS and PayloadFormat enums, the modeled error shapes, and a table of
-//! operations.
+//! The Greengrass model (docs/PROTOCOL.md §4): shapes as serde structs with camelCase JSON members, base64 blobs
+//! and epoch-second timestamps, the enums, the modeled error shapes, and the table of operations that both the
+//! client and the server run on.
+//!
+//! The types, enums and table rows are generated from `model/greengrass-ipc.toml` (`generated.rs`, re-exported
+//! here); this file holds what the generator does not say: constructors and accessors, error bodies.
 //!
 //! Every member is optional, as in the Smithy model: the server decides what is required and answers with
 //! the nucleus' own messages. Absent members are omitted from JSON; `null` is read as absent; unknown
 //! members are ignored.
 
 mod blob;
+mod generated;
 mod operations;
+mod timestamp;
 
-pub use operations::{
-    Operation, OPERATIONS, PUBLISH_TO_IOT_CORE, PUBLISH_TO_TOPIC, SUBSCRIBE_TO_IOT_CORE,
-    SUBSCRIBE_TO_TOPIC,
-};
+pub use generated::*;
+pub use operations::Operation;
 
 use crate::error::{Error, ErrorKind};
 use serde::{Deserialize, Serialize};
 
-/// Smithy service id, sent as `_service` in error bodies.
-pub const SERVICE_ID: &str = "aws.greengrass#GreengrassCoreIPC";
 /// Authorization destination of the MQTT proxy operations.
 pub const MQTT_PROXY_SERVICE: &str = "aws.greengrass.ipc.mqttproxy";
 /// Authorization destination of local publish/subscribe.
 pub const PUBSUB_SERVICE: &str = "aws.greengrass.ipc.pubsub";
 
-macro_rules! wire_enum {
-    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $wire:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum $name { $($(#[$vm])* $variant),+ }
+/// A shape of the model: its Smithy shape id (the `service-model-type` of a body of this shape).
+pub trait Shape {
+    const SHAPE_ID: &'static str;
+}
 
-        impl $name {
-            /// The wire value.
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $wire),+ }
-            }
-
-            /// Parses a wire value.
-            pub fn from_wire(s: &str) -> Option<Self> {
-                match s { $($wire => Some($name::$variant),)+ _ => None }
-            }
-        }
-
-        impl Serialize for $name {
+/// Serialize/Deserialize/Display for a generated enum: JSON strings of the wire value; JSON numbers are read
+/// as their text too (a Gson peer may send them).
+macro_rules! wire_enum_impls {
+    ($name:ident) => {
+        impl serde::Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.serialize_str(self.as_str())
             }
         }
 
-        impl<'de> Deserialize<'de> for $name {
+        impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                // Accept "0"/"1" and, leniently, the numbers 0/1 (a Gson peer may send them).
-                let v = serde_json::Value::deserialize(d)?;
-                let s = match &v {
-                    serde_json::Value::String(s) => s.clone(),
-                    serde_json::Value::Number(n) => n.to_string(),
-                    _ => String::new(),
-                };
-                $name::from_wire(&s).ok_or_else(|| serde::de::Error::custom(format!(
-                    concat!("invalid ", stringify!($name), " value: {}"), v)))
+                let text = super::wire_text(d)?;
+                $name::from_wire(&text).ok_or_else(|| {
+                    serde::de::Error::custom(format!("Invalid {} value: {text}", $name::LABEL))
+                })
             }
         }
 
@@ -69,24 +56,23 @@ macro_rules! wire_enum {
         }
     };
 }
+pub(crate) use wire_enum_impls;
 
-wire_enum!(
-    /// MQTT quality of service (`aws.greengrass#QOS`). There is no QoS 2 in the Greengrass model.
-    Qos { AtMostOnce = "0", AtLeastOnce = "1" }
-);
+/// An enum member as its wire text: a JSON string, or a number's text.
+pub(crate) fn wire_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => s,
+        other => other.to_string(),
+    })
+}
 
-wire_enum!(
-    /// MQTT 5 payload format indicator (`aws.greengrass#PayloadFormat`).
-    PayloadFormat { Bytes = "0", Utf8 = "1" }
-);
-
-/// An MQTT 5 user property.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserProperty {
-    #[serde(default)]
-    pub key: String,
-    #[serde(default)]
-    pub value: String,
+/// The nucleus' answer to an enum member it does not know: `InvalidArgumentsError: Invalid <label> value: <v>`.
+/// The server and every binding that converts an enum value use this one message.
+pub fn invalid_enum_value(label: &str, value: &str) -> Error {
+    Error::new(
+        ErrorKind::InvalidArgumentsError,
+        format!("Invalid {label} value: {value}"),
+    )
 }
 
 impl UserProperty {
@@ -96,32 +82,6 @@ impl UserProperty {
             value: value.into(),
         }
     }
-}
-
-/// `aws.greengrass#PublishToIoTCoreRequest`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PublishToIoTCoreRequest {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub topic_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub qos: Option<Qos>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "blob")]
-    pub payload: Option<Vec<u8>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub retain: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_properties: Option<Vec<UserProperty>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message_expiry_interval_seconds: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "blob")]
-    pub correlation_data: Option<Vec<u8>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub response_topic: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub payload_format: Option<PayloadFormat>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub content_type: Option<String>,
 }
 
 impl PublishToIoTCoreRequest {
@@ -136,21 +96,6 @@ impl PublishToIoTCoreRequest {
     }
 }
 
-/// `aws.greengrass#PublishToIoTCoreResponse` (no members).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PublishToIoTCoreResponse {}
-
-/// `aws.greengrass#SubscribeToIoTCoreRequest`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SubscribeToIoTCoreRequest {
-    /// A topic filter; `+` and `#` allowed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub topic_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub qos: Option<Qos>,
-}
-
 impl SubscribeToIoTCoreRequest {
     pub fn new(topic_filter: impl Into<String>, qos: Qos) -> Self {
         SubscribeToIoTCoreRequest {
@@ -158,34 +103,6 @@ impl SubscribeToIoTCoreRequest {
             qos: Some(qos),
         }
     }
-}
-
-/// `aws.greengrass#SubscribeToIoTCoreResponse` (no members).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SubscribeToIoTCoreResponse {}
-
-/// `aws.greengrass#MQTTMessage`: one received MQTT message with its MQTT 5 properties.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MqttMessage {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub topic_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "blob")]
-    pub payload: Option<Vec<u8>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub retain: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_properties: Option<Vec<UserProperty>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message_expiry_interval_seconds: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "blob")]
-    pub correlation_data: Option<Vec<u8>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub response_topic: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub payload_format: Option<PayloadFormat>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub content_type: Option<String>,
 }
 
 impl MqttMessage {
@@ -224,13 +141,6 @@ impl MqttMessage {
     }
 }
 
-/// `aws.greengrass#IoTCoreMessage`: the stream event of SubscribeToIoTCore (a union with one member).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IoTCoreMessage {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<MqttMessage>,
-}
-
 /// A modeled error shape (docs/PROTOCOL.md §4.6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ErrorShape {
@@ -242,33 +152,6 @@ pub struct ErrorShape {
     /// The SDK's "server" error type (retryable) as opposed to "client".
     pub is_server_error: bool,
 }
-
-macro_rules! error_shapes {
-    ($($name:ident: $server:literal),+ $(,)?) => {
-        /// Every modeled error shape of the Greengrass service.
-        pub const ERROR_SHAPES: &[ErrorShape] = &[$(ErrorShape {
-            shape_id: concat!("aws.greengrass#", stringify!($name)),
-            name: stringify!($name),
-            kind: ErrorKind::$name,
-            is_server_error: $server,
-        }),+];
-    };
-}
-
-error_shapes!(
-    ServiceError: true,
-    UnauthorizedError: false,
-    InvalidArgumentsError: false,
-    ResourceNotFoundError: false,
-    ComponentNotFoundError: false,
-    ConflictError: false,
-    FailedUpdateConditionCheckError: false,
-    InvalidTokenError: true,
-    InvalidCredentialError: false,
-    InvalidArtifactsDirectoryPathError: false,
-    InvalidRecipeDirectoryPathError: false,
-    InvalidClientDeviceAuthTokenError: false,
-);
 
 /// The shape for a `service-model-type` value.
 pub fn error_shape(shape_id: &str) -> Option<&'static ErrorShape> {

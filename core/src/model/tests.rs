@@ -117,5 +117,39 @@ fn operation_table() {
     assert!(!Operation::find("aws.greengrass#PublishToIoTCore")
         .unwrap()
         .is_streaming());
-    assert!(Operation::find("aws.greengrass#SubscribeToIoTCoreConnectionStatus").is_none());
+    assert!(Operation::find("aws.greengrass#GetSecretValue").is_none());
+    let mut names = std::collections::HashSet::new();
+    for op in OPERATIONS {
+        assert!(names.insert(op.name), "{} twice", op.name);
+        assert_eq!(Operation::get(op.id), *op);
+        assert!(op.request.ends_with("Request") && op.response.ends_with("Response"));
+    }
+}
+
+#[test]
+fn enums_parse_with_the_nucleus_message() {
+    assert_eq!(Qos::parse("1").unwrap(), Qos::AtLeastOnce);
+    let e = Qos::parse("2").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgumentsError);
+    assert_eq!(e.message(), "Invalid QoS value: 2");
+    let e = PayloadFormat::parse("x").unwrap_err();
+    assert_eq!(e.message(), "Invalid PayloadFormat value: x");
+    assert_eq!(
+        ReceiveMode::parse("RECEIVE_ALL_MESSAGES").unwrap().symbol(),
+        "RECEIVE_ALL_MESSAGES"
+    );
+}
+
+#[test]
+fn timestamps_are_epoch_seconds() {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_700_000_000_250);
+    let req = UpdateConfigurationRequest {
+        timestamp: Some(t),
+        ..Default::default()
+    };
+    let json = serde_json::to_value(&req).unwrap();
+    assert_eq!(json["timestamp"], serde_json::json!(1_700_000_000.25));
+    let back: UpdateConfigurationRequest = serde_json::from_value(json).unwrap();
+    assert_eq!(back.timestamp, Some(t));
+    assert!(serde_json::from_str::<UpdateConfigurationRequest>(r#"{"timestamp":1e300}"#).is_err());
 }
