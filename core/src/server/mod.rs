@@ -9,11 +9,13 @@
 //! - Shutdown terminates every open stream, flushes, and closes.
 
 mod broker;
-mod conn;
+mod endpoint;
 mod memory;
 mod policy;
 mod recipe;
 mod registry;
+mod services;
+mod sink;
 pub mod topic;
 
 pub use broker::{
@@ -288,7 +290,7 @@ impl BoundServer {
                     };
                     let shared = shared.clone();
                     tasks.spawn(async move {
-                        conn::serve_connection(shared, stream).await;
+                        endpoint::serve_connection(shared, stream).await;
                         drop(permit);
                     });
                 }

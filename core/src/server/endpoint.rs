@@ -1,29 +1,26 @@
-//! One server connection: handshake, stream bookkeeping, request dispatch and event delivery.
+//! One server connection, the protocol endpoint: handshake, stream-id rules, ping, connection errors, and the
+//! life of each stream. What an operation does is its service's business (`services/`): the endpoint finds the
+//! operation's row in the table, hands the request to [`services::dispatch`] and turns the outcome into the
+//! response, error or stream, with the row's shapes.
 //!
 //! All per-connection state lives in one task; slow work (a broker publish that is not immediately done, a
 //! subscribe waiting for its SUBACK) runs on its own task and reports back through a channel, so a slow
 //! broker never stops the connection from reading, answering pings, or closing streams.
 
-use super::broker::{BrokerError, BrokerPublish, Delivery, MessageSink, SubscriptionId};
-use super::topic::{validate_filter, validate_iot_core_topic, TopicUse};
+use super::services::{self, Outcome, Refusal, Reply, Request, StreamGuard};
+use super::sink::EventSink;
 use super::Shared;
 use crate::codec::{self, ByteStr, Limits, Message};
-use crate::model::{
-    error_body, MqttMessage, Operation, PayloadFormat, Qos, UserProperty, MQTT_PROXY_SERVICE,
-    PUBLISH_TO_IOT_CORE, SUBSCRIBE_TO_IOT_CORE,
-};
+use crate::model::{error_body, Operation};
 use crate::rpc::{self, errors, flags, Frame, FrameWriter, MessageType, WriterClosed};
 use crate::ErrorKind;
-use base64::Engine;
 use bytes::{Bytes, BytesMut};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::collections::HashMap;
-use std::future::Future;
 use std::io;
 use std::io::Read;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use tokio::io::unix::AsyncFd;
@@ -31,28 +28,30 @@ use tokio::io::Interest;
 use tokio::net::UnixStream;
 use tokio::sync::mpsc;
 
-const EMPTY_JSON: Bytes = Bytes::from_static(b"{}");
 /// How long a rejected or misbehaving client gets to read our last message before we close.
 const LINGER: Duration = Duration::from_secs(1);
 
+/// A handler's late answer, reported to the connection task.
 enum Completion {
-    Published {
+    Answered {
         stream_id: i32,
-        topic: String,
-        result: Result<(), BrokerError>,
+        op: &'static Operation,
+        result: Reply,
     },
-    Subscribed {
+    Opened {
         stream_id: i32,
-        filter: String,
-        result: Result<SubscriptionId, BrokerError>,
+        op: &'static Operation,
+        result: Result<(Bytes, StreamGuard), Refusal>,
     },
 }
 
 enum Stream {
-    /// Activated; the response has not been sent yet.
+    /// A request/response operation waiting for its answer.
     Pending,
-    Subscribing(Arc<EventSink>),
-    Subscribed(Arc<EventSink>, SubscriptionId),
+    /// A streaming operation whose response is not out yet.
+    Opening(Arc<EventSink>),
+    /// A stream in place; dropping the guard ends what the service set up.
+    Open(Arc<EventSink>, StreamGuard),
 }
 
 /// Why the connection ends.
@@ -317,15 +316,91 @@ impl Conn {
             return None;
         }
         match Operation::find(&op) {
-            Some(o) if o.name == PUBLISH_TO_IOT_CORE.name => self.publish(sid, &frame.payload),
-            Some(o) if o.name == SUBSCRIBE_TO_IOT_CORE.name => self.subscribe(sid, &frame.payload),
-            Some(o) => {
-                let msg = format!("Operation {} is not supported by Greengrass", o.name);
-                self.send_error(sid, ErrorKind::ServiceError, &msg, None);
-            }
+            Some(o) => self.dispatch(sid, o, &frame.payload),
             None => self.send_unsupported(sid, &op),
         }
         None
+    }
+
+    /// Hands an activation to its operation's service and acts on the outcome.
+    fn dispatch(&mut self, sid: i32, op: &'static Operation, body: &[u8]) {
+        let Some(component) = self.component.clone() else {
+            return;
+        };
+        let sink = op.event.map(|shape| {
+            Arc::new(EventSink::new(
+                self.shared.clone(),
+                self.writer.clone(),
+                sid,
+                shape,
+            ))
+        });
+        let req = Request {
+            shared: &self.shared,
+            component: &component,
+            op,
+            sink: sink.clone(),
+        };
+        match services::dispatch(req, body) {
+            Outcome::Done(result) => self.answer(sid, op, result),
+            Outcome::Later(mut fut) => {
+                // Polled once here, so services (and brokers) see requests in the order they arrived.
+                match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+                    Poll::Ready(result) => self.answer(sid, op, result),
+                    Poll::Pending => {
+                        self.streams.insert(sid, Stream::Pending);
+                        let tx = self.done_tx.clone();
+                        tokio::spawn(async move {
+                            let result = fut.await;
+                            let _ = tx
+                                .send(Completion::Answered {
+                                    stream_id: sid,
+                                    op,
+                                    result,
+                                })
+                                .await;
+                        });
+                    }
+                }
+            }
+            Outcome::Stream(fut) => {
+                let Some(sink) = sink else {
+                    return self.answer(
+                        sid,
+                        op,
+                        Err(Refusal::service("not a streaming operation")),
+                    );
+                };
+                self.streams.insert(sid, Stream::Opening(sink));
+                let tx = self.done_tx.clone();
+                tokio::spawn(async move {
+                    let result = fut.await;
+                    // If the connection ended meanwhile, the completion is dropped with its guard, which
+                    // undoes the stream.
+                    let _ = tx
+                        .send(Completion::Opened {
+                            stream_id: sid,
+                            op,
+                            result,
+                        })
+                        .await;
+                });
+            }
+        }
+    }
+
+    /// Sends a request/response operation's answer (which ends its stream).
+    fn answer(&self, sid: i32, op: &Operation, result: Reply) {
+        match result {
+            Ok(body) => self.send(&Frame::json(
+                MessageType::ApplicationMessage,
+                flags::TERMINATE_STREAM,
+                sid,
+                op.response,
+                body,
+            )),
+            Err(r) => self.send_error(sid, r.kind, &r.message, r.context.as_ref()),
+        }
     }
 
     fn send_unsupported(&self, sid: i32, op: &ByteStr) {
@@ -360,251 +435,60 @@ impl Conn {
         ));
     }
 
-    fn authorized(&self, op: &Operation, resource: &str, filter: bool) -> bool {
-        let Some(name) = &self.component else {
-            return false;
-        };
-        match self.shared.components.get(name) {
-            Some(c) => c.access.is_authorized(
-                MQTT_PROXY_SERVICE,
-                op.name,
-                resource,
-                filter,
-                self.shared.config.filter_authorization,
-            ),
-            None => false,
-        }
-    }
-
-    /// Checks a request's topic the nucleus' way: present ("Topic is required"), then authorized.
-    fn check_topic(
-        &self,
-        op: &Operation,
-        topic: Option<String>,
-        filter: bool,
-    ) -> Result<String, Refusal> {
-        let topic = topic.ok_or_else(|| Refusal::invalid("Topic is required"))?;
-        if !self.authorized(op, &topic, filter) {
-            return Err(Refusal(
-                ErrorKind::UnauthorizedError,
-                "Not Authorized".into(),
-            ));
-        }
-        Ok(topic)
-    }
-
-    /// Validates a publish in the nucleus' order and builds what the broker gets.
-    fn prepare_publish(&self, payload: &[u8]) -> Result<BrokerPublish, Refusal> {
-        let req: RawPublish = parse_request(payload)?;
-        let topic = self.check_topic(&PUBLISH_TO_IOT_CORE, req.topic_name, false)?;
-        let b64 = req
-            .payload
-            .ok_or_else(|| Refusal::invalid("Payload is required"))?;
-        let qos = require_qos(req.qos)?;
-        let payload_format = match req.payload_format {
-            None => None,
-            Some(p) => Some(PayloadFormat::from_wire(&p.0).ok_or_else(|| {
-                Refusal::invalid(format!("Invalid PayloadFormat value: {}", p.0))
-            })?),
-        };
-        let payload = decode_blob(&b64, "payload")?;
-        let correlation_data = req
-            .correlation_data
-            .map(|c| decode_blob(&c, "correlationData"))
-            .transpose()?;
-        let fail = |reason: &str| {
-            Refusal(
-                ErrorKind::ServiceError,
-                format!("Publish to topic {topic} failed: {reason}"),
-            )
-        };
-        validate_iot_core_topic(&topic, TopicUse::Publish, self.shared.config.mqtt5)
-            .map_err(|r| fail(&r))?;
-        let max = self.shared.config.max_payload_bytes;
-        if payload.len() > max {
-            return Err(fail(&format!(
-                "The publishing message size {} bytes exceeds the configured limit of {max} bytes",
-                payload.len()
-            )));
-        }
-        Ok(BrokerPublish {
-            component: self.component.clone().unwrap_or_else(|| Arc::from("")),
-            qos,
-            message: MqttMessage {
-                topic_name: Some(topic),
-                payload: Some(payload),
-                retain: Some(req.retain.unwrap_or(false)),
-                user_properties: req.user_properties,
-                message_expiry_interval_seconds: req.message_expiry_interval_seconds,
-                correlation_data,
-                response_topic: req.response_topic,
-                payload_format,
-                content_type: req.content_type,
-            },
-        })
-    }
-
-    fn publish(&mut self, sid: i32, payload: &[u8]) {
-        let publish = match self.prepare_publish(payload) {
-            Ok(p) => p,
-            Err(Refusal(kind, msg)) => return self.send_error(sid, kind, &msg, None),
-        };
-        let topic = publish.message.topic().to_string();
-        // Poll once here, so brokers see publishes in the order they arrived; finish on a task if needed.
-        let broker = self.shared.broker.clone();
-        let mut fut: Pin<Box<dyn Future<Output = Result<(), BrokerError>> + Send>> =
-            Box::pin(async move { broker.publish(publish).await });
-        match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready(result) => self.publish_done(sid, &topic, result),
-            Poll::Pending => {
-                self.streams.insert(sid, Stream::Pending);
-                let tx = self.done_tx.clone();
-                tokio::spawn(async move {
-                    let result = fut.await;
-                    let _ = tx
-                        .send(Completion::Published {
-                            stream_id: sid,
-                            topic,
-                            result,
-                        })
-                        .await;
-                });
-            }
-        }
-    }
-
-    fn publish_done(&self, sid: i32, topic: &str, result: Result<(), BrokerError>) {
-        match result {
-            Ok(()) => {
-                self.shared
-                    .counters
-                    .publishes
-                    .fetch_add(1, Ordering::Relaxed);
-                self.send(&Frame::json(
-                    MessageType::ApplicationMessage,
-                    flags::TERMINATE_STREAM,
-                    sid,
-                    PUBLISH_TO_IOT_CORE.response,
-                    EMPTY_JSON,
-                ));
-            }
-            Err(e) => {
-                let msg = format!("Publish to topic {topic} failed: {}", e.message);
-                self.send_error(sid, ErrorKind::ServiceError, &msg, e.context.as_ref());
-            }
-        }
-    }
-
-    /// Validates a subscription in the nucleus' order; returns the filter and QoS.
-    fn prepare_subscribe(&self, payload: &[u8]) -> Result<(String, Qos), Refusal> {
-        let req: RawSubscribe = parse_request(payload)?;
-        let filter = self.check_topic(&SUBSCRIBE_TO_IOT_CORE, req.topic_name, true)?;
-        let qos = require_qos(req.qos)?;
-        validate_filter(&filter)
-            .map_err(str::to_string)
-            .and_then(|_| {
-                validate_iot_core_topic(&filter, TopicUse::Subscribe, self.shared.config.mqtt5)
-            })
-            .map_err(|reason| {
-                Refusal(
-                    ErrorKind::ServiceError,
-                    format!("Subscribe to topic {filter} failed with error {reason}"),
-                )
-            })?;
-        Ok((filter, qos))
-    }
-
-    fn subscribe(&mut self, sid: i32, payload: &[u8]) {
-        let (filter, qos) = match self.prepare_subscribe(payload) {
-            Ok(v) => v,
-            Err(Refusal(kind, msg)) => return self.send_error(sid, kind, &msg, None),
-        };
-        let sink = Arc::new(EventSink {
-            shared: self.shared.clone(),
-            writer: self.writer.clone(),
-            stream_id: sid,
-            phase: Mutex::new(Phase::Pending(Vec::new())),
-            closed: AtomicBool::new(false),
-        });
-        self.streams.insert(sid, Stream::Subscribing(sink.clone()));
-        let broker = self.shared.broker.clone();
-        let tx = self.done_tx.clone();
-        let message_sink = MessageSink::new(move |m| sink.deliver(m));
-        tokio::spawn(async move {
-            let result = broker.subscribe(&filter, qos, message_sink).await;
-            let id = result.as_ref().ok().copied();
-            let done = Completion::Subscribed {
-                stream_id: sid,
-                filter,
-                result,
-            };
-            if tx.send(done).await.is_err() {
-                // The connection ended while the broker was subscribing: undo it here.
-                if let Some(id) = id {
-                    broker.unsubscribe(id);
-                }
-            }
-        });
-    }
-
     fn on_completion(&mut self, done: Completion) {
         match done {
-            Completion::Published {
+            Completion::Answered {
                 stream_id,
-                topic,
+                op,
                 result,
             } => {
                 if let Some(Stream::Pending) = self.streams.remove(&stream_id) {
-                    self.publish_done(stream_id, &topic, result);
+                    self.answer(stream_id, op, result);
                 }
             }
-            Completion::Subscribed {
+            Completion::Opened {
                 stream_id,
-                filter,
+                op,
                 result,
             } => match (self.streams.remove(&stream_id), result) {
-                (Some(Stream::Subscribing(sink)), Ok(id)) => {
+                (Some(Stream::Opening(sink)), Ok((body, guard))) => {
                     self.send(&Frame::json(
                         MessageType::ApplicationMessage,
                         0,
                         stream_id,
-                        SUBSCRIBE_TO_IOT_CORE.response,
-                        EMPTY_JSON,
+                        op.response,
+                        body,
                     ));
                     sink.activate();
                     self.shared
                         .counters
                         .subscriptions_active
                         .fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(component = self.name(), filter = %filter, "subscribed");
-                    self.streams.insert(stream_id, Stream::Subscribed(sink, id));
+                    self.streams.insert(stream_id, Stream::Open(sink, guard));
                 }
-                (Some(Stream::Subscribing(sink)), Err(e)) => {
+                (Some(Stream::Opening(sink)), Err(r)) => {
                     sink.close();
-                    let msg = format!(
-                        "Subscribe to topic {filter} failed with error {}",
-                        e.message
-                    );
-                    self.send_error(stream_id, ErrorKind::ServiceError, &msg, e.context.as_ref());
+                    self.send_error(stream_id, r.kind, &r.message, r.context.as_ref());
                 }
-                (_, Ok(id)) => self.shared.broker.unsubscribe(id),
-                (_, Err(_)) => {}
+                // Closed by the client meanwhile: dropping the guard undoes the stream.
+                (_, _) => {}
             },
         }
     }
 
-    /// The client terminated a stream (or the connection is ending): stop its subscription.
+    /// The client terminated a stream (or the connection is ending): stop it.
     fn close_stream(&mut self, sid: i32) {
         match self.streams.remove(&sid) {
-            Some(Stream::Subscribed(sink, id)) => {
+            Some(Stream::Open(sink, guard)) => {
                 sink.close();
-                self.shared.broker.unsubscribe(id);
+                drop(guard);
                 self.shared
                     .counters
                     .subscriptions_active
                     .fetch_sub(1, Ordering::Relaxed);
             }
-            Some(Stream::Subscribing(sink)) => sink.close(), // unsubscribed when the subscribe completes
+            // Undone when the service's answer arrives (its guard is dropped then).
+            Some(Stream::Opening(sink)) => sink.close(),
             Some(Stream::Pending) | None => {}
         }
     }
@@ -663,176 +547,15 @@ impl Conn {
         for sid in open {
             self.close_stream(sid);
         }
-        // Subscriptions the broker completed after the loop stopped reading completions: undo them. Once the
-        // channel is closed, a subscribe still in progress undoes itself (see `subscribe`).
+        // Streams a service opened after the loop stopped reading completions: dropping them undoes them. Once
+        // the channel is closed, a stream still being opened is undone by its task (see `dispatch`).
         done_rx.close();
         while let Ok(done) = done_rx.try_recv() {
-            if let Completion::Subscribed { result: Ok(id), .. } = done {
-                self.shared.broker.unsubscribe(id);
-            }
+            drop(done);
         }
         if self.component.is_some() {
             tracing::info!(component = self.name(), "component disconnected");
         }
         self.writer.close(WriterClosed("connection closed".into()));
     }
-}
-
-enum Phase {
-    /// Subscribe response not sent yet: keep events to send right after it.
-    Pending(Vec<Frame>),
-    Ready,
-    Closed,
-}
-
-/// Delivers a subscription's messages as `IoTCoreMessage` events on its stream.
-struct EventSink {
-    shared: Arc<Shared>,
-    writer: Arc<FrameWriter>,
-    stream_id: i32,
-    phase: Mutex<Phase>,
-    closed: AtomicBool,
-}
-
-/// `IoTCoreMessage` serialized from a borrowed message.
-#[derive(Serialize)]
-struct EventRef<'a> {
-    message: &'a MqttMessage,
-}
-
-impl EventSink {
-    fn frame(&self, m: &MqttMessage) -> Frame {
-        let filled;
-        let m = if m.retain.is_none() || m.payload_format.is_none() {
-            filled = MqttMessage {
-                retain: Some(m.retain.unwrap_or(false)),
-                payload_format: Some(m.payload_format.unwrap_or(PayloadFormat::Bytes)),
-                ..m.clone()
-            };
-            &filled
-        } else {
-            m
-        };
-        let body = serde_json::to_vec(&EventRef { message: m }).unwrap_or_default();
-        Frame::json(
-            MessageType::ApplicationMessage,
-            0,
-            self.stream_id,
-            "aws.greengrass#IoTCoreMessage",
-            body.into(),
-        )
-    }
-
-    fn deliver(&self, m: &MqttMessage) -> Delivery {
-        if self.closed.load(Ordering::Acquire) {
-            return Delivery::Closed;
-        }
-        let frame = self.frame(m);
-        let mut phase = self.phase.lock().unwrap_or_else(|e| e.into_inner());
-        let result = match &mut *phase {
-            Phase::Closed => return Delivery::Closed,
-            Phase::Pending(q) if q.len() < self.shared.config.pending_events_limit => {
-                q.push(frame);
-                Delivery::Delivered
-            }
-            Phase::Pending(_) => Delivery::Dropped,
-            Phase::Ready if self.writer.is_congested() => Delivery::Dropped,
-            Phase::Ready => match self.writer.send(&frame) {
-                Ok(()) => Delivery::Delivered,
-                Err(rpc::SendError::Closed(_)) => {
-                    *phase = Phase::Closed;
-                    return Delivery::Closed;
-                }
-                Err(rpc::SendError::Frame(e)) => {
-                    tracing::warn!(error = %e, "event cannot be encoded; dropped");
-                    Delivery::Dropped
-                }
-            },
-        };
-        let counter = match result {
-            Delivery::Delivered => &self.shared.counters.events_delivered,
-            _ => {
-                tracing::warn!(
-                    stream = self.stream_id,
-                    "subscriber is not keeping up; event dropped"
-                );
-                &self.shared.counters.events_dropped
-            }
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        result
-    }
-
-    /// The subscribe response is out: send what arrived meanwhile, then deliver directly.
-    fn activate(&self) {
-        let mut phase = self.phase.lock().unwrap_or_else(|e| e.into_inner());
-        if let Phase::Pending(q) = std::mem::replace(&mut *phase, Phase::Ready) {
-            for f in q {
-                let _ = self.writer.send(&f);
-            }
-        }
-    }
-
-    fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-        *self.phase.lock().unwrap_or_else(|e| e.into_inner()) = Phase::Closed;
-    }
-}
-
-/// An enum member read as its wire string; JSON numbers are accepted too.
-struct WireEnum(String);
-
-impl<'de> Deserialize<'de> for WireEnum {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match serde_json::Value::deserialize(d)? {
-            serde_json::Value::String(s) => Ok(WireEnum(s)),
-            other => Ok(WireEnum(other.to_string())),
-        }
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawPublish {
-    topic_name: Option<String>,
-    qos: Option<WireEnum>,
-    payload: Option<String>,
-    retain: Option<bool>,
-    user_properties: Option<Vec<UserProperty>>,
-    message_expiry_interval_seconds: Option<i64>,
-    correlation_data: Option<String>,
-    response_topic: Option<String>,
-    payload_format: Option<WireEnum>,
-    content_type: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawSubscribe {
-    topic_name: Option<String>,
-    qos: Option<WireEnum>,
-}
-
-/// A request refused with a modeled error and the nucleus' message.
-struct Refusal(ErrorKind, String);
-
-impl Refusal {
-    fn invalid(message: impl Into<String>) -> Self {
-        Refusal(ErrorKind::InvalidArgumentsError, message.into())
-    }
-}
-
-fn parse_request<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, Refusal> {
-    serde_json::from_slice(payload).map_err(|e| Refusal::invalid(format!("Invalid request: {e}")))
-}
-
-fn require_qos(qos: Option<WireEnum>) -> Result<Qos, Refusal> {
-    let qos = qos.ok_or_else(|| Refusal::invalid("QoS is required"))?;
-    Qos::from_wire(&qos.0).ok_or_else(|| Refusal::invalid(format!("Invalid QoS value: {}", qos.0)))
-}
-
-fn decode_blob(b64: &str, member: &str) -> Result<Vec<u8>, Refusal> {
-    base64::engine::general_purpose::STANDARD
-        .decode(b64.as_bytes())
-        .map_err(|_| Refusal::invalid(format!("Invalid {member}: not standard base64")))
 }

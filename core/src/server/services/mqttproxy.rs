@@ -1,0 +1,193 @@
+//! The MQTT proxy service (`aws.greengrass.ipc.mqttproxy`): PublishToIoTCore and SubscribeToIoTCore, validated
+//! in the nucleus' order with its messages (docs/PROTOCOL.md §5.4–5.5), then handed to the [`Broker`].
+//!
+//! [`Broker`]: crate::server::Broker
+
+use super::{parse_request, Outcome, Refusal, Request, StreamGuard, WireEnum, EMPTY};
+use crate::model::{MqttMessage, PayloadFormat, Qos, UserProperty};
+use crate::server::broker::{BrokerPublish, MessageSink};
+use crate::server::topic::{validate_filter, validate_iot_core_topic, TopicUse};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawPublish {
+    topic_name: Option<String>,
+    qos: Option<WireEnum>,
+    payload: Option<String>,
+    retain: Option<bool>,
+    user_properties: Option<Vec<UserProperty>>,
+    message_expiry_interval_seconds: Option<i64>,
+    correlation_data: Option<String>,
+    response_topic: Option<String>,
+    payload_format: Option<WireEnum>,
+    content_type: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawSubscribe {
+    topic_name: Option<String>,
+    qos: Option<WireEnum>,
+}
+
+fn require_qos(qos: Option<WireEnum>) -> Result<Qos, Refusal> {
+    let qos = qos.ok_or_else(|| Refusal::invalid("QoS is required"))?;
+    Ok(Qos::parse(&qos.0)?)
+}
+
+fn decode_blob(b64: &str, member: &str) -> Result<Vec<u8>, Refusal> {
+    base64::engine::general_purpose::STANDARD
+        .decode(b64.as_bytes())
+        .map_err(|_| Refusal::invalid(format!("Invalid {member}: not standard base64")))
+}
+
+/// Checks a request's topic the nucleus' way: present ("Topic is required"), then authorized.
+fn check_topic(req: &Request<'_>, topic: Option<String>, filter: bool) -> Result<String, Refusal> {
+    let topic = topic.ok_or_else(|| Refusal::invalid("Topic is required"))?;
+    if !req.authorized(&topic, filter) {
+        return Err(Refusal::unauthorized());
+    }
+    Ok(topic)
+}
+
+/// Validates a publish in the nucleus' order and builds what the broker gets.
+fn prepare_publish(req: &Request<'_>, body: &[u8]) -> Result<BrokerPublish, Refusal> {
+    let raw: RawPublish = parse_request(body)?;
+    let topic = check_topic(req, raw.topic_name, false)?;
+    let b64 = raw
+        .payload
+        .ok_or_else(|| Refusal::invalid("Payload is required"))?;
+    let qos = require_qos(raw.qos)?;
+    let payload_format = raw
+        .payload_format
+        .map(|p| PayloadFormat::parse(&p.0))
+        .transpose()?;
+    let payload = decode_blob(&b64, "payload")?;
+    let correlation_data = raw
+        .correlation_data
+        .map(|c| decode_blob(&c, "correlationData"))
+        .transpose()?;
+    let fail =
+        |reason: &str| Refusal::service(format!("Publish to topic {topic} failed: {reason}"));
+    let config = &req.shared.config;
+    validate_iot_core_topic(&topic, TopicUse::Publish, config.mqtt5).map_err(|r| fail(&r))?;
+    let max = config.max_payload_bytes;
+    if payload.len() > max {
+        return Err(fail(&format!(
+            "The publishing message size {} bytes exceeds the configured limit of {max} bytes",
+            payload.len()
+        )));
+    }
+    Ok(BrokerPublish {
+        component: req.component.clone(),
+        qos,
+        message: MqttMessage {
+            topic_name: Some(topic),
+            payload: Some(payload),
+            retain: Some(raw.retain.unwrap_or(false)),
+            user_properties: raw.user_properties,
+            message_expiry_interval_seconds: raw.message_expiry_interval_seconds,
+            correlation_data,
+            response_topic: raw.response_topic,
+            payload_format,
+            content_type: raw.content_type,
+        },
+    })
+}
+
+/// PublishToIoTCore: answered when the broker accepted the message (spooled, or acknowledged when so
+/// configured).
+pub(super) fn publish(req: Request<'_>, body: &[u8]) -> Outcome {
+    let publish = match prepare_publish(&req, body) {
+        Ok(p) => p,
+        Err(r) => return Outcome::Done(Err(r)),
+    };
+    let topic = publish.message.topic().to_string();
+    let shared = req.shared.clone();
+    Outcome::Later(Box::pin(async move {
+        match shared.broker.publish(publish).await {
+            Ok(()) => {
+                shared.counters.publishes.fetch_add(1, Ordering::Relaxed);
+                Ok(EMPTY)
+            }
+            Err(e) => Err(Refusal::service(format!(
+                "Publish to topic {topic} failed: {}",
+                e.message
+            ))
+            .with_context(e.context)),
+        }
+    }))
+}
+
+/// Validates a subscription in the nucleus' order; returns the filter and QoS.
+fn prepare_subscribe(req: &Request<'_>, body: &[u8]) -> Result<(String, Qos), Refusal> {
+    let raw: RawSubscribe = parse_request(body)?;
+    let filter = check_topic(req, raw.topic_name, true)?;
+    let qos = require_qos(raw.qos)?;
+    let mqtt5 = req.shared.config.mqtt5;
+    validate_filter(&filter)
+        .map_err(str::to_string)
+        .and_then(|_| validate_iot_core_topic(&filter, TopicUse::Subscribe, mqtt5))
+        .map_err(|reason| {
+            Refusal::service(format!(
+                "Subscribe to topic {filter} failed with error {reason}"
+            ))
+        })?;
+    Ok((filter, qos))
+}
+
+/// `IoTCoreMessage` serialized from a borrowed message.
+#[derive(Serialize)]
+struct EventRef<'a> {
+    message: &'a MqttMessage,
+}
+
+/// The event for a received message, filled in as the Java nucleus does (`retain` and `payloadFormat` always
+/// present).
+fn event_body(m: &MqttMessage) -> EventRef<'_> {
+    EventRef { message: m }
+}
+
+fn filled(m: &MqttMessage) -> std::borrow::Cow<'_, MqttMessage> {
+    if m.retain.is_some() && m.payload_format.is_some() {
+        return std::borrow::Cow::Borrowed(m);
+    }
+    std::borrow::Cow::Owned(MqttMessage {
+        retain: Some(m.retain.unwrap_or(false)),
+        payload_format: Some(m.payload_format.unwrap_or(PayloadFormat::Bytes)),
+        ..m.clone()
+    })
+}
+
+/// SubscribeToIoTCore: answered once the broker confirmed the subscription (for a remote broker, its SUBACK);
+/// each matching message becomes an `IoTCoreMessage` event.
+pub(super) fn subscribe(req: Request<'_>, body: &[u8]) -> Outcome {
+    let (filter, qos) = match prepare_subscribe(&req, body) {
+        Ok(v) => v,
+        Err(r) => return Outcome::Done(Err(r)),
+    };
+    let Some(sink) = req.sink.clone() else {
+        return Outcome::Done(Err(Refusal::service("stream without an event sink")));
+    };
+    let broker = req.shared.broker.clone();
+    let component = req.component.clone();
+    Outcome::Stream(Box::pin(async move {
+        let message_sink = MessageSink::new(move |m| sink.deliver_json(&event_body(&filled(m))));
+        match broker.subscribe(&filter, qos, message_sink).await {
+            Ok(id) => {
+                tracing::debug!(component = %component, filter = %filter, "subscribed");
+                let broker = Arc::clone(&broker);
+                Ok((EMPTY, StreamGuard::new(move || broker.unsubscribe(id))))
+            }
+            Err(e) => Err(Refusal::service(format!(
+                "Subscribe to topic {filter} failed with error {}",
+                e.message
+            ))
+            .with_context(e.context)),
+        }
+    }))
+}
