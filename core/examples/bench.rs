@@ -6,6 +6,7 @@
 //! ```
 //! The token's component needs publish and subscribe rights on `bench/#`. Prints one JSON object.
 //! `scripts/bench-core.sh` runs it beside the official awsiotsdk against the same server.
+#![allow(clippy::unwrap_used)] // a test or example fails loudly on the first unexpected error
 
 use bytes::{Bytes, BytesMut};
 use ggipc::codec::{self, Header, HeaderValue, Limits, Message};

@@ -6,6 +6,7 @@
 //! Registers each recipe's component, prints one line `TOKEN <component> <svcuid>` per component and then
 //! `READY`, and serves until its standard input closes (or SIGINT/SIGTERM). A component whose recipe sets
 //! `ComponentConfiguration.DefaultConfiguration.svcuid` gets that token instead of a random one.
+#![allow(clippy::unwrap_used)] // a test or example fails loudly on the first unexpected error
 
 use ggipc::server::{MemoryBroker, Recipe, Server, ServerConfig};
 use std::io::{BufRead, Write};

@@ -31,6 +31,7 @@ pub mod codec;
 mod error;
 mod error_kind;
 pub mod model;
+pub mod options;
 pub mod rpc;
 pub mod runtime;
 pub mod server;

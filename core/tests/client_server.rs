@@ -1,4 +1,5 @@
 //! The Rust client against the server over a real Unix socket.
+#![allow(clippy::unwrap_used)] // a test or example fails loudly on the first unexpected error
 
 mod common;
 
@@ -543,6 +544,8 @@ async fn connects_from_the_environment() {
     let token = fx.component("env", &["*"], &["*"]);
     // Relative socket path, as the nucleus gives when the absolute path is too long.
     std::env::set_current_dir(fx.dir.path()).unwrap();
+    // SAFETY: no other test of this binary reads or writes these variables (set_var is unsound only when
+    // another thread touches the environment at the same time).
     unsafe {
         std::env::set_var(ggipc::SOCKET_ENV, "./ipc.socket");
         std::env::set_var(ggipc::TOKEN_ENV, &token);
@@ -551,6 +554,7 @@ async fn connects_from_the_environment() {
     c.publish_to_iot_core(PublishToIoTCoreRequest::new("e", Qos::AtMostOnce, ""))
         .await
         .unwrap();
+    // SAFETY: as above.
     unsafe {
         std::env::remove_var(ggipc::SOCKET_ENV);
     }

@@ -1,4 +1,5 @@
 //! The client against a scripted fake server: what it sends, and the tolerances of docs/PROTOCOL.md §7.2.6.
+#![allow(clippy::unwrap_used)] // a test or example fails loudly on the first unexpected error
 
 mod common;
 

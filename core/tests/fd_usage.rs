@@ -1,5 +1,6 @@
 //! A server connection costs one file descriptor (its reader and writer share the socket). Alone in its
 //! test binary, so no other test opens descriptors meanwhile.
+#![allow(clippy::unwrap_used)] // a test or example fails loudly on the first unexpected error
 
 mod common;
 

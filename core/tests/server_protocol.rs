@@ -1,5 +1,6 @@
 //! The server against a raw protocol peer: handshake rules, stream-id rules, bad input. After each bad
 //! connection the server must still serve others.
+#![allow(clippy::unwrap_used)] // a test or example fails loudly on the first unexpected error
 
 mod common;
 

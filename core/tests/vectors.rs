@@ -1,5 +1,6 @@
 //! The shared wire vectors (`tests/vectors/*.json`, also loaded by the other languages' tests): every
 //! vector decodes to the listed headers and payload, and re-encodes to the same bytes.
+#![allow(clippy::unwrap_used)] // a test or example fails loudly on the first unexpected error
 
 use bytes::{Bytes, BytesMut};
 use ggipc::codec::{self, Header, HeaderValue, Limits, Message};

@@ -5,6 +5,7 @@
 //! the nucleus' answer. Identity and socket come from the environment the nucleus gives components.
 //!
 //! Run it with `ggipc run examples/recipes/com.example.IoTCorePublisherRust.yaml …` (see scripts/demo.sh).
+#![allow(clippy::unwrap_used)] // a test or example fails loudly on the first unexpected error
 
 use std::process::ExitCode;
 use std::time::Duration;

@@ -2,6 +2,7 @@
 //!
 //! After subscribing it signals "ready" on `--ready` (repeating every 200 ms until the first message arrives, in
 //! case the publisher subscribes to the signal later), then prints messages until `--count` have arrived.
+#![allow(clippy::unwrap_used)] // a test or example fails loudly on the first unexpected error
 
 use std::process::ExitCode;
 use std::time::Duration;

@@ -70,6 +70,7 @@ pub async fn run(cmd: BenchCommand) -> Result<ExitCode, String> {
 
 /// Raises the soft open-files limit to the hard limit (1,000 connections need more than the usual 1,024).
 pub fn raise_fd_limit() {
+    // SAFETY: getrlimit/setrlimit read and write only the local `rlimit` passed by pointer.
     unsafe {
         let mut l = libc::rlimit {
             rlim_cur: 0,
@@ -403,6 +404,7 @@ async fn rss(components: usize) -> Result<ExitCode, String> {
     for c in clients {
         c.close().await;
     }
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours.
     unsafe {
         libc::kill(pid as i32, libc::SIGTERM);
     }

@@ -4,7 +4,6 @@
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use ggipc::model::{
@@ -22,16 +21,18 @@ pub struct Identity {
     #[arg(long, env = "SVCUID", hide_env_values = true)]
     pub svcuid: String,
     /// Per-operation timeout in seconds.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, allow_negative_numbers = true)]
     pub timeout: f64,
 }
 
 impl Identity {
     async fn connect(&self) -> Result<Client, String> {
+        let timeout = ggipc::options::duration_from_secs(self.timeout, "--timeout")
+            .map_err(|e| e.message().to_string())?;
         Client::builder()
             .socket_path(&self.socket)
             .auth_token(self.svcuid.clone())
-            .operation_timeout(Duration::from_secs_f64(self.timeout))
+            .operation_timeout(timeout)
             .connect()
             .await
             .map_err(|e| format!("cannot connect to {}: {e}", self.socket.display()))
@@ -107,7 +108,7 @@ pub struct SubArgs {
     #[arg(long)]
     pub json: bool,
     /// Exit (status 3) if no message arrives for this many seconds.
-    #[arg(short = 'W', long)]
+    #[arg(short = 'W', long, allow_negative_numbers = true)]
     pub wait: Option<f64>,
 }
 
@@ -178,6 +179,11 @@ pub async fn publish(args: PubArgs) -> Result<ExitCode, String> {
 }
 
 pub async fn subscribe(args: SubArgs) -> Result<ExitCode, String> {
+    let wait = args
+        .wait
+        .map(|w| ggipc::options::duration_from_secs(w, "--wait"))
+        .transpose()
+        .map_err(|e| e.message().to_string())?;
     let client = args.id.connect().await?;
     let mut sub = match client
         .subscribe_to_iot_core(SubscribeToIoTCoreRequest::new(
@@ -198,11 +204,11 @@ pub async fn subscribe(args: SubArgs) -> Result<ExitCode, String> {
         if args.count.is_some_and(|c| seen >= c) {
             break ExitCode::SUCCESS;
         }
-        let ev = match args.wait {
-            Some(w) => match tokio::time::timeout(Duration::from_secs_f64(w), sub.next()).await {
+        let ev = match wait {
+            Some(w) => match tokio::time::timeout(w, sub.next()).await {
                 Ok(ev) => ev,
                 Err(_) => {
-                    eprintln!("ggipc sub: no message within {w}s");
+                    eprintln!("ggipc sub: no message within {}s", w.as_secs_f64());
                     break ExitCode::from(3);
                 }
             },

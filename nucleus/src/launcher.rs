@@ -202,6 +202,7 @@ impl Launch {
 fn kill_group(child: &tokio::process::Child, sig: i32) {
     if let Some(pid) = child.id() {
         // The child leads its own process group (process_group(0)), so this reaches `sh` and what it started.
+        // SAFETY: kill(2) takes plain integers and touches no memory of ours.
         unsafe {
             libc::kill(-(pid as i32), sig);
         }

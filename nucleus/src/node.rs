@@ -354,6 +354,7 @@ impl Drop for Nucleus {
 /// Gives memory freed after start-up (recipe parsing) back to the system, so an idle nucleus stays small.
 fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the system; it is safe to call at any time.
     unsafe {
         libc::malloc_trim(0);
     }

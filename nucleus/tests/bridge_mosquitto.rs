@@ -1,5 +1,6 @@
 //! The MQTT bridge against a real Mosquitto: round trip with MQTT 5 properties, an outage in the middle of a
 //! QoS 1 stream (nothing lost, subscriptions restored), QoS 0 while offline, spool limits, PUBACK ack mode.
+#![allow(clippy::unwrap_used)] // a test or example fails loudly on the first unexpected error
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! The embedded broker against real MQTT clients: rumqttc (3.1.1 and 5) and, when installed, mosquitto_pub/sub.
+#![allow(clippy::unwrap_used)] // a test or example fails loudly on the first unexpected error
 
 mod common;
 

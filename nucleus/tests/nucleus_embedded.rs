@@ -1,5 +1,6 @@
 //! `ggipc nucleus` with the embedded broker, driven as a user would: IPC clients, MQTT clients on the embedded
 //! listener, `ggipc env`, `ggipc pub` / `ggipc sub`, bad input, signals.
+#![allow(clippy::unwrap_used)] // a test or example fails loudly on the first unexpected error
 
 mod common;
 

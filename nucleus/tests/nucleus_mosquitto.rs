@@ -1,5 +1,6 @@
 //! `ggipc nucleus --broker mqtt://…` against a real Mosquitto: IPC ↔ MQTT in both directions with MQTT 5 fields,
 //! a broker outage in the middle of a QoS 1 stream, QoS 0 while offline, an unreachable broker.
+#![allow(clippy::unwrap_used)] // a test or example fails loudly on the first unexpected error
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! `ggipc run`: the demo recipes end to end, lifecycle, environment and variables, exits, Ctrl-C.
+#![allow(clippy::unwrap_used)] // a test or example fails loudly on the first unexpected error
 
 mod common;
 

@@ -48,6 +48,39 @@ pub struct ReconnectPolicy {
     pub max_attempts: Option<u32>,
 }
 
+impl ReconnectPolicy {
+    /// Refuses a policy the backoff cannot follow (`InvalidArgument`): a multiplier that is not a finite number
+    /// of at least 1, or a maximum delay below the initial one.
+    pub fn check(&self) -> Result<()> {
+        if !(self.multiplier.is_finite() && self.multiplier >= 1.0) {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "reconnect multiplier must be a finite number of at least 1, got {}",
+                    self.multiplier
+                ),
+            ));
+        }
+        if self.max_delay < self.initial_delay {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "reconnect max_delay ({:?}) is shorter than initial_delay ({:?})",
+                    self.max_delay, self.initial_delay
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The delay after `delay`.
+    fn next_delay(&self, delay: Duration) -> Duration {
+        Duration::try_from_secs_f64(delay.as_secs_f64() * self.multiplier)
+            .unwrap_or(self.max_delay)
+            .min(self.max_delay)
+    }
+}
+
 impl Default for ReconnectPolicy {
     fn default() -> Self {
         ReconnectPolicy {
@@ -130,7 +163,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Reconnect automatically after the connection is lost.
+    /// Reconnect automatically after the connection is lost. A policy [`ReconnectPolicy::check`] refuses makes
+    /// `connect` fail with `InvalidArgument`.
     pub fn reconnect(mut self, policy: ReconnectPolicy) -> Self {
         self.reconnect = Some(policy);
         self
@@ -150,9 +184,13 @@ impl ClientBuilder {
     }
 
     fn resolve(self) -> Result<Options> {
+        if let Some(p) = &self.reconnect {
+            p.check()?;
+        }
+        // An empty variable counts as unset (it cannot name a socket or a token).
         let socket_path = match self.socket_path {
             Some(p) => p,
-            None => std::env::var_os(SOCKET_ENV).map(PathBuf::from).ok_or_else(|| {
+            None => env_var(SOCKET_ENV).map(PathBuf::from).ok_or_else(|| {
                 Error::new(
                     ErrorKind::InvalidArgument,
                     format!("{SOCKET_ENV} is not set: run inside a Greengrass component (or `ggipc run`), or give the socket path"),
@@ -161,7 +199,7 @@ impl ClientBuilder {
         };
         let auth_token = match self.auth_token {
             Some(t) => t,
-            None => std::env::var(TOKEN_ENV).map_err(|_| {
+            None => env_var(TOKEN_ENV).ok_or_else(|| {
                 Error::new(
                     ErrorKind::InvalidArgument,
                     format!("{TOKEN_ENV} is not set: run inside a Greengrass component (or `ggipc run`), or give the auth token"),
@@ -197,6 +235,11 @@ impl ClientBuilder {
         })??;
         Ok(blocking::Client::from_async(client))
     }
+}
+
+/// A non-empty environment variable.
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 #[derive(Clone, Debug)]
@@ -412,9 +455,7 @@ async fn reconnect_loop(weak: Weak<Inner>) {
                     inner.set_state(ConnState::Closed(e));
                     return;
                 }
-                delay = Duration::from_secs_f64(
-                    (delay.as_secs_f64() * policy.multiplier).min(policy.max_delay.as_secs_f64()),
-                );
+                delay = policy.next_delay(delay);
             }
         }
     }
@@ -677,4 +718,53 @@ fn encode_json<T: serde::Serialize>(v: &T) -> Result<Bytes> {
 fn decode_json<T: serde::de::DeserializeOwned>(body: &[u8], shape: &str) -> Result<T> {
     serde_json::from_slice(body)
         .map_err(|e| Error::new(ErrorKind::Unmapped, format!("invalid {shape} body: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reconnect_policies_are_checked() {
+        assert!(ReconnectPolicy::default().check().is_ok());
+        for multiplier in [f64::NAN, f64::INFINITY, 0.5, -2.0] {
+            let p = ReconnectPolicy {
+                multiplier,
+                ..Default::default()
+            };
+            let e = p.check().unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+            assert!(e.message().contains("multiplier"), "{e}");
+        }
+        let p = ReconnectPolicy {
+            initial_delay: Duration::from_secs(5),
+            max_delay: Duration::from_secs(1),
+            ..Default::default()
+        };
+        assert!(p.check().is_err());
+        let e = Client::builder()
+            .socket_path("/nonexistent")
+            .auth_token("t")
+            .reconnect(ReconnectPolicy {
+                multiplier: -1.0,
+                ..Default::default()
+            })
+            .resolve()
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    }
+
+    #[test]
+    fn backoff_grows_to_its_cap_without_overflow() {
+        let p = ReconnectPolicy {
+            multiplier: 1e300,
+            ..Default::default()
+        };
+        assert_eq!(p.next_delay(Duration::from_secs(1)), p.max_delay);
+        let p = ReconnectPolicy::default();
+        assert_eq!(
+            p.next_delay(Duration::from_millis(100)),
+            Duration::from_millis(200)
+        );
+    }
 }

@@ -292,6 +292,7 @@ pub fn read_buf(
     if n < 0 {
         return Err(std::io::Error::last_os_error());
     }
+    // SAFETY: read(2) initialized the first `n` bytes of the spare capacity (`n <= spare.len()`).
     unsafe { buf.set_len(buf.len() + n as usize) };
     Ok(n as usize)
 }

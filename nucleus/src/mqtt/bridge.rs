@@ -527,7 +527,10 @@ async fn connect(cfg: &BridgeConfig) -> Result<(Io, BytesMut), String> {
                         return if a.code == v4::ConnectReturnCode::Success {
                             Ok(())
                         } else {
-                            Err(format!("broker refused the connection: {:?}", a.code))
+                            Err(format!(
+                                "broker refused the connection: {}",
+                                super::reason::connack4_name(&a.code)
+                            ))
                         }
                     }
                     Ok(other) => return Err(format!("expected CONNACK, got {other:?}")),
@@ -539,7 +542,10 @@ async fn connect(cfg: &BridgeConfig) -> Result<(Io, BytesMut), String> {
                         return if a.code == v5::ConnectReturnCode::Success {
                             Ok(())
                         } else {
-                            Err(format!("broker refused the connection: {:?}", a.code))
+                            Err(format!(
+                                "broker refused the connection: {}",
+                                super::reason::describe(super::reason::connack_code(&a.code))
+                            ))
                         }
                     }
                     Ok(other) => return Err(format!("expected CONNACK, got {other:?}")),
@@ -911,7 +917,11 @@ fn handle_incoming(
                     a.reason,
                     v5::PubAckReason::Success | v5::PubAckReason::NoMatchingSubscribers
                 );
-                puback(inner, a.pkid, failed.then(|| format!("{:?}", a.reason)));
+                puback(
+                    inner,
+                    a.pkid,
+                    failed.then(|| super::reason::describe(super::reason::puback_code(&a.reason))),
+                );
             }
             v5::Packet::SubAck(a) => {
                 let failed = a
@@ -947,7 +957,10 @@ fn handle_incoming(
             v5::Packet::UnsubAck(_) => {}
             v5::Packet::PingResp(_) => *awaiting_pingresp = false,
             v5::Packet::Disconnect(d) => {
-                return Err(format!("broker sent DISCONNECT ({:?})", d.reason_code))
+                return Err(format!(
+                    "broker sent DISCONNECT ({})",
+                    super::reason::describe(d.reason_code as u8)
+                ))
             }
             other => return Err(format!("unexpected packet from broker: {other:?}")),
         },
@@ -957,15 +970,7 @@ fn handle_incoming(
 
 fn reason_name(c: &v5::SubscribeReasonCode) -> String {
     // The nucleus reports the MQTT 5 reason code's name, e.g. NOT_AUTHORIZED.
-    let debug = format!("{c:?}");
-    let mut s = String::new();
-    for (i, ch) in debug.chars().enumerate() {
-        if ch.is_uppercase() && i > 0 {
-            s.push('_');
-        }
-        s.push(ch.to_ascii_uppercase());
-    }
-    s
+    super::reason::name(reason_code(c)).to_string()
 }
 
 fn granted4(codes: &[v4::SubscribeReasonCode]) -> Vec<u8> {
@@ -1003,19 +1008,7 @@ fn puback(inner: &Inner, pkid: u16, failure: Option<String>) {
 }
 
 fn reason_code(c: &v5::SubscribeReasonCode) -> u8 {
-    use v5::SubscribeReasonCode as R;
-    match c {
-        R::Success(q) => *q as u8,
-        R::Failure | R::Unspecified => 0x80,
-        R::ImplementationSpecific => 0x83,
-        R::NotAuthorized => 0x87,
-        R::TopicFilterInvalid => 0x8F,
-        R::PkidInUse => 0x91,
-        R::QuotaExceeded => 0x97,
-        R::SharedSubscriptionsNotSupported => 0x9E,
-        R::SubscriptionIdNotSupported => 0xA1,
-        R::WildcardSubscriptionsNotSupported => 0xA2,
-    }
+    super::reason::suback_code(c)
 }
 
 fn suback(inner: &Inner, pkid: u16, result: Result<Vec<u8>, SubscribeError>) {

@@ -3,4 +3,5 @@
 pub mod bridge;
 pub mod embedded;
 pub mod msg;
+pub mod reason;
 pub mod topic;

@@ -101,6 +101,7 @@ impl Mosquitto {
 
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
+            // SAFETY: kill(2) takes plain integers and touches no memory of ours.
             unsafe {
                 libc::kill(c.id() as i32, libc::SIGTERM);
             }
@@ -246,6 +247,7 @@ impl Proc {
     }
 
     pub fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) takes plain integers and touches no memory of ours.
         unsafe {
             libc::kill(self.child.id() as i32, sig);
         }
