@@ -25,6 +25,7 @@ pub use memory::{MemoryBroker, RECORD_BYTES_LIMIT, RECORD_LIMIT};
 pub use policy::{AccessControl, FilterAuthorization, Policy, PolicyError, ResourcePattern};
 pub use recipe::{get_ci, Recipe, RecipeError};
 pub use registry::{generate_svcuid, Component, ComponentRegistry};
+pub use services::pubsub::LocalMessage;
 
 use std::future::Future;
 use std::io;
@@ -125,6 +126,8 @@ pub(crate) struct Shared {
     config: ServerConfig,
     components: ComponentRegistry,
     broker: Arc<dyn Broker>,
+    /// Local publish/subscribe between components.
+    bus: services::pubsub::LocalBus,
     counters: Counters,
     shutdown: watch::Sender<bool>,
 }
@@ -142,6 +145,7 @@ impl Server {
                 config,
                 components: ComponentRegistry::new(),
                 broker,
+                bus: Default::default(),
                 counters: Counters::default(),
                 shutdown: watch::channel(false).0,
             }),
@@ -166,6 +170,17 @@ impl Server {
 
     pub fn broker(&self) -> &Arc<dyn Broker> {
         &self.shared.broker
+    }
+
+    /// Publishes a local message on `topic` as `publisher` (for test harnesses and tools), bypassing
+    /// authorization; returns how many subscriptions took it.
+    pub fn publish_local(&self, publisher: &str, topic: &str, message: LocalMessage) -> usize {
+        self.shared.bus.publish(publisher, topic, &message)
+    }
+
+    /// Open local (SubscribeToTopic) subscriptions.
+    pub fn local_subscriptions(&self) -> usize {
+        self.shared.bus.len()
     }
 
     pub fn stats(&self) -> ServerStats {

@@ -9,6 +9,7 @@
 //! [`dispatch`], its handler module here, tests.
 
 mod mqttproxy;
+pub(crate) mod pubsub;
 
 use super::broker::BoxFuture;
 use super::sink::EventSink;
@@ -125,9 +126,9 @@ pub(crate) fn dispatch(req: Request<'_>, body: &[u8]) -> Outcome {
     match req.op.id {
         OperationId::PublishToIoTCore => mqttproxy::publish(req, body),
         OperationId::SubscribeToIoTCore => mqttproxy::subscribe(req, body),
+        OperationId::PublishToTopic => pubsub::publish(req, body),
+        OperationId::SubscribeToTopic => pubsub::subscribe(req, body),
         OperationId::SubscribeToIoTCoreConnectionStatus
-        | OperationId::PublishToTopic
-        | OperationId::SubscribeToTopic
         | OperationId::GetConfiguration
         | OperationId::UpdateConfiguration
         | OperationId::SubscribeToConfigurationUpdate

@@ -1,0 +1,300 @@
+//! Local publish/subscribe (`aws.greengrass.ipc.pubsub`): PublishToTopic and SubscribeToTopic between the
+//! components of one nucleus, with the Java nucleus' rules (its `PubSubIPCEventStreamAgent`):
+//!
+//! - authorization first, with standard resource matching (`*` globs; `+` and `#` in a policy are literal), the
+//!   filter of a subscription matched as text; refusals say "Principal <c> is not authorized to perform
+//!   aws.greengrass.ipc.pubsub:<operation> on resource <topic>", an empty topic "Resource cannot be empty";
+//! - a publish topic must be present ("Publish topic must not be null") and free of `+`, `#` and `*` ("Publish
+//!   topic must not contain a wildcard."); a subscribe topic must not be empty ("Subscribe topic must not be
+//!   empty") and may use MQTT wildcards;
+//! - the receive mode defaults to RECEIVE_MESSAGES_FROM_OTHERS for a filter with a wildcard and
+//!   RECEIVE_ALL_MESSAGES otherwise; in the first mode a component does not receive its own messages;
+//! - a publish nobody is subscribed to succeeds.
+//!
+//! Where we differ (README, "The server"): a publish without a message, with both a JSON and a binary message,
+//! or with a JSON message that is not an object, is an `InvalidArgumentsError` naming the problem (the nucleus
+//! fails the first with a Java NullPointerException text as a `ServiceError`, delivers both members of the
+//! second, and cannot read the third into its `Map`); an unknown receive mode is `InvalidArgumentsError:
+//! Invalid ReceiveMode value: <v>`.
+//!
+//! Messages are delivered to each subscriber in publish order; local messages never leave the nucleus and MQTT
+//! messages never reach local subscribers (the two buses are separate).
+
+use super::{parse_request, Outcome, Refusal, Request, StreamGuard, WireEnum, EMPTY};
+use crate::model::{ReceiveMode, PUBSUB_SERVICE};
+use crate::server::sink::EventSink;
+use crate::server::topic::filter_matches;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+/// One local subscription.
+struct LocalSub {
+    id: u64,
+    filter: String,
+    component: Arc<str>,
+    mode: ReceiveMode,
+    sink: Arc<EventSink>,
+}
+
+/// The nucleus' local message bus: every SubscribeToTopic stream of every connection.
+#[derive(Default)]
+pub(crate) struct LocalBus {
+    subs: RwLock<Vec<LocalSub>>,
+    next_id: AtomicU64,
+}
+
+/// A local message, as published.
+#[derive(Clone, Debug)]
+pub enum LocalMessage {
+    /// A JSON object (`None`: the publisher sent no `message` member).
+    Json(Option<serde_json::Value>),
+    Binary(Vec<u8>),
+}
+
+impl LocalBus {
+    fn add(&self, sub: LocalSub) {
+        self.subs
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(sub);
+    }
+
+    fn remove(&self, id: u64) {
+        self.subs
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|s| s.id != id);
+    }
+
+    /// Delivers `message` published on `topic` by `publisher` to every matching subscription; returns how
+    /// many took it.
+    pub(crate) fn publish(&self, publisher: &str, topic: &str, message: &LocalMessage) -> usize {
+        let body = match event_body(topic, message) {
+            Ok(b) => bytes::Bytes::from(b),
+            Err(e) => {
+                tracing::warn!(error = %e, "local message cannot be serialized; dropped");
+                return 0;
+            }
+        };
+        let subs = self.subs.read().unwrap_or_else(|e| e.into_inner());
+        let mut delivered = 0;
+        for s in subs.iter() {
+            if !filter_matches(&s.filter, topic) {
+                continue;
+            }
+            if s.mode == ReceiveMode::ReceiveMessagesFromOthers && &*s.component == publisher {
+                continue;
+            }
+            if s.sink.deliver(body.clone()) == crate::server::Delivery::Delivered {
+                delivered += 1;
+            }
+        }
+        delivered
+    }
+
+    /// Open local subscriptions.
+    pub(crate) fn len(&self) -> usize {
+        self.subs.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+#[derive(Serialize)]
+struct Context<'a> {
+    topic: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+enum EventRef<'a> {
+    JsonMessage {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        message: &'a Option<serde_json::Value>,
+        context: Context<'a>,
+    },
+    BinaryMessage {
+        message: String,
+        context: Context<'a>,
+    },
+}
+
+/// The `SubscriptionResponseMessage` body for a message on `topic`.
+fn event_body(topic: &str, message: &LocalMessage) -> serde_json::Result<Vec<u8>> {
+    let context = Context { topic };
+    let event = match message {
+        LocalMessage::Json(v) => EventRef::JsonMessage {
+            message: v,
+            context,
+        },
+        LocalMessage::Binary(b) => EventRef::BinaryMessage {
+            message: base64::engine::general_purpose::STANDARD.encode(b),
+            context,
+        },
+    };
+    serde_json::to_vec(&event)
+}
+
+#[derive(Deserialize)]
+struct RawJsonMessage {
+    message: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct RawBinaryMessage {
+    message: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawPublishMessage {
+    json_message: Option<RawJsonMessage>,
+    binary_message: Option<RawBinaryMessage>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawPublish {
+    topic: Option<String>,
+    publish_message: Option<RawPublishMessage>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawSubscribe {
+    topic: Option<String>,
+    receive_mode: Option<WireEnum>,
+}
+
+/// The nucleus' authorization of a local pub/sub request (standard matching on the topic text).
+fn authorize(req: &Request<'_>, topic: Option<&str>) -> Result<(), Refusal> {
+    let unauthorized = |resource: &str| {
+        Refusal::new(
+            crate::ErrorKind::UnauthorizedError,
+            format!(
+                "Principal {} is not authorized to perform {PUBSUB_SERVICE}:{} on resource {resource}",
+                req.component, req.op.name
+            ),
+        )
+    };
+    match topic {
+        Some("") => Err(Refusal::new(
+            crate::ErrorKind::UnauthorizedError,
+            "Resource cannot be empty",
+        )),
+        // The nucleus matches a missing topic as a resource only `*` covers.
+        None if req.authorized("*", false) => Ok(()),
+        None => Err(unauthorized("null")),
+        Some(t) if req.authorized(t, false) => Ok(()),
+        Some(t) => Err(unauthorized(t)),
+    }
+}
+
+fn has_wildcard(topic: &str) -> bool {
+    topic.contains(['+', '#', '*'])
+}
+
+/// Validates a publish in the nucleus' order; returns the topic and the message.
+fn prepare_publish(req: &Request<'_>, body: &[u8]) -> Result<(String, LocalMessage), Refusal> {
+    let raw: RawPublish = parse_request(body)?;
+    authorize(req, raw.topic.as_deref())?;
+    let message = match raw.publish_message {
+        None => return Err(Refusal::invalid("Publish message is required")),
+        Some(RawPublishMessage {
+            json_message: Some(_),
+            binary_message: Some(_),
+        }) => {
+            return Err(Refusal::invalid(
+                "Publish message must have exactly one of jsonMessage and binaryMessage",
+            ))
+        }
+        Some(RawPublishMessage {
+            json_message: Some(j),
+            ..
+        }) => match j.message {
+            Some(serde_json::Value::Object(m)) => {
+                LocalMessage::Json(Some(serde_json::Value::Object(m)))
+            }
+            None | Some(serde_json::Value::Null) => LocalMessage::Json(None),
+            Some(_) => {
+                return Err(Refusal::invalid(
+                    "Invalid jsonMessage: message must be a JSON object",
+                ))
+            }
+        },
+        Some(RawPublishMessage {
+            binary_message: Some(b),
+            ..
+        }) => {
+            let bytes = match b.message {
+                None => Vec::new(),
+                Some(b64) => base64::engine::general_purpose::STANDARD
+                    .decode(b64.as_bytes())
+                    .map_err(|_| Refusal::invalid("Invalid binaryMessage: not standard base64"))?,
+            };
+            LocalMessage::Binary(bytes)
+        }
+        Some(_) => {
+            return Err(Refusal::invalid(
+                "Publish message must have exactly one of jsonMessage and binaryMessage",
+            ))
+        }
+    };
+    let topic = raw
+        .topic
+        .ok_or_else(|| Refusal::invalid("Publish topic must not be null"))?;
+    if has_wildcard(&topic) {
+        return Err(Refusal::invalid(
+            "Publish topic must not contain a wildcard.",
+        ));
+    }
+    Ok((topic, message))
+}
+
+/// PublishToTopic: delivered to every matching subscription before the answer.
+pub(super) fn publish(req: Request<'_>, body: &[u8]) -> Outcome {
+    let result = prepare_publish(&req, body).map(|(topic, message)| {
+        let n = req.shared.bus.publish(req.component, &topic, &message);
+        tracing::debug!(component = %req.component, topic = %topic, subscribers = n, "local publish");
+        req.shared.counters.publishes.fetch_add(1, Ordering::Relaxed);
+        EMPTY
+    });
+    Outcome::Done(result)
+}
+
+/// SubscribeToTopic: in place at once; each matching local message becomes a `SubscriptionResponseMessage`.
+pub(super) fn subscribe(req: Request<'_>, body: &[u8]) -> Outcome {
+    let prepared = (|| {
+        let raw: RawSubscribe = parse_request(body)?;
+        authorize(&req, raw.topic.as_deref())?;
+        let filter = raw
+            .topic
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| Refusal::invalid("Subscribe topic must not be empty"))?;
+        let mode = match raw.receive_mode {
+            Some(m) => ReceiveMode::parse(&m.0)?,
+            None if filter.contains(['+', '#']) => ReceiveMode::ReceiveMessagesFromOthers,
+            None => ReceiveMode::ReceiveAllMessages,
+        };
+        Ok((filter, mode))
+    })();
+    let (filter, mode) = match prepared {
+        Ok(v) => v,
+        Err(r) => return Outcome::Done(Err(r)),
+    };
+    let Some(sink) = req.sink.clone() else {
+        return Outcome::Done(Err(Refusal::service("stream without an event sink")));
+    };
+    let shared = req.shared.clone();
+    let id = shared.bus.next_id.fetch_add(1, Ordering::Relaxed);
+    shared.bus.add(LocalSub {
+        id,
+        filter,
+        component: req.component.clone(),
+        mode,
+        sink,
+    });
+    Outcome::Stream(Box::pin(async move {
+        Ok((EMPTY, StreamGuard::new(move || shared.bus.remove(id))))
+    }))
+}
