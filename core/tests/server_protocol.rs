@@ -180,8 +180,8 @@ async fn unknown_and_unimplemented_operations() {
         r#"{"error": "Unsupported Operation", "message": "aws.greengrass#GetSecretValue is an unsupported operation."}"#
     );
     r.send(&Raw::activation(
-        "aws.greengrass#PublishToTopic",
-        "aws.greengrass#PublishToTopicRequest",
+        "aws.greengrass#GetConfiguration",
+        "aws.greengrass#GetConfigurationRequest",
         2,
         "{}",
     ))

@@ -164,4 +164,8 @@ impl Broker for BridgeIpcBroker {
     fn unsubscribe(&self, id: SubscriptionId) {
         self.bridge.unsubscribe(BridgeSubId(id.0));
     }
+
+    fn connection_status(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.bridge.connection_state()
+    }
 }

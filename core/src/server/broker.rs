@@ -103,4 +103,10 @@ pub trait Broker: Send + Sync + 'static {
 
     /// Stops a subscription. Unknown ids are ignored.
     fn unsubscribe(&self, id: SubscriptionId);
+
+    /// Follows whether the broker side is connected to AWS IoT Core (for a bridge: to the broker it bridges
+    /// to). The default is a broker that is always connected.
+    fn connection_status(&self) -> tokio::sync::watch::Receiver<bool> {
+        tokio::sync::watch::channel(true).1
+    }
 }

@@ -38,6 +38,7 @@ pub struct MemoryBroker {
     recorded: Mutex<Record>,
     tap: broadcast::Sender<BrokerPublish>,
     dropped: AtomicU64,
+    connected: tokio::sync::watch::Sender<bool>,
 }
 
 impl Default for MemoryBroker {
@@ -49,6 +50,7 @@ impl Default for MemoryBroker {
             recorded: Mutex::new(Record::default()),
             tap: broadcast::channel(4096).0,
             dropped: AtomicU64::new(0),
+            connected: tokio::sync::watch::channel(true).0,
         }
     }
 }
@@ -130,6 +132,12 @@ impl MemoryBroker {
             .collect()
     }
 
+    /// Sets the connection status SubscribeToIoTCoreConnectionStatus subscribers see (connected at first), to
+    /// simulate AWS IoT Core going away and coming back. Only the status changes: publishes still succeed.
+    pub fn set_connected(&self, connected: bool) {
+        self.connected.send_replace(connected);
+    }
+
     /// Messages subscribers were too slow to take.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
@@ -191,6 +199,10 @@ impl Broker for MemoryBroker {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|(i, _, _)| *i != id);
+    }
+
+    fn connection_status(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.connected.subscribe()
     }
 }
 

@@ -349,6 +349,15 @@ impl AccessControl {
         Ok(out)
     }
 
+    /// Whether some policy for `destination` grants `operation` (on any resource): for operations that name
+    /// no resource.
+    pub fn allows_operation(&self, destination: &str, operation: &str) -> bool {
+        self.policies
+            .iter()
+            .filter(|p| p.destination == destination)
+            .any(|p| p.operations.iter().any(|op| op == operation || op == "*"))
+    }
+
     /// Whether `operation` on `resource` at `destination` is granted. `filter` = the resource is a subscribe
     /// filter, authorized according to `mode`. An empty resource is never granted.
     pub fn is_authorized(

@@ -30,6 +30,14 @@ pub(crate) struct Request<'a> {
 }
 
 impl Request<'_> {
+    /// Whether the component's policies grant this operation at all (for operations without a resource).
+    pub fn allowed(&self) -> bool {
+        self.shared
+            .components
+            .get(self.component)
+            .is_some_and(|c| c.access.allows_operation(self.op.service, self.op.name))
+    }
+
     /// Whether the component's policies allow `resource` for this operation (`filter`: the resource is an MQTT
     /// topic filter, authorized as configured by `ServerConfig::filter_authorization`).
     pub fn authorized(&self, resource: &str, filter: bool) -> bool {
@@ -128,8 +136,8 @@ pub(crate) fn dispatch(req: Request<'_>, body: &[u8]) -> Outcome {
         OperationId::SubscribeToIoTCore => mqttproxy::subscribe(req, body),
         OperationId::PublishToTopic => pubsub::publish(req, body),
         OperationId::SubscribeToTopic => pubsub::subscribe(req, body),
-        OperationId::SubscribeToIoTCoreConnectionStatus
-        | OperationId::GetConfiguration
+        OperationId::SubscribeToIoTCoreConnectionStatus => mqttproxy::connection_status(req, body),
+        OperationId::GetConfiguration
         | OperationId::UpdateConfiguration
         | OperationId::SubscribeToConfigurationUpdate
         | OperationId::SubscribeToValidateConfigurationUpdates

@@ -1,5 +1,6 @@
 //! The MQTT proxy service (`aws.greengrass.ipc.mqttproxy`): PublishToIoTCore and SubscribeToIoTCore, validated
-//! in the nucleus' order with its messages (docs/PROTOCOL.md §5.4–5.5), then handed to the [`Broker`].
+//! in the nucleus' order with its messages (docs/PROTOCOL.md §5.4–5.5), then handed to the [`Broker`]; and
+//! SubscribeToIoTCoreConnectionStatus, which follows the broker's connection.
 //!
 //! [`Broker`]: crate::server::Broker
 
@@ -189,5 +190,62 @@ pub(super) fn subscribe(req: Request<'_>, body: &[u8]) -> Outcome {
             ))
             .with_context(e.context)),
         }
+    }))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusEvent {
+    connection_status_event: StatusBody,
+}
+
+#[derive(Serialize)]
+struct StatusBody {
+    status: crate::model::ConnectionStatus,
+}
+
+fn status_event(connected: bool) -> StatusEvent {
+    use crate::model::ConnectionStatus;
+    StatusEvent {
+        connection_status_event: StatusBody {
+            status: if connected {
+                ConnectionStatus::Connected
+            } else {
+                ConnectionStatus::Disconnected
+            },
+        },
+    }
+}
+
+/// SubscribeToIoTCoreConnectionStatus: the current status as the first event, then one event per change of
+/// the broker's connection. Authorized when a policy of the component grants the operation (it names no
+/// resource); the request has no members, so any body that parses is accepted.
+pub(super) fn connection_status(req: Request<'_>, body: &[u8]) -> Outcome {
+    if let Err(r) = parse_request::<serde_json::Value>(body) {
+        return Outcome::Done(Err(r));
+    }
+    if !req.allowed() {
+        return Outcome::Done(Err(Refusal::unauthorized()));
+    }
+    let Some(sink) = req.sink.clone() else {
+        return Outcome::Done(Err(Refusal::service("stream without an event sink")));
+    };
+    let mut status = req.shared.broker.connection_status();
+    Outcome::Stream(Box::pin(async move {
+        // Queued until the response is out, so it is the first event.
+        let mut last = *status.borrow_and_update();
+        sink.deliver_json(&status_event(last));
+        let watcher = tokio::spawn(async move {
+            while status.changed().await.is_ok() {
+                let now = *status.borrow_and_update();
+                if now != last {
+                    last = now;
+                    if sink.deliver_json(&status_event(now)) == crate::server::Delivery::Closed {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok((EMPTY, StreamGuard::new(move || watcher.abort())))
     }))
 }
