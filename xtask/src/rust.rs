@@ -98,34 +98,24 @@ fn model(m: &Model) -> String {
             "    /// How the nucleus names this enum in its error messages."
         );
         let _ = writeln!(o, "    pub const LABEL: &'static str = {:?};", e.label);
-        let _ = writeln!(o, "    /// The wire value.");
-        let _ = writeln!(
-            o,
-            "    pub fn as_str(self) -> &'static str {{ match self {{"
-        );
-        for v in &e.values {
-            let _ = writeln!(
-                o,
-                "        {name}::{} => {:?},",
-                pascal_from_screaming(&v.name),
-                v.value
-            );
+        type Text = fn(&crate::model::EnumValue) -> &str;
+        let texts: [(&str, &str, Text); 2] = [
+            ("The wire value.", "as_str", |v| &v.value),
+            ("The symbol.", "symbol", |v| &v.name),
+        ];
+        for (what, fun, text) in texts {
+            let _ = writeln!(o, "    /// {what}");
+            let _ = writeln!(o, "    pub fn {fun}(self) -> &'static str {{ match self {{");
+            for v in &e.values {
+                let _ = writeln!(
+                    o,
+                    "        {name}::{} => {:?},",
+                    pascal_from_screaming(&v.name),
+                    text(v)
+                );
+            }
+            o.push_str("    } }\n");
         }
-        o.push_str("    } }\n");
-        let _ = writeln!(o, "    /// The symbol (`{}`).", e.values[0].name);
-        let _ = writeln!(
-            o,
-            "    pub fn symbol(self) -> &'static str {{ match self {{"
-        );
-        for v in &e.values {
-            let _ = writeln!(
-                o,
-                "        {name}::{} => {:?},",
-                pascal_from_screaming(&v.name),
-                v.name
-            );
-        }
-        o.push_str("    } }\n");
         let _ = writeln!(o, "    /// Parses a wire value.");
         let _ = writeln!(
             o,

@@ -33,7 +33,7 @@ impl Qos {
             Qos::AtLeastOnce => "1",
         }
     }
-    /// The symbol (`AT_MOST_ONCE`).
+    /// The symbol.
     pub fn symbol(self) -> &'static str {
         match self {
             Qos::AtMostOnce => "AT_MOST_ONCE",
@@ -79,7 +79,7 @@ impl PayloadFormat {
             PayloadFormat::Utf8 => "1",
         }
     }
-    /// The symbol (`BYTES`).
+    /// The symbol.
     pub fn symbol(self) -> &'static str {
         match self {
             PayloadFormat::Bytes => "BYTES",
@@ -128,7 +128,7 @@ impl ReceiveMode {
             ReceiveMode::ReceiveMessagesFromOthers => "RECEIVE_MESSAGES_FROM_OTHERS",
         }
     }
-    /// The symbol (`RECEIVE_ALL_MESSAGES`).
+    /// The symbol.
     pub fn symbol(self) -> &'static str {
         match self {
             ReceiveMode::ReceiveAllMessages => "RECEIVE_ALL_MESSAGES",
@@ -175,7 +175,7 @@ impl ConnectionStatus {
             ConnectionStatus::Disconnected => "DISCONNECTED",
         }
     }
-    /// The symbol (`CONNECTED`).
+    /// The symbol.
     pub fn symbol(self) -> &'static str {
         match self {
             ConnectionStatus::Connected => "CONNECTED",
@@ -224,7 +224,7 @@ impl ConfigurationValidityStatus {
             ConfigurationValidityStatus::Rejected => "REJECTED",
         }
     }
-    /// The symbol (`ACCEPTED`).
+    /// The symbol.
     pub fn symbol(self) -> &'static str {
         match self {
             ConfigurationValidityStatus::Accepted => "ACCEPTED",
@@ -273,7 +273,7 @@ impl ReportedLifecycleState {
             ReportedLifecycleState::Errored => "ERRORED",
         }
     }
-    /// The symbol (`RUNNING`).
+    /// The symbol.
     pub fn symbol(self) -> &'static str {
         match self {
             ReportedLifecycleState::Running => "RUNNING",
