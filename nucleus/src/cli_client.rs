@@ -1,5 +1,6 @@
-//! `ggipc pub`, `ggipc sub` (IPC clients taking their identity from the environment, like a component) and
-//! `ggipc bench`.
+//! `ggipc pub`, `ggipc sub` (IPC clients taking their identity from the environment, like a component: to and
+//! from AWS IoT Core, or `--local` between components; `ggipc sub --status` follows the IoT Core connection)
+//! and `ggipc bench`.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -7,7 +8,9 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use ggipc::model::{
-    PayloadFormat, PublishToIoTCoreRequest, Qos, SubscribeToIoTCoreRequest, UserProperty,
+    BinaryMessage, IoTCoreConnectionStatusEvent, IoTCoreMessage, JsonMessage, PayloadFormat,
+    PublishMessage, PublishToIoTCoreRequest, PublishToTopicRequest, Qos, ReceiveMode,
+    SubscribeToIoTCoreRequest, SubscribeToTopicRequest, SubscriptionResponseMessage, UserProperty,
 };
 use ggipc::{Client, SubscriptionEvent};
 
@@ -87,6 +90,13 @@ pub struct PubArgs {
     /// MQTT 5 message expiry interval in seconds.
     #[arg(long)]
     pub expiry: Option<i64>,
+    /// Publish a local message to other components (PublishToTopic) instead of to AWS IoT Core; binary
+    /// unless `--json`. The MQTT options do not apply.
+    #[arg(long)]
+    pub local: bool,
+    /// With `--local`: the payload is a JSON object, sent as a JSON message.
+    #[arg(long, requires = "local")]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -94,8 +104,8 @@ pub struct SubArgs {
     #[command(flatten)]
     pub id: Identity,
     /// Topic filter.
-    #[arg(short = 't', long)]
-    pub topic: String,
+    #[arg(short = 't', long, required_unless_present = "status")]
+    pub topic: Option<String>,
     #[arg(short = 'q', long, default_value = "1", value_parser = ["0", "1"])]
     pub qos: String,
     /// Exit after this many messages.
@@ -110,6 +120,30 @@ pub struct SubArgs {
     /// Exit (status 3) if no message arrives for this many seconds.
     #[arg(short = 'W', long, allow_negative_numbers = true)]
     pub wait: Option<f64>,
+    /// Subscribe to local messages from other components (SubscribeToTopic) instead of AWS IoT Core.
+    #[arg(long, conflicts_with = "status")]
+    pub local: bool,
+    /// With `--local`: whether to receive the subscriber's own messages (default: the nucleus' rule).
+    #[arg(long, value_enum, requires = "local")]
+    pub receive_mode: Option<Mode>,
+    /// Follow the nucleus' connection to AWS IoT Core (SubscribeToIoTCoreConnectionStatus): one line per
+    /// status, the current one first.
+    #[arg(long)]
+    pub status: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Mode {
+    All,
+    Others,
+}
+
+/// One received message, ready to print.
+struct Line {
+    topic: String,
+    payload: Vec<u8>,
+    /// The `--json` form.
+    json: serde_json::Value,
 }
 
 fn qos(s: &str) -> Qos {
@@ -146,6 +180,9 @@ pub async fn publish(args: PubArgs) -> Result<ExitCode, String> {
     }
     let client = args.id.connect().await?;
     let templated = args.count > 1 && payload.windows(3).any(|w| w == b"{n}");
+    if args.local {
+        return publish_local(&client, &args, payload, templated).await;
+    }
     for n in 0..args.count {
         let body = if templated {
             String::from_utf8_lossy(&payload)
@@ -178,6 +215,95 @@ pub async fn publish(args: PubArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
+async fn publish_local(
+    client: &ggipc::Client,
+    args: &PubArgs,
+    payload: Vec<u8>,
+    templated: bool,
+) -> Result<ExitCode, String> {
+    for n in 0..args.count {
+        let body = if templated {
+            String::from_utf8_lossy(&payload)
+                .replace("{n}", &n.to_string())
+                .into_bytes()
+        } else {
+            payload.clone()
+        };
+        let message = if args.json {
+            let value: serde_json::Value = serde_json::from_slice(&body)
+                .map_err(|e| format!("--json: the payload is not JSON: {e}"))?;
+            PublishMessage {
+                json_message: Some(JsonMessage {
+                    message: Some(value),
+                    context: None,
+                }),
+                binary_message: None,
+            }
+        } else {
+            PublishMessage {
+                json_message: None,
+                binary_message: Some(BinaryMessage {
+                    message: Some(body),
+                    context: None,
+                }),
+            }
+        };
+        let req = PublishToTopicRequest {
+            topic: Some(args.topic.clone()),
+            publish_message: Some(message),
+        };
+        if let Err(e) = client.publish_to_topic(req).await {
+            eprintln!("ggipc pub: local publish to {} failed: {e}", args.topic);
+            client.close().await;
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    client.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn iot_core_line(e: IoTCoreMessage) -> Option<Line> {
+    let m = e.message?;
+    let payload = m.payload.clone().unwrap_or_default();
+    let mut json = serde_json::to_value(&m).unwrap_or_default();
+    if let (Ok(t), Some(o)) = (String::from_utf8(payload.clone()), json.as_object_mut()) {
+        o.insert("payloadText".into(), t.into());
+    }
+    Some(Line {
+        topic: m.topic_name.unwrap_or_default(),
+        payload,
+        json,
+    })
+}
+
+fn local_line(e: SubscriptionResponseMessage) -> Option<Line> {
+    let json = serde_json::to_value(&e).unwrap_or_default();
+    if let Some(j) = e.json_message {
+        let topic = j.context.and_then(|c| c.topic).unwrap_or_default();
+        let payload = j.message.map(|m| m.to_string()).unwrap_or_default();
+        return Some(Line {
+            topic,
+            payload: payload.into_bytes(),
+            json,
+        });
+    }
+    let b = e.binary_message?;
+    Some(Line {
+        topic: b.context.and_then(|c| c.topic).unwrap_or_default(),
+        payload: b.message.unwrap_or_default(),
+        json,
+    })
+}
+
+fn status_line(e: IoTCoreConnectionStatusEvent) -> Option<Line> {
+    let status = e.connection_status_event?.status?;
+    Some(Line {
+        topic: String::new(),
+        payload: status.as_str().as_bytes().to_vec(),
+        json: serde_json::json!({ "status": status.as_str() }),
+    })
+}
+
 pub async fn subscribe(args: SubArgs) -> Result<ExitCode, String> {
     let wait = args
         .wait
@@ -185,20 +311,53 @@ pub async fn subscribe(args: SubArgs) -> Result<ExitCode, String> {
         .transpose()
         .map_err(|e| e.message().to_string())?;
     let client = args.id.connect().await?;
-    let mut sub = match client
-        .subscribe_to_iot_core(SubscribeToIoTCoreRequest::new(
-            args.topic.clone(),
-            qos(&args.qos),
-        ))
-        .await
-    {
+    let topic = args.topic.clone().unwrap_or_default();
+    let what = if args.status {
+        "the IoT Core connection status".to_string()
+    } else {
+        topic.clone()
+    };
+    let code = if args.status {
+        let sub = client
+            .subscribe_to_iot_core_connection_status(Default::default())
+            .await;
+        follow(sub, status_line, &args, wait, &what).await
+    } else if args.local {
+        let req = SubscribeToTopicRequest {
+            topic: Some(topic),
+            receive_mode: args.receive_mode.map(|m| match m {
+                Mode::All => ReceiveMode::ReceiveAllMessages,
+                Mode::Others => ReceiveMode::ReceiveMessagesFromOthers,
+            }),
+        };
+        let sub = client.subscribe_to_topic(req).await;
+        follow(sub, local_line, &args, wait, &what).await
+    } else {
+        let sub = client
+            .subscribe_to_iot_core(SubscribeToIoTCoreRequest::new(topic, qos(&args.qos)))
+            .await;
+        follow(sub, iot_core_line, &args, wait, &what).await
+    };
+    client.close().await;
+    Ok(code)
+}
+
+/// Prints a subscription's messages until `--count`, `--wait` or its end.
+async fn follow<T: ggipc::StreamEvent>(
+    sub: ggipc::Result<ggipc::Subscription<T>>,
+    line: fn(T) -> Option<Line>,
+    args: &SubArgs,
+    wait: Option<std::time::Duration>,
+    what: &str,
+) -> ExitCode {
+    let mut sub = match sub {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("ggipc sub: subscribe to {} failed: {e}", args.topic);
-            return Ok(ExitCode::FAILURE);
+            eprintln!("ggipc sub: subscribe to {what} failed: {e}");
+            return ExitCode::FAILURE;
         }
     };
-    eprintln!("ggipc sub: subscribed to {}", args.topic);
+    eprintln!("ggipc sub: subscribed to {what}");
     let mut seen = 0u64;
     let code = loop {
         if args.count.is_some_and(|c| seen >= c) {
@@ -216,23 +375,17 @@ pub async fn subscribe(args: SubArgs) -> Result<ExitCode, String> {
         };
         match ev {
             Some(SubscriptionEvent::Message(m)) => {
-                let Some(m) = m.message else { continue };
+                let Some(m) = line(m) else { continue };
                 seen += 1;
-                let payload = m.payload.clone().unwrap_or_default();
                 let mut out = std::io::stdout().lock();
                 if args.json {
-                    let text = String::from_utf8(payload.clone()).ok();
-                    let mut v = serde_json::to_value(&m).unwrap_or_default();
-                    if let (Some(t), Some(o)) = (text, v.as_object_mut()) {
-                        o.insert("payloadText".into(), t.into());
-                    }
-                    let _ = writeln!(out, "{v}");
+                    let _ = writeln!(out, "{}", m.json);
                 } else if args.verbose {
-                    let _ = write!(out, "{} ", m.topic_name.as_deref().unwrap_or(""));
-                    let _ = out.write_all(&payload);
+                    let _ = write!(out, "{} ", m.topic);
+                    let _ = out.write_all(&m.payload);
                     let _ = writeln!(out);
                 } else {
-                    let _ = out.write_all(&payload);
+                    let _ = out.write_all(&m.payload);
                     let _ = writeln!(out);
                 }
                 let _ = out.flush();
@@ -256,8 +409,7 @@ pub async fn subscribe(args: SubArgs) -> Result<ExitCode, String> {
         }
     };
     sub.close();
-    client.close().await;
-    Ok(code)
+    code
 }
 
 #[derive(Args, Debug)]
