@@ -44,7 +44,7 @@ set +e
 status=$?
 set -e
 if [ $status -eq 0 ]; then
-    echo "== demo OK: $COUNT messages went publisher -> nucleus -> ${BROKER:-embedded broker} -> subscriber; the denied publish was refused"
+    echo "== demo OK: $COUNT messages went publisher -> nucleus -> ${BROKER:-embedded broker} -> subscriber; the denied publish was refused; the subscriber told the publisher by a local message"
 else
     echo "== demo FAILED (exit status $status)"
 fi

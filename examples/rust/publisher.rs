@@ -2,7 +2,9 @@
 //!
 //! Waits for the subscriber's "ready" signal (so no message is published before anyone listens), publishes
 //! `--count` messages at QoS 1, then tries `--denied-topic`, which its recipe's policy does not allow, and shows
-//! the nucleus' answer. Identity and socket come from the environment the nucleus gives components.
+//! the nucleus' answer. With `--summary TOPIC` it also waits for the subscriber's local message (local pub/sub
+//! between components) saying how many messages it received. Identity and socket come from the environment the
+//! nucleus gives components.
 //!
 //! Run it with `ggipc run examples/recipes/com.example.IoTCorePublisherRust.yaml …` (see scripts/demo.sh).
 #![allow(clippy::unwrap_used)] // a test or example fails loudly on the first unexpected error
@@ -10,7 +12,9 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use ggipc::model::{PublishToIoTCoreRequest, Qos, SubscribeToIoTCoreRequest};
+use ggipc::model::{
+    PublishToIoTCoreRequest, Qos, SubscribeToIoTCoreRequest, SubscribeToTopicRequest,
+};
 use ggipc::{Client, ErrorKind, SubscriptionEvent};
 
 fn arg(name: &str) -> Option<String> {
@@ -25,6 +29,7 @@ async fn main() -> ExitCode {
     let ready = arg("--ready").unwrap_or_else(|| "demo/ready".into());
     let count: u32 = arg("--count").and_then(|c| c.parse().ok()).unwrap_or(10);
     let denied = arg("--denied-topic");
+    let summary = arg("--summary");
 
     let client = match Client::connect().await {
         Ok(c) => c,
@@ -66,6 +71,24 @@ async fn main() -> ExitCode {
     }
     ready_sub.close();
 
+    // The subscriber's summary arrives as a local message once it has everything: subscribe before publishing.
+    let mut summary_sub = match &summary {
+        None => None,
+        Some(t) => {
+            let req = SubscribeToTopicRequest {
+                topic: Some(t.clone()),
+                receive_mode: None,
+            };
+            match client.subscribe_to_topic(req).await {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    eprintln!("local subscribe to {t} failed: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    };
+
     // 2. Publish the messages.
     for i in 1..=count {
         let payload = format!("Hello from the publisher, message {i} of {count}");
@@ -95,6 +118,22 @@ async fn main() -> ExitCode {
             }
             Err(e) => {
                 eprintln!("publish to {denied} failed unexpectedly: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    if let Some(sub) = summary_sub.as_mut() {
+        match tokio::time::timeout(Duration::from_secs(60), sub.next()).await {
+            Ok(Some(SubscriptionEvent::Message(m))) => {
+                let text = m
+                    .json_message
+                    .and_then(|j| j.message)
+                    .map(|v| v.to_string())
+                    .unwrap_or_default();
+                println!("local message from the subscriber: {text}");
+            }
+            other => {
+                eprintln!("no local summary from the subscriber: {other:?}");
                 return ExitCode::FAILURE;
             }
         }

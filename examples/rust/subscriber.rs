@@ -1,13 +1,18 @@
 //! Example component: subscribes to IoT Core messages through Greengrass IPC and prints them.
 //!
 //! After subscribing it signals "ready" on `--ready` (repeating every 200 ms until the first message arrives, in
-//! case the publisher subscribes to the signal later), then prints messages until `--count` have arrived.
+//! case the publisher subscribes to the signal later), then prints messages until `--count` have arrived; with
+//! `--summary TOPIC` it then tells the publisher how many it got, as a local (component to component) JSON
+//! message.
 #![allow(clippy::unwrap_used)] // a test or example fails loudly on the first unexpected error
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use ggipc::model::{PublishToIoTCoreRequest, Qos, SubscribeToIoTCoreRequest};
+use ggipc::model::{
+    JsonMessage, PublishMessage, PublishToIoTCoreRequest, PublishToTopicRequest, Qos,
+    SubscribeToIoTCoreRequest,
+};
 use ggipc::{Client, SubscriptionEvent};
 
 fn arg(name: &str) -> Option<String> {
@@ -21,6 +26,7 @@ async fn main() -> ExitCode {
     let topic = arg("--topic").unwrap_or_else(|| "demo/+/messages".into());
     let ready = arg("--ready").unwrap_or_else(|| "demo/ready".into());
     let count: u32 = arg("--count").and_then(|c| c.parse().ok()).unwrap_or(10);
+    let summary = arg("--summary");
 
     let client = match Client::connect().await {
         Ok(c) => c,
@@ -81,6 +87,23 @@ async fn main() -> ExitCode {
         }
     }
     sub.close();
+    if let Some(t) = summary {
+        let req = PublishToTopicRequest {
+            topic: Some(t.clone()),
+            publish_message: Some(PublishMessage {
+                json_message: Some(JsonMessage {
+                    message: Some(serde_json::json!({ "received": received })),
+                    context: None,
+                }),
+                binary_message: None,
+            }),
+        };
+        if let Err(e) = client.publish_to_topic(req).await {
+            eprintln!("local publish to {t} failed: {e}");
+            return ExitCode::FAILURE;
+        }
+        println!("sent the local summary on {t}");
+    }
     client.close().await;
     println!("subscriber done: {received} messages received");
     ExitCode::SUCCESS
