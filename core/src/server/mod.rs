@@ -128,6 +128,8 @@ pub(crate) struct Shared {
     broker: Arc<dyn Broker>,
     /// Local publish/subscribe between components.
     bus: services::pubsub::LocalBus,
+    /// Components' configurations and reported states.
+    components_state: services::config::ComponentState,
     counters: Counters,
     shutdown: watch::Sender<bool>,
 }
@@ -146,6 +148,7 @@ impl Server {
                 components: ComponentRegistry::new(),
                 broker,
                 bus: Default::default(),
+                components_state: Default::default(),
                 counters: Counters::default(),
                 shutdown: watch::channel(false).0,
             }),
@@ -157,11 +160,42 @@ impl Server {
         &self.shared.components
     }
 
-    /// Registers a recipe's component with its policies; returns its SVCUID.
+    /// Registers a recipe's component with its policies and its default configuration; returns its SVCUID.
     pub fn register_recipe(&self, recipe: &Recipe) -> String {
+        let config = recipe
+            .default_configuration()
+            .cloned()
+            .unwrap_or_else(|| serde_json::json!({}));
+        self.shared
+            .components_state
+            .set_configuration(recipe.name(), config);
         self.shared
             .components
             .register(recipe.name(), recipe.access_control().clone())
+    }
+
+    /// Replaces a component's configuration (what GetConfiguration reads).
+    pub fn set_configuration(&self, component: &str, config: serde_json::Value) {
+        self.shared
+            .components_state
+            .set_configuration(component, config);
+    }
+
+    /// A component's configuration.
+    pub fn configuration(&self, component: &str) -> Option<serde_json::Value> {
+        self.shared.components_state.configuration(component)
+    }
+
+    /// The state a component last reported with UpdateState.
+    pub fn reported_state(&self, component: &str) -> Option<crate::model::ReportedLifecycleState> {
+        self.shared.components_state.state(component)
+    }
+
+    /// Every UpdateState from now on: (component, state).
+    pub fn reported_states(
+        &self,
+    ) -> tokio::sync::broadcast::Receiver<(String, crate::model::ReportedLifecycleState)> {
+        self.shared.components_state.reports()
     }
 
     pub fn config(&self) -> &ServerConfig {

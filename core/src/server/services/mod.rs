@@ -8,6 +8,7 @@
 //! Adding an operation: its rows in `model/greengrass-ipc.toml` (then `cargo xtask codegen`), its arm in
 //! [`dispatch`], its handler module here, tests.
 
+pub(crate) mod config;
 mod mqttproxy;
 pub(crate) mod pubsub;
 
@@ -137,12 +138,12 @@ pub(crate) fn dispatch(req: Request<'_>, body: &[u8]) -> Outcome {
         OperationId::PublishToTopic => pubsub::publish(req, body),
         OperationId::SubscribeToTopic => pubsub::subscribe(req, body),
         OperationId::SubscribeToIoTCoreConnectionStatus => mqttproxy::connection_status(req, body),
-        OperationId::GetConfiguration
-        | OperationId::UpdateConfiguration
+        OperationId::GetConfiguration => config::get(req, body),
+        OperationId::UpdateState => config::update_state(req, body),
+        OperationId::UpdateConfiguration
         | OperationId::SubscribeToConfigurationUpdate
         | OperationId::SubscribeToValidateConfigurationUpdates
         | OperationId::SendConfigurationValidityReport
-        | OperationId::UpdateState
         | OperationId::SubscribeToComponentUpdates
         | OperationId::DeferComponentUpdate => Outcome::Done(Err(Refusal::service(format!(
             "Operation {} is not supported by Greengrass",
