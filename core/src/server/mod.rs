@@ -181,6 +181,21 @@ impl Server {
             .set_configuration(component, config);
     }
 
+    /// Merges `value` at `key_path` of a component's configuration as UpdateConfiguration does, with a
+    /// timestamp newer than anything there (so it always wins), telling SubscribeToConfigurationUpdate streams what changed. Fails with the nucleus'
+    /// error for an unknown component.
+    pub fn update_configuration(
+        &self,
+        component: &str,
+        key_path: &[String],
+        value: serde_json::Map<String, serde_json::Value>,
+    ) -> crate::Result<()> {
+        self.shared
+            .components_state
+            .update(component, key_path, &value, None)
+            .map_err(|r| crate::Error::new(r.kind, r.message))
+    }
+
     /// A component's configuration.
     pub fn configuration(&self, component: &str) -> Option<serde_json::Value> {
         self.shared.components_state.configuration(component)

@@ -7,6 +7,15 @@
 //! empty key path, `{"<key>": value}` when the path ends at a value, the object when it ends at an object,
 //! and `ResourceNotFoundError: Key not found` for an unknown component or path.
 //!
+//! UpdateConfiguration merges `valueToMerge` (an object) at a key path, the nucleus' way: each value carries
+//! the time it was last set; a value is replaced only by an update whose timestamp is not older; an update
+//! whose timestamp is older than the key path's latest change is refused with
+//! `FailedUpdateConditionCheckError: Proposed timestamp is older than the config's latest modified timestamp`
+//! (what it could merge stays merged, as in the nucleus); a key path that does not exist yet is created and
+//! merged at the current time; `accessControl` cannot be changed. SubscribeToConfigurationUpdate sends one
+//! `ConfigurationUpdateEvent` per value that changed at or below the watched key path, with the changed key's
+//! path (the nucleus' events; nothing is sent for an update that changes nothing).
+//!
 //! UpdateState records the state a component reports (`RUNNING`, `ERRORED`); launchers follow it through
 //! [`Server::reported_states`](crate::server::Server::reported_states). Where we differ: a request without a
 //! state is `InvalidArgumentsError: State is required` (the nucleus answers a Java NullPointerException text
@@ -21,9 +30,115 @@ use std::collections::HashMap;
 use std::sync::{Mutex, RwLock};
 use tokio::sync::broadcast;
 
+/// Milliseconds since the Unix epoch.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// One component's configuration: the document, and when each key path was last changed.
+struct Config {
+    value: Value,
+    modtimes: HashMap<Vec<String>, i64>,
+}
+
+impl Config {
+    fn new(value: Value, at: i64) -> Config {
+        let mut modtimes = HashMap::new();
+        modtimes.insert(Vec::new(), at);
+        Config { value, modtimes }
+    }
+
+    /// The latest change at or below `path`.
+    fn modtime(&self, path: &[String]) -> i64 {
+        self.modtimes
+            .iter()
+            .filter(|(p, _)| p.starts_with(path))
+            .map(|(_, t)| *t)
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn node(&self, path: &[String]) -> Option<&Value> {
+        path.iter()
+            .try_fold(&self.value, |node, key| node.as_object()?.get(key))
+    }
+
+    /// The object at `path`, created (as objects, at `at`) where missing.
+    fn container(&mut self, path: &[String], at: i64) -> &mut serde_json::Map<String, Value> {
+        let mut node = &mut self.value;
+        for (i, key) in path.iter().enumerate() {
+            if !node.is_object() {
+                *node = Value::Object(Default::default());
+            }
+            let map = node.as_object_mut().expect("made an object above");
+            if !map.contains_key(key) {
+                self.modtimes.insert(path[..=i].to_vec(), at);
+            }
+            node = map
+                .entry(key.clone())
+                .or_insert_with(|| Value::Object(Default::default()));
+        }
+        if !node.is_object() {
+            *node = Value::Object(Default::default());
+        }
+        node.as_object_mut().expect("made an object above")
+    }
+
+    /// Merges `map` into the object at `base`, value by value, where `at` is not older than the value's last
+    /// change; returns the key paths whose value changed.
+    fn merge(
+        &mut self,
+        base: &[String],
+        map: &serde_json::Map<String, Value>,
+        at: i64,
+        changed: &mut Vec<Vec<String>>,
+    ) {
+        for (key, value) in map {
+            let mut path = base.to_vec();
+            path.push(key.clone());
+            if at < self.modtime(&path) && self.node(&path).is_some() {
+                continue;
+            }
+            match value {
+                Value::Object(inner) if self.node(&path).is_some_and(Value::is_object) => {
+                    self.merge(&path, inner, at, changed);
+                }
+                Value::Object(inner) => {
+                    self.modtimes.retain(|p, _| !p.starts_with(&path));
+                    self.container(&path, at);
+                    self.modtimes.insert(path.clone(), at);
+                    changed.push(path.clone());
+                    self.merge(&path, inner, at, changed);
+                }
+                leaf => {
+                    let old = self.node(&path).cloned();
+                    self.modtimes.retain(|p, _| !p.starts_with(&path));
+                    self.modtimes.insert(path.clone(), at);
+                    if old.as_ref() != Some(leaf) {
+                        self.container(base, at).insert(key.clone(), leaf.clone());
+                        changed.push(path);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A SubscribeToConfigurationUpdate stream.
+struct ConfigWatch {
+    id: u64,
+    component: String,
+    path: Vec<String>,
+    sink: std::sync::Arc<crate::server::sink::EventSink>,
+}
+
 /// Configurations and reported states of the registered components.
 pub(crate) struct ComponentState {
-    configs: RwLock<HashMap<String, Value>>,
+    configs: RwLock<HashMap<String, Config>>,
+    watches: Mutex<Vec<ConfigWatch>>,
+    next_watch: std::sync::atomic::AtomicU64,
     states: Mutex<HashMap<String, ReportedLifecycleState>>,
     reports: broadcast::Sender<(String, ReportedLifecycleState)>,
 }
@@ -32,6 +147,8 @@ impl Default for ComponentState {
     fn default() -> Self {
         ComponentState {
             configs: RwLock::default(),
+            watches: Mutex::default(),
+            next_watch: Default::default(),
             states: Mutex::default(),
             reports: broadcast::channel(256).0,
         }
@@ -43,7 +160,7 @@ impl ComponentState {
         self.configs
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(component.to_string(), config);
+            .insert(component.to_string(), Config::new(config, now_ms()));
     }
 
     pub(crate) fn configuration(&self, component: &str) -> Option<Value> {
@@ -51,7 +168,80 @@ impl ComponentState {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(component)
-            .cloned()
+            .map(|c| c.value.clone())
+    }
+
+    /// Merges `value` (an object) at `path` of `component`'s configuration as UpdateConfiguration does, and
+    /// tells the watchers what changed.
+    pub(crate) fn update(
+        &self,
+        component: &str,
+        path: &[String],
+        value: &serde_json::Map<String, Value>,
+        timestamp_ms: Option<i64>,
+    ) -> Result<(), Refusal> {
+        let changed = {
+            let mut configs = self.configs.write().unwrap_or_else(|e| e.into_inner());
+            let config = configs.get_mut(component).ok_or_else(|| {
+                Refusal::invalid(format!(
+                    "Component config not found for component {component}"
+                ))
+            })?;
+            let mut changed = Vec::new();
+            // No timestamp: newer than anything there (a tool's change wins).
+            let timestamp_ms = timestamp_ms.unwrap_or_else(|| now_ms().max(config.modtime(path)));
+            let update_time = match config.node(path) {
+                None => {
+                    // A new key path is created, and merged, at the current time.
+                    let now = now_ms();
+                    config.container(path, now);
+                    config.merge(path, value, now, &mut changed);
+                    now
+                }
+                Some(Value::Object(_)) => {
+                    config.merge(path, value, timestamp_ms, &mut changed);
+                    timestamp_ms
+                }
+                Some(_) => {
+                    let (last, parent) = path.split_last().expect("the root is an object");
+                    let single: serde_json::Map<String, Value> =
+                        [(last.clone(), Value::Object(value.clone()))]
+                            .into_iter()
+                            .collect();
+                    config.merge(parent, &single, timestamp_ms, &mut changed);
+                    timestamp_ms
+                }
+            };
+            let latest = config.modtime(path);
+            self.notify(component, &changed);
+            if update_time < latest {
+                return Err(Refusal::new(
+                    ErrorKind::FailedUpdateConditionCheckError,
+                    "Proposed timestamp is older than the config's latest modified timestamp",
+                ));
+            }
+            changed
+        };
+        tracing::debug!(component, changed = changed.len(), "configuration updated");
+        Ok(())
+    }
+
+    fn notify(&self, component: &str, changed: &[Vec<String>]) {
+        if changed.is_empty() {
+            return;
+        }
+        let watches = self.watches.lock().unwrap_or_else(|e| e.into_inner());
+        for w in watches.iter().filter(|w| w.component == component) {
+            for path in changed.iter().filter(|p| p.starts_with(&w.path)) {
+                let event = crate::model::ConfigurationUpdateEvents {
+                    configuration_update_event: Some(crate::model::ConfigurationUpdateEvent {
+                        component_name: Some(component.to_string()),
+                        key_path: Some(path.clone()),
+                    }),
+                };
+                w.sink.deliver_json(&event);
+            }
+        }
     }
 
     pub(crate) fn state(&self, component: &str) -> Option<ReportedLifecycleState> {
@@ -143,4 +333,112 @@ pub(super) fn update_state(req: Request<'_>, body: &[u8]) -> Outcome {
         Ok(EMPTY)
     })();
     Outcome::Done(result)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawUpdate {
+    key_path: Option<Vec<String>>,
+    timestamp: Option<f64>,
+    value_to_merge: Option<Value>,
+}
+
+/// The top-level keys a component may not change.
+const RESTRICTED: &[&str] = &["accessControl"];
+
+/// UpdateConfiguration.
+pub(super) fn update(req: Request<'_>, body: &[u8]) -> Outcome {
+    let result = (|| {
+        let raw: RawUpdate = parse_request(body)?;
+        let timestamp = raw
+            .timestamp
+            .filter(|t| t.is_finite())
+            .ok_or_else(|| Refusal::invalid("Timestamp is required"))?;
+        let value = match raw.value_to_merge {
+            None | Some(Value::Null) => return Err(Refusal::invalid("ValueToMerge is required")),
+            Some(Value::Object(m)) => m,
+            Some(_) => return Err(Refusal::invalid("ValueToMerge must be a JSON object")),
+        };
+        let path = raw.key_path.unwrap_or_default();
+        let restricted = match path.first() {
+            None => value.keys().any(|k| RESTRICTED.contains(&k.as_str())),
+            Some(first) => RESTRICTED.contains(&first.as_str()),
+        };
+        if restricted {
+            return Err(Refusal::invalid(format!(
+                "Config update is not allowed for following fields [{}]",
+                RESTRICTED.join(", ")
+            )));
+        }
+        req.shared.components_state.update(
+            req.component,
+            &path,
+            &value,
+            Some((timestamp * 1000.0) as i64),
+        )?;
+        Ok(EMPTY)
+    })();
+    Outcome::Done(result)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawWatch {
+    component_name: Option<String>,
+    key_path: Option<Vec<String>>,
+}
+
+/// SubscribeToConfigurationUpdate.
+pub(super) fn subscribe(req: Request<'_>, body: &[u8]) -> Outcome {
+    let prepared = (|| {
+        let raw: RawWatch = parse_request(body)?;
+        let component = raw
+            .component_name
+            .unwrap_or_else(|| req.component.to_string());
+        let path = raw.key_path.unwrap_or_default();
+        let configs = req
+            .shared
+            .components_state
+            .configs
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        let config = configs.get(&component).ok_or_else(not_found)?;
+        config.node(&path).ok_or_else(not_found)?;
+        Ok((component, path))
+    })();
+    let (component, path) = match prepared {
+        Ok(v) => v,
+        Err(r) => return Outcome::Done(Err(r)),
+    };
+    let Some(sink) = req.sink.clone() else {
+        return Outcome::Done(Err(Refusal::service("stream without an event sink")));
+    };
+    let shared = req.shared.clone();
+    let state = &shared.components_state;
+    let id = state
+        .next_watch
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    state
+        .watches
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(ConfigWatch {
+            id,
+            component,
+            path,
+            sink,
+        });
+    Outcome::Stream(Box::pin(async move {
+        Ok((
+            EMPTY,
+            super::StreamGuard::new(move || {
+                shared
+                    .components_state
+                    .watches
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .retain(|w| w.id != id)
+            }),
+        ))
+    }))
 }

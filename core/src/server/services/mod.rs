@@ -140,9 +140,9 @@ pub(crate) fn dispatch(req: Request<'_>, body: &[u8]) -> Outcome {
         OperationId::SubscribeToIoTCoreConnectionStatus => mqttproxy::connection_status(req, body),
         OperationId::GetConfiguration => config::get(req, body),
         OperationId::UpdateState => config::update_state(req, body),
-        OperationId::UpdateConfiguration
-        | OperationId::SubscribeToConfigurationUpdate
-        | OperationId::SubscribeToValidateConfigurationUpdates
+        OperationId::UpdateConfiguration => config::update(req, body),
+        OperationId::SubscribeToConfigurationUpdate => config::subscribe(req, body),
+        OperationId::SubscribeToValidateConfigurationUpdates
         | OperationId::SendConfigurationValidityReport
         | OperationId::SubscribeToComponentUpdates
         | OperationId::DeferComponentUpdate => Outcome::Done(Err(Refusal::service(format!(
