@@ -130,6 +130,8 @@ pub(crate) struct Shared {
     bus: services::pubsub::LocalBus,
     /// Components' configurations and reported states.
     components_state: services::config::ComponentState,
+    /// Validation and component-update streams, and the answers deployments wait for.
+    deployments: services::deployment::Deployments,
     counters: Counters,
     shutdown: watch::Sender<bool>,
 }
@@ -149,6 +151,7 @@ impl Server {
                 broker,
                 bus: Default::default(),
                 components_state: Default::default(),
+                deployments: Default::default(),
                 counters: Counters::default(),
                 shutdown: watch::channel(false).0,
             }),
@@ -194,6 +197,41 @@ impl Server {
             .components_state
             .update(component, key_path, &value, None)
             .map_err(|r| crate::Error::new(r.kind, r.message))
+    }
+
+    /// Asks `component`'s SubscribeToValidateConfigurationUpdates streams about `configuration` for
+    /// `deployment_id` and waits up to `timeout` for its SendConfigurationValidityReport. `Ok(None)`: the
+    /// component validates nothing; `Err(Timeout)`: it did not answer in time.
+    pub async fn validate_configuration(
+        &self,
+        component: &str,
+        deployment_id: &str,
+        configuration: serde_json::Value,
+        timeout: Duration,
+    ) -> crate::Result<Option<crate::model::ConfigurationValidityReport>> {
+        self.shared
+            .deployments
+            .validate(component, deployment_id, configuration, timeout)
+            .await
+    }
+
+    /// Tells every SubscribeToComponentUpdates stream that `deployment_id` is about to update components and
+    /// returns the DeferComponentUpdate requests that arrived within `timeout` (component, request).
+    pub async fn pre_component_update(
+        &self,
+        deployment_id: &str,
+        is_ggc_restarting: bool,
+        timeout: Duration,
+    ) -> Vec<(String, crate::model::DeferComponentUpdateRequest)> {
+        self.shared
+            .deployments
+            .pre_update(deployment_id, is_ggc_restarting, timeout)
+            .await
+    }
+
+    /// Tells every SubscribeToComponentUpdates stream that `deployment_id` updated components.
+    pub fn post_component_update(&self, deployment_id: &str) {
+        self.shared.deployments.post_update(deployment_id);
     }
 
     /// A component's configuration.

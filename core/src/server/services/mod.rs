@@ -9,6 +9,7 @@
 //! [`dispatch`], its handler module here, tests.
 
 pub(crate) mod config;
+pub(crate) mod deployment;
 mod mqttproxy;
 pub(crate) mod pubsub;
 
@@ -142,13 +143,12 @@ pub(crate) fn dispatch(req: Request<'_>, body: &[u8]) -> Outcome {
         OperationId::UpdateState => config::update_state(req, body),
         OperationId::UpdateConfiguration => config::update(req, body),
         OperationId::SubscribeToConfigurationUpdate => config::subscribe(req, body),
-        OperationId::SubscribeToValidateConfigurationUpdates
-        | OperationId::SendConfigurationValidityReport
-        | OperationId::SubscribeToComponentUpdates
-        | OperationId::DeferComponentUpdate => Outcome::Done(Err(Refusal::service(format!(
-            "Operation {} is not supported by Greengrass",
-            req.op.name
-        )))),
+        OperationId::SubscribeToValidateConfigurationUpdates => {
+            deployment::subscribe_validate(req, body)
+        }
+        OperationId::SendConfigurationValidityReport => deployment::report(req, body),
+        OperationId::SubscribeToComponentUpdates => deployment::subscribe_updates(req, body),
+        OperationId::DeferComponentUpdate => deployment::defer(req, body),
     }
 }
 
