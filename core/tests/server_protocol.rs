@@ -153,7 +153,7 @@ async fn stream_id_rules() {
 }
 
 #[tokio::test]
-async fn unknown_and_unimplemented_operations() {
+async fn unknown_operations_and_bad_bodies() {
     let fx = Fixture::start().await;
     let token = fx.component("c", &["*"], &["*"]);
     let mut r = Raw::handshake(&fx.path(), &token).await;
@@ -179,17 +179,18 @@ async fn unknown_and_unimplemented_operations() {
         std::str::from_utf8(&e.payload).unwrap(),
         r#"{"error": "Unsupported Operation", "message": "aws.greengrass#GetSecretValue is an unsupported operation."}"#
     );
+    // A known operation with a body that is not JSON: a modeled error on its stream only.
     r.send(&Raw::activation(
         "aws.greengrass#GetConfiguration",
         "aws.greengrass#GetConfigurationRequest",
         2,
-        "{}",
+        "{",
     ))
     .await;
     let e = r.recv().await.unwrap();
     assert_eq!(
-        e.service_model_type.as_deref(),
-        Some("aws.greengrass#ServiceError")
+        (e.stream_id, e.service_model_type.as_deref()),
+        (2, Some("aws.greengrass#InvalidArgumentsError"))
     );
     // The connection is still fine.
     r.send(&Raw::activation(
