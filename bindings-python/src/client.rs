@@ -16,7 +16,7 @@ use ggipc::model::Operation;
 use ggipc::{Error, ErrorKind, LifecycleEvent, RawEvent, SubscriptionEvent, SubscriptionHandle};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -502,8 +502,12 @@ fn operation(name: &str) -> Result<&'static Operation, Error> {
     })
 }
 
-/// A request's JSON body, from `str` (UTF-8) or `bytes`.
+/// A request's JSON body: JSON text (`str` or UTF-8 `bytes`), or the JSON value itself as the generated
+/// model builds it (`dict`), written as JSON here.
 fn json_body(obj: &Bound<'_, PyAny>) -> PyResult<Bytes> {
+    if obj.is_instance_of::<PyDict>() {
+        return Ok(Bytes::from(crate::json::to_json(obj)?));
+    }
     if let Ok(s) = obj.cast::<PyString>() {
         return Ok(Bytes::copy_from_slice(s.to_cow()?.as_bytes()));
     }
@@ -511,7 +515,7 @@ fn json_body(obj: &Bound<'_, PyAny>) -> PyResult<Bytes> {
         return Ok(Bytes::copy_from_slice(b.as_bytes()));
     }
     Err(PyTypeError::new_err(format!(
-        "a request body must be str or bytes, got {}",
+        "a request body must be a dict, str or bytes, got {}",
         obj.get_type().name()?
     )))
 }
@@ -574,9 +578,13 @@ fn dispatch(on_events: &Py<PyAny>, events: Vec<SubscriptionEvent<RawEvent>>) {
 
 fn event_tuple(py: Python<'_>, ev: SubscriptionEvent<RawEvent>) -> PyResult<Bound<'_, PyTuple>> {
     let (kind, value): (u8, Py<PyAny>) = match ev {
-        SubscriptionEvent::Message(RawEvent { payload }) => {
-            (EV_MESSAGE, PyBytes::new(py, &payload).into_any().unbind())
-        }
+        // the JSON body as `str`: what Python's JSON scanner reads without a conversion
+        SubscriptionEvent::Message(RawEvent { payload }) => (
+            EV_MESSAGE,
+            PyString::new(py, &String::from_utf8_lossy(&payload))
+                .into_any()
+                .unbind(),
+        ),
         SubscriptionEvent::Error(e) => (EV_ERROR, exception(py, &e)),
         SubscriptionEvent::Lagged(n) => (EV_LAGGED, n.into_pyobject(py)?.into_any().unbind()),
         SubscriptionEvent::Interrupted(e) => (EV_INTERRUPTED, exception(py, &e)),

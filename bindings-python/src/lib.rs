@@ -11,6 +11,7 @@
 
 mod client;
 mod errors;
+mod json;
 mod nucleus;
 mod runtime;
 

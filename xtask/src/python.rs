@@ -81,17 +81,35 @@ fn ext_hint(t: &Type) -> String {
 }
 
 /// Expression converting the stored value `v` to its JSON form.
-fn to_json(t: &Type, v: &str, depth: usize) -> String {
+/// `helpers` prefixes the model module's helper functions (`""` inside it, `"model."` elsewhere).
+fn to_json(t: &Type, v: &str, depth: usize, helpers: &str) -> String {
     match t {
-        Type::Blob => format!("_b64e({v})"),
-        Type::Timestamp => format!("_ts_out({v})"),
+        Type::Blob => format!("{helpers}_b64e({v})"),
+        Type::Timestamp => format!("{helpers}_ts_out({v})"),
         Type::Shape(_) => format!("{v}._to_payload()"),
         Type::List(inner) if needs_conversion(inner) => {
             let i = format!("i{depth}");
-            format!("[{} for {i} in {v}]", to_json(inner, &i, depth + 1))
+            format!("[{} for {i} in {v}]", to_json(inner, &i, depth + 1, helpers))
         }
         _ => v.to_string(),
     }
+}
+
+/// Statements building the JSON payload `_payload` of a request straight from the method's keyword arguments
+/// (what `Request(**kwargs)._to_payload()` gives, without the object).
+fn inline_payload(fs: &[Field]) -> String {
+    let mut s = String::from("        _payload: typing.Dict[str, typing.Any] = {}\n");
+    for f in fs {
+        writeln!(
+            s,
+            "        if {a} is not None:\n            _payload[{w}] = {e}",
+            a = f.attr,
+            w = py_str(&f.wire),
+            e = to_json(&f.ty, &f.attr, 0, "model.")
+        )
+        .unwrap();
+    }
+    s
 }
 
 /// Expression converting the JSON value `v` (not None) to its Python form.
@@ -192,7 +210,7 @@ fn write_members(s: &mut String, class: &str, fs: &[Field], error: bool) {
                 "        v{n} = self.{a}\n        if v{n} is not None:\n            payload[{w}] = {e}",
                 a = f.attr,
                 w = py_str(&f.wire),
-                e = to_json(&f.ty, &format!("v{n}"), 0)
+                e = to_json(&f.ty, &format!("v{n}"), 0, "")
             )
             .unwrap();
         } else {
@@ -236,12 +254,13 @@ fn write_members(s: &mut String, class: &str, fs: &[Field], error: bool) {
         }
         s.push_str("        )\n");
     } else {
-        // Built without the constructor (no blob re-encoding); the attribute order is the constructor's.
-        s.push_str("        new = cls.__new__(cls)\n        new.__dict__ = {\n");
+        // Built without the constructor (no blob re-encoding, no checks); the attributes are set in the
+        // constructor's order, so `repr` and `vars()` are the same as for a constructed object.
+        s.push_str("        new = cls.__new__(cls)\n");
         for (f, e) in &values {
-            writeln!(s, "            {}: {e},", py_str(&f.attr)).unwrap();
+            writeln!(s, "        new.{} = {e}", f.attr).unwrap();
         }
-        s.push_str("        }\n        return new\n");
+        s.push_str("        return new\n");
     }
 }
 
@@ -700,15 +719,16 @@ class GreengrassCoreIPCClientV2(_operation.ClientV2Base):
         Waits (GIL released) for the nucleus' answer. Raises the modeled error with the server's
         message, or a connection error; never waits longer than the connection's operation timeout.
         """
-        return self._call({full}, model.{req}({kw}), model.{resp})
+{inline}        return self._call({full}, _payload, model.{resp})
 
     def {sn}_async(
         self,
         *,
 {params}    ) -> "concurrent.futures.Future[model.{resp}]":
         """{d} Does not wait; the future completes with the response or the error."""
-        return self._call_async({full}, model.{req}({kw}), model.{resp})
-"#
+{inline}        return self._call_async({full}, _payload, model.{resp})
+"#,
+                inline = inline_payload(&fs),
             )
             .unwrap();
         }
@@ -730,11 +750,16 @@ fn aio(m: &Model) -> String {
 class Operations:
     """One coroutine per operation of the model."""
 
-    async def _call(self, name: str, request: typing.Any, response: typing.Type[_S]) -> _S:
+    async def _call(self, name: str, payload: typing.Dict[str, typing.Any], response: typing.Type[_S]) -> _S:
         raise NotImplementedError
 
     async def _stream(
-        self, name: str, request: typing.Any, response: typing.Type[_S], event: typing.Type[_E], max_queued: int
+        self,
+        name: str,
+        payload: typing.Dict[str, typing.Any],
+        response: typing.Type[_S],
+        event: typing.Type[_E],
+        max_queued: int,
     ) -> "Subscription[_E]":
         raise NotImplementedError
 "#,
@@ -742,12 +767,10 @@ class Operations:
     for o in ops(m) {
         let fs = fields(m, &o.request.members);
         let params = ctor_params(&fs, true);
-        let kw = keyword_args(&fs);
         let sn = &o.snake;
         let resp = &o.response;
         let full = py_str(&o.full);
         let d = doc(&o.doc);
-        let req = &o.request.name;
         if let Some(ev) = &o.event {
             write!(
                 s,
@@ -762,8 +785,9 @@ class Operations:
         Returns a :class:`~ggipc.aio.Subscription` yielding :class:`~ggipc.greengrasscoreipc.model.{ev}`
         objects with ``async for``; its ``response`` is the {resp}.
         """
-        return await self._stream({full}, model.{req}({kw}), model.{resp}, model.{ev}, max_queued)
-"#
+{inline}        return await self._stream({full}, _payload, model.{resp}, model.{ev}, max_queued)
+"#,
+                inline = inline_payload(&fs),
             )
             .unwrap();
         } else {
@@ -775,8 +799,9 @@ class Operations:
         *,
 {params}    ) -> model.{resp}:
         """{d} Raises the modeled error on refusal."""
-        return await self._call({full}, model.{req}({kw}), model.{resp})
-"#
+{inline}        return await self._call({full}, _payload, model.{resp})
+"#,
+                inline = inline_payload(&fs),
             )
             .unwrap();
         }

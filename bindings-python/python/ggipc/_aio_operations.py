@@ -19,11 +19,16 @@ _E = typing.TypeVar("_E")
 class Operations:
     """One coroutine per operation of the model."""
 
-    async def _call(self, name: str, request: typing.Any, response: typing.Type[_S]) -> _S:
+    async def _call(self, name: str, payload: typing.Dict[str, typing.Any], response: typing.Type[_S]) -> _S:
         raise NotImplementedError
 
     async def _stream(
-        self, name: str, request: typing.Any, response: typing.Type[_S], event: typing.Type[_E], max_queued: int
+        self,
+        name: str,
+        payload: typing.Dict[str, typing.Any],
+        response: typing.Type[_S],
+        event: typing.Type[_E],
+        max_queued: int,
     ) -> "Subscription[_E]":
         raise NotImplementedError
 
@@ -42,7 +47,28 @@ class Operations:
         content_type: typing.Optional[str] = None,
     ) -> model.PublishToIoTCoreResponse:
         """Publishes an MQTT message to AWS IoT Core. Raises the modeled error on refusal."""
-        return await self._call("aws.greengrass#PublishToIoTCore", model.PublishToIoTCoreRequest(topic_name=topic_name, qos=qos, payload=payload, retain=retain, user_properties=user_properties, message_expiry_interval_seconds=message_expiry_interval_seconds, correlation_data=correlation_data, response_topic=response_topic, payload_format=payload_format, content_type=content_type), model.PublishToIoTCoreResponse)
+        _payload: typing.Dict[str, typing.Any] = {}
+        if topic_name is not None:
+            _payload["topicName"] = topic_name
+        if qos is not None:
+            _payload["qos"] = qos
+        if payload is not None:
+            _payload["payload"] = model._b64e(payload)
+        if retain is not None:
+            _payload["retain"] = retain
+        if user_properties is not None:
+            _payload["userProperties"] = [i0._to_payload() for i0 in user_properties]
+        if message_expiry_interval_seconds is not None:
+            _payload["messageExpiryIntervalSeconds"] = message_expiry_interval_seconds
+        if correlation_data is not None:
+            _payload["correlationData"] = model._b64e(correlation_data)
+        if response_topic is not None:
+            _payload["responseTopic"] = response_topic
+        if payload_format is not None:
+            _payload["payloadFormat"] = payload_format
+        if content_type is not None:
+            _payload["contentType"] = content_type
+        return await self._call("aws.greengrass#PublishToIoTCore", _payload, model.PublishToIoTCoreResponse)
 
     async def subscribe_to_iot_core(
         self,
@@ -56,7 +82,12 @@ class Operations:
         Returns a :class:`~ggipc.aio.Subscription` yielding :class:`~ggipc.greengrasscoreipc.model.IoTCoreMessage`
         objects with ``async for``; its ``response`` is the SubscribeToIoTCoreResponse.
         """
-        return await self._stream("aws.greengrass#SubscribeToIoTCore", model.SubscribeToIoTCoreRequest(topic_name=topic_name, qos=qos), model.SubscribeToIoTCoreResponse, model.IoTCoreMessage, max_queued)
+        _payload: typing.Dict[str, typing.Any] = {}
+        if topic_name is not None:
+            _payload["topicName"] = topic_name
+        if qos is not None:
+            _payload["qos"] = qos
+        return await self._stream("aws.greengrass#SubscribeToIoTCore", _payload, model.SubscribeToIoTCoreResponse, model.IoTCoreMessage, max_queued)
 
     async def subscribe_to_iot_core_connection_status(
         self,
@@ -68,7 +99,8 @@ class Operations:
         Returns a :class:`~ggipc.aio.Subscription` yielding :class:`~ggipc.greengrasscoreipc.model.IoTCoreConnectionStatusEvent`
         objects with ``async for``; its ``response`` is the SubscribeToIoTCoreConnectionStatusResponse.
         """
-        return await self._stream("aws.greengrass#SubscribeToIoTCoreConnectionStatus", model.SubscribeToIoTCoreConnectionStatusRequest(), model.SubscribeToIoTCoreConnectionStatusResponse, model.IoTCoreConnectionStatusEvent, max_queued)
+        _payload: typing.Dict[str, typing.Any] = {}
+        return await self._stream("aws.greengrass#SubscribeToIoTCoreConnectionStatus", _payload, model.SubscribeToIoTCoreConnectionStatusResponse, model.IoTCoreConnectionStatusEvent, max_queued)
 
     async def publish_to_topic(
         self,
@@ -77,7 +109,12 @@ class Operations:
         publish_message: typing.Optional[model.PublishMessage] = None,
     ) -> model.PublishToTopicResponse:
         """Publishes a local message to the components subscribed to a topic. Raises the modeled error on refusal."""
-        return await self._call("aws.greengrass#PublishToTopic", model.PublishToTopicRequest(topic=topic, publish_message=publish_message), model.PublishToTopicResponse)
+        _payload: typing.Dict[str, typing.Any] = {}
+        if topic is not None:
+            _payload["topic"] = topic
+        if publish_message is not None:
+            _payload["publishMessage"] = publish_message._to_payload()
+        return await self._call("aws.greengrass#PublishToTopic", _payload, model.PublishToTopicResponse)
 
     async def subscribe_to_topic(
         self,
@@ -91,7 +128,12 @@ class Operations:
         Returns a :class:`~ggipc.aio.Subscription` yielding :class:`~ggipc.greengrasscoreipc.model.SubscriptionResponseMessage`
         objects with ``async for``; its ``response`` is the SubscribeToTopicResponse.
         """
-        return await self._stream("aws.greengrass#SubscribeToTopic", model.SubscribeToTopicRequest(topic=topic, receive_mode=receive_mode), model.SubscribeToTopicResponse, model.SubscriptionResponseMessage, max_queued)
+        _payload: typing.Dict[str, typing.Any] = {}
+        if topic is not None:
+            _payload["topic"] = topic
+        if receive_mode is not None:
+            _payload["receiveMode"] = receive_mode
+        return await self._stream("aws.greengrass#SubscribeToTopic", _payload, model.SubscribeToTopicResponse, model.SubscriptionResponseMessage, max_queued)
 
     async def get_configuration(
         self,
@@ -100,7 +142,12 @@ class Operations:
         key_path: typing.Optional[typing.List[str]] = None,
     ) -> model.GetConfigurationResponse:
         """Reads a component's configuration. Raises the modeled error on refusal."""
-        return await self._call("aws.greengrass#GetConfiguration", model.GetConfigurationRequest(component_name=component_name, key_path=key_path), model.GetConfigurationResponse)
+        _payload: typing.Dict[str, typing.Any] = {}
+        if component_name is not None:
+            _payload["componentName"] = component_name
+        if key_path is not None:
+            _payload["keyPath"] = key_path
+        return await self._call("aws.greengrass#GetConfiguration", _payload, model.GetConfigurationResponse)
 
     async def update_configuration(
         self,
@@ -110,7 +157,14 @@ class Operations:
         value_to_merge: typing.Optional[typing.Any] = None,
     ) -> model.UpdateConfigurationResponse:
         """Merges a value into the caller's configuration. Raises the modeled error on refusal."""
-        return await self._call("aws.greengrass#UpdateConfiguration", model.UpdateConfigurationRequest(key_path=key_path, timestamp=timestamp, value_to_merge=value_to_merge), model.UpdateConfigurationResponse)
+        _payload: typing.Dict[str, typing.Any] = {}
+        if key_path is not None:
+            _payload["keyPath"] = key_path
+        if timestamp is not None:
+            _payload["timestamp"] = model._ts_out(timestamp)
+        if value_to_merge is not None:
+            _payload["valueToMerge"] = value_to_merge
+        return await self._call("aws.greengrass#UpdateConfiguration", _payload, model.UpdateConfigurationResponse)
 
     async def subscribe_to_configuration_update(
         self,
@@ -124,7 +178,12 @@ class Operations:
         Returns a :class:`~ggipc.aio.Subscription` yielding :class:`~ggipc.greengrasscoreipc.model.ConfigurationUpdateEvents`
         objects with ``async for``; its ``response`` is the SubscribeToConfigurationUpdateResponse.
         """
-        return await self._stream("aws.greengrass#SubscribeToConfigurationUpdate", model.SubscribeToConfigurationUpdateRequest(component_name=component_name, key_path=key_path), model.SubscribeToConfigurationUpdateResponse, model.ConfigurationUpdateEvents, max_queued)
+        _payload: typing.Dict[str, typing.Any] = {}
+        if component_name is not None:
+            _payload["componentName"] = component_name
+        if key_path is not None:
+            _payload["keyPath"] = key_path
+        return await self._stream("aws.greengrass#SubscribeToConfigurationUpdate", _payload, model.SubscribeToConfigurationUpdateResponse, model.ConfigurationUpdateEvents, max_queued)
 
     async def subscribe_to_validate_configuration_updates(
         self,
@@ -136,7 +195,8 @@ class Operations:
         Returns a :class:`~ggipc.aio.Subscription` yielding :class:`~ggipc.greengrasscoreipc.model.ValidateConfigurationUpdateEvents`
         objects with ``async for``; its ``response`` is the SubscribeToValidateConfigurationUpdatesResponse.
         """
-        return await self._stream("aws.greengrass#SubscribeToValidateConfigurationUpdates", model.SubscribeToValidateConfigurationUpdatesRequest(), model.SubscribeToValidateConfigurationUpdatesResponse, model.ValidateConfigurationUpdateEvents, max_queued)
+        _payload: typing.Dict[str, typing.Any] = {}
+        return await self._stream("aws.greengrass#SubscribeToValidateConfigurationUpdates", _payload, model.SubscribeToValidateConfigurationUpdatesResponse, model.ValidateConfigurationUpdateEvents, max_queued)
 
     async def send_configuration_validity_report(
         self,
@@ -144,7 +204,10 @@ class Operations:
         configuration_validity_report: typing.Optional[model.ConfigurationValidityReport] = None,
     ) -> model.SendConfigurationValidityReportResponse:
         """Answers a configuration validation event. Raises the modeled error on refusal."""
-        return await self._call("aws.greengrass#SendConfigurationValidityReport", model.SendConfigurationValidityReportRequest(configuration_validity_report=configuration_validity_report), model.SendConfigurationValidityReportResponse)
+        _payload: typing.Dict[str, typing.Any] = {}
+        if configuration_validity_report is not None:
+            _payload["configurationValidityReport"] = configuration_validity_report._to_payload()
+        return await self._call("aws.greengrass#SendConfigurationValidityReport", _payload, model.SendConfigurationValidityReportResponse)
 
     async def update_state(
         self,
@@ -152,7 +215,10 @@ class Operations:
         state: typing.Optional[str] = None,
     ) -> model.UpdateStateResponse:
         """Reports the component's state to the nucleus. Raises the modeled error on refusal."""
-        return await self._call("aws.greengrass#UpdateState", model.UpdateStateRequest(state=state), model.UpdateStateResponse)
+        _payload: typing.Dict[str, typing.Any] = {}
+        if state is not None:
+            _payload["state"] = state
+        return await self._call("aws.greengrass#UpdateState", _payload, model.UpdateStateResponse)
 
     async def subscribe_to_component_updates(
         self,
@@ -164,7 +230,8 @@ class Operations:
         Returns a :class:`~ggipc.aio.Subscription` yielding :class:`~ggipc.greengrasscoreipc.model.ComponentUpdatePolicyEvents`
         objects with ``async for``; its ``response`` is the SubscribeToComponentUpdatesResponse.
         """
-        return await self._stream("aws.greengrass#SubscribeToComponentUpdates", model.SubscribeToComponentUpdatesRequest(), model.SubscribeToComponentUpdatesResponse, model.ComponentUpdatePolicyEvents, max_queued)
+        _payload: typing.Dict[str, typing.Any] = {}
+        return await self._stream("aws.greengrass#SubscribeToComponentUpdates", _payload, model.SubscribeToComponentUpdatesResponse, model.ComponentUpdatePolicyEvents, max_queued)
 
     async def defer_component_update(
         self,
@@ -174,7 +241,14 @@ class Operations:
         recheck_after_ms: typing.Optional[int] = None,
     ) -> model.DeferComponentUpdateResponse:
         """Asks the nucleus to postpone an update of the component. Raises the modeled error on refusal."""
-        return await self._call("aws.greengrass#DeferComponentUpdate", model.DeferComponentUpdateRequest(deployment_id=deployment_id, message=message, recheck_after_ms=recheck_after_ms), model.DeferComponentUpdateResponse)
+        _payload: typing.Dict[str, typing.Any] = {}
+        if deployment_id is not None:
+            _payload["deploymentId"] = deployment_id
+        if message is not None:
+            _payload["message"] = message
+        if recheck_after_ms is not None:
+            _payload["recheckAfterMs"] = recheck_after_ms
+        return await self._call("aws.greengrass#DeferComponentUpdate", _payload, model.DeferComponentUpdateResponse)
 
 
 # referenced by the annotations

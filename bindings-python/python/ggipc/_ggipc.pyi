@@ -11,7 +11,7 @@ Event tuples in a batch: ``(0, message)`` message received, ``(1, exc)`` stream 
 server, ``(2, exc)`` connection lost (reconnect pending), ``(3, None)`` resumed after reconnect,
 ``(4, exc | None)`` closed (last event; None = closed normally), ``(5, n)`` n messages dropped
 because the handler did not keep up (the queue is bounded).
-A message is the event's JSON body (``bytes``), decoded by the generated model.
+A message is the event's JSON body (``str``), decoded by the generated model.
 
 Lifecycle callback: ``lifecycle(0, None)`` connected, ``(1, exc | None)`` disconnected (last),
 ``(2, exc)`` connection-level error, ``(3, (headers, payload))`` ping received, ``(4, exc)``
@@ -25,8 +25,9 @@ __version__: str
 ERROR_KINDS: Dict[str, int]
 
 UserProps = Optional[Sequence[Tuple[str, str]]]
-#: A JSON text (``str``) or its UTF-8 bytes.
-Body = Union[str, bytes]
+#: A request body: the JSON value as the generated model builds it (``dict``, written as JSON natively),
+#: or JSON text (``str``, or its UTF-8 ``bytes``).
+Body = Union[Dict[str, Any], str, bytes]
 
 def _set_error_factory(
     factory: Callable[[str, int, Optional[str], Optional[str], Optional[str]], BaseException]

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import json.scanner
 import sys
 import threading
 import traceback
 import typing
 from concurrent.futures import Future
-from typing import Any, Callable, List, Optional, Type, TypeVar, Union
+from typing import Any, Callable, Dict, List, Optional, Type, TypeVar, Union
 
 from . import _core
 from . import eventstreamrpc as rpc
@@ -23,21 +24,31 @@ from ._connection import Connection, new_future
 
 _T = TypeVar("_T")
 
-#: Compact JSON, non-ASCII kept as is (the native side takes the text as UTF-8).
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_loads = json.loads
+_decoder = json.JSONDecoder()
+_scan = json.scanner.make_scanner(_decoder)  # type: ignore[arg-type]  # the C scanner behind json.loads, without its per-call checks
 
 
-def encode(request: Any) -> str:
-    """The JSON body of a request shape."""
-    return _encode(request._to_payload())
+def _loads(text: str) -> Any:
+    """A stream event's JSON body (``str``, as the native module hands it over) as its JSON value."""
+    try:
+        value, end = _scan(text, 0)
+    except StopIteration:  # not a JSON value where it starts (e.g. whitespace): json.loads says why
+        return json.loads(text)
+    if end != len(text):
+        return json.loads(text)
+    return value
+
+
+def encode(request: Any) -> Dict[str, Any]:
+    """The JSON body of a request shape, as the JSON value (the native side writes it as JSON text)."""
+    return request._to_payload()  # type: ignore[no-any-return]
 
 
 def decode(cls: Type[_T], body: bytes) -> _T:
     """A response shape from its JSON body (``{}``: every member absent)."""
     if len(body) <= 2:
         return cls()
-    return cls._from_payload(_loads(body))  # type: ignore[attr-defined, no-any-return]
+    return cls._from_payload(json.loads(body))  # type: ignore[attr-defined, no-any-return]
 
 
 def is_modeled(exc: BaseException) -> bool:
@@ -288,11 +299,11 @@ class ClientV2Base:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def _call(self, name: str, request: Any, response: Type[_T]) -> _T:
-        """A request/response operation, waiting (GIL released) for the answer."""
-        return decode(response, self.client.connection.native.call(name, encode(request)))
+    def _call(self, name: str, payload: Dict[str, Any], response: Type[_T]) -> _T:
+        """A request/response operation with the request's JSON ``payload``, waiting (GIL released)."""
+        return decode(response, self.client.connection.native.call(name, payload))
 
-    def _call_async(self, name: str, request: Any, response: Type[_T]) -> "concurrent.futures.Future[_T]":
+    def _call_async(self, name: str, payload: Dict[str, Any], response: Type[_T]) -> "concurrent.futures.Future[_T]":
         fut: "concurrent.futures.Future[_T]" = concurrent.futures.Future()
         fut.set_running_or_notify_cancel()
 
@@ -305,7 +316,7 @@ class ClientV2Base:
                 except Exception as exc:
                     fut.set_exception(rpc.DeserializeError(str(exc)))
 
-        self.client.connection.native.call_async(done, name, encode(request))
+        self.client.connection.native.call_async(done, name, payload)
         return fut
 
     def _stream_handler(

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import threading
-from typing import Any, AsyncIterator, Deque, Generic, List, Optional, Type, TypeVar
+from typing import Any, AsyncIterator, Deque, Dict, Generic, List, Optional, Type, TypeVar
 
 from . import _core, _ggipc, _operation
 from . import eventstreamrpc as rpc
@@ -104,7 +104,7 @@ class Client(Operations):
         """True while a connection is up."""
         return bool(self._native.is_connected)
 
-    async def _call(self, name: str, request: Any, response: Type[_S]) -> _S:
+    async def _call(self, name: str, payload: Dict[str, Any], response: Type[_S]) -> _S:
         loop = asyncio.get_running_loop()
         fut: "asyncio.Future[Any]" = loop.create_future()
 
@@ -114,11 +114,11 @@ class Client(Operations):
             else:
                 loop.call_soon_threadsafe(_settle, fut, result, None)
 
-        self._native.call_async(done, name, _operation.encode(request))
+        self._native.call_async(done, name, payload)
         return _operation.decode(response, await fut)
 
     async def _stream(
-        self, name: str, request: Any, response: Type[_S], event: Type[_E], max_queued: int
+        self, name: str, payload: Dict[str, Any], response: Type[_S], event: Type[_E], max_queued: int
     ) -> "Subscription[_E]":
         loop = asyncio.get_running_loop()
         sub: "Subscription[_E]" = Subscription(loop, max_queued, response(), event)
@@ -131,7 +131,7 @@ class Client(Operations):
                 sub._native = result
                 loop.call_soon_threadsafe(_settle, fut, result, None)
 
-        self._native.stream_async(done, name, _operation.encode(request), sub._deliver)
+        self._native.stream_async(done, name, payload, sub._deliver)
         try:
             await fut
         except asyncio.CancelledError:

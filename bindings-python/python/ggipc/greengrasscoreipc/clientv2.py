@@ -51,7 +51,28 @@ class GreengrassCoreIPCClientV2(_operation.ClientV2Base):
         Waits (GIL released) for the nucleus' answer. Raises the modeled error with the server's
         message, or a connection error; never waits longer than the connection's operation timeout.
         """
-        return self._call("aws.greengrass#PublishToIoTCore", model.PublishToIoTCoreRequest(topic_name=topic_name, qos=qos, payload=payload, retain=retain, user_properties=user_properties, message_expiry_interval_seconds=message_expiry_interval_seconds, correlation_data=correlation_data, response_topic=response_topic, payload_format=payload_format, content_type=content_type), model.PublishToIoTCoreResponse)
+        _payload: typing.Dict[str, typing.Any] = {}
+        if topic_name is not None:
+            _payload["topicName"] = topic_name
+        if qos is not None:
+            _payload["qos"] = qos
+        if payload is not None:
+            _payload["payload"] = model._b64e(payload)
+        if retain is not None:
+            _payload["retain"] = retain
+        if user_properties is not None:
+            _payload["userProperties"] = [i0._to_payload() for i0 in user_properties]
+        if message_expiry_interval_seconds is not None:
+            _payload["messageExpiryIntervalSeconds"] = message_expiry_interval_seconds
+        if correlation_data is not None:
+            _payload["correlationData"] = model._b64e(correlation_data)
+        if response_topic is not None:
+            _payload["responseTopic"] = response_topic
+        if payload_format is not None:
+            _payload["payloadFormat"] = payload_format
+        if content_type is not None:
+            _payload["contentType"] = content_type
+        return self._call("aws.greengrass#PublishToIoTCore", _payload, model.PublishToIoTCoreResponse)
 
     def publish_to_iot_core_async(
         self,
@@ -68,7 +89,28 @@ class GreengrassCoreIPCClientV2(_operation.ClientV2Base):
         content_type: typing.Optional[str] = None,
     ) -> "concurrent.futures.Future[model.PublishToIoTCoreResponse]":
         """Publishes an MQTT message to AWS IoT Core. Does not wait; the future completes with the response or the error."""
-        return self._call_async("aws.greengrass#PublishToIoTCore", model.PublishToIoTCoreRequest(topic_name=topic_name, qos=qos, payload=payload, retain=retain, user_properties=user_properties, message_expiry_interval_seconds=message_expiry_interval_seconds, correlation_data=correlation_data, response_topic=response_topic, payload_format=payload_format, content_type=content_type), model.PublishToIoTCoreResponse)
+        _payload: typing.Dict[str, typing.Any] = {}
+        if topic_name is not None:
+            _payload["topicName"] = topic_name
+        if qos is not None:
+            _payload["qos"] = qos
+        if payload is not None:
+            _payload["payload"] = model._b64e(payload)
+        if retain is not None:
+            _payload["retain"] = retain
+        if user_properties is not None:
+            _payload["userProperties"] = [i0._to_payload() for i0 in user_properties]
+        if message_expiry_interval_seconds is not None:
+            _payload["messageExpiryIntervalSeconds"] = message_expiry_interval_seconds
+        if correlation_data is not None:
+            _payload["correlationData"] = model._b64e(correlation_data)
+        if response_topic is not None:
+            _payload["responseTopic"] = response_topic
+        if payload_format is not None:
+            _payload["payloadFormat"] = payload_format
+        if content_type is not None:
+            _payload["contentType"] = content_type
+        return self._call_async("aws.greengrass#PublishToIoTCore", _payload, model.PublishToIoTCoreResponse)
 
     # -- SubscribeToIoTCore --------------------------------------------------------------
 
@@ -165,7 +207,12 @@ class GreengrassCoreIPCClientV2(_operation.ClientV2Base):
         Waits (GIL released) for the nucleus' answer. Raises the modeled error with the server's
         message, or a connection error; never waits longer than the connection's operation timeout.
         """
-        return self._call("aws.greengrass#PublishToTopic", model.PublishToTopicRequest(topic=topic, publish_message=publish_message), model.PublishToTopicResponse)
+        _payload: typing.Dict[str, typing.Any] = {}
+        if topic is not None:
+            _payload["topic"] = topic
+        if publish_message is not None:
+            _payload["publishMessage"] = publish_message._to_payload()
+        return self._call("aws.greengrass#PublishToTopic", _payload, model.PublishToTopicResponse)
 
     def publish_to_topic_async(
         self,
@@ -174,7 +221,12 @@ class GreengrassCoreIPCClientV2(_operation.ClientV2Base):
         publish_message: typing.Optional[model.PublishMessage] = None,
     ) -> "concurrent.futures.Future[model.PublishToTopicResponse]":
         """Publishes a local message to the components subscribed to a topic. Does not wait; the future completes with the response or the error."""
-        return self._call_async("aws.greengrass#PublishToTopic", model.PublishToTopicRequest(topic=topic, publish_message=publish_message), model.PublishToTopicResponse)
+        _payload: typing.Dict[str, typing.Any] = {}
+        if topic is not None:
+            _payload["topic"] = topic
+        if publish_message is not None:
+            _payload["publishMessage"] = publish_message._to_payload()
+        return self._call_async("aws.greengrass#PublishToTopic", _payload, model.PublishToTopicResponse)
 
     # -- SubscribeToTopic ----------------------------------------------------------------
 
@@ -232,7 +284,12 @@ class GreengrassCoreIPCClientV2(_operation.ClientV2Base):
         Waits (GIL released) for the nucleus' answer. Raises the modeled error with the server's
         message, or a connection error; never waits longer than the connection's operation timeout.
         """
-        return self._call("aws.greengrass#GetConfiguration", model.GetConfigurationRequest(component_name=component_name, key_path=key_path), model.GetConfigurationResponse)
+        _payload: typing.Dict[str, typing.Any] = {}
+        if component_name is not None:
+            _payload["componentName"] = component_name
+        if key_path is not None:
+            _payload["keyPath"] = key_path
+        return self._call("aws.greengrass#GetConfiguration", _payload, model.GetConfigurationResponse)
 
     def get_configuration_async(
         self,
@@ -241,7 +298,12 @@ class GreengrassCoreIPCClientV2(_operation.ClientV2Base):
         key_path: typing.Optional[typing.List[str]] = None,
     ) -> "concurrent.futures.Future[model.GetConfigurationResponse]":
         """Reads a component's configuration. Does not wait; the future completes with the response or the error."""
-        return self._call_async("aws.greengrass#GetConfiguration", model.GetConfigurationRequest(component_name=component_name, key_path=key_path), model.GetConfigurationResponse)
+        _payload: typing.Dict[str, typing.Any] = {}
+        if component_name is not None:
+            _payload["componentName"] = component_name
+        if key_path is not None:
+            _payload["keyPath"] = key_path
+        return self._call_async("aws.greengrass#GetConfiguration", _payload, model.GetConfigurationResponse)
 
     # -- UpdateConfiguration -------------------------------------------------------------
 
@@ -257,7 +319,14 @@ class GreengrassCoreIPCClientV2(_operation.ClientV2Base):
         Waits (GIL released) for the nucleus' answer. Raises the modeled error with the server's
         message, or a connection error; never waits longer than the connection's operation timeout.
         """
-        return self._call("aws.greengrass#UpdateConfiguration", model.UpdateConfigurationRequest(key_path=key_path, timestamp=timestamp, value_to_merge=value_to_merge), model.UpdateConfigurationResponse)
+        _payload: typing.Dict[str, typing.Any] = {}
+        if key_path is not None:
+            _payload["keyPath"] = key_path
+        if timestamp is not None:
+            _payload["timestamp"] = model._ts_out(timestamp)
+        if value_to_merge is not None:
+            _payload["valueToMerge"] = value_to_merge
+        return self._call("aws.greengrass#UpdateConfiguration", _payload, model.UpdateConfigurationResponse)
 
     def update_configuration_async(
         self,
@@ -267,7 +336,14 @@ class GreengrassCoreIPCClientV2(_operation.ClientV2Base):
         value_to_merge: typing.Optional[typing.Any] = None,
     ) -> "concurrent.futures.Future[model.UpdateConfigurationResponse]":
         """Merges a value into the caller's configuration. Does not wait; the future completes with the response or the error."""
-        return self._call_async("aws.greengrass#UpdateConfiguration", model.UpdateConfigurationRequest(key_path=key_path, timestamp=timestamp, value_to_merge=value_to_merge), model.UpdateConfigurationResponse)
+        _payload: typing.Dict[str, typing.Any] = {}
+        if key_path is not None:
+            _payload["keyPath"] = key_path
+        if timestamp is not None:
+            _payload["timestamp"] = model._ts_out(timestamp)
+        if value_to_merge is not None:
+            _payload["valueToMerge"] = value_to_merge
+        return self._call_async("aws.greengrass#UpdateConfiguration", _payload, model.UpdateConfigurationResponse)
 
     # -- SubscribeToConfigurationUpdate --------------------------------------------------
 
@@ -363,7 +439,10 @@ class GreengrassCoreIPCClientV2(_operation.ClientV2Base):
         Waits (GIL released) for the nucleus' answer. Raises the modeled error with the server's
         message, or a connection error; never waits longer than the connection's operation timeout.
         """
-        return self._call("aws.greengrass#SendConfigurationValidityReport", model.SendConfigurationValidityReportRequest(configuration_validity_report=configuration_validity_report), model.SendConfigurationValidityReportResponse)
+        _payload: typing.Dict[str, typing.Any] = {}
+        if configuration_validity_report is not None:
+            _payload["configurationValidityReport"] = configuration_validity_report._to_payload()
+        return self._call("aws.greengrass#SendConfigurationValidityReport", _payload, model.SendConfigurationValidityReportResponse)
 
     def send_configuration_validity_report_async(
         self,
@@ -371,7 +450,10 @@ class GreengrassCoreIPCClientV2(_operation.ClientV2Base):
         configuration_validity_report: typing.Optional[model.ConfigurationValidityReport] = None,
     ) -> "concurrent.futures.Future[model.SendConfigurationValidityReportResponse]":
         """Answers a configuration validation event. Does not wait; the future completes with the response or the error."""
-        return self._call_async("aws.greengrass#SendConfigurationValidityReport", model.SendConfigurationValidityReportRequest(configuration_validity_report=configuration_validity_report), model.SendConfigurationValidityReportResponse)
+        _payload: typing.Dict[str, typing.Any] = {}
+        if configuration_validity_report is not None:
+            _payload["configurationValidityReport"] = configuration_validity_report._to_payload()
+        return self._call_async("aws.greengrass#SendConfigurationValidityReport", _payload, model.SendConfigurationValidityReportResponse)
 
     # -- UpdateState ---------------------------------------------------------------------
 
@@ -385,7 +467,10 @@ class GreengrassCoreIPCClientV2(_operation.ClientV2Base):
         Waits (GIL released) for the nucleus' answer. Raises the modeled error with the server's
         message, or a connection error; never waits longer than the connection's operation timeout.
         """
-        return self._call("aws.greengrass#UpdateState", model.UpdateStateRequest(state=state), model.UpdateStateResponse)
+        _payload: typing.Dict[str, typing.Any] = {}
+        if state is not None:
+            _payload["state"] = state
+        return self._call("aws.greengrass#UpdateState", _payload, model.UpdateStateResponse)
 
     def update_state_async(
         self,
@@ -393,7 +478,10 @@ class GreengrassCoreIPCClientV2(_operation.ClientV2Base):
         state: typing.Optional[str] = None,
     ) -> "concurrent.futures.Future[model.UpdateStateResponse]":
         """Reports the component's state to the nucleus. Does not wait; the future completes with the response or the error."""
-        return self._call_async("aws.greengrass#UpdateState", model.UpdateStateRequest(state=state), model.UpdateStateResponse)
+        _payload: typing.Dict[str, typing.Any] = {}
+        if state is not None:
+            _payload["state"] = state
+        return self._call_async("aws.greengrass#UpdateState", _payload, model.UpdateStateResponse)
 
     # -- SubscribeToComponentUpdates -----------------------------------------------------
 
@@ -448,7 +536,14 @@ class GreengrassCoreIPCClientV2(_operation.ClientV2Base):
         Waits (GIL released) for the nucleus' answer. Raises the modeled error with the server's
         message, or a connection error; never waits longer than the connection's operation timeout.
         """
-        return self._call("aws.greengrass#DeferComponentUpdate", model.DeferComponentUpdateRequest(deployment_id=deployment_id, message=message, recheck_after_ms=recheck_after_ms), model.DeferComponentUpdateResponse)
+        _payload: typing.Dict[str, typing.Any] = {}
+        if deployment_id is not None:
+            _payload["deploymentId"] = deployment_id
+        if message is not None:
+            _payload["message"] = message
+        if recheck_after_ms is not None:
+            _payload["recheckAfterMs"] = recheck_after_ms
+        return self._call("aws.greengrass#DeferComponentUpdate", _payload, model.DeferComponentUpdateResponse)
 
     def defer_component_update_async(
         self,
@@ -458,7 +553,14 @@ class GreengrassCoreIPCClientV2(_operation.ClientV2Base):
         recheck_after_ms: typing.Optional[int] = None,
     ) -> "concurrent.futures.Future[model.DeferComponentUpdateResponse]":
         """Asks the nucleus to postpone an update of the component. Does not wait; the future completes with the response or the error."""
-        return self._call_async("aws.greengrass#DeferComponentUpdate", model.DeferComponentUpdateRequest(deployment_id=deployment_id, message=message, recheck_after_ms=recheck_after_ms), model.DeferComponentUpdateResponse)
+        _payload: typing.Dict[str, typing.Any] = {}
+        if deployment_id is not None:
+            _payload["deploymentId"] = deployment_id
+        if message is not None:
+            _payload["message"] = message
+        if recheck_after_ms is not None:
+            _payload["recheckAfterMs"] = recheck_after_ms
+        return self._call_async("aws.greengrass#DeferComponentUpdate", _payload, model.DeferComponentUpdateResponse)
 
 
 # referenced by the annotations

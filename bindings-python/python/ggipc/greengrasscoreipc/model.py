@@ -192,10 +192,8 @@ class UserProperty(rpc.Shape):
     def _from_payload(cls, payload: typing.Dict[str, typing.Any]) -> "UserProperty":
         g = payload.get
         new = cls.__new__(cls)
-        new.__dict__ = {
-            "key": g("key"),
-            "value": g("value"),
-        }
+        new.key = g("key")
+        new.value = g("value")
         return new
 
 
@@ -310,17 +308,15 @@ class MQTTMessage(rpc.Shape):
         v4 = g("messageExpiryIntervalSeconds")
         v5 = g("correlationData")
         new = cls.__new__(cls)
-        new.__dict__ = {
-            "topic_name": g("topicName"),
-            "payload": None if v1 is None else _b64d(v1),
-            "retain": g("retain"),
-            "user_properties": None if v3 is None else [UserProperty._from_payload(i0) for i0 in v3],
-            "message_expiry_interval_seconds": None if v4 is None else int(v4),
-            "correlation_data": None if v5 is None else _b64d(v5),
-            "response_topic": g("responseTopic"),
-            "payload_format": g("payloadFormat"),
-            "content_type": g("contentType"),
-        }
+        new.topic_name = g("topicName")
+        new.payload = None if v1 is None else _b64d(v1)
+        new.retain = g("retain")
+        new.user_properties = None if v3 is None else [UserProperty._from_payload(i0) for i0 in v3]
+        new.message_expiry_interval_seconds = None if v4 is None else int(v4)
+        new.correlation_data = None if v5 is None else _b64d(v5)
+        new.response_topic = g("responseTopic")
+        new.payload_format = g("payloadFormat")
+        new.content_type = g("contentType")
         return new
 
 
@@ -356,9 +352,7 @@ class MessageContext(rpc.Shape):
     def _from_payload(cls, payload: typing.Dict[str, typing.Any]) -> "MessageContext":
         g = payload.get
         new = cls.__new__(cls)
-        new.__dict__ = {
-            "topic": g("topic"),
-        }
+        new.topic = g("topic")
         return new
 
 
@@ -405,10 +399,8 @@ class JsonMessage(rpc.Shape):
         g = payload.get
         v1 = g("context")
         new = cls.__new__(cls)
-        new.__dict__ = {
-            "message": g("message"),
-            "context": None if v1 is None else MessageContext._from_payload(v1),
-        }
+        new.message = g("message")
+        new.context = None if v1 is None else MessageContext._from_payload(v1)
         return new
 
 
@@ -457,10 +449,8 @@ class BinaryMessage(rpc.Shape):
         v0 = g("message")
         v1 = g("context")
         new = cls.__new__(cls)
-        new.__dict__ = {
-            "message": None if v0 is None else _b64d(v0),
-            "context": None if v1 is None else MessageContext._from_payload(v1),
-        }
+        new.message = None if v0 is None else _b64d(v0)
+        new.context = None if v1 is None else MessageContext._from_payload(v1)
         return new
 
 
@@ -511,10 +501,8 @@ class PublishMessage(rpc.Shape):
         v0 = g("jsonMessage")
         v1 = g("binaryMessage")
         new = cls.__new__(cls)
-        new.__dict__ = {
-            "json_message": None if v0 is None else JsonMessage._from_payload(v0),
-            "binary_message": None if v1 is None else BinaryMessage._from_payload(v1),
-        }
+        new.json_message = None if v0 is None else JsonMessage._from_payload(v0)
+        new.binary_message = None if v1 is None else BinaryMessage._from_payload(v1)
         return new
 
 
@@ -550,9 +538,7 @@ class ConnectionStatusEvent(rpc.Shape):
     def _from_payload(cls, payload: typing.Dict[str, typing.Any]) -> "ConnectionStatusEvent":
         g = payload.get
         new = cls.__new__(cls)
-        new.__dict__ = {
-            "status": g("status"),
-        }
+        new.status = g("status")
         return new
 
 
@@ -597,10 +583,8 @@ class ConfigurationUpdateEvent(rpc.Shape):
     def _from_payload(cls, payload: typing.Dict[str, typing.Any]) -> "ConfigurationUpdateEvent":
         g = payload.get
         new = cls.__new__(cls)
-        new.__dict__ = {
-            "component_name": g("componentName"),
-            "key_path": g("keyPath"),
-        }
+        new.component_name = g("componentName")
+        new.key_path = g("keyPath")
         return new
 
 
@@ -645,10 +629,8 @@ class ValidateConfigurationUpdateEvent(rpc.Shape):
     def _from_payload(cls, payload: typing.Dict[str, typing.Any]) -> "ValidateConfigurationUpdateEvent":
         g = payload.get
         new = cls.__new__(cls)
-        new.__dict__ = {
-            "configuration": g("configuration"),
-            "deployment_id": g("deploymentId"),
-        }
+        new.configuration = g("configuration")
+        new.deployment_id = g("deploymentId")
         return new
 
 
@@ -702,11 +684,9 @@ class ConfigurationValidityReport(rpc.Shape):
     def _from_payload(cls, payload: typing.Dict[str, typing.Any]) -> "ConfigurationValidityReport":
         g = payload.get
         new = cls.__new__(cls)
-        new.__dict__ = {
-            "status": g("status"),
-            "deployment_id": g("deploymentId"),
-            "message": g("message"),
-        }
+        new.status = g("status")
+        new.deployment_id = g("deploymentId")
+        new.message = g("message")
         return new
 
 
@@ -751,10 +731,8 @@ class PreComponentUpdateEvent(rpc.Shape):
     def _from_payload(cls, payload: typing.Dict[str, typing.Any]) -> "PreComponentUpdateEvent":
         g = payload.get
         new = cls.__new__(cls)
-        new.__dict__ = {
-            "deployment_id": g("deploymentId"),
-            "is_ggc_restarting": g("isGgcRestarting"),
-        }
+        new.deployment_id = g("deploymentId")
+        new.is_ggc_restarting = g("isGgcRestarting")
         return new
 
 
@@ -790,9 +768,7 @@ class PostComponentUpdateEvent(rpc.Shape):
     def _from_payload(cls, payload: typing.Dict[str, typing.Any]) -> "PostComponentUpdateEvent":
         g = payload.get
         new = cls.__new__(cls)
-        new.__dict__ = {
-            "deployment_id": g("deploymentId"),
-        }
+        new.deployment_id = g("deploymentId")
         return new
 
 
@@ -832,9 +808,7 @@ class IoTCoreMessage(rpc.Shape):
         g = payload.get
         v0 = g("message")
         new = cls.__new__(cls)
-        new.__dict__ = {
-            "message": None if v0 is None else MQTTMessage._from_payload(v0),
-        }
+        new.message = None if v0 is None else MQTTMessage._from_payload(v0)
         return new
 
 
@@ -874,9 +848,7 @@ class IoTCoreConnectionStatusEvent(rpc.Shape):
         g = payload.get
         v0 = g("connectionStatusEvent")
         new = cls.__new__(cls)
-        new.__dict__ = {
-            "connection_status_event": None if v0 is None else ConnectionStatusEvent._from_payload(v0),
-        }
+        new.connection_status_event = None if v0 is None else ConnectionStatusEvent._from_payload(v0)
         return new
 
 
@@ -927,10 +899,8 @@ class SubscriptionResponseMessage(rpc.Shape):
         v0 = g("jsonMessage")
         v1 = g("binaryMessage")
         new = cls.__new__(cls)
-        new.__dict__ = {
-            "json_message": None if v0 is None else JsonMessage._from_payload(v0),
-            "binary_message": None if v1 is None else BinaryMessage._from_payload(v1),
-        }
+        new.json_message = None if v0 is None else JsonMessage._from_payload(v0)
+        new.binary_message = None if v1 is None else BinaryMessage._from_payload(v1)
         return new
 
 
@@ -970,9 +940,7 @@ class ConfigurationUpdateEvents(rpc.Shape):
         g = payload.get
         v0 = g("configurationUpdateEvent")
         new = cls.__new__(cls)
-        new.__dict__ = {
-            "configuration_update_event": None if v0 is None else ConfigurationUpdateEvent._from_payload(v0),
-        }
+        new.configuration_update_event = None if v0 is None else ConfigurationUpdateEvent._from_payload(v0)
         return new
 
 
@@ -1012,9 +980,7 @@ class ValidateConfigurationUpdateEvents(rpc.Shape):
         g = payload.get
         v0 = g("validateConfigurationUpdateEvent")
         new = cls.__new__(cls)
-        new.__dict__ = {
-            "validate_configuration_update_event": None if v0 is None else ValidateConfigurationUpdateEvent._from_payload(v0),
-        }
+        new.validate_configuration_update_event = None if v0 is None else ValidateConfigurationUpdateEvent._from_payload(v0)
         return new
 
 
@@ -1065,10 +1031,8 @@ class ComponentUpdatePolicyEvents(rpc.Shape):
         v0 = g("preUpdateEvent")
         v1 = g("postUpdateEvent")
         new = cls.__new__(cls)
-        new.__dict__ = {
-            "pre_update_event": None if v0 is None else PreComponentUpdateEvent._from_payload(v0),
-            "post_update_event": None if v1 is None else PostComponentUpdateEvent._from_payload(v1),
-        }
+        new.pre_update_event = None if v0 is None else PreComponentUpdateEvent._from_payload(v0)
+        new.post_update_event = None if v1 is None else PostComponentUpdateEvent._from_payload(v1)
         return new
 
 
@@ -1192,18 +1156,16 @@ class PublishToIoTCoreRequest(rpc.Shape):
         v5 = g("messageExpiryIntervalSeconds")
         v6 = g("correlationData")
         new = cls.__new__(cls)
-        new.__dict__ = {
-            "topic_name": g("topicName"),
-            "qos": g("qos"),
-            "payload": None if v2 is None else _b64d(v2),
-            "retain": g("retain"),
-            "user_properties": None if v4 is None else [UserProperty._from_payload(i0) for i0 in v4],
-            "message_expiry_interval_seconds": None if v5 is None else int(v5),
-            "correlation_data": None if v6 is None else _b64d(v6),
-            "response_topic": g("responseTopic"),
-            "payload_format": g("payloadFormat"),
-            "content_type": g("contentType"),
-        }
+        new.topic_name = g("topicName")
+        new.qos = g("qos")
+        new.payload = None if v2 is None else _b64d(v2)
+        new.retain = g("retain")
+        new.user_properties = None if v4 is None else [UserProperty._from_payload(i0) for i0 in v4]
+        new.message_expiry_interval_seconds = None if v5 is None else int(v5)
+        new.correlation_data = None if v6 is None else _b64d(v6)
+        new.response_topic = g("responseTopic")
+        new.payload_format = g("payloadFormat")
+        new.content_type = g("contentType")
         return new
 
 
@@ -1268,10 +1230,8 @@ class SubscribeToIoTCoreRequest(rpc.Shape):
     def _from_payload(cls, payload: typing.Dict[str, typing.Any]) -> "SubscribeToIoTCoreRequest":
         g = payload.get
         new = cls.__new__(cls)
-        new.__dict__ = {
-            "topic_name": g("topicName"),
-            "qos": g("qos"),
-        }
+        new.topic_name = g("topicName")
+        new.qos = g("qos")
         return new
 
 
@@ -1378,10 +1338,8 @@ class PublishToTopicRequest(rpc.Shape):
         g = payload.get
         v1 = g("publishMessage")
         new = cls.__new__(cls)
-        new.__dict__ = {
-            "topic": g("topic"),
-            "publish_message": None if v1 is None else PublishMessage._from_payload(v1),
-        }
+        new.topic = g("topic")
+        new.publish_message = None if v1 is None else PublishMessage._from_payload(v1)
         return new
 
 
@@ -1446,10 +1404,8 @@ class SubscribeToTopicRequest(rpc.Shape):
     def _from_payload(cls, payload: typing.Dict[str, typing.Any]) -> "SubscribeToTopicRequest":
         g = payload.get
         new = cls.__new__(cls)
-        new.__dict__ = {
-            "topic": g("topic"),
-            "receive_mode": g("receiveMode"),
-        }
+        new.topic = g("topic")
+        new.receive_mode = g("receiveMode")
         return new
 
 
@@ -1485,9 +1441,7 @@ class SubscribeToTopicResponse(rpc.Shape):
     def _from_payload(cls, payload: typing.Dict[str, typing.Any]) -> "SubscribeToTopicResponse":
         g = payload.get
         new = cls.__new__(cls)
-        new.__dict__ = {
-            "topic_name": g("topicName"),
-        }
+        new.topic_name = g("topicName")
         return new
 
 
@@ -1532,10 +1486,8 @@ class GetConfigurationRequest(rpc.Shape):
     def _from_payload(cls, payload: typing.Dict[str, typing.Any]) -> "GetConfigurationRequest":
         g = payload.get
         new = cls.__new__(cls)
-        new.__dict__ = {
-            "component_name": g("componentName"),
-            "key_path": g("keyPath"),
-        }
+        new.component_name = g("componentName")
+        new.key_path = g("keyPath")
         return new
 
 
@@ -1580,10 +1532,8 @@ class GetConfigurationResponse(rpc.Shape):
     def _from_payload(cls, payload: typing.Dict[str, typing.Any]) -> "GetConfigurationResponse":
         g = payload.get
         new = cls.__new__(cls)
-        new.__dict__ = {
-            "component_name": g("componentName"),
-            "value": g("value"),
-        }
+        new.component_name = g("componentName")
+        new.value = g("value")
         return new
 
 
@@ -1639,11 +1589,9 @@ class UpdateConfigurationRequest(rpc.Shape):
         g = payload.get
         v1 = g("timestamp")
         new = cls.__new__(cls)
-        new.__dict__ = {
-            "key_path": g("keyPath"),
-            "timestamp": None if v1 is None else _ts_in(v1),
-            "value_to_merge": g("valueToMerge"),
-        }
+        new.key_path = g("keyPath")
+        new.timestamp = None if v1 is None else _ts_in(v1)
+        new.value_to_merge = g("valueToMerge")
         return new
 
 
@@ -1708,10 +1656,8 @@ class SubscribeToConfigurationUpdateRequest(rpc.Shape):
     def _from_payload(cls, payload: typing.Dict[str, typing.Any]) -> "SubscribeToConfigurationUpdateRequest":
         g = payload.get
         new = cls.__new__(cls)
-        new.__dict__ = {
-            "component_name": g("componentName"),
-            "key_path": g("keyPath"),
-        }
+        new.component_name = g("componentName")
+        new.key_path = g("keyPath")
         return new
 
 
@@ -1809,9 +1755,7 @@ class SendConfigurationValidityReportRequest(rpc.Shape):
         g = payload.get
         v0 = g("configurationValidityReport")
         new = cls.__new__(cls)
-        new.__dict__ = {
-            "configuration_validity_report": None if v0 is None else ConfigurationValidityReport._from_payload(v0),
-        }
+        new.configuration_validity_report = None if v0 is None else ConfigurationValidityReport._from_payload(v0)
         return new
 
 
@@ -1867,9 +1811,7 @@ class UpdateStateRequest(rpc.Shape):
     def _from_payload(cls, payload: typing.Dict[str, typing.Any]) -> "UpdateStateRequest":
         g = payload.get
         new = cls.__new__(cls)
-        new.__dict__ = {
-            "state": g("state"),
-        }
+        new.state = g("state")
         return new
 
 
@@ -1984,11 +1926,9 @@ class DeferComponentUpdateRequest(rpc.Shape):
         g = payload.get
         v2 = g("recheckAfterMs")
         new = cls.__new__(cls)
-        new.__dict__ = {
-            "deployment_id": g("deploymentId"),
-            "message": g("message"),
-            "recheck_after_ms": None if v2 is None else int(v2),
-        }
+        new.deployment_id = g("deploymentId")
+        new.message = g("message")
+        new.recheck_after_ms = None if v2 is None else int(v2)
         return new
 
 
