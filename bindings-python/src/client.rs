@@ -364,15 +364,18 @@ impl Client {
         body: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let body = json_body(body)?;
-        let result = self.check().and_then(|_| operation(op_name)).and_then(|op| {
-            let timeout = self.inner.operation_timeout();
-            py.detach(|| match &self.blocking {
-                Some(b) => b.call(op, body, timeout),
-                None => self
-                    .rt
-                    .block_on(self.inner.call_with_timeout(op, body, timeout)),
-            })
-        });
+        let result = self
+            .check()
+            .and_then(|_| operation(op_name))
+            .and_then(|op| {
+                let timeout = self.inner.operation_timeout();
+                py.detach(|| match &self.blocking {
+                    Some(b) => b.call(op, body, timeout),
+                    None => self
+                        .rt
+                        .block_on(self.inner.call_with_timeout(op, body, timeout)),
+                })
+            });
         match result {
             Ok(resp) => Ok(PyBytes::new(py, &resp)),
             Err(e) => Err(to_pyerr(py, &e)),
@@ -417,13 +420,16 @@ impl Client {
         on_events: Py<PyAny>,
     ) -> PyResult<Subscription> {
         let body = json_body(body)?;
-        let result = self.check().and_then(|_| operation(op_name)).and_then(|op| {
-            let timeout = self.inner.operation_timeout();
-            py.detach(|| {
-                self.rt
-                    .block_on(self.inner.open_subscription::<RawEvent>(op, body, timeout))
-            })
-        });
+        let result = self
+            .check()
+            .and_then(|_| operation(op_name))
+            .and_then(|op| {
+                let timeout = self.inner.operation_timeout();
+                py.detach(|| {
+                    self.rt
+                        .block_on(self.inner.open_subscription::<RawEvent>(op, body, timeout))
+                })
+            });
         match result {
             Ok(sub) => {
                 let s = Subscription::new(sub, on_events);

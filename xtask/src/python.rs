@@ -89,7 +89,10 @@ fn to_json(t: &Type, v: &str, depth: usize, helpers: &str) -> String {
         Type::Shape(_) => format!("{v}._to_payload()"),
         Type::List(inner) if needs_conversion(inner) => {
             let i = format!("i{depth}");
-            format!("[{} for {i} in {v}]", to_json(inner, &i, depth + 1, helpers))
+            format!(
+                "[{} for {i} in {v}]",
+                to_json(inner, &i, depth + 1, helpers)
+            )
         }
         _ => v.to_string(),
     }
@@ -158,7 +161,11 @@ fn fields(m: &Model, members: &[Member]) -> Vec<Field> {
 fn ctor_params(fs: &[Field], ext: bool) -> String {
     fs.iter()
         .map(|f| {
-            let h = if ext { ext_hint(&f.ty) } else { arg_hint(&f.ty) };
+            let h = if ext {
+                ext_hint(&f.ty)
+            } else {
+                arg_hint(&f.ty)
+            };
             format!("        {}: typing.Optional[{h}] = None,\n", f.attr)
         })
         .collect()
@@ -241,7 +248,10 @@ fn write_members(s: &mut String, class: &str, fs: &[Field], error: bool) {
             writeln!(s, "        v{n} = g({})", py_str(&f.wire)).unwrap();
             values.push((
                 f,
-                format!("None if v{n} is None else {}", from_json(&f.ty, &format!("v{n}"), 0)),
+                format!(
+                    "None if v{n} is None else {}",
+                    from_json(&f.ty, &format!("v{n}"), 0)
+                ),
             ));
         } else {
             values.push((f, format!("g({})", py_str(&f.wire))));
@@ -268,14 +278,21 @@ fn write_shape(s: &mut String, m: &Model, shape: &Shape) {
     let fs = fields(m, &shape.members);
     let name = &shape.name;
     writeln!(s, "\n\nclass {name}(rpc.Shape):").unwrap();
-    write!(s, "    \"\"\"{}\n", doc(&shape.doc)).unwrap();
+    writeln!(s, "    \"\"\"{}", doc(&shape.doc)).unwrap();
     if shape.union {
         s.push_str("\n    A union: set exactly one member.\n");
     }
-    s.push_str("\n    All attributes are None by default, and may be set by keyword in the constructor.\n");
+    s.push_str(
+        "\n    All attributes are None by default, and may be set by keyword in the constructor.\n",
+    );
     write_args_doc(s, &fs);
     s.push_str("    \"\"\"\n\n");
-    writeln!(s, "    _MODEL_NAME = {}", py_str(&format!("{}#{name}", m.namespace))).unwrap();
+    writeln!(
+        s,
+        "    _MODEL_NAME = {}",
+        py_str(&format!("{}#{name}", m.namespace))
+    )
+    .unwrap();
     if fs.is_empty() {
         s.push_str("\n    def __init__(self) -> None:\n        pass\n");
     } else {
@@ -283,7 +300,14 @@ fn write_shape(s: &mut String, m: &Model, shape: &Shape) {
         s.push_str(&ctor_params(&fs, false));
         s.push_str("    ) -> None:\n");
         for f in &fs {
-            writeln!(s, "        self.{}: typing.Optional[{}] = {}", f.attr, hint(&f.ty), store(f)).unwrap();
+            writeln!(
+                s,
+                "        self.{}: typing.Optional[{}] = {}",
+                f.attr,
+                hint(&f.ty),
+                store(f)
+            )
+            .unwrap();
         }
     }
     write_members(s, name, &fs, false);
@@ -304,7 +328,12 @@ Mirrors ``awsiot.greengrasscoreipc.model``: the same class names, keyword constr
     all.extend(m.enums.iter().map(|e| e.name.clone()));
     all.extend(m.shapes.iter().map(|x| x.name.clone()));
     all.push("GreengrassCoreIPCError".into());
-    all.extend(m.errors.iter().filter(|e| e.modeled).map(|e| e.name.clone()));
+    all.extend(
+        m.errors
+            .iter()
+            .filter(|e| e.modeled)
+            .map(|e| e.name.clone()),
+    );
     all.push("SHAPE_INDEX".into());
     s.push_str("__all__ = [\n");
     for n in &all {
@@ -343,7 +372,14 @@ def _ts_in(value: float) -> datetime.datetime:
         writeln!(s, "\n\nclass {}:", e.name).unwrap();
         writeln!(s, "    \"\"\"{} enum: {}\"\"\"\n", e.name, doc(&e.doc)).unwrap();
         for v in &e.values {
-            writeln!(s, "    {} = {}  #: {}", v.name, py_str(&v.value), doc(&v.doc)).unwrap();
+            writeln!(
+                s,
+                "    {} = {}  #: {}",
+                v.name,
+                py_str(&v.value),
+                doc(&v.doc)
+            )
+            .unwrap();
         }
     }
     for shape in &m.shapes {
@@ -380,11 +416,21 @@ class GreengrassCoreIPCError(rpc.ErrorShape):
         let fs = fields(m, &e.members);
         let name = &e.name;
         writeln!(s, "\n\nclass {name}(GreengrassCoreIPCError):").unwrap();
-        write!(s, "    \"\"\"{}\n", doc(&e.doc)).unwrap();
+        writeln!(s, "    \"\"\"{}", doc(&e.doc)).unwrap();
         write_args_doc(&mut s, &fs);
         s.push_str("    \"\"\"\n\n");
-        writeln!(s, "    _MODEL_NAME = {}", py_str(&format!("{}#{name}", m.namespace))).unwrap();
-        writeln!(s, "    _ERROR_TYPE = {}", py_str(if e.retryable { "server" } else { "client" })).unwrap();
+        writeln!(
+            s,
+            "    _MODEL_NAME = {}",
+            py_str(&format!("{}#{name}", m.namespace))
+        )
+        .unwrap();
+        writeln!(
+            s,
+            "    _ERROR_TYPE = {}",
+            py_str(if e.retryable { "server" } else { "client" })
+        )
+        .unwrap();
         s.push_str("\n    def __init__(\n        self,\n        *,\n");
         s.push_str(&ctor_params(&fs, false));
         s.push_str("    ) -> None:\n");
@@ -396,7 +442,14 @@ class GreengrassCoreIPCError(rpc.ErrorShape):
             s.push_str("        rpc.EventStreamOperationError.__init__(self)\n");
         }
         for f in &fs {
-            writeln!(s, "        self.{}: typing.Optional[{}] = {}", f.attr, hint(&f.ty), store(f)).unwrap();
+            writeln!(
+                s,
+                "        self.{}: typing.Optional[{}] = {}",
+                f.attr,
+                hint(&f.ty),
+                store(f)
+            )
+            .unwrap();
         }
         write_members(&mut s, name, &fs, true);
     }
@@ -661,7 +714,12 @@ class GreengrassCoreIPCClientV2(_operation.ClientV2Base):
         let full = py_str(&o.full);
         let d = doc(&o.doc);
         let req = &o.request.name;
-        writeln!(s, "\n    # -- {name} {}", "-".repeat(80usize.saturating_sub(name.len()))).unwrap();
+        writeln!(
+            s,
+            "\n    # -- {name} {}",
+            "-".repeat(80usize.saturating_sub(name.len()))
+        )
+        .unwrap();
         if let Some(ev) = &o.event {
             write!(
                 s,
