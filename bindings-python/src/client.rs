@@ -1,18 +1,22 @@
 //! `_ggipc.Client` and `_ggipc.Subscription`: the core async client driven from Python.
 //!
+//! The native side knows no operation: requests cross as the operation's name and a JSON body, responses
+//! and stream events come back as JSON bytes, and the generated Python model does the (de)serialization.
+//!
 //! Synchronous calls run the operation's future on the calling thread with the GIL released (the
 //! caller writes its own request; the runtime's reader completes it). Async calls poll the future once
 //! on the calling thread, so requests reach the wire in call order, then leave it to the runtime; the
 //! result is handed to Python on the completion thread. Subscription events go to core's per-subscription
 //! dispatcher thread, which delivers every queued event in one GIL acquisition.
 
-use crate::convert;
 use crate::errors::{error, exception, to_pyerr};
 use crate::runtime::{self, call_quietly, complete};
-use ggipc::model::{IoTCoreMessage, SubscribeToIoTCoreRequest};
-use ggipc::{Error, ErrorKind, LifecycleEvent, SubscriptionEvent, SubscriptionHandle};
+use bytes::Bytes;
+use ggipc::model::Operation;
+use ggipc::{Error, ErrorKind, LifecycleEvent, RawEvent, SubscriptionEvent, SubscriptionHandle};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -351,91 +355,54 @@ impl Client {
         Ok(())
     }
 
-    /// PublishToIoTCore, blocking (GIL released) until answered.
-    #[pyo3(signature = (topic_name, qos, payload, retain=None, user_properties=None,
-                        message_expiry_interval_seconds=None, correlation_data=None, response_topic=None,
-                        payload_format=None, content_type=None))]
-    #[allow(clippy::too_many_arguments)]
-    fn publish(
+    /// A request/response operation (`op_name`, e.g. `aws.greengrass#GetConfiguration`) with a JSON body,
+    /// blocking (GIL released) until answered; returns the response's JSON body.
+    fn call<'py>(
         &self,
-        py: Python<'_>,
-        topic_name: Option<String>,
-        qos: Option<&Bound<'_, PyAny>>,
-        payload: Option<&Bound<'_, PyAny>>,
-        retain: Option<bool>,
-        user_properties: Option<Vec<(String, String)>>,
-        message_expiry_interval_seconds: Option<i64>,
-        correlation_data: Option<&Bound<'_, PyAny>>,
-        response_topic: Option<String>,
-        payload_format: Option<&Bound<'_, PyAny>>,
-        content_type: Option<String>,
-    ) -> PyResult<()> {
-        let req = convert::publish_request(
-            topic_name,
-            convert::wire_value("qos", qos)?,
-            payload,
-            retain,
-            user_properties,
-            message_expiry_interval_seconds,
-            correlation_data,
-            response_topic,
-            convert::wire_value("payload_format", payload_format)?,
-            content_type,
-        )?;
-        let result = match (self.check(), req) {
-            (Err(e), _) | (_, Err(e)) => Err(e),
-            (Ok(()), Ok(req)) => py.detach(|| match &self.blocking {
-                Some(b) => b.publish_to_iot_core(req).map(|_| ()),
-                None => self
-                    .rt
-                    .block_on(self.inner.publish_to_iot_core(req))
-                    .map(|_| ()),
-            }),
-        };
-        result.map_err(|e| to_pyerr(py, &e))
+        py: Python<'py>,
+        op_name: &str,
+        body: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let body = json_body(body)?;
+        let result = self
+            .check()
+            .and_then(|_| operation(op_name))
+            .and_then(|op| {
+                let timeout = self.inner.operation_timeout();
+                py.detach(|| match &self.blocking {
+                    Some(b) => b.call(op, body, timeout),
+                    None => self
+                        .rt
+                        .block_on(self.inner.call_with_timeout(op, body, timeout)),
+                })
+            });
+        match result {
+            Ok(resp) => Ok(PyBytes::new(py, &resp)),
+            Err(e) => Err(to_pyerr(py, &e)),
+        }
     }
 
-    /// PublishToIoTCore without waiting; `callback(None | exc)` on the completion thread.
-    #[pyo3(signature = (callback, topic_name, qos, payload, retain=None, user_properties=None,
-                        message_expiry_interval_seconds=None, correlation_data=None, response_topic=None,
-                        payload_format=None, content_type=None))]
-    #[allow(clippy::too_many_arguments)]
-    fn publish_async(
+    /// [`call`](Self::call) without waiting; `callback(response_body | exc)` on the completion thread.
+    fn call_async(
         &self,
         callback: Py<PyAny>,
-        topic_name: Option<String>,
-        qos: Option<&Bound<'_, PyAny>>,
-        payload: Option<&Bound<'_, PyAny>>,
-        retain: Option<bool>,
-        user_properties: Option<Vec<(String, String)>>,
-        message_expiry_interval_seconds: Option<i64>,
-        correlation_data: Option<&Bound<'_, PyAny>>,
-        response_topic: Option<String>,
-        payload_format: Option<&Bound<'_, PyAny>>,
-        content_type: Option<String>,
+        op_name: &str,
+        body: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let req = convert::publish_request(
-            topic_name,
-            convert::wire_value("qos", qos)?,
-            payload,
-            retain,
-            user_properties,
-            message_expiry_interval_seconds,
-            correlation_data,
-            response_topic,
-            convert::wire_value("payload_format", payload_format)?,
-            content_type,
-        )?;
-        let req = self.check().and(req);
+        let body = json_body(body)?;
+        let op = self.check().and_then(|_| operation(op_name));
         let client = self.inner.clone();
         runtime::start(&self.rt, async move {
-            let result = match req {
-                Ok(req) => client.publish_to_iot_core(req).await.map(|_| ()),
+            let result = match op {
+                Ok(op) => {
+                    let timeout = client.operation_timeout();
+                    client.call_with_timeout(op, body, timeout).await
+                }
                 Err(e) => Err(e),
             };
             complete(Box::new(move |py| {
                 let arg = match result {
-                    Ok(()) => py.None(),
+                    Ok(resp) => PyBytes::new(py, &resp).into_any().unbind(),
                     Err(e) => exception(py, &e),
                 };
                 call_quietly(py, &callback, arg);
@@ -444,22 +411,25 @@ impl Client {
         Ok(())
     }
 
-    /// SubscribeToIoTCore, blocking (GIL released) until answered; events go to `on_events`.
-    fn subscribe(
+    /// A streaming operation, blocking (GIL released) until answered; events go to `on_events`.
+    fn stream(
         &self,
         py: Python<'_>,
-        topic_name: Option<String>,
-        qos: Option<&Bound<'_, PyAny>>,
+        op_name: &str,
+        body: &Bound<'_, PyAny>,
         on_events: Py<PyAny>,
     ) -> PyResult<Subscription> {
-        let qos = convert::wire_value("qos", qos)?;
-        let req = self
+        let body = json_body(body)?;
+        let result = self
             .check()
-            .and_then(|_| subscribe_request(topic_name, qos));
-        let result = match req {
-            Ok(req) => py.detach(|| self.rt.block_on(self.inner.subscribe_to_iot_core(req))),
-            Err(e) => Err(e),
-        };
+            .and_then(|_| operation(op_name))
+            .and_then(|op| {
+                let timeout = self.inner.operation_timeout();
+                py.detach(|| {
+                    self.rt
+                        .block_on(self.inner.open_subscription::<RawEvent>(op, body, timeout))
+                })
+            });
         match result {
             Ok(sub) => {
                 let s = Subscription::new(sub, on_events);
@@ -470,22 +440,25 @@ impl Client {
         }
     }
 
-    /// SubscribeToIoTCore without waiting; `callback(subscription | exc)`; events start after the callback.
-    fn subscribe_async(
+    /// [`stream`](Self::stream) without waiting; `callback(subscription | exc)`; events start after the callback.
+    fn stream_async(
         &self,
         callback: Py<PyAny>,
-        topic_name: Option<String>,
-        qos: Option<&Bound<'_, PyAny>>,
+        op_name: &str,
+        body: &Bound<'_, PyAny>,
         on_events: Py<PyAny>,
     ) -> PyResult<()> {
-        let qos = convert::wire_value("qos", qos)?;
-        let req = self
-            .check()
-            .and_then(|_| subscribe_request(topic_name, qos));
+        let body = json_body(body)?;
+        let op = self.check().and_then(|_| operation(op_name));
         let client = self.inner.clone();
         runtime::start(&self.rt, async move {
-            let result = match req {
-                Ok(req) => client.subscribe_to_iot_core(req).await,
+            let result = match op {
+                Ok(op) => {
+                    let timeout = client.operation_timeout();
+                    client
+                        .open_subscription::<RawEvent>(op, body, timeout)
+                        .await
+                }
                 Err(e) => Err(e),
             };
             complete(Box::new(move |py| match result {
@@ -525,24 +498,42 @@ impl Client {
     }
 }
 
-fn subscribe_request(
-    topic_name: Option<String>,
-    qos: Option<String>,
-) -> Result<SubscribeToIoTCoreRequest, Error> {
-    Ok(SubscribeToIoTCoreRequest {
-        topic_name,
-        qos: convert::qos(qos.as_deref())?,
+/// The operation of the model named `name` (its `operation` header value).
+fn operation(name: &str) -> Result<&'static Operation, Error> {
+    Operation::find(name).ok_or_else(|| {
+        error(
+            ErrorKind::InvalidArgument,
+            format!("unknown operation {name}"),
+        )
     })
+}
+
+/// A request's JSON body: JSON text (`str` or UTF-8 `bytes`), or the JSON value itself as the generated
+/// model builds it (`dict`), written as JSON here.
+fn json_body(obj: &Bound<'_, PyAny>) -> PyResult<Bytes> {
+    if obj.is_instance_of::<PyDict>() {
+        return Ok(Bytes::from(crate::json::to_json(obj)?));
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(Bytes::copy_from_slice(s.to_cow()?.as_bytes()));
+    }
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(Bytes::copy_from_slice(b.as_bytes()));
+    }
+    Err(PyTypeError::new_err(format!(
+        "a request body must be a dict, str or bytes, got {}",
+        obj.get_type().name()?
+    )))
 }
 
 enum SubState {
     /// Answered, events not yet dispatched (the Python side is being told about it).
-    Pending(ggipc::Subscription, Py<PyAny>),
+    Pending(ggipc::Subscription<RawEvent>, Py<PyAny>),
     Running(SubscriptionHandle),
     Gone,
 }
 
-/// An open SubscribeToIoTCore stream.
+/// An open stream of a streaming operation (its events are JSON bodies).
 #[pyclass(module = "ggipc._ggipc", frozen)]
 pub struct Subscription {
     state: Mutex<SubState>,
@@ -550,7 +541,7 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    fn new(sub: ggipc::Subscription, on_events: Py<PyAny>) -> Self {
+    fn new(sub: ggipc::Subscription<RawEvent>, on_events: Py<PyAny>) -> Self {
         Subscription {
             state: Mutex::new(SubState::Pending(sub, on_events)),
             pid: std::process::id(),
@@ -572,7 +563,7 @@ impl Subscription {
     }
 }
 
-fn dispatch(on_events: &Py<PyAny>, events: Vec<SubscriptionEvent>) {
+fn dispatch(on_events: &Py<PyAny>, events: Vec<SubscriptionEvent<RawEvent>>) {
     runtime::with_python(|py| {
         let batch = PyList::empty(py);
         for ev in events {
@@ -591,11 +582,12 @@ fn dispatch(on_events: &Py<PyAny>, events: Vec<SubscriptionEvent>) {
     });
 }
 
-fn event_tuple(py: Python<'_>, ev: SubscriptionEvent) -> PyResult<Bound<'_, PyTuple>> {
+fn event_tuple(py: Python<'_>, ev: SubscriptionEvent<RawEvent>) -> PyResult<Bound<'_, PyTuple>> {
     let (kind, value): (u8, Py<PyAny>) = match ev {
-        SubscriptionEvent::Message(IoTCoreMessage { message }) => (
+        // the JSON body as `str`: what Python's JSON scanner reads without a conversion
+        SubscriptionEvent::Message(RawEvent { payload }) => (
             EV_MESSAGE,
-            convert::message_tuple(py, message.unwrap_or_default())?
+            PyString::new(py, &String::from_utf8_lossy(&payload))
                 .into_any()
                 .unbind(),
         ),

@@ -1,7 +1,8 @@
 //! ggipc errors to Python exceptions.
 //!
-//! The exception classes live in Python (`ggipc/_core.py`); the package hands this module a factory
-//! `factory(kind, code, message, context_json) -> exception` at import. Without a factory (the native
+//! The exception classes live in Python (`ggipc/_core.py`, the modeled ones generated from the model); the
+//! package hands this module a factory `factory(kind, code, message, context_json, body_json) -> exception` at
+//! import. Without a factory (the native
 //! module imported on its own) a `RuntimeError` carrying the same text is raised.
 
 use ggipc::{Error, ErrorKind};
@@ -22,6 +23,12 @@ pub fn _set_error_factory(factory: Py<PyAny>) {
 pub fn exception(py: Python<'_>, err: &Error) -> Py<PyAny> {
     let kind = err.kind();
     let context = err.context().map(|c| c.to_string());
+    // A modeled error the server sent keeps its whole JSON body (every member of the error shape).
+    let body = if kind.is_modeled() {
+        err.body().map(|b| b.to_string())
+    } else {
+        None
+    };
     let message = if err.message().is_empty() && kind.is_modeled() {
         None
     } else {
@@ -33,7 +40,7 @@ pub fn exception(py: Python<'_>, err: &Error) -> Py<PyAny> {
         .as_ref()
         .map(|f| f.clone_ref(py));
     if let Some(factory) = factory {
-        match factory.call1(py, (kind.name(), kind.code(), message, context)) {
+        match factory.call1(py, (kind.name(), kind.code(), message, context, body)) {
             Ok(exc) => return exc,
             Err(e) => e.print(py),
         }

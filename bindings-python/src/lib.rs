@@ -1,6 +1,6 @@
 //! `ggipc._ggipc`: the native part of the `ggipc` Python package.
 //!
-//! Thin by design: it converts arguments, calls the `ggipc` core client and server, maps errors to the
+//! Thin by design: it moves requests, responses and events as JSON bytes, calls the `ggipc` core client and server, maps errors to the
 //! Python classes defined in `python/ggipc`, and runs Python callbacks on its own threads:
 //!
 //! * every blocking wait releases the GIL;
@@ -10,8 +10,8 @@
 //! * nothing panics across the boundary: panics in completions are caught and reported.
 
 mod client;
-mod convert;
 mod errors;
+mod json;
 mod nucleus;
 mod runtime;
 

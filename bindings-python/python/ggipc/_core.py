@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import threading
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
+from typing import Any, Callable, Dict, Optional, Type
 
 from . import _ggipc
 from . import eventstreamrpc as rpc
@@ -71,17 +71,34 @@ _MODELED_CLASSES: Dict[str, Type[model.GreengrassCoreIPCError]] = {
 }
 
 
-def make_error(kind: str, code: int, message: Optional[str], context: Optional[str]) -> BaseException:
-    """Build the Python exception for a native error (called by the native module)."""
+def make_error(
+    kind: str, code: int, message: Optional[str], context: Optional[str] = None, body: Optional[str] = None
+) -> BaseException:
+    """Build the Python exception for a native error (called by the native module).
+
+    A modeled error is built from the server's JSON ``body`` when there is one (so its extra members,
+    e.g. ``ServiceError.context``, are set), else from ``message`` and ``context``.
+    """
     modeled = _MODELED_CLASSES.get(kind)
     if modeled is not None:
-        err = modeled(message=message)
-        if context is not None and isinstance(err, model.ServiceError):
+        fields: Dict[str, Any] = {}
+        if body is not None:
             try:
-                err.context = json.loads(context)
+                fields = json.loads(body)
             except ValueError:
-                err.context = None
-        return err
+                fields = {}
+            if not isinstance(fields, dict):
+                fields = {}
+        elif context is not None:
+            try:
+                fields = {"context": json.loads(context)}
+            except ValueError:
+                pass
+        fields["message"] = message
+        try:
+            return modeled._from_payload(fields)
+        except Exception:
+            return modeled._from_payload({"message": message})
     exc = _TRANSPORT_CLASSES.get(kind, rpc.InternalError)(message)
     exc.kind = kind
     exc.code = code
@@ -130,88 +147,6 @@ def resolve_token(authtoken: Optional[str]) -> str:
         return os.environ[TOKEN_ENV]
     except KeyError:
         raise KeyError(TOKEN_ENV) from None
-
-
-_MQTT_ATTRS = (
-    "topic_name",
-    "payload",
-    "retain",
-    "user_properties",
-    "message_expiry_interval_seconds",
-    "correlation_data",
-    "response_topic",
-    "payload_format",
-    "content_type",
-)
-
-
-def iot_core_message(t: Tuple[Any, ...]) -> model.IoTCoreMessage:
-    """Build an IoTCoreMessage from the native message tuple (fields in ``_MQTT_ATTRS`` order)."""
-    m = model.MQTTMessage.__new__(model.MQTTMessage)
-    d = m.__dict__
-    d.update(zip(_MQTT_ATTRS, t))
-    props = d["user_properties"]
-    if props is not None:
-        d["user_properties"] = [model.UserProperty(key=k, value=v) for k, v in props]
-    ev = model.IoTCoreMessage.__new__(model.IoTCoreMessage)
-    ev.__dict__["message"] = m
-    return ev
-
-
-def _user_props(props: Optional[Sequence[Any]]) -> Optional[List[Tuple[Any, Any]]]:
-    if props is None:
-        return None
-    out: List[Tuple[Any, Any]] = []
-    for p in props:
-        if isinstance(p, model.UserProperty):
-            out.append((p.key, p.value))
-        else:
-            k, v = p
-            out.append((k, v))
-    return out
-
-
-def publish_args(
-    topic_name: Optional[str],
-    qos: Optional[str],
-    payload: Any,
-    retain: Optional[bool],
-    user_properties: Optional[Sequence[Any]],
-    message_expiry_interval_seconds: Optional[int],
-    correlation_data: Any,
-    response_topic: Optional[str],
-    payload_format: Optional[str],
-    content_type: Optional[str],
-) -> Tuple[Any, ...]:
-    """Positional arguments of the native publish calls."""
-    return (
-        topic_name,
-        qos,
-        payload,
-        retain,
-        _user_props(user_properties),
-        message_expiry_interval_seconds,
-        correlation_data,
-        response_topic,
-        payload_format,
-        content_type,
-    )
-
-
-def request_publish_args(request: model.PublishToIoTCoreRequest) -> Tuple[Any, ...]:
-    r = request
-    return publish_args(
-        r.topic_name,
-        r.qos,
-        r.payload,
-        r.retain,
-        r.user_properties,
-        r.message_expiry_interval_seconds,
-        r.correlation_data,
-        r.response_topic,
-        r.payload_format,
-        r.content_type,
-    )
 
 
 def call_handler(fn: Callable[..., Any], *args: Any) -> Any:

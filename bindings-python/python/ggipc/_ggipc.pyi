@@ -11,8 +11,7 @@ Event tuples in a batch: ``(0, message)`` message received, ``(1, exc)`` stream 
 server, ``(2, exc)`` connection lost (reconnect pending), ``(3, None)`` resumed after reconnect,
 ``(4, exc | None)`` closed (last event; None = closed normally), ``(5, n)`` n messages dropped
 because the handler did not keep up (the queue is bounded).
-A message is ``(topic_name, payload, retain, user_properties | None, message_expiry_interval_seconds,
-correlation_data, response_topic, payload_format, content_type)``.
+A message is the event's JSON body (``str``), decoded by the generated model.
 
 Lifecycle callback: ``lifecycle(0, None)`` connected, ``(1, exc | None)`` disconnected (last),
 ``(2, exc)`` connection-level error, ``(3, (headers, payload))`` ping received, ``(4, exc)``
@@ -25,16 +24,16 @@ __version__: str
 #: Error kind name -> stable code.
 ERROR_KINDS: Dict[str, int]
 
-Message = Tuple[
-    str, Optional[bytes], Optional[bool], Optional[List[Tuple[str, str]]], Optional[int],
-    Optional[bytes], Optional[str], Optional[str], Optional[str],
-]
 UserProps = Optional[Sequence[Tuple[str, str]]]
-#: An enum value (QOS, PayloadFormat): its wire string, or the same number as an int.
-WireValue = Union[str, int]
+#: A request body: the JSON value as the generated model builds it (``dict``, written as JSON natively),
+#: or JSON text (``str``, or its UTF-8 ``bytes``).
+Body = Union[Dict[str, Any], str, bytes]
 
-def _set_error_factory(factory: Callable[[str, int, Optional[str], Optional[str]], BaseException]) -> None:
-    """Set the function building exceptions: ``factory(kind, code, message, context_json)``."""
+def _set_error_factory(
+    factory: Callable[[str, int, Optional[str], Optional[str], Optional[str]], BaseException]
+) -> None:
+    """Set the function building exceptions: ``factory(kind, code, message, context_json, body_json)``;
+    ``body_json`` is the whole JSON body of a modeled error the server sent."""
 
 def _shutdown() -> None:
     """Called at exit: from then on no ggipc thread calls into Python."""
@@ -69,47 +68,22 @@ class Client:
         threaded_reader: bool = False,
     ) -> None:
         """Connect in the background; ``callback(client | exc)`` on the completion thread."""
-    def publish(
-        self,
-        topic_name: Optional[str],
-        qos: Optional[WireValue],
-        payload: Any,
-        retain: Optional[bool] = None,
-        user_properties: UserProps = None,
-        message_expiry_interval_seconds: Optional[int] = None,
-        correlation_data: Any = None,
-        response_topic: Optional[str] = None,
-        payload_format: Optional[WireValue] = None,
-        content_type: Optional[str] = None,
-    ) -> None:
-        """PublishToIoTCore, blocking until answered; raises the mapped error."""
-    def publish_async(
-        self,
-        callback: Callable[[Optional[BaseException]], None],
-        topic_name: Optional[str],
-        qos: Optional[WireValue],
-        payload: Any,
-        retain: Optional[bool] = None,
-        user_properties: UserProps = None,
-        message_expiry_interval_seconds: Optional[int] = None,
-        correlation_data: Any = None,
-        response_topic: Optional[str] = None,
-        payload_format: Optional[WireValue] = None,
-        content_type: Optional[str] = None,
-    ) -> None:
-        """PublishToIoTCore without waiting; ``callback(None | exc)`` on the completion thread."""
-    def subscribe(
-        self, topic_name: Optional[str], qos: Optional[WireValue], on_events: Callable[[List[Tuple[int, Any]]], None]
-    ) -> "Subscription":
-        """SubscribeToIoTCore, blocking until answered."""
-    def subscribe_async(
+    def call(self, op_name: str, body: Body) -> bytes:
+        """A request/response operation (``op_name`` e.g. ``"aws.greengrass#GetConfiguration"``) with the
+        request's JSON body, blocking until answered; returns the response's JSON body or raises the
+        mapped error."""
+    def call_async(self, callback: Callable[[Union[bytes, BaseException]], None], op_name: str, body: Body) -> None:
+        """``call`` without waiting; ``callback(response_body | exc)`` on the completion thread."""
+    def stream(self, op_name: str, body: Body, on_events: Callable[[List[Tuple[int, Any]]], None]) -> "Subscription":
+        """A streaming operation, blocking until answered; events (JSON bodies) go to ``on_events``."""
+    def stream_async(
         self,
         callback: Callable[[Any], None],
-        topic_name: Optional[str],
-        qos: Optional[WireValue],
+        op_name: str,
+        body: Body,
         on_events: Callable[[List[Tuple[int, Any]]], None],
     ) -> None:
-        """SubscribeToIoTCore without waiting; ``callback(subscription | exc)`` runs on the new
+        """``stream`` without waiting; ``callback(subscription | exc)`` runs on the new
         subscription's dispatcher thread before its first event (on the completion thread on error)."""
     def close(self) -> None:
         """Close the connection (idempotent), blocking until closed."""
@@ -118,7 +92,7 @@ class Client:
         """True while a connection is up."""
 
 class Subscription:
-    """An open SubscribeToIoTCore stream."""
+    """An open stream of a streaming operation."""
 
     def close(self) -> None:
         """Terminate the stream (idempotent); a final closed event follows."""

@@ -26,11 +26,14 @@ from __future__ import annotations
 import asyncio
 import collections
 import threading
-from typing import Any, AsyncIterator, Deque, List, Optional, Sequence, Union
+from typing import Any, AsyncIterator, Deque, Dict, Generic, List, Optional, Type, TypeVar
 
-from . import _core, _ggipc
+from . import _core, _ggipc, _operation
 from . import eventstreamrpc as rpc
-from .greengrasscoreipc import model
+from ._aio_operations import Operations
+
+_S = TypeVar("_S")
+_E = TypeVar("_E")
 
 __all__ = ["Client", "Subscription", "connect"]
 
@@ -44,8 +47,12 @@ def _settle(fut: "asyncio.Future[Any]", value: Any, exc: Optional[BaseException]
         fut.set_result(value)
 
 
-class Client:
-    """asyncio client of the Greengrass Core IPC service. Create with :meth:`connect`."""
+class Client(Operations):
+    """asyncio client of the Greengrass Core IPC service. Create with :meth:`connect`.
+
+    Every operation of the model is a coroutine method (``await client.publish_to_iot_core(...)``);
+    streaming ones return a :class:`Subscription`.
+    """
 
     def __init__(self, native: "_ggipc.Client") -> None:
         self._native = native
@@ -97,55 +104,24 @@ class Client:
         """True while a connection is up."""
         return bool(self._native.is_connected)
 
-    async def publish_to_iot_core(
-        self,
-        *,
-        topic_name: Optional[str] = None,
-        qos: Optional[str] = None,
-        payload: Optional[Union[bytes, str]] = None,
-        retain: Optional[bool] = None,
-        user_properties: Optional[Sequence[model.UserProperty]] = None,
-        message_expiry_interval_seconds: Optional[int] = None,
-        correlation_data: Optional[Union[bytes, str]] = None,
-        response_topic: Optional[str] = None,
-        payload_format: Optional[str] = None,
-        content_type: Optional[str] = None,
-    ) -> model.PublishToIoTCoreResponse:
-        """Publish an MQTT message to AWS IoT Core; raises the modeled error on refusal."""
+    async def _call(self, name: str, payload: Dict[str, Any], response: Type[_S]) -> _S:
         loop = asyncio.get_running_loop()
         fut: "asyncio.Future[Any]" = loop.create_future()
 
-        def done(exc: Optional[BaseException]) -> None:
-            loop.call_soon_threadsafe(_settle, fut, None, exc)
+        def done(result: Any) -> None:
+            if isinstance(result, BaseException):
+                loop.call_soon_threadsafe(_settle, fut, None, result)
+            else:
+                loop.call_soon_threadsafe(_settle, fut, result, None)
 
-        self._native.publish_async(
-            done,
-            *_core.publish_args(
-                topic_name,
-                qos,
-                payload,
-                retain,
-                user_properties,
-                message_expiry_interval_seconds,
-                correlation_data,
-                response_topic,
-                payload_format,
-                content_type,
-            ),
-        )
-        await fut
-        return model.PublishToIoTCoreResponse()
+        self._native.call_async(done, name, payload)
+        return _operation.decode(response, await fut)
 
-    async def subscribe_to_iot_core(
-        self,
-        *,
-        topic_name: Optional[str] = None,
-        qos: Optional[str] = None,
-        max_queued: int = 1024,
-    ) -> "Subscription":
-        """Subscribe; returns a :class:`Subscription` to iterate with ``async for``."""
+    async def _stream(
+        self, name: str, payload: Dict[str, Any], response: Type[_S], event: Type[_E], max_queued: int
+    ) -> "Subscription[_E]":
         loop = asyncio.get_running_loop()
-        sub = Subscription(loop, max_queued)
+        sub: "Subscription[_E]" = Subscription(loop, max_queued, response(), event)
         fut: "asyncio.Future[Any]" = loop.create_future()
 
         def done(result: Any) -> None:
@@ -155,7 +131,7 @@ class Client:
                 sub._native = result
                 loop.call_soon_threadsafe(_settle, fut, result, None)
 
-        self._native.subscribe_async(done, topic_name, qos, sub._deliver)
+        self._native.stream_async(done, name, payload, sub._deliver)
         try:
             await fut
         except asyncio.CancelledError:
@@ -164,15 +140,15 @@ class Client:
         return sub
 
 
-class Subscription:
-    """A SubscribeToIoTCore stream: ``async for event in sub`` yields
-    :class:`~ggipc.greengrasscoreipc.model.IoTCoreMessage` objects in order.
+class Subscription(Generic[_E]):
+    """A stream of a streaming operation: ``async for event in sub`` yields its event shape (e.g.
+    :class:`~ggipc.greengrasscoreipc.model.IoTCoreMessage` for SubscribeToIoTCore) in order.
 
     Iteration ends when the stream closes normally (``close()``), and raises the error if the
-    server or the connection ended it. ``response`` is the SubscribeToIoTCoreResponse.
+    server or the connection ended it. ``response`` is the operation's response.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, max_queued: int) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, max_queued: int, response: Any, event: Type[_E]) -> None:
         self._loop = loop
         self._native: Any = None
         self._max = max(1, int(max_queued))
@@ -182,7 +158,8 @@ class Subscription:
         self._done = False
         self._closing = False
         self._error: Optional[BaseException] = None
-        self.response = model.SubscribeToIoTCoreResponse()
+        self.response = response
+        self._event = event
         #: Messages dropped because this subscription was not read fast enough.
         self.dropped = 0
 
@@ -199,10 +176,10 @@ class Subscription:
         if w is not None and not w.done():
             w.set_result(None)
 
-    def __aiter__(self) -> AsyncIterator[model.IoTCoreMessage]:
+    def __aiter__(self) -> AsyncIterator[_E]:
         return self
 
-    async def __anext__(self) -> model.IoTCoreMessage:
+    async def __anext__(self) -> _E:
         while True:
             with self._cond:
                 item = self._items.popleft() if self._items else None
@@ -221,7 +198,12 @@ class Subscription:
                 continue
             kind, value = item
             if kind == _core.EV_MESSAGE:
-                return _core.iot_core_message(value)
+                try:
+                    return self._event._from_payload(_operation._loads(value))  # type: ignore[attr-defined, no-any-return]
+                except Exception as exc:
+                    _core.logger.exception("undecodable stream event")
+                    self._error = rpc.UnmappedDataError("invalid event body: %s" % exc)
+                    continue
             if kind == _core.EV_ERROR:
                 self._error = value
             elif kind == _core.EV_CLOSED:
@@ -235,7 +217,7 @@ class Subscription:
                 _core.logger.warning("subscription consumer too slow: %d message(s) dropped", value)
             # EV_INTERRUPTED / EV_RESUMED: the stream goes on (reconnect is under way / done)
 
-    async def get(self, timeout: Optional[float] = None) -> model.IoTCoreMessage:
+    async def get(self, timeout: Optional[float] = None) -> _E:
         """The next message; raises ``asyncio.TimeoutError`` after ``timeout`` seconds."""
         return await asyncio.wait_for(self.__anext__(), timeout)
 
@@ -252,7 +234,7 @@ class Subscription:
         """End the subscription (idempotent)."""
         self.close_nowait()
 
-    async def __aenter__(self) -> "Subscription":
+    async def __aenter__(self) -> "Subscription[_E]":
         return self
 
     async def __aexit__(self, *exc: Any) -> None:

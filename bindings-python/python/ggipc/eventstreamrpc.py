@@ -8,8 +8,7 @@ against the official SDK catches the same exceptions here. Every error ggipc rai
 
 from __future__ import annotations
 
-import base64
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence
 
 __all__ = [
     "GgipcError",
@@ -203,9 +202,6 @@ class Shape:
     """Base class of the model shapes: keyword constructor, ``repr`` and equality by attributes."""
 
     _MODEL_NAME = ""
-    #: (attribute, wire name, kind): kind is None (plain JSON value), ``bytes`` (base64 blob),
-    #: ``int``, a Shape subclass, or a one-element list ``[ShapeSubclass]``.
-    _FIELDS: Tuple[Tuple[str, str, Any], ...] = ()
 
     @classmethod
     def _model_name(cls) -> str:
@@ -223,45 +219,13 @@ class Shape:
     __hash__ = None  # type: ignore[assignment]
 
     def _to_payload(self) -> Dict[str, Any]:
-        """The shape as a JSON-ready dict (wire member names, base64 blobs, absent members omitted)."""
-        out: Dict[str, Any] = {}
-        for attr, wire, kind in self._FIELDS:
-            value = getattr(self, attr, None)
-            if value is None:
-                continue
-            if kind is bytes:
-                value = base64.b64encode(value).decode()
-            elif isinstance(kind, list):
-                value = [item._to_payload() for item in value]
-            elif isinstance(kind, type) and issubclass(kind, Shape):
-                value = value._to_payload()
-            out[wire] = value
-        return out
+        """The shape as a JSON-ready dict (wire member names, absent members omitted); generated."""
+        return {}
 
     @classmethod
-    def _from_payload(cls, payload: Dict[str, Any]) -> "Shape":
-        """Build the shape from a decoded JSON dict; unknown members are ignored."""
-        new = cls.__new__(cls)
-        Shape._init_fields(new)
-        for attr, wire, kind in cls._FIELDS:
-            value = payload.get(wire)
-            if value is None:
-                continue
-            if kind is bytes:
-                value = base64.b64decode(value)
-            elif kind is int:
-                value = int(value)
-            elif isinstance(kind, list):
-                value = [kind[0]._from_payload(item) for item in value]
-            elif isinstance(kind, type) and issubclass(kind, Shape):
-                value = kind._from_payload(value)
-            setattr(new, attr, value)
-        return new
-
-    @staticmethod
-    def _init_fields(obj: "Shape") -> None:
-        for attr, _, _ in obj._FIELDS:
-            obj.__dict__[attr] = None
+    def _from_payload(cls, payload: Dict[str, Any]) -> Any:
+        """The shape from a decoded JSON dict (unknown members ignored); generated."""
+        return cls()
 
 
 class ErrorShape(Shape, EventStreamOperationError):
