@@ -139,65 +139,57 @@ def test_error_round_trip(error):
     assert exc.kind == error["name"] and exc.code == error["code"]
 
 
-def _unsupported(name: str) -> str:
-    return "Operation aws.greengrass#%s is not supported by Greengrass" % name
-
-
-def test_new_operation_through_v1(nucleus):
+def test_new_operations_through_v1(nucleus):
     client = gg.connect()
     try:
         op = client.new_get_configuration()
-        op.activate(model.GetConfigurationRequest(component_name="c", key_path=["a", "b"])).result(10)
-        with pytest.raises(model.ServiceError) as ei:
+        op.activate(model.GetConfigurationRequest(component_name="no.Such", key_path=["a", "b"])).result(10)
+        with pytest.raises(model.ResourceNotFoundError) as ei:
             op.get_response().result(10)
-        assert ei.value.message == _unsupported("GetConfiguration")
-        assert ei.value.is_retryable()
+        assert ei.value.message == "Key not found"
+        assert not ei.value.is_retryable()
 
         closed = []
 
-        class H(v1.SubscribeToConfigurationUpdateStreamHandler):
+        class H(v1.SubscribeToComponentUpdatesStreamHandler):
             def on_stream_closed(self):
                 closed.append(True)
 
-        sop = client.new_subscribe_to_configuration_update(H())
-        sop.activate(model.SubscribeToConfigurationUpdateRequest(key_path=["x"])).result(10)
-        with pytest.raises(model.ServiceError) as ei:
-            sop.get_response().result(10)
-        assert ei.value.message == _unsupported("SubscribeToConfigurationUpdate")
+        sop = client.new_subscribe_to_component_updates(H())
+        sop.activate(model.SubscribeToComponentUpdatesRequest()).result(10)
+        assert isinstance(sop.get_response().result(10), model.SubscribeToComponentUpdatesResponse)
         sop.close().result(10)
         assert closed == [True]
     finally:
         client.close()
 
 
-def test_new_operation_through_v2(nucleus):
-    import datetime
-
+def test_new_operations_through_v2(nucleus):
     c = clientv2.GreengrassCoreIPCClientV2()
     try:
-        with pytest.raises(model.ServiceError) as ei:
-            c.update_configuration(
-                key_path=["k"], timestamp=datetime.datetime.now(datetime.timezone.utc), value_to_merge={"a": 1}
-            )
-        assert ei.value.message == _unsupported("UpdateConfiguration")
-        with pytest.raises(model.ServiceError):
-            c.update_state_async(state=model.ReportedLifecycleState.RUNNING).result(10)
-        with pytest.raises(model.ServiceError) as ei:
-            c.subscribe_to_component_updates(on_stream_event=lambda ev: None)
-        assert ei.value.message == _unsupported("SubscribeToComponentUpdates")
+        assert isinstance(
+            c.update_state_async(state=model.ReportedLifecycleState.RUNNING).result(10), model.UpdateStateResponse
+        )
+        with pytest.raises(model.InvalidArgumentsError) as ei:
+            c.update_state(state="SLEEPING")
+        assert ei.value.message == "Invalid ReportedLifecycleState value: SLEEPING"
+        events = []
+        response, op = c.subscribe_to_component_updates(on_stream_event=events.append)
+        assert isinstance(response, model.SubscribeToComponentUpdatesResponse)
+        op.close()
     finally:
         c.close()
 
 
-def test_new_operation_through_aio(nucleus):
+def test_new_operations_through_aio(nucleus):
     async def main():
         async with await aio.Client.connect() as client:
-            with pytest.raises(model.ServiceError) as ei:
+            with pytest.raises(model.InvalidArgumentsError) as ei:
                 await client.defer_component_update(deployment_id="d", message="later", recheck_after_ms=1000)
-            assert ei.value.message == _unsupported("DeferComponentUpdate")
-            with pytest.raises(model.ServiceError) as ei:
-                await client.subscribe_to_validate_configuration_updates()
-            assert ei.value.message == _unsupported("SubscribeToValidateConfigurationUpdates")
+            assert ei.value.message == "Component is not subscribed to component update events"
+            sub = await client.subscribe_to_validate_configuration_updates()
+            assert isinstance(sub.response, model.SubscribeToValidateConfigurationUpdatesResponse)
+            await sub.close()
 
     asyncio.run(main())
 
