@@ -3,6 +3,8 @@
 # rustup toolchain, the release venv's maturin/zig/cargo-zigbuild, a separate target directory, two jobs.
 # shellcheck shell=bash
 _root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# The caller's PATH, for the host builds that should share the other suites' toolchain and target/ (host_cargo).
+export GGIPC_HOST_PATH="${GGIPC_HOST_PATH:-$PATH}"
 export PATH="$_root/build/venv-release/bin:/usr/bin:$PATH"
 export CARGO=/usr/bin/cargo RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$_root/target/cross}"
@@ -32,3 +34,5 @@ debian_arch() { case "$1" in x86_64) echo amd64 ;; aarch64) echo arm64 ;; armv7)
 qemu_for() { case "$1" in x86_64) echo "" ;; aarch64) echo qemu-aarch64-static ;; armv7) echo qemu-arm-static ;; esac; }
 strip_for() { case "$1" in x86_64) echo strip ;; aarch64) echo aarch64-linux-gnu-strip ;; armv7) echo arm-linux-gnueabihf-strip ;; esac; }
 pointer_size() { case "$1" in armv7) echo 4 ;; *) echo 8 ;; esac; }
+# cargo of the caller's toolchain (rustup's if any) for host builds into the default target directory.
+host_cargo() { env PATH="$GGIPC_HOST_PATH" -u CARGO -u RUSTC -u RUSTDOC -u CARGO_TARGET_DIR cargo "$@"; }
