@@ -8,13 +8,16 @@
 #   scripts/build-release.sh --arch aarch64         one architecture (repeatable: x86_64, aarch64, armv7)
 #   scripts/build-release.sh --only wheel           one kind of artifact (repeatable: wheel, nucleus, c, jar)
 #
-# Output in dist/ (DIST overrides):
+# Output in build/dist/ (DIST overrides):
 #   ggipc-VERSION-cp39-abi3-manylinux_2_17_ARCH.manylinux2014_ARCH.whl   Python 3.9+ wheel
 #   ggipc-nucleus-VERSION-linux-ARCH.tar.gz                              bin/ggipc (local nucleus)
 #   libggipc-VERSION-linux-ARCH.tar.gz      lib/libggipc.so*, lib/libggipc.a, include/, CMake package, pkg-config
 #   ggipc-VERSION.jar                       Java binding with native/linux-{x86_64,aarch64,armv7}/libggipc_jni.so
 #   SHA256SUMS
 # Cargo builds go to target/cross (CARGO_TARGET_DIR overrides) and are incremental; -j2 unless CARGO_BUILD_JOBS.
+# One build at a time per target directory: two concurrent maturin runs in one target directory can swap their
+# libraries (an armv7 wheel with the aarch64 library was seen); a lock serializes runs, and every shipped ELF
+# file is checked against its architecture.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -37,9 +40,27 @@ bash scripts/install-cross.sh
 
 # shellcheck source=scripts/cross-env.sh
 source scripts/cross-env.sh
-dist="${DIST:-$root/dist}"
-mkdir -p "$dist"
+dist="${DIST:-$root/build/dist}"
+mkdir -p "$dist" "$CARGO_TARGET_DIR"
+exec 9>"$CARGO_TARGET_DIR/.build-release.lock"
+flock 9
 version="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)"
+
+# The machine (and, on 32-bit ARM, the hard-float ABI) of an ELF file, against the architecture it is for.
+check_elf() { # check_elf ARCH FILE [NAME]
+    local h want
+    h="$(readelf -h "$2")" || return 1
+    case "$1" in
+        x86_64) want="Advanced Micro Devices X86-64" ;;
+        aarch64) want="AArch64" ;;
+        armv7) want="ARM" ;;
+    esac
+    if ! grep -q "Machine: *$want\$" <<<"$h" || { [[ $1 == armv7 ]] && ! grep -q "hard-float" <<<"$h"; }; then
+        echo "${3:-$2}: not a $1 ELF file:" >&2
+        grep -E "Class|Machine|Flags" <<<"$h" >&2
+        return 1
+    fi
+}
 
 t0=$(date +%s)
 lap() { echo "-- $1: $(( $(date +%s) - t0 )) s since start"; }
@@ -53,6 +74,9 @@ for arch in "${archs[@]}"; do
         # No CC_*/linker variables here: they would override maturin's zig linker (and its glibc 2.17 target).
         maturin build --release --zig --compatibility manylinux2014 --target "$triple" \
             --manifest-path bindings-python/Cargo.toml --out "$dist" --quiet
+        whl="$(ls "$dist"/ggipc-"$version"-*_"$(wheel_arch "$arch")".whl)"
+        unzip -p "$whl" ggipc/_ggipc.abi3.so >"$CARGO_TARGET_DIR/.wheel-check.so"
+        check_elf "$arch" "$CARGO_TARGET_DIR/.wheel-check.so" "$whl" || exit 1
         lap "wheel $arch"
     fi
 
@@ -77,6 +101,7 @@ for arch in "${archs[@]}"; do
         name="ggipc-nucleus-$version-linux-$arch"
         mkdir -p "$stage/$name/bin"
         "$strip_tool" --strip-debug -o "$stage/$name/bin/ggipc" "$out/ggipc"
+        check_elf "$arch" "$stage/$name/bin/ggipc" || exit 1
         cp nucleus/README.md "$stage/$name/README.md"
         tar -C "$stage" --owner=0 --group=0 -czf "$dist/$name.tar.gz" "$name"
         rm -rf "$stage"
@@ -88,6 +113,7 @@ for arch in "${archs[@]}"; do
         p="$stage/$name"
         mkdir -p "$p/lib/cmake/ggipc" "$p/lib/pkgconfig"
         "$strip_tool" --strip-debug -o "$p/lib/libggipc.so.$version" "$out/libggipc.so"
+        check_elf "$arch" "$p/lib/libggipc.so.$version" || exit 1
         ln -s "libggipc.so.$version" "$p/lib/libggipc.so"
         "$strip_tool" --strip-debug -o "$p/lib/libggipc.a" "$out/libggipc.a"
         cp -r bindings-c/include "$p/include"
@@ -108,6 +134,7 @@ for arch in "${archs[@]}"; do
         d="$CARGO_TARGET_DIR/jni-natives/$(java_platform "$arch")"
         mkdir -p "$d"
         "$strip_tool" --strip-debug -o "$d/libggipc_jni.so" "$out/libggipc_jni.so"
+        check_elf "$arch" "$d/libggipc_jni.so" || exit 1
     fi
 done
 

@@ -6,7 +6,7 @@
 #                                            installs it into a venv of an aarch64 Debian 12 Python and makes one
 #                                            IPC round trip through the (host) nucleus
 #   scripts/test-cross.sh [--arch A ...]     the full emulated matrix (x86_64, aarch64, armv7 by default); per arch:
-#       build      scripts/build-release.sh --arch A (skip with --no-build: test what dist/ has)
+#       build      scripts/build-release.sh --arch A (skip with --no-build: test what build/dist/ has)
 #       core       cargo test --target TRIPLE -p ggipc --lib --tests, run under qemu (not x86_64: the core suite)
 #       python     the wheel installed with pip into a venv of a Debian 12 Python of that architecture, then
 #                  the binding's pytest suite but for the tests that start subprocesses (no binfmt_misc: an
@@ -40,7 +40,7 @@ want() { local s; for s in "${steps[@]}"; do [[ $s == "$1" ]] && return 0; done;
 bash scripts/install-cross.sh || exit 1
 # shellcheck source=scripts/cross-env.sh
 source scripts/cross-env.sh
-dist="${DIST:-$root/dist}"
+dist="${DIST:-$root/build/dist}"
 version="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)"
 work="$(mktemp -d)"
 pids=()
@@ -166,7 +166,7 @@ python_suite() { # python_suite ARCH
     fi
     r="$root/build/rootfs-$arch"
     bash scripts/cross-rootfs.sh "$arch" "$r" || return 1
-    rm -rf "$r/opt/wheelhouse" && cp -r "$root/build/wheelhouse-cross" "$r/opt/wheelhouse"
+    mkdir -p "$r/opt" && rm -rf "$r/opt/wheelhouse" && cp -r "$root/build/wheelhouse-cross" "$r/opt/wheelhouse"
     install_wheel "$arch" "$r" "$whl" --find-links /opt/wheelhouse pytest pytest-asyncio || return 1
     rm -rf "$r/opt/src" && mkdir -p "$r/opt/src/bindings-python" "$r/opt/src/tests"
     cp -r bindings-python/tests bindings-python/pyproject.toml "$r/opt/src/bindings-python/"
@@ -231,7 +231,7 @@ CM
 }
 
 # The README's recipe (tests/cross/com.example.CrossVenv.yaml) on the host's nucleus: its Install step makes a
-# venv and lets pip pick this machine's wheel among all of dist/'s; Run makes the round trip.
+# venv and lets pip pick this machine's wheel among all of build/dist/'s; Run makes the round trip.
 recipe_venv() {
     local a="$work/artifacts/com.example.CrossVenv/1.0.0" nucleus
     mkdir -p "$a"
