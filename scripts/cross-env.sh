@@ -35,4 +35,4 @@ qemu_for() { case "$1" in x86_64) echo "" ;; aarch64) echo qemu-aarch64-static ;
 strip_for() { case "$1" in x86_64) echo strip ;; aarch64) echo aarch64-linux-gnu-strip ;; armv7) echo arm-linux-gnueabihf-strip ;; esac; }
 pointer_size() { case "$1" in armv7) echo 4 ;; *) echo 8 ;; esac; }
 # cargo of the caller's toolchain (rustup's if any) for host builds into the default target directory.
-host_cargo() { env PATH="$GGIPC_HOST_PATH" -u CARGO -u RUSTC -u RUSTDOC -u CARGO_TARGET_DIR cargo "$@"; }
+host_cargo() { env -u CARGO -u RUSTC -u RUSTDOC -u CARGO_TARGET_DIR PATH="$GGIPC_HOST_PATH" cargo "$@"; }

@@ -257,7 +257,7 @@ java_aarch64() {
 if ((quick)); then
     arch=aarch64
     r="$root/build/rootfs-$arch"
-    step "build the $arch wheel" bash scripts/build-release.sh --arch "$arch" --only wheel
+    if ((build)); then step "build the $arch wheel" bash scripts/build-release.sh --arch "$arch" --only wheel; fi
     step "Debian 12 $arch Python" bash scripts/cross-rootfs.sh "$arch" "$r"
     step "pip install the wheel into an $arch venv, import" install_wheel "$arch" "$r" "$(wheel_for "$arch")"
     step "$arch: one IPC round trip through the nucleus" python_roundtrip "$arch" "$r"
