@@ -57,12 +57,16 @@ public final class NativeLoader {
         } catch (UnsatisfiedLinkError e) {
             fromPath = e;
         }
-        String resource = "/native/" + platform() + "/" + System.mapLibraryName(LIB_NAME);
+        String platform = platform();
+        String resource = "/native/" + platform + "/" + System.mapLibraryName(LIB_NAME);
         try (InputStream in = NativeLoader.class.getResourceAsStream(resource)) {
             if (in == null) {
-                UnsatisfiedLinkError err = new UnsatisfiedLinkError(
-                        "ggipc: no native library for " + platform() + " (looked for property " + PATH_PROPERTY
-                                + ", java.library.path and resource " + resource + ")");
+                UnsatisfiedLinkError err = new UnsatisfiedLinkError("ggipc: this jar has no native library for "
+                        + platform + " (os.name=" + System.getProperty("os.name") + ", os.arch="
+                        + System.getProperty("os.arch") + "); it carries " + bundledPlatforms()
+                        + ". Set -D" + PATH_PROPERTY + "=/path/to/" + System.mapLibraryName(LIB_NAME)
+                        + " to use a library built for this machine (looked for property " + PATH_PROPERTY
+                        + ", java.library.path and resource " + resource + ")");
                 err.addSuppressed(fromPath);
                 throw err;
             }
@@ -70,10 +74,19 @@ public final class NativeLoader {
                     PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
             Path file = dir.resolve(System.mapLibraryName(LIB_NAME));
             Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
-            System.load(file.toString());
-            // The library stays mapped after its file is unlinked; nothing is left behind in the temp dir.
-            Files.deleteIfExists(file);
-            Files.deleteIfExists(dir);
+            try {
+                System.load(file.toString());
+            } catch (UnsatisfiedLinkError e) {
+                // E.g. a glibc older than 2.17, or a soft-float (armel) JVM on an armhf build.
+                UnsatisfiedLinkError err = new UnsatisfiedLinkError(
+                        "ggipc: the bundled native library for " + platform + " does not load: " + e.getMessage());
+                err.initCause(e);
+                throw err;
+            } finally {
+                // The library stays mapped after its file is unlinked; nothing is left behind in the temp dir.
+                Files.deleteIfExists(file);
+                Files.deleteIfExists(dir);
+            }
             return "jar:" + resource;
         } catch (IOException e) {
             UnsatisfiedLinkError err = new UnsatisfiedLinkError("ggipc: cannot extract " + resource + ": " + e);
@@ -82,10 +95,31 @@ public final class NativeLoader {
         }
     }
 
-    /** {@code linux-x86_64}, {@code linux-aarch_64}, {@code osx-x86_64}, {@code osx-aarch_64} … */
+    /** Platforms a release jar may carry (see scripts/build-release.sh). */
+    static final String[] KNOWN_PLATFORMS = {"linux-x86_64", "linux-aarch64", "linux-armv7"};
+
+    /** The platforms of {@link #KNOWN_PLATFORMS} this jar has a native library for, for error messages. */
+    static String bundledPlatforms() {
+        StringBuilder b = new StringBuilder();
+        for (String p : KNOWN_PLATFORMS) {
+            if (NativeLoader.class.getResource("/native/" + p + "/" + System.mapLibraryName(LIB_NAME)) != null) {
+                b.append(b.length() == 0 ? "" : ", ").append(p);
+            }
+        }
+        return b.length() == 0 ? "no native library" : b.toString();
+    }
+
+    /**
+     * {@code native/} subdirectory for this JVM: {@code linux-x86_64}, {@code linux-aarch64}, {@code linux-armv7}
+     * (a 32-bit ARM JVM reports {@code os.arch=arm}), else {@code <os>-<os.arch>}.
+     */
     static String platform() {
-        String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
-        String arch = System.getProperty("os.arch", "").toLowerCase(Locale.ROOT);
+        return platform(System.getProperty("os.name", ""), System.getProperty("os.arch", ""));
+    }
+
+    static String platform(String osName, String osArch) {
+        String os = osName.toLowerCase(Locale.ROOT);
+        String arch = osArch.toLowerCase(Locale.ROOT);
         String o = os.contains("mac") || os.contains("darwin") ? "osx" : os.contains("win") ? "windows" : "linux";
         String a;
         switch (arch) {
@@ -95,7 +129,13 @@ public final class NativeLoader {
                 break;
             case "aarch64":
             case "arm64":
-                a = "aarch_64";
+                a = "aarch64";
+                break;
+            case "arm":
+            case "armv7":
+            case "armv7l":
+            case "armhf":
+                a = "armv7";
                 break;
             default:
                 a = arch;
