@@ -1,20 +1,20 @@
-//! The `io.ggipc.internal.Native` entry points: connect, publish, subscribe, close.
+//! The `io.ggipc.internal.Native` entry points: connect, close, and the generic operation calls. A request
+//! crosses the boundary as the operation's shape id and the request's JSON; the response and each stream event
+//! come back as JSON bytes, read in Java by the generated model classes. Nothing here is per operation.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use std::time::Duration;
 
-use jni::objects::{GlobalRef, JByteArray, JClass, JObject, JObjectArray, JString, JValue};
-use jni::sys::{jboolean, jint, jlong, jstring};
+use bytes::Bytes;
+use jni::objects::{GlobalRef, JByteArray, JClass, JObject, JString, JValue};
+use jni::sys::{jboolean, jbyteArray, jint, jlong, jstring};
 use jni::JNIEnv;
 
-use ggipc::model::{
-    IoTCoreMessage, PayloadFormat, PublishToIoTCoreRequest, Qos, SubscribeToIoTCoreRequest,
-    UserProperty,
-};
-use ggipc::{Error, ErrorKind};
+use ggipc::model::Operation;
+use ggipc::{Error, ErrorKind, RawEvent};
 
 use crate::completer::{submit, Job};
 use crate::jvm::{cache, call_void, callback, error_throwable, guard, NResult};
@@ -24,6 +24,8 @@ struct ClientHandle {
     client: ggipc::Client,
     /// The same client's blocking facade (sync calls wait on the Java caller's thread).
     blocking: ggipc::blocking::Client,
+    /// Set by a local close, so that a reconnecting client reports that disconnect (and no other).
+    closed: Arc<AtomicBool>,
 }
 
 /// Live native handles, for the leak tests (clients, subscriptions).
@@ -31,9 +33,17 @@ static LIVE_CLIENTS: AtomicI64 = AtomicI64::new(0);
 static LIVE_SLOTS: AtomicI64 = AtomicI64::new(0);
 
 impl ClientHandle {
-    fn new(client: ggipc::Client, blocking: ggipc::blocking::Client) -> Self {
+    fn new(
+        client: ggipc::Client,
+        blocking: ggipc::blocking::Client,
+        closed: Arc<AtomicBool>,
+    ) -> Self {
         LIVE_CLIENTS.fetch_add(1, Ordering::Relaxed);
-        ClientHandle { client, blocking }
+        ClientHandle {
+            client,
+            blocking,
+            closed,
+        }
     }
 }
 
@@ -112,7 +122,7 @@ fn slot_ref<'a>(h: jlong) -> NResult<&'a Arc<Slot>> {
     if h == 0 {
         return Err(Error::new(ErrorKind::InvalidArgument, "null subscription handle").into());
     }
-    // SAFETY: as for `client_ref`, with `Box<Arc<Slot>>` from `subscribe`/`subscribeAsync`.
+    // SAFETY: as for `client_ref`, with `Box<Arc<Slot>>` from `stream`/`streamAsync`.
     Ok(unsafe { &*(h as *const Arc<Slot>) })
 }
 
@@ -127,94 +137,58 @@ fn opt_string(env: &mut JNIEnv, s: &JString) -> NResult<Option<String>> {
     Ok(Some(unsafe { env.get_string_unchecked(s) }?.into()))
 }
 
-fn opt_bytes(env: &mut JNIEnv, b: &JByteArray) -> NResult<Option<Vec<u8>>> {
+/// The request JSON (an absent request is an empty object).
+fn request_body(env: &mut JNIEnv, b: &JByteArray) -> NResult<Bytes> {
     if b.is_null() {
-        return Ok(None);
+        return Ok(Bytes::from_static(b"{}"));
     }
-    Ok(Some(env.convert_byte_array(b)?))
+    Ok(Bytes::from(env.convert_byte_array(b)?))
 }
 
-fn qos(q: jint) -> NResult<Option<Qos>> {
-    match q {
-        -1 => Ok(None),
-        0 => Ok(Some(Qos::AtMostOnce)),
-        1 => Ok(Some(Qos::AtLeastOnce)),
-        _ => Err(Error::new(
+/// The operation of the model named by its shape id (`aws.greengrass#PublishToIoTCore`).
+fn operation(env: &mut JNIEnv, name: &JString) -> NResult<&'static Operation> {
+    if name.is_null() {
+        return Err(Error::new(ErrorKind::InvalidArgument, "operation name is null").into());
+    }
+    // SAFETY: `name` is a non-null reference typed `String` by the Java declaration of the native method.
+    let js = unsafe { env.get_string_unchecked(name) }?;
+    let bytes = js.to_bytes();
+    ggipc::model::OPERATIONS
+        .iter()
+        .copied()
+        .find(|op| op.name.as_bytes() == bytes)
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                format!("unknown operation {}", String::from_utf8_lossy(bytes)),
+            )
+            .into()
+        })
+}
+
+/// A response body for Java: `null` for an empty one (no members), so that nothing is copied or parsed.
+pub(crate) fn response_array<'l>(
+    env: &mut JNIEnv<'l>,
+    body: &[u8],
+) -> jni::errors::Result<JByteArray<'l>> {
+    let trimmed = body.trim_ascii();
+    if trimmed.is_empty() || trimmed == b"{}" {
+        return Ok(JByteArray::from(JObject::null()));
+    }
+    env.byte_array_from_slice(body)
+}
+
+/// A timeout from Java in milliseconds: 0 is the library's default; a negative one is refused.
+fn timeout_ms(what: &str, ms: jlong) -> NResult<Option<Duration>> {
+    match ms {
+        0 => Ok(None),
+        ms if ms < 0 => Err(Error::new(
             ErrorKind::InvalidArgument,
-            "invalid QoS: use QOS.AT_MOST_ONCE or AT_LEAST_ONCE",
+            format!("{what} timeout must not be negative: {ms} ms"),
         )
         .into()),
+        ms => Ok(Some(Duration::from_millis(ms as u64))),
     }
-}
-
-fn payload_format(f: jint) -> NResult<Option<PayloadFormat>> {
-    match f {
-        -1 => Ok(None),
-        0 => Ok(Some(PayloadFormat::Bytes)),
-        1 => Ok(Some(PayloadFormat::Utf8)),
-        _ => Err(Error::new(
-            ErrorKind::InvalidArgument,
-            "invalid payload format: use PayloadFormat.BYTES or UTF8",
-        )
-        .into()),
-    }
-}
-
-fn user_properties(env: &mut JNIEnv, a: &JObjectArray) -> NResult<Option<Vec<UserProperty>>> {
-    if a.is_null() {
-        return Ok(None);
-    }
-    let n = env.get_array_length(a)?;
-    let mut out = Vec::with_capacity((n / 2) as usize);
-    let mut i = 0;
-    while i + 1 < n {
-        let k = JString::from(env.get_object_array_element(a, i)?);
-        let v = JString::from(env.get_object_array_element(a, i + 1)?);
-        let key = opt_string(env, &k)?.unwrap_or_default();
-        let value = opt_string(env, &v)?.unwrap_or_default();
-        env.delete_local_ref(k)?;
-        env.delete_local_ref(v)?;
-        out.push(UserProperty { key, value });
-        i += 2;
-    }
-    Ok(Some(out))
-}
-
-#[allow(clippy::too_many_arguments)]
-fn publish_request(
-    env: &mut JNIEnv,
-    topic: &JString,
-    q: jint,
-    payload: &JByteArray,
-    retain: jint,
-    props: &JObjectArray,
-    expiry: jlong,
-    has_expiry: jboolean,
-    correlation: &JByteArray,
-    response_topic: &JString,
-    format: jint,
-    content_type: &JString,
-) -> NResult<PublishToIoTCoreRequest> {
-    Ok(PublishToIoTCoreRequest {
-        topic_name: opt_string(env, topic)?,
-        qos: qos(q)?,
-        payload: opt_bytes(env, payload)?,
-        retain: match retain {
-            0 => Some(false),
-            1 => Some(true),
-            _ => None,
-        },
-        user_properties: user_properties(env, props)?,
-        message_expiry_interval_seconds: (has_expiry != 0).then_some(expiry),
-        correlation_data: opt_bytes(env, correlation)?,
-        response_topic: opt_string(env, response_topic)?,
-        payload_format: payload_format(format)?,
-        content_type: opt_string(env, content_type)?,
-    })
-}
-
-fn millis(ms: jlong) -> Option<Duration> {
-    (ms > 0).then(|| Duration::from_millis(ms as u64))
 }
 
 #[no_mangle]
@@ -235,6 +209,8 @@ pub extern "system" fn Java_io_ggipc_internal_Native_clientConnect<'l>(
     token: JString<'l>,
     connect_timeout_ms: jlong,
     operation_timeout_ms: jlong,
+    reconnect: jboolean,
+    subscription_queue: jint,
     lifecycle: JObject<'l>,
 ) -> jlong {
     guard(&mut env, |env| {
@@ -250,25 +226,39 @@ pub extern "system" fn Java_io_ggipc_internal_Native_clientConnect<'l>(
         let mut builder = ggipc::Client::builder()
             .socket_path(socket)
             .auth_token(token);
-        if let Some(d) = millis(connect_timeout_ms) {
+        if let Some(d) = timeout_ms("connect", connect_timeout_ms)? {
             builder = builder.connect_timeout(d);
         }
-        if let Some(d) = millis(operation_timeout_ms) {
+        if let Some(d) = timeout_ms("operation", operation_timeout_ms)? {
             builder = builder.operation_timeout(d);
+        }
+        let reconnect = reconnect != 0;
+        if reconnect {
+            builder = builder.reconnect(ggipc::ReconnectPolicy::default());
+        }
+        if subscription_queue > 0 {
+            builder = builder.subscription_queue(subscription_queue as usize);
         }
         // A connection made for blocking use: its reader lets a waiting sync caller read its own response (one
         // thread wake-up per round trip); async calls and subscriptions work on it as well.
         let blocking = builder.connect_blocking()?;
         let client = blocking.as_async().clone();
+        let closed = Arc::new(AtomicBool::new(false));
         if let Some(bridge) = lifecycle {
-            watch_lifecycle(&client, bridge);
+            watch_lifecycle(&client, bridge, reconnect, closed.clone());
         }
-        Ok(Box::into_raw(Box::new(ClientHandle::new(client, blocking))) as jlong)
+        Ok(Box::into_raw(Box::new(ClientHandle::new(client, blocking, closed))) as jlong)
     })
 }
 
-/// Forwards the end of the connection to the Java `LifecycleBridge`.
-fn watch_lifecycle(client: &ggipc::Client, bridge: GlobalRef) {
+/// Forwards the end of the connection to the Java `LifecycleBridge`. A reconnecting client's connection ends only
+/// when it is closed here or reconnection gives up.
+fn watch_lifecycle(
+    client: &ggipc::Client,
+    bridge: GlobalRef,
+    reconnect: bool,
+    closed: Arc<AtomicBool>,
+) {
     let mut rx = client.lifecycle();
     let Ok(rt) = ggipc::runtime::handle() else {
         return;
@@ -277,7 +267,15 @@ fn watch_lifecycle(client: &ggipc::Client, bridge: GlobalRef) {
         use tokio::sync::broadcast::error::RecvError;
         loop {
             match rx.recv().await {
-                Ok(ggipc::LifecycleEvent::Disconnected(reason)) => {
+                Ok(ggipc::LifecycleEvent::Disconnected(_))
+                    if reconnect && !closed.load(Ordering::Acquire) =>
+                {
+                    continue
+                }
+                Ok(
+                    ggipc::LifecycleEvent::Disconnected(reason)
+                    | ggipc::LifecycleEvent::ReconnectFailed(reason),
+                ) => {
                     submit(Job::Disconnected {
                         bridge,
                         reason: Some(reason),
@@ -305,6 +303,7 @@ pub extern "system" fn Java_io_ggipc_internal_Native_clientClose<'l>(
 ) {
     guard(&mut env, |_env| {
         let c = client_ref(h)?;
+        c.closed.store(true, Ordering::Release);
         c.client.close_now();
         Ok(())
     })
@@ -326,84 +325,42 @@ pub extern "system" fn Java_io_ggipc_internal_Native_clientFree<'l>(
 }
 
 #[no_mangle]
-#[allow(clippy::too_many_arguments)]
-pub extern "system" fn Java_io_ggipc_internal_Native_publish<'l>(
+pub extern "system" fn Java_io_ggipc_internal_Native_call<'l>(
     mut env: JNIEnv<'l>,
     _cls: JClass<'l>,
     h: jlong,
-    topic: JString<'l>,
-    q: jint,
-    payload: JByteArray<'l>,
-    retain: jint,
-    props: JObjectArray<'l>,
-    expiry: jlong,
-    has_expiry: jboolean,
-    correlation: JByteArray<'l>,
-    response_topic: JString<'l>,
-    format: jint,
-    content_type: JString<'l>,
-) {
+    op: JString<'l>,
+    request: JByteArray<'l>,
+) -> jbyteArray {
     guard(&mut env, |env| {
         let c = client_ref(h)?;
-        let req = publish_request(
-            env,
-            &topic,
-            q,
-            &payload,
-            retain,
-            &props,
-            expiry,
-            has_expiry,
-            &correlation,
-            &response_topic,
-            format,
-            &content_type,
-        )?;
-        c.blocking.publish_to_iot_core(req)?;
-        Ok(())
+        let op = operation(env, &op)?;
+        let body = request_body(env, &request)?;
+        // Waits on this (the Java caller's) thread: one wake-up per round trip.
+        let resp = c.blocking.call(op, body, c.client.operation_timeout())?;
+        Ok(response_array(env, &resp)?.into_raw())
     })
 }
 
 #[no_mangle]
-#[allow(clippy::too_many_arguments)]
-pub extern "system" fn Java_io_ggipc_internal_Native_publishAsync<'l>(
+pub extern "system" fn Java_io_ggipc_internal_Native_callAsync<'l>(
     mut env: JNIEnv<'l>,
     _cls: JClass<'l>,
     h: jlong,
-    topic: JString<'l>,
-    q: jint,
-    payload: JByteArray<'l>,
-    retain: jint,
-    props: JObjectArray<'l>,
-    expiry: jlong,
-    has_expiry: jboolean,
-    correlation: JByteArray<'l>,
-    response_topic: JString<'l>,
-    format: jint,
-    content_type: JString<'l>,
+    op: JString<'l>,
+    request: JByteArray<'l>,
     future: JObject<'l>,
 ) {
     guard(&mut env, |env| {
         let c = client_ref(h)?;
-        let req = publish_request(
-            env,
-            &topic,
-            q,
-            &payload,
-            retain,
-            &props,
-            expiry,
-            has_expiry,
-            &correlation,
-            &response_topic,
-            format,
-            &content_type,
-        )?;
+        let op = operation(env, &op)?;
+        let body = request_body(env, &request)?;
         let future = env.new_global_ref(&future)?;
         let client = c.client.clone();
+        let timeout = client.operation_timeout();
         // The first poll runs here, so requests from one thread reach the connection in call order.
         start_on_caller(
-            async move { client.publish_to_iot_core(req).await.map(|_| ()) },
+            async move { client.call_with_timeout(op, body, timeout).await.map(Some) },
             move |result| submit(Job::Complete { future, result }),
         )?;
         Ok(())
@@ -443,10 +400,23 @@ where
 
 /// Delivers a batch of one subscription's events to its Java `StreamBridge` in one attached pass (runs on the
 /// subscription's dispatcher thread).
-fn deliver_batch(bridge: &GlobalRef, events: Vec<ggipc::SubscriptionEvent>) {
+fn deliver_batch(bridge: &GlobalRef, events: Vec<ggipc::SubscriptionEvent<RawEvent>>) {
     callback("stream events", |env| {
         for ev in events {
-            env.with_local_frame(16, |env| deliver(env, bridge, ev))?;
+            match ev {
+                // The hot path: one byte array per event, no local frame.
+                ggipc::SubscriptionEvent::Message(RawEvent { payload }) => {
+                    let arr = env.byte_array_from_slice(&payload)?;
+                    call_void(
+                        env,
+                        bridge.as_obj(),
+                        cache().bridge_on_event,
+                        &[JValue::Object(&arr)],
+                    )?;
+                    env.delete_local_ref(arr)?;
+                }
+                other => env.with_local_frame(16, |env| deliver(env, bridge, other))?,
+            }
             if env.exception_check()? {
                 env.exception_describe()?;
                 env.exception_clear()?;
@@ -459,77 +429,22 @@ fn deliver_batch(bridge: &GlobalRef, events: Vec<ggipc::SubscriptionEvent>) {
 fn deliver(
     env: &mut JNIEnv,
     bridge: &GlobalRef,
-    ev: ggipc::SubscriptionEvent,
+    ev: ggipc::SubscriptionEvent<RawEvent>,
 ) -> jni::errors::Result<()> {
     use ggipc::SubscriptionEvent as Ev;
     let c = cache();
     match ev {
-        Ev::Message(IoTCoreMessage { message }) => {
-            let m = message.unwrap_or_default();
-            let topic = match &m.topic_name {
-                Some(t) => env.new_string(t)?,
-                None => JString::from(JObject::null()),
-            };
-            let payload = match &m.payload {
-                Some(p) => env.byte_array_from_slice(p)?,
-                None => JByteArray::from(JObject::null()),
-            };
-            let props = match &m.user_properties {
-                Some(props) => {
-                    let arr = env.new_object_array(
-                        (props.len() * 2) as i32,
-                        <&JClass>::from(c.string_class.as_obj()),
-                        JObject::null(),
-                    )?;
-                    for (i, p) in props.iter().enumerate() {
-                        let k = env.new_string(&p.key)?;
-                        let v = env.new_string(&p.value)?;
-                        env.set_object_array_element(&arr, (2 * i) as i32, &k)?;
-                        env.set_object_array_element(&arr, (2 * i + 1) as i32, &v)?;
-                    }
-                    arr
-                }
-                None => JObjectArray::from(JObject::null()),
-            };
-            let corr = match &m.correlation_data {
-                Some(p) => env.byte_array_from_slice(p)?,
-                None => JByteArray::from(JObject::null()),
-            };
-            let resp = match &m.response_topic {
-                Some(t) => env.new_string(t)?,
-                None => JString::from(JObject::null()),
-            };
-            let ct = match &m.content_type {
-                Some(t) => env.new_string(t)?,
-                None => JString::from(JObject::null()),
-            };
+        Ev::Message(RawEvent { payload }) => {
+            let arr = env.byte_array_from_slice(&payload)?;
             call_void(
                 env,
                 bridge.as_obj(),
-                c.bridge_on_message,
-                &[
-                    JValue::Object(&topic),
-                    JValue::Object(&payload),
-                    JValue::Int(match m.retain {
-                        Some(true) => 1,
-                        Some(false) => 0,
-                        None => -1,
-                    }),
-                    JValue::Object(&props),
-                    JValue::Long(m.message_expiry_interval_seconds.unwrap_or(0)),
-                    JValue::Bool(m.message_expiry_interval_seconds.is_some() as jboolean),
-                    JValue::Object(&corr),
-                    JValue::Object(&resp),
-                    JValue::Int(match m.payload_format {
-                        Some(PayloadFormat::Bytes) => 0,
-                        Some(PayloadFormat::Utf8) => 1,
-                        None => -1,
-                    }),
-                    JValue::Object(&ct),
-                ],
+                c.bridge_on_event,
+                &[JValue::Object(&arr)],
             )
         }
-        Ev::Error(e) => {
+        // A lost connection that is being re-established (reconnect on): the handler is told of the gap.
+        Ev::Error(e) | Ev::Interrupted(e) => {
             let t = error_throwable(env, &e)?;
             call_void(
                 env,
@@ -556,40 +471,37 @@ fn deliver(
                 &[JValue::Object(&t)],
             )
         }
-        // Reconnect is not enabled by this binding, so there are no interruptions to report.
-        Ev::Interrupted(_) | Ev::Resumed => Ok(()),
+        Ev::Resumed => Ok(()),
     }
 }
 
-fn subscribe_request(
-    env: &mut JNIEnv,
-    topic: &JString,
-    q: jint,
-) -> NResult<SubscribeToIoTCoreRequest> {
-    Ok(SubscribeToIoTCoreRequest {
-        topic_name: opt_string(env, topic)?,
-        qos: qos(q)?,
-    })
-}
-
-fn start_handler(sub: ggipc::Subscription, bridge: GlobalRef) -> ggipc::SubscriptionHandle {
+fn start_handler(
+    sub: ggipc::Subscription<RawEvent>,
+    bridge: GlobalRef,
+) -> ggipc::SubscriptionHandle {
     sub.with_batch_handler(move |events| deliver_batch(&bridge, events))
 }
 
 #[no_mangle]
-pub extern "system" fn Java_io_ggipc_internal_Native_subscribe<'l>(
+pub extern "system" fn Java_io_ggipc_internal_Native_stream<'l>(
     mut env: JNIEnv<'l>,
     _cls: JClass<'l>,
     h: jlong,
-    topic: JString<'l>,
-    q: jint,
+    op: JString<'l>,
+    request: JByteArray<'l>,
     bridge: JObject<'l>,
 ) -> jlong {
     guard(&mut env, |env| {
         let c = client_ref(h)?;
-        let req = subscribe_request(env, &topic, q)?;
+        let op = operation(env, &op)?;
+        let body = request_body(env, &request)?;
         let bridge = env.new_global_ref(&bridge)?;
-        let sub = c.blocking.subscribe_to_iot_core(req)?.into_async();
+        let client = &c.client;
+        let sub = ggipc::runtime::block_on(client.open_subscription::<RawEvent>(
+            op,
+            body,
+            client.operation_timeout(),
+        ))??;
         let slot = Arc::new(Slot::new());
         slot.activate(start_handler(sub, bridge));
         Ok(Box::into_raw(Box::new(slot)) as jlong)
@@ -597,30 +509,35 @@ pub extern "system" fn Java_io_ggipc_internal_Native_subscribe<'l>(
 }
 
 #[no_mangle]
-pub extern "system" fn Java_io_ggipc_internal_Native_subscribeAsync<'l>(
+pub extern "system" fn Java_io_ggipc_internal_Native_streamAsync<'l>(
     mut env: JNIEnv<'l>,
     _cls: JClass<'l>,
     h: jlong,
-    topic: JString<'l>,
-    q: jint,
+    op: JString<'l>,
+    request: JByteArray<'l>,
     bridge: JObject<'l>,
     future: JObject<'l>,
 ) -> jlong {
     guard(&mut env, |env| {
         let c = client_ref(h)?;
-        let req = subscribe_request(env, &topic, q)?;
+        let op = operation(env, &op)?;
+        let body = request_body(env, &request)?;
         let bridge = env.new_global_ref(&bridge)?;
         let future = env.new_global_ref(&future)?;
         let slot = Arc::new(Slot::new());
         let task_slot = slot.clone();
         let client = c.client.clone();
         ggipc::runtime::handle()?.spawn(async move {
-            match client.subscribe_to_iot_core(req).await {
+            let timeout = client.operation_timeout();
+            match client
+                .open_subscription::<RawEvent>(op, body, timeout)
+                .await
+            {
                 Ok(sub) => {
                     task_slot.activate(start_handler(sub, bridge));
                     submit(Job::Complete {
                         future,
-                        result: Ok(()),
+                        result: Ok(None),
                     });
                 }
                 Err(e) => {
@@ -656,7 +573,7 @@ pub extern "system" fn Java_io_ggipc_internal_Native_subscriptionFree<'l>(
 ) {
     guard(&mut env, |_env| {
         if s != 0 {
-            // SAFETY: called once by the Java Cleaner with a handle from `subscribe`/`subscribeAsync`.
+            // SAFETY: called once by the Java Cleaner with a handle from `stream`/`streamAsync`.
             drop(unsafe { Box::from_raw(s as *mut Arc<Slot>) });
         }
         Ok(())

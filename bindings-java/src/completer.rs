@@ -10,10 +10,11 @@ use crate::jvm::{cache, call_void, callback, error_throwable};
 
 /// Work for the completer.
 pub(crate) enum Job {
-    /// Complete a `NativeFuture` with its value, or fail it with the mapped error.
+    /// Complete a `NativeFuture` with the response JSON (`None`: no body, as when a stream was accepted), or
+    /// fail it with the mapped error.
     Complete {
         future: GlobalRef,
-        result: Result<(), ggipc::Error>,
+        result: Result<Option<bytes::Bytes>, ggipc::Error>,
     },
     /// Tell a `LifecycleBridge` that the connection is gone.
     Disconnected {
@@ -54,8 +55,19 @@ fn run(env: &mut jni::JNIEnv, job: Job) -> jni::errors::Result<()> {
     let r = match job {
         Job::Complete {
             future,
-            result: Ok(()),
-        } => call_void(env, future.as_obj(), c.future_complete, &[]),
+            result: Ok(body),
+        } => {
+            let arr = match &body {
+                Some(b) => crate::client::response_array(env, b)?,
+                None => jni::objects::JByteArray::from(jni::objects::JObject::null()),
+            };
+            call_void(
+                env,
+                future.as_obj(),
+                c.future_complete,
+                &[JValue::Object(&arr)],
+            )
+        }
         Job::Complete {
             future,
             result: Err(e),

@@ -17,12 +17,11 @@ pub(crate) struct Cache {
     pub errors_from_native: JStaticMethodID,
     pub future_complete: JMethodID,
     pub future_fail: JMethodID,
-    pub bridge_on_message: JMethodID,
+    pub bridge_on_event: JMethodID,
     pub bridge_on_error: JMethodID,
     pub bridge_on_closed: JMethodID,
     pub bridge_on_dropped: JMethodID,
     pub lifecycle_on_disconnect: JMethodID,
-    pub string_class: GlobalRef,
 }
 
 static VM: OnceLock<JavaVM> = OnceLock::new();
@@ -41,35 +40,29 @@ fn build_cache(env: &mut JNIEnv) -> jni::errors::Result<Cache> {
     let errors_from_native = env.get_static_method_id(
         &errors,
         "fromNative",
-        "(ILjava/lang/String;)Ljava/lang/Throwable;",
+        "(ILjava/lang/String;[B)Ljava/lang/Throwable;",
     )?;
     let future = env.find_class("io/ggipc/internal/NativeFuture")?;
-    let future_complete = env.get_method_id(&future, "completeNative", "()V")?;
+    let future_complete = env.get_method_id(&future, "completeNative", "([B)V")?;
     let future_fail = env.get_method_id(&future, "failNative", "(Ljava/lang/Throwable;)V")?;
     let bridge = env.find_class("io/ggipc/internal/StreamBridge")?;
-    let bridge_on_message = env.get_method_id(
-        &bridge,
-        "onMessage",
-        "(Ljava/lang/String;[BI[Ljava/lang/String;JZ[BLjava/lang/String;ILjava/lang/String;)V",
-    )?;
+    let bridge_on_event = env.get_method_id(&bridge, "onEvent", "([B)V")?;
     let bridge_on_error = env.get_method_id(&bridge, "onError", "(Ljava/lang/Throwable;)V")?;
     let bridge_on_closed = env.get_method_id(&bridge, "onClosed", "(Ljava/lang/Throwable;)V")?;
     let bridge_on_dropped = env.get_method_id(&bridge, "onDropped", "(J)V")?;
     let lifecycle = env.find_class("io/ggipc/internal/LifecycleBridge")?;
     let lifecycle_on_disconnect =
         env.get_method_id(&lifecycle, "onDisconnect", "(ILjava/lang/Throwable;)V")?;
-    let string = env.find_class("java/lang/String")?;
     Ok(Cache {
         errors_class: env.new_global_ref(errors)?,
         errors_from_native,
         future_complete,
         future_fail,
-        bridge_on_message,
+        bridge_on_event,
         bridge_on_error,
         bridge_on_closed,
         bridge_on_dropped,
         lifecycle_on_disconnect,
-        string_class: env.new_global_ref(string)?,
     })
 }
 
@@ -137,11 +130,16 @@ pub(crate) fn throwable<'l>(
     env: &mut JNIEnv<'l>,
     code: u32,
     message: &str,
+    body: Option<&serde_json::Value>,
 ) -> jni::errors::Result<JObject<'l>> {
     let c = cache();
     let msg = env.new_string(message)?;
+    let body = match body.and_then(|b| serde_json::to_vec(b).ok()) {
+        Some(bytes) => env.byte_array_from_slice(&bytes)?,
+        None => jni::objects::JByteArray::from(JObject::null()),
+    };
     let class: &JClass = c.errors_class.as_obj().into();
-    // SAFETY: the method id belongs to this class and the arguments match its signature (ILjava/lang/String;).
+    // SAFETY: the method id belongs to this class and the arguments match its signature (ILjava/lang/String;[B).
     let obj = unsafe {
         env.call_static_method_unchecked(
             class,
@@ -150,11 +148,13 @@ pub(crate) fn throwable<'l>(
             &[
                 JValue::Int(code as jint).as_jni(),
                 JValue::Object(&msg).as_jni(),
+                JValue::Object(&body).as_jni(),
             ],
         )
     }?
     .l()?;
     env.delete_local_ref(msg)?;
+    env.delete_local_ref(body)?;
     Ok(obj)
 }
 
@@ -163,7 +163,12 @@ pub(crate) fn error_throwable<'l>(
     env: &mut JNIEnv<'l>,
     e: &ggipc::Error,
 ) -> jni::errors::Result<JObject<'l>> {
-    throwable(env, e.kind().code(), &describe(e))
+    let body = if e.kind().is_modeled() {
+        e.body()
+    } else {
+        None
+    };
+    throwable(env, e.kind().code(), &describe(e), body)
 }
 
 /// The message shown to Java: the server's words for modeled errors, else kind and message.
@@ -188,11 +193,11 @@ fn panic_message(p: &(dyn Any + Send)) -> String {
 }
 
 /// Throws `code`/`message` as the mapped Java exception; falls back to a plain RuntimeException.
-fn throw_mapped(env: &mut JNIEnv, code: u32, message: &str) {
+fn throw_mapped(env: &mut JNIEnv, code: u32, message: &str, body: Option<&serde_json::Value>) {
     if env.exception_check().unwrap_or(true) {
         return;
     }
-    match throwable(env, code, message) {
+    match throwable(env, code, message, body) {
         Ok(t) if !t.is_null() => {
             let _ = env.throw(JThrowable::from(t));
         }
@@ -213,7 +218,12 @@ pub(crate) fn guard<'l, R: Default>(
     match catch_unwind(AssertUnwindSafe(|| f(env))) {
         Ok(Ok(r)) => r,
         Ok(Err(Failure::Ggipc(e))) => {
-            throw_mapped(env, e.kind().code(), &describe(&e));
+            let body = if e.kind().is_modeled() {
+                e.body()
+            } else {
+                None
+            };
+            throw_mapped(env, e.kind().code(), &describe(&e), body);
             R::default()
         }
         Ok(Err(Failure::Jni(e))) => {
@@ -223,6 +233,7 @@ pub(crate) fn guard<'l, R: Default>(
                     env,
                     ggipc::ErrorKind::Internal.code(),
                     &format!("ggipc JNI failure: {e}"),
+                    None,
                 );
             }
             R::default()
@@ -232,6 +243,7 @@ pub(crate) fn guard<'l, R: Default>(
                 env,
                 ggipc::ErrorKind::Internal.code(),
                 &format!("panic in ggipc native code: {}", panic_message(p.as_ref())),
+                None,
             );
             R::default()
         }

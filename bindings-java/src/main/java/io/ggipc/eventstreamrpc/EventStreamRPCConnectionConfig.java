@@ -4,8 +4,9 @@ import java.time.Duration;
 import java.util.Objects;
 
 /**
- * Where and how to connect: the nucleus' IPC socket, the component's auth token (SVCUID) and the timeouts.
- * Every wait has a timeout: connect defaults to 10 s, each operation to 10 s.
+ * Where and how to connect: the nucleus' IPC socket, the component's auth token (SVCUID), the timeouts,
+ * reconnection and the subscription queue size. Every wait has a timeout: connect defaults to 10 s, each
+ * operation to 10 s. A negative timeout is refused when connecting ({@link ErrorCode#INVALID_ARGUMENT}).
  */
 public class EventStreamRPCConnectionConfig {
     /** Environment variable holding the IPC socket path. */
@@ -17,6 +18,8 @@ public class EventStreamRPCConnectionConfig {
     private final String authToken;
     private Duration connectTimeout = Duration.ofSeconds(10);
     private Duration operationTimeout = Duration.ofSeconds(10);
+    private boolean reconnect;
+    private Integer subscriptionQueueSize;
 
     public EventStreamRPCConnectionConfig(String socketPath, String authToken) {
         this.socketPath = Objects.requireNonNull(socketPath, "socketPath");
@@ -59,6 +62,38 @@ public class EventStreamRPCConnectionConfig {
 
     public EventStreamRPCConnectionConfig withOperationTimeout(Duration operationTimeout) {
         this.operationTimeout = Objects.requireNonNull(operationTimeout);
+        return this;
+    }
+
+    /** Whether the connection is re-established (with backoff) after it is lost; default off. */
+    public boolean isReconnect() {
+        return reconnect;
+    }
+
+    /**
+     * Reconnects after the connection is lost, with the library's default backoff (100 ms doubling to 10 s,
+     * without limit); subscriptions are re-established and their handlers told of the gap through
+     * {@code onStreamError}. Without it, a lost connection ends the streams and fails later calls.
+     */
+    public EventStreamRPCConnectionConfig withReconnect(boolean reconnect) {
+        this.reconnect = reconnect;
+        return this;
+    }
+
+    /** The subscription queue size, or {@code null} for the library's default (10 000). */
+    public Integer getSubscriptionQueueSize() {
+        return subscriptionQueueSize;
+    }
+
+    /**
+     * Messages buffered per subscription for a slow handler before newer ones are dropped (and reported as a
+     * {@link MessagesDroppedException}); default 10 000.
+     */
+    public EventStreamRPCConnectionConfig withSubscriptionQueueSize(int messages) {
+        if (messages < 1) {
+            throw new IllegalArgumentException("the subscription queue size must be at least 1");
+        }
+        this.subscriptionQueueSize = messages;
         return this;
     }
 }

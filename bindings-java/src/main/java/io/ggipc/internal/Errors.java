@@ -6,19 +6,7 @@ import io.ggipc.eventstreamrpc.EventStreamClosedException;
 import io.ggipc.eventstreamrpc.EventStreamRPCException;
 import io.ggipc.eventstreamrpc.EventStreamTimeoutException;
 import io.ggipc.eventstreamrpc.model.AccessDeniedException;
-import io.ggipc.greengrass.model.ComponentNotFoundError;
-import io.ggipc.greengrass.model.ConflictError;
-import io.ggipc.greengrass.model.FailedUpdateConditionCheckError;
 import io.ggipc.greengrass.model.GreengrassCoreIPCError;
-import io.ggipc.greengrass.model.InvalidArgumentsError;
-import io.ggipc.greengrass.model.InvalidArtifactsDirectoryPathError;
-import io.ggipc.greengrass.model.InvalidClientDeviceAuthTokenError;
-import io.ggipc.greengrass.model.InvalidCredentialError;
-import io.ggipc.greengrass.model.InvalidRecipeDirectoryPathError;
-import io.ggipc.greengrass.model.InvalidTokenError;
-import io.ggipc.greengrass.model.ResourceNotFoundError;
-import io.ggipc.greengrass.model.ServiceError;
-import io.ggipc.greengrass.model.UnauthorizedError;
 
 /** Turns a native error (kind number, message) into the Java exception of the SDK surface. */
 public final class Errors {
@@ -28,10 +16,26 @@ public final class Errors {
      * @param code the stable number of the error kind
      * @param message the message (the server's message for modeled errors)
      */
-    @CalledFromNative
     public static Throwable fromNative(int code, String message) {
+        return fromNative(code, message, null);
+    }
+
+    /**
+     * @param code the stable number of the error kind
+     * @param message the message (the server's message for modeled errors)
+     * @param body the error's JSON body as the server sent it, or {@code null}: the modeled error's other members
+     *     (e.g. {@code ServiceError.context}) are read from it
+     */
+    @CalledFromNative
+    public static Throwable fromNative(int code, String message, byte[] body) {
         ErrorCode kind = ErrorCode.fromCode(code);
-        GreengrassCoreIPCError modeled = modeled(kind, message);
+        GreengrassCoreIPCError modeled = null;
+        try {
+            modeled = ModeledErrors.create(kind, message, body);
+        } catch (RuntimeException e) {
+            // A body that cannot be read: keep the kind and the message.
+            modeled = ModeledErrors.create(kind, message, null);
+        }
         if (modeled != null) {
             return modeled;
         }
@@ -48,37 +52,6 @@ public final class Errors {
                 return new EventStreamTimeoutException(message);
             default:
                 return new EventStreamRPCException(kind, message);
-        }
-    }
-
-    static GreengrassCoreIPCError modeled(ErrorCode kind, String message) {
-        switch (kind) {
-            case SERVICE_ERROR:
-                return new ServiceError(message);
-            case UNAUTHORIZED_ERROR:
-                return new UnauthorizedError(message);
-            case INVALID_ARGUMENTS_ERROR:
-                return new InvalidArgumentsError(message);
-            case RESOURCE_NOT_FOUND_ERROR:
-                return new ResourceNotFoundError(message);
-            case COMPONENT_NOT_FOUND_ERROR:
-                return new ComponentNotFoundError(message);
-            case CONFLICT_ERROR:
-                return new ConflictError(message);
-            case FAILED_UPDATE_CONDITION_CHECK_ERROR:
-                return new FailedUpdateConditionCheckError(message);
-            case INVALID_TOKEN_ERROR:
-                return new InvalidTokenError(message);
-            case INVALID_CREDENTIAL_ERROR:
-                return new InvalidCredentialError(message);
-            case INVALID_ARTIFACTS_DIRECTORY_PATH_ERROR:
-                return new InvalidArtifactsDirectoryPathError(message);
-            case INVALID_RECIPE_DIRECTORY_PATH_ERROR:
-                return new InvalidRecipeDirectoryPathError(message);
-            case INVALID_CLIENT_DEVICE_AUTH_TOKEN_ERROR:
-                return new InvalidClientDeviceAuthTokenError(message);
-            default:
-                return null;
         }
     }
 }

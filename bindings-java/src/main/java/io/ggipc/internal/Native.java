@@ -1,6 +1,10 @@
 package io.ggipc.internal;
 
+import io.ggipc.greengrass.model.PublishToIoTCoreRequest;
+import io.ggipc.greengrass.model.UserProperty;
 import java.lang.ref.Cleaner;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * The JNI surface of {@code libggipc_jni}. Not API: use {@code io.ggipc.greengrass}. Every method may throw the
@@ -22,9 +26,12 @@ public final class Native {
     /** Version of the native library. */
     public static native String version();
 
-    /** Connects and returns a client handle. {@code lifecycle} may be null. */
+    /**
+     * Connects and returns a client handle. {@code lifecycle} may be null; a timeout or queue size of 0 means the
+     * library's default; {@code reconnect} enables reconnection with the library's default backoff.
+     */
     static native long clientConnect(String socketPath, String authToken, long connectTimeoutMs,
-            long operationTimeoutMs, LifecycleBridge lifecycle);
+            long operationTimeoutMs, boolean reconnect, int subscriptionQueue, LifecycleBridge lifecycle);
 
     /** Closes the connection (idempotent); the handle stays valid until {@link #clientFree}. */
     static native void clientClose(long client);
@@ -33,24 +40,52 @@ public final class Native {
     static native void clientFree(long client);
 
     /**
-     * Publishes and waits for the answer on the calling thread. {@code qos}: -1 unset, 0, 1, -2 invalid;
-     * {@code retain}: -1 unset, 0 false, 1 true; {@code payloadFormat}: -1 unset, 0, 1, -2 invalid;
-     * {@code userProperties}: key, value, key, value …
+     * Runs a request/response operation ({@code operation} is its shape id, {@code request} its JSON) and waits
+     * for the answer on the calling thread; returns the response JSON, or {@code null} when it is empty.
      */
-    static native void publish(long client, String topic, int qos, byte[] payload, int retain,
-            String[] userProperties, long expiry, boolean hasExpiry, byte[] correlationData, String responseTopic,
-            int payloadFormat, String contentType);
+    static native byte[] call(long client, String operation, byte[] request);
 
-    /** Like {@link #publish} but returns at once; {@code future} is completed from a library thread. */
-    static native void publishAsync(long client, String topic, int qos, byte[] payload, int retain,
-            String[] userProperties, long expiry, boolean hasExpiry, byte[] correlationData, String responseTopic,
-            int payloadFormat, String contentType, NativeFuture<?> future);
+    /** Like {@link #call} but returns at once; {@code future} is completed from a library thread. */
+    static native void callAsync(long client, String operation, byte[] request, NativeFuture<?> future);
 
-    /** Subscribes, waiting on the calling thread; returns a subscription handle. Events go to {@code bridge}. */
-    static native long subscribe(long client, String topic, int qos, StreamBridge bridge);
+    /** Opens a stream, waiting on the calling thread; returns a subscription handle. Events go to {@code bridge}. */
+    static native long stream(long client, String operation, byte[] request, StreamBridge<?> bridge);
 
-    /** Starts a subscription and returns its handle at once; {@code future} completes when it is accepted. */
-    static native long subscribeAsync(long client, String topic, int qos, StreamBridge bridge, NativeFuture<?> future);
+    /** Opens a stream and returns its handle at once; {@code future} completes when it is accepted. */
+    static native long streamAsync(long client, String operation, byte[] request, StreamBridge<?> bridge,
+            NativeFuture<?> future);
+
+    /**
+     * PublishToIoTCore through {@link #call}, with the request as separate values. {@code qos}: -1 unset, 0, 1;
+     * {@code retain}: -1 unset, 0 false, 1 true; {@code payloadFormat}: -1 unset, 0, 1; {@code userProperties}:
+     * key, value, key, value …
+     */
+    static void publish(long client, String topic, int qos, byte[] payload, int retain, String[] userProperties,
+            long expiry, boolean hasExpiry, byte[] correlationData, String responseTopic, int payloadFormat,
+            String contentType) {
+        PublishToIoTCoreRequest r = new PublishToIoTCoreRequest().withTopicName(topic).withPayload(payload)
+                .withCorrelationData(correlationData).withResponseTopic(responseTopic).withContentType(contentType);
+        if (qos >= 0) {
+            r.setQos(Integer.toString(qos));
+        }
+        if (retain >= 0) {
+            r.setRetain(retain == 1);
+        }
+        if (userProperties != null) {
+            List<UserProperty> props = new ArrayList<>();
+            for (int i = 0; i + 1 < userProperties.length; i += 2) {
+                props.add(new UserProperty().withKey(userProperties[i]).withValue(userProperties[i + 1]));
+            }
+            r.setUserProperties(props);
+        }
+        if (hasExpiry) {
+            r.setMessageExpiryIntervalSeconds(expiry);
+        }
+        if (payloadFormat >= 0) {
+            r.setPayloadFormat(Integer.toString(payloadFormat));
+        }
+        call(client, "aws.greengrass#PublishToIoTCore", r.toJson());
+    }
 
     /** Closes the stream (idempotent; also before the subscription was accepted). */
     static native void subscriptionClose(long subscription);

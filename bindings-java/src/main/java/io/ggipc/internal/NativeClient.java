@@ -3,17 +3,10 @@ package io.ggipc.internal;
 import io.ggipc.eventstreamrpc.EventStreamClosedException;
 import io.ggipc.eventstreamrpc.EventStreamRPCConnection.LifecycleHandler;
 import io.ggipc.eventstreamrpc.EventStreamRPCConnectionConfig;
-import io.ggipc.greengrass.model.PayloadFormat;
-import io.ggipc.greengrass.model.PublishToIoTCoreRequest;
-import io.ggipc.greengrass.model.PublishToIoTCoreResponse;
-import io.ggipc.greengrass.model.QOS;
-import io.ggipc.greengrass.model.SubscribeToIoTCoreRequest;
-import io.ggipc.greengrass.model.SubscribeToIoTCoreResponse;
-import io.ggipc.greengrass.model.UserProperty;
 import java.lang.ref.Cleaner;
 import java.lang.ref.Reference;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
 
 /**
  * Owns one native client (one connection). Not API. Thread-safe. {@link #close()} ends the connection; the native
@@ -52,7 +45,8 @@ public final class NativeClient implements AutoCloseable {
         Native.init();
         LifecycleBridge bridge = new LifecycleBridge(lifecycle);
         long h = Native.clientConnect(config.getSocketPath(), config.getAuthToken(),
-                config.getConnectTimeout().toMillis(), config.getOperationTimeout().toMillis(), bridge);
+                config.getConnectTimeout().toMillis(), config.getOperationTimeout().toMillis(), config.isReconnect(),
+                config.getSubscriptionQueueSize() == null ? 0 : config.getSubscriptionQueueSize(), bridge);
         ClientState state = new ClientState(h);
         bridge.state = state;
         return new NativeClient(h, state);
@@ -68,64 +62,31 @@ public final class NativeClient implements AutoCloseable {
         }
     }
 
-    static int qos(String wire) {
-        if (wire == null) {
-            return -1;
-        }
-        QOS q = QOS.get(wire);
-        return q == null ? -2 : q.ordinal();
-    }
-
-    static int payloadFormat(String wire) {
-        if (wire == null) {
-            return -1;
-        }
-        PayloadFormat f = PayloadFormat.get(wire);
-        return f == null ? -2 : f.ordinal();
-    }
-
-    static String[] userProperties(List<UserProperty> props) {
-        if (props == null) {
-            return null;
-        }
-        String[] kv = new String[props.size() * 2];
-        int i = 0;
-        for (UserProperty p : props) {
-            kv[i++] = p.getKey();
-            kv[i++] = p.getValue();
-        }
-        return kv;
-    }
-
-    /** Publishes and waits for the nucleus' answer on the calling thread. */
-    public void publish(PublishToIoTCoreRequest r) {
+    /**
+     * Runs a request/response operation and waits for the answer on the calling thread.
+     *
+     * @param operation the operation's shape id, e.g. {@code aws.greengrass#PublishToIoTCore}
+     * @param request the request JSON
+     * @return the response JSON, {@code null} for an empty response
+     */
+    public byte[] call(String operation, byte[] request) {
         checkOpen();
-        Long expiry = r.getMessageExpiryIntervalSeconds();
-        Boolean retain = r.isRetain();
         try {
-            Native.publish(handle, r.getTopicName(), qos(r.getQosAsString()), r.getPayload(),
-                    retain == null ? -1 : retain ? 1 : 0, userProperties(r.getUserProperties()),
-                    expiry == null ? 0 : expiry, expiry != null, r.getCorrelationData(), r.getResponseTopic(),
-                    payloadFormat(r.getPayloadFormatAsString()), r.getContentType());
+            return Native.call(handle, operation, request);
         } finally {
             Reference.reachabilityFence(this);
         }
     }
 
-    /** Publishes without waiting; the future completes (off the library's I/O threads) with the answer. */
-    public CompletableFuture<PublishToIoTCoreResponse> publishAsync(PublishToIoTCoreRequest r) {
-        NativeFuture<PublishToIoTCoreResponse> f = new NativeFuture<>(new PublishToIoTCoreResponse());
+    /** Runs a request/response operation without waiting; the future completes off the library's I/O threads. */
+    public <T> CompletableFuture<T> callAsync(String operation, byte[] request, Function<byte[], T> response) {
+        NativeFuture<T> f = new NativeFuture<>(response);
         if (state.closed) {
             f.completeExceptionally(new EventStreamClosedException("the connection is closed"));
             return f;
         }
-        Long expiry = r.getMessageExpiryIntervalSeconds();
-        Boolean retain = r.isRetain();
         try {
-            Native.publishAsync(handle, r.getTopicName(), qos(r.getQosAsString()), r.getPayload(),
-                    retain == null ? -1 : retain ? 1 : 0, userProperties(r.getUserProperties()),
-                    expiry == null ? 0 : expiry, expiry != null, r.getCorrelationData(), r.getResponseTopic(),
-                    payloadFormat(r.getPayloadFormatAsString()), r.getContentType(), f);
+            Native.callAsync(handle, operation, request, f);
         } catch (RuntimeException e) {
             f.completeExceptionally(e);
         } finally {
@@ -134,12 +95,12 @@ public final class NativeClient implements AutoCloseable {
         return f;
     }
 
-    /** Subscribes, waiting on the calling thread for the nucleus' answer. */
-    public NativeSubscription subscribe(SubscribeToIoTCoreRequest r, StreamBridge bridge) {
+    /** Opens a streaming operation, waiting on the calling thread for the server's answer. */
+    public NativeSubscription stream(String operation, byte[] request, StreamBridge<?> bridge) {
         checkOpen();
         bridge.client = this;
         try {
-            long s = Native.subscribe(handle, r.getTopicName(), qos(r.getQosAsString()), bridge);
+            long s = Native.stream(handle, operation, request, bridge);
             NativeSubscription sub = new NativeSubscription(s);
             bridge.attach(sub);
             return sub;
@@ -148,13 +109,13 @@ public final class NativeClient implements AutoCloseable {
         }
     }
 
-    /** Starts a subscription; {@code response} completes when the nucleus accepted or refused it. */
-    public NativeSubscription subscribeAsync(SubscribeToIoTCoreRequest r, StreamBridge bridge,
-            NativeFuture<SubscribeToIoTCoreResponse> response) {
+    /** Opens a streaming operation; {@code response} completes when the server accepted or refused it. */
+    public NativeSubscription streamAsync(String operation, byte[] request, StreamBridge<?> bridge,
+            NativeFuture<?> response) {
         checkOpen();
         bridge.client = this;
         try {
-            long s = Native.subscribeAsync(handle, r.getTopicName(), qos(r.getQosAsString()), bridge, response);
+            long s = Native.streamAsync(handle, operation, request, bridge, response);
             NativeSubscription sub = new NativeSubscription(s);
             bridge.attach(sub);
             return sub;

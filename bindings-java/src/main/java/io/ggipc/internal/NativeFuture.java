@@ -4,24 +4,34 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
 
 /**
- * A future completed by the native library with a value fixed at creation, or failed with a mapped error.
+ * A future completed by the native library with the response JSON (read by the operation's response class), or
+ * failed with a mapped error.
  * Completion happens on the library's completer thread; code chained on the future runs there too. Waiting on
  * an unfinished ggipc future from that thread could never end, so it fails at once with an
  * {@link IllegalStateException} instead of hanging.
  */
 public final class NativeFuture<T> extends CompletableFuture<T> {
     private static volatile Thread completer;
-    private final T value;
+    private final Function<byte[], T> response;
 
-    public NativeFuture(T value) {
-        this.value = value;
+    /** @param response reads the response JSON ({@code null} for an empty response) */
+    public NativeFuture(Function<byte[], T> response) {
+        this.response = response;
     }
 
     @CalledFromNative
-    void completeNative() {
+    void completeNative(byte[] json) {
         completer = Thread.currentThread();
+        T value;
+        try {
+            value = response.apply(json);
+        } catch (RuntimeException e) {
+            completeExceptionally(e);
+            return;
+        }
         complete(value);
     }
 

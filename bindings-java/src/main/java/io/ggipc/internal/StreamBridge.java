@@ -2,25 +2,23 @@ package io.ggipc.internal;
 
 import io.ggipc.eventstreamrpc.MessagesDroppedException;
 import io.ggipc.eventstreamrpc.StreamResponseHandler;
-import io.ggipc.greengrass.model.IoTCoreMessage;
-import io.ggipc.greengrass.model.MQTTMessage;
-import io.ggipc.greengrass.model.PayloadFormat;
-import io.ggipc.greengrass.model.UserProperty;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.Executor;
+import java.util.function.Function;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * Receives one subscription's events from its native dispatcher thread, in order, and hands them to the user's
- * handler, inline or through the executor. A handler that throws is logged and the stream goes on.
+ * Receives one subscription's events from its native dispatcher thread, in order, as JSON; reads each with the
+ * operation's event class and hands it to the user's handler, inline or through the executor. A handler that
+ * throws is logged and the stream goes on; an event that cannot be read is reported to the handler as a stream
+ * error.
  */
-public final class StreamBridge {
+public final class StreamBridge<E> {
     private static final Logger LOG = Logger.getLogger(StreamBridge.class.getName());
 
-    private final StreamResponseHandler<IoTCoreMessage> handler;
+    private final StreamResponseHandler<E> handler;
+    private final Function<byte[], E> reader;
     private final Executor executor;
     private final AtomicBoolean closedDelivered = new AtomicBoolean();
     private volatile NativeSubscription subscription;
@@ -30,10 +28,12 @@ public final class StreamBridge {
 
     /**
      * @param handler the user's handler (may be null: events are dropped)
+     * @param reader reads one event from its JSON
      * @param executor where to run the handler, or null to run it on the dispatcher thread
      */
-    public StreamBridge(StreamResponseHandler<IoTCoreMessage> handler, Executor executor) {
+    public StreamBridge(StreamResponseHandler<E> handler, Function<byte[], E> reader, Executor executor) {
         this.handler = handler;
+        this.reader = reader;
         this.executor = executor;
     }
 
@@ -55,35 +55,26 @@ public final class StreamBridge {
     }
 
     @CalledFromNative
-    void onMessage(String topic, byte[] payload, int retain, String[] userProperties, long expiry, boolean hasExpiry,
-            byte[] correlationData, String responseTopic, int payloadFormat, String contentType) {
+    void onEvent(byte[] json) {
         if (handler == null) {
             return;
         }
-        MQTTMessage m = new MQTTMessage();
-        m.setTopicName(topic);
-        m.setPayload(payload);
-        if (retain >= 0) {
-            m.setRetain(retain == 1);
+        E event;
+        try {
+            event = reader.apply(json);
+        } catch (RuntimeException e) {
+            onError(e);
+            return;
         }
-        if (userProperties != null) {
-            List<UserProperty> props = new ArrayList<>(userProperties.length / 2);
-            for (int i = 0; i + 1 < userProperties.length; i += 2) {
-                props.add(new UserProperty().withKey(userProperties[i]).withValue(userProperties[i + 1]));
+        if (executor == null) {
+            try {
+                handler.onStreamEvent(event);
+            } catch (Throwable t) {
+                LOG.log(Level.WARNING, "StreamResponseHandler.onStreamEvent threw", t);
             }
-            m.setUserProperties(props);
+            return;
         }
-        if (hasExpiry) {
-            m.setMessageExpiryIntervalSeconds(expiry);
-        }
-        m.setCorrelationData(correlationData);
-        m.setResponseTopic(responseTopic);
-        if (payloadFormat >= 0 && payloadFormat < PayloadFormat.values().length) {
-            m.setPayloadFormat(PayloadFormat.values()[payloadFormat]);
-        }
-        m.setContentType(contentType);
-        IoTCoreMessage event = new IoTCoreMessage().withMessage(m);
-        run(() -> {
+        executor.execute(() -> {
             try {
                 handler.onStreamEvent(event);
             } catch (Throwable t) {
