@@ -2,6 +2,7 @@ package io.ggipc.greengrass;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -18,6 +19,8 @@ import io.ggipc.greengrass.model.PublishMessage;
 import io.ggipc.greengrass.model.PublishToIoTCoreRequest;
 import io.ggipc.greengrass.model.PublishToTopicRequest;
 import io.ggipc.greengrass.model.ReceiveMode;
+import io.ggipc.greengrass.model.ResourceNotFoundError;
+import io.ggipc.greengrass.model.UnauthorizedError;
 import io.ggipc.greengrass.model.ServiceError;
 import io.ggipc.greengrass.model.SubscribeToIoTCoreRequest;
 import io.ggipc.greengrass.model.SubscribeToTopicRequest;
@@ -58,8 +61,9 @@ class GeneratedSurfaceTest {
                 .build();
     }
 
-    static String unsupported(String op) {
-        return "Operation aws.greengrass#" + op + " is not supported by Greengrass";
+    static String denied(String op, String topic) {
+        return "Principal test.full is not authorized to perform aws.greengrass.ipc.pubsub:aws.greengrass#" + op
+                + " on resource " + topic;
     }
 
     static <T> Throwable cause(CompletableFuture<T> f) {
@@ -68,34 +72,34 @@ class GeneratedSurfaceTest {
     }
 
     @Test
-    void newOperationsReachTheServerAndComeBackAsTypedServiceErrorV2() throws Exception {
+    void newOperationsReachTheServerAndComeBackTypedV2() throws Exception {
         try (GreengrassCoreIPCClientV2 ipc = v2()) {
+            // The test component has no configuration: the nucleus' "Key not found".
             GetConfigurationRequest req = new GetConfigurationRequest().withKeyPath(List.of("a", "b"));
-            ServiceError e = assertThrows(ServiceError.class, () -> ipc.getConfiguration(req));
-            assertEquals(unsupported("GetConfiguration"), e.getMessage());
-            assertEquals("server", e.getErrorTypeString());
-            assertTrue(e.isRetryable());
-            ServiceError a = assertInstanceOf(ServiceError.class, cause(ipc.getConfigurationAsync(req)));
-            assertEquals(unsupported("GetConfiguration"), a.getMessage());
+            ResourceNotFoundError e = assertThrows(ResourceNotFoundError.class, () -> ipc.getConfiguration(req));
+            assertEquals("Key not found", e.getMessage());
+            assertEquals("client", e.getErrorTypeString());
+            ResourceNotFoundError a = assertInstanceOf(ResourceNotFoundError.class,
+                    cause(ipc.getConfigurationAsync(req)));
+            assertEquals("Key not found", a.getMessage());
 
+            // Its policies are the MQTT proxy's only: local pub/sub is refused with the nucleus' words.
             PublishToTopicRequest pub = new PublishToTopicRequest().withTopic("local/t").withPublishMessage(
                     new PublishMessage().withJsonMessage(new JsonMessage().withMessage(Map.of("k", "v"))));
-            assertEquals(unsupported("PublishToTopic"),
-                    assertThrows(ServiceError.class, () -> ipc.publishToTopic(pub)).getMessage());
-            assertEquals(unsupported("UpdateState"), assertThrows(ServiceError.class,
-                    () -> ipc.updateState(new UpdateStateRequest().withState(ReportedLifecycleState.RUNNING)))
-                    .getMessage());
+            assertEquals(denied("PublishToTopic", "local/t"),
+                    assertThrows(UnauthorizedError.class, () -> ipc.publishToTopic(pub)).getMessage());
+            assertNotNull(ipc.updateState(new UpdateStateRequest().withState(ReportedLifecycleState.RUNNING)));
 
             // A streaming operation: refused when it opens, sync (thrown) and async (the response future).
             SubscribeToTopicRequest sub = new SubscribeToTopicRequest().withTopic("local/#")
                     .withReceiveMode(ReceiveMode.RECEIVE_MESSAGES_FROM_OTHERS);
-            assertEquals(unsupported("SubscribeToTopic"), assertThrows(ServiceError.class,
+            assertEquals(denied("SubscribeToTopic", "local/#"), assertThrows(UnauthorizedError.class,
                     () -> ipc.subscribeToTopic(sub, m -> {}, Optional.empty(), Optional.empty())).getMessage());
             GreengrassCoreIPCClientV2.StreamingResponse<CompletableFuture<io.ggipc.greengrass.model.SubscribeToTopicResponse>,
                     SubscribeToTopicResponseHandler> s =
                     ipc.subscribeToTopicAsync(sub, m -> {}, Optional.empty(), Optional.empty());
-            assertEquals(unsupported("SubscribeToTopic"),
-                    assertInstanceOf(ServiceError.class, cause(s.getResponse())).getMessage());
+            assertEquals(denied("SubscribeToTopic", "local/#"),
+                    assertInstanceOf(UnauthorizedError.class, cause(s.getResponse())).getMessage());
             // The connection is still good.
             ipc.publishToIoTCore(new PublishToIoTCoreRequest().withTopicName("gen/ok").withQos("0")
                     .withPayload(new byte[] {1}));
@@ -103,19 +107,19 @@ class GeneratedSurfaceTest {
     }
 
     @Test
-    void newOperationsReachTheServerAndComeBackAsTypedServiceErrorV1() throws Exception {
+    void newOperationsReachTheServerAndComeBackTypedV1() throws Exception {
         try (EventStreamRPCConnection c = new EventStreamRPCConnection(
                 new EventStreamRPCConnectionConfig(server.socket, server.fullToken))) {
             c.connect(null).get(10, TimeUnit.SECONDS);
             GreengrassCoreIPCClient ipc = new GreengrassCoreIPCClient(c);
             CompletableFuture<GetConfigurationResponse> f =
                     ipc.getConfiguration(new GetConfigurationRequest(), Optional.empty()).getResponse();
-            assertEquals(unsupported("GetConfiguration"),
-                    assertInstanceOf(ServiceError.class, cause(f)).getMessage());
+            assertEquals("Key not found",
+                    assertInstanceOf(ResourceNotFoundError.class, cause(f)).getMessage());
             SubscribeToTopicResponseHandler h = ipc.subscribeToTopic(
                     new SubscribeToTopicRequest().withTopic("local/x"), Optional.empty());
-            assertEquals(unsupported("SubscribeToTopic"),
-                    assertInstanceOf(ServiceError.class, cause(h.getResponse())).getMessage());
+            assertEquals(denied("SubscribeToTopic", "local/x"),
+                    assertInstanceOf(UnauthorizedError.class, cause(h.getResponse())).getMessage());
         }
     }
 
