@@ -385,7 +385,7 @@ impl Launch {
         }
     }
 
-    fn spawn(&self, label: &str, step: &Step) -> Result<tokio::process::Child, String> {
+    fn spawn(&self, label: &str, step: &Step) -> Result<tokio::process::Child, Option<String>> {
         // SAFETY: geteuid has no preconditions and cannot fail.
         if step.requires_privilege && unsafe { libc::geteuid() } != 0 {
             note(&format!(
@@ -395,16 +395,18 @@ impl Launch {
         }
         self.command(step)
             .spawn()
-            .map_err(|e| self.failure(step, format!("{label}: cannot start sh: {e}")))
+            .map_err(|e| Some(self.failure(step, format!("{label}: cannot start sh: {e}"))))
     }
 
-    /// Runs a step to completion (Install, Startup, Shutdown, Recover).
+    /// Runs a step to completion (Install, Startup, Shutdown, Recover). With `stop`, the step is stopped (and
+    /// `Err(None)` returned) when the nucleus stops.
     async fn run_to_end(
         &self,
         label: &str,
         step: &Step,
         default_timeout: u64,
-    ) -> Result<(), String> {
+        stop: Option<&mut watch::Receiver<bool>>,
+    ) -> Result<(), Option<String>> {
         let name = &self.spec.name;
         if self.skip(step) {
             say(
@@ -419,12 +421,28 @@ impl Launch {
         let mut child = self.spawn(label, step)?;
         let pipes = pipe_output(name, &mut child);
         let secs = step.timeout_secs.unwrap_or(default_timeout);
-        let status = match tokio::time::timeout(Duration::from_secs(secs), child.wait()).await {
-            Ok(s) => s.map_err(|e| self.failure(step, e))?,
+        let stopping = async {
+            match stop {
+                Some(rx) => {
+                    let _ = rx.wait_for(|s| *s).await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        let status = tokio::select! {
+            s = tokio::time::timeout(Duration::from_secs(secs), child.wait()) => s,
+            _ = stopping => {
+                self.terminate(&mut child).await;
+                pipes.await;
+                return Err(None);
+            }
+        };
+        let status = match status {
+            Ok(s) => s.map_err(|e| Some(self.failure(step, e)))?,
             Err(_) => {
                 kill_group(&child, libc::SIGKILL);
                 let _ = child.wait().await;
-                return Err(self.failure(
+                return Err(Some(self.failure(
                     step,
                     format!(
                         "timed out after {secs} s ({})",
@@ -434,14 +452,14 @@ impl Launch {
                             "the default timeout"
                         }
                     ),
-                ));
+                )));
             }
         };
         pipes.await;
         if status.success() {
             Ok(())
         } else {
-            Err(self.failure(step, describe(status)))
+            Err(Some(self.failure(step, describe(status))))
         }
     }
 
@@ -492,14 +510,23 @@ impl Launch {
     async fn pass(&self, installed: bool, stop: &mut watch::Receiver<bool>) -> Pass {
         if !installed {
             if let Some(step) = &self.spec.install {
-                if let Err(message) = self
-                    .run_to_end("Install", step, crate::recipe::INSTALL_TIMEOUT_SECS)
+                match self
+                    .run_to_end(
+                        "Install",
+                        step,
+                        crate::recipe::INSTALL_TIMEOUT_SECS,
+                        Some(&mut *stop),
+                    )
                     .await
                 {
-                    return Pass::Error {
-                        message,
-                        installed: false,
-                    };
+                    Ok(()) => {}
+                    Err(None) => return Pass::Stopped,
+                    Err(Some(message)) => {
+                        return Pass::Error {
+                            message,
+                            installed: false,
+                        }
+                    }
                 }
             }
         }
@@ -507,14 +534,23 @@ impl Launch {
             return Pass::Stopped;
         }
         if let Some(step) = &self.spec.startup {
-            if let Err(message) = self
-                .run_to_end("Startup", step, crate::recipe::STARTUP_TIMEOUT_SECS)
+            match self
+                .run_to_end(
+                    "Startup",
+                    step,
+                    crate::recipe::STARTUP_TIMEOUT_SECS,
+                    Some(&mut *stop),
+                )
                 .await
             {
-                return Pass::Error {
-                    message,
-                    installed: true,
-                };
+                Ok(()) => {}
+                Err(None) => return Pass::Stopped,
+                Err(Some(message)) => {
+                    return Pass::Error {
+                        message,
+                        installed: true,
+                    }
+                }
             }
         }
         let run = match (&self.run_override, &self.spec.run) {
@@ -541,7 +577,7 @@ impl Launch {
             Ok(c) => c,
             Err(message) => {
                 return Pass::Error {
-                    message,
+                    message: message.unwrap_or_default(),
                     installed: true,
                 }
             }
@@ -579,10 +615,10 @@ impl Launch {
         pipes.await;
         if let Some(step) = &self.spec.shutdown {
             if let Err(e) = self
-                .run_to_end("Shutdown", step, crate::recipe::SHUTDOWN_TIMEOUT_SECS)
+                .run_to_end("Shutdown", step, crate::recipe::SHUTDOWN_TIMEOUT_SECS, None)
                 .await
             {
-                note(&format!("{name}: {e}"));
+                note(&format!("{name}: {}", e.unwrap_or_default()));
             }
         }
         if let Pass::Finished { no_run: false } = pass {
@@ -682,10 +718,17 @@ impl Launch {
                     ));
                     if let Some(step) = &self.spec.recover {
                         if let Err(e) = self
-                            .run_to_end("Recover", step, crate::recipe::RECOVER_TIMEOUT_SECS)
+                            .run_to_end(
+                                "Recover",
+                                step,
+                                crate::recipe::RECOVER_TIMEOUT_SECS,
+                                Some(&mut stop),
+                            )
                             .await
                         {
-                            note(&format!("{name}: {e}"));
+                            if let Some(e) = e {
+                                note(&format!("{name}: {e}"));
+                            }
                         }
                     }
                     if *stop.borrow() {

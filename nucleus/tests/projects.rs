@@ -399,3 +399,35 @@ fn watch_restarts_a_component_when_its_artifacts_change() {
     );
     assert!(out.contains("ggipc: com.example.Watched stopped"), "{out}");
 }
+
+#[test]
+fn ctrl_c_stops_a_component_still_in_install() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = dir.path().join("r.yaml");
+    std::fs::write(
+        &recipe,
+        "ComponentName: slow.Install\nLifecycle:\n  Install: 'echo installing; exec sleep 1000'\n  Run: echo never\n",
+    )
+    .unwrap();
+    let root = dir.path().join("root");
+    let mut p = Proc::spawn(
+        &[
+            "run",
+            "--root",
+            root.to_str().unwrap(),
+            "--mqtt-port",
+            "0",
+            "--stop-timeout",
+            "2",
+            recipe.to_str().unwrap(),
+        ],
+        &[],
+    );
+    p.wait_line("[slow.Install] installing", Duration::from_secs(20));
+    p.signal(libc::SIGINT);
+    let st = p.wait_exit(Duration::from_secs(20));
+    let out = p.output();
+    assert!(st.success(), "{out}");
+    assert!(out.contains("ggipc: slow.Install stopped"), "{out}");
+    assert!(!out.contains("never"), "{out}");
+}
