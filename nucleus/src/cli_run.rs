@@ -175,6 +175,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
                 .collect();
             println!("ggipc: watching {} for {}", what.join(", "), c.name);
         }
+        let sources = art.sources.clone();
         let vars = Variables {
             artifacts_path: art.artifacts_path,
             decompressed_path: art.decompressed_path,
@@ -193,6 +194,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
             root: n.root.clone(),
             artifacts_dir: args.artifacts.clone(),
             watch: args.watch,
+            sources,
         };
         let name = c.name.clone();
         let rx = stop_rx.clone();

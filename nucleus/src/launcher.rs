@@ -50,6 +50,8 @@ pub struct Launch {
     pub artifacts_dir: Option<PathBuf>,
     /// Restart the component when its artifacts' sources change.
     pub watch: bool,
+    /// What the artifacts were staged from ([`Staged::sources`]), watched in watch mode.
+    pub sources: Vec<PathBuf>,
 }
 
 /// How a component ended.
@@ -468,13 +470,8 @@ impl Launch {
         let s = stage_artifacts(&self.spec, &self.root, self.artifacts_dir.as_deref())?;
         self.vars.artifacts_path = s.artifacts_path;
         self.vars.decompressed_path = s.decompressed_path;
+        self.sources = s.sources;
         Ok(())
-    }
-
-    fn sources(&self) -> Vec<PathBuf> {
-        stage_artifacts(&self.spec, &self.root, self.artifacts_dir.as_deref())
-            .map(|s| s.sources)
-            .unwrap_or_default()
     }
 
     /// Waits until the watched sources differ from `baseline` (never returns without watch mode).
@@ -482,7 +479,7 @@ impl Launch {
         if !self.watch {
             std::future::pending::<()>().await;
         }
-        let sources = self.sources();
+        let sources = self.sources.clone();
         loop {
             tokio::time::sleep(WATCH_INTERVAL).await;
             let s = sources.clone();
@@ -499,7 +496,7 @@ impl Launch {
         if !self.watch {
             return Vec::new();
         }
-        let s = self.sources();
+        let s = self.sources.clone();
         tokio::task::spawn_blocking(move || snapshot(&s))
             .await
             .unwrap_or_default()
