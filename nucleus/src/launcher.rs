@@ -714,7 +714,7 @@ impl Launch {
                         }
                     ));
                     if let Some(step) = &self.spec.recover {
-                        if let Err(e) = self
+                        if let Err(Some(e)) = self
                             .run_to_end(
                                 "Recover",
                                 step,
@@ -723,9 +723,7 @@ impl Launch {
                             )
                             .await
                         {
-                            if let Some(e) = e {
-                                note(&format!("{name}: {e}"));
-                            }
+                            note(&format!("{name}: {e}"));
                         }
                     }
                     if *stop.borrow() {
