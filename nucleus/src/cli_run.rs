@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use clap::Args;
 use ggipc_nucleus::config::Config;
-use ggipc_nucleus::launcher::{Launch, Outcome};
+use ggipc_nucleus::launcher::{stage_artifacts, Launch, Outcome};
 use ggipc_nucleus::node::{absolute, read_registration, Nucleus, NucleusOptions};
-use ggipc_nucleus::recipe::{ComponentSpec, Variables};
+use ggipc_nucleus::recipe::Variables;
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::{init_logging, NucleusArgs};
@@ -18,7 +18,7 @@ use crate::{init_logging, NucleusArgs};
 pub struct RunArgs {
     #[command(flatten)]
     pub nucleus: NucleusArgs,
-    /// Recipe files (JSON or YAML).
+    /// Recipe files (JSON or YAML), or project directories (GDK: with gdk-config.json; else with recipe.yaml).
     #[arg(required = true)]
     pub recipes: Vec<PathBuf>,
     /// Run CMD instead of COMPONENT's recipe Run step (local development); repeatable.
@@ -29,8 +29,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub artifacts: Option<PathBuf>,
     /// Stop the nucleus once every component's Run has exited; exit status 0 only if all exited with 0.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "watch")]
     pub exit_when_done: bool,
+    /// Restart a component (artifacts staged again, whole lifecycle) when its artifacts' sources change.
+    #[arg(long)]
+    pub watch: bool,
     /// Seconds a component gets between SIGTERM and SIGKILL when stopping.
     #[arg(long, default_value_t = 5)]
     pub stop_timeout: u64,
@@ -129,24 +132,6 @@ pub async fn nucleus(args: NucleusArgs, recipes: Vec<PathBuf>) -> Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
-fn artifacts_path(spec: &ComponentSpec, root: &Path, artifacts: Option<&Path>) -> PathBuf {
-    let candidates = [
-        artifacts.map(|a| a.join(&spec.name).join(&spec.version)),
-        Some(
-            root.join("packages/artifacts")
-                .join(&spec.name)
-                .join(&spec.version),
-        ),
-    ];
-    for c in candidates.into_iter().flatten() {
-        if c.is_dir() {
-            return c;
-        }
-    }
-    // Local development: the recipe's own directory.
-    absolute(&spec.recipe_dir()).unwrap_or_else(|_| spec.recipe_dir())
-}
-
 pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
     let mut overrides: BTreeMap<String, String> = BTreeMap::new();
     for c in &args.commands {
@@ -166,15 +151,34 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
             ));
         }
     }
+    // Artifacts are staged before anything runs: a missing one stops the start with a message naming the recipe.
+    let mut staged = Vec::new();
+    for c in &n.components {
+        match stage_artifacts(&c.spec, &n.root, args.artifacts.as_deref()) {
+            Ok(s) => staged.push(s),
+            Err(e) => {
+                n.stop().await;
+                return Err(e);
+            }
+        }
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
-    for c in &n.components {
+    for (c, art) in n.components.iter().zip(staged) {
         let spec = c.spec.clone();
         let work = n.root.join("work").join(&c.name);
-        let art = artifacts_path(&spec, &n.root, args.artifacts.as_deref());
+        if args.watch {
+            let what: Vec<String> = art
+                .sources
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            println!("ggipc: watching {} for {}", what.join(", "), c.name);
+        }
+        let sources = art.sources.clone();
         let vars = Variables {
-            artifacts_path: art.clone(),
-            decompressed_path: art,
+            artifacts_path: art.artifacts_path,
+            decompressed_path: art.decompressed_path,
             work_path: work.clone(),
             root_path: n.root.clone(),
             thing_name: n.thing_name.clone(),
@@ -187,6 +191,10 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
             vars,
             work_dir: work,
             stop_grace: Duration::from_secs(args.stop_timeout),
+            root: n.root.clone(),
+            artifacts_dir: args.artifacts.clone(),
+            watch: args.watch,
+            sources,
         };
         let name = c.name.clone();
         let rx = stop_rx.clone();

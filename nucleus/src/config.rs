@@ -85,7 +85,7 @@ pub struct MqttConfig {
 pub struct SpoolerConfig {
     #[serde(default = "d_spool")]
     pub max_size_in_bytes: usize,
-    #[serde(default)]
+    #[serde(default = "d_keep_qos0")]
     pub keep_qos0_when_offline: bool,
     /// Accepted for compatibility with nucleus configurations; only `Memory` is implemented.
     #[serde(default)]
@@ -103,38 +103,74 @@ pub struct EmbeddedConfig {
     pub max_packet_size: usize,
 }
 
+/// The nucleus' defaults, each written once: the configuration file's defaults and [`BridgeConfig::new`]
+/// (crate::mqtt::bridge) both read them.
+///
+/// [`BridgeConfig::new`]: crate::mqtt::bridge::BridgeConfig::new
+pub mod defaults {
+    /// `system.thingName`.
+    pub const THING_NAME: &str = "ggipc-local";
+    /// `mqtt.version`.
+    pub const MQTT_VERSION: &str = "mqtt5";
+    /// `mqtt.keepAliveTimeoutMs`.
+    pub const KEEP_ALIVE_MS: u64 = 60_000;
+    /// `mqtt.operationTimeoutMs`.
+    pub const OPERATION_TIMEOUT_MS: u64 = 30_000;
+    /// `mqtt.maxMessageSizeInBytes` (IoT Core's 128 KiB).
+    pub const MAX_MESSAGE_SIZE_IN_BYTES: usize = 131_072;
+    /// `mqtt.maxInFlightPublishes`.
+    pub const MAX_IN_FLIGHT_PUBLISHES: usize = 5;
+    /// `mqtt.maxPublishRetry` (-1 = unlimited).
+    pub const MAX_PUBLISH_RETRY: i64 = 100;
+    /// `mqtt.publishAckMode`.
+    pub const PUBLISH_ACK_MODE: &str = "spool";
+    /// `mqtt.spooler.maxSizeInBytes`.
+    pub const SPOOLER_MAX_SIZE_IN_BYTES: usize = 2_621_440;
+    /// `mqtt.spooler.keepQos0WhenOffline`.
+    pub const KEEP_QOS0_WHEN_OFFLINE: bool = false;
+    /// `mqtt.embedded.host`.
+    pub const EMBEDDED_HOST: &str = "127.0.0.1";
+    /// `mqtt.embedded.port`.
+    pub const EMBEDDED_PORT: u16 = 1883;
+    /// `mqtt.embedded.maxPacketSize`.
+    pub const EMBEDDED_MAX_PACKET_SIZE: usize = 1 << 20;
+}
+
 fn d_version() -> String {
-    "mqtt5".into()
+    defaults::MQTT_VERSION.into()
 }
 fn d_keep_alive() -> u64 {
-    60_000
+    defaults::KEEP_ALIVE_MS
 }
 fn d_op_timeout() -> u64 {
-    30_000
+    defaults::OPERATION_TIMEOUT_MS
 }
 fn d_max_msg() -> usize {
-    131_072
+    defaults::MAX_MESSAGE_SIZE_IN_BYTES
 }
 fn d_inflight() -> usize {
-    5
+    defaults::MAX_IN_FLIGHT_PUBLISHES
 }
 fn d_retry() -> i64 {
-    100
+    defaults::MAX_PUBLISH_RETRY
 }
 fn d_ack() -> String {
-    "spool".into()
+    defaults::PUBLISH_ACK_MODE.into()
 }
 fn d_spool() -> usize {
-    2_621_440
+    defaults::SPOOLER_MAX_SIZE_IN_BYTES
+}
+fn d_keep_qos0() -> bool {
+    defaults::KEEP_QOS0_WHEN_OFFLINE
 }
 fn d_host() -> String {
-    "127.0.0.1".into()
+    defaults::EMBEDDED_HOST.into()
 }
 fn d_port() -> u16 {
-    1883
+    defaults::EMBEDDED_PORT
 }
 fn d_max_packet() -> usize {
-    1 << 20
+    defaults::EMBEDDED_MAX_PACKET_SIZE
 }
 
 impl Default for MqttConfig {
@@ -266,7 +302,7 @@ impl BrokerChoice {
                 p.parse::<u16>()
                     .map_err(|_| format!("invalid port in {s:?}"))?,
             ),
-            _ => (rest, if tls { 8883 } else { 1883 }),
+            _ => (rest, if tls { 8883 } else { 1883 }), // the MQTT ports (IANA)
         };
         if host.is_empty() {
             return Err(format!("missing host in {s:?}"));
@@ -314,7 +350,10 @@ mod tests {
         let c: Config =
             parse_document(p, "mqtt:\n  spooler:\n    keepQos0WhenOffline: true\n").unwrap();
         assert!(c.mqtt.spooler.keep_qos0_when_offline);
-        assert_eq!(c.mqtt.spooler.max_size_in_bytes, 2_621_440);
+        assert_eq!(
+            c.mqtt.spooler.max_size_in_bytes,
+            defaults::SPOOLER_MAX_SIZE_IN_BYTES
+        );
         let e =
             parse_document::<Config>(p, "mqtt:\n  spooler:\n    maxSizeInByte: 3\n").unwrap_err();
         assert!(e.contains("c.yaml") && e.contains("maxSizeInByte"), "{e}");

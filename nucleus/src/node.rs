@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ggipc::server::{Broker, MemoryBroker, Recipe, Server, ServerConfig};
+use ggipc::server::{Broker, MemoryBroker, Server, ServerConfig};
 use serde_json::{json, Value};
 
 use crate::brokers::{BridgeIpcBroker, EmbeddedIpcBroker};
@@ -63,24 +63,6 @@ pub struct Nucleus {
     registration_file: PathBuf,
 }
 
-fn substitute_thing_name(v: &mut Value, thing: &str) {
-    match v {
-        Value::String(s) if s.contains("{iot:thingName}") => {
-            *s = s.replace("{iot:thingName}", thing)
-        }
-        Value::Array(a) => a.iter_mut().for_each(|x| substitute_thing_name(x, thing)),
-        Value::Object(o) => {
-            // Keys too: policy ids and topic keys may carry the variable.
-            let entries: Vec<(String, Value)> = std::mem::take(o).into_iter().collect();
-            for (k, mut val) in entries {
-                substitute_thing_name(&mut val, thing);
-                o.insert(k.replace("{iot:thingName}", thing), val);
-            }
-        }
-        _ => {}
-    }
-}
-
 impl Nucleus {
     /// Loads recipes, starts the broker side and the IPC server, writes the registration file.
     pub async fn start(opts: NucleusOptions) -> Result<Nucleus, String> {
@@ -101,25 +83,12 @@ impl Nucleus {
             .system
             .thing_name
             .clone()
-            .unwrap_or_else(|| "ggipc-local".to_owned());
+            .unwrap_or_else(|| crate::config::defaults::THING_NAME.to_owned());
 
         // Recipes first: a bad recipe stops everything before anything listens.
         let mut recipes = Vec::new();
         for path in &opts.recipes {
-            let mut raw = crate::recipe::load_document(path)?;
-            if let Some(cc) = raw.as_object_mut().and_then(|o| {
-                o.iter_mut()
-                    .find(|(k, _)| k.eq_ignore_ascii_case("ComponentConfiguration"))
-                    .map(|(_, v)| v)
-            }) {
-                substitute_thing_name(cc, &thing_name);
-            }
-            let recipe = Recipe::from_value(raw.clone()).map_err(|mut e| {
-                e.file = Some(path.clone());
-                e.to_string()
-            })?;
-            // The lifecycle must parse too (errors name file and field).
-            let spec = crate::recipe::ComponentSpec::from_value(path, &raw)?;
+            let (recipe, spec) = crate::recipe::ComponentSpec::load(path, &thing_name)?;
             recipes.push((path.clone(), recipe, spec));
         }
 
@@ -219,11 +188,19 @@ impl Nucleus {
                 recipe.access_control().clone(),
                 svcuid,
             );
+            // GetConfiguration and friends read the recipe's DefaultConfiguration.
+            server.set_configuration(
+                recipe.name(),
+                recipe
+                    .default_configuration()
+                    .cloned()
+                    .unwrap_or_else(|| serde_json::json!({})),
+            );
             tracing::info!(component = %recipe.name(), recipe = %path.display(), "component registered");
             components.push(Registered {
                 name: recipe.name().to_owned(),
                 svcuid,
-                recipe_path: absolute(&path)?,
+                recipe_path: absolute(&spec.recipe_path)?,
                 spec,
             });
         }

@@ -159,8 +159,13 @@ Manifests:
         line.contains("marker=installed") && line.contains(&format!("pwd={}", work.display())),
         "{line}"
     );
+    // Exiting non-zero is an error: restarted (Run only, Install ran once), BROKEN at the third.
+    assert_eq!(out.matches("[life.Component] thing=").count(), 3, "{out}");
     assert!(
-        out.contains("ggipc: life.Component exited with code 3"),
+        out.contains(&format!(
+            "ggipc: life.Component is BROKEN: {}: Manifests[1].Lifecycle.Run: exited with code 3 (error 3 of 3",
+            recipe.display()
+        )),
         "{out}"
     );
 }
@@ -201,7 +206,10 @@ fn failing_install_marks_broken_and_command_override_runs() {
     let out = p.output();
     assert_eq!(st.code(), Some(1), "{out}");
     assert!(
-        out.contains("b.Component is BROKEN: Install failed"),
+        out.contains(&format!(
+            "b.Component is BROKEN: {}: Lifecycle.Install: exited with code 7 (error 3 of 3",
+            broken.display()
+        )),
         "{out}"
     );
     assert!(!out.contains("never"), "{out}");

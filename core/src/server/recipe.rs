@@ -1,5 +1,15 @@
 //! Component recipes (JSON or YAML): the component's name and version, its default configuration and its
-//! `accessControl` policies. The whole document stays available ([`Recipe::raw`]) for launchers.
+//! `accessControl` policies. The whole document stays available ([`Recipe::raw`]) for launchers, which read their
+//! lifecycle from it; this module is the one place that decides how a recipe file is read and what a valid name
+//! and version are.
+//!
+//! Rules:
+//! - format: a `.json` file, or text whose first non-blank character is `{`, is JSON (with JSON's error messages);
+//!   anything else is YAML;
+//! - keys are matched ignoring ASCII case, as the nucleus does;
+//! - `ComponentName` is required and must not be blank;
+//! - `ComponentVersion` is optional (a local recipe may leave it out; [`Recipe::version_or_default`] is then
+//!   [`Recipe::DEFAULT_VERSION`]); when present it is a non-blank string or a number (YAML's `1.0`).
 
 use super::policy::{AccessControl, PolicyError};
 use serde_json::Value;
@@ -28,6 +38,25 @@ impl fmt::Display for RecipeError {
 
 impl std::error::Error for RecipeError {}
 
+impl RecipeError {
+    /// An error about `field` (a dotted path such as `Manifests[0].Lifecycle.Run`).
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> RecipeError {
+        RecipeError {
+            file: None,
+            field: Some(field.into()),
+            message: message.into(),
+        }
+    }
+
+    /// Names the file, unless the error already names one.
+    pub fn in_file(mut self, path: &Path) -> RecipeError {
+        if self.file.is_none() {
+            self.file = Some(path.to_path_buf());
+        }
+        self
+    }
+}
+
 /// A parsed recipe.
 #[derive(Clone, Debug)]
 pub struct Recipe {
@@ -46,39 +75,59 @@ pub fn get_ci<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
         .map(|(_, v)| v)
 }
 
+/// Whether recipe text is JSON: a `.json` file, or text starting with `{` (else YAML).
+pub fn is_json(path: Option<&Path>, text: &str) -> bool {
+    path.and_then(Path::extension)
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        || text.trim_start().starts_with('{')
+}
+
 impl Recipe {
-    /// Reads and parses a recipe file; `.json` is JSON, anything else is tried as YAML (a superset of JSON).
+    /// The version of a recipe without `ComponentVersion`.
+    pub const DEFAULT_VERSION: &'static str = "0.0.0";
+
+    /// Reads and parses a recipe file.
     pub fn load(path: impl AsRef<Path>) -> Result<Recipe, RecipeError> {
         let path = path.as_ref();
+        let raw = Recipe::read_document(path)?;
+        Ok(Recipe::from_value(raw)
+            .map_err(|e| e.in_file(path))?
+            .with_path(path))
+    }
+
+    /// Reads a recipe file into a document without validating it, for launchers that rewrite it first
+    /// (placeholders, `{iot:thingName}`) and then call [`Recipe::from_value`] and [`Recipe::with_path`].
+    pub fn read_document(path: &Path) -> Result<Value, RecipeError> {
         let text = std::fs::read_to_string(path).map_err(|e| RecipeError {
             file: Some(path.to_path_buf()),
             field: None,
             message: format!("cannot read: {e}"),
         })?;
-        let json = path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-        let mut r = Recipe::parse(&text, json).map_err(|mut e| {
-            e.file = Some(path.to_path_buf());
-            e
-        })?;
-        r.path = Some(path.to_path_buf());
-        Ok(r)
+        Recipe::parse_document(&text, is_json(Some(path), &text)).map_err(|e| e.in_file(path))
     }
 
     /// Parses recipe text (JSON when `json`, else YAML).
     pub fn parse(text: &str, json: bool) -> Result<Recipe, RecipeError> {
-        let err = |field: Option<&str>, message: String| RecipeError {
+        Recipe::from_value(Recipe::parse_document(text, json)?)
+    }
+
+    fn parse_document(text: &str, json: bool) -> Result<Value, RecipeError> {
+        let err = |message: String| RecipeError {
             file: None,
-            field: field.map(str::to_string),
+            field: None,
             message,
         };
-        let raw: Value = if json {
-            serde_json::from_str(text).map_err(|e| err(None, format!("invalid JSON: {e}")))?
+        if json {
+            serde_json::from_str(text).map_err(|e| err(format!("invalid JSON: {e}")))
         } else {
-            serde_norway::from_str(text).map_err(|e| err(None, format!("invalid YAML: {e}")))?
-        };
-        Recipe::from_value(raw)
+            serde_norway::from_str(text).map_err(|e| err(format!("invalid YAML: {e}")))
+        }
+    }
+
+    /// Records the file the recipe came from.
+    pub fn with_path(mut self, path: impl Into<PathBuf>) -> Recipe {
+        self.path = Some(path.into());
+        self
     }
 
     /// Builds a recipe from an already parsed document.
@@ -107,12 +156,12 @@ impl Recipe {
         };
         let version = match get_ci(&raw, "ComponentVersion") {
             None => None,
-            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
             Some(Value::Number(n)) => Some(n.to_string()),
             Some(other) => {
                 return Err(err(
                     "ComponentVersion",
-                    format!("expected a string, found {other}"),
+                    format!("expected a non-empty string, found {other}"),
                 ))
             }
         };
@@ -140,8 +189,14 @@ impl Recipe {
         &self.name
     }
 
+    /// `ComponentVersion` as written, if any.
     pub fn version(&self) -> Option<&str> {
         self.version.as_deref()
+    }
+
+    /// `ComponentVersion`, or [`Recipe::DEFAULT_VERSION`] when the recipe has none.
+    pub fn version_or_default(&self) -> &str {
+        self.version.as_deref().unwrap_or(Self::DEFAULT_VERSION)
     }
 
     pub fn access_control(&self) -> &AccessControl {
@@ -224,5 +279,51 @@ Manifests:
         let dir = tempfile::tempdir().unwrap();
         let e = Recipe::load(dir.path().join("missing.yaml")).unwrap_err();
         assert!(e.to_string().contains("missing.yaml: cannot read"));
+    }
+
+    // The cases on which the core and the launcher used to disagree.
+
+    #[test]
+    fn blank_names_and_versions_are_refused() {
+        for text in [
+            "ComponentName: '   '",
+            "ComponentName: ''",
+            "ComponentName: 5",
+        ] {
+            let e = Recipe::parse(text, false).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some("ComponentName"), "{text}");
+        }
+        let e = Recipe::parse("ComponentName: a\nComponentVersion: ' '", false).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("ComponentVersion"));
+        assert!(e.message.contains("non-empty"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_version_is_the_default_version() {
+        let r = Recipe::parse("ComponentName: a", false).unwrap();
+        assert_eq!(r.version(), None);
+        assert_eq!(r.version_or_default(), Recipe::DEFAULT_VERSION);
+        let r = Recipe::parse("ComponentName: a\nComponentVersion: 1.5", false).unwrap();
+        assert_eq!(r.version_or_default(), "1.5");
+    }
+
+    #[test]
+    fn json_is_detected_by_extension_or_content() {
+        assert!(is_json(Some(Path::new("r.JSON")), "ComponentName: a"));
+        assert!(is_json(
+            Some(Path::new("r.yaml")),
+            "  \n{\"ComponentName\": \"a\"}"
+        ));
+        assert!(!is_json(Some(Path::new("r.yaml")), "ComponentName: a"));
+        assert!(!is_json(None, "ComponentName: a"));
+        // A JSON document in a .yaml file gets JSON's message.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.yaml");
+        std::fs::write(&p, "{\"ComponentName\": \"a\",}").unwrap();
+        let e = Recipe::load(&p).unwrap_err();
+        assert!(e.to_string().contains("r.yaml: invalid JSON"), "{e}");
+        std::fs::write(&p, "{\"ComponentName\": \"a\"}").unwrap();
+        let r = Recipe::load(&p).unwrap();
+        assert_eq!((r.name(), r.path()), ("a", Some(p.as_path())));
     }
 }

@@ -78,22 +78,23 @@ pub struct BridgeConfig {
 
 impl BridgeConfig {
     pub fn new(host: impl Into<String>, port: u16) -> Self {
+        use crate::config::defaults as d;
         BridgeConfig {
             host: host.into(),
             port,
             tls: None,
             client_id: format!("ggipc-{}", std::process::id()),
             version: MqttVersion::V5,
-            keep_alive: Duration::from_secs(60),
+            keep_alive: Duration::from_millis(d::KEEP_ALIVE_MS),
             username: None,
             password: None,
-            spool_max_bytes: 2_621_440,
-            keep_qos0_when_offline: false,
-            max_publish_retry: 100,
-            max_in_flight: 5,
+            spool_max_bytes: d::SPOOLER_MAX_SIZE_IN_BYTES,
+            keep_qos0_when_offline: d::KEEP_QOS0_WHEN_OFFLINE,
+            max_publish_retry: d::MAX_PUBLISH_RETRY,
+            max_in_flight: d::MAX_IN_FLIGHT_PUBLISHES,
             ack_mode: AckMode::Spool,
             connect_timeout: Duration::from_secs(10),
-            operation_timeout: Duration::from_secs(30),
+            operation_timeout: Duration::from_millis(d::OPERATION_TIMEOUT_MS),
             reconnect_min: Duration::from_millis(200),
             reconnect_max: Duration::from_secs(10),
             max_packet: 256 * 1024 * 1024,
