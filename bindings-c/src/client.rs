@@ -18,8 +18,8 @@ use crate::ffi::{
     try_ref, write_out, UserData,
 };
 use crate::model::{ggipc_publish_request, ggipc_qos, qos_arg};
+use crate::runtime;
 use crate::support::call_sync;
-use crate::{block_on, runtime};
 
 /// Options for `ggipc_client_connect`. Created with `ggipc_client_options_new`,
 /// released with `ggipc_client_options_free`; may be reused for several connects.
@@ -329,12 +329,14 @@ pub unsafe extern "C" fn ggipc_client_connect(
                 builder = builder.reconnect(ggipc_core::ReconnectPolicy::default());
             }
         }
-        let inner = block_on(builder.connect())??;
+        // A blocking connection: its reader thread lets a caller waiting on a blocking call read
+        // its own answer (one thread wake-up per round trip); async use works the same on it.
+        let blocking = builder.connect_blocking()?;
+        let inner = blocking.as_async().clone();
         let lifecycle = opts
             .and_then(|o| o.lifecycle.clone())
             .map(|(cb, ud)| LifecycleThread::start(&inner, cb, ud));
         // SAFETY: checked non-NULL above.
-        let blocking = ggipc_core::blocking::Client::from_async(inner.clone());
         unsafe {
             write_out(
                 out,

@@ -49,12 +49,6 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Handle, error::Error> {
     ggipc_core::runtime::handle().map_err(error::Error::from)
 }
 
-/// Runs `fut` to completion on the calling thread (the shared runtime drives I/O);
-/// refused inside an async runtime, where blocking would stall it.
-pub(crate) fn block_on<F: std::future::Future>(fut: F) -> Result<F::Output, error::Error> {
-    ggipc_core::runtime::block_on(fut).map_err(error::Error::from)
-}
-
 /// Maps a core lifecycle event to the C event number and its reason.
 pub(crate) fn lifecycle_event(
     ev: &ggipc_core::LifecycleEvent,
