@@ -3,6 +3,9 @@
 // Rust client's benchmark beside it). Prints one line per figure:
 //   cpp_sdk_sync_publish_per_s   PublishToIoTCore through the SDK surface, one at a time
 //   cpp_c_sync_publish_per_s     the same through the C API (ggipc_client_publish_bytes)
+//   cpp_sdk_sync_wakeups_per_publish, cpp_c_sync_wakeups_per_publish
+//                                voluntary context switches (thread wake-ups) of the whole process per
+//                                synchronous publish (summed over /proc/self/task/*/status)
 //   cpp_events_per_s             IoTCoreMessage events delivered to a C++ stream handler while a
 //                                second connection publishes with up to 128 publishes in flight
 // Usage: bench_cpp SOCKET TOKEN [COUNT]
@@ -11,7 +14,10 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
+#include <dirent.h>
 #include <mutex>
+#include <string>
 
 using namespace ggipc::crt;
 using namespace ggipc::greengrass;
@@ -20,6 +26,33 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+
+/** Voluntary context switches of every thread of this process so far. */
+long long VoluntarySwitches() {
+    long long total = 0;
+    DIR *dir = opendir("/proc/self/task");
+    if (dir == nullptr) {
+        return -1;
+    }
+    while (dirent *entry = readdir(dir)) {
+        if (entry->d_name[0] == '.') {
+            continue;
+        }
+        const std::string path = std::string("/proc/self/task/") + entry->d_name + "/status";
+        if (FILE *f = std::fopen(path.c_str(), "r")) {
+            char line[256];
+            while (std::fgets(line, sizeof line, f) != nullptr) {
+                long long n = 0;
+                if (std::sscanf(line, "voluntary_ctxt_switches: %lld", &n) == 1) {
+                    total += n;
+                }
+            }
+            std::fclose(f);
+        }
+    }
+    closedir(dir);
+    return total;
+}
 
 class Counter : public SubscribeToIoTCoreStreamHandler {
   public:
@@ -88,6 +121,7 @@ int main(int argc, char **argv) {
             return 1;
         }
     }
+    auto switches = VoluntarySwitches();
     auto start = Clock::now();
     for (long i = 0; i < count; ++i) {
         PublishToIoTCoreOperation operation = client.NewPublishToIoTCore();
@@ -98,9 +132,12 @@ int main(int argc, char **argv) {
         }
     }
     std::printf("cpp_sdk_sync_publish_per_s %.0f\n", static_cast<double>(count) / Seconds(start));
+    std::printf("cpp_sdk_sync_wakeups_per_publish %.2f\n",
+                static_cast<double>(VoluntarySwitches() - switches) / static_cast<double>(count));
 
     const ggipc_client *c = client.GetCClient();
     const Vector<uint8_t> payload(64, 'x');
+    switches = VoluntarySwitches();
     start = Clock::now();
     for (long i = 0; i < count; ++i) {
         ggipc_error *e = ggipc_client_publish_bytes(c, "bench/sync", GGIPC_QOS_AT_MOST_ONCE, payload.data(), payload.size());
@@ -111,6 +148,8 @@ int main(int argc, char **argv) {
         }
     }
     std::printf("cpp_c_sync_publish_per_s %.0f\n", static_cast<double>(count) / Seconds(start));
+    std::printf("cpp_c_sync_wakeups_per_publish %.2f\n",
+                static_cast<double>(VoluntarySwitches() - switches) / static_cast<double>(count));
 
     Counter counter;
     SubscribeToIoTCoreRequest subscribe;

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # C++ vs Rust client benchmark, same server, same run (release builds).
 #   bench/cpp/run.sh [COUNT]     (default 20000 operations per figure)
-# Prints the C++ figures (SDK surface and C API) beside the Rust client's, and the ratios.
+# Prints the C++ figures (SDK surface and C API) beside the Rust client's, the thread wake-ups (voluntary
+# context switches of the whole process) per synchronous publish, and the ratios.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$repo"
@@ -29,7 +30,7 @@ for ((r = 0; r < rounds; r++)); do
     all+="$("$build/bench_cpp" "$work/ipc.socket" "$token" "$count")"$'\n'
 done
 get() { awk -v k="$1" '$1 == k { print $2 }' <<<"$all" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-for k in rust_sync_publish_per_s cpp_sdk_sync_publish_per_s cpp_c_sync_publish_per_s rust_events_per_s cpp_events_per_s; do
+for k in rust_sync_publish_per_s cpp_sdk_sync_publish_per_s cpp_c_sync_publish_per_s rust_sync_wakeups_per_publish cpp_sdk_sync_wakeups_per_publish cpp_c_sync_wakeups_per_publish rust_events_per_s cpp_events_per_s; do
     echo "$k $(get "$k")   (all: $(awk -v k="$k" '$1 == k { printf "%s ", $2 }' <<<"$all"))"
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f%%", (a / b) * 100 }'; }

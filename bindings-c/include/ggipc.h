@@ -43,6 +43,15 @@
 
 
 /**
+ * A local message whose content is bytes.
+ *
+ * `aws.greengrass#BinaryMessage`. Created with `ggipc_binary_message_new` (every member absent), copied with `ggipc_binary_message_clone`, released with
+ * `ggipc_binary_message_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_binary_message ggipc_binary_message;
+
+/**
  * A connection to the nucleus. Created by `ggipc_client_connect`, released by
  * `ggipc_client_free`. Every function taking a `const ggipc_client *` may be
  * called from any number of threads at once (including from callbacks), but not
@@ -58,10 +67,126 @@ typedef struct ggipc_client ggipc_client;
 typedef struct ggipc_client_options ggipc_client_options;
 
 /**
+ * An event of a SubscribeToComponentUpdates stream.
+ *
+ * `aws.greengrass#ComponentUpdatePolicyEvents`. Created with `ggipc_component_update_policy_events_new` (every member absent), copied with `ggipc_component_update_policy_events_clone`, released with
+ * `ggipc_component_update_policy_events_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ *
+ * A union: setting a member (to a non-NULL value) clears the others.
+ */
+typedef struct ggipc_component_update_policy_events ggipc_component_update_policy_events;
+
+/**
+ * A component's configuration changed.
+ *
+ * `aws.greengrass#ConfigurationUpdateEvent`. Created with `ggipc_configuration_update_event_new` (every member absent), copied with `ggipc_configuration_update_event_clone`, released with
+ * `ggipc_configuration_update_event_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_configuration_update_event ggipc_configuration_update_event;
+
+/**
+ * An event of a SubscribeToConfigurationUpdate stream.
+ *
+ * `aws.greengrass#ConfigurationUpdateEvents`. Created with `ggipc_configuration_update_events_new` (every member absent), copied with `ggipc_configuration_update_events_clone`, released with
+ * `ggipc_configuration_update_events_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ *
+ * A union: setting a member (to a non-NULL value) clears the others.
+ */
+typedef struct ggipc_configuration_update_events ggipc_configuration_update_events;
+
+/**
+ * A component's answer to a configuration validation event.
+ *
+ * `aws.greengrass#ConfigurationValidityReport`. Created with `ggipc_configuration_validity_report_new` (every member absent), copied with `ggipc_configuration_validity_report_clone`, released with
+ * `ggipc_configuration_validity_report_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_configuration_validity_report ggipc_configuration_validity_report;
+
+/**
+ * A change of the nucleus' connection to AWS IoT Core.
+ *
+ * `aws.greengrass#ConnectionStatusEvent`. Created with `ggipc_connection_status_event_new` (every member absent), copied with `ggipc_connection_status_event_clone`, released with
+ * `ggipc_connection_status_event_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_connection_status_event ggipc_connection_status_event;
+
+/**
+ * Asks the nucleus to postpone an update of the component.
+ *
+ * `aws.greengrass#DeferComponentUpdateRequest`. Created with `ggipc_defer_component_update_request_new` (every member absent), copied with `ggipc_defer_component_update_request_clone`, released with
+ * `ggipc_defer_component_update_request_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_defer_component_update_request ggipc_defer_component_update_request;
+
+/**
+ * The answer to DeferComponentUpdate (no members).
+ *
+ * `aws.greengrass#DeferComponentUpdateResponse`. Created with `ggipc_defer_component_update_response_new` (every member absent), copied with `ggipc_defer_component_update_response_clone`, released with
+ * `ggipc_defer_component_update_response_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_defer_component_update_response ggipc_defer_component_update_response;
+
+/**
  * An error object. Created by the library, owned by the caller once returned,
  * released with `ggipc_error_free`.
  */
 typedef struct ggipc_error ggipc_error;
+
+/**
+ * Reads a component's configuration.
+ *
+ * `aws.greengrass#GetConfigurationRequest`. Created with `ggipc_get_configuration_request_new` (every member absent), copied with `ggipc_get_configuration_request_clone`, released with
+ * `ggipc_get_configuration_request_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_get_configuration_request ggipc_get_configuration_request;
+
+/**
+ * The answer to GetConfiguration.
+ *
+ * `aws.greengrass#GetConfigurationResponse`. Created with `ggipc_get_configuration_response_new` (every member absent), copied with `ggipc_get_configuration_response_clone`, released with
+ * `ggipc_get_configuration_response_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_get_configuration_response ggipc_get_configuration_response;
+
+/**
+ * An event of a SubscribeToIoTCoreConnectionStatus stream.
+ *
+ * `aws.greengrass#IoTCoreConnectionStatusEvent`. Created with `ggipc_iot_core_connection_status_event_new` (every member absent), copied with `ggipc_iot_core_connection_status_event_clone`, released with
+ * `ggipc_iot_core_connection_status_event_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ *
+ * A union: setting a member (to a non-NULL value) clears the others.
+ */
+typedef struct ggipc_iot_core_connection_status_event ggipc_iot_core_connection_status_event;
+
+/**
+ * An event of a SubscribeToIoTCore stream.
+ *
+ * `aws.greengrass#IoTCoreMessage`. Created with `ggipc_iot_core_message_new` (every member absent), copied with `ggipc_iot_core_message_clone`, released with
+ * `ggipc_iot_core_message_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ *
+ * A union: setting a member (to a non-NULL value) clears the others.
+ */
+typedef struct ggipc_iot_core_message ggipc_iot_core_message;
+
+/**
+ * A local message whose content is a JSON value.
+ *
+ * `aws.greengrass#JsonMessage`. Created with `ggipc_json_message_new` (every member absent), copied with `ggipc_json_message_clone`, released with
+ * `ggipc_json_message_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_json_message ggipc_json_message;
 
 /**
  * A received MQTT message (the `message` member of an `IoTCoreMessage` event).
@@ -73,10 +198,57 @@ typedef struct ggipc_error ggipc_error;
 typedef struct ggipc_message ggipc_message;
 
 /**
+ * Where a local message was published.
+ *
+ * `aws.greengrass#MessageContext`. Created with `ggipc_message_context_new` (every member absent), copied with `ggipc_message_context_clone`, released with
+ * `ggipc_message_context_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_message_context ggipc_message_context;
+
+/**
+ * An MQTT message received from AWS IoT Core, with its MQTT 5 properties.
+ *
+ * `aws.greengrass#MQTTMessage`. Created with `ggipc_mqtt_message_new` (every member absent), copied with `ggipc_mqtt_message_clone`, released with
+ * `ggipc_mqtt_message_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_mqtt_message ggipc_mqtt_message;
+
+/**
+ * A deployment updated the component.
+ *
+ * `aws.greengrass#PostComponentUpdateEvent`. Created with `ggipc_post_component_update_event_new` (every member absent), copied with `ggipc_post_component_update_event_clone`, released with
+ * `ggipc_post_component_update_event_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_post_component_update_event ggipc_post_component_update_event;
+
+/**
+ * A deployment is about to update the component.
+ *
+ * `aws.greengrass#PreComponentUpdateEvent`. Created with `ggipc_pre_component_update_event_new` (every member absent), copied with `ggipc_pre_component_update_event_clone`, released with
+ * `ggipc_pre_component_update_event_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_pre_component_update_event ggipc_pre_component_update_event;
+
+/**
+ * A local message to publish: exactly one of a JSON message and a binary message.
+ *
+ * `aws.greengrass#PublishMessage`. Created with `ggipc_publish_message_new` (every member absent), copied with `ggipc_publish_message_clone`, released with
+ * `ggipc_publish_message_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ *
+ * A union: setting a member (to a non-NULL value) clears the others.
+ */
+typedef struct ggipc_publish_message ggipc_publish_message;
+
+/**
  * An in-flight publish started by `ggipc_client_publish_begin`. Wait for it with
  * `ggipc_publish_operation_wait`, read the outcome with
  * `ggipc_publish_operation_get_result`, release it with `ggipc_publish_operation_free`.
- * May be waited on from any thread.
+ * May be waited on from any thread; the waiting thread reads the answer itself.
  */
 typedef struct ggipc_publish_operation ggipc_publish_operation;
 
@@ -88,12 +260,251 @@ typedef struct ggipc_publish_operation ggipc_publish_operation;
 typedef struct ggipc_publish_request ggipc_publish_request;
 
 /**
- * A SubscribeToIoTCore stream. Created by `ggipc_client_subscribe` or
- * `ggipc_client_subscribe_begin`, released by `ggipc_subscription_free`.
+ * Publishes an MQTT message to AWS IoT Core.
+ *
+ * `aws.greengrass#PublishToIoTCoreRequest`. Created with `ggipc_publish_to_iot_core_request_new` (every member absent), copied with `ggipc_publish_to_iot_core_request_clone`, released with
+ * `ggipc_publish_to_iot_core_request_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_publish_to_iot_core_request ggipc_publish_to_iot_core_request;
+
+/**
+ * The answer to PublishToIoTCore (no members).
+ *
+ * `aws.greengrass#PublishToIoTCoreResponse`. Created with `ggipc_publish_to_iot_core_response_new` (every member absent), copied with `ggipc_publish_to_iot_core_response_clone`, released with
+ * `ggipc_publish_to_iot_core_response_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_publish_to_iot_core_response ggipc_publish_to_iot_core_response;
+
+/**
+ * Publishes a local message to the components subscribed to a topic.
+ *
+ * `aws.greengrass#PublishToTopicRequest`. Created with `ggipc_publish_to_topic_request_new` (every member absent), copied with `ggipc_publish_to_topic_request_clone`, released with
+ * `ggipc_publish_to_topic_request_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_publish_to_topic_request ggipc_publish_to_topic_request;
+
+/**
+ * The answer to PublishToTopic (no members).
+ *
+ * `aws.greengrass#PublishToTopicResponse`. Created with `ggipc_publish_to_topic_response_new` (every member absent), copied with `ggipc_publish_to_topic_response_clone`, released with
+ * `ggipc_publish_to_topic_response_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_publish_to_topic_response ggipc_publish_to_topic_response;
+
+/**
+ * Answers a configuration validation event.
+ *
+ * `aws.greengrass#SendConfigurationValidityReportRequest`. Created with `ggipc_send_configuration_validity_report_request_new` (every member absent), copied with `ggipc_send_configuration_validity_report_request_clone`, released with
+ * `ggipc_send_configuration_validity_report_request_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_send_configuration_validity_report_request ggipc_send_configuration_validity_report_request;
+
+/**
+ * The answer to SendConfigurationValidityReport (no members).
+ *
+ * `aws.greengrass#SendConfigurationValidityReportResponse`. Created with `ggipc_send_configuration_validity_report_response_new` (every member absent), copied with `ggipc_send_configuration_validity_report_response_clone`, released with
+ * `ggipc_send_configuration_validity_report_response_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_send_configuration_validity_report_response ggipc_send_configuration_validity_report_response;
+
+/**
+ * Subscribes to deployment events that update the component (no members).
+ *
+ * `aws.greengrass#SubscribeToComponentUpdatesRequest`. Created with `ggipc_subscribe_to_component_updates_request_new` (every member absent), copied with `ggipc_subscribe_to_component_updates_request_clone`, released with
+ * `ggipc_subscribe_to_component_updates_request_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_subscribe_to_component_updates_request ggipc_subscribe_to_component_updates_request;
+
+/**
+ * The answer to SubscribeToComponentUpdates (no members).
+ *
+ * `aws.greengrass#SubscribeToComponentUpdatesResponse`. Created with `ggipc_subscribe_to_component_updates_response_new` (every member absent), copied with `ggipc_subscribe_to_component_updates_response_clone`, released with
+ * `ggipc_subscribe_to_component_updates_response_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_subscribe_to_component_updates_response ggipc_subscribe_to_component_updates_response;
+
+/**
+ * Subscribes to changes of a component's configuration.
+ *
+ * `aws.greengrass#SubscribeToConfigurationUpdateRequest`. Created with `ggipc_subscribe_to_configuration_update_request_new` (every member absent), copied with `ggipc_subscribe_to_configuration_update_request_clone`, released with
+ * `ggipc_subscribe_to_configuration_update_request_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_subscribe_to_configuration_update_request ggipc_subscribe_to_configuration_update_request;
+
+/**
+ * The answer to SubscribeToConfigurationUpdate (no members).
+ *
+ * `aws.greengrass#SubscribeToConfigurationUpdateResponse`. Created with `ggipc_subscribe_to_configuration_update_response_new` (every member absent), copied with `ggipc_subscribe_to_configuration_update_response_clone`, released with
+ * `ggipc_subscribe_to_configuration_update_response_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_subscribe_to_configuration_update_response ggipc_subscribe_to_configuration_update_response;
+
+/**
+ * Subscribes to the status of the nucleus' connection to AWS IoT Core (no members).
+ *
+ * `aws.greengrass#SubscribeToIoTCoreConnectionStatusRequest`. Created with `ggipc_subscribe_to_iot_core_connection_status_request_new` (every member absent), copied with `ggipc_subscribe_to_iot_core_connection_status_request_clone`, released with
+ * `ggipc_subscribe_to_iot_core_connection_status_request_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_subscribe_to_iot_core_connection_status_request ggipc_subscribe_to_iot_core_connection_status_request;
+
+/**
+ * The answer to SubscribeToIoTCoreConnectionStatus (no members).
+ *
+ * `aws.greengrass#SubscribeToIoTCoreConnectionStatusResponse`. Created with `ggipc_subscribe_to_iot_core_connection_status_response_new` (every member absent), copied with `ggipc_subscribe_to_iot_core_connection_status_response_clone`, released with
+ * `ggipc_subscribe_to_iot_core_connection_status_response_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_subscribe_to_iot_core_connection_status_response ggipc_subscribe_to_iot_core_connection_status_response;
+
+/**
+ * Subscribes to MQTT messages from AWS IoT Core.
+ *
+ * `aws.greengrass#SubscribeToIoTCoreRequest`. Created with `ggipc_subscribe_to_iot_core_request_new` (every member absent), copied with `ggipc_subscribe_to_iot_core_request_clone`, released with
+ * `ggipc_subscribe_to_iot_core_request_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_subscribe_to_iot_core_request ggipc_subscribe_to_iot_core_request;
+
+/**
+ * The answer to SubscribeToIoTCore (no members).
+ *
+ * `aws.greengrass#SubscribeToIoTCoreResponse`. Created with `ggipc_subscribe_to_iot_core_response_new` (every member absent), copied with `ggipc_subscribe_to_iot_core_response_clone`, released with
+ * `ggipc_subscribe_to_iot_core_response_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_subscribe_to_iot_core_response ggipc_subscribe_to_iot_core_response;
+
+/**
+ * Subscribes to local messages on a topic.
+ *
+ * `aws.greengrass#SubscribeToTopicRequest`. Created with `ggipc_subscribe_to_topic_request_new` (every member absent), copied with `ggipc_subscribe_to_topic_request_clone`, released with
+ * `ggipc_subscribe_to_topic_request_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_subscribe_to_topic_request ggipc_subscribe_to_topic_request;
+
+/**
+ * The answer to SubscribeToTopic.
+ *
+ * `aws.greengrass#SubscribeToTopicResponse`. Created with `ggipc_subscribe_to_topic_response_new` (every member absent), copied with `ggipc_subscribe_to_topic_response_clone`, released with
+ * `ggipc_subscribe_to_topic_response_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_subscribe_to_topic_response ggipc_subscribe_to_topic_response;
+
+/**
+ * Subscribes to configuration validation events (no members).
+ *
+ * `aws.greengrass#SubscribeToValidateConfigurationUpdatesRequest`. Created with `ggipc_subscribe_to_validate_configuration_updates_request_new` (every member absent), copied with `ggipc_subscribe_to_validate_configuration_updates_request_clone`, released with
+ * `ggipc_subscribe_to_validate_configuration_updates_request_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_subscribe_to_validate_configuration_updates_request ggipc_subscribe_to_validate_configuration_updates_request;
+
+/**
+ * The answer to SubscribeToValidateConfigurationUpdates (no members).
+ *
+ * `aws.greengrass#SubscribeToValidateConfigurationUpdatesResponse`. Created with `ggipc_subscribe_to_validate_configuration_updates_response_new` (every member absent), copied with `ggipc_subscribe_to_validate_configuration_updates_response_clone`, released with
+ * `ggipc_subscribe_to_validate_configuration_updates_response_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_subscribe_to_validate_configuration_updates_response ggipc_subscribe_to_validate_configuration_updates_response;
+
+/**
+ * A stream of any streaming operation. Created by `ggipc_client_subscribe`,
+ * `ggipc_client_subscribe_begin` or a generated `ggipc_client_subscribe_to_*` function,
+ * released by `ggipc_subscription_free`.
  * `ggipc_subscription_close`, `_wait` and `_get_result` may be called from any
  * thread and from the subscription's own callbacks.
  */
 typedef struct ggipc_subscription ggipc_subscription;
+
+/**
+ * An event of a SubscribeToTopic stream: the received local message.
+ *
+ * `aws.greengrass#SubscriptionResponseMessage`. Created with `ggipc_subscription_response_message_new` (every member absent), copied with `ggipc_subscription_response_message_clone`, released with
+ * `ggipc_subscription_response_message_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ *
+ * A union: setting a member (to a non-NULL value) clears the others.
+ */
+typedef struct ggipc_subscription_response_message ggipc_subscription_response_message;
+
+/**
+ * Merges a value into the caller's configuration.
+ *
+ * `aws.greengrass#UpdateConfigurationRequest`. Created with `ggipc_update_configuration_request_new` (every member absent), copied with `ggipc_update_configuration_request_clone`, released with
+ * `ggipc_update_configuration_request_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_update_configuration_request ggipc_update_configuration_request;
+
+/**
+ * The answer to UpdateConfiguration (no members).
+ *
+ * `aws.greengrass#UpdateConfigurationResponse`. Created with `ggipc_update_configuration_response_new` (every member absent), copied with `ggipc_update_configuration_response_clone`, released with
+ * `ggipc_update_configuration_response_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_update_configuration_response ggipc_update_configuration_response;
+
+/**
+ * Reports the component's state to the nucleus.
+ *
+ * `aws.greengrass#UpdateStateRequest`. Created with `ggipc_update_state_request_new` (every member absent), copied with `ggipc_update_state_request_clone`, released with
+ * `ggipc_update_state_request_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_update_state_request ggipc_update_state_request;
+
+/**
+ * The answer to UpdateState (no members).
+ *
+ * `aws.greengrass#UpdateStateResponse`. Created with `ggipc_update_state_response_new` (every member absent), copied with `ggipc_update_state_response_clone`, released with
+ * `ggipc_update_state_response_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_update_state_response ggipc_update_state_response;
+
+/**
+ * An MQTT 5 user property.
+ *
+ * `aws.greengrass#UserProperty`. Created with `ggipc_user_property_new` (every member absent), copied with `ggipc_user_property_clone`, released with
+ * `ggipc_user_property_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_user_property ggipc_user_property;
+
+/**
+ * A deployment proposes a new configuration for the component to validate.
+ *
+ * `aws.greengrass#ValidateConfigurationUpdateEvent`. Created with `ggipc_validate_configuration_update_event_new` (every member absent), copied with `ggipc_validate_configuration_update_event_clone`, released with
+ * `ggipc_validate_configuration_update_event_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_validate_configuration_update_event ggipc_validate_configuration_update_event;
+
+/**
+ * An event of a SubscribeToValidateConfigurationUpdates stream.
+ *
+ * `aws.greengrass#ValidateConfigurationUpdateEvents`. Created with `ggipc_validate_configuration_update_events_new` (every member absent), copied with `ggipc_validate_configuration_update_events_clone`, released with
+ * `ggipc_validate_configuration_update_events_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ *
+ * A union: setting a member (to a non-NULL value) clears the others.
+ */
+typedef struct ggipc_validate_configuration_update_events ggipc_validate_configuration_update_events;
 
 /**
  * Kind of a connection lifecycle event.
@@ -117,7 +528,10 @@ typedef void (*ggipc_lifecycle_fn)(void *userdata,
 typedef void (*ggipc_free_userdata_fn)(void *userdata);
 
 /**
- * MQTT quality of service of a publish or subscription.
+ * MQTT quality of service. There is no QoS 2 in the Greengrass model.
+ *
+ * `aws.greengrass#QOS`. A number that is not one of the `GGIPC_QOS_*` constants is refused with the
+ * nucleus' error (`GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, "Invalid QoS value: <n>").
  */
 typedef uint32_t ggipc_qos;
 
@@ -136,8 +550,309 @@ typedef uint32_t ggipc_error_kind;
 
 /**
  * MQTT 5 payload format indicator.
+ *
+ * `aws.greengrass#PayloadFormat`. A number that is not one of the `GGIPC_PAYLOAD_FORMAT_*` constants is refused with the
+ * nucleus' error (`GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, "Invalid PayloadFormat value: <n>").
  */
 typedef uint32_t ggipc_payload_format;
+
+/**
+ * Whether the nucleus is connected to AWS IoT Core.
+ *
+ * `aws.greengrass#ConnectionStatus`. A number that is not one of the `GGIPC_CONNECTION_STATUS_*` constants is refused with the
+ * nucleus' error (`GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, "Invalid ConnectionStatus value: <n>").
+ */
+typedef uint32_t ggipc_connection_status;
+
+/**
+ * A component's verdict on a configuration update.
+ *
+ * `aws.greengrass#ConfigurationValidityStatus`. A number that is not one of the `GGIPC_CONFIGURATION_VALIDITY_STATUS_*` constants is refused with the
+ * nucleus' error (`GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, "Invalid ConfigurationValidityStatus value: <n>").
+ */
+typedef uint32_t ggipc_configuration_validity_status;
+
+/**
+ * Which messages a local subscription receives.
+ *
+ * `aws.greengrass#ReceiveMode`. A number that is not one of the `GGIPC_RECEIVE_MODE_*` constants is refused with the
+ * nucleus' error (`GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, "Invalid ReceiveMode value: <n>").
+ */
+typedef uint32_t ggipc_receive_mode;
+
+/**
+ * A state a component may report about itself.
+ *
+ * `aws.greengrass#ReportedLifecycleState`. A number that is not one of the `GGIPC_REPORTED_LIFECYCLE_STATE_*` constants is refused with the
+ * nucleus' error (`GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, "Invalid ReportedLifecycleState value: <n>").
+ */
+typedef uint32_t ggipc_reported_lifecycle_state;
+
+/**
+ * Completion callback of `ggipc_client_publish_to_iot_core_async`: `userdata` as given, then either `error` (lent for the
+ * call) or `response` (lent for the call; clone it to keep it); the other one is NULL.
+ */
+typedef void (*ggipc_publish_to_iot_core_callback)(void *userdata,
+                                                   const struct ggipc_error *error,
+                                                   const struct ggipc_publish_to_iot_core_response *response);
+
+/**
+ * Callbacks of a `aws.greengrass#SubscribeToIoTCore` stream. Any member may be NULL. They run on the subscription's own
+ * dispatcher thread (never a runtime worker), one at a time and in order; they may call any library function,
+ * blocking ones included, and may close or free the subscription or its client.
+ */
+typedef struct ggipc_subscribe_to_iot_core_handler {
+  /**
+   * An event arrived; `event` is lent for the call (clone it with `ggipc_iot_core_message_clone` to keep it).
+   */
+  void (*on_event)(void *userdata, const struct ggipc_iot_core_message *event);
+  /**
+   * The server reported an error on the stream (lent for the call). Return true to close the subscription,
+   * false to keep it. NULL member = close.
+   */
+  bool (*on_stream_error)(void *userdata, const struct ggipc_error *error);
+  /**
+   * The connection was lost; with reconnect enabled the subscription will be re-established (`on_resumed`)
+   * or closed (`on_closed`). `reason` is lent.
+   */
+  void (*on_interrupted)(void *userdata, const struct ggipc_error *reason);
+  /**
+   * The subscription was re-established after a reconnect.
+   */
+  void (*on_resumed)(void *userdata);
+  /**
+   * `dropped` events were discarded because callbacks did not keep up with the bounded queue.
+   */
+  void (*on_lagged)(void *userdata, uint64_t dropped);
+  /**
+   * The subscription ended; the last callback it makes. `reason` is NULL after a normal close, otherwise the
+   * cause (lent).
+   */
+  void (*on_closed)(void *userdata, const struct ggipc_error *reason);
+} ggipc_subscribe_to_iot_core_handler;
+
+/**
+ * Callbacks of a `aws.greengrass#SubscribeToIoTCoreConnectionStatus` stream. Any member may be NULL. They run on the subscription's own
+ * dispatcher thread (never a runtime worker), one at a time and in order; they may call any library function,
+ * blocking ones included, and may close or free the subscription or its client.
+ */
+typedef struct ggipc_subscribe_to_iot_core_connection_status_handler {
+  /**
+   * An event arrived; `event` is lent for the call (clone it with `ggipc_iot_core_connection_status_event_clone` to keep it).
+   */
+  void (*on_event)(void *userdata, const struct ggipc_iot_core_connection_status_event *event);
+  /**
+   * The server reported an error on the stream (lent for the call). Return true to close the subscription,
+   * false to keep it. NULL member = close.
+   */
+  bool (*on_stream_error)(void *userdata, const struct ggipc_error *error);
+  /**
+   * The connection was lost; with reconnect enabled the subscription will be re-established (`on_resumed`)
+   * or closed (`on_closed`). `reason` is lent.
+   */
+  void (*on_interrupted)(void *userdata, const struct ggipc_error *reason);
+  /**
+   * The subscription was re-established after a reconnect.
+   */
+  void (*on_resumed)(void *userdata);
+  /**
+   * `dropped` events were discarded because callbacks did not keep up with the bounded queue.
+   */
+  void (*on_lagged)(void *userdata, uint64_t dropped);
+  /**
+   * The subscription ended; the last callback it makes. `reason` is NULL after a normal close, otherwise the
+   * cause (lent).
+   */
+  void (*on_closed)(void *userdata, const struct ggipc_error *reason);
+} ggipc_subscribe_to_iot_core_connection_status_handler;
+
+/**
+ * Completion callback of `ggipc_client_publish_to_topic_async`: `userdata` as given, then either `error` (lent for the
+ * call) or `response` (lent for the call; clone it to keep it); the other one is NULL.
+ */
+typedef void (*ggipc_publish_to_topic_callback)(void *userdata,
+                                                const struct ggipc_error *error,
+                                                const struct ggipc_publish_to_topic_response *response);
+
+/**
+ * Callbacks of a `aws.greengrass#SubscribeToTopic` stream. Any member may be NULL. They run on the subscription's own
+ * dispatcher thread (never a runtime worker), one at a time and in order; they may call any library function,
+ * blocking ones included, and may close or free the subscription or its client.
+ */
+typedef struct ggipc_subscribe_to_topic_handler {
+  /**
+   * An event arrived; `event` is lent for the call (clone it with `ggipc_subscription_response_message_clone` to keep it).
+   */
+  void (*on_event)(void *userdata, const struct ggipc_subscription_response_message *event);
+  /**
+   * The server reported an error on the stream (lent for the call). Return true to close the subscription,
+   * false to keep it. NULL member = close.
+   */
+  bool (*on_stream_error)(void *userdata, const struct ggipc_error *error);
+  /**
+   * The connection was lost; with reconnect enabled the subscription will be re-established (`on_resumed`)
+   * or closed (`on_closed`). `reason` is lent.
+   */
+  void (*on_interrupted)(void *userdata, const struct ggipc_error *reason);
+  /**
+   * The subscription was re-established after a reconnect.
+   */
+  void (*on_resumed)(void *userdata);
+  /**
+   * `dropped` events were discarded because callbacks did not keep up with the bounded queue.
+   */
+  void (*on_lagged)(void *userdata, uint64_t dropped);
+  /**
+   * The subscription ended; the last callback it makes. `reason` is NULL after a normal close, otherwise the
+   * cause (lent).
+   */
+  void (*on_closed)(void *userdata, const struct ggipc_error *reason);
+} ggipc_subscribe_to_topic_handler;
+
+/**
+ * Completion callback of `ggipc_client_get_configuration_async`: `userdata` as given, then either `error` (lent for the
+ * call) or `response` (lent for the call; clone it to keep it); the other one is NULL.
+ */
+typedef void (*ggipc_get_configuration_callback)(void *userdata,
+                                                 const struct ggipc_error *error,
+                                                 const struct ggipc_get_configuration_response *response);
+
+/**
+ * Completion callback of `ggipc_client_update_configuration_async`: `userdata` as given, then either `error` (lent for the
+ * call) or `response` (lent for the call; clone it to keep it); the other one is NULL.
+ */
+typedef void (*ggipc_update_configuration_callback)(void *userdata,
+                                                    const struct ggipc_error *error,
+                                                    const struct ggipc_update_configuration_response *response);
+
+/**
+ * Callbacks of a `aws.greengrass#SubscribeToConfigurationUpdate` stream. Any member may be NULL. They run on the subscription's own
+ * dispatcher thread (never a runtime worker), one at a time and in order; they may call any library function,
+ * blocking ones included, and may close or free the subscription or its client.
+ */
+typedef struct ggipc_subscribe_to_configuration_update_handler {
+  /**
+   * An event arrived; `event` is lent for the call (clone it with `ggipc_configuration_update_events_clone` to keep it).
+   */
+  void (*on_event)(void *userdata, const struct ggipc_configuration_update_events *event);
+  /**
+   * The server reported an error on the stream (lent for the call). Return true to close the subscription,
+   * false to keep it. NULL member = close.
+   */
+  bool (*on_stream_error)(void *userdata, const struct ggipc_error *error);
+  /**
+   * The connection was lost; with reconnect enabled the subscription will be re-established (`on_resumed`)
+   * or closed (`on_closed`). `reason` is lent.
+   */
+  void (*on_interrupted)(void *userdata, const struct ggipc_error *reason);
+  /**
+   * The subscription was re-established after a reconnect.
+   */
+  void (*on_resumed)(void *userdata);
+  /**
+   * `dropped` events were discarded because callbacks did not keep up with the bounded queue.
+   */
+  void (*on_lagged)(void *userdata, uint64_t dropped);
+  /**
+   * The subscription ended; the last callback it makes. `reason` is NULL after a normal close, otherwise the
+   * cause (lent).
+   */
+  void (*on_closed)(void *userdata, const struct ggipc_error *reason);
+} ggipc_subscribe_to_configuration_update_handler;
+
+/**
+ * Callbacks of a `aws.greengrass#SubscribeToValidateConfigurationUpdates` stream. Any member may be NULL. They run on the subscription's own
+ * dispatcher thread (never a runtime worker), one at a time and in order; they may call any library function,
+ * blocking ones included, and may close or free the subscription or its client.
+ */
+typedef struct ggipc_subscribe_to_validate_configuration_updates_handler {
+  /**
+   * An event arrived; `event` is lent for the call (clone it with `ggipc_validate_configuration_update_events_clone` to keep it).
+   */
+  void (*on_event)(void *userdata, const struct ggipc_validate_configuration_update_events *event);
+  /**
+   * The server reported an error on the stream (lent for the call). Return true to close the subscription,
+   * false to keep it. NULL member = close.
+   */
+  bool (*on_stream_error)(void *userdata, const struct ggipc_error *error);
+  /**
+   * The connection was lost; with reconnect enabled the subscription will be re-established (`on_resumed`)
+   * or closed (`on_closed`). `reason` is lent.
+   */
+  void (*on_interrupted)(void *userdata, const struct ggipc_error *reason);
+  /**
+   * The subscription was re-established after a reconnect.
+   */
+  void (*on_resumed)(void *userdata);
+  /**
+   * `dropped` events were discarded because callbacks did not keep up with the bounded queue.
+   */
+  void (*on_lagged)(void *userdata, uint64_t dropped);
+  /**
+   * The subscription ended; the last callback it makes. `reason` is NULL after a normal close, otherwise the
+   * cause (lent).
+   */
+  void (*on_closed)(void *userdata, const struct ggipc_error *reason);
+} ggipc_subscribe_to_validate_configuration_updates_handler;
+
+/**
+ * Completion callback of `ggipc_client_send_configuration_validity_report_async`: `userdata` as given, then either `error` (lent for the
+ * call) or `response` (lent for the call; clone it to keep it); the other one is NULL.
+ */
+typedef void (*ggipc_send_configuration_validity_report_callback)(void *userdata,
+                                                                  const struct ggipc_error *error,
+                                                                  const struct ggipc_send_configuration_validity_report_response *response);
+
+/**
+ * Completion callback of `ggipc_client_update_state_async`: `userdata` as given, then either `error` (lent for the
+ * call) or `response` (lent for the call; clone it to keep it); the other one is NULL.
+ */
+typedef void (*ggipc_update_state_callback)(void *userdata,
+                                            const struct ggipc_error *error,
+                                            const struct ggipc_update_state_response *response);
+
+/**
+ * Callbacks of a `aws.greengrass#SubscribeToComponentUpdates` stream. Any member may be NULL. They run on the subscription's own
+ * dispatcher thread (never a runtime worker), one at a time and in order; they may call any library function,
+ * blocking ones included, and may close or free the subscription or its client.
+ */
+typedef struct ggipc_subscribe_to_component_updates_handler {
+  /**
+   * An event arrived; `event` is lent for the call (clone it with `ggipc_component_update_policy_events_clone` to keep it).
+   */
+  void (*on_event)(void *userdata, const struct ggipc_component_update_policy_events *event);
+  /**
+   * The server reported an error on the stream (lent for the call). Return true to close the subscription,
+   * false to keep it. NULL member = close.
+   */
+  bool (*on_stream_error)(void *userdata, const struct ggipc_error *error);
+  /**
+   * The connection was lost; with reconnect enabled the subscription will be re-established (`on_resumed`)
+   * or closed (`on_closed`). `reason` is lent.
+   */
+  void (*on_interrupted)(void *userdata, const struct ggipc_error *reason);
+  /**
+   * The subscription was re-established after a reconnect.
+   */
+  void (*on_resumed)(void *userdata);
+  /**
+   * `dropped` events were discarded because callbacks did not keep up with the bounded queue.
+   */
+  void (*on_lagged)(void *userdata, uint64_t dropped);
+  /**
+   * The subscription ended; the last callback it makes. `reason` is NULL after a normal close, otherwise the
+   * cause (lent).
+   */
+  void (*on_closed)(void *userdata, const struct ggipc_error *reason);
+} ggipc_subscribe_to_component_updates_handler;
+
+/**
+ * Completion callback of `ggipc_client_defer_component_update_async`: `userdata` as given, then either `error` (lent for the
+ * call) or `response` (lent for the call; clone it to keep it); the other one is NULL.
+ */
+typedef void (*ggipc_defer_component_update_callback)(void *userdata,
+                                                      const struct ggipc_error *error,
+                                                      const struct ggipc_defer_component_update_response *response);
 
 /**
  * Callbacks of a subscription. Any member may be NULL. All of them run on the
@@ -198,131 +913,124 @@ typedef struct ggipc_subscription_handler {
 #define GGIPC_LIFECYCLE_RECONNECTING 4
 
 /**
- * Connecting to the nucleus socket failed (missing socket, refused, timed out
- * before the handshake).
+ * The IPC socket could not be reached (missing path, refused, permission denied, timed out before the handshake). Retrying may succeed.
  */
 #define GGIPC_ERROR_KIND_CONNECT_FAILED 1
 
 /**
- * The nucleus rejected the auth token (CONNECT_ACK without "accepted").
+ * The nucleus rejected the CONNECT (unknown or missing auth token).
  */
 #define GGIPC_ERROR_KIND_ACCESS_DENIED 2
 
 /**
- * The connection is closed (by the peer, by `ggipc_client_close`, or lost).
+ * The connection closed (by the peer, by a failure, or by close()); pending operations fail with this. Retrying may succeed.
  */
 #define GGIPC_ERROR_KIND_CONNECTION_CLOSED 3
 
 /**
- * An operation or connect did not complete within its timeout.
+ * A connect or operation timeout fired. Retrying may succeed.
  */
 #define GGIPC_ERROR_KIND_TIMEOUT 4
 
 /**
- * The peer violated the event-stream RPC protocol.
+ * The peer broke the event-stream RPC protocol, or sent a PROTOCOL_ERROR / INTERNAL_ERROR.
  */
 #define GGIPC_ERROR_KIND_PROTOCOL 5
 
 /**
- * A frame could not be decoded (bad CRC, lengths, headers).
+ * Bytes that are not a valid event-stream message (bad CRC, lengths, headers).
  */
 #define GGIPC_ERROR_KIND_INVALID_FRAME 6
 
 /**
- * An argument was rejected before anything was sent (NULL, invalid UTF-8, bad value).
+ * A value rejected before anything was sent (missing configuration, bad option, message too large to encode).
  */
 #define GGIPC_ERROR_KIND_INVALID_ARGUMENT 7
 
 /**
- * The stream was closed before a response arrived.
+ * The stream was closed before the expected response or event arrived.
  */
 #define GGIPC_ERROR_KIND_STREAM_CLOSED 8
 
 /**
- * The server failed the operation without a modeled error shape.
+ * The server answered with data the model does not describe (an unmodeled failure, a wrong shape).
  */
 #define GGIPC_ERROR_KIND_UNMAPPED 9
 
 /**
- * A bug inside the library (including a caught panic); the message says more.
+ * A bug or an unexpected failure inside ggipc (including a caught panic in a binding).
  */
 #define GGIPC_ERROR_KIND_INTERNAL 10
 
 /**
- * Modeled `aws.greengrass#ServiceError`.
+ * Modeled `aws.greengrass#ServiceError`: The nucleus failed the request. Retrying may succeed.
  */
 #define GGIPC_ERROR_KIND_SERVICE_ERROR 100
 
 /**
- * Modeled `aws.greengrass#UnauthorizedError`.
+ * Modeled `aws.greengrass#UnauthorizedError`: The component's policies do not allow the request.
  */
 #define GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR 101
 
 /**
- * Modeled `aws.greengrass#InvalidArgumentsError`.
+ * Modeled `aws.greengrass#InvalidArgumentsError`: The request is not valid.
  */
 #define GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR 102
 
 /**
- * Modeled `aws.greengrass#ResourceNotFoundError`.
+ * Modeled `aws.greengrass#ResourceNotFoundError`: A resource the request names does not exist.
  */
 #define GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR 103
 
 /**
- * Modeled `aws.greengrass#ComponentNotFoundError`.
+ * Modeled `aws.greengrass#ComponentNotFoundError`: The component the request names does not exist.
  */
 #define GGIPC_ERROR_KIND_COMPONENT_NOT_FOUND_ERROR 104
 
 /**
- * Modeled `aws.greengrass#ConflictError`.
+ * Modeled `aws.greengrass#ConflictError`: The request conflicts with the current state (e.g. a newer configuration update).
  */
 #define GGIPC_ERROR_KIND_CONFLICT_ERROR 105
 
 /**
- * Modeled `aws.greengrass#FailedUpdateConditionCheckError`.
+ * Modeled `aws.greengrass#FailedUpdateConditionCheckError`: An update's condition did not hold (e.g. its timestamp is older than the key's).
  */
 #define GGIPC_ERROR_KIND_FAILED_UPDATE_CONDITION_CHECK_ERROR 106
 
 /**
- * Modeled `aws.greengrass#InvalidTokenError`.
+ * Modeled `aws.greengrass#InvalidTokenError`: The token is not valid. Retrying may succeed.
  */
 #define GGIPC_ERROR_KIND_INVALID_TOKEN_ERROR 107
 
 /**
- * Modeled `aws.greengrass#InvalidCredentialError`.
+ * Modeled `aws.greengrass#InvalidCredentialError`: The credential is not valid.
  */
 #define GGIPC_ERROR_KIND_INVALID_CREDENTIAL_ERROR 108
 
 /**
- * Modeled `aws.greengrass#InvalidArtifactsDirectoryPathError`.
+ * Modeled `aws.greengrass#InvalidArtifactsDirectoryPathError`: The artifacts directory path is not valid.
  */
 #define GGIPC_ERROR_KIND_INVALID_ARTIFACTS_DIRECTORY_PATH_ERROR 109
 
 /**
- * Modeled `aws.greengrass#InvalidRecipeDirectoryPathError`.
+ * Modeled `aws.greengrass#InvalidRecipeDirectoryPathError`: The recipe directory path is not valid.
  */
 #define GGIPC_ERROR_KIND_INVALID_RECIPE_DIRECTORY_PATH_ERROR 110
 
 /**
- * Modeled `aws.greengrass#InvalidClientDeviceAuthTokenError`.
+ * Modeled `aws.greengrass#InvalidClientDeviceAuthTokenError`: The client device auth token is not valid.
  */
 #define GGIPC_ERROR_KIND_INVALID_CLIENT_DEVICE_AUTH_TOKEN_ERROR 111
 
 /**
- * QoS 0: delivered at most once (wire value `"0"`).
+ * Delivered at most once (wire value `"0"`).
  */
 #define GGIPC_QOS_AT_MOST_ONCE 0
 
 /**
- * QoS 1: delivered at least once (wire value `"1"`).
+ * Delivered at least once (wire value `"1"`).
  */
 #define GGIPC_QOS_AT_LEAST_ONCE 1
-
-/**
- * Leaves the QoS out of the request; the nucleus then answers with
- * `InvalidArgumentsError` (useful only to exercise that path).
- */
-#define GGIPC_QOS_UNSET 4294967295
 
 /**
  * Unspecified bytes (wire value `"0"`).
@@ -333,6 +1041,52 @@ typedef struct ggipc_subscription_handler {
  * UTF-8 text (wire value `"1"`).
  */
 #define GGIPC_PAYLOAD_FORMAT_UTF8 1
+
+/**
+ * Every message on the topic, including the subscriber's own (wire value `"RECEIVE_ALL_MESSAGES"`).
+ */
+#define GGIPC_RECEIVE_MODE_RECEIVE_ALL_MESSAGES 0
+
+/**
+ * Every message on the topic except the subscriber's own (wire value `"RECEIVE_MESSAGES_FROM_OTHERS"`).
+ */
+#define GGIPC_RECEIVE_MODE_RECEIVE_MESSAGES_FROM_OTHERS 1
+
+/**
+ * Connected (wire value `"CONNECTED"`).
+ */
+#define GGIPC_CONNECTION_STATUS_CONNECTED 0
+
+/**
+ * Not connected (wire value `"DISCONNECTED"`).
+ */
+#define GGIPC_CONNECTION_STATUS_DISCONNECTED 1
+
+/**
+ * The configuration is valid (wire value `"ACCEPTED"`).
+ */
+#define GGIPC_CONFIGURATION_VALIDITY_STATUS_ACCEPTED 0
+
+/**
+ * The configuration is not valid (wire value `"REJECTED"`).
+ */
+#define GGIPC_CONFIGURATION_VALIDITY_STATUS_REJECTED 1
+
+/**
+ * The component is running (wire value `"RUNNING"`).
+ */
+#define GGIPC_REPORTED_LIFECYCLE_STATE_RUNNING 0
+
+/**
+ * The component hit an error (wire value `"ERRORED"`).
+ */
+#define GGIPC_REPORTED_LIFECYCLE_STATE_ERRORED 1
+
+/**
+ * Leaves the QoS out of the request; the nucleus then answers with
+ * `InvalidArgumentsError` (useful only to exercise that path).
+ */
+#define GGIPC_QOS_UNSET 4294967295
 
 #ifdef __cplusplus
 extern "C" {
@@ -380,8 +1134,8 @@ struct ggipc_error *ggipc_client_options_set_auth_token(struct ggipc_client_opti
 /**
  * Sets how long connecting (socket plus handshake) may take; 0 keeps the default.
  *
- * Returns NULL on success or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `options`,
- * NULL or non-UTF-8 string), leaving the options unchanged.
+ * Returns NULL on success or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+ * `options`, leaving the options unchanged.
  */
 struct ggipc_error *ggipc_client_options_set_connect_timeout_ms(struct ggipc_client_options *options,
                                                                 uint64_t timeout_ms);
@@ -389,8 +1143,8 @@ struct ggipc_error *ggipc_client_options_set_connect_timeout_ms(struct ggipc_cli
 /**
  * Sets how long each operation may wait for its response; 0 keeps the default.
  *
- * Returns NULL on success or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `options`,
- * NULL or non-UTF-8 string), leaving the options unchanged.
+ * Returns NULL on success or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+ * `options`, leaving the options unchanged.
  */
 struct ggipc_error *ggipc_client_options_set_operation_timeout_ms(struct ggipc_client_options *options,
                                                                   uint64_t timeout_ms);
@@ -400,8 +1154,8 @@ struct ggipc_error *ggipc_client_options_set_operation_timeout_ms(struct ggipc_c
  * the core's default backoff; subscriptions are re-established and told so
  * through `on_interrupted`/`on_resumed`.
  *
- * Returns NULL on success or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `options`,
- * NULL or non-UTF-8 string), leaving the options unchanged.
+ * Returns NULL on success or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+ * `options`, leaving the options unchanged.
  */
 struct ggipc_error *ggipc_client_options_set_reconnect(struct ggipc_client_options *options,
                                                        bool enabled);
@@ -411,8 +1165,8 @@ struct ggipc_error *ggipc_client_options_set_reconnect(struct ggipc_client_optio
  * if not NULL, is called once with `userdata` when neither these options nor
  * any client connected with them need it any more.
  *
- * Returns NULL on success or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `options`,
- * NULL or non-UTF-8 string), leaving the options unchanged.
+ * Returns NULL on success or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+ * `options`, leaving the options unchanged.
  */
 struct ggipc_error *ggipc_client_options_set_lifecycle_callback(struct ggipc_client_options *options,
                                                                 ggipc_lifecycle_fn callback,
@@ -464,6 +1218,8 @@ void ggipc_client_free(struct ggipc_client *client);
 
 /**
  * Publishes `request` and blocks the calling thread until the nucleus accepts it.
+ * The request is written and its answer read on the calling thread (one wake-up
+ * per round trip, as `ggipc_client_publish_to_iot_core`).
  *
  * `timeout_ms` bounds the wait (0 = the client's operation timeout). Returns NULL
  * when the nucleus accepted the message, or the error: the server's modeled errors
@@ -505,10 +1261,12 @@ struct ggipc_error *ggipc_client_publish_async(const struct ggipc_client *client
                                                ggipc_free_userdata_fn free_userdata);
 
 /**
- * Starts publishing `request` (written on the calling thread when the socket
- * allows) and returns at once with an operation handle in `*out`. The publish
- * completes whether or not anyone waits. Returns NULL on success, or an error for
- * invalid arguments (then `*out` is untouched).
+ * Starts publishing `request`: it is written on the calling thread (which waits only
+ * while the connection is being re-established or its socket is full, within the
+ * operation timeout) and the call returns with an operation handle in `*out`. The
+ * publish completes whether or not anyone waits. Returns NULL on success, or an error
+ * for invalid arguments (then `*out` is untouched); a failure to send is the
+ * operation's result.
  */
 struct ggipc_error *ggipc_client_publish_begin(const struct ggipc_client *client,
                                                const struct ggipc_publish_request *request,
@@ -516,17 +1274,20 @@ struct ggipc_error *ggipc_client_publish_begin(const struct ggipc_client *client
 
 /**
  * Waits up to `timeout_ms` milliseconds (`UINT64_MAX` = until done; the client's
- * operation timeout still applies) for the publish to complete. Returns true once
- * it has completed (successfully or not), false on timeout or a NULL `operation`.
- * A timed-out wait leaves the operation running; wait again or free it.
+ * operation timeout still applies) for the publish to complete, reading the answer
+ * on the calling thread. Returns true once it has completed (successfully or not),
+ * false on timeout or a NULL `operation`. A timed-out wait leaves the operation
+ * running; wait again or free it. Threads waiting on one operation at once take
+ * turns.
  */
 bool ggipc_publish_operation_wait(const struct ggipc_publish_operation *operation,
                                   uint64_t timeout_ms);
 
 /**
  * Returns the outcome of a completed publish: NULL if the nucleus accepted it,
- * otherwise a new error object (caller frees). While the publish is still
- * running, returns an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` saying so.
+ * otherwise a new error object (caller frees). While the publish has not been
+ * waited for to completion (`ggipc_publish_operation_wait` returned true), returns an
+ * error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` saying so.
  */
 struct ggipc_error *ggipc_publish_operation_get_result(const struct ggipc_publish_operation *operation);
 
@@ -593,6 +1354,2191 @@ void ggipc_error_free(struct ggipc_error *error);
  * The string is static. Thread-safety: any thread.
  */
 const char *ggipc_error_kind_name(ggipc_error_kind kind);
+
+/**
+ * Creates a `ggipc_user_property` with every member absent (free it with `ggipc_user_property_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_user_property *ggipc_user_property_new(void);
+
+/**
+ * Releases a `ggipc_user_property` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_user_property_free(struct ggipc_user_property *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_user_property_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_user_property *ggipc_user_property_clone(const struct ggipc_user_property *value);
+
+/**
+ * Sets `key` (The key). Required by the model. to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_user_property_set_key(struct ggipc_user_property *value,
+                                                const char *v);
+
+/**
+ * Returns `key` (The key). Required by the model. as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_user_property_get_key(const struct ggipc_user_property *value);
+
+/**
+ * Sets `value` (The value). Required by the model. to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_user_property_set_value(struct ggipc_user_property *value,
+                                                  const char *v);
+
+/**
+ * Returns `value` (The value). Required by the model. as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_user_property_get_value(const struct ggipc_user_property *value);
+
+/**
+ * Creates a `ggipc_mqtt_message` with every member absent (free it with `ggipc_mqtt_message_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_mqtt_message *ggipc_mqtt_message_new(void);
+
+/**
+ * Releases a `ggipc_mqtt_message` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_mqtt_message_free(struct ggipc_mqtt_message *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_mqtt_message_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_mqtt_message *ggipc_mqtt_message_clone(const struct ggipc_mqtt_message *value);
+
+/**
+ * Sets `topicName` (The topic the message was published to). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_mqtt_message_set_topic_name(struct ggipc_mqtt_message *value,
+                                                      const char *v);
+
+/**
+ * Returns `topicName` (The topic the message was published to). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_mqtt_message_get_topic_name(const struct ggipc_mqtt_message *value);
+
+/**
+ * Sets `payload` (The payload). to a copy of `data[0..len)`. `(NULL, 0)` removes it; a non-NULL `data` with `len` 0 is a
+ * present, empty value.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, NULL `data` with a non-zero `len`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_mqtt_message_set_payload(struct ggipc_mqtt_message *value,
+                                                   const uint8_t *data,
+                                                   size_t len);
+
+/**
+ * Returns `payload` (The payload). and writes its length to `*len` (when `len` is not NULL). NULL (length 0) when it is
+ * absent or `value` is NULL; a present, empty value gives a non-NULL pointer and length 0. Owned by `value`.
+ */
+const uint8_t *ggipc_mqtt_message_get_payload(const struct ggipc_mqtt_message *value,
+                                              size_t *len);
+
+/**
+ * Sets `retain` (Whether the message is a retained message).
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_mqtt_message_set_retain(struct ggipc_mqtt_message *value,
+                                                  bool v);
+
+/**
+ * Removes `retain` (Whether the message is a retained message). No-op when `value` is NULL.
+ */
+void ggipc_mqtt_message_clear_retain(struct ggipc_mqtt_message *value);
+
+/**
+ * Writes `retain` (Whether the message is a retained message). to `*out` and returns true; returns false (leaving `*out` untouched) when it is absent or
+ * `value` or `out` is NULL.
+ */
+bool ggipc_mqtt_message_get_retain(const struct ggipc_mqtt_message *value,
+                                   bool *out);
+
+/**
+ * Returns the number of elements of `userProperties` (MQTT 5 user properties). (0 when absent or `value` is NULL).
+ */
+size_t ggipc_mqtt_message_user_properties_count(const struct ggipc_mqtt_message *value);
+
+/**
+ * Returns element `index` of `userProperties` (MQTT 5 user properties)., lent by `value`, or NULL when `index` is out of range or `value` is
+ * NULL.
+ */
+const struct ggipc_user_property *ggipc_mqtt_message_user_properties_get(const struct ggipc_mqtt_message *value,
+                                                                         size_t index);
+
+/**
+ * Appends a copy of `v` (a `ggipc_user_property`) to `userProperties` (MQTT 5 user properties). (making the list present).
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value` or `v`, non-UTF-8 string), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_mqtt_message_user_properties_add(struct ggipc_mqtt_message *value,
+                                                           const struct ggipc_user_property *v);
+
+/**
+ * Removes `userProperties` (MQTT 5 user properties). (absent, not an empty list). No-op when `value` is NULL.
+ */
+void ggipc_mqtt_message_user_properties_clear(struct ggipc_mqtt_message *value);
+
+/**
+ * Sets `messageExpiryIntervalSeconds` (MQTT 5 message expiry interval, in seconds).
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_mqtt_message_set_message_expiry_interval_seconds(struct ggipc_mqtt_message *value,
+                                                                           int64_t v);
+
+/**
+ * Removes `messageExpiryIntervalSeconds` (MQTT 5 message expiry interval, in seconds). No-op when `value` is NULL.
+ */
+void ggipc_mqtt_message_clear_message_expiry_interval_seconds(struct ggipc_mqtt_message *value);
+
+/**
+ * Writes `messageExpiryIntervalSeconds` (MQTT 5 message expiry interval, in seconds). to `*out` and returns true; returns false (leaving `*out` untouched) when it is absent or
+ * `value` or `out` is NULL.
+ */
+bool ggipc_mqtt_message_get_message_expiry_interval_seconds(const struct ggipc_mqtt_message *value,
+                                                            int64_t *out);
+
+/**
+ * Sets `correlationData` (MQTT 5 correlation data). to a copy of `data[0..len)`. `(NULL, 0)` removes it; a non-NULL `data` with `len` 0 is a
+ * present, empty value.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, NULL `data` with a non-zero `len`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_mqtt_message_set_correlation_data(struct ggipc_mqtt_message *value,
+                                                            const uint8_t *data,
+                                                            size_t len);
+
+/**
+ * Returns `correlationData` (MQTT 5 correlation data). and writes its length to `*len` (when `len` is not NULL). NULL (length 0) when it is
+ * absent or `value` is NULL; a present, empty value gives a non-NULL pointer and length 0. Owned by `value`.
+ */
+const uint8_t *ggipc_mqtt_message_get_correlation_data(const struct ggipc_mqtt_message *value,
+                                                       size_t *len);
+
+/**
+ * Sets `responseTopic` (MQTT 5 response topic). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_mqtt_message_set_response_topic(struct ggipc_mqtt_message *value,
+                                                          const char *v);
+
+/**
+ * Returns `responseTopic` (MQTT 5 response topic). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_mqtt_message_get_response_topic(const struct ggipc_mqtt_message *value);
+
+/**
+ * Sets `payloadFormat` (MQTT 5 payload format indicator). (one of the `GGIPC_PAYLOAD_FORMAT_*` constants).
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`) or, for a number that is no `GGIPC_PAYLOAD_FORMAT_*` constant, the nucleus' own
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR` "Invalid PayloadFormat value: <n>"; the object is then unchanged.
+ */
+struct ggipc_error *ggipc_mqtt_message_set_payload_format(struct ggipc_mqtt_message *value,
+                                                          ggipc_payload_format v);
+
+/**
+ * Removes `payloadFormat` (MQTT 5 payload format indicator). No-op when `value` is NULL.
+ */
+void ggipc_mqtt_message_clear_payload_format(struct ggipc_mqtt_message *value);
+
+/**
+ * Writes `payloadFormat` (MQTT 5 payload format indicator). to `*out` and returns true; returns false (leaving `*out` untouched) when it is absent or
+ * `value` or `out` is NULL.
+ */
+bool ggipc_mqtt_message_get_payload_format(const struct ggipc_mqtt_message *value,
+                                           ggipc_payload_format *out);
+
+/**
+ * Sets `contentType` (MQTT 5 content type). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_mqtt_message_set_content_type(struct ggipc_mqtt_message *value,
+                                                        const char *v);
+
+/**
+ * Returns `contentType` (MQTT 5 content type). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_mqtt_message_get_content_type(const struct ggipc_mqtt_message *value);
+
+/**
+ * Creates a `ggipc_message_context` with every member absent (free it with `ggipc_message_context_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_message_context *ggipc_message_context_new(void);
+
+/**
+ * Releases a `ggipc_message_context` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_message_context_free(struct ggipc_message_context *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_message_context_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_message_context *ggipc_message_context_clone(const struct ggipc_message_context *value);
+
+/**
+ * Sets `topic` (The topic the message was published to). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_message_context_set_topic(struct ggipc_message_context *value,
+                                                    const char *v);
+
+/**
+ * Returns `topic` (The topic the message was published to). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_message_context_get_topic(const struct ggipc_message_context *value);
+
+/**
+ * Creates a `ggipc_json_message` with every member absent (free it with `ggipc_json_message_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_json_message *ggipc_json_message_new(void);
+
+/**
+ * Releases a `ggipc_json_message` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_json_message_free(struct ggipc_json_message *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_json_message_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_json_message *ggipc_json_message_clone(const struct ggipc_json_message *value);
+
+/**
+ * Sets `message` (The message, any JSON value). from the JSON text `json` (any JSON value, parsed and kept); NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 or invalid JSON), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_json_message_set_message(struct ggipc_json_message *value,
+                                                   const char *json);
+
+/**
+ * Returns `message` (The message, any JSON value). as compact JSON text owned by `value`, or NULL when it is absent or `value` is NULL.
+ */
+const char *ggipc_json_message_get_message(const struct ggipc_json_message *value);
+
+/**
+ * Sets `context` (Where the message was published (set on received messages)). to a copy of `v` (a `ggipc_message_context`); NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_json_message_set_context(struct ggipc_json_message *value,
+                                                   const struct ggipc_message_context *v);
+
+/**
+ * Returns `context` (Where the message was published (set on received messages))., lent by `value` (clone it to keep it), or NULL when it is absent or `value` is NULL.
+ */
+const struct ggipc_message_context *ggipc_json_message_get_context(const struct ggipc_json_message *value);
+
+/**
+ * Creates a `ggipc_binary_message` with every member absent (free it with `ggipc_binary_message_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_binary_message *ggipc_binary_message_new(void);
+
+/**
+ * Releases a `ggipc_binary_message` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_binary_message_free(struct ggipc_binary_message *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_binary_message_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_binary_message *ggipc_binary_message_clone(const struct ggipc_binary_message *value);
+
+/**
+ * Sets `message` (The message bytes). to a copy of `data[0..len)`. `(NULL, 0)` removes it; a non-NULL `data` with `len` 0 is a
+ * present, empty value.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, NULL `data` with a non-zero `len`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_binary_message_set_message(struct ggipc_binary_message *value,
+                                                     const uint8_t *data,
+                                                     size_t len);
+
+/**
+ * Returns `message` (The message bytes). and writes its length to `*len` (when `len` is not NULL). NULL (length 0) when it is
+ * absent or `value` is NULL; a present, empty value gives a non-NULL pointer and length 0. Owned by `value`.
+ */
+const uint8_t *ggipc_binary_message_get_message(const struct ggipc_binary_message *value,
+                                                size_t *len);
+
+/**
+ * Sets `context` (Where the message was published (set on received messages)). to a copy of `v` (a `ggipc_message_context`); NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_binary_message_set_context(struct ggipc_binary_message *value,
+                                                     const struct ggipc_message_context *v);
+
+/**
+ * Returns `context` (Where the message was published (set on received messages))., lent by `value` (clone it to keep it), or NULL when it is absent or `value` is NULL.
+ */
+const struct ggipc_message_context *ggipc_binary_message_get_context(const struct ggipc_binary_message *value);
+
+/**
+ * Creates a `ggipc_publish_message` with every member absent (free it with `ggipc_publish_message_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_publish_message *ggipc_publish_message_new(void);
+
+/**
+ * Releases a `ggipc_publish_message` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_publish_message_free(struct ggipc_publish_message *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_publish_message_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_publish_message *ggipc_publish_message_clone(const struct ggipc_publish_message *value);
+
+/**
+ * Sets `jsonMessage` (A JSON message). to a copy of `v` (a `ggipc_json_message`); NULL removes it. Setting it clears the union's other members.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_publish_message_set_json_message(struct ggipc_publish_message *value,
+                                                           const struct ggipc_json_message *v);
+
+/**
+ * Returns `jsonMessage` (A JSON message)., lent by `value` (clone it to keep it), or NULL when it is absent or `value` is NULL.
+ */
+const struct ggipc_json_message *ggipc_publish_message_get_json_message(const struct ggipc_publish_message *value);
+
+/**
+ * Sets `binaryMessage` (A binary message). to a copy of `v` (a `ggipc_binary_message`); NULL removes it. Setting it clears the union's other members.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_publish_message_set_binary_message(struct ggipc_publish_message *value,
+                                                             const struct ggipc_binary_message *v);
+
+/**
+ * Returns `binaryMessage` (A binary message)., lent by `value` (clone it to keep it), or NULL when it is absent or `value` is NULL.
+ */
+const struct ggipc_binary_message *ggipc_publish_message_get_binary_message(const struct ggipc_publish_message *value);
+
+/**
+ * Creates a `ggipc_connection_status_event` with every member absent (free it with `ggipc_connection_status_event_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_connection_status_event *ggipc_connection_status_event_new(void);
+
+/**
+ * Releases a `ggipc_connection_status_event` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_connection_status_event_free(struct ggipc_connection_status_event *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_connection_status_event_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_connection_status_event *ggipc_connection_status_event_clone(const struct ggipc_connection_status_event *value);
+
+/**
+ * Sets `status` (The connection status). (one of the `GGIPC_CONNECTION_STATUS_*` constants).
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`) or, for a number that is no `GGIPC_CONNECTION_STATUS_*` constant, the nucleus' own
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR` "Invalid ConnectionStatus value: <n>"; the object is then unchanged.
+ */
+struct ggipc_error *ggipc_connection_status_event_set_status(struct ggipc_connection_status_event *value,
+                                                             ggipc_connection_status v);
+
+/**
+ * Removes `status` (The connection status). No-op when `value` is NULL.
+ */
+void ggipc_connection_status_event_clear_status(struct ggipc_connection_status_event *value);
+
+/**
+ * Writes `status` (The connection status). to `*out` and returns true; returns false (leaving `*out` untouched) when it is absent or
+ * `value` or `out` is NULL.
+ */
+bool ggipc_connection_status_event_get_status(const struct ggipc_connection_status_event *value,
+                                              ggipc_connection_status *out);
+
+/**
+ * Creates a `ggipc_configuration_update_event` with every member absent (free it with `ggipc_configuration_update_event_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_configuration_update_event *ggipc_configuration_update_event_new(void);
+
+/**
+ * Releases a `ggipc_configuration_update_event` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_configuration_update_event_free(struct ggipc_configuration_update_event *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_configuration_update_event_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_configuration_update_event *ggipc_configuration_update_event_clone(const struct ggipc_configuration_update_event *value);
+
+/**
+ * Sets `componentName` (The component whose configuration changed). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_configuration_update_event_set_component_name(struct ggipc_configuration_update_event *value,
+                                                                        const char *v);
+
+/**
+ * Returns `componentName` (The component whose configuration changed). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_configuration_update_event_get_component_name(const struct ggipc_configuration_update_event *value);
+
+/**
+ * Returns the number of elements of `keyPath` (The key path that changed). (0 when absent or `value` is NULL).
+ */
+size_t ggipc_configuration_update_event_key_path_count(const struct ggipc_configuration_update_event *value);
+
+/**
+ * Returns element `index` of `keyPath` (The key path that changed)., lent by `value`, or NULL when `index` is out of range or `value` is
+ * NULL.
+ */
+const char *ggipc_configuration_update_event_key_path_get(const struct ggipc_configuration_update_event *value,
+                                                          size_t index);
+
+/**
+ * Appends a copy of the NUL-terminated UTF-8 string `v` to `keyPath` (The key path that changed). (making the list present).
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value` or `v`, non-UTF-8 string), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_configuration_update_event_key_path_add(struct ggipc_configuration_update_event *value,
+                                                                  const char *v);
+
+/**
+ * Removes `keyPath` (The key path that changed). (absent, not an empty list). No-op when `value` is NULL.
+ */
+void ggipc_configuration_update_event_key_path_clear(struct ggipc_configuration_update_event *value);
+
+/**
+ * Creates a `ggipc_validate_configuration_update_event` with every member absent (free it with `ggipc_validate_configuration_update_event_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_validate_configuration_update_event *ggipc_validate_configuration_update_event_new(void);
+
+/**
+ * Releases a `ggipc_validate_configuration_update_event` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_validate_configuration_update_event_free(struct ggipc_validate_configuration_update_event *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_validate_configuration_update_event_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_validate_configuration_update_event *ggipc_validate_configuration_update_event_clone(const struct ggipc_validate_configuration_update_event *value);
+
+/**
+ * Sets `configuration` (The proposed configuration). from the JSON text `json` (any JSON value, parsed and kept); NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 or invalid JSON), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_validate_configuration_update_event_set_configuration(struct ggipc_validate_configuration_update_event *value,
+                                                                                const char *json);
+
+/**
+ * Returns `configuration` (The proposed configuration). as compact JSON text owned by `value`, or NULL when it is absent or `value` is NULL.
+ */
+const char *ggipc_validate_configuration_update_event_get_configuration(const struct ggipc_validate_configuration_update_event *value);
+
+/**
+ * Sets `deploymentId` (The deployment that proposes it). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_validate_configuration_update_event_set_deployment_id(struct ggipc_validate_configuration_update_event *value,
+                                                                                const char *v);
+
+/**
+ * Returns `deploymentId` (The deployment that proposes it). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_validate_configuration_update_event_get_deployment_id(const struct ggipc_validate_configuration_update_event *value);
+
+/**
+ * Creates a `ggipc_configuration_validity_report` with every member absent (free it with `ggipc_configuration_validity_report_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_configuration_validity_report *ggipc_configuration_validity_report_new(void);
+
+/**
+ * Releases a `ggipc_configuration_validity_report` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_configuration_validity_report_free(struct ggipc_configuration_validity_report *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_configuration_validity_report_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_configuration_validity_report *ggipc_configuration_validity_report_clone(const struct ggipc_configuration_validity_report *value);
+
+/**
+ * Sets `status` (Whether the configuration is valid). (one of the `GGIPC_CONFIGURATION_VALIDITY_STATUS_*` constants).
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`) or, for a number that is no `GGIPC_CONFIGURATION_VALIDITY_STATUS_*` constant, the nucleus' own
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR` "Invalid ConfigurationValidityStatus value: <n>"; the object is then unchanged.
+ */
+struct ggipc_error *ggipc_configuration_validity_report_set_status(struct ggipc_configuration_validity_report *value,
+                                                                   ggipc_configuration_validity_status v);
+
+/**
+ * Removes `status` (Whether the configuration is valid). No-op when `value` is NULL.
+ */
+void ggipc_configuration_validity_report_clear_status(struct ggipc_configuration_validity_report *value);
+
+/**
+ * Writes `status` (Whether the configuration is valid). to `*out` and returns true; returns false (leaving `*out` untouched) when it is absent or
+ * `value` or `out` is NULL.
+ */
+bool ggipc_configuration_validity_report_get_status(const struct ggipc_configuration_validity_report *value,
+                                                    ggipc_configuration_validity_status *out);
+
+/**
+ * Sets `deploymentId` (The deployment the answer is for). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_configuration_validity_report_set_deployment_id(struct ggipc_configuration_validity_report *value,
+                                                                          const char *v);
+
+/**
+ * Returns `deploymentId` (The deployment the answer is for). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_configuration_validity_report_get_deployment_id(const struct ggipc_configuration_validity_report *value);
+
+/**
+ * Sets `message` (Why the configuration is not valid). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_configuration_validity_report_set_message(struct ggipc_configuration_validity_report *value,
+                                                                    const char *v);
+
+/**
+ * Returns `message` (Why the configuration is not valid). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_configuration_validity_report_get_message(const struct ggipc_configuration_validity_report *value);
+
+/**
+ * Creates a `ggipc_pre_component_update_event` with every member absent (free it with `ggipc_pre_component_update_event_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_pre_component_update_event *ggipc_pre_component_update_event_new(void);
+
+/**
+ * Releases a `ggipc_pre_component_update_event` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_pre_component_update_event_free(struct ggipc_pre_component_update_event *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_pre_component_update_event_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_pre_component_update_event *ggipc_pre_component_update_event_clone(const struct ggipc_pre_component_update_event *value);
+
+/**
+ * Sets `deploymentId` (The deployment). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_pre_component_update_event_set_deployment_id(struct ggipc_pre_component_update_event *value,
+                                                                       const char *v);
+
+/**
+ * Returns `deploymentId` (The deployment). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_pre_component_update_event_get_deployment_id(const struct ggipc_pre_component_update_event *value);
+
+/**
+ * Sets `isGgcRestarting` (Whether the nucleus restarts for this update).
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_pre_component_update_event_set_is_ggc_restarting(struct ggipc_pre_component_update_event *value,
+                                                                           bool v);
+
+/**
+ * Removes `isGgcRestarting` (Whether the nucleus restarts for this update). No-op when `value` is NULL.
+ */
+void ggipc_pre_component_update_event_clear_is_ggc_restarting(struct ggipc_pre_component_update_event *value);
+
+/**
+ * Writes `isGgcRestarting` (Whether the nucleus restarts for this update). to `*out` and returns true; returns false (leaving `*out` untouched) when it is absent or
+ * `value` or `out` is NULL.
+ */
+bool ggipc_pre_component_update_event_get_is_ggc_restarting(const struct ggipc_pre_component_update_event *value,
+                                                            bool *out);
+
+/**
+ * Creates a `ggipc_post_component_update_event` with every member absent (free it with `ggipc_post_component_update_event_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_post_component_update_event *ggipc_post_component_update_event_new(void);
+
+/**
+ * Releases a `ggipc_post_component_update_event` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_post_component_update_event_free(struct ggipc_post_component_update_event *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_post_component_update_event_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_post_component_update_event *ggipc_post_component_update_event_clone(const struct ggipc_post_component_update_event *value);
+
+/**
+ * Sets `deploymentId` (The deployment). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_post_component_update_event_set_deployment_id(struct ggipc_post_component_update_event *value,
+                                                                        const char *v);
+
+/**
+ * Returns `deploymentId` (The deployment). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_post_component_update_event_get_deployment_id(const struct ggipc_post_component_update_event *value);
+
+/**
+ * Creates a `ggipc_iot_core_message` with every member absent (free it with `ggipc_iot_core_message_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_iot_core_message *ggipc_iot_core_message_new(void);
+
+/**
+ * Releases a `ggipc_iot_core_message` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_iot_core_message_free(struct ggipc_iot_core_message *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_iot_core_message_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_iot_core_message *ggipc_iot_core_message_clone(const struct ggipc_iot_core_message *value);
+
+/**
+ * Sets `message` (The received message). to a copy of `v` (a `ggipc_mqtt_message`); NULL removes it. Setting it clears the union's other members.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_iot_core_message_set_message(struct ggipc_iot_core_message *value,
+                                                       const struct ggipc_mqtt_message *v);
+
+/**
+ * Returns `message` (The received message)., lent by `value` (clone it to keep it), or NULL when it is absent or `value` is NULL.
+ */
+const struct ggipc_mqtt_message *ggipc_iot_core_message_get_message(const struct ggipc_iot_core_message *value);
+
+/**
+ * Creates a `ggipc_iot_core_connection_status_event` with every member absent (free it with `ggipc_iot_core_connection_status_event_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_iot_core_connection_status_event *ggipc_iot_core_connection_status_event_new(void);
+
+/**
+ * Releases a `ggipc_iot_core_connection_status_event` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_iot_core_connection_status_event_free(struct ggipc_iot_core_connection_status_event *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_iot_core_connection_status_event_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_iot_core_connection_status_event *ggipc_iot_core_connection_status_event_clone(const struct ggipc_iot_core_connection_status_event *value);
+
+/**
+ * Sets `connectionStatusEvent` (The current or new connection status). to a copy of `v` (a `ggipc_connection_status_event`); NULL removes it. Setting it clears the union's other members.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_iot_core_connection_status_event_set_connection_status_event(struct ggipc_iot_core_connection_status_event *value,
+                                                                                       const struct ggipc_connection_status_event *v);
+
+/**
+ * Returns `connectionStatusEvent` (The current or new connection status)., lent by `value` (clone it to keep it), or NULL when it is absent or `value` is NULL.
+ */
+const struct ggipc_connection_status_event *ggipc_iot_core_connection_status_event_get_connection_status_event(const struct ggipc_iot_core_connection_status_event *value);
+
+/**
+ * Creates a `ggipc_subscription_response_message` with every member absent (free it with `ggipc_subscription_response_message_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_subscription_response_message *ggipc_subscription_response_message_new(void);
+
+/**
+ * Releases a `ggipc_subscription_response_message` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_subscription_response_message_free(struct ggipc_subscription_response_message *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_subscription_response_message_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_subscription_response_message *ggipc_subscription_response_message_clone(const struct ggipc_subscription_response_message *value);
+
+/**
+ * Sets `jsonMessage` (A JSON message). to a copy of `v` (a `ggipc_json_message`); NULL removes it. Setting it clears the union's other members.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_subscription_response_message_set_json_message(struct ggipc_subscription_response_message *value,
+                                                                         const struct ggipc_json_message *v);
+
+/**
+ * Returns `jsonMessage` (A JSON message)., lent by `value` (clone it to keep it), or NULL when it is absent or `value` is NULL.
+ */
+const struct ggipc_json_message *ggipc_subscription_response_message_get_json_message(const struct ggipc_subscription_response_message *value);
+
+/**
+ * Sets `binaryMessage` (A binary message). to a copy of `v` (a `ggipc_binary_message`); NULL removes it. Setting it clears the union's other members.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_subscription_response_message_set_binary_message(struct ggipc_subscription_response_message *value,
+                                                                           const struct ggipc_binary_message *v);
+
+/**
+ * Returns `binaryMessage` (A binary message)., lent by `value` (clone it to keep it), or NULL when it is absent or `value` is NULL.
+ */
+const struct ggipc_binary_message *ggipc_subscription_response_message_get_binary_message(const struct ggipc_subscription_response_message *value);
+
+/**
+ * Creates a `ggipc_configuration_update_events` with every member absent (free it with `ggipc_configuration_update_events_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_configuration_update_events *ggipc_configuration_update_events_new(void);
+
+/**
+ * Releases a `ggipc_configuration_update_events` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_configuration_update_events_free(struct ggipc_configuration_update_events *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_configuration_update_events_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_configuration_update_events *ggipc_configuration_update_events_clone(const struct ggipc_configuration_update_events *value);
+
+/**
+ * Sets `configurationUpdateEvent` (The configuration changed). to a copy of `v` (a `ggipc_configuration_update_event`); NULL removes it. Setting it clears the union's other members.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_configuration_update_events_set_configuration_update_event(struct ggipc_configuration_update_events *value,
+                                                                                     const struct ggipc_configuration_update_event *v);
+
+/**
+ * Returns `configurationUpdateEvent` (The configuration changed)., lent by `value` (clone it to keep it), or NULL when it is absent or `value` is NULL.
+ */
+const struct ggipc_configuration_update_event *ggipc_configuration_update_events_get_configuration_update_event(const struct ggipc_configuration_update_events *value);
+
+/**
+ * Creates a `ggipc_validate_configuration_update_events` with every member absent (free it with `ggipc_validate_configuration_update_events_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_validate_configuration_update_events *ggipc_validate_configuration_update_events_new(void);
+
+/**
+ * Releases a `ggipc_validate_configuration_update_events` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_validate_configuration_update_events_free(struct ggipc_validate_configuration_update_events *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_validate_configuration_update_events_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_validate_configuration_update_events *ggipc_validate_configuration_update_events_clone(const struct ggipc_validate_configuration_update_events *value);
+
+/**
+ * Sets `validateConfigurationUpdateEvent` (A configuration to validate). to a copy of `v` (a `ggipc_validate_configuration_update_event`); NULL removes it. Setting it clears the union's other members.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_validate_configuration_update_events_set_validate_configuration_update_event(struct ggipc_validate_configuration_update_events *value,
+                                                                                                       const struct ggipc_validate_configuration_update_event *v);
+
+/**
+ * Returns `validateConfigurationUpdateEvent` (A configuration to validate)., lent by `value` (clone it to keep it), or NULL when it is absent or `value` is NULL.
+ */
+const struct ggipc_validate_configuration_update_event *ggipc_validate_configuration_update_events_get_validate_configuration_update_event(const struct ggipc_validate_configuration_update_events *value);
+
+/**
+ * Creates a `ggipc_component_update_policy_events` with every member absent (free it with `ggipc_component_update_policy_events_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_component_update_policy_events *ggipc_component_update_policy_events_new(void);
+
+/**
+ * Releases a `ggipc_component_update_policy_events` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_component_update_policy_events_free(struct ggipc_component_update_policy_events *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_component_update_policy_events_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_component_update_policy_events *ggipc_component_update_policy_events_clone(const struct ggipc_component_update_policy_events *value);
+
+/**
+ * Sets `preUpdateEvent` (An update is about to happen). to a copy of `v` (a `ggipc_pre_component_update_event`); NULL removes it. Setting it clears the union's other members.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_component_update_policy_events_set_pre_update_event(struct ggipc_component_update_policy_events *value,
+                                                                              const struct ggipc_pre_component_update_event *v);
+
+/**
+ * Returns `preUpdateEvent` (An update is about to happen)., lent by `value` (clone it to keep it), or NULL when it is absent or `value` is NULL.
+ */
+const struct ggipc_pre_component_update_event *ggipc_component_update_policy_events_get_pre_update_event(const struct ggipc_component_update_policy_events *value);
+
+/**
+ * Sets `postUpdateEvent` (An update happened). to a copy of `v` (a `ggipc_post_component_update_event`); NULL removes it. Setting it clears the union's other members.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_component_update_policy_events_set_post_update_event(struct ggipc_component_update_policy_events *value,
+                                                                               const struct ggipc_post_component_update_event *v);
+
+/**
+ * Returns `postUpdateEvent` (An update happened)., lent by `value` (clone it to keep it), or NULL when it is absent or `value` is NULL.
+ */
+const struct ggipc_post_component_update_event *ggipc_component_update_policy_events_get_post_update_event(const struct ggipc_component_update_policy_events *value);
+
+/**
+ * Creates a `ggipc_publish_to_iot_core_request` with every member absent (free it with `ggipc_publish_to_iot_core_request_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_publish_to_iot_core_request *ggipc_publish_to_iot_core_request_new(void);
+
+/**
+ * Releases a `ggipc_publish_to_iot_core_request` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_publish_to_iot_core_request_free(struct ggipc_publish_to_iot_core_request *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_publish_to_iot_core_request_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_publish_to_iot_core_request *ggipc_publish_to_iot_core_request_clone(const struct ggipc_publish_to_iot_core_request *value);
+
+/**
+ * Sets `topicName` (The topic to publish to (no wildcards)). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_publish_to_iot_core_request_set_topic_name(struct ggipc_publish_to_iot_core_request *value,
+                                                                     const char *v);
+
+/**
+ * Returns `topicName` (The topic to publish to (no wildcards)). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_publish_to_iot_core_request_get_topic_name(const struct ggipc_publish_to_iot_core_request *value);
+
+/**
+ * Sets `qos` (The MQTT QoS). (one of the `GGIPC_QOS_*` constants).
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`) or, for a number that is no `GGIPC_QOS_*` constant, the nucleus' own
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR` "Invalid QoS value: <n>"; the object is then unchanged.
+ */
+struct ggipc_error *ggipc_publish_to_iot_core_request_set_qos(struct ggipc_publish_to_iot_core_request *value,
+                                                              ggipc_qos v);
+
+/**
+ * Removes `qos` (The MQTT QoS). No-op when `value` is NULL.
+ */
+void ggipc_publish_to_iot_core_request_clear_qos(struct ggipc_publish_to_iot_core_request *value);
+
+/**
+ * Writes `qos` (The MQTT QoS). to `*out` and returns true; returns false (leaving `*out` untouched) when it is absent or
+ * `value` or `out` is NULL.
+ */
+bool ggipc_publish_to_iot_core_request_get_qos(const struct ggipc_publish_to_iot_core_request *value,
+                                               ggipc_qos *out);
+
+/**
+ * Sets `payload` (The payload). to a copy of `data[0..len)`. `(NULL, 0)` removes it; a non-NULL `data` with `len` 0 is a
+ * present, empty value.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, NULL `data` with a non-zero `len`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_publish_to_iot_core_request_set_payload(struct ggipc_publish_to_iot_core_request *value,
+                                                                  const uint8_t *data,
+                                                                  size_t len);
+
+/**
+ * Returns `payload` (The payload). and writes its length to `*len` (when `len` is not NULL). NULL (length 0) when it is
+ * absent or `value` is NULL; a present, empty value gives a non-NULL pointer and length 0. Owned by `value`.
+ */
+const uint8_t *ggipc_publish_to_iot_core_request_get_payload(const struct ggipc_publish_to_iot_core_request *value,
+                                                             size_t *len);
+
+/**
+ * Sets `retain` (Whether to retain the message).
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_publish_to_iot_core_request_set_retain(struct ggipc_publish_to_iot_core_request *value,
+                                                                 bool v);
+
+/**
+ * Removes `retain` (Whether to retain the message). No-op when `value` is NULL.
+ */
+void ggipc_publish_to_iot_core_request_clear_retain(struct ggipc_publish_to_iot_core_request *value);
+
+/**
+ * Writes `retain` (Whether to retain the message). to `*out` and returns true; returns false (leaving `*out` untouched) when it is absent or
+ * `value` or `out` is NULL.
+ */
+bool ggipc_publish_to_iot_core_request_get_retain(const struct ggipc_publish_to_iot_core_request *value,
+                                                  bool *out);
+
+/**
+ * Returns the number of elements of `userProperties` (MQTT 5 user properties). (0 when absent or `value` is NULL).
+ */
+size_t ggipc_publish_to_iot_core_request_user_properties_count(const struct ggipc_publish_to_iot_core_request *value);
+
+/**
+ * Returns element `index` of `userProperties` (MQTT 5 user properties)., lent by `value`, or NULL when `index` is out of range or `value` is
+ * NULL.
+ */
+const struct ggipc_user_property *ggipc_publish_to_iot_core_request_user_properties_get(const struct ggipc_publish_to_iot_core_request *value,
+                                                                                        size_t index);
+
+/**
+ * Appends a copy of `v` (a `ggipc_user_property`) to `userProperties` (MQTT 5 user properties). (making the list present).
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value` or `v`, non-UTF-8 string), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_publish_to_iot_core_request_user_properties_add(struct ggipc_publish_to_iot_core_request *value,
+                                                                          const struct ggipc_user_property *v);
+
+/**
+ * Removes `userProperties` (MQTT 5 user properties). (absent, not an empty list). No-op when `value` is NULL.
+ */
+void ggipc_publish_to_iot_core_request_user_properties_clear(struct ggipc_publish_to_iot_core_request *value);
+
+/**
+ * Sets `messageExpiryIntervalSeconds` (MQTT 5 message expiry interval, in seconds).
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_publish_to_iot_core_request_set_message_expiry_interval_seconds(struct ggipc_publish_to_iot_core_request *value,
+                                                                                          int64_t v);
+
+/**
+ * Removes `messageExpiryIntervalSeconds` (MQTT 5 message expiry interval, in seconds). No-op when `value` is NULL.
+ */
+void ggipc_publish_to_iot_core_request_clear_message_expiry_interval_seconds(struct ggipc_publish_to_iot_core_request *value);
+
+/**
+ * Writes `messageExpiryIntervalSeconds` (MQTT 5 message expiry interval, in seconds). to `*out` and returns true; returns false (leaving `*out` untouched) when it is absent or
+ * `value` or `out` is NULL.
+ */
+bool ggipc_publish_to_iot_core_request_get_message_expiry_interval_seconds(const struct ggipc_publish_to_iot_core_request *value,
+                                                                           int64_t *out);
+
+/**
+ * Sets `correlationData` (MQTT 5 correlation data). to a copy of `data[0..len)`. `(NULL, 0)` removes it; a non-NULL `data` with `len` 0 is a
+ * present, empty value.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, NULL `data` with a non-zero `len`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_publish_to_iot_core_request_set_correlation_data(struct ggipc_publish_to_iot_core_request *value,
+                                                                           const uint8_t *data,
+                                                                           size_t len);
+
+/**
+ * Returns `correlationData` (MQTT 5 correlation data). and writes its length to `*len` (when `len` is not NULL). NULL (length 0) when it is
+ * absent or `value` is NULL; a present, empty value gives a non-NULL pointer and length 0. Owned by `value`.
+ */
+const uint8_t *ggipc_publish_to_iot_core_request_get_correlation_data(const struct ggipc_publish_to_iot_core_request *value,
+                                                                      size_t *len);
+
+/**
+ * Sets `responseTopic` (MQTT 5 response topic). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_publish_to_iot_core_request_set_response_topic(struct ggipc_publish_to_iot_core_request *value,
+                                                                         const char *v);
+
+/**
+ * Returns `responseTopic` (MQTT 5 response topic). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_publish_to_iot_core_request_get_response_topic(const struct ggipc_publish_to_iot_core_request *value);
+
+/**
+ * Sets `payloadFormat` (MQTT 5 payload format indicator). (one of the `GGIPC_PAYLOAD_FORMAT_*` constants).
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`) or, for a number that is no `GGIPC_PAYLOAD_FORMAT_*` constant, the nucleus' own
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR` "Invalid PayloadFormat value: <n>"; the object is then unchanged.
+ */
+struct ggipc_error *ggipc_publish_to_iot_core_request_set_payload_format(struct ggipc_publish_to_iot_core_request *value,
+                                                                         ggipc_payload_format v);
+
+/**
+ * Removes `payloadFormat` (MQTT 5 payload format indicator). No-op when `value` is NULL.
+ */
+void ggipc_publish_to_iot_core_request_clear_payload_format(struct ggipc_publish_to_iot_core_request *value);
+
+/**
+ * Writes `payloadFormat` (MQTT 5 payload format indicator). to `*out` and returns true; returns false (leaving `*out` untouched) when it is absent or
+ * `value` or `out` is NULL.
+ */
+bool ggipc_publish_to_iot_core_request_get_payload_format(const struct ggipc_publish_to_iot_core_request *value,
+                                                          ggipc_payload_format *out);
+
+/**
+ * Sets `contentType` (MQTT 5 content type). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_publish_to_iot_core_request_set_content_type(struct ggipc_publish_to_iot_core_request *value,
+                                                                       const char *v);
+
+/**
+ * Returns `contentType` (MQTT 5 content type). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_publish_to_iot_core_request_get_content_type(const struct ggipc_publish_to_iot_core_request *value);
+
+/**
+ * Creates a `ggipc_publish_to_iot_core_response` with every member absent (free it with `ggipc_publish_to_iot_core_response_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_publish_to_iot_core_response *ggipc_publish_to_iot_core_response_new(void);
+
+/**
+ * Releases a `ggipc_publish_to_iot_core_response` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_publish_to_iot_core_response_free(struct ggipc_publish_to_iot_core_response *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_publish_to_iot_core_response_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_publish_to_iot_core_response *ggipc_publish_to_iot_core_response_clone(const struct ggipc_publish_to_iot_core_response *value);
+
+/**
+ * Creates a `ggipc_subscribe_to_iot_core_request` with every member absent (free it with `ggipc_subscribe_to_iot_core_request_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_subscribe_to_iot_core_request *ggipc_subscribe_to_iot_core_request_new(void);
+
+/**
+ * Releases a `ggipc_subscribe_to_iot_core_request` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_subscribe_to_iot_core_request_free(struct ggipc_subscribe_to_iot_core_request *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_subscribe_to_iot_core_request_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_subscribe_to_iot_core_request *ggipc_subscribe_to_iot_core_request_clone(const struct ggipc_subscribe_to_iot_core_request *value);
+
+/**
+ * Sets `topicName` (The topic filter (`+` and `#` allowed)). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_subscribe_to_iot_core_request_set_topic_name(struct ggipc_subscribe_to_iot_core_request *value,
+                                                                       const char *v);
+
+/**
+ * Returns `topicName` (The topic filter (`+` and `#` allowed)). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_subscribe_to_iot_core_request_get_topic_name(const struct ggipc_subscribe_to_iot_core_request *value);
+
+/**
+ * Sets `qos` (The MQTT QoS). (one of the `GGIPC_QOS_*` constants).
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`) or, for a number that is no `GGIPC_QOS_*` constant, the nucleus' own
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR` "Invalid QoS value: <n>"; the object is then unchanged.
+ */
+struct ggipc_error *ggipc_subscribe_to_iot_core_request_set_qos(struct ggipc_subscribe_to_iot_core_request *value,
+                                                                ggipc_qos v);
+
+/**
+ * Removes `qos` (The MQTT QoS). No-op when `value` is NULL.
+ */
+void ggipc_subscribe_to_iot_core_request_clear_qos(struct ggipc_subscribe_to_iot_core_request *value);
+
+/**
+ * Writes `qos` (The MQTT QoS). to `*out` and returns true; returns false (leaving `*out` untouched) when it is absent or
+ * `value` or `out` is NULL.
+ */
+bool ggipc_subscribe_to_iot_core_request_get_qos(const struct ggipc_subscribe_to_iot_core_request *value,
+                                                 ggipc_qos *out);
+
+/**
+ * Creates a `ggipc_subscribe_to_iot_core_response` with every member absent (free it with `ggipc_subscribe_to_iot_core_response_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_subscribe_to_iot_core_response *ggipc_subscribe_to_iot_core_response_new(void);
+
+/**
+ * Releases a `ggipc_subscribe_to_iot_core_response` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_subscribe_to_iot_core_response_free(struct ggipc_subscribe_to_iot_core_response *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_subscribe_to_iot_core_response_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_subscribe_to_iot_core_response *ggipc_subscribe_to_iot_core_response_clone(const struct ggipc_subscribe_to_iot_core_response *value);
+
+/**
+ * Creates a `ggipc_subscribe_to_iot_core_connection_status_request` with every member absent (free it with `ggipc_subscribe_to_iot_core_connection_status_request_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_subscribe_to_iot_core_connection_status_request *ggipc_subscribe_to_iot_core_connection_status_request_new(void);
+
+/**
+ * Releases a `ggipc_subscribe_to_iot_core_connection_status_request` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_subscribe_to_iot_core_connection_status_request_free(struct ggipc_subscribe_to_iot_core_connection_status_request *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_subscribe_to_iot_core_connection_status_request_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_subscribe_to_iot_core_connection_status_request *ggipc_subscribe_to_iot_core_connection_status_request_clone(const struct ggipc_subscribe_to_iot_core_connection_status_request *value);
+
+/**
+ * Creates a `ggipc_subscribe_to_iot_core_connection_status_response` with every member absent (free it with `ggipc_subscribe_to_iot_core_connection_status_response_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_subscribe_to_iot_core_connection_status_response *ggipc_subscribe_to_iot_core_connection_status_response_new(void);
+
+/**
+ * Releases a `ggipc_subscribe_to_iot_core_connection_status_response` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_subscribe_to_iot_core_connection_status_response_free(struct ggipc_subscribe_to_iot_core_connection_status_response *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_subscribe_to_iot_core_connection_status_response_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_subscribe_to_iot_core_connection_status_response *ggipc_subscribe_to_iot_core_connection_status_response_clone(const struct ggipc_subscribe_to_iot_core_connection_status_response *value);
+
+/**
+ * Creates a `ggipc_publish_to_topic_request` with every member absent (free it with `ggipc_publish_to_topic_request_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_publish_to_topic_request *ggipc_publish_to_topic_request_new(void);
+
+/**
+ * Releases a `ggipc_publish_to_topic_request` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_publish_to_topic_request_free(struct ggipc_publish_to_topic_request *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_publish_to_topic_request_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_publish_to_topic_request *ggipc_publish_to_topic_request_clone(const struct ggipc_publish_to_topic_request *value);
+
+/**
+ * Sets `topic` (The topic (no wildcards)). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_publish_to_topic_request_set_topic(struct ggipc_publish_to_topic_request *value,
+                                                             const char *v);
+
+/**
+ * Returns `topic` (The topic (no wildcards)). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_publish_to_topic_request_get_topic(const struct ggipc_publish_to_topic_request *value);
+
+/**
+ * Sets `publishMessage` (The message). to a copy of `v` (a `ggipc_publish_message`); NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_publish_to_topic_request_set_publish_message(struct ggipc_publish_to_topic_request *value,
+                                                                       const struct ggipc_publish_message *v);
+
+/**
+ * Returns `publishMessage` (The message)., lent by `value` (clone it to keep it), or NULL when it is absent or `value` is NULL.
+ */
+const struct ggipc_publish_message *ggipc_publish_to_topic_request_get_publish_message(const struct ggipc_publish_to_topic_request *value);
+
+/**
+ * Creates a `ggipc_publish_to_topic_response` with every member absent (free it with `ggipc_publish_to_topic_response_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_publish_to_topic_response *ggipc_publish_to_topic_response_new(void);
+
+/**
+ * Releases a `ggipc_publish_to_topic_response` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_publish_to_topic_response_free(struct ggipc_publish_to_topic_response *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_publish_to_topic_response_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_publish_to_topic_response *ggipc_publish_to_topic_response_clone(const struct ggipc_publish_to_topic_response *value);
+
+/**
+ * Creates a `ggipc_subscribe_to_topic_request` with every member absent (free it with `ggipc_subscribe_to_topic_request_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_subscribe_to_topic_request *ggipc_subscribe_to_topic_request_new(void);
+
+/**
+ * Releases a `ggipc_subscribe_to_topic_request` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_subscribe_to_topic_request_free(struct ggipc_subscribe_to_topic_request *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_subscribe_to_topic_request_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_subscribe_to_topic_request *ggipc_subscribe_to_topic_request_clone(const struct ggipc_subscribe_to_topic_request *value);
+
+/**
+ * Sets `topic` (The topic filter (`+` and `#` allowed)). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_subscribe_to_topic_request_set_topic(struct ggipc_subscribe_to_topic_request *value,
+                                                               const char *v);
+
+/**
+ * Returns `topic` (The topic filter (`+` and `#` allowed)). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_subscribe_to_topic_request_get_topic(const struct ggipc_subscribe_to_topic_request *value);
+
+/**
+ * Sets `receiveMode` (Whether to receive the subscriber's own messages). (one of the `GGIPC_RECEIVE_MODE_*` constants).
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`) or, for a number that is no `GGIPC_RECEIVE_MODE_*` constant, the nucleus' own
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR` "Invalid ReceiveMode value: <n>"; the object is then unchanged.
+ */
+struct ggipc_error *ggipc_subscribe_to_topic_request_set_receive_mode(struct ggipc_subscribe_to_topic_request *value,
+                                                                      ggipc_receive_mode v);
+
+/**
+ * Removes `receiveMode` (Whether to receive the subscriber's own messages). No-op when `value` is NULL.
+ */
+void ggipc_subscribe_to_topic_request_clear_receive_mode(struct ggipc_subscribe_to_topic_request *value);
+
+/**
+ * Writes `receiveMode` (Whether to receive the subscriber's own messages). to `*out` and returns true; returns false (leaving `*out` untouched) when it is absent or
+ * `value` or `out` is NULL.
+ */
+bool ggipc_subscribe_to_topic_request_get_receive_mode(const struct ggipc_subscribe_to_topic_request *value,
+                                                       ggipc_receive_mode *out);
+
+/**
+ * Creates a `ggipc_subscribe_to_topic_response` with every member absent (free it with `ggipc_subscribe_to_topic_response_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_subscribe_to_topic_response *ggipc_subscribe_to_topic_response_new(void);
+
+/**
+ * Releases a `ggipc_subscribe_to_topic_response` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_subscribe_to_topic_response_free(struct ggipc_subscribe_to_topic_response *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_subscribe_to_topic_response_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_subscribe_to_topic_response *ggipc_subscribe_to_topic_response_clone(const struct ggipc_subscribe_to_topic_response *value);
+
+/**
+ * Sets `topicName` (Deprecated; not set by the nucleus). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_subscribe_to_topic_response_set_topic_name(struct ggipc_subscribe_to_topic_response *value,
+                                                                     const char *v);
+
+/**
+ * Returns `topicName` (Deprecated; not set by the nucleus). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_subscribe_to_topic_response_get_topic_name(const struct ggipc_subscribe_to_topic_response *value);
+
+/**
+ * Creates a `ggipc_get_configuration_request` with every member absent (free it with `ggipc_get_configuration_request_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_get_configuration_request *ggipc_get_configuration_request_new(void);
+
+/**
+ * Releases a `ggipc_get_configuration_request` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_get_configuration_request_free(struct ggipc_get_configuration_request *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_get_configuration_request_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_get_configuration_request *ggipc_get_configuration_request_clone(const struct ggipc_get_configuration_request *value);
+
+/**
+ * Sets `componentName` (The component (default: the caller)). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_get_configuration_request_set_component_name(struct ggipc_get_configuration_request *value,
+                                                                       const char *v);
+
+/**
+ * Returns `componentName` (The component (default: the caller)). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_get_configuration_request_get_component_name(const struct ggipc_get_configuration_request *value);
+
+/**
+ * Returns the number of elements of `keyPath` (The key path to read (default: the whole configuration)). (0 when absent or `value` is NULL).
+ */
+size_t ggipc_get_configuration_request_key_path_count(const struct ggipc_get_configuration_request *value);
+
+/**
+ * Returns element `index` of `keyPath` (The key path to read (default: the whole configuration))., lent by `value`, or NULL when `index` is out of range or `value` is
+ * NULL.
+ */
+const char *ggipc_get_configuration_request_key_path_get(const struct ggipc_get_configuration_request *value,
+                                                         size_t index);
+
+/**
+ * Appends a copy of the NUL-terminated UTF-8 string `v` to `keyPath` (The key path to read (default: the whole configuration)). (making the list present).
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value` or `v`, non-UTF-8 string), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_get_configuration_request_key_path_add(struct ggipc_get_configuration_request *value,
+                                                                 const char *v);
+
+/**
+ * Removes `keyPath` (The key path to read (default: the whole configuration)). (absent, not an empty list). No-op when `value` is NULL.
+ */
+void ggipc_get_configuration_request_key_path_clear(struct ggipc_get_configuration_request *value);
+
+/**
+ * Creates a `ggipc_get_configuration_response` with every member absent (free it with `ggipc_get_configuration_response_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_get_configuration_response *ggipc_get_configuration_response_new(void);
+
+/**
+ * Releases a `ggipc_get_configuration_response` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_get_configuration_response_free(struct ggipc_get_configuration_response *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_get_configuration_response_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_get_configuration_response *ggipc_get_configuration_response_clone(const struct ggipc_get_configuration_response *value);
+
+/**
+ * Sets `componentName` (The component). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_get_configuration_response_set_component_name(struct ggipc_get_configuration_response *value,
+                                                                        const char *v);
+
+/**
+ * Returns `componentName` (The component). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_get_configuration_response_get_component_name(const struct ggipc_get_configuration_response *value);
+
+/**
+ * Sets `value` (The value at the key path). from the JSON text `json` (any JSON value, parsed and kept); NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 or invalid JSON), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_get_configuration_response_set_value(struct ggipc_get_configuration_response *value,
+                                                               const char *json);
+
+/**
+ * Returns `value` (The value at the key path). as compact JSON text owned by `value`, or NULL when it is absent or `value` is NULL.
+ */
+const char *ggipc_get_configuration_response_get_value(const struct ggipc_get_configuration_response *value);
+
+/**
+ * Creates a `ggipc_update_configuration_request` with every member absent (free it with `ggipc_update_configuration_request_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_update_configuration_request *ggipc_update_configuration_request_new(void);
+
+/**
+ * Releases a `ggipc_update_configuration_request` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_update_configuration_request_free(struct ggipc_update_configuration_request *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_update_configuration_request_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_update_configuration_request *ggipc_update_configuration_request_clone(const struct ggipc_update_configuration_request *value);
+
+/**
+ * Returns the number of elements of `keyPath` (Where to merge (default: the root)). (0 when absent or `value` is NULL).
+ */
+size_t ggipc_update_configuration_request_key_path_count(const struct ggipc_update_configuration_request *value);
+
+/**
+ * Returns element `index` of `keyPath` (Where to merge (default: the root))., lent by `value`, or NULL when `index` is out of range or `value` is
+ * NULL.
+ */
+const char *ggipc_update_configuration_request_key_path_get(const struct ggipc_update_configuration_request *value,
+                                                            size_t index);
+
+/**
+ * Appends a copy of the NUL-terminated UTF-8 string `v` to `keyPath` (Where to merge (default: the root)). (making the list present).
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value` or `v`, non-UTF-8 string), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_update_configuration_request_key_path_add(struct ggipc_update_configuration_request *value,
+                                                                    const char *v);
+
+/**
+ * Removes `keyPath` (Where to merge (default: the root)). (absent, not an empty list). No-op when `value` is NULL.
+ */
+void ggipc_update_configuration_request_key_path_clear(struct ggipc_update_configuration_request *value);
+
+/**
+ * Sets `timestamp` (When the update was made; an update older than the key's is refused).
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, a negative or non-finite number of seconds), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_update_configuration_request_set_timestamp(struct ggipc_update_configuration_request *value,
+                                                                     double v);
+
+/**
+ * Removes `timestamp` (When the update was made; an update older than the key's is refused). No-op when `value` is NULL.
+ */
+void ggipc_update_configuration_request_clear_timestamp(struct ggipc_update_configuration_request *value);
+
+/**
+ * Writes `timestamp` (When the update was made; an update older than the key's is refused). to `*out` and returns true; returns false (leaving `*out` untouched) when it is absent or
+ * `value` or `out` is NULL.
+ */
+bool ggipc_update_configuration_request_get_timestamp(const struct ggipc_update_configuration_request *value,
+                                                      double *out);
+
+/**
+ * Sets `valueToMerge` (The value to merge). from the JSON text `json` (any JSON value, parsed and kept); NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 or invalid JSON), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_update_configuration_request_set_value_to_merge(struct ggipc_update_configuration_request *value,
+                                                                          const char *json);
+
+/**
+ * Returns `valueToMerge` (The value to merge). as compact JSON text owned by `value`, or NULL when it is absent or `value` is NULL.
+ */
+const char *ggipc_update_configuration_request_get_value_to_merge(const struct ggipc_update_configuration_request *value);
+
+/**
+ * Creates a `ggipc_update_configuration_response` with every member absent (free it with `ggipc_update_configuration_response_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_update_configuration_response *ggipc_update_configuration_response_new(void);
+
+/**
+ * Releases a `ggipc_update_configuration_response` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_update_configuration_response_free(struct ggipc_update_configuration_response *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_update_configuration_response_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_update_configuration_response *ggipc_update_configuration_response_clone(const struct ggipc_update_configuration_response *value);
+
+/**
+ * Creates a `ggipc_subscribe_to_configuration_update_request` with every member absent (free it with `ggipc_subscribe_to_configuration_update_request_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_subscribe_to_configuration_update_request *ggipc_subscribe_to_configuration_update_request_new(void);
+
+/**
+ * Releases a `ggipc_subscribe_to_configuration_update_request` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_subscribe_to_configuration_update_request_free(struct ggipc_subscribe_to_configuration_update_request *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_subscribe_to_configuration_update_request_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_subscribe_to_configuration_update_request *ggipc_subscribe_to_configuration_update_request_clone(const struct ggipc_subscribe_to_configuration_update_request *value);
+
+/**
+ * Sets `componentName` (The component (default: the caller)). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_subscribe_to_configuration_update_request_set_component_name(struct ggipc_subscribe_to_configuration_update_request *value,
+                                                                                       const char *v);
+
+/**
+ * Returns `componentName` (The component (default: the caller)). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_subscribe_to_configuration_update_request_get_component_name(const struct ggipc_subscribe_to_configuration_update_request *value);
+
+/**
+ * Returns the number of elements of `keyPath` (The key path to watch (default: the whole configuration)). (0 when absent or `value` is NULL).
+ */
+size_t ggipc_subscribe_to_configuration_update_request_key_path_count(const struct ggipc_subscribe_to_configuration_update_request *value);
+
+/**
+ * Returns element `index` of `keyPath` (The key path to watch (default: the whole configuration))., lent by `value`, or NULL when `index` is out of range or `value` is
+ * NULL.
+ */
+const char *ggipc_subscribe_to_configuration_update_request_key_path_get(const struct ggipc_subscribe_to_configuration_update_request *value,
+                                                                         size_t index);
+
+/**
+ * Appends a copy of the NUL-terminated UTF-8 string `v` to `keyPath` (The key path to watch (default: the whole configuration)). (making the list present).
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value` or `v`, non-UTF-8 string), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_subscribe_to_configuration_update_request_key_path_add(struct ggipc_subscribe_to_configuration_update_request *value,
+                                                                                 const char *v);
+
+/**
+ * Removes `keyPath` (The key path to watch (default: the whole configuration)). (absent, not an empty list). No-op when `value` is NULL.
+ */
+void ggipc_subscribe_to_configuration_update_request_key_path_clear(struct ggipc_subscribe_to_configuration_update_request *value);
+
+/**
+ * Creates a `ggipc_subscribe_to_configuration_update_response` with every member absent (free it with `ggipc_subscribe_to_configuration_update_response_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_subscribe_to_configuration_update_response *ggipc_subscribe_to_configuration_update_response_new(void);
+
+/**
+ * Releases a `ggipc_subscribe_to_configuration_update_response` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_subscribe_to_configuration_update_response_free(struct ggipc_subscribe_to_configuration_update_response *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_subscribe_to_configuration_update_response_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_subscribe_to_configuration_update_response *ggipc_subscribe_to_configuration_update_response_clone(const struct ggipc_subscribe_to_configuration_update_response *value);
+
+/**
+ * Creates a `ggipc_subscribe_to_validate_configuration_updates_request` with every member absent (free it with `ggipc_subscribe_to_validate_configuration_updates_request_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_subscribe_to_validate_configuration_updates_request *ggipc_subscribe_to_validate_configuration_updates_request_new(void);
+
+/**
+ * Releases a `ggipc_subscribe_to_validate_configuration_updates_request` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_subscribe_to_validate_configuration_updates_request_free(struct ggipc_subscribe_to_validate_configuration_updates_request *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_subscribe_to_validate_configuration_updates_request_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_subscribe_to_validate_configuration_updates_request *ggipc_subscribe_to_validate_configuration_updates_request_clone(const struct ggipc_subscribe_to_validate_configuration_updates_request *value);
+
+/**
+ * Creates a `ggipc_subscribe_to_validate_configuration_updates_response` with every member absent (free it with `ggipc_subscribe_to_validate_configuration_updates_response_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_subscribe_to_validate_configuration_updates_response *ggipc_subscribe_to_validate_configuration_updates_response_new(void);
+
+/**
+ * Releases a `ggipc_subscribe_to_validate_configuration_updates_response` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_subscribe_to_validate_configuration_updates_response_free(struct ggipc_subscribe_to_validate_configuration_updates_response *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_subscribe_to_validate_configuration_updates_response_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_subscribe_to_validate_configuration_updates_response *ggipc_subscribe_to_validate_configuration_updates_response_clone(const struct ggipc_subscribe_to_validate_configuration_updates_response *value);
+
+/**
+ * Creates a `ggipc_send_configuration_validity_report_request` with every member absent (free it with `ggipc_send_configuration_validity_report_request_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_send_configuration_validity_report_request *ggipc_send_configuration_validity_report_request_new(void);
+
+/**
+ * Releases a `ggipc_send_configuration_validity_report_request` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_send_configuration_validity_report_request_free(struct ggipc_send_configuration_validity_report_request *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_send_configuration_validity_report_request_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_send_configuration_validity_report_request *ggipc_send_configuration_validity_report_request_clone(const struct ggipc_send_configuration_validity_report_request *value);
+
+/**
+ * Sets `configurationValidityReport` (The answer). to a copy of `v` (a `ggipc_configuration_validity_report`); NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_send_configuration_validity_report_request_set_configuration_validity_report(struct ggipc_send_configuration_validity_report_request *value,
+                                                                                                       const struct ggipc_configuration_validity_report *v);
+
+/**
+ * Returns `configurationValidityReport` (The answer)., lent by `value` (clone it to keep it), or NULL when it is absent or `value` is NULL.
+ */
+const struct ggipc_configuration_validity_report *ggipc_send_configuration_validity_report_request_get_configuration_validity_report(const struct ggipc_send_configuration_validity_report_request *value);
+
+/**
+ * Creates a `ggipc_send_configuration_validity_report_response` with every member absent (free it with `ggipc_send_configuration_validity_report_response_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_send_configuration_validity_report_response *ggipc_send_configuration_validity_report_response_new(void);
+
+/**
+ * Releases a `ggipc_send_configuration_validity_report_response` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_send_configuration_validity_report_response_free(struct ggipc_send_configuration_validity_report_response *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_send_configuration_validity_report_response_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_send_configuration_validity_report_response *ggipc_send_configuration_validity_report_response_clone(const struct ggipc_send_configuration_validity_report_response *value);
+
+/**
+ * Creates a `ggipc_update_state_request` with every member absent (free it with `ggipc_update_state_request_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_update_state_request *ggipc_update_state_request_new(void);
+
+/**
+ * Releases a `ggipc_update_state_request` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_update_state_request_free(struct ggipc_update_state_request *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_update_state_request_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_update_state_request *ggipc_update_state_request_clone(const struct ggipc_update_state_request *value);
+
+/**
+ * Sets `state` (The state). (one of the `GGIPC_REPORTED_LIFECYCLE_STATE_*` constants).
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`) or, for a number that is no `GGIPC_REPORTED_LIFECYCLE_STATE_*` constant, the nucleus' own
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR` "Invalid ReportedLifecycleState value: <n>"; the object is then unchanged.
+ */
+struct ggipc_error *ggipc_update_state_request_set_state(struct ggipc_update_state_request *value,
+                                                         ggipc_reported_lifecycle_state v);
+
+/**
+ * Removes `state` (The state). No-op when `value` is NULL.
+ */
+void ggipc_update_state_request_clear_state(struct ggipc_update_state_request *value);
+
+/**
+ * Writes `state` (The state). to `*out` and returns true; returns false (leaving `*out` untouched) when it is absent or
+ * `value` or `out` is NULL.
+ */
+bool ggipc_update_state_request_get_state(const struct ggipc_update_state_request *value,
+                                          ggipc_reported_lifecycle_state *out);
+
+/**
+ * Creates a `ggipc_update_state_response` with every member absent (free it with `ggipc_update_state_response_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_update_state_response *ggipc_update_state_response_new(void);
+
+/**
+ * Releases a `ggipc_update_state_response` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_update_state_response_free(struct ggipc_update_state_response *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_update_state_response_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_update_state_response *ggipc_update_state_response_clone(const struct ggipc_update_state_response *value);
+
+/**
+ * Creates a `ggipc_subscribe_to_component_updates_request` with every member absent (free it with `ggipc_subscribe_to_component_updates_request_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_subscribe_to_component_updates_request *ggipc_subscribe_to_component_updates_request_new(void);
+
+/**
+ * Releases a `ggipc_subscribe_to_component_updates_request` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_subscribe_to_component_updates_request_free(struct ggipc_subscribe_to_component_updates_request *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_subscribe_to_component_updates_request_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_subscribe_to_component_updates_request *ggipc_subscribe_to_component_updates_request_clone(const struct ggipc_subscribe_to_component_updates_request *value);
+
+/**
+ * Creates a `ggipc_subscribe_to_component_updates_response` with every member absent (free it with `ggipc_subscribe_to_component_updates_response_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_subscribe_to_component_updates_response *ggipc_subscribe_to_component_updates_response_new(void);
+
+/**
+ * Releases a `ggipc_subscribe_to_component_updates_response` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_subscribe_to_component_updates_response_free(struct ggipc_subscribe_to_component_updates_response *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_subscribe_to_component_updates_response_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_subscribe_to_component_updates_response *ggipc_subscribe_to_component_updates_response_clone(const struct ggipc_subscribe_to_component_updates_response *value);
+
+/**
+ * Creates a `ggipc_defer_component_update_request` with every member absent (free it with `ggipc_defer_component_update_request_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_defer_component_update_request *ggipc_defer_component_update_request_new(void);
+
+/**
+ * Releases a `ggipc_defer_component_update_request` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_defer_component_update_request_free(struct ggipc_defer_component_update_request *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_defer_component_update_request_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_defer_component_update_request *ggipc_defer_component_update_request_clone(const struct ggipc_defer_component_update_request *value);
+
+/**
+ * Sets `deploymentId` (The deployment to defer). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_defer_component_update_request_set_deployment_id(struct ggipc_defer_component_update_request *value,
+                                                                           const char *v);
+
+/**
+ * Returns `deploymentId` (The deployment to defer). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_defer_component_update_request_get_deployment_id(const struct ggipc_defer_component_update_request *value);
+
+/**
+ * Sets `message` (Why). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_defer_component_update_request_set_message(struct ggipc_defer_component_update_request *value,
+                                                                     const char *v);
+
+/**
+ * Returns `message` (Why). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_defer_component_update_request_get_message(const struct ggipc_defer_component_update_request *value);
+
+/**
+ * Sets `recheckAfterMs` (When to ask again, in milliseconds (0: go ahead now)).
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_defer_component_update_request_set_recheck_after_ms(struct ggipc_defer_component_update_request *value,
+                                                                              int64_t v);
+
+/**
+ * Removes `recheckAfterMs` (When to ask again, in milliseconds (0: go ahead now)). No-op when `value` is NULL.
+ */
+void ggipc_defer_component_update_request_clear_recheck_after_ms(struct ggipc_defer_component_update_request *value);
+
+/**
+ * Writes `recheckAfterMs` (When to ask again, in milliseconds (0: go ahead now)). to `*out` and returns true; returns false (leaving `*out` untouched) when it is absent or
+ * `value` or `out` is NULL.
+ */
+bool ggipc_defer_component_update_request_get_recheck_after_ms(const struct ggipc_defer_component_update_request *value,
+                                                               int64_t *out);
+
+/**
+ * Creates a `ggipc_defer_component_update_response` with every member absent (free it with `ggipc_defer_component_update_response_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_defer_component_update_response *ggipc_defer_component_update_response_new(void);
+
+/**
+ * Releases a `ggipc_defer_component_update_response` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_defer_component_update_response_free(struct ggipc_defer_component_update_response *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_defer_component_update_response_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_defer_component_update_response *ggipc_defer_component_update_response_clone(const struct ggipc_defer_component_update_response *value);
+
+/**
+ * Publishes an MQTT message to AWS IoT Core.
+ *
+ * `aws.greengrass#PublishToIoTCore`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
+ * nucleus answers, reading the answer on this thread (one wake-up per round trip). `timeout_ms` bounds the wait
+ * (0 = the client's operation timeout). On success writes the response to `*out_response` (the caller frees it with
+ * `ggipc_publish_to_iot_core_response_free`; NULL `out_response` discards it) and returns NULL. Otherwise returns the error: the nucleus'
+ * modeled errors (`GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`) with its message, a transport error, or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+ * `client` or `request` (nothing sent). Thread-safety: any number of threads may call it on one client at once;
+ * not from inside an async runtime.
+ */
+struct ggipc_error *ggipc_client_publish_to_iot_core(const struct ggipc_client *client,
+                                                     const struct ggipc_publish_to_iot_core_request *request,
+                                                     uint64_t timeout_ms,
+                                                     struct ggipc_publish_to_iot_core_response **out_response);
+
+/**
+ * `aws.greengrass#PublishToIoTCore` without blocking for the answer: `request` is copied and written on the calling thread when the
+ * socket allows; `callback` (may be NULL) runs exactly once with the result on the library's completion thread
+ * (`ggipc-completion`, in completion order), bounded by the client's operation timeout; it may call any library
+ * function. `free_userdata`, if not NULL, runs once after it. Returns NULL when the call was started, or
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client` or `request` (then neither `callback` nor `free_userdata`
+ * runs). Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_client_publish_to_iot_core_async(const struct ggipc_client *client,
+                                                           const struct ggipc_publish_to_iot_core_request *request,
+                                                           ggipc_publish_to_iot_core_callback callback,
+                                                           void *userdata,
+                                                           ggipc_free_userdata_fn free_userdata);
+
+/**
+ * Subscribes to MQTT messages from AWS IoT Core.
+ *
+ * `aws.greengrass#SubscribeToIoTCore`: sends `request` (only read) and blocks until the nucleus answers (bounded by the client's
+ * operation timeout). On success writes the open subscription to `*out` (release it with `ggipc_subscription_free`;
+ * close it with `ggipc_subscription_close`) and returns NULL; events then reach `handler` (copied), which may start
+ * before this returns. `userdata` is passed to every callback; `free_userdata`, if not NULL, runs once when the
+ * library no longer needs it. On failure returns the error (the nucleus' modeled errors: `GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`; a transport
+ * error; `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client`, `request`, `handler` or `out`), leaves `*out`
+ * untouched, makes no callback and does not call `free_userdata`. Thread-safety: any thread, not from inside an
+ * async runtime.
+ */
+struct ggipc_error *ggipc_client_subscribe_to_iot_core(const struct ggipc_client *client,
+                                                       const struct ggipc_subscribe_to_iot_core_request *request,
+                                                       const struct ggipc_subscribe_to_iot_core_handler *handler,
+                                                       void *userdata,
+                                                       ggipc_free_userdata_fn free_userdata,
+                                                       struct ggipc_subscription **out);
+
+/**
+ * Subscribes to the status of the nucleus' connection to AWS IoT Core: the current status first, then each change.
+ *
+ * `aws.greengrass#SubscribeToIoTCoreConnectionStatus`: sends `request` (only read) and blocks until the nucleus answers (bounded by the client's
+ * operation timeout). On success writes the open subscription to `*out` (release it with `ggipc_subscription_free`;
+ * close it with `ggipc_subscription_close`) and returns NULL; events then reach `handler` (copied), which may start
+ * before this returns. `userdata` is passed to every callback; `free_userdata`, if not NULL, runs once when the
+ * library no longer needs it. On failure returns the error (the nucleus' modeled errors: `GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`; a transport
+ * error; `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client`, `request`, `handler` or `out`), leaves `*out`
+ * untouched, makes no callback and does not call `free_userdata`. Thread-safety: any thread, not from inside an
+ * async runtime.
+ */
+struct ggipc_error *ggipc_client_subscribe_to_iot_core_connection_status(const struct ggipc_client *client,
+                                                                         const struct ggipc_subscribe_to_iot_core_connection_status_request *request,
+                                                                         const struct ggipc_subscribe_to_iot_core_connection_status_handler *handler,
+                                                                         void *userdata,
+                                                                         ggipc_free_userdata_fn free_userdata,
+                                                                         struct ggipc_subscription **out);
+
+/**
+ * Publishes a local message to the components subscribed to a topic.
+ *
+ * `aws.greengrass#PublishToTopic`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
+ * nucleus answers, reading the answer on this thread (one wake-up per round trip). `timeout_ms` bounds the wait
+ * (0 = the client's operation timeout). On success writes the response to `*out_response` (the caller frees it with
+ * `ggipc_publish_to_topic_response_free`; NULL `out_response` discards it) and returns NULL. Otherwise returns the error: the nucleus'
+ * modeled errors (`GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`) with its message, a transport error, or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+ * `client` or `request` (nothing sent). Thread-safety: any number of threads may call it on one client at once;
+ * not from inside an async runtime.
+ */
+struct ggipc_error *ggipc_client_publish_to_topic(const struct ggipc_client *client,
+                                                  const struct ggipc_publish_to_topic_request *request,
+                                                  uint64_t timeout_ms,
+                                                  struct ggipc_publish_to_topic_response **out_response);
+
+/**
+ * `aws.greengrass#PublishToTopic` without blocking for the answer: `request` is copied and written on the calling thread when the
+ * socket allows; `callback` (may be NULL) runs exactly once with the result on the library's completion thread
+ * (`ggipc-completion`, in completion order), bounded by the client's operation timeout; it may call any library
+ * function. `free_userdata`, if not NULL, runs once after it. Returns NULL when the call was started, or
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client` or `request` (then neither `callback` nor `free_userdata`
+ * runs). Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_client_publish_to_topic_async(const struct ggipc_client *client,
+                                                        const struct ggipc_publish_to_topic_request *request,
+                                                        ggipc_publish_to_topic_callback callback,
+                                                        void *userdata,
+                                                        ggipc_free_userdata_fn free_userdata);
+
+/**
+ * Subscribes to local messages on a topic.
+ *
+ * `aws.greengrass#SubscribeToTopic`: sends `request` (only read) and blocks until the nucleus answers (bounded by the client's
+ * operation timeout). On success writes the open subscription to `*out` (release it with `ggipc_subscription_free`;
+ * close it with `ggipc_subscription_close`) and returns NULL; events then reach `handler` (copied), which may start
+ * before this returns. `userdata` is passed to every callback; `free_userdata`, if not NULL, runs once when the
+ * library no longer needs it. On failure returns the error (the nucleus' modeled errors: `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`; a transport
+ * error; `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client`, `request`, `handler` or `out`), leaves `*out`
+ * untouched, makes no callback and does not call `free_userdata`. Thread-safety: any thread, not from inside an
+ * async runtime.
+ */
+struct ggipc_error *ggipc_client_subscribe_to_topic(const struct ggipc_client *client,
+                                                    const struct ggipc_subscribe_to_topic_request *request,
+                                                    const struct ggipc_subscribe_to_topic_handler *handler,
+                                                    void *userdata,
+                                                    ggipc_free_userdata_fn free_userdata,
+                                                    struct ggipc_subscription **out);
+
+/**
+ * Reads a component's configuration.
+ *
+ * `aws.greengrass#GetConfiguration`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
+ * nucleus answers, reading the answer on this thread (one wake-up per round trip). `timeout_ms` bounds the wait
+ * (0 = the client's operation timeout). On success writes the response to `*out_response` (the caller frees it with
+ * `ggipc_get_configuration_response_free`; NULL `out_response` discards it) and returns NULL. Otherwise returns the error: the nucleus'
+ * modeled errors (`GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR`) with its message, a transport error, or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+ * `client` or `request` (nothing sent). Thread-safety: any number of threads may call it on one client at once;
+ * not from inside an async runtime.
+ */
+struct ggipc_error *ggipc_client_get_configuration(const struct ggipc_client *client,
+                                                   const struct ggipc_get_configuration_request *request,
+                                                   uint64_t timeout_ms,
+                                                   struct ggipc_get_configuration_response **out_response);
+
+/**
+ * `aws.greengrass#GetConfiguration` without blocking for the answer: `request` is copied and written on the calling thread when the
+ * socket allows; `callback` (may be NULL) runs exactly once with the result on the library's completion thread
+ * (`ggipc-completion`, in completion order), bounded by the client's operation timeout; it may call any library
+ * function. `free_userdata`, if not NULL, runs once after it. Returns NULL when the call was started, or
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client` or `request` (then neither `callback` nor `free_userdata`
+ * runs). Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_client_get_configuration_async(const struct ggipc_client *client,
+                                                         const struct ggipc_get_configuration_request *request,
+                                                         ggipc_get_configuration_callback callback,
+                                                         void *userdata,
+                                                         ggipc_free_userdata_fn free_userdata);
+
+/**
+ * Merges a value into the caller's configuration.
+ *
+ * `aws.greengrass#UpdateConfiguration`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
+ * nucleus answers, reading the answer on this thread (one wake-up per round trip). `timeout_ms` bounds the wait
+ * (0 = the client's operation timeout). On success writes the response to `*out_response` (the caller frees it with
+ * `ggipc_update_configuration_response_free`; NULL `out_response` discards it) and returns NULL. Otherwise returns the error: the nucleus'
+ * modeled errors (`GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_CONFLICT_ERROR`, `GGIPC_ERROR_KIND_FAILED_UPDATE_CONDITION_CHECK_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`) with its message, a transport error, or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+ * `client` or `request` (nothing sent). Thread-safety: any number of threads may call it on one client at once;
+ * not from inside an async runtime.
+ */
+struct ggipc_error *ggipc_client_update_configuration(const struct ggipc_client *client,
+                                                      const struct ggipc_update_configuration_request *request,
+                                                      uint64_t timeout_ms,
+                                                      struct ggipc_update_configuration_response **out_response);
+
+/**
+ * `aws.greengrass#UpdateConfiguration` without blocking for the answer: `request` is copied and written on the calling thread when the
+ * socket allows; `callback` (may be NULL) runs exactly once with the result on the library's completion thread
+ * (`ggipc-completion`, in completion order), bounded by the client's operation timeout; it may call any library
+ * function. `free_userdata`, if not NULL, runs once after it. Returns NULL when the call was started, or
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client` or `request` (then neither `callback` nor `free_userdata`
+ * runs). Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_client_update_configuration_async(const struct ggipc_client *client,
+                                                            const struct ggipc_update_configuration_request *request,
+                                                            ggipc_update_configuration_callback callback,
+                                                            void *userdata,
+                                                            ggipc_free_userdata_fn free_userdata);
+
+/**
+ * Subscribes to changes of a component's configuration.
+ *
+ * `aws.greengrass#SubscribeToConfigurationUpdate`: sends `request` (only read) and blocks until the nucleus answers (bounded by the client's
+ * operation timeout). On success writes the open subscription to `*out` (release it with `ggipc_subscription_free`;
+ * close it with `ggipc_subscription_close`) and returns NULL; events then reach `handler` (copied), which may start
+ * before this returns. `userdata` is passed to every callback; `free_userdata`, if not NULL, runs once when the
+ * library no longer needs it. On failure returns the error (the nucleus' modeled errors: `GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR`; a transport
+ * error; `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client`, `request`, `handler` or `out`), leaves `*out`
+ * untouched, makes no callback and does not call `free_userdata`. Thread-safety: any thread, not from inside an
+ * async runtime.
+ */
+struct ggipc_error *ggipc_client_subscribe_to_configuration_update(const struct ggipc_client *client,
+                                                                   const struct ggipc_subscribe_to_configuration_update_request *request,
+                                                                   const struct ggipc_subscribe_to_configuration_update_handler *handler,
+                                                                   void *userdata,
+                                                                   ggipc_free_userdata_fn free_userdata,
+                                                                   struct ggipc_subscription **out);
+
+/**
+ * Subscribes to configuration validation events sent before a deployment changes the configuration.
+ *
+ * `aws.greengrass#SubscribeToValidateConfigurationUpdates`: sends `request` (only read) and blocks until the nucleus answers (bounded by the client's
+ * operation timeout). On success writes the open subscription to `*out` (release it with `ggipc_subscription_free`;
+ * close it with `ggipc_subscription_close`) and returns NULL; events then reach `handler` (copied), which may start
+ * before this returns. `userdata` is passed to every callback; `free_userdata`, if not NULL, runs once when the
+ * library no longer needs it. On failure returns the error (the nucleus' modeled errors: `GGIPC_ERROR_KIND_SERVICE_ERROR`; a transport
+ * error; `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client`, `request`, `handler` or `out`), leaves `*out`
+ * untouched, makes no callback and does not call `free_userdata`. Thread-safety: any thread, not from inside an
+ * async runtime.
+ */
+struct ggipc_error *ggipc_client_subscribe_to_validate_configuration_updates(const struct ggipc_client *client,
+                                                                             const struct ggipc_subscribe_to_validate_configuration_updates_request *request,
+                                                                             const struct ggipc_subscribe_to_validate_configuration_updates_handler *handler,
+                                                                             void *userdata,
+                                                                             ggipc_free_userdata_fn free_userdata,
+                                                                             struct ggipc_subscription **out);
+
+/**
+ * Answers a configuration validation event.
+ *
+ * `aws.greengrass#SendConfigurationValidityReport`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
+ * nucleus answers, reading the answer on this thread (one wake-up per round trip). `timeout_ms` bounds the wait
+ * (0 = the client's operation timeout). On success writes the response to `*out_response` (the caller frees it with
+ * `ggipc_send_configuration_validity_report_response_free`; NULL `out_response` discards it) and returns NULL. Otherwise returns the error: the nucleus'
+ * modeled errors (`GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`) with its message, a transport error, or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+ * `client` or `request` (nothing sent). Thread-safety: any number of threads may call it on one client at once;
+ * not from inside an async runtime.
+ */
+struct ggipc_error *ggipc_client_send_configuration_validity_report(const struct ggipc_client *client,
+                                                                    const struct ggipc_send_configuration_validity_report_request *request,
+                                                                    uint64_t timeout_ms,
+                                                                    struct ggipc_send_configuration_validity_report_response **out_response);
+
+/**
+ * `aws.greengrass#SendConfigurationValidityReport` without blocking for the answer: `request` is copied and written on the calling thread when the
+ * socket allows; `callback` (may be NULL) runs exactly once with the result on the library's completion thread
+ * (`ggipc-completion`, in completion order), bounded by the client's operation timeout; it may call any library
+ * function. `free_userdata`, if not NULL, runs once after it. Returns NULL when the call was started, or
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client` or `request` (then neither `callback` nor `free_userdata`
+ * runs). Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_client_send_configuration_validity_report_async(const struct ggipc_client *client,
+                                                                          const struct ggipc_send_configuration_validity_report_request *request,
+                                                                          ggipc_send_configuration_validity_report_callback callback,
+                                                                          void *userdata,
+                                                                          ggipc_free_userdata_fn free_userdata);
+
+/**
+ * Reports the component's state to the nucleus.
+ *
+ * `aws.greengrass#UpdateState`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
+ * nucleus answers, reading the answer on this thread (one wake-up per round trip). `timeout_ms` bounds the wait
+ * (0 = the client's operation timeout). On success writes the response to `*out_response` (the caller frees it with
+ * `ggipc_update_state_response_free`; NULL `out_response` discards it) and returns NULL. Otherwise returns the error: the nucleus'
+ * modeled errors (`GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR`) with its message, a transport error, or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+ * `client` or `request` (nothing sent). Thread-safety: any number of threads may call it on one client at once;
+ * not from inside an async runtime.
+ */
+struct ggipc_error *ggipc_client_update_state(const struct ggipc_client *client,
+                                              const struct ggipc_update_state_request *request,
+                                              uint64_t timeout_ms,
+                                              struct ggipc_update_state_response **out_response);
+
+/**
+ * `aws.greengrass#UpdateState` without blocking for the answer: `request` is copied and written on the calling thread when the
+ * socket allows; `callback` (may be NULL) runs exactly once with the result on the library's completion thread
+ * (`ggipc-completion`, in completion order), bounded by the client's operation timeout; it may call any library
+ * function. `free_userdata`, if not NULL, runs once after it. Returns NULL when the call was started, or
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client` or `request` (then neither `callback` nor `free_userdata`
+ * runs). Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_client_update_state_async(const struct ggipc_client *client,
+                                                    const struct ggipc_update_state_request *request,
+                                                    ggipc_update_state_callback callback,
+                                                    void *userdata,
+                                                    ggipc_free_userdata_fn free_userdata);
+
+/**
+ * Subscribes to deployment events that update the component.
+ *
+ * `aws.greengrass#SubscribeToComponentUpdates`: sends `request` (only read) and blocks until the nucleus answers (bounded by the client's
+ * operation timeout). On success writes the open subscription to `*out` (release it with `ggipc_subscription_free`;
+ * close it with `ggipc_subscription_close`) and returns NULL; events then reach `handler` (copied), which may start
+ * before this returns. `userdata` is passed to every callback; `free_userdata`, if not NULL, runs once when the
+ * library no longer needs it. On failure returns the error (the nucleus' modeled errors: `GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR`; a transport
+ * error; `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client`, `request`, `handler` or `out`), leaves `*out`
+ * untouched, makes no callback and does not call `free_userdata`. Thread-safety: any thread, not from inside an
+ * async runtime.
+ */
+struct ggipc_error *ggipc_client_subscribe_to_component_updates(const struct ggipc_client *client,
+                                                                const struct ggipc_subscribe_to_component_updates_request *request,
+                                                                const struct ggipc_subscribe_to_component_updates_handler *handler,
+                                                                void *userdata,
+                                                                ggipc_free_userdata_fn free_userdata,
+                                                                struct ggipc_subscription **out);
+
+/**
+ * Asks the nucleus to postpone an update of the component.
+ *
+ * `aws.greengrass#DeferComponentUpdate`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
+ * nucleus answers, reading the answer on this thread (one wake-up per round trip). `timeout_ms` bounds the wait
+ * (0 = the client's operation timeout). On success writes the response to `*out_response` (the caller frees it with
+ * `ggipc_defer_component_update_response_free`; NULL `out_response` discards it) and returns NULL. Otherwise returns the error: the nucleus'
+ * modeled errors (`GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR`) with its message, a transport error, or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+ * `client` or `request` (nothing sent). Thread-safety: any number of threads may call it on one client at once;
+ * not from inside an async runtime.
+ */
+struct ggipc_error *ggipc_client_defer_component_update(const struct ggipc_client *client,
+                                                        const struct ggipc_defer_component_update_request *request,
+                                                        uint64_t timeout_ms,
+                                                        struct ggipc_defer_component_update_response **out_response);
+
+/**
+ * `aws.greengrass#DeferComponentUpdate` without blocking for the answer: `request` is copied and written on the calling thread when the
+ * socket allows; `callback` (may be NULL) runs exactly once with the result on the library's completion thread
+ * (`ggipc-completion`, in completion order), bounded by the client's operation timeout; it may call any library
+ * function. `free_userdata`, if not NULL, runs once after it. Returns NULL when the call was started, or
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client` or `request` (then neither `callback` nor `free_userdata`
+ * runs). Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_client_defer_component_update_async(const struct ggipc_client *client,
+                                                              const struct ggipc_defer_component_update_request *request,
+                                                              ggipc_defer_component_update_callback callback,
+                                                              void *userdata,
+                                                              ggipc_free_userdata_fn free_userdata);
 
 /**
  * Creates a publish request for `topic` with `qos` and the payload
@@ -805,9 +3751,10 @@ void ggipc_message_free(struct ggipc_message *message);
  * `handler` is copied; `userdata` is passed to every callback; `free_userdata`, if
  * not NULL, runs once when the library no longer needs `userdata` (after the last
  * callback, at the latest when the handle is freed and the stream has ended).
- * Returns NULL on success, or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL pointer,
- * invalid UTF-8, unknown QoS), in which case nothing was started, `*out` is
- * untouched and `free_userdata` is not called.
+ * Returns NULL on success, or an error in which case nothing was started, `*out` is
+ * untouched and `free_userdata` is not called: `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for
+ * a NULL pointer or invalid UTF-8, the nucleus' `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`
+ * ("Invalid QoS value: <n>") for a `qos` that is no `GGIPC_QOS_*` constant.
  */
 struct ggipc_error *ggipc_client_subscribe_begin(const struct ggipc_client *client,
                                                  const char *topic_filter,
@@ -850,8 +3797,8 @@ bool ggipc_subscription_wait(const struct ggipc_subscription *subscription, uint
 struct ggipc_error *ggipc_subscription_get_result(const struct ggipc_subscription *subscription);
 
 /**
- * Closes the subscription: sends the terminate to the nucleus (which removes the
- * MQTT subscription); `on_closed` follows with a NULL reason. Idempotent, non-blocking,
+ * Closes the subscription: sends the terminate to the nucleus (which ends the
+ * stream, removing an MQTT or local subscription); `on_closed` follows with a NULL reason. Idempotent, non-blocking,
  * safe from any thread and from inside this subscription's callbacks. NULL is a no-op.
  */
 void ggipc_subscription_close(const struct ggipc_subscription *subscription);

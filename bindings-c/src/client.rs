@@ -3,11 +3,11 @@
 use std::ffi::{c_char, c_void};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
 
-use ggipc_core::model::PublishToIoTCoreRequest;
+use ggipc_core::model::{PublishToIoTCoreRequest, PublishToIoTCoreResponse, PUBLISH_TO_IOT_CORE};
 use ggipc_core::Client;
 use tokio::sync::oneshot;
 
@@ -18,7 +18,8 @@ use crate::ffi::{
     try_ref, write_out, UserData,
 };
 use crate::model::{ggipc_publish_request, ggipc_qos, qos_arg};
-use crate::{block_on, runtime};
+use crate::runtime;
+use crate::support::call_sync;
 
 /// Options for `ggipc_client_connect`. Created with `ggipc_client_options_new`,
 /// released with `ggipc_client_options_free`; may be reused for several connects.
@@ -130,8 +131,8 @@ pub unsafe extern "C" fn ggipc_client_options_set_auth_token(
 
 /// Sets how long connecting (socket plus handshake) may take; 0 keeps the default.
 ///
-/// Returns NULL on success or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `options`,
-/// NULL or non-UTF-8 string), leaving the options unchanged.
+/// Returns NULL on success or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+/// `options`, leaving the options unchanged.
 #[no_mangle]
 pub unsafe extern "C" fn ggipc_client_options_set_connect_timeout_ms(
     options: *mut ggipc_client_options,
@@ -145,8 +146,8 @@ pub unsafe extern "C" fn ggipc_client_options_set_connect_timeout_ms(
 
 /// Sets how long each operation may wait for its response; 0 keeps the default.
 ///
-/// Returns NULL on success or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `options`,
-/// NULL or non-UTF-8 string), leaving the options unchanged.
+/// Returns NULL on success or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+/// `options`, leaving the options unchanged.
 #[no_mangle]
 pub unsafe extern "C" fn ggipc_client_options_set_operation_timeout_ms(
     options: *mut ggipc_client_options,
@@ -162,8 +163,8 @@ pub unsafe extern "C" fn ggipc_client_options_set_operation_timeout_ms(
 /// the core's default backoff; subscriptions are re-established and told so
 /// through `on_interrupted`/`on_resumed`.
 ///
-/// Returns NULL on success or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `options`,
-/// NULL or non-UTF-8 string), leaving the options unchanged.
+/// Returns NULL on success or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+/// `options`, leaving the options unchanged.
 #[no_mangle]
 pub unsafe extern "C" fn ggipc_client_options_set_reconnect(
     options: *mut ggipc_client_options,
@@ -179,8 +180,8 @@ pub unsafe extern "C" fn ggipc_client_options_set_reconnect(
 /// if not NULL, is called once with `userdata` when neither these options nor
 /// any client connected with them need it any more.
 ///
-/// Returns NULL on success or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `options`,
-/// NULL or non-UTF-8 string), leaving the options unchanged.
+/// Returns NULL on success or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+/// `options`, leaving the options unchanged.
 #[no_mangle]
 pub unsafe extern "C" fn ggipc_client_options_set_lifecycle_callback(
     options: *mut ggipc_client_options,
@@ -201,6 +202,8 @@ pub unsafe extern "C" fn ggipc_client_options_set_lifecycle_callback(
 /// concurrently with `ggipc_client_free` on the same client.
 pub struct ggipc_client {
     pub(crate) inner: Client,
+    /// The same connection, for calls that wait on the caller's thread.
+    pub(crate) blocking: ggipc_core::blocking::Client,
     lifecycle: Option<LifecycleThread>,
 }
 
@@ -326,12 +329,24 @@ pub unsafe extern "C" fn ggipc_client_connect(
                 builder = builder.reconnect(ggipc_core::ReconnectPolicy::default());
             }
         }
-        let inner = block_on(builder.connect())??;
+        // A blocking connection: its reader thread lets a caller waiting on a blocking call read
+        // its own answer (one thread wake-up per round trip); async use works the same on it.
+        let blocking = builder.connect_blocking()?;
+        let inner = blocking.as_async().clone();
         let lifecycle = opts
             .and_then(|o| o.lifecycle.clone())
             .map(|(cb, ud)| LifecycleThread::start(&inner, cb, ud));
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, into_raw(ggipc_client { inner, lifecycle })) };
+        unsafe {
+            write_out(
+                out,
+                into_raw(ggipc_client {
+                    inner,
+                    blocking,
+                    lifecycle,
+                }),
+            )
+        };
         Ok(())
     })
 }
@@ -423,19 +438,9 @@ async fn publish(client: Client, req: PublishToIoTCoreRequest) -> Result<(), Err
         .map_err(Error::from)
 }
 
-async fn publish_with_timeout(
-    client: Client,
-    req: PublishToIoTCoreRequest,
-    timeout: Duration,
-) -> Result<(), Error> {
-    client
-        .publish_to_iot_core_with_timeout(req, timeout)
-        .await
-        .map(|_| ())
-        .map_err(Error::from)
-}
-
 /// Publishes `request` and blocks the calling thread until the nucleus accepts it.
+/// The request is written and its answer read on the calling thread (one wake-up
+/// per round trip, as `ggipc_client_publish_to_iot_core`).
 ///
 /// `timeout_ms` bounds the wait (0 = the client's operation timeout). Returns NULL
 /// when the nucleus accepted the message, or the error: the server's modeled errors
@@ -454,16 +459,9 @@ pub unsafe extern "C" fn ggipc_client_publish(
         let client = unsafe { try_ref(client, "client") }?;
         // SAFETY: as above.
         let request = unsafe { try_ref(request, "request") }?;
-        let (c, r) = (client.inner.clone(), request.inner.clone());
-        if timeout_ms == 0 {
-            block_on(publish(c, r))?
-        } else {
-            block_on(publish_with_timeout(
-                c,
-                r,
-                Duration::from_millis(timeout_ms),
-            ))?
-        }
+        let _: PublishToIoTCoreResponse =
+            call_sync(client, &PUBLISH_TO_IOT_CORE, &request.inner, timeout_ms)?;
+        Ok(())
     })
 }
 
@@ -491,7 +489,8 @@ pub unsafe extern "C" fn ggipc_client_publish_bytes(
             payload: Some(payload),
             ..Default::default()
         };
-        block_on(publish(client.inner.clone(), req))?
+        let _: PublishToIoTCoreResponse = call_sync(client, &PUBLISH_TO_IOT_CORE, &req, 0)?;
+        Ok(())
     })
 }
 
@@ -546,44 +545,34 @@ pub unsafe extern "C" fn ggipc_client_publish_async(
 /// An in-flight publish started by `ggipc_client_publish_begin`. Wait for it with
 /// `ggipc_publish_operation_wait`, read the outcome with
 /// `ggipc_publish_operation_get_result`, release it with `ggipc_publish_operation_free`.
-/// May be waited on from any thread.
+/// May be waited on from any thread; the waiting thread reads the answer itself.
 pub struct ggipc_publish_operation {
-    shared: Arc<OpShared>,
+    state: Mutex<OpState>,
 }
 
-#[derive(Default)]
-struct OpShared {
-    result: Mutex<Option<Result<(), Error>>>,
-    done: Condvar,
+enum OpState {
+    Pending(ggipc_core::blocking::PendingCall),
+    Done(Result<(), Error>),
 }
 
-impl OpShared {
-    fn set(&self, r: Result<(), Error>) {
-        *self.result.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
-        self.done.notify_all();
-    }
-
-    fn wait(&self, timeout: Option<Duration>) -> bool {
-        let guard = self.result.lock().unwrap_or_else(|p| p.into_inner());
-        match timeout {
-            None => self
-                .done
-                .wait_while(guard, |r| r.is_none())
-                .map(|g| g.is_some())
-                .unwrap_or(true),
-            Some(d) => self
-                .done
-                .wait_timeout_while(guard, d, |r| r.is_none())
-                .map(|(g, _)| g.is_some())
-                .unwrap_or(true),
-        }
-    }
+fn publish_result(r: ggipc_core::Result<bytes::Bytes>) -> Result<(), Error> {
+    let body = r?;
+    serde_json::from_slice::<PublishToIoTCoreResponse>(&body)
+        .map(|_| ())
+        .map_err(|e| {
+            Error::new(
+                crate::error::GGIPC_ERROR_KIND_UNMAPPED,
+                format!("invalid {} body: {e}", PUBLISH_TO_IOT_CORE.response),
+            )
+        })
 }
 
-/// Starts publishing `request` (written on the calling thread when the socket
-/// allows) and returns at once with an operation handle in `*out`. The publish
-/// completes whether or not anyone waits. Returns NULL on success, or an error for
-/// invalid arguments (then `*out` is untouched).
+/// Starts publishing `request`: it is written on the calling thread (which waits only
+/// while the connection is being re-established or its socket is full, within the
+/// operation timeout) and the call returns with an operation handle in `*out`. The
+/// publish completes whether or not anyone waits. Returns NULL on success, or an error
+/// for invalid arguments (then `*out` is untouched); a failure to send is the
+/// operation's result.
 #[no_mangle]
 pub unsafe extern "C" fn ggipc_client_publish_begin(
     client: *const ggipc_client,
@@ -598,22 +587,31 @@ pub unsafe extern "C" fn ggipc_client_publish_begin(
         if out.is_null() {
             return Err(Error::null_argument("out"));
         }
-        let shared = Arc::new(OpShared::default());
-        let s = shared.clone();
-        start(
-            publish(client.inner.clone(), request.inner.clone()),
-            move |r| s.set(r),
-        )?;
+        let body = serde_json::to_vec(&request.inner)
+            .map_err(|e| Error::invalid_argument(format!("request cannot be encoded: {e}")))?;
+        let state = match client.blocking.begin_call(
+            &PUBLISH_TO_IOT_CORE,
+            body.into(),
+            client.inner.operation_timeout(),
+        ) {
+            Ok(call) => OpState::Pending(call),
+            Err(e) => OpState::Done(Err(Error::from(e))),
+        };
+        let op = ggipc_publish_operation {
+            state: Mutex::new(state),
+        };
         // SAFETY: checked non-NULL.
-        unsafe { write_out(out, into_raw(ggipc_publish_operation { shared })) };
+        unsafe { write_out(out, into_raw(op)) };
         Ok(())
     })
 }
 
 /// Waits up to `timeout_ms` milliseconds (`UINT64_MAX` = until done; the client's
-/// operation timeout still applies) for the publish to complete. Returns true once
-/// it has completed (successfully or not), false on timeout or a NULL `operation`.
-/// A timed-out wait leaves the operation running; wait again or free it.
+/// operation timeout still applies) for the publish to complete, reading the answer
+/// on the calling thread. Returns true once it has completed (successfully or not),
+/// false on timeout or a NULL `operation`. A timed-out wait leaves the operation
+/// running; wait again or free it. Threads waiting on one operation at once take
+/// turns.
 #[no_mangle]
 pub unsafe extern "C" fn ggipc_publish_operation_wait(
     operation: *const ggipc_publish_operation,
@@ -621,18 +619,27 @@ pub unsafe extern "C" fn ggipc_publish_operation_wait(
 ) -> bool {
     boundary_or(false, || {
         // SAFETY: NULL or a live operation.
-        match unsafe { operation.as_ref() } {
-            Some(op) => op
-                .shared
-                .wait((timeout_ms != u64::MAX).then(|| Duration::from_millis(timeout_ms))),
-            None => false,
+        let Some(op) = (unsafe { operation.as_ref() }) else {
+            return false;
+        };
+        let mut st = op.state.lock().unwrap_or_else(|p| p.into_inner());
+        match &mut *st {
+            OpState::Done(_) => true,
+            OpState::Pending(call) => match call.wait(Duration::from_millis(timeout_ms)) {
+                Some(r) => {
+                    *st = OpState::Done(publish_result(r));
+                    true
+                }
+                None => false,
+            },
         }
     })
 }
 
 /// Returns the outcome of a completed publish: NULL if the nucleus accepted it,
-/// otherwise a new error object (caller frees). While the publish is still
-/// running, returns an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` saying so.
+/// otherwise a new error object (caller frees). While the publish has not been
+/// waited for to completion (`ggipc_publish_operation_wait` returned true), returns an
+/// error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` saying so.
 #[no_mangle]
 pub unsafe extern "C" fn ggipc_publish_operation_get_result(
     operation: *const ggipc_publish_operation,
@@ -640,10 +647,18 @@ pub unsafe extern "C" fn ggipc_publish_operation_get_result(
     boundary(|| {
         // SAFETY: NULL or a live operation.
         let op = unsafe { try_ref(operation, "operation") }?;
-        let r = op.shared.result.lock().unwrap_or_else(|p| p.into_inner());
-        match &*r {
-            Some(res) => res.clone(),
-            None => Err(Error::invalid_argument("the publish has not completed yet")),
+        let st = match op.state.try_lock() {
+            Ok(st) => st,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                return Err(Error::invalid_argument("the publish has not completed yet"))
+            }
+        };
+        match &*st {
+            OpState::Done(res) => res.clone(),
+            OpState::Pending(_) => {
+                Err(Error::invalid_argument("the publish has not completed yet"))
+            }
         }
     })
 }

@@ -7,107 +7,10 @@ use ggipc_core::ErrorKind;
 
 use crate::ffi::{boundary_or, c_string, free_raw, into_raw};
 
-/// Numeric kind of a `ggipc_error`. Values are stable across releases and never
-/// reused; new kinds may be added, so treat unknown values like
-/// `GGIPC_ERROR_KIND_INTERNAL`.
-pub type ggipc_error_kind = u32;
-
-/// Connecting to the nucleus socket failed (missing socket, refused, timed out
-/// before the handshake).
-pub const GGIPC_ERROR_KIND_CONNECT_FAILED: ggipc_error_kind = 1;
-/// The nucleus rejected the auth token (CONNECT_ACK without "accepted").
-pub const GGIPC_ERROR_KIND_ACCESS_DENIED: ggipc_error_kind = 2;
-/// The connection is closed (by the peer, by `ggipc_client_close`, or lost).
-pub const GGIPC_ERROR_KIND_CONNECTION_CLOSED: ggipc_error_kind = 3;
-/// An operation or connect did not complete within its timeout.
-pub const GGIPC_ERROR_KIND_TIMEOUT: ggipc_error_kind = 4;
-/// The peer violated the event-stream RPC protocol.
-pub const GGIPC_ERROR_KIND_PROTOCOL: ggipc_error_kind = 5;
-/// A frame could not be decoded (bad CRC, lengths, headers).
-pub const GGIPC_ERROR_KIND_INVALID_FRAME: ggipc_error_kind = 6;
-/// An argument was rejected before anything was sent (NULL, invalid UTF-8, bad value).
-pub const GGIPC_ERROR_KIND_INVALID_ARGUMENT: ggipc_error_kind = 7;
-/// The stream was closed before a response arrived.
-pub const GGIPC_ERROR_KIND_STREAM_CLOSED: ggipc_error_kind = 8;
-/// The server failed the operation without a modeled error shape.
-pub const GGIPC_ERROR_KIND_UNMAPPED: ggipc_error_kind = 9;
-/// A bug inside the library (including a caught panic); the message says more.
-pub const GGIPC_ERROR_KIND_INTERNAL: ggipc_error_kind = 10;
-/// Modeled `aws.greengrass#ServiceError`.
-pub const GGIPC_ERROR_KIND_SERVICE_ERROR: ggipc_error_kind = 100;
-/// Modeled `aws.greengrass#UnauthorizedError`.
-pub const GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR: ggipc_error_kind = 101;
-/// Modeled `aws.greengrass#InvalidArgumentsError`.
-pub const GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR: ggipc_error_kind = 102;
-/// Modeled `aws.greengrass#ResourceNotFoundError`.
-pub const GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR: ggipc_error_kind = 103;
-/// Modeled `aws.greengrass#ComponentNotFoundError`.
-pub const GGIPC_ERROR_KIND_COMPONENT_NOT_FOUND_ERROR: ggipc_error_kind = 104;
-/// Modeled `aws.greengrass#ConflictError`.
-pub const GGIPC_ERROR_KIND_CONFLICT_ERROR: ggipc_error_kind = 105;
-/// Modeled `aws.greengrass#FailedUpdateConditionCheckError`.
-pub const GGIPC_ERROR_KIND_FAILED_UPDATE_CONDITION_CHECK_ERROR: ggipc_error_kind = 106;
-/// Modeled `aws.greengrass#InvalidTokenError`.
-pub const GGIPC_ERROR_KIND_INVALID_TOKEN_ERROR: ggipc_error_kind = 107;
-/// Modeled `aws.greengrass#InvalidCredentialError`.
-pub const GGIPC_ERROR_KIND_INVALID_CREDENTIAL_ERROR: ggipc_error_kind = 108;
-/// Modeled `aws.greengrass#InvalidArtifactsDirectoryPathError`.
-pub const GGIPC_ERROR_KIND_INVALID_ARTIFACTS_DIRECTORY_PATH_ERROR: ggipc_error_kind = 109;
-/// Modeled `aws.greengrass#InvalidRecipeDirectoryPathError`.
-pub const GGIPC_ERROR_KIND_INVALID_RECIPE_DIRECTORY_PATH_ERROR: ggipc_error_kind = 110;
-/// Modeled `aws.greengrass#InvalidClientDeviceAuthTokenError`.
-pub const GGIPC_ERROR_KIND_INVALID_CLIENT_DEVICE_AUTH_TOKEN_ERROR: ggipc_error_kind = 111;
-
-/// Every kind with its C name, in numeric order (used by `ggipc_error_kind_name`
-/// and by the tests that keep the header, the core and this table in step).
-pub(crate) const KINDS: &[(ggipc_error_kind, &str)] = &[
-    (GGIPC_ERROR_KIND_CONNECT_FAILED, "CONNECT_FAILED"),
-    (GGIPC_ERROR_KIND_ACCESS_DENIED, "ACCESS_DENIED"),
-    (GGIPC_ERROR_KIND_CONNECTION_CLOSED, "CONNECTION_CLOSED"),
-    (GGIPC_ERROR_KIND_TIMEOUT, "TIMEOUT"),
-    (GGIPC_ERROR_KIND_PROTOCOL, "PROTOCOL"),
-    (GGIPC_ERROR_KIND_INVALID_FRAME, "INVALID_FRAME"),
-    (GGIPC_ERROR_KIND_INVALID_ARGUMENT, "INVALID_ARGUMENT"),
-    (GGIPC_ERROR_KIND_STREAM_CLOSED, "STREAM_CLOSED"),
-    (GGIPC_ERROR_KIND_UNMAPPED, "UNMAPPED"),
-    (GGIPC_ERROR_KIND_INTERNAL, "INTERNAL"),
-    (GGIPC_ERROR_KIND_SERVICE_ERROR, "SERVICE_ERROR"),
-    (GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR, "UNAUTHORIZED_ERROR"),
-    (
-        GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR,
-        "INVALID_ARGUMENTS_ERROR",
-    ),
-    (
-        GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR,
-        "RESOURCE_NOT_FOUND_ERROR",
-    ),
-    (
-        GGIPC_ERROR_KIND_COMPONENT_NOT_FOUND_ERROR,
-        "COMPONENT_NOT_FOUND_ERROR",
-    ),
-    (GGIPC_ERROR_KIND_CONFLICT_ERROR, "CONFLICT_ERROR"),
-    (
-        GGIPC_ERROR_KIND_FAILED_UPDATE_CONDITION_CHECK_ERROR,
-        "FAILED_UPDATE_CONDITION_CHECK_ERROR",
-    ),
-    (GGIPC_ERROR_KIND_INVALID_TOKEN_ERROR, "INVALID_TOKEN_ERROR"),
-    (
-        GGIPC_ERROR_KIND_INVALID_CREDENTIAL_ERROR,
-        "INVALID_CREDENTIAL_ERROR",
-    ),
-    (
-        GGIPC_ERROR_KIND_INVALID_ARTIFACTS_DIRECTORY_PATH_ERROR,
-        "INVALID_ARTIFACTS_DIRECTORY_PATH_ERROR",
-    ),
-    (
-        GGIPC_ERROR_KIND_INVALID_RECIPE_DIRECTORY_PATH_ERROR,
-        "INVALID_RECIPE_DIRECTORY_PATH_ERROR",
-    ),
-    (
-        GGIPC_ERROR_KIND_INVALID_CLIENT_DEVICE_AUTH_TOKEN_ERROR,
-        "INVALID_CLIENT_DEVICE_AUTH_TOKEN_ERROR",
-    ),
-];
+pub use crate::generated::ggipc_error_kind;
+pub(crate) use crate::generated::{
+    GGIPC_ERROR_KIND_INTERNAL, GGIPC_ERROR_KIND_INVALID_ARGUMENT, GGIPC_ERROR_KIND_UNMAPPED, KINDS,
+};
 
 /// Maps a core error kind to its C number (the core's own stable code).
 pub(crate) fn kind_of(kind: ErrorKind) -> ggipc_error_kind {
@@ -165,18 +68,6 @@ impl Error {
             GGIPC_ERROR_KIND_INTERNAL,
             format!("internal error (panic): {what}"),
         )
-    }
-
-    pub(crate) fn from_c(e: &ggipc_error) -> Self {
-        Self {
-            kind: e.kind,
-            message: e.message.to_string_lossy().into_owned(),
-            service_model_type: e
-                .service_model_type
-                .as_ref()
-                .map(|s| s.to_string_lossy().into_owned()),
-            context: e.context.as_ref().map(|s| s.to_string_lossy().into_owned()),
-        }
     }
 
     pub(crate) fn to_c(&self) -> ggipc_error {
@@ -331,6 +222,7 @@ pub extern "C" fn ggipc_error_kind_name(kind: ggipc_error_kind) -> *const c_char
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::generated::GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR;
 
     #[test]
     fn every_core_kind_has_its_c_constant() {

@@ -3,14 +3,17 @@
 //! Layout:
 //! * [`ffi`] — the panic boundary, pointer casts, C strings, `userdata` ownership;
 //! * [`error`] — `ggipc_error` objects and the stable `GGIPC_ERROR_KIND_*` numbers;
-//! * [`model`] — publish requests and received messages (MQTT 5 fields included);
+//! * [`generated`] — generated from the model (`cargo xtask codegen`): every enum, shape
+//!   (opaque handle with accessors) and operation of the Greengrass model, and the error kinds;
+//! * [`support`] — the conversions and call paths the generated code is built from;
+//! * [`model`] — the MQTT API's publish requests and received messages;
 //! * [`client`] — options, connect/close/free, lifecycle callbacks, publishing;
 //! * [`subscription`] — SubscribeToIoTCore streams and their callbacks;
 //! * [`dispatch`] — which thread runs which callback, and how callbacks are stopped.
 //!
 //! The header `include/ggipc.h` is generated from these doc comments by
 //! `generate-header.sh` (cbindgen) and committed; the C++ wrapper in
-//! `include/ggipc/*.hpp` is hand-written over it.
+//! `include/ggipc/*.hpp` is written over it.
 //!
 //! API conventions (the contract of every function):
 //! * handles are opaque; `ggipc_<type>_free(NULL)` is a no-op; double free is UB;
@@ -34,20 +37,16 @@ pub mod client;
 pub mod dispatch;
 pub mod error;
 pub mod ffi;
+pub mod generated;
 pub mod model;
 pub mod subscription;
+pub(crate) mod support;
 
 use std::ffi::c_char;
 
 /// The process-wide runtime shared by every client (the core's lazily created one).
 pub(crate) fn runtime() -> Result<tokio::runtime::Handle, error::Error> {
     ggipc_core::runtime::handle().map_err(error::Error::from)
-}
-
-/// Runs `fut` to completion on the calling thread (the shared runtime drives I/O);
-/// refused inside an async runtime, where blocking would stall it.
-pub(crate) fn block_on<F: std::future::Future>(fut: F) -> Result<F::Output, error::Error> {
-    ggipc_core::runtime::block_on(fut).map_err(error::Error::from)
 }
 
 /// Maps a core lifecycle event to the C event number and its reason.

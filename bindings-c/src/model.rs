@@ -11,42 +11,24 @@ use crate::ffi::{
     try_mut, write_out,
 };
 
-/// MQTT quality of service of a publish or subscription.
-pub type ggipc_qos = u32;
-/// QoS 0: delivered at most once (wire value `"0"`).
-pub const GGIPC_QOS_AT_MOST_ONCE: ggipc_qos = 0;
-/// QoS 1: delivered at least once (wire value `"1"`).
-pub const GGIPC_QOS_AT_LEAST_ONCE: ggipc_qos = 1;
+pub use crate::generated::{ggipc_payload_format, ggipc_qos};
+use crate::generated::{payload_format_from_c, payload_format_to_c, qos_from_c};
+
 /// Leaves the QoS out of the request; the nucleus then answers with
 /// `InvalidArgumentsError` (useful only to exercise that path).
 pub const GGIPC_QOS_UNSET: ggipc_qos = 0xFFFF_FFFF;
 
-/// MQTT 5 payload format indicator.
-pub type ggipc_payload_format = u32;
-/// Unspecified bytes (wire value `"0"`).
-pub const GGIPC_PAYLOAD_FORMAT_BYTES: ggipc_payload_format = 0;
-/// UTF-8 text (wire value `"1"`).
-pub const GGIPC_PAYLOAD_FORMAT_UTF8: ggipc_payload_format = 1;
-
+/// A QoS argument of the MQTT API: a `GGIPC_QOS_*` constant, `GGIPC_QOS_UNSET` (left
+/// out), or any other number, refused with the nucleus' own error ("Invalid QoS value: 2").
 pub(crate) fn qos_arg(qos: ggipc_qos) -> Result<Option<Qos>, Error> {
-    match qos {
-        GGIPC_QOS_AT_MOST_ONCE => Ok(Some(Qos::AtMostOnce)),
-        GGIPC_QOS_AT_LEAST_ONCE => Ok(Some(Qos::AtLeastOnce)),
-        GGIPC_QOS_UNSET => Ok(None),
-        other => Err(Error::invalid_argument(format!(
-            "invalid QoS value: {other}"
-        ))),
+    if qos == GGIPC_QOS_UNSET {
+        return Ok(None);
     }
+    qos_from_c(qos).map(Some)
 }
 
 fn payload_format_arg(format: ggipc_payload_format) -> Result<PayloadFormat, Error> {
-    match format {
-        GGIPC_PAYLOAD_FORMAT_BYTES => Ok(PayloadFormat::Bytes),
-        GGIPC_PAYLOAD_FORMAT_UTF8 => Ok(PayloadFormat::Utf8),
-        other => Err(Error::invalid_argument(format!(
-            "invalid payload format: {other}"
-        ))),
-    }
+    payload_format_from_c(format)
 }
 
 /// A PublishToIoTCore request under construction. Created with
@@ -328,10 +310,7 @@ impl ggipc_message {
             message_expiry_interval_seconds: m.message_expiry_interval_seconds,
             correlation_data: m.correlation_data,
             response_topic: m.response_topic.as_deref().map(c_string),
-            payload_format: m.payload_format.map(|f| match f {
-                PayloadFormat::Bytes => GGIPC_PAYLOAD_FORMAT_BYTES,
-                PayloadFormat::Utf8 => GGIPC_PAYLOAD_FORMAT_UTF8,
-            }),
+            payload_format: m.payload_format.map(payload_format_to_c),
             content_type: m.content_type.as_deref().map(c_string),
         }
     }

@@ -1,11 +1,12 @@
-//! SubscribeToIoTCore: the subscription handle and its callbacks.
+//! Streams: the subscription handle every streaming operation returns, its callbacks, and the
+//! SubscribeToIoTCore functions of the MQTT API.
 
 use std::ffi::{c_char, c_void};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use ggipc_core::model::SubscribeToIoTCoreRequest;
-use ggipc_core::{SubscriptionEvent, SubscriptionHandle};
+use ggipc_core::model::{IoTCoreMessage, Operation, SubscribeToIoTCoreRequest};
+use ggipc_core::{StreamEvent, SubscriptionEvent, SubscriptionHandle};
 
 use crate::client::{ggipc_client, start};
 use crate::dispatch::Gate;
@@ -44,6 +45,19 @@ pub struct ggipc_subscription_handler {
     pub on_closed: Option<unsafe extern "C" fn(userdata: *mut c_void, reason: *const ggipc_error)>,
 }
 
+/// The callbacks every stream has besides its typed event callback (see the `ggipc_<op>_handler` structs).
+#[derive(Clone, Copy)]
+pub(crate) struct StreamCallbacks {
+    pub(crate) on_stream_error:
+        Option<unsafe extern "C" fn(userdata: *mut c_void, error: *const ggipc_error) -> bool>,
+    pub(crate) on_interrupted:
+        Option<unsafe extern "C" fn(userdata: *mut c_void, reason: *const ggipc_error)>,
+    pub(crate) on_resumed: Option<unsafe extern "C" fn(userdata: *mut c_void)>,
+    pub(crate) on_lagged: Option<unsafe extern "C" fn(userdata: *mut c_void, dropped: u64)>,
+    pub(crate) on_closed:
+        Option<unsafe extern "C" fn(userdata: *mut c_void, reason: *const ggipc_error)>,
+}
+
 enum State {
     Pending { close_requested: bool },
     Active(SubscriptionHandle),
@@ -51,7 +65,7 @@ enum State {
 }
 
 struct Shared {
-    handler: ggipc_subscription_handler,
+    callbacks: StreamCallbacks,
     userdata: UserData,
     gate: Gate,
     state: Mutex<State>,
@@ -72,19 +86,12 @@ impl Shared {
         }
     }
 
-    fn on_event(&self, ev: SubscriptionEvent) {
-        let h = self.handler;
+    fn on_event<T>(&self, ev: SubscriptionEvent<T>, deliver: &impl Fn(*mut c_void, T)) {
+        let h = self.callbacks;
         let ud = self.userdata.ptr();
         let close = self.gate.run(|| match ev {
             SubscriptionEvent::Message(m) => {
-                if let Some(cb) = h.on_message {
-                    let msg = m.message.map(ggipc_message::from_core);
-                    let ptr = msg
-                        .as_ref()
-                        .map_or(std::ptr::null(), |m| m as *const ggipc_message);
-                    // SAFETY: callback and userdata were registered together.
-                    unsafe { cb(ud, ptr) };
-                }
+                deliver(ud, m);
                 false
             }
             SubscriptionEvent::Error(e) => {
@@ -135,12 +142,168 @@ impl Shared {
     }
 }
 
-/// A SubscribeToIoTCore stream. Created by `ggipc_client_subscribe` or
-/// `ggipc_client_subscribe_begin`, released by `ggipc_subscription_free`.
+/// A stream of any streaming operation. Created by `ggipc_client_subscribe`,
+/// `ggipc_client_subscribe_begin` or a generated `ggipc_client_subscribe_to_*` function,
+/// released by `ggipc_subscription_free`.
 /// `ggipc_subscription_close`, `_wait` and `_get_result` may be called from any
 /// thread and from the subscription's own callbacks.
 pub struct ggipc_subscription {
     shared: Arc<Shared>,
+}
+
+/// Starts the streaming operation `op` with the JSON `body` (written on the calling thread when the socket
+/// allows); events are decoded as `T` and handed to `deliver(userdata, event)` on the dispatcher thread.
+fn begin<T, D>(
+    client: &ggipc_client,
+    op: &'static Operation,
+    body: bytes::Bytes,
+    callbacks: StreamCallbacks,
+    userdata: UserData,
+    deliver: D,
+) -> Result<Box<ggipc_subscription>, Error>
+where
+    T: StreamEvent,
+    D: Fn(*mut c_void, T) + Send + 'static,
+{
+    let shared = Arc::new(Shared {
+        callbacks,
+        userdata,
+        gate: Gate::default(),
+        state: Mutex::new(State::Pending {
+            close_requested: false,
+        }),
+        changed: Condvar::new(),
+    });
+    let c = client.inner.clone();
+    let timeout = client.inner.operation_timeout();
+    let s = shared.clone();
+    start(
+        async move { c.open_subscription::<T>(op, body, timeout).await },
+        move |res| {
+            let next = match res {
+                Ok(sub) => {
+                    let target = s.clone();
+                    let handle = sub.with_handler(move |ev| target.on_event(ev, &deliver));
+                    State::Active(handle)
+                }
+                Err(e) => State::Failed(Error::from(e)),
+            };
+            let mut st = s.lock();
+            let close_requested = matches!(
+                &*st,
+                State::Pending {
+                    close_requested: true
+                }
+            );
+            *st = next;
+            if close_requested {
+                if let State::Active(h) = &mut *st {
+                    h.close();
+                }
+            }
+            drop(st);
+            s.changed.notify_all();
+        },
+    )?;
+    Ok(Box::new(ggipc_subscription { shared }))
+}
+
+/// Waits until the nucleus answered a started subscription; on a refusal the caller keeps `userdata`
+/// (its `free_userdata` will not run) and no callback is made.
+fn answered(s: Box<ggipc_subscription>) -> Result<Box<ggipc_subscription>, Error> {
+    let failed = {
+        let st = s.shared.lock();
+        let st = s
+            .shared
+            .changed
+            .wait_while(st, |st| matches!(st, State::Pending { .. }))
+            .unwrap_or_else(|p| p.into_inner());
+        match &*st {
+            State::Failed(e) => Some(e.clone()),
+            _ => None,
+        }
+    };
+    if let Some(e) = failed {
+        s.shared.userdata.disarm();
+        s.shared.gate.shut();
+        return Err(e);
+    }
+    Ok(s)
+}
+
+fn encode<Req: serde::Serialize>(request: &Req) -> Result<bytes::Bytes, Error> {
+    serde_json::to_vec(request)
+        .map(bytes::Bytes::from)
+        .map_err(|e| Error::invalid_argument(format!("request cannot be encoded: {e}")))
+}
+
+/// Opens the streaming operation `op` and blocks until the nucleus answers (bounded by the client's
+/// operation timeout); the generated `ggipc_client_<op>` stream functions are built on it.
+pub(crate) fn open_blocking<T, D>(
+    client: &ggipc_client,
+    op: &'static Operation,
+    request: &impl serde::Serialize,
+    callbacks: StreamCallbacks,
+    userdata: UserData,
+    deliver: D,
+) -> Result<*mut ggipc_subscription, Error>
+where
+    T: StreamEvent,
+    D: Fn(*mut c_void, T) + Send + 'static,
+{
+    let s = begin::<T, D>(client, op, encode(request)?, callbacks, userdata, deliver)?;
+    Ok(Box::into_raw(answered(s)?))
+}
+
+/// Starts a SubscribeToIoTCore stream with the MQTT API's handler.
+unsafe fn subscribe_iot_core(
+    client: *const ggipc_client,
+    topic_filter: *const c_char,
+    qos: ggipc_qos,
+    handler: *const ggipc_subscription_handler,
+    userdata: *mut c_void,
+    free_userdata: ggipc_free_userdata_fn,
+    out: *mut *mut ggipc_subscription,
+) -> Result<Box<ggipc_subscription>, Error> {
+    // SAFETY: NULL or live objects / valid C string.
+    let client = unsafe { try_ref(client, "client") }?;
+    // SAFETY: as above.
+    let filter = unsafe { opt_str_arg(topic_filter, "topic_filter") }?;
+    let qos = qos_arg(qos)?;
+    // SAFETY: as above.
+    let handler = *unsafe { try_ref(handler, "handler") }?;
+    if out.is_null() {
+        return Err(Error::null_argument("out"));
+    }
+    let req = SubscribeToIoTCoreRequest {
+        topic_name: filter.map(str::to_string),
+        qos,
+    };
+    let callbacks = StreamCallbacks {
+        on_stream_error: handler.on_stream_error,
+        on_interrupted: handler.on_interrupted,
+        on_resumed: handler.on_resumed,
+        on_lagged: handler.on_lagged,
+        on_closed: handler.on_closed,
+    };
+    let on_message = handler.on_message;
+    begin::<IoTCoreMessage, _>(
+        client,
+        &ggipc_core::model::SUBSCRIBE_TO_IOT_CORE,
+        encode(&req)?,
+        callbacks,
+        UserData::new(userdata, free_userdata),
+        move |ud, m: IoTCoreMessage| {
+            if let Some(cb) = on_message {
+                let msg = m.message.map(ggipc_message::from_core);
+                let ptr = msg
+                    .as_ref()
+                    .map_or(std::ptr::null(), |m| m as *const ggipc_message);
+                // SAFETY: callback and userdata were registered together.
+                unsafe { cb(ud, ptr) };
+            }
+        },
+    )
 }
 
 /// Starts subscribing to `topic_filter` (MQTT wildcards allowed; NULL leaves it out
@@ -152,9 +315,10 @@ pub struct ggipc_subscription {
 /// `handler` is copied; `userdata` is passed to every callback; `free_userdata`, if
 /// not NULL, runs once when the library no longer needs `userdata` (after the last
 /// callback, at the latest when the handle is freed and the stream has ended).
-/// Returns NULL on success, or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL pointer,
-/// invalid UTF-8, unknown QoS), in which case nothing was started, `*out` is
-/// untouched and `free_userdata` is not called.
+/// Returns NULL on success, or an error in which case nothing was started, `*out` is
+/// untouched and `free_userdata` is not called: `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for
+/// a NULL pointer or invalid UTF-8, the nucleus' `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`
+/// ("Invalid QoS value: <n>") for a `qos` that is no `GGIPC_QOS_*` constant.
 #[no_mangle]
 pub unsafe extern "C" fn ggipc_client_subscribe_begin(
     client: *const ggipc_client,
@@ -166,61 +330,20 @@ pub unsafe extern "C" fn ggipc_client_subscribe_begin(
     out: *mut *mut ggipc_subscription,
 ) -> *mut ggipc_error {
     boundary(|| {
-        // SAFETY: NULL or live objects / valid C string.
-        let client = unsafe { try_ref(client, "client") }?;
-        // SAFETY: as above.
-        let filter = unsafe { opt_str_arg(topic_filter, "topic_filter") }?;
-        let qos = qos_arg(qos)?;
-        // SAFETY: as above.
-        let handler = *unsafe { try_ref(handler, "handler") }?;
-        if out.is_null() {
-            return Err(Error::null_argument("out"));
-        }
-        let shared = Arc::new(Shared {
-            handler,
-            userdata: UserData::new(userdata, free_userdata),
-            gate: Gate::default(),
-            state: Mutex::new(State::Pending {
-                close_requested: false,
-            }),
-            changed: Condvar::new(),
-        });
-        let c = client.inner.clone();
-        let req = SubscribeToIoTCoreRequest {
-            topic_name: filter.map(str::to_string),
-            qos,
-        };
-        let s = shared.clone();
-        start(
-            async move { c.subscribe_to_iot_core(req).await },
-            move |res| {
-                let next = match res {
-                    Ok(sub) => {
-                        let target = s.clone();
-                        let handle = sub.with_handler(move |ev| target.on_event(ev));
-                        State::Active(handle)
-                    }
-                    Err(e) => State::Failed(Error::from(e)),
-                };
-                let mut st = s.lock();
-                let close_requested = matches!(
-                    &*st,
-                    State::Pending {
-                        close_requested: true
-                    }
-                );
-                *st = next;
-                if close_requested {
-                    if let State::Active(h) = &mut *st {
-                        h.close();
-                    }
-                }
-                drop(st);
-                s.changed.notify_all();
-            },
-        )?;
-        // SAFETY: checked non-NULL.
-        unsafe { write_out(out, Box::into_raw(Box::new(ggipc_subscription { shared }))) };
+        // SAFETY: arguments forwarded as received.
+        let s = unsafe {
+            subscribe_iot_core(
+                client,
+                topic_filter,
+                qos,
+                handler,
+                userdata,
+                free_userdata,
+                out,
+            )
+        }?;
+        // SAFETY: checked non-NULL by subscribe_iot_core.
+        unsafe { write_out(out, Box::into_raw(s)) };
         Ok(())
     })
 }
@@ -244,47 +367,20 @@ pub unsafe extern "C" fn ggipc_client_subscribe(
     out: *mut *mut ggipc_subscription,
 ) -> *mut ggipc_error {
     boundary(|| {
-        if out.is_null() {
-            return Err(Error::null_argument("out"));
-        }
-        let mut sub: *mut ggipc_subscription = std::ptr::null_mut();
         // SAFETY: arguments forwarded as received.
-        let err = unsafe {
-            ggipc_client_subscribe_begin(
+        let s = unsafe {
+            subscribe_iot_core(
                 client,
                 topic_filter,
                 qos,
                 handler,
                 userdata,
                 free_userdata,
-                &mut sub,
+                out,
             )
-        };
-        if !err.is_null() {
-            // SAFETY: produced just above; take it back to return it.
-            let e = unsafe { Box::from_raw(err) };
-            return Err(Error::from_c(&e));
-        }
-        // SAFETY: `sub` was just written by begin.
-        let s = unsafe { Box::from_raw(sub) };
-        let failed = {
-            let st = s.shared.lock();
-            let st = s
-                .shared
-                .changed
-                .wait_while(st, |st| matches!(st, State::Pending { .. }))
-                .unwrap_or_else(|p| p.into_inner());
-            match &*st {
-                State::Failed(e) => Some(e.clone()),
-                _ => None,
-            }
-        };
-        if let Some(e) = failed {
-            s.shared.userdata.disarm();
-            s.shared.gate.shut();
-            return Err(e);
-        }
-        // SAFETY: checked non-NULL above.
+        }?;
+        let s = answered(s)?;
+        // SAFETY: checked non-NULL by subscribe_iot_core.
         unsafe { write_out(out, Box::into_raw(s)) };
         Ok(())
     })
@@ -344,8 +440,8 @@ pub unsafe extern "C" fn ggipc_subscription_get_result(
     })
 }
 
-/// Closes the subscription: sends the terminate to the nucleus (which removes the
-/// MQTT subscription); `on_closed` follows with a NULL reason. Idempotent, non-blocking,
+/// Closes the subscription: sends the terminate to the nucleus (which ends the
+/// stream, removing an MQTT or local subscription); `on_closed` follows with a NULL reason. Idempotent, non-blocking,
 /// safe from any thread and from inside this subscription's callbacks. NULL is a no-op.
 #[no_mangle]
 pub unsafe extern "C" fn ggipc_subscription_close(subscription: *const ggipc_subscription) {

@@ -1,8 +1,347 @@
-//! cpp: generated model and operation code for this language's binding.
+//! cpp: the C++ model and operations of `ggipc::greengrass`, over the generated C ABI.
+//!
+//! * `bindings-c/include/ggipc/model_generated.hpp` (included by `model.hpp`): one enum per model enum and one
+//!   class per shape with the `Aws::Greengrass` surface (`SetX(const T &)`, `crt::Optional<T> GetX() const`),
+//!   each with `ToC` / `FromC` converting to and from its C handle.
+//! * `bindings-c/include/ggipc/operations_generated.hpp` (included by `client.hpp`): per operation its
+//!   `<Op>Result`, `<Op>Operation` (`Activate`, `GetResult`, `Close`) and, for streams, `<Op>StreamHandler`;
+//!   the `New<Op>()` factories of `GreengrassCoreIpcClient` come from `detail::GeneratedOperations`.
+//!
+//! The MQTT proxy's shapes and operations (`PublishToIoTCore`, `SubscribeToIoTCore` and their messages) keep
+//! their classes in `model.hpp` / `client.hpp`, which carry behaviour of their own (the SDK's empty-payload rule,
+//! the one-wake-up publish); everything else of the model is generated here.
 
-use crate::model::Model;
-use crate::Output;
+use crate::model::{screaming, snake, upper_first, Model, Shape, Type};
+use crate::{header, Output};
+use std::collections::BTreeSet;
+use std::fmt::Write;
 
-pub fn emit(_m: &Model) -> Vec<Output> {
-    Vec::new()
+/// Shapes, enums and operations with hand-written C++ classes.
+const HAND_WRITTEN_SHAPES: &[&str] = &[
+    "UserProperty",
+    "MQTTMessage",
+    "PublishToIoTCoreRequest",
+    "PublishToIoTCoreResponse",
+    "SubscribeToIoTCoreRequest",
+    "SubscribeToIoTCoreResponse",
+    "IoTCoreMessage",
+];
+const HAND_WRITTEN_ENUMS: &[&str] = &["QOS", "PayloadFormat"];
+const HAND_WRITTEN_OPERATIONS: &[&str] = &["PublishToIoTCore", "SubscribeToIoTCore"];
+
+pub fn emit(m: &Model) -> Vec<Output> {
+    vec![
+        Output::text(
+            "bindings-c/include/ggipc/model_generated.hpp",
+            model_header(m),
+        ),
+        Output::text(
+            "bindings-c/include/ggipc/operations_generated.hpp",
+            operations_header(m),
+        ),
+    ]
+}
+
+fn c_shape(name: &str) -> String {
+    format!("ggipc_{}", snake(name))
+}
+
+fn c_enum(name: &str) -> String {
+    format!("ggipc_{}", snake(name))
+}
+
+fn comment(text: &str) -> String {
+    text.replace("*/", "* /")
+}
+
+fn cpp_type(t: &Type) -> String {
+    match t {
+        Type::String => "crt::String".into(),
+        Type::Blob => "crt::Vector<uint8_t>".into(),
+        Type::Boolean => "bool".into(),
+        Type::Long => "int64_t".into(),
+        Type::Double => "double".into(),
+        Type::Timestamp => "std::chrono::system_clock::time_point".into(),
+        Type::Document => "crt::JsonObject".into(),
+        Type::Enum(e) | Type::Shape(e) => e.clone(),
+        Type::List(inner) => format!("crt::Vector<{}>", cpp_type(inner)),
+    }
+}
+
+/// Generated shapes in an order where every member's class comes first.
+fn ordered_shapes(m: &Model) -> Vec<&Shape> {
+    fn visit<'a>(
+        m: &'a Model,
+        s: &'a Shape,
+        seen: &mut BTreeSet<String>,
+        out: &mut Vec<&'a Shape>,
+    ) {
+        if !seen.insert(s.name.clone()) {
+            return;
+        }
+        for mem in &s.members {
+            let mut t = m.member_type(mem);
+            while let Type::List(inner) = t {
+                t = *inner;
+            }
+            if let Type::Shape(n) = t {
+                if let Some(dep) = m.shape(&n) {
+                    visit(m, dep, seen, out);
+                }
+            }
+        }
+        out.push(s);
+    }
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for s in &m.shapes {
+        if !HAND_WRITTEN_SHAPES.contains(&s.name.as_str()) {
+            visit(m, s, &mut seen, &mut out);
+        }
+    }
+    out
+}
+
+fn model_header(m: &Model) -> String {
+    let mut o = String::new();
+    o.push_str(&header("//", ""));
+    o.push_str(
+        "/**\n * @file ggipc/model_generated.hpp\n * @brief `ggipc::greengrass` enums and shapes generated from the model (the `Aws::Greengrass`\n *        classes of the same names). Included by `<ggipc/model.hpp>`; do not include it directly.\n */\n",
+    );
+    o.push_str("#ifndef GGIPC_MODEL_GENERATED_HPP\n#define GGIPC_MODEL_GENERATED_HPP\n\n");
+    o.push_str("#include <chrono>\n#include <cstdint>\n#include <memory>\n\n#include \"../ggipc.h\"\n#include \"crt.hpp\"\n#include \"eventstreamrpc.hpp\"\n\n");
+    o.push_str("namespace ggipc {\nnamespace greengrass {\n\n");
+    o.push_str("namespace detail {\n\n/** Owns a C model handle and frees it with its `_free` function. */\ntemplate <typename T, void (*Free)(T *)>\nstruct CFree {\n    void operator()(T *p) const noexcept { Free(p); }\n};\n\ntemplate <typename T, void (*Free)(T *)>\nusing CPtr = std::unique_ptr<T, CFree<T, Free>>;\n\n/** Epoch seconds (the C ABI's timestamps) to and from a time point. */\ninline double ToEpochSeconds(std::chrono::system_clock::time_point t) noexcept {\n    return std::chrono::duration<double>(t.time_since_epoch()).count();\n}\n\ninline std::chrono::system_clock::time_point FromEpochSeconds(double s) noexcept {\n    return std::chrono::system_clock::time_point(\n        std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::duration<double>(s)));\n}\n\n} // namespace detail\n\n");
+    for e in &m.enums {
+        if HAND_WRITTEN_ENUMS.contains(&e.name.as_str()) {
+            continue;
+        }
+        let _ = writeln!(
+            o,
+            "/** {} (`{}#{}`). */\nenum {} {{",
+            comment(&e.doc),
+            m.namespace,
+            e.name,
+            e.name
+        );
+        for (i, v) in e.values.iter().enumerate() {
+            let _ = writeln!(
+                o,
+                "    /** {} */\n    {}_{} = {i},",
+                comment(&v.doc),
+                screaming(&e.name),
+                v.name
+            );
+        }
+        o.push_str("};\n\n");
+    }
+    for s in ordered_shapes(m) {
+        shape_class(m, s, &mut o);
+    }
+    o.push_str(
+        "} // namespace greengrass\n} // namespace ggipc\n\n#endif // GGIPC_MODEL_GENERATED_HPP\n",
+    );
+    o
+}
+
+fn shape_class(m: &Model, s: &Shape, o: &mut String) {
+    let c = c_shape(&s.name);
+    let n = &s.name;
+    let union = if s.union {
+        " A union: set exactly one member."
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        o,
+        "/** {} (`{}#{}`).{union} */\nclass {n} {{\n  public:\n    /** The C handle type, owned. */\n    using CHandle = detail::CPtr<{c}, &{c}_free>;\n\n    {n}() noexcept = default;",
+        comment(&s.doc),
+        m.namespace,
+        n
+    );
+    for mem in &s.members {
+        let t = m.member_type(mem);
+        let ty = cpp_type(&t);
+        let up = upper_first(&mem.name);
+        let f = &mem.name;
+        let _ = writeln!(
+            o,
+            "    /** {} */\n    void Set{up}(const {ty} &{f}) noexcept {{ m_{f} = {f}; }}\n    crt::Optional<{ty}> Get{up}() const noexcept {{ return m_{f}; }}",
+            comment(&mem.doc)
+        );
+    }
+    // ToC
+    let _ = writeln!(
+        o,
+        "\n    /**\n     * Copies this object into a new C handle written to `out`. Returns the library's error for a value it\n     * refuses (for example invalid JSON text); `out` is empty then, or when memory ran out.\n     */\n    ggipc::detail::ErrorPtr ToC(CHandle &out) const noexcept {{\n        CHandle c({c}_new());\n        if (!c) {{\n            return nullptr;\n        }}\n        ggipc::detail::ErrorPtr err;"
+    );
+    for mem in &s.members {
+        let t = m.member_type(mem);
+        let f = snake(&mem.name);
+        let v = format!("m_{}", mem.name);
+        let set = format!("{c}_set_{f}");
+        let body = match &t {
+            Type::String => format!("err.reset({set}(c.get(), {v}->c_str()));"),
+            Type::Blob => format!(
+                "err.reset({set}(c.get(), {v}->empty() ? nullptr : {v}->data(), {v}->size()));"
+            ),
+            Type::Boolean | Type::Long | Type::Double => {
+                format!("err.reset({set}(c.get(), *{v}));")
+            }
+            Type::Timestamp => {
+                format!("err.reset({set}(c.get(), detail::ToEpochSeconds(*{v})));")
+            }
+            Type::Document => format!("err.reset({set}(c.get(), {v}->WriteCompact().c_str()));"),
+            Type::Enum(e) => format!("err.reset({set}(c.get(), static_cast<{}>(*{v})));", c_enum(e)),
+            Type::Shape(sh) => format!(
+                "{sh}::CHandle sub;\n            err = {v}->ToC(sub);\n            if (!err && !sub) {{\n                return nullptr;\n            }}\n            if (!err) {{\n                err.reset({set}(c.get(), sub.get()));\n            }}"
+            ),
+            Type::List(inner) => match &**inner {
+                Type::String => format!(
+                    "for (const auto &x : *{v}) {{\n                err.reset({c}_{f}_add(c.get(), x.c_str()));\n                if (err) {{\n                    break;\n                }}\n            }}"
+                ),
+                Type::Shape(sh) => format!(
+                    "for (const auto &x : *{v}) {{\n                {sh}::CHandle sub;\n                err = x.ToC(sub);\n                if (!err && !sub) {{\n                    return nullptr;\n                }}\n                if (!err) {{\n                    err.reset({c}_{f}_add(c.get(), sub.get()));\n                }}\n                if (err) {{\n                    break;\n                }}\n            }}"
+                ),
+                other => panic!("the C++ emitter has no lists of {other:?}"),
+            },
+        };
+        let _ = writeln!(
+            o,
+            "        if ({v} && !err) {{\n            {body}\n        }}"
+        );
+    }
+    o.push_str("        if (!err) {\n            out = std::move(c);\n        }\n        return err;\n    }\n");
+    // FromC
+    let _ = writeln!(
+        o,
+        "\n    /** Copies the members of a C handle (NULL gives an empty object). */\n    static {n} FromC(const {c} *c) {{\n        {n} r;\n        if (c == nullptr) {{\n            return r;\n        }}"
+    );
+    for mem in &s.members {
+        let t = m.member_type(mem);
+        let f = snake(&mem.name);
+        let v = format!("r.m_{}", mem.name);
+        let get = format!("{c}_get_{f}");
+        let body = match &t {
+            Type::String => format!("if (const char *x = {get}(c)) {{\n            {v} = crt::String(x);\n        }}"),
+            Type::Blob => format!("size_t n_{f} = 0;\n        if (const uint8_t *x = {get}(c, &n_{f})) {{\n            {v} = crt::Vector<uint8_t>(x, x + n_{f});\n        }}"),
+            Type::Boolean | Type::Long | Type::Double => {
+                let ty = cpp_type(&t);
+                format!("{ty} x_{f}{{}};\n        if ({get}(c, &x_{f})) {{\n            {v} = x_{f};\n        }}")
+            }
+            Type::Timestamp => format!("double x_{f} = 0;\n        if ({get}(c, &x_{f})) {{\n            {v} = detail::FromEpochSeconds(x_{f});\n        }}"),
+            Type::Document => format!("if (const char *x = {get}(c)) {{\n            {v} = crt::JsonObject(crt::String(x));\n        }}"),
+            Type::Enum(e) => format!("{} x_{f}{{}};\n        if ({get}(c, &x_{f})) {{\n            {v} = static_cast<{e}>(x_{f});\n        }}", c_enum(e)),
+            Type::Shape(sh) => format!("if (const auto *x = {get}(c)) {{\n            {v} = {sh}::FromC(x);\n        }}"),
+            Type::List(inner) => {
+                let (elem, conv) = match &**inner {
+                    Type::String => ("crt::String".to_string(), "crt::String(x)".to_string()),
+                    Type::Shape(sh) => (sh.clone(), format!("{sh}::FromC(x)")),
+                    other => panic!("the C++ emitter has no lists of {other:?}"),
+                };
+                format!("if (const size_t n_{f} = {c}_{f}_count(c)) {{\n            crt::Vector<{elem}> l;\n            for (size_t i = 0; i < n_{f}; ++i) {{\n                if (const auto *x = {c}_{f}_get(c, i)) {{\n                    l.push_back({conv});\n                }}\n            }}\n            {v} = std::move(l);\n        }}")
+            }
+        };
+        let _ = writeln!(o, "        {body}");
+    }
+    o.push_str("        return r;\n    }\n\n  private:\n");
+    for mem in &s.members {
+        let ty = cpp_type(&m.member_type(mem));
+        let _ = writeln!(o, "    crt::Optional<{ty}> m_{};", mem.name);
+    }
+    o.push_str("};\n\n");
+}
+
+fn operations_header(m: &Model) -> String {
+    let mut o = String::new();
+    o.push_str(&header("//", ""));
+    o.push_str(
+        "/**\n * @file ggipc/operations_generated.hpp\n * @brief `ggipc::greengrass` operation classes generated from the model (the `Aws::Greengrass` classes\n *        of the same names) and the `New<Op>()` factories of `GreengrassCoreIpcClient`. Included by\n *        `<ggipc/client.hpp>`; do not include it directly.\n *\n * Request/response operations complete on the library's completion thread; stream handlers run on the\n * subscription's dispatcher thread (see client.hpp for the threading rules).\n */\n",
+    );
+    o.push_str(
+        "#ifndef GGIPC_OPERATIONS_GENERATED_HPP\n#define GGIPC_OPERATIONS_GENERATED_HPP\n\n",
+    );
+    o.push_str("#include <future>\n#include <memory>\n#include <new>\n#include <utility>\n\n#include \"../ggipc.h\"\n#include \"eventstreamrpc.hpp\"\n#include \"model.hpp\"\n\n");
+    o.push_str("namespace ggipc {\nnamespace greengrass {\n\n");
+    let ops: Vec<_> = m
+        .operations
+        .iter()
+        .filter(|op| !HAND_WRITTEN_OPERATIONS.contains(&op.name.as_str()))
+        .collect();
+    for op in &ops {
+        match &op.event {
+            None => request_response(m, op, &mut o),
+            Some(ev) => stream(m, op, ev, &mut o),
+        }
+    }
+    o.push_str("namespace detail {\n\n/** The `New<Op>()` factories of the generated operations, mixed into `GreengrassCoreIpcClient`. */\ntemplate <typename Client>\nclass GeneratedOperations {\n  public:\n");
+    for op in &ops {
+        let n = &op.name;
+        match &op.event {
+            None => {
+                let _ = writeln!(
+                    o,
+                    "    /** `{n}`: a new operation on this client's connection. */\n    {n}Operation New{n}() noexcept {{ return {n}Operation(Self().Handle()); }}"
+                );
+            }
+            Some(_) => {
+                let _ = writeln!(
+                    o,
+                    "    /** `{n}`: the handler is not owned and must outlive the operation. */\n    {n}Operation New{n}({n}StreamHandler &streamHandler) noexcept {{\n        return {n}Operation(Self().Handle(), &streamHandler, nullptr);\n    }}\n    /** `{n}`: the handler is kept alive as long as the library may call it. */\n    {n}Operation New{n}(std::shared_ptr<{n}StreamHandler> streamHandler) noexcept {{\n        auto *raw = streamHandler.get();\n        return {n}Operation(Self().Handle(), raw, std::move(streamHandler));\n    }}"
+                );
+            }
+        }
+    }
+    o.push_str("\n  private:\n    const Client &Self() const noexcept { return static_cast<const Client &>(*this); }\n};\n\n} // namespace detail\n\n");
+    o.push_str("} // namespace greengrass\n} // namespace ggipc\n\n#endif // GGIPC_OPERATIONS_GENERATED_HPP\n");
+    o
+}
+
+fn request_response(m: &Model, op: &crate::model::Operation, o: &mut String) {
+    let n = &op.name;
+    let f = snake(n);
+    let req = &op.request;
+    let resp = &op.response;
+    let cresp = c_shape(resp);
+    let _ = writeln!(
+        o,
+        "/** `{n}Result`: response, modeled error or RPC error. */\nusing {n}Result = eventstreamrpc::OperationResult<{resp}>;\n\n/**\n * `{n}Operation` (`{}#{n}`): {} Move-only; obtained from\n * `GreengrassCoreIpcClient::New{n}()`.\n */\nclass {n}Operation {{\n  public:\n    explicit {n}Operation(detail::ClientHandle client) noexcept : m_client(std::move(client)) {{}}\n    {n}Operation({n}Operation &&) noexcept = default;\n    {n}Operation &operator=({n}Operation &&) noexcept = default;\n    {n}Operation(const {n}Operation &) = delete;\n    {n}Operation &operator=(const {n}Operation &) = delete;\n\n    /**\n     * Sends the request (written on the calling thread when the socket allows). The returned future is ready\n     * once the request has been handed to the connection; `onMessageFlushCallback`, if set, is called before\n     * this returns.\n     */\n    std::future<RpcError> Activate(const {req} &request,\n                                   OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {{\n        RpcError status = Start(request);\n        if (onMessageFlushCallback) {{\n            try {{\n                onMessageFlushCallback(status ? 0 : status.crtError);\n            }} catch (...) {{\n            }}\n        }}\n        return eventstreamrpc::MakeReadyFuture(status);\n    }}\n\n    /** The result future (see `OperationFuture`). */\n    OperationFuture<{n}Result> GetResult() noexcept {{\n        if (!m_state) {{\n            return OperationFuture<{n}Result>::Ready({n}Result(m_startError));\n        }}\n        return m_state->Future();\n    }}\n\n    /** Nothing to close for a request/response operation; returns a ready, successful future. */\n    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {{\n        if (onMessageFlushCallback) {{\n            try {{\n                onMessageFlushCallback(0);\n            }} catch (...) {{\n            }}\n        }}\n        return eventstreamrpc::MakeReadyFuture(RpcError());\n    }}\n\n  private:\n    using State = detail::CallState<{n}Result>;\n\n    RpcError Start(const {req} &request) noexcept {{\n        if (!m_client) {{\n            m_startError = detail::NotConnected();\n            return m_startError;\n        }}\n        {req}::CHandle req;\n        detail::ErrorPtr err = request.ToC(req);\n        if (err) {{\n            m_startError = RpcError::FromError(err.get());\n            return m_startError;\n        }}\n        auto *keep = req ? State::Keep() : nullptr;\n        if (keep == nullptr) {{\n            m_startError = detail::OutOfMemory();\n            return m_startError;\n        }}\n        err.reset(ggipc_client_{f}_async(m_client.get(), req.get(), &Done, keep, &State::Release));\n        if (err) {{\n            State::Release(keep);\n            m_startError = RpcError::FromError(err.get());\n            return m_startError;\n        }}\n        m_state = *keep;\n        return RpcError();\n    }}\n\n    static void Done(void *userdata, const ggipc_error *error, const {cresp} *response) noexcept {{\n        try {{\n            State::Of(userdata)->Set(error != nullptr ? detail::MakeResult<{resp}>(error)\n                                                     : {n}Result({resp}::FromC(response)));\n        }} catch (...) {{\n            State::Of(userdata)->Set({n}Result(detail::OutOfMemory()));\n        }}\n    }}\n\n    detail::ClientHandle m_client;\n    std::shared_ptr<State> m_state;\n    RpcError m_startError{{EVENT_STREAM_RPC_UNINITIALIZED, 0, \"the operation was not activated\"}};\n}};\n",
+        m.namespace,
+        comment(&op.doc)
+    );
+}
+
+fn stream(m: &Model, op: &crate::model::Operation, ev: &str, o: &mut String) {
+    let n = &op.name;
+    let f = snake(n);
+    let req = &op.request;
+    let resp = &op.response;
+    let cev = c_shape(ev);
+    let _ = writeln!(
+        o,
+        "/**\n * Handler of a `{n}` stream. Override what you need; the typed `OnStreamError` overloads route to\n * `OnStreamError(OperationError *)`, which closes the stream.\n */\nclass {n}StreamHandler {{\n  public:\n    virtual ~{n}StreamHandler() = default;\n    /** An event arrived; `response` is valid for the call only. */\n    virtual void OnStreamEvent({ev} *response) {{ (void)response; }}"
+    );
+    for e in &op.errors {
+        let _ = writeln!(
+            o,
+            "    /** Return true to close the stream. */\n    virtual bool OnStreamError({e} *operationError) {{\n        return OnStreamError(static_cast<OperationError *>(operationError));\n    }}"
+        );
+    }
+    let _ = writeln!(
+        o,
+        "    /** Return true to close the stream. */\n    virtual bool OnStreamError(OperationError *operationError) {{\n        (void)operationError;\n        return true;\n    }}\n    /** A transport-level stream error; return true to close the stream. */\n    virtual bool OnStreamError(RpcError rpcError) {{\n        (void)rpcError;\n        return true;\n    }}\n    /** The stream closed; the last call this handler receives. */\n    virtual void OnStreamClosed() {{}}\n    /** The connection was lost; a reconnect is pending (ggipc extension). */\n    virtual void OnStreamInterrupted(RpcError reason) {{ (void)reason; }}\n    /** The subscription was re-established after a reconnect (ggipc extension). */\n    virtual void OnStreamResumed() {{}}\n}};\n"
+    );
+    let mut dispatch = String::new();
+    for e in &op.errors {
+        let _ = write!(
+            dispatch,
+            "\n            if (auto *e = dynamic_cast<{e} *>(op.get())) {{\n                return self->handler->OnStreamError(e);\n            }}"
+        );
+    }
+    let _ = writeln!(
+        o,
+        "namespace detail {{\n\n/** Trampolines of `{n}StreamHandler`; owned by the C library through free_userdata. */\nstruct {n}Bridge : StreamBridgeBase<{n}Bridge, {n}StreamHandler> {{\n    using StreamBridgeBase<{n}Bridge, {n}StreamHandler>::StreamBridgeBase;\n    static void OnEvent(void *userdata, const {cev} *event) noexcept {{\n        if (auto *self = Of(userdata)) {{\n            try {{\n                {ev} e = {ev}::FromC(event);\n                self->handler->OnStreamEvent(&e);\n            }} catch (...) {{\n            }}\n        }}\n    }}\n    static bool OnError(void *userdata, const ggipc_error *error) noexcept {{\n        auto *self = Of(userdata);\n        if (self == nullptr) {{\n            return true;\n        }}\n        try {{\n            auto op = MakeOperationError(error);\n            if (!op) {{\n                return self->handler->OnStreamError(RpcError::FromError(error));\n            }}{dispatch}\n            return self->handler->OnStreamError(op.get());\n        }} catch (...) {{\n            return true;\n        }}\n    }}\n    static const ggipc_{f}_handler *Callbacks() noexcept {{\n        static const ggipc_{f}_handler callbacks = {{&OnEvent, &OnError, &OnInterrupted, &OnResumed, nullptr, &OnClosed}};\n        return &callbacks;\n    }}\n}};\n\n}} // namespace detail\n\n/** `{n}Result`: response, modeled error or RPC error. */\nusing {n}Result = eventstreamrpc::OperationResult<{resp}>;\n\n/**\n * `{n}Operation` (`{}#{n}`): {} Move-only; obtained from\n * `GreengrassCoreIpcClient::New{n}(handler)`. Destroying it closes the stream and stops the handler's\n * callbacks.\n */\nclass {n}Operation {{\n  public:\n    {n}Operation(detail::ClientHandle client, {n}StreamHandler *handler,\n                 std::shared_ptr<{n}StreamHandler> keepAlive) noexcept\n        : m_client(std::move(client)), m_handler(handler), m_keepAlive(std::move(keepAlive)) {{}}\n    {n}Operation({n}Operation &&other) noexcept {{ *this = std::move(other); }}\n    {n}Operation &operator=({n}Operation &&other) noexcept {{\n        if (this != &other) {{\n            Stop();\n            m_client = std::move(other.m_client);\n            m_handler = other.m_handler;\n            m_keepAlive = std::move(other.m_keepAlive);\n            m_sub = std::move(other.m_sub);\n            m_result = std::move(other.m_result);\n            other.m_handler = nullptr;\n        }}\n        return *this;\n    }}\n    {n}Operation(const {n}Operation &) = delete;\n    {n}Operation &operator=(const {n}Operation &) = delete;\n    ~{n}Operation() {{ Stop(); }}\n\n    /**\n     * Sends the request and waits for the nucleus' answer (bounded by the operation timeout); the future is\n     * ready once the request was handed to the connection. The answer is `GetResult()`.\n     */\n    std::future<RpcError> Activate(const {req} &request,\n                                   OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {{\n        RpcError status = Start(request);\n        if (onMessageFlushCallback) {{\n            try {{\n                onMessageFlushCallback(status ? 0 : status.crtError);\n            }} catch (...) {{\n            }}\n        }}\n        return eventstreamrpc::MakeReadyFuture(status);\n    }}\n\n    /** The result future: the nucleus' answer to the activation. */\n    OperationFuture<{n}Result> GetResult() noexcept {{ return OperationFuture<{n}Result>::Ready(m_result); }}\n\n    /** Closes the stream; `OnStreamClosed` follows on the handler. Non-blocking, idempotent. */\n    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {{\n        ggipc_subscription_close(m_sub.get());\n        if (onMessageFlushCallback) {{\n            try {{\n                onMessageFlushCallback(0);\n            }} catch (...) {{\n            }}\n        }}\n        return eventstreamrpc::MakeReadyFuture(RpcError());\n    }}\n\n  private:\n    RpcError Start(const {req} &request) noexcept {{\n        if (!m_client) {{\n            m_result = {n}Result(detail::NotConnected());\n            return detail::NotConnected();\n        }}\n        if (m_handler == nullptr) {{\n            RpcError e(EVENT_STREAM_RPC_NULL_PARAMETER, GGIPC_ERROR_KIND_INVALID_ARGUMENT, \"a stream handler is required\");\n            m_result = {n}Result(e);\n            return e;\n        }}\n        Stop();\n        {req}::CHandle req;\n        detail::ErrorPtr err = request.ToC(req);\n        if (err || !req) {{\n            RpcError e = err ? RpcError::FromError(err.get()) : detail::OutOfMemory();\n            m_result = {n}Result(e);\n            return e;\n        }}\n        auto *bridge = new (std::nothrow) detail::{n}Bridge(m_handler, m_keepAlive);\n        if (bridge == nullptr) {{\n            m_result = {n}Result(detail::OutOfMemory());\n            return detail::OutOfMemory();\n        }}\n        ggipc_subscription *sub = nullptr;\n        err.reset(ggipc_client_{f}(m_client.get(), req.get(), detail::{n}Bridge::Callbacks(), bridge,\n                                   &detail::{n}Bridge::Free, &sub));\n        if (err) {{\n            delete bridge;\n            m_result = detail::MakeResult<{resp}>(err.get());\n            // A modeled refusal is an answer: the request itself went out.\n            return m_result.GetResultType() == OPERATION_ERROR ? RpcError() : m_result.GetRpcError();\n        }}\n        m_sub = detail::SubscriptionHandle(sub, detail::SubscriptionDeleter());\n        m_result = {n}Result({resp}());\n        return RpcError();\n    }}\n\n    void Stop() noexcept {{\n        if (m_sub) {{\n            ggipc_subscription_stop_callbacks(m_sub.get());\n            ggipc_subscription_close(m_sub.get());\n            m_sub.reset();\n        }}\n    }}\n\n    detail::ClientHandle m_client;\n    {n}StreamHandler *m_handler = nullptr;\n    std::shared_ptr<{n}StreamHandler> m_keepAlive;\n    detail::SubscriptionHandle m_sub;\n    {n}Result m_result{{RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, \"the operation was not activated\")}};\n}};\n",
+        m.namespace,
+        comment(&op.doc)
+    );
 }

@@ -17,6 +17,7 @@
 #define GGIPC_CLIENT_HPP
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <future>
 #include <memory>
@@ -153,11 +154,119 @@ inline RpcError NotConnected() {
                     "the client is not connected");
 }
 
+inline RpcError OutOfMemory() {
+    return RpcError(EVENT_STREAM_RPC_ALLOCATION_ERROR, GGIPC_ERROR_KIND_INTERNAL, "out of memory");
+}
+
+/**
+ * The completion of an asynchronous C call: set once by the completion callback, waited for by the
+ * operation's future. The library holds it through a heap `shared_ptr` passed as `userdata`.
+ */
+template <typename Result>
+class CallState : public std::enable_shared_from_this<CallState<Result>> {
+  public:
+    /** A new state and the `userdata` that keeps it alive (NULL when out of memory). */
+    static std::shared_ptr<CallState> *Keep() noexcept {
+        try {
+            return new std::shared_ptr<CallState>(std::make_shared<CallState>());
+        } catch (...) {
+            return nullptr;
+        }
+    }
+    static CallState *Of(void *userdata) noexcept { return static_cast<std::shared_ptr<CallState> *>(userdata)->get(); }
+    static void Release(void *userdata) noexcept { delete static_cast<std::shared_ptr<CallState> *>(userdata); }
+
+    void Set(Result r) noexcept {
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            m_result = std::move(r);
+            m_done = true;
+        }
+        m_done_cv.notify_all();
+    }
+    bool Wait(uint64_t ms) noexcept {
+        std::unique_lock<std::mutex> lock(m_mutex);
+        if (ms == UINT64_MAX) {
+            m_done_cv.wait(lock, [this] { return m_done; });
+            return true;
+        }
+        return m_done_cv.wait_for(lock, std::chrono::milliseconds(ms), [this] { return m_done; });
+    }
+    Result Take() noexcept {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        return m_result;
+    }
+    OperationFuture<Result> Future() noexcept {
+        struct Source : OperationFuture<Result>::Source {
+            std::shared_ptr<CallState> state;
+            bool Wait(uint64_t ms) noexcept override { return state->Wait(ms); }
+            Result Take() noexcept override { return state->Take(); }
+        };
+        try {
+            auto s = std::make_shared<Source>();
+            s->state = this->shared_from_this();
+            return OperationFuture<Result>(std::move(s));
+        } catch (...) {
+            return OperationFuture<Result>::Ready(Result(OutOfMemory()));
+        }
+    }
+
+  private:
+    std::mutex m_mutex;
+    std::condition_variable m_done_cv;
+    bool m_done = false;
+    Result m_result;
+};
+
+/**
+ * What every stream bridge shares: the handler, its optional owner, and the callbacks that do not
+ * depend on the operation. `Derived` adds `OnEvent` and `OnError`.
+ */
+template <typename Derived, typename Handler>
+struct StreamBridgeBase {
+    Handler *handler = nullptr;
+    std::shared_ptr<Handler> keepAlive;
+
+    StreamBridgeBase(Handler *h, std::shared_ptr<Handler> keep) noexcept : handler(h), keepAlive(std::move(keep)) {}
+
+    static Derived *Of(void *userdata) noexcept {
+        auto *self = static_cast<Derived *>(userdata);
+        return self != nullptr && self->handler != nullptr ? self : nullptr;
+    }
+    static void OnInterrupted(void *userdata, const ggipc_error *reason) noexcept {
+        if (auto *self = Of(userdata)) {
+            try {
+                self->handler->OnStreamInterrupted(RpcError::FromError(reason));
+            } catch (...) {
+            }
+        }
+    }
+    static void OnResumed(void *userdata) noexcept {
+        if (auto *self = Of(userdata)) {
+            try {
+                self->handler->OnStreamResumed();
+            } catch (...) {
+            }
+        }
+    }
+    static void OnClosed(void *userdata, const ggipc_error *reason) noexcept {
+        (void)reason;
+        if (auto *self = Of(userdata)) {
+            try {
+                self->handler->OnStreamClosed();
+            } catch (...) {
+            }
+        }
+    }
+    static void Free(void *userdata) noexcept { delete static_cast<Derived *>(userdata); }
+};
+
+/** The C number of a QoS (a number that is no QOS value is passed on for the library to refuse). */
 inline ggipc_qos ToC(const crt::Optional<QOS> &qos) noexcept {
     if (!qos) {
         return GGIPC_QOS_UNSET;
     }
-    return *qos == QOS_AT_LEAST_ONCE ? GGIPC_QOS_AT_LEAST_ONCE : GGIPC_QOS_AT_MOST_ONCE;
+    return static_cast<ggipc_qos>(*qos);
 }
 
 /** Builds a C publish request; an empty payload or correlation data is left out, as in the SDK. */
@@ -197,8 +306,7 @@ inline ErrorPtr BuildRequest(const PublishToIoTCoreRequest &r,
         err.reset(ggipc_publish_request_set_response_topic(req, rt->c_str()));
     }
     if (auto pf = r.GetPayloadFormat(); pf && !err) {
-        err.reset(ggipc_publish_request_set_payload_format(
-            req, *pf == PAYLOAD_FORMAT_UTF8 ? GGIPC_PAYLOAD_FORMAT_UTF8 : GGIPC_PAYLOAD_FORMAT_BYTES));
+        err.reset(ggipc_publish_request_set_payload_format(req, static_cast<ggipc_payload_format>(*pf)));
     }
     if (auto ct = r.GetContentType(); ct && !err) {
         err.reset(ggipc_publish_request_set_content_type(req, ct->c_str()));
@@ -333,7 +441,7 @@ class PublishToIoTCoreOperation {
     /** The result future (see `OperationFuture`). */
     OperationFuture<PublishToIoTCoreResult> GetResult() noexcept {
         if (!m_started) {
-            return OperationFuture<PublishToIoTCoreResult>::Ready(PublishToIoTCoreResult(m_startError));
+            return OperationFuture<PublishToIoTCoreResult>::Ready(m_startResult);
         }
         struct Source : OperationFuture<PublishToIoTCoreResult>::Source {
             std::shared_ptr<ggipc_publish_operation> op;
@@ -362,8 +470,8 @@ class PublishToIoTCoreOperation {
   private:
     RpcError Start(const PublishToIoTCoreRequest &request) noexcept {
         if (!m_client) {
-            m_startError = detail::NotConnected();
-            return m_startError;
+            m_startResult = PublishToIoTCoreResult(detail::NotConnected());
+            return detail::NotConnected();
         }
         std::unique_ptr<ggipc_publish_request, detail::PublishRequestDeleter> req;
         detail::ErrorPtr err = detail::BuildRequest(request, req);
@@ -372,8 +480,10 @@ class PublishToIoTCoreOperation {
             err.reset(ggipc_client_publish_begin(m_client.get(), req.get(), &op));
         }
         if (err) {
-            m_startError = RpcError::FromError(err.get());
-            return m_startError;
+            // A value the nucleus would refuse (a QoS number that is no QOS, ...) is refused here with the
+            // nucleus' modeled error, as the result: the activation itself succeeds, as with the nucleus.
+            m_startResult = detail::MakeResult<PublishToIoTCoreResponse>(err.get());
+            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         m_op = std::shared_ptr<ggipc_publish_operation>(op, [](ggipc_publish_operation *p) {
             ggipc_publish_operation_free(p);
@@ -385,7 +495,7 @@ class PublishToIoTCoreOperation {
     detail::ClientHandle m_client;
     std::shared_ptr<ggipc_publish_operation> m_op;
     bool m_started = false;
-    RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
+    PublishToIoTCoreResult m_startResult{RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated")};
 };
 
 /**
@@ -508,12 +618,21 @@ class SubscribeToIoTCoreOperation {
     RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
 };
 
+} // namespace greengrass
+} // namespace ggipc
+
+// Every other operation of the model, generated from it.
+#include "operations_generated.hpp"
+
+namespace ggipc {
+namespace greengrass {
+
 /**
  * `GreengrassCoreIpcClient`: one IPC connection to the nucleus. Not copyable.
  * `Connect` blocks until the handshake completes (bounded by the connect timeout)
  * and returns a ready future, as the SDK's is once the connection is up.
  */
-class GreengrassCoreIpcClient {
+class GreengrassCoreIpcClient : public detail::GeneratedOperations<GreengrassCoreIpcClient> {
   public:
     explicit GreengrassCoreIpcClient(crt::Io::ClientBootstrap &clientBootstrap,
                                      crt::Allocator *allocator = crt::g_allocator) noexcept {
@@ -620,6 +739,8 @@ class GreengrassCoreIpcClient {
     }
 
   private:
+    friend class detail::GeneratedOperations<GreengrassCoreIpcClient>;
+
     detail::ClientHandle Handle() const noexcept {
         std::lock_guard<std::mutex> lock(m_mutex);
         return m_client;

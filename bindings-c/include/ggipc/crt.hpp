@@ -38,6 +38,26 @@ template <typename T>
 using Optional = std::optional<T>;
 
 /**
+ * Stand-in for `Aws::Crt::JsonObject`, the type of the model's document members: it
+ * holds JSON text. The library parses it when a request is sent (invalid JSON is
+ * refused with `GGIPC_ERROR_KIND_INVALID_ARGUMENT`); documents received are compact
+ * JSON. A default-constructed object is the empty JSON object.
+ */
+class JsonObject {
+  public:
+    JsonObject() = default;
+    /** Wraps the JSON text `json` (checked when sent). */
+    explicit JsonObject(const String &json) : m_json(json) {}
+    /** The JSON text. */
+    String WriteCompact() const { return m_json; }
+    bool operator==(const JsonObject &other) const noexcept { return m_json == other.m_json; }
+    bool operator!=(const JsonObject &other) const noexcept { return m_json != other.m_json; }
+
+  private:
+    String m_json = "{}";
+};
+
+/**
  * Stand-in for `Aws::Crt::ApiHandle`. Nothing needs initialising: the library's
  * runtime is created on first use. Keeping one alive for the program's lifetime,
  * as SDK programs do, is harmless.

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * @file ggipc/model.hpp
- * @brief `ggipc::greengrass` model classes for the MQTT proxy operations, mirroring
- *        `Aws::Greengrass` (requests, responses, messages, enums, modeled errors).
+ * @brief `ggipc::greengrass` model classes, mirroring `Aws::Greengrass`: the MQTT proxy's
+ *        requests, responses, messages and enums and the modeled errors here, every other
+ *        shape and enum of the model in the generated `model_generated.hpp` included below.
  */
 #ifndef GGIPC_MODEL_HPP
 #define GGIPC_MODEL_HPP
@@ -262,5 +263,8 @@ eventstreamrpc::OperationResult<Response> MakeResult(const ggipc_error *e) {
 } // namespace detail
 } // namespace greengrass
 } // namespace ggipc
+
+// Every other enum and shape of the model, generated from it.
+#include "model_generated.hpp"
 
 #endif // GGIPC_MODEL_HPP

@@ -231,7 +231,8 @@ static void test_null_and_invalid_arguments(void) {
     CHECK_ERR(ggipc_client_subscribe(NULL, "t", 0, &HANDLER, NULL, NULL, NULL), GGIPC_ERROR_KIND_INVALID_ARGUMENT);
     CHECK_ERR(ggipc_client_options_set_socket_path(NULL, "x"), GGIPC_ERROR_KIND_INVALID_ARGUMENT);
     ggipc_publish_request *r = NULL;
-    CHECK_ERR(ggipc_publish_request_new("t", 7, NULL, 0, &r), GGIPC_ERROR_KIND_INVALID_ARGUMENT);
+    /* An unknown QoS number gets the nucleus' own error (see same_error_for_same_bad_input). */
+    CHECK_ERR(ggipc_publish_request_new("t", 7, NULL, 0, &r), GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR);
     CHECK(r == NULL);
     const char bad_utf8[] = {'a', (char)0xff, 0};
     CHECK_ERR(ggipc_publish_request_new(bad_utf8, GGIPC_QOS_AT_MOST_ONCE, NULL, 0, &r), GGIPC_ERROR_KIND_INVALID_ARGUMENT);
@@ -626,6 +627,269 @@ typedef struct {
     void (*fn)(void);
 } test_case;
 
+/* ---- the generated model and operations ---- */
+
+/* Checks that `err` has `kind` and exactly `message`, then frees it. */
+static void check_error_text(ggipc_error *err, ggipc_error_kind kind, const char *message, int line) {
+    if (err == NULL) {
+        fprintf(stderr, "  line %d: no error, want %s \"%s\"\n", line, ggipc_error_kind_name(kind), message);
+        g_failed_checks++;
+        return;
+    }
+    if (ggipc_error_get_kind(err) != kind || strcmp(ggipc_error_get_message(err), message) != 0) {
+        fprintf(stderr, "  line %d: got %s \"%s\", want %s \"%s\"\n", line,
+                ggipc_error_kind_name(ggipc_error_get_kind(err)), ggipc_error_get_message(err),
+                ggipc_error_kind_name(kind), message);
+        g_failed_checks++;
+    }
+    ggipc_error_free(err);
+}
+#define CHECK_ERROR_TEXT(err, kind, message) check_error_text((err), (kind), (message), __LINE__)
+
+static void test_model_accessors(void) {
+    ggipc_publish_to_iot_core_request *r = ggipc_publish_to_iot_core_request_new();
+    CHECK(r != NULL);
+    CHECK(ggipc_publish_to_iot_core_request_get_topic_name(r) == NULL);
+    CHECK_OK(ggipc_publish_to_iot_core_request_set_topic_name(r, "test/c/model"));
+    CHECK_OK(ggipc_publish_to_iot_core_request_set_qos(r, GGIPC_QOS_AT_LEAST_ONCE));
+    CHECK_OK(ggipc_publish_to_iot_core_request_set_payload(r, (const uint8_t *)"abc", 3));
+    CHECK_OK(ggipc_publish_to_iot_core_request_set_retain(r, true));
+    CHECK_OK(ggipc_publish_to_iot_core_request_set_message_expiry_interval_seconds(r, 42));
+    CHECK_OK(ggipc_publish_to_iot_core_request_set_payload_format(r, GGIPC_PAYLOAD_FORMAT_UTF8));
+    ggipc_user_property *p = ggipc_user_property_new();
+    CHECK_OK(ggipc_user_property_set_key(p, "k"));
+    CHECK_OK(ggipc_user_property_set_value(p, "v"));
+    CHECK_OK(ggipc_publish_to_iot_core_request_user_properties_add(r, p));
+    ggipc_user_property_free(p); /* the request holds its own copy */
+
+    ggipc_publish_to_iot_core_request *copy = ggipc_publish_to_iot_core_request_clone(r);
+    ggipc_publish_to_iot_core_request_free(r);
+    CHECK(copy != NULL);
+    CHECK(strcmp(ggipc_publish_to_iot_core_request_get_topic_name(copy), "test/c/model") == 0);
+    ggipc_qos q = 99;
+    CHECK(ggipc_publish_to_iot_core_request_get_qos(copy, &q) && q == GGIPC_QOS_AT_LEAST_ONCE);
+    size_t len = 0;
+    const uint8_t *payload = ggipc_publish_to_iot_core_request_get_payload(copy, &len);
+    CHECK(payload != NULL && len == 3 && memcmp(payload, "abc", 3) == 0);
+    bool retain = false;
+    CHECK(ggipc_publish_to_iot_core_request_get_retain(copy, &retain) && retain);
+    int64_t expiry = 0;
+    CHECK(ggipc_publish_to_iot_core_request_get_message_expiry_interval_seconds(copy, &expiry) && expiry == 42);
+    CHECK(ggipc_publish_to_iot_core_request_user_properties_count(copy) == 1);
+    const ggipc_user_property *got = ggipc_publish_to_iot_core_request_user_properties_get(copy, 0);
+    CHECK(got != NULL && strcmp(ggipc_user_property_get_key(got), "k") == 0 &&
+          strcmp(ggipc_user_property_get_value(got), "v") == 0);
+    CHECK(ggipc_publish_to_iot_core_request_user_properties_get(copy, 1) == NULL);
+    /* Absent members, clearing, and NULL objects. */
+    CHECK(ggipc_publish_to_iot_core_request_get_correlation_data(copy, &len) == NULL && len == 0);
+    CHECK_OK(ggipc_publish_to_iot_core_request_set_correlation_data(copy, (const uint8_t *)"", 0));
+    CHECK(ggipc_publish_to_iot_core_request_get_correlation_data(copy, &len) != NULL && len == 0);
+    CHECK_OK(ggipc_publish_to_iot_core_request_set_topic_name(copy, NULL));
+    CHECK(ggipc_publish_to_iot_core_request_get_topic_name(copy) == NULL);
+    ggipc_publish_to_iot_core_request_clear_retain(copy);
+    CHECK(!ggipc_publish_to_iot_core_request_get_retain(copy, &retain));
+    ggipc_publish_to_iot_core_request_user_properties_clear(copy);
+    CHECK(ggipc_publish_to_iot_core_request_user_properties_count(copy) == 0);
+    CHECK(ggipc_publish_to_iot_core_request_get_topic_name(NULL) == NULL);
+    CHECK(!ggipc_publish_to_iot_core_request_get_qos(NULL, &q));
+    CHECK(!ggipc_publish_to_iot_core_request_get_qos(copy, NULL));
+    CHECK_ERR(ggipc_publish_to_iot_core_request_set_topic_name(NULL, "t"), GGIPC_ERROR_KIND_INVALID_ARGUMENT);
+    CHECK_ERR(ggipc_publish_to_iot_core_request_set_topic_name(copy, "\xff"), GGIPC_ERROR_KIND_INVALID_ARGUMENT);
+    CHECK_ERR(ggipc_publish_to_iot_core_request_set_payload(copy, NULL, 3), GGIPC_ERROR_KIND_INVALID_ARGUMENT);
+    CHECK_ERR(ggipc_publish_to_iot_core_request_user_properties_add(copy, NULL), GGIPC_ERROR_KIND_INVALID_ARGUMENT);
+    ggipc_publish_to_iot_core_request_free(copy);
+    ggipc_publish_to_iot_core_request_free(NULL);
+
+    /* A union holds one member; documents are JSON text; nested shapes are copied in, lent out. */
+    ggipc_json_message *json = ggipc_json_message_new();
+    CHECK_OK(ggipc_json_message_set_message(json, "{ \"a\" : [1, 2] }"));
+    CHECK(strcmp(ggipc_json_message_get_message(json), "{\"a\":[1,2]}") == 0);
+    CHECK_ERR(ggipc_json_message_set_message(json, "{not json"), GGIPC_ERROR_KIND_INVALID_ARGUMENT);
+    CHECK(strcmp(ggipc_json_message_get_message(json), "{\"a\":[1,2]}") == 0);
+    ggipc_binary_message *bin = ggipc_binary_message_new();
+    CHECK_OK(ggipc_binary_message_set_message(bin, (const uint8_t *)"\x00\x01", 2));
+    ggipc_publish_message *pm = ggipc_publish_message_new();
+    CHECK_OK(ggipc_publish_message_set_json_message(pm, json));
+    CHECK(ggipc_publish_message_get_json_message(pm) != NULL);
+    CHECK_OK(ggipc_publish_message_set_binary_message(pm, bin));
+    CHECK(ggipc_publish_message_get_json_message(pm) == NULL);
+    const ggipc_binary_message *b = ggipc_publish_message_get_binary_message(pm);
+    CHECK(b != NULL && ggipc_binary_message_get_message(b, &len) != NULL && len == 2);
+    ggipc_json_message_free(json);
+    ggipc_binary_message_free(bin);
+    ggipc_publish_message_free(pm);
+
+    /* Lists of strings, timestamps, string enums. */
+    ggipc_get_configuration_request *g = ggipc_get_configuration_request_new();
+    CHECK_OK(ggipc_get_configuration_request_key_path_add(g, "a"));
+    CHECK_OK(ggipc_get_configuration_request_key_path_add(g, "b"));
+    CHECK(ggipc_get_configuration_request_key_path_count(g) == 2);
+    CHECK(strcmp(ggipc_get_configuration_request_key_path_get(g, 1), "b") == 0);
+    CHECK(ggipc_get_configuration_request_key_path_get(g, 2) == NULL);
+    ggipc_get_configuration_request_free(g);
+    ggipc_update_configuration_request *u = ggipc_update_configuration_request_new();
+    CHECK_OK(ggipc_update_configuration_request_set_timestamp(u, 1700000000.5));
+    double ts = 0;
+    CHECK(ggipc_update_configuration_request_get_timestamp(u, &ts) && ts == 1700000000.5);
+    CHECK_ERR(ggipc_update_configuration_request_set_timestamp(u, -1.0), GGIPC_ERROR_KIND_INVALID_ARGUMENT);
+    ggipc_update_configuration_request_free(u);
+    ggipc_subscribe_to_topic_request *st = ggipc_subscribe_to_topic_request_new();
+    CHECK_OK(ggipc_subscribe_to_topic_request_set_receive_mode(st, GGIPC_RECEIVE_MODE_RECEIVE_MESSAGES_FROM_OTHERS));
+    ggipc_receive_mode mode = 0;
+    CHECK(ggipc_subscribe_to_topic_request_get_receive_mode(st, &mode) &&
+          mode == GGIPC_RECEIVE_MODE_RECEIVE_MESSAGES_FROM_OTHERS);
+    CHECK_ERROR_TEXT(ggipc_subscribe_to_topic_request_set_receive_mode(st, 7),
+                     GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR, "Invalid ReceiveMode value: 7");
+    ggipc_subscribe_to_topic_request_free(st);
+}
+
+/* The same bad input gives the nucleus' own error class and message, whichever function takes it. */
+static void test_same_error_for_same_bad_input(void) {
+    ggipc_client *c = connect_with(TOKEN_TEST);
+    if (c == NULL) {
+        return;
+    }
+    const char *bad_qos = "Invalid QoS value: 2";
+    ggipc_publish_request *r = NULL;
+    CHECK_ERROR_TEXT(ggipc_publish_request_new("test/c/bad", 2, (const uint8_t *)"x", 1, &r),
+                     GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR, bad_qos);
+    CHECK(r == NULL);
+    CHECK_OK(ggipc_publish_request_new("test/c/bad", GGIPC_QOS_AT_MOST_ONCE, (const uint8_t *)"x", 1, &r));
+    CHECK_ERROR_TEXT(ggipc_publish_request_set_qos(r, 2), GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR, bad_qos);
+    CHECK_ERROR_TEXT(ggipc_publish_request_set_payload_format(r, 7), GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR,
+                     "Invalid PayloadFormat value: 7");
+    ggipc_publish_request_free(r);
+    CHECK_ERROR_TEXT(ggipc_client_publish_bytes(c, "test/c/bad", 2, (const uint8_t *)"x", 1),
+                     GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR, bad_qos);
+    ggipc_subscription *sub = NULL;
+    static const ggipc_subscription_handler none = {NULL, NULL, NULL, NULL, NULL, NULL};
+    CHECK_ERROR_TEXT(ggipc_client_subscribe(c, "test/c/bad", 2, &none, NULL, NULL, &sub),
+                     GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR, bad_qos);
+    CHECK(sub == NULL);
+
+    ggipc_publish_to_iot_core_request *g = ggipc_publish_to_iot_core_request_new();
+    CHECK_ERROR_TEXT(ggipc_publish_to_iot_core_request_set_qos(g, 2), GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR,
+                     bad_qos);
+    CHECK_ERROR_TEXT(ggipc_publish_to_iot_core_request_set_payload_format(g, 7),
+                     GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR, "Invalid PayloadFormat value: 7");
+    /* Missing topic: the server's check, sent as is. */
+    CHECK_OK(ggipc_publish_to_iot_core_request_set_qos(g, GGIPC_QOS_AT_MOST_ONCE));
+    CHECK_OK(ggipc_publish_to_iot_core_request_set_payload(g, (const uint8_t *)"x", 1));
+    ggipc_publish_to_iot_core_response *resp = NULL;
+    CHECK_ERROR_TEXT(ggipc_client_publish_to_iot_core(c, g, 0, &resp), GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR,
+                     "Topic is required");
+    CHECK(resp == NULL);
+    /* The server's QoS check when the QoS is left out. */
+    CHECK_OK(ggipc_publish_to_iot_core_request_set_topic_name(g, "test/c/bad"));
+    ggipc_publish_to_iot_core_request_clear_qos(g);
+    CHECK_ERROR_TEXT(ggipc_client_publish_to_iot_core(c, g, 0, NULL), GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR,
+                     "QoS is required");
+    ggipc_publish_to_iot_core_request_free(g);
+    /* A negative timeout cannot be written in C: every timeout argument is a uint64_t. */
+    ggipc_client_free(c);
+}
+
+typedef struct {
+    counter done;
+    int kind;
+    int has_response;
+    counter freed;
+} async_result;
+
+static void on_get_configuration(void *userdata, const ggipc_error *error,
+                                 const ggipc_get_configuration_response *response) {
+    async_result *a = userdata;
+    a->kind = error != NULL ? (int)ggipc_error_get_kind(error) : 0;
+    a->has_response = response != NULL;
+    counter_add(&a->done);
+}
+
+static void on_async_free(void *userdata) { counter_add(&((async_result *)userdata)->freed); }
+
+static void on_topic_event(void *userdata, const ggipc_subscription_response_message *event) {
+    (void)event;
+    counter_add(userdata);
+}
+
+static void count_free(void *userdata) { counter_add(userdata); }
+
+/* Operations beyond the MQTT proxy go out through the generated layer and come back as the server's typed
+ * ServiceError (the test server implements only the MQTT proxy). */
+static void test_new_operations_reach_the_server(void) {
+    ggipc_client *c = connect_with(TOKEN_TEST);
+    if (c == NULL) {
+        return;
+    }
+    ggipc_get_configuration_request *g = ggipc_get_configuration_request_new();
+    CHECK_OK(ggipc_get_configuration_request_key_path_add(g, "setting"));
+    ggipc_get_configuration_response *resp = NULL;
+    ggipc_error *e = ggipc_client_get_configuration(c, g, 0, &resp);
+    CHECK(e != NULL && ggipc_error_get_kind(e) == GGIPC_ERROR_KIND_SERVICE_ERROR);
+    if (e != NULL) {
+        CHECK(strstr(ggipc_error_get_message(e), "GetConfiguration") != NULL);
+        CHECK(ggipc_error_get_service_model_type(e) != NULL &&
+              strcmp(ggipc_error_get_service_model_type(e), "aws.greengrass#ServiceError") == 0);
+        ggipc_error_free(e);
+    }
+    CHECK(resp == NULL);
+
+    async_result a;
+    counter_init(&a.done);
+    counter_init(&a.freed);
+    a.kind = -1;
+    a.has_response = -1;
+    CHECK_OK(ggipc_client_get_configuration_async(c, g, on_get_configuration, &a, on_async_free));
+    CHECK(counter_wait(&a.done, 1) == 1);
+    CHECK(counter_wait(&a.freed, 1) == 1);
+    CHECK(a.kind == GGIPC_ERROR_KIND_SERVICE_ERROR && a.has_response == 0);
+    CHECK_ERR(ggipc_client_get_configuration_async(c, NULL, on_get_configuration, &a, on_async_free),
+              GGIPC_ERROR_KIND_INVALID_ARGUMENT);
+    CHECK(counter_get(&a.freed) == 1);
+    counter_destroy(&a.done);
+    counter_destroy(&a.freed);
+    ggipc_get_configuration_request_free(g);
+
+    ggipc_publish_to_topic_request *p = ggipc_publish_to_topic_request_new();
+    CHECK_OK(ggipc_publish_to_topic_request_set_topic(p, "test/c/local"));
+    ggipc_publish_message *pm = ggipc_publish_message_new();
+    ggipc_json_message *jm = ggipc_json_message_new();
+    CHECK_OK(ggipc_json_message_set_message(jm, "{\"n\":1}"));
+    CHECK_OK(ggipc_publish_message_set_json_message(pm, jm));
+    CHECK_OK(ggipc_publish_to_topic_request_set_publish_message(p, pm));
+    ggipc_json_message_free(jm);
+    ggipc_publish_message_free(pm);
+    CHECK_ERR(ggipc_client_publish_to_topic(c, p, 0, NULL), GGIPC_ERROR_KIND_SERVICE_ERROR);
+    ggipc_publish_to_topic_request_free(p);
+
+    counter events, freed;
+    counter_init(&events);
+    counter_init(&freed);
+    ggipc_subscribe_to_topic_request *s = ggipc_subscribe_to_topic_request_new();
+    CHECK_OK(ggipc_subscribe_to_topic_request_set_topic(s, "test/c/local"));
+    const ggipc_subscribe_to_topic_handler h = {on_topic_event, NULL, NULL, NULL, NULL, NULL};
+    ggipc_subscription *sub = NULL;
+    CHECK_ERR(ggipc_client_subscribe_to_topic(c, s, &h, &events, count_free, &sub), GGIPC_ERROR_KIND_SERVICE_ERROR);
+    CHECK(sub == NULL);
+    CHECK(counter_get(&freed) == 0); /* a refused stream leaves userdata with the caller */
+    CHECK_ERR(ggipc_client_subscribe_to_topic(c, s, NULL, &events, count_free, &sub),
+              GGIPC_ERROR_KIND_INVALID_ARGUMENT);
+    ggipc_subscribe_to_topic_request_free(s);
+    counter_destroy(&events);
+    counter_destroy(&freed);
+
+    /* The MQTT proxy through the generated layer succeeds. */
+    ggipc_publish_to_iot_core_request *r = ggipc_publish_to_iot_core_request_new();
+    CHECK_OK(ggipc_publish_to_iot_core_request_set_topic_name(r, "test/c/generated"));
+    CHECK_OK(ggipc_publish_to_iot_core_request_set_qos(r, GGIPC_QOS_AT_LEAST_ONCE));
+    CHECK_OK(ggipc_publish_to_iot_core_request_set_payload(r, (const uint8_t *)"x", 1));
+    ggipc_publish_to_iot_core_response *ok = NULL;
+    CHECK_OK(ggipc_client_publish_to_iot_core(c, r, 0, &ok));
+    CHECK(ok != NULL);
+    ggipc_publish_to_iot_core_response_free(ok);
+    ggipc_publish_to_iot_core_request_free(r);
+    ggipc_client_free(c);
+}
+
 int main(void) {
     g_socket = getenv("GGIPC_TEST_SOCKET");
     if (g_socket == NULL || *g_socket == '\0') {
@@ -646,6 +910,9 @@ int main(void) {
         {"free_client_with_open_stream", test_free_client_with_open_stream},
         {"publish_async_and_begin", test_publish_async_and_begin},
         {"lifecycle_and_closed_client", test_lifecycle_and_closed_client},
+        {"model_accessors", test_model_accessors},
+        {"same_error_for_same_bad_input", test_same_error_for_same_bad_input},
+        {"new_operations_reach_the_server", test_new_operations_reach_the_server},
     };
     const size_t n = sizeof tests / sizeof tests[0];
     for (size_t i = 0; i < n; i++) {

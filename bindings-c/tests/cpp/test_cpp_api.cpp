@@ -344,4 +344,137 @@ TEST_F(CppApi, OperationFutureWaitSemantics) {
     EXPECT_TRUE(standard.get());
 }
 
+// ---- the generated model and operations ----
+
+TEST(CppModel, GeneratedShapesRoundTripThroughTheirCHandles) {
+    GetConfigurationRequest request;
+    EXPECT_FALSE(request.GetComponentName().has_value());
+    request.SetComponentName("com.example.Test");
+    request.SetKeyPath({"a", "b"});
+    GetConfigurationRequest::CHandle c;
+    auto err = request.ToC(c);
+    ASSERT_FALSE(err);
+    ASSERT_TRUE(c);
+    EXPECT_STREQ(ggipc_get_configuration_request_get_component_name(c.get()), "com.example.Test");
+    EXPECT_EQ(ggipc_get_configuration_request_key_path_count(c.get()), 2u);
+    auto back = GetConfigurationRequest::FromC(c.get());
+    EXPECT_EQ(back.GetComponentName().value_or(""), "com.example.Test");
+    EXPECT_EQ(back.GetKeyPath().value_or(Vector<String>{}), (Vector<String>{"a", "b"}));
+
+    // A union of nested shapes, a document, an enum, a timestamp.
+    JsonMessage json;
+    json.SetMessage(JsonObject("{ \"n\" : 1 }"));
+    MessageContext context;
+    context.SetTopic("test/cpp/local");
+    json.SetContext(context);
+    PublishMessage message;
+    message.SetJsonMessage(json);
+    PublishToTopicRequest publish;
+    publish.SetTopic("test/cpp/local");
+    publish.SetPublishMessage(message);
+    PublishToTopicRequest::CHandle pc;
+    ASSERT_FALSE(publish.ToC(pc));
+    auto publishBack = PublishToTopicRequest::FromC(pc.get());
+    ASSERT_TRUE(publishBack.GetPublishMessage().has_value());
+    auto jm = publishBack.GetPublishMessage()->GetJsonMessage();
+    ASSERT_TRUE(jm.has_value());
+    EXPECT_EQ(jm->GetMessage().value_or(JsonObject()).WriteCompact(), "{\"n\":1}");
+    EXPECT_EQ(jm->GetContext()->GetTopic().value_or(""), "test/cpp/local");
+    EXPECT_FALSE(publishBack.GetPublishMessage()->GetBinaryMessage().has_value());
+
+    SubscribeToTopicRequest subscribe;
+    subscribe.SetReceiveMode(RECEIVE_MODE_RECEIVE_MESSAGES_FROM_OTHERS);
+    SubscribeToTopicRequest::CHandle sc;
+    ASSERT_FALSE(subscribe.ToC(sc));
+    EXPECT_EQ(SubscribeToTopicRequest::FromC(sc.get()).GetReceiveMode(), RECEIVE_MODE_RECEIVE_MESSAGES_FROM_OTHERS);
+
+    UpdateConfigurationRequest update;
+    const auto when = std::chrono::system_clock::time_point(std::chrono::seconds(1700000000));
+    update.SetTimestamp(when);
+    update.SetValueToMerge(JsonObject("{\"k\":[true,null]}"));
+    UpdateConfigurationRequest::CHandle uc;
+    ASSERT_FALSE(update.ToC(uc));
+    auto updateBack = UpdateConfigurationRequest::FromC(uc.get());
+    EXPECT_EQ(updateBack.GetTimestamp(), when);
+    EXPECT_EQ(updateBack.GetValueToMerge()->WriteCompact(), "{\"k\":[true,null]}");
+
+    // Invalid input is refused by the library, with its error.
+    UpdateConfigurationRequest bad;
+    bad.SetValueToMerge(JsonObject("{not json"));
+    UpdateConfigurationRequest::CHandle none;
+    auto refused = bad.ToC(none);
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(ggipc_error_get_kind(refused.get()), GGIPC_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_FALSE(none);
+    SubscribeToTopicRequest badMode;
+    badMode.SetReceiveMode(static_cast<ReceiveMode>(7));
+    SubscribeToTopicRequest::CHandle none2;
+    auto badModeErr = badMode.ToC(none2);
+    ASSERT_TRUE(badModeErr);
+    EXPECT_EQ(ggipc_error_get_kind(badModeErr.get()), GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR);
+    EXPECT_STREQ(ggipc_error_get_message(badModeErr.get()), "Invalid ReceiveMode value: 7");
+}
+
+TEST_F(CppApi, NewRequestResponseOperationReachesTheServer) {
+    GetConfigurationRequest request;
+    request.SetKeyPath({"setting"});
+    GetConfigurationOperation operation = client.NewGetConfiguration();
+    auto activate = operation.Activate(request, nullptr);
+    EXPECT_TRUE(activate.get());
+    auto future = operation.GetResult();
+    ASSERT_EQ(future.wait_for(kWait), std::future_status::ready);
+    auto result = future.get();
+    ASSERT_EQ(result.GetResultType(), OPERATION_ERROR);
+    auto *error = dynamic_cast<ServiceError *>(result.GetOperationError());
+    ASSERT_NE(error, nullptr);
+    EXPECT_NE(error->GetMessage().value_or("").find("GetConfiguration"), std::string::npos);
+    EXPECT_EQ(error->GetModelName(), "aws.greengrass#ServiceError");
+}
+
+class TopicRecorder : public SubscribeToTopicStreamHandler {
+  public:
+    Events events;
+    void OnStreamEvent(SubscriptionResponseMessage *) override { events.Add(); }
+};
+
+TEST_F(CppApi, NewStreamOperationReachesTheServer) {
+    TopicRecorder handler;
+    SubscribeToTopicRequest request;
+    request.SetTopic("test/cpp/local");
+    SubscribeToTopicOperation operation = client.NewSubscribeToTopic(handler);
+    auto activate = operation.Activate(request, nullptr);
+    EXPECT_TRUE(activate.get()); // the request went out; the answer is the result
+    auto result = operation.GetResult().get();
+    ASSERT_EQ(result.GetResultType(), OPERATION_ERROR);
+    EXPECT_NE(dynamic_cast<ServiceError *>(result.GetOperationError()), nullptr);
+    EXPECT_EQ(handler.events.Count(), 0u);
+}
+
+// The same bad input gives the nucleus' own error class and message.
+TEST_F(CppApi, SameErrorForTheSameBadInput) {
+    auto check = [](const PublishToIoTCoreResult &r, const std::string &message) {
+        ASSERT_EQ(r.GetResultType(), OPERATION_ERROR);
+        auto *e = dynamic_cast<InvalidArgumentsError *>(r.GetOperationError());
+        ASSERT_NE(e, nullptr);
+        EXPECT_EQ(e->GetMessage().value_or(""), message);
+    };
+    auto publish = [this](const PublishToIoTCoreRequest &request) {
+        auto operation = client.NewPublishToIoTCore();
+        operation.Activate(request).wait();
+        return operation.GetResult().get();
+    };
+    PublishToIoTCoreRequest request;
+    request.SetTopicName("test/cpp/bad");
+    request.SetPayload({'x'});
+    request.SetQos(static_cast<QOS>(2));
+    check(publish(request), "Invalid QoS value: 2");
+    request.SetQos(QOS_AT_MOST_ONCE);
+    request.SetPayloadFormat(static_cast<PayloadFormat>(7));
+    check(publish(request), "Invalid PayloadFormat value: 7");
+    PublishToIoTCoreRequest noTopic;
+    noTopic.SetPayload({'x'});
+    noTopic.SetQos(QOS_AT_MOST_ONCE);
+    check(publish(noTopic), "Topic is required");
+}
+
 } // namespace

@@ -77,6 +77,19 @@ impl Client {
         self.inner.call_blocking(op, body, timeout)
     }
 
+    /// Starts a request/response operation with a JSON body: the request is written on the calling thread
+    /// and the call is returned to be waited for with [`PendingCall::wait`] (on any plain thread; the waiter
+    /// reads the socket itself, so the response wakes it directly). The operation completes whether or not
+    /// anyone waits; `timeout` bounds it from now.
+    pub fn begin_call(
+        &self,
+        op: &'static Operation,
+        body: bytes::Bytes,
+        timeout: Duration,
+    ) -> Result<PendingCall> {
+        self.inner.begin_blocking(op, body, timeout)
+    }
+
     pub fn ping(&self, payload: &[u8]) -> Result<Vec<u8>> {
         Ok(block_on(self.inner.ping(bytes::Bytes::copy_from_slice(payload)))??.to_vec())
     }
@@ -87,6 +100,48 @@ impl Client {
 
     pub fn close(&self) {
         self.inner.close_now();
+    }
+}
+
+/// A request/response operation started by [`Client::begin_call`], waiting for its response.
+pub struct PendingCall {
+    pub(super) conn: std::sync::Arc<super::connection::Connection>,
+    pub(super) rx: tokio::sync::oneshot::Receiver<Result<bytes::Bytes>>,
+    pub(super) sid: i32,
+    pub(super) op: &'static Operation,
+    pub(super) deadline: std::time::Instant,
+    pub(super) timeout: Duration,
+}
+
+impl std::fmt::Debug for PendingCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingCall")
+            .field("operation", &self.op.name)
+            .field("stream", &self.sid)
+            .finish()
+    }
+}
+
+impl PendingCall {
+    /// Waits on the calling thread up to `timeout` (and never past the operation's own deadline) for the
+    /// response. `None`: not answered within `timeout` while the operation's deadline is still ahead (wait
+    /// again later). Once the deadline has passed, the call is abandoned and a timeout error is returned.
+    /// Refused (as an error) inside an async runtime.
+    pub fn wait(&mut self, timeout: Duration) -> Option<Result<bytes::Bytes>> {
+        if crate::runtime::in_async_context() {
+            return Some(Err(crate::runtime::blocking_in_async_error()));
+        }
+        let until = std::time::Instant::now()
+            .checked_add(timeout)
+            .map_or(self.deadline, |t| t.min(self.deadline));
+        match self.conn.wait_blocking(&mut self.rx, until) {
+            Some(r) => Some(r),
+            None if until >= self.deadline => {
+                self.conn.forget_stream(self.sid);
+                Some(Err(Error::timeout(self.op.name, self.timeout)))
+            }
+            None => None,
+        }
     }
 }
 

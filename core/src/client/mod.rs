@@ -563,6 +563,19 @@ impl Client {
         body: Bytes,
         timeout: Duration,
     ) -> Result<Bytes> {
+        let mut call = self.begin_blocking(op, body, timeout)?;
+        call.wait(timeout)
+            .unwrap_or_else(|| Err(Error::timeout(op.name, timeout)))
+    }
+
+    /// The first half of [`call_blocking`](Self::call_blocking): writes the request on the calling thread and
+    /// returns the call to wait for later (the reply is kept until then, read by whoever reads the socket).
+    pub(crate) fn begin_blocking(
+        &self,
+        op: &'static Operation,
+        body: Bytes,
+        timeout: Duration,
+    ) -> Result<blocking::PendingCall> {
         if crate::runtime::in_async_context() {
             return Err(crate::runtime::blocking_in_async_error());
         }
@@ -587,15 +600,16 @@ impl Client {
                 Ok(conn)
             })??,
         };
-        let (tx, mut rx) = oneshot::channel();
+        let (tx, rx) = oneshot::channel();
         let sid = conn.activate(op, body, Slot::Call { op, reply: tx })?;
-        match conn.wait_blocking(&mut rx, started + timeout) {
-            Some(result) => result,
-            None => {
-                conn.forget_stream(sid);
-                Err(Error::timeout(op.name, timeout))
-            }
-        }
+        Ok(blocking::PendingCall {
+            conn,
+            rx,
+            sid,
+            op,
+            deadline: started + timeout,
+            timeout,
+        })
     }
 
     /// Runs a request/response operation of the model: encodes `request`, waits for the response (within

@@ -1,0 +1,203 @@
+//! What the generated C ABI ([`crate::generated`]) is built from: argument conversions (strings, JSON
+//! documents, timestamps, enum numbers) and the two call paths of a request/response operation (blocking on
+//! the caller's thread, or asynchronous with a completion callback).
+
+use std::ffi::{c_char, c_void, CStr, CString};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ggipc_core::model::Operation;
+
+use crate::client::{ggipc_client, start};
+use crate::dispatch::complete_now;
+use crate::error::{Error, GGIPC_ERROR_KIND_UNMAPPED};
+use crate::ffi::{write_out, UserData};
+
+pub(crate) use crate::ffi::c_string;
+
+/// A JSON document member: the value and its compact text (lent to C).
+#[derive(Clone)]
+pub(crate) struct Doc {
+    pub(crate) value: serde_json::Value,
+    pub(crate) text: CString,
+}
+
+impl Doc {
+    pub(crate) fn from_value(value: serde_json::Value) -> Doc {
+        let text = c_string(&value.to_string());
+        Doc { value, text }
+    }
+}
+
+/// Parses an optional JSON text argument (NULL: absent); invalid JSON is an invalid argument.
+///
+/// # Safety
+/// `ptr` is NULL or a NUL-terminated string valid for the call.
+pub(crate) unsafe fn doc_arg(ptr: *const c_char, what: &str) -> Result<Option<Doc>, Error> {
+    // SAFETY: per the contract above.
+    let Some(text) = (unsafe { crate::ffi::opt_str_arg(ptr, what) })? else {
+        return Ok(None);
+    };
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| Error::invalid_argument(format!("{what} is not valid JSON: {e}")))?;
+    Ok(Some(Doc::from_value(value)))
+}
+
+/// Copies an optional C string argument (NULL: absent); non-UTF-8 is an invalid argument.
+///
+/// # Safety
+/// `ptr` is NULL or a NUL-terminated string valid for the call.
+pub(crate) unsafe fn c_string_arg(
+    ptr: *const c_char,
+    what: &str,
+) -> Result<Option<CString>, Error> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: per the contract above.
+    let s = unsafe { CStr::from_ptr(ptr) };
+    s.to_str()
+        .map_err(|_| Error::invalid_argument(format!("{what} is not valid UTF-8")))?;
+    Ok(Some(s.to_owned()))
+}
+
+/// The Rust string of a stored C string (stored ones were checked as UTF-8, or came from a Rust string).
+pub(crate) fn string_of(s: &CString) -> String {
+    s.to_string_lossy().into_owned()
+}
+
+/// The pointer of an optional stored string, NULL when absent.
+pub(crate) fn opt_cstr(s: &Option<CString>) -> *const c_char {
+    s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr())
+}
+
+/// Lends an optional buffer: NULL and length 0 when absent, a non-NULL pointer for a present empty one.
+///
+/// # Safety
+/// `len` is NULL or writable.
+pub(crate) unsafe fn lend_bytes(b: Option<&[u8]>, len: *mut usize) -> *const u8 {
+    let (ptr, n) = match b {
+        Some([]) => (b"".as_ptr(), 0),
+        Some(v) => (v.as_ptr(), v.len()),
+        None => (std::ptr::null(), 0),
+    };
+    if !len.is_null() {
+        // SAFETY: per the contract above.
+        unsafe { write_out(len, n) };
+    }
+    ptr
+}
+
+/// A timestamp argument in epoch seconds: finite and not negative.
+pub(crate) fn timestamp_arg(seconds: f64) -> Result<f64, Error> {
+    if seconds.is_finite() && seconds >= 0.0 {
+        Ok(seconds)
+    } else {
+        Err(Error::invalid_argument(format!(
+            "a timestamp is a finite, non-negative number of seconds since the epoch, not {seconds}"
+        )))
+    }
+}
+
+pub(crate) fn timestamp_to_core(seconds: f64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs_f64(seconds.max(0.0))
+}
+
+pub(crate) fn timestamp_from_core(t: SystemTime) -> f64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs_f64(),
+        Err(e) => -e.duration().as_secs_f64(),
+    }
+}
+
+/// A C enum number to the core's enum: the number is the value's position in the model; any other number
+/// goes through the core's own `parse`, so the error is the nucleus' ("Invalid QoS value: 2").
+pub(crate) fn enum_from_c<E: Copy>(
+    n: u32,
+    all: &[E],
+    parse: fn(&str) -> ggipc_core::Result<E>,
+) -> Result<E, Error> {
+    match all.get(n as usize) {
+        Some(v) => Ok(*v),
+        None => parse(&n.to_string()).map_err(Error::from),
+    }
+}
+
+/// The C number of a core enum value (its position in the model).
+pub(crate) fn enum_to_c<E: Copy + PartialEq>(v: E, all: &[E]) -> u32 {
+    all.iter().position(|x| *x == v).unwrap_or(0) as u32
+}
+
+fn encode<Req: serde::Serialize>(request: &Req) -> Result<bytes::Bytes, Error> {
+    serde_json::to_vec(request)
+        .map(bytes::Bytes::from)
+        .map_err(|e| Error::invalid_argument(format!("request cannot be encoded: {e}")))
+}
+
+fn decode<Resp: serde::de::DeserializeOwned>(op: &Operation, body: &[u8]) -> Result<Resp, Error> {
+    serde_json::from_slice(body).map_err(|e| {
+        Error::new(
+            GGIPC_ERROR_KIND_UNMAPPED,
+            format!("invalid {} body: {e}", op.response),
+        )
+    })
+}
+
+/// The timeout of a call: `timeout_ms`, or the client's operation timeout for 0.
+pub(crate) fn timeout_of(client: &ggipc_client, timeout_ms: u64) -> Duration {
+    if timeout_ms == 0 {
+        client.inner.operation_timeout()
+    } else {
+        Duration::from_millis(timeout_ms)
+    }
+}
+
+/// Runs a request/response operation on the calling thread through the core's blocking call: the request is
+/// written here and this thread reads its own answer (one wake-up per round trip, no runtime hand-off).
+pub(crate) fn call_sync<Req, Resp>(
+    client: &ggipc_client,
+    op: &'static Operation,
+    request: &Req,
+    timeout_ms: u64,
+) -> Result<Resp, Error>
+where
+    Req: serde::Serialize,
+    Resp: serde::de::DeserializeOwned,
+{
+    let body = encode(request)?;
+    let resp = client
+        .blocking
+        .call(op, body, timeout_of(client, timeout_ms))?;
+    decode(op, &resp)
+}
+
+/// Starts a request/response operation (written on the calling thread when the socket allows) and delivers
+/// its decoded result with `deliver(userdata, result)` on the completion thread; `userdata` is dropped
+/// (its `free_userdata` runs) right after.
+pub(crate) fn call_async<Req, Resp, D>(
+    client: &ggipc_client,
+    op: &'static Operation,
+    request: &Req,
+    userdata: UserData,
+    deliver: D,
+) -> Result<(), Error>
+where
+    Req: serde::Serialize,
+    Resp: serde::de::DeserializeOwned + Send + 'static,
+    D: FnOnce(*mut c_void, Result<Resp, Error>) + Send + 'static,
+{
+    let body = encode(request)?;
+    let c = client.inner.clone();
+    let timeout = client.inner.operation_timeout();
+    start(
+        async move { c.call_with_timeout(op, body, timeout).await },
+        move |res| {
+            complete_now(Box::new(move || {
+                let result = res
+                    .map_err(Error::from)
+                    .and_then(|body| decode::<Resp>(op, &body));
+                deliver(userdata.ptr(), result);
+                drop(userdata);
+            }));
+        },
+    )
+}
