@@ -1,6 +1,7 @@
 //! `scripts/demo.sh --all-languages --stand-ins`: the all-languages demo's recipes, start gating, go signal and
 //! summary, with the Python, Java and C++ examples replaced by `ggipc pub`/`ggipc sub` printing the same lines
 //! (the real demo builds every binding, which is too slow for this suite).
+#![allow(clippy::unwrap_used)] // a test fails loudly on the first unexpected error
 
 mod common;
 

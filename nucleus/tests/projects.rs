@@ -1,6 +1,7 @@
 //! `ggipc run` on projects as they are laid out in practice: the GDK example project (venv Install, artifacts
 //! from the project, placeholders), restarts after errors and `Recover`, step timeouts, recipes the launcher
 //! cannot run, ZIP artifacts from `greengrass-build/`, and `--watch`.
+#![allow(clippy::unwrap_used)] // a test fails loudly on the first unexpected error
 
 mod common;
 
