@@ -32,15 +32,9 @@ const LC_DISCONNECTED: u8 = 1;
 const LC_PING: u8 = 3;
 const LC_GAVE_UP: u8 = 4;
 
+/// A timeout from Python in seconds, with the core's one rule and message.
 fn seconds(v: f64, what: &str) -> Result<Duration, Error> {
-    if v.is_finite() && v > 0.0 {
-        Ok(Duration::from_secs_f64(v.min(1e9)))
-    } else {
-        Err(error(
-            ErrorKind::InvalidArgument,
-            format!("{what} must be a positive number of seconds, got {v}"),
-        ))
-    }
+    ggipc::options::duration_from_secs(v, what)
 }
 
 fn forked() -> Error {

@@ -183,19 +183,7 @@ impl Nucleus {
                 .entry(recipe.name().to_owned())
                 .or_insert_with(ggipc::server::generate_svcuid)
                 .clone();
-            let svcuid = server.components().register_with_token(
-                recipe.name(),
-                recipe.access_control().clone(),
-                svcuid,
-            );
-            // GetConfiguration and friends read the recipe's DefaultConfiguration.
-            server.set_configuration(
-                recipe.name(),
-                recipe
-                    .default_configuration()
-                    .cloned()
-                    .unwrap_or_else(|| serde_json::json!({})),
-            );
+            let svcuid = server.register_recipe_with_token(&recipe, svcuid);
             tracing::info!(component = %recipe.name(), recipe = %path.display(), "component registered");
             components.push(Registered {
                 name: recipe.name().to_owned(),

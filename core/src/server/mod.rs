@@ -165,6 +165,11 @@ impl Server {
 
     /// Registers a recipe's component with its policies and its default configuration; returns its SVCUID.
     pub fn register_recipe(&self, recipe: &Recipe) -> String {
+        self.register_recipe_with_token(recipe, generate_svcuid())
+    }
+
+    /// [`register_recipe`](Self::register_recipe) with a given token (kept across restarts, fixed in tests).
+    pub fn register_recipe_with_token(&self, recipe: &Recipe, token: String) -> String {
         let config = recipe
             .default_configuration()
             .cloned()
@@ -172,9 +177,11 @@ impl Server {
         self.shared
             .components_state
             .set_configuration(recipe.name(), config);
-        self.shared
-            .components
-            .register(recipe.name(), recipe.access_control().clone())
+        self.shared.components.register_with_token(
+            recipe.name(),
+            recipe.access_control().clone(),
+            token,
+        )
     }
 
     /// Replaces a component's configuration (what GetConfiguration reads).
