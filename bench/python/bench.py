@@ -15,7 +15,10 @@ client. Each SDK is measured in its own fresh process, one after the other:
 * pipelined publish/s: ``publish_to_iot_core_async`` with up to 1000 futures outstanding;
 * events/s: IoTCoreMessage events delivered to a Python ``on_stream_event`` callback; the nucleus
   injects them in batches, at most two batches ahead of what the handler has acknowledged;
-* threads: threads in the process while connected with one subscription open.
+* threads: threads in the process while connected with one subscription open;
+* context switches per sync publish: voluntary and involuntary switches of all the process' threads
+  (``/proc/self/task/*/status``) over the sync loop, divided by its publishes: the thread wake-ups one
+  synchronous round trip costs (about one when only the caller wakes).
 """
 
 from __future__ import annotations
@@ -45,6 +48,20 @@ def threads() -> int:
     return len(os.listdir("/proc/self/task"))
 
 
+def context_switches() -> int:
+    """Voluntary + involuntary context switches of every thread of this process (thread wake-ups)."""
+    total = 0
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open("/proc/self/task/%s/status" % tid) as f:
+                for line in f:
+                    if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                        total += int(line.split()[1])
+        except FileNotFoundError:  # the thread ended meanwhile
+            pass
+    return total
+
+
 # ------------------------------------------------------------------------------------------------
 # worker: one SDK, one process
 
@@ -68,10 +85,12 @@ def worker(sdk: str, sock: str, token: str, n_sync: int, n_pipe: int, n_events: 
 
     for _ in range(200):
         c.publish_to_iot_core(topic_name="bench/sync", qos="0", payload=PAYLOAD)
+    cs = context_switches()
     t = time.perf_counter()
     for _ in range(n_sync):
         c.publish_to_iot_core(topic_name="bench/sync", qos="0", payload=PAYLOAD)
     res["sync_publish_per_s"] = round(n_sync / (time.perf_counter() - t))
+    res["sync_context_switches_per_op"] = round((context_switches() - cs) / n_sync, 2)
 
     window = 1000
     t = time.perf_counter()
@@ -166,7 +185,7 @@ def _best(runs: List[Dict[str, Any]]) -> Dict[str, Any]:
     best = dict(runs[0])
     for key in ("sync_publish_per_s", "pipelined_publish_per_s", "events_per_s"):
         best[key] = max(r.get(key, 0) for r in runs)
-    for key in ("import_rss_kib", "threads_connected"):
+    for key in ("import_rss_kib", "threads_connected", "sync_context_switches_per_op"):
         best[key] = min(r.get(key, 0) for r in runs)
     best["rounds"] = runs
     return best
@@ -226,6 +245,7 @@ def main() -> int:
         ("events/s to a handler", "events_per_s", True),
         ("import RSS (KiB)", "import_rss_kib", False),
         ("threads (connected, 1 sub)", "threads_connected", False),
+        ("context switches/sync publish", "sync_context_switches_per_op", False),
     ]
     names = [r["sdk"] for r in results]
     print("%-28s" % "" + "".join("%14s" % n for n in names) + ("%12s" % "ratio" if len(results) == 2 else ""))

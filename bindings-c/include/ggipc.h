@@ -1135,19 +1135,20 @@ struct ggipc_error *ggipc_client_options_set_auth_token(struct ggipc_client_opti
  * Sets how long connecting (socket plus handshake) may take; 0 keeps the default.
  *
  * Returns NULL on success or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
- * `options`, leaving the options unchanged.
+ * `options` or a negative timeout ("connect timeout must be a positive, finite
+ * number of seconds, got -1"), leaving the options unchanged.
  */
 struct ggipc_error *ggipc_client_options_set_connect_timeout_ms(struct ggipc_client_options *options,
-                                                                uint64_t timeout_ms);
+                                                                int64_t timeout_ms);
 
 /**
  * Sets how long each operation may wait for its response; 0 keeps the default.
  *
  * Returns NULL on success or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
- * `options`, leaving the options unchanged.
+ * `options` or a negative timeout, leaving the options unchanged.
  */
 struct ggipc_error *ggipc_client_options_set_operation_timeout_ms(struct ggipc_client_options *options,
-                                                                  uint64_t timeout_ms);
+                                                                  int64_t timeout_ms);
 
 /**
  * Enables (true) or disables (false, the default) automatic reconnection with
@@ -1159,6 +1160,17 @@ struct ggipc_error *ggipc_client_options_set_operation_timeout_ms(struct ggipc_c
  */
 struct ggipc_error *ggipc_client_options_set_reconnect(struct ggipc_client_options *options,
                                                        bool enabled);
+
+/**
+ * Sets how many messages each subscription buffers for a slow callback before newer
+ * ones are dropped and reported (`on_lagged` with the count); 0 keeps the default
+ * (10 000, the same in every ggipc binding).
+ *
+ * Returns NULL on success or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+ * `options`, leaving the options unchanged.
+ */
+struct ggipc_error *ggipc_client_options_set_subscription_queue(struct ggipc_client_options *options,
+                                                                size_t messages);
 
 /**
  * Registers a lifecycle callback (NULL `callback` removes it). `free_userdata`,

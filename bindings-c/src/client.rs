@@ -2,9 +2,7 @@
 
 use std::ffi::{c_char, c_void};
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::Poll;
 use std::time::Duration;
 
 use ggipc_core::model::{PublishToIoTCoreRequest, PublishToIoTCoreResponse, PUBLISH_TO_IOT_CORE};
@@ -25,11 +23,7 @@ use crate::support::call_sync;
 /// released with `ggipc_client_options_free`; may be reused for several connects.
 /// Not thread-safe while being modified.
 pub struct ggipc_client_options {
-    socket_path: Option<String>,
-    auth_token: Option<String>,
-    connect_timeout: Option<Duration>,
-    operation_timeout: Option<Duration>,
-    reconnect: bool,
+    settings: ggipc_bridge::Settings,
     lifecycle: Option<(ggipc_lifecycle_fn, Arc<UserData>)>,
 }
 
@@ -65,11 +59,7 @@ pub type ggipc_lifecycle_fn = Option<
 pub extern "C" fn ggipc_client_options_new() -> *mut ggipc_client_options {
     boundary_or(std::ptr::null_mut(), || {
         into_raw(ggipc_client_options {
-            socket_path: None,
-            auth_token: None,
-            connect_timeout: None,
-            operation_timeout: None,
-            reconnect: false,
+            settings: ggipc_bridge::Settings::default(),
             lifecycle: None,
         })
     })
@@ -108,7 +98,7 @@ pub unsafe extern "C" fn ggipc_client_options_set_socket_path(
 ) -> *mut ggipc_error {
     with_options(options, |o| {
         // SAFETY: C string or NULL.
-        o.socket_path = Some(unsafe { str_arg(path, "path") }?.to_string());
+        o.settings.socket_path = Some(unsafe { str_arg(path, "path") }?.to_string());
         Ok(())
     })
 }
@@ -124,7 +114,7 @@ pub unsafe extern "C" fn ggipc_client_options_set_auth_token(
 ) -> *mut ggipc_error {
     with_options(options, |o| {
         // SAFETY: C string or NULL.
-        o.auth_token = Some(unsafe { str_arg(token, "token") }?.to_string());
+        o.settings.auth_token = Some(unsafe { str_arg(token, "token") }?.to_string());
         Ok(())
     })
 }
@@ -132,14 +122,15 @@ pub unsafe extern "C" fn ggipc_client_options_set_auth_token(
 /// Sets how long connecting (socket plus handshake) may take; 0 keeps the default.
 ///
 /// Returns NULL on success or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
-/// `options`, leaving the options unchanged.
+/// `options` or a negative timeout ("connect timeout must be a positive, finite
+/// number of seconds, got -1"), leaving the options unchanged.
 #[no_mangle]
 pub unsafe extern "C" fn ggipc_client_options_set_connect_timeout_ms(
     options: *mut ggipc_client_options,
-    timeout_ms: u64,
+    timeout_ms: i64,
 ) -> *mut ggipc_error {
     with_options(options, |o| {
-        o.connect_timeout = (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms));
+        o.settings.connect_timeout = timeout_arg(timeout_ms, ggipc_bridge::CONNECT_TIMEOUT)?;
         Ok(())
     })
 }
@@ -147,14 +138,14 @@ pub unsafe extern "C" fn ggipc_client_options_set_connect_timeout_ms(
 /// Sets how long each operation may wait for its response; 0 keeps the default.
 ///
 /// Returns NULL on success or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
-/// `options`, leaving the options unchanged.
+/// `options` or a negative timeout, leaving the options unchanged.
 #[no_mangle]
 pub unsafe extern "C" fn ggipc_client_options_set_operation_timeout_ms(
     options: *mut ggipc_client_options,
-    timeout_ms: u64,
+    timeout_ms: i64,
 ) -> *mut ggipc_error {
     with_options(options, |o| {
-        o.operation_timeout = (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms));
+        o.settings.operation_timeout = timeout_arg(timeout_ms, ggipc_bridge::OPERATION_TIMEOUT)?;
         Ok(())
     })
 }
@@ -171,7 +162,24 @@ pub unsafe extern "C" fn ggipc_client_options_set_reconnect(
     enabled: bool,
 ) -> *mut ggipc_error {
     with_options(options, |o| {
-        o.reconnect = enabled;
+        o.settings.reconnect = enabled;
+        Ok(())
+    })
+}
+
+/// Sets how many messages each subscription buffers for a slow callback before newer
+/// ones are dropped and reported (`on_lagged` with the count); 0 keeps the default
+/// (10 000, the same in every ggipc binding).
+///
+/// Returns NULL on success or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+/// `options`, leaving the options unchanged.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_options_set_subscription_queue(
+    options: *mut ggipc_client_options,
+    messages: usize,
+) -> *mut ggipc_error {
+    with_options(options, |o| {
+        o.settings.subscription_queue = (messages > 0).then_some(messages);
         Ok(())
     })
 }
@@ -201,9 +209,7 @@ pub unsafe extern "C" fn ggipc_client_options_set_lifecycle_callback(
 /// called from any number of threads at once (including from callbacks), but not
 /// concurrently with `ggipc_client_free` on the same client.
 pub struct ggipc_client {
-    pub(crate) inner: Client,
-    /// The same connection, for calls that wait on the caller's thread.
-    pub(crate) blocking: ggipc_core::blocking::Client,
+    pub(crate) conn: ggipc_bridge::Connection,
     lifecycle: Option<LifecycleThread>,
 }
 
@@ -300,53 +306,17 @@ pub unsafe extern "C" fn ggipc_client_connect(
         }
         // SAFETY: the caller passes NULL or live options.
         let opts = unsafe { options.as_ref() };
-        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let socket_path = opts
-            .and_then(|o| o.socket_path.clone())
-            .or_else(|| env("AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT"))
-            .ok_or_else(|| {
-                Error::invalid_argument(
-                    "no socket path: set AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT or the socket_path option",
-                )
-            })?;
-        let auth_token = opts
-            .and_then(|o| o.auth_token.clone())
-            .or_else(|| env("SVCUID"))
-            .ok_or_else(|| {
-                Error::invalid_argument("no auth token: set SVCUID or the auth_token option")
-            })?;
-        let mut builder = Client::builder()
-            .socket_path(socket_path)
-            .auth_token(auth_token);
-        if let Some(o) = opts {
-            if let Some(t) = o.connect_timeout {
-                builder = builder.connect_timeout(t);
-            }
-            if let Some(t) = o.operation_timeout {
-                builder = builder.operation_timeout(t);
-            }
-            if o.reconnect {
-                builder = builder.reconnect(ggipc_core::ReconnectPolicy::default());
-            }
-        }
-        // A blocking connection: its reader thread lets a caller waiting on a blocking call read
-        // its own answer (one thread wake-up per round trip); async use works the same on it.
-        let blocking = builder.connect_blocking()?;
-        let inner = blocking.as_async().clone();
+        let settings = opts.map(|o| o.settings.clone()).unwrap_or_default();
+        // Connected for blocking use: its reader thread lets a caller waiting on a blocking call read its
+        // own answer (one thread wake-up per round trip); async use works the same on it. The socket path
+        // and token not set here come from the environment (an empty variable counts as unset).
+        let conn = ggipc_bridge::Connection::connect(&settings)?;
+        let inner = conn.client().clone();
         let lifecycle = opts
             .and_then(|o| o.lifecycle.clone())
             .map(|(cb, ud)| LifecycleThread::start(&inner, cb, ud));
         // SAFETY: checked non-NULL above.
-        unsafe {
-            write_out(
-                out,
-                into_raw(ggipc_client {
-                    inner,
-                    blocking,
-                    lifecycle,
-                }),
-            )
-        };
+        unsafe { write_out(out, into_raw(ggipc_client { conn, lifecycle })) };
         Ok(())
     })
 }
@@ -361,7 +331,7 @@ pub unsafe extern "C" fn ggipc_client_close(client: *const ggipc_client) {
     boundary_or((), || {
         // SAFETY: the caller passes NULL or a live client.
         if let Some(c) = unsafe { client.as_ref() } {
-            c.inner.close_now();
+            c.conn.close();
         }
     })
 }
@@ -395,7 +365,7 @@ pub unsafe extern "C" fn ggipc_client_free(client: *mut ggipc_client) {
         if let Some(lc) = c.lifecycle.as_mut() {
             lc.gate.shut();
         }
-        c.inner.close_now();
+        c.conn.close();
         if let Some(lc) = c.lifecycle.as_mut() {
             lc.stop();
         }
@@ -411,23 +381,12 @@ where
     F: Future<Output = T> + Send + 'static,
     D: FnOnce(T) + Send + 'static,
 {
-    let rt = runtime()?;
-    let mut fut: Pin<Box<F>> = Box::pin(fut);
-    let first = if ggipc_core::runtime::in_async_context() {
-        // Inside a runtime (not a supported caller, but harmless here): no first poll.
-        Poll::Pending
-    } else {
-        rt.block_on(std::future::poll_fn(|cx| {
-            Poll::Ready(fut.as_mut().poll(cx))
-        }))
-    };
-    match first {
-        Poll::Ready(v) => done(v),
-        Poll::Pending => {
-            rt.spawn(async move { done(fut.await) });
-        }
-    }
-    Ok(())
+    ggipc_bridge::start(fut, done).map_err(Error::from)
+}
+
+/// A timeout option in milliseconds: 0 keeps the default, a negative one is refused with the core's words.
+fn timeout_arg(ms: i64, what: &str) -> Result<Option<Duration>, Error> {
+    Ok(ggipc_bridge::millis(ms, what)?)
 }
 
 async fn publish(client: Client, req: PublishToIoTCoreRequest) -> Result<(), Error> {
@@ -524,7 +483,7 @@ pub unsafe extern "C" fn ggipc_client_publish_async(
         let request = unsafe { try_ref(request, "request") }?;
         let ud = UserData::new(userdata, free_userdata);
         start(
-            publish(client.inner.clone(), request.inner.clone()),
+            publish(client.conn.client().clone(), request.inner.clone()),
             move |res| {
                 complete_now(Box::new(move || {
                     if let Some(cb) = callback {
@@ -589,11 +548,18 @@ pub unsafe extern "C" fn ggipc_client_publish_begin(
         }
         let body = serde_json::to_vec(&request.inner)
             .map_err(|e| Error::invalid_argument(format!("request cannot be encoded: {e}")))?;
-        let state = match client.blocking.begin_call(
-            &PUBLISH_TO_IOT_CORE,
-            body.into(),
-            client.inner.operation_timeout(),
-        ) {
+        let begun = match client.conn.blocking() {
+            Some(b) => b.begin_call(
+                &PUBLISH_TO_IOT_CORE,
+                body.into(),
+                client.conn.client().operation_timeout(),
+            ),
+            None => Err(ggipc_core::Error::new(
+                ggipc_core::ErrorKind::Internal,
+                "the client has no blocking connection",
+            )),
+        };
+        let state = match begun {
             Ok(call) => OpState::Pending(call),
             Err(e) => OpState::Done(Err(Error::from(e))),
         };

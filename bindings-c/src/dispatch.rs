@@ -10,10 +10,10 @@
 //! target: once shut, no callback starts, and the shutting thread waits for a
 //! callback in progress on another thread to return (never for its own).
 
-use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::thread::ThreadId;
 
-use tokio::sync::mpsc;
+use ggipc_bridge::Completer;
 
 /// Lets callbacks run until shut; shutting waits for a running callback.
 #[derive(Default)]
@@ -68,40 +68,11 @@ impl Gate {
 
 type Job = Box<dyn FnOnce() + Send>;
 
-/// Bound of the completion queue; producers wait (asynchronously) when it is full.
-const COMPLETION_QUEUE: usize = 4096;
+/// The completion thread (`ggipc-completion`), the support layer's [`Completer`]: started on first use, and
+/// anew in a forked child.
+static COMPLETER: Completer<Job> = Completer::new("ggipc-completion", |batch| batch(), |job| job());
 
-fn completion_sender() -> &'static mpsc::Sender<Job> {
-    static TX: OnceLock<mpsc::Sender<Job>> = OnceLock::new();
-    TX.get_or_init(|| {
-        let (tx, mut rx) = mpsc::channel::<Job>(COMPLETION_QUEUE);
-        std::thread::Builder::new()
-            .name("ggipc-completion".into())
-            .spawn(move || {
-                while let Some(job) = rx.blocking_recv() {
-                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-                }
-            })
-            .expect("spawning the completion thread");
-        tx
-    })
-}
-
-/// Queues `job` on the completion thread from async code (waits while the queue is full).
-pub(crate) async fn complete_async(job: Job) {
-    let _ = completion_sender().send(job).await;
-}
-
-/// Queues `job` on the completion thread from any thread without blocking: if the
-/// queue is full, a runtime task waits for room instead.
+/// Queues `job` on the completion thread, from any thread, without blocking.
 pub(crate) fn complete_now(job: Job) {
-    match completion_sender().try_send(job) {
-        Ok(()) => {}
-        Err(mpsc::error::TrySendError::Full(job)) => {
-            if let Ok(rt) = crate::runtime() {
-                rt.spawn(complete_async(job));
-            }
-        }
-        Err(mpsc::error::TrySendError::Closed(_)) => {}
-    }
+    COMPLETER.submit(job);
 }

@@ -174,8 +174,8 @@ where
         }),
         changed: Condvar::new(),
     });
-    let c = client.inner.clone();
-    let timeout = client.inner.operation_timeout();
+    let c = client.conn.client().clone();
+    let timeout = c.operation_timeout();
     let s = shared.clone();
     start(
         async move { c.open_subscription::<T>(op, body, timeout).await },

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ggipc_core::model::Operation;
 
-use crate::client::{ggipc_client, start};
+use crate::client::ggipc_client;
 use crate::dispatch::complete_now;
 use crate::error::{Error, GGIPC_ERROR_KIND_UNMAPPED};
 use crate::ffi::{write_out, UserData};
@@ -145,7 +145,7 @@ fn decode<Resp: serde::de::DeserializeOwned>(op: &Operation, body: &[u8]) -> Res
 /// The timeout of a call: `timeout_ms`, or the client's operation timeout for 0.
 pub(crate) fn timeout_of(client: &ggipc_client, timeout_ms: u64) -> Duration {
     if timeout_ms == 0 {
-        client.inner.operation_timeout()
+        client.conn.client().operation_timeout()
     } else {
         Duration::from_millis(timeout_ms)
     }
@@ -165,8 +165,8 @@ where
 {
     let body = encode(request)?;
     let resp = client
-        .blocking
-        .call(op, body, timeout_of(client, timeout_ms))?;
+        .conn
+        .call(op, body, Some(timeout_of(client, timeout_ms)))?;
     decode(op, &resp)
 }
 
@@ -186,18 +186,14 @@ where
     D: FnOnce(*mut c_void, Result<Resp, Error>) + Send + 'static,
 {
     let body = encode(request)?;
-    let c = client.inner.clone();
-    let timeout = client.inner.operation_timeout();
-    start(
-        async move { c.call_with_timeout(op, body, timeout).await },
-        move |res| {
-            complete_now(Box::new(move || {
-                let result = res
-                    .map_err(Error::from)
-                    .and_then(|body| decode::<Resp>(op, &body));
-                deliver(userdata.ptr(), result);
-                drop(userdata);
-            }));
-        },
-    )
+    client.conn.call_async(op, body, None, move |res| {
+        complete_now(Box::new(move || {
+            let result = res
+                .map_err(Error::from)
+                .and_then(|body| decode::<Resp>(op, &body));
+            deliver(userdata.ptr(), result);
+            drop(userdata);
+        }));
+    });
+    Ok(())
 }

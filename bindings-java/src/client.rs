@@ -2,11 +2,8 @@
 //! crosses the boundary as the operation's shape id and the request's JSON; the response and each stream event
 //! come back as JSON bytes, read in Java by the generated model classes. Nothing here is per operation.
 
-use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
-use std::time::Duration;
 
 use bytes::Bytes;
 use jni::objects::{GlobalRef, JByteArray, JClass, JObject, JString, JValue};
@@ -15,17 +12,14 @@ use jni::JNIEnv;
 
 use ggipc::model::Operation;
 use ggipc::{Error, ErrorKind, RawEvent};
+use ggipc_bridge::{millis, Connection, Settings, CONNECT_TIMEOUT, OPERATION_TIMEOUT};
 
 use crate::completer::{submit, Job};
 use crate::jvm::{cache, call_void, callback, error_throwable, guard, NResult};
 
 /// What a Java `NativeClient` owns (boxed; the `jlong` is the box's address).
 struct ClientHandle {
-    client: ggipc::Client,
-    /// The same client's blocking facade (sync calls wait on the Java caller's thread).
-    blocking: ggipc::blocking::Client,
-    /// Set by a local close, so that a reconnecting client reports that disconnect (and no other).
-    closed: Arc<AtomicBool>,
+    conn: Connection,
 }
 
 /// Live native handles, for the leak tests (clients, subscriptions).
@@ -33,23 +27,15 @@ static LIVE_CLIENTS: AtomicI64 = AtomicI64::new(0);
 static LIVE_SLOTS: AtomicI64 = AtomicI64::new(0);
 
 impl ClientHandle {
-    fn new(
-        client: ggipc::Client,
-        blocking: ggipc::blocking::Client,
-        closed: Arc<AtomicBool>,
-    ) -> Self {
+    fn new(conn: Connection) -> Self {
         LIVE_CLIENTS.fetch_add(1, Ordering::Relaxed);
-        ClientHandle {
-            client,
-            blocking,
-            closed,
-        }
+        ClientHandle { conn }
     }
 }
 
 impl Drop for ClientHandle {
     fn drop(&mut self) {
-        self.client.close_now();
+        self.conn.close();
         LIVE_CLIENTS.fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -152,18 +138,7 @@ fn operation(env: &mut JNIEnv, name: &JString) -> NResult<&'static Operation> {
     }
     // SAFETY: `name` is a non-null reference typed `String` by the Java declaration of the native method.
     let js = unsafe { env.get_string_unchecked(name) }?;
-    let bytes = js.to_bytes();
-    ggipc::model::OPERATIONS
-        .iter()
-        .copied()
-        .find(|op| op.name.as_bytes() == bytes)
-        .ok_or_else(|| {
-            Error::new(
-                ErrorKind::InvalidArgument,
-                format!("unknown operation {}", String::from_utf8_lossy(bytes)),
-            )
-            .into()
-        })
+    Ok(ggipc_bridge::operation(js.to_bytes())?)
 }
 
 /// A response body for Java: `null` for an empty one (no members), so that nothing is copied or parsed.
@@ -176,19 +151,6 @@ pub(crate) fn response_array<'l>(
         return Ok(JByteArray::from(JObject::null()));
     }
     env.byte_array_from_slice(body)
-}
-
-/// A timeout from Java in milliseconds: 0 is the library's default; a negative one is refused.
-fn timeout_ms(what: &str, ms: jlong) -> NResult<Option<Duration>> {
-    match ms {
-        0 => Ok(None),
-        ms if ms < 0 => Err(Error::new(
-            ErrorKind::InvalidArgument,
-            format!("{what} timeout must not be negative: {ms} ms"),
-        )
-        .into()),
-        ms => Ok(Some(Duration::from_millis(ms as u64))),
-    }
 }
 
 #[no_mangle]
@@ -223,76 +185,43 @@ pub extern "system" fn Java_io_ggipc_internal_Native_clientConnect<'l>(
         } else {
             Some(env.new_global_ref(&lifecycle)?)
         };
-        let mut builder = ggipc::Client::builder()
-            .socket_path(socket)
-            .auth_token(token);
-        if let Some(d) = timeout_ms("connect", connect_timeout_ms)? {
-            builder = builder.connect_timeout(d);
-        }
-        if let Some(d) = timeout_ms("operation", operation_timeout_ms)? {
-            builder = builder.operation_timeout(d);
-        }
-        let reconnect = reconnect != 0;
-        if reconnect {
-            builder = builder.reconnect(ggipc::ReconnectPolicy::default());
-        }
-        if subscription_queue > 0 {
-            builder = builder.subscription_queue(subscription_queue as usize);
-        }
-        // A connection made for blocking use: its reader lets a waiting sync caller read its own response (one
-        // thread wake-up per round trip); async calls and subscriptions work on it as well.
-        let blocking = builder.connect_blocking()?;
-        let client = blocking.as_async().clone();
-        let closed = Arc::new(AtomicBool::new(false));
+        let settings = Settings {
+            socket_path: Some(socket),
+            auth_token: Some(token),
+            connect_timeout: millis(connect_timeout_ms, CONNECT_TIMEOUT)?,
+            operation_timeout: millis(operation_timeout_ms, OPERATION_TIMEOUT)?,
+            reconnect: reconnect != 0,
+            subscription_queue: (subscription_queue > 0).then_some(subscription_queue as usize),
+        };
+        // Connected for blocking use: a waiting sync caller reads its own response (one thread wake-up per
+        // round trip); async calls and subscriptions work on it as well.
+        let conn = Connection::connect(&settings)?;
         if let Some(bridge) = lifecycle {
-            watch_lifecycle(&client, bridge, reconnect, closed.clone());
+            watch_lifecycle(&conn, bridge)?;
         }
-        Ok(Box::into_raw(Box::new(ClientHandle::new(client, blocking, closed))) as jlong)
+        Ok(Box::into_raw(Box::new(ClientHandle::new(conn))) as jlong)
     })
 }
 
-/// Forwards the end of the connection to the Java `LifecycleBridge`. A reconnecting client's connection ends only
-/// when it is closed here or reconnection gives up.
-fn watch_lifecycle(
-    client: &ggipc::Client,
-    bridge: GlobalRef,
-    reconnect: bool,
-    closed: Arc<AtomicBool>,
-) {
-    let mut rx = client.lifecycle();
-    let Ok(rt) = ggipc::runtime::handle() else {
-        return;
-    };
-    rt.spawn(async move {
-        use tokio::sync::broadcast::error::RecvError;
-        loop {
-            match rx.recv().await {
-                Ok(ggipc::LifecycleEvent::Disconnected(_))
-                    if reconnect && !closed.load(Ordering::Acquire) =>
-                {
-                    continue
-                }
-                Ok(
-                    ggipc::LifecycleEvent::Disconnected(reason)
-                    | ggipc::LifecycleEvent::ReconnectFailed(reason),
-                ) => {
-                    submit(Job::Disconnected {
-                        bridge,
-                        reason: Some(reason),
-                    });
-                    return;
-                }
-                Ok(_) | Err(RecvError::Lagged(_)) => continue,
-                Err(RecvError::Closed) => {
-                    submit(Job::Disconnected {
-                        bridge,
-                        reason: None,
-                    });
-                    return;
-                }
+/// Forwards the end of the connection to the Java `LifecycleBridge` (see [`ggipc_bridge::watch_lifecycle`]
+/// for which event is the last).
+fn watch_lifecycle(conn: &Connection, bridge: GlobalRef) -> NResult<()> {
+    let mut bridge = Some(bridge);
+    ggipc_bridge::watch_lifecycle(conn, move |ev, last| match ev {
+        ggipc::LifecycleEvent::Disconnected(reason)
+        | ggipc::LifecycleEvent::ReconnectFailed(reason)
+            if last =>
+        {
+            if let Some(bridge) = bridge.take() {
+                submit(Job::Disconnected {
+                    bridge,
+                    reason: Some(reason),
+                });
             }
         }
-    });
+        _ => {}
+    })?;
+    Ok(())
 }
 
 #[no_mangle]
@@ -302,9 +231,7 @@ pub extern "system" fn Java_io_ggipc_internal_Native_clientClose<'l>(
     h: jlong,
 ) {
     guard(&mut env, |_env| {
-        let c = client_ref(h)?;
-        c.closed.store(true, Ordering::Release);
-        c.client.close_now();
+        client_ref(h)?.conn.close();
         Ok(())
     })
 }
@@ -337,7 +264,7 @@ pub extern "system" fn Java_io_ggipc_internal_Native_call<'l>(
         let op = operation(env, &op)?;
         let body = request_body(env, &request)?;
         // Waits on this (the Java caller's) thread: one wake-up per round trip.
-        let resp = c.blocking.call(op, body, c.client.operation_timeout())?;
+        let resp = c.conn.call(op, body, None)?;
         Ok(response_array(env, &resp)?.into_raw())
     })
 }
@@ -356,46 +283,15 @@ pub extern "system" fn Java_io_ggipc_internal_Native_callAsync<'l>(
         let op = operation(env, &op)?;
         let body = request_body(env, &request)?;
         let future = env.new_global_ref(&future)?;
-        let client = c.client.clone();
-        let timeout = client.operation_timeout();
         // The first poll runs here, so requests from one thread reach the connection in call order.
-        start_on_caller(
-            async move { client.call_with_timeout(op, body, timeout).await.map(Some) },
-            move |result| submit(Job::Complete { future, result }),
-        )?;
+        c.conn.call_async(op, body, None, move |result| {
+            submit(Job::Complete {
+                future,
+                result: result.map(Some),
+            })
+        });
         Ok(())
     })
-}
-
-fn noop_waker() -> Waker {
-    fn clone(_: *const ()) -> RawWaker {
-        RawWaker::new(std::ptr::null(), &VTABLE)
-    }
-    fn noop(_: *const ()) {}
-    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
-    // SAFETY: the vtable's functions ignore the data pointer and uphold the RawWaker contract trivially.
-    unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) }
-}
-
-/// Polls `fut` once on the calling thread (inside the runtime's context), so that whatever it does first —
-/// allocating a stream id and queueing the request — happens in the caller's order; the rest runs as a task.
-fn start_on_caller<F>(fut: F, done: impl FnOnce(F::Output) + Send + 'static) -> NResult<()>
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    let rt = ggipc::runtime::handle()?;
-    let _entered = rt.enter();
-    let mut fut = Box::pin(fut);
-    let waker = noop_waker();
-    let mut cx = Context::from_waker(&waker);
-    match fut.as_mut().poll(&mut cx) {
-        Poll::Ready(v) => done(v),
-        Poll::Pending => {
-            rt.spawn(async move { done(fut.await) });
-        }
-    }
-    Ok(())
 }
 
 /// Delivers a batch of one subscription's events to its Java `StreamBridge` in one attached pass (runs on the
@@ -496,12 +392,7 @@ pub extern "system" fn Java_io_ggipc_internal_Native_stream<'l>(
         let op = operation(env, &op)?;
         let body = request_body(env, &request)?;
         let bridge = env.new_global_ref(&bridge)?;
-        let client = &c.client;
-        let sub = ggipc::runtime::block_on(client.open_subscription::<RawEvent>(
-            op,
-            body,
-            client.operation_timeout(),
-        ))??;
+        let sub = c.conn.open(op, body, None)?;
         let slot = Arc::new(Slot::new());
         slot.activate(start_handler(sub, bridge));
         Ok(Box::into_raw(Box::new(slot)) as jlong)
@@ -526,13 +417,8 @@ pub extern "system" fn Java_io_ggipc_internal_Native_streamAsync<'l>(
         let future = env.new_global_ref(&future)?;
         let slot = Arc::new(Slot::new());
         let task_slot = slot.clone();
-        let client = c.client.clone();
-        ggipc::runtime::handle()?.spawn(async move {
-            let timeout = client.operation_timeout();
-            match client
-                .open_subscription::<RawEvent>(op, body, timeout)
-                .await
-            {
+        c.conn
+            .open_async(op, body, None, move |result| match result {
                 Ok(sub) => {
                     task_slot.activate(start_handler(sub, bridge));
                     submit(Job::Complete {
@@ -547,8 +433,7 @@ pub extern "system" fn Java_io_ggipc_internal_Native_streamAsync<'l>(
                         result: Err(e),
                     });
                 }
-            }
-        });
+            });
         Ok(Box::into_raw(Box::new(slot)) as jlong)
     })
 }

@@ -1,9 +1,7 @@
-//! The completer: one attached daemon thread that completes Java futures and delivers lifecycle events, so that
-//! no Java code ever runs on a runtime worker. Jobs queued while it works are handled in the same attached pass.
+//! The completer: one attached daemon thread (the support layer's [`Completer`]) that completes Java futures and
+//! delivers lifecycle events, so that no Java code ever runs on a runtime worker.
 
-use std::sync::mpsc::{channel, Sender};
-use std::sync::OnceLock;
-
+use ggipc_bridge::Completer;
 use jni::objects::{GlobalRef, JValue};
 
 use crate::jvm::{cache, call_void, callback, error_throwable};
@@ -23,32 +21,12 @@ pub(crate) enum Job {
     },
 }
 
-static QUEUE: OnceLock<Sender<Job>> = OnceLock::new();
-
-fn start() -> Sender<Job> {
-    let (tx, rx) = channel::<Job>();
-    std::thread::Builder::new()
-        .name("ggipc-jni-completer".into())
-        .spawn(move || {
-            while let Ok(first) = rx.recv() {
-                let mut batch = vec![first];
-                while let Ok(more) = rx.try_recv() {
-                    batch.push(more);
-                    if batch.len() >= 1024 {
-                        break;
-                    }
-                }
-                callback("completer", |env| {
-                    for job in batch.drain(..) {
-                        env.with_local_frame(8, |env| run(env, job))?;
-                    }
-                    Ok(())
-                });
-            }
-        })
-        .expect("spawn the ggipc-jni-completer thread");
-    tx
-}
+/// The completion thread (`ggipc-jni-completer`, attached to the JVM as a daemon on its first job).
+static COMPLETER: Completer<Job> = Completer::new(
+    "ggipc-jni-completer",
+    |batch| batch(),
+    |job| callback("completer", |env| run(env, job)),
+);
 
 fn run(env: &mut jni::JNIEnv, job: Job) -> jni::errors::Result<()> {
     let c = cache();
@@ -98,6 +76,5 @@ fn run(env: &mut jni::JNIEnv, job: Job) -> jni::errors::Result<()> {
 
 /// Queues a job for the completer.
 pub(crate) fn submit(job: Job) {
-    // The receiver lives as long as the process, so sending cannot fail.
-    let _ = QUEUE.get_or_init(start).send(job);
+    COMPLETER.submit(job);
 }

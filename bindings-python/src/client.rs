@@ -12,13 +12,12 @@
 use crate::errors::{error, exception, to_pyerr};
 use crate::runtime::{self, call_quietly, complete};
 use bytes::Bytes;
-use ggipc::model::Operation;
 use ggipc::{Error, ErrorKind, LifecycleEvent, RawEvent, SubscriptionEvent, SubscriptionHandle};
+use ggipc_bridge::{operation, Connection, Settings, CONNECT_TIMEOUT, OPERATION_TIMEOUT};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 pub const EV_MESSAGE: u8 = 0;
 pub const EV_ERROR: u8 = 1;
@@ -32,11 +31,6 @@ const LC_DISCONNECTED: u8 = 1;
 const LC_PING: u8 = 3;
 const LC_GAVE_UP: u8 = 4;
 
-/// A timeout from Python in seconds, with the core's one rule and message.
-fn seconds(v: f64, what: &str) -> Result<Duration, Error> {
-    ggipc::options::duration_from_secs(v, what)
-}
-
 fn forked() -> Error {
     error(
         ErrorKind::ConnectionClosed,
@@ -44,197 +38,93 @@ fn forked() -> Error {
     )
 }
 
-/// How a client was connected.
-struct Connected {
-    inner: ggipc::Client,
-    /// Present when the connection is read by core's reader thread, which lets a blocking caller read its
-    /// own response (one thread wake-up per synchronous round trip instead of two).
-    blocking: Option<ggipc::blocking::Client>,
-}
-
-/// Connection settings, owned so they can cross to another thread.
-struct Settings {
+/// The connection settings Python passes, as the support layer takes them (timeouts in seconds).
+fn settings(
     socket_path: String,
     auth_token: String,
-    connect_timeout: f64,
+    connect_timeout: Option<f64>,
     operation_timeout: Option<f64>,
     reconnect: bool,
     max_queued_events: Option<usize>,
-    threaded_reader: bool,
-}
-
-impl Settings {
-    fn builder(&self) -> Result<ggipc::ClientBuilder, Error> {
-        builder(
-            self.socket_path.clone(),
-            self.auth_token.clone(),
-            self.connect_timeout,
-            self.operation_timeout,
-            self.reconnect,
-            self.max_queued_events,
-        )
-    }
-
-    /// Connects on the calling thread (a plain thread: never a runtime worker).
-    fn connect_blocking(&self, rt: &tokio::runtime::Handle) -> Result<Connected, Error> {
-        let b = self.builder()?;
-        if self.threaded_reader {
-            let blocking = b.connect_blocking()?;
-            Ok(Connected {
-                inner: blocking.as_async().clone(),
-                blocking: Some(blocking),
-            })
-        } else {
-            Ok(Connected {
-                inner: rt.block_on(b.connect())?,
-                blocking: None,
-            })
-        }
-    }
-}
-
-fn builder(
-    socket_path: String,
-    auth_token: String,
-    connect_timeout: f64,
-    operation_timeout: Option<f64>,
-    reconnect: bool,
-    max_queued_events: Option<usize>,
-) -> Result<ggipc::ClientBuilder, Error> {
-    let mut b = ggipc::Client::builder()
-        .socket_path(socket_path)
-        .auth_token(auth_token)
-        .connect_timeout(seconds(connect_timeout, "timeout")?);
-    if let Some(t) = operation_timeout {
-        b = b.operation_timeout(seconds(t, "operation_timeout")?);
-    }
-    if reconnect {
-        b = b.reconnect(ggipc::ReconnectPolicy::default());
-    }
-    if let Some(n) = max_queued_events {
-        b = b.subscription_queue(n);
-    }
-    Ok(b)
+) -> Result<Settings, Error> {
+    Ok(Settings {
+        socket_path: Some(socket_path),
+        auth_token: Some(auth_token),
+        connect_timeout: connect_timeout
+            .map(|t| ggipc_bridge::seconds(t, CONNECT_TIMEOUT))
+            .transpose()?,
+        operation_timeout: operation_timeout
+            .map(|t| ggipc_bridge::seconds(t, OPERATION_TIMEOUT))
+            .transpose()?,
+        reconnect,
+        subscription_queue: max_queued_events,
+    })
 }
 
 /// A connection to the nucleus.
 #[pyclass(module = "ggipc._ggipc", frozen)]
 pub struct Client {
-    inner: ggipc::Client,
-    blocking: Option<ggipc::blocking::Client>,
-    rt: tokio::runtime::Handle,
+    conn: Connection,
     pid: u32,
-    /// Stops the lifecycle forwarding when the client is closed.
-    closed: Arc<tokio::sync::Notify>,
 }
 
 impl Client {
-    fn new(
-        connected: Connected,
-        rt: tokio::runtime::Handle,
-        lifecycle: Option<Py<PyAny>>,
-        reconnect: bool,
-    ) -> Self {
-        let closed = Arc::new(tokio::sync::Notify::new());
+    fn new(conn: Connection, lifecycle: Option<Py<PyAny>>) -> Self {
         if let Some(cb) = lifecycle {
-            forward_lifecycle(&connected.inner, &rt, cb, reconnect, closed.clone());
+            forward_lifecycle(&conn, cb);
         }
         Client {
-            inner: connected.inner,
-            blocking: connected.blocking,
-            rt,
+            conn,
             pid: std::process::id(),
-            closed,
         }
     }
 
-    fn check(&self) -> Result<(), Error> {
+    fn check(&self) -> Result<&Connection, Error> {
         if self.pid != std::process::id() {
             return Err(forked());
         }
-        Ok(())
+        Ok(&self.conn)
     }
 }
 
 /// Sends the client's lifecycle events to `cb` on the completion thread: "connected" first (the
-/// connect itself), then what happens; "disconnected" is the last one unless the client reconnects.
-/// `stop` ends the forwarding once the user closed the client (after the events already emitted), so
-/// the callback, which refers back to the client, does not keep a reconnecting client alive.
-fn forward_lifecycle(
-    client: &ggipc::Client,
-    rt: &tokio::runtime::Handle,
-    cb: Py<PyAny>,
-    reconnect: bool,
-    stop: Arc<tokio::sync::Notify>,
-) {
-    let mut rx = client.lifecycle();
+/// connect itself), then what happens, until the last one (see [`ggipc_bridge::watch_lifecycle`]).
+fn forward_lifecycle(conn: &Connection, cb: Py<PyAny>) {
     let cb = Arc::new(cb);
     let first = cb.clone();
     complete(Box::new(move |py| {
         lifecycle_call(py, &first, LC_CONNECTED, py.None())
     }));
-    rt.spawn(async move {
-        use tokio::sync::broadcast::error::{RecvError, TryRecvError};
-        loop {
-            let ev = tokio::select! {
-                biased;
-                ev = rx.recv() => match ev {
-                    Ok(ev) => ev,
-                    Err(RecvError::Lagged(_)) => continue,
-                    Err(RecvError::Closed) => break,
-                },
-                _ = stop.notified() => {
-                    // Closed by the user: hand over what was emitted up to now, then stop.
-                    loop {
-                        match rx.try_recv() {
-                            Ok(ev) => {
-                                forward_one(&cb, ev, reconnect);
-                            }
-                            Err(TryRecvError::Lagged(_)) => continue,
-                            Err(_) => break,
-                        }
-                    }
-                    break;
-                }
-            };
-            if forward_one(&cb, ev, reconnect) {
-                break;
+    let watched = ggipc_bridge::watch_lifecycle(conn, move |ev, _last| {
+        let (kind, arg): (u8, LazyArg) = match ev {
+            LifecycleEvent::Connected => (LC_CONNECTED, Box::new(|py| py.None())),
+            LifecycleEvent::Disconnected(e) => {
+                (LC_DISCONNECTED, Box::new(move |py| exception(py, &e)))
             }
-        }
+            LifecycleEvent::ReconnectFailed(e) => {
+                (LC_GAVE_UP, Box::new(move |py| exception(py, &e)))
+            }
+            LifecycleEvent::Ping { payload } => (
+                LC_PING,
+                Box::new(move |py| {
+                    let headers: Vec<(String, String)> = Vec::new();
+                    match (headers, PyBytes::new(py, &payload)).into_pyobject(py) {
+                        Ok(t) => t.into_any().unbind(),
+                        Err(e) => e.into_value(py).into_any(),
+                    }
+                }),
+            ),
+            _ => return,
+        };
+        let cb = cb.clone();
+        complete(Box::new(move |py| {
+            let arg = arg(py);
+            lifecycle_call(py, &cb, kind, arg)
+        }));
     });
-}
-
-/// Queues one lifecycle event for the callback; true if it is the last one.
-fn forward_one(cb: &Arc<Py<PyAny>>, ev: LifecycleEvent, reconnect: bool) -> bool {
-    let (kind, last, arg): (u8, bool, LazyArg) = match ev {
-        LifecycleEvent::Connected => (LC_CONNECTED, false, Box::new(|py| py.None())),
-        LifecycleEvent::Disconnected(e) => (
-            LC_DISCONNECTED,
-            !reconnect,
-            Box::new(move |py| exception(py, &e)),
-        ),
-        LifecycleEvent::ReconnectFailed(e) => {
-            (LC_GAVE_UP, true, Box::new(move |py| exception(py, &e)))
-        }
-        LifecycleEvent::Ping { payload } => (
-            LC_PING,
-            false,
-            Box::new(move |py| {
-                let headers: Vec<(String, String)> = Vec::new();
-                match (headers, PyBytes::new(py, &payload)).into_pyobject(py) {
-                    Ok(t) => t.into_any().unbind(),
-                    Err(e) => e.into_value(py).into_any(),
-                }
-            }),
-        ),
-        _ => return false,
-    };
-    let cb = cb.clone();
-    complete(Box::new(move |py| {
-        let arg = arg(py);
-        lifecycle_call(py, &cb, kind, arg)
-    }));
-    last
+    if let Err(e) = watched {
+        eprintln!("ggipc: lifecycle events are not forwarded: {e}");
+    }
 }
 
 /// A lifecycle callback argument, built once the GIL is held.
@@ -244,6 +134,21 @@ fn lifecycle_call(py: Python<'_>, cb: &Py<PyAny>, kind: u8, arg: Py<PyAny>) {
     if let Err(e) = cb.call1(py, (kind, arg)) {
         e.print(py);
     }
+}
+
+/// Hands `result` to `callback` on the completion thread, made into a Python value by `ok`.
+fn complete_with<T: Send + 'static>(
+    callback: Py<PyAny>,
+    result: Result<T, Error>,
+    ok: impl FnOnce(Python<'_>, T) -> Py<PyAny> + Send + 'static,
+) {
+    complete(Box::new(move |py| {
+        let arg = match result {
+            Ok(v) => ok(py, v),
+            Err(e) => exception(py, &e),
+        };
+        call_quietly(py, &callback, arg);
+    }));
 }
 
 #[pymethods]
@@ -257,25 +162,32 @@ impl Client {
         py: Python<'_>,
         socket_path: String,
         auth_token: String,
-        connect_timeout: f64,
+        connect_timeout: Option<f64>,
         operation_timeout: Option<f64>,
         reconnect: bool,
         lifecycle: Option<Py<PyAny>>,
         max_queued_events: Option<usize>,
         threaded_reader: bool,
     ) -> PyResult<Client> {
-        let rt = runtime::handle().map_err(|e| to_pyerr(py, &e))?;
-        let settings = Settings {
+        let result = settings(
             socket_path,
             auth_token,
             connect_timeout,
             operation_timeout,
             reconnect,
             max_queued_events,
-            threaded_reader,
-        };
-        match py.detach(|| settings.connect_blocking(&rt)) {
-            Ok(c) => Ok(Client::new(c, rt, lifecycle, reconnect)),
+        )
+        .and_then(|s| {
+            py.detach(|| {
+                if threaded_reader {
+                    Connection::connect(&s)
+                } else {
+                    ggipc::runtime::block_on(Connection::connect_async(&s))?
+                }
+            })
+        });
+        match result {
+            Ok(c) => Ok(Client::new(c, lifecycle)),
             Err(e) => Err(to_pyerr(py, &e)),
         }
     }
@@ -290,63 +202,44 @@ impl Client {
         callback: Py<PyAny>,
         socket_path: String,
         auth_token: String,
-        connect_timeout: f64,
+        connect_timeout: Option<f64>,
         operation_timeout: Option<f64>,
         reconnect: bool,
         lifecycle: Option<Py<PyAny>>,
         max_queued_events: Option<usize>,
         threaded_reader: bool,
     ) -> PyResult<()> {
-        let rt = runtime::handle().map_err(|e| to_pyerr(py, &e))?;
-        let settings = Settings {
+        let settings = settings(
             socket_path,
             auth_token,
             connect_timeout,
             operation_timeout,
             reconnect,
             max_queued_events,
-            threaded_reader,
+        )
+        .map_err(|e| to_pyerr(py, &e))?;
+        let done = move |result: Result<Connection, Error>| {
+            complete_with(callback, result, move |py, conn| {
+                match Py::new(py, Client::new(conn, lifecycle)) {
+                    Ok(c) => c.into_any(),
+                    Err(e) => e.into_value(py).into_any(),
+                }
+            })
         };
-        let done = move |result: Result<Connected, Error>, rt: tokio::runtime::Handle| {
-            complete(Box::new(move |py| {
-                let arg = match result {
-                    Ok(c) => match Py::new(py, Client::new(c, rt, lifecycle, reconnect)) {
-                        Ok(c) => c.into_any(),
-                        Err(e) => e.into_value(py).into_any(),
-                    },
-                    Err(e) => exception(py, &e),
-                };
-                call_quietly(py, &callback, arg);
-            }));
-        };
-        if threaded_reader {
+        let started = if threaded_reader {
             // Connecting a blocking client needs a plain thread; a short-lived one does it.
-            let spawned = std::thread::Builder::new()
+            std::thread::Builder::new()
                 .name("ggipc-connect".into())
-                .spawn(move || {
-                    let result = settings.connect_blocking(&rt);
-                    done(result, rt);
-                });
-            if let Err(e) = spawned {
-                return Err(to_pyerr(
-                    py,
-                    &error(ErrorKind::Internal, format!("cannot start a thread: {e}")),
-                ));
-            }
+                .spawn(move || done(Connection::connect(&settings)))
+                .map(|_| ())
+                .map_err(|e| error(ErrorKind::Internal, format!("cannot start a thread: {e}")))
         } else {
-            let rt2 = rt.clone();
-            runtime::start(&rt, async move {
-                let result = match settings.builder() {
-                    Ok(b) => b.connect().await.map(|inner| Connected {
-                        inner,
-                        blocking: None,
-                    }),
-                    Err(e) => Err(e),
-                };
-                done(result, rt2);
-            });
-        }
-        Ok(())
+            ggipc_bridge::start(
+                async move { Connection::connect_async(&settings).await },
+                done,
+            )
+        };
+        started.map_err(|e| to_pyerr(py, &e))
     }
 
     /// A request/response operation (`op_name`, e.g. `aws.greengrass#GetConfiguration`) with a JSON body,
@@ -358,18 +251,10 @@ impl Client {
         body: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let body = json_body(body)?;
-        let result = self
-            .check()
-            .and_then(|_| operation(op_name))
-            .and_then(|op| {
-                let timeout = self.inner.operation_timeout();
-                py.detach(|| match &self.blocking {
-                    Some(b) => b.call(op, body, timeout),
-                    None => self
-                        .rt
-                        .block_on(self.inner.call_with_timeout(op, body, timeout)),
-                })
-            });
+        let result = self.check().and_then(|conn| {
+            let op = operation(op_name.as_bytes())?;
+            py.detach(|| conn.call(op, body, None))
+        });
         match result {
             Ok(resp) => Ok(PyBytes::new(py, &resp)),
             Err(e) => Err(to_pyerr(py, &e)),
@@ -384,24 +269,18 @@ impl Client {
         body: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let body = json_body(body)?;
-        let op = self.check().and_then(|_| operation(op_name));
-        let client = self.inner.clone();
-        runtime::start(&self.rt, async move {
-            let result = match op {
-                Ok(op) => {
-                    let timeout = client.operation_timeout();
-                    client.call_with_timeout(op, body, timeout).await
-                }
-                Err(e) => Err(e),
-            };
-            complete(Box::new(move |py| {
-                let arg = match result {
-                    Ok(resp) => PyBytes::new(py, &resp).into_any().unbind(),
-                    Err(e) => exception(py, &e),
-                };
-                call_quietly(py, &callback, arg);
-            }));
-        });
+        let done = move |result: Result<Bytes, Error>| {
+            complete_with(callback, result, |py, resp| {
+                PyBytes::new(py, &resp).into_any().unbind()
+            })
+        };
+        match self
+            .check()
+            .and_then(|conn| Ok((conn, operation(op_name.as_bytes())?)))
+        {
+            Ok((conn, op)) => conn.call_async(op, body, None, done),
+            Err(e) => done(Err(e)),
+        }
         Ok(())
     }
 
@@ -414,16 +293,10 @@ impl Client {
         on_events: Py<PyAny>,
     ) -> PyResult<Subscription> {
         let body = json_body(body)?;
-        let result = self
-            .check()
-            .and_then(|_| operation(op_name))
-            .and_then(|op| {
-                let timeout = self.inner.operation_timeout();
-                py.detach(|| {
-                    self.rt
-                        .block_on(self.inner.open_subscription::<RawEvent>(op, body, timeout))
-                })
-            });
+        let result = self.check().and_then(|conn| {
+            let op = operation(op_name.as_bytes())?;
+            py.detach(|| conn.open(op, body, None))
+        });
         match result {
             Ok(sub) => {
                 let s = Subscription::new(sub, on_events);
@@ -443,63 +316,43 @@ impl Client {
         on_events: Py<PyAny>,
     ) -> PyResult<()> {
         let body = json_body(body)?;
-        let op = self.check().and_then(|_| operation(op_name));
-        let client = self.inner.clone();
-        runtime::start(&self.rt, async move {
-            let result = match op {
-                Ok(op) => {
-                    let timeout = client.operation_timeout();
-                    client
-                        .open_subscription::<RawEvent>(op, body, timeout)
-                        .await
-                }
-                Err(e) => Err(e),
-            };
+        let done = move |result: Result<ggipc::Subscription<RawEvent>, Error>| {
             complete(Box::new(move |py| match result {
-                Ok(sub) => {
-                    let s = Subscription::new(sub, on_events);
-                    match Py::new(py, s) {
-                        Ok(obj) => {
-                            call_quietly(py, &callback, obj.clone_ref(py).into_any());
-                            obj.get().start();
-                        }
-                        Err(e) => call_quietly(py, &callback, e.into_value(py).into_any()),
+                Ok(sub) => match Py::new(py, Subscription::new(sub, on_events)) {
+                    Ok(obj) => {
+                        call_quietly(py, &callback, obj.clone_ref(py).into_any());
+                        obj.get().start();
                     }
-                }
+                    Err(e) => call_quietly(py, &callback, e.into_value(py).into_any()),
+                },
                 Err(e) => {
                     let exc = exception(py, &e);
                     call_quietly(py, &callback, exc);
                 }
-            }));
-        });
+            }))
+        };
+        match self
+            .check()
+            .and_then(|conn| Ok((conn, operation(op_name.as_bytes())?)))
+        {
+            Ok((conn, op)) => conn.open_async(op, body, None, done),
+            Err(e) => done(Err(e)),
+        }
         Ok(())
     }
 
     /// Closes the connection (idempotent), blocking (GIL released) until closed.
     fn close(&self, py: Python<'_>) {
-        if self.check().is_err() {
-            return;
+        if let Ok(conn) = self.check() {
+            py.detach(|| conn.close());
         }
-        py.detach(|| self.rt.block_on(self.inner.close()));
-        // notify_one keeps a permit, so the forwarding task stops even if it is not waiting yet
-        self.closed.notify_one();
     }
 
     /// True while a connection is up (false once closed, lost, or in another process after fork()).
     #[getter]
     fn is_connected(&self) -> bool {
-        self.check().is_ok() && self.inner.is_connected()
+        self.check().is_ok_and(|c| c.client().is_connected())
     }
-}
-
-/// The operation of the model named `name` (its `operation` header value).
-fn operation(name: &str) -> Result<&'static Operation, Error> {
-    Operation::find(name).ok_or_else(|| {
-        error(
-            ErrorKind::InvalidArgument,
-            format!("unknown operation {name}"),
-        )
-    })
 }
 
 /// A request's JSON body: JSON text (`str` or UTF-8 `bytes`), or the JSON value itself as the generated
@@ -618,22 +471,6 @@ impl Subscription {
             SubState::Pending(sub, _) => sub.is_closed(),
             SubState::Running(h) => h.is_closed(),
             SubState::Gone => true,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timeouts_must_be_positive() {
-        assert_eq!(seconds(0.25, "t").unwrap(), Duration::from_millis(250));
-        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
-            assert_eq!(
-                seconds(bad, "timeout").unwrap_err().kind(),
-                ErrorKind::InvalidArgument
-            );
         }
     }
 }

@@ -136,6 +136,33 @@ def test_invalid_qos_is_refused_with_the_nucleus_message(nucleus):
         c.close()
 
 
+def test_same_error_for_the_same_bad_input(nucleus):
+    """Bad QoS, bad payload format, missing topic and a negative timeout: the error class and message every
+    binding gives (the server's for the first three, the core's for the timeout)."""
+    import ggipc.greengrasscoreipc.clientv2 as clientv2
+
+    c = clientv2.GreengrassCoreIPCClientV2()
+    try:
+        cases = [
+            (dict(topic_name="t", qos="2", payload=b"x"), "Invalid QoS value: 2"),
+            (dict(topic_name="t", qos="0", payload=b"x", payload_format="7"), "Invalid PayloadFormat value: 7"),
+            (dict(qos="0", payload=b"x"), "Topic is required"),
+        ]
+        for args, message in cases:
+            with pytest.raises(model.InvalidArgumentsError) as ei:
+                c.publish_to_iot_core(**args)
+            assert ei.value.message == message
+        with pytest.raises(model.InvalidArgumentsError) as ei:
+            c.subscribe_to_iot_core(topic_name="t/#", qos="2", on_stream_event=lambda ev: None)
+        assert ei.value.message == "Invalid QoS value: 2"
+    finally:
+        c.close()
+    for option, name in (("timeout", "connect timeout"), ("operation_timeout", "operation timeout")):
+        with pytest.raises(rpc.InvalidArgumentError) as ei:
+            gg.connect(**{option: -1})
+        assert ei.value.message == f"{name} must be a positive, finite number of seconds, got -1"
+
+
 def test_lifecycle_handler(nucleus):
     events = []
     done = threading.Event()

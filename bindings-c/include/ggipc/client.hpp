@@ -64,7 +64,8 @@ using SubscribeToIoTCoreResult = OperationResult<SubscribeToIoTCoreResponse>;
 /**
  * Connection settings. Empty values fall back to the environment the nucleus gives a
  * component (`AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT`, `SVCUID`); zero
- * timeouts keep the library defaults.
+ * timeouts and queue size keep the library defaults (the same in every ggipc binding);
+ * a negative timeout makes `Connect` fail with the core's message.
  */
 class ConnectionConfig {
   public:
@@ -80,6 +81,9 @@ class ConnectionConfig {
     /** Reconnect automatically and re-establish subscriptions (off by default). */
     void SetReconnect(bool enabled) noexcept { m_reconnect = enabled; }
     bool GetReconnect() const noexcept { return m_reconnect; }
+    /** Messages each subscription buffers for a slow handler before newer ones are dropped (0: default). */
+    void SetSubscriptionQueueSize(size_t messages) noexcept { m_subscriptionQueue = messages; }
+    size_t GetSubscriptionQueueSize() const noexcept { return m_subscriptionQueue; }
 
   private:
     crt::String m_socketPath;
@@ -87,6 +91,7 @@ class ConnectionConfig {
     std::chrono::milliseconds m_connectTimeout{0};
     std::chrono::milliseconds m_operationTimeout{0};
     bool m_reconnect = false;
+    size_t m_subscriptionQueue = 0;
 };
 
 /** The SDK's default configuration: everything from the environment. */
@@ -517,6 +522,7 @@ class SubscribeToIoTCoreOperation {
             m_keepAlive = std::move(other.m_keepAlive);
             m_sub = std::move(other.m_sub);
             m_startError = other.m_startError;
+            m_startResult = other.m_startResult;
             other.m_handler = nullptr;
         }
         return *this;
@@ -541,6 +547,9 @@ class SubscribeToIoTCoreOperation {
     /** The result future: ready when the nucleus accepted or refused the subscription. */
     OperationFuture<SubscribeToIoTCoreResult> GetResult() noexcept {
         if (!m_sub) {
+            if (m_startResult.GetResultType() == OPERATION_ERROR) {
+                return OperationFuture<SubscribeToIoTCoreResult>::Ready(m_startResult);
+            }
             return OperationFuture<SubscribeToIoTCoreResult>::Ready(SubscribeToIoTCoreResult(m_startError));
         }
         struct Source : OperationFuture<SubscribeToIoTCoreResult>::Source {
@@ -596,8 +605,10 @@ class SubscribeToIoTCoreOperation {
                                                           &detail::StreamBridge::Free, &sub));
         if (err) {
             delete bridge;
+            // As for a publish: a value the nucleus would refuse is its modeled error, as the result.
+            m_startResult = detail::MakeResult<SubscribeToIoTCoreResponse>(err.get());
             m_startError = RpcError::FromError(err.get());
-            return m_startError;
+            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : m_startError;
         }
         m_sub = detail::SubscriptionHandle(sub, detail::SubscriptionDeleter());
         return RpcError();
@@ -616,6 +627,7 @@ class SubscribeToIoTCoreOperation {
     std::shared_ptr<SubscribeToIoTCoreStreamHandler> m_keepAlive;
     detail::SubscriptionHandle m_sub;
     RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
+    SubscribeToIoTCoreResult m_startResult{m_startError};
 };
 
 } // namespace greengrass
@@ -668,14 +680,18 @@ class GreengrassCoreIpcClient : public detail::GeneratedOperations<GreengrassCor
         }
         if (!err) {
             err.reset(ggipc_client_options_set_connect_timeout_ms(
-                opts.get(), static_cast<uint64_t>(connectionConfig.GetConnectTimeout().count())));
+                opts.get(), static_cast<int64_t>(connectionConfig.GetConnectTimeout().count())));
         }
         if (!err) {
             err.reset(ggipc_client_options_set_operation_timeout_ms(
-                opts.get(), static_cast<uint64_t>(connectionConfig.GetOperationTimeout().count())));
+                opts.get(), static_cast<int64_t>(connectionConfig.GetOperationTimeout().count())));
         }
         if (!err) {
             err.reset(ggipc_client_options_set_reconnect(opts.get(), connectionConfig.GetReconnect()));
+        }
+        if (!err) {
+            err.reset(ggipc_client_options_set_subscription_queue(opts.get(),
+                                                                  connectionConfig.GetSubscriptionQueueSize()));
         }
         if (!err) {
             auto *bridge = new (std::nothrow) detail::LifecycleBridge{&lifecycleHandler};

@@ -7,6 +7,8 @@
 //!   rust_events_per_s        events delivered to a handler on a dispatcher thread while a second
 //!                            connection publishes with up to 128 publishes in flight
 //! Usage: `ggipc-bench-rust SOCKET TOKEN [COUNT]`.
+// A benchmark program: a failure ends it, so `unwrap` is its error handling.
+#![allow(clippy::unwrap_used)]
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};

@@ -743,6 +743,82 @@ static void test_model_accessors(void) {
     ggipc_subscribe_to_topic_request_free(st);
 }
 
+/* A handler held up while messages arrive: the bounded queue keeps what it can and reports the rest. */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int released;
+    counter messages;
+    uint64_t dropped;
+    counter lagged;
+} slow_state;
+
+static void slow_on_message(void *ud, const ggipc_message *m) {
+    (void)m;
+    slow_state *s = ud;
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += WAIT_MS / 1000;
+    pthread_mutex_lock(&s->mu);
+    while (!s->released) {
+        if (pthread_cond_timedwait(&s->cv, &s->mu, &deadline) == ETIMEDOUT) {
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    counter_add(&s->messages);
+}
+
+static void slow_on_lagged(void *ud, uint64_t dropped) {
+    slow_state *s = ud;
+    pthread_mutex_lock(&s->mu);
+    s->dropped += dropped;
+    pthread_mutex_unlock(&s->mu);
+    counter_add(&s->lagged);
+}
+
+static void test_subscription_queue_bounds_a_slow_handler(void) {
+    ggipc_client_options *o = ggipc_client_options_new();
+    CHECK_OK(ggipc_client_options_set_socket_path(o, g_socket));
+    CHECK_OK(ggipc_client_options_set_auth_token(o, TOKEN_TEST));
+    CHECK_OK(ggipc_client_options_set_subscription_queue(o, 2));
+    ggipc_client *c = NULL;
+    CHECK_OK(ggipc_client_connect(o, &c));
+    ggipc_client_options_free(o);
+    if (c == NULL) {
+        return;
+    }
+    slow_state s;
+    memset(&s, 0, sizeof s);
+    pthread_mutex_init(&s.mu, NULL);
+    pthread_cond_init(&s.cv, NULL);
+    counter_init(&s.messages);
+    counter_init(&s.lagged);
+    static const ggipc_subscription_handler slow = {.on_message = slow_on_message, .on_lagged = slow_on_lagged};
+    ggipc_subscription *sub = NULL;
+    CHECK_OK(ggipc_client_subscribe(c, "test/c/slow", GGIPC_QOS_AT_LEAST_ONCE, &slow, &s, NULL, &sub));
+    for (int i = 0; i < 10; i++) {
+        CHECK_OK(publish_text(c, "test/c/slow", "m"));
+    }
+    pthread_mutex_lock(&s.mu);
+    s.released = 1;
+    pthread_cond_broadcast(&s.cv);
+    pthread_mutex_unlock(&s.mu);
+    CHECK(counter_wait(&s.lagged, 1) >= 1);
+    pthread_mutex_lock(&s.mu);
+    uint64_t dropped = s.dropped;
+    pthread_mutex_unlock(&s.mu);
+    /* Nothing vanishes: every message was delivered or counted as dropped; the queue held at most 2. */
+    CHECK(counter_wait(&s.messages, (int)(10 - dropped)) == (int)(10 - dropped));
+    CHECK(dropped >= 1 && dropped <= 8);
+    ggipc_subscription_free(sub);
+    ggipc_client_free(c);
+    counter_destroy(&s.messages);
+    counter_destroy(&s.lagged);
+    pthread_cond_destroy(&s.cv);
+    pthread_mutex_destroy(&s.mu);
+}
+
 /* The same bad input gives the nucleus' own error class and message, whichever function takes it. */
 static void test_same_error_for_same_bad_input(void) {
     ggipc_client *c = connect_with(TOKEN_TEST);
@@ -785,7 +861,13 @@ static void test_same_error_for_same_bad_input(void) {
     CHECK_ERROR_TEXT(ggipc_client_publish_to_iot_core(c, g, 0, NULL), GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR,
                      "QoS is required");
     ggipc_publish_to_iot_core_request_free(g);
-    /* A negative timeout cannot be written in C: every timeout argument is a uint64_t. */
+    /* A negative timeout option, in the core's words. */
+    ggipc_client_options *o = ggipc_client_options_new();
+    CHECK_ERROR_TEXT(ggipc_client_options_set_connect_timeout_ms(o, -1000), GGIPC_ERROR_KIND_INVALID_ARGUMENT,
+                     "connect timeout must be a positive, finite number of seconds, got -1");
+    CHECK_ERROR_TEXT(ggipc_client_options_set_operation_timeout_ms(o, -1000), GGIPC_ERROR_KIND_INVALID_ARGUMENT,
+                     "operation timeout must be a positive, finite number of seconds, got -1");
+    ggipc_client_options_free(o);
     ggipc_client_free(c);
 }
 
@@ -915,6 +997,7 @@ int main(void) {
         {"lifecycle_and_closed_client", test_lifecycle_and_closed_client},
         {"model_accessors", test_model_accessors},
         {"same_error_for_same_bad_input", test_same_error_for_same_bad_input},
+        {"subscription_queue_bounds_a_slow_handler", test_subscription_queue_bounds_a_slow_handler},
         {"new_operations_reach_the_server", test_new_operations_reach_the_server},
     };
     const size_t n = sizeof tests / sizeof tests[0];

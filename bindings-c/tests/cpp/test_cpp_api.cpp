@@ -477,6 +477,39 @@ TEST_F(CppApi, SameErrorForTheSameBadInput) {
     noTopic.SetPayload({'x'});
     noTopic.SetQos(QOS_AT_MOST_ONCE);
     check(publish(noTopic), "Topic is required");
+
+    // A subscription with a bad QoS: the same modeled error, as the result (the activation succeeds).
+    Recorder handler;
+    SubscribeToIoTCoreRequest subscribe;
+    subscribe.SetTopicName("test/cpp/bad");
+    subscribe.SetQos(static_cast<QOS>(2));
+    auto operation = client.NewSubscribeToIoTCore(handler);
+    EXPECT_TRUE(operation.Activate(subscribe, nullptr).get());
+    auto sub = operation.GetResult().get();
+    ASSERT_EQ(sub.GetResultType(), OPERATION_ERROR);
+    auto *bad = dynamic_cast<InvalidArgumentsError *>(sub.GetOperationError());
+    ASSERT_NE(bad, nullptr);
+    EXPECT_EQ(bad->GetMessage().value_or(""), "Invalid QoS value: 2");
+}
+
+// A negative timeout is refused before connecting, in the core's words (as in every binding).
+TEST(CppConnect, NegativeTimeoutIsRefused) {
+    Io::EventLoopGroup elg(1);
+    Io::DefaultHostResolver resolver(elg, 64, 30);
+    Io::ClientBootstrap bootstrap(elg, resolver);
+    Lifecycle lifecycle;
+    GreengrassCoreIpcClient client(bootstrap);
+    ConnectionConfig config = Config();
+    config.SetConnectTimeout(std::chrono::milliseconds(-1000));
+    auto status = client.Connect(lifecycle, config).get();
+    EXPECT_FALSE(status);
+    EXPECT_EQ(status.message, "connect timeout must be a positive, finite number of seconds, got -1");
+    config = Config();
+    config.SetOperationTimeout(std::chrono::milliseconds(-1000));
+    status = client.Connect(lifecycle, config).get();
+    EXPECT_FALSE(status);
+    EXPECT_EQ(status.message, "operation timeout must be a positive, finite number of seconds, got -1");
+    EXPECT_FALSE(client.IsConnected());
 }
 
 } // namespace

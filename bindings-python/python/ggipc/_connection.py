@@ -84,12 +84,12 @@ class Connection:
             return _LifecycleAdapter(self, rpc.LifecycleHandler())
         return _LifecycleAdapter(self, handler)
 
-    def connect_sync(self, lifecycle_handler: Optional[rpc.LifecycleHandler] = None, timeout: float = 10.0) -> None:
-        """Connect, blocking (with the GIL released) for at most ``timeout`` seconds."""
+    def connect_sync(self, lifecycle_handler: Optional[rpc.LifecycleHandler] = None, timeout: Optional[float] = None) -> None:
+        """Connect, blocking (with the GIL released) for at most ``timeout`` seconds (None: ggipc's default)."""
         native = _ggipc.Client.connect(
             self.ipc_socket,
             self._authtoken,
-            float(timeout),
+            None if timeout is None else float(timeout),
             self.operation_timeout,
             self.reconnect,
             self._lifecycle(lifecycle_handler),
@@ -98,7 +98,7 @@ class Connection:
         with self._lock:
             self._native = native
 
-    def connect(self, lifecycle_handler: Optional[rpc.LifecycleHandler] = None, timeout: float = 10.0) -> "Future[None]":
+    def connect(self, lifecycle_handler: Optional[rpc.LifecycleHandler] = None, timeout: Optional[float] = None) -> "Future[None]":
         """Start connecting; the returned future completes when the connection is established."""
         fut = new_future()
 
@@ -114,7 +114,7 @@ class Connection:
             done,
             self.ipc_socket,
             self._authtoken,
-            float(timeout),
+            None if timeout is None else float(timeout),
             self.operation_timeout,
             self.reconnect,
             self._lifecycle(lifecycle_handler),

@@ -45,7 +45,7 @@ class Client:
     def connect(
         socket_path: str,
         auth_token: str,
-        connect_timeout: float,
+        connect_timeout: Optional[float],
         operation_timeout: Optional[float],
         reconnect: bool,
         lifecycle: Optional[Callable[[int, Any], None]],
@@ -60,7 +60,7 @@ class Client:
         callback: Callable[[Any], None],
         socket_path: str,
         auth_token: str,
-        connect_timeout: float,
+        connect_timeout: Optional[float],
         operation_timeout: Optional[float],
         reconnect: bool,
         lifecycle: Optional[Callable[[int, Any], None]],

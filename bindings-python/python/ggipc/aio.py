@@ -63,7 +63,7 @@ class Client(Operations):
         *,
         ipc_socket: Optional[str] = None,
         authtoken: Optional[str] = None,
-        timeout: float = 10.0,
+        timeout: Optional[float] = None,
         operation_timeout: Optional[float] = None,
         reconnect: bool = False,
     ) -> "Client":
@@ -81,7 +81,7 @@ class Client(Operations):
             done,
             _core.resolve_socket(ipc_socket),
             _core.resolve_token(authtoken),
-            float(timeout),
+            None if timeout is None else float(timeout),
             operation_timeout,
             reconnect,
             None,

@@ -16,7 +16,7 @@ def connect(
     ipc_socket: Optional[str] = None,
     authtoken: Optional[str] = None,
     lifecycle_handler: Optional[LifecycleHandler] = None,
-    timeout: float = 10.0,
+    timeout: Optional[float] = None,
     operation_timeout: Optional[float] = None,
     reconnect: bool = False,
     max_queued_events: Optional[int] = None,
@@ -29,7 +29,7 @@ def connect(
         authtoken: the component's auth token; defaults to the environment variable ``SVCUID``.
         lifecycle_handler: receives connection events
             (see :class:`ggipc.eventstreamrpc.LifecycleHandler`).
-        timeout: seconds to wait for the connection to be established.
+        timeout: seconds to wait for the connection to be established (None: ggipc's default, 10 s).
         operation_timeout: (ggipc) seconds each operation may take (None: ggipc's default).
         reconnect: (ggipc) reconnect and re-subscribe automatically if the connection is lost.
         max_queued_events: (ggipc) messages queued per subscription for a slow handler; beyond it

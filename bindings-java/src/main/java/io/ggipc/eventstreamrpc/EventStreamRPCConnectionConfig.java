@@ -5,8 +5,9 @@ import java.util.Objects;
 
 /**
  * Where and how to connect: the nucleus' IPC socket, the component's auth token (SVCUID), the timeouts,
- * reconnection and the subscription queue size. Every wait has a timeout: connect defaults to 10 s, each
- * operation to 10 s. A negative timeout is refused when connecting ({@link ErrorCode#INVALID_ARGUMENT}).
+ * reconnection and the subscription queue size. Every wait has a timeout: what is not set here (or set to zero)
+ * is the library's default (10 s to connect, 10 s per operation). A negative timeout is refused when connecting
+ * ({@link ErrorCode#INVALID_ARGUMENT}), with the words every ggipc binding uses.
  */
 public class EventStreamRPCConnectionConfig {
     /** Environment variable holding the IPC socket path. */
@@ -16,8 +17,8 @@ public class EventStreamRPCConnectionConfig {
 
     private final String socketPath;
     private final String authToken;
-    private Duration connectTimeout = Duration.ofSeconds(10);
-    private Duration operationTimeout = Duration.ofSeconds(10);
+    private Duration connectTimeout;
+    private Duration operationTimeout;
     private boolean reconnect;
     private Integer subscriptionQueueSize;
 
@@ -47,6 +48,7 @@ public class EventStreamRPCConnectionConfig {
         return authToken;
     }
 
+    /** The connect timeout, or {@code null} for the library's default. */
     public Duration getConnectTimeout() {
         return connectTimeout;
     }
@@ -56,6 +58,7 @@ public class EventStreamRPCConnectionConfig {
         return this;
     }
 
+    /** The operation timeout, or {@code null} for the library's default. */
     public Duration getOperationTimeout() {
         return operationTimeout;
     }

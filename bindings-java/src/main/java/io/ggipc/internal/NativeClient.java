@@ -45,11 +45,16 @@ public final class NativeClient implements AutoCloseable {
         Native.init();
         LifecycleBridge bridge = new LifecycleBridge(lifecycle);
         long h = Native.clientConnect(config.getSocketPath(), config.getAuthToken(),
-                config.getConnectTimeout().toMillis(), config.getOperationTimeout().toMillis(), config.isReconnect(),
+                millis(config.getConnectTimeout()), millis(config.getOperationTimeout()), config.isReconnect(),
                 config.getSubscriptionQueueSize() == null ? 0 : config.getSubscriptionQueueSize(), bridge);
         ClientState state = new ClientState(h);
         bridge.state = state;
         return new NativeClient(h, state);
+    }
+
+    /** A timeout for the native side: 0 ("not given") for {@code null}, the library's default. */
+    private static long millis(java.time.Duration d) {
+        return d == null ? 0 : d.toMillis();
     }
 
     public boolean isClosed() {

@@ -154,15 +154,15 @@ class GeneratedSurfaceTest {
         }
         // A negative timeout is refused on this side, before anything is sent, with kind InvalidArgument.
         EventStreamRPCConnection c = new EventStreamRPCConnection(new EventStreamRPCConnectionConfig(server.socket,
-                server.fullToken).withOperationTimeout(Duration.ofMillis(-1)));
+                server.fullToken).withOperationTimeout(Duration.ofSeconds(-1)));
         EventStreamRPCException e = assertInstanceOf(EventStreamRPCException.class, cause(c.connect(null)));
         assertEquals(ErrorCode.INVALID_ARGUMENT, e.getCode());
-        assertEquals("operation timeout must not be negative: -1 ms", e.getMessage());
+        assertEquals("operation timeout must be a positive, finite number of seconds, got -1", e.getMessage());
         IOException io = assertThrows(IOException.class, () -> GreengrassCoreIPCClientV2.builder()
                 .withSocketPath(server.socket).withAuthToken(server.fullToken)
-                .withConnectTimeout(Duration.ofSeconds(-2)).build());
+                .withConnectTimeout(Duration.ofSeconds(-1)).build());
         EventStreamRPCException ce = assertInstanceOf(EventStreamRPCException.class, io.getCause());
         assertEquals(ErrorCode.INVALID_ARGUMENT, ce.getCode());
-        assertEquals("connect timeout must not be negative: -2000 ms", ce.getMessage());
+        assertEquals("connect timeout must be a positive, finite number of seconds, got -1", ce.getMessage());
     }
 }

@@ -143,6 +143,7 @@ public final class Bench {
             {"Java threads started", "javaThreads"},
             {"heap used after GC (MiB)", "heapMiB"},
             {"RSS (MiB)", "rssMiB"},
+            {"context switches/sync publish", "switches"},
         };
         System.out.printf("%-28s %14s %14s %8s%n", "metric", "ggipc", "aws-sdk-v2", "ratio");
         for (String[] row : rows) {
@@ -167,6 +168,37 @@ public final class Bench {
             }
         }
         return -1;
+    }
+
+    /** Voluntary and involuntary context switches of every thread of this process (its thread wake-ups). */
+    static long contextSwitches() {
+        long total = 0;
+        String[] tasks = new File("/proc/self/task").list();
+        if (tasks == null) {
+            return -1;
+        }
+        for (String tid : tasks) {
+            try {
+                for (String l : Files.readAllLines(Path.of("/proc/self/task", tid, "status"))) {
+                    if (l.startsWith("voluntary_ctxt_switches") || l.startsWith("nonvoluntary_ctxt_switches")) {
+                        total += Long.parseLong(l.replaceAll("[^0-9]", ""));
+                    }
+                }
+            } catch (IOException gone) {
+                // the thread ended meanwhile
+            }
+        }
+        return total;
+    }
+
+    /** Context switches per synchronous publish over a fixed number of publishes. */
+    static double syncSwitches(Target t, byte[] payload) throws Exception {
+        final int n = 20_000;
+        long before = contextSwitches();
+        for (int i = 0; i < n; i++) {
+            t.publishSync("bench/sync", payload);
+        }
+        return (contextSwitches() - before) / (double) n;
     }
 
     static double syncRate(Target t, byte[] payload) throws Exception {
@@ -223,6 +255,7 @@ public final class Bench {
                 sync = Math.max(sync, syncRate(t, payload));
                 async = Math.max(async, asyncRate(t, payload));
             }
+            double switches = syncSwitches(t, payload);
 
             CountDownLatch all = new CountDownLatch(EVENTS);
             AtomicLong lastEvent = new AtomicLong();
@@ -249,8 +282,8 @@ public final class Bench {
             System.gc();
             Thread.sleep(200);
             double heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed() / (1024.0 * 1024.0);
-            System.out.printf("RESULT sync=%.0f async=%.0f events=%.0f osThreads=%d javaThreads=%d heapMiB=%.1f rssMiB=%.1f%n",
-                    sync, async, events, os1 - os0, java1 - java0, heap, rssMiB());
+            System.out.printf("RESULT sync=%.0f async=%.0f events=%.0f osThreads=%d javaThreads=%d heapMiB=%.1f rssMiB=%.1f"
+                    + " switches=%.2f%n", sync, async, events, os1 - os0, java1 - java0, heap, rssMiB(), switches);
         }
     }
 }
