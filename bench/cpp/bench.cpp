@@ -6,6 +6,9 @@
 //   cpp_sdk_sync_wakeups_per_publish, cpp_c_sync_wakeups_per_publish
 //                                voluntary context switches (thread wake-ups) of the whole process per
 //                                synchronous publish (summed over /proc/self/task/*/status)
+//   cpp_sdk_generated_call_wakeups_per_call
+//                                the same for a generated operation's class (GetConfiguration, one at a
+//                                time, answered "Key not found": a whole round trip)
 //   cpp_events_per_s             IoTCoreMessage events delivered to a C++ stream handler while a
 //                                second connection publishes with up to 128 publishes in flight
 // Usage: bench_cpp SOCKET TOKEN [COUNT]
@@ -150,6 +153,22 @@ int main(int argc, char **argv) {
     std::printf("cpp_c_sync_publish_per_s %.0f\n", static_cast<double>(count) / Seconds(start));
     std::printf("cpp_c_sync_wakeups_per_publish %.2f\n",
                 static_cast<double>(VoluntarySwitches() - switches) / static_cast<double>(count));
+
+    GetConfigurationRequest get;
+    get.SetKeyPath({"bench"});
+    const long calls = count / 4 > 0 ? count / 4 : 1;
+    switches = VoluntarySwitches();
+    for (long i = 0; i < calls; ++i) {
+        GetConfigurationOperation operation = client.NewGetConfiguration();
+        operation.Activate(get, nullptr).wait();
+        auto result = operation.GetResult().get();
+        if (result.GetResultType() != OPERATION_ERROR) {
+            std::fprintf(stderr, "GetConfiguration: expected the nucleus' ResourceNotFoundError\n");
+            return 1;
+        }
+    }
+    std::printf("cpp_sdk_generated_call_wakeups_per_call %.2f\n",
+                static_cast<double>(VoluntarySwitches() - switches) / static_cast<double>(calls));
 
     Counter counter;
     SubscribeToIoTCoreRequest subscribe;

@@ -52,6 +52,14 @@
 typedef struct ggipc_binary_message ggipc_binary_message;
 
 /**
+ * A request/response operation started by a `ggipc_client_<operation>_begin` function: its request was
+ * written on the starting thread; whoever waits for it (`ggipc_call_wait`) reads the answer on its own
+ * thread (one wake-up per round trip); `ggipc_call_<operation>_response` then gives the outcome. The call
+ * completes whether or not anyone waits. Release it with `ggipc_call_free`.
+ */
+typedef struct ggipc_call ggipc_call;
+
+/**
  * A connection to the nucleus. Created by `ggipc_client_connect`, released by
  * `ggipc_client_free`. Every function taking a `const ggipc_client *` may be
  * called from any number of threads at once (including from callbacks), but not
@@ -3259,6 +3267,27 @@ struct ggipc_error *ggipc_client_publish_to_iot_core_async(const struct ggipc_cl
                                                            ggipc_free_userdata_fn free_userdata);
 
 /**
+ * `aws.greengrass#PublishToIoTCore` in two halves, for a caller that waits later or elsewhere: `request` (only read) is written on
+ * the calling thread and the started call is written to `*out` (release it with `ggipc_call_free`). Wait for it
+ * with `ggipc_call_wait` (the waiting thread reads the answer itself: one wake-up per round trip), then read the
+ * outcome with `ggipc_call_publish_to_iot_core_response`. Returns NULL when the call was started (a failure to send is its
+ * outcome), or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client`, `request` or `out` (then `*out` is
+ * untouched). Thread-safety: any thread, not from inside an async runtime.
+ */
+struct ggipc_error *ggipc_client_publish_to_iot_core_begin(const struct ggipc_client *client,
+                                                           const struct ggipc_publish_to_iot_core_request *request,
+                                                           struct ggipc_call **out);
+
+/**
+ * The outcome of a completed `ggipc_client_publish_to_iot_core_begin` call (`ggipc_call_wait` returned true): NULL on success,
+ * with the response written to `*out_response` (the caller frees it with `ggipc_publish_to_iot_core_response_free`; NULL `out_response`
+ * discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`) with its message, a transport error, or
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `call`, a call of another operation, or one not completed yet.
+ */
+struct ggipc_error *ggipc_call_publish_to_iot_core_response(const struct ggipc_call *call,
+                                                            struct ggipc_publish_to_iot_core_response **out_response);
+
+/**
  * Subscribes to MQTT messages from AWS IoT Core.
  *
  * `aws.greengrass#SubscribeToIoTCore`: sends `request` (only read) and blocks until the nucleus answers (bounded by the client's
@@ -3327,6 +3356,27 @@ struct ggipc_error *ggipc_client_publish_to_topic_async(const struct ggipc_clien
                                                         ggipc_free_userdata_fn free_userdata);
 
 /**
+ * `aws.greengrass#PublishToTopic` in two halves, for a caller that waits later or elsewhere: `request` (only read) is written on
+ * the calling thread and the started call is written to `*out` (release it with `ggipc_call_free`). Wait for it
+ * with `ggipc_call_wait` (the waiting thread reads the answer itself: one wake-up per round trip), then read the
+ * outcome with `ggipc_call_publish_to_topic_response`. Returns NULL when the call was started (a failure to send is its
+ * outcome), or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client`, `request` or `out` (then `*out` is
+ * untouched). Thread-safety: any thread, not from inside an async runtime.
+ */
+struct ggipc_error *ggipc_client_publish_to_topic_begin(const struct ggipc_client *client,
+                                                        const struct ggipc_publish_to_topic_request *request,
+                                                        struct ggipc_call **out);
+
+/**
+ * The outcome of a completed `ggipc_client_publish_to_topic_begin` call (`ggipc_call_wait` returned true): NULL on success,
+ * with the response written to `*out_response` (the caller frees it with `ggipc_publish_to_topic_response_free`; NULL `out_response`
+ * discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`) with its message, a transport error, or
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `call`, a call of another operation, or one not completed yet.
+ */
+struct ggipc_error *ggipc_call_publish_to_topic_response(const struct ggipc_call *call,
+                                                         struct ggipc_publish_to_topic_response **out_response);
+
+/**
  * Subscribes to local messages on a topic.
  *
  * `aws.greengrass#SubscribeToTopic`: sends `request` (only read) and blocks until the nucleus answers (bounded by the client's
@@ -3376,6 +3426,27 @@ struct ggipc_error *ggipc_client_get_configuration_async(const struct ggipc_clie
                                                          ggipc_free_userdata_fn free_userdata);
 
 /**
+ * `aws.greengrass#GetConfiguration` in two halves, for a caller that waits later or elsewhere: `request` (only read) is written on
+ * the calling thread and the started call is written to `*out` (release it with `ggipc_call_free`). Wait for it
+ * with `ggipc_call_wait` (the waiting thread reads the answer itself: one wake-up per round trip), then read the
+ * outcome with `ggipc_call_get_configuration_response`. Returns NULL when the call was started (a failure to send is its
+ * outcome), or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client`, `request` or `out` (then `*out` is
+ * untouched). Thread-safety: any thread, not from inside an async runtime.
+ */
+struct ggipc_error *ggipc_client_get_configuration_begin(const struct ggipc_client *client,
+                                                         const struct ggipc_get_configuration_request *request,
+                                                         struct ggipc_call **out);
+
+/**
+ * The outcome of a completed `ggipc_client_get_configuration_begin` call (`ggipc_call_wait` returned true): NULL on success,
+ * with the response written to `*out_response` (the caller frees it with `ggipc_get_configuration_response_free`; NULL `out_response`
+ * discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR`) with its message, a transport error, or
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `call`, a call of another operation, or one not completed yet.
+ */
+struct ggipc_error *ggipc_call_get_configuration_response(const struct ggipc_call *call,
+                                                          struct ggipc_get_configuration_response **out_response);
+
+/**
  * Merges a value into the caller's configuration.
  *
  * `aws.greengrass#UpdateConfiguration`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
@@ -3404,6 +3475,27 @@ struct ggipc_error *ggipc_client_update_configuration_async(const struct ggipc_c
                                                             ggipc_update_configuration_callback callback,
                                                             void *userdata,
                                                             ggipc_free_userdata_fn free_userdata);
+
+/**
+ * `aws.greengrass#UpdateConfiguration` in two halves, for a caller that waits later or elsewhere: `request` (only read) is written on
+ * the calling thread and the started call is written to `*out` (release it with `ggipc_call_free`). Wait for it
+ * with `ggipc_call_wait` (the waiting thread reads the answer itself: one wake-up per round trip), then read the
+ * outcome with `ggipc_call_update_configuration_response`. Returns NULL when the call was started (a failure to send is its
+ * outcome), or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client`, `request` or `out` (then `*out` is
+ * untouched). Thread-safety: any thread, not from inside an async runtime.
+ */
+struct ggipc_error *ggipc_client_update_configuration_begin(const struct ggipc_client *client,
+                                                            const struct ggipc_update_configuration_request *request,
+                                                            struct ggipc_call **out);
+
+/**
+ * The outcome of a completed `ggipc_client_update_configuration_begin` call (`ggipc_call_wait` returned true): NULL on success,
+ * with the response written to `*out_response` (the caller frees it with `ggipc_update_configuration_response_free`; NULL `out_response`
+ * discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_CONFLICT_ERROR`, `GGIPC_ERROR_KIND_FAILED_UPDATE_CONDITION_CHECK_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`) with its message, a transport error, or
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `call`, a call of another operation, or one not completed yet.
+ */
+struct ggipc_error *ggipc_call_update_configuration_response(const struct ggipc_call *call,
+                                                             struct ggipc_update_configuration_response **out_response);
 
 /**
  * Subscribes to changes of a component's configuration.
@@ -3474,6 +3566,27 @@ struct ggipc_error *ggipc_client_send_configuration_validity_report_async(const 
                                                                           ggipc_free_userdata_fn free_userdata);
 
 /**
+ * `aws.greengrass#SendConfigurationValidityReport` in two halves, for a caller that waits later or elsewhere: `request` (only read) is written on
+ * the calling thread and the started call is written to `*out` (release it with `ggipc_call_free`). Wait for it
+ * with `ggipc_call_wait` (the waiting thread reads the answer itself: one wake-up per round trip), then read the
+ * outcome with `ggipc_call_send_configuration_validity_report_response`. Returns NULL when the call was started (a failure to send is its
+ * outcome), or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client`, `request` or `out` (then `*out` is
+ * untouched). Thread-safety: any thread, not from inside an async runtime.
+ */
+struct ggipc_error *ggipc_client_send_configuration_validity_report_begin(const struct ggipc_client *client,
+                                                                          const struct ggipc_send_configuration_validity_report_request *request,
+                                                                          struct ggipc_call **out);
+
+/**
+ * The outcome of a completed `ggipc_client_send_configuration_validity_report_begin` call (`ggipc_call_wait` returned true): NULL on success,
+ * with the response written to `*out_response` (the caller frees it with `ggipc_send_configuration_validity_report_response_free`; NULL `out_response`
+ * discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`) with its message, a transport error, or
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `call`, a call of another operation, or one not completed yet.
+ */
+struct ggipc_error *ggipc_call_send_configuration_validity_report_response(const struct ggipc_call *call,
+                                                                           struct ggipc_send_configuration_validity_report_response **out_response);
+
+/**
  * Reports the component's state to the nucleus.
  *
  * `aws.greengrass#UpdateState`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
@@ -3502,6 +3615,27 @@ struct ggipc_error *ggipc_client_update_state_async(const struct ggipc_client *c
                                                     ggipc_update_state_callback callback,
                                                     void *userdata,
                                                     ggipc_free_userdata_fn free_userdata);
+
+/**
+ * `aws.greengrass#UpdateState` in two halves, for a caller that waits later or elsewhere: `request` (only read) is written on
+ * the calling thread and the started call is written to `*out` (release it with `ggipc_call_free`). Wait for it
+ * with `ggipc_call_wait` (the waiting thread reads the answer itself: one wake-up per round trip), then read the
+ * outcome with `ggipc_call_update_state_response`. Returns NULL when the call was started (a failure to send is its
+ * outcome), or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client`, `request` or `out` (then `*out` is
+ * untouched). Thread-safety: any thread, not from inside an async runtime.
+ */
+struct ggipc_error *ggipc_client_update_state_begin(const struct ggipc_client *client,
+                                                    const struct ggipc_update_state_request *request,
+                                                    struct ggipc_call **out);
+
+/**
+ * The outcome of a completed `ggipc_client_update_state_begin` call (`ggipc_call_wait` returned true): NULL on success,
+ * with the response written to `*out_response` (the caller frees it with `ggipc_update_state_response_free`; NULL `out_response`
+ * discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR`) with its message, a transport error, or
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `call`, a call of another operation, or one not completed yet.
+ */
+struct ggipc_error *ggipc_call_update_state_response(const struct ggipc_call *call,
+                                                     struct ggipc_update_state_response **out_response);
 
 /**
  * Subscribes to deployment events that update the component.
@@ -3551,6 +3685,27 @@ struct ggipc_error *ggipc_client_defer_component_update_async(const struct ggipc
                                                               ggipc_defer_component_update_callback callback,
                                                               void *userdata,
                                                               ggipc_free_userdata_fn free_userdata);
+
+/**
+ * `aws.greengrass#DeferComponentUpdate` in two halves, for a caller that waits later or elsewhere: `request` (only read) is written on
+ * the calling thread and the started call is written to `*out` (release it with `ggipc_call_free`). Wait for it
+ * with `ggipc_call_wait` (the waiting thread reads the answer itself: one wake-up per round trip), then read the
+ * outcome with `ggipc_call_defer_component_update_response`. Returns NULL when the call was started (a failure to send is its
+ * outcome), or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client`, `request` or `out` (then `*out` is
+ * untouched). Thread-safety: any thread, not from inside an async runtime.
+ */
+struct ggipc_error *ggipc_client_defer_component_update_begin(const struct ggipc_client *client,
+                                                              const struct ggipc_defer_component_update_request *request,
+                                                              struct ggipc_call **out);
+
+/**
+ * The outcome of a completed `ggipc_client_defer_component_update_begin` call (`ggipc_call_wait` returned true): NULL on success,
+ * with the response written to `*out_response` (the caller frees it with `ggipc_defer_component_update_response_free`; NULL `out_response`
+ * discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR`) with its message, a transport error, or
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `call`, a call of another operation, or one not completed yet.
+ */
+struct ggipc_error *ggipc_call_defer_component_update_response(const struct ggipc_call *call,
+                                                               struct ggipc_defer_component_update_response **out_response);
 
 /**
  * Creates a publish request for `topic` with `qos` and the payload
@@ -3830,6 +3985,21 @@ void ggipc_subscription_stop_callbacks(const struct ggipc_subscription *subscrip
  * in which case the current callback is the last one. NULL is a no-op.
  */
 void ggipc_subscription_free(struct ggipc_subscription *subscription);
+
+/**
+ * Waits up to `timeout_ms` milliseconds (`UINT64_MAX` = until done; the client's operation timeout still
+ * applies) for a call started by a `ggipc_client_<operation>_begin` function, reading its answer on the
+ * calling thread. Returns true once it has completed (successfully or not), false on timeout or a NULL
+ * `call`. A timed-out wait leaves the call running; wait again or free it. Threads waiting on one call at
+ * once take turns.
+ */
+bool ggipc_call_wait(const struct ggipc_call *call,
+                     uint64_t timeout_ms);
+
+/**
+ * Releases a call; one still in flight goes on without it. NULL is a no-op.
+ */
+void ggipc_call_free(struct ggipc_call *call);
 
 #ifdef __cplusplus
 }  // extern "C"

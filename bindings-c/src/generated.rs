@@ -5651,6 +5651,60 @@ pub unsafe extern "C" fn ggipc_client_publish_to_iot_core_async(
     })
 }
 
+/// `aws.greengrass#PublishToIoTCore` in two halves, for a caller that waits later or elsewhere: `request` (only read) is written on
+/// the calling thread and the started call is written to `*out` (release it with `ggipc_call_free`). Wait for it
+/// with `ggipc_call_wait` (the waiting thread reads the answer itself: one wake-up per round trip), then read the
+/// outcome with `ggipc_call_publish_to_iot_core_response`. Returns NULL when the call was started (a failure to send is its
+/// outcome), or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client`, `request` or `out` (then `*out` is
+/// untouched). Thread-safety: any thread, not from inside an async runtime.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_publish_to_iot_core_begin(
+    client: *const ggipc_client,
+    request: *const ggipc_publish_to_iot_core_request,
+    out: *mut *mut ggipc_call,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        if out.is_null() {
+            return Err(Error::null_argument("out"));
+        }
+        let call = call_begin(client, &model::PUBLISH_TO_IOT_CORE, &request.to_core())?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(call)) };
+        Ok(())
+    })
+}
+
+/// The outcome of a completed `ggipc_client_publish_to_iot_core_begin` call (`ggipc_call_wait` returned true): NULL on success,
+/// with the response written to `*out_response` (the caller frees it with `ggipc_publish_to_iot_core_response_free`; NULL `out_response`
+/// discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`) with its message, a transport error, or
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `call`, a call of another operation, or one not completed yet.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_call_publish_to_iot_core_response(
+    call: *const ggipc_call,
+    out_response: *mut *mut ggipc_publish_to_iot_core_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or a live call.
+        let response = unsafe {
+            call_response::<model::PublishToIoTCoreResponse>(call, &model::PUBLISH_TO_IOT_CORE)
+        }?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_publish_to_iot_core_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
 /// Callbacks of a `aws.greengrass#SubscribeToIoTCore` stream. Any member may be NULL. They run on the subscription's own
 /// dispatcher thread (never a runtime worker), one at a time and in order; they may call any library function,
 /// blocking ones included, and may close or free the subscription or its client.
@@ -5915,6 +5969,60 @@ pub unsafe extern "C" fn ggipc_client_publish_to_topic_async(
     })
 }
 
+/// `aws.greengrass#PublishToTopic` in two halves, for a caller that waits later or elsewhere: `request` (only read) is written on
+/// the calling thread and the started call is written to `*out` (release it with `ggipc_call_free`). Wait for it
+/// with `ggipc_call_wait` (the waiting thread reads the answer itself: one wake-up per round trip), then read the
+/// outcome with `ggipc_call_publish_to_topic_response`. Returns NULL when the call was started (a failure to send is its
+/// outcome), or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client`, `request` or `out` (then `*out` is
+/// untouched). Thread-safety: any thread, not from inside an async runtime.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_publish_to_topic_begin(
+    client: *const ggipc_client,
+    request: *const ggipc_publish_to_topic_request,
+    out: *mut *mut ggipc_call,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        if out.is_null() {
+            return Err(Error::null_argument("out"));
+        }
+        let call = call_begin(client, &model::PUBLISH_TO_TOPIC, &request.to_core())?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(call)) };
+        Ok(())
+    })
+}
+
+/// The outcome of a completed `ggipc_client_publish_to_topic_begin` call (`ggipc_call_wait` returned true): NULL on success,
+/// with the response written to `*out_response` (the caller frees it with `ggipc_publish_to_topic_response_free`; NULL `out_response`
+/// discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`) with its message, a transport error, or
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `call`, a call of another operation, or one not completed yet.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_call_publish_to_topic_response(
+    call: *const ggipc_call,
+    out_response: *mut *mut ggipc_publish_to_topic_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or a live call.
+        let response = unsafe {
+            call_response::<model::PublishToTopicResponse>(call, &model::PUBLISH_TO_TOPIC)
+        }?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_publish_to_topic_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
 /// Callbacks of a `aws.greengrass#SubscribeToTopic` stream. Any member may be NULL. They run on the subscription's own
 /// dispatcher thread (never a runtime worker), one at a time and in order; they may call any library function,
 /// blocking ones included, and may close or free the subscription or its client.
@@ -6096,6 +6204,60 @@ pub unsafe extern "C" fn ggipc_client_get_configuration_async(
     })
 }
 
+/// `aws.greengrass#GetConfiguration` in two halves, for a caller that waits later or elsewhere: `request` (only read) is written on
+/// the calling thread and the started call is written to `*out` (release it with `ggipc_call_free`). Wait for it
+/// with `ggipc_call_wait` (the waiting thread reads the answer itself: one wake-up per round trip), then read the
+/// outcome with `ggipc_call_get_configuration_response`. Returns NULL when the call was started (a failure to send is its
+/// outcome), or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client`, `request` or `out` (then `*out` is
+/// untouched). Thread-safety: any thread, not from inside an async runtime.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_get_configuration_begin(
+    client: *const ggipc_client,
+    request: *const ggipc_get_configuration_request,
+    out: *mut *mut ggipc_call,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        if out.is_null() {
+            return Err(Error::null_argument("out"));
+        }
+        let call = call_begin(client, &model::GET_CONFIGURATION, &request.to_core())?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(call)) };
+        Ok(())
+    })
+}
+
+/// The outcome of a completed `ggipc_client_get_configuration_begin` call (`ggipc_call_wait` returned true): NULL on success,
+/// with the response written to `*out_response` (the caller frees it with `ggipc_get_configuration_response_free`; NULL `out_response`
+/// discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR`) with its message, a transport error, or
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `call`, a call of another operation, or one not completed yet.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_call_get_configuration_response(
+    call: *const ggipc_call,
+    out_response: *mut *mut ggipc_get_configuration_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or a live call.
+        let response = unsafe {
+            call_response::<model::GetConfigurationResponse>(call, &model::GET_CONFIGURATION)
+        }?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_get_configuration_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
 /// Merges a value into the caller's configuration.
 ///
 /// `aws.greengrass#UpdateConfiguration`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
@@ -6187,6 +6349,60 @@ pub unsafe extern "C" fn ggipc_client_update_configuration_async(
                 }
             },
         )
+    })
+}
+
+/// `aws.greengrass#UpdateConfiguration` in two halves, for a caller that waits later or elsewhere: `request` (only read) is written on
+/// the calling thread and the started call is written to `*out` (release it with `ggipc_call_free`). Wait for it
+/// with `ggipc_call_wait` (the waiting thread reads the answer itself: one wake-up per round trip), then read the
+/// outcome with `ggipc_call_update_configuration_response`. Returns NULL when the call was started (a failure to send is its
+/// outcome), or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client`, `request` or `out` (then `*out` is
+/// untouched). Thread-safety: any thread, not from inside an async runtime.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_update_configuration_begin(
+    client: *const ggipc_client,
+    request: *const ggipc_update_configuration_request,
+    out: *mut *mut ggipc_call,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        if out.is_null() {
+            return Err(Error::null_argument("out"));
+        }
+        let call = call_begin(client, &model::UPDATE_CONFIGURATION, &request.to_core())?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(call)) };
+        Ok(())
+    })
+}
+
+/// The outcome of a completed `ggipc_client_update_configuration_begin` call (`ggipc_call_wait` returned true): NULL on success,
+/// with the response written to `*out_response` (the caller frees it with `ggipc_update_configuration_response_free`; NULL `out_response`
+/// discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_CONFLICT_ERROR`, `GGIPC_ERROR_KIND_FAILED_UPDATE_CONDITION_CHECK_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`) with its message, a transport error, or
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `call`, a call of another operation, or one not completed yet.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_call_update_configuration_response(
+    call: *const ggipc_call,
+    out_response: *mut *mut ggipc_update_configuration_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or a live call.
+        let response = unsafe {
+            call_response::<model::UpdateConfigurationResponse>(call, &model::UPDATE_CONFIGURATION)
+        }?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_update_configuration_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
     })
 }
 
@@ -6460,6 +6676,69 @@ pub unsafe extern "C" fn ggipc_client_send_configuration_validity_report_async(
     })
 }
 
+/// `aws.greengrass#SendConfigurationValidityReport` in two halves, for a caller that waits later or elsewhere: `request` (only read) is written on
+/// the calling thread and the started call is written to `*out` (release it with `ggipc_call_free`). Wait for it
+/// with `ggipc_call_wait` (the waiting thread reads the answer itself: one wake-up per round trip), then read the
+/// outcome with `ggipc_call_send_configuration_validity_report_response`. Returns NULL when the call was started (a failure to send is its
+/// outcome), or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client`, `request` or `out` (then `*out` is
+/// untouched). Thread-safety: any thread, not from inside an async runtime.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_send_configuration_validity_report_begin(
+    client: *const ggipc_client,
+    request: *const ggipc_send_configuration_validity_report_request,
+    out: *mut *mut ggipc_call,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        if out.is_null() {
+            return Err(Error::null_argument("out"));
+        }
+        let call = call_begin(
+            client,
+            &model::SEND_CONFIGURATION_VALIDITY_REPORT,
+            &request.to_core(),
+        )?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(call)) };
+        Ok(())
+    })
+}
+
+/// The outcome of a completed `ggipc_client_send_configuration_validity_report_begin` call (`ggipc_call_wait` returned true): NULL on success,
+/// with the response written to `*out_response` (the caller frees it with `ggipc_send_configuration_validity_report_response_free`; NULL `out_response`
+/// discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`) with its message, a transport error, or
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `call`, a call of another operation, or one not completed yet.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_call_send_configuration_validity_report_response(
+    call: *const ggipc_call,
+    out_response: *mut *mut ggipc_send_configuration_validity_report_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or a live call.
+        let response = unsafe {
+            call_response::<model::SendConfigurationValidityReportResponse>(
+                call,
+                &model::SEND_CONFIGURATION_VALIDITY_REPORT,
+            )
+        }?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(
+                        ggipc_send_configuration_validity_report_response::from_core(response),
+                    ),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
 /// Reports the component's state to the nucleus.
 ///
 /// `aws.greengrass#UpdateState`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
@@ -6546,6 +6825,59 @@ pub unsafe extern "C" fn ggipc_client_update_state_async(
                 }
             },
         )
+    })
+}
+
+/// `aws.greengrass#UpdateState` in two halves, for a caller that waits later or elsewhere: `request` (only read) is written on
+/// the calling thread and the started call is written to `*out` (release it with `ggipc_call_free`). Wait for it
+/// with `ggipc_call_wait` (the waiting thread reads the answer itself: one wake-up per round trip), then read the
+/// outcome with `ggipc_call_update_state_response`. Returns NULL when the call was started (a failure to send is its
+/// outcome), or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client`, `request` or `out` (then `*out` is
+/// untouched). Thread-safety: any thread, not from inside an async runtime.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_update_state_begin(
+    client: *const ggipc_client,
+    request: *const ggipc_update_state_request,
+    out: *mut *mut ggipc_call,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        if out.is_null() {
+            return Err(Error::null_argument("out"));
+        }
+        let call = call_begin(client, &model::UPDATE_STATE, &request.to_core())?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(call)) };
+        Ok(())
+    })
+}
+
+/// The outcome of a completed `ggipc_client_update_state_begin` call (`ggipc_call_wait` returned true): NULL on success,
+/// with the response written to `*out_response` (the caller frees it with `ggipc_update_state_response_free`; NULL `out_response`
+/// discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR`) with its message, a transport error, or
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `call`, a call of another operation, or one not completed yet.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_call_update_state_response(
+    call: *const ggipc_call,
+    out_response: *mut *mut ggipc_update_state_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or a live call.
+        let response =
+            unsafe { call_response::<model::UpdateStateResponse>(call, &model::UPDATE_STATE) }?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_update_state_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
     })
 }
 
@@ -6727,5 +7059,62 @@ pub unsafe extern "C" fn ggipc_client_defer_component_update_async(
                 }
             },
         )
+    })
+}
+
+/// `aws.greengrass#DeferComponentUpdate` in two halves, for a caller that waits later or elsewhere: `request` (only read) is written on
+/// the calling thread and the started call is written to `*out` (release it with `ggipc_call_free`). Wait for it
+/// with `ggipc_call_wait` (the waiting thread reads the answer itself: one wake-up per round trip), then read the
+/// outcome with `ggipc_call_defer_component_update_response`. Returns NULL when the call was started (a failure to send is its
+/// outcome), or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client`, `request` or `out` (then `*out` is
+/// untouched). Thread-safety: any thread, not from inside an async runtime.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_defer_component_update_begin(
+    client: *const ggipc_client,
+    request: *const ggipc_defer_component_update_request,
+    out: *mut *mut ggipc_call,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        if out.is_null() {
+            return Err(Error::null_argument("out"));
+        }
+        let call = call_begin(client, &model::DEFER_COMPONENT_UPDATE, &request.to_core())?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(call)) };
+        Ok(())
+    })
+}
+
+/// The outcome of a completed `ggipc_client_defer_component_update_begin` call (`ggipc_call_wait` returned true): NULL on success,
+/// with the response written to `*out_response` (the caller frees it with `ggipc_defer_component_update_response_free`; NULL `out_response`
+/// discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR`) with its message, a transport error, or
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `call`, a call of another operation, or one not completed yet.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_call_defer_component_update_response(
+    call: *const ggipc_call,
+    out_response: *mut *mut ggipc_defer_component_update_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or a live call.
+        let response = unsafe {
+            call_response::<model::DeferComponentUpdateResponse>(
+                call,
+                &model::DEFER_COMPONENT_UPDATE,
+            )
+        }?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_defer_component_update_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
     })
 }

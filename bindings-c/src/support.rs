@@ -197,3 +197,106 @@ where
     });
     Ok(())
 }
+
+/// A request/response operation started by a `ggipc_client_<operation>_begin` function: its request was
+/// written on the starting thread; whoever waits for it (`ggipc_call_wait`) reads the answer on its own
+/// thread (one wake-up per round trip); `ggipc_call_<operation>_response` then gives the outcome. The call
+/// completes whether or not anyone waits. Release it with `ggipc_call_free`.
+pub struct ggipc_call {
+    op: &'static Operation,
+    state: std::sync::Mutex<CallState>,
+}
+
+enum CallState {
+    Pending(ggipc_core::blocking::PendingCall),
+    Done(Result<bytes::Bytes, Error>),
+}
+
+/// Starts `op` with `request` on `client`'s blocking connection. An encoding failure is returned (nothing
+/// was sent); a failure to send is the call's outcome.
+pub(crate) fn call_begin<Req: serde::Serialize>(
+    client: &ggipc_client,
+    op: &'static Operation,
+    request: &Req,
+) -> Result<Box<ggipc_call>, Error> {
+    let body = encode(request)?;
+    let timeout = client.conn.client().operation_timeout();
+    let state = match client.conn.blocking() {
+        Some(b) => match b.begin_call(op, body, timeout) {
+            Ok(call) => CallState::Pending(call),
+            Err(e) => CallState::Done(Err(Error::from(e))),
+        },
+        None => CallState::Done(Err(Error::new(
+            GGIPC_ERROR_KIND_UNMAPPED,
+            "the client has no blocking connection",
+        ))),
+    };
+    Ok(Box::new(ggipc_call {
+        op,
+        state: std::sync::Mutex::new(state),
+    }))
+}
+
+/// The decoded response of a completed call of `op`.
+///
+/// # Safety
+/// `call` is NULL or a live call.
+pub(crate) unsafe fn call_response<Resp: serde::de::DeserializeOwned>(
+    call: *const ggipc_call,
+    op: &'static Operation,
+) -> Result<Resp, Error> {
+    // SAFETY: per the contract above.
+    let call = unsafe { crate::ffi::try_ref(call, "call") }?;
+    if !std::ptr::eq(call.op, op) {
+        return Err(Error::invalid_argument(format!(
+            "this call is a {}, not a {}",
+            call.op.name, op.name
+        )));
+    }
+    let not_done = || Error::invalid_argument("the call has not completed yet");
+    let st = match call.state.try_lock() {
+        Ok(st) => st,
+        Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+        Err(std::sync::TryLockError::WouldBlock) => return Err(not_done()),
+    };
+    match &*st {
+        CallState::Done(Ok(body)) => decode(op, body),
+        CallState::Done(Err(e)) => Err(e.clone()),
+        CallState::Pending(_) => Err(not_done()),
+    }
+}
+
+/// Waits up to `timeout_ms` milliseconds (`UINT64_MAX` = until done; the client's operation timeout still
+/// applies) for a call started by a `ggipc_client_<operation>_begin` function, reading its answer on the
+/// calling thread. Returns true once it has completed (successfully or not), false on timeout or a NULL
+/// `call`. A timed-out wait leaves the call running; wait again or free it. Threads waiting on one call at
+/// once take turns.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_call_wait(call: *const ggipc_call, timeout_ms: u64) -> bool {
+    crate::ffi::boundary_or(false, || {
+        // SAFETY: NULL or a live call.
+        let Some(call) = (unsafe { call.as_ref() }) else {
+            return false;
+        };
+        let mut st = call.state.lock().unwrap_or_else(|p| p.into_inner());
+        match &mut *st {
+            CallState::Done(_) => true,
+            CallState::Pending(pending) => match pending.wait(Duration::from_millis(timeout_ms)) {
+                Some(r) => {
+                    *st = CallState::Done(r.map_err(Error::from));
+                    true
+                }
+                None => false,
+            },
+        }
+    })
+}
+
+/// Releases a call; one still in flight goes on without it. NULL is a no-op.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_call_free(call: *mut ggipc_call) {
+    crate::ffi::boundary_or((), || {
+        // SAFETY: NULL or a call the caller owns.
+        unsafe { crate::ffi::free_raw(call) }
+    })
+}

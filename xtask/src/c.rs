@@ -580,6 +580,28 @@ fn operation(m: &Model, op: &crate::model::Operation, o: &mut String) {
                 "#[no_mangle]\npub unsafe extern \"C\" fn ggipc_client_{f}_async(client: *const ggipc_client, request: *const {req}, callback: ggipc_{f}_callback, userdata: *mut c_void, free_userdata: ggipc_free_userdata_fn) -> *mut ggipc_error {{\n    boundary(|| {{\n        // SAFETY: NULL or live objects.\n        let client = unsafe {{ try_ref(client, \"client\") }}?;\n        // SAFETY: as above.\n        let request = unsafe {{ try_ref(request, \"request\") }}?;\n        let ud = UserData::new(userdata, free_userdata);\n        call_async(client, &model::{konst}, &request.to_core(), ud, move |ud, result: Result<model::{}, Error>| {{\n            let Some(cb) = callback else {{ return }};\n            match result {{\n                Ok(r) => {{\n                    let r = {resp}::from_core(r);\n                    // SAFETY: the callback and userdata were registered together.\n                    unsafe {{ cb(ud, std::ptr::null(), &r) }};\n                }}\n                Err(e) => {{\n                    let e = e.to_c();\n                    // SAFETY: as above.\n                    unsafe {{ cb(ud, &e, std::ptr::null()) }};\n                }}\n            }}\n        }})\n    }})\n}}\n",
                 rust_shape(m, &op.response)
             );
+            doc(
+                o,
+                &format!(
+                    "`{}#{}` in two halves, for a caller that waits later or elsewhere: `request` (only read) is written on\nthe calling thread and the started call is written to `*out` (release it with `ggipc_call_free`). Wait for it\nwith `ggipc_call_wait` (the waiting thread reads the answer itself: one wake-up per round trip), then read the\noutcome with `ggipc_call_{f}_response`. Returns NULL when the call was started (a failure to send is its\noutcome), or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client`, `request` or `out` (then `*out` is\nuntouched). Thread-safety: any thread, not from inside an async runtime.",
+                    m.namespace, op.name
+                ),
+            );
+            let _ = writeln!(
+                o,
+                "#[no_mangle]\npub unsafe extern \"C\" fn ggipc_client_{f}_begin(client: *const ggipc_client, request: *const {req}, out: *mut *mut ggipc_call) -> *mut ggipc_error {{\n    boundary(|| {{\n        // SAFETY: NULL or live objects.\n        let client = unsafe {{ try_ref(client, \"client\") }}?;\n        // SAFETY: as above.\n        let request = unsafe {{ try_ref(request, \"request\") }}?;\n        if out.is_null() {{\n            return Err(Error::null_argument(\"out\"));\n        }}\n        let call = call_begin(client, &model::{konst}, &request.to_core())?;\n        // SAFETY: checked non-NULL above.\n        unsafe {{ write_out(out, Box::into_raw(call)) }};\n        Ok(())\n    }})\n}}\n"
+            );
+            doc(
+                o,
+                &format!(
+                    "The outcome of a completed `ggipc_client_{f}_begin` call (`ggipc_call_wait` returned true): NULL on success,\nwith the response written to `*out_response` (the caller frees it with `{resp}_free`; NULL `out_response`\ndiscards it), or the error: the nucleus' modeled errors ({errors}) with its message, a transport error, or\n`GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `call`, a call of another operation, or one not completed yet."
+                ),
+            );
+            let _ = writeln!(
+                o,
+                "#[no_mangle]\npub unsafe extern \"C\" fn ggipc_call_{f}_response(call: *const ggipc_call, out_response: *mut *mut {resp}) -> *mut ggipc_error {{\n    boundary(|| {{\n        // SAFETY: NULL or a live call.\n        let response = unsafe {{ call_response::<model::{}>(call, &model::{konst}) }}?;\n        if !out_response.is_null() {{\n            // SAFETY: checked non-NULL.\n            unsafe {{ write_out(out_response, into_raw({resp}::from_core(response))) }};\n        }}\n        Ok(())\n    }})\n}}\n",
+                rust_shape(m, &op.response)
+            );
         }
         Some(ev) => {
             let cev = c_shape(ev);

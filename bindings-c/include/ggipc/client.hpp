@@ -164,66 +164,6 @@ inline RpcError OutOfMemory() {
 }
 
 /**
- * The completion of an asynchronous C call: set once by the completion callback, waited for by the
- * operation's future. The library holds it through a heap `shared_ptr` passed as `userdata`.
- */
-template <typename Result>
-class CallState : public std::enable_shared_from_this<CallState<Result>> {
-  public:
-    /** A new state and the `userdata` that keeps it alive (NULL when out of memory). */
-    static std::shared_ptr<CallState> *Keep() noexcept {
-        try {
-            return new std::shared_ptr<CallState>(std::make_shared<CallState>());
-        } catch (...) {
-            return nullptr;
-        }
-    }
-    static CallState *Of(void *userdata) noexcept { return static_cast<std::shared_ptr<CallState> *>(userdata)->get(); }
-    static void Release(void *userdata) noexcept { delete static_cast<std::shared_ptr<CallState> *>(userdata); }
-
-    void Set(Result r) noexcept {
-        {
-            std::lock_guard<std::mutex> lock(m_mutex);
-            m_result = std::move(r);
-            m_done = true;
-        }
-        m_done_cv.notify_all();
-    }
-    bool Wait(uint64_t ms) noexcept {
-        std::unique_lock<std::mutex> lock(m_mutex);
-        if (ms == UINT64_MAX) {
-            m_done_cv.wait(lock, [this] { return m_done; });
-            return true;
-        }
-        return m_done_cv.wait_for(lock, std::chrono::milliseconds(ms), [this] { return m_done; });
-    }
-    Result Take() noexcept {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        return m_result;
-    }
-    OperationFuture<Result> Future() noexcept {
-        struct Source : OperationFuture<Result>::Source {
-            std::shared_ptr<CallState> state;
-            bool Wait(uint64_t ms) noexcept override { return state->Wait(ms); }
-            Result Take() noexcept override { return state->Take(); }
-        };
-        try {
-            auto s = std::make_shared<Source>();
-            s->state = this->shared_from_this();
-            return OperationFuture<Result>(std::move(s));
-        } catch (...) {
-            return OperationFuture<Result>::Ready(Result(OutOfMemory()));
-        }
-    }
-
-  private:
-    std::mutex m_mutex;
-    std::condition_variable m_done_cv;
-    bool m_done = false;
-    Result m_result;
-};
-
-/**
  * What every stream bridge shares: the handler, its optional owner, and the callbacks that do not
  * depend on the operation. `Derived` adds `OnEvent` and `OnError`.
  */

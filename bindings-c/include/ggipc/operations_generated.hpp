@@ -247,12 +247,40 @@ class PublishToTopicOperation {
         return eventstreamrpc::MakeReadyFuture(status);
     }
 
-    /** The result future (see `OperationFuture`). */
+    /**
+     * The result future (see `OperationFuture`). Waiting on it reads the answer on the waiting thread (one
+     * wake-up per round trip).
+     */
     OperationFuture<PublishToTopicResult> GetResult() noexcept {
-        if (!m_state) {
+        if (!m_call) {
             return OperationFuture<PublishToTopicResult>::Ready(PublishToTopicResult(m_startError));
         }
-        return m_state->Future();
+        struct Source : OperationFuture<PublishToTopicResult>::Source {
+            std::shared_ptr<ggipc_call> call;
+            bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call.get(), ms); }
+            PublishToTopicResult Take() noexcept override {
+                ggipc_publish_to_topic_response *response = nullptr;
+                detail::ErrorPtr e(ggipc_call_publish_to_topic_response(call.get(), &response));
+                if (e) {
+                    return detail::MakeResult<PublishToTopicResponse>(e.get());
+                }
+                try {
+                    PublishToTopicResult r(PublishToTopicResponse::FromC(response));
+                    ggipc_publish_to_topic_response_free(response);
+                    return r;
+                } catch (...) {
+                    ggipc_publish_to_topic_response_free(response);
+                    return PublishToTopicResult(detail::OutOfMemory());
+                }
+            }
+        };
+        try {
+            auto s = std::make_shared<Source>();
+            s->call = m_call;
+            return OperationFuture<PublishToTopicResult>(std::move(s));
+        } catch (...) {
+            return OperationFuture<PublishToTopicResult>::Ready(PublishToTopicResult(detail::OutOfMemory()));
+        }
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -267,8 +295,6 @@ class PublishToTopicOperation {
     }
 
   private:
-    using State = detail::CallState<PublishToTopicResult>;
-
     RpcError Start(const PublishToTopicRequest &request) noexcept {
         if (!m_client) {
             m_startError = detail::NotConnected();
@@ -276,36 +302,28 @@ class PublishToTopicOperation {
         }
         PublishToTopicRequest::CHandle req;
         detail::ErrorPtr err = request.ToC(req);
+        if (err || !req) {
+            m_startError = err ? RpcError::FromError(err.get()) : detail::OutOfMemory();
+            return m_startError;
+        }
+        ggipc_call *call = nullptr;
+        err.reset(ggipc_client_publish_to_topic_begin(m_client.get(), req.get(), &call));
         if (err) {
             m_startError = RpcError::FromError(err.get());
             return m_startError;
         }
-        auto *keep = req ? State::Keep() : nullptr;
-        if (keep == nullptr) {
+        try {
+            m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
+        } catch (...) {
+            ggipc_call_free(call);
             m_startError = detail::OutOfMemory();
             return m_startError;
         }
-        err.reset(ggipc_client_publish_to_topic_async(m_client.get(), req.get(), &Done, keep, &State::Release));
-        if (err) {
-            State::Release(keep);
-            m_startError = RpcError::FromError(err.get());
-            return m_startError;
-        }
-        m_state = *keep;
         return RpcError();
     }
 
-    static void Done(void *userdata, const ggipc_error *error, const ggipc_publish_to_topic_response *response) noexcept {
-        try {
-            State::Of(userdata)->Set(error != nullptr ? detail::MakeResult<PublishToTopicResponse>(error)
-                                                     : PublishToTopicResult(PublishToTopicResponse::FromC(response)));
-        } catch (...) {
-            State::Of(userdata)->Set(PublishToTopicResult(detail::OutOfMemory()));
-        }
-    }
-
     detail::ClientHandle m_client;
-    std::shared_ptr<State> m_state;
+    std::shared_ptr<ggipc_call> m_call;
     RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
 };
 
@@ -540,12 +558,40 @@ class GetConfigurationOperation {
         return eventstreamrpc::MakeReadyFuture(status);
     }
 
-    /** The result future (see `OperationFuture`). */
+    /**
+     * The result future (see `OperationFuture`). Waiting on it reads the answer on the waiting thread (one
+     * wake-up per round trip).
+     */
     OperationFuture<GetConfigurationResult> GetResult() noexcept {
-        if (!m_state) {
+        if (!m_call) {
             return OperationFuture<GetConfigurationResult>::Ready(GetConfigurationResult(m_startError));
         }
-        return m_state->Future();
+        struct Source : OperationFuture<GetConfigurationResult>::Source {
+            std::shared_ptr<ggipc_call> call;
+            bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call.get(), ms); }
+            GetConfigurationResult Take() noexcept override {
+                ggipc_get_configuration_response *response = nullptr;
+                detail::ErrorPtr e(ggipc_call_get_configuration_response(call.get(), &response));
+                if (e) {
+                    return detail::MakeResult<GetConfigurationResponse>(e.get());
+                }
+                try {
+                    GetConfigurationResult r(GetConfigurationResponse::FromC(response));
+                    ggipc_get_configuration_response_free(response);
+                    return r;
+                } catch (...) {
+                    ggipc_get_configuration_response_free(response);
+                    return GetConfigurationResult(detail::OutOfMemory());
+                }
+            }
+        };
+        try {
+            auto s = std::make_shared<Source>();
+            s->call = m_call;
+            return OperationFuture<GetConfigurationResult>(std::move(s));
+        } catch (...) {
+            return OperationFuture<GetConfigurationResult>::Ready(GetConfigurationResult(detail::OutOfMemory()));
+        }
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -560,8 +606,6 @@ class GetConfigurationOperation {
     }
 
   private:
-    using State = detail::CallState<GetConfigurationResult>;
-
     RpcError Start(const GetConfigurationRequest &request) noexcept {
         if (!m_client) {
             m_startError = detail::NotConnected();
@@ -569,36 +613,28 @@ class GetConfigurationOperation {
         }
         GetConfigurationRequest::CHandle req;
         detail::ErrorPtr err = request.ToC(req);
+        if (err || !req) {
+            m_startError = err ? RpcError::FromError(err.get()) : detail::OutOfMemory();
+            return m_startError;
+        }
+        ggipc_call *call = nullptr;
+        err.reset(ggipc_client_get_configuration_begin(m_client.get(), req.get(), &call));
         if (err) {
             m_startError = RpcError::FromError(err.get());
             return m_startError;
         }
-        auto *keep = req ? State::Keep() : nullptr;
-        if (keep == nullptr) {
+        try {
+            m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
+        } catch (...) {
+            ggipc_call_free(call);
             m_startError = detail::OutOfMemory();
             return m_startError;
         }
-        err.reset(ggipc_client_get_configuration_async(m_client.get(), req.get(), &Done, keep, &State::Release));
-        if (err) {
-            State::Release(keep);
-            m_startError = RpcError::FromError(err.get());
-            return m_startError;
-        }
-        m_state = *keep;
         return RpcError();
     }
 
-    static void Done(void *userdata, const ggipc_error *error, const ggipc_get_configuration_response *response) noexcept {
-        try {
-            State::Of(userdata)->Set(error != nullptr ? detail::MakeResult<GetConfigurationResponse>(error)
-                                                     : GetConfigurationResult(GetConfigurationResponse::FromC(response)));
-        } catch (...) {
-            State::Of(userdata)->Set(GetConfigurationResult(detail::OutOfMemory()));
-        }
-    }
-
     detail::ClientHandle m_client;
-    std::shared_ptr<State> m_state;
+    std::shared_ptr<ggipc_call> m_call;
     RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
 };
 
@@ -634,12 +670,40 @@ class UpdateConfigurationOperation {
         return eventstreamrpc::MakeReadyFuture(status);
     }
 
-    /** The result future (see `OperationFuture`). */
+    /**
+     * The result future (see `OperationFuture`). Waiting on it reads the answer on the waiting thread (one
+     * wake-up per round trip).
+     */
     OperationFuture<UpdateConfigurationResult> GetResult() noexcept {
-        if (!m_state) {
+        if (!m_call) {
             return OperationFuture<UpdateConfigurationResult>::Ready(UpdateConfigurationResult(m_startError));
         }
-        return m_state->Future();
+        struct Source : OperationFuture<UpdateConfigurationResult>::Source {
+            std::shared_ptr<ggipc_call> call;
+            bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call.get(), ms); }
+            UpdateConfigurationResult Take() noexcept override {
+                ggipc_update_configuration_response *response = nullptr;
+                detail::ErrorPtr e(ggipc_call_update_configuration_response(call.get(), &response));
+                if (e) {
+                    return detail::MakeResult<UpdateConfigurationResponse>(e.get());
+                }
+                try {
+                    UpdateConfigurationResult r(UpdateConfigurationResponse::FromC(response));
+                    ggipc_update_configuration_response_free(response);
+                    return r;
+                } catch (...) {
+                    ggipc_update_configuration_response_free(response);
+                    return UpdateConfigurationResult(detail::OutOfMemory());
+                }
+            }
+        };
+        try {
+            auto s = std::make_shared<Source>();
+            s->call = m_call;
+            return OperationFuture<UpdateConfigurationResult>(std::move(s));
+        } catch (...) {
+            return OperationFuture<UpdateConfigurationResult>::Ready(UpdateConfigurationResult(detail::OutOfMemory()));
+        }
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -654,8 +718,6 @@ class UpdateConfigurationOperation {
     }
 
   private:
-    using State = detail::CallState<UpdateConfigurationResult>;
-
     RpcError Start(const UpdateConfigurationRequest &request) noexcept {
         if (!m_client) {
             m_startError = detail::NotConnected();
@@ -663,36 +725,28 @@ class UpdateConfigurationOperation {
         }
         UpdateConfigurationRequest::CHandle req;
         detail::ErrorPtr err = request.ToC(req);
+        if (err || !req) {
+            m_startError = err ? RpcError::FromError(err.get()) : detail::OutOfMemory();
+            return m_startError;
+        }
+        ggipc_call *call = nullptr;
+        err.reset(ggipc_client_update_configuration_begin(m_client.get(), req.get(), &call));
         if (err) {
             m_startError = RpcError::FromError(err.get());
             return m_startError;
         }
-        auto *keep = req ? State::Keep() : nullptr;
-        if (keep == nullptr) {
+        try {
+            m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
+        } catch (...) {
+            ggipc_call_free(call);
             m_startError = detail::OutOfMemory();
             return m_startError;
         }
-        err.reset(ggipc_client_update_configuration_async(m_client.get(), req.get(), &Done, keep, &State::Release));
-        if (err) {
-            State::Release(keep);
-            m_startError = RpcError::FromError(err.get());
-            return m_startError;
-        }
-        m_state = *keep;
         return RpcError();
     }
 
-    static void Done(void *userdata, const ggipc_error *error, const ggipc_update_configuration_response *response) noexcept {
-        try {
-            State::Of(userdata)->Set(error != nullptr ? detail::MakeResult<UpdateConfigurationResponse>(error)
-                                                     : UpdateConfigurationResult(UpdateConfigurationResponse::FromC(response)));
-        } catch (...) {
-            State::Of(userdata)->Set(UpdateConfigurationResult(detail::OutOfMemory()));
-        }
-    }
-
     detail::ClientHandle m_client;
-    std::shared_ptr<State> m_state;
+    std::shared_ptr<ggipc_call> m_call;
     RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
 };
 
@@ -1105,12 +1159,40 @@ class SendConfigurationValidityReportOperation {
         return eventstreamrpc::MakeReadyFuture(status);
     }
 
-    /** The result future (see `OperationFuture`). */
+    /**
+     * The result future (see `OperationFuture`). Waiting on it reads the answer on the waiting thread (one
+     * wake-up per round trip).
+     */
     OperationFuture<SendConfigurationValidityReportResult> GetResult() noexcept {
-        if (!m_state) {
+        if (!m_call) {
             return OperationFuture<SendConfigurationValidityReportResult>::Ready(SendConfigurationValidityReportResult(m_startError));
         }
-        return m_state->Future();
+        struct Source : OperationFuture<SendConfigurationValidityReportResult>::Source {
+            std::shared_ptr<ggipc_call> call;
+            bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call.get(), ms); }
+            SendConfigurationValidityReportResult Take() noexcept override {
+                ggipc_send_configuration_validity_report_response *response = nullptr;
+                detail::ErrorPtr e(ggipc_call_send_configuration_validity_report_response(call.get(), &response));
+                if (e) {
+                    return detail::MakeResult<SendConfigurationValidityReportResponse>(e.get());
+                }
+                try {
+                    SendConfigurationValidityReportResult r(SendConfigurationValidityReportResponse::FromC(response));
+                    ggipc_send_configuration_validity_report_response_free(response);
+                    return r;
+                } catch (...) {
+                    ggipc_send_configuration_validity_report_response_free(response);
+                    return SendConfigurationValidityReportResult(detail::OutOfMemory());
+                }
+            }
+        };
+        try {
+            auto s = std::make_shared<Source>();
+            s->call = m_call;
+            return OperationFuture<SendConfigurationValidityReportResult>(std::move(s));
+        } catch (...) {
+            return OperationFuture<SendConfigurationValidityReportResult>::Ready(SendConfigurationValidityReportResult(detail::OutOfMemory()));
+        }
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -1125,8 +1207,6 @@ class SendConfigurationValidityReportOperation {
     }
 
   private:
-    using State = detail::CallState<SendConfigurationValidityReportResult>;
-
     RpcError Start(const SendConfigurationValidityReportRequest &request) noexcept {
         if (!m_client) {
             m_startError = detail::NotConnected();
@@ -1134,36 +1214,28 @@ class SendConfigurationValidityReportOperation {
         }
         SendConfigurationValidityReportRequest::CHandle req;
         detail::ErrorPtr err = request.ToC(req);
+        if (err || !req) {
+            m_startError = err ? RpcError::FromError(err.get()) : detail::OutOfMemory();
+            return m_startError;
+        }
+        ggipc_call *call = nullptr;
+        err.reset(ggipc_client_send_configuration_validity_report_begin(m_client.get(), req.get(), &call));
         if (err) {
             m_startError = RpcError::FromError(err.get());
             return m_startError;
         }
-        auto *keep = req ? State::Keep() : nullptr;
-        if (keep == nullptr) {
+        try {
+            m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
+        } catch (...) {
+            ggipc_call_free(call);
             m_startError = detail::OutOfMemory();
             return m_startError;
         }
-        err.reset(ggipc_client_send_configuration_validity_report_async(m_client.get(), req.get(), &Done, keep, &State::Release));
-        if (err) {
-            State::Release(keep);
-            m_startError = RpcError::FromError(err.get());
-            return m_startError;
-        }
-        m_state = *keep;
         return RpcError();
     }
 
-    static void Done(void *userdata, const ggipc_error *error, const ggipc_send_configuration_validity_report_response *response) noexcept {
-        try {
-            State::Of(userdata)->Set(error != nullptr ? detail::MakeResult<SendConfigurationValidityReportResponse>(error)
-                                                     : SendConfigurationValidityReportResult(SendConfigurationValidityReportResponse::FromC(response)));
-        } catch (...) {
-            State::Of(userdata)->Set(SendConfigurationValidityReportResult(detail::OutOfMemory()));
-        }
-    }
-
     detail::ClientHandle m_client;
-    std::shared_ptr<State> m_state;
+    std::shared_ptr<ggipc_call> m_call;
     RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
 };
 
@@ -1199,12 +1271,40 @@ class UpdateStateOperation {
         return eventstreamrpc::MakeReadyFuture(status);
     }
 
-    /** The result future (see `OperationFuture`). */
+    /**
+     * The result future (see `OperationFuture`). Waiting on it reads the answer on the waiting thread (one
+     * wake-up per round trip).
+     */
     OperationFuture<UpdateStateResult> GetResult() noexcept {
-        if (!m_state) {
+        if (!m_call) {
             return OperationFuture<UpdateStateResult>::Ready(UpdateStateResult(m_startError));
         }
-        return m_state->Future();
+        struct Source : OperationFuture<UpdateStateResult>::Source {
+            std::shared_ptr<ggipc_call> call;
+            bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call.get(), ms); }
+            UpdateStateResult Take() noexcept override {
+                ggipc_update_state_response *response = nullptr;
+                detail::ErrorPtr e(ggipc_call_update_state_response(call.get(), &response));
+                if (e) {
+                    return detail::MakeResult<UpdateStateResponse>(e.get());
+                }
+                try {
+                    UpdateStateResult r(UpdateStateResponse::FromC(response));
+                    ggipc_update_state_response_free(response);
+                    return r;
+                } catch (...) {
+                    ggipc_update_state_response_free(response);
+                    return UpdateStateResult(detail::OutOfMemory());
+                }
+            }
+        };
+        try {
+            auto s = std::make_shared<Source>();
+            s->call = m_call;
+            return OperationFuture<UpdateStateResult>(std::move(s));
+        } catch (...) {
+            return OperationFuture<UpdateStateResult>::Ready(UpdateStateResult(detail::OutOfMemory()));
+        }
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -1219,8 +1319,6 @@ class UpdateStateOperation {
     }
 
   private:
-    using State = detail::CallState<UpdateStateResult>;
-
     RpcError Start(const UpdateStateRequest &request) noexcept {
         if (!m_client) {
             m_startError = detail::NotConnected();
@@ -1228,36 +1326,28 @@ class UpdateStateOperation {
         }
         UpdateStateRequest::CHandle req;
         detail::ErrorPtr err = request.ToC(req);
+        if (err || !req) {
+            m_startError = err ? RpcError::FromError(err.get()) : detail::OutOfMemory();
+            return m_startError;
+        }
+        ggipc_call *call = nullptr;
+        err.reset(ggipc_client_update_state_begin(m_client.get(), req.get(), &call));
         if (err) {
             m_startError = RpcError::FromError(err.get());
             return m_startError;
         }
-        auto *keep = req ? State::Keep() : nullptr;
-        if (keep == nullptr) {
+        try {
+            m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
+        } catch (...) {
+            ggipc_call_free(call);
             m_startError = detail::OutOfMemory();
             return m_startError;
         }
-        err.reset(ggipc_client_update_state_async(m_client.get(), req.get(), &Done, keep, &State::Release));
-        if (err) {
-            State::Release(keep);
-            m_startError = RpcError::FromError(err.get());
-            return m_startError;
-        }
-        m_state = *keep;
         return RpcError();
     }
 
-    static void Done(void *userdata, const ggipc_error *error, const ggipc_update_state_response *response) noexcept {
-        try {
-            State::Of(userdata)->Set(error != nullptr ? detail::MakeResult<UpdateStateResponse>(error)
-                                                     : UpdateStateResult(UpdateStateResponse::FromC(response)));
-        } catch (...) {
-            State::Of(userdata)->Set(UpdateStateResult(detail::OutOfMemory()));
-        }
-    }
-
     detail::ClientHandle m_client;
-    std::shared_ptr<State> m_state;
+    std::shared_ptr<ggipc_call> m_call;
     RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
 };
 
@@ -1485,12 +1575,40 @@ class DeferComponentUpdateOperation {
         return eventstreamrpc::MakeReadyFuture(status);
     }
 
-    /** The result future (see `OperationFuture`). */
+    /**
+     * The result future (see `OperationFuture`). Waiting on it reads the answer on the waiting thread (one
+     * wake-up per round trip).
+     */
     OperationFuture<DeferComponentUpdateResult> GetResult() noexcept {
-        if (!m_state) {
+        if (!m_call) {
             return OperationFuture<DeferComponentUpdateResult>::Ready(DeferComponentUpdateResult(m_startError));
         }
-        return m_state->Future();
+        struct Source : OperationFuture<DeferComponentUpdateResult>::Source {
+            std::shared_ptr<ggipc_call> call;
+            bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call.get(), ms); }
+            DeferComponentUpdateResult Take() noexcept override {
+                ggipc_defer_component_update_response *response = nullptr;
+                detail::ErrorPtr e(ggipc_call_defer_component_update_response(call.get(), &response));
+                if (e) {
+                    return detail::MakeResult<DeferComponentUpdateResponse>(e.get());
+                }
+                try {
+                    DeferComponentUpdateResult r(DeferComponentUpdateResponse::FromC(response));
+                    ggipc_defer_component_update_response_free(response);
+                    return r;
+                } catch (...) {
+                    ggipc_defer_component_update_response_free(response);
+                    return DeferComponentUpdateResult(detail::OutOfMemory());
+                }
+            }
+        };
+        try {
+            auto s = std::make_shared<Source>();
+            s->call = m_call;
+            return OperationFuture<DeferComponentUpdateResult>(std::move(s));
+        } catch (...) {
+            return OperationFuture<DeferComponentUpdateResult>::Ready(DeferComponentUpdateResult(detail::OutOfMemory()));
+        }
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -1505,8 +1623,6 @@ class DeferComponentUpdateOperation {
     }
 
   private:
-    using State = detail::CallState<DeferComponentUpdateResult>;
-
     RpcError Start(const DeferComponentUpdateRequest &request) noexcept {
         if (!m_client) {
             m_startError = detail::NotConnected();
@@ -1514,36 +1630,28 @@ class DeferComponentUpdateOperation {
         }
         DeferComponentUpdateRequest::CHandle req;
         detail::ErrorPtr err = request.ToC(req);
+        if (err || !req) {
+            m_startError = err ? RpcError::FromError(err.get()) : detail::OutOfMemory();
+            return m_startError;
+        }
+        ggipc_call *call = nullptr;
+        err.reset(ggipc_client_defer_component_update_begin(m_client.get(), req.get(), &call));
         if (err) {
             m_startError = RpcError::FromError(err.get());
             return m_startError;
         }
-        auto *keep = req ? State::Keep() : nullptr;
-        if (keep == nullptr) {
+        try {
+            m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
+        } catch (...) {
+            ggipc_call_free(call);
             m_startError = detail::OutOfMemory();
             return m_startError;
         }
-        err.reset(ggipc_client_defer_component_update_async(m_client.get(), req.get(), &Done, keep, &State::Release));
-        if (err) {
-            State::Release(keep);
-            m_startError = RpcError::FromError(err.get());
-            return m_startError;
-        }
-        m_state = *keep;
         return RpcError();
     }
 
-    static void Done(void *userdata, const ggipc_error *error, const ggipc_defer_component_update_response *response) noexcept {
-        try {
-            State::Of(userdata)->Set(error != nullptr ? detail::MakeResult<DeferComponentUpdateResponse>(error)
-                                                     : DeferComponentUpdateResult(DeferComponentUpdateResponse::FromC(response)));
-        } catch (...) {
-            State::Of(userdata)->Set(DeferComponentUpdateResult(detail::OutOfMemory()));
-        }
-    }
-
     detail::ClientHandle m_client;
-    std::shared_ptr<State> m_state;
+    std::shared_ptr<ggipc_call> m_call;
     RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
 };
 

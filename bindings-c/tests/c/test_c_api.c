@@ -927,6 +927,37 @@ static void test_new_operations_reach_the_server(void) {
     CHECK(a.kind == GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR && a.has_response == 0);
     CHECK_ERR(ggipc_client_get_configuration_async(c, NULL, on_get_configuration, &a, on_async_free),
               GGIPC_ERROR_KIND_INVALID_ARGUMENT);
+
+    /* Started here, waited for (and its answer read) by this thread, then read out. */
+    ggipc_call *call = NULL;
+    CHECK_OK(ggipc_client_get_configuration_begin(c, g, &call));
+    CHECK(call != NULL);
+    CHECK(ggipc_call_wait(call, 5000));
+    CHECK(ggipc_call_wait(call, 0)); /* completed stays completed */
+    resp = NULL;
+    CHECK_ERROR_TEXT(ggipc_call_get_configuration_response(call, &resp), GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR,
+                     "Key not found");
+    CHECK(resp == NULL);
+    CHECK_ERROR_TEXT(ggipc_call_publish_to_topic_response(call, NULL), GGIPC_ERROR_KIND_INVALID_ARGUMENT,
+                     "this call is a aws.greengrass#GetConfiguration, not a aws.greengrass#PublishToTopic");
+    ggipc_call_free(call);
+    CHECK_ERR(ggipc_client_get_configuration_begin(c, g, NULL), GGIPC_ERROR_KIND_INVALID_ARGUMENT);
+    CHECK(!ggipc_call_wait(NULL, 0));
+    ggipc_call_free(NULL);
+
+    ggipc_publish_to_iot_core_request *pub = ggipc_publish_to_iot_core_request_new();
+    CHECK_OK(ggipc_publish_to_iot_core_request_set_topic_name(pub, "test/c/begin"));
+    CHECK_OK(ggipc_publish_to_iot_core_request_set_qos(pub, GGIPC_QOS_AT_LEAST_ONCE));
+    CHECK_OK(ggipc_publish_to_iot_core_request_set_payload(pub, (const uint8_t *)"x", 1));
+    call = NULL;
+    CHECK_OK(ggipc_client_publish_to_iot_core_begin(c, pub, &call));
+    CHECK(ggipc_call_wait(call, UINT64_MAX));
+    ggipc_publish_to_iot_core_response *pub_resp = NULL;
+    CHECK_OK(ggipc_call_publish_to_iot_core_response(call, &pub_resp));
+    CHECK(pub_resp != NULL);
+    ggipc_publish_to_iot_core_response_free(pub_resp);
+    ggipc_call_free(call);
+    ggipc_publish_to_iot_core_request_free(pub);
     CHECK(counter_get(&a.freed) == 1);
     counter_destroy(&a.done);
     counter_destroy(&a.freed);
