@@ -2,7 +2,7 @@
 
 use std::ffi::{c_char, c_void};
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ggipc_core::model::{PublishToIoTCoreRequest, PublishToIoTCoreResponse, PUBLISH_TO_IOT_CORE};
@@ -506,24 +506,7 @@ pub unsafe extern "C" fn ggipc_client_publish_async(
 /// `ggipc_publish_operation_get_result`, release it with `ggipc_publish_operation_free`.
 /// May be waited on from any thread; the waiting thread reads the answer itself.
 pub struct ggipc_publish_operation {
-    state: Mutex<OpState>,
-}
-
-enum OpState {
-    Pending(ggipc_core::blocking::PendingCall),
-    Done(Result<(), Error>),
-}
-
-fn publish_result(r: ggipc_core::Result<bytes::Bytes>) -> Result<(), Error> {
-    let body = r?;
-    serde_json::from_slice::<PublishToIoTCoreResponse>(&body)
-        .map(|_| ())
-        .map_err(|e| {
-            Error::new(
-                crate::error::GGIPC_ERROR_KIND_UNMAPPED,
-                format!("invalid {} body: {e}", PUBLISH_TO_IOT_CORE.response),
-            )
-        })
+    call: Box<crate::support::ggipc_call>,
 }
 
 /// Starts publishing `request`: it is written on the calling thread (which waits only
@@ -546,25 +529,8 @@ pub unsafe extern "C" fn ggipc_client_publish_begin(
         if out.is_null() {
             return Err(Error::null_argument("out"));
         }
-        let body = serde_json::to_vec(&request.inner)
-            .map_err(|e| Error::invalid_argument(format!("request cannot be encoded: {e}")))?;
-        let begun = match client.conn.blocking() {
-            Some(b) => b.begin_call(
-                &PUBLISH_TO_IOT_CORE,
-                body.into(),
-                client.conn.client().operation_timeout(),
-            ),
-            None => Err(ggipc_core::Error::new(
-                ggipc_core::ErrorKind::Internal,
-                "the client has no blocking connection",
-            )),
-        };
-        let state = match begun {
-            Ok(call) => OpState::Pending(call),
-            Err(e) => OpState::Done(Err(Error::from(e))),
-        };
         let op = ggipc_publish_operation {
-            state: Mutex::new(state),
+            call: crate::support::call_begin(client, &PUBLISH_TO_IOT_CORE, &request.inner)?,
         };
         // SAFETY: checked non-NULL.
         unsafe { write_out(out, into_raw(op)) };
@@ -588,17 +554,8 @@ pub unsafe extern "C" fn ggipc_publish_operation_wait(
         let Some(op) = (unsafe { operation.as_ref() }) else {
             return false;
         };
-        let mut st = op.state.lock().unwrap_or_else(|p| p.into_inner());
-        match &mut *st {
-            OpState::Done(_) => true,
-            OpState::Pending(call) => match call.wait(Duration::from_millis(timeout_ms)) {
-                Some(r) => {
-                    *st = OpState::Done(publish_result(r));
-                    true
-                }
-                None => false,
-            },
-        }
+        // SAFETY: the operation's own live call.
+        unsafe { crate::support::ggipc_call_wait(&*op.call, timeout_ms) }
     })
 }
 
@@ -613,19 +570,11 @@ pub unsafe extern "C" fn ggipc_publish_operation_get_result(
     boundary(|| {
         // SAFETY: NULL or a live operation.
         let op = unsafe { try_ref(operation, "operation") }?;
-        let st = match op.state.try_lock() {
-            Ok(st) => st,
-            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => {
-                return Err(Error::invalid_argument("the publish has not completed yet"))
-            }
-        };
-        match &*st {
-            OpState::Done(res) => res.clone(),
-            OpState::Pending(_) => {
-                Err(Error::invalid_argument("the publish has not completed yet"))
-            }
+        // SAFETY: the operation's own live call.
+        unsafe {
+            crate::support::call_response::<PublishToIoTCoreResponse>(&*op.call, &PUBLISH_TO_IOT_CORE)
         }
+        .map(|_| ())
     })
 }
 
