@@ -572,7 +572,10 @@ pub unsafe extern "C" fn ggipc_publish_operation_get_result(
         let op = unsafe { try_ref(operation, "operation") }?;
         // SAFETY: the operation's own live call.
         unsafe {
-            crate::support::call_response::<PublishToIoTCoreResponse>(&*op.call, &PUBLISH_TO_IOT_CORE)
+            crate::support::call_response::<PublishToIoTCoreResponse>(
+                &*op.call,
+                &PUBLISH_TO_IOT_CORE,
+            )
         }
         .map(|_| ())
     })
