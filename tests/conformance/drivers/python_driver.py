@@ -111,6 +111,62 @@ class Client:
             fut.result(T)
         return w, op
 
+    def publish_local(self, topic, publish_message):
+        req = dict(topic=topic, publish_message=publish_message)
+        if self.api == "v1":
+            op = self.c.new_publish_to_topic()
+            op.activate(self.model.PublishToTopicRequest(**req))
+            return op.get_response().result(T)
+        return self.c.publish_to_topic(**req)
+
+    def subscribe_local(self, topic):
+        w = Waiter()
+        if self.api == "v1":
+            ipc = self.ipc
+
+            class H(ipc.client.SubscribeToTopicStreamHandler):
+                def on_stream_event(self, event):
+                    w.push(event)
+
+                def on_stream_error(self, error):
+                    return w.error(error)
+
+                def on_stream_closed(self):
+                    w.close()
+
+            op = self.c.new_subscribe_to_topic(H())
+            op.activate(self.model.SubscribeToTopicRequest(topic=topic))
+            op.get_response().result(T)
+        else:
+            fut, op = self.c.subscribe_to_topic_async(
+                topic=topic, on_stream_event=w.push, on_stream_error=w.error, on_stream_closed=w.close)
+            fut.result(T)
+        return w, op
+
+    def connection_status(self):
+        w = Waiter()
+        if self.api == "v1":
+            ipc = self.ipc
+
+            class H(ipc.client.SubscribeToIoTCoreConnectionStatusStreamHandler):
+                def on_stream_event(self, event):
+                    w.push(event)
+
+                def on_stream_error(self, error):
+                    return w.error(error)
+
+                def on_stream_closed(self):
+                    w.close()
+
+            op = self.c.new_subscribe_to_iot_core_connection_status(H())
+            op.activate(self.model.SubscribeToIoTCoreConnectionStatusRequest())
+            op.get_response().result(T)
+        else:
+            fut, op = self.c.subscribe_to_iot_core_connection_status_async(
+                on_stream_event=w.push, on_stream_error=w.error, on_stream_closed=w.close)
+            fut.result(T)
+        return w, op
+
     def close(self):
         if self.api == "v1":
             self.c.close().result(T)
@@ -287,6 +343,48 @@ def s_close_while_streaming(pkg, api):
     c2 = Client(pkg, api)
     c2.publish(topic_name=topic, qos="1", payload=b"server still serving")
     c2.close()
+
+
+def s_local_pubsub(pkg, api):
+    c = Client(pkg, api)
+    m = c.model
+    topic = unique("local")
+    w, _ = c.subscribe_local(topic)
+    c.publish_local(topic, m.PublishMessage(json_message=m.JsonMessage(message={"n": 1, "s": "ü"})))
+    c.publish_local(topic, m.PublishMessage(binary_message=m.BinaryMessage(message=bytes(range(256)))))
+    w.wait(lambda w: len(w.items) >= 2, "two local messages")
+    j, b = w.items[0], w.items[1]
+    check(j.json_message is not None and j.binary_message is None, f"first event {j!r}")
+    check(j.json_message.message == {"n": 1, "s": "ü"}, f"JSON message {j.json_message.message!r}")
+    ctx = j.json_message.context
+    check(ctx is not None and ctx.topic == topic, f"JSON context {ctx!r}")
+    check(b.binary_message is not None and b.json_message is None, f"second event {b!r}")
+    check(b.binary_message.message == bytes(range(256)), "binary message differs")
+    bctx = b.binary_message.context
+    check(bctx is not None and bctx.topic == topic, f"binary context {bctx!r}")
+    c.close()
+
+
+def s_local_pubsub_invalid(pkg, api):
+    c = Client(pkg, api)
+    m = c.model
+    r = expect_error(lambda: c.publish_local(unique("local"), None), "InvalidArgumentsError",
+                     "Publish message is required")
+    one = m.PublishMessage(binary_message=m.BinaryMessage(message=b"x"))
+    expect_error(lambda: c.publish_local("forbidden/x", one), "UnauthorizedError",
+                 "is not authorized to perform aws.greengrass.ipc.pubsub:aws.greengrass#PublishToTopic on resource "
+                 "forbidden/x")
+    c.close()
+    return r + " (and UnauthorizedError outside the policy)"
+
+
+def s_connection_status(pkg, api):
+    c = Client(pkg, api)
+    w, _ = c.connection_status()
+    w.wait(lambda w: w.items, "the first status event")
+    ev = w.items[0].connection_status_event
+    check(ev is not None and ev.status == "CONNECTED", f"first event {w.items[0]!r}")
+    c.close()
 
 
 def main():

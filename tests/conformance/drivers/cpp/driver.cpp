@@ -77,6 +77,38 @@ class Events : public SubscribeToIoTCoreStreamHandler {
     bool closed = false;
 };
 
+/** Collects a stream's events of type `Event` (a copy of each). */
+template <typename Handler, typename Event> class Collect : public Handler {
+  public:
+    void OnStreamEvent(Event *event) override {
+        std::lock_guard<std::mutex> g(m);
+        items.push_back(*event);
+        cv.notify_all();
+    }
+    bool OnStreamError(OperationError *) override { return true; }
+    bool OnStreamError(RpcError) override { return true; }
+    void Await(size_t n, const std::string &what) {
+        std::unique_lock<std::mutex> g(m);
+        if (!cv.wait_for(g, T, [&] { return items.size() >= n; })) {
+            throw Fail("timed out after 10 s waiting for " + what);
+        }
+    }
+    std::mutex m;
+    std::condition_variable cv;
+    std::vector<Event> items;
+};
+using LocalEvents = Collect<SubscribeToTopicStreamHandler, SubscriptionResponseMessage>;
+using StatusEvents = Collect<SubscribeToIoTCoreConnectionStatusStreamHandler, IoTCoreConnectionStatusEvent>;
+
+/** Waits for an operation's result, within the scenario deadline. */
+template <typename Op> auto ResultOf(Op &op) {
+    auto fut = op.GetResult();
+    if (fut.wait_for(T) == std::future_status::timeout) {
+        throw Fail("the operation timed out");
+    }
+    return fut.get();
+}
+
 struct Client {
     Lifecycle lifecycle;
     GreengrassCoreIpcClient ipc;
@@ -199,7 +231,87 @@ std::string Roundtrip(Io::ClientBootstrap &b, const std::vector<uint8_t> &payloa
     return "";
 }
 
+PublishToTopicResult PublishLocal(Client &c, const std::string &topic, const Optional<PublishMessage> &message) {
+    PublishToTopicRequest r;
+    r.SetTopic(String(topic));
+    if (message) {
+        r.SetPublishMessage(*message);
+    }
+    auto op = c.ipc.NewPublishToTopic();
+    op.Activate(r, nullptr).wait();
+    return ResultOf(op);
+}
+
+std::string LocalPubsub(Io::ClientBootstrap &b) {
+    Client c(b);
+    std::string topic = Unique("local");
+    LocalEvents ev;
+    SubscribeToTopicRequest sr;
+    sr.SetTopic(String(topic));
+    auto sub = c.ipc.NewSubscribeToTopic(ev);
+    sub.Activate(sr, nullptr).wait();
+    Check(static_cast<bool>(ResultOf(sub)), "subscribe to " + topic + " failed");
+    JsonMessage json;
+    json.SetMessage(JsonObject("{\"s\":\"\u00fc\"}"));
+    PublishMessage m1;
+    m1.SetJsonMessage(json);
+    Check(static_cast<bool>(PublishLocal(c, topic, m1)), "JSON publish failed");
+    std::vector<uint8_t> all(256);
+    for (int i = 0; i < 256; ++i) {
+        all[i] = static_cast<uint8_t>(i);
+    }
+    BinaryMessage bin;
+    bin.SetMessage(all);
+    PublishMessage m2;
+    m2.SetBinaryMessage(bin);
+    Check(static_cast<bool>(PublishLocal(c, topic, m2)), "binary publish failed");
+    ev.Await(2, "two local messages");
+    std::lock_guard<std::mutex> g(ev.m);
+    const auto &j = ev.items[0];
+    const auto &bm = ev.items[1];
+    Check(j.GetJsonMessage() && !j.GetBinaryMessage(), "first event is not the JSON message");
+    auto jm = j.GetJsonMessage()->GetMessage();
+    Check(jm && std::string(jm->WriteCompact()) == "{\"s\":\"\u00fc\"}",
+          "JSON message " + (jm ? std::string(jm->WriteCompact()) : std::string("absent")));
+    auto jc = j.GetJsonMessage()->GetContext();
+    Check(jc && jc->GetTopic() && std::string(*jc->GetTopic()) == topic, "JSON context");
+    Check(bm.GetBinaryMessage() && !bm.GetJsonMessage(), "second event is not the binary message");
+    auto bv = bm.GetBinaryMessage()->GetMessage();
+    Check(bv && *bv == all, "binary message differs");
+    auto bc = bm.GetBinaryMessage()->GetContext();
+    Check(bc && bc->GetTopic() && std::string(*bc->GetTopic()) == topic, "binary context");
+    return "";
+}
+
 std::string Run(Io::ClientBootstrap &b, const std::string &s) {
+    if (s == "local_pubsub") {
+        return LocalPubsub(b);
+    }
+    if (s == "local_pubsub_invalid") {
+        Client c(b);
+        auto r = ExpectError(PublishLocal(c, Unique("local"), Optional<PublishMessage>()), "InvalidArgumentsError",
+                             "Publish message is required");
+        BinaryMessage bin;
+        bin.SetMessage(Bytes("x"));
+        PublishMessage one;
+        one.SetBinaryMessage(bin);
+        ExpectError(PublishLocal(c, "forbidden/x", one), "UnauthorizedError",
+                    "is not authorized to perform aws.greengrass.ipc.pubsub:aws.greengrass#PublishToTopic on resource "
+                    "forbidden/x");
+        return r + " (and UnauthorizedError outside the policy)";
+    }
+    if (s == "connection_status") {
+        Client c(b);
+        StatusEvents ev;
+        auto op = c.ipc.NewSubscribeToIoTCoreConnectionStatus(ev);
+        op.Activate(SubscribeToIoTCoreConnectionStatusRequest(), nullptr).wait();
+        Check(static_cast<bool>(ResultOf(op)), "subscribe to the connection status failed");
+        ev.Await(1, "the first status event");
+        std::lock_guard<std::mutex> g(ev.m);
+        auto e = ev.items[0].GetConnectionStatusEvent();
+        Check(e && e->GetStatus() && *e->GetStatus() == CONNECTION_STATUS_CONNECTED, "the first event is not CONNECTED");
+        return "";
+    }
     if (s == "connect_good") {
         Client c(b);
         c.ipc.Close();

@@ -5,7 +5,8 @@
 
 use bytes::Bytes;
 use ggipc::model::{
-    PayloadFormat, PublishToIoTCoreRequest, Qos, SubscribeToIoTCoreRequest, UserProperty,
+    BinaryMessage, ConnectionStatus, JsonMessage, PayloadFormat, PublishMessage, PublishToIoTCoreRequest,
+    PublishToTopicRequest, Qos, SubscribeToIoTCoreRequest, SubscribeToTopicRequest, UserProperty,
 };
 use ggipc::{Client, ErrorKind, LifecycleEvent, Subscription, SubscriptionEvent};
 use std::time::{Duration, Instant};
@@ -69,6 +70,76 @@ async fn next_message(s: &mut Subscription) -> Result<ggipc::model::MqttMessage,
             Ok(Some(_)) => continue,
         }
     }
+}
+
+/// The next event of a typed stream, within the deadline.
+async fn next_event<T: ggipc::StreamEvent>(s: &mut Subscription<T>) -> Result<T, String> {
+    loop {
+        match timeout(T, s.next()).await {
+            Err(_) => return Err("timed out waiting for an event".into()),
+            Ok(None) => return Err("subscription ended".into()),
+            Ok(Some(SubscriptionEvent::Message(m))) => return Ok(m),
+            Ok(Some(SubscriptionEvent::Closed(e))) => {
+                return Err(format!("subscription closed: {e:?}"))
+            }
+            Ok(Some(_)) => continue,
+        }
+    }
+}
+
+async fn local_pubsub() -> R {
+    let c = connect().await?;
+    let topic = unique("local");
+    let mut s = c
+        .subscribe_to_topic(SubscribeToTopicRequest {
+            topic: Some(topic.clone()),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| format!("subscribe {topic}: {e}"))?;
+    let json = serde_json::json!({"s": "\u{fc}"});
+    let all: Vec<u8> = (0..=255u8).collect();
+    for message in [
+        PublishMessage {
+            json_message: Some(JsonMessage {
+                message: Some(json.clone()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        PublishMessage {
+            binary_message: Some(BinaryMessage {
+                message: Some(all.clone()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    ] {
+        c.publish_to_topic(PublishToTopicRequest {
+            topic: Some(topic.clone()),
+            publish_message: Some(message),
+        })
+        .await
+        .map_err(|e| format!("publish: {e}"))?;
+    }
+    let j = next_event(&mut s).await?;
+    let b = next_event(&mut s).await?;
+    check(j.binary_message.is_none(), "first event has a binary message")?;
+    let jm = j.json_message.ok_or("first event is not a JSON message")?;
+    check(jm.message.as_ref() == Some(&json), format!("JSON message {:?}", jm.message))?;
+    check(
+        jm.context.and_then(|c| c.topic).as_deref() == Some(topic.as_str()),
+        "JSON context",
+    )?;
+    check(b.json_message.is_none(), "second event has a JSON message")?;
+    let bm = b.binary_message.ok_or("second event is not a binary message")?;
+    check(bm.message.as_deref() == Some(all.as_slice()), "binary message differs")?;
+    check(
+        bm.context.and_then(|c| c.topic).as_deref() == Some(topic.as_str()),
+        "binary context",
+    )?;
+    c.close().await;
+    Ok(String::new())
 }
 
 fn expect_error(r: ggipc::Result<impl std::fmt::Debug>, kind: ErrorKind, text: &str) -> R {
@@ -343,6 +414,51 @@ async fn run(scenario: &str) -> R {
             )
             .await?;
             c3.close().await;
+            Ok(String::new())
+        }
+        "local_pubsub" => local_pubsub().await,
+        "local_pubsub_invalid" => {
+            let c = connect().await?;
+            let none = PublishToTopicRequest {
+                topic: Some(unique("local")),
+                ..Default::default()
+            };
+            let r = expect_error(
+                c.publish_to_topic(none).await,
+                ErrorKind::InvalidArgumentsError,
+                "Publish message is required",
+            )?;
+            let denied = PublishToTopicRequest {
+                topic: Some("forbidden/x".into()),
+                publish_message: Some(PublishMessage {
+                    binary_message: Some(BinaryMessage {
+                        message: Some(b"x".to_vec()),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+            };
+            expect_error(
+                c.publish_to_topic(denied).await,
+                ErrorKind::UnauthorizedError,
+                "is not authorized to perform aws.greengrass.ipc.pubsub:aws.greengrass#PublishToTopic on resource forbidden/x",
+            )?;
+            c.close().await;
+            Ok(format!("{r} (and UnauthorizedError outside the policy)"))
+        }
+        "connection_status" => {
+            let c = connect().await?;
+            let mut s = c
+                .subscribe_to_iot_core_connection_status(Default::default())
+                .await
+                .map_err(|e| format!("subscribe: {e}"))?;
+            let first = next_event(&mut s).await?;
+            let status = first.connection_status_event.and_then(|e| e.status);
+            check(
+                status == Some(ConnectionStatus::Connected),
+                format!("first status {status:?}"),
+            )?;
+            c.close().await;
             Ok(String::new())
         }
         _ => Err("unknown scenario".into()),

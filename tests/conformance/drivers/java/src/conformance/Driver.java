@@ -5,6 +5,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
 import java.util.UUID;
@@ -17,7 +18,13 @@ import java.util.function.Predicate;
 import software.amazon.awssdk.aws.greengrass.GreengrassCoreIPCClient;
 import software.amazon.awssdk.aws.greengrass.GreengrassCoreIPCClientV2;
 import software.amazon.awssdk.aws.greengrass.SubscribeToIoTCoreResponseHandler;
+import software.amazon.awssdk.aws.greengrass.model.BinaryMessage;
 import software.amazon.awssdk.aws.greengrass.model.IoTCoreMessage;
+import software.amazon.awssdk.aws.greengrass.model.JsonMessage;
+import software.amazon.awssdk.aws.greengrass.model.PublishMessage;
+import software.amazon.awssdk.aws.greengrass.model.PublishToTopicRequest;
+import software.amazon.awssdk.aws.greengrass.model.SubscribeToTopicRequest;
+import software.amazon.awssdk.aws.greengrass.model.SubscriptionResponseMessage;
 import software.amazon.awssdk.aws.greengrass.model.MQTTMessage;
 import software.amazon.awssdk.aws.greengrass.model.PayloadFormat;
 import software.amazon.awssdk.aws.greengrass.model.PublishToIoTCoreRequest;
@@ -126,11 +133,60 @@ public final class Driver {
             return h;
         }
 
+        void publishLocal(String topic, PublishMessage message) throws Exception {
+            PublishToTopicRequest r = new PublishToTopicRequest().withTopic(topic).withPublishMessage(message);
+            if (v2) {
+                client2.publishToTopic(r);
+            } else {
+                v1.publishToTopic(r, Optional.empty()).getResponse().get(T, TimeUnit.SECONDS);
+            }
+        }
+
+        void subscribeLocal(String topic, LocalEvents events) throws Exception {
+            SubscribeToTopicRequest r = new SubscribeToTopicRequest().withTopic(topic);
+            if (v2) {
+                client2.subscribeToTopic(r, events::onStreamEvent, Optional.of(events::onStreamError),
+                        Optional.of(events::onStreamClosed));
+            } else {
+                v1.subscribeToTopic(r, Optional.of(events)).getResponse().get(T, TimeUnit.SECONDS);
+            }
+        }
+
         void close() throws Exception {
             if (v2) {
                 client2.close();
             } else {
                 connection.close();
+            }
+        }
+    }
+
+    /** Collects a local subscription's events. */
+    static final class LocalEvents implements StreamResponseHandler<SubscriptionResponseMessage> {
+        final List<SubscriptionResponseMessage> items = new ArrayList<>();
+
+        @Override
+        public synchronized void onStreamEvent(SubscriptionResponseMessage event) {
+            items.add(event);
+            notifyAll();
+        }
+
+        @Override
+        public boolean onStreamError(Throwable error) {
+            return true;
+        }
+
+        @Override
+        public void onStreamClosed() {}
+
+        synchronized void await(int n, String what) throws Fail, InterruptedException {
+            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(T);
+            while (items.size() < n) {
+                long left = end - System.nanoTime();
+                if (left <= 0) {
+                    throw new Fail("timed out after " + T + " s waiting for " + what);
+                }
+                TimeUnit.NANOSECONDS.timedWait(this, left);
             }
         }
     }
@@ -300,6 +356,48 @@ public final class Driver {
                 c2.publish(pub(topic, QOS.AT_LEAST_ONCE, new byte[] {1}));
                 c2.close();
                 return "";
+            }
+            case "local_pubsub": {
+                Client c = new Client(api);
+                String topic = unique("local");
+                LocalEvents ev = new LocalEvents();
+                c.subscribeLocal(topic, ev);
+                Map<String, Object> json = new java.util.LinkedHashMap<>();
+                json.put("s", "\u00fc");
+                c.publishLocal(topic, new PublishMessage().withJsonMessage(new JsonMessage().withMessage(json)));
+                byte[] all = new byte[256];
+                for (int i = 0; i < 256; i++) {
+                    all[i] = (byte) i;
+                }
+                c.publishLocal(topic, new PublishMessage().withBinaryMessage(new BinaryMessage().withMessage(all)));
+                ev.await(2, "two local messages");
+                SubscriptionResponseMessage j;
+                SubscriptionResponseMessage b;
+                synchronized (ev) {
+                    j = ev.items.get(0);
+                    b = ev.items.get(1);
+                }
+                check(j.getJsonMessage() != null && j.getBinaryMessage() == null, "first event " + j);
+                check(json.equals(j.getJsonMessage().getMessage()), "JSON message " + j.getJsonMessage().getMessage());
+                check(j.getJsonMessage().getContext() != null
+                        && topic.equals(j.getJsonMessage().getContext().getTopic()), "JSON context");
+                check(b.getBinaryMessage() != null && b.getJsonMessage() == null, "second event " + b);
+                check(Arrays.equals(all, b.getBinaryMessage().getMessage()), "binary message differs");
+                check(b.getBinaryMessage().getContext() != null
+                        && topic.equals(b.getBinaryMessage().getContext().getTopic()), "binary context");
+                c.close();
+                return "";
+            }
+            case "local_pubsub_invalid": {
+                Client c = new Client(api);
+                String r = expectError(() -> c.publishLocal(unique("local"), null), "InvalidArgumentsError",
+                        "Publish message is required");
+                PublishMessage one = new PublishMessage().withBinaryMessage(new BinaryMessage().withMessage(new byte[] {1}));
+                expectError(() -> c.publishLocal("forbidden/x", one), "UnauthorizedError",
+                        "is not authorized to perform aws.greengrass.ipc.pubsub:aws.greengrass#PublishToTopic on "
+                        + "resource forbidden/x");
+                c.close();
+                return r + " (and UnauthorizedError outside the policy)";
             }
             default:
                 throw new Fail("unknown scenario");

@@ -29,7 +29,9 @@ import software.amazon.awssdk.crt.io.SocketOptions;
 /**
  * A Greengrass IPC server built on the official event-stream RPC server classes of aws-crt, answering CONNECT,
  * PublishToIoTCore and SubscribeToIoTCore in the Java nucleus' format (same bodies, flags, error shapes, messages
- * and 128 KiB payload limit), with an in-process broker that delivers publishes to matching subscriptions.
+ * and 128 KiB payload limit), with an in-process broker that delivers publishes to matching subscriptions; local
+ * pub/sub (PublishToTopic, SubscribeToTopic: its own subscriptions, never crossing with IoT Core's) and
+ * SubscribeToIoTCoreConnectionStatus (always connected) in the nucleus' format too.
  *
  * <p>Authorization: every topic and filter under {@code conf/} is allowed, anything else is "Not Authorized"
  * (the policy the conformance recipe gives the ggipc nucleus). Control topics, answered first and then acted on:
@@ -43,11 +45,17 @@ public final class OfficialServer {
     static final String SERVICE = "aws.greengrass#GreengrassCoreIPC";
     static final String PUBLISH = "aws.greengrass#PublishToIoTCore";
     static final String SUBSCRIBE = "aws.greengrass#SubscribeToIoTCore";
+    static final String PUBLISH_LOCAL = "aws.greengrass#PublishToTopic";
+    static final String SUBSCRIBE_LOCAL = "aws.greengrass#SubscribeToTopic";
+    static final String CONNECTION_STATUS = "aws.greengrass#SubscribeToIoTCoreConnectionStatus";
+    /** The component the conformance recipe names (the principal of local pub/sub refusals). */
+    static final String COMPONENT = "io.ggipc.conformance.Client";
     static final int MAX_PAYLOAD = 131072;
     static final Gson GSON = new Gson();
 
     final String token;
     final List<Subscription> subscriptions = new CopyOnWriteArrayList<>();
+    final List<Subscription> localSubscriptions = new CopyOnWriteArrayList<>();
 
     OfficialServer(String token) {
         this.token = token;
@@ -120,6 +128,11 @@ public final class OfficialServer {
             @Override
             protected void onConnectionShutdown(ServerConnection connection, int errorCode) {
                 for (Subscription s : subscriptions) {
+                    if (s.connection == connection) {
+                        closeSubscription(s);
+                    }
+                }
+                for (Subscription s : localSubscriptions) {
                     if (s.connection == connection) {
                         closeSubscription(s);
                     }
@@ -226,6 +239,16 @@ public final class OfficialServer {
                     publish(request);
                 } else if (SUBSCRIBE.equals(operation)) {
                     subscribe(request);
+                } else if (PUBLISH_LOCAL.equals(operation)) {
+                    publishLocal(request);
+                } else if (SUBSCRIBE_LOCAL.equals(operation)) {
+                    subscribeLocal(request);
+                } else if (CONNECTION_STATUS.equals(operation)) {
+                    continuation.sendMessage(shapeHeaders("aws.greengrass#SubscribeToIoTCoreConnectionStatusResponse"),
+                            "{}".getBytes(StandardCharsets.UTF_8), MessageType.ApplicationMessage, 0);
+                    continuation.sendMessage(shapeHeaders("aws.greengrass#IoTCoreConnectionStatusEvent"),
+                            "{\"connectionStatusEvent\":{\"status\":\"CONNECTED\"}}".getBytes(StandardCharsets.UTF_8),
+                            MessageType.ApplicationMessage, 0);
                 } else {
                     List<Header> h = new ArrayList<>();
                     h.add(Header.createHeader(":content-type", "application/json"));
@@ -311,6 +334,76 @@ public final class OfficialServer {
             }
         }
 
+        /** The nucleus' local pub/sub authorization: the recipe allows conf/*. */
+        void authorizeLocal(String topic) throws ModeledError {
+            if (topic != null && topic.isEmpty()) {
+                throw new ModeledError("UnauthorizedError", "Resource cannot be empty");
+            }
+            if (topic == null || !authorized(topic)) {
+                throw new ModeledError("UnauthorizedError", "Principal " + COMPONENT + " is not authorized to perform "
+                        + "aws.greengrass.ipc.pubsub:" + operation + " on resource " + topic);
+            }
+        }
+
+        void publishLocal(JsonObject request) throws ModeledError {
+            String topic = string(request, "topic");
+            authorizeLocal(topic);
+            JsonElement pm = request.get("publishMessage");
+            if (pm == null || pm.isJsonNull()) {
+                throw new ModeledError("InvalidArgumentsError", "Publish message is required");
+            }
+            JsonObject message = pm.getAsJsonObject();
+            JsonElement json = message.get("jsonMessage");
+            JsonElement binary = message.get("binaryMessage");
+            boolean hasJson = json != null && !json.isJsonNull();
+            boolean hasBinary = binary != null && !binary.isJsonNull();
+            if (hasJson == hasBinary) {
+                throw new ModeledError("InvalidArgumentsError",
+                        "Publish message must have exactly one of jsonMessage and binaryMessage");
+            }
+            if (topic.contains("+") || topic.contains("#") || topic.contains("*")) {
+                throw new ModeledError("InvalidArgumentsError", "Publish topic must not contain a wildcard.");
+            }
+            JsonObject context = new JsonObject();
+            context.addProperty("topic", topic);
+            JsonObject inner = new JsonObject();
+            JsonElement value = (hasJson ? json : binary).getAsJsonObject().get("message");
+            if (value != null && !value.isJsonNull()) {
+                inner.add("message", value);
+            }
+            inner.add("context", context);
+            JsonObject event = new JsonObject();
+            event.add(hasJson ? "jsonMessage" : "binaryMessage", inner);
+            continuation.sendMessage(shapeHeaders("aws.greengrass#PublishToTopicResponse"),
+                    "{}".getBytes(StandardCharsets.UTF_8), MessageType.ApplicationMessage,
+                    MessageFlags.TerminateStream.getByteValue());
+            byte[] bytes = GSON.toJson(event).getBytes(StandardCharsets.UTF_8);
+            for (Subscription s : localSubscriptions) {
+                if (!matches(s.filter, topic)) {
+                    continue;
+                }
+                synchronized (s) {
+                    if (s.answered && !s.closed) {
+                        s.stream.sendMessage(shapeHeaders("aws.greengrass#SubscriptionResponseMessage"), bytes,
+                                MessageType.ApplicationMessage, 0);
+                    }
+                }
+            }
+        }
+
+        void subscribeLocal(JsonObject request) throws ModeledError {
+            String filter = string(request, "topic");
+            authorizeLocal(filter);
+            Subscription s = new Subscription(connection, continuation, filter);
+            subscription = s;
+            localSubscriptions.add(s);
+            synchronized (s) {
+                continuation.sendMessage(shapeHeaders("aws.greengrass#SubscribeToTopicResponse"),
+                        "{}".getBytes(StandardCharsets.UTF_8), MessageType.ApplicationMessage, 0);
+                s.answered = true;
+            }
+        }
+
         @Override
         protected void onContinuationClosed() {
             if (subscription != null) {
@@ -324,6 +417,7 @@ public final class OfficialServer {
             s.closed = true;
         }
         subscriptions.remove(s);
+        localSubscriptions.remove(s);
     }
 
     /** The nucleus' IoTCoreMessage for a publish: MQTT 5 fields only when present, contentType dropped. */
