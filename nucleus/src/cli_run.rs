@@ -6,11 +6,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
+use ggipc::model::ReportedLifecycleState;
+use ggipc::server::LifecycleCommand;
 use ggipc_nucleus::config::Config;
-use ggipc_nucleus::launcher::{stage_artifacts, Launch, Outcome};
+use ggipc_nucleus::launcher::{stage_artifacts, Control, Launch, Outcome, Signal};
 use ggipc_nucleus::node::{absolute, read_registration, Nucleus, NucleusOptions};
 use ggipc_nucleus::recipe::Variables;
 use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc::UnboundedSender;
 
 use crate::{init_logging, NucleusArgs};
 
@@ -163,7 +166,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
         }
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut tasks = tokio::task::JoinSet::new();
+    let mut launches: BTreeMap<String, Launch> = BTreeMap::new();
     for (c, art) in n.components.iter().zip(staged) {
         let spec = c.spec.clone();
         let work = n.root.join("work").join(&c.name);
@@ -196,17 +199,54 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
             watch: args.watch,
             sources,
         };
-        let name = c.name.clone();
-        let rx = stop_rx.clone();
-        tasks.spawn(async move { (name, launch.run(rx).await) });
+        launches.insert(c.name.clone(), launch);
     }
 
-    let mut results: Vec<(String, Outcome)> = Vec::new();
-    let total = tasks.len();
+    // Lifecycle requests (RestartComponent, StopComponent) and reported states, from the IPC server.
+    let mut commands = n.server.lifecycle_commands();
+    let mut reports = n.server.reported_states();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut running: BTreeMap<String, UnboundedSender<Signal>> = BTreeMap::new();
+    let spawn = |tasks: &mut tokio::task::JoinSet<(String, Outcome)>,
+                 name: &str,
+                 installed: bool|
+     -> Option<UnboundedSender<Signal>> {
+        let launch = launches.get(name)?.clone();
+        let (tx, signals) = tokio::sync::mpsc::unbounded_channel();
+        let server = n.server.clone();
+        let who = name.to_owned();
+        let control = Control {
+            signals,
+            report: Box::new(move |state| server.set_lifecycle_state(&who, state)),
+            installed,
+        };
+        let rx = stop_rx.clone();
+        let name = name.to_owned();
+        tasks.spawn(async move { (name, launch.run_with(rx, control).await) });
+        Some(tx)
+    };
+    for name in launches.keys() {
+        if let Some(tx) = spawn(&mut tasks, name, false) {
+            running.insert(name.clone(), tx);
+        }
+    }
+
+    let mut results: BTreeMap<String, Outcome> = BTreeMap::new();
     let sig = stop_signal();
     tokio::pin!(sig);
     let mut stopping = false;
-    while results.len() < total {
+    let mut said_idle = false;
+    loop {
+        if running.is_empty() {
+            if stopping || args.exit_when_done {
+                break;
+            }
+            if !said_idle {
+                // Everything exited by itself: keep serving until a signal, like the nucleus.
+                println!("ggipc: all components exited; nucleus keeps running (Ctrl-C to stop)");
+                said_idle = true;
+            }
+        }
         tokio::select! {
             Some(r) = tasks.join_next() => {
                 let (name, outcome) = r.map_err(|e| format!("component task failed: {e}"))?;
@@ -217,7 +257,35 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
                     Outcome::Broken(why) => println!("ggipc: {name} is BROKEN: {why}"),
                     Outcome::NoRun => println!("ggipc: {name} has no Run step (installed only)"),
                 }
-                results.push((name, outcome));
+                running.remove(&name);
+                results.insert(name, outcome);
+            }
+            command = commands.recv(), if !stopping => {
+                let Ok((name, command)) = command else { continue };
+                let signal = match command {
+                    LifecycleCommand::Restart => Signal::Restart,
+                    LifecycleCommand::Stop => Signal::Stop,
+                };
+                if let Some(tx) = running.get(&name) {
+                    let _ = tx.send(signal);
+                } else if signal == Signal::Restart {
+                    // Ended (finished, stopped or BROKEN): start it again, from Startup as the nucleus does.
+                    if let Some(tx) = spawn(&mut tasks, &name, true) {
+                        println!("ggipc: {name}: starting again on request (RestartComponent)");
+                        results.remove(&name);
+                        running.insert(name, tx);
+                        said_idle = false;
+                    }
+                }
+            }
+            report = reports.recv() => {
+                let Ok((name, state)) = report else { continue };
+                println!("ggipc: {name} reported {}", state.as_str());
+                if state == ReportedLifecycleState::Errored {
+                    if let Some(tx) = running.get(&name) {
+                        let _ = tx.send(Signal::ReportedErrored);
+                    }
+                }
             }
             s = &mut sig, if !stopping => {
                 println!("ggipc: {s} received, stopping components");
@@ -225,15 +293,9 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
                 let _ = stop_tx.send(true);
             }
         }
-        if !args.exit_when_done && results.len() == total && !stopping {
-            // Everything exited by itself: keep serving until a signal, like the nucleus.
-            println!("ggipc: all components exited; nucleus keeps running (Ctrl-C to stop)");
-            let s = (&mut sig).await;
-            println!("ggipc: {s} received");
-        }
     }
     n.stop().await;
-    let ok = results.iter().all(|(_, o)| o.success());
+    let ok = results.values().all(|o| o.success());
     println!("ggipc: summary:");
     for (name, o) in &results {
         let what = match o {

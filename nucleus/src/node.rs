@@ -57,6 +57,8 @@ pub struct Nucleus {
     pub embedded: Option<EmbeddedBroker>,
     pub memory: Option<Arc<MemoryBroker>>,
     pub thing_name: String,
+    /// The IPC server (configurations, lifecycle states and requests of the components).
+    pub server: Server,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server_task: Option<tokio::task::JoinHandle<()>>,
     listener_task: Option<tokio::task::JoinHandle<()>>,
@@ -241,6 +243,7 @@ impl Nucleus {
             embedded,
             memory,
             thing_name,
+            server,
             shutdown: Some(tx),
             server_task: Some(server_task),
             listener_task,

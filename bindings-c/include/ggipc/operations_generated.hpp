@@ -1547,6 +1547,476 @@ class DeferComponentUpdateOperation {
     RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
 };
 
+/** `ValidateAuthorizationTokenResult`: response, modeled error or RPC error. */
+using ValidateAuthorizationTokenResult = eventstreamrpc::OperationResult<ValidateAuthorizationTokenResponse>;
+
+/**
+ * `ValidateAuthorizationTokenOperation` (`aws.greengrass#ValidateAuthorizationToken`): Validates a token (the nucleus serves it to aws.greengrass.StreamManager only). Move-only; obtained from
+ * `GreengrassCoreIpcClient::NewValidateAuthorizationToken()`.
+ */
+class ValidateAuthorizationTokenOperation {
+  public:
+    explicit ValidateAuthorizationTokenOperation(detail::ClientHandle client) noexcept : m_client(std::move(client)) {}
+    ValidateAuthorizationTokenOperation(ValidateAuthorizationTokenOperation &&) noexcept = default;
+    ValidateAuthorizationTokenOperation &operator=(ValidateAuthorizationTokenOperation &&) noexcept = default;
+    ValidateAuthorizationTokenOperation(const ValidateAuthorizationTokenOperation &) = delete;
+    ValidateAuthorizationTokenOperation &operator=(const ValidateAuthorizationTokenOperation &) = delete;
+
+    /**
+     * Sends the request (written on the calling thread when the socket allows). The returned future is ready
+     * once the request has been handed to the connection; `onMessageFlushCallback`, if set, is called before
+     * this returns.
+     */
+    std::future<RpcError> Activate(const ValidateAuthorizationTokenRequest &request,
+                                   OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+        RpcError status = Start(request);
+        if (onMessageFlushCallback) {
+            try {
+                onMessageFlushCallback(status ? 0 : status.crtError);
+            } catch (...) {
+            }
+        }
+        return eventstreamrpc::MakeReadyFuture(status);
+    }
+
+    /** The result future (see `OperationFuture`). */
+    OperationFuture<ValidateAuthorizationTokenResult> GetResult() noexcept {
+        if (!m_state) {
+            return OperationFuture<ValidateAuthorizationTokenResult>::Ready(ValidateAuthorizationTokenResult(m_startError));
+        }
+        return m_state->Future();
+    }
+
+    /** Nothing to close for a request/response operation; returns a ready, successful future. */
+    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+        if (onMessageFlushCallback) {
+            try {
+                onMessageFlushCallback(0);
+            } catch (...) {
+            }
+        }
+        return eventstreamrpc::MakeReadyFuture(RpcError());
+    }
+
+  private:
+    using State = detail::CallState<ValidateAuthorizationTokenResult>;
+
+    RpcError Start(const ValidateAuthorizationTokenRequest &request) noexcept {
+        if (!m_client) {
+            m_startError = detail::NotConnected();
+            return m_startError;
+        }
+        ValidateAuthorizationTokenRequest::CHandle req;
+        detail::ErrorPtr err = request.ToC(req);
+        if (err) {
+            m_startError = RpcError::FromError(err.get());
+            return m_startError;
+        }
+        auto *keep = req ? State::Keep() : nullptr;
+        if (keep == nullptr) {
+            m_startError = detail::OutOfMemory();
+            return m_startError;
+        }
+        err.reset(ggipc_client_validate_authorization_token_async(m_client.get(), req.get(), &Done, keep, &State::Release));
+        if (err) {
+            State::Release(keep);
+            m_startError = RpcError::FromError(err.get());
+            return m_startError;
+        }
+        m_state = *keep;
+        return RpcError();
+    }
+
+    static void Done(void *userdata, const ggipc_error *error, const ggipc_validate_authorization_token_response *response) noexcept {
+        try {
+            State::Of(userdata)->Set(error != nullptr ? detail::MakeResult<ValidateAuthorizationTokenResponse>(error)
+                                                     : ValidateAuthorizationTokenResult(ValidateAuthorizationTokenResponse::FromC(response)));
+        } catch (...) {
+            State::Of(userdata)->Set(ValidateAuthorizationTokenResult(detail::OutOfMemory()));
+        }
+    }
+
+    detail::ClientHandle m_client;
+    std::shared_ptr<State> m_state;
+    RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
+};
+
+/** `RestartComponentResult`: response, modeled error or RPC error. */
+using RestartComponentResult = eventstreamrpc::OperationResult<RestartComponentResponse>;
+
+/**
+ * `RestartComponentOperation` (`aws.greengrass#RestartComponent`): Restarts a component (Greengrass CLI operation). Move-only; obtained from
+ * `GreengrassCoreIpcClient::NewRestartComponent()`.
+ */
+class RestartComponentOperation {
+  public:
+    explicit RestartComponentOperation(detail::ClientHandle client) noexcept : m_client(std::move(client)) {}
+    RestartComponentOperation(RestartComponentOperation &&) noexcept = default;
+    RestartComponentOperation &operator=(RestartComponentOperation &&) noexcept = default;
+    RestartComponentOperation(const RestartComponentOperation &) = delete;
+    RestartComponentOperation &operator=(const RestartComponentOperation &) = delete;
+
+    /**
+     * Sends the request (written on the calling thread when the socket allows). The returned future is ready
+     * once the request has been handed to the connection; `onMessageFlushCallback`, if set, is called before
+     * this returns.
+     */
+    std::future<RpcError> Activate(const RestartComponentRequest &request,
+                                   OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+        RpcError status = Start(request);
+        if (onMessageFlushCallback) {
+            try {
+                onMessageFlushCallback(status ? 0 : status.crtError);
+            } catch (...) {
+            }
+        }
+        return eventstreamrpc::MakeReadyFuture(status);
+    }
+
+    /** The result future (see `OperationFuture`). */
+    OperationFuture<RestartComponentResult> GetResult() noexcept {
+        if (!m_state) {
+            return OperationFuture<RestartComponentResult>::Ready(RestartComponentResult(m_startError));
+        }
+        return m_state->Future();
+    }
+
+    /** Nothing to close for a request/response operation; returns a ready, successful future. */
+    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+        if (onMessageFlushCallback) {
+            try {
+                onMessageFlushCallback(0);
+            } catch (...) {
+            }
+        }
+        return eventstreamrpc::MakeReadyFuture(RpcError());
+    }
+
+  private:
+    using State = detail::CallState<RestartComponentResult>;
+
+    RpcError Start(const RestartComponentRequest &request) noexcept {
+        if (!m_client) {
+            m_startError = detail::NotConnected();
+            return m_startError;
+        }
+        RestartComponentRequest::CHandle req;
+        detail::ErrorPtr err = request.ToC(req);
+        if (err) {
+            m_startError = RpcError::FromError(err.get());
+            return m_startError;
+        }
+        auto *keep = req ? State::Keep() : nullptr;
+        if (keep == nullptr) {
+            m_startError = detail::OutOfMemory();
+            return m_startError;
+        }
+        err.reset(ggipc_client_restart_component_async(m_client.get(), req.get(), &Done, keep, &State::Release));
+        if (err) {
+            State::Release(keep);
+            m_startError = RpcError::FromError(err.get());
+            return m_startError;
+        }
+        m_state = *keep;
+        return RpcError();
+    }
+
+    static void Done(void *userdata, const ggipc_error *error, const ggipc_restart_component_response *response) noexcept {
+        try {
+            State::Of(userdata)->Set(error != nullptr ? detail::MakeResult<RestartComponentResponse>(error)
+                                                     : RestartComponentResult(RestartComponentResponse::FromC(response)));
+        } catch (...) {
+            State::Of(userdata)->Set(RestartComponentResult(detail::OutOfMemory()));
+        }
+    }
+
+    detail::ClientHandle m_client;
+    std::shared_ptr<State> m_state;
+    RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
+};
+
+/** `StopComponentResult`: response, modeled error or RPC error. */
+using StopComponentResult = eventstreamrpc::OperationResult<StopComponentResponse>;
+
+/**
+ * `StopComponentOperation` (`aws.greengrass#StopComponent`): Stops a component (Greengrass CLI operation). Move-only; obtained from
+ * `GreengrassCoreIpcClient::NewStopComponent()`.
+ */
+class StopComponentOperation {
+  public:
+    explicit StopComponentOperation(detail::ClientHandle client) noexcept : m_client(std::move(client)) {}
+    StopComponentOperation(StopComponentOperation &&) noexcept = default;
+    StopComponentOperation &operator=(StopComponentOperation &&) noexcept = default;
+    StopComponentOperation(const StopComponentOperation &) = delete;
+    StopComponentOperation &operator=(const StopComponentOperation &) = delete;
+
+    /**
+     * Sends the request (written on the calling thread when the socket allows). The returned future is ready
+     * once the request has been handed to the connection; `onMessageFlushCallback`, if set, is called before
+     * this returns.
+     */
+    std::future<RpcError> Activate(const StopComponentRequest &request,
+                                   OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+        RpcError status = Start(request);
+        if (onMessageFlushCallback) {
+            try {
+                onMessageFlushCallback(status ? 0 : status.crtError);
+            } catch (...) {
+            }
+        }
+        return eventstreamrpc::MakeReadyFuture(status);
+    }
+
+    /** The result future (see `OperationFuture`). */
+    OperationFuture<StopComponentResult> GetResult() noexcept {
+        if (!m_state) {
+            return OperationFuture<StopComponentResult>::Ready(StopComponentResult(m_startError));
+        }
+        return m_state->Future();
+    }
+
+    /** Nothing to close for a request/response operation; returns a ready, successful future. */
+    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+        if (onMessageFlushCallback) {
+            try {
+                onMessageFlushCallback(0);
+            } catch (...) {
+            }
+        }
+        return eventstreamrpc::MakeReadyFuture(RpcError());
+    }
+
+  private:
+    using State = detail::CallState<StopComponentResult>;
+
+    RpcError Start(const StopComponentRequest &request) noexcept {
+        if (!m_client) {
+            m_startError = detail::NotConnected();
+            return m_startError;
+        }
+        StopComponentRequest::CHandle req;
+        detail::ErrorPtr err = request.ToC(req);
+        if (err) {
+            m_startError = RpcError::FromError(err.get());
+            return m_startError;
+        }
+        auto *keep = req ? State::Keep() : nullptr;
+        if (keep == nullptr) {
+            m_startError = detail::OutOfMemory();
+            return m_startError;
+        }
+        err.reset(ggipc_client_stop_component_async(m_client.get(), req.get(), &Done, keep, &State::Release));
+        if (err) {
+            State::Release(keep);
+            m_startError = RpcError::FromError(err.get());
+            return m_startError;
+        }
+        m_state = *keep;
+        return RpcError();
+    }
+
+    static void Done(void *userdata, const ggipc_error *error, const ggipc_stop_component_response *response) noexcept {
+        try {
+            State::Of(userdata)->Set(error != nullptr ? detail::MakeResult<StopComponentResponse>(error)
+                                                     : StopComponentResult(StopComponentResponse::FromC(response)));
+        } catch (...) {
+            State::Of(userdata)->Set(StopComponentResult(detail::OutOfMemory()));
+        }
+    }
+
+    detail::ClientHandle m_client;
+    std::shared_ptr<State> m_state;
+    RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
+};
+
+/** `GetComponentDetailsResult`: response, modeled error or RPC error. */
+using GetComponentDetailsResult = eventstreamrpc::OperationResult<GetComponentDetailsResponse>;
+
+/**
+ * `GetComponentDetailsOperation` (`aws.greengrass#GetComponentDetails`): Reads a component's version, state and configuration (Greengrass CLI operation). Move-only; obtained from
+ * `GreengrassCoreIpcClient::NewGetComponentDetails()`.
+ */
+class GetComponentDetailsOperation {
+  public:
+    explicit GetComponentDetailsOperation(detail::ClientHandle client) noexcept : m_client(std::move(client)) {}
+    GetComponentDetailsOperation(GetComponentDetailsOperation &&) noexcept = default;
+    GetComponentDetailsOperation &operator=(GetComponentDetailsOperation &&) noexcept = default;
+    GetComponentDetailsOperation(const GetComponentDetailsOperation &) = delete;
+    GetComponentDetailsOperation &operator=(const GetComponentDetailsOperation &) = delete;
+
+    /**
+     * Sends the request (written on the calling thread when the socket allows). The returned future is ready
+     * once the request has been handed to the connection; `onMessageFlushCallback`, if set, is called before
+     * this returns.
+     */
+    std::future<RpcError> Activate(const GetComponentDetailsRequest &request,
+                                   OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+        RpcError status = Start(request);
+        if (onMessageFlushCallback) {
+            try {
+                onMessageFlushCallback(status ? 0 : status.crtError);
+            } catch (...) {
+            }
+        }
+        return eventstreamrpc::MakeReadyFuture(status);
+    }
+
+    /** The result future (see `OperationFuture`). */
+    OperationFuture<GetComponentDetailsResult> GetResult() noexcept {
+        if (!m_state) {
+            return OperationFuture<GetComponentDetailsResult>::Ready(GetComponentDetailsResult(m_startError));
+        }
+        return m_state->Future();
+    }
+
+    /** Nothing to close for a request/response operation; returns a ready, successful future. */
+    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+        if (onMessageFlushCallback) {
+            try {
+                onMessageFlushCallback(0);
+            } catch (...) {
+            }
+        }
+        return eventstreamrpc::MakeReadyFuture(RpcError());
+    }
+
+  private:
+    using State = detail::CallState<GetComponentDetailsResult>;
+
+    RpcError Start(const GetComponentDetailsRequest &request) noexcept {
+        if (!m_client) {
+            m_startError = detail::NotConnected();
+            return m_startError;
+        }
+        GetComponentDetailsRequest::CHandle req;
+        detail::ErrorPtr err = request.ToC(req);
+        if (err) {
+            m_startError = RpcError::FromError(err.get());
+            return m_startError;
+        }
+        auto *keep = req ? State::Keep() : nullptr;
+        if (keep == nullptr) {
+            m_startError = detail::OutOfMemory();
+            return m_startError;
+        }
+        err.reset(ggipc_client_get_component_details_async(m_client.get(), req.get(), &Done, keep, &State::Release));
+        if (err) {
+            State::Release(keep);
+            m_startError = RpcError::FromError(err.get());
+            return m_startError;
+        }
+        m_state = *keep;
+        return RpcError();
+    }
+
+    static void Done(void *userdata, const ggipc_error *error, const ggipc_get_component_details_response *response) noexcept {
+        try {
+            State::Of(userdata)->Set(error != nullptr ? detail::MakeResult<GetComponentDetailsResponse>(error)
+                                                     : GetComponentDetailsResult(GetComponentDetailsResponse::FromC(response)));
+        } catch (...) {
+            State::Of(userdata)->Set(GetComponentDetailsResult(detail::OutOfMemory()));
+        }
+    }
+
+    detail::ClientHandle m_client;
+    std::shared_ptr<State> m_state;
+    RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
+};
+
+/** `ListComponentsResult`: response, modeled error or RPC error. */
+using ListComponentsResult = eventstreamrpc::OperationResult<ListComponentsResponse>;
+
+/**
+ * `ListComponentsOperation` (`aws.greengrass#ListComponents`): Lists the components the nucleus knows (Greengrass CLI operation). Move-only; obtained from
+ * `GreengrassCoreIpcClient::NewListComponents()`.
+ */
+class ListComponentsOperation {
+  public:
+    explicit ListComponentsOperation(detail::ClientHandle client) noexcept : m_client(std::move(client)) {}
+    ListComponentsOperation(ListComponentsOperation &&) noexcept = default;
+    ListComponentsOperation &operator=(ListComponentsOperation &&) noexcept = default;
+    ListComponentsOperation(const ListComponentsOperation &) = delete;
+    ListComponentsOperation &operator=(const ListComponentsOperation &) = delete;
+
+    /**
+     * Sends the request (written on the calling thread when the socket allows). The returned future is ready
+     * once the request has been handed to the connection; `onMessageFlushCallback`, if set, is called before
+     * this returns.
+     */
+    std::future<RpcError> Activate(const ListComponentsRequest &request,
+                                   OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+        RpcError status = Start(request);
+        if (onMessageFlushCallback) {
+            try {
+                onMessageFlushCallback(status ? 0 : status.crtError);
+            } catch (...) {
+            }
+        }
+        return eventstreamrpc::MakeReadyFuture(status);
+    }
+
+    /** The result future (see `OperationFuture`). */
+    OperationFuture<ListComponentsResult> GetResult() noexcept {
+        if (!m_state) {
+            return OperationFuture<ListComponentsResult>::Ready(ListComponentsResult(m_startError));
+        }
+        return m_state->Future();
+    }
+
+    /** Nothing to close for a request/response operation; returns a ready, successful future. */
+    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+        if (onMessageFlushCallback) {
+            try {
+                onMessageFlushCallback(0);
+            } catch (...) {
+            }
+        }
+        return eventstreamrpc::MakeReadyFuture(RpcError());
+    }
+
+  private:
+    using State = detail::CallState<ListComponentsResult>;
+
+    RpcError Start(const ListComponentsRequest &request) noexcept {
+        if (!m_client) {
+            m_startError = detail::NotConnected();
+            return m_startError;
+        }
+        ListComponentsRequest::CHandle req;
+        detail::ErrorPtr err = request.ToC(req);
+        if (err) {
+            m_startError = RpcError::FromError(err.get());
+            return m_startError;
+        }
+        auto *keep = req ? State::Keep() : nullptr;
+        if (keep == nullptr) {
+            m_startError = detail::OutOfMemory();
+            return m_startError;
+        }
+        err.reset(ggipc_client_list_components_async(m_client.get(), req.get(), &Done, keep, &State::Release));
+        if (err) {
+            State::Release(keep);
+            m_startError = RpcError::FromError(err.get());
+            return m_startError;
+        }
+        m_state = *keep;
+        return RpcError();
+    }
+
+    static void Done(void *userdata, const ggipc_error *error, const ggipc_list_components_response *response) noexcept {
+        try {
+            State::Of(userdata)->Set(error != nullptr ? detail::MakeResult<ListComponentsResponse>(error)
+                                                     : ListComponentsResult(ListComponentsResponse::FromC(response)));
+        } catch (...) {
+            State::Of(userdata)->Set(ListComponentsResult(detail::OutOfMemory()));
+        }
+    }
+
+    detail::ClientHandle m_client;
+    std::shared_ptr<State> m_state;
+    RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
+};
+
 namespace detail {
 
 /** The `New<Op>()` factories of the generated operations, mixed into `GreengrassCoreIpcClient`. */
@@ -1610,6 +2080,16 @@ class GeneratedOperations {
     }
     /** `DeferComponentUpdate`: a new operation on this client's connection. */
     DeferComponentUpdateOperation NewDeferComponentUpdate() noexcept { return DeferComponentUpdateOperation(Self().Handle()); }
+    /** `ValidateAuthorizationToken`: a new operation on this client's connection. */
+    ValidateAuthorizationTokenOperation NewValidateAuthorizationToken() noexcept { return ValidateAuthorizationTokenOperation(Self().Handle()); }
+    /** `RestartComponent`: a new operation on this client's connection. */
+    RestartComponentOperation NewRestartComponent() noexcept { return RestartComponentOperation(Self().Handle()); }
+    /** `StopComponent`: a new operation on this client's connection. */
+    StopComponentOperation NewStopComponent() noexcept { return StopComponentOperation(Self().Handle()); }
+    /** `GetComponentDetails`: a new operation on this client's connection. */
+    GetComponentDetailsOperation NewGetComponentDetails() noexcept { return GetComponentDetailsOperation(Self().Handle()); }
+    /** `ListComponents`: a new operation on this client's connection. */
+    ListComponentsOperation NewListComponents() noexcept { return ListComponentsOperation(Self().Handle()); }
 
   private:
     const Client &Self() const noexcept { return static_cast<const Client &>(*this); }

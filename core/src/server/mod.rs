@@ -25,6 +25,7 @@ pub use memory::{MemoryBroker, RECORD_BYTES_LIMIT, RECORD_LIMIT};
 pub use policy::{AccessControl, FilterAuthorization, Policy, PolicyError, ResourcePattern};
 pub use recipe::{get_ci, Recipe, RecipeError};
 pub use registry::{generate_svcuid, Component, ComponentRegistry};
+pub use services::lifecycle::LifecycleCommand;
 pub use services::pubsub::LocalMessage;
 
 use std::future::Future;
@@ -132,6 +133,8 @@ pub(crate) struct Shared {
     components_state: services::config::ComponentState,
     /// Validation and component-update streams, and the answers deployments wait for.
     deployments: services::deployment::Deployments,
+    /// Components' lifecycle states and versions, and the restart/stop requests for their owner.
+    lifecycles: services::lifecycle::Lifecycles,
     counters: Counters,
     shutdown: watch::Sender<bool>,
 }
@@ -152,6 +155,7 @@ impl Server {
                 bus: Default::default(),
                 components_state: Default::default(),
                 deployments: Default::default(),
+                lifecycles: Default::default(),
                 counters: Counters::default(),
                 shutdown: watch::channel(false).0,
             }),
@@ -177,6 +181,9 @@ impl Server {
         self.shared
             .components_state
             .set_configuration(recipe.name(), config);
+        self.shared
+            .lifecycles
+            .set_version(recipe.name(), recipe.version_or_default());
         self.shared.components.register_with_token(
             recipe.name(),
             recipe.access_control().clone(),
@@ -256,6 +263,33 @@ impl Server {
         &self,
     ) -> tokio::sync::broadcast::Receiver<(String, crate::model::ReportedLifecycleState)> {
         self.shared.components_state.reports()
+    }
+
+    /// Sets a component's lifecycle state (what GetComponentDetails and ListComponents answer; UpdateState
+    /// sets RUNNING and ERRORED itself). A component nobody set a state for is NEW, and RestartComponent
+    /// answers FAILED for it.
+    pub fn set_lifecycle_state(&self, component: &str, state: crate::model::LifecycleState) {
+        self.shared.lifecycles.set_state(component, state);
+    }
+
+    /// A component's lifecycle state.
+    pub fn lifecycle_state(&self, component: &str) -> crate::model::LifecycleState {
+        self.shared.lifecycles.state(component)
+    }
+
+    /// Every lifecycle state change from now on (set by the owner or by UpdateState): (component, state).
+    pub fn lifecycle_changes(
+        &self,
+    ) -> tokio::sync::broadcast::Receiver<(String, crate::model::LifecycleState)> {
+        self.shared.lifecycles.changes()
+    }
+
+    /// The RestartComponent and StopComponent requests from now on: (component, command). The owner that
+    /// runs the components carries them out; while nobody listens, RestartComponent answers FAILED.
+    pub fn lifecycle_commands(
+        &self,
+    ) -> tokio::sync::broadcast::Receiver<(String, LifecycleCommand)> {
+        self.shared.lifecycles.commands()
     }
 
     pub fn config(&self) -> &ServerConfig {

@@ -329,6 +329,14 @@ pub(super) fn update_state(req: Request<'_>, body: &[u8]) -> Outcome {
             .unwrap_or_else(|e| e.into_inner())
             .insert(req.component.to_string(), state);
         let _ = shared.reports.send((req.component.to_string(), state));
+        // The nucleus' service state follows what the component reports.
+        req.shared.lifecycles.set_state(
+            req.component,
+            match state {
+                ReportedLifecycleState::Running => crate::model::LifecycleState::Running,
+                ReportedLifecycleState::Errored => crate::model::LifecycleState::Errored,
+            },
+        );
         tracing::info!(component = %req.component, state = state.as_str(), "component reported its state");
         Ok(EMPTY)
     })();
