@@ -11,3 +11,4 @@ pub mod launcher;
 pub mod mqtt;
 pub mod node;
 pub mod recipe;
+pub mod store;

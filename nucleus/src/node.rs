@@ -1,6 +1,8 @@
 //! A running local nucleus: IPC server on `<root>/ipc.socket`, the chosen broker, registered components, and the
 //! registration file `<root>/components.json` that `ggipc env` reads.
 //!
+//! `config/<component>.json` keeps each component's configuration across restarts (see [`crate::store`]).
+//!
 //! `tokens.json` (mode 0600) keeps each component's SVCUID across restarts of the nucleus, so clients that
 //! reconnect are recognized again; delete it to issue new tokens.
 //!
@@ -62,6 +64,7 @@ pub struct Nucleus {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server_task: Option<tokio::task::JoinHandle<()>>,
     listener_task: Option<tokio::task::JoinHandle<()>>,
+    saver_task: Option<tokio::task::JoinHandle<()>>,
     registration_file: PathBuf,
 }
 
@@ -169,6 +172,7 @@ impl Nucleus {
             socket_path: socket_path.clone(),
             max_payload_bytes: cfg.mqtt.max_message_size_in_bytes,
             mqtt5: cfg.mqtt.version != "mqtt3",
+            configuration_numbers_as_doubles: cfg.configuration_numbers_as_doubles,
             ..ServerConfig::default()
         };
         let server = Server::new(server_config, broker);
@@ -186,6 +190,9 @@ impl Nucleus {
                 .or_insert_with(ggipc::server::generate_svcuid)
                 .clone();
             let svcuid = server.register_recipe_with_token(&recipe, svcuid);
+            if crate::store::restore(&root, &server, recipe.name())? {
+                tracing::info!(component = %recipe.name(), "configuration restored from {}", crate::store::path(&root, recipe.name()).display());
+            }
             tracing::info!(component = %recipe.name(), recipe = %path.display(), "component registered");
             components.push(Registered {
                 name: recipe.name().to_owned(),
@@ -194,6 +201,7 @@ impl Nucleus {
                 spec,
             });
         }
+        let saver_task = crate::store::spawn_saver(root.clone(), server.clone());
         let bound = server
             .bind()
             .map_err(|e| format!("cannot listen on {}: {e}", socket_path.display()))?;
@@ -247,6 +255,7 @@ impl Nucleus {
             shutdown: Some(tx),
             server_task: Some(server_task),
             listener_task,
+            saver_task: Some(saver_task),
             registration_file,
         })
     }
@@ -304,6 +313,15 @@ impl Nucleus {
         if let Some(t) = self.listener_task.take() {
             t.abort();
         }
+        if let Some(t) = self.saver_task.take() {
+            t.abort();
+        }
+        // Whatever the saver had not written yet.
+        for c in &self.components {
+            if let Err(e) = crate::store::save(&self.root, &self.server, &c.name) {
+                tracing::error!("{e}");
+            }
+        }
         let _ = std::fs::remove_file(&self.registration_file);
     }
 }
@@ -339,7 +357,7 @@ pub fn absolute(p: &Path) -> Result<PathBuf, String> {
     }
 }
 
-fn write_private(path: &Path, data: &[u8]) -> Result<(), String> {
+pub(crate) fn write_private(path: &Path, data: &[u8]) -> Result<(), String> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("json.tmp");

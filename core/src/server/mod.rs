@@ -62,6 +62,13 @@ pub struct ServerConfig {
     pub mqtt5: bool,
     /// Events buffered for a subscription whose response is not yet sent; beyond it they are dropped.
     pub pending_events_limit: usize,
+    /// Largest configuration a component may have, as JSON bytes (default 10 MB, the nucleus' limit for a
+    /// deployment document); an UpdateConfiguration that would make it larger is refused.
+    pub max_configuration_bytes: usize,
+    /// Store the numbers UpdateConfiguration merges as doubles, so `5` is read back as `5.0`, as the Java nucleus
+    /// does (its JSON reader makes every number of `valueToMerge` a double). Default `false`: numbers are kept
+    /// as sent.
+    pub configuration_numbers_as_doubles: bool,
 }
 
 impl Default for ServerConfig {
@@ -77,6 +84,8 @@ impl Default for ServerConfig {
             filter_authorization: FilterAuthorization::Strict,
             mqtt5: true,
             pending_events_limit: 1024,
+            max_configuration_bytes: 10 * 1000 * 1000,
+            configuration_numbers_as_doubles: false,
         }
     }
 }
@@ -209,7 +218,13 @@ impl Server {
     ) -> crate::Result<()> {
         self.shared
             .components_state
-            .update(component, key_path, &value, None)
+            .update(
+                component,
+                key_path,
+                &value,
+                None,
+                self.shared.config.max_configuration_bytes,
+            )
             .map_err(|r| crate::Error::new(r.kind, r.message))
     }
 
@@ -246,6 +261,29 @@ impl Server {
     /// Tells every SubscribeToComponentUpdates stream that `deployment_id` updated components.
     pub fn post_component_update(&self, deployment_id: &str) {
         self.shared.deployments.post_update(deployment_id);
+    }
+
+    /// Every configuration change from now on (the component's name), from UpdateConfiguration,
+    /// [`update_configuration`](Self::update_configuration), [`set_configuration`](Self::set_configuration) and
+    /// registration: what an owner that keeps configurations (the local nucleus) listens to.
+    pub fn configuration_changes(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.shared.components_state.changes()
+    }
+
+    /// A component's configuration with the time each key path last changed, in the form the local nucleus keeps
+    /// on disk: `{"configuration": {...}, "modified": [[["key", "path"], epoch_ms], ...]}`.
+    pub fn export_configuration(&self, component: &str) -> Option<serde_json::Value> {
+        self.shared.components_state.export(component)
+    }
+
+    /// Replaces a component's configuration with what [`export_configuration`](Self::export_configuration)
+    /// gave (timestamps included, so older updates stay refused after a restart). Nobody is notified.
+    pub fn restore_configuration(
+        &self,
+        component: &str,
+        stored: &serde_json::Value,
+    ) -> Result<(), String> {
+        self.shared.components_state.restore(component, stored)
     }
 
     /// A component's configuration.

@@ -38,6 +38,7 @@ fn now_ms() -> i64 {
 }
 
 /// One component's configuration: the document, and when each key path was last changed.
+#[derive(Clone)]
 struct Config {
     value: Value,
     modtimes: HashMap<Vec<String>, i64>,
@@ -141,6 +142,8 @@ pub(crate) struct ComponentState {
     next_watch: std::sync::atomic::AtomicU64,
     states: Mutex<HashMap<String, ReportedLifecycleState>>,
     reports: broadcast::Sender<(String, ReportedLifecycleState)>,
+    /// The component whose configuration changed (for owners that keep configurations).
+    changes: broadcast::Sender<String>,
 }
 
 impl Default for ComponentState {
@@ -151,6 +154,7 @@ impl Default for ComponentState {
             next_watch: Default::default(),
             states: Mutex::default(),
             reports: broadcast::channel(256).0,
+            changes: broadcast::channel(1024).0,
         }
     }
 }
@@ -161,6 +165,45 @@ impl ComponentState {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(component.to_string(), Config::new(config, now_ms()));
+        let _ = self.changes.send(component.to_string());
+    }
+
+    pub(crate) fn changes(&self) -> broadcast::Receiver<String> {
+        self.changes.subscribe()
+    }
+
+    /// A component's configuration with the time each key path was last changed, as kept on disk:
+    /// `{"configuration": {...}, "modified": [[["key", "path"], epoch_ms], ...]}`.
+    pub(crate) fn export(&self, component: &str) -> Option<Value> {
+        let configs = self.configs.read().unwrap_or_else(|e| e.into_inner());
+        let c = configs.get(component)?;
+        let mut modified: Vec<(&Vec<String>, &i64)> = c.modtimes.iter().collect();
+        modified.sort();
+        Some(serde_json::json!({
+            "configuration": c.value,
+            "modified": modified,
+        }))
+    }
+
+    /// Puts back what [`export`](Self::export) gave.
+    pub(crate) fn restore(&self, component: &str, stored: &Value) -> Result<(), String> {
+        #[derive(Deserialize)]
+        struct Stored {
+            configuration: Value,
+            #[serde(default)]
+            modified: Vec<(Vec<String>, i64)>,
+        }
+        let stored = Stored::deserialize(stored).map_err(|e| e.to_string())?;
+        if !stored.configuration.is_object() {
+            return Err("configuration: expected a JSON object".into());
+        }
+        let mut config = Config::new(stored.configuration, 0);
+        config.modtimes.extend(stored.modified);
+        self.configs
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(component.to_string(), config);
+        Ok(())
     }
 
     pub(crate) fn configuration(&self, component: &str) -> Option<Value> {
@@ -179,14 +222,18 @@ impl ComponentState {
         path: &[String],
         value: &serde_json::Map<String, Value>,
         timestamp_ms: Option<i64>,
+        max_bytes: usize,
     ) -> Result<(), Refusal> {
         let changed = {
             let mut configs = self.configs.write().unwrap_or_else(|e| e.into_inner());
-            let config = configs.get_mut(component).ok_or_else(|| {
+            let current = configs.get_mut(component).ok_or_else(|| {
                 Refusal::invalid(format!(
                     "Component config not found for component {component}"
                 ))
             })?;
+            // Merged into a copy, kept only if it stays within the bound.
+            let mut copy = current.clone();
+            let config = &mut copy;
             let mut changed = Vec::new();
             // No timestamp: newer than anything there (a tool's change wins).
             let timestamp_ms = timestamp_ms.unwrap_or_else(|| now_ms().max(config.modtime(path)));
@@ -213,6 +260,16 @@ impl ComponentState {
                 }
             };
             let latest = config.modtime(path);
+            let size = serde_json::to_vec(&config.value).map_or(0, |v| v.len());
+            if size > max_bytes {
+                return Err(Refusal::invalid(format!(
+                    "Configuration of {component} would be {size} bytes, more than the limit of {max_bytes} bytes"
+                )));
+            }
+            *current = copy;
+            if !changed.is_empty() {
+                let _ = self.changes.send(component.to_string());
+            }
             self.notify(component, &changed);
             if update_time < latest {
                 return Err(Refusal::new(
@@ -351,6 +408,21 @@ struct RawUpdate {
     value_to_merge: Option<Value>,
 }
 
+/// Turns every number into a double, as the nucleus' JSON reader does with `valueToMerge` (so `5` comes back as
+/// `5.0`): `ServerConfig::configuration_numbers_as_doubles`.
+fn numbers_as_doubles(v: &mut Value) {
+    match v {
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64().and_then(serde_json::Number::from_f64) {
+                *n = f;
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(numbers_as_doubles),
+        Value::Object(m) => m.values_mut().for_each(numbers_as_doubles),
+        _ => {}
+    }
+}
+
 /// The top-level keys a component may not change.
 const RESTRICTED: &[&str] = &["accessControl"];
 
@@ -378,11 +450,19 @@ pub(super) fn update(req: Request<'_>, body: &[u8]) -> Outcome {
                 RESTRICTED.join(", ")
             )));
         }
+        let mut value = Value::Object(value);
+        if req.shared.config.configuration_numbers_as_doubles {
+            numbers_as_doubles(&mut value);
+        }
+        let Value::Object(value) = value else {
+            return Err(Refusal::service("valueToMerge changed type"));
+        };
         req.shared.components_state.update(
             req.component,
             &path,
             &value,
             Some((timestamp * 1000.0) as i64),
+            req.shared.config.max_configuration_bytes,
         )?;
         Ok(EMPTY)
     })();
