@@ -40,6 +40,10 @@ pub struct RunArgs {
     /// Seconds a component gets between SIGTERM and SIGKILL when stopping.
     #[arg(long, default_value_t = 5)]
     pub stop_timeout: u64,
+    /// Configuration updates applied before the components start, as a deployment's configurationUpdate:
+    /// `{"COMPONENT": {"MERGE": {…}, "RESET": ["/key"]}}` (JSON or YAML).
+    #[arg(long, value_name = "FILE")]
+    pub config_update: Option<PathBuf>,
 }
 
 fn load_config(args: &NucleusArgs) -> Result<Config, String> {
@@ -143,7 +147,37 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
             .ok_or_else(|| format!("--command {c:?}: expected COMPONENT=CMD"))?;
         overrides.insert(name.to_owned(), cmd.to_owned());
     }
+    // A bad file stops the run before anything starts.
+    let updates = match &args.config_update {
+        Some(p) => Some(ggipc_nucleus::deploy::read_updates(p)?),
+        None => None,
+    };
     let (n, cfg) = start(&args.nucleus, args.recipes.clone(), ".ggipc").await?;
+    if let Some(updates) = updates {
+        let d = ggipc_nucleus::deploy::Deployment {
+            id: ggipc_nucleus::deploy::new_id(),
+            updates,
+            defaults: n
+                .components
+                .iter()
+                .map(|c| (c.name.clone(), c.spec.configuration.clone()))
+                .collect(),
+            validation_timeout: ggipc_nucleus::deploy::VALIDATION_TIMEOUT,
+            update_policy_timeout: ggipc_nucleus::deploy::UPDATE_POLICY_TIMEOUT,
+            defer_limit: ggipc_nucleus::deploy::DEFER_LIMIT,
+        };
+        match ggipc_nucleus::deploy::deploy(&n.server, &d).await {
+            Ok(log) => {
+                for l in log {
+                    println!("ggipc: {l}");
+                }
+            }
+            Err((_, e)) => {
+                n.stop().await;
+                return Err(format!("--config-update: {e}"));
+            }
+        }
+    }
     for name in overrides.keys() {
         if !n.components.iter().any(|c| &c.name == name) {
             let known: Vec<String> = n.components.iter().map(|c| c.name.clone()).collect();
@@ -185,7 +219,11 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
             work_path: work.clone(),
             root_path: n.root.clone(),
             thing_name: n.thing_name.clone(),
-            configuration: spec.configuration.clone(),
+            // What {configuration:/…} reads: the configuration as deployed (kept, --config-update).
+            configuration: n
+                .server
+                .configuration(&c.name)
+                .unwrap_or_else(|| spec.configuration.clone()),
         };
         let launch = Launch {
             env: n.component_env(c, &cfg),

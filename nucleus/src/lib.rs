@@ -7,6 +7,8 @@
 
 pub mod brokers;
 pub mod config;
+pub mod control;
+pub mod deploy;
 pub mod launcher;
 pub mod mqtt;
 pub mod node;

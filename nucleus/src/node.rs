@@ -1,6 +1,8 @@
 //! A running local nucleus: IPC server on `<root>/ipc.socket`, the chosen broker, registered components, and the
 //! registration file `<root>/components.json` that `ggipc env` reads.
 //!
+//! `control.socket` (mode 0600) takes `ggipc config` and `ggipc deploy` requests (see [`crate::control`]).
+//!
 //! `config/<component>.json` keeps each component's configuration across restarts (see [`crate::store`]).
 //!
 //! `tokens.json` (mode 0600) keeps each component's SVCUID across restarts of the nucleus, so clients that
@@ -65,6 +67,7 @@ pub struct Nucleus {
     server_task: Option<tokio::task::JoinHandle<()>>,
     listener_task: Option<tokio::task::JoinHandle<()>>,
     saver_task: Option<tokio::task::JoinHandle<()>>,
+    control_task: Option<tokio::task::JoinHandle<()>>,
     registration_file: PathBuf,
 }
 
@@ -202,6 +205,11 @@ impl Nucleus {
             });
         }
         let saver_task = crate::store::spawn_saver(root.clone(), server.clone());
+        let defaults = components
+            .iter()
+            .map(|c: &Registered| (c.name.clone(), c.spec.configuration.clone()))
+            .collect();
+        let control_task = crate::control::serve(&root, server.clone(), defaults)?;
         let bound = server
             .bind()
             .map_err(|e| format!("cannot listen on {}: {e}", socket_path.display()))?;
@@ -256,6 +264,7 @@ impl Nucleus {
             server_task: Some(server_task),
             listener_task,
             saver_task: Some(saver_task),
+            control_task: Some(control_task),
             registration_file,
         })
     }
@@ -316,6 +325,10 @@ impl Nucleus {
         if let Some(t) = self.saver_task.take() {
             t.abort();
         }
+        if let Some(t) = self.control_task.take() {
+            t.abort();
+            let _ = std::fs::remove_file(crate::control::socket_path(&self.root));
+        }
         // Whatever the saver had not written yet.
         for c in &self.components {
             if let Err(e) = crate::store::save(&self.root, &self.server, &c.name) {
@@ -329,6 +342,9 @@ impl Nucleus {
 impl Drop for Nucleus {
     fn drop(&mut self) {
         if let Some(t) = self.listener_task.take() {
+            t.abort();
+        }
+        if let Some(t) = self.control_task.take() {
             t.abort();
         }
         if self.shutdown.is_some() {

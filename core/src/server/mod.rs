@@ -263,6 +263,25 @@ impl Server {
         self.shared.deployments.post_update(deployment_id);
     }
 
+    /// Replaces a component's whole configuration as a deployment does, after validation: every key path whose
+    /// value is set, changed or removed gets one SubscribeToConfigurationUpdate event. Returns how many changed.
+    /// Refused (nothing changed) for an unknown component, a value that is not an object, or one larger than
+    /// `max_configuration_bytes`.
+    pub fn replace_configuration(
+        &self,
+        component: &str,
+        configuration: serde_json::Value,
+    ) -> crate::Result<usize> {
+        self.shared
+            .components_state
+            .replace(
+                component,
+                configuration,
+                self.shared.config.max_configuration_bytes,
+            )
+            .map_err(|r| crate::Error::new(r.kind, r.message))
+    }
+
     /// Every configuration change from now on (the component's name), from UpdateConfiguration,
     /// [`update_configuration`](Self::update_configuration), [`set_configuration`](Self::set_configuration) and
     /// registration: what an owner that keeps configurations (the local nucleus) listens to.

@@ -127,6 +127,28 @@ impl Config {
     }
 }
 
+/// The key paths where `old` and `new` differ: a leaf set, changed or removed is its own path; objects are
+/// compared key by key.
+fn diff(
+    path: &mut Vec<String>,
+    old: Option<&Value>,
+    new: Option<&Value>,
+    out: &mut Vec<Vec<String>>,
+) {
+    match (old, new) {
+        (Some(Value::Object(a)), Some(Value::Object(b))) => {
+            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            for k in keys {
+                path.push(k.clone());
+                diff(path, a.get(k), b.get(k), out);
+                path.pop();
+            }
+        }
+        (a, b) if a != b => out.push(path.clone()),
+        _ => {}
+    }
+}
+
 /// A SubscribeToConfigurationUpdate stream.
 struct ConfigWatch {
     id: u64,
@@ -204,6 +226,50 @@ impl ComponentState {
             .unwrap_or_else(|e| e.into_inner())
             .insert(component.to_string(), config);
         Ok(())
+    }
+
+    /// Replaces `component`'s whole configuration as a deployment does: each key path whose value changed
+    /// (set, changed or removed) gets the current time and one event.
+    pub(crate) fn replace(
+        &self,
+        component: &str,
+        new: Value,
+        max_bytes: usize,
+    ) -> Result<usize, Refusal> {
+        if !new.is_object() {
+            return Err(Refusal::invalid("A configuration must be a JSON object"));
+        }
+        let size = serde_json::to_vec(&new).map_or(0, |v| v.len());
+        if size > max_bytes {
+            return Err(Refusal::invalid(format!(
+                "Configuration of {component} would be {size} bytes, more than the limit of {max_bytes} bytes"
+            )));
+        }
+        let mut configs = self.configs.write().unwrap_or_else(|e| e.into_inner());
+        let config = configs.get_mut(component).ok_or_else(|| {
+            Refusal::invalid(format!(
+                "Component config not found for component {component}"
+            ))
+        })?;
+        let mut changed = Vec::new();
+        diff(
+            &mut Vec::new(),
+            Some(&config.value),
+            Some(&new),
+            &mut changed,
+        );
+        let now = now_ms();
+        for path in &changed {
+            config.modtimes.retain(|p, _| !p.starts_with(path));
+            config.modtimes.insert(path.clone(), now);
+        }
+        config.value = new;
+        drop(configs);
+        if !changed.is_empty() {
+            let _ = self.changes.send(component.to_string());
+        }
+        self.notify(component, &changed);
+        Ok(changed.len())
     }
 
     pub(crate) fn configuration(&self, component: &str) -> Option<Value> {
