@@ -296,7 +296,6 @@ class Operations:
 
     async def list_components(
         self,
-        *,
     ) -> model.ListComponentsResponse:
         """Lists the components the nucleus knows (Greengrass CLI operation). Raises the modeled error on refusal."""
         _payload: typing.Dict[str, typing.Any] = {}

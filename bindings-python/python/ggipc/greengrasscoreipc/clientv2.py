@@ -678,7 +678,6 @@ class GreengrassCoreIPCClientV2(_operation.ClientV2Base):
 
     def list_components(
         self,
-        *,
     ) -> model.ListComponentsResponse:
         """Lists the components the nucleus knows (Greengrass CLI operation).
 
@@ -690,7 +689,6 @@ class GreengrassCoreIPCClientV2(_operation.ClientV2Base):
 
     def list_components_async(
         self,
-        *,
     ) -> "concurrent.futures.Future[model.ListComponentsResponse]":
         """Lists the components the nucleus knows (Greengrass CLI operation). Does not wait; the future completes with the response or the error."""
         _payload: typing.Dict[str, typing.Any] = {}
