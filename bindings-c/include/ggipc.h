@@ -261,6 +261,24 @@ typedef struct ggipc_message_context ggipc_message_context;
 typedef struct ggipc_mqtt_message ggipc_mqtt_message;
 
 /**
+ * Asks the nucleus to pause a component's processes.
+ *
+ * `aws.greengrass#PauseComponentRequest`. Created with `ggipc_pause_component_request_new` (every member absent), copied with `ggipc_pause_component_request_clone`, released with
+ * `ggipc_pause_component_request_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_pause_component_request ggipc_pause_component_request;
+
+/**
+ * The answer to PauseComponent (no members).
+ *
+ * `aws.greengrass#PauseComponentResponse`. Created with `ggipc_pause_component_response_new` (every member absent), copied with `ggipc_pause_component_response_clone`, released with
+ * `ggipc_pause_component_response_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_pause_component_response ggipc_pause_component_response;
+
+/**
  * A deployment updated the component.
  *
  * `aws.greengrass#PostComponentUpdateEvent`. Created with `ggipc_post_component_update_event_new` (every member absent), copied with `ggipc_post_component_update_event_clone`, released with
@@ -357,6 +375,24 @@ typedef struct ggipc_restart_component_request ggipc_restart_component_request;
  * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
  */
 typedef struct ggipc_restart_component_response ggipc_restart_component_response;
+
+/**
+ * Asks the nucleus to resume a paused component.
+ *
+ * `aws.greengrass#ResumeComponentRequest`. Created with `ggipc_resume_component_request_new` (every member absent), copied with `ggipc_resume_component_request_clone`, released with
+ * `ggipc_resume_component_request_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_resume_component_request ggipc_resume_component_request;
+
+/**
+ * The answer to ResumeComponent (no members).
+ *
+ * `aws.greengrass#ResumeComponentResponse`. Created with `ggipc_resume_component_response_new` (every member absent), copied with `ggipc_resume_component_response_clone`, released with
+ * `ggipc_resume_component_response_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_resume_component_response ggipc_resume_component_response;
 
 /**
  * Answers a configuration validation event.
@@ -1008,6 +1044,22 @@ typedef void (*ggipc_get_component_details_callback)(void *userdata,
 typedef void (*ggipc_list_components_callback)(void *userdata,
                                                const struct ggipc_error *error,
                                                const struct ggipc_list_components_response *response);
+
+/**
+ * Completion callback of `ggipc_client_pause_component_async`: `userdata` as given, then either `error` (lent for the
+ * call) or `response` (lent for the call; clone it to keep it); the other one is NULL.
+ */
+typedef void (*ggipc_pause_component_callback)(void *userdata,
+                                               const struct ggipc_error *error,
+                                               const struct ggipc_pause_component_response *response);
+
+/**
+ * Completion callback of `ggipc_client_resume_component_async`: `userdata` as given, then either `error` (lent for the
+ * call) or `response` (lent for the call; clone it to keep it); the other one is NULL.
+ */
+typedef void (*ggipc_resume_component_callback)(void *userdata,
+                                                const struct ggipc_error *error,
+                                                const struct ggipc_resume_component_response *response);
 
 /**
  * Callbacks of a subscription. Any member may be NULL. All of them run on the
@@ -3855,6 +3907,102 @@ struct ggipc_error *ggipc_list_components_response_components_add(struct ggipc_l
 void ggipc_list_components_response_components_clear(struct ggipc_list_components_response *value);
 
 /**
+ * Creates a `ggipc_pause_component_request` with every member absent (free it with `ggipc_pause_component_request_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_pause_component_request *ggipc_pause_component_request_new(void);
+
+/**
+ * Releases a `ggipc_pause_component_request` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_pause_component_request_free(struct ggipc_pause_component_request *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_pause_component_request_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_pause_component_request *ggipc_pause_component_request_clone(const struct ggipc_pause_component_request *value);
+
+/**
+ * Sets `componentName` (The component to pause). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_pause_component_request_set_component_name(struct ggipc_pause_component_request *value,
+                                                                     const char *v);
+
+/**
+ * Returns `componentName` (The component to pause). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_pause_component_request_get_component_name(const struct ggipc_pause_component_request *value);
+
+/**
+ * Creates a `ggipc_pause_component_response` with every member absent (free it with `ggipc_pause_component_response_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_pause_component_response *ggipc_pause_component_response_new(void);
+
+/**
+ * Releases a `ggipc_pause_component_response` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_pause_component_response_free(struct ggipc_pause_component_response *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_pause_component_response_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_pause_component_response *ggipc_pause_component_response_clone(const struct ggipc_pause_component_response *value);
+
+/**
+ * Creates a `ggipc_resume_component_request` with every member absent (free it with `ggipc_resume_component_request_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_resume_component_request *ggipc_resume_component_request_new(void);
+
+/**
+ * Releases a `ggipc_resume_component_request` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_resume_component_request_free(struct ggipc_resume_component_request *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_resume_component_request_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_resume_component_request *ggipc_resume_component_request_clone(const struct ggipc_resume_component_request *value);
+
+/**
+ * Sets `componentName` (The component to resume). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_resume_component_request_set_component_name(struct ggipc_resume_component_request *value,
+                                                                      const char *v);
+
+/**
+ * Returns `componentName` (The component to resume). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_resume_component_request_get_component_name(const struct ggipc_resume_component_request *value);
+
+/**
+ * Creates a `ggipc_resume_component_response` with every member absent (free it with `ggipc_resume_component_response_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_resume_component_response *ggipc_resume_component_response_new(void);
+
+/**
+ * Releases a `ggipc_resume_component_response` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_resume_component_response_free(struct ggipc_resume_component_response *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_resume_component_response_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_resume_component_response *ggipc_resume_component_response_clone(const struct ggipc_resume_component_response *value);
+
+/**
  * Publishes an MQTT message to AWS IoT Core.
  *
  * `aws.greengrass#PublishToIoTCore`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
@@ -4327,6 +4475,66 @@ struct ggipc_error *ggipc_client_list_components_async(const struct ggipc_client
                                                        ggipc_list_components_callback callback,
                                                        void *userdata,
                                                        ggipc_free_userdata_fn free_userdata);
+
+/**
+ * Pauses a component's processes (the nucleus serves it on Linux).
+ *
+ * `aws.greengrass#PauseComponent`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
+ * nucleus answers, reading the answer on this thread (one wake-up per round trip). `timeout_ms` bounds the wait
+ * (0 = the client's operation timeout). On success writes the response to `*out_response` (the caller frees it with
+ * `ggipc_pause_component_response_free`; NULL `out_response` discards it) and returns NULL. Otherwise returns the error: the nucleus'
+ * modeled errors (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`) with its message, a transport error, or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+ * `client` or `request` (nothing sent). Thread-safety: any number of threads may call it on one client at once;
+ * not from inside an async runtime.
+ */
+struct ggipc_error *ggipc_client_pause_component(const struct ggipc_client *client,
+                                                 const struct ggipc_pause_component_request *request,
+                                                 uint64_t timeout_ms,
+                                                 struct ggipc_pause_component_response **out_response);
+
+/**
+ * `aws.greengrass#PauseComponent` without blocking for the answer: `request` is copied and written on the calling thread when the
+ * socket allows; `callback` (may be NULL) runs exactly once with the result on the library's completion thread
+ * (`ggipc-completion`, in completion order), bounded by the client's operation timeout; it may call any library
+ * function. `free_userdata`, if not NULL, runs once after it. Returns NULL when the call was started, or
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client` or `request` (then neither `callback` nor `free_userdata`
+ * runs). Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_client_pause_component_async(const struct ggipc_client *client,
+                                                       const struct ggipc_pause_component_request *request,
+                                                       ggipc_pause_component_callback callback,
+                                                       void *userdata,
+                                                       ggipc_free_userdata_fn free_userdata);
+
+/**
+ * Resumes a paused component.
+ *
+ * `aws.greengrass#ResumeComponent`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
+ * nucleus answers, reading the answer on this thread (one wake-up per round trip). `timeout_ms` bounds the wait
+ * (0 = the client's operation timeout). On success writes the response to `*out_response` (the caller frees it with
+ * `ggipc_resume_component_response_free`; NULL `out_response` discards it) and returns NULL. Otherwise returns the error: the nucleus'
+ * modeled errors (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`) with its message, a transport error, or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+ * `client` or `request` (nothing sent). Thread-safety: any number of threads may call it on one client at once;
+ * not from inside an async runtime.
+ */
+struct ggipc_error *ggipc_client_resume_component(const struct ggipc_client *client,
+                                                  const struct ggipc_resume_component_request *request,
+                                                  uint64_t timeout_ms,
+                                                  struct ggipc_resume_component_response **out_response);
+
+/**
+ * `aws.greengrass#ResumeComponent` without blocking for the answer: `request` is copied and written on the calling thread when the
+ * socket allows; `callback` (may be NULL) runs exactly once with the result on the library's completion thread
+ * (`ggipc-completion`, in completion order), bounded by the client's operation timeout; it may call any library
+ * function. `free_userdata`, if not NULL, runs once after it. Returns NULL when the call was started, or
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client` or `request` (then neither `callback` nor `free_userdata`
+ * runs). Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_client_resume_component_async(const struct ggipc_client *client,
+                                                        const struct ggipc_resume_component_request *request,
+                                                        ggipc_resume_component_callback callback,
+                                                        void *userdata,
+                                                        ggipc_free_userdata_fn free_userdata);
 
 /**
  * Creates a publish request for `topic` with `qos` and the payload

@@ -6831,6 +6831,284 @@ pub unsafe extern "C" fn ggipc_list_components_response_components_clear(
     })
 }
 
+/// Asks the nucleus to pause a component's processes.
+///
+/// `aws.greengrass#PauseComponentRequest`. Created with `ggipc_pause_component_request_new` (every member absent), copied with `ggipc_pause_component_request_clone`, released with
+/// `ggipc_pause_component_request_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+/// the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+#[derive(Clone, Default)]
+pub struct ggipc_pause_component_request {
+    pub(crate) component_name: Option<CString>,
+}
+
+impl ggipc_pause_component_request {
+    pub(crate) fn to_core(&self) -> model::PauseComponentRequest {
+        model::PauseComponentRequest {
+            component_name: self.component_name.as_ref().map(string_of),
+        }
+    }
+
+    pub(crate) fn from_core(v: model::PauseComponentRequest) -> Self {
+        Self {
+            component_name: v.component_name.as_deref().map(c_string),
+        }
+    }
+}
+
+/// Creates a `ggipc_pause_component_request` with every member absent (free it with `ggipc_pause_component_request_free`). Returns NULL only if allocation
+/// fails. Thread-safety: any thread.
+#[no_mangle]
+pub extern "C" fn ggipc_pause_component_request_new() -> *mut ggipc_pause_component_request {
+    boundary_or(std::ptr::null_mut(), || {
+        into_raw(ggipc_pause_component_request::default())
+    })
+}
+
+/// Releases a `ggipc_pause_component_request` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_pause_component_request_free(
+    value: *mut ggipc_pause_component_request,
+) {
+    // SAFETY: NULL or an object the caller owns.
+    boundary_or((), || unsafe { free_raw(value) })
+}
+
+/// Returns a deep copy of `value` owned by the caller (free it with `ggipc_pause_component_request_free`), or NULL when `value` is
+/// NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_pause_component_request_clone(
+    value: *const ggipc_pause_component_request,
+) -> *mut ggipc_pause_component_request {
+    boundary_or(std::ptr::null_mut(), || {
+        // SAFETY: NULL or a live object.
+        match unsafe { value.as_ref() } {
+            Some(v) => into_raw(v.clone()),
+            None => std::ptr::null_mut(),
+        }
+    })
+}
+
+/// Sets `componentName` (The component to pause). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+///
+/// Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_pause_component_request_set_component_name(
+    value: *mut ggipc_pause_component_request,
+    v: *const c_char,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or an object the caller owns.
+        let o = unsafe { try_mut(value, "value") }?;
+        // SAFETY: NULL or a NUL-terminated string.
+        let v = unsafe { c_string_arg(v, "componentName") }?;
+        o.component_name = v;
+        Ok(())
+    })
+}
+
+/// Returns `componentName` (The component to pause). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+/// NULL.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_pause_component_request_get_component_name(
+    value: *const ggipc_pause_component_request,
+) -> *const c_char {
+    boundary_or(std::ptr::null(), || {
+        // SAFETY: NULL or a live object.
+        unsafe { value.as_ref() }.map_or(std::ptr::null(), |o| opt_cstr(&o.component_name))
+    })
+}
+
+/// The answer to PauseComponent (no members).
+///
+/// `aws.greengrass#PauseComponentResponse`. Created with `ggipc_pause_component_response_new` (every member absent), copied with `ggipc_pause_component_response_clone`, released with
+/// `ggipc_pause_component_response_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+/// the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+#[derive(Clone, Default)]
+pub struct ggipc_pause_component_response {}
+
+impl ggipc_pause_component_response {
+    pub(crate) fn to_core(&self) -> model::PauseComponentResponse {
+        model::PauseComponentResponse {}
+    }
+
+    pub(crate) fn from_core(v: model::PauseComponentResponse) -> Self {
+        let _ = v;
+        Self {}
+    }
+}
+
+/// Creates a `ggipc_pause_component_response` with every member absent (free it with `ggipc_pause_component_response_free`). Returns NULL only if allocation
+/// fails. Thread-safety: any thread.
+#[no_mangle]
+pub extern "C" fn ggipc_pause_component_response_new() -> *mut ggipc_pause_component_response {
+    boundary_or(std::ptr::null_mut(), || {
+        into_raw(ggipc_pause_component_response::default())
+    })
+}
+
+/// Releases a `ggipc_pause_component_response` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_pause_component_response_free(
+    value: *mut ggipc_pause_component_response,
+) {
+    // SAFETY: NULL or an object the caller owns.
+    boundary_or((), || unsafe { free_raw(value) })
+}
+
+/// Returns a deep copy of `value` owned by the caller (free it with `ggipc_pause_component_response_free`), or NULL when `value` is
+/// NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_pause_component_response_clone(
+    value: *const ggipc_pause_component_response,
+) -> *mut ggipc_pause_component_response {
+    boundary_or(std::ptr::null_mut(), || {
+        // SAFETY: NULL or a live object.
+        match unsafe { value.as_ref() } {
+            Some(v) => into_raw(v.clone()),
+            None => std::ptr::null_mut(),
+        }
+    })
+}
+
+/// Asks the nucleus to resume a paused component.
+///
+/// `aws.greengrass#ResumeComponentRequest`. Created with `ggipc_resume_component_request_new` (every member absent), copied with `ggipc_resume_component_request_clone`, released with
+/// `ggipc_resume_component_request_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+/// the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+#[derive(Clone, Default)]
+pub struct ggipc_resume_component_request {
+    pub(crate) component_name: Option<CString>,
+}
+
+impl ggipc_resume_component_request {
+    pub(crate) fn to_core(&self) -> model::ResumeComponentRequest {
+        model::ResumeComponentRequest {
+            component_name: self.component_name.as_ref().map(string_of),
+        }
+    }
+
+    pub(crate) fn from_core(v: model::ResumeComponentRequest) -> Self {
+        Self {
+            component_name: v.component_name.as_deref().map(c_string),
+        }
+    }
+}
+
+/// Creates a `ggipc_resume_component_request` with every member absent (free it with `ggipc_resume_component_request_free`). Returns NULL only if allocation
+/// fails. Thread-safety: any thread.
+#[no_mangle]
+pub extern "C" fn ggipc_resume_component_request_new() -> *mut ggipc_resume_component_request {
+    boundary_or(std::ptr::null_mut(), || {
+        into_raw(ggipc_resume_component_request::default())
+    })
+}
+
+/// Releases a `ggipc_resume_component_request` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_resume_component_request_free(
+    value: *mut ggipc_resume_component_request,
+) {
+    // SAFETY: NULL or an object the caller owns.
+    boundary_or((), || unsafe { free_raw(value) })
+}
+
+/// Returns a deep copy of `value` owned by the caller (free it with `ggipc_resume_component_request_free`), or NULL when `value` is
+/// NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_resume_component_request_clone(
+    value: *const ggipc_resume_component_request,
+) -> *mut ggipc_resume_component_request {
+    boundary_or(std::ptr::null_mut(), || {
+        // SAFETY: NULL or a live object.
+        match unsafe { value.as_ref() } {
+            Some(v) => into_raw(v.clone()),
+            None => std::ptr::null_mut(),
+        }
+    })
+}
+
+/// Sets `componentName` (The component to resume). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+///
+/// Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_resume_component_request_set_component_name(
+    value: *mut ggipc_resume_component_request,
+    v: *const c_char,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or an object the caller owns.
+        let o = unsafe { try_mut(value, "value") }?;
+        // SAFETY: NULL or a NUL-terminated string.
+        let v = unsafe { c_string_arg(v, "componentName") }?;
+        o.component_name = v;
+        Ok(())
+    })
+}
+
+/// Returns `componentName` (The component to resume). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+/// NULL.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_resume_component_request_get_component_name(
+    value: *const ggipc_resume_component_request,
+) -> *const c_char {
+    boundary_or(std::ptr::null(), || {
+        // SAFETY: NULL or a live object.
+        unsafe { value.as_ref() }.map_or(std::ptr::null(), |o| opt_cstr(&o.component_name))
+    })
+}
+
+/// The answer to ResumeComponent (no members).
+///
+/// `aws.greengrass#ResumeComponentResponse`. Created with `ggipc_resume_component_response_new` (every member absent), copied with `ggipc_resume_component_response_clone`, released with
+/// `ggipc_resume_component_response_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+/// the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+#[derive(Clone, Default)]
+pub struct ggipc_resume_component_response {}
+
+impl ggipc_resume_component_response {
+    pub(crate) fn to_core(&self) -> model::ResumeComponentResponse {
+        model::ResumeComponentResponse {}
+    }
+
+    pub(crate) fn from_core(v: model::ResumeComponentResponse) -> Self {
+        let _ = v;
+        Self {}
+    }
+}
+
+/// Creates a `ggipc_resume_component_response` with every member absent (free it with `ggipc_resume_component_response_free`). Returns NULL only if allocation
+/// fails. Thread-safety: any thread.
+#[no_mangle]
+pub extern "C" fn ggipc_resume_component_response_new() -> *mut ggipc_resume_component_response {
+    boundary_or(std::ptr::null_mut(), || {
+        into_raw(ggipc_resume_component_response::default())
+    })
+}
+
+/// Releases a `ggipc_resume_component_response` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_resume_component_response_free(
+    value: *mut ggipc_resume_component_response,
+) {
+    // SAFETY: NULL or an object the caller owns.
+    boundary_or((), || unsafe { free_raw(value) })
+}
+
+/// Returns a deep copy of `value` owned by the caller (free it with `ggipc_resume_component_response_free`), or NULL when `value` is
+/// NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_resume_component_response_clone(
+    value: *const ggipc_resume_component_response,
+) -> *mut ggipc_resume_component_response {
+    boundary_or(std::ptr::null_mut(), || {
+        // SAFETY: NULL or a live object.
+        match unsafe { value.as_ref() } {
+            Some(v) => into_raw(v.clone()),
+            None => std::ptr::null_mut(),
+        }
+    })
+}
+
 /// Publishes an MQTT message to AWS IoT Core.
 ///
 /// `aws.greengrass#PublishToIoTCore`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
@@ -8462,6 +8740,194 @@ pub unsafe extern "C" fn ggipc_client_list_components_async(
                 match result {
                     Ok(r) => {
                         let r = ggipc_list_components_response::from_core(r);
+                        // SAFETY: the callback and userdata were registered together.
+                        unsafe { cb(ud, std::ptr::null(), &r) };
+                    }
+                    Err(e) => {
+                        let e = e.to_c();
+                        // SAFETY: as above.
+                        unsafe { cb(ud, &e, std::ptr::null()) };
+                    }
+                }
+            },
+        )
+    })
+}
+
+/// Pauses a component's processes (the nucleus serves it on Linux).
+///
+/// `aws.greengrass#PauseComponent`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
+/// nucleus answers, reading the answer on this thread (one wake-up per round trip). `timeout_ms` bounds the wait
+/// (0 = the client's operation timeout). On success writes the response to `*out_response` (the caller frees it with
+/// `ggipc_pause_component_response_free`; NULL `out_response` discards it) and returns NULL. Otherwise returns the error: the nucleus'
+/// modeled errors (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`) with its message, a transport error, or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+/// `client` or `request` (nothing sent). Thread-safety: any number of threads may call it on one client at once;
+/// not from inside an async runtime.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_pause_component(
+    client: *const ggipc_client,
+    request: *const ggipc_pause_component_request,
+    timeout_ms: u64,
+    out_response: *mut *mut ggipc_pause_component_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        let response = call_sync(
+            client,
+            &model::PAUSE_COMPONENT,
+            &request.to_core(),
+            timeout_ms,
+        )?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_pause_component_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// Completion callback of `ggipc_client_pause_component_async`: `userdata` as given, then either `error` (lent for the
+/// call) or `response` (lent for the call; clone it to keep it); the other one is NULL.
+pub type ggipc_pause_component_callback = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        error: *const ggipc_error,
+        response: *const ggipc_pause_component_response,
+    ),
+>;
+
+/// `aws.greengrass#PauseComponent` without blocking for the answer: `request` is copied and written on the calling thread when the
+/// socket allows; `callback` (may be NULL) runs exactly once with the result on the library's completion thread
+/// (`ggipc-completion`, in completion order), bounded by the client's operation timeout; it may call any library
+/// function. `free_userdata`, if not NULL, runs once after it. Returns NULL when the call was started, or
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client` or `request` (then neither `callback` nor `free_userdata`
+/// runs). Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_pause_component_async(
+    client: *const ggipc_client,
+    request: *const ggipc_pause_component_request,
+    callback: ggipc_pause_component_callback,
+    userdata: *mut c_void,
+    free_userdata: ggipc_free_userdata_fn,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        let ud = UserData::new(userdata, free_userdata);
+        call_async(
+            client,
+            &model::PAUSE_COMPONENT,
+            &request.to_core(),
+            ud,
+            move |ud, result: Result<model::PauseComponentResponse, Error>| {
+                let Some(cb) = callback else { return };
+                match result {
+                    Ok(r) => {
+                        let r = ggipc_pause_component_response::from_core(r);
+                        // SAFETY: the callback and userdata were registered together.
+                        unsafe { cb(ud, std::ptr::null(), &r) };
+                    }
+                    Err(e) => {
+                        let e = e.to_c();
+                        // SAFETY: as above.
+                        unsafe { cb(ud, &e, std::ptr::null()) };
+                    }
+                }
+            },
+        )
+    })
+}
+
+/// Resumes a paused component.
+///
+/// `aws.greengrass#ResumeComponent`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
+/// nucleus answers, reading the answer on this thread (one wake-up per round trip). `timeout_ms` bounds the wait
+/// (0 = the client's operation timeout). On success writes the response to `*out_response` (the caller frees it with
+/// `ggipc_resume_component_response_free`; NULL `out_response` discards it) and returns NULL. Otherwise returns the error: the nucleus'
+/// modeled errors (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`) with its message, a transport error, or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+/// `client` or `request` (nothing sent). Thread-safety: any number of threads may call it on one client at once;
+/// not from inside an async runtime.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_resume_component(
+    client: *const ggipc_client,
+    request: *const ggipc_resume_component_request,
+    timeout_ms: u64,
+    out_response: *mut *mut ggipc_resume_component_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        let response = call_sync(
+            client,
+            &model::RESUME_COMPONENT,
+            &request.to_core(),
+            timeout_ms,
+        )?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_resume_component_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// Completion callback of `ggipc_client_resume_component_async`: `userdata` as given, then either `error` (lent for the
+/// call) or `response` (lent for the call; clone it to keep it); the other one is NULL.
+pub type ggipc_resume_component_callback = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        error: *const ggipc_error,
+        response: *const ggipc_resume_component_response,
+    ),
+>;
+
+/// `aws.greengrass#ResumeComponent` without blocking for the answer: `request` is copied and written on the calling thread when the
+/// socket allows; `callback` (may be NULL) runs exactly once with the result on the library's completion thread
+/// (`ggipc-completion`, in completion order), bounded by the client's operation timeout; it may call any library
+/// function. `free_userdata`, if not NULL, runs once after it. Returns NULL when the call was started, or
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client` or `request` (then neither `callback` nor `free_userdata`
+/// runs). Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_resume_component_async(
+    client: *const ggipc_client,
+    request: *const ggipc_resume_component_request,
+    callback: ggipc_resume_component_callback,
+    userdata: *mut c_void,
+    free_userdata: ggipc_free_userdata_fn,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        let ud = UserData::new(userdata, free_userdata);
+        call_async(
+            client,
+            &model::RESUME_COMPONENT,
+            &request.to_core(),
+            ud,
+            move |ud, result: Result<model::ResumeComponentResponse, Error>| {
+                let Some(cb) = callback else { return };
+                match result {
+                    Ok(r) => {
+                        let r = ggipc_resume_component_response::from_core(r);
                         // SAFETY: the callback and userdata were registered together.
                         unsafe { cb(ud, std::ptr::null(), &r) };
                     }

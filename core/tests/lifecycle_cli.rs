@@ -260,3 +260,79 @@ async fn validate_authorization_token_is_for_stream_manager() {
         )
     );
 }
+
+#[tokio::test]
+async fn pause_and_resume_follow_the_nucleus_rules() {
+    let fx = Fixture::start().await;
+    fx.server
+        .register_recipe(&recipe("com.example.Target", "1.0.0"));
+    let granted = AccessControl::from_rules(&[(
+        "aws.greengrass.ipc.lifecycle",
+        &[
+            "aws.greengrass#PauseComponent",
+            "aws.greengrass#ResumeComponent",
+        ],
+        &["com.example.Target", "no.Such"],
+    )])
+    .unwrap();
+    let op = fx.server.components().register("com.example.Op", granted);
+    let c = fx.client(&op).await;
+    let pause = |name: &str| PauseComponentRequest {
+        component_name: Some(name.to_string()),
+    };
+    let check = |e: ggipc::Error, kind: ErrorKind, message: &str| {
+        assert_eq!((e.kind(), e.message()), (kind, message));
+    };
+    check(
+        c.pause_component(PauseComponentRequest::default())
+            .await
+            .unwrap_err(),
+        ErrorKind::InvalidArgumentsError,
+        "Component name is required.",
+    );
+    check(
+        c.pause_component(pause("com.example.Op")).await.unwrap_err(),
+        ErrorKind::UnauthorizedError,
+        "Principal com.example.Op is not authorized to perform aws.greengrass.ipc.lifecycle:aws.greengrass#PauseComponent on resource com.example.Op",
+    );
+    check(
+        c.pause_component(pause("no.Such")).await.unwrap_err(),
+        ErrorKind::ResourceNotFoundError,
+        "Component no.Such not found",
+    );
+    check(
+        c.pause_component(pause("com.example.Target"))
+            .await
+            .unwrap_err(),
+        ErrorKind::InvalidArgumentsError,
+        "Component com.example.Target is not running",
+    );
+    fx.server
+        .set_lifecycle_state("com.example.Target", LifecycleState::Running);
+    // Running, but nobody runs it here.
+    check(
+        c.pause_component(pause("com.example.Target"))
+            .await
+            .unwrap_err(),
+        ErrorKind::ServiceError,
+        "Failed to pause component com.example.Target due to : it is not run by this nucleus",
+    );
+    let mut commands = fx.server.lifecycle_commands();
+    c.pause_component(pause("com.example.Target"))
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(5), commands.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.1, LifecycleCommand::Pause);
+    let resume = || ResumeComponentRequest {
+        component_name: Some("com.example.Target".into()),
+    };
+    c.resume_component(resume()).await.unwrap();
+    check(
+        c.resume_component(resume()).await.unwrap_err(),
+        ErrorKind::InvalidArgumentsError,
+        "Component com.example.Target is not paused",
+    );
+}

@@ -303,6 +303,8 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
                 let signal = match command {
                     LifecycleCommand::Restart => Signal::Restart,
                     LifecycleCommand::Stop => Signal::Stop,
+                    LifecycleCommand::Pause => Signal::Pause,
+                    LifecycleCommand::Resume => Signal::Resume,
                 };
                 if let Some(tx) = running.get(&name) {
                     let _ = tx.send(signal);

@@ -41,6 +41,10 @@ pub enum Signal {
     Stop,
     /// The component reported ERRORED with UpdateState.
     ReportedErrored,
+    /// PauseComponent: stop the Run process group (SIGSTOP).
+    Pause,
+    /// ResumeComponent: let it go on (SIGCONT).
+    Resume,
 }
 
 /// How the nucleus steers one lifecycle and hears about its states.
@@ -68,6 +72,23 @@ impl Control {
         match self.signals.recv().await {
             Some(s) => s,
             None => std::future::pending().await,
+        }
+    }
+
+    /// The next signal that ends a Run whose process group is `pgid`; pauses and resumes it meanwhile.
+    async fn next_for(&mut self, pgid: Option<u32>) -> Signal {
+        loop {
+            let sig = match self.next().await {
+                Signal::Pause => libc::SIGSTOP,
+                Signal::Resume => libc::SIGCONT,
+                other => return other,
+            };
+            if let Some(pid) = pgid {
+                // SAFETY: kill(2) with a negative pid signals that process group; no memory is involved.
+                unsafe {
+                    libc::kill(-(pid as i32), sig);
+                }
+            }
         }
     }
 }
@@ -646,6 +667,7 @@ impl Launch {
                 None => std::future::pending().await,
             }
         };
+        let pgid = child.id();
         let pass = tokio::select! {
             status = child.wait() => match status {
                 Ok(s) if s.success() => Pass::Finished { no_run: false },
@@ -660,7 +682,7 @@ impl Launch {
                 self.terminate(&mut child).await;
                 Pass::Changed
             }
-            signal = control.next() => {
+            signal = control.next_for(pgid) => {
                 (control.report)(LifecycleState::Stopping);
                 self.terminate(&mut child).await;
                 match signal {
@@ -670,6 +692,8 @@ impl Launch {
                         message: format!("{}: the component reported ERRORED (UpdateState)", self.spec.recipe_path.display()),
                         installed: true,
                     },
+                    // Taken by next_for.
+                    Signal::Pause | Signal::Resume => Pass::Stopped,
                 }
             }
             _ = limit => {
@@ -707,6 +731,8 @@ impl Launch {
 
     async fn terminate(&self, child: &mut tokio::process::Child) {
         kill_group(child, libc::SIGTERM);
+        // A paused (stopped) group gets the SIGTERM only once it runs again.
+        kill_group(child, libc::SIGCONT);
         if tokio::time::timeout(self.stop_grace, child.wait())
             .await
             .is_err()

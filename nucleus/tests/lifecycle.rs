@@ -117,3 +117,114 @@ fn restart_stop_and_reported_errors_drive_the_launcher() {
     let st = p.wait_exit(WAIT);
     assert!(st.success(), "{}", p.output());
 }
+
+/// The state letter of a process (`/proc/PID/stat`, third field): `T` when stopped.
+fn proc_state(pid: &str) -> char {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    after.chars().next().unwrap()
+}
+
+fn wait_state(pid: &str, want: char) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while proc_state(pid) != want {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "process {pid} never reached state {want}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn pause_and_resume_stop_and_continue_the_run_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let target = write_recipe(
+        dir.path(),
+        "t.Component",
+        &["PublishToIoTCore"],
+        &["*"],
+        Some("echo \"pid $$\"; exec sleep 1000"),
+    );
+    let operator = dir.path().join("operator.json");
+    std::fs::write(
+        &operator,
+        serde_json::to_vec(&serde_json::json!({
+            "ComponentName": "o.Operator",
+            "ComponentConfiguration": {"DefaultConfiguration": {"accessControl": {
+                "aws.greengrass.ipc.lifecycle": {"o.Operator:lifecycle": {
+                    "operations": ["aws.greengrass#PauseComponent", "aws.greengrass#ResumeComponent"],
+                    "resources": ["t.Component"]}}}}}
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut p = Proc::spawn(
+        &[
+            "run",
+            "--root",
+            root.to_str().unwrap(),
+            "--mqtt-port",
+            "0",
+            "--stop-timeout",
+            "2",
+            target.to_str().unwrap(),
+            operator.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let line = p.wait_line("[t.Component] pid ", WAIT);
+    let pid = line.rsplit(' ').next().unwrap().to_string();
+    let o = client(&root, "o.Operator");
+    let name = || Some("t.Component".to_string());
+    let e = o
+        .resume_component(ResumeComponentRequest {
+            component_name: name(),
+        })
+        .unwrap_err();
+    assert_eq!(
+        (e.kind(), e.message()),
+        (
+            ggipc::ErrorKind::InvalidArgumentsError,
+            "Component t.Component is not paused"
+        )
+    );
+    o.pause_component(PauseComponentRequest {
+        component_name: name(),
+    })
+    .unwrap();
+    wait_state(&pid, 'T');
+    o.resume_component(ResumeComponentRequest {
+        component_name: name(),
+    })
+    .unwrap();
+    wait_state(&pid, 'S');
+    // Paused, a component still stops with the nucleus.
+    o.pause_component(PauseComponentRequest {
+        component_name: name(),
+    })
+    .unwrap();
+    wait_state(&pid, 'T');
+    let e = o
+        .pause_component(PauseComponentRequest {
+            component_name: Some("o.Operator".into()),
+        })
+        .unwrap_err();
+    assert_eq!(
+        (e.kind(), e.message()),
+        (
+            ggipc::ErrorKind::UnauthorizedError,
+            "Principal o.Operator is not authorized to perform aws.greengrass.ipc.lifecycle:aws.greengrass#PauseComponent on resource o.Operator"
+        )
+    );
+    drop(o);
+    p.signal(libc::SIGINT);
+    let st = p.wait_exit(WAIT);
+    assert!(st.success(), "{}", p.output());
+    assert!(
+        p.output().contains("ggipc: t.Component stopped"),
+        "{}",
+        p.output()
+    );
+}

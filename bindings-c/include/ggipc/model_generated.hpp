@@ -2591,6 +2591,170 @@ class ListComponentsResponse {
     crt::Optional<crt::Vector<ComponentDetails>> m_components;
 };
 
+/** Asks the nucleus to pause a component's processes. (`aws.greengrass#PauseComponentRequest`). */
+class PauseComponentRequest {
+  public:
+    /** The C handle type, owned. */
+    using CHandle = detail::CPtr<ggipc_pause_component_request, &ggipc_pause_component_request_free>;
+
+    PauseComponentRequest() noexcept = default;
+    /** The component to pause. */
+    void SetComponentName(const crt::String &componentName) noexcept { m_componentName = componentName; }
+    crt::Optional<crt::String> GetComponentName() const noexcept { return m_componentName; }
+
+    /**
+     * Copies this object into a new C handle written to `out`. Returns the library's error for a value it
+     * refuses (for example invalid JSON text); `out` is empty then, or when memory ran out.
+     */
+    ggipc::detail::ErrorPtr ToC(CHandle &out) const noexcept {
+        CHandle c(ggipc_pause_component_request_new());
+        if (!c) {
+            return nullptr;
+        }
+        ggipc::detail::ErrorPtr err;
+        if (m_componentName && !err) {
+            err.reset(ggipc_pause_component_request_set_component_name(c.get(), m_componentName->c_str()));
+        }
+        if (!err) {
+            out = std::move(c);
+        }
+        return err;
+    }
+
+    /** Copies the members of a C handle (NULL gives an empty object). */
+    static PauseComponentRequest FromC(const ggipc_pause_component_request *c) {
+        PauseComponentRequest r;
+        if (c == nullptr) {
+            return r;
+        }
+        if (const char *x = ggipc_pause_component_request_get_component_name(c)) {
+            r.m_componentName = crt::String(x);
+        }
+        return r;
+    }
+
+  private:
+    crt::Optional<crt::String> m_componentName;
+};
+
+/** The answer to PauseComponent (no members). (`aws.greengrass#PauseComponentResponse`). */
+class PauseComponentResponse {
+  public:
+    /** The C handle type, owned. */
+    using CHandle = detail::CPtr<ggipc_pause_component_response, &ggipc_pause_component_response_free>;
+
+    PauseComponentResponse() noexcept = default;
+
+    /**
+     * Copies this object into a new C handle written to `out`. Returns the library's error for a value it
+     * refuses (for example invalid JSON text); `out` is empty then, or when memory ran out.
+     */
+    ggipc::detail::ErrorPtr ToC(CHandle &out) const noexcept {
+        CHandle c(ggipc_pause_component_response_new());
+        if (!c) {
+            return nullptr;
+        }
+        ggipc::detail::ErrorPtr err;
+        if (!err) {
+            out = std::move(c);
+        }
+        return err;
+    }
+
+    /** Copies the members of a C handle (NULL gives an empty object). */
+    static PauseComponentResponse FromC(const ggipc_pause_component_response *c) {
+        PauseComponentResponse r;
+        if (c == nullptr) {
+            return r;
+        }
+        return r;
+    }
+
+  private:
+};
+
+/** Asks the nucleus to resume a paused component. (`aws.greengrass#ResumeComponentRequest`). */
+class ResumeComponentRequest {
+  public:
+    /** The C handle type, owned. */
+    using CHandle = detail::CPtr<ggipc_resume_component_request, &ggipc_resume_component_request_free>;
+
+    ResumeComponentRequest() noexcept = default;
+    /** The component to resume. */
+    void SetComponentName(const crt::String &componentName) noexcept { m_componentName = componentName; }
+    crt::Optional<crt::String> GetComponentName() const noexcept { return m_componentName; }
+
+    /**
+     * Copies this object into a new C handle written to `out`. Returns the library's error for a value it
+     * refuses (for example invalid JSON text); `out` is empty then, or when memory ran out.
+     */
+    ggipc::detail::ErrorPtr ToC(CHandle &out) const noexcept {
+        CHandle c(ggipc_resume_component_request_new());
+        if (!c) {
+            return nullptr;
+        }
+        ggipc::detail::ErrorPtr err;
+        if (m_componentName && !err) {
+            err.reset(ggipc_resume_component_request_set_component_name(c.get(), m_componentName->c_str()));
+        }
+        if (!err) {
+            out = std::move(c);
+        }
+        return err;
+    }
+
+    /** Copies the members of a C handle (NULL gives an empty object). */
+    static ResumeComponentRequest FromC(const ggipc_resume_component_request *c) {
+        ResumeComponentRequest r;
+        if (c == nullptr) {
+            return r;
+        }
+        if (const char *x = ggipc_resume_component_request_get_component_name(c)) {
+            r.m_componentName = crt::String(x);
+        }
+        return r;
+    }
+
+  private:
+    crt::Optional<crt::String> m_componentName;
+};
+
+/** The answer to ResumeComponent (no members). (`aws.greengrass#ResumeComponentResponse`). */
+class ResumeComponentResponse {
+  public:
+    /** The C handle type, owned. */
+    using CHandle = detail::CPtr<ggipc_resume_component_response, &ggipc_resume_component_response_free>;
+
+    ResumeComponentResponse() noexcept = default;
+
+    /**
+     * Copies this object into a new C handle written to `out`. Returns the library's error for a value it
+     * refuses (for example invalid JSON text); `out` is empty then, or when memory ran out.
+     */
+    ggipc::detail::ErrorPtr ToC(CHandle &out) const noexcept {
+        CHandle c(ggipc_resume_component_response_new());
+        if (!c) {
+            return nullptr;
+        }
+        ggipc::detail::ErrorPtr err;
+        if (!err) {
+            out = std::move(c);
+        }
+        return err;
+    }
+
+    /** Copies the members of a C handle (NULL gives an empty object). */
+    static ResumeComponentResponse FromC(const ggipc_resume_component_response *c) {
+        ResumeComponentResponse r;
+        if (c == nullptr) {
+            return r;
+        }
+        return r;
+    }
+
+  private:
+};
+
 } // namespace greengrass
 } // namespace ggipc
 

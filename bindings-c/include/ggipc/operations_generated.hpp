@@ -2017,6 +2017,194 @@ class ListComponentsOperation {
     RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
 };
 
+/** `PauseComponentResult`: response, modeled error or RPC error. */
+using PauseComponentResult = eventstreamrpc::OperationResult<PauseComponentResponse>;
+
+/**
+ * `PauseComponentOperation` (`aws.greengrass#PauseComponent`): Pauses a component's processes (the nucleus serves it on Linux). Move-only; obtained from
+ * `GreengrassCoreIpcClient::NewPauseComponent()`.
+ */
+class PauseComponentOperation {
+  public:
+    explicit PauseComponentOperation(detail::ClientHandle client) noexcept : m_client(std::move(client)) {}
+    PauseComponentOperation(PauseComponentOperation &&) noexcept = default;
+    PauseComponentOperation &operator=(PauseComponentOperation &&) noexcept = default;
+    PauseComponentOperation(const PauseComponentOperation &) = delete;
+    PauseComponentOperation &operator=(const PauseComponentOperation &) = delete;
+
+    /**
+     * Sends the request (written on the calling thread when the socket allows). The returned future is ready
+     * once the request has been handed to the connection; `onMessageFlushCallback`, if set, is called before
+     * this returns.
+     */
+    std::future<RpcError> Activate(const PauseComponentRequest &request,
+                                   OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+        RpcError status = Start(request);
+        if (onMessageFlushCallback) {
+            try {
+                onMessageFlushCallback(status ? 0 : status.crtError);
+            } catch (...) {
+            }
+        }
+        return eventstreamrpc::MakeReadyFuture(status);
+    }
+
+    /** The result future (see `OperationFuture`). */
+    OperationFuture<PauseComponentResult> GetResult() noexcept {
+        if (!m_state) {
+            return OperationFuture<PauseComponentResult>::Ready(PauseComponentResult(m_startError));
+        }
+        return m_state->Future();
+    }
+
+    /** Nothing to close for a request/response operation; returns a ready, successful future. */
+    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+        if (onMessageFlushCallback) {
+            try {
+                onMessageFlushCallback(0);
+            } catch (...) {
+            }
+        }
+        return eventstreamrpc::MakeReadyFuture(RpcError());
+    }
+
+  private:
+    using State = detail::CallState<PauseComponentResult>;
+
+    RpcError Start(const PauseComponentRequest &request) noexcept {
+        if (!m_client) {
+            m_startError = detail::NotConnected();
+            return m_startError;
+        }
+        PauseComponentRequest::CHandle req;
+        detail::ErrorPtr err = request.ToC(req);
+        if (err) {
+            m_startError = RpcError::FromError(err.get());
+            return m_startError;
+        }
+        auto *keep = req ? State::Keep() : nullptr;
+        if (keep == nullptr) {
+            m_startError = detail::OutOfMemory();
+            return m_startError;
+        }
+        err.reset(ggipc_client_pause_component_async(m_client.get(), req.get(), &Done, keep, &State::Release));
+        if (err) {
+            State::Release(keep);
+            m_startError = RpcError::FromError(err.get());
+            return m_startError;
+        }
+        m_state = *keep;
+        return RpcError();
+    }
+
+    static void Done(void *userdata, const ggipc_error *error, const ggipc_pause_component_response *response) noexcept {
+        try {
+            State::Of(userdata)->Set(error != nullptr ? detail::MakeResult<PauseComponentResponse>(error)
+                                                     : PauseComponentResult(PauseComponentResponse::FromC(response)));
+        } catch (...) {
+            State::Of(userdata)->Set(PauseComponentResult(detail::OutOfMemory()));
+        }
+    }
+
+    detail::ClientHandle m_client;
+    std::shared_ptr<State> m_state;
+    RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
+};
+
+/** `ResumeComponentResult`: response, modeled error or RPC error. */
+using ResumeComponentResult = eventstreamrpc::OperationResult<ResumeComponentResponse>;
+
+/**
+ * `ResumeComponentOperation` (`aws.greengrass#ResumeComponent`): Resumes a paused component. Move-only; obtained from
+ * `GreengrassCoreIpcClient::NewResumeComponent()`.
+ */
+class ResumeComponentOperation {
+  public:
+    explicit ResumeComponentOperation(detail::ClientHandle client) noexcept : m_client(std::move(client)) {}
+    ResumeComponentOperation(ResumeComponentOperation &&) noexcept = default;
+    ResumeComponentOperation &operator=(ResumeComponentOperation &&) noexcept = default;
+    ResumeComponentOperation(const ResumeComponentOperation &) = delete;
+    ResumeComponentOperation &operator=(const ResumeComponentOperation &) = delete;
+
+    /**
+     * Sends the request (written on the calling thread when the socket allows). The returned future is ready
+     * once the request has been handed to the connection; `onMessageFlushCallback`, if set, is called before
+     * this returns.
+     */
+    std::future<RpcError> Activate(const ResumeComponentRequest &request,
+                                   OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+        RpcError status = Start(request);
+        if (onMessageFlushCallback) {
+            try {
+                onMessageFlushCallback(status ? 0 : status.crtError);
+            } catch (...) {
+            }
+        }
+        return eventstreamrpc::MakeReadyFuture(status);
+    }
+
+    /** The result future (see `OperationFuture`). */
+    OperationFuture<ResumeComponentResult> GetResult() noexcept {
+        if (!m_state) {
+            return OperationFuture<ResumeComponentResult>::Ready(ResumeComponentResult(m_startError));
+        }
+        return m_state->Future();
+    }
+
+    /** Nothing to close for a request/response operation; returns a ready, successful future. */
+    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+        if (onMessageFlushCallback) {
+            try {
+                onMessageFlushCallback(0);
+            } catch (...) {
+            }
+        }
+        return eventstreamrpc::MakeReadyFuture(RpcError());
+    }
+
+  private:
+    using State = detail::CallState<ResumeComponentResult>;
+
+    RpcError Start(const ResumeComponentRequest &request) noexcept {
+        if (!m_client) {
+            m_startError = detail::NotConnected();
+            return m_startError;
+        }
+        ResumeComponentRequest::CHandle req;
+        detail::ErrorPtr err = request.ToC(req);
+        if (err) {
+            m_startError = RpcError::FromError(err.get());
+            return m_startError;
+        }
+        auto *keep = req ? State::Keep() : nullptr;
+        if (keep == nullptr) {
+            m_startError = detail::OutOfMemory();
+            return m_startError;
+        }
+        err.reset(ggipc_client_resume_component_async(m_client.get(), req.get(), &Done, keep, &State::Release));
+        if (err) {
+            State::Release(keep);
+            m_startError = RpcError::FromError(err.get());
+            return m_startError;
+        }
+        m_state = *keep;
+        return RpcError();
+    }
+
+    static void Done(void *userdata, const ggipc_error *error, const ggipc_resume_component_response *response) noexcept {
+        try {
+            State::Of(userdata)->Set(error != nullptr ? detail::MakeResult<ResumeComponentResponse>(error)
+                                                     : ResumeComponentResult(ResumeComponentResponse::FromC(response)));
+        } catch (...) {
+            State::Of(userdata)->Set(ResumeComponentResult(detail::OutOfMemory()));
+        }
+    }
+
+    detail::ClientHandle m_client;
+    std::shared_ptr<State> m_state;
+    RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
+};
+
 namespace detail {
 
 /** The `New<Op>()` factories of the generated operations, mixed into `GreengrassCoreIpcClient`. */
@@ -2090,6 +2278,10 @@ class GeneratedOperations {
     GetComponentDetailsOperation NewGetComponentDetails() noexcept { return GetComponentDetailsOperation(Self().Handle()); }
     /** `ListComponents`: a new operation on this client's connection. */
     ListComponentsOperation NewListComponents() noexcept { return ListComponentsOperation(Self().Handle()); }
+    /** `PauseComponent`: a new operation on this client's connection. */
+    PauseComponentOperation NewPauseComponent() noexcept { return PauseComponentOperation(Self().Handle()); }
+    /** `ResumeComponent`: a new operation on this client's connection. */
+    ResumeComponentOperation NewResumeComponent() noexcept { return ResumeComponentOperation(Self().Handle()); }
 
   private:
     const Client &Self() const noexcept { return static_cast<const Client &>(*this); }

@@ -301,6 +301,28 @@ class Operations:
         _payload: typing.Dict[str, typing.Any] = {}
         return await self._call("aws.greengrass#ListComponents", _payload, model.ListComponentsResponse)
 
+    async def pause_component(
+        self,
+        *,
+        component_name: typing.Optional[str] = None,
+    ) -> model.PauseComponentResponse:
+        """Pauses a component's processes (the nucleus serves it on Linux). Raises the modeled error on refusal."""
+        _payload: typing.Dict[str, typing.Any] = {}
+        if component_name is not None:
+            _payload["componentName"] = component_name
+        return await self._call("aws.greengrass#PauseComponent", _payload, model.PauseComponentResponse)
+
+    async def resume_component(
+        self,
+        *,
+        component_name: typing.Optional[str] = None,
+    ) -> model.ResumeComponentResponse:
+        """Resumes a paused component. Raises the modeled error on refusal."""
+        _payload: typing.Dict[str, typing.Any] = {}
+        if component_name is not None:
+            _payload["componentName"] = component_name
+        return await self._call("aws.greengrass#ResumeComponent", _payload, model.ResumeComponentResponse)
+
 
 # referenced by the annotations
 _ = datetime

@@ -375,6 +375,46 @@ impl Client {
         self.request(&LIST_COMPONENTS, &request, Some(timeout))
             .await
     }
+
+    /// PauseComponent: Pauses a component's processes (the nucleus serves it on Linux).
+    ///
+    /// Resolves with the server's response. Bounded by the client's operation timeout.
+    pub async fn pause_component(
+        &self,
+        request: PauseComponentRequest,
+    ) -> Result<PauseComponentResponse> {
+        self.request(&PAUSE_COMPONENT, &request, None).await
+    }
+
+    /// [`pause_component`](Self::pause_component) with an explicit timeout.
+    pub async fn pause_component_with_timeout(
+        &self,
+        request: PauseComponentRequest,
+        timeout: Duration,
+    ) -> Result<PauseComponentResponse> {
+        self.request(&PAUSE_COMPONENT, &request, Some(timeout))
+            .await
+    }
+
+    /// ResumeComponent: Resumes a paused component.
+    ///
+    /// Resolves with the server's response. Bounded by the client's operation timeout.
+    pub async fn resume_component(
+        &self,
+        request: ResumeComponentRequest,
+    ) -> Result<ResumeComponentResponse> {
+        self.request(&RESUME_COMPONENT, &request, None).await
+    }
+
+    /// [`resume_component`](Self::resume_component) with an explicit timeout.
+    pub async fn resume_component_with_timeout(
+        &self,
+        request: ResumeComponentRequest,
+        timeout: Duration,
+    ) -> Result<ResumeComponentResponse> {
+        self.request(&RESUME_COMPONENT, &request, Some(timeout))
+            .await
+    }
 }
 
 impl blocking::Client {
@@ -720,6 +760,44 @@ impl blocking::Client {
         timeout: Duration,
     ) -> Result<ListComponentsResponse> {
         self.request(&LIST_COMPONENTS, &request, Some(timeout))
+    }
+
+    /// PauseComponent: Pauses a component's processes (the nucleus serves it on Linux).
+    ///
+    /// Resolves with the server's response. Bounded by the client's operation timeout.
+    pub fn pause_component(
+        &self,
+        request: PauseComponentRequest,
+    ) -> Result<PauseComponentResponse> {
+        self.request(&PAUSE_COMPONENT, &request, None)
+    }
+
+    /// [`pause_component`](Self::pause_component) with an explicit timeout.
+    pub fn pause_component_with_timeout(
+        &self,
+        request: PauseComponentRequest,
+        timeout: Duration,
+    ) -> Result<PauseComponentResponse> {
+        self.request(&PAUSE_COMPONENT, &request, Some(timeout))
+    }
+
+    /// ResumeComponent: Resumes a paused component.
+    ///
+    /// Resolves with the server's response. Bounded by the client's operation timeout.
+    pub fn resume_component(
+        &self,
+        request: ResumeComponentRequest,
+    ) -> Result<ResumeComponentResponse> {
+        self.request(&RESUME_COMPONENT, &request, None)
+    }
+
+    /// [`resume_component`](Self::resume_component) with an explicit timeout.
+    pub fn resume_component_with_timeout(
+        &self,
+        request: ResumeComponentRequest,
+        timeout: Duration,
+    ) -> Result<ResumeComponentResponse> {
+        self.request(&RESUME_COMPONENT, &request, Some(timeout))
     }
 }
 

@@ -1486,6 +1486,62 @@ impl Shape for ListComponentsResponse {
     const SHAPE_ID: &'static str = "aws.greengrass#ListComponentsResponse";
 }
 
+/// Asks the nucleus to pause a component's processes.
+///
+/// `aws.greengrass#PauseComponentRequest`
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PauseComponentRequest {
+    /// The component to pause.
+    #[serde(
+        rename = "componentName",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub component_name: Option<String>,
+}
+
+impl Shape for PauseComponentRequest {
+    const SHAPE_ID: &'static str = "aws.greengrass#PauseComponentRequest";
+}
+
+/// The answer to PauseComponent (no members).
+///
+/// `aws.greengrass#PauseComponentResponse`
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PauseComponentResponse {}
+
+impl Shape for PauseComponentResponse {
+    const SHAPE_ID: &'static str = "aws.greengrass#PauseComponentResponse";
+}
+
+/// Asks the nucleus to resume a paused component.
+///
+/// `aws.greengrass#ResumeComponentRequest`
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumeComponentRequest {
+    /// The component to resume.
+    #[serde(
+        rename = "componentName",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub component_name: Option<String>,
+}
+
+impl Shape for ResumeComponentRequest {
+    const SHAPE_ID: &'static str = "aws.greengrass#ResumeComponentRequest";
+}
+
+/// The answer to ResumeComponent (no members).
+///
+/// `aws.greengrass#ResumeComponentResponse`
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumeComponentResponse {}
+
+impl Shape for ResumeComponentResponse {
+    const SHAPE_ID: &'static str = "aws.greengrass#ResumeComponentResponse";
+}
+
 /// Every modeled error shape of the Greengrass service.
 pub const ERROR_SHAPES: &[ErrorShape] = &[
     ErrorShape {
@@ -1601,6 +1657,10 @@ pub enum OperationId {
     GetComponentDetails,
     /// Lists the components the nucleus knows (Greengrass CLI operation).
     ListComponents,
+    /// Pauses a component's processes (the nucleus serves it on Linux).
+    PauseComponent,
+    /// Resumes a paused component.
+    ResumeComponent,
 }
 
 /// `aws.greengrass#PublishToIoTCore`: Publishes an MQTT message to AWS IoT Core.
@@ -1866,6 +1926,38 @@ pub const LIST_COMPONENTS: Operation = Operation {
     service: "aws.greengrass.Cli",
 };
 
+/// `aws.greengrass#PauseComponent`: Pauses a component's processes (the nucleus serves it on Linux).
+pub const PAUSE_COMPONENT: Operation = Operation {
+    id: OperationId::PauseComponent,
+    name: "aws.greengrass#PauseComponent",
+    request: "aws.greengrass#PauseComponentRequest",
+    response: "aws.greengrass#PauseComponentResponse",
+    event: None,
+    errors: &[
+        "aws.greengrass#UnauthorizedError",
+        "aws.greengrass#ServiceError",
+        "aws.greengrass#ResourceNotFoundError",
+        "aws.greengrass#InvalidArgumentsError",
+    ],
+    service: "aws.greengrass.ipc.lifecycle",
+};
+
+/// `aws.greengrass#ResumeComponent`: Resumes a paused component.
+pub const RESUME_COMPONENT: Operation = Operation {
+    id: OperationId::ResumeComponent,
+    name: "aws.greengrass#ResumeComponent",
+    request: "aws.greengrass#ResumeComponentRequest",
+    response: "aws.greengrass#ResumeComponentResponse",
+    event: None,
+    errors: &[
+        "aws.greengrass#UnauthorizedError",
+        "aws.greengrass#ServiceError",
+        "aws.greengrass#ResourceNotFoundError",
+        "aws.greengrass#InvalidArgumentsError",
+    ],
+    service: "aws.greengrass.ipc.lifecycle",
+};
+
 /// Every operation ggipc knows, in model order.
 pub const OPERATIONS: &[&Operation] = &[
     &PUBLISH_TO_IOT_CORE,
@@ -1886,4 +1978,6 @@ pub const OPERATIONS: &[&Operation] = &[
     &STOP_COMPONENT,
     &GET_COMPONENT_DETAILS,
     &LIST_COMPONENTS,
+    &PAUSE_COMPONENT,
+    &RESUME_COMPONENT,
 ];

@@ -42,6 +42,8 @@ __all__ = [
     "StopComponentOperation",
     "GetComponentDetailsOperation",
     "ListComponentsOperation",
+    "PauseComponentOperation",
+    "ResumeComponentOperation",
 ]
 
 
@@ -615,6 +617,54 @@ class ListComponentsOperation(_operation.Operation):
         return self._close()
 
 
+class PauseComponentOperation(_operation.Operation):
+    """Pauses a component's processes (the nucleus serves it on Linux). Create with :meth:`GreengrassCoreIPCClient.new_pause_component`."""
+
+    _NAME = "aws.greengrass#PauseComponent"
+    _RESPONSE = model.PauseComponentResponse
+
+    def activate(self, request: model.PauseComponentRequest) -> "Future[None]":
+        """Send the request.
+
+        Returns a future that completes with None once the request was sent and answered, or
+        fails with a connection error. A modeled error (e.g. UnauthorizedError) fails only
+        :meth:`get_response`'s future.
+        """
+        return self._activate(request)
+
+    def get_response(self) -> "Future[model.PauseComponentResponse]":
+        """The future of the :class:`~ggipc.greengrasscoreipc.model.PauseComponentResponse`."""
+        return self._response
+
+    def close(self) -> "Future[None]":
+        """Close the operation, whether or not it has completed (idempotent)."""
+        return self._close()
+
+
+class ResumeComponentOperation(_operation.Operation):
+    """Resumes a paused component. Create with :meth:`GreengrassCoreIPCClient.new_resume_component`."""
+
+    _NAME = "aws.greengrass#ResumeComponent"
+    _RESPONSE = model.ResumeComponentResponse
+
+    def activate(self, request: model.ResumeComponentRequest) -> "Future[None]":
+        """Send the request.
+
+        Returns a future that completes with None once the request was sent and answered, or
+        fails with a connection error. A modeled error (e.g. UnauthorizedError) fails only
+        :meth:`get_response`'s future.
+        """
+        return self._activate(request)
+
+    def get_response(self) -> "Future[model.ResumeComponentResponse]":
+        """The future of the :class:`~ggipc.greengrasscoreipc.model.ResumeComponentResponse`."""
+        return self._response
+
+    def close(self) -> "Future[None]":
+        """Close the operation, whether or not it has completed (idempotent)."""
+        return self._close()
+
+
 class GreengrassCoreIPCClient(_operation.ClientBase):
     """V1 client of the Greengrass Core IPC service.
 
@@ -803,3 +853,21 @@ class GreengrassCoreIPCClient(_operation.ClientBase):
         """
         self._check_open()
         return ListComponentsOperation(self._connection)
+
+    def new_pause_component(self) -> PauseComponentOperation:
+        """Create a PauseComponent operation; nothing is sent until ``activate()``.
+
+        Raises:
+            ConnectionClosedError: the client was closed.
+        """
+        self._check_open()
+        return PauseComponentOperation(self._connection)
+
+    def new_resume_component(self) -> ResumeComponentOperation:
+        """Create a ResumeComponent operation; nothing is sent until ``activate()``.
+
+        Raises:
+            ConnectionClosedError: the client was closed.
+        """
+        self._check_open()
+        return ResumeComponentOperation(self._connection)

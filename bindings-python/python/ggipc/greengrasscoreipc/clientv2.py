@@ -694,6 +694,62 @@ class GreengrassCoreIPCClientV2(_operation.ClientV2Base):
         _payload: typing.Dict[str, typing.Any] = {}
         return self._call_async("aws.greengrass#ListComponents", _payload, model.ListComponentsResponse)
 
+    # -- PauseComponent ------------------------------------------------------------------
+
+    def pause_component(
+        self,
+        *,
+        component_name: typing.Optional[str] = None,
+    ) -> model.PauseComponentResponse:
+        """Pauses a component's processes (the nucleus serves it on Linux).
+
+        Waits (GIL released) for the nucleus' answer. Raises the modeled error with the server's
+        message, or a connection error; never waits longer than the connection's operation timeout.
+        """
+        _payload: typing.Dict[str, typing.Any] = {}
+        if component_name is not None:
+            _payload["componentName"] = component_name
+        return self._call("aws.greengrass#PauseComponent", _payload, model.PauseComponentResponse)
+
+    def pause_component_async(
+        self,
+        *,
+        component_name: typing.Optional[str] = None,
+    ) -> "concurrent.futures.Future[model.PauseComponentResponse]":
+        """Pauses a component's processes (the nucleus serves it on Linux). Does not wait; the future completes with the response or the error."""
+        _payload: typing.Dict[str, typing.Any] = {}
+        if component_name is not None:
+            _payload["componentName"] = component_name
+        return self._call_async("aws.greengrass#PauseComponent", _payload, model.PauseComponentResponse)
+
+    # -- ResumeComponent -----------------------------------------------------------------
+
+    def resume_component(
+        self,
+        *,
+        component_name: typing.Optional[str] = None,
+    ) -> model.ResumeComponentResponse:
+        """Resumes a paused component.
+
+        Waits (GIL released) for the nucleus' answer. Raises the modeled error with the server's
+        message, or a connection error; never waits longer than the connection's operation timeout.
+        """
+        _payload: typing.Dict[str, typing.Any] = {}
+        if component_name is not None:
+            _payload["componentName"] = component_name
+        return self._call("aws.greengrass#ResumeComponent", _payload, model.ResumeComponentResponse)
+
+    def resume_component_async(
+        self,
+        *,
+        component_name: typing.Optional[str] = None,
+    ) -> "concurrent.futures.Future[model.ResumeComponentResponse]":
+        """Resumes a paused component. Does not wait; the future completes with the response or the error."""
+        _payload: typing.Dict[str, typing.Any] = {}
+        if component_name is not None:
+            _payload["componentName"] = component_name
+        return self._call_async("aws.greengrass#ResumeComponent", _payload, model.ResumeComponentResponse)
+
 
 # referenced by the annotations
 _ = datetime

@@ -80,6 +80,10 @@ __all__ = [
     "GetComponentDetailsResponse",
     "ListComponentsRequest",
     "ListComponentsResponse",
+    "PauseComponentRequest",
+    "PauseComponentResponse",
+    "ResumeComponentRequest",
+    "ResumeComponentResponse",
     "GreengrassCoreIPCError",
     "ServiceError",
     "UnauthorizedError",
@@ -2419,6 +2423,118 @@ class ListComponentsResponse(rpc.Shape):
         return new
 
 
+class PauseComponentRequest(rpc.Shape):
+    """Asks the nucleus to pause a component's processes.
+
+    All attributes are None by default, and may be set by keyword in the constructor.
+
+    Keyword Args:
+        component_name: The component to pause.
+    """
+
+    _MODEL_NAME = "aws.greengrass#PauseComponentRequest"
+
+    def __init__(
+        self,
+        *,
+        component_name: typing.Optional[str] = None,
+    ) -> None:
+        self.component_name: typing.Optional[str] = component_name
+
+    def set_component_name(self, component_name: str) -> "PauseComponentRequest":
+        self.component_name = component_name
+        return self
+
+    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+        payload: typing.Dict[str, typing.Any] = {}
+        if self.component_name is not None:
+            payload["componentName"] = self.component_name
+        return payload
+
+    @classmethod
+    def _from_payload(cls, payload: typing.Dict[str, typing.Any]) -> "PauseComponentRequest":
+        g = payload.get
+        new = cls.__new__(cls)
+        new.component_name = g("componentName")
+        return new
+
+
+class PauseComponentResponse(rpc.Shape):
+    """The answer to PauseComponent (no members).
+
+    All attributes are None by default, and may be set by keyword in the constructor.
+    """
+
+    _MODEL_NAME = "aws.greengrass#PauseComponentResponse"
+
+    def __init__(self) -> None:
+        pass
+
+    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+        payload: typing.Dict[str, typing.Any] = {}
+        return payload
+
+    @classmethod
+    def _from_payload(cls, payload: typing.Dict[str, typing.Any]) -> "PauseComponentResponse":
+        return cls()
+
+
+class ResumeComponentRequest(rpc.Shape):
+    """Asks the nucleus to resume a paused component.
+
+    All attributes are None by default, and may be set by keyword in the constructor.
+
+    Keyword Args:
+        component_name: The component to resume.
+    """
+
+    _MODEL_NAME = "aws.greengrass#ResumeComponentRequest"
+
+    def __init__(
+        self,
+        *,
+        component_name: typing.Optional[str] = None,
+    ) -> None:
+        self.component_name: typing.Optional[str] = component_name
+
+    def set_component_name(self, component_name: str) -> "ResumeComponentRequest":
+        self.component_name = component_name
+        return self
+
+    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+        payload: typing.Dict[str, typing.Any] = {}
+        if self.component_name is not None:
+            payload["componentName"] = self.component_name
+        return payload
+
+    @classmethod
+    def _from_payload(cls, payload: typing.Dict[str, typing.Any]) -> "ResumeComponentRequest":
+        g = payload.get
+        new = cls.__new__(cls)
+        new.component_name = g("componentName")
+        return new
+
+
+class ResumeComponentResponse(rpc.Shape):
+    """The answer to ResumeComponent (no members).
+
+    All attributes are None by default, and may be set by keyword in the constructor.
+    """
+
+    _MODEL_NAME = "aws.greengrass#ResumeComponentResponse"
+
+    def __init__(self) -> None:
+        pass
+
+    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+        payload: typing.Dict[str, typing.Any] = {}
+        return payload
+
+    @classmethod
+    def _from_payload(cls, payload: typing.Dict[str, typing.Any]) -> "ResumeComponentResponse":
+        return cls()
+
+
 class GreengrassCoreIPCError(rpc.ErrorShape):
     """Base of the modeled errors sent by the server. ``message`` holds the server's message."""
 
@@ -2973,6 +3089,10 @@ _SHAPE_CLASSES: typing.Tuple[typing.Type[rpc.Shape], ...] = (
     GetComponentDetailsResponse,
     ListComponentsRequest,
     ListComponentsResponse,
+    PauseComponentRequest,
+    PauseComponentResponse,
+    ResumeComponentRequest,
+    ResumeComponentResponse,
 )
 
 #: Every modeled error class, in model order.

@@ -18,6 +18,15 @@
 //!    e.g. under `ggipc nucleus`), else `SUCCEEDED` once the owner has been asked; StopComponent answers
 //!    `SUCCEEDED`.
 //!
+//! PauseComponent and ResumeComponent follow the nucleus' `LifecycleIPCEventStreamAgent`: an empty name is
+//! `InvalidArgumentsError: Component name is required.`; then an `aws.greengrass.ipc.lifecycle` policy must grant
+//! the operation on the component (`UnauthorizedError: Principal <caller> is not authorized to perform
+//! aws.greengrass.ipc.lifecycle:aws.greengrass#PauseComponent on resource <component>`); an unknown component is a
+//! `ResourceNotFoundError` (the nucleus sends it without a message; ours names the component); a component that is
+//! not RUNNING cannot be paused (`InvalidArgumentsError: Component <c> is not running`), one that is not paused
+//! cannot be resumed (`… is not paused`); a component nobody runs is `ServiceError: Failed to pause component <c>
+//! due to : it is not run by this nucleus`.
+//!
 //! ValidateAuthorizationToken is served to `aws.greengrass.StreamManager` only (`UnauthorizedError: <caller> is
 //! not authorized to perform aws.greengrass#ValidateAuthorizationToken`); a missing token is
 //! `InvalidTokenError: Invalid authentication token`, an unknown one `InvalidTokenError: Authentication token
@@ -49,12 +58,17 @@ pub enum LifecycleCommand {
     Restart,
     /// Stop the component; it stays FINISHED until restarted.
     Stop,
+    /// Pause the component's processes (SIGSTOP).
+    Pause,
+    /// Resume them (SIGCONT).
+    Resume,
 }
 
 /// States and versions of the registered components, and the channel to their owner.
 pub(crate) struct Lifecycles {
     states: Mutex<HashMap<String, LifecycleState>>,
     versions: Mutex<HashMap<String, String>>,
+    paused: Mutex<std::collections::HashSet<String>>,
     commands: broadcast::Sender<(String, LifecycleCommand)>,
     changes: broadcast::Sender<(String, LifecycleState)>,
 }
@@ -64,6 +78,7 @@ impl Default for Lifecycles {
         Lifecycles {
             states: Mutex::default(),
             versions: Mutex::default(),
+            paused: Mutex::default(),
             commands: broadcast::channel(64).0,
             changes: broadcast::channel(256).0,
         }
@@ -81,6 +96,10 @@ impl Lifecycles {
 
     /// Records a state; returns whether it changed.
     pub(crate) fn set_state(&self, component: &str, state: LifecycleState) -> bool {
+        if state != LifecycleState::Running {
+            // A restarted process does not inherit the pause.
+            lock(&self.paused).remove(component);
+        }
         let old = lock(&self.states).insert(component.to_string(), state);
         let changed = old != Some(state);
         if changed {
@@ -243,6 +262,59 @@ pub(super) fn list(req: Request<'_>, body: &[u8]) -> Outcome {
         encode(&ListComponentsResponse {
             components: Some(components),
         })
+    })();
+    Outcome::Done(result)
+}
+
+/// PauseComponent (`pause`) and ResumeComponent.
+pub(super) fn pause(req: Request<'_>, body: &[u8], pause: bool) -> Outcome {
+    let result = (|| {
+        let raw: RawNamed = parse_request(body)?;
+        let name = raw
+            .component_name
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| Refusal::invalid("Component name is required."))?;
+        if !req.authorized(&name, false) {
+            return Err(Refusal::new(
+                ErrorKind::UnauthorizedError,
+                format!(
+                    "Principal {} is not authorized to perform {}:{} on resource {name}",
+                    req.component, req.op.service, req.op.name
+                ),
+            ));
+        }
+        if req.shared.components.get(&name).is_none() {
+            return Err(Refusal::new(
+                ErrorKind::ResourceNotFoundError,
+                format!("Component {name} not found"),
+            ));
+        }
+        let lifecycles = &req.shared.lifecycles;
+        let mut paused = lock(&lifecycles.paused);
+        if pause && lifecycles.state(&name) != LifecycleState::Running {
+            return Err(Refusal::invalid(format!("Component {name} is not running")));
+        }
+        if !pause && !paused.contains(&name) {
+            return Err(Refusal::invalid(format!("Component {name} is not paused")));
+        }
+        let command = if pause {
+            LifecycleCommand::Pause
+        } else {
+            LifecycleCommand::Resume
+        };
+        if lifecycles.commands.send((name.clone(), command)).is_err() {
+            return Err(Refusal::service(format!(
+                "Failed to {} component {name} due to : it is not run by this nucleus",
+                if pause { "pause" } else { "resume" }
+            )));
+        }
+        if pause {
+            paused.insert(name.clone());
+        } else {
+            paused.remove(&name);
+        }
+        tracing::info!(component = %name, by = %req.component, pause, "pause/resume requested");
+        Ok(super::EMPTY)
     })();
     Outcome::Done(result)
 }

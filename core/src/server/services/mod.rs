@@ -155,6 +155,8 @@ pub(crate) fn dispatch(req: Request<'_>, body: &[u8]) -> Outcome {
         OperationId::StopComponent => lifecycle::stop(req, body),
         OperationId::GetComponentDetails => lifecycle::details(req, body),
         OperationId::ListComponents => lifecycle::list(req, body),
+        OperationId::PauseComponent => lifecycle::pause(req, body, true),
+        OperationId::ResumeComponent => lifecycle::pause(req, body, false),
     }
 }
 

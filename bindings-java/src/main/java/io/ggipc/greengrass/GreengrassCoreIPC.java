@@ -15,12 +15,16 @@ import io.ggipc.greengrass.model.IoTCoreConnectionStatusEvent;
 import io.ggipc.greengrass.model.IoTCoreMessage;
 import io.ggipc.greengrass.model.ListComponentsRequest;
 import io.ggipc.greengrass.model.ListComponentsResponse;
+import io.ggipc.greengrass.model.PauseComponentRequest;
+import io.ggipc.greengrass.model.PauseComponentResponse;
 import io.ggipc.greengrass.model.PublishToIoTCoreRequest;
 import io.ggipc.greengrass.model.PublishToIoTCoreResponse;
 import io.ggipc.greengrass.model.PublishToTopicRequest;
 import io.ggipc.greengrass.model.PublishToTopicResponse;
 import io.ggipc.greengrass.model.RestartComponentRequest;
 import io.ggipc.greengrass.model.RestartComponentResponse;
+import io.ggipc.greengrass.model.ResumeComponentRequest;
+import io.ggipc.greengrass.model.ResumeComponentResponse;
 import io.ggipc.greengrass.model.SendConfigurationValidityReportRequest;
 import io.ggipc.greengrass.model.SendConfigurationValidityReportResponse;
 import io.ggipc.greengrass.model.StopComponentRequest;
@@ -119,5 +123,13 @@ public interface GreengrassCoreIPC {
 
     /** Lists the components the nucleus knows (Greengrass CLI operation). */
     ListComponentsResponseHandler listComponents(ListComponentsRequest request,
+            Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler);
+
+    /** Pauses a component's processes (the nucleus serves it on Linux). */
+    PauseComponentResponseHandler pauseComponent(PauseComponentRequest request,
+            Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler);
+
+    /** Resumes a paused component. */
+    ResumeComponentResponseHandler resumeComponent(ResumeComponentRequest request,
             Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler);
 }

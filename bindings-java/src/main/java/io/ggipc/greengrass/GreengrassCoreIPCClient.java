@@ -16,12 +16,16 @@ import io.ggipc.greengrass.model.IoTCoreConnectionStatusEvent;
 import io.ggipc.greengrass.model.IoTCoreMessage;
 import io.ggipc.greengrass.model.ListComponentsRequest;
 import io.ggipc.greengrass.model.ListComponentsResponse;
+import io.ggipc.greengrass.model.PauseComponentRequest;
+import io.ggipc.greengrass.model.PauseComponentResponse;
 import io.ggipc.greengrass.model.PublishToIoTCoreRequest;
 import io.ggipc.greengrass.model.PublishToIoTCoreResponse;
 import io.ggipc.greengrass.model.PublishToTopicRequest;
 import io.ggipc.greengrass.model.PublishToTopicResponse;
 import io.ggipc.greengrass.model.RestartComponentRequest;
 import io.ggipc.greengrass.model.RestartComponentResponse;
+import io.ggipc.greengrass.model.ResumeComponentRequest;
+import io.ggipc.greengrass.model.ResumeComponentResponse;
 import io.ggipc.greengrass.model.SendConfigurationValidityReportRequest;
 import io.ggipc.greengrass.model.SendConfigurationValidityReportResponse;
 import io.ggipc.greengrass.model.StopComponentRequest;
@@ -75,6 +79,8 @@ public class GreengrassCoreIPCClient implements GreengrassCoreIPC {
     static final String STOP_COMPONENT_OPERATION = "aws.greengrass#StopComponent";
     static final String GET_COMPONENT_DETAILS_OPERATION = "aws.greengrass#GetComponentDetails";
     static final String LIST_COMPONENTS_OPERATION = "aws.greengrass#ListComponents";
+    static final String PAUSE_COMPONENT_OPERATION = "aws.greengrass#PauseComponent";
+    static final String RESUME_COMPONENT_OPERATION = "aws.greengrass#ResumeComponent";
 
     private final EventStreamRPCConnection connection;
     private final Executor handlerExecutor;
@@ -228,5 +234,19 @@ public class GreengrassCoreIPCClient implements GreengrassCoreIPC {
             Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler) {
         return new ListComponentsResponseHandler(Operations.callAsync(connection, LIST_COMPONENTS_OPERATION, () -> request.toJson(),
                 ListComponentsResponse::fromJson, streamResponseHandler));
+    }
+
+    @Override
+    public PauseComponentResponseHandler pauseComponent(PauseComponentRequest request,
+            Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler) {
+        return new PauseComponentResponseHandler(Operations.callAsync(connection, PAUSE_COMPONENT_OPERATION, () -> request.toJson(),
+                PauseComponentResponse::fromJson, streamResponseHandler));
+    }
+
+    @Override
+    public ResumeComponentResponseHandler resumeComponent(ResumeComponentRequest request,
+            Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler) {
+        return new ResumeComponentResponseHandler(Operations.callAsync(connection, RESUME_COMPONENT_OPERATION, () -> request.toJson(),
+                ResumeComponentResponse::fromJson, streamResponseHandler));
     }
 }

@@ -17,12 +17,16 @@ import io.ggipc.greengrass.model.IoTCoreConnectionStatusEvent;
 import io.ggipc.greengrass.model.IoTCoreMessage;
 import io.ggipc.greengrass.model.ListComponentsRequest;
 import io.ggipc.greengrass.model.ListComponentsResponse;
+import io.ggipc.greengrass.model.PauseComponentRequest;
+import io.ggipc.greengrass.model.PauseComponentResponse;
 import io.ggipc.greengrass.model.PublishToIoTCoreRequest;
 import io.ggipc.greengrass.model.PublishToIoTCoreResponse;
 import io.ggipc.greengrass.model.PublishToTopicRequest;
 import io.ggipc.greengrass.model.PublishToTopicResponse;
 import io.ggipc.greengrass.model.RestartComponentRequest;
 import io.ggipc.greengrass.model.RestartComponentResponse;
+import io.ggipc.greengrass.model.ResumeComponentRequest;
+import io.ggipc.greengrass.model.ResumeComponentResponse;
 import io.ggipc.greengrass.model.SendConfigurationValidityReportRequest;
 import io.ggipc.greengrass.model.SendConfigurationValidityReportResponse;
 import io.ggipc.greengrass.model.StopComponentRequest;
@@ -385,6 +389,26 @@ public class GreengrassCoreIPCClientV2 implements AutoCloseable {
     /** Lists the components the nucleus knows (Greengrass CLI operation). Returns at once. */
     public CompletableFuture<ListComponentsResponse> listComponentsAsync(ListComponentsRequest request) {
         return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.LIST_COMPONENTS_OPERATION, () -> request.toJson(), ListComponentsResponse::fromJson, null).getResponse();
+    }
+
+    /** Pauses a component's processes (the nucleus serves it on Linux). Waits for the answer; throws the modeled error on refusal. */
+    public PauseComponentResponse pauseComponent(PauseComponentRequest request) throws InterruptedException {
+        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.PAUSE_COMPONENT_OPERATION, () -> request.toJson(), PauseComponentResponse::fromJson);
+    }
+
+    /** Pauses a component's processes (the nucleus serves it on Linux). Returns at once. */
+    public CompletableFuture<PauseComponentResponse> pauseComponentAsync(PauseComponentRequest request) {
+        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.PAUSE_COMPONENT_OPERATION, () -> request.toJson(), PauseComponentResponse::fromJson, null).getResponse();
+    }
+
+    /** Resumes a paused component. Waits for the answer; throws the modeled error on refusal. */
+    public ResumeComponentResponse resumeComponent(ResumeComponentRequest request) throws InterruptedException {
+        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.RESUME_COMPONENT_OPERATION, () -> request.toJson(), ResumeComponentResponse::fromJson);
+    }
+
+    /** Resumes a paused component. Returns at once. */
+    public CompletableFuture<ResumeComponentResponse> resumeComponentAsync(ResumeComponentRequest request) {
+        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.RESUME_COMPONENT_OPERATION, () -> request.toJson(), ResumeComponentResponse::fromJson, null).getResponse();
     }
 
     /** Closes the connection if this client opened it. Idempotent; throws nothing. */

@@ -389,6 +389,28 @@ class ModelRoundTripTest {
         return x;
     }
 
+    static PauseComponentRequest samplePauseComponentRequest() {
+        PauseComponentRequest x = new PauseComponentRequest();
+        x.setComponentName("s0 \"q\" \u00e9\n");
+        return x;
+    }
+
+    static PauseComponentResponse samplePauseComponentResponse() {
+        PauseComponentResponse x = new PauseComponentResponse();
+        return x;
+    }
+
+    static ResumeComponentRequest sampleResumeComponentRequest() {
+        ResumeComponentRequest x = new ResumeComponentRequest();
+        x.setComponentName("s0 \"q\" \u00e9\n");
+        return x;
+    }
+
+    static ResumeComponentResponse sampleResumeComponentResponse() {
+        ResumeComponentResponse x = new ResumeComponentResponse();
+        return x;
+    }
+
     @Test
     void roundTripUserProperty() {
         UserProperty x = sampleUserProperty();
@@ -1074,6 +1096,54 @@ class ModelRoundTripTest {
         assertEquals(text(json), text(back.toJson()));
         assertEquals(new ListComponentsResponse(), ListComponentsResponse.fromJson("{\"unknownMember\":[1,{\"a\":null}]}".getBytes(StandardCharsets.UTF_8)));
         assertEquals("aws.greengrass#ListComponentsResponse", x.getApplicationModelType());
+    }
+
+    @Test
+    void roundTripPauseComponentRequest() {
+        PauseComponentRequest x = samplePauseComponentRequest();
+        byte[] json = x.toJson();
+        PauseComponentRequest back = PauseComponentRequest.fromJson(json);
+        assertEquals(x, back, text(json));
+        assertEquals(x.hashCode(), back.hashCode());
+        assertEquals(text(json), text(back.toJson()));
+        assertEquals(new PauseComponentRequest(), PauseComponentRequest.fromJson("{\"unknownMember\":[1,{\"a\":null}]}".getBytes(StandardCharsets.UTF_8)));
+        assertEquals("aws.greengrass#PauseComponentRequest", x.getApplicationModelType());
+    }
+
+    @Test
+    void roundTripPauseComponentResponse() {
+        PauseComponentResponse x = samplePauseComponentResponse();
+        byte[] json = x.toJson();
+        PauseComponentResponse back = PauseComponentResponse.fromJson(json);
+        assertEquals(x, back, text(json));
+        assertEquals(x.hashCode(), back.hashCode());
+        assertEquals(text(json), text(back.toJson()));
+        assertEquals(new PauseComponentResponse(), PauseComponentResponse.fromJson("{\"unknownMember\":[1,{\"a\":null}]}".getBytes(StandardCharsets.UTF_8)));
+        assertEquals("aws.greengrass#PauseComponentResponse", x.getApplicationModelType());
+    }
+
+    @Test
+    void roundTripResumeComponentRequest() {
+        ResumeComponentRequest x = sampleResumeComponentRequest();
+        byte[] json = x.toJson();
+        ResumeComponentRequest back = ResumeComponentRequest.fromJson(json);
+        assertEquals(x, back, text(json));
+        assertEquals(x.hashCode(), back.hashCode());
+        assertEquals(text(json), text(back.toJson()));
+        assertEquals(new ResumeComponentRequest(), ResumeComponentRequest.fromJson("{\"unknownMember\":[1,{\"a\":null}]}".getBytes(StandardCharsets.UTF_8)));
+        assertEquals("aws.greengrass#ResumeComponentRequest", x.getApplicationModelType());
+    }
+
+    @Test
+    void roundTripResumeComponentResponse() {
+        ResumeComponentResponse x = sampleResumeComponentResponse();
+        byte[] json = x.toJson();
+        ResumeComponentResponse back = ResumeComponentResponse.fromJson(json);
+        assertEquals(x, back, text(json));
+        assertEquals(x.hashCode(), back.hashCode());
+        assertEquals(text(json), text(back.toJson()));
+        assertEquals(new ResumeComponentResponse(), ResumeComponentResponse.fromJson("{\"unknownMember\":[1,{\"a\":null}]}".getBytes(StandardCharsets.UTF_8)));
+        assertEquals("aws.greengrass#ResumeComponentResponse", x.getApplicationModelType());
     }
 
     @Test
