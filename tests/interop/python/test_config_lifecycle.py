@@ -166,3 +166,25 @@ def test_cli_lifecycle_operations(server):
     assert e.value.message == ("Principal interop.Publisher is not authorized to perform "
                                "aws.greengrass.Cli:aws.greengrass#ListComponents on resource *")
     c.close()
+
+
+def test_pause_and_resume(server):
+    c = v2(server, CONFIG_TOKEN)
+    c.update_state(state=model.ReportedLifecycleState.RUNNING)
+    c.close()
+    op = v2(server, OPERATOR_TOKEN)
+    with pytest.raises(model.InvalidArgumentsError) as e:
+        op.pause_component(component_name="")
+    assert e.value.message == "Component name is required."
+    with pytest.raises(model.UnauthorizedError) as e:
+        op.pause_component(component_name="interop.Publisher")
+    assert e.value.message == ("Principal interop.Operator is not authorized to perform "
+                               "aws.greengrass.ipc.lifecycle:aws.greengrass#PauseComponent on resource interop.Publisher")
+    with pytest.raises(model.InvalidArgumentsError) as e:
+        op.resume_component(component_name="interop.Config")
+    assert e.value.message == "Component interop.Config is not paused"
+    # The bare server runs no processes.
+    with pytest.raises(model.ServiceError) as e:
+        op.pause_component(component_name="interop.Config")
+    assert e.value.message == "Failed to pause component interop.Config due to : it is not run by this nucleus"
+    op.close()
