@@ -106,17 +106,34 @@ async fn start(
     Ok((n, config))
 }
 
-async fn stop_signal() -> &'static str {
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return "SIGINT";
+/// SIGINT and SIGTERM handlers, installed before the nucleus says it is ready (a signal sent right after the
+/// announcement must not kill the process with the default action).
+struct StopSignals {
+    term: Option<tokio::signal::unix::Signal>,
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn install() -> StopSignals {
+        StopSignals {
+            term: signal(SignalKind::terminate()).ok(),
+            int: signal(SignalKind::interrupt()).ok(),
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => "SIGINT",
-        _ = term.recv() => "SIGTERM",
+    }
+
+    async fn recv(&mut self) -> &'static str {
+        async fn next(s: &mut Option<tokio::signal::unix::Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        }
+        tokio::select! {
+            _ = next(&mut self.int) => "SIGINT",
+            _ = next(&mut self.term) => "SIGTERM",
+        }
     }
 }
 
@@ -124,6 +141,7 @@ pub async fn nucleus(args: NucleusArgs, recipes: Vec<PathBuf>) -> Result<ExitCod
     let root = args.root.clone().ok_or("--root is required")?;
     let mut a = args.clone();
     a.root = Some(root);
+    let mut signals = StopSignals::install();
     let (n, _cfg) = start(&a, recipes, ".ggipc").await?;
     for c in &n.components {
         println!(
@@ -133,7 +151,7 @@ pub async fn nucleus(args: NucleusArgs, recipes: Vec<PathBuf>) -> Result<ExitCod
             c.name
         );
     }
-    let sig = stop_signal().await;
+    let sig = signals.recv().await;
     tracing::info!("{sig} received, stopping");
     n.stop().await;
     Ok(ExitCode::SUCCESS)
@@ -152,6 +170,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
         Some(p) => Some(ggipc_nucleus::deploy::read_updates(p)?),
         None => None,
     };
+    let mut signals = StopSignals::install();
     let (n, cfg) = start(&args.nucleus, args.recipes.clone(), ".ggipc").await?;
     if let Some(updates) = updates {
         let d = ggipc_nucleus::deploy::Deployment {
@@ -270,8 +289,6 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
     }
 
     let mut results: BTreeMap<String, Outcome> = BTreeMap::new();
-    let sig = stop_signal();
-    tokio::pin!(sig);
     let mut stopping = false;
     let mut said_idle = false;
     loop {
@@ -327,7 +344,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
                     }
                 }
             }
-            s = &mut sig, if !stopping => {
+            s = signals.recv(), if !stopping => {
                 println!("ggipc: {s} received, stopping components");
                 stopping = true;
                 let _ = stop_tx.send(true);

@@ -780,7 +780,7 @@ impl Launch {
             match self.pass(installed, &mut stop, control).await {
                 Pass::Stopped => return Outcome::Stopped,
                 Pass::Halted => {
-                    note(&format!("{name} stopped on request (StopComponent)"));
+                    note(&format!("{name}: stopped on request (StopComponent)"));
                     return Outcome::Stopped;
                 }
                 Pass::Restart => {
