@@ -53,6 +53,9 @@ pub struct DeployArgs {
     /// Seconds deferrals (DeferComponentUpdate) may postpone the deployment in all before it fails.
     #[arg(long, default_value_t = ggipc_nucleus::deploy::DEFER_LIMIT.as_secs())]
     pub defer_limit: u64,
+    /// Seconds a component's validators have to answer (the nucleus' default: 20).
+    #[arg(long, default_value_t = ggipc_nucleus::deploy::VALIDATION_TIMEOUT.as_secs())]
+    pub validation_timeout: u64,
     /// Components the deployment targets (their configuration unchanged unless --config-update says so).
     pub components: Vec<String>,
 }
@@ -174,6 +177,7 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, String> {
             "updates": updates,
             "components": args.components,
             "deferLimitSecs": args.defer_limit,
+            "validationTimeoutSecs": args.validation_timeout,
         }}),
     )
     .await?;

@@ -9,7 +9,7 @@
 //! ← {"ok": true, "deploymentId": "local-…", "log": ["com.example.Sensor accepted the configuration", …]}
 //! ← {"ok": false, "error": "Components reported that their to-be-deployed configuration is invalid { … }", "log": […]}
 //! ```
-//! `deploy` runs [`crate::deploy::deploy`]: validation, component-update events (deferrals honoured), then the
+//! `deploy` may set `deferLimitSecs` and `validationTimeoutSecs`. It runs [`crate::deploy::deploy`]: validation, component-update events (deferrals honoured), then the
 //! configurations. `components` names components the deployment targets without changing their configuration
 //! (`ggipc deploy --simulate COMPONENT`).
 
@@ -134,7 +134,10 @@ async fn handle(req: &Value, server: &Server, defaults: &BTreeMap<String, Value>
             id: deploy::new_id(),
             updates,
             defaults: defaults.clone(),
-            validation_timeout: deploy::VALIDATION_TIMEOUT,
+            validation_timeout: d["validationTimeoutSecs"]
+                .as_u64()
+                .map(Duration::from_secs)
+                .unwrap_or(deploy::VALIDATION_TIMEOUT),
             update_policy_timeout: deploy::UPDATE_POLICY_TIMEOUT,
             defer_limit: d["deferLimitSecs"]
                 .as_u64()

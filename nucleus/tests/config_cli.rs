@@ -219,6 +219,36 @@ async fn configuration_tools_follow_the_deployment_flow() {
         "{out}"
     );
 
+    // A validator that never answers: the deployment fails when the validation time is up; nothing changes.
+    let validate = c
+        .subscribe_to_validate_configuration_updates(Default::default())
+        .await
+        .unwrap();
+    let update = dir.path().join("never.json");
+    std::fs::write(&update, r#"{"c.Component": {"MERGE": {"x": "never"}}}"#).unwrap();
+    let (code, out) = ggipc(&[
+        "deploy",
+        "--simulate",
+        "--root",
+        &r,
+        "--validation-timeout",
+        "1",
+        "--config-update",
+        update.to_str().unwrap(),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("Error while waiting for validation report for one or more components: c.Component did not report"),
+        "{out}"
+    );
+    let (_, out) = ggipc(&["config", "get", "--root", &r, "c.Component", "x"])
+        .await
+        .unwrap();
+    assert_eq!(out.trim(), "\"config-value\"");
+    drop(validate);
+
     // Bad input: each a clear error, nothing sent or changed.
     for (args, want) in [
         (
