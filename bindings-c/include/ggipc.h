@@ -75,6 +75,15 @@ typedef struct ggipc_client ggipc_client;
 typedef struct ggipc_client_options ggipc_client_options;
 
 /**
+ * A component as the nucleus knows it.
+ *
+ * `aws.greengrass#ComponentDetails`. Created with `ggipc_component_details_new` (every member absent), copied with `ggipc_component_details_clone`, released with
+ * `ggipc_component_details_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_component_details ggipc_component_details;
+
+/**
  * An event of a SubscribeToComponentUpdates stream.
  *
  * `aws.greengrass#ComponentUpdatePolicyEvents`. Created with `ggipc_component_update_policy_events_new` (every member absent), copied with `ggipc_component_update_policy_events_clone`, released with
@@ -148,6 +157,24 @@ typedef struct ggipc_defer_component_update_response ggipc_defer_component_updat
 typedef struct ggipc_error ggipc_error;
 
 /**
+ * Reads a component's version, state and configuration.
+ *
+ * `aws.greengrass#GetComponentDetailsRequest`. Created with `ggipc_get_component_details_request_new` (every member absent), copied with `ggipc_get_component_details_request_clone`, released with
+ * `ggipc_get_component_details_request_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_get_component_details_request ggipc_get_component_details_request;
+
+/**
+ * The answer to GetComponentDetails.
+ *
+ * `aws.greengrass#GetComponentDetailsResponse`. Created with `ggipc_get_component_details_response_new` (every member absent), copied with `ggipc_get_component_details_response_clone`, released with
+ * `ggipc_get_component_details_response_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_get_component_details_response ggipc_get_component_details_response;
+
+/**
  * Reads a component's configuration.
  *
  * `aws.greengrass#GetConfigurationRequest`. Created with `ggipc_get_configuration_request_new` (every member absent), copied with `ggipc_get_configuration_request_clone`, released with
@@ -197,6 +224,24 @@ typedef struct ggipc_iot_core_message ggipc_iot_core_message;
 typedef struct ggipc_json_message ggipc_json_message;
 
 /**
+ * Lists the components the nucleus knows (no members).
+ *
+ * `aws.greengrass#ListComponentsRequest`. Created with `ggipc_list_components_request_new` (every member absent), copied with `ggipc_list_components_request_clone`, released with
+ * `ggipc_list_components_request_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_list_components_request ggipc_list_components_request;
+
+/**
+ * The answer to ListComponents.
+ *
+ * `aws.greengrass#ListComponentsResponse`. Created with `ggipc_list_components_response_new` (every member absent), copied with `ggipc_list_components_response_clone`, released with
+ * `ggipc_list_components_response_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_list_components_response ggipc_list_components_response;
+
+/**
  * A received MQTT message (the `message` member of an `IoTCoreMessage` event).
  *
  * Messages passed to `on_message` are lent for the duration of the callback;
@@ -222,6 +267,24 @@ typedef struct ggipc_message_context ggipc_message_context;
  * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
  */
 typedef struct ggipc_mqtt_message ggipc_mqtt_message;
+
+/**
+ * Asks the nucleus to pause a component's processes.
+ *
+ * `aws.greengrass#PauseComponentRequest`. Created with `ggipc_pause_component_request_new` (every member absent), copied with `ggipc_pause_component_request_clone`, released with
+ * `ggipc_pause_component_request_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_pause_component_request ggipc_pause_component_request;
+
+/**
+ * The answer to PauseComponent (no members).
+ *
+ * `aws.greengrass#PauseComponentResponse`. Created with `ggipc_pause_component_response_new` (every member absent), copied with `ggipc_pause_component_response_clone`, released with
+ * `ggipc_pause_component_response_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_pause_component_response ggipc_pause_component_response;
 
 /**
  * A deployment updated the component.
@@ -304,6 +367,42 @@ typedef struct ggipc_publish_to_topic_request ggipc_publish_to_topic_request;
 typedef struct ggipc_publish_to_topic_response ggipc_publish_to_topic_response;
 
 /**
+ * Asks the nucleus to restart a component.
+ *
+ * `aws.greengrass#RestartComponentRequest`. Created with `ggipc_restart_component_request_new` (every member absent), copied with `ggipc_restart_component_request_clone`, released with
+ * `ggipc_restart_component_request_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_restart_component_request ggipc_restart_component_request;
+
+/**
+ * The answer to RestartComponent.
+ *
+ * `aws.greengrass#RestartComponentResponse`. Created with `ggipc_restart_component_response_new` (every member absent), copied with `ggipc_restart_component_response_clone`, released with
+ * `ggipc_restart_component_response_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_restart_component_response ggipc_restart_component_response;
+
+/**
+ * Asks the nucleus to resume a paused component.
+ *
+ * `aws.greengrass#ResumeComponentRequest`. Created with `ggipc_resume_component_request_new` (every member absent), copied with `ggipc_resume_component_request_clone`, released with
+ * `ggipc_resume_component_request_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_resume_component_request ggipc_resume_component_request;
+
+/**
+ * The answer to ResumeComponent (no members).
+ *
+ * `aws.greengrass#ResumeComponentResponse`. Created with `ggipc_resume_component_response_new` (every member absent), copied with `ggipc_resume_component_response_clone`, released with
+ * `ggipc_resume_component_response_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_resume_component_response ggipc_resume_component_response;
+
+/**
  * Answers a configuration validation event.
  *
  * `aws.greengrass#SendConfigurationValidityReportRequest`. Created with `ggipc_send_configuration_validity_report_request_new` (every member absent), copied with `ggipc_send_configuration_validity_report_request_clone`, released with
@@ -320,6 +419,24 @@ typedef struct ggipc_send_configuration_validity_report_request ggipc_send_confi
  * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
  */
 typedef struct ggipc_send_configuration_validity_report_response ggipc_send_configuration_validity_report_response;
+
+/**
+ * Asks the nucleus to stop a component.
+ *
+ * `aws.greengrass#StopComponentRequest`. Created with `ggipc_stop_component_request_new` (every member absent), copied with `ggipc_stop_component_request_clone`, released with
+ * `ggipc_stop_component_request_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_stop_component_request ggipc_stop_component_request;
+
+/**
+ * The answer to StopComponent.
+ *
+ * `aws.greengrass#StopComponentResponse`. Created with `ggipc_stop_component_response_new` (every member absent), copied with `ggipc_stop_component_response_clone`, released with
+ * `ggipc_stop_component_response_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_stop_component_response ggipc_stop_component_response;
 
 /**
  * Subscribes to deployment events that update the component (no members).
@@ -495,6 +612,24 @@ typedef struct ggipc_update_state_response ggipc_update_state_response;
 typedef struct ggipc_user_property ggipc_user_property;
 
 /**
+ * Asks whether a token is one the nucleus issued.
+ *
+ * `aws.greengrass#ValidateAuthorizationTokenRequest`. Created with `ggipc_validate_authorization_token_request_new` (every member absent), copied with `ggipc_validate_authorization_token_request_clone`, released with
+ * `ggipc_validate_authorization_token_request_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_validate_authorization_token_request ggipc_validate_authorization_token_request;
+
+/**
+ * The answer to ValidateAuthorizationToken.
+ *
+ * `aws.greengrass#ValidateAuthorizationTokenResponse`. Created with `ggipc_validate_authorization_token_response_new` (every member absent), copied with `ggipc_validate_authorization_token_response_clone`, released with
+ * `ggipc_validate_authorization_token_response_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+ * the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+ */
+typedef struct ggipc_validate_authorization_token_response ggipc_validate_authorization_token_response;
+
+/**
  * A deployment proposes a new configuration for the component to validate.
  *
  * `aws.greengrass#ValidateConfigurationUpdateEvent`. Created with `ggipc_validate_configuration_update_event_new` (every member absent), copied with `ggipc_validate_configuration_update_event_clone`, released with
@@ -581,6 +716,14 @@ typedef uint32_t ggipc_connection_status;
 typedef uint32_t ggipc_configuration_validity_status;
 
 /**
+ * A component's state in the nucleus.
+ *
+ * `aws.greengrass#LifecycleState`. A number that is not one of the `GGIPC_LIFECYCLE_STATE_*` constants is refused with the
+ * nucleus' error (`GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, "Invalid LifecycleState value: <n>").
+ */
+typedef uint32_t ggipc_lifecycle_state;
+
+/**
  * Which messages a local subscription receives.
  *
  * `aws.greengrass#ReceiveMode`. A number that is not one of the `GGIPC_RECEIVE_MODE_*` constants is refused with the
@@ -595,6 +738,14 @@ typedef uint32_t ggipc_receive_mode;
  * nucleus' error (`GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, "Invalid ReportedLifecycleState value: <n>").
  */
 typedef uint32_t ggipc_reported_lifecycle_state;
+
+/**
+ * Whether a lifecycle request (RestartComponent, StopComponent) was accepted.
+ *
+ * `aws.greengrass#RequestStatus`. A number that is not one of the `GGIPC_REQUEST_STATUS_*` constants is refused with the
+ * nucleus' error (`GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, "Invalid RequestStatus value: <n>").
+ */
+typedef uint32_t ggipc_request_status;
 
 /**
  * Completion callback of `ggipc_client_publish_to_iot_core_async`: `userdata` as given, then either `error` (lent for the
@@ -863,6 +1014,62 @@ typedef void (*ggipc_defer_component_update_callback)(void *userdata,
                                                       const struct ggipc_defer_component_update_response *response);
 
 /**
+ * Completion callback of `ggipc_client_validate_authorization_token_async`: `userdata` as given, then either `error` (lent for the
+ * call) or `response` (lent for the call; clone it to keep it); the other one is NULL.
+ */
+typedef void (*ggipc_validate_authorization_token_callback)(void *userdata,
+                                                            const struct ggipc_error *error,
+                                                            const struct ggipc_validate_authorization_token_response *response);
+
+/**
+ * Completion callback of `ggipc_client_restart_component_async`: `userdata` as given, then either `error` (lent for the
+ * call) or `response` (lent for the call; clone it to keep it); the other one is NULL.
+ */
+typedef void (*ggipc_restart_component_callback)(void *userdata,
+                                                 const struct ggipc_error *error,
+                                                 const struct ggipc_restart_component_response *response);
+
+/**
+ * Completion callback of `ggipc_client_stop_component_async`: `userdata` as given, then either `error` (lent for the
+ * call) or `response` (lent for the call; clone it to keep it); the other one is NULL.
+ */
+typedef void (*ggipc_stop_component_callback)(void *userdata,
+                                              const struct ggipc_error *error,
+                                              const struct ggipc_stop_component_response *response);
+
+/**
+ * Completion callback of `ggipc_client_get_component_details_async`: `userdata` as given, then either `error` (lent for the
+ * call) or `response` (lent for the call; clone it to keep it); the other one is NULL.
+ */
+typedef void (*ggipc_get_component_details_callback)(void *userdata,
+                                                     const struct ggipc_error *error,
+                                                     const struct ggipc_get_component_details_response *response);
+
+/**
+ * Completion callback of `ggipc_client_list_components_async`: `userdata` as given, then either `error` (lent for the
+ * call) or `response` (lent for the call; clone it to keep it); the other one is NULL.
+ */
+typedef void (*ggipc_list_components_callback)(void *userdata,
+                                               const struct ggipc_error *error,
+                                               const struct ggipc_list_components_response *response);
+
+/**
+ * Completion callback of `ggipc_client_pause_component_async`: `userdata` as given, then either `error` (lent for the
+ * call) or `response` (lent for the call; clone it to keep it); the other one is NULL.
+ */
+typedef void (*ggipc_pause_component_callback)(void *userdata,
+                                               const struct ggipc_error *error,
+                                               const struct ggipc_pause_component_response *response);
+
+/**
+ * Completion callback of `ggipc_client_resume_component_async`: `userdata` as given, then either `error` (lent for the
+ * call) or `response` (lent for the call; clone it to keep it); the other one is NULL.
+ */
+typedef void (*ggipc_resume_component_callback)(void *userdata,
+                                                const struct ggipc_error *error,
+                                                const struct ggipc_resume_component_response *response);
+
+/**
  * Callbacks of a subscription. Any member may be NULL. All of them run on the
  * subscription's own dispatcher thread (never a runtime worker), one at a time and
  * in order; they may call any library function, blocking ones included, and may
@@ -1089,6 +1296,56 @@ typedef struct ggipc_subscription_handler {
  * The component hit an error (wire value `"ERRORED"`).
  */
 #define GGIPC_REPORTED_LIFECYCLE_STATE_ERRORED 1
+
+/**
+ * The request was accepted (wire value `"SUCCEEDED"`).
+ */
+#define GGIPC_REQUEST_STATUS_SUCCEEDED 0
+
+/**
+ * The request could not be carried out (wire value `"FAILED"`).
+ */
+#define GGIPC_REQUEST_STATUS_FAILED 1
+
+/**
+ * Running (wire value `"RUNNING"`).
+ */
+#define GGIPC_LIFECYCLE_STATE_RUNNING 0
+
+/**
+ * Failed; the nucleus is recovering it (wire value `"ERRORED"`).
+ */
+#define GGIPC_LIFECYCLE_STATE_ERRORED 1
+
+/**
+ * Not started yet (wire value `"NEW"`).
+ */
+#define GGIPC_LIFECYCLE_STATE_NEW 2
+
+/**
+ * Run exited successfully, or the component was stopped (wire value `"FINISHED"`).
+ */
+#define GGIPC_LIFECYCLE_STATE_FINISHED 3
+
+/**
+ * Installed, not started (wire value `"INSTALLED"`).
+ */
+#define GGIPC_LIFECYCLE_STATE_INSTALLED 4
+
+/**
+ * Failed too often; the nucleus gave up on it (wire value `"BROKEN"`).
+ */
+#define GGIPC_LIFECYCLE_STATE_BROKEN 5
+
+/**
+ * Starting (wire value `"STARTING"`).
+ */
+#define GGIPC_LIFECYCLE_STATE_STARTING 6
+
+/**
+ * Stopping (wire value `"STOPPING"`).
+ */
+#define GGIPC_LIFECYCLE_STATE_STOPPING 7
 
 /**
  * Leaves the QoS out of the request; the nucleus then answers with
@@ -2048,6 +2305,85 @@ struct ggipc_error *ggipc_post_component_update_event_set_deployment_id(struct g
  * NULL.
  */
 const char *ggipc_post_component_update_event_get_deployment_id(const struct ggipc_post_component_update_event *value);
+
+/**
+ * Creates a `ggipc_component_details` with every member absent (free it with `ggipc_component_details_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_component_details *ggipc_component_details_new(void);
+
+/**
+ * Releases a `ggipc_component_details` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_component_details_free(struct ggipc_component_details *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_component_details_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_component_details *ggipc_component_details_clone(const struct ggipc_component_details *value);
+
+/**
+ * Sets `componentName` (The component). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_component_details_set_component_name(struct ggipc_component_details *value,
+                                                               const char *v);
+
+/**
+ * Returns `componentName` (The component). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_component_details_get_component_name(const struct ggipc_component_details *value);
+
+/**
+ * Sets `version` (Its version). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_component_details_set_version(struct ggipc_component_details *value,
+                                                        const char *v);
+
+/**
+ * Returns `version` (Its version). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_component_details_get_version(const struct ggipc_component_details *value);
+
+/**
+ * Sets `state` (Its state). (one of the `GGIPC_LIFECYCLE_STATE_*` constants).
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`) or, for a number that is no `GGIPC_LIFECYCLE_STATE_*` constant, the nucleus' own
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR` "Invalid LifecycleState value: <n>"; the object is then unchanged.
+ */
+struct ggipc_error *ggipc_component_details_set_state(struct ggipc_component_details *value,
+                                                      ggipc_lifecycle_state v);
+
+/**
+ * Removes `state` (Its state). No-op when `value` is NULL.
+ */
+void ggipc_component_details_clear_state(struct ggipc_component_details *value);
+
+/**
+ * Writes `state` (Its state). to `*out` and returns true; returns false (leaving `*out` untouched) when it is absent or
+ * `value` or `out` is NULL.
+ */
+bool ggipc_component_details_get_state(const struct ggipc_component_details *value,
+                                       ggipc_lifecycle_state *out);
+
+/**
+ * Sets `configuration` (Its configuration). from the JSON text `json` (any JSON value, parsed and kept); NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 or invalid JSON), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_component_details_set_configuration(struct ggipc_component_details *value,
+                                                              const char *json);
+
+/**
+ * Returns `configuration` (Its configuration). as compact JSON text owned by `value`, or NULL when it is absent or `value` is NULL.
+ */
+const char *ggipc_component_details_get_configuration(const struct ggipc_component_details *value);
 
 /**
  * Creates a `ggipc_iot_core_message` with every member absent (free it with `ggipc_iot_core_message_free`). Returns NULL only if allocation
@@ -3237,6 +3573,456 @@ void ggipc_defer_component_update_response_free(struct ggipc_defer_component_upd
 struct ggipc_defer_component_update_response *ggipc_defer_component_update_response_clone(const struct ggipc_defer_component_update_response *value);
 
 /**
+ * Creates a `ggipc_validate_authorization_token_request` with every member absent (free it with `ggipc_validate_authorization_token_request_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_validate_authorization_token_request *ggipc_validate_authorization_token_request_new(void);
+
+/**
+ * Releases a `ggipc_validate_authorization_token_request` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_validate_authorization_token_request_free(struct ggipc_validate_authorization_token_request *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_validate_authorization_token_request_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_validate_authorization_token_request *ggipc_validate_authorization_token_request_clone(const struct ggipc_validate_authorization_token_request *value);
+
+/**
+ * Sets `token` (The token (a component's SVCUID)). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_validate_authorization_token_request_set_token(struct ggipc_validate_authorization_token_request *value,
+                                                                         const char *v);
+
+/**
+ * Returns `token` (The token (a component's SVCUID)). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_validate_authorization_token_request_get_token(const struct ggipc_validate_authorization_token_request *value);
+
+/**
+ * Creates a `ggipc_validate_authorization_token_response` with every member absent (free it with `ggipc_validate_authorization_token_response_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_validate_authorization_token_response *ggipc_validate_authorization_token_response_new(void);
+
+/**
+ * Releases a `ggipc_validate_authorization_token_response` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_validate_authorization_token_response_free(struct ggipc_validate_authorization_token_response *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_validate_authorization_token_response_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_validate_authorization_token_response *ggipc_validate_authorization_token_response_clone(const struct ggipc_validate_authorization_token_response *value);
+
+/**
+ * Sets `isValid` (Whether the token is valid).
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_validate_authorization_token_response_set_is_valid(struct ggipc_validate_authorization_token_response *value,
+                                                                             bool v);
+
+/**
+ * Removes `isValid` (Whether the token is valid). No-op when `value` is NULL.
+ */
+void ggipc_validate_authorization_token_response_clear_is_valid(struct ggipc_validate_authorization_token_response *value);
+
+/**
+ * Writes `isValid` (Whether the token is valid). to `*out` and returns true; returns false (leaving `*out` untouched) when it is absent or
+ * `value` or `out` is NULL.
+ */
+bool ggipc_validate_authorization_token_response_get_is_valid(const struct ggipc_validate_authorization_token_response *value,
+                                                              bool *out);
+
+/**
+ * Creates a `ggipc_restart_component_request` with every member absent (free it with `ggipc_restart_component_request_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_restart_component_request *ggipc_restart_component_request_new(void);
+
+/**
+ * Releases a `ggipc_restart_component_request` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_restart_component_request_free(struct ggipc_restart_component_request *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_restart_component_request_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_restart_component_request *ggipc_restart_component_request_clone(const struct ggipc_restart_component_request *value);
+
+/**
+ * Sets `componentName` (The component to restart). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_restart_component_request_set_component_name(struct ggipc_restart_component_request *value,
+                                                                       const char *v);
+
+/**
+ * Returns `componentName` (The component to restart). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_restart_component_request_get_component_name(const struct ggipc_restart_component_request *value);
+
+/**
+ * Creates a `ggipc_restart_component_response` with every member absent (free it with `ggipc_restart_component_response_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_restart_component_response *ggipc_restart_component_response_new(void);
+
+/**
+ * Releases a `ggipc_restart_component_response` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_restart_component_response_free(struct ggipc_restart_component_response *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_restart_component_response_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_restart_component_response *ggipc_restart_component_response_clone(const struct ggipc_restart_component_response *value);
+
+/**
+ * Sets `restartStatus` (Whether the restart was triggered). (one of the `GGIPC_REQUEST_STATUS_*` constants).
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`) or, for a number that is no `GGIPC_REQUEST_STATUS_*` constant, the nucleus' own
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR` "Invalid RequestStatus value: <n>"; the object is then unchanged.
+ */
+struct ggipc_error *ggipc_restart_component_response_set_restart_status(struct ggipc_restart_component_response *value,
+                                                                        ggipc_request_status v);
+
+/**
+ * Removes `restartStatus` (Whether the restart was triggered). No-op when `value` is NULL.
+ */
+void ggipc_restart_component_response_clear_restart_status(struct ggipc_restart_component_response *value);
+
+/**
+ * Writes `restartStatus` (Whether the restart was triggered). to `*out` and returns true; returns false (leaving `*out` untouched) when it is absent or
+ * `value` or `out` is NULL.
+ */
+bool ggipc_restart_component_response_get_restart_status(const struct ggipc_restart_component_response *value,
+                                                         ggipc_request_status *out);
+
+/**
+ * Sets `message` (Why it failed). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_restart_component_response_set_message(struct ggipc_restart_component_response *value,
+                                                                 const char *v);
+
+/**
+ * Returns `message` (Why it failed). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_restart_component_response_get_message(const struct ggipc_restart_component_response *value);
+
+/**
+ * Creates a `ggipc_stop_component_request` with every member absent (free it with `ggipc_stop_component_request_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_stop_component_request *ggipc_stop_component_request_new(void);
+
+/**
+ * Releases a `ggipc_stop_component_request` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_stop_component_request_free(struct ggipc_stop_component_request *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_stop_component_request_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_stop_component_request *ggipc_stop_component_request_clone(const struct ggipc_stop_component_request *value);
+
+/**
+ * Sets `componentName` (The component to stop). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_stop_component_request_set_component_name(struct ggipc_stop_component_request *value,
+                                                                    const char *v);
+
+/**
+ * Returns `componentName` (The component to stop). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_stop_component_request_get_component_name(const struct ggipc_stop_component_request *value);
+
+/**
+ * Creates a `ggipc_stop_component_response` with every member absent (free it with `ggipc_stop_component_response_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_stop_component_response *ggipc_stop_component_response_new(void);
+
+/**
+ * Releases a `ggipc_stop_component_response` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_stop_component_response_free(struct ggipc_stop_component_response *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_stop_component_response_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_stop_component_response *ggipc_stop_component_response_clone(const struct ggipc_stop_component_response *value);
+
+/**
+ * Sets `stopStatus` (Whether the stop was triggered). (one of the `GGIPC_REQUEST_STATUS_*` constants).
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`) or, for a number that is no `GGIPC_REQUEST_STATUS_*` constant, the nucleus' own
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR` "Invalid RequestStatus value: <n>"; the object is then unchanged.
+ */
+struct ggipc_error *ggipc_stop_component_response_set_stop_status(struct ggipc_stop_component_response *value,
+                                                                  ggipc_request_status v);
+
+/**
+ * Removes `stopStatus` (Whether the stop was triggered). No-op when `value` is NULL.
+ */
+void ggipc_stop_component_response_clear_stop_status(struct ggipc_stop_component_response *value);
+
+/**
+ * Writes `stopStatus` (Whether the stop was triggered). to `*out` and returns true; returns false (leaving `*out` untouched) when it is absent or
+ * `value` or `out` is NULL.
+ */
+bool ggipc_stop_component_response_get_stop_status(const struct ggipc_stop_component_response *value,
+                                                   ggipc_request_status *out);
+
+/**
+ * Sets `message` (Why it failed). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_stop_component_response_set_message(struct ggipc_stop_component_response *value,
+                                                              const char *v);
+
+/**
+ * Returns `message` (Why it failed). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_stop_component_response_get_message(const struct ggipc_stop_component_response *value);
+
+/**
+ * Creates a `ggipc_get_component_details_request` with every member absent (free it with `ggipc_get_component_details_request_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_get_component_details_request *ggipc_get_component_details_request_new(void);
+
+/**
+ * Releases a `ggipc_get_component_details_request` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_get_component_details_request_free(struct ggipc_get_component_details_request *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_get_component_details_request_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_get_component_details_request *ggipc_get_component_details_request_clone(const struct ggipc_get_component_details_request *value);
+
+/**
+ * Sets `componentName` (The component). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_get_component_details_request_set_component_name(struct ggipc_get_component_details_request *value,
+                                                                           const char *v);
+
+/**
+ * Returns `componentName` (The component). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_get_component_details_request_get_component_name(const struct ggipc_get_component_details_request *value);
+
+/**
+ * Creates a `ggipc_get_component_details_response` with every member absent (free it with `ggipc_get_component_details_response_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_get_component_details_response *ggipc_get_component_details_response_new(void);
+
+/**
+ * Releases a `ggipc_get_component_details_response` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_get_component_details_response_free(struct ggipc_get_component_details_response *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_get_component_details_response_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_get_component_details_response *ggipc_get_component_details_response_clone(const struct ggipc_get_component_details_response *value);
+
+/**
+ * Sets `componentDetails` (The component). to a copy of `v` (a `ggipc_component_details`); NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_get_component_details_response_set_component_details(struct ggipc_get_component_details_response *value,
+                                                                               const struct ggipc_component_details *v);
+
+/**
+ * Returns `componentDetails` (The component)., lent by `value` (clone it to keep it), or NULL when it is absent or `value` is NULL.
+ */
+const struct ggipc_component_details *ggipc_get_component_details_response_get_component_details(const struct ggipc_get_component_details_response *value);
+
+/**
+ * Creates a `ggipc_list_components_request` with every member absent (free it with `ggipc_list_components_request_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_list_components_request *ggipc_list_components_request_new(void);
+
+/**
+ * Releases a `ggipc_list_components_request` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_list_components_request_free(struct ggipc_list_components_request *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_list_components_request_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_list_components_request *ggipc_list_components_request_clone(const struct ggipc_list_components_request *value);
+
+/**
+ * Creates a `ggipc_list_components_response` with every member absent (free it with `ggipc_list_components_response_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_list_components_response *ggipc_list_components_response_new(void);
+
+/**
+ * Releases a `ggipc_list_components_response` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_list_components_response_free(struct ggipc_list_components_response *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_list_components_response_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_list_components_response *ggipc_list_components_response_clone(const struct ggipc_list_components_response *value);
+
+/**
+ * Returns the number of elements of `components` (The components). (0 when absent or `value` is NULL).
+ */
+size_t ggipc_list_components_response_components_count(const struct ggipc_list_components_response *value);
+
+/**
+ * Returns element `index` of `components` (The components)., lent by `value`, or NULL when `index` is out of range or `value` is
+ * NULL.
+ */
+const struct ggipc_component_details *ggipc_list_components_response_components_get(const struct ggipc_list_components_response *value,
+                                                                                    size_t index);
+
+/**
+ * Appends a copy of `v` (a `ggipc_component_details`) to `components` (The components). (making the list present).
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value` or `v`, non-UTF-8 string), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_list_components_response_components_add(struct ggipc_list_components_response *value,
+                                                                  const struct ggipc_component_details *v);
+
+/**
+ * Removes `components` (The components). (absent, not an empty list). No-op when `value` is NULL.
+ */
+void ggipc_list_components_response_components_clear(struct ggipc_list_components_response *value);
+
+/**
+ * Creates a `ggipc_pause_component_request` with every member absent (free it with `ggipc_pause_component_request_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_pause_component_request *ggipc_pause_component_request_new(void);
+
+/**
+ * Releases a `ggipc_pause_component_request` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_pause_component_request_free(struct ggipc_pause_component_request *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_pause_component_request_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_pause_component_request *ggipc_pause_component_request_clone(const struct ggipc_pause_component_request *value);
+
+/**
+ * Sets `componentName` (The component to pause). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_pause_component_request_set_component_name(struct ggipc_pause_component_request *value,
+                                                                     const char *v);
+
+/**
+ * Returns `componentName` (The component to pause). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_pause_component_request_get_component_name(const struct ggipc_pause_component_request *value);
+
+/**
+ * Creates a `ggipc_pause_component_response` with every member absent (free it with `ggipc_pause_component_response_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_pause_component_response *ggipc_pause_component_response_new(void);
+
+/**
+ * Releases a `ggipc_pause_component_response` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_pause_component_response_free(struct ggipc_pause_component_response *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_pause_component_response_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_pause_component_response *ggipc_pause_component_response_clone(const struct ggipc_pause_component_response *value);
+
+/**
+ * Creates a `ggipc_resume_component_request` with every member absent (free it with `ggipc_resume_component_request_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_resume_component_request *ggipc_resume_component_request_new(void);
+
+/**
+ * Releases a `ggipc_resume_component_request` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_resume_component_request_free(struct ggipc_resume_component_request *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_resume_component_request_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_resume_component_request *ggipc_resume_component_request_clone(const struct ggipc_resume_component_request *value);
+
+/**
+ * Sets `componentName` (The component to resume). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+ *
+ * Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+ */
+struct ggipc_error *ggipc_resume_component_request_set_component_name(struct ggipc_resume_component_request *value,
+                                                                      const char *v);
+
+/**
+ * Returns `componentName` (The component to resume). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+ * NULL.
+ */
+const char *ggipc_resume_component_request_get_component_name(const struct ggipc_resume_component_request *value);
+
+/**
+ * Creates a `ggipc_resume_component_response` with every member absent (free it with `ggipc_resume_component_response_free`). Returns NULL only if allocation
+ * fails. Thread-safety: any thread.
+ */
+struct ggipc_resume_component_response *ggipc_resume_component_response_new(void);
+
+/**
+ * Releases a `ggipc_resume_component_response` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+ */
+void ggipc_resume_component_response_free(struct ggipc_resume_component_response *value);
+
+/**
+ * Returns a deep copy of `value` owned by the caller (free it with `ggipc_resume_component_response_free`), or NULL when `value` is
+ * NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+ */
+struct ggipc_resume_component_response *ggipc_resume_component_response_clone(const struct ggipc_resume_component_response *value);
+
+/**
  * Publishes an MQTT message to AWS IoT Core.
  *
  * `aws.greengrass#PublishToIoTCore`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
@@ -3706,6 +4492,363 @@ struct ggipc_error *ggipc_client_defer_component_update_begin(const struct ggipc
  */
 struct ggipc_error *ggipc_call_defer_component_update_response(const struct ggipc_call *call,
                                                                struct ggipc_defer_component_update_response **out_response);
+
+/**
+ * Validates a token (the nucleus serves it to aws.greengrass.StreamManager only).
+ *
+ * `aws.greengrass#ValidateAuthorizationToken`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
+ * nucleus answers, reading the answer on this thread (one wake-up per round trip). `timeout_ms` bounds the wait
+ * (0 = the client's operation timeout). On success writes the response to `*out_response` (the caller frees it with
+ * `ggipc_validate_authorization_token_response_free`; NULL `out_response` discards it) and returns NULL. Otherwise returns the error: the nucleus'
+ * modeled errors (`GGIPC_ERROR_KIND_INVALID_TOKEN_ERROR`, `GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`) with its message, a transport error, or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+ * `client` or `request` (nothing sent). Thread-safety: any number of threads may call it on one client at once;
+ * not from inside an async runtime.
+ */
+struct ggipc_error *ggipc_client_validate_authorization_token(const struct ggipc_client *client,
+                                                              const struct ggipc_validate_authorization_token_request *request,
+                                                              uint64_t timeout_ms,
+                                                              struct ggipc_validate_authorization_token_response **out_response);
+
+/**
+ * `aws.greengrass#ValidateAuthorizationToken` without blocking for the answer: `request` is copied and written on the calling thread when the
+ * socket allows; `callback` (may be NULL) runs exactly once with the result on the library's completion thread
+ * (`ggipc-completion`, in completion order), bounded by the client's operation timeout; it may call any library
+ * function. `free_userdata`, if not NULL, runs once after it. Returns NULL when the call was started, or
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client` or `request` (then neither `callback` nor `free_userdata`
+ * runs). Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_client_validate_authorization_token_async(const struct ggipc_client *client,
+                                                                    const struct ggipc_validate_authorization_token_request *request,
+                                                                    ggipc_validate_authorization_token_callback callback,
+                                                                    void *userdata,
+                                                                    ggipc_free_userdata_fn free_userdata);
+
+/**
+ * `aws.greengrass#ValidateAuthorizationToken` in two halves, for a caller that waits later or elsewhere: `request` (only read) is written on
+ * the calling thread and the started call is written to `*out` (release it with `ggipc_call_free`). Wait for it
+ * with `ggipc_call_wait` (the waiting thread reads the answer itself: one wake-up per round trip), then read the
+ * outcome with `ggipc_call_validate_authorization_token_response`. Returns NULL when the call was started (a failure to send is its
+ * outcome), or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client`, `request` or `out` (then `*out` is
+ * untouched). Thread-safety: any thread, not from inside an async runtime.
+ */
+struct ggipc_error *ggipc_client_validate_authorization_token_begin(const struct ggipc_client *client,
+                                                                    const struct ggipc_validate_authorization_token_request *request,
+                                                                    struct ggipc_call **out);
+
+/**
+ * The outcome of a completed `ggipc_client_validate_authorization_token_begin` call (`ggipc_call_wait` returned true): NULL on success,
+ * with the response written to `*out_response` (the caller frees it with `ggipc_validate_authorization_token_response_free`; NULL `out_response`
+ * discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_INVALID_TOKEN_ERROR`, `GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`) with its message, a transport error, or
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `call`, a call of another operation, or one not completed yet.
+ */
+struct ggipc_error *ggipc_call_validate_authorization_token_response(const struct ggipc_call *call,
+                                                                     struct ggipc_validate_authorization_token_response **out_response);
+
+/**
+ * Restarts a component (Greengrass CLI operation).
+ *
+ * `aws.greengrass#RestartComponent`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
+ * nucleus answers, reading the answer on this thread (one wake-up per round trip). `timeout_ms` bounds the wait
+ * (0 = the client's operation timeout). On success writes the response to `*out_response` (the caller frees it with
+ * `ggipc_restart_component_response_free`; NULL `out_response` discards it) and returns NULL. Otherwise returns the error: the nucleus'
+ * modeled errors (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_COMPONENT_NOT_FOUND_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`) with its message, a transport error, or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+ * `client` or `request` (nothing sent). Thread-safety: any number of threads may call it on one client at once;
+ * not from inside an async runtime.
+ */
+struct ggipc_error *ggipc_client_restart_component(const struct ggipc_client *client,
+                                                   const struct ggipc_restart_component_request *request,
+                                                   uint64_t timeout_ms,
+                                                   struct ggipc_restart_component_response **out_response);
+
+/**
+ * `aws.greengrass#RestartComponent` without blocking for the answer: `request` is copied and written on the calling thread when the
+ * socket allows; `callback` (may be NULL) runs exactly once with the result on the library's completion thread
+ * (`ggipc-completion`, in completion order), bounded by the client's operation timeout; it may call any library
+ * function. `free_userdata`, if not NULL, runs once after it. Returns NULL when the call was started, or
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client` or `request` (then neither `callback` nor `free_userdata`
+ * runs). Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_client_restart_component_async(const struct ggipc_client *client,
+                                                         const struct ggipc_restart_component_request *request,
+                                                         ggipc_restart_component_callback callback,
+                                                         void *userdata,
+                                                         ggipc_free_userdata_fn free_userdata);
+
+/**
+ * `aws.greengrass#RestartComponent` in two halves, for a caller that waits later or elsewhere: `request` (only read) is written on
+ * the calling thread and the started call is written to `*out` (release it with `ggipc_call_free`). Wait for it
+ * with `ggipc_call_wait` (the waiting thread reads the answer itself: one wake-up per round trip), then read the
+ * outcome with `ggipc_call_restart_component_response`. Returns NULL when the call was started (a failure to send is its
+ * outcome), or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client`, `request` or `out` (then `*out` is
+ * untouched). Thread-safety: any thread, not from inside an async runtime.
+ */
+struct ggipc_error *ggipc_client_restart_component_begin(const struct ggipc_client *client,
+                                                         const struct ggipc_restart_component_request *request,
+                                                         struct ggipc_call **out);
+
+/**
+ * The outcome of a completed `ggipc_client_restart_component_begin` call (`ggipc_call_wait` returned true): NULL on success,
+ * with the response written to `*out_response` (the caller frees it with `ggipc_restart_component_response_free`; NULL `out_response`
+ * discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_COMPONENT_NOT_FOUND_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`) with its message, a transport error, or
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `call`, a call of another operation, or one not completed yet.
+ */
+struct ggipc_error *ggipc_call_restart_component_response(const struct ggipc_call *call,
+                                                          struct ggipc_restart_component_response **out_response);
+
+/**
+ * Stops a component (Greengrass CLI operation).
+ *
+ * `aws.greengrass#StopComponent`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
+ * nucleus answers, reading the answer on this thread (one wake-up per round trip). `timeout_ms` bounds the wait
+ * (0 = the client's operation timeout). On success writes the response to `*out_response` (the caller frees it with
+ * `ggipc_stop_component_response_free`; NULL `out_response` discards it) and returns NULL. Otherwise returns the error: the nucleus'
+ * modeled errors (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_COMPONENT_NOT_FOUND_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`) with its message, a transport error, or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+ * `client` or `request` (nothing sent). Thread-safety: any number of threads may call it on one client at once;
+ * not from inside an async runtime.
+ */
+struct ggipc_error *ggipc_client_stop_component(const struct ggipc_client *client,
+                                                const struct ggipc_stop_component_request *request,
+                                                uint64_t timeout_ms,
+                                                struct ggipc_stop_component_response **out_response);
+
+/**
+ * `aws.greengrass#StopComponent` without blocking for the answer: `request` is copied and written on the calling thread when the
+ * socket allows; `callback` (may be NULL) runs exactly once with the result on the library's completion thread
+ * (`ggipc-completion`, in completion order), bounded by the client's operation timeout; it may call any library
+ * function. `free_userdata`, if not NULL, runs once after it. Returns NULL when the call was started, or
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client` or `request` (then neither `callback` nor `free_userdata`
+ * runs). Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_client_stop_component_async(const struct ggipc_client *client,
+                                                      const struct ggipc_stop_component_request *request,
+                                                      ggipc_stop_component_callback callback,
+                                                      void *userdata,
+                                                      ggipc_free_userdata_fn free_userdata);
+
+/**
+ * `aws.greengrass#StopComponent` in two halves, for a caller that waits later or elsewhere: `request` (only read) is written on
+ * the calling thread and the started call is written to `*out` (release it with `ggipc_call_free`). Wait for it
+ * with `ggipc_call_wait` (the waiting thread reads the answer itself: one wake-up per round trip), then read the
+ * outcome with `ggipc_call_stop_component_response`. Returns NULL when the call was started (a failure to send is its
+ * outcome), or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client`, `request` or `out` (then `*out` is
+ * untouched). Thread-safety: any thread, not from inside an async runtime.
+ */
+struct ggipc_error *ggipc_client_stop_component_begin(const struct ggipc_client *client,
+                                                      const struct ggipc_stop_component_request *request,
+                                                      struct ggipc_call **out);
+
+/**
+ * The outcome of a completed `ggipc_client_stop_component_begin` call (`ggipc_call_wait` returned true): NULL on success,
+ * with the response written to `*out_response` (the caller frees it with `ggipc_stop_component_response_free`; NULL `out_response`
+ * discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_COMPONENT_NOT_FOUND_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`) with its message, a transport error, or
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `call`, a call of another operation, or one not completed yet.
+ */
+struct ggipc_error *ggipc_call_stop_component_response(const struct ggipc_call *call,
+                                                       struct ggipc_stop_component_response **out_response);
+
+/**
+ * Reads a component's version, state and configuration (Greengrass CLI operation).
+ *
+ * `aws.greengrass#GetComponentDetails`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
+ * nucleus answers, reading the answer on this thread (one wake-up per round trip). `timeout_ms` bounds the wait
+ * (0 = the client's operation timeout). On success writes the response to `*out_response` (the caller frees it with
+ * `ggipc_get_component_details_response_free`; NULL `out_response` discards it) and returns NULL. Otherwise returns the error: the nucleus'
+ * modeled errors (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`) with its message, a transport error, or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+ * `client` or `request` (nothing sent). Thread-safety: any number of threads may call it on one client at once;
+ * not from inside an async runtime.
+ */
+struct ggipc_error *ggipc_client_get_component_details(const struct ggipc_client *client,
+                                                       const struct ggipc_get_component_details_request *request,
+                                                       uint64_t timeout_ms,
+                                                       struct ggipc_get_component_details_response **out_response);
+
+/**
+ * `aws.greengrass#GetComponentDetails` without blocking for the answer: `request` is copied and written on the calling thread when the
+ * socket allows; `callback` (may be NULL) runs exactly once with the result on the library's completion thread
+ * (`ggipc-completion`, in completion order), bounded by the client's operation timeout; it may call any library
+ * function. `free_userdata`, if not NULL, runs once after it. Returns NULL when the call was started, or
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client` or `request` (then neither `callback` nor `free_userdata`
+ * runs). Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_client_get_component_details_async(const struct ggipc_client *client,
+                                                             const struct ggipc_get_component_details_request *request,
+                                                             ggipc_get_component_details_callback callback,
+                                                             void *userdata,
+                                                             ggipc_free_userdata_fn free_userdata);
+
+/**
+ * `aws.greengrass#GetComponentDetails` in two halves, for a caller that waits later or elsewhere: `request` (only read) is written on
+ * the calling thread and the started call is written to `*out` (release it with `ggipc_call_free`). Wait for it
+ * with `ggipc_call_wait` (the waiting thread reads the answer itself: one wake-up per round trip), then read the
+ * outcome with `ggipc_call_get_component_details_response`. Returns NULL when the call was started (a failure to send is its
+ * outcome), or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client`, `request` or `out` (then `*out` is
+ * untouched). Thread-safety: any thread, not from inside an async runtime.
+ */
+struct ggipc_error *ggipc_client_get_component_details_begin(const struct ggipc_client *client,
+                                                             const struct ggipc_get_component_details_request *request,
+                                                             struct ggipc_call **out);
+
+/**
+ * The outcome of a completed `ggipc_client_get_component_details_begin` call (`ggipc_call_wait` returned true): NULL on success,
+ * with the response written to `*out_response` (the caller frees it with `ggipc_get_component_details_response_free`; NULL `out_response`
+ * discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`) with its message, a transport error, or
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `call`, a call of another operation, or one not completed yet.
+ */
+struct ggipc_error *ggipc_call_get_component_details_response(const struct ggipc_call *call,
+                                                              struct ggipc_get_component_details_response **out_response);
+
+/**
+ * Lists the components the nucleus knows (Greengrass CLI operation).
+ *
+ * `aws.greengrass#ListComponents`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
+ * nucleus answers, reading the answer on this thread (one wake-up per round trip). `timeout_ms` bounds the wait
+ * (0 = the client's operation timeout). On success writes the response to `*out_response` (the caller frees it with
+ * `ggipc_list_components_response_free`; NULL `out_response` discards it) and returns NULL. Otherwise returns the error: the nucleus'
+ * modeled errors (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`) with its message, a transport error, or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+ * `client` or `request` (nothing sent). Thread-safety: any number of threads may call it on one client at once;
+ * not from inside an async runtime.
+ */
+struct ggipc_error *ggipc_client_list_components(const struct ggipc_client *client,
+                                                 const struct ggipc_list_components_request *request,
+                                                 uint64_t timeout_ms,
+                                                 struct ggipc_list_components_response **out_response);
+
+/**
+ * `aws.greengrass#ListComponents` without blocking for the answer: `request` is copied and written on the calling thread when the
+ * socket allows; `callback` (may be NULL) runs exactly once with the result on the library's completion thread
+ * (`ggipc-completion`, in completion order), bounded by the client's operation timeout; it may call any library
+ * function. `free_userdata`, if not NULL, runs once after it. Returns NULL when the call was started, or
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client` or `request` (then neither `callback` nor `free_userdata`
+ * runs). Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_client_list_components_async(const struct ggipc_client *client,
+                                                       const struct ggipc_list_components_request *request,
+                                                       ggipc_list_components_callback callback,
+                                                       void *userdata,
+                                                       ggipc_free_userdata_fn free_userdata);
+
+/**
+ * `aws.greengrass#ListComponents` in two halves, for a caller that waits later or elsewhere: `request` (only read) is written on
+ * the calling thread and the started call is written to `*out` (release it with `ggipc_call_free`). Wait for it
+ * with `ggipc_call_wait` (the waiting thread reads the answer itself: one wake-up per round trip), then read the
+ * outcome with `ggipc_call_list_components_response`. Returns NULL when the call was started (a failure to send is its
+ * outcome), or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client`, `request` or `out` (then `*out` is
+ * untouched). Thread-safety: any thread, not from inside an async runtime.
+ */
+struct ggipc_error *ggipc_client_list_components_begin(const struct ggipc_client *client,
+                                                       const struct ggipc_list_components_request *request,
+                                                       struct ggipc_call **out);
+
+/**
+ * The outcome of a completed `ggipc_client_list_components_begin` call (`ggipc_call_wait` returned true): NULL on success,
+ * with the response written to `*out_response` (the caller frees it with `ggipc_list_components_response_free`; NULL `out_response`
+ * discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`) with its message, a transport error, or
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `call`, a call of another operation, or one not completed yet.
+ */
+struct ggipc_error *ggipc_call_list_components_response(const struct ggipc_call *call,
+                                                        struct ggipc_list_components_response **out_response);
+
+/**
+ * Pauses a component's processes (the nucleus serves it on Linux).
+ *
+ * `aws.greengrass#PauseComponent`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
+ * nucleus answers, reading the answer on this thread (one wake-up per round trip). `timeout_ms` bounds the wait
+ * (0 = the client's operation timeout). On success writes the response to `*out_response` (the caller frees it with
+ * `ggipc_pause_component_response_free`; NULL `out_response` discards it) and returns NULL. Otherwise returns the error: the nucleus'
+ * modeled errors (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`) with its message, a transport error, or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+ * `client` or `request` (nothing sent). Thread-safety: any number of threads may call it on one client at once;
+ * not from inside an async runtime.
+ */
+struct ggipc_error *ggipc_client_pause_component(const struct ggipc_client *client,
+                                                 const struct ggipc_pause_component_request *request,
+                                                 uint64_t timeout_ms,
+                                                 struct ggipc_pause_component_response **out_response);
+
+/**
+ * `aws.greengrass#PauseComponent` without blocking for the answer: `request` is copied and written on the calling thread when the
+ * socket allows; `callback` (may be NULL) runs exactly once with the result on the library's completion thread
+ * (`ggipc-completion`, in completion order), bounded by the client's operation timeout; it may call any library
+ * function. `free_userdata`, if not NULL, runs once after it. Returns NULL when the call was started, or
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client` or `request` (then neither `callback` nor `free_userdata`
+ * runs). Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_client_pause_component_async(const struct ggipc_client *client,
+                                                       const struct ggipc_pause_component_request *request,
+                                                       ggipc_pause_component_callback callback,
+                                                       void *userdata,
+                                                       ggipc_free_userdata_fn free_userdata);
+
+/**
+ * `aws.greengrass#PauseComponent` in two halves, for a caller that waits later or elsewhere: `request` (only read) is written on
+ * the calling thread and the started call is written to `*out` (release it with `ggipc_call_free`). Wait for it
+ * with `ggipc_call_wait` (the waiting thread reads the answer itself: one wake-up per round trip), then read the
+ * outcome with `ggipc_call_pause_component_response`. Returns NULL when the call was started (a failure to send is its
+ * outcome), or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client`, `request` or `out` (then `*out` is
+ * untouched). Thread-safety: any thread, not from inside an async runtime.
+ */
+struct ggipc_error *ggipc_client_pause_component_begin(const struct ggipc_client *client,
+                                                       const struct ggipc_pause_component_request *request,
+                                                       struct ggipc_call **out);
+
+/**
+ * The outcome of a completed `ggipc_client_pause_component_begin` call (`ggipc_call_wait` returned true): NULL on success,
+ * with the response written to `*out_response` (the caller frees it with `ggipc_pause_component_response_free`; NULL `out_response`
+ * discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`) with its message, a transport error, or
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `call`, a call of another operation, or one not completed yet.
+ */
+struct ggipc_error *ggipc_call_pause_component_response(const struct ggipc_call *call,
+                                                        struct ggipc_pause_component_response **out_response);
+
+/**
+ * Resumes a paused component.
+ *
+ * `aws.greengrass#ResumeComponent`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
+ * nucleus answers, reading the answer on this thread (one wake-up per round trip). `timeout_ms` bounds the wait
+ * (0 = the client's operation timeout). On success writes the response to `*out_response` (the caller frees it with
+ * `ggipc_resume_component_response_free`; NULL `out_response` discards it) and returns NULL. Otherwise returns the error: the nucleus'
+ * modeled errors (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`) with its message, a transport error, or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+ * `client` or `request` (nothing sent). Thread-safety: any number of threads may call it on one client at once;
+ * not from inside an async runtime.
+ */
+struct ggipc_error *ggipc_client_resume_component(const struct ggipc_client *client,
+                                                  const struct ggipc_resume_component_request *request,
+                                                  uint64_t timeout_ms,
+                                                  struct ggipc_resume_component_response **out_response);
+
+/**
+ * `aws.greengrass#ResumeComponent` without blocking for the answer: `request` is copied and written on the calling thread when the
+ * socket allows; `callback` (may be NULL) runs exactly once with the result on the library's completion thread
+ * (`ggipc-completion`, in completion order), bounded by the client's operation timeout; it may call any library
+ * function. `free_userdata`, if not NULL, runs once after it. Returns NULL when the call was started, or
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client` or `request` (then neither `callback` nor `free_userdata`
+ * runs). Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_client_resume_component_async(const struct ggipc_client *client,
+                                                        const struct ggipc_resume_component_request *request,
+                                                        ggipc_resume_component_callback callback,
+                                                        void *userdata,
+                                                        ggipc_free_userdata_fn free_userdata);
+
+/**
+ * `aws.greengrass#ResumeComponent` in two halves, for a caller that waits later or elsewhere: `request` (only read) is written on
+ * the calling thread and the started call is written to `*out` (release it with `ggipc_call_free`). Wait for it
+ * with `ggipc_call_wait` (the waiting thread reads the answer itself: one wake-up per round trip), then read the
+ * outcome with `ggipc_call_resume_component_response`. Returns NULL when the call was started (a failure to send is its
+ * outcome), or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client`, `request` or `out` (then `*out` is
+ * untouched). Thread-safety: any thread, not from inside an async runtime.
+ */
+struct ggipc_error *ggipc_client_resume_component_begin(const struct ggipc_client *client,
+                                                        const struct ggipc_resume_component_request *request,
+                                                        struct ggipc_call **out);
+
+/**
+ * The outcome of a completed `ggipc_client_resume_component_begin` call (`ggipc_call_wait` returned true): NULL on success,
+ * with the response written to `*out_response` (the caller frees it with `ggipc_resume_component_response_free`; NULL `out_response`
+ * discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`) with its message, a transport error, or
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `call`, a call of another operation, or one not completed yet.
+ */
+struct ggipc_error *ggipc_call_resume_component_response(const struct ggipc_call *call,
+                                                         struct ggipc_resume_component_response **out_response);
 
 /**
  * Creates a publish request for `topic` with `qos` and the payload

@@ -247,6 +247,58 @@ pub(crate) fn reported_lifecycle_state_to_c(
     enum_to_c(v, model::ReportedLifecycleState::ALL)
 }
 
+/// Whether a lifecycle request (RestartComponent, StopComponent) was accepted.
+///
+/// `aws.greengrass#RequestStatus`. A number that is not one of the `GGIPC_REQUEST_STATUS_*` constants is refused with the
+/// nucleus' error (`GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, "Invalid RequestStatus value: <n>").
+pub type ggipc_request_status = u32;
+/// The request was accepted (wire value `"SUCCEEDED"`).
+pub const GGIPC_REQUEST_STATUS_SUCCEEDED: ggipc_request_status = 0;
+/// The request could not be carried out (wire value `"FAILED"`).
+pub const GGIPC_REQUEST_STATUS_FAILED: ggipc_request_status = 1;
+
+pub(crate) fn request_status_from_c(
+    v: ggipc_request_status,
+) -> Result<model::RequestStatus, Error> {
+    enum_from_c(v, model::RequestStatus::ALL, model::RequestStatus::parse)
+}
+
+pub(crate) fn request_status_to_c(v: model::RequestStatus) -> ggipc_request_status {
+    enum_to_c(v, model::RequestStatus::ALL)
+}
+
+/// A component's state in the nucleus.
+///
+/// `aws.greengrass#LifecycleState`. A number that is not one of the `GGIPC_LIFECYCLE_STATE_*` constants is refused with the
+/// nucleus' error (`GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, "Invalid LifecycleState value: <n>").
+pub type ggipc_lifecycle_state = u32;
+/// Running (wire value `"RUNNING"`).
+pub const GGIPC_LIFECYCLE_STATE_RUNNING: ggipc_lifecycle_state = 0;
+/// Failed; the nucleus is recovering it (wire value `"ERRORED"`).
+pub const GGIPC_LIFECYCLE_STATE_ERRORED: ggipc_lifecycle_state = 1;
+/// Not started yet (wire value `"NEW"`).
+pub const GGIPC_LIFECYCLE_STATE_NEW: ggipc_lifecycle_state = 2;
+/// Run exited successfully, or the component was stopped (wire value `"FINISHED"`).
+pub const GGIPC_LIFECYCLE_STATE_FINISHED: ggipc_lifecycle_state = 3;
+/// Installed, not started (wire value `"INSTALLED"`).
+pub const GGIPC_LIFECYCLE_STATE_INSTALLED: ggipc_lifecycle_state = 4;
+/// Failed too often; the nucleus gave up on it (wire value `"BROKEN"`).
+pub const GGIPC_LIFECYCLE_STATE_BROKEN: ggipc_lifecycle_state = 5;
+/// Starting (wire value `"STARTING"`).
+pub const GGIPC_LIFECYCLE_STATE_STARTING: ggipc_lifecycle_state = 6;
+/// Stopping (wire value `"STOPPING"`).
+pub const GGIPC_LIFECYCLE_STATE_STOPPING: ggipc_lifecycle_state = 7;
+
+pub(crate) fn lifecycle_state_from_c(
+    v: ggipc_lifecycle_state,
+) -> Result<model::LifecycleState, Error> {
+    enum_from_c(v, model::LifecycleState::ALL, model::LifecycleState::parse)
+}
+
+pub(crate) fn lifecycle_state_to_c(v: model::LifecycleState) -> ggipc_lifecycle_state {
+    enum_to_c(v, model::LifecycleState::ALL)
+}
+
 /// An MQTT 5 user property.
 ///
 /// `aws.greengrass#UserProperty`. Created with `ggipc_user_property_new` (every member absent), copied with `ggipc_user_property_clone`, released with
@@ -2080,6 +2132,213 @@ pub unsafe extern "C" fn ggipc_post_component_update_event_get_deployment_id(
     boundary_or(std::ptr::null(), || {
         // SAFETY: NULL or a live object.
         unsafe { value.as_ref() }.map_or(std::ptr::null(), |o| opt_cstr(&o.deployment_id))
+    })
+}
+
+/// A component as the nucleus knows it.
+///
+/// `aws.greengrass#ComponentDetails`. Created with `ggipc_component_details_new` (every member absent), copied with `ggipc_component_details_clone`, released with
+/// `ggipc_component_details_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+/// the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+#[derive(Clone, Default)]
+pub struct ggipc_component_details {
+    pub(crate) component_name: Option<CString>,
+    pub(crate) version: Option<CString>,
+    pub(crate) state: Option<model::LifecycleState>,
+    pub(crate) configuration: Option<Doc>,
+}
+
+impl ggipc_component_details {
+    pub(crate) fn to_core(&self) -> model::ComponentDetails {
+        model::ComponentDetails {
+            component_name: self.component_name.as_ref().map(string_of),
+            version: self.version.as_ref().map(string_of),
+            state: self.state,
+            configuration: self.configuration.as_ref().map(|d| d.value.clone()),
+        }
+    }
+
+    pub(crate) fn from_core(v: model::ComponentDetails) -> Self {
+        Self {
+            component_name: v.component_name.as_deref().map(c_string),
+            version: v.version.as_deref().map(c_string),
+            state: v.state,
+            configuration: v.configuration.map(Doc::from_value),
+        }
+    }
+}
+
+/// Creates a `ggipc_component_details` with every member absent (free it with `ggipc_component_details_free`). Returns NULL only if allocation
+/// fails. Thread-safety: any thread.
+#[no_mangle]
+pub extern "C" fn ggipc_component_details_new() -> *mut ggipc_component_details {
+    boundary_or(std::ptr::null_mut(), || {
+        into_raw(ggipc_component_details::default())
+    })
+}
+
+/// Releases a `ggipc_component_details` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_component_details_free(value: *mut ggipc_component_details) {
+    // SAFETY: NULL or an object the caller owns.
+    boundary_or((), || unsafe { free_raw(value) })
+}
+
+/// Returns a deep copy of `value` owned by the caller (free it with `ggipc_component_details_free`), or NULL when `value` is
+/// NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_component_details_clone(
+    value: *const ggipc_component_details,
+) -> *mut ggipc_component_details {
+    boundary_or(std::ptr::null_mut(), || {
+        // SAFETY: NULL or a live object.
+        match unsafe { value.as_ref() } {
+            Some(v) => into_raw(v.clone()),
+            None => std::ptr::null_mut(),
+        }
+    })
+}
+
+/// Sets `componentName` (The component). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+///
+/// Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_component_details_set_component_name(
+    value: *mut ggipc_component_details,
+    v: *const c_char,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or an object the caller owns.
+        let o = unsafe { try_mut(value, "value") }?;
+        // SAFETY: NULL or a NUL-terminated string.
+        let v = unsafe { c_string_arg(v, "componentName") }?;
+        o.component_name = v;
+        Ok(())
+    })
+}
+
+/// Returns `componentName` (The component). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+/// NULL.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_component_details_get_component_name(
+    value: *const ggipc_component_details,
+) -> *const c_char {
+    boundary_or(std::ptr::null(), || {
+        // SAFETY: NULL or a live object.
+        unsafe { value.as_ref() }.map_or(std::ptr::null(), |o| opt_cstr(&o.component_name))
+    })
+}
+
+/// Sets `version` (Its version). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+///
+/// Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_component_details_set_version(
+    value: *mut ggipc_component_details,
+    v: *const c_char,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or an object the caller owns.
+        let o = unsafe { try_mut(value, "value") }?;
+        // SAFETY: NULL or a NUL-terminated string.
+        let v = unsafe { c_string_arg(v, "version") }?;
+        o.version = v;
+        Ok(())
+    })
+}
+
+/// Returns `version` (Its version). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+/// NULL.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_component_details_get_version(
+    value: *const ggipc_component_details,
+) -> *const c_char {
+    boundary_or(std::ptr::null(), || {
+        // SAFETY: NULL or a live object.
+        unsafe { value.as_ref() }.map_or(std::ptr::null(), |o| opt_cstr(&o.version))
+    })
+}
+
+/// Sets `state` (Its state). (one of the `GGIPC_LIFECYCLE_STATE_*` constants).
+///
+/// Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`) or, for a number that is no `GGIPC_LIFECYCLE_STATE_*` constant, the nucleus' own
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR` "Invalid LifecycleState value: <n>"; the object is then unchanged.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_component_details_set_state(
+    value: *mut ggipc_component_details,
+    v: ggipc_lifecycle_state,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or an object the caller owns.
+        let o = unsafe { try_mut(value, "value") }?;
+        let v = lifecycle_state_from_c(v)?;
+        o.state = Some(v);
+        Ok(())
+    })
+}
+
+/// Removes `state` (Its state). No-op when `value` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_component_details_clear_state(value: *mut ggipc_component_details) {
+    boundary_or((), || {
+        // SAFETY: NULL or an object the caller owns.
+        if let Some(o) = unsafe { value.as_mut() } {
+            o.state = None;
+        }
+    })
+}
+
+/// Writes `state` (Its state). to `*out` and returns true; returns false (leaving `*out` untouched) when it is absent or
+/// `value` or `out` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_component_details_get_state(
+    value: *const ggipc_component_details,
+    out: *mut ggipc_lifecycle_state,
+) -> bool {
+    boundary_or(false, || {
+        // SAFETY: NULL or a live object, NULL or a writable `out`.
+        match (unsafe { value.as_ref() }, out.is_null()) {
+            (Some(o), false) => match o.state {
+                Some(v) => {
+                    // SAFETY: checked non-NULL.
+                    unsafe { write_out(out, lifecycle_state_to_c(v)) };
+                    true
+                }
+                None => false,
+            },
+            _ => false,
+        }
+    })
+}
+
+/// Sets `configuration` (Its configuration). from the JSON text `json` (any JSON value, parsed and kept); NULL removes it.
+///
+/// Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 or invalid JSON), leaving the object unchanged.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_component_details_set_configuration(
+    value: *mut ggipc_component_details,
+    json: *const c_char,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or an object the caller owns.
+        let o = unsafe { try_mut(value, "value") }?;
+        // SAFETY: NULL or a NUL-terminated string.
+        let v = unsafe { doc_arg(json, "configuration") }?;
+        o.configuration = v;
+        Ok(())
+    })
+}
+
+/// Returns `configuration` (Its configuration). as compact JSON text owned by `value`, or NULL when it is absent or `value` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_component_details_get_configuration(
+    value: *const ggipc_component_details,
+) -> *const c_char {
+    boundary_or(std::ptr::null(), || {
+        // SAFETY: NULL or a live object.
+        unsafe { value.as_ref() }
+            .and_then(|o| o.configuration.as_ref())
+            .map_or(std::ptr::null(), |d| d.text.as_ptr())
     })
 }
 
@@ -5557,6 +5816,1299 @@ pub unsafe extern "C" fn ggipc_defer_component_update_response_clone(
     })
 }
 
+/// Asks whether a token is one the nucleus issued.
+///
+/// `aws.greengrass#ValidateAuthorizationTokenRequest`. Created with `ggipc_validate_authorization_token_request_new` (every member absent), copied with `ggipc_validate_authorization_token_request_clone`, released with
+/// `ggipc_validate_authorization_token_request_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+/// the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+#[derive(Clone, Default)]
+pub struct ggipc_validate_authorization_token_request {
+    pub(crate) token: Option<CString>,
+}
+
+impl ggipc_validate_authorization_token_request {
+    pub(crate) fn to_core(&self) -> model::ValidateAuthorizationTokenRequest {
+        model::ValidateAuthorizationTokenRequest {
+            token: self.token.as_ref().map(string_of),
+        }
+    }
+
+    pub(crate) fn from_core(v: model::ValidateAuthorizationTokenRequest) -> Self {
+        Self {
+            token: v.token.as_deref().map(c_string),
+        }
+    }
+}
+
+/// Creates a `ggipc_validate_authorization_token_request` with every member absent (free it with `ggipc_validate_authorization_token_request_free`). Returns NULL only if allocation
+/// fails. Thread-safety: any thread.
+#[no_mangle]
+pub extern "C" fn ggipc_validate_authorization_token_request_new(
+) -> *mut ggipc_validate_authorization_token_request {
+    boundary_or(std::ptr::null_mut(), || {
+        into_raw(ggipc_validate_authorization_token_request::default())
+    })
+}
+
+/// Releases a `ggipc_validate_authorization_token_request` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_validate_authorization_token_request_free(
+    value: *mut ggipc_validate_authorization_token_request,
+) {
+    // SAFETY: NULL or an object the caller owns.
+    boundary_or((), || unsafe { free_raw(value) })
+}
+
+/// Returns a deep copy of `value` owned by the caller (free it with `ggipc_validate_authorization_token_request_free`), or NULL when `value` is
+/// NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_validate_authorization_token_request_clone(
+    value: *const ggipc_validate_authorization_token_request,
+) -> *mut ggipc_validate_authorization_token_request {
+    boundary_or(std::ptr::null_mut(), || {
+        // SAFETY: NULL or a live object.
+        match unsafe { value.as_ref() } {
+            Some(v) => into_raw(v.clone()),
+            None => std::ptr::null_mut(),
+        }
+    })
+}
+
+/// Sets `token` (The token (a component's SVCUID)). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+///
+/// Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_validate_authorization_token_request_set_token(
+    value: *mut ggipc_validate_authorization_token_request,
+    v: *const c_char,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or an object the caller owns.
+        let o = unsafe { try_mut(value, "value") }?;
+        // SAFETY: NULL or a NUL-terminated string.
+        let v = unsafe { c_string_arg(v, "token") }?;
+        o.token = v;
+        Ok(())
+    })
+}
+
+/// Returns `token` (The token (a component's SVCUID)). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+/// NULL.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_validate_authorization_token_request_get_token(
+    value: *const ggipc_validate_authorization_token_request,
+) -> *const c_char {
+    boundary_or(std::ptr::null(), || {
+        // SAFETY: NULL or a live object.
+        unsafe { value.as_ref() }.map_or(std::ptr::null(), |o| opt_cstr(&o.token))
+    })
+}
+
+/// The answer to ValidateAuthorizationToken.
+///
+/// `aws.greengrass#ValidateAuthorizationTokenResponse`. Created with `ggipc_validate_authorization_token_response_new` (every member absent), copied with `ggipc_validate_authorization_token_response_clone`, released with
+/// `ggipc_validate_authorization_token_response_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+/// the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+#[derive(Clone, Default)]
+pub struct ggipc_validate_authorization_token_response {
+    pub(crate) is_valid: Option<bool>,
+}
+
+impl ggipc_validate_authorization_token_response {
+    pub(crate) fn to_core(&self) -> model::ValidateAuthorizationTokenResponse {
+        model::ValidateAuthorizationTokenResponse {
+            is_valid: self.is_valid,
+        }
+    }
+
+    pub(crate) fn from_core(v: model::ValidateAuthorizationTokenResponse) -> Self {
+        Self {
+            is_valid: v.is_valid,
+        }
+    }
+}
+
+/// Creates a `ggipc_validate_authorization_token_response` with every member absent (free it with `ggipc_validate_authorization_token_response_free`). Returns NULL only if allocation
+/// fails. Thread-safety: any thread.
+#[no_mangle]
+pub extern "C" fn ggipc_validate_authorization_token_response_new(
+) -> *mut ggipc_validate_authorization_token_response {
+    boundary_or(std::ptr::null_mut(), || {
+        into_raw(ggipc_validate_authorization_token_response::default())
+    })
+}
+
+/// Releases a `ggipc_validate_authorization_token_response` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_validate_authorization_token_response_free(
+    value: *mut ggipc_validate_authorization_token_response,
+) {
+    // SAFETY: NULL or an object the caller owns.
+    boundary_or((), || unsafe { free_raw(value) })
+}
+
+/// Returns a deep copy of `value` owned by the caller (free it with `ggipc_validate_authorization_token_response_free`), or NULL when `value` is
+/// NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_validate_authorization_token_response_clone(
+    value: *const ggipc_validate_authorization_token_response,
+) -> *mut ggipc_validate_authorization_token_response {
+    boundary_or(std::ptr::null_mut(), || {
+        // SAFETY: NULL or a live object.
+        match unsafe { value.as_ref() } {
+            Some(v) => into_raw(v.clone()),
+            None => std::ptr::null_mut(),
+        }
+    })
+}
+
+/// Sets `isValid` (Whether the token is valid).
+///
+/// Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`), leaving the object unchanged.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_validate_authorization_token_response_set_is_valid(
+    value: *mut ggipc_validate_authorization_token_response,
+    v: bool,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or an object the caller owns.
+        let o = unsafe { try_mut(value, "value") }?;
+        o.is_valid = Some(v);
+        Ok(())
+    })
+}
+
+/// Removes `isValid` (Whether the token is valid). No-op when `value` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_validate_authorization_token_response_clear_is_valid(
+    value: *mut ggipc_validate_authorization_token_response,
+) {
+    boundary_or((), || {
+        // SAFETY: NULL or an object the caller owns.
+        if let Some(o) = unsafe { value.as_mut() } {
+            o.is_valid = None;
+        }
+    })
+}
+
+/// Writes `isValid` (Whether the token is valid). to `*out` and returns true; returns false (leaving `*out` untouched) when it is absent or
+/// `value` or `out` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_validate_authorization_token_response_get_is_valid(
+    value: *const ggipc_validate_authorization_token_response,
+    out: *mut bool,
+) -> bool {
+    boundary_or(false, || {
+        // SAFETY: NULL or a live object, NULL or a writable `out`.
+        match (unsafe { value.as_ref() }, out.is_null()) {
+            (Some(o), false) => match o.is_valid {
+                Some(v) => {
+                    // SAFETY: checked non-NULL.
+                    unsafe { write_out(out, v) };
+                    true
+                }
+                None => false,
+            },
+            _ => false,
+        }
+    })
+}
+
+/// Asks the nucleus to restart a component.
+///
+/// `aws.greengrass#RestartComponentRequest`. Created with `ggipc_restart_component_request_new` (every member absent), copied with `ggipc_restart_component_request_clone`, released with
+/// `ggipc_restart_component_request_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+/// the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+#[derive(Clone, Default)]
+pub struct ggipc_restart_component_request {
+    pub(crate) component_name: Option<CString>,
+}
+
+impl ggipc_restart_component_request {
+    pub(crate) fn to_core(&self) -> model::RestartComponentRequest {
+        model::RestartComponentRequest {
+            component_name: self.component_name.as_ref().map(string_of),
+        }
+    }
+
+    pub(crate) fn from_core(v: model::RestartComponentRequest) -> Self {
+        Self {
+            component_name: v.component_name.as_deref().map(c_string),
+        }
+    }
+}
+
+/// Creates a `ggipc_restart_component_request` with every member absent (free it with `ggipc_restart_component_request_free`). Returns NULL only if allocation
+/// fails. Thread-safety: any thread.
+#[no_mangle]
+pub extern "C" fn ggipc_restart_component_request_new() -> *mut ggipc_restart_component_request {
+    boundary_or(std::ptr::null_mut(), || {
+        into_raw(ggipc_restart_component_request::default())
+    })
+}
+
+/// Releases a `ggipc_restart_component_request` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_restart_component_request_free(
+    value: *mut ggipc_restart_component_request,
+) {
+    // SAFETY: NULL or an object the caller owns.
+    boundary_or((), || unsafe { free_raw(value) })
+}
+
+/// Returns a deep copy of `value` owned by the caller (free it with `ggipc_restart_component_request_free`), or NULL when `value` is
+/// NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_restart_component_request_clone(
+    value: *const ggipc_restart_component_request,
+) -> *mut ggipc_restart_component_request {
+    boundary_or(std::ptr::null_mut(), || {
+        // SAFETY: NULL or a live object.
+        match unsafe { value.as_ref() } {
+            Some(v) => into_raw(v.clone()),
+            None => std::ptr::null_mut(),
+        }
+    })
+}
+
+/// Sets `componentName` (The component to restart). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+///
+/// Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_restart_component_request_set_component_name(
+    value: *mut ggipc_restart_component_request,
+    v: *const c_char,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or an object the caller owns.
+        let o = unsafe { try_mut(value, "value") }?;
+        // SAFETY: NULL or a NUL-terminated string.
+        let v = unsafe { c_string_arg(v, "componentName") }?;
+        o.component_name = v;
+        Ok(())
+    })
+}
+
+/// Returns `componentName` (The component to restart). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+/// NULL.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_restart_component_request_get_component_name(
+    value: *const ggipc_restart_component_request,
+) -> *const c_char {
+    boundary_or(std::ptr::null(), || {
+        // SAFETY: NULL or a live object.
+        unsafe { value.as_ref() }.map_or(std::ptr::null(), |o| opt_cstr(&o.component_name))
+    })
+}
+
+/// The answer to RestartComponent.
+///
+/// `aws.greengrass#RestartComponentResponse`. Created with `ggipc_restart_component_response_new` (every member absent), copied with `ggipc_restart_component_response_clone`, released with
+/// `ggipc_restart_component_response_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+/// the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+#[derive(Clone, Default)]
+pub struct ggipc_restart_component_response {
+    pub(crate) restart_status: Option<model::RequestStatus>,
+    pub(crate) message: Option<CString>,
+}
+
+impl ggipc_restart_component_response {
+    pub(crate) fn to_core(&self) -> model::RestartComponentResponse {
+        model::RestartComponentResponse {
+            restart_status: self.restart_status,
+            message: self.message.as_ref().map(string_of),
+        }
+    }
+
+    pub(crate) fn from_core(v: model::RestartComponentResponse) -> Self {
+        Self {
+            restart_status: v.restart_status,
+            message: v.message.as_deref().map(c_string),
+        }
+    }
+}
+
+/// Creates a `ggipc_restart_component_response` with every member absent (free it with `ggipc_restart_component_response_free`). Returns NULL only if allocation
+/// fails. Thread-safety: any thread.
+#[no_mangle]
+pub extern "C" fn ggipc_restart_component_response_new() -> *mut ggipc_restart_component_response {
+    boundary_or(std::ptr::null_mut(), || {
+        into_raw(ggipc_restart_component_response::default())
+    })
+}
+
+/// Releases a `ggipc_restart_component_response` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_restart_component_response_free(
+    value: *mut ggipc_restart_component_response,
+) {
+    // SAFETY: NULL or an object the caller owns.
+    boundary_or((), || unsafe { free_raw(value) })
+}
+
+/// Returns a deep copy of `value` owned by the caller (free it with `ggipc_restart_component_response_free`), or NULL when `value` is
+/// NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_restart_component_response_clone(
+    value: *const ggipc_restart_component_response,
+) -> *mut ggipc_restart_component_response {
+    boundary_or(std::ptr::null_mut(), || {
+        // SAFETY: NULL or a live object.
+        match unsafe { value.as_ref() } {
+            Some(v) => into_raw(v.clone()),
+            None => std::ptr::null_mut(),
+        }
+    })
+}
+
+/// Sets `restartStatus` (Whether the restart was triggered). (one of the `GGIPC_REQUEST_STATUS_*` constants).
+///
+/// Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`) or, for a number that is no `GGIPC_REQUEST_STATUS_*` constant, the nucleus' own
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR` "Invalid RequestStatus value: <n>"; the object is then unchanged.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_restart_component_response_set_restart_status(
+    value: *mut ggipc_restart_component_response,
+    v: ggipc_request_status,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or an object the caller owns.
+        let o = unsafe { try_mut(value, "value") }?;
+        let v = request_status_from_c(v)?;
+        o.restart_status = Some(v);
+        Ok(())
+    })
+}
+
+/// Removes `restartStatus` (Whether the restart was triggered). No-op when `value` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_restart_component_response_clear_restart_status(
+    value: *mut ggipc_restart_component_response,
+) {
+    boundary_or((), || {
+        // SAFETY: NULL or an object the caller owns.
+        if let Some(o) = unsafe { value.as_mut() } {
+            o.restart_status = None;
+        }
+    })
+}
+
+/// Writes `restartStatus` (Whether the restart was triggered). to `*out` and returns true; returns false (leaving `*out` untouched) when it is absent or
+/// `value` or `out` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_restart_component_response_get_restart_status(
+    value: *const ggipc_restart_component_response,
+    out: *mut ggipc_request_status,
+) -> bool {
+    boundary_or(false, || {
+        // SAFETY: NULL or a live object, NULL or a writable `out`.
+        match (unsafe { value.as_ref() }, out.is_null()) {
+            (Some(o), false) => match o.restart_status {
+                Some(v) => {
+                    // SAFETY: checked non-NULL.
+                    unsafe { write_out(out, request_status_to_c(v)) };
+                    true
+                }
+                None => false,
+            },
+            _ => false,
+        }
+    })
+}
+
+/// Sets `message` (Why it failed). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+///
+/// Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_restart_component_response_set_message(
+    value: *mut ggipc_restart_component_response,
+    v: *const c_char,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or an object the caller owns.
+        let o = unsafe { try_mut(value, "value") }?;
+        // SAFETY: NULL or a NUL-terminated string.
+        let v = unsafe { c_string_arg(v, "message") }?;
+        o.message = v;
+        Ok(())
+    })
+}
+
+/// Returns `message` (Why it failed). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+/// NULL.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_restart_component_response_get_message(
+    value: *const ggipc_restart_component_response,
+) -> *const c_char {
+    boundary_or(std::ptr::null(), || {
+        // SAFETY: NULL or a live object.
+        unsafe { value.as_ref() }.map_or(std::ptr::null(), |o| opt_cstr(&o.message))
+    })
+}
+
+/// Asks the nucleus to stop a component.
+///
+/// `aws.greengrass#StopComponentRequest`. Created with `ggipc_stop_component_request_new` (every member absent), copied with `ggipc_stop_component_request_clone`, released with
+/// `ggipc_stop_component_request_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+/// the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+#[derive(Clone, Default)]
+pub struct ggipc_stop_component_request {
+    pub(crate) component_name: Option<CString>,
+}
+
+impl ggipc_stop_component_request {
+    pub(crate) fn to_core(&self) -> model::StopComponentRequest {
+        model::StopComponentRequest {
+            component_name: self.component_name.as_ref().map(string_of),
+        }
+    }
+
+    pub(crate) fn from_core(v: model::StopComponentRequest) -> Self {
+        Self {
+            component_name: v.component_name.as_deref().map(c_string),
+        }
+    }
+}
+
+/// Creates a `ggipc_stop_component_request` with every member absent (free it with `ggipc_stop_component_request_free`). Returns NULL only if allocation
+/// fails. Thread-safety: any thread.
+#[no_mangle]
+pub extern "C" fn ggipc_stop_component_request_new() -> *mut ggipc_stop_component_request {
+    boundary_or(std::ptr::null_mut(), || {
+        into_raw(ggipc_stop_component_request::default())
+    })
+}
+
+/// Releases a `ggipc_stop_component_request` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_stop_component_request_free(
+    value: *mut ggipc_stop_component_request,
+) {
+    // SAFETY: NULL or an object the caller owns.
+    boundary_or((), || unsafe { free_raw(value) })
+}
+
+/// Returns a deep copy of `value` owned by the caller (free it with `ggipc_stop_component_request_free`), or NULL when `value` is
+/// NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_stop_component_request_clone(
+    value: *const ggipc_stop_component_request,
+) -> *mut ggipc_stop_component_request {
+    boundary_or(std::ptr::null_mut(), || {
+        // SAFETY: NULL or a live object.
+        match unsafe { value.as_ref() } {
+            Some(v) => into_raw(v.clone()),
+            None => std::ptr::null_mut(),
+        }
+    })
+}
+
+/// Sets `componentName` (The component to stop). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+///
+/// Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_stop_component_request_set_component_name(
+    value: *mut ggipc_stop_component_request,
+    v: *const c_char,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or an object the caller owns.
+        let o = unsafe { try_mut(value, "value") }?;
+        // SAFETY: NULL or a NUL-terminated string.
+        let v = unsafe { c_string_arg(v, "componentName") }?;
+        o.component_name = v;
+        Ok(())
+    })
+}
+
+/// Returns `componentName` (The component to stop). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+/// NULL.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_stop_component_request_get_component_name(
+    value: *const ggipc_stop_component_request,
+) -> *const c_char {
+    boundary_or(std::ptr::null(), || {
+        // SAFETY: NULL or a live object.
+        unsafe { value.as_ref() }.map_or(std::ptr::null(), |o| opt_cstr(&o.component_name))
+    })
+}
+
+/// The answer to StopComponent.
+///
+/// `aws.greengrass#StopComponentResponse`. Created with `ggipc_stop_component_response_new` (every member absent), copied with `ggipc_stop_component_response_clone`, released with
+/// `ggipc_stop_component_response_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+/// the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+#[derive(Clone, Default)]
+pub struct ggipc_stop_component_response {
+    pub(crate) stop_status: Option<model::RequestStatus>,
+    pub(crate) message: Option<CString>,
+}
+
+impl ggipc_stop_component_response {
+    pub(crate) fn to_core(&self) -> model::StopComponentResponse {
+        model::StopComponentResponse {
+            stop_status: self.stop_status,
+            message: self.message.as_ref().map(string_of),
+        }
+    }
+
+    pub(crate) fn from_core(v: model::StopComponentResponse) -> Self {
+        Self {
+            stop_status: v.stop_status,
+            message: v.message.as_deref().map(c_string),
+        }
+    }
+}
+
+/// Creates a `ggipc_stop_component_response` with every member absent (free it with `ggipc_stop_component_response_free`). Returns NULL only if allocation
+/// fails. Thread-safety: any thread.
+#[no_mangle]
+pub extern "C" fn ggipc_stop_component_response_new() -> *mut ggipc_stop_component_response {
+    boundary_or(std::ptr::null_mut(), || {
+        into_raw(ggipc_stop_component_response::default())
+    })
+}
+
+/// Releases a `ggipc_stop_component_response` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_stop_component_response_free(
+    value: *mut ggipc_stop_component_response,
+) {
+    // SAFETY: NULL or an object the caller owns.
+    boundary_or((), || unsafe { free_raw(value) })
+}
+
+/// Returns a deep copy of `value` owned by the caller (free it with `ggipc_stop_component_response_free`), or NULL when `value` is
+/// NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_stop_component_response_clone(
+    value: *const ggipc_stop_component_response,
+) -> *mut ggipc_stop_component_response {
+    boundary_or(std::ptr::null_mut(), || {
+        // SAFETY: NULL or a live object.
+        match unsafe { value.as_ref() } {
+            Some(v) => into_raw(v.clone()),
+            None => std::ptr::null_mut(),
+        }
+    })
+}
+
+/// Sets `stopStatus` (Whether the stop was triggered). (one of the `GGIPC_REQUEST_STATUS_*` constants).
+///
+/// Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`) or, for a number that is no `GGIPC_REQUEST_STATUS_*` constant, the nucleus' own
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR` "Invalid RequestStatus value: <n>"; the object is then unchanged.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_stop_component_response_set_stop_status(
+    value: *mut ggipc_stop_component_response,
+    v: ggipc_request_status,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or an object the caller owns.
+        let o = unsafe { try_mut(value, "value") }?;
+        let v = request_status_from_c(v)?;
+        o.stop_status = Some(v);
+        Ok(())
+    })
+}
+
+/// Removes `stopStatus` (Whether the stop was triggered). No-op when `value` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_stop_component_response_clear_stop_status(
+    value: *mut ggipc_stop_component_response,
+) {
+    boundary_or((), || {
+        // SAFETY: NULL or an object the caller owns.
+        if let Some(o) = unsafe { value.as_mut() } {
+            o.stop_status = None;
+        }
+    })
+}
+
+/// Writes `stopStatus` (Whether the stop was triggered). to `*out` and returns true; returns false (leaving `*out` untouched) when it is absent or
+/// `value` or `out` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_stop_component_response_get_stop_status(
+    value: *const ggipc_stop_component_response,
+    out: *mut ggipc_request_status,
+) -> bool {
+    boundary_or(false, || {
+        // SAFETY: NULL or a live object, NULL or a writable `out`.
+        match (unsafe { value.as_ref() }, out.is_null()) {
+            (Some(o), false) => match o.stop_status {
+                Some(v) => {
+                    // SAFETY: checked non-NULL.
+                    unsafe { write_out(out, request_status_to_c(v)) };
+                    true
+                }
+                None => false,
+            },
+            _ => false,
+        }
+    })
+}
+
+/// Sets `message` (Why it failed). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+///
+/// Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_stop_component_response_set_message(
+    value: *mut ggipc_stop_component_response,
+    v: *const c_char,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or an object the caller owns.
+        let o = unsafe { try_mut(value, "value") }?;
+        // SAFETY: NULL or a NUL-terminated string.
+        let v = unsafe { c_string_arg(v, "message") }?;
+        o.message = v;
+        Ok(())
+    })
+}
+
+/// Returns `message` (Why it failed). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+/// NULL.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_stop_component_response_get_message(
+    value: *const ggipc_stop_component_response,
+) -> *const c_char {
+    boundary_or(std::ptr::null(), || {
+        // SAFETY: NULL or a live object.
+        unsafe { value.as_ref() }.map_or(std::ptr::null(), |o| opt_cstr(&o.message))
+    })
+}
+
+/// Reads a component's version, state and configuration.
+///
+/// `aws.greengrass#GetComponentDetailsRequest`. Created with `ggipc_get_component_details_request_new` (every member absent), copied with `ggipc_get_component_details_request_clone`, released with
+/// `ggipc_get_component_details_request_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+/// the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+#[derive(Clone, Default)]
+pub struct ggipc_get_component_details_request {
+    pub(crate) component_name: Option<CString>,
+}
+
+impl ggipc_get_component_details_request {
+    pub(crate) fn to_core(&self) -> model::GetComponentDetailsRequest {
+        model::GetComponentDetailsRequest {
+            component_name: self.component_name.as_ref().map(string_of),
+        }
+    }
+
+    pub(crate) fn from_core(v: model::GetComponentDetailsRequest) -> Self {
+        Self {
+            component_name: v.component_name.as_deref().map(c_string),
+        }
+    }
+}
+
+/// Creates a `ggipc_get_component_details_request` with every member absent (free it with `ggipc_get_component_details_request_free`). Returns NULL only if allocation
+/// fails. Thread-safety: any thread.
+#[no_mangle]
+pub extern "C" fn ggipc_get_component_details_request_new(
+) -> *mut ggipc_get_component_details_request {
+    boundary_or(std::ptr::null_mut(), || {
+        into_raw(ggipc_get_component_details_request::default())
+    })
+}
+
+/// Releases a `ggipc_get_component_details_request` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_get_component_details_request_free(
+    value: *mut ggipc_get_component_details_request,
+) {
+    // SAFETY: NULL or an object the caller owns.
+    boundary_or((), || unsafe { free_raw(value) })
+}
+
+/// Returns a deep copy of `value` owned by the caller (free it with `ggipc_get_component_details_request_free`), or NULL when `value` is
+/// NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_get_component_details_request_clone(
+    value: *const ggipc_get_component_details_request,
+) -> *mut ggipc_get_component_details_request {
+    boundary_or(std::ptr::null_mut(), || {
+        // SAFETY: NULL or a live object.
+        match unsafe { value.as_ref() } {
+            Some(v) => into_raw(v.clone()),
+            None => std::ptr::null_mut(),
+        }
+    })
+}
+
+/// Sets `componentName` (The component). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+///
+/// Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_get_component_details_request_set_component_name(
+    value: *mut ggipc_get_component_details_request,
+    v: *const c_char,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or an object the caller owns.
+        let o = unsafe { try_mut(value, "value") }?;
+        // SAFETY: NULL or a NUL-terminated string.
+        let v = unsafe { c_string_arg(v, "componentName") }?;
+        o.component_name = v;
+        Ok(())
+    })
+}
+
+/// Returns `componentName` (The component). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+/// NULL.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_get_component_details_request_get_component_name(
+    value: *const ggipc_get_component_details_request,
+) -> *const c_char {
+    boundary_or(std::ptr::null(), || {
+        // SAFETY: NULL or a live object.
+        unsafe { value.as_ref() }.map_or(std::ptr::null(), |o| opt_cstr(&o.component_name))
+    })
+}
+
+/// The answer to GetComponentDetails.
+///
+/// `aws.greengrass#GetComponentDetailsResponse`. Created with `ggipc_get_component_details_response_new` (every member absent), copied with `ggipc_get_component_details_response_clone`, released with
+/// `ggipc_get_component_details_response_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+/// the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+#[derive(Clone, Default)]
+pub struct ggipc_get_component_details_response {
+    pub(crate) component_details: Option<Box<ggipc_component_details>>,
+}
+
+impl ggipc_get_component_details_response {
+    pub(crate) fn to_core(&self) -> model::GetComponentDetailsResponse {
+        model::GetComponentDetailsResponse {
+            component_details: self.component_details.as_deref().map(|x| x.to_core()),
+        }
+    }
+
+    pub(crate) fn from_core(v: model::GetComponentDetailsResponse) -> Self {
+        Self {
+            component_details: v
+                .component_details
+                .map(|x| Box::new(ggipc_component_details::from_core(x))),
+        }
+    }
+}
+
+/// Creates a `ggipc_get_component_details_response` with every member absent (free it with `ggipc_get_component_details_response_free`). Returns NULL only if allocation
+/// fails. Thread-safety: any thread.
+#[no_mangle]
+pub extern "C" fn ggipc_get_component_details_response_new(
+) -> *mut ggipc_get_component_details_response {
+    boundary_or(std::ptr::null_mut(), || {
+        into_raw(ggipc_get_component_details_response::default())
+    })
+}
+
+/// Releases a `ggipc_get_component_details_response` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_get_component_details_response_free(
+    value: *mut ggipc_get_component_details_response,
+) {
+    // SAFETY: NULL or an object the caller owns.
+    boundary_or((), || unsafe { free_raw(value) })
+}
+
+/// Returns a deep copy of `value` owned by the caller (free it with `ggipc_get_component_details_response_free`), or NULL when `value` is
+/// NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_get_component_details_response_clone(
+    value: *const ggipc_get_component_details_response,
+) -> *mut ggipc_get_component_details_response {
+    boundary_or(std::ptr::null_mut(), || {
+        // SAFETY: NULL or a live object.
+        match unsafe { value.as_ref() } {
+            Some(v) => into_raw(v.clone()),
+            None => std::ptr::null_mut(),
+        }
+    })
+}
+
+/// Sets `componentDetails` (The component). to a copy of `v` (a `ggipc_component_details`); NULL removes it.
+///
+/// Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`), leaving the object unchanged.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_get_component_details_response_set_component_details(
+    value: *mut ggipc_get_component_details_response,
+    v: *const ggipc_component_details,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or an object the caller owns.
+        let o = unsafe { try_mut(value, "value") }?;
+        // SAFETY: NULL or a live object.
+        let v = unsafe { v.as_ref() }.map(|v| Box::new(v.clone()));
+        o.component_details = v;
+        Ok(())
+    })
+}
+
+/// Returns `componentDetails` (The component)., lent by `value` (clone it to keep it), or NULL when it is absent or `value` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_get_component_details_response_get_component_details(
+    value: *const ggipc_get_component_details_response,
+) -> *const ggipc_component_details {
+    boundary_or(std::ptr::null(), || {
+        // SAFETY: NULL or a live object.
+        unsafe { value.as_ref() }
+            .and_then(|o| o.component_details.as_deref())
+            .map_or(std::ptr::null(), |v| v as *const ggipc_component_details)
+    })
+}
+
+/// Lists the components the nucleus knows (no members).
+///
+/// `aws.greengrass#ListComponentsRequest`. Created with `ggipc_list_components_request_new` (every member absent), copied with `ggipc_list_components_request_clone`, released with
+/// `ggipc_list_components_request_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+/// the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+#[derive(Clone, Default)]
+pub struct ggipc_list_components_request {}
+
+impl ggipc_list_components_request {
+    pub(crate) fn to_core(&self) -> model::ListComponentsRequest {
+        model::ListComponentsRequest {}
+    }
+
+    pub(crate) fn from_core(v: model::ListComponentsRequest) -> Self {
+        let _ = v;
+        Self {}
+    }
+}
+
+/// Creates a `ggipc_list_components_request` with every member absent (free it with `ggipc_list_components_request_free`). Returns NULL only if allocation
+/// fails. Thread-safety: any thread.
+#[no_mangle]
+pub extern "C" fn ggipc_list_components_request_new() -> *mut ggipc_list_components_request {
+    boundary_or(std::ptr::null_mut(), || {
+        into_raw(ggipc_list_components_request::default())
+    })
+}
+
+/// Releases a `ggipc_list_components_request` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_list_components_request_free(
+    value: *mut ggipc_list_components_request,
+) {
+    // SAFETY: NULL or an object the caller owns.
+    boundary_or((), || unsafe { free_raw(value) })
+}
+
+/// Returns a deep copy of `value` owned by the caller (free it with `ggipc_list_components_request_free`), or NULL when `value` is
+/// NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_list_components_request_clone(
+    value: *const ggipc_list_components_request,
+) -> *mut ggipc_list_components_request {
+    boundary_or(std::ptr::null_mut(), || {
+        // SAFETY: NULL or a live object.
+        match unsafe { value.as_ref() } {
+            Some(v) => into_raw(v.clone()),
+            None => std::ptr::null_mut(),
+        }
+    })
+}
+
+/// The answer to ListComponents.
+///
+/// `aws.greengrass#ListComponentsResponse`. Created with `ggipc_list_components_response_new` (every member absent), copied with `ggipc_list_components_response_clone`, released with
+/// `ggipc_list_components_response_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+/// the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+#[derive(Clone, Default)]
+pub struct ggipc_list_components_response {
+    pub(crate) components: Option<Vec<ggipc_component_details>>,
+}
+
+impl ggipc_list_components_response {
+    pub(crate) fn to_core(&self) -> model::ListComponentsResponse {
+        model::ListComponentsResponse {
+            components: self
+                .components
+                .as_ref()
+                .map(|l| l.iter().map(|x| x.to_core()).collect()),
+        }
+    }
+
+    pub(crate) fn from_core(v: model::ListComponentsResponse) -> Self {
+        Self {
+            components: v.components.map(|l| {
+                l.into_iter()
+                    .map(ggipc_component_details::from_core)
+                    .collect()
+            }),
+        }
+    }
+}
+
+/// Creates a `ggipc_list_components_response` with every member absent (free it with `ggipc_list_components_response_free`). Returns NULL only if allocation
+/// fails. Thread-safety: any thread.
+#[no_mangle]
+pub extern "C" fn ggipc_list_components_response_new() -> *mut ggipc_list_components_response {
+    boundary_or(std::ptr::null_mut(), || {
+        into_raw(ggipc_list_components_response::default())
+    })
+}
+
+/// Releases a `ggipc_list_components_response` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_list_components_response_free(
+    value: *mut ggipc_list_components_response,
+) {
+    // SAFETY: NULL or an object the caller owns.
+    boundary_or((), || unsafe { free_raw(value) })
+}
+
+/// Returns a deep copy of `value` owned by the caller (free it with `ggipc_list_components_response_free`), or NULL when `value` is
+/// NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_list_components_response_clone(
+    value: *const ggipc_list_components_response,
+) -> *mut ggipc_list_components_response {
+    boundary_or(std::ptr::null_mut(), || {
+        // SAFETY: NULL or a live object.
+        match unsafe { value.as_ref() } {
+            Some(v) => into_raw(v.clone()),
+            None => std::ptr::null_mut(),
+        }
+    })
+}
+
+/// Returns the number of elements of `components` (The components). (0 when absent or `value` is NULL).
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_list_components_response_components_count(
+    value: *const ggipc_list_components_response,
+) -> usize {
+    boundary_or(0, || {
+        // SAFETY: NULL or a live object.
+        unsafe { value.as_ref() }
+            .and_then(|o| o.components.as_ref())
+            .map_or(0, Vec::len)
+    })
+}
+
+/// Returns element `index` of `components` (The components)., lent by `value`, or NULL when `index` is out of range or `value` is
+/// NULL.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_list_components_response_components_get(
+    value: *const ggipc_list_components_response,
+    index: usize,
+) -> *const ggipc_component_details {
+    boundary_or(std::ptr::null(), || {
+        // SAFETY: NULL or a live object.
+        unsafe { value.as_ref() }
+            .and_then(|o| o.components.as_ref())
+            .and_then(|l| l.get(index))
+            .map_or(std::ptr::null(), |v| v as *const ggipc_component_details)
+    })
+}
+
+/// Appends a copy of `v` (a `ggipc_component_details`) to `components` (The components). (making the list present).
+///
+/// Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value` or `v`, non-UTF-8 string), leaving the object unchanged.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_list_components_response_components_add(
+    value: *mut ggipc_list_components_response,
+    v: *const ggipc_component_details,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or an object the caller owns.
+        let o = unsafe { try_mut(value, "value") }?;
+        // SAFETY: NULL or a live argument.
+        let v = unsafe { try_ref(v, "v") }?.clone();
+        o.components.get_or_insert_with(Vec::new).push(v);
+        Ok(())
+    })
+}
+
+/// Removes `components` (The components). (absent, not an empty list). No-op when `value` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_list_components_response_components_clear(
+    value: *mut ggipc_list_components_response,
+) {
+    boundary_or((), || {
+        // SAFETY: NULL or an object the caller owns.
+        if let Some(o) = unsafe { value.as_mut() } {
+            o.components = None;
+        }
+    })
+}
+
+/// Asks the nucleus to pause a component's processes.
+///
+/// `aws.greengrass#PauseComponentRequest`. Created with `ggipc_pause_component_request_new` (every member absent), copied with `ggipc_pause_component_request_clone`, released with
+/// `ggipc_pause_component_request_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+/// the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+#[derive(Clone, Default)]
+pub struct ggipc_pause_component_request {
+    pub(crate) component_name: Option<CString>,
+}
+
+impl ggipc_pause_component_request {
+    pub(crate) fn to_core(&self) -> model::PauseComponentRequest {
+        model::PauseComponentRequest {
+            component_name: self.component_name.as_ref().map(string_of),
+        }
+    }
+
+    pub(crate) fn from_core(v: model::PauseComponentRequest) -> Self {
+        Self {
+            component_name: v.component_name.as_deref().map(c_string),
+        }
+    }
+}
+
+/// Creates a `ggipc_pause_component_request` with every member absent (free it with `ggipc_pause_component_request_free`). Returns NULL only if allocation
+/// fails. Thread-safety: any thread.
+#[no_mangle]
+pub extern "C" fn ggipc_pause_component_request_new() -> *mut ggipc_pause_component_request {
+    boundary_or(std::ptr::null_mut(), || {
+        into_raw(ggipc_pause_component_request::default())
+    })
+}
+
+/// Releases a `ggipc_pause_component_request` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_pause_component_request_free(
+    value: *mut ggipc_pause_component_request,
+) {
+    // SAFETY: NULL or an object the caller owns.
+    boundary_or((), || unsafe { free_raw(value) })
+}
+
+/// Returns a deep copy of `value` owned by the caller (free it with `ggipc_pause_component_request_free`), or NULL when `value` is
+/// NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_pause_component_request_clone(
+    value: *const ggipc_pause_component_request,
+) -> *mut ggipc_pause_component_request {
+    boundary_or(std::ptr::null_mut(), || {
+        // SAFETY: NULL or a live object.
+        match unsafe { value.as_ref() } {
+            Some(v) => into_raw(v.clone()),
+            None => std::ptr::null_mut(),
+        }
+    })
+}
+
+/// Sets `componentName` (The component to pause). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+///
+/// Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_pause_component_request_set_component_name(
+    value: *mut ggipc_pause_component_request,
+    v: *const c_char,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or an object the caller owns.
+        let o = unsafe { try_mut(value, "value") }?;
+        // SAFETY: NULL or a NUL-terminated string.
+        let v = unsafe { c_string_arg(v, "componentName") }?;
+        o.component_name = v;
+        Ok(())
+    })
+}
+
+/// Returns `componentName` (The component to pause). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+/// NULL.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_pause_component_request_get_component_name(
+    value: *const ggipc_pause_component_request,
+) -> *const c_char {
+    boundary_or(std::ptr::null(), || {
+        // SAFETY: NULL or a live object.
+        unsafe { value.as_ref() }.map_or(std::ptr::null(), |o| opt_cstr(&o.component_name))
+    })
+}
+
+/// The answer to PauseComponent (no members).
+///
+/// `aws.greengrass#PauseComponentResponse`. Created with `ggipc_pause_component_response_new` (every member absent), copied with `ggipc_pause_component_response_clone`, released with
+/// `ggipc_pause_component_response_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+/// the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+#[derive(Clone, Default)]
+pub struct ggipc_pause_component_response {}
+
+impl ggipc_pause_component_response {
+    pub(crate) fn to_core(&self) -> model::PauseComponentResponse {
+        model::PauseComponentResponse {}
+    }
+
+    pub(crate) fn from_core(v: model::PauseComponentResponse) -> Self {
+        let _ = v;
+        Self {}
+    }
+}
+
+/// Creates a `ggipc_pause_component_response` with every member absent (free it with `ggipc_pause_component_response_free`). Returns NULL only if allocation
+/// fails. Thread-safety: any thread.
+#[no_mangle]
+pub extern "C" fn ggipc_pause_component_response_new() -> *mut ggipc_pause_component_response {
+    boundary_or(std::ptr::null_mut(), || {
+        into_raw(ggipc_pause_component_response::default())
+    })
+}
+
+/// Releases a `ggipc_pause_component_response` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_pause_component_response_free(
+    value: *mut ggipc_pause_component_response,
+) {
+    // SAFETY: NULL or an object the caller owns.
+    boundary_or((), || unsafe { free_raw(value) })
+}
+
+/// Returns a deep copy of `value` owned by the caller (free it with `ggipc_pause_component_response_free`), or NULL when `value` is
+/// NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_pause_component_response_clone(
+    value: *const ggipc_pause_component_response,
+) -> *mut ggipc_pause_component_response {
+    boundary_or(std::ptr::null_mut(), || {
+        // SAFETY: NULL or a live object.
+        match unsafe { value.as_ref() } {
+            Some(v) => into_raw(v.clone()),
+            None => std::ptr::null_mut(),
+        }
+    })
+}
+
+/// Asks the nucleus to resume a paused component.
+///
+/// `aws.greengrass#ResumeComponentRequest`. Created with `ggipc_resume_component_request_new` (every member absent), copied with `ggipc_resume_component_request_clone`, released with
+/// `ggipc_resume_component_request_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+/// the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+#[derive(Clone, Default)]
+pub struct ggipc_resume_component_request {
+    pub(crate) component_name: Option<CString>,
+}
+
+impl ggipc_resume_component_request {
+    pub(crate) fn to_core(&self) -> model::ResumeComponentRequest {
+        model::ResumeComponentRequest {
+            component_name: self.component_name.as_ref().map(string_of),
+        }
+    }
+
+    pub(crate) fn from_core(v: model::ResumeComponentRequest) -> Self {
+        Self {
+            component_name: v.component_name.as_deref().map(c_string),
+        }
+    }
+}
+
+/// Creates a `ggipc_resume_component_request` with every member absent (free it with `ggipc_resume_component_request_free`). Returns NULL only if allocation
+/// fails. Thread-safety: any thread.
+#[no_mangle]
+pub extern "C" fn ggipc_resume_component_request_new() -> *mut ggipc_resume_component_request {
+    boundary_or(std::ptr::null_mut(), || {
+        into_raw(ggipc_resume_component_request::default())
+    })
+}
+
+/// Releases a `ggipc_resume_component_request` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_resume_component_request_free(
+    value: *mut ggipc_resume_component_request,
+) {
+    // SAFETY: NULL or an object the caller owns.
+    boundary_or((), || unsafe { free_raw(value) })
+}
+
+/// Returns a deep copy of `value` owned by the caller (free it with `ggipc_resume_component_request_free`), or NULL when `value` is
+/// NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_resume_component_request_clone(
+    value: *const ggipc_resume_component_request,
+) -> *mut ggipc_resume_component_request {
+    boundary_or(std::ptr::null_mut(), || {
+        // SAFETY: NULL or a live object.
+        match unsafe { value.as_ref() } {
+            Some(v) => into_raw(v.clone()),
+            None => std::ptr::null_mut(),
+        }
+    })
+}
+
+/// Sets `componentName` (The component to resume). to a copy of the NUL-terminated UTF-8 string `v`; NULL removes it.
+///
+/// Returns NULL on success, or an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `value`, non-UTF-8 `v`), leaving the object unchanged.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_resume_component_request_set_component_name(
+    value: *mut ggipc_resume_component_request,
+    v: *const c_char,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or an object the caller owns.
+        let o = unsafe { try_mut(value, "value") }?;
+        // SAFETY: NULL or a NUL-terminated string.
+        let v = unsafe { c_string_arg(v, "componentName") }?;
+        o.component_name = v;
+        Ok(())
+    })
+}
+
+/// Returns `componentName` (The component to resume). as a NUL-terminated string owned by `value`, or NULL when it is absent or `value` is
+/// NULL.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_resume_component_request_get_component_name(
+    value: *const ggipc_resume_component_request,
+) -> *const c_char {
+    boundary_or(std::ptr::null(), || {
+        // SAFETY: NULL or a live object.
+        unsafe { value.as_ref() }.map_or(std::ptr::null(), |o| opt_cstr(&o.component_name))
+    })
+}
+
+/// The answer to ResumeComponent (no members).
+///
+/// `aws.greengrass#ResumeComponentResponse`. Created with `ggipc_resume_component_response_new` (every member absent), copied with `ggipc_resume_component_response_clone`, released with
+/// `ggipc_resume_component_response_free`. Setters copy what they are given; getters lend what they return until the member is set again or
+/// the object is freed. Not thread-safe while being modified; any number of threads may read it at once.
+#[derive(Clone, Default)]
+pub struct ggipc_resume_component_response {}
+
+impl ggipc_resume_component_response {
+    pub(crate) fn to_core(&self) -> model::ResumeComponentResponse {
+        model::ResumeComponentResponse {}
+    }
+
+    pub(crate) fn from_core(v: model::ResumeComponentResponse) -> Self {
+        let _ = v;
+        Self {}
+    }
+}
+
+/// Creates a `ggipc_resume_component_response` with every member absent (free it with `ggipc_resume_component_response_free`). Returns NULL only if allocation
+/// fails. Thread-safety: any thread.
+#[no_mangle]
+pub extern "C" fn ggipc_resume_component_response_new() -> *mut ggipc_resume_component_response {
+    boundary_or(std::ptr::null_mut(), || {
+        into_raw(ggipc_resume_component_response::default())
+    })
+}
+
+/// Releases a `ggipc_resume_component_response` and everything it holds. NULL is a no-op. Never free an object a callback lends.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_resume_component_response_free(
+    value: *mut ggipc_resume_component_response,
+) {
+    // SAFETY: NULL or an object the caller owns.
+    boundary_or((), || unsafe { free_raw(value) })
+}
+
+/// Returns a deep copy of `value` owned by the caller (free it with `ggipc_resume_component_response_free`), or NULL when `value` is
+/// NULL. Use it to keep an object a callback lends. Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_resume_component_response_clone(
+    value: *const ggipc_resume_component_response,
+) -> *mut ggipc_resume_component_response {
+    boundary_or(std::ptr::null_mut(), || {
+        // SAFETY: NULL or a live object.
+        match unsafe { value.as_ref() } {
+            Some(v) => into_raw(v.clone()),
+            None => std::ptr::null_mut(),
+        }
+    })
+}
+
 /// Publishes an MQTT message to AWS IoT Core.
 ///
 /// `aws.greengrass#PublishToIoTCore`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
@@ -7112,6 +8664,1052 @@ pub unsafe extern "C" fn ggipc_call_defer_component_update_response(
                 write_out(
                     out_response,
                     into_raw(ggipc_defer_component_update_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// Validates a token (the nucleus serves it to aws.greengrass.StreamManager only).
+///
+/// `aws.greengrass#ValidateAuthorizationToken`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
+/// nucleus answers, reading the answer on this thread (one wake-up per round trip). `timeout_ms` bounds the wait
+/// (0 = the client's operation timeout). On success writes the response to `*out_response` (the caller frees it with
+/// `ggipc_validate_authorization_token_response_free`; NULL `out_response` discards it) and returns NULL. Otherwise returns the error: the nucleus'
+/// modeled errors (`GGIPC_ERROR_KIND_INVALID_TOKEN_ERROR`, `GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`) with its message, a transport error, or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+/// `client` or `request` (nothing sent). Thread-safety: any number of threads may call it on one client at once;
+/// not from inside an async runtime.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_validate_authorization_token(
+    client: *const ggipc_client,
+    request: *const ggipc_validate_authorization_token_request,
+    timeout_ms: u64,
+    out_response: *mut *mut ggipc_validate_authorization_token_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        let response = call_sync(
+            client,
+            &model::VALIDATE_AUTHORIZATION_TOKEN,
+            &request.to_core(),
+            timeout_ms,
+        )?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_validate_authorization_token_response::from_core(
+                        response,
+                    )),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// Completion callback of `ggipc_client_validate_authorization_token_async`: `userdata` as given, then either `error` (lent for the
+/// call) or `response` (lent for the call; clone it to keep it); the other one is NULL.
+pub type ggipc_validate_authorization_token_callback = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        error: *const ggipc_error,
+        response: *const ggipc_validate_authorization_token_response,
+    ),
+>;
+
+/// `aws.greengrass#ValidateAuthorizationToken` without blocking for the answer: `request` is copied and written on the calling thread when the
+/// socket allows; `callback` (may be NULL) runs exactly once with the result on the library's completion thread
+/// (`ggipc-completion`, in completion order), bounded by the client's operation timeout; it may call any library
+/// function. `free_userdata`, if not NULL, runs once after it. Returns NULL when the call was started, or
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client` or `request` (then neither `callback` nor `free_userdata`
+/// runs). Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_validate_authorization_token_async(
+    client: *const ggipc_client,
+    request: *const ggipc_validate_authorization_token_request,
+    callback: ggipc_validate_authorization_token_callback,
+    userdata: *mut c_void,
+    free_userdata: ggipc_free_userdata_fn,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        let ud = UserData::new(userdata, free_userdata);
+        call_async(
+            client,
+            &model::VALIDATE_AUTHORIZATION_TOKEN,
+            &request.to_core(),
+            ud,
+            move |ud, result: Result<model::ValidateAuthorizationTokenResponse, Error>| {
+                let Some(cb) = callback else { return };
+                match result {
+                    Ok(r) => {
+                        let r = ggipc_validate_authorization_token_response::from_core(r);
+                        // SAFETY: the callback and userdata were registered together.
+                        unsafe { cb(ud, std::ptr::null(), &r) };
+                    }
+                    Err(e) => {
+                        let e = e.to_c();
+                        // SAFETY: as above.
+                        unsafe { cb(ud, &e, std::ptr::null()) };
+                    }
+                }
+            },
+        )
+    })
+}
+
+/// `aws.greengrass#ValidateAuthorizationToken` in two halves, for a caller that waits later or elsewhere: `request` (only read) is written on
+/// the calling thread and the started call is written to `*out` (release it with `ggipc_call_free`). Wait for it
+/// with `ggipc_call_wait` (the waiting thread reads the answer itself: one wake-up per round trip), then read the
+/// outcome with `ggipc_call_validate_authorization_token_response`. Returns NULL when the call was started (a failure to send is its
+/// outcome), or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client`, `request` or `out` (then `*out` is
+/// untouched). Thread-safety: any thread, not from inside an async runtime.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_validate_authorization_token_begin(
+    client: *const ggipc_client,
+    request: *const ggipc_validate_authorization_token_request,
+    out: *mut *mut ggipc_call,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        if out.is_null() {
+            return Err(Error::null_argument("out"));
+        }
+        let call = call_begin(
+            client,
+            &model::VALIDATE_AUTHORIZATION_TOKEN,
+            &request.to_core(),
+        )?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(call)) };
+        Ok(())
+    })
+}
+
+/// The outcome of a completed `ggipc_client_validate_authorization_token_begin` call (`ggipc_call_wait` returned true): NULL on success,
+/// with the response written to `*out_response` (the caller frees it with `ggipc_validate_authorization_token_response_free`; NULL `out_response`
+/// discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_INVALID_TOKEN_ERROR`, `GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`) with its message, a transport error, or
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `call`, a call of another operation, or one not completed yet.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_call_validate_authorization_token_response(
+    call: *const ggipc_call,
+    out_response: *mut *mut ggipc_validate_authorization_token_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or a live call.
+        let response = unsafe {
+            call_response::<model::ValidateAuthorizationTokenResponse>(
+                call,
+                &model::VALIDATE_AUTHORIZATION_TOKEN,
+            )
+        }?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_validate_authorization_token_response::from_core(
+                        response,
+                    )),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// Restarts a component (Greengrass CLI operation).
+///
+/// `aws.greengrass#RestartComponent`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
+/// nucleus answers, reading the answer on this thread (one wake-up per round trip). `timeout_ms` bounds the wait
+/// (0 = the client's operation timeout). On success writes the response to `*out_response` (the caller frees it with
+/// `ggipc_restart_component_response_free`; NULL `out_response` discards it) and returns NULL. Otherwise returns the error: the nucleus'
+/// modeled errors (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_COMPONENT_NOT_FOUND_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`) with its message, a transport error, or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+/// `client` or `request` (nothing sent). Thread-safety: any number of threads may call it on one client at once;
+/// not from inside an async runtime.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_restart_component(
+    client: *const ggipc_client,
+    request: *const ggipc_restart_component_request,
+    timeout_ms: u64,
+    out_response: *mut *mut ggipc_restart_component_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        let response = call_sync(
+            client,
+            &model::RESTART_COMPONENT,
+            &request.to_core(),
+            timeout_ms,
+        )?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_restart_component_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// Completion callback of `ggipc_client_restart_component_async`: `userdata` as given, then either `error` (lent for the
+/// call) or `response` (lent for the call; clone it to keep it); the other one is NULL.
+pub type ggipc_restart_component_callback = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        error: *const ggipc_error,
+        response: *const ggipc_restart_component_response,
+    ),
+>;
+
+/// `aws.greengrass#RestartComponent` without blocking for the answer: `request` is copied and written on the calling thread when the
+/// socket allows; `callback` (may be NULL) runs exactly once with the result on the library's completion thread
+/// (`ggipc-completion`, in completion order), bounded by the client's operation timeout; it may call any library
+/// function. `free_userdata`, if not NULL, runs once after it. Returns NULL when the call was started, or
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client` or `request` (then neither `callback` nor `free_userdata`
+/// runs). Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_restart_component_async(
+    client: *const ggipc_client,
+    request: *const ggipc_restart_component_request,
+    callback: ggipc_restart_component_callback,
+    userdata: *mut c_void,
+    free_userdata: ggipc_free_userdata_fn,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        let ud = UserData::new(userdata, free_userdata);
+        call_async(
+            client,
+            &model::RESTART_COMPONENT,
+            &request.to_core(),
+            ud,
+            move |ud, result: Result<model::RestartComponentResponse, Error>| {
+                let Some(cb) = callback else { return };
+                match result {
+                    Ok(r) => {
+                        let r = ggipc_restart_component_response::from_core(r);
+                        // SAFETY: the callback and userdata were registered together.
+                        unsafe { cb(ud, std::ptr::null(), &r) };
+                    }
+                    Err(e) => {
+                        let e = e.to_c();
+                        // SAFETY: as above.
+                        unsafe { cb(ud, &e, std::ptr::null()) };
+                    }
+                }
+            },
+        )
+    })
+}
+
+/// `aws.greengrass#RestartComponent` in two halves, for a caller that waits later or elsewhere: `request` (only read) is written on
+/// the calling thread and the started call is written to `*out` (release it with `ggipc_call_free`). Wait for it
+/// with `ggipc_call_wait` (the waiting thread reads the answer itself: one wake-up per round trip), then read the
+/// outcome with `ggipc_call_restart_component_response`. Returns NULL when the call was started (a failure to send is its
+/// outcome), or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client`, `request` or `out` (then `*out` is
+/// untouched). Thread-safety: any thread, not from inside an async runtime.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_restart_component_begin(
+    client: *const ggipc_client,
+    request: *const ggipc_restart_component_request,
+    out: *mut *mut ggipc_call,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        if out.is_null() {
+            return Err(Error::null_argument("out"));
+        }
+        let call = call_begin(client, &model::RESTART_COMPONENT, &request.to_core())?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(call)) };
+        Ok(())
+    })
+}
+
+/// The outcome of a completed `ggipc_client_restart_component_begin` call (`ggipc_call_wait` returned true): NULL on success,
+/// with the response written to `*out_response` (the caller frees it with `ggipc_restart_component_response_free`; NULL `out_response`
+/// discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_COMPONENT_NOT_FOUND_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`) with its message, a transport error, or
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `call`, a call of another operation, or one not completed yet.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_call_restart_component_response(
+    call: *const ggipc_call,
+    out_response: *mut *mut ggipc_restart_component_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or a live call.
+        let response = unsafe {
+            call_response::<model::RestartComponentResponse>(call, &model::RESTART_COMPONENT)
+        }?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_restart_component_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// Stops a component (Greengrass CLI operation).
+///
+/// `aws.greengrass#StopComponent`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
+/// nucleus answers, reading the answer on this thread (one wake-up per round trip). `timeout_ms` bounds the wait
+/// (0 = the client's operation timeout). On success writes the response to `*out_response` (the caller frees it with
+/// `ggipc_stop_component_response_free`; NULL `out_response` discards it) and returns NULL. Otherwise returns the error: the nucleus'
+/// modeled errors (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_COMPONENT_NOT_FOUND_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`) with its message, a transport error, or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+/// `client` or `request` (nothing sent). Thread-safety: any number of threads may call it on one client at once;
+/// not from inside an async runtime.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_stop_component(
+    client: *const ggipc_client,
+    request: *const ggipc_stop_component_request,
+    timeout_ms: u64,
+    out_response: *mut *mut ggipc_stop_component_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        let response = call_sync(
+            client,
+            &model::STOP_COMPONENT,
+            &request.to_core(),
+            timeout_ms,
+        )?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_stop_component_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// Completion callback of `ggipc_client_stop_component_async`: `userdata` as given, then either `error` (lent for the
+/// call) or `response` (lent for the call; clone it to keep it); the other one is NULL.
+pub type ggipc_stop_component_callback = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        error: *const ggipc_error,
+        response: *const ggipc_stop_component_response,
+    ),
+>;
+
+/// `aws.greengrass#StopComponent` without blocking for the answer: `request` is copied and written on the calling thread when the
+/// socket allows; `callback` (may be NULL) runs exactly once with the result on the library's completion thread
+/// (`ggipc-completion`, in completion order), bounded by the client's operation timeout; it may call any library
+/// function. `free_userdata`, if not NULL, runs once after it. Returns NULL when the call was started, or
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client` or `request` (then neither `callback` nor `free_userdata`
+/// runs). Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_stop_component_async(
+    client: *const ggipc_client,
+    request: *const ggipc_stop_component_request,
+    callback: ggipc_stop_component_callback,
+    userdata: *mut c_void,
+    free_userdata: ggipc_free_userdata_fn,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        let ud = UserData::new(userdata, free_userdata);
+        call_async(
+            client,
+            &model::STOP_COMPONENT,
+            &request.to_core(),
+            ud,
+            move |ud, result: Result<model::StopComponentResponse, Error>| {
+                let Some(cb) = callback else { return };
+                match result {
+                    Ok(r) => {
+                        let r = ggipc_stop_component_response::from_core(r);
+                        // SAFETY: the callback and userdata were registered together.
+                        unsafe { cb(ud, std::ptr::null(), &r) };
+                    }
+                    Err(e) => {
+                        let e = e.to_c();
+                        // SAFETY: as above.
+                        unsafe { cb(ud, &e, std::ptr::null()) };
+                    }
+                }
+            },
+        )
+    })
+}
+
+/// `aws.greengrass#StopComponent` in two halves, for a caller that waits later or elsewhere: `request` (only read) is written on
+/// the calling thread and the started call is written to `*out` (release it with `ggipc_call_free`). Wait for it
+/// with `ggipc_call_wait` (the waiting thread reads the answer itself: one wake-up per round trip), then read the
+/// outcome with `ggipc_call_stop_component_response`. Returns NULL when the call was started (a failure to send is its
+/// outcome), or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client`, `request` or `out` (then `*out` is
+/// untouched). Thread-safety: any thread, not from inside an async runtime.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_stop_component_begin(
+    client: *const ggipc_client,
+    request: *const ggipc_stop_component_request,
+    out: *mut *mut ggipc_call,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        if out.is_null() {
+            return Err(Error::null_argument("out"));
+        }
+        let call = call_begin(client, &model::STOP_COMPONENT, &request.to_core())?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(call)) };
+        Ok(())
+    })
+}
+
+/// The outcome of a completed `ggipc_client_stop_component_begin` call (`ggipc_call_wait` returned true): NULL on success,
+/// with the response written to `*out_response` (the caller frees it with `ggipc_stop_component_response_free`; NULL `out_response`
+/// discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_COMPONENT_NOT_FOUND_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`) with its message, a transport error, or
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `call`, a call of another operation, or one not completed yet.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_call_stop_component_response(
+    call: *const ggipc_call,
+    out_response: *mut *mut ggipc_stop_component_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or a live call.
+        let response =
+            unsafe { call_response::<model::StopComponentResponse>(call, &model::STOP_COMPONENT) }?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_stop_component_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// Reads a component's version, state and configuration (Greengrass CLI operation).
+///
+/// `aws.greengrass#GetComponentDetails`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
+/// nucleus answers, reading the answer on this thread (one wake-up per round trip). `timeout_ms` bounds the wait
+/// (0 = the client's operation timeout). On success writes the response to `*out_response` (the caller frees it with
+/// `ggipc_get_component_details_response_free`; NULL `out_response` discards it) and returns NULL. Otherwise returns the error: the nucleus'
+/// modeled errors (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`) with its message, a transport error, or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+/// `client` or `request` (nothing sent). Thread-safety: any number of threads may call it on one client at once;
+/// not from inside an async runtime.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_get_component_details(
+    client: *const ggipc_client,
+    request: *const ggipc_get_component_details_request,
+    timeout_ms: u64,
+    out_response: *mut *mut ggipc_get_component_details_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        let response = call_sync(
+            client,
+            &model::GET_COMPONENT_DETAILS,
+            &request.to_core(),
+            timeout_ms,
+        )?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_get_component_details_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// Completion callback of `ggipc_client_get_component_details_async`: `userdata` as given, then either `error` (lent for the
+/// call) or `response` (lent for the call; clone it to keep it); the other one is NULL.
+pub type ggipc_get_component_details_callback = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        error: *const ggipc_error,
+        response: *const ggipc_get_component_details_response,
+    ),
+>;
+
+/// `aws.greengrass#GetComponentDetails` without blocking for the answer: `request` is copied and written on the calling thread when the
+/// socket allows; `callback` (may be NULL) runs exactly once with the result on the library's completion thread
+/// (`ggipc-completion`, in completion order), bounded by the client's operation timeout; it may call any library
+/// function. `free_userdata`, if not NULL, runs once after it. Returns NULL when the call was started, or
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client` or `request` (then neither `callback` nor `free_userdata`
+/// runs). Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_get_component_details_async(
+    client: *const ggipc_client,
+    request: *const ggipc_get_component_details_request,
+    callback: ggipc_get_component_details_callback,
+    userdata: *mut c_void,
+    free_userdata: ggipc_free_userdata_fn,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        let ud = UserData::new(userdata, free_userdata);
+        call_async(
+            client,
+            &model::GET_COMPONENT_DETAILS,
+            &request.to_core(),
+            ud,
+            move |ud, result: Result<model::GetComponentDetailsResponse, Error>| {
+                let Some(cb) = callback else { return };
+                match result {
+                    Ok(r) => {
+                        let r = ggipc_get_component_details_response::from_core(r);
+                        // SAFETY: the callback and userdata were registered together.
+                        unsafe { cb(ud, std::ptr::null(), &r) };
+                    }
+                    Err(e) => {
+                        let e = e.to_c();
+                        // SAFETY: as above.
+                        unsafe { cb(ud, &e, std::ptr::null()) };
+                    }
+                }
+            },
+        )
+    })
+}
+
+/// `aws.greengrass#GetComponentDetails` in two halves, for a caller that waits later or elsewhere: `request` (only read) is written on
+/// the calling thread and the started call is written to `*out` (release it with `ggipc_call_free`). Wait for it
+/// with `ggipc_call_wait` (the waiting thread reads the answer itself: one wake-up per round trip), then read the
+/// outcome with `ggipc_call_get_component_details_response`. Returns NULL when the call was started (a failure to send is its
+/// outcome), or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client`, `request` or `out` (then `*out` is
+/// untouched). Thread-safety: any thread, not from inside an async runtime.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_get_component_details_begin(
+    client: *const ggipc_client,
+    request: *const ggipc_get_component_details_request,
+    out: *mut *mut ggipc_call,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        if out.is_null() {
+            return Err(Error::null_argument("out"));
+        }
+        let call = call_begin(client, &model::GET_COMPONENT_DETAILS, &request.to_core())?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(call)) };
+        Ok(())
+    })
+}
+
+/// The outcome of a completed `ggipc_client_get_component_details_begin` call (`ggipc_call_wait` returned true): NULL on success,
+/// with the response written to `*out_response` (the caller frees it with `ggipc_get_component_details_response_free`; NULL `out_response`
+/// discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`) with its message, a transport error, or
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `call`, a call of another operation, or one not completed yet.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_call_get_component_details_response(
+    call: *const ggipc_call,
+    out_response: *mut *mut ggipc_get_component_details_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or a live call.
+        let response = unsafe {
+            call_response::<model::GetComponentDetailsResponse>(call, &model::GET_COMPONENT_DETAILS)
+        }?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_get_component_details_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// Lists the components the nucleus knows (Greengrass CLI operation).
+///
+/// `aws.greengrass#ListComponents`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
+/// nucleus answers, reading the answer on this thread (one wake-up per round trip). `timeout_ms` bounds the wait
+/// (0 = the client's operation timeout). On success writes the response to `*out_response` (the caller frees it with
+/// `ggipc_list_components_response_free`; NULL `out_response` discards it) and returns NULL. Otherwise returns the error: the nucleus'
+/// modeled errors (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`) with its message, a transport error, or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+/// `client` or `request` (nothing sent). Thread-safety: any number of threads may call it on one client at once;
+/// not from inside an async runtime.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_list_components(
+    client: *const ggipc_client,
+    request: *const ggipc_list_components_request,
+    timeout_ms: u64,
+    out_response: *mut *mut ggipc_list_components_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        let response = call_sync(
+            client,
+            &model::LIST_COMPONENTS,
+            &request.to_core(),
+            timeout_ms,
+        )?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_list_components_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// Completion callback of `ggipc_client_list_components_async`: `userdata` as given, then either `error` (lent for the
+/// call) or `response` (lent for the call; clone it to keep it); the other one is NULL.
+pub type ggipc_list_components_callback = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        error: *const ggipc_error,
+        response: *const ggipc_list_components_response,
+    ),
+>;
+
+/// `aws.greengrass#ListComponents` without blocking for the answer: `request` is copied and written on the calling thread when the
+/// socket allows; `callback` (may be NULL) runs exactly once with the result on the library's completion thread
+/// (`ggipc-completion`, in completion order), bounded by the client's operation timeout; it may call any library
+/// function. `free_userdata`, if not NULL, runs once after it. Returns NULL when the call was started, or
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client` or `request` (then neither `callback` nor `free_userdata`
+/// runs). Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_list_components_async(
+    client: *const ggipc_client,
+    request: *const ggipc_list_components_request,
+    callback: ggipc_list_components_callback,
+    userdata: *mut c_void,
+    free_userdata: ggipc_free_userdata_fn,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        let ud = UserData::new(userdata, free_userdata);
+        call_async(
+            client,
+            &model::LIST_COMPONENTS,
+            &request.to_core(),
+            ud,
+            move |ud, result: Result<model::ListComponentsResponse, Error>| {
+                let Some(cb) = callback else { return };
+                match result {
+                    Ok(r) => {
+                        let r = ggipc_list_components_response::from_core(r);
+                        // SAFETY: the callback and userdata were registered together.
+                        unsafe { cb(ud, std::ptr::null(), &r) };
+                    }
+                    Err(e) => {
+                        let e = e.to_c();
+                        // SAFETY: as above.
+                        unsafe { cb(ud, &e, std::ptr::null()) };
+                    }
+                }
+            },
+        )
+    })
+}
+
+/// `aws.greengrass#ListComponents` in two halves, for a caller that waits later or elsewhere: `request` (only read) is written on
+/// the calling thread and the started call is written to `*out` (release it with `ggipc_call_free`). Wait for it
+/// with `ggipc_call_wait` (the waiting thread reads the answer itself: one wake-up per round trip), then read the
+/// outcome with `ggipc_call_list_components_response`. Returns NULL when the call was started (a failure to send is its
+/// outcome), or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client`, `request` or `out` (then `*out` is
+/// untouched). Thread-safety: any thread, not from inside an async runtime.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_list_components_begin(
+    client: *const ggipc_client,
+    request: *const ggipc_list_components_request,
+    out: *mut *mut ggipc_call,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        if out.is_null() {
+            return Err(Error::null_argument("out"));
+        }
+        let call = call_begin(client, &model::LIST_COMPONENTS, &request.to_core())?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(call)) };
+        Ok(())
+    })
+}
+
+/// The outcome of a completed `ggipc_client_list_components_begin` call (`ggipc_call_wait` returned true): NULL on success,
+/// with the response written to `*out_response` (the caller frees it with `ggipc_list_components_response_free`; NULL `out_response`
+/// discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`) with its message, a transport error, or
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `call`, a call of another operation, or one not completed yet.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_call_list_components_response(
+    call: *const ggipc_call,
+    out_response: *mut *mut ggipc_list_components_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or a live call.
+        let response = unsafe {
+            call_response::<model::ListComponentsResponse>(call, &model::LIST_COMPONENTS)
+        }?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_list_components_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// Pauses a component's processes (the nucleus serves it on Linux).
+///
+/// `aws.greengrass#PauseComponent`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
+/// nucleus answers, reading the answer on this thread (one wake-up per round trip). `timeout_ms` bounds the wait
+/// (0 = the client's operation timeout). On success writes the response to `*out_response` (the caller frees it with
+/// `ggipc_pause_component_response_free`; NULL `out_response` discards it) and returns NULL. Otherwise returns the error: the nucleus'
+/// modeled errors (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`) with its message, a transport error, or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+/// `client` or `request` (nothing sent). Thread-safety: any number of threads may call it on one client at once;
+/// not from inside an async runtime.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_pause_component(
+    client: *const ggipc_client,
+    request: *const ggipc_pause_component_request,
+    timeout_ms: u64,
+    out_response: *mut *mut ggipc_pause_component_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        let response = call_sync(
+            client,
+            &model::PAUSE_COMPONENT,
+            &request.to_core(),
+            timeout_ms,
+        )?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_pause_component_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// Completion callback of `ggipc_client_pause_component_async`: `userdata` as given, then either `error` (lent for the
+/// call) or `response` (lent for the call; clone it to keep it); the other one is NULL.
+pub type ggipc_pause_component_callback = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        error: *const ggipc_error,
+        response: *const ggipc_pause_component_response,
+    ),
+>;
+
+/// `aws.greengrass#PauseComponent` without blocking for the answer: `request` is copied and written on the calling thread when the
+/// socket allows; `callback` (may be NULL) runs exactly once with the result on the library's completion thread
+/// (`ggipc-completion`, in completion order), bounded by the client's operation timeout; it may call any library
+/// function. `free_userdata`, if not NULL, runs once after it. Returns NULL when the call was started, or
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client` or `request` (then neither `callback` nor `free_userdata`
+/// runs). Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_pause_component_async(
+    client: *const ggipc_client,
+    request: *const ggipc_pause_component_request,
+    callback: ggipc_pause_component_callback,
+    userdata: *mut c_void,
+    free_userdata: ggipc_free_userdata_fn,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        let ud = UserData::new(userdata, free_userdata);
+        call_async(
+            client,
+            &model::PAUSE_COMPONENT,
+            &request.to_core(),
+            ud,
+            move |ud, result: Result<model::PauseComponentResponse, Error>| {
+                let Some(cb) = callback else { return };
+                match result {
+                    Ok(r) => {
+                        let r = ggipc_pause_component_response::from_core(r);
+                        // SAFETY: the callback and userdata were registered together.
+                        unsafe { cb(ud, std::ptr::null(), &r) };
+                    }
+                    Err(e) => {
+                        let e = e.to_c();
+                        // SAFETY: as above.
+                        unsafe { cb(ud, &e, std::ptr::null()) };
+                    }
+                }
+            },
+        )
+    })
+}
+
+/// `aws.greengrass#PauseComponent` in two halves, for a caller that waits later or elsewhere: `request` (only read) is written on
+/// the calling thread and the started call is written to `*out` (release it with `ggipc_call_free`). Wait for it
+/// with `ggipc_call_wait` (the waiting thread reads the answer itself: one wake-up per round trip), then read the
+/// outcome with `ggipc_call_pause_component_response`. Returns NULL when the call was started (a failure to send is its
+/// outcome), or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client`, `request` or `out` (then `*out` is
+/// untouched). Thread-safety: any thread, not from inside an async runtime.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_pause_component_begin(
+    client: *const ggipc_client,
+    request: *const ggipc_pause_component_request,
+    out: *mut *mut ggipc_call,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        if out.is_null() {
+            return Err(Error::null_argument("out"));
+        }
+        let call = call_begin(client, &model::PAUSE_COMPONENT, &request.to_core())?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(call)) };
+        Ok(())
+    })
+}
+
+/// The outcome of a completed `ggipc_client_pause_component_begin` call (`ggipc_call_wait` returned true): NULL on success,
+/// with the response written to `*out_response` (the caller frees it with `ggipc_pause_component_response_free`; NULL `out_response`
+/// discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`) with its message, a transport error, or
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `call`, a call of another operation, or one not completed yet.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_call_pause_component_response(
+    call: *const ggipc_call,
+    out_response: *mut *mut ggipc_pause_component_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or a live call.
+        let response = unsafe {
+            call_response::<model::PauseComponentResponse>(call, &model::PAUSE_COMPONENT)
+        }?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_pause_component_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// Resumes a paused component.
+///
+/// `aws.greengrass#ResumeComponent`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
+/// nucleus answers, reading the answer on this thread (one wake-up per round trip). `timeout_ms` bounds the wait
+/// (0 = the client's operation timeout). On success writes the response to `*out_response` (the caller frees it with
+/// `ggipc_resume_component_response_free`; NULL `out_response` discards it) and returns NULL. Otherwise returns the error: the nucleus'
+/// modeled errors (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`) with its message, a transport error, or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+/// `client` or `request` (nothing sent). Thread-safety: any number of threads may call it on one client at once;
+/// not from inside an async runtime.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_resume_component(
+    client: *const ggipc_client,
+    request: *const ggipc_resume_component_request,
+    timeout_ms: u64,
+    out_response: *mut *mut ggipc_resume_component_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        let response = call_sync(
+            client,
+            &model::RESUME_COMPONENT,
+            &request.to_core(),
+            timeout_ms,
+        )?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_resume_component_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// Completion callback of `ggipc_client_resume_component_async`: `userdata` as given, then either `error` (lent for the
+/// call) or `response` (lent for the call; clone it to keep it); the other one is NULL.
+pub type ggipc_resume_component_callback = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        error: *const ggipc_error,
+        response: *const ggipc_resume_component_response,
+    ),
+>;
+
+/// `aws.greengrass#ResumeComponent` without blocking for the answer: `request` is copied and written on the calling thread when the
+/// socket allows; `callback` (may be NULL) runs exactly once with the result on the library's completion thread
+/// (`ggipc-completion`, in completion order), bounded by the client's operation timeout; it may call any library
+/// function. `free_userdata`, if not NULL, runs once after it. Returns NULL when the call was started, or
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client` or `request` (then neither `callback` nor `free_userdata`
+/// runs). Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_resume_component_async(
+    client: *const ggipc_client,
+    request: *const ggipc_resume_component_request,
+    callback: ggipc_resume_component_callback,
+    userdata: *mut c_void,
+    free_userdata: ggipc_free_userdata_fn,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        let ud = UserData::new(userdata, free_userdata);
+        call_async(
+            client,
+            &model::RESUME_COMPONENT,
+            &request.to_core(),
+            ud,
+            move |ud, result: Result<model::ResumeComponentResponse, Error>| {
+                let Some(cb) = callback else { return };
+                match result {
+                    Ok(r) => {
+                        let r = ggipc_resume_component_response::from_core(r);
+                        // SAFETY: the callback and userdata were registered together.
+                        unsafe { cb(ud, std::ptr::null(), &r) };
+                    }
+                    Err(e) => {
+                        let e = e.to_c();
+                        // SAFETY: as above.
+                        unsafe { cb(ud, &e, std::ptr::null()) };
+                    }
+                }
+            },
+        )
+    })
+}
+
+/// `aws.greengrass#ResumeComponent` in two halves, for a caller that waits later or elsewhere: `request` (only read) is written on
+/// the calling thread and the started call is written to `*out` (release it with `ggipc_call_free`). Wait for it
+/// with `ggipc_call_wait` (the waiting thread reads the answer itself: one wake-up per round trip), then read the
+/// outcome with `ggipc_call_resume_component_response`. Returns NULL when the call was started (a failure to send is its
+/// outcome), or `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `client`, `request` or `out` (then `*out` is
+/// untouched). Thread-safety: any thread, not from inside an async runtime.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_resume_component_begin(
+    client: *const ggipc_client,
+    request: *const ggipc_resume_component_request,
+    out: *mut *mut ggipc_call,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        if out.is_null() {
+            return Err(Error::null_argument("out"));
+        }
+        let call = call_begin(client, &model::RESUME_COMPONENT, &request.to_core())?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(call)) };
+        Ok(())
+    })
+}
+
+/// The outcome of a completed `ggipc_client_resume_component_begin` call (`ggipc_call_wait` returned true): NULL on success,
+/// with the response written to `*out_response` (the caller frees it with `ggipc_resume_component_response_free`; NULL `out_response`
+/// discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`) with its message, a transport error, or
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `call`, a call of another operation, or one not completed yet.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_call_resume_component_response(
+    call: *const ggipc_call,
+    out_response: *mut *mut ggipc_resume_component_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or a live call.
+        let response = unsafe {
+            call_response::<model::ResumeComponentResponse>(call, &model::RESUME_COMPONENT)
+        }?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_resume_component_response::from_core(response)),
                 )
             };
         }

@@ -5,7 +5,9 @@
 //! ```
 //! Registers each recipe's component, prints one line `TOKEN <component> <svcuid>` per component and then
 //! `READY`, and serves until its standard input closes (or SIGINT/SIGTERM). A component whose recipe sets
-//! `ComponentConfiguration.DefaultConfiguration.svcuid` gets that token instead of a random one.
+//! `ComponentConfiguration.DefaultConfiguration.svcuid` gets that token instead of a random one. Every component
+//! gets its recipe's `DefaultConfiguration` as its configuration; nobody runs components here, so their
+//! lifecycle state is NEW (RestartComponent answers FAILED).
 #![allow(clippy::unwrap_used)] // a test or example fails loudly on the first unexpected error
 
 use ggipc::server::{MemoryBroker, Recipe, Server, ServerConfig};
@@ -34,11 +36,7 @@ async fn main() {
             .and_then(|c| c.get("svcuid"))
             .and_then(|v| v.as_str());
         let token = match fixed {
-            Some(t) => server.components().register_with_token(
-                recipe.name(),
-                recipe.access_control().clone(),
-                t.into(),
-            ),
+            Some(t) => server.register_recipe_with_token(&recipe, t.into()),
             None => server.register_recipe(&recipe),
         };
         writeln!(out, "TOKEN {} {}", recipe.name(), token).unwrap();

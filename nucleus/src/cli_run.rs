@@ -6,11 +6,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
+use ggipc::model::ReportedLifecycleState;
+use ggipc::server::LifecycleCommand;
 use ggipc_nucleus::config::Config;
-use ggipc_nucleus::launcher::{stage_artifacts, Launch, Outcome};
+use ggipc_nucleus::launcher::{stage_artifacts, Control, Launch, Outcome, Signal};
 use ggipc_nucleus::node::{absolute, read_registration, Nucleus, NucleusOptions};
 use ggipc_nucleus::recipe::Variables;
 use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc::UnboundedSender;
 
 use crate::{init_logging, NucleusArgs};
 
@@ -37,6 +40,10 @@ pub struct RunArgs {
     /// Seconds a component gets between SIGTERM and SIGKILL when stopping.
     #[arg(long, default_value_t = 5)]
     pub stop_timeout: u64,
+    /// Configuration updates applied before the components start, as a deployment's configurationUpdate:
+    /// `{"COMPONENT": {"MERGE": {…}, "RESET": ["/key"]}}` (JSON or YAML).
+    #[arg(long, value_name = "FILE")]
+    pub config_update: Option<PathBuf>,
 }
 
 fn load_config(args: &NucleusArgs) -> Result<Config, String> {
@@ -99,17 +106,34 @@ async fn start(
     Ok((n, config))
 }
 
-async fn stop_signal() -> &'static str {
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return "SIGINT";
+/// SIGINT and SIGTERM handlers, installed before the nucleus says it is ready (a signal sent right after the
+/// announcement must not kill the process with the default action).
+struct StopSignals {
+    term: Option<tokio::signal::unix::Signal>,
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn install() -> StopSignals {
+        StopSignals {
+            term: signal(SignalKind::terminate()).ok(),
+            int: signal(SignalKind::interrupt()).ok(),
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => "SIGINT",
-        _ = term.recv() => "SIGTERM",
+    }
+
+    async fn recv(&mut self) -> &'static str {
+        async fn next(s: &mut Option<tokio::signal::unix::Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        }
+        tokio::select! {
+            _ = next(&mut self.int) => "SIGINT",
+            _ = next(&mut self.term) => "SIGTERM",
+        }
     }
 }
 
@@ -117,6 +141,7 @@ pub async fn nucleus(args: NucleusArgs, recipes: Vec<PathBuf>) -> Result<ExitCod
     let root = args.root.clone().ok_or("--root is required")?;
     let mut a = args.clone();
     a.root = Some(root);
+    let mut signals = StopSignals::install();
     let (n, _cfg) = start(&a, recipes, ".ggipc").await?;
     for c in &n.components {
         println!(
@@ -126,7 +151,7 @@ pub async fn nucleus(args: NucleusArgs, recipes: Vec<PathBuf>) -> Result<ExitCod
             c.name
         );
     }
-    let sig = stop_signal().await;
+    let sig = signals.recv().await;
     tracing::info!("{sig} received, stopping");
     n.stop().await;
     Ok(ExitCode::SUCCESS)
@@ -140,7 +165,38 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
             .ok_or_else(|| format!("--command {c:?}: expected COMPONENT=CMD"))?;
         overrides.insert(name.to_owned(), cmd.to_owned());
     }
+    // A bad file stops the run before anything starts.
+    let updates = match &args.config_update {
+        Some(p) => Some(ggipc_nucleus::deploy::read_updates(p)?),
+        None => None,
+    };
+    let mut signals = StopSignals::install();
     let (n, cfg) = start(&args.nucleus, args.recipes.clone(), ".ggipc").await?;
+    if let Some(updates) = updates {
+        let d = ggipc_nucleus::deploy::Deployment {
+            id: ggipc_nucleus::deploy::new_id(),
+            updates,
+            defaults: n
+                .components
+                .iter()
+                .map(|c| (c.name.clone(), c.spec.configuration.clone()))
+                .collect(),
+            validation_timeout: ggipc_nucleus::deploy::VALIDATION_TIMEOUT,
+            update_policy_timeout: ggipc_nucleus::deploy::UPDATE_POLICY_TIMEOUT,
+            defer_limit: ggipc_nucleus::deploy::DEFER_LIMIT,
+        };
+        match ggipc_nucleus::deploy::deploy(&n.server, &d).await {
+            Ok(log) => {
+                for l in log {
+                    println!("ggipc: {l}");
+                }
+            }
+            Err((_, e)) => {
+                n.stop().await;
+                return Err(format!("--config-update: {e}"));
+            }
+        }
+    }
     for name in overrides.keys() {
         if !n.components.iter().any(|c| &c.name == name) {
             let known: Vec<String> = n.components.iter().map(|c| c.name.clone()).collect();
@@ -163,7 +219,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
         }
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut tasks = tokio::task::JoinSet::new();
+    let mut launches: BTreeMap<String, Launch> = BTreeMap::new();
     for (c, art) in n.components.iter().zip(staged) {
         let spec = c.spec.clone();
         let work = n.root.join("work").join(&c.name);
@@ -182,7 +238,11 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
             work_path: work.clone(),
             root_path: n.root.clone(),
             thing_name: n.thing_name.clone(),
-            configuration: spec.configuration.clone(),
+            // What {configuration:/…} reads: the configuration as deployed (kept, --config-update).
+            configuration: n
+                .server
+                .configuration(&c.name)
+                .unwrap_or_else(|| spec.configuration.clone()),
         };
         let launch = Launch {
             env: n.component_env(c, &cfg),
@@ -196,17 +256,52 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
             watch: args.watch,
             sources,
         };
-        let name = c.name.clone();
-        let rx = stop_rx.clone();
-        tasks.spawn(async move { (name, launch.run(rx).await) });
+        launches.insert(c.name.clone(), launch);
     }
 
-    let mut results: Vec<(String, Outcome)> = Vec::new();
-    let total = tasks.len();
-    let sig = stop_signal();
-    tokio::pin!(sig);
+    // Lifecycle requests (RestartComponent, StopComponent) and reported states, from the IPC server.
+    let mut commands = n.server.lifecycle_commands();
+    let mut reports = n.server.reported_states();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut running: BTreeMap<String, UnboundedSender<Signal>> = BTreeMap::new();
+    let spawn = |tasks: &mut tokio::task::JoinSet<(String, Outcome)>,
+                 name: &str,
+                 installed: bool|
+     -> Option<UnboundedSender<Signal>> {
+        let launch = launches.get(name)?.clone();
+        let (tx, signals) = tokio::sync::mpsc::unbounded_channel();
+        let server = n.server.clone();
+        let who = name.to_owned();
+        let control = Control {
+            signals,
+            report: Box::new(move |state| server.set_lifecycle_state(&who, state)),
+            installed,
+        };
+        let rx = stop_rx.clone();
+        let name = name.to_owned();
+        tasks.spawn(async move { (name, launch.run_with(rx, control).await) });
+        Some(tx)
+    };
+    for name in launches.keys() {
+        if let Some(tx) = spawn(&mut tasks, name, false) {
+            running.insert(name.clone(), tx);
+        }
+    }
+
+    let mut results: BTreeMap<String, Outcome> = BTreeMap::new();
     let mut stopping = false;
-    while results.len() < total {
+    let mut said_idle = false;
+    loop {
+        if running.is_empty() {
+            if stopping || args.exit_when_done {
+                break;
+            }
+            if !said_idle {
+                // Everything exited by itself: keep serving until a signal, like the nucleus.
+                println!("ggipc: all components exited; nucleus keeps running (Ctrl-C to stop)");
+                said_idle = true;
+            }
+        }
         tokio::select! {
             Some(r) = tasks.join_next() => {
                 let (name, outcome) = r.map_err(|e| format!("component task failed: {e}"))?;
@@ -217,23 +312,47 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
                     Outcome::Broken(why) => println!("ggipc: {name} is BROKEN: {why}"),
                     Outcome::NoRun => println!("ggipc: {name} has no Run step (installed only)"),
                 }
-                results.push((name, outcome));
+                running.remove(&name);
+                results.insert(name, outcome);
             }
-            s = &mut sig, if !stopping => {
+            command = commands.recv(), if !stopping => {
+                let Ok((name, command)) = command else { continue };
+                let signal = match command {
+                    LifecycleCommand::Restart => Signal::Restart,
+                    LifecycleCommand::Stop => Signal::Stop,
+                    LifecycleCommand::Pause => Signal::Pause,
+                    LifecycleCommand::Resume => Signal::Resume,
+                };
+                if let Some(tx) = running.get(&name) {
+                    let _ = tx.send(signal);
+                } else if signal == Signal::Restart {
+                    // Ended (finished, stopped or BROKEN): start it again, from Startup as the nucleus does.
+                    if let Some(tx) = spawn(&mut tasks, &name, true) {
+                        println!("ggipc: {name}: starting again on request (RestartComponent)");
+                        results.remove(&name);
+                        running.insert(name, tx);
+                        said_idle = false;
+                    }
+                }
+            }
+            report = reports.recv() => {
+                let Ok((name, state)) = report else { continue };
+                println!("ggipc: {name} reported {}", state.as_str());
+                if state == ReportedLifecycleState::Errored {
+                    if let Some(tx) = running.get(&name) {
+                        let _ = tx.send(Signal::ReportedErrored);
+                    }
+                }
+            }
+            s = signals.recv(), if !stopping => {
                 println!("ggipc: {s} received, stopping components");
                 stopping = true;
                 let _ = stop_tx.send(true);
             }
         }
-        if !args.exit_when_done && results.len() == total && !stopping {
-            // Everything exited by itself: keep serving until a signal, like the nucleus.
-            println!("ggipc: all components exited; nucleus keeps running (Ctrl-C to stop)");
-            let s = (&mut sig).await;
-            println!("ggipc: {s} received");
-        }
     }
     n.stop().await;
-    let ok = results.iter().all(|(_, o)| o.success());
+    let ok = results.values().all(|o| o.success());
     println!("ggipc: summary:");
     for (name, o) in &results {
         let what = match o {

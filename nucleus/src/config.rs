@@ -9,6 +9,7 @@
 //!   privateKeyPath: /certs/private.pem.key
 //!   rootCaPath: /certs/AmazonRootCA1.pem
 //! awsRegion: eu-west-1
+//! configurationNumbersAsDoubles: false   # true: UpdateConfiguration numbers read back as doubles (5 → 5.0), as the nucleus
 //! mqtt:
 //!   broker: embedded            # embedded (default) | memory | mqtt://host:port | mqtts://host:port
 //!   clientId: my-laptop         # default: system.thingName, else ggipc-<pid>
@@ -42,6 +43,10 @@ pub struct Config {
     pub aws_region: Option<String>,
     /// Greengrass version reported to components in `GGC_VERSION`.
     pub ggc_version: Option<String>,
+    /// Store the numbers UpdateConfiguration merges as doubles (`5` read back as `5.0`), as the Java nucleus
+    /// does; default `false` (numbers kept as sent).
+    #[serde(default)]
+    pub configuration_numbers_as_doubles: bool,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]

@@ -8,6 +8,12 @@
 //! starts again (Install if Install failed, else Startup and Run). The third error within an hour makes the
 //! component BROKEN and the launcher gives up on it, saying why. A `Run` that exits 0 is finished.
 //!
+//! Control ([`Launch::run_with`]): a RestartComponent request stops Run (then Shutdown) and starts Startup and
+//! Run again, not counted as an error; a StopComponent request stops it for good (FINISHED); a component that
+//! reports `UpdateState ERRORED` is handled as a failed Run (stopped, Recover, restarted; the third error in an
+//! hour makes it BROKEN), as the nucleus does. Each state change (INSTALLED, STARTING, RUNNING, STOPPING,
+//! FINISHED, ERRORED, BROKEN) is reported through the control's callback.
+//!
 //! Artifacts: [`stage_artifacts`] lays out the recipe's `Artifacts` under the root as the nucleus does
 //! (`packages/artifacts/<name>/<version>/`, ZIPs unarchived into `packages/artifacts-unarchived/…`), taking each
 //! from the project instead of its URI. With `watch`, a change in the artifacts' sources restarts the component
@@ -24,6 +30,68 @@ use tokio::process::Command;
 use tokio::sync::watch;
 
 use crate::recipe::{ComponentSpec, Step, Variables};
+use ggipc::model::LifecycleState;
+
+/// What the nucleus tells a running lifecycle, besides stopping it with the nucleus.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signal {
+    /// RestartComponent: stop Run, then Startup and Run again.
+    Restart,
+    /// StopComponent: stop Run and end the lifecycle (FINISHED).
+    Stop,
+    /// The component reported ERRORED with UpdateState.
+    ReportedErrored,
+    /// PauseComponent: stop the Run process group (SIGSTOP).
+    Pause,
+    /// ResumeComponent: let it go on (SIGCONT).
+    Resume,
+}
+
+/// How the nucleus steers one lifecycle and hears about its states.
+pub struct Control {
+    pub signals: tokio::sync::mpsc::UnboundedReceiver<Signal>,
+    /// Called at each state change.
+    pub report: Box<dyn Fn(LifecycleState) + Send + Sync>,
+    /// Install already ran (a restart of a component that had ended): start at Startup.
+    pub installed: bool,
+}
+
+impl Control {
+    /// No signals, states not reported.
+    pub fn none() -> Control {
+        let (_tx, signals) = tokio::sync::mpsc::unbounded_channel();
+        Control {
+            signals,
+            report: Box::new(|_| {}),
+            installed: false,
+        }
+    }
+
+    /// The next signal (never, once the sender is gone).
+    async fn next(&mut self) -> Signal {
+        match self.signals.recv().await {
+            Some(s) => s,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// The next signal that ends a Run whose process group is `pgid`; pauses and resumes it meanwhile.
+    async fn next_for(&mut self, pgid: Option<u32>) -> Signal {
+        loop {
+            let sig = match self.next().await {
+                Signal::Pause => libc::SIGSTOP,
+                Signal::Resume => libc::SIGCONT,
+                other => return other,
+            };
+            if let Some(pid) = pgid {
+                // SAFETY: kill(2) with a negative pid signals that process group; no memory is involved.
+                unsafe {
+                    libc::kill(-(pid as i32), sig);
+                }
+            }
+        }
+    }
+}
 
 /// Errors within [`ERROR_WINDOW`] after which a component is BROKEN (the nucleus' rule).
 pub const ERRORS_BEFORE_BROKEN: usize = 3;
@@ -341,6 +409,10 @@ enum Pass {
     /// A step failed: the message names the recipe, the step and the reason; `installed` says whether Install
     /// had succeeded (a restart then skips it).
     Error { message: String, installed: bool },
+    /// RestartComponent.
+    Restart,
+    /// StopComponent.
+    Halted,
 }
 
 impl Launch {
@@ -504,7 +576,12 @@ impl Launch {
 
     /// One pass: Install (unless `installed`), Startup, Run until it exits, the nucleus stops or (watch mode)
     /// the artifacts change; then Shutdown.
-    async fn pass(&self, installed: bool, stop: &mut watch::Receiver<bool>) -> Pass {
+    async fn pass(
+        &self,
+        installed: bool,
+        stop: &mut watch::Receiver<bool>,
+        control: &mut Control,
+    ) -> Pass {
         if !installed {
             if let Some(step) = &self.spec.install {
                 match self
@@ -526,10 +603,12 @@ impl Launch {
                     }
                 }
             }
+            (control.report)(LifecycleState::Installed);
         }
         if *stop.borrow() {
             return Pass::Stopped;
         }
+        (control.report)(LifecycleState::Starting);
         if let Some(step) = &self.spec.startup {
             match self
                 .run_to_end(
@@ -580,6 +659,7 @@ impl Launch {
             }
         };
         tracing::info!(component = %name, pid = child.id(), "component started");
+        (control.report)(LifecycleState::Running);
         let pipes = pipe_output(name, &mut child);
         let limit = async {
             match run.timeout_secs {
@@ -587,6 +667,7 @@ impl Launch {
                 None => std::future::pending().await,
             }
         };
+        let pgid = child.id();
         let pass = tokio::select! {
             status = child.wait() => match status {
                 Ok(s) if s.success() => Pass::Finished { no_run: false },
@@ -600,6 +681,20 @@ impl Launch {
             _ = self.changed(&baseline) => {
                 self.terminate(&mut child).await;
                 Pass::Changed
+            }
+            signal = control.next_for(pgid) => {
+                (control.report)(LifecycleState::Stopping);
+                self.terminate(&mut child).await;
+                match signal {
+                    Signal::Restart => Pass::Restart,
+                    Signal::Stop => Pass::Halted,
+                    Signal::ReportedErrored => Pass::Error {
+                        message: format!("{}: the component reported ERRORED (UpdateState)", self.spec.recipe_path.display()),
+                        installed: true,
+                    },
+                    // Taken by next_for.
+                    Signal::Pause | Signal::Resume => Pass::Stopped,
+                }
             }
             _ = limit => {
                 self.terminate(&mut child).await;
@@ -636,6 +731,8 @@ impl Launch {
 
     async fn terminate(&self, child: &mut tokio::process::Child) {
         kill_group(child, libc::SIGTERM);
+        // A paused (stopped) group gets the SIGTERM only once it runs again.
+        kill_group(child, libc::SIGCONT);
         if tokio::time::timeout(self.stop_grace, child.wait())
             .await
             .is_err()
@@ -648,7 +745,28 @@ impl Launch {
 
     /// Runs the lifecycle, with restarts after errors, until Run finishes, the component is BROKEN or `stop`
     /// becomes true.
-    pub async fn run(mut self, mut stop: watch::Receiver<bool>) -> Outcome {
+    pub async fn run(self, stop: watch::Receiver<bool>) -> Outcome {
+        self.run_with(stop, Control::none()).await
+    }
+
+    /// [`run`](Self::run), steered by `control` (restart, stop, reported errors) and reporting its states.
+    pub async fn run_with(self, stop: watch::Receiver<bool>, mut control: Control) -> Outcome {
+        let outcome = self.lifecycle(stop, &mut control).await;
+        (control.report)(match &outcome {
+            Outcome::Broken(_) => LifecycleState::Broken,
+            Outcome::Exited(Some(0)) | Outcome::Stopped | Outcome::NoRun => {
+                LifecycleState::Finished
+            }
+            Outcome::Exited(_) => LifecycleState::Errored,
+        });
+        outcome
+    }
+
+    async fn lifecycle(
+        mut self,
+        mut stop: watch::Receiver<bool>,
+        control: &mut Control,
+    ) -> Outcome {
         let name = self.spec.name.clone();
         if let Err(e) = std::fs::create_dir_all(&self.work_dir) {
             return Outcome::Broken(format!(
@@ -657,10 +775,18 @@ impl Launch {
             ));
         }
         let mut errors: Vec<Instant> = Vec::new();
-        let mut installed = false;
+        let mut installed = control.installed;
         loop {
-            match self.pass(installed, &mut stop).await {
+            match self.pass(installed, &mut stop, control).await {
                 Pass::Stopped => return Outcome::Stopped,
+                Pass::Halted => {
+                    note(&format!("{name}: stopped on request (StopComponent)"));
+                    return Outcome::Stopped;
+                }
+                Pass::Restart => {
+                    note(&format!("{name}: restarting on request (RestartComponent)"));
+                    installed = true;
+                }
                 Pass::Finished { no_run: true } => return Outcome::NoRun,
                 Pass::Finished { no_run: false } => return Outcome::Exited(Some(0)),
                 Pass::Changed => {
@@ -676,6 +802,7 @@ impl Launch {
                     installed: ok,
                 } => {
                     installed = ok;
+                    (control.report)(LifecycleState::Errored);
                     let now = Instant::now();
                     errors.retain(|t| now.duration_since(*t) < ERROR_WINDOW);
                     errors.push(now);

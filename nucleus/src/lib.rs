@@ -7,7 +7,10 @@
 
 pub mod brokers;
 pub mod config;
+pub mod control;
+pub mod deploy;
 pub mod launcher;
 pub mod mqtt;
 pub mod node;
 pub mod recipe;
+pub mod store;

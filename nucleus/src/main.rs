@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod cli_bench;
 mod cli_client;
+mod cli_config;
 mod cli_run;
 
 #[derive(Parser, Debug)]
@@ -85,6 +86,10 @@ enum Command {
     Sub(cli_client::SubArgs),
     /// Benchmarks: end-to-end IPC → broker → IPC throughput and latency; nucleus memory.
     Bench(cli_client::BenchArgs),
+    /// Read or change a component's configuration in a running nucleus (validators asked, subscribers told).
+    Config(cli_config::ConfigArgs),
+    /// Send a local deployment's events (validation, component updates with deferrals) to a running nucleus.
+    Deploy(cli_config::DeployArgs),
 }
 
 pub fn init_logging(filter: &str) {
@@ -119,6 +124,8 @@ fn main() -> ExitCode {
         Command::Pub(args) => rt.block_on(cli_client::publish(args)),
         Command::Sub(args) => rt.block_on(cli_client::subscribe(args)),
         Command::Bench(args) => rt.block_on(cli_client::bench(args)),
+        Command::Config(args) => rt.block_on(cli_config::config(args)),
+        Command::Deploy(args) => rt.block_on(cli_config::deploy(args)),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,10 @@
 //! A running local nucleus: IPC server on `<root>/ipc.socket`, the chosen broker, registered components, and the
 //! registration file `<root>/components.json` that `ggipc env` reads.
 //!
+//! `control.socket` (mode 0600) takes `ggipc config` and `ggipc deploy` requests (see [`crate::control`]).
+//!
+//! `config/<component>.json` keeps each component's configuration across restarts (see [`crate::store`]).
+//!
 //! `tokens.json` (mode 0600) keeps each component's SVCUID across restarts of the nucleus, so clients that
 //! reconnect are recognized again; delete it to issue new tokens.
 //!
@@ -57,9 +61,13 @@ pub struct Nucleus {
     pub embedded: Option<EmbeddedBroker>,
     pub memory: Option<Arc<MemoryBroker>>,
     pub thing_name: String,
+    /// The IPC server (configurations, lifecycle states and requests of the components).
+    pub server: Server,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server_task: Option<tokio::task::JoinHandle<()>>,
     listener_task: Option<tokio::task::JoinHandle<()>>,
+    saver_task: Option<tokio::task::JoinHandle<()>>,
+    control_task: Option<tokio::task::JoinHandle<()>>,
     registration_file: PathBuf,
 }
 
@@ -167,6 +175,7 @@ impl Nucleus {
             socket_path: socket_path.clone(),
             max_payload_bytes: cfg.mqtt.max_message_size_in_bytes,
             mqtt5: cfg.mqtt.version != "mqtt3",
+            configuration_numbers_as_doubles: cfg.configuration_numbers_as_doubles,
             ..ServerConfig::default()
         };
         let server = Server::new(server_config, broker);
@@ -184,6 +193,9 @@ impl Nucleus {
                 .or_insert_with(ggipc::server::generate_svcuid)
                 .clone();
             let svcuid = server.register_recipe_with_token(&recipe, svcuid);
+            if crate::store::restore(&root, &server, recipe.name())? {
+                tracing::info!(component = %recipe.name(), "configuration restored from {}", crate::store::path(&root, recipe.name()).display());
+            }
             tracing::info!(component = %recipe.name(), recipe = %path.display(), "component registered");
             components.push(Registered {
                 name: recipe.name().to_owned(),
@@ -192,6 +204,12 @@ impl Nucleus {
                 spec,
             });
         }
+        let saver_task = crate::store::spawn_saver(root.clone(), server.clone());
+        let defaults = components
+            .iter()
+            .map(|c: &Registered| (c.name.clone(), c.spec.configuration.clone()))
+            .collect();
+        let control_task = crate::control::serve(&root, server.clone(), defaults)?;
         let bound = server
             .bind()
             .map_err(|e| format!("cannot listen on {}: {e}", socket_path.display()))?;
@@ -241,9 +259,12 @@ impl Nucleus {
             embedded,
             memory,
             thing_name,
+            server,
             shutdown: Some(tx),
             server_task: Some(server_task),
             listener_task,
+            saver_task: Some(saver_task),
+            control_task: Some(control_task),
             registration_file,
         })
     }
@@ -301,6 +322,19 @@ impl Nucleus {
         if let Some(t) = self.listener_task.take() {
             t.abort();
         }
+        if let Some(t) = self.saver_task.take() {
+            t.abort();
+        }
+        if let Some(t) = self.control_task.take() {
+            t.abort();
+            let _ = std::fs::remove_file(crate::control::socket_path(&self.root));
+        }
+        // Whatever the saver had not written yet.
+        for c in &self.components {
+            if let Err(e) = crate::store::save(&self.root, &self.server, &c.name) {
+                tracing::error!("{e}");
+            }
+        }
         let _ = std::fs::remove_file(&self.registration_file);
     }
 }
@@ -308,6 +342,9 @@ impl Nucleus {
 impl Drop for Nucleus {
     fn drop(&mut self) {
         if let Some(t) = self.listener_task.take() {
+            t.abort();
+        }
+        if let Some(t) = self.control_task.take() {
             t.abort();
         }
         if self.shutdown.is_some() {
@@ -336,7 +373,7 @@ pub fn absolute(p: &Path) -> Result<PathBuf, String> {
     }
 }
 
-fn write_private(path: &Path, data: &[u8]) -> Result<(), String> {
+pub(crate) fn write_private(path: &Path, data: &[u8]) -> Result<(), String> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("json.tmp");

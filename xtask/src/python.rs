@@ -770,8 +770,7 @@ class GreengrassCoreIPCClientV2(_operation.ClientV2Base):
                 r#"
     def {sn}(
         self,
-        *,
-{params}    ) -> model.{resp}:
+{star}{params}    ) -> model.{resp}:
         """{d}
 
         Waits (GIL released) for the nucleus' answer. Raises the modeled error with the server's
@@ -781,12 +780,13 @@ class GreengrassCoreIPCClientV2(_operation.ClientV2Base):
 
     def {sn}_async(
         self,
-        *,
-{params}    ) -> "concurrent.futures.Future[model.{resp}]":
+{star}{params}    ) -> "concurrent.futures.Future[model.{resp}]":
         """{d} Does not wait; the future completes with the response or the error."""
 {inline}        return self._call_async({full}, _payload, model.{resp})
 "#,
                 inline = inline_payload(&fs),
+                // A bare `*` needs a keyword parameter after it.
+                star = if fs.is_empty() { "" } else { "        *,\n" },
             )
             .unwrap();
         }
@@ -854,12 +854,13 @@ class Operations:
                 r#"
     async def {sn}(
         self,
-        *,
-{params}    ) -> model.{resp}:
+{star}{params}    ) -> model.{resp}:
         """{d} Raises the modeled error on refusal."""
 {inline}        return await self._call({full}, _payload, model.{resp})
 "#,
                 inline = inline_payload(&fs),
+                // A bare `*` needs a keyword parameter after it.
+                star = if fs.is_empty() { "" } else { "        *,\n" },
             )
             .unwrap();
         }

@@ -73,6 +73,34 @@ enum ReportedLifecycleState {
     REPORTED_LIFECYCLE_STATE_ERRORED = 1,
 };
 
+/** Whether a lifecycle request (RestartComponent, StopComponent) was accepted. (`aws.greengrass#RequestStatus`). */
+enum RequestStatus {
+    /** The request was accepted. */
+    REQUEST_STATUS_SUCCEEDED = 0,
+    /** The request could not be carried out. */
+    REQUEST_STATUS_FAILED = 1,
+};
+
+/** A component's state in the nucleus. (`aws.greengrass#LifecycleState`). */
+enum LifecycleState {
+    /** Running. */
+    LIFECYCLE_STATE_RUNNING = 0,
+    /** Failed; the nucleus is recovering it. */
+    LIFECYCLE_STATE_ERRORED = 1,
+    /** Not started yet. */
+    LIFECYCLE_STATE_NEW = 2,
+    /** Run exited successfully, or the component was stopped. */
+    LIFECYCLE_STATE_FINISHED = 3,
+    /** Installed, not started. */
+    LIFECYCLE_STATE_INSTALLED = 4,
+    /** Failed too often; the nucleus gave up on it. */
+    LIFECYCLE_STATE_BROKEN = 5,
+    /** Starting. */
+    LIFECYCLE_STATE_STARTING = 6,
+    /** Stopping. */
+    LIFECYCLE_STATE_STOPPING = 7,
+};
+
 /** Where a local message was published. (`aws.greengrass#MessageContext`). */
 class MessageContext {
   public:
@@ -654,6 +682,83 @@ class PostComponentUpdateEvent {
 
   private:
     crt::Optional<crt::String> m_deploymentId;
+};
+
+/** A component as the nucleus knows it. (`aws.greengrass#ComponentDetails`). */
+class ComponentDetails {
+  public:
+    /** The C handle type, owned. */
+    using CHandle = detail::CPtr<ggipc_component_details, &ggipc_component_details_free>;
+
+    ComponentDetails() noexcept = default;
+    /** The component. */
+    void SetComponentName(const crt::String &componentName) noexcept { m_componentName = componentName; }
+    crt::Optional<crt::String> GetComponentName() const noexcept { return m_componentName; }
+    /** Its version. */
+    void SetVersion(const crt::String &version) noexcept { m_version = version; }
+    crt::Optional<crt::String> GetVersion() const noexcept { return m_version; }
+    /** Its state. */
+    void SetState(const LifecycleState &state) noexcept { m_state = state; }
+    crt::Optional<LifecycleState> GetState() const noexcept { return m_state; }
+    /** Its configuration. */
+    void SetConfiguration(const crt::JsonObject &configuration) noexcept { m_configuration = configuration; }
+    crt::Optional<crt::JsonObject> GetConfiguration() const noexcept { return m_configuration; }
+
+    /**
+     * Copies this object into a new C handle written to `out`. Returns the library's error for a value it
+     * refuses (for example invalid JSON text); `out` is empty then, or when memory ran out.
+     */
+    ggipc::detail::ErrorPtr ToC(CHandle &out) const noexcept {
+        CHandle c(ggipc_component_details_new());
+        if (!c) {
+            return nullptr;
+        }
+        ggipc::detail::ErrorPtr err;
+        if (m_componentName && !err) {
+            err.reset(ggipc_component_details_set_component_name(c.get(), m_componentName->c_str()));
+        }
+        if (m_version && !err) {
+            err.reset(ggipc_component_details_set_version(c.get(), m_version->c_str()));
+        }
+        if (m_state && !err) {
+            err.reset(ggipc_component_details_set_state(c.get(), static_cast<ggipc_lifecycle_state>(*m_state)));
+        }
+        if (m_configuration && !err) {
+            err.reset(ggipc_component_details_set_configuration(c.get(), m_configuration->WriteCompact().c_str()));
+        }
+        if (!err) {
+            out = std::move(c);
+        }
+        return err;
+    }
+
+    /** Copies the members of a C handle (NULL gives an empty object). */
+    static ComponentDetails FromC(const ggipc_component_details *c) {
+        ComponentDetails r;
+        if (c == nullptr) {
+            return r;
+        }
+        if (const char *x = ggipc_component_details_get_component_name(c)) {
+            r.m_componentName = crt::String(x);
+        }
+        if (const char *x = ggipc_component_details_get_version(c)) {
+            r.m_version = crt::String(x);
+        }
+        ggipc_lifecycle_state x_state{};
+        if (ggipc_component_details_get_state(c, &x_state)) {
+            r.m_state = static_cast<LifecycleState>(x_state);
+        }
+        if (const char *x = ggipc_component_details_get_configuration(c)) {
+            r.m_configuration = crt::JsonObject(crt::String(x));
+        }
+        return r;
+    }
+
+  private:
+    crt::Optional<crt::String> m_componentName;
+    crt::Optional<crt::String> m_version;
+    crt::Optional<LifecycleState> m_state;
+    crt::Optional<crt::JsonObject> m_configuration;
 };
 
 /** An event of a SubscribeToIoTCoreConnectionStatus stream. (`aws.greengrass#IoTCoreConnectionStatusEvent`). A union: set exactly one member. */
@@ -1979,6 +2084,668 @@ class DeferComponentUpdateResponse {
     /** Copies the members of a C handle (NULL gives an empty object). */
     static DeferComponentUpdateResponse FromC(const ggipc_defer_component_update_response *c) {
         DeferComponentUpdateResponse r;
+        if (c == nullptr) {
+            return r;
+        }
+        return r;
+    }
+
+  private:
+};
+
+/** Asks whether a token is one the nucleus issued. (`aws.greengrass#ValidateAuthorizationTokenRequest`). */
+class ValidateAuthorizationTokenRequest {
+  public:
+    /** The C handle type, owned. */
+    using CHandle = detail::CPtr<ggipc_validate_authorization_token_request, &ggipc_validate_authorization_token_request_free>;
+
+    ValidateAuthorizationTokenRequest() noexcept = default;
+    /** The token (a component's SVCUID). */
+    void SetToken(const crt::String &token) noexcept { m_token = token; }
+    crt::Optional<crt::String> GetToken() const noexcept { return m_token; }
+
+    /**
+     * Copies this object into a new C handle written to `out`. Returns the library's error for a value it
+     * refuses (for example invalid JSON text); `out` is empty then, or when memory ran out.
+     */
+    ggipc::detail::ErrorPtr ToC(CHandle &out) const noexcept {
+        CHandle c(ggipc_validate_authorization_token_request_new());
+        if (!c) {
+            return nullptr;
+        }
+        ggipc::detail::ErrorPtr err;
+        if (m_token && !err) {
+            err.reset(ggipc_validate_authorization_token_request_set_token(c.get(), m_token->c_str()));
+        }
+        if (!err) {
+            out = std::move(c);
+        }
+        return err;
+    }
+
+    /** Copies the members of a C handle (NULL gives an empty object). */
+    static ValidateAuthorizationTokenRequest FromC(const ggipc_validate_authorization_token_request *c) {
+        ValidateAuthorizationTokenRequest r;
+        if (c == nullptr) {
+            return r;
+        }
+        if (const char *x = ggipc_validate_authorization_token_request_get_token(c)) {
+            r.m_token = crt::String(x);
+        }
+        return r;
+    }
+
+  private:
+    crt::Optional<crt::String> m_token;
+};
+
+/** The answer to ValidateAuthorizationToken. (`aws.greengrass#ValidateAuthorizationTokenResponse`). */
+class ValidateAuthorizationTokenResponse {
+  public:
+    /** The C handle type, owned. */
+    using CHandle = detail::CPtr<ggipc_validate_authorization_token_response, &ggipc_validate_authorization_token_response_free>;
+
+    ValidateAuthorizationTokenResponse() noexcept = default;
+    /** Whether the token is valid. */
+    void SetIsValid(const bool &isValid) noexcept { m_isValid = isValid; }
+    crt::Optional<bool> GetIsValid() const noexcept { return m_isValid; }
+
+    /**
+     * Copies this object into a new C handle written to `out`. Returns the library's error for a value it
+     * refuses (for example invalid JSON text); `out` is empty then, or when memory ran out.
+     */
+    ggipc::detail::ErrorPtr ToC(CHandle &out) const noexcept {
+        CHandle c(ggipc_validate_authorization_token_response_new());
+        if (!c) {
+            return nullptr;
+        }
+        ggipc::detail::ErrorPtr err;
+        if (m_isValid && !err) {
+            err.reset(ggipc_validate_authorization_token_response_set_is_valid(c.get(), *m_isValid));
+        }
+        if (!err) {
+            out = std::move(c);
+        }
+        return err;
+    }
+
+    /** Copies the members of a C handle (NULL gives an empty object). */
+    static ValidateAuthorizationTokenResponse FromC(const ggipc_validate_authorization_token_response *c) {
+        ValidateAuthorizationTokenResponse r;
+        if (c == nullptr) {
+            return r;
+        }
+        bool x_is_valid{};
+        if (ggipc_validate_authorization_token_response_get_is_valid(c, &x_is_valid)) {
+            r.m_isValid = x_is_valid;
+        }
+        return r;
+    }
+
+  private:
+    crt::Optional<bool> m_isValid;
+};
+
+/** Asks the nucleus to restart a component. (`aws.greengrass#RestartComponentRequest`). */
+class RestartComponentRequest {
+  public:
+    /** The C handle type, owned. */
+    using CHandle = detail::CPtr<ggipc_restart_component_request, &ggipc_restart_component_request_free>;
+
+    RestartComponentRequest() noexcept = default;
+    /** The component to restart. */
+    void SetComponentName(const crt::String &componentName) noexcept { m_componentName = componentName; }
+    crt::Optional<crt::String> GetComponentName() const noexcept { return m_componentName; }
+
+    /**
+     * Copies this object into a new C handle written to `out`. Returns the library's error for a value it
+     * refuses (for example invalid JSON text); `out` is empty then, or when memory ran out.
+     */
+    ggipc::detail::ErrorPtr ToC(CHandle &out) const noexcept {
+        CHandle c(ggipc_restart_component_request_new());
+        if (!c) {
+            return nullptr;
+        }
+        ggipc::detail::ErrorPtr err;
+        if (m_componentName && !err) {
+            err.reset(ggipc_restart_component_request_set_component_name(c.get(), m_componentName->c_str()));
+        }
+        if (!err) {
+            out = std::move(c);
+        }
+        return err;
+    }
+
+    /** Copies the members of a C handle (NULL gives an empty object). */
+    static RestartComponentRequest FromC(const ggipc_restart_component_request *c) {
+        RestartComponentRequest r;
+        if (c == nullptr) {
+            return r;
+        }
+        if (const char *x = ggipc_restart_component_request_get_component_name(c)) {
+            r.m_componentName = crt::String(x);
+        }
+        return r;
+    }
+
+  private:
+    crt::Optional<crt::String> m_componentName;
+};
+
+/** The answer to RestartComponent. (`aws.greengrass#RestartComponentResponse`). */
+class RestartComponentResponse {
+  public:
+    /** The C handle type, owned. */
+    using CHandle = detail::CPtr<ggipc_restart_component_response, &ggipc_restart_component_response_free>;
+
+    RestartComponentResponse() noexcept = default;
+    /** Whether the restart was triggered. */
+    void SetRestartStatus(const RequestStatus &restartStatus) noexcept { m_restartStatus = restartStatus; }
+    crt::Optional<RequestStatus> GetRestartStatus() const noexcept { return m_restartStatus; }
+    /** Why it failed. */
+    void SetMessage(const crt::String &message) noexcept { m_message = message; }
+    crt::Optional<crt::String> GetMessage() const noexcept { return m_message; }
+
+    /**
+     * Copies this object into a new C handle written to `out`. Returns the library's error for a value it
+     * refuses (for example invalid JSON text); `out` is empty then, or when memory ran out.
+     */
+    ggipc::detail::ErrorPtr ToC(CHandle &out) const noexcept {
+        CHandle c(ggipc_restart_component_response_new());
+        if (!c) {
+            return nullptr;
+        }
+        ggipc::detail::ErrorPtr err;
+        if (m_restartStatus && !err) {
+            err.reset(ggipc_restart_component_response_set_restart_status(c.get(), static_cast<ggipc_request_status>(*m_restartStatus)));
+        }
+        if (m_message && !err) {
+            err.reset(ggipc_restart_component_response_set_message(c.get(), m_message->c_str()));
+        }
+        if (!err) {
+            out = std::move(c);
+        }
+        return err;
+    }
+
+    /** Copies the members of a C handle (NULL gives an empty object). */
+    static RestartComponentResponse FromC(const ggipc_restart_component_response *c) {
+        RestartComponentResponse r;
+        if (c == nullptr) {
+            return r;
+        }
+        ggipc_request_status x_restart_status{};
+        if (ggipc_restart_component_response_get_restart_status(c, &x_restart_status)) {
+            r.m_restartStatus = static_cast<RequestStatus>(x_restart_status);
+        }
+        if (const char *x = ggipc_restart_component_response_get_message(c)) {
+            r.m_message = crt::String(x);
+        }
+        return r;
+    }
+
+  private:
+    crt::Optional<RequestStatus> m_restartStatus;
+    crt::Optional<crt::String> m_message;
+};
+
+/** Asks the nucleus to stop a component. (`aws.greengrass#StopComponentRequest`). */
+class StopComponentRequest {
+  public:
+    /** The C handle type, owned. */
+    using CHandle = detail::CPtr<ggipc_stop_component_request, &ggipc_stop_component_request_free>;
+
+    StopComponentRequest() noexcept = default;
+    /** The component to stop. */
+    void SetComponentName(const crt::String &componentName) noexcept { m_componentName = componentName; }
+    crt::Optional<crt::String> GetComponentName() const noexcept { return m_componentName; }
+
+    /**
+     * Copies this object into a new C handle written to `out`. Returns the library's error for a value it
+     * refuses (for example invalid JSON text); `out` is empty then, or when memory ran out.
+     */
+    ggipc::detail::ErrorPtr ToC(CHandle &out) const noexcept {
+        CHandle c(ggipc_stop_component_request_new());
+        if (!c) {
+            return nullptr;
+        }
+        ggipc::detail::ErrorPtr err;
+        if (m_componentName && !err) {
+            err.reset(ggipc_stop_component_request_set_component_name(c.get(), m_componentName->c_str()));
+        }
+        if (!err) {
+            out = std::move(c);
+        }
+        return err;
+    }
+
+    /** Copies the members of a C handle (NULL gives an empty object). */
+    static StopComponentRequest FromC(const ggipc_stop_component_request *c) {
+        StopComponentRequest r;
+        if (c == nullptr) {
+            return r;
+        }
+        if (const char *x = ggipc_stop_component_request_get_component_name(c)) {
+            r.m_componentName = crt::String(x);
+        }
+        return r;
+    }
+
+  private:
+    crt::Optional<crt::String> m_componentName;
+};
+
+/** The answer to StopComponent. (`aws.greengrass#StopComponentResponse`). */
+class StopComponentResponse {
+  public:
+    /** The C handle type, owned. */
+    using CHandle = detail::CPtr<ggipc_stop_component_response, &ggipc_stop_component_response_free>;
+
+    StopComponentResponse() noexcept = default;
+    /** Whether the stop was triggered. */
+    void SetStopStatus(const RequestStatus &stopStatus) noexcept { m_stopStatus = stopStatus; }
+    crt::Optional<RequestStatus> GetStopStatus() const noexcept { return m_stopStatus; }
+    /** Why it failed. */
+    void SetMessage(const crt::String &message) noexcept { m_message = message; }
+    crt::Optional<crt::String> GetMessage() const noexcept { return m_message; }
+
+    /**
+     * Copies this object into a new C handle written to `out`. Returns the library's error for a value it
+     * refuses (for example invalid JSON text); `out` is empty then, or when memory ran out.
+     */
+    ggipc::detail::ErrorPtr ToC(CHandle &out) const noexcept {
+        CHandle c(ggipc_stop_component_response_new());
+        if (!c) {
+            return nullptr;
+        }
+        ggipc::detail::ErrorPtr err;
+        if (m_stopStatus && !err) {
+            err.reset(ggipc_stop_component_response_set_stop_status(c.get(), static_cast<ggipc_request_status>(*m_stopStatus)));
+        }
+        if (m_message && !err) {
+            err.reset(ggipc_stop_component_response_set_message(c.get(), m_message->c_str()));
+        }
+        if (!err) {
+            out = std::move(c);
+        }
+        return err;
+    }
+
+    /** Copies the members of a C handle (NULL gives an empty object). */
+    static StopComponentResponse FromC(const ggipc_stop_component_response *c) {
+        StopComponentResponse r;
+        if (c == nullptr) {
+            return r;
+        }
+        ggipc_request_status x_stop_status{};
+        if (ggipc_stop_component_response_get_stop_status(c, &x_stop_status)) {
+            r.m_stopStatus = static_cast<RequestStatus>(x_stop_status);
+        }
+        if (const char *x = ggipc_stop_component_response_get_message(c)) {
+            r.m_message = crt::String(x);
+        }
+        return r;
+    }
+
+  private:
+    crt::Optional<RequestStatus> m_stopStatus;
+    crt::Optional<crt::String> m_message;
+};
+
+/** Reads a component's version, state and configuration. (`aws.greengrass#GetComponentDetailsRequest`). */
+class GetComponentDetailsRequest {
+  public:
+    /** The C handle type, owned. */
+    using CHandle = detail::CPtr<ggipc_get_component_details_request, &ggipc_get_component_details_request_free>;
+
+    GetComponentDetailsRequest() noexcept = default;
+    /** The component. */
+    void SetComponentName(const crt::String &componentName) noexcept { m_componentName = componentName; }
+    crt::Optional<crt::String> GetComponentName() const noexcept { return m_componentName; }
+
+    /**
+     * Copies this object into a new C handle written to `out`. Returns the library's error for a value it
+     * refuses (for example invalid JSON text); `out` is empty then, or when memory ran out.
+     */
+    ggipc::detail::ErrorPtr ToC(CHandle &out) const noexcept {
+        CHandle c(ggipc_get_component_details_request_new());
+        if (!c) {
+            return nullptr;
+        }
+        ggipc::detail::ErrorPtr err;
+        if (m_componentName && !err) {
+            err.reset(ggipc_get_component_details_request_set_component_name(c.get(), m_componentName->c_str()));
+        }
+        if (!err) {
+            out = std::move(c);
+        }
+        return err;
+    }
+
+    /** Copies the members of a C handle (NULL gives an empty object). */
+    static GetComponentDetailsRequest FromC(const ggipc_get_component_details_request *c) {
+        GetComponentDetailsRequest r;
+        if (c == nullptr) {
+            return r;
+        }
+        if (const char *x = ggipc_get_component_details_request_get_component_name(c)) {
+            r.m_componentName = crt::String(x);
+        }
+        return r;
+    }
+
+  private:
+    crt::Optional<crt::String> m_componentName;
+};
+
+/** The answer to GetComponentDetails. (`aws.greengrass#GetComponentDetailsResponse`). */
+class GetComponentDetailsResponse {
+  public:
+    /** The C handle type, owned. */
+    using CHandle = detail::CPtr<ggipc_get_component_details_response, &ggipc_get_component_details_response_free>;
+
+    GetComponentDetailsResponse() noexcept = default;
+    /** The component. */
+    void SetComponentDetails(const ComponentDetails &componentDetails) noexcept { m_componentDetails = componentDetails; }
+    crt::Optional<ComponentDetails> GetComponentDetails() const noexcept { return m_componentDetails; }
+
+    /**
+     * Copies this object into a new C handle written to `out`. Returns the library's error for a value it
+     * refuses (for example invalid JSON text); `out` is empty then, or when memory ran out.
+     */
+    ggipc::detail::ErrorPtr ToC(CHandle &out) const noexcept {
+        CHandle c(ggipc_get_component_details_response_new());
+        if (!c) {
+            return nullptr;
+        }
+        ggipc::detail::ErrorPtr err;
+        if (m_componentDetails && !err) {
+            ComponentDetails::CHandle sub;
+            err = m_componentDetails->ToC(sub);
+            if (!err && !sub) {
+                return nullptr;
+            }
+            if (!err) {
+                err.reset(ggipc_get_component_details_response_set_component_details(c.get(), sub.get()));
+            }
+        }
+        if (!err) {
+            out = std::move(c);
+        }
+        return err;
+    }
+
+    /** Copies the members of a C handle (NULL gives an empty object). */
+    static GetComponentDetailsResponse FromC(const ggipc_get_component_details_response *c) {
+        GetComponentDetailsResponse r;
+        if (c == nullptr) {
+            return r;
+        }
+        if (const auto *x = ggipc_get_component_details_response_get_component_details(c)) {
+            r.m_componentDetails = ComponentDetails::FromC(x);
+        }
+        return r;
+    }
+
+  private:
+    crt::Optional<ComponentDetails> m_componentDetails;
+};
+
+/** Lists the components the nucleus knows (no members). (`aws.greengrass#ListComponentsRequest`). */
+class ListComponentsRequest {
+  public:
+    /** The C handle type, owned. */
+    using CHandle = detail::CPtr<ggipc_list_components_request, &ggipc_list_components_request_free>;
+
+    ListComponentsRequest() noexcept = default;
+
+    /**
+     * Copies this object into a new C handle written to `out`. Returns the library's error for a value it
+     * refuses (for example invalid JSON text); `out` is empty then, or when memory ran out.
+     */
+    ggipc::detail::ErrorPtr ToC(CHandle &out) const noexcept {
+        CHandle c(ggipc_list_components_request_new());
+        if (!c) {
+            return nullptr;
+        }
+        ggipc::detail::ErrorPtr err;
+        if (!err) {
+            out = std::move(c);
+        }
+        return err;
+    }
+
+    /** Copies the members of a C handle (NULL gives an empty object). */
+    static ListComponentsRequest FromC(const ggipc_list_components_request *c) {
+        ListComponentsRequest r;
+        if (c == nullptr) {
+            return r;
+        }
+        return r;
+    }
+
+  private:
+};
+
+/** The answer to ListComponents. (`aws.greengrass#ListComponentsResponse`). */
+class ListComponentsResponse {
+  public:
+    /** The C handle type, owned. */
+    using CHandle = detail::CPtr<ggipc_list_components_response, &ggipc_list_components_response_free>;
+
+    ListComponentsResponse() noexcept = default;
+    /** The components. */
+    void SetComponents(const crt::Vector<ComponentDetails> &components) noexcept { m_components = components; }
+    crt::Optional<crt::Vector<ComponentDetails>> GetComponents() const noexcept { return m_components; }
+
+    /**
+     * Copies this object into a new C handle written to `out`. Returns the library's error for a value it
+     * refuses (for example invalid JSON text); `out` is empty then, or when memory ran out.
+     */
+    ggipc::detail::ErrorPtr ToC(CHandle &out) const noexcept {
+        CHandle c(ggipc_list_components_response_new());
+        if (!c) {
+            return nullptr;
+        }
+        ggipc::detail::ErrorPtr err;
+        if (m_components && !err) {
+            for (const auto &x : *m_components) {
+                ComponentDetails::CHandle sub;
+                err = x.ToC(sub);
+                if (!err && !sub) {
+                    return nullptr;
+                }
+                if (!err) {
+                    err.reset(ggipc_list_components_response_components_add(c.get(), sub.get()));
+                }
+                if (err) {
+                    break;
+                }
+            }
+        }
+        if (!err) {
+            out = std::move(c);
+        }
+        return err;
+    }
+
+    /** Copies the members of a C handle (NULL gives an empty object). */
+    static ListComponentsResponse FromC(const ggipc_list_components_response *c) {
+        ListComponentsResponse r;
+        if (c == nullptr) {
+            return r;
+        }
+        if (const size_t n_components = ggipc_list_components_response_components_count(c)) {
+            crt::Vector<ComponentDetails> l;
+            for (size_t i = 0; i < n_components; ++i) {
+                if (const auto *x = ggipc_list_components_response_components_get(c, i)) {
+                    l.push_back(ComponentDetails::FromC(x));
+                }
+            }
+            r.m_components = std::move(l);
+        }
+        return r;
+    }
+
+  private:
+    crt::Optional<crt::Vector<ComponentDetails>> m_components;
+};
+
+/** Asks the nucleus to pause a component's processes. (`aws.greengrass#PauseComponentRequest`). */
+class PauseComponentRequest {
+  public:
+    /** The C handle type, owned. */
+    using CHandle = detail::CPtr<ggipc_pause_component_request, &ggipc_pause_component_request_free>;
+
+    PauseComponentRequest() noexcept = default;
+    /** The component to pause. */
+    void SetComponentName(const crt::String &componentName) noexcept { m_componentName = componentName; }
+    crt::Optional<crt::String> GetComponentName() const noexcept { return m_componentName; }
+
+    /**
+     * Copies this object into a new C handle written to `out`. Returns the library's error for a value it
+     * refuses (for example invalid JSON text); `out` is empty then, or when memory ran out.
+     */
+    ggipc::detail::ErrorPtr ToC(CHandle &out) const noexcept {
+        CHandle c(ggipc_pause_component_request_new());
+        if (!c) {
+            return nullptr;
+        }
+        ggipc::detail::ErrorPtr err;
+        if (m_componentName && !err) {
+            err.reset(ggipc_pause_component_request_set_component_name(c.get(), m_componentName->c_str()));
+        }
+        if (!err) {
+            out = std::move(c);
+        }
+        return err;
+    }
+
+    /** Copies the members of a C handle (NULL gives an empty object). */
+    static PauseComponentRequest FromC(const ggipc_pause_component_request *c) {
+        PauseComponentRequest r;
+        if (c == nullptr) {
+            return r;
+        }
+        if (const char *x = ggipc_pause_component_request_get_component_name(c)) {
+            r.m_componentName = crt::String(x);
+        }
+        return r;
+    }
+
+  private:
+    crt::Optional<crt::String> m_componentName;
+};
+
+/** The answer to PauseComponent (no members). (`aws.greengrass#PauseComponentResponse`). */
+class PauseComponentResponse {
+  public:
+    /** The C handle type, owned. */
+    using CHandle = detail::CPtr<ggipc_pause_component_response, &ggipc_pause_component_response_free>;
+
+    PauseComponentResponse() noexcept = default;
+
+    /**
+     * Copies this object into a new C handle written to `out`. Returns the library's error for a value it
+     * refuses (for example invalid JSON text); `out` is empty then, or when memory ran out.
+     */
+    ggipc::detail::ErrorPtr ToC(CHandle &out) const noexcept {
+        CHandle c(ggipc_pause_component_response_new());
+        if (!c) {
+            return nullptr;
+        }
+        ggipc::detail::ErrorPtr err;
+        if (!err) {
+            out = std::move(c);
+        }
+        return err;
+    }
+
+    /** Copies the members of a C handle (NULL gives an empty object). */
+    static PauseComponentResponse FromC(const ggipc_pause_component_response *c) {
+        PauseComponentResponse r;
+        if (c == nullptr) {
+            return r;
+        }
+        return r;
+    }
+
+  private:
+};
+
+/** Asks the nucleus to resume a paused component. (`aws.greengrass#ResumeComponentRequest`). */
+class ResumeComponentRequest {
+  public:
+    /** The C handle type, owned. */
+    using CHandle = detail::CPtr<ggipc_resume_component_request, &ggipc_resume_component_request_free>;
+
+    ResumeComponentRequest() noexcept = default;
+    /** The component to resume. */
+    void SetComponentName(const crt::String &componentName) noexcept { m_componentName = componentName; }
+    crt::Optional<crt::String> GetComponentName() const noexcept { return m_componentName; }
+
+    /**
+     * Copies this object into a new C handle written to `out`. Returns the library's error for a value it
+     * refuses (for example invalid JSON text); `out` is empty then, or when memory ran out.
+     */
+    ggipc::detail::ErrorPtr ToC(CHandle &out) const noexcept {
+        CHandle c(ggipc_resume_component_request_new());
+        if (!c) {
+            return nullptr;
+        }
+        ggipc::detail::ErrorPtr err;
+        if (m_componentName && !err) {
+            err.reset(ggipc_resume_component_request_set_component_name(c.get(), m_componentName->c_str()));
+        }
+        if (!err) {
+            out = std::move(c);
+        }
+        return err;
+    }
+
+    /** Copies the members of a C handle (NULL gives an empty object). */
+    static ResumeComponentRequest FromC(const ggipc_resume_component_request *c) {
+        ResumeComponentRequest r;
+        if (c == nullptr) {
+            return r;
+        }
+        if (const char *x = ggipc_resume_component_request_get_component_name(c)) {
+            r.m_componentName = crt::String(x);
+        }
+        return r;
+    }
+
+  private:
+    crt::Optional<crt::String> m_componentName;
+};
+
+/** The answer to ResumeComponent (no members). (`aws.greengrass#ResumeComponentResponse`). */
+class ResumeComponentResponse {
+  public:
+    /** The C handle type, owned. */
+    using CHandle = detail::CPtr<ggipc_resume_component_response, &ggipc_resume_component_response_free>;
+
+    ResumeComponentResponse() noexcept = default;
+
+    /**
+     * Copies this object into a new C handle written to `out`. Returns the library's error for a value it
+     * refuses (for example invalid JSON text); `out` is empty then, or when memory ran out.
+     */
+    ggipc::detail::ErrorPtr ToC(CHandle &out) const noexcept {
+        CHandle c(ggipc_resume_component_response_new());
+        if (!c) {
+            return nullptr;
+        }
+        ggipc::detail::ErrorPtr err;
+        if (!err) {
+            out = std::move(c);
+        }
+        return err;
+    }
+
+    /** Copies the members of a C handle (NULL gives an empty object). */
+    static ResumeComponentResponse FromC(const ggipc_resume_component_response *c) {
+        ResumeComponentResponse r;
         if (c == nullptr) {
             return r;
         }

@@ -1655,6 +1655,790 @@ class DeferComponentUpdateOperation {
     RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
 };
 
+/** `ValidateAuthorizationTokenResult`: response, modeled error or RPC error. */
+using ValidateAuthorizationTokenResult = eventstreamrpc::OperationResult<ValidateAuthorizationTokenResponse>;
+
+/**
+ * `ValidateAuthorizationTokenOperation` (`aws.greengrass#ValidateAuthorizationToken`): Validates a token (the nucleus serves it to aws.greengrass.StreamManager only). Move-only; obtained from
+ * `GreengrassCoreIpcClient::NewValidateAuthorizationToken()`.
+ */
+class ValidateAuthorizationTokenOperation {
+  public:
+    explicit ValidateAuthorizationTokenOperation(detail::ClientHandle client) noexcept : m_client(std::move(client)) {}
+    ValidateAuthorizationTokenOperation(ValidateAuthorizationTokenOperation &&) noexcept = default;
+    ValidateAuthorizationTokenOperation &operator=(ValidateAuthorizationTokenOperation &&) noexcept = default;
+    ValidateAuthorizationTokenOperation(const ValidateAuthorizationTokenOperation &) = delete;
+    ValidateAuthorizationTokenOperation &operator=(const ValidateAuthorizationTokenOperation &) = delete;
+
+    /**
+     * Sends the request (written on the calling thread when the socket allows). The returned future is ready
+     * once the request has been handed to the connection; `onMessageFlushCallback`, if set, is called before
+     * this returns.
+     */
+    std::future<RpcError> Activate(const ValidateAuthorizationTokenRequest &request,
+                                   OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+        RpcError status = Start(request);
+        if (onMessageFlushCallback) {
+            try {
+                onMessageFlushCallback(status ? 0 : status.crtError);
+            } catch (...) {
+            }
+        }
+        return eventstreamrpc::MakeReadyFuture(status);
+    }
+
+    /**
+     * The result future (see `OperationFuture`). Waiting on it reads the answer on the waiting thread (one
+     * wake-up per round trip).
+     */
+    OperationFuture<ValidateAuthorizationTokenResult> GetResult() noexcept {
+        if (!m_call) {
+            return OperationFuture<ValidateAuthorizationTokenResult>::Ready(ValidateAuthorizationTokenResult(m_startError));
+        }
+        struct Source : OperationFuture<ValidateAuthorizationTokenResult>::Source {
+            std::shared_ptr<ggipc_call> call;
+            bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call.get(), ms); }
+            ValidateAuthorizationTokenResult Take() noexcept override {
+                ggipc_validate_authorization_token_response *response = nullptr;
+                detail::ErrorPtr e(ggipc_call_validate_authorization_token_response(call.get(), &response));
+                if (e) {
+                    return detail::MakeResult<ValidateAuthorizationTokenResponse>(e.get());
+                }
+                try {
+                    ValidateAuthorizationTokenResult r(ValidateAuthorizationTokenResponse::FromC(response));
+                    ggipc_validate_authorization_token_response_free(response);
+                    return r;
+                } catch (...) {
+                    ggipc_validate_authorization_token_response_free(response);
+                    return ValidateAuthorizationTokenResult(detail::OutOfMemory());
+                }
+            }
+        };
+        try {
+            auto s = std::make_shared<Source>();
+            s->call = m_call;
+            return OperationFuture<ValidateAuthorizationTokenResult>(std::move(s));
+        } catch (...) {
+            return OperationFuture<ValidateAuthorizationTokenResult>::Ready(ValidateAuthorizationTokenResult(detail::OutOfMemory()));
+        }
+    }
+
+    /** Nothing to close for a request/response operation; returns a ready, successful future. */
+    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+        if (onMessageFlushCallback) {
+            try {
+                onMessageFlushCallback(0);
+            } catch (...) {
+            }
+        }
+        return eventstreamrpc::MakeReadyFuture(RpcError());
+    }
+
+  private:
+    RpcError Start(const ValidateAuthorizationTokenRequest &request) noexcept {
+        if (!m_client) {
+            m_startError = detail::NotConnected();
+            return m_startError;
+        }
+        ValidateAuthorizationTokenRequest::CHandle req;
+        detail::ErrorPtr err = request.ToC(req);
+        if (err || !req) {
+            m_startError = err ? RpcError::FromError(err.get()) : detail::OutOfMemory();
+            return m_startError;
+        }
+        ggipc_call *call = nullptr;
+        err.reset(ggipc_client_validate_authorization_token_begin(m_client.get(), req.get(), &call));
+        if (err) {
+            m_startError = RpcError::FromError(err.get());
+            return m_startError;
+        }
+        try {
+            m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
+        } catch (...) {
+            ggipc_call_free(call);
+            m_startError = detail::OutOfMemory();
+            return m_startError;
+        }
+        return RpcError();
+    }
+
+    detail::ClientHandle m_client;
+    std::shared_ptr<ggipc_call> m_call;
+    RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
+};
+
+/** `RestartComponentResult`: response, modeled error or RPC error. */
+using RestartComponentResult = eventstreamrpc::OperationResult<RestartComponentResponse>;
+
+/**
+ * `RestartComponentOperation` (`aws.greengrass#RestartComponent`): Restarts a component (Greengrass CLI operation). Move-only; obtained from
+ * `GreengrassCoreIpcClient::NewRestartComponent()`.
+ */
+class RestartComponentOperation {
+  public:
+    explicit RestartComponentOperation(detail::ClientHandle client) noexcept : m_client(std::move(client)) {}
+    RestartComponentOperation(RestartComponentOperation &&) noexcept = default;
+    RestartComponentOperation &operator=(RestartComponentOperation &&) noexcept = default;
+    RestartComponentOperation(const RestartComponentOperation &) = delete;
+    RestartComponentOperation &operator=(const RestartComponentOperation &) = delete;
+
+    /**
+     * Sends the request (written on the calling thread when the socket allows). The returned future is ready
+     * once the request has been handed to the connection; `onMessageFlushCallback`, if set, is called before
+     * this returns.
+     */
+    std::future<RpcError> Activate(const RestartComponentRequest &request,
+                                   OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+        RpcError status = Start(request);
+        if (onMessageFlushCallback) {
+            try {
+                onMessageFlushCallback(status ? 0 : status.crtError);
+            } catch (...) {
+            }
+        }
+        return eventstreamrpc::MakeReadyFuture(status);
+    }
+
+    /**
+     * The result future (see `OperationFuture`). Waiting on it reads the answer on the waiting thread (one
+     * wake-up per round trip).
+     */
+    OperationFuture<RestartComponentResult> GetResult() noexcept {
+        if (!m_call) {
+            return OperationFuture<RestartComponentResult>::Ready(RestartComponentResult(m_startError));
+        }
+        struct Source : OperationFuture<RestartComponentResult>::Source {
+            std::shared_ptr<ggipc_call> call;
+            bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call.get(), ms); }
+            RestartComponentResult Take() noexcept override {
+                ggipc_restart_component_response *response = nullptr;
+                detail::ErrorPtr e(ggipc_call_restart_component_response(call.get(), &response));
+                if (e) {
+                    return detail::MakeResult<RestartComponentResponse>(e.get());
+                }
+                try {
+                    RestartComponentResult r(RestartComponentResponse::FromC(response));
+                    ggipc_restart_component_response_free(response);
+                    return r;
+                } catch (...) {
+                    ggipc_restart_component_response_free(response);
+                    return RestartComponentResult(detail::OutOfMemory());
+                }
+            }
+        };
+        try {
+            auto s = std::make_shared<Source>();
+            s->call = m_call;
+            return OperationFuture<RestartComponentResult>(std::move(s));
+        } catch (...) {
+            return OperationFuture<RestartComponentResult>::Ready(RestartComponentResult(detail::OutOfMemory()));
+        }
+    }
+
+    /** Nothing to close for a request/response operation; returns a ready, successful future. */
+    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+        if (onMessageFlushCallback) {
+            try {
+                onMessageFlushCallback(0);
+            } catch (...) {
+            }
+        }
+        return eventstreamrpc::MakeReadyFuture(RpcError());
+    }
+
+  private:
+    RpcError Start(const RestartComponentRequest &request) noexcept {
+        if (!m_client) {
+            m_startError = detail::NotConnected();
+            return m_startError;
+        }
+        RestartComponentRequest::CHandle req;
+        detail::ErrorPtr err = request.ToC(req);
+        if (err || !req) {
+            m_startError = err ? RpcError::FromError(err.get()) : detail::OutOfMemory();
+            return m_startError;
+        }
+        ggipc_call *call = nullptr;
+        err.reset(ggipc_client_restart_component_begin(m_client.get(), req.get(), &call));
+        if (err) {
+            m_startError = RpcError::FromError(err.get());
+            return m_startError;
+        }
+        try {
+            m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
+        } catch (...) {
+            ggipc_call_free(call);
+            m_startError = detail::OutOfMemory();
+            return m_startError;
+        }
+        return RpcError();
+    }
+
+    detail::ClientHandle m_client;
+    std::shared_ptr<ggipc_call> m_call;
+    RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
+};
+
+/** `StopComponentResult`: response, modeled error or RPC error. */
+using StopComponentResult = eventstreamrpc::OperationResult<StopComponentResponse>;
+
+/**
+ * `StopComponentOperation` (`aws.greengrass#StopComponent`): Stops a component (Greengrass CLI operation). Move-only; obtained from
+ * `GreengrassCoreIpcClient::NewStopComponent()`.
+ */
+class StopComponentOperation {
+  public:
+    explicit StopComponentOperation(detail::ClientHandle client) noexcept : m_client(std::move(client)) {}
+    StopComponentOperation(StopComponentOperation &&) noexcept = default;
+    StopComponentOperation &operator=(StopComponentOperation &&) noexcept = default;
+    StopComponentOperation(const StopComponentOperation &) = delete;
+    StopComponentOperation &operator=(const StopComponentOperation &) = delete;
+
+    /**
+     * Sends the request (written on the calling thread when the socket allows). The returned future is ready
+     * once the request has been handed to the connection; `onMessageFlushCallback`, if set, is called before
+     * this returns.
+     */
+    std::future<RpcError> Activate(const StopComponentRequest &request,
+                                   OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+        RpcError status = Start(request);
+        if (onMessageFlushCallback) {
+            try {
+                onMessageFlushCallback(status ? 0 : status.crtError);
+            } catch (...) {
+            }
+        }
+        return eventstreamrpc::MakeReadyFuture(status);
+    }
+
+    /**
+     * The result future (see `OperationFuture`). Waiting on it reads the answer on the waiting thread (one
+     * wake-up per round trip).
+     */
+    OperationFuture<StopComponentResult> GetResult() noexcept {
+        if (!m_call) {
+            return OperationFuture<StopComponentResult>::Ready(StopComponentResult(m_startError));
+        }
+        struct Source : OperationFuture<StopComponentResult>::Source {
+            std::shared_ptr<ggipc_call> call;
+            bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call.get(), ms); }
+            StopComponentResult Take() noexcept override {
+                ggipc_stop_component_response *response = nullptr;
+                detail::ErrorPtr e(ggipc_call_stop_component_response(call.get(), &response));
+                if (e) {
+                    return detail::MakeResult<StopComponentResponse>(e.get());
+                }
+                try {
+                    StopComponentResult r(StopComponentResponse::FromC(response));
+                    ggipc_stop_component_response_free(response);
+                    return r;
+                } catch (...) {
+                    ggipc_stop_component_response_free(response);
+                    return StopComponentResult(detail::OutOfMemory());
+                }
+            }
+        };
+        try {
+            auto s = std::make_shared<Source>();
+            s->call = m_call;
+            return OperationFuture<StopComponentResult>(std::move(s));
+        } catch (...) {
+            return OperationFuture<StopComponentResult>::Ready(StopComponentResult(detail::OutOfMemory()));
+        }
+    }
+
+    /** Nothing to close for a request/response operation; returns a ready, successful future. */
+    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+        if (onMessageFlushCallback) {
+            try {
+                onMessageFlushCallback(0);
+            } catch (...) {
+            }
+        }
+        return eventstreamrpc::MakeReadyFuture(RpcError());
+    }
+
+  private:
+    RpcError Start(const StopComponentRequest &request) noexcept {
+        if (!m_client) {
+            m_startError = detail::NotConnected();
+            return m_startError;
+        }
+        StopComponentRequest::CHandle req;
+        detail::ErrorPtr err = request.ToC(req);
+        if (err || !req) {
+            m_startError = err ? RpcError::FromError(err.get()) : detail::OutOfMemory();
+            return m_startError;
+        }
+        ggipc_call *call = nullptr;
+        err.reset(ggipc_client_stop_component_begin(m_client.get(), req.get(), &call));
+        if (err) {
+            m_startError = RpcError::FromError(err.get());
+            return m_startError;
+        }
+        try {
+            m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
+        } catch (...) {
+            ggipc_call_free(call);
+            m_startError = detail::OutOfMemory();
+            return m_startError;
+        }
+        return RpcError();
+    }
+
+    detail::ClientHandle m_client;
+    std::shared_ptr<ggipc_call> m_call;
+    RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
+};
+
+/** `GetComponentDetailsResult`: response, modeled error or RPC error. */
+using GetComponentDetailsResult = eventstreamrpc::OperationResult<GetComponentDetailsResponse>;
+
+/**
+ * `GetComponentDetailsOperation` (`aws.greengrass#GetComponentDetails`): Reads a component's version, state and configuration (Greengrass CLI operation). Move-only; obtained from
+ * `GreengrassCoreIpcClient::NewGetComponentDetails()`.
+ */
+class GetComponentDetailsOperation {
+  public:
+    explicit GetComponentDetailsOperation(detail::ClientHandle client) noexcept : m_client(std::move(client)) {}
+    GetComponentDetailsOperation(GetComponentDetailsOperation &&) noexcept = default;
+    GetComponentDetailsOperation &operator=(GetComponentDetailsOperation &&) noexcept = default;
+    GetComponentDetailsOperation(const GetComponentDetailsOperation &) = delete;
+    GetComponentDetailsOperation &operator=(const GetComponentDetailsOperation &) = delete;
+
+    /**
+     * Sends the request (written on the calling thread when the socket allows). The returned future is ready
+     * once the request has been handed to the connection; `onMessageFlushCallback`, if set, is called before
+     * this returns.
+     */
+    std::future<RpcError> Activate(const GetComponentDetailsRequest &request,
+                                   OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+        RpcError status = Start(request);
+        if (onMessageFlushCallback) {
+            try {
+                onMessageFlushCallback(status ? 0 : status.crtError);
+            } catch (...) {
+            }
+        }
+        return eventstreamrpc::MakeReadyFuture(status);
+    }
+
+    /**
+     * The result future (see `OperationFuture`). Waiting on it reads the answer on the waiting thread (one
+     * wake-up per round trip).
+     */
+    OperationFuture<GetComponentDetailsResult> GetResult() noexcept {
+        if (!m_call) {
+            return OperationFuture<GetComponentDetailsResult>::Ready(GetComponentDetailsResult(m_startError));
+        }
+        struct Source : OperationFuture<GetComponentDetailsResult>::Source {
+            std::shared_ptr<ggipc_call> call;
+            bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call.get(), ms); }
+            GetComponentDetailsResult Take() noexcept override {
+                ggipc_get_component_details_response *response = nullptr;
+                detail::ErrorPtr e(ggipc_call_get_component_details_response(call.get(), &response));
+                if (e) {
+                    return detail::MakeResult<GetComponentDetailsResponse>(e.get());
+                }
+                try {
+                    GetComponentDetailsResult r(GetComponentDetailsResponse::FromC(response));
+                    ggipc_get_component_details_response_free(response);
+                    return r;
+                } catch (...) {
+                    ggipc_get_component_details_response_free(response);
+                    return GetComponentDetailsResult(detail::OutOfMemory());
+                }
+            }
+        };
+        try {
+            auto s = std::make_shared<Source>();
+            s->call = m_call;
+            return OperationFuture<GetComponentDetailsResult>(std::move(s));
+        } catch (...) {
+            return OperationFuture<GetComponentDetailsResult>::Ready(GetComponentDetailsResult(detail::OutOfMemory()));
+        }
+    }
+
+    /** Nothing to close for a request/response operation; returns a ready, successful future. */
+    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+        if (onMessageFlushCallback) {
+            try {
+                onMessageFlushCallback(0);
+            } catch (...) {
+            }
+        }
+        return eventstreamrpc::MakeReadyFuture(RpcError());
+    }
+
+  private:
+    RpcError Start(const GetComponentDetailsRequest &request) noexcept {
+        if (!m_client) {
+            m_startError = detail::NotConnected();
+            return m_startError;
+        }
+        GetComponentDetailsRequest::CHandle req;
+        detail::ErrorPtr err = request.ToC(req);
+        if (err || !req) {
+            m_startError = err ? RpcError::FromError(err.get()) : detail::OutOfMemory();
+            return m_startError;
+        }
+        ggipc_call *call = nullptr;
+        err.reset(ggipc_client_get_component_details_begin(m_client.get(), req.get(), &call));
+        if (err) {
+            m_startError = RpcError::FromError(err.get());
+            return m_startError;
+        }
+        try {
+            m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
+        } catch (...) {
+            ggipc_call_free(call);
+            m_startError = detail::OutOfMemory();
+            return m_startError;
+        }
+        return RpcError();
+    }
+
+    detail::ClientHandle m_client;
+    std::shared_ptr<ggipc_call> m_call;
+    RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
+};
+
+/** `ListComponentsResult`: response, modeled error or RPC error. */
+using ListComponentsResult = eventstreamrpc::OperationResult<ListComponentsResponse>;
+
+/**
+ * `ListComponentsOperation` (`aws.greengrass#ListComponents`): Lists the components the nucleus knows (Greengrass CLI operation). Move-only; obtained from
+ * `GreengrassCoreIpcClient::NewListComponents()`.
+ */
+class ListComponentsOperation {
+  public:
+    explicit ListComponentsOperation(detail::ClientHandle client) noexcept : m_client(std::move(client)) {}
+    ListComponentsOperation(ListComponentsOperation &&) noexcept = default;
+    ListComponentsOperation &operator=(ListComponentsOperation &&) noexcept = default;
+    ListComponentsOperation(const ListComponentsOperation &) = delete;
+    ListComponentsOperation &operator=(const ListComponentsOperation &) = delete;
+
+    /**
+     * Sends the request (written on the calling thread when the socket allows). The returned future is ready
+     * once the request has been handed to the connection; `onMessageFlushCallback`, if set, is called before
+     * this returns.
+     */
+    std::future<RpcError> Activate(const ListComponentsRequest &request,
+                                   OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+        RpcError status = Start(request);
+        if (onMessageFlushCallback) {
+            try {
+                onMessageFlushCallback(status ? 0 : status.crtError);
+            } catch (...) {
+            }
+        }
+        return eventstreamrpc::MakeReadyFuture(status);
+    }
+
+    /**
+     * The result future (see `OperationFuture`). Waiting on it reads the answer on the waiting thread (one
+     * wake-up per round trip).
+     */
+    OperationFuture<ListComponentsResult> GetResult() noexcept {
+        if (!m_call) {
+            return OperationFuture<ListComponentsResult>::Ready(ListComponentsResult(m_startError));
+        }
+        struct Source : OperationFuture<ListComponentsResult>::Source {
+            std::shared_ptr<ggipc_call> call;
+            bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call.get(), ms); }
+            ListComponentsResult Take() noexcept override {
+                ggipc_list_components_response *response = nullptr;
+                detail::ErrorPtr e(ggipc_call_list_components_response(call.get(), &response));
+                if (e) {
+                    return detail::MakeResult<ListComponentsResponse>(e.get());
+                }
+                try {
+                    ListComponentsResult r(ListComponentsResponse::FromC(response));
+                    ggipc_list_components_response_free(response);
+                    return r;
+                } catch (...) {
+                    ggipc_list_components_response_free(response);
+                    return ListComponentsResult(detail::OutOfMemory());
+                }
+            }
+        };
+        try {
+            auto s = std::make_shared<Source>();
+            s->call = m_call;
+            return OperationFuture<ListComponentsResult>(std::move(s));
+        } catch (...) {
+            return OperationFuture<ListComponentsResult>::Ready(ListComponentsResult(detail::OutOfMemory()));
+        }
+    }
+
+    /** Nothing to close for a request/response operation; returns a ready, successful future. */
+    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+        if (onMessageFlushCallback) {
+            try {
+                onMessageFlushCallback(0);
+            } catch (...) {
+            }
+        }
+        return eventstreamrpc::MakeReadyFuture(RpcError());
+    }
+
+  private:
+    RpcError Start(const ListComponentsRequest &request) noexcept {
+        if (!m_client) {
+            m_startError = detail::NotConnected();
+            return m_startError;
+        }
+        ListComponentsRequest::CHandle req;
+        detail::ErrorPtr err = request.ToC(req);
+        if (err || !req) {
+            m_startError = err ? RpcError::FromError(err.get()) : detail::OutOfMemory();
+            return m_startError;
+        }
+        ggipc_call *call = nullptr;
+        err.reset(ggipc_client_list_components_begin(m_client.get(), req.get(), &call));
+        if (err) {
+            m_startError = RpcError::FromError(err.get());
+            return m_startError;
+        }
+        try {
+            m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
+        } catch (...) {
+            ggipc_call_free(call);
+            m_startError = detail::OutOfMemory();
+            return m_startError;
+        }
+        return RpcError();
+    }
+
+    detail::ClientHandle m_client;
+    std::shared_ptr<ggipc_call> m_call;
+    RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
+};
+
+/** `PauseComponentResult`: response, modeled error or RPC error. */
+using PauseComponentResult = eventstreamrpc::OperationResult<PauseComponentResponse>;
+
+/**
+ * `PauseComponentOperation` (`aws.greengrass#PauseComponent`): Pauses a component's processes (the nucleus serves it on Linux). Move-only; obtained from
+ * `GreengrassCoreIpcClient::NewPauseComponent()`.
+ */
+class PauseComponentOperation {
+  public:
+    explicit PauseComponentOperation(detail::ClientHandle client) noexcept : m_client(std::move(client)) {}
+    PauseComponentOperation(PauseComponentOperation &&) noexcept = default;
+    PauseComponentOperation &operator=(PauseComponentOperation &&) noexcept = default;
+    PauseComponentOperation(const PauseComponentOperation &) = delete;
+    PauseComponentOperation &operator=(const PauseComponentOperation &) = delete;
+
+    /**
+     * Sends the request (written on the calling thread when the socket allows). The returned future is ready
+     * once the request has been handed to the connection; `onMessageFlushCallback`, if set, is called before
+     * this returns.
+     */
+    std::future<RpcError> Activate(const PauseComponentRequest &request,
+                                   OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+        RpcError status = Start(request);
+        if (onMessageFlushCallback) {
+            try {
+                onMessageFlushCallback(status ? 0 : status.crtError);
+            } catch (...) {
+            }
+        }
+        return eventstreamrpc::MakeReadyFuture(status);
+    }
+
+    /**
+     * The result future (see `OperationFuture`). Waiting on it reads the answer on the waiting thread (one
+     * wake-up per round trip).
+     */
+    OperationFuture<PauseComponentResult> GetResult() noexcept {
+        if (!m_call) {
+            return OperationFuture<PauseComponentResult>::Ready(PauseComponentResult(m_startError));
+        }
+        struct Source : OperationFuture<PauseComponentResult>::Source {
+            std::shared_ptr<ggipc_call> call;
+            bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call.get(), ms); }
+            PauseComponentResult Take() noexcept override {
+                ggipc_pause_component_response *response = nullptr;
+                detail::ErrorPtr e(ggipc_call_pause_component_response(call.get(), &response));
+                if (e) {
+                    return detail::MakeResult<PauseComponentResponse>(e.get());
+                }
+                try {
+                    PauseComponentResult r(PauseComponentResponse::FromC(response));
+                    ggipc_pause_component_response_free(response);
+                    return r;
+                } catch (...) {
+                    ggipc_pause_component_response_free(response);
+                    return PauseComponentResult(detail::OutOfMemory());
+                }
+            }
+        };
+        try {
+            auto s = std::make_shared<Source>();
+            s->call = m_call;
+            return OperationFuture<PauseComponentResult>(std::move(s));
+        } catch (...) {
+            return OperationFuture<PauseComponentResult>::Ready(PauseComponentResult(detail::OutOfMemory()));
+        }
+    }
+
+    /** Nothing to close for a request/response operation; returns a ready, successful future. */
+    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+        if (onMessageFlushCallback) {
+            try {
+                onMessageFlushCallback(0);
+            } catch (...) {
+            }
+        }
+        return eventstreamrpc::MakeReadyFuture(RpcError());
+    }
+
+  private:
+    RpcError Start(const PauseComponentRequest &request) noexcept {
+        if (!m_client) {
+            m_startError = detail::NotConnected();
+            return m_startError;
+        }
+        PauseComponentRequest::CHandle req;
+        detail::ErrorPtr err = request.ToC(req);
+        if (err || !req) {
+            m_startError = err ? RpcError::FromError(err.get()) : detail::OutOfMemory();
+            return m_startError;
+        }
+        ggipc_call *call = nullptr;
+        err.reset(ggipc_client_pause_component_begin(m_client.get(), req.get(), &call));
+        if (err) {
+            m_startError = RpcError::FromError(err.get());
+            return m_startError;
+        }
+        try {
+            m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
+        } catch (...) {
+            ggipc_call_free(call);
+            m_startError = detail::OutOfMemory();
+            return m_startError;
+        }
+        return RpcError();
+    }
+
+    detail::ClientHandle m_client;
+    std::shared_ptr<ggipc_call> m_call;
+    RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
+};
+
+/** `ResumeComponentResult`: response, modeled error or RPC error. */
+using ResumeComponentResult = eventstreamrpc::OperationResult<ResumeComponentResponse>;
+
+/**
+ * `ResumeComponentOperation` (`aws.greengrass#ResumeComponent`): Resumes a paused component. Move-only; obtained from
+ * `GreengrassCoreIpcClient::NewResumeComponent()`.
+ */
+class ResumeComponentOperation {
+  public:
+    explicit ResumeComponentOperation(detail::ClientHandle client) noexcept : m_client(std::move(client)) {}
+    ResumeComponentOperation(ResumeComponentOperation &&) noexcept = default;
+    ResumeComponentOperation &operator=(ResumeComponentOperation &&) noexcept = default;
+    ResumeComponentOperation(const ResumeComponentOperation &) = delete;
+    ResumeComponentOperation &operator=(const ResumeComponentOperation &) = delete;
+
+    /**
+     * Sends the request (written on the calling thread when the socket allows). The returned future is ready
+     * once the request has been handed to the connection; `onMessageFlushCallback`, if set, is called before
+     * this returns.
+     */
+    std::future<RpcError> Activate(const ResumeComponentRequest &request,
+                                   OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+        RpcError status = Start(request);
+        if (onMessageFlushCallback) {
+            try {
+                onMessageFlushCallback(status ? 0 : status.crtError);
+            } catch (...) {
+            }
+        }
+        return eventstreamrpc::MakeReadyFuture(status);
+    }
+
+    /**
+     * The result future (see `OperationFuture`). Waiting on it reads the answer on the waiting thread (one
+     * wake-up per round trip).
+     */
+    OperationFuture<ResumeComponentResult> GetResult() noexcept {
+        if (!m_call) {
+            return OperationFuture<ResumeComponentResult>::Ready(ResumeComponentResult(m_startError));
+        }
+        struct Source : OperationFuture<ResumeComponentResult>::Source {
+            std::shared_ptr<ggipc_call> call;
+            bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call.get(), ms); }
+            ResumeComponentResult Take() noexcept override {
+                ggipc_resume_component_response *response = nullptr;
+                detail::ErrorPtr e(ggipc_call_resume_component_response(call.get(), &response));
+                if (e) {
+                    return detail::MakeResult<ResumeComponentResponse>(e.get());
+                }
+                try {
+                    ResumeComponentResult r(ResumeComponentResponse::FromC(response));
+                    ggipc_resume_component_response_free(response);
+                    return r;
+                } catch (...) {
+                    ggipc_resume_component_response_free(response);
+                    return ResumeComponentResult(detail::OutOfMemory());
+                }
+            }
+        };
+        try {
+            auto s = std::make_shared<Source>();
+            s->call = m_call;
+            return OperationFuture<ResumeComponentResult>(std::move(s));
+        } catch (...) {
+            return OperationFuture<ResumeComponentResult>::Ready(ResumeComponentResult(detail::OutOfMemory()));
+        }
+    }
+
+    /** Nothing to close for a request/response operation; returns a ready, successful future. */
+    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+        if (onMessageFlushCallback) {
+            try {
+                onMessageFlushCallback(0);
+            } catch (...) {
+            }
+        }
+        return eventstreamrpc::MakeReadyFuture(RpcError());
+    }
+
+  private:
+    RpcError Start(const ResumeComponentRequest &request) noexcept {
+        if (!m_client) {
+            m_startError = detail::NotConnected();
+            return m_startError;
+        }
+        ResumeComponentRequest::CHandle req;
+        detail::ErrorPtr err = request.ToC(req);
+        if (err || !req) {
+            m_startError = err ? RpcError::FromError(err.get()) : detail::OutOfMemory();
+            return m_startError;
+        }
+        ggipc_call *call = nullptr;
+        err.reset(ggipc_client_resume_component_begin(m_client.get(), req.get(), &call));
+        if (err) {
+            m_startError = RpcError::FromError(err.get());
+            return m_startError;
+        }
+        try {
+            m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
+        } catch (...) {
+            ggipc_call_free(call);
+            m_startError = detail::OutOfMemory();
+            return m_startError;
+        }
+        return RpcError();
+    }
+
+    detail::ClientHandle m_client;
+    std::shared_ptr<ggipc_call> m_call;
+    RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
+};
+
 namespace detail {
 
 /** The `New<Op>()` factories of the generated operations, mixed into `GreengrassCoreIpcClient`. */
@@ -1718,6 +2502,20 @@ class GeneratedOperations {
     }
     /** `DeferComponentUpdate`: a new operation on this client's connection. */
     DeferComponentUpdateOperation NewDeferComponentUpdate() noexcept { return DeferComponentUpdateOperation(Self().Handle()); }
+    /** `ValidateAuthorizationToken`: a new operation on this client's connection. */
+    ValidateAuthorizationTokenOperation NewValidateAuthorizationToken() noexcept { return ValidateAuthorizationTokenOperation(Self().Handle()); }
+    /** `RestartComponent`: a new operation on this client's connection. */
+    RestartComponentOperation NewRestartComponent() noexcept { return RestartComponentOperation(Self().Handle()); }
+    /** `StopComponent`: a new operation on this client's connection. */
+    StopComponentOperation NewStopComponent() noexcept { return StopComponentOperation(Self().Handle()); }
+    /** `GetComponentDetails`: a new operation on this client's connection. */
+    GetComponentDetailsOperation NewGetComponentDetails() noexcept { return GetComponentDetailsOperation(Self().Handle()); }
+    /** `ListComponents`: a new operation on this client's connection. */
+    ListComponentsOperation NewListComponents() noexcept { return ListComponentsOperation(Self().Handle()); }
+    /** `PauseComponent`: a new operation on this client's connection. */
+    PauseComponentOperation NewPauseComponent() noexcept { return PauseComponentOperation(Self().Handle()); }
+    /** `ResumeComponent`: a new operation on this client's connection. */
+    ResumeComponentOperation NewResumeComponent() noexcept { return ResumeComponentOperation(Self().Handle()); }
 
   private:
     const Client &Self() const noexcept { return static_cast<const Client &>(*this); }

@@ -250,6 +250,79 @@ class Operations:
             _payload["recheckAfterMs"] = recheck_after_ms
         return await self._call("aws.greengrass#DeferComponentUpdate", _payload, model.DeferComponentUpdateResponse)
 
+    async def validate_authorization_token(
+        self,
+        *,
+        token: typing.Optional[str] = None,
+    ) -> model.ValidateAuthorizationTokenResponse:
+        """Validates a token (the nucleus serves it to aws.greengrass.StreamManager only). Raises the modeled error on refusal."""
+        _payload: typing.Dict[str, typing.Any] = {}
+        if token is not None:
+            _payload["token"] = token
+        return await self._call("aws.greengrass#ValidateAuthorizationToken", _payload, model.ValidateAuthorizationTokenResponse)
+
+    async def restart_component(
+        self,
+        *,
+        component_name: typing.Optional[str] = None,
+    ) -> model.RestartComponentResponse:
+        """Restarts a component (Greengrass CLI operation). Raises the modeled error on refusal."""
+        _payload: typing.Dict[str, typing.Any] = {}
+        if component_name is not None:
+            _payload["componentName"] = component_name
+        return await self._call("aws.greengrass#RestartComponent", _payload, model.RestartComponentResponse)
+
+    async def stop_component(
+        self,
+        *,
+        component_name: typing.Optional[str] = None,
+    ) -> model.StopComponentResponse:
+        """Stops a component (Greengrass CLI operation). Raises the modeled error on refusal."""
+        _payload: typing.Dict[str, typing.Any] = {}
+        if component_name is not None:
+            _payload["componentName"] = component_name
+        return await self._call("aws.greengrass#StopComponent", _payload, model.StopComponentResponse)
+
+    async def get_component_details(
+        self,
+        *,
+        component_name: typing.Optional[str] = None,
+    ) -> model.GetComponentDetailsResponse:
+        """Reads a component's version, state and configuration (Greengrass CLI operation). Raises the modeled error on refusal."""
+        _payload: typing.Dict[str, typing.Any] = {}
+        if component_name is not None:
+            _payload["componentName"] = component_name
+        return await self._call("aws.greengrass#GetComponentDetails", _payload, model.GetComponentDetailsResponse)
+
+    async def list_components(
+        self,
+    ) -> model.ListComponentsResponse:
+        """Lists the components the nucleus knows (Greengrass CLI operation). Raises the modeled error on refusal."""
+        _payload: typing.Dict[str, typing.Any] = {}
+        return await self._call("aws.greengrass#ListComponents", _payload, model.ListComponentsResponse)
+
+    async def pause_component(
+        self,
+        *,
+        component_name: typing.Optional[str] = None,
+    ) -> model.PauseComponentResponse:
+        """Pauses a component's processes (the nucleus serves it on Linux). Raises the modeled error on refusal."""
+        _payload: typing.Dict[str, typing.Any] = {}
+        if component_name is not None:
+            _payload["componentName"] = component_name
+        return await self._call("aws.greengrass#PauseComponent", _payload, model.PauseComponentResponse)
+
+    async def resume_component(
+        self,
+        *,
+        component_name: typing.Optional[str] = None,
+    ) -> model.ResumeComponentResponse:
+        """Resumes a paused component. Raises the modeled error on refusal."""
+        _payload: typing.Dict[str, typing.Any] = {}
+        if component_name is not None:
+            _payload["componentName"] = component_name
+        return await self._call("aws.greengrass#ResumeComponent", _payload, model.ResumeComponentResponse)
+
 
 # referenced by the annotations
 _ = datetime

@@ -275,6 +275,146 @@ impl Client {
         self.request(&DEFER_COMPONENT_UPDATE, &request, Some(timeout))
             .await
     }
+
+    /// ValidateAuthorizationToken: Validates a token (the nucleus serves it to aws.greengrass.StreamManager only).
+    ///
+    /// Resolves with the server's response. Bounded by the client's operation timeout.
+    pub async fn validate_authorization_token(
+        &self,
+        request: ValidateAuthorizationTokenRequest,
+    ) -> Result<ValidateAuthorizationTokenResponse> {
+        self.request(&VALIDATE_AUTHORIZATION_TOKEN, &request, None)
+            .await
+    }
+
+    /// [`validate_authorization_token`](Self::validate_authorization_token) with an explicit timeout.
+    pub async fn validate_authorization_token_with_timeout(
+        &self,
+        request: ValidateAuthorizationTokenRequest,
+        timeout: Duration,
+    ) -> Result<ValidateAuthorizationTokenResponse> {
+        self.request(&VALIDATE_AUTHORIZATION_TOKEN, &request, Some(timeout))
+            .await
+    }
+
+    /// RestartComponent: Restarts a component (Greengrass CLI operation).
+    ///
+    /// Resolves with the server's response. Bounded by the client's operation timeout.
+    pub async fn restart_component(
+        &self,
+        request: RestartComponentRequest,
+    ) -> Result<RestartComponentResponse> {
+        self.request(&RESTART_COMPONENT, &request, None).await
+    }
+
+    /// [`restart_component`](Self::restart_component) with an explicit timeout.
+    pub async fn restart_component_with_timeout(
+        &self,
+        request: RestartComponentRequest,
+        timeout: Duration,
+    ) -> Result<RestartComponentResponse> {
+        self.request(&RESTART_COMPONENT, &request, Some(timeout))
+            .await
+    }
+
+    /// StopComponent: Stops a component (Greengrass CLI operation).
+    ///
+    /// Resolves with the server's response. Bounded by the client's operation timeout.
+    pub async fn stop_component(
+        &self,
+        request: StopComponentRequest,
+    ) -> Result<StopComponentResponse> {
+        self.request(&STOP_COMPONENT, &request, None).await
+    }
+
+    /// [`stop_component`](Self::stop_component) with an explicit timeout.
+    pub async fn stop_component_with_timeout(
+        &self,
+        request: StopComponentRequest,
+        timeout: Duration,
+    ) -> Result<StopComponentResponse> {
+        self.request(&STOP_COMPONENT, &request, Some(timeout)).await
+    }
+
+    /// GetComponentDetails: Reads a component's version, state and configuration (Greengrass CLI operation).
+    ///
+    /// Resolves with the server's response. Bounded by the client's operation timeout.
+    pub async fn get_component_details(
+        &self,
+        request: GetComponentDetailsRequest,
+    ) -> Result<GetComponentDetailsResponse> {
+        self.request(&GET_COMPONENT_DETAILS, &request, None).await
+    }
+
+    /// [`get_component_details`](Self::get_component_details) with an explicit timeout.
+    pub async fn get_component_details_with_timeout(
+        &self,
+        request: GetComponentDetailsRequest,
+        timeout: Duration,
+    ) -> Result<GetComponentDetailsResponse> {
+        self.request(&GET_COMPONENT_DETAILS, &request, Some(timeout))
+            .await
+    }
+
+    /// ListComponents: Lists the components the nucleus knows (Greengrass CLI operation).
+    ///
+    /// Resolves with the server's response. Bounded by the client's operation timeout.
+    pub async fn list_components(
+        &self,
+        request: ListComponentsRequest,
+    ) -> Result<ListComponentsResponse> {
+        self.request(&LIST_COMPONENTS, &request, None).await
+    }
+
+    /// [`list_components`](Self::list_components) with an explicit timeout.
+    pub async fn list_components_with_timeout(
+        &self,
+        request: ListComponentsRequest,
+        timeout: Duration,
+    ) -> Result<ListComponentsResponse> {
+        self.request(&LIST_COMPONENTS, &request, Some(timeout))
+            .await
+    }
+
+    /// PauseComponent: Pauses a component's processes (the nucleus serves it on Linux).
+    ///
+    /// Resolves with the server's response. Bounded by the client's operation timeout.
+    pub async fn pause_component(
+        &self,
+        request: PauseComponentRequest,
+    ) -> Result<PauseComponentResponse> {
+        self.request(&PAUSE_COMPONENT, &request, None).await
+    }
+
+    /// [`pause_component`](Self::pause_component) with an explicit timeout.
+    pub async fn pause_component_with_timeout(
+        &self,
+        request: PauseComponentRequest,
+        timeout: Duration,
+    ) -> Result<PauseComponentResponse> {
+        self.request(&PAUSE_COMPONENT, &request, Some(timeout))
+            .await
+    }
+
+    /// ResumeComponent: Resumes a paused component.
+    ///
+    /// Resolves with the server's response. Bounded by the client's operation timeout.
+    pub async fn resume_component(
+        &self,
+        request: ResumeComponentRequest,
+    ) -> Result<ResumeComponentResponse> {
+        self.request(&RESUME_COMPONENT, &request, None).await
+    }
+
+    /// [`resume_component`](Self::resume_component) with an explicit timeout.
+    pub async fn resume_component_with_timeout(
+        &self,
+        request: ResumeComponentRequest,
+        timeout: Duration,
+    ) -> Result<ResumeComponentResponse> {
+        self.request(&RESUME_COMPONENT, &request, Some(timeout))
+            .await
+    }
 }
 
 impl blocking::Client {
@@ -528,6 +668,136 @@ impl blocking::Client {
         timeout: Duration,
     ) -> Result<DeferComponentUpdateResponse> {
         self.request(&DEFER_COMPONENT_UPDATE, &request, Some(timeout))
+    }
+
+    /// ValidateAuthorizationToken: Validates a token (the nucleus serves it to aws.greengrass.StreamManager only).
+    ///
+    /// Resolves with the server's response. Bounded by the client's operation timeout.
+    pub fn validate_authorization_token(
+        &self,
+        request: ValidateAuthorizationTokenRequest,
+    ) -> Result<ValidateAuthorizationTokenResponse> {
+        self.request(&VALIDATE_AUTHORIZATION_TOKEN, &request, None)
+    }
+
+    /// [`validate_authorization_token`](Self::validate_authorization_token) with an explicit timeout.
+    pub fn validate_authorization_token_with_timeout(
+        &self,
+        request: ValidateAuthorizationTokenRequest,
+        timeout: Duration,
+    ) -> Result<ValidateAuthorizationTokenResponse> {
+        self.request(&VALIDATE_AUTHORIZATION_TOKEN, &request, Some(timeout))
+    }
+
+    /// RestartComponent: Restarts a component (Greengrass CLI operation).
+    ///
+    /// Resolves with the server's response. Bounded by the client's operation timeout.
+    pub fn restart_component(
+        &self,
+        request: RestartComponentRequest,
+    ) -> Result<RestartComponentResponse> {
+        self.request(&RESTART_COMPONENT, &request, None)
+    }
+
+    /// [`restart_component`](Self::restart_component) with an explicit timeout.
+    pub fn restart_component_with_timeout(
+        &self,
+        request: RestartComponentRequest,
+        timeout: Duration,
+    ) -> Result<RestartComponentResponse> {
+        self.request(&RESTART_COMPONENT, &request, Some(timeout))
+    }
+
+    /// StopComponent: Stops a component (Greengrass CLI operation).
+    ///
+    /// Resolves with the server's response. Bounded by the client's operation timeout.
+    pub fn stop_component(&self, request: StopComponentRequest) -> Result<StopComponentResponse> {
+        self.request(&STOP_COMPONENT, &request, None)
+    }
+
+    /// [`stop_component`](Self::stop_component) with an explicit timeout.
+    pub fn stop_component_with_timeout(
+        &self,
+        request: StopComponentRequest,
+        timeout: Duration,
+    ) -> Result<StopComponentResponse> {
+        self.request(&STOP_COMPONENT, &request, Some(timeout))
+    }
+
+    /// GetComponentDetails: Reads a component's version, state and configuration (Greengrass CLI operation).
+    ///
+    /// Resolves with the server's response. Bounded by the client's operation timeout.
+    pub fn get_component_details(
+        &self,
+        request: GetComponentDetailsRequest,
+    ) -> Result<GetComponentDetailsResponse> {
+        self.request(&GET_COMPONENT_DETAILS, &request, None)
+    }
+
+    /// [`get_component_details`](Self::get_component_details) with an explicit timeout.
+    pub fn get_component_details_with_timeout(
+        &self,
+        request: GetComponentDetailsRequest,
+        timeout: Duration,
+    ) -> Result<GetComponentDetailsResponse> {
+        self.request(&GET_COMPONENT_DETAILS, &request, Some(timeout))
+    }
+
+    /// ListComponents: Lists the components the nucleus knows (Greengrass CLI operation).
+    ///
+    /// Resolves with the server's response. Bounded by the client's operation timeout.
+    pub fn list_components(
+        &self,
+        request: ListComponentsRequest,
+    ) -> Result<ListComponentsResponse> {
+        self.request(&LIST_COMPONENTS, &request, None)
+    }
+
+    /// [`list_components`](Self::list_components) with an explicit timeout.
+    pub fn list_components_with_timeout(
+        &self,
+        request: ListComponentsRequest,
+        timeout: Duration,
+    ) -> Result<ListComponentsResponse> {
+        self.request(&LIST_COMPONENTS, &request, Some(timeout))
+    }
+
+    /// PauseComponent: Pauses a component's processes (the nucleus serves it on Linux).
+    ///
+    /// Resolves with the server's response. Bounded by the client's operation timeout.
+    pub fn pause_component(
+        &self,
+        request: PauseComponentRequest,
+    ) -> Result<PauseComponentResponse> {
+        self.request(&PAUSE_COMPONENT, &request, None)
+    }
+
+    /// [`pause_component`](Self::pause_component) with an explicit timeout.
+    pub fn pause_component_with_timeout(
+        &self,
+        request: PauseComponentRequest,
+        timeout: Duration,
+    ) -> Result<PauseComponentResponse> {
+        self.request(&PAUSE_COMPONENT, &request, Some(timeout))
+    }
+
+    /// ResumeComponent: Resumes a paused component.
+    ///
+    /// Resolves with the server's response. Bounded by the client's operation timeout.
+    pub fn resume_component(
+        &self,
+        request: ResumeComponentRequest,
+    ) -> Result<ResumeComponentResponse> {
+        self.request(&RESUME_COMPONENT, &request, None)
+    }
+
+    /// [`resume_component`](Self::resume_component) with an explicit timeout.
+    pub fn resume_component_with_timeout(
+        &self,
+        request: ResumeComponentRequest,
+        timeout: Duration,
+    ) -> Result<ResumeComponentResponse> {
+        self.request(&RESUME_COMPONENT, &request, Some(timeout))
     }
 }
 

@@ -296,6 +296,137 @@ impl ReportedLifecycleState {
 
 super::wire_enum_impls!(ReportedLifecycleState);
 
+/// Whether a lifecycle request (RestartComponent, StopComponent) was accepted.
+///
+/// `aws.greengrass#RequestStatus`
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RequestStatus {
+    /// The request was accepted. (wire value `"SUCCEEDED"`)
+    Succeeded,
+    /// The request could not be carried out. (wire value `"FAILED"`)
+    Failed,
+}
+
+impl RequestStatus {
+    /// Every value, in model order.
+    pub const ALL: &'static [RequestStatus] = &[RequestStatus::Succeeded, RequestStatus::Failed];
+    /// How the nucleus names this enum in its error messages.
+    pub const LABEL: &'static str = "RequestStatus";
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestStatus::Succeeded => "SUCCEEDED",
+            RequestStatus::Failed => "FAILED",
+        }
+    }
+    /// The symbol.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            RequestStatus::Succeeded => "SUCCEEDED",
+            RequestStatus::Failed => "FAILED",
+        }
+    }
+    /// Parses a wire value.
+    pub fn from_wire(s: &str) -> Option<Self> {
+        match s {
+            "SUCCEEDED" => Some(RequestStatus::Succeeded),
+            "FAILED" => Some(RequestStatus::Failed),
+            _ => None,
+        }
+    }
+    /// Parses a wire value; an unknown one is refused with the nucleus' own error (`InvalidArgumentsError: Invalid RequestStatus value: <v>`).
+    pub fn parse(s: &str) -> crate::Result<Self> {
+        Self::from_wire(s).ok_or_else(|| super::invalid_enum_value(Self::LABEL, s))
+    }
+}
+
+super::wire_enum_impls!(RequestStatus);
+
+/// A component's state in the nucleus.
+///
+/// `aws.greengrass#LifecycleState`
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LifecycleState {
+    /// Running. (wire value `"RUNNING"`)
+    Running,
+    /// Failed; the nucleus is recovering it. (wire value `"ERRORED"`)
+    Errored,
+    /// Not started yet. (wire value `"NEW"`)
+    New,
+    /// Run exited successfully, or the component was stopped. (wire value `"FINISHED"`)
+    Finished,
+    /// Installed, not started. (wire value `"INSTALLED"`)
+    Installed,
+    /// Failed too often; the nucleus gave up on it. (wire value `"BROKEN"`)
+    Broken,
+    /// Starting. (wire value `"STARTING"`)
+    Starting,
+    /// Stopping. (wire value `"STOPPING"`)
+    Stopping,
+}
+
+impl LifecycleState {
+    /// Every value, in model order.
+    pub const ALL: &'static [LifecycleState] = &[
+        LifecycleState::Running,
+        LifecycleState::Errored,
+        LifecycleState::New,
+        LifecycleState::Finished,
+        LifecycleState::Installed,
+        LifecycleState::Broken,
+        LifecycleState::Starting,
+        LifecycleState::Stopping,
+    ];
+    /// How the nucleus names this enum in its error messages.
+    pub const LABEL: &'static str = "LifecycleState";
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LifecycleState::Running => "RUNNING",
+            LifecycleState::Errored => "ERRORED",
+            LifecycleState::New => "NEW",
+            LifecycleState::Finished => "FINISHED",
+            LifecycleState::Installed => "INSTALLED",
+            LifecycleState::Broken => "BROKEN",
+            LifecycleState::Starting => "STARTING",
+            LifecycleState::Stopping => "STOPPING",
+        }
+    }
+    /// The symbol.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            LifecycleState::Running => "RUNNING",
+            LifecycleState::Errored => "ERRORED",
+            LifecycleState::New => "NEW",
+            LifecycleState::Finished => "FINISHED",
+            LifecycleState::Installed => "INSTALLED",
+            LifecycleState::Broken => "BROKEN",
+            LifecycleState::Starting => "STARTING",
+            LifecycleState::Stopping => "STOPPING",
+        }
+    }
+    /// Parses a wire value.
+    pub fn from_wire(s: &str) -> Option<Self> {
+        match s {
+            "RUNNING" => Some(LifecycleState::Running),
+            "ERRORED" => Some(LifecycleState::Errored),
+            "NEW" => Some(LifecycleState::New),
+            "FINISHED" => Some(LifecycleState::Finished),
+            "INSTALLED" => Some(LifecycleState::Installed),
+            "BROKEN" => Some(LifecycleState::Broken),
+            "STARTING" => Some(LifecycleState::Starting),
+            "STOPPING" => Some(LifecycleState::Stopping),
+            _ => None,
+        }
+    }
+    /// Parses a wire value; an unknown one is refused with the nucleus' own error (`InvalidArgumentsError: Invalid LifecycleState value: <v>`).
+    pub fn parse(s: &str) -> crate::Result<Self> {
+        Self::from_wire(s).ok_or_else(|| super::invalid_enum_value(Self::LABEL, s))
+    }
+}
+
+super::wire_enum_impls!(LifecycleState);
+
 /// An MQTT 5 user property.
 ///
 /// `aws.greengrass#UserProperty`
@@ -586,6 +717,37 @@ pub struct PostComponentUpdateEvent {
 
 impl Shape for PostComponentUpdateEvent {
     const SHAPE_ID: &'static str = "aws.greengrass#PostComponentUpdateEvent";
+}
+
+/// A component as the nucleus knows it.
+///
+/// `aws.greengrass#ComponentDetails`
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComponentDetails {
+    /// The component.
+    #[serde(
+        rename = "componentName",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub component_name: Option<String>,
+    /// Its version.
+    #[serde(rename = "version", default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Its state.
+    #[serde(rename = "state", default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<LifecycleState>,
+    /// Its configuration.
+    #[serde(
+        rename = "configuration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub configuration: Option<serde_json::Value>,
+}
+
+impl Shape for ComponentDetails {
+    const SHAPE_ID: &'static str = "aws.greengrass#ComponentDetails";
 }
 
 /// An event of a SubscribeToIoTCore stream.
@@ -1154,6 +1316,232 @@ impl Shape for DeferComponentUpdateResponse {
     const SHAPE_ID: &'static str = "aws.greengrass#DeferComponentUpdateResponse";
 }
 
+/// Asks whether a token is one the nucleus issued.
+///
+/// `aws.greengrass#ValidateAuthorizationTokenRequest`
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidateAuthorizationTokenRequest {
+    /// The token (a component's SVCUID).
+    #[serde(rename = "token", default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+impl Shape for ValidateAuthorizationTokenRequest {
+    const SHAPE_ID: &'static str = "aws.greengrass#ValidateAuthorizationTokenRequest";
+}
+
+/// The answer to ValidateAuthorizationToken.
+///
+/// `aws.greengrass#ValidateAuthorizationTokenResponse`
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidateAuthorizationTokenResponse {
+    /// Whether the token is valid.
+    #[serde(rename = "isValid", default, skip_serializing_if = "Option::is_none")]
+    pub is_valid: Option<bool>,
+}
+
+impl Shape for ValidateAuthorizationTokenResponse {
+    const SHAPE_ID: &'static str = "aws.greengrass#ValidateAuthorizationTokenResponse";
+}
+
+/// Asks the nucleus to restart a component.
+///
+/// `aws.greengrass#RestartComponentRequest`
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestartComponentRequest {
+    /// The component to restart.
+    #[serde(
+        rename = "componentName",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub component_name: Option<String>,
+}
+
+impl Shape for RestartComponentRequest {
+    const SHAPE_ID: &'static str = "aws.greengrass#RestartComponentRequest";
+}
+
+/// The answer to RestartComponent.
+///
+/// `aws.greengrass#RestartComponentResponse`
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestartComponentResponse {
+    /// Whether the restart was triggered.
+    #[serde(
+        rename = "restartStatus",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub restart_status: Option<RequestStatus>,
+    /// Why it failed.
+    #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl Shape for RestartComponentResponse {
+    const SHAPE_ID: &'static str = "aws.greengrass#RestartComponentResponse";
+}
+
+/// Asks the nucleus to stop a component.
+///
+/// `aws.greengrass#StopComponentRequest`
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StopComponentRequest {
+    /// The component to stop.
+    #[serde(
+        rename = "componentName",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub component_name: Option<String>,
+}
+
+impl Shape for StopComponentRequest {
+    const SHAPE_ID: &'static str = "aws.greengrass#StopComponentRequest";
+}
+
+/// The answer to StopComponent.
+///
+/// `aws.greengrass#StopComponentResponse`
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StopComponentResponse {
+    /// Whether the stop was triggered.
+    #[serde(
+        rename = "stopStatus",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub stop_status: Option<RequestStatus>,
+    /// Why it failed.
+    #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl Shape for StopComponentResponse {
+    const SHAPE_ID: &'static str = "aws.greengrass#StopComponentResponse";
+}
+
+/// Reads a component's version, state and configuration.
+///
+/// `aws.greengrass#GetComponentDetailsRequest`
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GetComponentDetailsRequest {
+    /// The component.
+    #[serde(
+        rename = "componentName",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub component_name: Option<String>,
+}
+
+impl Shape for GetComponentDetailsRequest {
+    const SHAPE_ID: &'static str = "aws.greengrass#GetComponentDetailsRequest";
+}
+
+/// The answer to GetComponentDetails.
+///
+/// `aws.greengrass#GetComponentDetailsResponse`
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GetComponentDetailsResponse {
+    /// The component.
+    #[serde(
+        rename = "componentDetails",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub component_details: Option<ComponentDetails>,
+}
+
+impl Shape for GetComponentDetailsResponse {
+    const SHAPE_ID: &'static str = "aws.greengrass#GetComponentDetailsResponse";
+}
+
+/// Lists the components the nucleus knows (no members).
+///
+/// `aws.greengrass#ListComponentsRequest`
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListComponentsRequest {}
+
+impl Shape for ListComponentsRequest {
+    const SHAPE_ID: &'static str = "aws.greengrass#ListComponentsRequest";
+}
+
+/// The answer to ListComponents.
+///
+/// `aws.greengrass#ListComponentsResponse`
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListComponentsResponse {
+    /// The components.
+    #[serde(
+        rename = "components",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub components: Option<Vec<ComponentDetails>>,
+}
+
+impl Shape for ListComponentsResponse {
+    const SHAPE_ID: &'static str = "aws.greengrass#ListComponentsResponse";
+}
+
+/// Asks the nucleus to pause a component's processes.
+///
+/// `aws.greengrass#PauseComponentRequest`
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PauseComponentRequest {
+    /// The component to pause.
+    #[serde(
+        rename = "componentName",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub component_name: Option<String>,
+}
+
+impl Shape for PauseComponentRequest {
+    const SHAPE_ID: &'static str = "aws.greengrass#PauseComponentRequest";
+}
+
+/// The answer to PauseComponent (no members).
+///
+/// `aws.greengrass#PauseComponentResponse`
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PauseComponentResponse {}
+
+impl Shape for PauseComponentResponse {
+    const SHAPE_ID: &'static str = "aws.greengrass#PauseComponentResponse";
+}
+
+/// Asks the nucleus to resume a paused component.
+///
+/// `aws.greengrass#ResumeComponentRequest`
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumeComponentRequest {
+    /// The component to resume.
+    #[serde(
+        rename = "componentName",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub component_name: Option<String>,
+}
+
+impl Shape for ResumeComponentRequest {
+    const SHAPE_ID: &'static str = "aws.greengrass#ResumeComponentRequest";
+}
+
+/// The answer to ResumeComponent (no members).
+///
+/// `aws.greengrass#ResumeComponentResponse`
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumeComponentResponse {}
+
+impl Shape for ResumeComponentResponse {
+    const SHAPE_ID: &'static str = "aws.greengrass#ResumeComponentResponse";
+}
+
 /// Every modeled error shape of the Greengrass service.
 pub const ERROR_SHAPES: &[ErrorShape] = &[
     ErrorShape {
@@ -1259,6 +1647,20 @@ pub enum OperationId {
     SubscribeToComponentUpdates,
     /// Asks the nucleus to postpone an update of the component.
     DeferComponentUpdate,
+    /// Validates a token (the nucleus serves it to aws.greengrass.StreamManager only).
+    ValidateAuthorizationToken,
+    /// Restarts a component (Greengrass CLI operation).
+    RestartComponent,
+    /// Stops a component (Greengrass CLI operation).
+    StopComponent,
+    /// Reads a component's version, state and configuration (Greengrass CLI operation).
+    GetComponentDetails,
+    /// Lists the components the nucleus knows (Greengrass CLI operation).
+    ListComponents,
+    /// Pauses a component's processes (the nucleus serves it on Linux).
+    PauseComponent,
+    /// Resumes a paused component.
+    ResumeComponent,
 }
 
 /// `aws.greengrass#PublishToIoTCore`: Publishes an MQTT message to AWS IoT Core.
@@ -1447,6 +1849,115 @@ pub const DEFER_COMPONENT_UPDATE: Operation = Operation {
     service: "",
 };
 
+/// `aws.greengrass#ValidateAuthorizationToken`: Validates a token (the nucleus serves it to aws.greengrass.StreamManager only).
+pub const VALIDATE_AUTHORIZATION_TOKEN: Operation = Operation {
+    id: OperationId::ValidateAuthorizationToken,
+    name: "aws.greengrass#ValidateAuthorizationToken",
+    request: "aws.greengrass#ValidateAuthorizationTokenRequest",
+    response: "aws.greengrass#ValidateAuthorizationTokenResponse",
+    event: None,
+    errors: &[
+        "aws.greengrass#InvalidTokenError",
+        "aws.greengrass#UnauthorizedError",
+        "aws.greengrass#ServiceError",
+    ],
+    service: "",
+};
+
+/// `aws.greengrass#RestartComponent`: Restarts a component (Greengrass CLI operation).
+pub const RESTART_COMPONENT: Operation = Operation {
+    id: OperationId::RestartComponent,
+    name: "aws.greengrass#RestartComponent",
+    request: "aws.greengrass#RestartComponentRequest",
+    response: "aws.greengrass#RestartComponentResponse",
+    event: None,
+    errors: &[
+        "aws.greengrass#UnauthorizedError",
+        "aws.greengrass#ComponentNotFoundError",
+        "aws.greengrass#InvalidArgumentsError",
+        "aws.greengrass#ServiceError",
+    ],
+    service: "aws.greengrass.Cli",
+};
+
+/// `aws.greengrass#StopComponent`: Stops a component (Greengrass CLI operation).
+pub const STOP_COMPONENT: Operation = Operation {
+    id: OperationId::StopComponent,
+    name: "aws.greengrass#StopComponent",
+    request: "aws.greengrass#StopComponentRequest",
+    response: "aws.greengrass#StopComponentResponse",
+    event: None,
+    errors: &[
+        "aws.greengrass#UnauthorizedError",
+        "aws.greengrass#ComponentNotFoundError",
+        "aws.greengrass#InvalidArgumentsError",
+        "aws.greengrass#ServiceError",
+    ],
+    service: "aws.greengrass.Cli",
+};
+
+/// `aws.greengrass#GetComponentDetails`: Reads a component's version, state and configuration (Greengrass CLI operation).
+pub const GET_COMPONENT_DETAILS: Operation = Operation {
+    id: OperationId::GetComponentDetails,
+    name: "aws.greengrass#GetComponentDetails",
+    request: "aws.greengrass#GetComponentDetailsRequest",
+    response: "aws.greengrass#GetComponentDetailsResponse",
+    event: None,
+    errors: &[
+        "aws.greengrass#UnauthorizedError",
+        "aws.greengrass#ResourceNotFoundError",
+        "aws.greengrass#InvalidArgumentsError",
+        "aws.greengrass#ServiceError",
+    ],
+    service: "aws.greengrass.Cli",
+};
+
+/// `aws.greengrass#ListComponents`: Lists the components the nucleus knows (Greengrass CLI operation).
+pub const LIST_COMPONENTS: Operation = Operation {
+    id: OperationId::ListComponents,
+    name: "aws.greengrass#ListComponents",
+    request: "aws.greengrass#ListComponentsRequest",
+    response: "aws.greengrass#ListComponentsResponse",
+    event: None,
+    errors: &[
+        "aws.greengrass#UnauthorizedError",
+        "aws.greengrass#ServiceError",
+    ],
+    service: "aws.greengrass.Cli",
+};
+
+/// `aws.greengrass#PauseComponent`: Pauses a component's processes (the nucleus serves it on Linux).
+pub const PAUSE_COMPONENT: Operation = Operation {
+    id: OperationId::PauseComponent,
+    name: "aws.greengrass#PauseComponent",
+    request: "aws.greengrass#PauseComponentRequest",
+    response: "aws.greengrass#PauseComponentResponse",
+    event: None,
+    errors: &[
+        "aws.greengrass#UnauthorizedError",
+        "aws.greengrass#ServiceError",
+        "aws.greengrass#ResourceNotFoundError",
+        "aws.greengrass#InvalidArgumentsError",
+    ],
+    service: "aws.greengrass.ipc.lifecycle",
+};
+
+/// `aws.greengrass#ResumeComponent`: Resumes a paused component.
+pub const RESUME_COMPONENT: Operation = Operation {
+    id: OperationId::ResumeComponent,
+    name: "aws.greengrass#ResumeComponent",
+    request: "aws.greengrass#ResumeComponentRequest",
+    response: "aws.greengrass#ResumeComponentResponse",
+    event: None,
+    errors: &[
+        "aws.greengrass#UnauthorizedError",
+        "aws.greengrass#ServiceError",
+        "aws.greengrass#ResourceNotFoundError",
+        "aws.greengrass#InvalidArgumentsError",
+    ],
+    service: "aws.greengrass.ipc.lifecycle",
+};
+
 /// Every operation ggipc knows, in model order.
 pub const OPERATIONS: &[&Operation] = &[
     &PUBLISH_TO_IOT_CORE,
@@ -1462,4 +1973,11 @@ pub const OPERATIONS: &[&Operation] = &[
     &UPDATE_STATE,
     &SUBSCRIBE_TO_COMPONENT_UPDATES,
     &DEFER_COMPONENT_UPDATE,
+    &VALIDATE_AUTHORIZATION_TOKEN,
+    &RESTART_COMPONENT,
+    &STOP_COMPONENT,
+    &GET_COMPONENT_DETAILS,
+    &LIST_COMPONENTS,
+    &PAUSE_COMPONENT,
+    &RESUME_COMPONENT,
 ];

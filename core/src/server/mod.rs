@@ -25,6 +25,7 @@ pub use memory::{MemoryBroker, RECORD_BYTES_LIMIT, RECORD_LIMIT};
 pub use policy::{AccessControl, FilterAuthorization, Policy, PolicyError, ResourcePattern};
 pub use recipe::{get_ci, Recipe, RecipeError};
 pub use registry::{generate_svcuid, Component, ComponentRegistry};
+pub use services::lifecycle::LifecycleCommand;
 pub use services::pubsub::LocalMessage;
 
 use std::future::Future;
@@ -61,6 +62,13 @@ pub struct ServerConfig {
     pub mqtt5: bool,
     /// Events buffered for a subscription whose response is not yet sent; beyond it they are dropped.
     pub pending_events_limit: usize,
+    /// Largest configuration a component may have, as JSON bytes (default 10 MB, the nucleus' limit for a
+    /// deployment document); an UpdateConfiguration that would make it larger is refused.
+    pub max_configuration_bytes: usize,
+    /// Store the numbers UpdateConfiguration merges as doubles, so `5` is read back as `5.0`, as the Java nucleus
+    /// does (its JSON reader makes every number of `valueToMerge` a double). Default `false`: numbers are kept
+    /// as sent.
+    pub configuration_numbers_as_doubles: bool,
 }
 
 impl Default for ServerConfig {
@@ -76,6 +84,8 @@ impl Default for ServerConfig {
             filter_authorization: FilterAuthorization::Strict,
             mqtt5: true,
             pending_events_limit: 1024,
+            max_configuration_bytes: 10 * 1000 * 1000,
+            configuration_numbers_as_doubles: false,
         }
     }
 }
@@ -132,6 +142,8 @@ pub(crate) struct Shared {
     components_state: services::config::ComponentState,
     /// Validation and component-update streams, and the answers deployments wait for.
     deployments: services::deployment::Deployments,
+    /// Components' lifecycle states and versions, and the restart/stop requests for their owner.
+    lifecycles: services::lifecycle::Lifecycles,
     counters: Counters,
     shutdown: watch::Sender<bool>,
 }
@@ -152,6 +164,7 @@ impl Server {
                 bus: Default::default(),
                 components_state: Default::default(),
                 deployments: Default::default(),
+                lifecycles: Default::default(),
                 counters: Counters::default(),
                 shutdown: watch::channel(false).0,
             }),
@@ -177,6 +190,9 @@ impl Server {
         self.shared
             .components_state
             .set_configuration(recipe.name(), config);
+        self.shared
+            .lifecycles
+            .set_version(recipe.name(), recipe.version_or_default());
         self.shared.components.register_with_token(
             recipe.name(),
             recipe.access_control().clone(),
@@ -202,7 +218,13 @@ impl Server {
     ) -> crate::Result<()> {
         self.shared
             .components_state
-            .update(component, key_path, &value, None)
+            .update(
+                component,
+                key_path,
+                &value,
+                None,
+                self.shared.config.max_configuration_bytes,
+            )
             .map_err(|r| crate::Error::new(r.kind, r.message))
     }
 
@@ -241,6 +263,48 @@ impl Server {
         self.shared.deployments.post_update(deployment_id);
     }
 
+    /// Replaces a component's whole configuration as a deployment does, after validation: every key path whose
+    /// value is set, changed or removed gets one SubscribeToConfigurationUpdate event. Returns how many changed.
+    /// Refused (nothing changed) for an unknown component, a value that is not an object, or one larger than
+    /// `max_configuration_bytes`.
+    pub fn replace_configuration(
+        &self,
+        component: &str,
+        configuration: serde_json::Value,
+    ) -> crate::Result<usize> {
+        self.shared
+            .components_state
+            .replace(
+                component,
+                configuration,
+                self.shared.config.max_configuration_bytes,
+            )
+            .map_err(|r| crate::Error::new(r.kind, r.message))
+    }
+
+    /// Every configuration change from now on (the component's name), from UpdateConfiguration,
+    /// [`update_configuration`](Self::update_configuration), [`set_configuration`](Self::set_configuration) and
+    /// registration: what an owner that keeps configurations (the local nucleus) listens to.
+    pub fn configuration_changes(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.shared.components_state.changes()
+    }
+
+    /// A component's configuration with the time each key path last changed, in the form the local nucleus keeps
+    /// on disk: `{"configuration": {...}, "modified": [[["key", "path"], epoch_ms], ...]}`.
+    pub fn export_configuration(&self, component: &str) -> Option<serde_json::Value> {
+        self.shared.components_state.export(component)
+    }
+
+    /// Replaces a component's configuration with what [`export_configuration`](Self::export_configuration)
+    /// gave (timestamps included, so older updates stay refused after a restart). Nobody is notified.
+    pub fn restore_configuration(
+        &self,
+        component: &str,
+        stored: &serde_json::Value,
+    ) -> Result<(), String> {
+        self.shared.components_state.restore(component, stored)
+    }
+
     /// A component's configuration.
     pub fn configuration(&self, component: &str) -> Option<serde_json::Value> {
         self.shared.components_state.configuration(component)
@@ -256,6 +320,33 @@ impl Server {
         &self,
     ) -> tokio::sync::broadcast::Receiver<(String, crate::model::ReportedLifecycleState)> {
         self.shared.components_state.reports()
+    }
+
+    /// Sets a component's lifecycle state (what GetComponentDetails and ListComponents answer; UpdateState
+    /// sets RUNNING and ERRORED itself). A component nobody set a state for is NEW, and RestartComponent
+    /// answers FAILED for it.
+    pub fn set_lifecycle_state(&self, component: &str, state: crate::model::LifecycleState) {
+        self.shared.lifecycles.set_state(component, state);
+    }
+
+    /// A component's lifecycle state.
+    pub fn lifecycle_state(&self, component: &str) -> crate::model::LifecycleState {
+        self.shared.lifecycles.state(component)
+    }
+
+    /// Every lifecycle state change from now on (set by the owner or by UpdateState): (component, state).
+    pub fn lifecycle_changes(
+        &self,
+    ) -> tokio::sync::broadcast::Receiver<(String, crate::model::LifecycleState)> {
+        self.shared.lifecycles.changes()
+    }
+
+    /// The RestartComponent and StopComponent requests from now on: (component, command). The owner that
+    /// runs the components carries them out; while nobody listens, RestartComponent answers FAILED.
+    pub fn lifecycle_commands(
+        &self,
+    ) -> tokio::sync::broadcast::Receiver<(String, LifecycleCommand)> {
+        self.shared.lifecycles.commands()
     }
 
     pub fn config(&self) -> &ServerConfig {

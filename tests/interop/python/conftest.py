@@ -37,3 +37,6 @@ def server():
     yield {"socket": socket, "tokens": tokens}
     proc.stdin.close()
     assert proc.wait(timeout=10) == 0
+CONFIG_TOKEN = "CONFIGTOKEN00001"
+STREAM_MANAGER_TOKEN = "STREAMMANAGERTOK"
+OPERATOR_TOKEN = "OPERATORTOKEN001"

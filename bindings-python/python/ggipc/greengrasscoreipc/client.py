@@ -37,6 +37,13 @@ __all__ = [
     "SubscribeToComponentUpdatesOperation",
     "SubscribeToComponentUpdatesStreamHandler",
     "DeferComponentUpdateOperation",
+    "ValidateAuthorizationTokenOperation",
+    "RestartComponentOperation",
+    "StopComponentOperation",
+    "GetComponentDetailsOperation",
+    "ListComponentsOperation",
+    "PauseComponentOperation",
+    "ResumeComponentOperation",
 ]
 
 
@@ -490,6 +497,174 @@ class DeferComponentUpdateOperation(_operation.Operation):
         return self._close()
 
 
+class ValidateAuthorizationTokenOperation(_operation.Operation):
+    """Validates a token (the nucleus serves it to aws.greengrass.StreamManager only). Create with :meth:`GreengrassCoreIPCClient.new_validate_authorization_token`."""
+
+    _NAME = "aws.greengrass#ValidateAuthorizationToken"
+    _RESPONSE = model.ValidateAuthorizationTokenResponse
+
+    def activate(self, request: model.ValidateAuthorizationTokenRequest) -> "Future[None]":
+        """Send the request.
+
+        Returns a future that completes with None once the request was sent and answered, or
+        fails with a connection error. A modeled error (e.g. UnauthorizedError) fails only
+        :meth:`get_response`'s future.
+        """
+        return self._activate(request)
+
+    def get_response(self) -> "Future[model.ValidateAuthorizationTokenResponse]":
+        """The future of the :class:`~ggipc.greengrasscoreipc.model.ValidateAuthorizationTokenResponse`."""
+        return self._response
+
+    def close(self) -> "Future[None]":
+        """Close the operation, whether or not it has completed (idempotent)."""
+        return self._close()
+
+
+class RestartComponentOperation(_operation.Operation):
+    """Restarts a component (Greengrass CLI operation). Create with :meth:`GreengrassCoreIPCClient.new_restart_component`."""
+
+    _NAME = "aws.greengrass#RestartComponent"
+    _RESPONSE = model.RestartComponentResponse
+
+    def activate(self, request: model.RestartComponentRequest) -> "Future[None]":
+        """Send the request.
+
+        Returns a future that completes with None once the request was sent and answered, or
+        fails with a connection error. A modeled error (e.g. UnauthorizedError) fails only
+        :meth:`get_response`'s future.
+        """
+        return self._activate(request)
+
+    def get_response(self) -> "Future[model.RestartComponentResponse]":
+        """The future of the :class:`~ggipc.greengrasscoreipc.model.RestartComponentResponse`."""
+        return self._response
+
+    def close(self) -> "Future[None]":
+        """Close the operation, whether or not it has completed (idempotent)."""
+        return self._close()
+
+
+class StopComponentOperation(_operation.Operation):
+    """Stops a component (Greengrass CLI operation). Create with :meth:`GreengrassCoreIPCClient.new_stop_component`."""
+
+    _NAME = "aws.greengrass#StopComponent"
+    _RESPONSE = model.StopComponentResponse
+
+    def activate(self, request: model.StopComponentRequest) -> "Future[None]":
+        """Send the request.
+
+        Returns a future that completes with None once the request was sent and answered, or
+        fails with a connection error. A modeled error (e.g. UnauthorizedError) fails only
+        :meth:`get_response`'s future.
+        """
+        return self._activate(request)
+
+    def get_response(self) -> "Future[model.StopComponentResponse]":
+        """The future of the :class:`~ggipc.greengrasscoreipc.model.StopComponentResponse`."""
+        return self._response
+
+    def close(self) -> "Future[None]":
+        """Close the operation, whether or not it has completed (idempotent)."""
+        return self._close()
+
+
+class GetComponentDetailsOperation(_operation.Operation):
+    """Reads a component's version, state and configuration (Greengrass CLI operation). Create with :meth:`GreengrassCoreIPCClient.new_get_component_details`."""
+
+    _NAME = "aws.greengrass#GetComponentDetails"
+    _RESPONSE = model.GetComponentDetailsResponse
+
+    def activate(self, request: model.GetComponentDetailsRequest) -> "Future[None]":
+        """Send the request.
+
+        Returns a future that completes with None once the request was sent and answered, or
+        fails with a connection error. A modeled error (e.g. UnauthorizedError) fails only
+        :meth:`get_response`'s future.
+        """
+        return self._activate(request)
+
+    def get_response(self) -> "Future[model.GetComponentDetailsResponse]":
+        """The future of the :class:`~ggipc.greengrasscoreipc.model.GetComponentDetailsResponse`."""
+        return self._response
+
+    def close(self) -> "Future[None]":
+        """Close the operation, whether or not it has completed (idempotent)."""
+        return self._close()
+
+
+class ListComponentsOperation(_operation.Operation):
+    """Lists the components the nucleus knows (Greengrass CLI operation). Create with :meth:`GreengrassCoreIPCClient.new_list_components`."""
+
+    _NAME = "aws.greengrass#ListComponents"
+    _RESPONSE = model.ListComponentsResponse
+
+    def activate(self, request: model.ListComponentsRequest) -> "Future[None]":
+        """Send the request.
+
+        Returns a future that completes with None once the request was sent and answered, or
+        fails with a connection error. A modeled error (e.g. UnauthorizedError) fails only
+        :meth:`get_response`'s future.
+        """
+        return self._activate(request)
+
+    def get_response(self) -> "Future[model.ListComponentsResponse]":
+        """The future of the :class:`~ggipc.greengrasscoreipc.model.ListComponentsResponse`."""
+        return self._response
+
+    def close(self) -> "Future[None]":
+        """Close the operation, whether or not it has completed (idempotent)."""
+        return self._close()
+
+
+class PauseComponentOperation(_operation.Operation):
+    """Pauses a component's processes (the nucleus serves it on Linux). Create with :meth:`GreengrassCoreIPCClient.new_pause_component`."""
+
+    _NAME = "aws.greengrass#PauseComponent"
+    _RESPONSE = model.PauseComponentResponse
+
+    def activate(self, request: model.PauseComponentRequest) -> "Future[None]":
+        """Send the request.
+
+        Returns a future that completes with None once the request was sent and answered, or
+        fails with a connection error. A modeled error (e.g. UnauthorizedError) fails only
+        :meth:`get_response`'s future.
+        """
+        return self._activate(request)
+
+    def get_response(self) -> "Future[model.PauseComponentResponse]":
+        """The future of the :class:`~ggipc.greengrasscoreipc.model.PauseComponentResponse`."""
+        return self._response
+
+    def close(self) -> "Future[None]":
+        """Close the operation, whether or not it has completed (idempotent)."""
+        return self._close()
+
+
+class ResumeComponentOperation(_operation.Operation):
+    """Resumes a paused component. Create with :meth:`GreengrassCoreIPCClient.new_resume_component`."""
+
+    _NAME = "aws.greengrass#ResumeComponent"
+    _RESPONSE = model.ResumeComponentResponse
+
+    def activate(self, request: model.ResumeComponentRequest) -> "Future[None]":
+        """Send the request.
+
+        Returns a future that completes with None once the request was sent and answered, or
+        fails with a connection error. A modeled error (e.g. UnauthorizedError) fails only
+        :meth:`get_response`'s future.
+        """
+        return self._activate(request)
+
+    def get_response(self) -> "Future[model.ResumeComponentResponse]":
+        """The future of the :class:`~ggipc.greengrasscoreipc.model.ResumeComponentResponse`."""
+        return self._response
+
+    def close(self) -> "Future[None]":
+        """Close the operation, whether or not it has completed (idempotent)."""
+        return self._close()
+
+
 class GreengrassCoreIPCClient(_operation.ClientBase):
     """V1 client of the Greengrass Core IPC service.
 
@@ -633,3 +808,66 @@ class GreengrassCoreIPCClient(_operation.ClientBase):
         """
         self._check_open()
         return DeferComponentUpdateOperation(self._connection)
+
+    def new_validate_authorization_token(self) -> ValidateAuthorizationTokenOperation:
+        """Create a ValidateAuthorizationToken operation; nothing is sent until ``activate()``.
+
+        Raises:
+            ConnectionClosedError: the client was closed.
+        """
+        self._check_open()
+        return ValidateAuthorizationTokenOperation(self._connection)
+
+    def new_restart_component(self) -> RestartComponentOperation:
+        """Create a RestartComponent operation; nothing is sent until ``activate()``.
+
+        Raises:
+            ConnectionClosedError: the client was closed.
+        """
+        self._check_open()
+        return RestartComponentOperation(self._connection)
+
+    def new_stop_component(self) -> StopComponentOperation:
+        """Create a StopComponent operation; nothing is sent until ``activate()``.
+
+        Raises:
+            ConnectionClosedError: the client was closed.
+        """
+        self._check_open()
+        return StopComponentOperation(self._connection)
+
+    def new_get_component_details(self) -> GetComponentDetailsOperation:
+        """Create a GetComponentDetails operation; nothing is sent until ``activate()``.
+
+        Raises:
+            ConnectionClosedError: the client was closed.
+        """
+        self._check_open()
+        return GetComponentDetailsOperation(self._connection)
+
+    def new_list_components(self) -> ListComponentsOperation:
+        """Create a ListComponents operation; nothing is sent until ``activate()``.
+
+        Raises:
+            ConnectionClosedError: the client was closed.
+        """
+        self._check_open()
+        return ListComponentsOperation(self._connection)
+
+    def new_pause_component(self) -> PauseComponentOperation:
+        """Create a PauseComponent operation; nothing is sent until ``activate()``.
+
+        Raises:
+            ConnectionClosedError: the client was closed.
+        """
+        self._check_open()
+        return PauseComponentOperation(self._connection)
+
+    def new_resume_component(self) -> ResumeComponentOperation:
+        """Create a ResumeComponent operation; nothing is sent until ``activate()``.
+
+        Raises:
+            ConnectionClosedError: the client was closed.
+        """
+        self._check_open()
+        return ResumeComponentOperation(self._connection)

@@ -562,6 +562,194 @@ class GreengrassCoreIPCClientV2(_operation.ClientV2Base):
             _payload["recheckAfterMs"] = recheck_after_ms
         return self._call_async("aws.greengrass#DeferComponentUpdate", _payload, model.DeferComponentUpdateResponse)
 
+    # -- ValidateAuthorizationToken ------------------------------------------------------
+
+    def validate_authorization_token(
+        self,
+        *,
+        token: typing.Optional[str] = None,
+    ) -> model.ValidateAuthorizationTokenResponse:
+        """Validates a token (the nucleus serves it to aws.greengrass.StreamManager only).
+
+        Waits (GIL released) for the nucleus' answer. Raises the modeled error with the server's
+        message, or a connection error; never waits longer than the connection's operation timeout.
+        """
+        _payload: typing.Dict[str, typing.Any] = {}
+        if token is not None:
+            _payload["token"] = token
+        return self._call("aws.greengrass#ValidateAuthorizationToken", _payload, model.ValidateAuthorizationTokenResponse)
+
+    def validate_authorization_token_async(
+        self,
+        *,
+        token: typing.Optional[str] = None,
+    ) -> "concurrent.futures.Future[model.ValidateAuthorizationTokenResponse]":
+        """Validates a token (the nucleus serves it to aws.greengrass.StreamManager only). Does not wait; the future completes with the response or the error."""
+        _payload: typing.Dict[str, typing.Any] = {}
+        if token is not None:
+            _payload["token"] = token
+        return self._call_async("aws.greengrass#ValidateAuthorizationToken", _payload, model.ValidateAuthorizationTokenResponse)
+
+    # -- RestartComponent ----------------------------------------------------------------
+
+    def restart_component(
+        self,
+        *,
+        component_name: typing.Optional[str] = None,
+    ) -> model.RestartComponentResponse:
+        """Restarts a component (Greengrass CLI operation).
+
+        Waits (GIL released) for the nucleus' answer. Raises the modeled error with the server's
+        message, or a connection error; never waits longer than the connection's operation timeout.
+        """
+        _payload: typing.Dict[str, typing.Any] = {}
+        if component_name is not None:
+            _payload["componentName"] = component_name
+        return self._call("aws.greengrass#RestartComponent", _payload, model.RestartComponentResponse)
+
+    def restart_component_async(
+        self,
+        *,
+        component_name: typing.Optional[str] = None,
+    ) -> "concurrent.futures.Future[model.RestartComponentResponse]":
+        """Restarts a component (Greengrass CLI operation). Does not wait; the future completes with the response or the error."""
+        _payload: typing.Dict[str, typing.Any] = {}
+        if component_name is not None:
+            _payload["componentName"] = component_name
+        return self._call_async("aws.greengrass#RestartComponent", _payload, model.RestartComponentResponse)
+
+    # -- StopComponent -------------------------------------------------------------------
+
+    def stop_component(
+        self,
+        *,
+        component_name: typing.Optional[str] = None,
+    ) -> model.StopComponentResponse:
+        """Stops a component (Greengrass CLI operation).
+
+        Waits (GIL released) for the nucleus' answer. Raises the modeled error with the server's
+        message, or a connection error; never waits longer than the connection's operation timeout.
+        """
+        _payload: typing.Dict[str, typing.Any] = {}
+        if component_name is not None:
+            _payload["componentName"] = component_name
+        return self._call("aws.greengrass#StopComponent", _payload, model.StopComponentResponse)
+
+    def stop_component_async(
+        self,
+        *,
+        component_name: typing.Optional[str] = None,
+    ) -> "concurrent.futures.Future[model.StopComponentResponse]":
+        """Stops a component (Greengrass CLI operation). Does not wait; the future completes with the response or the error."""
+        _payload: typing.Dict[str, typing.Any] = {}
+        if component_name is not None:
+            _payload["componentName"] = component_name
+        return self._call_async("aws.greengrass#StopComponent", _payload, model.StopComponentResponse)
+
+    # -- GetComponentDetails -------------------------------------------------------------
+
+    def get_component_details(
+        self,
+        *,
+        component_name: typing.Optional[str] = None,
+    ) -> model.GetComponentDetailsResponse:
+        """Reads a component's version, state and configuration (Greengrass CLI operation).
+
+        Waits (GIL released) for the nucleus' answer. Raises the modeled error with the server's
+        message, or a connection error; never waits longer than the connection's operation timeout.
+        """
+        _payload: typing.Dict[str, typing.Any] = {}
+        if component_name is not None:
+            _payload["componentName"] = component_name
+        return self._call("aws.greengrass#GetComponentDetails", _payload, model.GetComponentDetailsResponse)
+
+    def get_component_details_async(
+        self,
+        *,
+        component_name: typing.Optional[str] = None,
+    ) -> "concurrent.futures.Future[model.GetComponentDetailsResponse]":
+        """Reads a component's version, state and configuration (Greengrass CLI operation). Does not wait; the future completes with the response or the error."""
+        _payload: typing.Dict[str, typing.Any] = {}
+        if component_name is not None:
+            _payload["componentName"] = component_name
+        return self._call_async("aws.greengrass#GetComponentDetails", _payload, model.GetComponentDetailsResponse)
+
+    # -- ListComponents ------------------------------------------------------------------
+
+    def list_components(
+        self,
+    ) -> model.ListComponentsResponse:
+        """Lists the components the nucleus knows (Greengrass CLI operation).
+
+        Waits (GIL released) for the nucleus' answer. Raises the modeled error with the server's
+        message, or a connection error; never waits longer than the connection's operation timeout.
+        """
+        _payload: typing.Dict[str, typing.Any] = {}
+        return self._call("aws.greengrass#ListComponents", _payload, model.ListComponentsResponse)
+
+    def list_components_async(
+        self,
+    ) -> "concurrent.futures.Future[model.ListComponentsResponse]":
+        """Lists the components the nucleus knows (Greengrass CLI operation). Does not wait; the future completes with the response or the error."""
+        _payload: typing.Dict[str, typing.Any] = {}
+        return self._call_async("aws.greengrass#ListComponents", _payload, model.ListComponentsResponse)
+
+    # -- PauseComponent ------------------------------------------------------------------
+
+    def pause_component(
+        self,
+        *,
+        component_name: typing.Optional[str] = None,
+    ) -> model.PauseComponentResponse:
+        """Pauses a component's processes (the nucleus serves it on Linux).
+
+        Waits (GIL released) for the nucleus' answer. Raises the modeled error with the server's
+        message, or a connection error; never waits longer than the connection's operation timeout.
+        """
+        _payload: typing.Dict[str, typing.Any] = {}
+        if component_name is not None:
+            _payload["componentName"] = component_name
+        return self._call("aws.greengrass#PauseComponent", _payload, model.PauseComponentResponse)
+
+    def pause_component_async(
+        self,
+        *,
+        component_name: typing.Optional[str] = None,
+    ) -> "concurrent.futures.Future[model.PauseComponentResponse]":
+        """Pauses a component's processes (the nucleus serves it on Linux). Does not wait; the future completes with the response or the error."""
+        _payload: typing.Dict[str, typing.Any] = {}
+        if component_name is not None:
+            _payload["componentName"] = component_name
+        return self._call_async("aws.greengrass#PauseComponent", _payload, model.PauseComponentResponse)
+
+    # -- ResumeComponent -----------------------------------------------------------------
+
+    def resume_component(
+        self,
+        *,
+        component_name: typing.Optional[str] = None,
+    ) -> model.ResumeComponentResponse:
+        """Resumes a paused component.
+
+        Waits (GIL released) for the nucleus' answer. Raises the modeled error with the server's
+        message, or a connection error; never waits longer than the connection's operation timeout.
+        """
+        _payload: typing.Dict[str, typing.Any] = {}
+        if component_name is not None:
+            _payload["componentName"] = component_name
+        return self._call("aws.greengrass#ResumeComponent", _payload, model.ResumeComponentResponse)
+
+    def resume_component_async(
+        self,
+        *,
+        component_name: typing.Optional[str] = None,
+    ) -> "concurrent.futures.Future[model.ResumeComponentResponse]":
+        """Resumes a paused component. Does not wait; the future completes with the response or the error."""
+        _payload: typing.Dict[str, typing.Any] = {}
+        if component_name is not None:
+            _payload["componentName"] = component_name
+        return self._call_async("aws.greengrass#ResumeComponent", _payload, model.ResumeComponentResponse)
+
 
 # referenced by the annotations
 _ = datetime

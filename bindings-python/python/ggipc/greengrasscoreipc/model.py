@@ -23,6 +23,8 @@ __all__ = [
     "ConnectionStatus",
     "ConfigurationValidityStatus",
     "ReportedLifecycleState",
+    "RequestStatus",
+    "LifecycleState",
     "UserProperty",
     "MQTTMessage",
     "MessageContext",
@@ -35,6 +37,7 @@ __all__ = [
     "ConfigurationValidityReport",
     "PreComponentUpdateEvent",
     "PostComponentUpdateEvent",
+    "ComponentDetails",
     "IoTCoreMessage",
     "IoTCoreConnectionStatusEvent",
     "SubscriptionResponseMessage",
@@ -67,6 +70,20 @@ __all__ = [
     "SubscribeToComponentUpdatesResponse",
     "DeferComponentUpdateRequest",
     "DeferComponentUpdateResponse",
+    "ValidateAuthorizationTokenRequest",
+    "ValidateAuthorizationTokenResponse",
+    "RestartComponentRequest",
+    "RestartComponentResponse",
+    "StopComponentRequest",
+    "StopComponentResponse",
+    "GetComponentDetailsRequest",
+    "GetComponentDetailsResponse",
+    "ListComponentsRequest",
+    "ListComponentsResponse",
+    "PauseComponentRequest",
+    "PauseComponentResponse",
+    "ResumeComponentRequest",
+    "ResumeComponentResponse",
     "GreengrassCoreIPCError",
     "ServiceError",
     "UnauthorizedError",
@@ -149,6 +166,26 @@ class ReportedLifecycleState:
 
     RUNNING = "RUNNING"  #: The component is running.
     ERRORED = "ERRORED"  #: The component hit an error.
+
+
+class RequestStatus:
+    """RequestStatus enum: Whether a lifecycle request (RestartComponent, StopComponent) was accepted."""
+
+    SUCCEEDED = "SUCCEEDED"  #: The request was accepted.
+    FAILED = "FAILED"  #: The request could not be carried out.
+
+
+class LifecycleState:
+    """LifecycleState enum: A component's state in the nucleus."""
+
+    RUNNING = "RUNNING"  #: Running.
+    ERRORED = "ERRORED"  #: Failed; the nucleus is recovering it.
+    NEW = "NEW"  #: Not started yet.
+    FINISHED = "FINISHED"  #: Run exited successfully, or the component was stopped.
+    INSTALLED = "INSTALLED"  #: Installed, not started.
+    BROKEN = "BROKEN"  #: Failed too often; the nucleus gave up on it.
+    STARTING = "STARTING"  #: Starting.
+    STOPPING = "STOPPING"  #: Stopping.
 
 
 class UserProperty(rpc.Shape):
@@ -769,6 +806,72 @@ class PostComponentUpdateEvent(rpc.Shape):
         g = payload.get
         new = cls.__new__(cls)
         new.deployment_id = g("deploymentId")
+        return new
+
+
+class ComponentDetails(rpc.Shape):
+    """A component as the nucleus knows it.
+
+    All attributes are None by default, and may be set by keyword in the constructor.
+
+    Keyword Args:
+        component_name: The component.
+        version: Its version.
+        state: Its state.
+        configuration: Its configuration.
+    """
+
+    _MODEL_NAME = "aws.greengrass#ComponentDetails"
+
+    def __init__(
+        self,
+        *,
+        component_name: typing.Optional[str] = None,
+        version: typing.Optional[str] = None,
+        state: typing.Optional[str] = None,
+        configuration: typing.Optional[typing.Any] = None,
+    ) -> None:
+        self.component_name: typing.Optional[str] = component_name
+        self.version: typing.Optional[str] = version
+        self.state: typing.Optional[str] = state
+        self.configuration: typing.Optional[typing.Any] = configuration
+
+    def set_component_name(self, component_name: str) -> "ComponentDetails":
+        self.component_name = component_name
+        return self
+
+    def set_version(self, version: str) -> "ComponentDetails":
+        self.version = version
+        return self
+
+    def set_state(self, state: str) -> "ComponentDetails":
+        self.state = state
+        return self
+
+    def set_configuration(self, configuration: typing.Any) -> "ComponentDetails":
+        self.configuration = configuration
+        return self
+
+    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+        payload: typing.Dict[str, typing.Any] = {}
+        if self.component_name is not None:
+            payload["componentName"] = self.component_name
+        if self.version is not None:
+            payload["version"] = self.version
+        if self.state is not None:
+            payload["state"] = self.state
+        if self.configuration is not None:
+            payload["configuration"] = self.configuration
+        return payload
+
+    @classmethod
+    def _from_payload(cls, payload: typing.Dict[str, typing.Any]) -> "ComponentDetails":
+        g = payload.get
+        new = cls.__new__(cls)
+        new.component_name = g("componentName")
+        new.version = g("version")
+        new.state = g("state")
+        new.configuration = g("configuration")
         return new
 
 
@@ -1952,6 +2055,486 @@ class DeferComponentUpdateResponse(rpc.Shape):
         return cls()
 
 
+class ValidateAuthorizationTokenRequest(rpc.Shape):
+    """Asks whether a token is one the nucleus issued.
+
+    All attributes are None by default, and may be set by keyword in the constructor.
+
+    Keyword Args:
+        token: The token (a component's SVCUID).
+    """
+
+    _MODEL_NAME = "aws.greengrass#ValidateAuthorizationTokenRequest"
+
+    def __init__(
+        self,
+        *,
+        token: typing.Optional[str] = None,
+    ) -> None:
+        self.token: typing.Optional[str] = token
+
+    def set_token(self, token: str) -> "ValidateAuthorizationTokenRequest":
+        self.token = token
+        return self
+
+    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+        payload: typing.Dict[str, typing.Any] = {}
+        if self.token is not None:
+            payload["token"] = self.token
+        return payload
+
+    @classmethod
+    def _from_payload(cls, payload: typing.Dict[str, typing.Any]) -> "ValidateAuthorizationTokenRequest":
+        g = payload.get
+        new = cls.__new__(cls)
+        new.token = g("token")
+        return new
+
+
+class ValidateAuthorizationTokenResponse(rpc.Shape):
+    """The answer to ValidateAuthorizationToken.
+
+    All attributes are None by default, and may be set by keyword in the constructor.
+
+    Keyword Args:
+        is_valid: Whether the token is valid.
+    """
+
+    _MODEL_NAME = "aws.greengrass#ValidateAuthorizationTokenResponse"
+
+    def __init__(
+        self,
+        *,
+        is_valid: typing.Optional[bool] = None,
+    ) -> None:
+        self.is_valid: typing.Optional[bool] = is_valid
+
+    def set_is_valid(self, is_valid: bool) -> "ValidateAuthorizationTokenResponse":
+        self.is_valid = is_valid
+        return self
+
+    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+        payload: typing.Dict[str, typing.Any] = {}
+        if self.is_valid is not None:
+            payload["isValid"] = self.is_valid
+        return payload
+
+    @classmethod
+    def _from_payload(cls, payload: typing.Dict[str, typing.Any]) -> "ValidateAuthorizationTokenResponse":
+        g = payload.get
+        new = cls.__new__(cls)
+        new.is_valid = g("isValid")
+        return new
+
+
+class RestartComponentRequest(rpc.Shape):
+    """Asks the nucleus to restart a component.
+
+    All attributes are None by default, and may be set by keyword in the constructor.
+
+    Keyword Args:
+        component_name: The component to restart.
+    """
+
+    _MODEL_NAME = "aws.greengrass#RestartComponentRequest"
+
+    def __init__(
+        self,
+        *,
+        component_name: typing.Optional[str] = None,
+    ) -> None:
+        self.component_name: typing.Optional[str] = component_name
+
+    def set_component_name(self, component_name: str) -> "RestartComponentRequest":
+        self.component_name = component_name
+        return self
+
+    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+        payload: typing.Dict[str, typing.Any] = {}
+        if self.component_name is not None:
+            payload["componentName"] = self.component_name
+        return payload
+
+    @classmethod
+    def _from_payload(cls, payload: typing.Dict[str, typing.Any]) -> "RestartComponentRequest":
+        g = payload.get
+        new = cls.__new__(cls)
+        new.component_name = g("componentName")
+        return new
+
+
+class RestartComponentResponse(rpc.Shape):
+    """The answer to RestartComponent.
+
+    All attributes are None by default, and may be set by keyword in the constructor.
+
+    Keyword Args:
+        restart_status: Whether the restart was triggered.
+        message: Why it failed.
+    """
+
+    _MODEL_NAME = "aws.greengrass#RestartComponentResponse"
+
+    def __init__(
+        self,
+        *,
+        restart_status: typing.Optional[str] = None,
+        message: typing.Optional[str] = None,
+    ) -> None:
+        self.restart_status: typing.Optional[str] = restart_status
+        self.message: typing.Optional[str] = message
+
+    def set_restart_status(self, restart_status: str) -> "RestartComponentResponse":
+        self.restart_status = restart_status
+        return self
+
+    def set_message(self, message: str) -> "RestartComponentResponse":
+        self.message = message
+        return self
+
+    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+        payload: typing.Dict[str, typing.Any] = {}
+        if self.restart_status is not None:
+            payload["restartStatus"] = self.restart_status
+        if self.message is not None:
+            payload["message"] = self.message
+        return payload
+
+    @classmethod
+    def _from_payload(cls, payload: typing.Dict[str, typing.Any]) -> "RestartComponentResponse":
+        g = payload.get
+        new = cls.__new__(cls)
+        new.restart_status = g("restartStatus")
+        new.message = g("message")
+        return new
+
+
+class StopComponentRequest(rpc.Shape):
+    """Asks the nucleus to stop a component.
+
+    All attributes are None by default, and may be set by keyword in the constructor.
+
+    Keyword Args:
+        component_name: The component to stop.
+    """
+
+    _MODEL_NAME = "aws.greengrass#StopComponentRequest"
+
+    def __init__(
+        self,
+        *,
+        component_name: typing.Optional[str] = None,
+    ) -> None:
+        self.component_name: typing.Optional[str] = component_name
+
+    def set_component_name(self, component_name: str) -> "StopComponentRequest":
+        self.component_name = component_name
+        return self
+
+    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+        payload: typing.Dict[str, typing.Any] = {}
+        if self.component_name is not None:
+            payload["componentName"] = self.component_name
+        return payload
+
+    @classmethod
+    def _from_payload(cls, payload: typing.Dict[str, typing.Any]) -> "StopComponentRequest":
+        g = payload.get
+        new = cls.__new__(cls)
+        new.component_name = g("componentName")
+        return new
+
+
+class StopComponentResponse(rpc.Shape):
+    """The answer to StopComponent.
+
+    All attributes are None by default, and may be set by keyword in the constructor.
+
+    Keyword Args:
+        stop_status: Whether the stop was triggered.
+        message: Why it failed.
+    """
+
+    _MODEL_NAME = "aws.greengrass#StopComponentResponse"
+
+    def __init__(
+        self,
+        *,
+        stop_status: typing.Optional[str] = None,
+        message: typing.Optional[str] = None,
+    ) -> None:
+        self.stop_status: typing.Optional[str] = stop_status
+        self.message: typing.Optional[str] = message
+
+    def set_stop_status(self, stop_status: str) -> "StopComponentResponse":
+        self.stop_status = stop_status
+        return self
+
+    def set_message(self, message: str) -> "StopComponentResponse":
+        self.message = message
+        return self
+
+    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+        payload: typing.Dict[str, typing.Any] = {}
+        if self.stop_status is not None:
+            payload["stopStatus"] = self.stop_status
+        if self.message is not None:
+            payload["message"] = self.message
+        return payload
+
+    @classmethod
+    def _from_payload(cls, payload: typing.Dict[str, typing.Any]) -> "StopComponentResponse":
+        g = payload.get
+        new = cls.__new__(cls)
+        new.stop_status = g("stopStatus")
+        new.message = g("message")
+        return new
+
+
+class GetComponentDetailsRequest(rpc.Shape):
+    """Reads a component's version, state and configuration.
+
+    All attributes are None by default, and may be set by keyword in the constructor.
+
+    Keyword Args:
+        component_name: The component.
+    """
+
+    _MODEL_NAME = "aws.greengrass#GetComponentDetailsRequest"
+
+    def __init__(
+        self,
+        *,
+        component_name: typing.Optional[str] = None,
+    ) -> None:
+        self.component_name: typing.Optional[str] = component_name
+
+    def set_component_name(self, component_name: str) -> "GetComponentDetailsRequest":
+        self.component_name = component_name
+        return self
+
+    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+        payload: typing.Dict[str, typing.Any] = {}
+        if self.component_name is not None:
+            payload["componentName"] = self.component_name
+        return payload
+
+    @classmethod
+    def _from_payload(cls, payload: typing.Dict[str, typing.Any]) -> "GetComponentDetailsRequest":
+        g = payload.get
+        new = cls.__new__(cls)
+        new.component_name = g("componentName")
+        return new
+
+
+class GetComponentDetailsResponse(rpc.Shape):
+    """The answer to GetComponentDetails.
+
+    All attributes are None by default, and may be set by keyword in the constructor.
+
+    Keyword Args:
+        component_details: The component.
+    """
+
+    _MODEL_NAME = "aws.greengrass#GetComponentDetailsResponse"
+
+    def __init__(
+        self,
+        *,
+        component_details: typing.Optional[ComponentDetails] = None,
+    ) -> None:
+        self.component_details: typing.Optional[ComponentDetails] = component_details
+
+    def set_component_details(self, component_details: ComponentDetails) -> "GetComponentDetailsResponse":
+        self.component_details = component_details
+        return self
+
+    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+        payload: typing.Dict[str, typing.Any] = {}
+        v0 = self.component_details
+        if v0 is not None:
+            payload["componentDetails"] = v0._to_payload()
+        return payload
+
+    @classmethod
+    def _from_payload(cls, payload: typing.Dict[str, typing.Any]) -> "GetComponentDetailsResponse":
+        g = payload.get
+        v0 = g("componentDetails")
+        new = cls.__new__(cls)
+        new.component_details = None if v0 is None else ComponentDetails._from_payload(v0)
+        return new
+
+
+class ListComponentsRequest(rpc.Shape):
+    """Lists the components the nucleus knows (no members).
+
+    All attributes are None by default, and may be set by keyword in the constructor.
+    """
+
+    _MODEL_NAME = "aws.greengrass#ListComponentsRequest"
+
+    def __init__(self) -> None:
+        pass
+
+    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+        payload: typing.Dict[str, typing.Any] = {}
+        return payload
+
+    @classmethod
+    def _from_payload(cls, payload: typing.Dict[str, typing.Any]) -> "ListComponentsRequest":
+        return cls()
+
+
+class ListComponentsResponse(rpc.Shape):
+    """The answer to ListComponents.
+
+    All attributes are None by default, and may be set by keyword in the constructor.
+
+    Keyword Args:
+        components: The components.
+    """
+
+    _MODEL_NAME = "aws.greengrass#ListComponentsResponse"
+
+    def __init__(
+        self,
+        *,
+        components: typing.Optional[typing.List[ComponentDetails]] = None,
+    ) -> None:
+        self.components: typing.Optional[typing.List[ComponentDetails]] = components
+
+    def set_components(self, components: typing.List[ComponentDetails]) -> "ListComponentsResponse":
+        self.components = components
+        return self
+
+    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+        payload: typing.Dict[str, typing.Any] = {}
+        v0 = self.components
+        if v0 is not None:
+            payload["components"] = [i0._to_payload() for i0 in v0]
+        return payload
+
+    @classmethod
+    def _from_payload(cls, payload: typing.Dict[str, typing.Any]) -> "ListComponentsResponse":
+        g = payload.get
+        v0 = g("components")
+        new = cls.__new__(cls)
+        new.components = None if v0 is None else [ComponentDetails._from_payload(i0) for i0 in v0]
+        return new
+
+
+class PauseComponentRequest(rpc.Shape):
+    """Asks the nucleus to pause a component's processes.
+
+    All attributes are None by default, and may be set by keyword in the constructor.
+
+    Keyword Args:
+        component_name: The component to pause.
+    """
+
+    _MODEL_NAME = "aws.greengrass#PauseComponentRequest"
+
+    def __init__(
+        self,
+        *,
+        component_name: typing.Optional[str] = None,
+    ) -> None:
+        self.component_name: typing.Optional[str] = component_name
+
+    def set_component_name(self, component_name: str) -> "PauseComponentRequest":
+        self.component_name = component_name
+        return self
+
+    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+        payload: typing.Dict[str, typing.Any] = {}
+        if self.component_name is not None:
+            payload["componentName"] = self.component_name
+        return payload
+
+    @classmethod
+    def _from_payload(cls, payload: typing.Dict[str, typing.Any]) -> "PauseComponentRequest":
+        g = payload.get
+        new = cls.__new__(cls)
+        new.component_name = g("componentName")
+        return new
+
+
+class PauseComponentResponse(rpc.Shape):
+    """The answer to PauseComponent (no members).
+
+    All attributes are None by default, and may be set by keyword in the constructor.
+    """
+
+    _MODEL_NAME = "aws.greengrass#PauseComponentResponse"
+
+    def __init__(self) -> None:
+        pass
+
+    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+        payload: typing.Dict[str, typing.Any] = {}
+        return payload
+
+    @classmethod
+    def _from_payload(cls, payload: typing.Dict[str, typing.Any]) -> "PauseComponentResponse":
+        return cls()
+
+
+class ResumeComponentRequest(rpc.Shape):
+    """Asks the nucleus to resume a paused component.
+
+    All attributes are None by default, and may be set by keyword in the constructor.
+
+    Keyword Args:
+        component_name: The component to resume.
+    """
+
+    _MODEL_NAME = "aws.greengrass#ResumeComponentRequest"
+
+    def __init__(
+        self,
+        *,
+        component_name: typing.Optional[str] = None,
+    ) -> None:
+        self.component_name: typing.Optional[str] = component_name
+
+    def set_component_name(self, component_name: str) -> "ResumeComponentRequest":
+        self.component_name = component_name
+        return self
+
+    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+        payload: typing.Dict[str, typing.Any] = {}
+        if self.component_name is not None:
+            payload["componentName"] = self.component_name
+        return payload
+
+    @classmethod
+    def _from_payload(cls, payload: typing.Dict[str, typing.Any]) -> "ResumeComponentRequest":
+        g = payload.get
+        new = cls.__new__(cls)
+        new.component_name = g("componentName")
+        return new
+
+
+class ResumeComponentResponse(rpc.Shape):
+    """The answer to ResumeComponent (no members).
+
+    All attributes are None by default, and may be set by keyword in the constructor.
+    """
+
+    _MODEL_NAME = "aws.greengrass#ResumeComponentResponse"
+
+    def __init__(self) -> None:
+        pass
+
+    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+        payload: typing.Dict[str, typing.Any] = {}
+        return payload
+
+    @classmethod
+    def _from_payload(cls, payload: typing.Dict[str, typing.Any]) -> "ResumeComponentResponse":
+        return cls()
+
+
 class GreengrassCoreIPCError(rpc.ErrorShape):
     """Base of the modeled errors sent by the server. ``message`` holds the server's message."""
 
@@ -2463,6 +3046,7 @@ _SHAPE_CLASSES: typing.Tuple[typing.Type[rpc.Shape], ...] = (
     ConfigurationValidityReport,
     PreComponentUpdateEvent,
     PostComponentUpdateEvent,
+    ComponentDetails,
     IoTCoreMessage,
     IoTCoreConnectionStatusEvent,
     SubscriptionResponseMessage,
@@ -2495,6 +3079,20 @@ _SHAPE_CLASSES: typing.Tuple[typing.Type[rpc.Shape], ...] = (
     SubscribeToComponentUpdatesResponse,
     DeferComponentUpdateRequest,
     DeferComponentUpdateResponse,
+    ValidateAuthorizationTokenRequest,
+    ValidateAuthorizationTokenResponse,
+    RestartComponentRequest,
+    RestartComponentResponse,
+    StopComponentRequest,
+    StopComponentResponse,
+    GetComponentDetailsRequest,
+    GetComponentDetailsResponse,
+    ListComponentsRequest,
+    ListComponentsResponse,
+    PauseComponentRequest,
+    PauseComponentResponse,
+    ResumeComponentRequest,
+    ResumeComponentResponse,
 )
 
 #: Every modeled error class, in model order.

@@ -38,6 +38,7 @@ fn now_ms() -> i64 {
 }
 
 /// One component's configuration: the document, and when each key path was last changed.
+#[derive(Clone)]
 struct Config {
     value: Value,
     modtimes: HashMap<Vec<String>, i64>,
@@ -126,6 +127,28 @@ impl Config {
     }
 }
 
+/// The key paths where `old` and `new` differ: a leaf set, changed or removed is its own path; objects are
+/// compared key by key.
+fn diff(
+    path: &mut Vec<String>,
+    old: Option<&Value>,
+    new: Option<&Value>,
+    out: &mut Vec<Vec<String>>,
+) {
+    match (old, new) {
+        (Some(Value::Object(a)), Some(Value::Object(b))) => {
+            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            for k in keys {
+                path.push(k.clone());
+                diff(path, a.get(k), b.get(k), out);
+                path.pop();
+            }
+        }
+        (a, b) if a != b => out.push(path.clone()),
+        _ => {}
+    }
+}
+
 /// A SubscribeToConfigurationUpdate stream.
 struct ConfigWatch {
     id: u64,
@@ -141,6 +164,8 @@ pub(crate) struct ComponentState {
     next_watch: std::sync::atomic::AtomicU64,
     states: Mutex<HashMap<String, ReportedLifecycleState>>,
     reports: broadcast::Sender<(String, ReportedLifecycleState)>,
+    /// The component whose configuration changed (for owners that keep configurations).
+    changes: broadcast::Sender<String>,
 }
 
 impl Default for ComponentState {
@@ -151,6 +176,7 @@ impl Default for ComponentState {
             next_watch: Default::default(),
             states: Mutex::default(),
             reports: broadcast::channel(256).0,
+            changes: broadcast::channel(1024).0,
         }
     }
 }
@@ -161,6 +187,89 @@ impl ComponentState {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(component.to_string(), Config::new(config, now_ms()));
+        let _ = self.changes.send(component.to_string());
+    }
+
+    pub(crate) fn changes(&self) -> broadcast::Receiver<String> {
+        self.changes.subscribe()
+    }
+
+    /// A component's configuration with the time each key path was last changed, as kept on disk:
+    /// `{"configuration": {...}, "modified": [[["key", "path"], epoch_ms], ...]}`.
+    pub(crate) fn export(&self, component: &str) -> Option<Value> {
+        let configs = self.configs.read().unwrap_or_else(|e| e.into_inner());
+        let c = configs.get(component)?;
+        let mut modified: Vec<(&Vec<String>, &i64)> = c.modtimes.iter().collect();
+        modified.sort();
+        Some(serde_json::json!({
+            "configuration": c.value,
+            "modified": modified,
+        }))
+    }
+
+    /// Puts back what [`export`](Self::export) gave.
+    pub(crate) fn restore(&self, component: &str, stored: &Value) -> Result<(), String> {
+        #[derive(Deserialize)]
+        struct Stored {
+            configuration: Value,
+            #[serde(default)]
+            modified: Vec<(Vec<String>, i64)>,
+        }
+        let stored = Stored::deserialize(stored).map_err(|e| e.to_string())?;
+        if !stored.configuration.is_object() {
+            return Err("configuration: expected a JSON object".into());
+        }
+        let mut config = Config::new(stored.configuration, 0);
+        config.modtimes.extend(stored.modified);
+        self.configs
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(component.to_string(), config);
+        Ok(())
+    }
+
+    /// Replaces `component`'s whole configuration as a deployment does: each key path whose value changed
+    /// (set, changed or removed) gets the current time and one event.
+    pub(crate) fn replace(
+        &self,
+        component: &str,
+        new: Value,
+        max_bytes: usize,
+    ) -> Result<usize, Refusal> {
+        if !new.is_object() {
+            return Err(Refusal::invalid("A configuration must be a JSON object"));
+        }
+        let size = serde_json::to_vec(&new).map_or(0, |v| v.len());
+        if size > max_bytes {
+            return Err(Refusal::invalid(format!(
+                "Configuration of {component} would be {size} bytes, more than the limit of {max_bytes} bytes"
+            )));
+        }
+        let mut configs = self.configs.write().unwrap_or_else(|e| e.into_inner());
+        let config = configs.get_mut(component).ok_or_else(|| {
+            Refusal::invalid(format!(
+                "Component config not found for component {component}"
+            ))
+        })?;
+        let mut changed = Vec::new();
+        diff(
+            &mut Vec::new(),
+            Some(&config.value),
+            Some(&new),
+            &mut changed,
+        );
+        let now = now_ms();
+        for path in &changed {
+            config.modtimes.retain(|p, _| !p.starts_with(path));
+            config.modtimes.insert(path.clone(), now);
+        }
+        config.value = new;
+        drop(configs);
+        if !changed.is_empty() {
+            let _ = self.changes.send(component.to_string());
+        }
+        self.notify(component, &changed);
+        Ok(changed.len())
     }
 
     pub(crate) fn configuration(&self, component: &str) -> Option<Value> {
@@ -179,14 +288,18 @@ impl ComponentState {
         path: &[String],
         value: &serde_json::Map<String, Value>,
         timestamp_ms: Option<i64>,
+        max_bytes: usize,
     ) -> Result<(), Refusal> {
         let changed = {
             let mut configs = self.configs.write().unwrap_or_else(|e| e.into_inner());
-            let config = configs.get_mut(component).ok_or_else(|| {
+            let current = configs.get_mut(component).ok_or_else(|| {
                 Refusal::invalid(format!(
                     "Component config not found for component {component}"
                 ))
             })?;
+            // Merged into a copy, kept only if it stays within the bound.
+            let mut copy = current.clone();
+            let config = &mut copy;
             let mut changed = Vec::new();
             // No timestamp: newer than anything there (a tool's change wins).
             let timestamp_ms = timestamp_ms.unwrap_or_else(|| now_ms().max(config.modtime(path)));
@@ -213,6 +326,16 @@ impl ComponentState {
                 }
             };
             let latest = config.modtime(path);
+            let size = serde_json::to_vec(&config.value).map_or(0, |v| v.len());
+            if size > max_bytes {
+                return Err(Refusal::invalid(format!(
+                    "Configuration of {component} would be {size} bytes, more than the limit of {max_bytes} bytes"
+                )));
+            }
+            *current = copy;
+            if !changed.is_empty() {
+                let _ = self.changes.send(component.to_string());
+            }
             self.notify(component, &changed);
             if update_time < latest {
                 return Err(Refusal::new(
@@ -329,6 +452,14 @@ pub(super) fn update_state(req: Request<'_>, body: &[u8]) -> Outcome {
             .unwrap_or_else(|e| e.into_inner())
             .insert(req.component.to_string(), state);
         let _ = shared.reports.send((req.component.to_string(), state));
+        // The nucleus' service state follows what the component reports.
+        req.shared.lifecycles.set_state(
+            req.component,
+            match state {
+                ReportedLifecycleState::Running => crate::model::LifecycleState::Running,
+                ReportedLifecycleState::Errored => crate::model::LifecycleState::Errored,
+            },
+        );
         tracing::info!(component = %req.component, state = state.as_str(), "component reported its state");
         Ok(EMPTY)
     })();
@@ -341,6 +472,21 @@ struct RawUpdate {
     key_path: Option<Vec<String>>,
     timestamp: Option<f64>,
     value_to_merge: Option<Value>,
+}
+
+/// Turns every number into a double, as the nucleus' JSON reader does with `valueToMerge` (so `5` comes back as
+/// `5.0`): `ServerConfig::configuration_numbers_as_doubles`.
+fn numbers_as_doubles(v: &mut Value) {
+    match v {
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64().and_then(serde_json::Number::from_f64) {
+                *n = f;
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(numbers_as_doubles),
+        Value::Object(m) => m.values_mut().for_each(numbers_as_doubles),
+        _ => {}
+    }
 }
 
 /// The top-level keys a component may not change.
@@ -370,11 +516,19 @@ pub(super) fn update(req: Request<'_>, body: &[u8]) -> Outcome {
                 RESTRICTED.join(", ")
             )));
         }
+        let mut value = Value::Object(value);
+        if req.shared.config.configuration_numbers_as_doubles {
+            numbers_as_doubles(&mut value);
+        }
+        let Value::Object(value) = value else {
+            return Err(Refusal::service("valueToMerge changed type"));
+        };
         req.shared.components_state.update(
             req.component,
             &path,
             &value,
             Some((timestamp * 1000.0) as i64),
+            req.shared.config.max_configuration_bytes,
         )?;
         Ok(EMPTY)
     })();

@@ -10,6 +10,7 @@
 
 pub(crate) mod config;
 pub(crate) mod deployment;
+pub(crate) mod lifecycle;
 mod mqttproxy;
 pub(crate) mod pubsub;
 
@@ -149,6 +150,13 @@ pub(crate) fn dispatch(req: Request<'_>, body: &[u8]) -> Outcome {
         OperationId::SendConfigurationValidityReport => deployment::report(req, body),
         OperationId::SubscribeToComponentUpdates => deployment::subscribe_updates(req, body),
         OperationId::DeferComponentUpdate => deployment::defer(req, body),
+        OperationId::ValidateAuthorizationToken => lifecycle::validate_token(req, body),
+        OperationId::RestartComponent => lifecycle::restart(req, body),
+        OperationId::StopComponent => lifecycle::stop(req, body),
+        OperationId::GetComponentDetails => lifecycle::details(req, body),
+        OperationId::ListComponents => lifecycle::list(req, body),
+        OperationId::PauseComponent => lifecycle::pause(req, body, true),
+        OperationId::ResumeComponent => lifecycle::pause(req, body, false),
     }
 }
 

@@ -7,16 +7,28 @@ import io.ggipc.greengrass.model.ComponentUpdatePolicyEvents;
 import io.ggipc.greengrass.model.ConfigurationUpdateEvents;
 import io.ggipc.greengrass.model.DeferComponentUpdateRequest;
 import io.ggipc.greengrass.model.DeferComponentUpdateResponse;
+import io.ggipc.greengrass.model.GetComponentDetailsRequest;
+import io.ggipc.greengrass.model.GetComponentDetailsResponse;
 import io.ggipc.greengrass.model.GetConfigurationRequest;
 import io.ggipc.greengrass.model.GetConfigurationResponse;
 import io.ggipc.greengrass.model.IoTCoreConnectionStatusEvent;
 import io.ggipc.greengrass.model.IoTCoreMessage;
+import io.ggipc.greengrass.model.ListComponentsRequest;
+import io.ggipc.greengrass.model.ListComponentsResponse;
+import io.ggipc.greengrass.model.PauseComponentRequest;
+import io.ggipc.greengrass.model.PauseComponentResponse;
 import io.ggipc.greengrass.model.PublishToIoTCoreRequest;
 import io.ggipc.greengrass.model.PublishToIoTCoreResponse;
 import io.ggipc.greengrass.model.PublishToTopicRequest;
 import io.ggipc.greengrass.model.PublishToTopicResponse;
+import io.ggipc.greengrass.model.RestartComponentRequest;
+import io.ggipc.greengrass.model.RestartComponentResponse;
+import io.ggipc.greengrass.model.ResumeComponentRequest;
+import io.ggipc.greengrass.model.ResumeComponentResponse;
 import io.ggipc.greengrass.model.SendConfigurationValidityReportRequest;
 import io.ggipc.greengrass.model.SendConfigurationValidityReportResponse;
+import io.ggipc.greengrass.model.StopComponentRequest;
+import io.ggipc.greengrass.model.StopComponentResponse;
 import io.ggipc.greengrass.model.SubscribeToComponentUpdatesRequest;
 import io.ggipc.greengrass.model.SubscribeToComponentUpdatesResponse;
 import io.ggipc.greengrass.model.SubscribeToConfigurationUpdateRequest;
@@ -34,6 +46,8 @@ import io.ggipc.greengrass.model.UpdateConfigurationRequest;
 import io.ggipc.greengrass.model.UpdateConfigurationResponse;
 import io.ggipc.greengrass.model.UpdateStateRequest;
 import io.ggipc.greengrass.model.UpdateStateResponse;
+import io.ggipc.greengrass.model.ValidateAuthorizationTokenRequest;
+import io.ggipc.greengrass.model.ValidateAuthorizationTokenResponse;
 import io.ggipc.greengrass.model.ValidateConfigurationUpdateEvents;
 import java.util.Optional;
 
@@ -89,5 +103,33 @@ public interface GreengrassCoreIPC {
 
     /** Asks the nucleus to postpone an update of the component. */
     DeferComponentUpdateResponseHandler deferComponentUpdate(DeferComponentUpdateRequest request,
+            Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler);
+
+    /** Validates a token (the nucleus serves it to aws.greengrass.StreamManager only). */
+    ValidateAuthorizationTokenResponseHandler validateAuthorizationToken(ValidateAuthorizationTokenRequest request,
+            Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler);
+
+    /** Restarts a component (Greengrass CLI operation). */
+    RestartComponentResponseHandler restartComponent(RestartComponentRequest request,
+            Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler);
+
+    /** Stops a component (Greengrass CLI operation). */
+    StopComponentResponseHandler stopComponent(StopComponentRequest request,
+            Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler);
+
+    /** Reads a component's version, state and configuration (Greengrass CLI operation). */
+    GetComponentDetailsResponseHandler getComponentDetails(GetComponentDetailsRequest request,
+            Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler);
+
+    /** Lists the components the nucleus knows (Greengrass CLI operation). */
+    ListComponentsResponseHandler listComponents(ListComponentsRequest request,
+            Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler);
+
+    /** Pauses a component's processes (the nucleus serves it on Linux). */
+    PauseComponentResponseHandler pauseComponent(PauseComponentRequest request,
+            Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler);
+
+    /** Resumes a paused component. */
+    ResumeComponentResponseHandler resumeComponent(ResumeComponentRequest request,
             Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler);
 }

@@ -8,16 +8,28 @@ import io.ggipc.greengrass.model.ComponentUpdatePolicyEvents;
 import io.ggipc.greengrass.model.ConfigurationUpdateEvents;
 import io.ggipc.greengrass.model.DeferComponentUpdateRequest;
 import io.ggipc.greengrass.model.DeferComponentUpdateResponse;
+import io.ggipc.greengrass.model.GetComponentDetailsRequest;
+import io.ggipc.greengrass.model.GetComponentDetailsResponse;
 import io.ggipc.greengrass.model.GetConfigurationRequest;
 import io.ggipc.greengrass.model.GetConfigurationResponse;
 import io.ggipc.greengrass.model.IoTCoreConnectionStatusEvent;
 import io.ggipc.greengrass.model.IoTCoreMessage;
+import io.ggipc.greengrass.model.ListComponentsRequest;
+import io.ggipc.greengrass.model.ListComponentsResponse;
+import io.ggipc.greengrass.model.PauseComponentRequest;
+import io.ggipc.greengrass.model.PauseComponentResponse;
 import io.ggipc.greengrass.model.PublishToIoTCoreRequest;
 import io.ggipc.greengrass.model.PublishToIoTCoreResponse;
 import io.ggipc.greengrass.model.PublishToTopicRequest;
 import io.ggipc.greengrass.model.PublishToTopicResponse;
+import io.ggipc.greengrass.model.RestartComponentRequest;
+import io.ggipc.greengrass.model.RestartComponentResponse;
+import io.ggipc.greengrass.model.ResumeComponentRequest;
+import io.ggipc.greengrass.model.ResumeComponentResponse;
 import io.ggipc.greengrass.model.SendConfigurationValidityReportRequest;
 import io.ggipc.greengrass.model.SendConfigurationValidityReportResponse;
+import io.ggipc.greengrass.model.StopComponentRequest;
+import io.ggipc.greengrass.model.StopComponentResponse;
 import io.ggipc.greengrass.model.SubscribeToComponentUpdatesRequest;
 import io.ggipc.greengrass.model.SubscribeToComponentUpdatesResponse;
 import io.ggipc.greengrass.model.SubscribeToConfigurationUpdateRequest;
@@ -35,6 +47,8 @@ import io.ggipc.greengrass.model.UpdateConfigurationRequest;
 import io.ggipc.greengrass.model.UpdateConfigurationResponse;
 import io.ggipc.greengrass.model.UpdateStateRequest;
 import io.ggipc.greengrass.model.UpdateStateResponse;
+import io.ggipc.greengrass.model.ValidateAuthorizationTokenRequest;
+import io.ggipc.greengrass.model.ValidateAuthorizationTokenResponse;
 import io.ggipc.greengrass.model.ValidateConfigurationUpdateEvents;
 import io.ggipc.internal.NativeClient;
 import io.ggipc.internal.Operations;
@@ -60,6 +74,13 @@ public class GreengrassCoreIPCClient implements GreengrassCoreIPC {
     static final String UPDATE_STATE_OPERATION = "aws.greengrass#UpdateState";
     static final String SUBSCRIBE_TO_COMPONENT_UPDATES_OPERATION = "aws.greengrass#SubscribeToComponentUpdates";
     static final String DEFER_COMPONENT_UPDATE_OPERATION = "aws.greengrass#DeferComponentUpdate";
+    static final String VALIDATE_AUTHORIZATION_TOKEN_OPERATION = "aws.greengrass#ValidateAuthorizationToken";
+    static final String RESTART_COMPONENT_OPERATION = "aws.greengrass#RestartComponent";
+    static final String STOP_COMPONENT_OPERATION = "aws.greengrass#StopComponent";
+    static final String GET_COMPONENT_DETAILS_OPERATION = "aws.greengrass#GetComponentDetails";
+    static final String LIST_COMPONENTS_OPERATION = "aws.greengrass#ListComponents";
+    static final String PAUSE_COMPONENT_OPERATION = "aws.greengrass#PauseComponent";
+    static final String RESUME_COMPONENT_OPERATION = "aws.greengrass#ResumeComponent";
 
     private final EventStreamRPCConnection connection;
     private final Executor handlerExecutor;
@@ -178,5 +199,54 @@ public class GreengrassCoreIPCClient implements GreengrassCoreIPC {
             Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler) {
         return new DeferComponentUpdateResponseHandler(Operations.callAsync(connection, DEFER_COMPONENT_UPDATE_OPERATION, () -> request.toJson(),
                 DeferComponentUpdateResponse::fromJson, streamResponseHandler));
+    }
+
+    @Override
+    public ValidateAuthorizationTokenResponseHandler validateAuthorizationToken(ValidateAuthorizationTokenRequest request,
+            Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler) {
+        return new ValidateAuthorizationTokenResponseHandler(Operations.callAsync(connection, VALIDATE_AUTHORIZATION_TOKEN_OPERATION, () -> request.toJson(),
+                ValidateAuthorizationTokenResponse::fromJson, streamResponseHandler));
+    }
+
+    @Override
+    public RestartComponentResponseHandler restartComponent(RestartComponentRequest request,
+            Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler) {
+        return new RestartComponentResponseHandler(Operations.callAsync(connection, RESTART_COMPONENT_OPERATION, () -> request.toJson(),
+                RestartComponentResponse::fromJson, streamResponseHandler));
+    }
+
+    @Override
+    public StopComponentResponseHandler stopComponent(StopComponentRequest request,
+            Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler) {
+        return new StopComponentResponseHandler(Operations.callAsync(connection, STOP_COMPONENT_OPERATION, () -> request.toJson(),
+                StopComponentResponse::fromJson, streamResponseHandler));
+    }
+
+    @Override
+    public GetComponentDetailsResponseHandler getComponentDetails(GetComponentDetailsRequest request,
+            Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler) {
+        return new GetComponentDetailsResponseHandler(Operations.callAsync(connection, GET_COMPONENT_DETAILS_OPERATION, () -> request.toJson(),
+                GetComponentDetailsResponse::fromJson, streamResponseHandler));
+    }
+
+    @Override
+    public ListComponentsResponseHandler listComponents(ListComponentsRequest request,
+            Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler) {
+        return new ListComponentsResponseHandler(Operations.callAsync(connection, LIST_COMPONENTS_OPERATION, () -> request.toJson(),
+                ListComponentsResponse::fromJson, streamResponseHandler));
+    }
+
+    @Override
+    public PauseComponentResponseHandler pauseComponent(PauseComponentRequest request,
+            Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler) {
+        return new PauseComponentResponseHandler(Operations.callAsync(connection, PAUSE_COMPONENT_OPERATION, () -> request.toJson(),
+                PauseComponentResponse::fromJson, streamResponseHandler));
+    }
+
+    @Override
+    public ResumeComponentResponseHandler resumeComponent(ResumeComponentRequest request,
+            Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler) {
+        return new ResumeComponentResponseHandler(Operations.callAsync(connection, RESUME_COMPONENT_OPERATION, () -> request.toJson(),
+                ResumeComponentResponse::fromJson, streamResponseHandler));
     }
 }

@@ -9,16 +9,28 @@ import io.ggipc.greengrass.model.ComponentUpdatePolicyEvents;
 import io.ggipc.greengrass.model.ConfigurationUpdateEvents;
 import io.ggipc.greengrass.model.DeferComponentUpdateRequest;
 import io.ggipc.greengrass.model.DeferComponentUpdateResponse;
+import io.ggipc.greengrass.model.GetComponentDetailsRequest;
+import io.ggipc.greengrass.model.GetComponentDetailsResponse;
 import io.ggipc.greengrass.model.GetConfigurationRequest;
 import io.ggipc.greengrass.model.GetConfigurationResponse;
 import io.ggipc.greengrass.model.IoTCoreConnectionStatusEvent;
 import io.ggipc.greengrass.model.IoTCoreMessage;
+import io.ggipc.greengrass.model.ListComponentsRequest;
+import io.ggipc.greengrass.model.ListComponentsResponse;
+import io.ggipc.greengrass.model.PauseComponentRequest;
+import io.ggipc.greengrass.model.PauseComponentResponse;
 import io.ggipc.greengrass.model.PublishToIoTCoreRequest;
 import io.ggipc.greengrass.model.PublishToIoTCoreResponse;
 import io.ggipc.greengrass.model.PublishToTopicRequest;
 import io.ggipc.greengrass.model.PublishToTopicResponse;
+import io.ggipc.greengrass.model.RestartComponentRequest;
+import io.ggipc.greengrass.model.RestartComponentResponse;
+import io.ggipc.greengrass.model.ResumeComponentRequest;
+import io.ggipc.greengrass.model.ResumeComponentResponse;
 import io.ggipc.greengrass.model.SendConfigurationValidityReportRequest;
 import io.ggipc.greengrass.model.SendConfigurationValidityReportResponse;
+import io.ggipc.greengrass.model.StopComponentRequest;
+import io.ggipc.greengrass.model.StopComponentResponse;
 import io.ggipc.greengrass.model.SubscribeToComponentUpdatesRequest;
 import io.ggipc.greengrass.model.SubscribeToComponentUpdatesResponse;
 import io.ggipc.greengrass.model.SubscribeToConfigurationUpdateRequest;
@@ -36,6 +48,8 @@ import io.ggipc.greengrass.model.UpdateConfigurationRequest;
 import io.ggipc.greengrass.model.UpdateConfigurationResponse;
 import io.ggipc.greengrass.model.UpdateStateRequest;
 import io.ggipc.greengrass.model.UpdateStateResponse;
+import io.ggipc.greengrass.model.ValidateAuthorizationTokenRequest;
+import io.ggipc.greengrass.model.ValidateAuthorizationTokenResponse;
 import io.ggipc.greengrass.model.ValidateConfigurationUpdateEvents;
 import io.ggipc.internal.Operations;
 import java.io.IOException;
@@ -325,6 +339,76 @@ public class GreengrassCoreIPCClientV2 implements AutoCloseable {
     /** Asks the nucleus to postpone an update of the component. Returns at once. */
     public CompletableFuture<DeferComponentUpdateResponse> deferComponentUpdateAsync(DeferComponentUpdateRequest request) {
         return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.DEFER_COMPONENT_UPDATE_OPERATION, () -> request.toJson(), DeferComponentUpdateResponse::fromJson, null).getResponse();
+    }
+
+    /** Validates a token (the nucleus serves it to aws.greengrass.StreamManager only). Waits for the answer; throws the modeled error on refusal. */
+    public ValidateAuthorizationTokenResponse validateAuthorizationToken(ValidateAuthorizationTokenRequest request) throws InterruptedException {
+        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.VALIDATE_AUTHORIZATION_TOKEN_OPERATION, () -> request.toJson(), ValidateAuthorizationTokenResponse::fromJson);
+    }
+
+    /** Validates a token (the nucleus serves it to aws.greengrass.StreamManager only). Returns at once. */
+    public CompletableFuture<ValidateAuthorizationTokenResponse> validateAuthorizationTokenAsync(ValidateAuthorizationTokenRequest request) {
+        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.VALIDATE_AUTHORIZATION_TOKEN_OPERATION, () -> request.toJson(), ValidateAuthorizationTokenResponse::fromJson, null).getResponse();
+    }
+
+    /** Restarts a component (Greengrass CLI operation). Waits for the answer; throws the modeled error on refusal. */
+    public RestartComponentResponse restartComponent(RestartComponentRequest request) throws InterruptedException {
+        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.RESTART_COMPONENT_OPERATION, () -> request.toJson(), RestartComponentResponse::fromJson);
+    }
+
+    /** Restarts a component (Greengrass CLI operation). Returns at once. */
+    public CompletableFuture<RestartComponentResponse> restartComponentAsync(RestartComponentRequest request) {
+        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.RESTART_COMPONENT_OPERATION, () -> request.toJson(), RestartComponentResponse::fromJson, null).getResponse();
+    }
+
+    /** Stops a component (Greengrass CLI operation). Waits for the answer; throws the modeled error on refusal. */
+    public StopComponentResponse stopComponent(StopComponentRequest request) throws InterruptedException {
+        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.STOP_COMPONENT_OPERATION, () -> request.toJson(), StopComponentResponse::fromJson);
+    }
+
+    /** Stops a component (Greengrass CLI operation). Returns at once. */
+    public CompletableFuture<StopComponentResponse> stopComponentAsync(StopComponentRequest request) {
+        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.STOP_COMPONENT_OPERATION, () -> request.toJson(), StopComponentResponse::fromJson, null).getResponse();
+    }
+
+    /** Reads a component's version, state and configuration (Greengrass CLI operation). Waits for the answer; throws the modeled error on refusal. */
+    public GetComponentDetailsResponse getComponentDetails(GetComponentDetailsRequest request) throws InterruptedException {
+        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.GET_COMPONENT_DETAILS_OPERATION, () -> request.toJson(), GetComponentDetailsResponse::fromJson);
+    }
+
+    /** Reads a component's version, state and configuration (Greengrass CLI operation). Returns at once. */
+    public CompletableFuture<GetComponentDetailsResponse> getComponentDetailsAsync(GetComponentDetailsRequest request) {
+        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.GET_COMPONENT_DETAILS_OPERATION, () -> request.toJson(), GetComponentDetailsResponse::fromJson, null).getResponse();
+    }
+
+    /** Lists the components the nucleus knows (Greengrass CLI operation). Waits for the answer; throws the modeled error on refusal. */
+    public ListComponentsResponse listComponents(ListComponentsRequest request) throws InterruptedException {
+        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.LIST_COMPONENTS_OPERATION, () -> request.toJson(), ListComponentsResponse::fromJson);
+    }
+
+    /** Lists the components the nucleus knows (Greengrass CLI operation). Returns at once. */
+    public CompletableFuture<ListComponentsResponse> listComponentsAsync(ListComponentsRequest request) {
+        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.LIST_COMPONENTS_OPERATION, () -> request.toJson(), ListComponentsResponse::fromJson, null).getResponse();
+    }
+
+    /** Pauses a component's processes (the nucleus serves it on Linux). Waits for the answer; throws the modeled error on refusal. */
+    public PauseComponentResponse pauseComponent(PauseComponentRequest request) throws InterruptedException {
+        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.PAUSE_COMPONENT_OPERATION, () -> request.toJson(), PauseComponentResponse::fromJson);
+    }
+
+    /** Pauses a component's processes (the nucleus serves it on Linux). Returns at once. */
+    public CompletableFuture<PauseComponentResponse> pauseComponentAsync(PauseComponentRequest request) {
+        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.PAUSE_COMPONENT_OPERATION, () -> request.toJson(), PauseComponentResponse::fromJson, null).getResponse();
+    }
+
+    /** Resumes a paused component. Waits for the answer; throws the modeled error on refusal. */
+    public ResumeComponentResponse resumeComponent(ResumeComponentRequest request) throws InterruptedException {
+        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.RESUME_COMPONENT_OPERATION, () -> request.toJson(), ResumeComponentResponse::fromJson);
+    }
+
+    /** Resumes a paused component. Returns at once. */
+    public CompletableFuture<ResumeComponentResponse> resumeComponentAsync(ResumeComponentRequest request) {
+        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.RESUME_COMPONENT_OPERATION, () -> request.toJson(), ResumeComponentResponse::fromJson, null).getResponse();
     }
 
     /** Closes the connection if this client opened it. Idempotent; throws nothing. */

@@ -122,6 +122,15 @@ class ModelRoundTripTest {
         return x;
     }
 
+    static ComponentDetails sampleComponentDetails() {
+        ComponentDetails x = new ComponentDetails();
+        x.setComponentName("s0 \"q\" \u00e9\n");
+        x.setVersion("s1 \"q\" \u00e9\n");
+        x.setState("NEW");
+        x.setConfiguration(sampleDocument());
+        return x;
+    }
+
     static IoTCoreMessage sampleIoTCoreMessage() {
         IoTCoreMessage x = new IoTCoreMessage();
         x.setMessage(sampleMQTTMessage());
@@ -319,6 +328,89 @@ class ModelRoundTripTest {
         return x;
     }
 
+    static ValidateAuthorizationTokenRequest sampleValidateAuthorizationTokenRequest() {
+        ValidateAuthorizationTokenRequest x = new ValidateAuthorizationTokenRequest();
+        x.setToken("s0 \"q\" \u00e9\n");
+        return x;
+    }
+
+    static ValidateAuthorizationTokenResponse sampleValidateAuthorizationTokenResponse() {
+        ValidateAuthorizationTokenResponse x = new ValidateAuthorizationTokenResponse();
+        x.setIsValid(true);
+        return x;
+    }
+
+    static RestartComponentRequest sampleRestartComponentRequest() {
+        RestartComponentRequest x = new RestartComponentRequest();
+        x.setComponentName("s0 \"q\" \u00e9\n");
+        return x;
+    }
+
+    static RestartComponentResponse sampleRestartComponentResponse() {
+        RestartComponentResponse x = new RestartComponentResponse();
+        x.setRestartStatus("SUCCEEDED");
+        x.setMessage("s1 \"q\" \u00e9\n");
+        return x;
+    }
+
+    static StopComponentRequest sampleStopComponentRequest() {
+        StopComponentRequest x = new StopComponentRequest();
+        x.setComponentName("s0 \"q\" \u00e9\n");
+        return x;
+    }
+
+    static StopComponentResponse sampleStopComponentResponse() {
+        StopComponentResponse x = new StopComponentResponse();
+        x.setStopStatus("SUCCEEDED");
+        x.setMessage("s1 \"q\" \u00e9\n");
+        return x;
+    }
+
+    static GetComponentDetailsRequest sampleGetComponentDetailsRequest() {
+        GetComponentDetailsRequest x = new GetComponentDetailsRequest();
+        x.setComponentName("s0 \"q\" \u00e9\n");
+        return x;
+    }
+
+    static GetComponentDetailsResponse sampleGetComponentDetailsResponse() {
+        GetComponentDetailsResponse x = new GetComponentDetailsResponse();
+        x.setComponentDetails(sampleComponentDetails());
+        return x;
+    }
+
+    static ListComponentsRequest sampleListComponentsRequest() {
+        ListComponentsRequest x = new ListComponentsRequest();
+        return x;
+    }
+
+    static ListComponentsResponse sampleListComponentsResponse() {
+        ListComponentsResponse x = new ListComponentsResponse();
+        x.setComponents(new ArrayList<>(List.of(sampleComponentDetails(), sampleComponentDetails())));
+        return x;
+    }
+
+    static PauseComponentRequest samplePauseComponentRequest() {
+        PauseComponentRequest x = new PauseComponentRequest();
+        x.setComponentName("s0 \"q\" \u00e9\n");
+        return x;
+    }
+
+    static PauseComponentResponse samplePauseComponentResponse() {
+        PauseComponentResponse x = new PauseComponentResponse();
+        return x;
+    }
+
+    static ResumeComponentRequest sampleResumeComponentRequest() {
+        ResumeComponentRequest x = new ResumeComponentRequest();
+        x.setComponentName("s0 \"q\" \u00e9\n");
+        return x;
+    }
+
+    static ResumeComponentResponse sampleResumeComponentResponse() {
+        ResumeComponentResponse x = new ResumeComponentResponse();
+        return x;
+    }
+
     @Test
     void roundTripUserProperty() {
         UserProperty x = sampleUserProperty();
@@ -470,6 +562,18 @@ class ModelRoundTripTest {
         assertEquals(text(json), text(back.toJson()));
         assertEquals(new PostComponentUpdateEvent(), PostComponentUpdateEvent.fromJson("{\"unknownMember\":[1,{\"a\":null}]}".getBytes(StandardCharsets.UTF_8)));
         assertEquals("aws.greengrass#PostComponentUpdateEvent", x.getApplicationModelType());
+    }
+
+    @Test
+    void roundTripComponentDetails() {
+        ComponentDetails x = sampleComponentDetails();
+        byte[] json = x.toJson();
+        ComponentDetails back = ComponentDetails.fromJson(json);
+        assertEquals(x, back, text(json));
+        assertEquals(x.hashCode(), back.hashCode());
+        assertEquals(text(json), text(back.toJson()));
+        assertEquals(new ComponentDetails(), ComponentDetails.fromJson("{\"unknownMember\":[1,{\"a\":null}]}".getBytes(StandardCharsets.UTF_8)));
+        assertEquals("aws.greengrass#ComponentDetails", x.getApplicationModelType());
     }
 
     @Test
@@ -875,6 +979,174 @@ class ModelRoundTripTest {
     }
 
     @Test
+    void roundTripValidateAuthorizationTokenRequest() {
+        ValidateAuthorizationTokenRequest x = sampleValidateAuthorizationTokenRequest();
+        byte[] json = x.toJson();
+        ValidateAuthorizationTokenRequest back = ValidateAuthorizationTokenRequest.fromJson(json);
+        assertEquals(x, back, text(json));
+        assertEquals(x.hashCode(), back.hashCode());
+        assertEquals(text(json), text(back.toJson()));
+        assertEquals(new ValidateAuthorizationTokenRequest(), ValidateAuthorizationTokenRequest.fromJson("{\"unknownMember\":[1,{\"a\":null}]}".getBytes(StandardCharsets.UTF_8)));
+        assertEquals("aws.greengrass#ValidateAuthorizationTokenRequest", x.getApplicationModelType());
+    }
+
+    @Test
+    void roundTripValidateAuthorizationTokenResponse() {
+        ValidateAuthorizationTokenResponse x = sampleValidateAuthorizationTokenResponse();
+        byte[] json = x.toJson();
+        ValidateAuthorizationTokenResponse back = ValidateAuthorizationTokenResponse.fromJson(json);
+        assertEquals(x, back, text(json));
+        assertEquals(x.hashCode(), back.hashCode());
+        assertEquals(text(json), text(back.toJson()));
+        assertEquals(new ValidateAuthorizationTokenResponse(), ValidateAuthorizationTokenResponse.fromJson("{\"unknownMember\":[1,{\"a\":null}]}".getBytes(StandardCharsets.UTF_8)));
+        assertEquals("aws.greengrass#ValidateAuthorizationTokenResponse", x.getApplicationModelType());
+    }
+
+    @Test
+    void roundTripRestartComponentRequest() {
+        RestartComponentRequest x = sampleRestartComponentRequest();
+        byte[] json = x.toJson();
+        RestartComponentRequest back = RestartComponentRequest.fromJson(json);
+        assertEquals(x, back, text(json));
+        assertEquals(x.hashCode(), back.hashCode());
+        assertEquals(text(json), text(back.toJson()));
+        assertEquals(new RestartComponentRequest(), RestartComponentRequest.fromJson("{\"unknownMember\":[1,{\"a\":null}]}".getBytes(StandardCharsets.UTF_8)));
+        assertEquals("aws.greengrass#RestartComponentRequest", x.getApplicationModelType());
+    }
+
+    @Test
+    void roundTripRestartComponentResponse() {
+        RestartComponentResponse x = sampleRestartComponentResponse();
+        byte[] json = x.toJson();
+        RestartComponentResponse back = RestartComponentResponse.fromJson(json);
+        assertEquals(x, back, text(json));
+        assertEquals(x.hashCode(), back.hashCode());
+        assertEquals(text(json), text(back.toJson()));
+        assertEquals(new RestartComponentResponse(), RestartComponentResponse.fromJson("{\"unknownMember\":[1,{\"a\":null}]}".getBytes(StandardCharsets.UTF_8)));
+        assertEquals("aws.greengrass#RestartComponentResponse", x.getApplicationModelType());
+    }
+
+    @Test
+    void roundTripStopComponentRequest() {
+        StopComponentRequest x = sampleStopComponentRequest();
+        byte[] json = x.toJson();
+        StopComponentRequest back = StopComponentRequest.fromJson(json);
+        assertEquals(x, back, text(json));
+        assertEquals(x.hashCode(), back.hashCode());
+        assertEquals(text(json), text(back.toJson()));
+        assertEquals(new StopComponentRequest(), StopComponentRequest.fromJson("{\"unknownMember\":[1,{\"a\":null}]}".getBytes(StandardCharsets.UTF_8)));
+        assertEquals("aws.greengrass#StopComponentRequest", x.getApplicationModelType());
+    }
+
+    @Test
+    void roundTripStopComponentResponse() {
+        StopComponentResponse x = sampleStopComponentResponse();
+        byte[] json = x.toJson();
+        StopComponentResponse back = StopComponentResponse.fromJson(json);
+        assertEquals(x, back, text(json));
+        assertEquals(x.hashCode(), back.hashCode());
+        assertEquals(text(json), text(back.toJson()));
+        assertEquals(new StopComponentResponse(), StopComponentResponse.fromJson("{\"unknownMember\":[1,{\"a\":null}]}".getBytes(StandardCharsets.UTF_8)));
+        assertEquals("aws.greengrass#StopComponentResponse", x.getApplicationModelType());
+    }
+
+    @Test
+    void roundTripGetComponentDetailsRequest() {
+        GetComponentDetailsRequest x = sampleGetComponentDetailsRequest();
+        byte[] json = x.toJson();
+        GetComponentDetailsRequest back = GetComponentDetailsRequest.fromJson(json);
+        assertEquals(x, back, text(json));
+        assertEquals(x.hashCode(), back.hashCode());
+        assertEquals(text(json), text(back.toJson()));
+        assertEquals(new GetComponentDetailsRequest(), GetComponentDetailsRequest.fromJson("{\"unknownMember\":[1,{\"a\":null}]}".getBytes(StandardCharsets.UTF_8)));
+        assertEquals("aws.greengrass#GetComponentDetailsRequest", x.getApplicationModelType());
+    }
+
+    @Test
+    void roundTripGetComponentDetailsResponse() {
+        GetComponentDetailsResponse x = sampleGetComponentDetailsResponse();
+        byte[] json = x.toJson();
+        GetComponentDetailsResponse back = GetComponentDetailsResponse.fromJson(json);
+        assertEquals(x, back, text(json));
+        assertEquals(x.hashCode(), back.hashCode());
+        assertEquals(text(json), text(back.toJson()));
+        assertEquals(new GetComponentDetailsResponse(), GetComponentDetailsResponse.fromJson("{\"unknownMember\":[1,{\"a\":null}]}".getBytes(StandardCharsets.UTF_8)));
+        assertEquals("aws.greengrass#GetComponentDetailsResponse", x.getApplicationModelType());
+    }
+
+    @Test
+    void roundTripListComponentsRequest() {
+        ListComponentsRequest x = sampleListComponentsRequest();
+        byte[] json = x.toJson();
+        ListComponentsRequest back = ListComponentsRequest.fromJson(json);
+        assertEquals(x, back, text(json));
+        assertEquals(x.hashCode(), back.hashCode());
+        assertEquals(text(json), text(back.toJson()));
+        assertEquals(new ListComponentsRequest(), ListComponentsRequest.fromJson("{\"unknownMember\":[1,{\"a\":null}]}".getBytes(StandardCharsets.UTF_8)));
+        assertEquals("aws.greengrass#ListComponentsRequest", x.getApplicationModelType());
+    }
+
+    @Test
+    void roundTripListComponentsResponse() {
+        ListComponentsResponse x = sampleListComponentsResponse();
+        byte[] json = x.toJson();
+        ListComponentsResponse back = ListComponentsResponse.fromJson(json);
+        assertEquals(x, back, text(json));
+        assertEquals(x.hashCode(), back.hashCode());
+        assertEquals(text(json), text(back.toJson()));
+        assertEquals(new ListComponentsResponse(), ListComponentsResponse.fromJson("{\"unknownMember\":[1,{\"a\":null}]}".getBytes(StandardCharsets.UTF_8)));
+        assertEquals("aws.greengrass#ListComponentsResponse", x.getApplicationModelType());
+    }
+
+    @Test
+    void roundTripPauseComponentRequest() {
+        PauseComponentRequest x = samplePauseComponentRequest();
+        byte[] json = x.toJson();
+        PauseComponentRequest back = PauseComponentRequest.fromJson(json);
+        assertEquals(x, back, text(json));
+        assertEquals(x.hashCode(), back.hashCode());
+        assertEquals(text(json), text(back.toJson()));
+        assertEquals(new PauseComponentRequest(), PauseComponentRequest.fromJson("{\"unknownMember\":[1,{\"a\":null}]}".getBytes(StandardCharsets.UTF_8)));
+        assertEquals("aws.greengrass#PauseComponentRequest", x.getApplicationModelType());
+    }
+
+    @Test
+    void roundTripPauseComponentResponse() {
+        PauseComponentResponse x = samplePauseComponentResponse();
+        byte[] json = x.toJson();
+        PauseComponentResponse back = PauseComponentResponse.fromJson(json);
+        assertEquals(x, back, text(json));
+        assertEquals(x.hashCode(), back.hashCode());
+        assertEquals(text(json), text(back.toJson()));
+        assertEquals(new PauseComponentResponse(), PauseComponentResponse.fromJson("{\"unknownMember\":[1,{\"a\":null}]}".getBytes(StandardCharsets.UTF_8)));
+        assertEquals("aws.greengrass#PauseComponentResponse", x.getApplicationModelType());
+    }
+
+    @Test
+    void roundTripResumeComponentRequest() {
+        ResumeComponentRequest x = sampleResumeComponentRequest();
+        byte[] json = x.toJson();
+        ResumeComponentRequest back = ResumeComponentRequest.fromJson(json);
+        assertEquals(x, back, text(json));
+        assertEquals(x.hashCode(), back.hashCode());
+        assertEquals(text(json), text(back.toJson()));
+        assertEquals(new ResumeComponentRequest(), ResumeComponentRequest.fromJson("{\"unknownMember\":[1,{\"a\":null}]}".getBytes(StandardCharsets.UTF_8)));
+        assertEquals("aws.greengrass#ResumeComponentRequest", x.getApplicationModelType());
+    }
+
+    @Test
+    void roundTripResumeComponentResponse() {
+        ResumeComponentResponse x = sampleResumeComponentResponse();
+        byte[] json = x.toJson();
+        ResumeComponentResponse back = ResumeComponentResponse.fromJson(json);
+        assertEquals(x, back, text(json));
+        assertEquals(x.hashCode(), back.hashCode());
+        assertEquals(text(json), text(back.toJson()));
+        assertEquals(new ResumeComponentResponse(), ResumeComponentResponse.fromJson("{\"unknownMember\":[1,{\"a\":null}]}".getBytes(StandardCharsets.UTF_8)));
+        assertEquals("aws.greengrass#ResumeComponentResponse", x.getApplicationModelType());
+    }
+
+    @Test
     void roundTripServiceError() {
         ServiceError x = new ServiceError("went wrong \"here\"");
         x.setContext(sampleDocument());
@@ -1079,6 +1351,38 @@ class ModelRoundTripTest {
         assertEquals("ERRORED", ReportedLifecycleState.ERRORED.getValue());
         assertNull(ReportedLifecycleState.get("no such value"));
         assertEquals(2, ReportedLifecycleState.values().length);
+    }
+
+    @Test
+    void enumRequestStatus() {
+        assertSame(RequestStatus.SUCCEEDED, RequestStatus.get("SUCCEEDED"));
+        assertEquals("SUCCEEDED", RequestStatus.SUCCEEDED.getValue());
+        assertSame(RequestStatus.FAILED, RequestStatus.get("FAILED"));
+        assertEquals("FAILED", RequestStatus.FAILED.getValue());
+        assertNull(RequestStatus.get("no such value"));
+        assertEquals(2, RequestStatus.values().length);
+    }
+
+    @Test
+    void enumLifecycleState() {
+        assertSame(LifecycleState.RUNNING, LifecycleState.get("RUNNING"));
+        assertEquals("RUNNING", LifecycleState.RUNNING.getValue());
+        assertSame(LifecycleState.ERRORED, LifecycleState.get("ERRORED"));
+        assertEquals("ERRORED", LifecycleState.ERRORED.getValue());
+        assertSame(LifecycleState.NEW, LifecycleState.get("NEW"));
+        assertEquals("NEW", LifecycleState.NEW.getValue());
+        assertSame(LifecycleState.FINISHED, LifecycleState.get("FINISHED"));
+        assertEquals("FINISHED", LifecycleState.FINISHED.getValue());
+        assertSame(LifecycleState.INSTALLED, LifecycleState.get("INSTALLED"));
+        assertEquals("INSTALLED", LifecycleState.INSTALLED.getValue());
+        assertSame(LifecycleState.BROKEN, LifecycleState.get("BROKEN"));
+        assertEquals("BROKEN", LifecycleState.BROKEN.getValue());
+        assertSame(LifecycleState.STARTING, LifecycleState.get("STARTING"));
+        assertEquals("STARTING", LifecycleState.STARTING.getValue());
+        assertSame(LifecycleState.STOPPING, LifecycleState.get("STOPPING"));
+        assertEquals("STOPPING", LifecycleState.STOPPING.getValue());
+        assertNull(LifecycleState.get("no such value"));
+        assertEquals(8, LifecycleState.values().length);
     }
 
     @Test
