@@ -873,6 +873,34 @@ impl TestNucleus {
         self.server().local_subscriptions()
     }
 
+    /// Waits until a local (SubscribeToTopic) subscription to exactly `topic_filter` (any if `None`) exists on
+    /// the server serving now; `Timeout` otherwise, listing the local subscriptions there are.
+    pub fn wait_for_local_subscription(
+        &self,
+        topic_filter: Option<&str>,
+        timeout: Duration,
+    ) -> Result<()> {
+        let server = self.server();
+        let ok = server.wait_for_local_subscriptions(timeout, |filters| match topic_filter {
+            None => !filters.is_empty(),
+            Some(f) => filters.iter().any(|s| s == f),
+        });
+        if ok {
+            return Ok(());
+        }
+        let filters = server.local_subscription_filters();
+        let what = topic_filter.map_or_else(|| "any topic".to_string(), |f| format!("'{f}'"));
+        let have = if filters.is_empty() {
+            "there are none".to_string()
+        } else {
+            format!("there are: {}", filters.join(", "))
+        };
+        Err(Error::new(
+            ErrorKind::Timeout,
+            format!("no local subscription to {what} within {timeout:?}; {have}"),
+        ))
+    }
+
     /// Replaces a component's configuration (what GetConfiguration reads); no events are sent.
     pub fn set_configuration(
         &self,

@@ -404,3 +404,46 @@ fn configuration_survives_a_restart_and_updates_reach_subscribers() {
         .is_empty());
     n.post_component_update("d1");
 }
+
+#[test]
+fn local_subscriptions_are_waited_for_and_local_messages_delivered() {
+    let n = TestNucleus::builder(COMPONENT)
+        .policy_json(
+            r#"{"aws.greengrass.ipc.pubsub": {"p": {"operations": ["*"], "resources": ["*"]}}}"#,
+        )
+        .unwrap()
+        .start()
+        .unwrap();
+    let e = n
+        .wait_for_local_subscription(Some("commands/#"), Duration::from_millis(50))
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout);
+    assert!(e.message().contains("there are none"), "{e}");
+    let c = client(&n);
+    let waiter = std::thread::spawn({
+        let c = c.clone();
+        move || {
+            c.subscribe_to_topic(SubscribeToTopicRequest {
+                topic: Some("commands/#".into()),
+                ..Default::default()
+            })
+            .unwrap()
+        }
+    });
+    n.wait_for_local_subscription(Some("commands/#"), T)
+        .unwrap();
+    let mut sub = waiter.join().unwrap();
+    assert_eq!(n.local_subscriptions(), 1);
+    let delivered = n.publish_local(
+        "com.example.Other",
+        "commands/go",
+        ggipc::server::LocalMessage::Binary(b"go".to_vec()),
+    );
+    assert_eq!(delivered, 1);
+    match sub.recv_timeout(T).unwrap() {
+        Some(SubscriptionEvent::Message(m)) => {
+            assert_eq!(m.binary_message.unwrap().message, Some(b"go".to_vec()))
+        }
+        other => panic!("expected a message, got {other:?}"),
+    }
+}
