@@ -447,3 +447,51 @@ fn local_subscriptions_are_waited_for_and_local_messages_delivered() {
         other => panic!("expected a message, got {other:?}"),
     }
 }
+
+#[test]
+fn a_restart_leaves_one_local_subscription_per_stream_and_publishing_works() {
+    let policy = r#"{"aws.greengrass.ipc.pubsub": {"p": {"operations": ["*"], "resources": ["*"]}},
+                     "aws.greengrass.ipc.mqttproxy": {"m": {"operations": ["*"], "resources": ["*"]}}}"#;
+    let n = TestNucleus::builder(COMPONENT)
+        .policy_json(policy)
+        .unwrap()
+        .start()
+        .unwrap();
+    let c = Client::builder()
+        .socket_path(n.socket_path())
+        .auth_token(n.token())
+        .reconnect(ReconnectPolicy {
+            initial_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(100),
+            ..Default::default()
+        })
+        .connect_blocking()
+        .unwrap();
+    let mut sub = c
+        .subscribe_to_topic(SubscribeToTopicRequest {
+            topic: Some("commands/#".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    n.restart().unwrap();
+    n.wait_for_local_subscription(Some("commands/#"), T)
+        .unwrap();
+    assert_eq!(n.local_subscriptions(), 1);
+    assert_eq!(
+        n.publish_local(
+            "x",
+            "commands/a",
+            ggipc::server::LocalMessage::Binary(b"a".to_vec())
+        ),
+        1
+    );
+    loop {
+        match sub.recv_timeout(T).unwrap() {
+            Some(SubscriptionEvent::Message(_)) => break,
+            Some(SubscriptionEvent::Interrupted(_)) | Some(SubscriptionEvent::Resumed) => continue,
+            other => panic!("{other:?}"),
+        }
+    }
+    // Once the subscription is back, the connection is: a publish goes through at the first attempt.
+    publish(&c, "telemetry/after", Qos::AtLeastOnce, b"x").unwrap();
+}

@@ -45,6 +45,9 @@ def test_forwards_a_command_to_telemetry(nucleus, forwarder):
     assert nucleus.publish_local("commands/temperature", b"21.5") == 1
     msg = nucleus.wait_for_publish("telemetry/temperature")
     assert (msg.payload, msg.qos, msg.component) == (b"21.5", "1", "com.example.Forwarder")
+    # The nucleus records the publish before its answer reaches the component: wait for that too.
+    assert forwarder.wait_handled(1)
+    assert (forwarder.forwarded, forwarder.errors) == (1, [])
 
 
 def test_a_denied_topic_is_reported_and_forwarding_goes_on(nucleus, forwarder):
@@ -73,3 +76,5 @@ def test_forwarding_resumes_after_a_nucleus_restart(nucleus, forwarder):
     nucleus.wait_for_local_subscription("commands/#", timeout=15)
     nucleus.publish_local("commands/temperature", b"after")
     assert nucleus.wait_for_publish("telemetry/temperature").payload == b"after"
+    assert forwarder.wait_handled(1)
+    assert forwarder.errors == []
