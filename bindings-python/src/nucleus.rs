@@ -12,6 +12,9 @@ use pyo3::types::{PyBytes, PyTuple};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// A DeferComponentUpdate request as Python sees it: (component, message, recheck_after_ms).
+type Deferral = (String, Option<String>, Option<i64>);
+
 /// In-process nucleus with a recording in-memory broker.
 #[pyclass(module = "ggipc._ggipc")]
 pub struct Nucleus {
@@ -355,7 +358,7 @@ impl Nucleus {
         deployment_id: String,
         is_ggc_restarting: bool,
         timeout: f64,
-    ) -> PyResult<Vec<(String, Option<String>, Option<i64>)>> {
+    ) -> PyResult<Vec<Deferral>> {
         let timeout = seconds(py, timeout, "timeout")?;
         let inner = self.inner.clone();
         let deferrals = py
