@@ -92,7 +92,8 @@ else
     echo "--- FAILED: GoogleTest not found"
     failed=$((failed + 1))
 fi
-# The example component's GoogleTest suite uses its own in-process nucleus, not the test server.
+# The example components' tests use their own in-process nucleus, not the test server.
+step "example component tests (examples/c/forwarder)" env -u AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT -u SVCUID "$bin/example_c_forwarder_test"
 if [[ -x "$bin/example_cpp_forwarder_test" ]]; then
     step "example component tests (examples/cpp/forwarder, GoogleTest)" env -u AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT -u SVCUID "$bin/example_cpp_forwarder_test"
 else
