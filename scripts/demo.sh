@@ -68,12 +68,14 @@ two_components() {
 #   publishers   Python publish_to_iot_core.py (my/topic), C++ publish_to_iot_core.cpp (my/topic) then
 #                iotcore_publisher.cpp (test/topic/cpp), Java PublishToIoTCore (both topics), Rust publisher
 #                (both topics);
-#   subscribers  Python subscribe_to_iot_core.py (my/topic), C++ iotcore_subscriber.cpp (test/topic/cpp),
-#                Java SubscribeToIoTCore and Rust subscriber (+/topic/#, both topics).
+#   subscribers  Python subscribe_to_iot_core.py (my/topic), C++ iotcore_subscriber.cpp (test/topic/cpp) with
+#                subscribe_to_iot_core.cpp (my/topic), Java SubscribeToIoTCore and Rust subscriber (+/topic/#,
+#                both topics).
 # The publishers wait in their Startup step until every subscriber has subscribed (the nucleus logs each
-# subscription); then each publisher's messages must reach every subscriber listening on its topics (the docs'
-# Python publisher and C++ subscriber have fixed, different topics, so that pair cannot meet). One line per
-# component summarizes what it sent or received; the exit status is 0 only if every expected delivery happened.
+# subscription); then each publisher's messages must reach every subscriber: every subscriber listens on
+# my/topic, which every publisher uses. The examples that print nothing on receipt (Python's, C++'s
+# subscribe_to_iot_core) are followed through the server's trace of each delivery (component, topic, size). One line per component summarizes what it sent or received; the exit status is 0 only if
+# every expected delivery happened.
 # Installs what it needs on Debian (g++, a JDK, Maven, python3-venv); builds the Python wheel, the Java jar,
 # libggipc and the C++ examples. GGIPC_REUSE_BUILDS=1 keeps a wheel and a jar built before.
 all_languages() {
@@ -129,11 +131,12 @@ all_languages() {
             --command "com.example.demo.PublisherJava=$g pub -t my/topic -m 'Hello from Java' && echo 'Successfully published to topic: my/topic' && $g pub -t test/topic/cpp -m 'Hello from Java' && echo 'Successfully published to topic: test/topic/cpp'"
             --command "com.example.demo.SubscriberJava=$g sub -t '+/topic/#' -v | while IFS= read -r l; do echo \"Received new message on topic \${l%% *}: \${l#* }\"; done"
             --command "com.example.demo.PublisherCpp=$g pub -q 0 -t my/topic -m 'Hello, World!' && echo 'published Hello, World! to my/topic' && while :; do $g pub -t test/topic/cpp -m 'Hello from the Greengrass IPC MQTT publisher (C++).' && echo 'Successfully published to topic: test/topic/cpp'; sleep 5; done"
-            --command "com.example.demo.SubscriberCpp=$g sub -t test/topic/cpp -v | while IFS= read -r l; do echo 'Received new message on topic: test/topic/cpp'; echo \"Message: \${l#* }\"; done"
+            --command "com.example.demo.SubscriberCpp=$g sub -t my/topic >/dev/null & $g sub -t test/topic/cpp -v | while IFS= read -r l; do echo 'Received new message on topic: test/topic/cpp'; echo \"Message: \${l#* }\"; done"
         )
     else
         echo "== C++: the docs' examples against libggipc"
-        for c in PublisherCpp:publish_to_iot_core PublisherCpp:iotcore_publisher SubscriberCpp:iotcore_subscriber; do
+        for c in PublisherCpp:publish_to_iot_core PublisherCpp:iotcore_publisher SubscriberCpp:iotcore_subscriber \
+            SubscriberCpp:subscribe_to_iot_core; do
             local dir="$art/com.example.demo.${c%%:*}/$v"
             mkdir -p "$dir"
             "${CXX:-g++}" -std=c++17 -O1 -I bindings-c/include "examples/cpp/${c#*:}.cpp" \
@@ -178,7 +181,8 @@ all_languages() {
     fi
     local log="$ROOT/demo.log"
     echo "== running: ggipc run --root $ROOT --mqtt-port 0 --thing-name demo ${recipes[*]}"
-    "$ggipc" run --root "$ROOT" --mqtt-port 0 --thing-name demo --log info,ggipc=debug \
+    "$ggipc" run --root "$ROOT" --mqtt-port 0 --thing-name demo \
+        --log info,ggipc=debug,ggipc::server::services::mqttproxy=trace \
         "${commands[@]}" "${recipes[@]}" >"$log" 2>&1 &
     nucleus=$!
     tail -n +1 --pid="$nucleus" -f "$log" | grep --line-buffered -e '^\[' -e '^ggipc:' &
@@ -198,6 +202,10 @@ all_languages() {
     local summary=(python3 - "$log" "$stand_ins")
     for s in Python Java Cpp Rust; do
         wait_until "grep -Eq 'subscribed component=\"?com\.example\.demo\.Subscriber$s\"? ' '$log'" 180
+    done
+    # The C++ subscriber component runs two subscribers: wait for both.
+    for f in my/topic test/topic/cpp; do
+        wait_until "grep -Eq 'subscribed component=\"?com\.example\.demo\.SubscriberCpp\"? filter=\"?$f\"?' '$log'" 180
     done
     echo "== every subscriber has subscribed: the publishers start"
     touch "$ROOT/subscribers-ready"
@@ -240,7 +248,7 @@ check = "--check" in sys.argv
 LANGS = ["Python", "Java", "Cpp", "Rust"]
 TOPICS = {"Python": {"my/topic"}, "Cpp": {"my/topic", "test/topic/cpp"}, "Java": {"my/topic", "test/topic/cpp"},
           "Rust": {"my/topic", "test/topic/cpp"}}
-LISTENS = {"Python": {"my/topic"}, "Cpp": {"test/topic/cpp"}, "Java": {"my/topic", "test/topic/cpp"},
+LISTENS = {"Python": {"my/topic"}, "Cpp": {"my/topic", "test/topic/cpp"}, "Java": {"my/topic", "test/topic/cpp"},
            "Rust": {"my/topic", "test/topic/cpp"}}
 def by_payload(p):
     if p == "Hello, World": return "Python"
@@ -248,39 +256,49 @@ def by_payload(p):
     if p == "Hello from Java": return "Java"
     if p.startswith("Hello from the publisher, message"): return "Rust"
     return None
-# The Python example prints nothing; ggipc logs each message with its size (GGIPC_LOG=debug).
+# Payload sizes of the publishers' messages on my/topic, for the subscribers that print nothing.
 BY_SIZE = {12: "Python", 13: "Cpp", 51: "Cpp", 15: "Java", 40: "Rust"}
 got = {s: {} for s in LANGS}          # subscriber -> {publisher: count}
+seen = set()                          # (subscriber, publisher, topic) delivered at least once
 exits, published = {}, {p: 0 for p in LANGS}
-pending_cpp_topic = None
+def count(s, p, topic):
+    got[s][p] = got[s].get(p, 0) + 1
+    seen.add((s, p, topic))
 for line in open(log, errors="replace"):
     line = line.rstrip("\n")
+    # The docs' Python subscriber and C++ subscribe_to_iot_core (my/topic) print nothing: the server's trace of
+    # each delivery (with the payload's size) shows what they got.
+    m = re.search(r'delivered component="?com\.example\.demo\.Subscriber(Python|Cpp)"? topic="?my/topic"? bytes=(\d+)', line)
+    if m:
+        who = BY_SIZE.get(int(m.group(2)))
+        if who:
+            count(m.group(1), who, "my/topic")
+        continue
     m = re.match(r"\[com\.example\.demo\.(Publisher|Subscriber)(\w+)\] (.*)", line)
     if m:
         kind, lang, text = m.groups()
-        who = None
+        who = topic = None
         if kind == "Subscriber":
             if lang == "Java":
                 mm = re.match(r"Received new message on topic (\S+): (.*)", text)
-                who = mm and by_payload(mm.group(2))
+                who, topic = (by_payload(mm.group(2)), mm.group(1)) if mm else (None, None)
             elif lang == "Rust":
                 mm = re.match(r"received on (\S+): (.*)", text)
-                who = mm and by_payload(mm.group(2))
+                who, topic = (by_payload(mm.group(2)), mm.group(1)) if mm else (None, None)
             elif lang == "Cpp":
+                # iotcore_subscriber prints these; it listens on test/topic/cpp.
                 mm = re.match(r"Message: (.*)", text)
-                who = mm and by_payload(mm.group(1))
-            elif lang == "Python":
-                mm = re.search(r"message on .(\S+). \((\d+) bytes\)", text)
-                who = mm and BY_SIZE.get(int(mm.group(2)))
+                who, topic = (by_payload(mm.group(1)), "test/topic/cpp") if mm else (None, None)
             if who:
-                got[lang][who] = got[lang].get(who, 0) + 1
+                count(lang, who, topic)
         elif re.match(r"(Successfully published to topic|published)", text):
             published[lang] += 1
         continue
     m = re.match(r"ggipc: com\.example\.demo\.(\w+) (exited with code \d+|is BROKEN.*|stopped)", line)
     if m:
         exits[m.group(1)] = m.group(2)
-missing = [(s, p) for s in LANGS for p in LANGS if TOPICS[p] & LISTENS[s] and p not in got[s]]
+# Every publisher must reach every subscriber on every topic they share.
+missing = [(s, p, t) for s in LANGS for p in LANGS for t in sorted(TOPICS[p] & LISTENS[s]) if (s, p, t) not in seen]
 gdk = [l for l in open(log, errors="replace") if l.startswith("[com.example.GdkHelloPython] published to")]
 gdk_exit = None
 for l in open(log, errors="replace"):
@@ -303,8 +321,8 @@ for s in LANGS:
           f"{exits.get('Subscriber' + s, 'still running')}")
 if stand_ins != "1":
     print(f"  GDK project examples/gdk/hello-python: {len(gdk)} publish(es) reported; {gdk_exit or 'still running'}")
-for s, p in missing:
-    print(f"  MISSING: nothing from the {name[p]} publisher reached the {name[s]} subscriber")
+for s, p, t in missing:
+    print(f"  MISSING: nothing from the {name[p]} publisher on {t} reached the {name[s]} subscriber")
 sys.exit(1 if missing or not gdk_ok else 0)
 PY
 )"

@@ -83,12 +83,21 @@ export GGIPC_TEST_SOCKET="$socket"
 step "header compiles as C11, included twice" "$bin/header_twice_c"
 step "header compiles as C++17, included twice" "$bin/header_twice_cpp"
 step "C tests" "$bin/test_c_api"
+step "C tests of the test nucleus (ggipc_test_nucleus_*)" "$bin/test_test_nucleus"
 step "C tests under ASan/UBSan" env ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=halt_on_error=1 \
     "$bin/test_c_api_asan"
 if [[ -x "$bin/test_cpp_api" ]]; then
     step "C++ tests (GoogleTest)" "$bin/test_cpp_api"
 else
     echo "--- FAILED: GoogleTest not found"
+    failed=$((failed + 1))
+fi
+# The example components' tests use their own in-process nucleus, not the test server.
+step "example component tests (examples/c/forwarder)" env -u AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT -u SVCUID "$bin/example_c_forwarder_test"
+if [[ -x "$bin/example_cpp_forwarder_test" ]]; then
+    step "example component tests (examples/cpp/forwarder, GoogleTest)" env -u AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT -u SVCUID "$bin/example_cpp_forwarder_test"
+else
+    echo "--- FAILED: examples/cpp/forwarder not built (GoogleTest not found)"
     failed=$((failed + 1))
 fi
 
@@ -134,6 +143,7 @@ install_and_consume() {
     cmake --build "$work/consumer" >/dev/null || return 1
     LD_LIBRARY_PATH="$work/prefix/lib" "$work/consumer/consumer_c" || return 1
     LD_LIBRARY_PATH="$work/prefix/lib" "$work/consumer/consumer_cpp" || return 1
+    LD_LIBRARY_PATH="$work/prefix/lib" "$work/consumer/consumer_testing" || return 1
     PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig" pkg-config --modversion ggipc | grep -qx "$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)" || return 1
     # shellcheck disable=SC2046
     cc -std=c11 -Wall -Wextra -Werror bindings-c/tests/consumer/main.c -o "$work/pc_consumer" \

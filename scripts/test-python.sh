@@ -39,3 +39,6 @@ cd "$ROOT/bindings-python"
 (cd python && "$VENV/bin/python" -m mypy --cache-dir=/dev/null --ignore-missing-imports -p ggipc)
 # Run from the tests directory's parent but import ggipc from the installed wheel, not the source tree.
 GGIPC_REQUIRE_AWSIOT=1 "$VENV/bin/python" -m pytest -p no:cacheprovider -q tests "$@"
+# The example component's tests, run as a component author runs them.
+cd "$ROOT"
+"$VENV/bin/python" -m pytest -p no:cacheprovider -q examples/python/forwarder

@@ -567,6 +567,14 @@ typedef struct ggipc_subscription ggipc_subscription;
 typedef struct ggipc_subscription_response_message ggipc_subscription_response_message;
 
 /**
+ * An in-process nucleus for tests: the real IPC server on a private Unix socket, with a recording
+ * in-memory broker standing in for AWS IoT Core. Created with `ggipc_test_nucleus_start`, released
+ * (and stopped) with `ggipc_test_nucleus_free`. Thread-safe: every function may be called from any
+ * thread, concurrently, except `ggipc_test_nucleus_free`.
+ */
+typedef struct ggipc_test_nucleus ggipc_test_nucleus;
+
+/**
  * Merges a value into the caller's configuration.
  *
  * `aws.greengrass#UpdateConfigurationRequest`. Created with `ggipc_update_configuration_request_new` (every member absent), copied with `ggipc_update_configuration_request_clone`, released with
@@ -5143,6 +5151,203 @@ bool ggipc_call_wait(const struct ggipc_call *call,
  * Releases a call; one still in flight goes on without it. NULL is a no-op.
  */
 void ggipc_call_free(struct ggipc_call *call);
+
+/**
+ * Starts a test nucleus serving `component` with the policy `access_control_json` (a recipe's
+ * `accessControl` object as JSON, or a whole `{"accessControl": …}`; NULL = no policy, so every IoT Core
+ * request of the component is refused). `socket_path` NULL puts the socket in a new private temporary
+ * directory (removed on free); `token` NULL generates the component's SVCUID.
+ *
+ * On success writes the nucleus to `*out` and returns NULL. Errors: `GGIPC_ERROR_KIND_INVALID_ARGUMENT`
+ * (NULL `component`/`out`, a policy that is not JSON or not a valid `accessControl`, naming the field),
+ * `GGIPC_ERROR_KIND_INTERNAL` (the socket cannot be created). Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_test_nucleus_start(const char *component,
+                                             const char *access_control_json,
+                                             const char *socket_path,
+                                             const char *token,
+                                             struct ggipc_test_nucleus **out);
+
+/**
+ * Stops the nucleus (open streams are terminated, connections closed, the socket removed) and
+ * releases it. NULL is a no-op. Thread-safety: not concurrently with other use of the same nucleus.
+ */
+void ggipc_test_nucleus_free(struct ggipc_test_nucleus *nucleus);
+
+/**
+ * The socket path (owned by the nucleus, valid until it is freed); NULL for a NULL nucleus.
+ * Thread-safety: any thread.
+ */
+const char *ggipc_test_nucleus_socket_path(const struct ggipc_test_nucleus *nucleus);
+
+/**
+ * The SVCUID of the component under test (owned by the nucleus, valid until it is freed; it stays the
+ * same across restarts); NULL for a NULL nucleus. Thread-safety: any thread.
+ */
+const char *ggipc_test_nucleus_token(const struct ggipc_test_nucleus *nucleus);
+
+/**
+ * Sets `AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT` and `SVCUID` in this process's
+ * environment to `component`'s (NULL = the component under test), so code under test connects with
+ * the SDK's usual `connect()`. Errors: `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for an unregistered
+ * component (the message names the registered ones). Thread-safety: changes the process environment;
+ * call it while no other thread reads or writes the environment.
+ */
+struct ggipc_error *ggipc_test_nucleus_setenv(const struct ggipc_test_nucleus *nucleus,
+                                              const char *component);
+
+/**
+ * Registers another component with its policy (as for `ggipc_test_nucleus_start`) and SVCUID `token`
+ * (required: tests choose it), replacing an earlier registration of that name.
+ * Errors: `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL arguments, bad policy). Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_test_nucleus_add_component(const struct ggipc_test_nucleus *nucleus,
+                                                     const char *component,
+                                                     const char *access_control_json,
+                                                     const char *token);
+
+/**
+ * Replaces a component's policy (NULL = none); the next request is authorized against it.
+ * Errors: `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (unregistered component, bad policy).
+ * Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_test_nucleus_set_policy(const struct ggipc_test_nucleus *nucleus,
+                                                  const char *component,
+                                                  const char *access_control_json);
+
+/**
+ * From now on publishes to topics matching `topic_filter` (NULL = all) fail with `message`: the
+ * component gets the nucleus' `ServiceError` ("Publish to topic … failed: <message>"). `message` NULL
+ * ends the failure. Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_test_nucleus_fail_publishes(const struct ggipc_test_nucleus *nucleus,
+                                                      const char *topic_filter,
+                                                      const char *message);
+
+/**
+ * Like `ggipc_test_nucleus_fail_publishes`, for new subscriptions whose filter `topic_filter` matches.
+ * Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_test_nucleus_fail_subscriptions(const struct ggipc_test_nucleus *nucleus,
+                                                          const char *topic_filter,
+                                                          const char *message);
+
+/**
+ * Waits up to `timeout_ms` until `count` recorded publishes match `topic_filter` (a topic or an MQTT
+ * filter; NULL = any). On success writes the last matching message to `*out` if `out` is not NULL
+ * (free it with `ggipc_message_free`) and returns NULL. Errors: `GGIPC_ERROR_KIND_TIMEOUT` with a
+ * message saying what was published instead and whether any policy allows the topic;
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a zero `count`. Thread-safety: any thread (it blocks).
+ */
+struct ggipc_error *ggipc_test_nucleus_wait_for_publish(const struct ggipc_test_nucleus *nucleus,
+                                                        const char *topic_filter,
+                                                        size_t count,
+                                                        uint64_t timeout_ms,
+                                                        struct ggipc_message **out);
+
+/**
+ * Publishes that reached "IoT Core" so far (spooled ones once sent); 0 for a NULL nucleus.
+ * Thread-safety: any thread.
+ */
+uint64_t ggipc_test_nucleus_published_count(const struct ggipc_test_nucleus *nucleus);
+
+/**
+ * Forgets the recorded publishes (and resets the count). Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_test_nucleus_clear_published(const struct ggipc_test_nucleus *nucleus);
+
+/**
+ * Waits up to `timeout_ms` until a subscription to exactly `topic_filter` (NULL = any) exists.
+ * Errors: `GGIPC_ERROR_KIND_TIMEOUT` listing the subscriptions there are. Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_test_nucleus_wait_for_subscription(const struct ggipc_test_nucleus *nucleus,
+                                                             const char *topic_filter,
+                                                             uint64_t timeout_ms);
+
+/**
+ * Delivers a message "from AWS IoT Core" on `topic` with the payload `payload[0..payload_len)` to every
+ * matching subscription; writes how many took it to `*delivered` if not NULL (0 during an outage).
+ * Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_test_nucleus_inject(const struct ggipc_test_nucleus *nucleus,
+                                              const char *topic,
+                                              const uint8_t *payload,
+                                              size_t payload_len,
+                                              size_t *delivered);
+
+/**
+ * Simulates the connection to AWS IoT Core going down (`false`) or coming back (`true`), as the
+ * nucleus' MQTT bridge sees it. While it is down, SubscribeToIoTCoreConnectionStatus streams see
+ * DISCONNECTED; QoS 0 publishes fail ("Device is offline. Dropping QoS 0 message."); QoS 1 publishes are
+ * answered once spooled (2.5 MiB; beyond it "Message spool is full. Message could not be added.") and
+ * are published, in order, when the connection is back; new subscriptions wait for it (30 s); injected
+ * messages reach nobody. Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_test_nucleus_set_connected(const struct ggipc_test_nucleus *nucleus,
+                                                     bool connected);
+
+/**
+ * Publishes held in the spool during an outage; 0 for a NULL nucleus. Thread-safety: any thread.
+ */
+size_t ggipc_test_nucleus_spooled_count(const struct ggipc_test_nucleus *nucleus);
+
+/**
+ * Restarts the nucleus under its clients: every stream is terminated and every connection closed,
+ * then it serves again on the same socket with the same components, tokens, policies and
+ * configurations; clients with reconnect enabled come back by themselves. Errors:
+ * `GGIPC_ERROR_KIND_INTERNAL` if the socket cannot be created again. Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_test_nucleus_restart(const struct ggipc_test_nucleus *nucleus);
+
+/**
+ * Stops serving (as `ggipc_test_nucleus_free` does, without releasing the object); stopping twice
+ * does nothing. Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_test_nucleus_stop(const struct ggipc_test_nucleus *nucleus);
+
+/**
+ * Replaces a component's configuration (`configuration_json`, what GetConfiguration reads; no
+ * events are sent). Errors: `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (not JSON, unregistered component).
+ * Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_test_nucleus_set_configuration(const struct ggipc_test_nucleus *nucleus,
+                                                         const char *component,
+                                                         const char *configuration_json);
+
+/**
+ * Merges the JSON object `value_json` at the key path `key_path[0..key_path_len)` of a component's
+ * configuration, as UpdateConfiguration does, and sends its SubscribeToConfigurationUpdate streams
+ * their events. Errors: `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (not a JSON object, NULL strings), the
+ * nucleus' error for an unknown component. Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_test_nucleus_update_configuration(const struct ggipc_test_nucleus *nucleus,
+                                                            const char *component,
+                                                            const char *const *key_path,
+                                                            size_t key_path_len,
+                                                            const char *value_json);
+
+/**
+ * Publishes a local (PublishToTopic) message on `topic` as `publisher` (NULL = "ggipc.testing"):
+ * `message[0..message_len)` as a JSON message if `json` (it must then be a JSON object's text), else as a
+ * binary message. Writes how many subscriptions took it to `*delivered` if not NULL.
+ * Errors: `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (not JSON, NULL arguments). Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_test_nucleus_publish_local(const struct ggipc_test_nucleus *nucleus,
+                                                     const char *publisher,
+                                                     const char *topic,
+                                                     const uint8_t *message,
+                                                     size_t message_len,
+                                                     bool json,
+                                                     size_t *delivered);
+
+/**
+ * Waits up to `timeout_ms` until a local (SubscribeToTopic) subscription to exactly `topic_filter`
+ * (NULL = any) exists. Errors: `GGIPC_ERROR_KIND_TIMEOUT` listing the local subscriptions there are.
+ * Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_test_nucleus_wait_for_local_subscription(const struct ggipc_test_nucleus *nucleus,
+                                                                   const char *topic_filter,
+                                                                   uint64_t timeout_ms);
 
 #ifdef __cplusplus
 }  // extern "C"

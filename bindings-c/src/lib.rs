@@ -9,7 +9,8 @@
 //! * [`model`] — the MQTT API's publish requests and received messages;
 //! * [`client`] — options, connect/close/free, lifecycle callbacks, publishing;
 //! * [`subscription`] — SubscribeToIoTCore streams and their callbacks;
-//! * [`dispatch`] — which thread runs which callback, and how callbacks are stopped.
+//! * [`dispatch`] — which thread runs which callback, and how callbacks are stopped;
+//! * [`testing`] — `ggipc_test_nucleus`, the core's test nucleus for C and C++ tests.
 //!
 //! The header `include/ggipc.h` is generated from these doc comments by
 //! `generate-header.sh` (cbindgen) and committed; the C++ wrapper in
@@ -41,6 +42,7 @@ pub mod generated;
 pub mod model;
 pub mod subscription;
 pub(crate) mod support;
+pub mod testing;
 
 use std::ffi::c_char;
 

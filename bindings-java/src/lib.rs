@@ -16,5 +16,6 @@
 mod client;
 mod completer;
 mod jvm;
+mod testing;
 
 pub use jvm::JNI_OnLoad;

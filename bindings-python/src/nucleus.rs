@@ -1,274 +1,191 @@
-//! `_ggipc.Nucleus`: the core IPC server with an in-memory broker, for `ggipc.testing`.
-//!
-//! A thin wrapper around [`MemoryBroker`] records what components publish (bounded) and which
-//! subscriptions exist, with condition variables so Python can wait for either without polling.
+//! `_ggipc.Nucleus`: [`ggipc::testing::TestNucleus`] for `ggipc.testing`. Conversions only: every behaviour
+//! (recording, failures, outages, restarts, configuration) is the core's.
 
 use crate::errors::to_pyerr;
-use crate::runtime::handle;
-use ggipc::model::{MqttMessage, PayloadFormat, Qos, UserProperty};
-use ggipc::server::topic::filter_matches;
-use ggipc::server::{
-    AccessControl, BoxFuture, Broker, BrokerError, BrokerPublish, FilterAuthorization,
-    MemoryBroker, MessageSink, Server, ServerConfig, ServerHandle, SubscriptionId,
-};
-use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
+use ggipc::model::{MqttMessage, PayloadFormat, ReportedLifecycleState, UserProperty};
+use ggipc::server::{BrokerPublish, LocalMessage};
+use ggipc::testing::{parse_policy, TestNucleus};
+use ggipc::{Error, ErrorKind};
+use pyo3::exceptions::PyKeyError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
-use tokio::runtime::Handle;
+use std::sync::Arc;
+use std::time::Duration;
 
-/// Publishes kept for `take_published` (oldest dropped first).
-const RECORD_LIMIT: usize = 1_000_000;
+/// A DeferComponentUpdate request as Python sees it: (component, message, recheck_after_ms).
+type Deferral = (String, Option<String>, Option<i64>);
 
-/// A broker failure to simulate: publishes to topics matching `filter` (or subscriptions whose filter
-/// matches it literally) fail with `message`.
-struct Failure {
-    filter: Option<String>,
-    message: String,
-}
-
-impl Failure {
-    fn applies_to_topic(&self, topic: &str) -> bool {
-        self.filter
-            .as_deref()
-            .is_none_or(|f| filter_matches(f, topic))
-    }
-
-    fn applies_to_filter(&self, filter: &str) -> bool {
-        self.filter
-            .as_deref()
-            .is_none_or(|f| f == filter || filter_matches(f, filter))
-    }
-}
-
-#[derive(Default)]
-struct State {
-    published: VecDeque<BrokerPublish>,
-    total: u64,
-    subs: BTreeMap<SubscriptionId, String>,
-    fail_publish: Option<Failure>,
-    fail_subscribe: Option<Failure>,
-}
-
-struct RecordingBroker {
-    inner: MemoryBroker,
-    record: bool,
-    state: Mutex<State>,
-    changed: Condvar,
-}
-
-impl RecordingBroker {
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Waits (at most `timeout`) until `done(state)`; returns whether it became true.
-    fn wait(&self, timeout: Duration, done: impl Fn(&State) -> bool) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut st = self.state();
-        loop {
-            if done(&st) {
-                return true;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            st = self
-                .changed
-                .wait_timeout(st, deadline - now)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
-    }
-}
-
-impl Broker for RecordingBroker {
-    fn publish(&self, publish: BrokerPublish) -> BoxFuture<'_, Result<(), BrokerError>> {
-        {
-            let mut st = self.state();
-            if let Some(f) = &st.fail_publish {
-                if f.applies_to_topic(publish.message.topic()) {
-                    let err = BrokerError::new(f.message.clone());
-                    return Box::pin(std::future::ready(Err(err)));
-                }
-            }
-            st.total += 1;
-            if self.record {
-                if st.published.len() >= RECORD_LIMIT {
-                    st.published.pop_front();
-                }
-                st.published.push_back(publish.clone());
-            }
-        }
-        self.changed.notify_all();
-        self.inner.publish(publish)
-    }
-
-    fn subscribe(
-        &self,
-        filter: &str,
-        qos: Qos,
-        sink: MessageSink,
-    ) -> BoxFuture<'_, Result<SubscriptionId, BrokerError>> {
-        let filter = filter.to_string();
-        let failure = self
-            .state()
-            .fail_subscribe
-            .as_ref()
-            .filter(|f| f.applies_to_filter(&filter))
-            .map(|f| BrokerError::new(f.message.clone()));
-        if let Some(err) = failure {
-            return Box::pin(std::future::ready(Err(err)));
-        }
-        Box::pin(async move {
-            let id = self.inner.subscribe(&filter, qos, sink).await?;
-            self.state().subs.insert(id, filter);
-            self.changed.notify_all();
-            Ok(id)
-        })
-    }
-
-    fn unsubscribe(&self, id: SubscriptionId) {
-        self.inner.unsubscribe(id);
-        self.state().subs.remove(&id);
-        self.changed.notify_all();
-    }
-}
-
-/// In-process IPC server with an in-memory broker.
+/// In-process nucleus with a recording in-memory broker.
 #[pyclass(module = "ggipc._ggipc")]
 pub struct Nucleus {
-    rt: Handle,
-    pid: u32,
-    server: Server,
-    broker: Arc<RecordingBroker>,
-    handle: Mutex<Option<ServerHandle>>,
-    socket_path: String,
+    inner: Arc<TestNucleus>,
+}
+
+fn seconds(py: Python<'_>, value: f64, what: &str) -> PyResult<Duration> {
+    ggipc::options::duration_from_secs(value, what).map_err(|e| to_pyerr(py, &e))
+}
+
+fn json(py: Python<'_>, text: &str, what: &str) -> PyResult<serde_json::Value> {
+    serde_json::from_str(text).map_err(|e| {
+        to_pyerr(
+            py,
+            &Error::new(
+                ErrorKind::InvalidArgument,
+                format!("{what} is not JSON: {e}"),
+            ),
+        )
+    })
 }
 
 #[pymethods]
 impl Nucleus {
     #[new]
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (component, access_control_json, socket_path=None, svcuid=None,
+                        max_payload_bytes=131072, literal_filter_authorization=false, record=true,
+                        spool_max_bytes=None, keep_qos0_when_offline=false,
+                        offline_subscribe_timeout=None, configuration_json=None))]
     fn new(
         py: Python<'_>,
-        socket_path: String,
+        component: String,
+        access_control_json: &str,
+        socket_path: Option<String>,
+        svcuid: Option<String>,
         max_payload_bytes: usize,
         literal_filter_authorization: bool,
         record: bool,
+        spool_max_bytes: Option<usize>,
+        keep_qos0_when_offline: bool,
+        offline_subscribe_timeout: Option<f64>,
+        configuration_json: Option<&str>,
     ) -> PyResult<Self> {
-        let rt = handle().map_err(|e| to_pyerr(py, &e))?;
-        let broker = Arc::new(RecordingBroker {
-            inner: MemoryBroker::new(),
-            record,
-            state: Mutex::new(State::default()),
-            changed: Condvar::new(),
-        });
-        let mut config = ServerConfig::new(&socket_path);
-        config.max_payload_bytes = max_payload_bytes;
-        config.filter_authorization = if literal_filter_authorization {
-            FilterAuthorization::Literal
-        } else {
-            FilterAuthorization::Strict
-        };
-        let server = Server::new(config, broker.clone());
-        let handle = py.detach(|| {
-            let _guard = rt.enter();
-            server.spawn()
-        });
-        let handle = handle
-            .map_err(|e| PyOSError::new_err(format!("cannot serve on {socket_path}: {e}")))?;
+        let mut b = TestNucleus::builder(component)
+            .policy_json(access_control_json)
+            .map_err(|e| to_pyerr(py, &e))?
+            .max_payload_bytes(max_payload_bytes)
+            .literal_filter_authorization(literal_filter_authorization)
+            .record(record)
+            .keep_qos0_when_offline(keep_qos0_when_offline);
+        if let Some(p) = socket_path {
+            b = b.socket_path(p);
+        }
+        if let Some(t) = svcuid {
+            b = b.token(t);
+        }
+        if let Some(n) = spool_max_bytes {
+            b = b.spool_max_bytes(n);
+        }
+        if let Some(t) = offline_subscribe_timeout {
+            b = b.offline_subscribe_timeout(seconds(py, t, "offline_subscribe_timeout")?);
+        }
+        if let Some(c) = configuration_json {
+            b = b.configuration(json(py, c, "configuration")?);
+        }
+        let inner = py.detach(|| b.start()).map_err(|e| to_pyerr(py, &e))?;
         Ok(Nucleus {
-            rt,
-            pid: std::process::id(),
-            server,
-            broker,
-            handle: Mutex::new(Some(handle)),
-            socket_path,
+            inner: Arc::new(inner),
         })
     }
 
     #[getter]
-    fn socket_path(&self) -> &str {
-        &self.socket_path
+    fn socket_path(&self) -> String {
+        self.inner.socket_path().to_string_lossy().into_owned()
     }
 
-    /// Registers `component` with its `accessControl` (JSON) and the given SVCUID (a fresh one if None);
-    /// returns its SVCUID.
+    /// A registered component's SVCUID (KeyError if unknown).
+    fn token_of(&self, component: &str) -> PyResult<String> {
+        self.inner
+            .token_of(component)
+            .map_err(|e| PyKeyError::new_err(e.message().to_string()))
+    }
+
+    /// Registers another component; returns its SVCUID (``svcuid`` if given).
     #[pyo3(signature = (component, access_control_json, svcuid=None))]
     fn register(
         &self,
+        py: Python<'_>,
         component: &str,
         access_control_json: &str,
         svcuid: Option<String>,
     ) -> PyResult<String> {
-        let access = parse_access(access_control_json)?;
-        let registry = self.server.components();
-        Ok(match svcuid {
-            Some(token) => registry.register_with_token(component, access, token),
-            None => registry.register(component, access),
-        })
+        let access = parse_policy(access_control_json).map_err(|e| to_pyerr(py, &e))?;
+        Ok(self.inner.add_component(component, access, svcuid))
     }
 
-    /// Replaces a registered component's policies (live: the next request uses them); false if unknown.
-    fn set_policy(&self, component: &str, access_control_json: &str) -> PyResult<bool> {
-        let access = parse_access(access_control_json)?;
-        Ok(self.server.components().update_policies(component, access))
+    /// Replaces a component's policies (KeyError if unknown).
+    fn set_policy(
+        &self,
+        py: Python<'_>,
+        component: &str,
+        access_control_json: &str,
+    ) -> PyResult<()> {
+        let access = parse_policy(access_control_json).map_err(|e| to_pyerr(py, &e))?;
+        self.inner
+            .set_policy(component, access)
+            .map_err(|e| PyKeyError::new_err(e.message().to_string()))
     }
 
-    /// From now on, publishes to topics matching `topic_filter` (all if None) fail with `message`
-    /// (the client gets the nucleus' ServiceError); `message=None` stops failing.
     #[pyo3(signature = (topic_filter, message))]
-    fn fail_publish(&self, topic_filter: Option<String>, message: Option<String>) {
-        self.broker.state().fail_publish = message.map(|message| Failure {
-            filter: topic_filter,
-            message,
-        });
+    fn fail_publish(&self, topic_filter: Option<&str>, message: Option<&str>) {
+        self.inner.fail_publishes(topic_filter, message);
     }
 
-    /// Like `fail_publish`, for new subscriptions whose filter is matched by `topic_filter`.
     #[pyo3(signature = (topic_filter, message))]
-    fn fail_subscribe(&self, topic_filter: Option<String>, message: Option<String>) {
-        self.broker.state().fail_subscribe = message.map(|message| Failure {
-            filter: topic_filter,
-            message,
-        });
+    fn fail_subscribe(&self, topic_filter: Option<&str>, message: Option<&str>) {
+        self.inner.fail_subscriptions(topic_filter, message);
     }
 
-    /// Publishes recorded since the last call.
-    fn take_published<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyTuple>>> {
-        let taken: Vec<BrokerPublish> = self.broker.state().published.drain(..).collect();
-        taken.into_iter().map(|p| published_tuple(py, p)).collect()
+    /// Every recorded publish, oldest first.
+    fn published<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyTuple>>> {
+        self.inner
+            .published()
+            .into_iter()
+            .map(|p| published_tuple(py, p))
+            .collect()
     }
 
-    /// Blocks (GIL released) until more than `seen` publishes happened in total, or `timeout` seconds.
-    fn wait_published(&self, py: Python<'_>, seen: u64, timeout: f64) -> bool {
-        let timeout = duration(timeout);
-        let broker = self.broker.clone();
-        py.detach(move || broker.wait(timeout, |st| st.total > seen))
+    fn published_count(&self) -> u64 {
+        self.inner.published_count()
     }
 
-    /// Topic filters of the current subscriptions, oldest first.
+    fn clear_published(&self) {
+        self.inner.clear_published();
+    }
+
+    /// Blocks (GIL released) until ``count`` publishes match ``topic_filter``; returns them.
+    #[pyo3(signature = (topic_filter, count, timeout))]
+    fn wait_for_publishes<'py>(
+        &self,
+        py: Python<'py>,
+        topic_filter: Option<String>,
+        count: usize,
+        timeout: f64,
+    ) -> PyResult<Vec<Bound<'py, PyTuple>>> {
+        let timeout = seconds(py, timeout, "timeout")?;
+        let inner = self.inner.clone();
+        let got = py
+            .detach(move || inner.wait_for_publishes(topic_filter.as_deref(), count, timeout))
+            .map_err(|e| to_pyerr(py, &e))?;
+        got.into_iter().map(|p| published_tuple(py, p)).collect()
+    }
+
     fn subscriptions(&self) -> Vec<String> {
-        self.broker.state().subs.values().cloned().collect()
+        self.inner.subscriptions()
     }
 
-    /// Blocks (GIL released) until a subscription to `topic_filter` (any if None) exists.
     #[pyo3(signature = (topic_filter, timeout))]
-    fn wait_subscribed(&self, py: Python<'_>, topic_filter: Option<String>, timeout: f64) -> bool {
-        let timeout = duration(timeout);
-        let broker = self.broker.clone();
-        py.detach(move || {
-            broker.wait(timeout, |st| match &topic_filter {
-                None => !st.subs.is_empty(),
-                Some(f) => st.subs.values().any(|s| s == f),
-            })
-        })
+    fn wait_for_subscription(
+        &self,
+        py: Python<'_>,
+        topic_filter: Option<String>,
+        timeout: f64,
+    ) -> PyResult<()> {
+        let timeout = seconds(py, timeout, "timeout")?;
+        let inner = self.inner.clone();
+        py.detach(move || inner.wait_for_subscription(topic_filter.as_deref(), timeout))
+            .map_err(|e| to_pyerr(py, &e))
     }
 
-    /// Delivers a message "from IoT Core" to every matching subscription; returns how many took it.
     #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (topic, payload, retain, user_properties, message_expiry_interval_seconds,
                         correlation_data, response_topic, payload_format, content_type))]
@@ -287,8 +204,15 @@ impl Nucleus {
     ) -> PyResult<usize> {
         let payload_format = match payload_format.as_deref() {
             None => PayloadFormat::Bytes,
-            Some(s) => PayloadFormat::from_wire(s)
-                .ok_or_else(|| PyValueError::new_err(format!("invalid payload format: {s}")))?,
+            Some(s) => PayloadFormat::from_wire(s).ok_or_else(|| {
+                to_pyerr(
+                    py,
+                    &Error::new(
+                        ErrorKind::InvalidArgument,
+                        format!("invalid payload format: {s}"),
+                    ),
+                )
+            })?,
         };
         let msg = MqttMessage {
             topic_name: Some(topic),
@@ -305,54 +229,163 @@ impl Nucleus {
             payload_format: Some(payload_format),
             content_type,
         };
-        let broker = self.broker.clone();
-        Ok(py.detach(move || broker.inner.inject(msg)))
+        let inner = self.inner.clone();
+        Ok(py.detach(move || inner.inject(msg)))
+    }
+
+    /// Simulates the connection to AWS IoT Core going down (False) or coming back (True).
+    fn set_connected(&self, py: Python<'_>, connected: bool) {
+        let inner = self.inner.clone();
+        py.detach(move || inner.set_connected(connected));
+    }
+
+    fn is_connected(&self) -> bool {
+        self.inner.is_connected()
+    }
+
+    /// Publishes held in the spool during an outage.
+    fn spooled<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyTuple>>> {
+        self.inner
+            .spooled()
+            .into_iter()
+            .map(|p| published_tuple(py, p))
+            .collect()
+    }
+
+    /// Publishes a local message (JSON text if ``json`` is true, else bytes) on ``topic`` as ``publisher``.
+    fn publish_local(
+        &self,
+        py: Python<'_>,
+        publisher: &str,
+        topic: &str,
+        payload: Vec<u8>,
+        is_json: bool,
+    ) -> PyResult<usize> {
+        let message = if is_json {
+            let text = String::from_utf8_lossy(&payload);
+            LocalMessage::Json(Some(json(py, &text, "message")?))
+        } else {
+            LocalMessage::Binary(payload)
+        };
+        Ok(self.inner.publish_local(publisher, topic, message))
+    }
+
+    fn local_subscriptions(&self) -> usize {
+        self.inner.local_subscriptions()
+    }
+
+    #[pyo3(signature = (topic_filter, timeout))]
+    fn wait_for_local_subscription(
+        &self,
+        py: Python<'_>,
+        topic_filter: Option<String>,
+        timeout: f64,
+    ) -> PyResult<()> {
+        let timeout = seconds(py, timeout, "timeout")?;
+        let inner = self.inner.clone();
+        py.detach(move || inner.wait_for_local_subscription(topic_filter.as_deref(), timeout))
+            .map_err(|e| to_pyerr(py, &e))
+    }
+
+    fn set_configuration(
+        &self,
+        py: Python<'_>,
+        component: &str,
+        configuration_json: &str,
+    ) -> PyResult<()> {
+        let value = json(py, configuration_json, "configuration")?;
+        self.inner
+            .set_configuration(component, value)
+            .map_err(|e| to_pyerr(py, &e))
+    }
+
+    fn update_configuration(
+        &self,
+        py: Python<'_>,
+        component: &str,
+        key_path: Vec<String>,
+        value_json: &str,
+    ) -> PyResult<()> {
+        let serde_json::Value::Object(value) = json(py, value_json, "value")? else {
+            return Err(to_pyerr(
+                py,
+                &Error::new(ErrorKind::InvalidArgument, "value must be a JSON object"),
+            ));
+        };
+        let inner = self.inner.clone();
+        let component = component.to_string();
+        py.detach(move || inner.update_configuration(&component, &key_path, value))
+            .map_err(|e| to_pyerr(py, &e))
+    }
+
+    /// A component's configuration as JSON text (None if it has none).
+    fn configuration(&self, component: &str) -> Option<String> {
+        self.inner.configuration(component).map(|v| v.to_string())
+    }
+
+    /// The state a component last reported ("RUNNING"/"ERRORED"), None if it reported none.
+    fn reported_state(&self, component: &str) -> Option<&'static str> {
+        self.inner
+            .reported_state(component)
+            .map(ReportedLifecycleState::as_str)
+    }
+
+    /// Validation request to ``component``; returns ``(status, message)`` or None when it validates nothing.
+    fn validate_configuration(
+        &self,
+        py: Python<'_>,
+        component: String,
+        deployment_id: String,
+        configuration_json: &str,
+        timeout: f64,
+    ) -> PyResult<Option<(Option<String>, Option<String>)>> {
+        let configuration = json(py, configuration_json, "configuration")?;
+        let timeout = seconds(py, timeout, "timeout")?;
+        let inner = self.inner.clone();
+        let report = py
+            .detach(move || {
+                inner.validate_configuration(&component, &deployment_id, configuration, timeout)
+            })
+            .map_err(|e| to_pyerr(py, &e))?;
+        Ok(report.map(|r| (r.status.map(|s| s.as_str().to_string()), r.message)))
+    }
+
+    /// Pre-update event to every SubscribeToComponentUpdates stream; returns the deferrals
+    /// ``(component, message, recheck_after_ms)`` that arrived within ``timeout``.
+    fn pre_component_update(
+        &self,
+        py: Python<'_>,
+        deployment_id: String,
+        is_ggc_restarting: bool,
+        timeout: f64,
+    ) -> PyResult<Vec<Deferral>> {
+        let timeout = seconds(py, timeout, "timeout")?;
+        let inner = self.inner.clone();
+        let deferrals = py
+            .detach(move || inner.pre_component_update(&deployment_id, is_ggc_restarting, timeout))
+            .map_err(|e| to_pyerr(py, &e))?;
+        Ok(deferrals
+            .into_iter()
+            .map(|(c, r)| (c, r.message, r.recheck_after_ms))
+            .collect())
+    }
+
+    fn post_component_update(&self, deployment_id: &str) {
+        self.inner.post_component_update(deployment_id);
     }
 
     /// Stops serving: open streams are terminated, connections closed, the socket removed.
     fn stop(&self, py: Python<'_>) -> PyResult<()> {
-        let handle = self.handle.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let Some(handle) = handle else { return Ok(()) };
-        if self.pid != std::process::id() {
-            // A copy inherited through fork(): the server runs in the parent, not here.
-            std::mem::forget(handle);
-            return Ok(());
-        }
-        let rt = self.rt.clone();
-        py.detach(move || rt.block_on(handle.shutdown()))
-            .map_err(|e| PyRuntimeError::new_err(format!("stopping the nucleus: {e}")))
+        let inner = self.inner.clone();
+        py.detach(move || inner.stop())
+            .map_err(|e| to_pyerr(py, &e))
     }
-}
 
-impl Drop for Nucleus {
-    fn drop(&mut self) {
-        let handle = self
-            .handle
-            .get_mut()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some(h) = handle {
-            if self.pid == std::process::id() {
-                drop(h); // signals the server task to stop
-            } else {
-                std::mem::forget(h);
-            }
-        }
-    }
-}
-
-fn parse_access(access_control_json: &str) -> PyResult<AccessControl> {
-    let value: serde_json::Value = serde_json::from_str(access_control_json)
-        .map_err(|e| PyValueError::new_err(format!("accessControl is not JSON: {e}")))?;
-    AccessControl::from_json(&value, "accessControl")
-        .map_err(|e| PyValueError::new_err(e.to_string()))
-}
-
-fn duration(seconds: f64) -> Duration {
-    if seconds.is_finite() && seconds > 0.0 {
-        Duration::from_secs_f64(seconds.min(1e9))
-    } else {
-        Duration::ZERO
+    /// Stops and serves again on the same socket with the same components, tokens and policies.
+    fn restart(&self, py: Python<'_>) -> PyResult<()> {
+        let inner = self.inner.clone();
+        py.detach(move || inner.restart())
+            .map_err(|e| to_pyerr(py, &e))
     }
 }
 
@@ -375,36 +408,7 @@ fn published_tuple(py: Python<'_>, p: BrokerPublish) -> PyResult<Bound<'_, PyTup
         m.response_topic,
         m.payload_format.map(|f| f.as_str()),
         m.content_type,
+        &*p.component,
     )
         .into_pyobject(py)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn failure(filter: Option<&str>) -> Failure {
-        Failure {
-            filter: filter.map(str::to_string),
-            message: "m".into(),
-        }
-    }
-
-    #[test]
-    fn failures_match_topics_and_filters() {
-        assert!(failure(None).applies_to_topic("any/thing"));
-        let f = failure(Some("cloud/#"));
-        assert!(f.applies_to_topic("cloud/a/b"));
-        assert!(!f.applies_to_topic("local/a"));
-        assert!(f.applies_to_filter("cloud/+"));
-        assert!(f.applies_to_filter("cloud/#"));
-        assert!(!f.applies_to_filter("local/#"));
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(duration(1.5), Duration::from_millis(1500));
-        assert_eq!(duration(-1.0), Duration::ZERO);
-        assert_eq!(duration(f64::NAN), Duration::ZERO);
-    }
 }

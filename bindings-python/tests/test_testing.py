@@ -154,3 +154,118 @@ def test_policy_change_applies_to_the_next_request():
                 n.set_policy("com.example.Unknown", None)
         finally:
             c.close()
+
+
+def test_broker_outage_status_spool_and_refusals(sdk):
+    import queue
+
+    statuses = queue.Queue()
+    every_mqtt_operation = {"aws.greengrass.ipc.mqttproxy": {"all": {"operations": ["*"], "resources": ["*"]}}}
+    with LocalNucleus(policy=every_mqtt_operation, spool_max_bytes=64, offline_subscribe_timeout=0.3) as n:
+        c = sdk.clientv2.GreengrassCoreIPCClientV2()
+        try:
+            c.subscribe_to_iot_core_connection_status(
+                on_stream_event=lambda ev: statuses.put(ev.connection_status_event.status)
+            )
+            assert statuses.get(timeout=5) == "CONNECTED"
+            with n.broker_outage():
+                assert not n.connected
+                assert statuses.get(timeout=5) == "DISCONNECTED"
+                with pytest.raises(sdk.model.ServiceError) as ei:
+                    c.publish_to_iot_core(topic_name="cloud/q0", qos="0", payload=b"x")
+                assert ei.value.message == "Publish to topic cloud/q0 failed: Device is offline. Dropping QoS 0 message."
+                c.publish_to_iot_core(topic_name="cloud/q1", qos="1", payload=b"spooled")
+                assert [p.payload for p in n.spooled] == [b"spooled"]
+                assert n.published == []
+                with pytest.raises(sdk.model.ServiceError) as ei:
+                    c.publish_to_iot_core(topic_name="cloud/q1", qos="1", payload=b"y" * 50)
+                assert "Message spool is full" in ei.value.message
+                with pytest.raises(sdk.model.ServiceError) as ei:
+                    c.subscribe_to_iot_core(topic_name="cmd/#", qos="1", on_stream_event=lambda e: None)
+                assert "waiting for the broker" in ei.value.message
+                assert n.inject("cmd/x", b"") == 0
+                with pytest.raises(TimeoutError) as te:
+                    n.wait_for_publish("cloud/q1", timeout=0.05)
+                assert "1 publish(es) are spooled" in str(te.value)
+            assert statuses.get(timeout=5) == "CONNECTED"
+            assert n.wait_for_publish("cloud/q1").payload == b"spooled"
+            assert n.spooled == []
+        finally:
+            c.close()
+
+
+def test_restart_under_a_reconnecting_client(ggipc_sdk):
+    from conftest import Recorder, make_handler, subscribe_v1
+
+    import ggipc.greengrasscoreipc as gg
+
+    with LocalNucleus() as n:
+        client = gg.connect(reconnect=True, timeout=5, operation_timeout=5)
+        try:
+            h = make_handler(ggipc_sdk, Recorder)
+            subscribe_v1(ggipc_sdk, client, "cmd/#", h)
+            n.wait_for_subscription("cmd/#")
+            token, socket = n.svcuid, n.socket_path
+            n.restart()
+            assert (n.svcuid, n.socket_path) == (token, socket)
+            n.wait_for_subscription("cmd/#", timeout=15)
+            assert n.inject("cmd/after", b"after") == 1
+            assert [e.message.payload for e in h.wait_events(1)] == [b"after"]
+        finally:
+            client.close()
+
+
+def test_configuration_and_local_messages():
+    import queue
+
+    import ggipc.greengrasscoreipc.clientv2 as clientv2
+
+    policy = {
+        "aws.greengrass.ipc.config": {"c": {"operations": ["*"], "resources": ["*"]}},
+        "aws.greengrass.ipc.pubsub": {"p": {"operations": ["*"], "resources": ["*"]}},
+    }
+    with LocalNucleus(component="com.example.C", policy=policy, configuration={"interval": 5}) as n:
+        c = clientv2.GreengrassCoreIPCClientV2()
+        try:
+            assert c.get_configuration(key_path=[]).value == {"interval": 5}
+            updates = queue.Queue()
+            c.subscribe_to_configuration_update(
+                on_stream_event=lambda ev: updates.put(ev.configuration_update_event.key_path)
+            )
+            n.update_configuration({"interval": 7})
+            assert updates.get(timeout=5) == ["interval"]
+            assert n.configuration() == {"interval": 7}
+            n.set_configuration({"interval": 9})
+            assert c.get_configuration(key_path=["interval"]).value is not None
+            assert n.configuration()["interval"] == 9
+            with pytest.raises(Exception) as ei:
+                n.set_configuration({}, component="com.example.Unknown")
+            assert "not registered" in str(ei.value)
+            assert n.validate_configuration({"interval": 1}, timeout=0.2) is None
+            assert n.pre_component_update(timeout=0.05) == []
+
+            local = queue.Queue()
+            c.subscribe_to_topic(topic="local/#", on_stream_event=lambda ev: local.put(ev))
+            assert n.local_subscriptions == 1  # in place once the subscription is answered
+            assert n.publish_local("local/a", {"k": 1}) == 1
+            ev = local.get(timeout=5)
+            assert ev.json_message.message == {"k": 1}
+            assert n.publish_local("local/b", b"raw") == 1
+            assert local.get(timeout=5).binary_message.message == b"raw"
+        finally:
+            c.close()
+
+
+def test_misuse_fails_fast_with_a_clear_message():
+    import time
+
+    with LocalNucleus(component="com.example.M", policy=allow(publish=["ok/#"], subscribe=[])) as n:
+        start = time.monotonic()
+        with pytest.raises(TimeoutError) as ei:
+            n.wait_for_publish("denied/topic", timeout=0.2)
+        assert time.monotonic() - start < 2
+        assert "nothing was published" in str(ei.value)
+        assert "policy allowing aws.greengrass#PublishToIoTCore on 'denied/topic'" in str(ei.value)
+        with pytest.raises(KeyError) as ki:
+            n.env("com.example.NotRegistered")
+        assert "com.example.M" in str(ki.value)

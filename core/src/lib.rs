@@ -35,6 +35,7 @@ pub mod options;
 pub mod rpc;
 pub mod runtime;
 pub mod server;
+pub mod testing;
 
 pub use client::{
     blocking, Client, ClientBuilder, LifecycleEvent, RawEvent, ReconnectPolicy, StreamEvent,

@@ -28,12 +28,11 @@ The fixture's component name and policy come from the ``ggipc_component`` and
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
-import shutil
-import tempfile
-import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _core, _ggipc
 
@@ -76,6 +75,8 @@ class Published:
     response_topic: Optional[str] = None
     payload_format: Optional[str] = None
     content_type: Optional[str] = None
+    #: The component that published it.
+    component: Optional[str] = None
 
     @property
     def text(self) -> str:
@@ -84,8 +85,8 @@ class Published:
 
 
 def _published(t: Tuple[Any, ...]) -> Published:
-    topic, payload, qos, retain, props, expiry, corr, resp, fmt, ctype = t
-    return Published(topic, payload, qos, bool(retain), list(props or []), expiry, corr, resp, fmt, ctype)
+    topic, payload, qos, retain, props, expiry, corr, resp, fmt, ctype, component = t
+    return Published(topic, payload, qos, bool(retain), list(props or []), expiry, corr, resp, fmt, ctype, component)
 
 
 def _access_control(policy: Union[None, Mapping[str, Any]]) -> Dict[str, Any]:
@@ -99,7 +100,8 @@ def _access_control(policy: Union[None, Mapping[str, Any]]) -> Dict[str, Any]:
 
 
 class LocalNucleus:
-    """In-process nucleus on a temporary Unix socket.
+    """In-process nucleus on a temporary Unix socket (``ggipc::testing::TestNucleus`` of the core, the
+    same one the C, C++ and Java harnesses wrap).
 
     Args:
         component: name of the component under test (registered on start).
@@ -113,7 +115,13 @@ class LocalNucleus:
         record: record publishes for :attr:`published` (turn off for long soak runs).
         socket_path: where to create the socket (default: a new temporary directory).
         svcuid: the component's auth token (default: a fresh one). With ``socket_path`` this lets a
-            test restart the nucleus under clients that reconnect.
+            test restart the nucleus under clients that reconnect (or use :meth:`restart`).
+        configuration: the component's configuration (what GetConfiguration reads; default ``{}``).
+        spool_max_bytes: bytes held for QoS 1 publishes during a :meth:`broker_outage` (the nucleus'
+            2.5 MiB by default).
+        keep_qos0_when_offline: spool QoS 0 publishes during an outage instead of refusing them.
+        offline_subscribe_timeout: seconds a subscription made during an outage waits for the
+            connection before failing (the nucleus' 30 s by default).
     """
 
     def __init__(
@@ -127,6 +135,10 @@ class LocalNucleus:
         record: bool = True,
         socket_path: Optional[str] = None,
         svcuid: Optional[str] = None,
+        configuration: Optional[Mapping[str, Any]] = None,
+        spool_max_bytes: Optional[int] = None,
+        keep_qos0_when_offline: bool = False,
+        offline_subscribe_timeout: Optional[float] = None,
     ) -> None:
         self.component = component
         self._policy = _access_control(policy)
@@ -136,11 +148,14 @@ class LocalNucleus:
         self._record = bool(record)
         self._socket_path = socket_path
         self._svcuid = svcuid
-        self._dir: Optional[str] = None
+        self._configuration = None if configuration is None else json.dumps(dict(configuration))
+        self._spool_max_bytes = spool_max_bytes
+        self._keep_qos0 = bool(keep_qos0_when_offline)
+        self._offline_subscribe_timeout = offline_subscribe_timeout
         self._native: Optional[_ggipc.Nucleus] = None
         self._saved_env: Dict[str, Optional[str]] = {}
+        #: SVCUID of each registered component (kept by the core; mirrored here for tests that read it).
         self._tokens: Dict[str, str] = {}
-        self._published: List[Published] = []
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -148,13 +163,20 @@ class LocalNucleus:
         """Start serving; registers ``component`` and sets the environment (if ``set_env``)."""
         if self._native is not None:
             raise RuntimeError("already started")
-        if self._socket_path is None:
-            self._dir = tempfile.mkdtemp(prefix="ggipc-test-")
-            socket_path = os.path.join(self._dir, "ipc.socket")
-        else:
-            socket_path = self._socket_path
-        self._native = _ggipc.Nucleus(socket_path, self._max_payload, self._literal, self._record)
-        self.add_component(self.component, self._policy, svcuid=self._svcuid)
+        self._native = _ggipc.Nucleus(
+            self.component,
+            json.dumps(self._policy),
+            socket_path=self._socket_path,
+            svcuid=self._svcuid,
+            max_payload_bytes=self._max_payload,
+            literal_filter_authorization=self._literal,
+            record=self._record,
+            spool_max_bytes=self._spool_max_bytes,
+            keep_qos0_when_offline=self._keep_qos0,
+            offline_subscribe_timeout=self._offline_subscribe_timeout,
+            configuration_json=self._configuration,
+        )
+        self._tokens = {self.component: self._native.token_of(self.component)}
         if self._set_env:
             for key, value in self.env().items():
                 self._saved_env[key] = os.environ.get(key)
@@ -170,11 +192,14 @@ class LocalNucleus:
                 os.environ[key] = old
         self._saved_env.clear()
         if self._native is not None:
-            self._native.stop()
-            self._native = None
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
+            native, self._native = self._native, None
+            native.stop()
+
+    def restart(self) -> None:
+        """Restart the nucleus under its clients: every stream is terminated and every connection
+        closed, then it serves again on the same socket with the same components, tokens, policies and
+        configurations. Clients connected with ``reconnect`` come back by themselves."""
+        self._n.restart()
 
     def __enter__(self) -> "LocalNucleus":
         return self.start()
@@ -198,15 +223,13 @@ class LocalNucleus:
     @property
     def svcuid(self) -> str:
         """Auth token of ``component``."""
-        return self._tokens[self.component]
+        return self._n.token_of(self.component)
 
     def add_component(
         self, name: str, policy: Optional[Mapping[str, Any]] = None, *, svcuid: Optional[str] = None
     ) -> str:
         """Register another component with its policy (everything allowed if None); returns its
         auth token (SVCUID), ``svcuid`` if given."""
-        import json
-
         token = self._n.register(name, json.dumps(_access_control(policy)), svcuid)
         self._tokens[name] = token
         return token
@@ -218,10 +241,7 @@ class LocalNucleus:
         Raises:
             KeyError: the component is not registered.
         """
-        import json
-
-        if not self._n.set_policy(component, json.dumps(_access_control(policy))):
-            raise KeyError(component)
+        self._n.set_policy(component, json.dumps(_access_control(policy)))
 
     def fail_publishes(self, message: Optional[str] = "simulated broker failure", *, topic_filter: Optional[str] = None) -> None:
         """Make publishes fail as when the nucleus cannot hand them to AWS IoT Core: the client gets
@@ -237,20 +257,53 @@ class LocalNucleus:
         self._n.fail_subscribe(topic_filter, message)
 
     def env(self, component: Optional[str] = None) -> Dict[str, str]:
-        """Environment variables a process of ``component`` needs (for subprocesses)."""
+        """Environment variables a process of ``component`` needs (for subprocesses).
+
+        Raises:
+            KeyError: the component is not registered (the message names the ones that are).
+        """
         name = component or self.component
-        return {_core.SOCKET_ENV: self.socket_path, _core.TOKEN_ENV: self._tokens[name]}
+        return {_core.SOCKET_ENV: self.socket_path, _core.TOKEN_ENV: self._n.token_of(name)}
+
+    # -- broker outage -------------------------------------------------------------------
+
+    def set_connected(self, connected: bool) -> None:
+        """Simulate the connection to AWS IoT Core going down (False) or coming back (True), as the
+        nucleus' MQTT bridge sees it. While it is down: SubscribeToIoTCoreConnectionStatus streams see
+        ``DISCONNECTED``; QoS 0 publishes fail with ``ServiceError("... Device is offline. Dropping QoS 0
+        message.")`` (unless ``keep_qos0_when_offline``); QoS 1 publishes are answered once spooled
+        (``spool_max_bytes``; beyond it ``Message spool is full``) and are published, in order, when the
+        connection is back; new subscriptions wait for it (``offline_subscribe_timeout``); injected
+        messages reach nobody."""
+        self._n.set_connected(bool(connected))
+
+    @property
+    def connected(self) -> bool:
+        """Whether the simulated connection to AWS IoT Core is up."""
+        return self._n.is_connected()
+
+    @contextlib.contextmanager
+    def broker_outage(self) -> Iterator["LocalNucleus"]:
+        """``with nucleus.broker_outage(): ...`` — the connection is down inside the block (see
+        :meth:`set_connected`) and back after it."""
+        self.set_connected(False)
+        try:
+            yield self
+        finally:
+            if self._native is not None:
+                self.set_connected(True)
+
+    @property
+    def spooled(self) -> List[Published]:
+        """Publishes held in the spool during an outage, oldest first."""
+        return [_published(t) for t in self._n.spooled()]
 
     # -- what the code under test published ----------------------------------------------
 
-    def _drain(self) -> None:
-        self._published.extend(_published(t) for t in self._n.take_published())
-
     @property
     def published(self) -> List[Published]:
-        """Every message published so far, in order."""
-        self._drain()
-        return list(self._published)
+        """Every message published so far (spooled ones once sent), in order."""
+        return [_published(t) for t in self._n.published()]
 
     def published_to(self, topic: str) -> List[Published]:
         """Messages published so far to exactly ``topic``."""
@@ -258,32 +311,22 @@ class LocalNucleus:
 
     def clear(self) -> None:
         """Forget the recorded messages."""
-        self._drain()
-        self._published.clear()
+        self._n.clear_published()
 
     def wait_for_publish(self, topic: Optional[str] = None, *, count: int = 1, timeout: float = 5.0) -> Published:
-        """Wait until ``count`` messages (to ``topic``, if given) were published; return the last.
+        """Wait until ``count`` messages to ``topic`` (a topic or an MQTT filter; any if None) were
+        published; return the last.
 
         Raises:
-            TimeoutError: not enough messages within ``timeout`` seconds.
+            TimeoutError: not enough messages within ``timeout`` seconds; the message says what was
+                published instead, and whether the policy allows the topic at all.
         """
         msgs = self.wait_for_publishes(topic, count=count, timeout=timeout)
         return msgs[-1]
 
     def wait_for_publishes(self, topic: Optional[str] = None, *, count: int = 1, timeout: float = 5.0) -> List[Published]:
         """Like :meth:`wait_for_publish` but returns all matching messages."""
-        deadline = time.monotonic() + timeout
-        while True:
-            matching = [p for p in self.published if topic is None or p.topic == topic]
-            if len(matching) >= count:
-                return matching
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(
-                    "expected %d message(s)%s, got %d" % (count, " on %r" % topic if topic else "", len(matching))
-                )
-            # blocks (GIL released) until something new is published or the time is up
-            self._n.wait_published(len(self._published), remaining)
+        return [_published(t) for t in self._n.wait_for_publishes(topic, int(count), float(timeout))]
 
     # -- messages from "AWS IoT Core" ----------------------------------------------------
 
@@ -295,10 +338,9 @@ class LocalNucleus:
         """Wait until a subscription to ``topic_filter`` (any, if None) exists.
 
         Raises:
-            TimeoutError: none within ``timeout`` seconds.
+            TimeoutError: none within ``timeout`` seconds (the message lists the subscriptions there are).
         """
-        if not self._n.wait_subscribed(topic_filter, float(timeout)):
-            raise TimeoutError("no subscription%s within %.1fs" % (" to %r" % topic_filter if topic_filter else "", timeout))
+        self._n.wait_for_subscription(topic_filter, float(timeout))
 
     def inject(
         self,
@@ -315,7 +357,7 @@ class LocalNucleus:
     ) -> int:
         """Deliver a message "from AWS IoT Core" to every matching subscription.
 
-        Returns the number of subscriptions it was delivered to.
+        Returns the number of subscriptions it was delivered to (0 during an outage).
         """
         if isinstance(payload, str):
             payload = payload.encode("utf-8")
@@ -332,6 +374,82 @@ class LocalNucleus:
                 content_type,
             )
         )
+
+    # -- local publish/subscribe ---------------------------------------------------------
+
+    def publish_local(self, topic: str, message: Union[bytes, str, Mapping[str, Any]], *, publisher: str = "ggipc.testing") -> int:
+        """Publish a local (PublishToTopic) message on ``topic`` as ``publisher``: a dict is sent as a
+        JSON message, bytes/str as a binary message. Returns how many subscriptions took it."""
+        if isinstance(message, Mapping):
+            return int(self._n.publish_local(publisher, topic, json.dumps(dict(message)).encode(), True))
+        if isinstance(message, str):
+            message = message.encode("utf-8")
+        return int(self._n.publish_local(publisher, topic, bytes(message), False))
+
+    @property
+    def local_subscriptions(self) -> int:
+        """Open local (SubscribeToTopic) subscriptions."""
+        return int(self._n.local_subscriptions())
+
+    def wait_for_local_subscription(self, topic_filter: Optional[str] = None, *, timeout: float = 5.0) -> None:
+        """Wait until a local (SubscribeToTopic) subscription to ``topic_filter`` (any, if None) exists.
+
+        Raises:
+            TimeoutError: none within ``timeout`` seconds (the message lists the ones there are).
+        """
+        self._n.wait_for_local_subscription(topic_filter, float(timeout))
+
+    # -- configuration and deployments ---------------------------------------------------
+
+    def set_configuration(self, configuration: Mapping[str, Any], *, component: Optional[str] = None) -> None:
+        """Replace a component's configuration (what GetConfiguration reads); no events are sent."""
+        self._n.set_configuration(component or self.component, json.dumps(dict(configuration)))
+
+    def update_configuration(
+        self, value: Mapping[str, Any], *, key_path: Sequence[str] = (), component: Optional[str] = None
+    ) -> None:
+        """Merge ``value`` at ``key_path`` as UpdateConfiguration does and send the component's
+        SubscribeToConfigurationUpdate streams their events."""
+        self._n.update_configuration(component or self.component, list(key_path), json.dumps(dict(value)))
+
+    def configuration(self, component: Optional[str] = None) -> Optional[Dict[str, Any]]:
+        """A component's configuration (None if it has none)."""
+        text = self._n.configuration(component or self.component)
+        return None if text is None else json.loads(text)
+
+    def reported_state(self, component: Optional[str] = None) -> Optional[str]:
+        """The state (``"RUNNING"``/``"ERRORED"``) the component last reported with UpdateState."""
+        return self._n.reported_state(component or self.component)
+
+    def validate_configuration(
+        self,
+        configuration: Mapping[str, Any],
+        *,
+        deployment_id: str = "ggipc-testing-deployment",
+        component: Optional[str] = None,
+        timeout: float = 5.0,
+    ) -> Optional[Tuple[Optional[str], Optional[str]]]:
+        """Ask the component's SubscribeToValidateConfigurationUpdates streams about ``configuration``;
+        returns its report ``(status, message)`` (status ``"ACCEPTED"``/``"REJECTED"``), or None when
+        it has no such subscription.
+
+        Raises:
+            TimeoutError: it did not answer within ``timeout`` seconds.
+        """
+        return self._n.validate_configuration(
+            component or self.component, deployment_id, json.dumps(dict(configuration)), float(timeout)
+        )
+
+    def pre_component_update(
+        self, *, deployment_id: str = "ggipc-testing-deployment", is_ggc_restarting: bool = False, timeout: float = 1.0
+    ) -> List[Tuple[str, Optional[str], Optional[int]]]:
+        """Send the pre-update event to SubscribeToComponentUpdates streams and return the deferrals
+        ``(component, message, recheck_after_ms)`` that arrived within ``timeout`` seconds."""
+        return list(self._n.pre_component_update(deployment_id, bool(is_ggc_restarting), float(timeout)))
+
+    def post_component_update(self, *, deployment_id: str = "ggipc-testing-deployment") -> None:
+        """Send the post-update event to SubscribeToComponentUpdates streams."""
+        self._n.post_component_update(deployment_id)
 
 
 def _serve(argv: Optional[Sequence[str]] = None) -> int:

@@ -368,6 +368,21 @@ impl Server {
         self.shared.bus.len()
     }
 
+    /// Filters of the open local (SubscribeToTopic) subscriptions, oldest first.
+    pub fn local_subscription_filters(&self) -> Vec<String> {
+        self.shared.bus.filters()
+    }
+
+    /// Blocks the calling thread (never call it on a runtime worker) until `done` holds for the filters of the
+    /// open local subscriptions, or `timeout` passes; returns whether it held. For test harnesses.
+    pub fn wait_for_local_subscriptions(
+        &self,
+        timeout: Duration,
+        done: impl Fn(&[String]) -> bool,
+    ) -> bool {
+        self.shared.bus.wait_for(timeout, done)
+    }
+
     pub fn stats(&self) -> ServerStats {
         let c = &self.shared.counters;
         let l = |a: &AtomicU64| a.load(Ordering::Relaxed);

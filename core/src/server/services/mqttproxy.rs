@@ -177,7 +177,11 @@ pub(super) fn subscribe(req: Request<'_>, body: &[u8]) -> Outcome {
     let broker = req.shared.broker.clone();
     let component = req.component.clone();
     Outcome::Stream(Box::pin(async move {
-        let message_sink = MessageSink::new(move |m| sink.deliver_json(&event_body(&filled(m))));
+        let subscriber = component.clone();
+        let message_sink = MessageSink::new(move |m| {
+            tracing::trace!(component = %subscriber, topic = %m.topic(), bytes = m.payload_bytes().len(), "delivered");
+            sink.deliver_json(&event_body(&filled(m)))
+        });
         match broker.subscribe(&filter, qos, message_sink).await {
             Ok(id) => {
                 tracing::debug!(component = %component, filter = %filter, "subscribed");

@@ -43,6 +43,9 @@ struct LocalSub {
 pub(crate) struct LocalBus {
     subs: RwLock<Vec<LocalSub>>,
     next_id: AtomicU64,
+    /// Bumped (and `changed` notified) whenever a subscription comes or goes, for [`LocalBus::wait_for`].
+    generation: std::sync::Mutex<u64>,
+    changed: std::sync::Condvar,
 }
 
 /// A local message, as published.
@@ -59,6 +62,46 @@ impl LocalBus {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .push(sub);
+        self.bump();
+    }
+
+    fn bump(&self) {
+        *self.generation.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.changed.notify_all();
+    }
+
+    /// Filters of the open local subscriptions, oldest first.
+    pub(crate) fn filters(&self) -> Vec<String> {
+        self.subs
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|s| s.filter.clone())
+            .collect()
+    }
+
+    /// Blocks the calling thread until `done(filters)` holds or `timeout` passes; returns whether it held.
+    pub(crate) fn wait_for(
+        &self,
+        timeout: std::time::Duration,
+        done: impl Fn(&[String]) -> bool,
+    ) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut generation = self.generation.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if done(&self.filters()) {
+                return true;
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            generation = self
+                .changed
+                .wait_timeout(generation, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
     }
 
     fn remove(&self, id: u64) {
@@ -66,6 +109,7 @@ impl LocalBus {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|s| s.id != id);
+        self.bump();
     }
 
     /// Delivers `message` published on `topic` by `publisher` to every matching subscription; returns how

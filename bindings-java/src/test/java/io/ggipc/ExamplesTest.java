@@ -36,7 +36,9 @@ class ExamplesTest {
         Path src = Path.of(System.getProperty("ggipc.examples.dir"));
         List<String> files;
         try (Stream<Path> s = Files.walk(src)) {
-            files = s.filter(p -> p.toString().endsWith(".java")).map(Path::toString).collect(Collectors.toList());
+            // examples/java/forwarder is a Maven project of its own (tested by scripts/test-java.sh).
+            files = s.filter(p -> p.toString().endsWith(".java") && !p.startsWith(src.resolve("forwarder")))
+                    .map(Path::toString).collect(Collectors.toList());
         }
         assertEquals(2, files.size(), "the two seed examples");
         classes = Files.createTempDirectory("ggipc-examples-");
