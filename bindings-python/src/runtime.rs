@@ -8,12 +8,6 @@ use ggipc_bridge::Completer;
 use pyo3::prelude::*;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
-use tokio::runtime::Handle;
-
-/// The shared runtime.
-pub fn handle() -> Result<Handle, ggipc::Error> {
-    ggipc::runtime::handle()
-}
 
 static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
 /// ggipc threads inside (or about to enter) Python right now.
