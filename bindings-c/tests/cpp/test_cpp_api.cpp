@@ -300,6 +300,9 @@ TEST_F(CppApi, DestroyOperationFromInsideTheHandler) {
     ASSERT_TRUE(operation->GetResult().get());
     ASSERT_TRUE(Publish(client, "test/cpp/destroy", "one"));
     ASSERT_TRUE(destroyed.WaitFor(1));
+    // The callback that destroyed its operation runs to its end (the handler outlives the operation): its
+    // message is recorded after `onEvent` returns, so wait for it rather than read the count at once.
+    EXPECT_TRUE(handler->messages.WaitFor(1));
     EXPECT_EQ(handler->messages.Count(), 1u);
 }
 
