@@ -23,8 +23,7 @@
 use super::{parse_request, Outcome, Refusal, Request, StreamGuard, WireEnum, EMPTY};
 use crate::model::{ReceiveMode, PUBSUB_SERVICE};
 use crate::server::sink::EventSink;
-use crate::server::topic::filter_matches;
-use base64::Engine;
+use crate::server::topic_index::TopicIndex;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -41,7 +40,8 @@ struct LocalSub {
 /// The nucleus' local message bus: every SubscribeToTopic stream of every connection.
 #[derive(Default)]
 pub(crate) struct LocalBus {
-    subs: RwLock<Vec<LocalSub>>,
+    /// By filter, keyed by subscription id (ids grow: key order is subscription order).
+    subs: RwLock<TopicIndex<LocalSub>>,
     next_id: AtomicU64,
 }
 
@@ -55,17 +55,18 @@ pub enum LocalMessage {
 
 impl LocalBus {
     fn add(&self, sub: LocalSub) {
+        let (id, filter) = (sub.id, sub.filter.clone());
         self.subs
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .push(sub);
+            .insert(id, &filter, sub);
     }
 
     fn remove(&self, id: u64) {
         self.subs
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .retain(|s| s.id != id);
+            .remove(id);
     }
 
     /// Delivers `message` published on `topic` by `publisher` to every matching subscription; returns how
@@ -80,10 +81,7 @@ impl LocalBus {
         };
         let subs = self.subs.read().unwrap_or_else(|e| e.into_inner());
         let mut delivered = 0;
-        for s in subs.iter() {
-            if !filter_matches(&s.filter, topic) {
-                continue;
-            }
+        for (_, _, s) in subs.matches(topic) {
             if s.mode == ReceiveMode::ReceiveMessagesFromOthers && &*s.component == publisher {
                 continue;
             }
@@ -114,7 +112,8 @@ enum EventRef<'a> {
         context: Context<'a>,
     },
     BinaryMessage {
-        message: String,
+        #[serde(serialize_with = "crate::json::serialize_blob")]
+        message: &'a [u8],
         context: Context<'a>,
     },
 }
@@ -128,11 +127,15 @@ fn event_body(topic: &str, message: &LocalMessage) -> serde_json::Result<Vec<u8>
             context,
         },
         LocalMessage::Binary(b) => EventRef::BinaryMessage {
-            message: base64::engine::general_purpose::STANDARD.encode(b),
+            message: b,
             context,
         },
     };
-    serde_json::to_vec(&event)
+    let capacity = match message {
+        LocalMessage::Binary(b) => crate::json::capacity_for_blob(b.len()),
+        LocalMessage::Json(_) => 256,
+    };
+    crate::json::to_vec_with_capacity(&event, capacity)
 }
 
 #[derive(Deserialize)]
@@ -228,8 +231,7 @@ fn prepare_publish(req: &Request<'_>, body: &[u8]) -> Result<(String, LocalMessa
         }) => {
             let bytes = match b.message {
                 None => Vec::new(),
-                Some(b64) => base64::engine::general_purpose::STANDARD
-                    .decode(b64.as_bytes())
+                Some(b64) => crate::json::decode_base64(b64.as_bytes())
                     .map_err(|_| Refusal::invalid("Invalid binaryMessage: not standard base64"))?,
             };
             LocalMessage::Binary(bytes)
