@@ -587,7 +587,7 @@ pub unsafe extern "C" fn ggipc_client_publish_begin(
         if out.is_null() {
             return Err(Error::null_argument("out"));
         }
-        let body = serde_json::to_vec(&request.inner)
+        let body = ggipc_core::model::to_json_vec(&request.inner)
             .map_err(|e| Error::invalid_argument(format!("request cannot be encoded: {e}")))?;
         let state = match client.blocking.begin_call(
             &PUBLISH_TO_IOT_CORE,
