@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Performance report: every ggipc client beside its official counterpart (Python awsiotsdk V2, Java SDK V2),
-# same run, same nucleus, with the raw Unix-socket ping-pong as the limit line; writes docs/PERFORMANCE.md
-# and the plots in docs/img/. About 10-15 minutes with the defaults.
+# same run, same nucleus, beside the limit line of each payload size (two processes exchanging the encoded frames
+# of a sync publish and doing nothing else, blocking and spinning), with the nucleus' CPU per publish against
+# the number of connected components (fan-out); writes docs/PERFORMANCE.md and the plots in docs/img/. About
+# 10-15 minutes with the defaults.
 #
-#   scripts/perf-report.sh [report.py options: --rounds N --quick --sizes 64,1024 --components 1,10 --out FILE]
+#   scripts/perf-report.sh [report.py options: --rounds N --quick --sizes 64,1024 --components 1,10 --out FILE
+#                           --clients NAMES --no-limit --no-plots --raw FILE]
 #
 # Builds what it needs (release builds of the nucleus, libggipc, the Rust and C++ bench clients, the Python wheel, the Java
 # jar, the Java bench client compiled against each SDK; a venv with matplotlib under build/venv-perf).

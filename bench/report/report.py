@@ -51,17 +51,20 @@ PAIRS = [  # (ggipc client, official counterpart)
     ("ggipc Python V2", "official Python V2"),
     ("ggipc Java V2", "official Java V2"),
 ]
+# The limit line: the bytes of a sync publish round trip between two processes that do nothing else, sleeping in
+# the kernel between messages (blocking) or polling (spin).
+LIMIT_MODES = ("blocking", "spin")
 COLORS = {"ggipc Rust": "#1b9e77", "ggipc C++": "#e7298a", "ggipc Python V2": "#d95f02", "official Python V2": "#fdb863",
           "ggipc Java V2": "#7570b3", "official Java V2": "#b2abd2"}
 
 
 def clients(env):
-    py = env["GGIPC_PY"]
+    py = env.get("GGIPC_PY")
     pyc = os.path.join(HERE, "py_client.py")
     java = shutil.which("java")
-    out = [("ggipc Rust", [env["GGIPC_BENCH_BIN"], "client"]),
-           ("ggipc Python V2", [py, pyc, "ggipc"]),
-           ("official Python V2", [py, pyc, "awsiot"])]
+    out = [("ggipc Rust", [env["GGIPC_BENCH_BIN"], "client"])]
+    if py:
+        out += [("ggipc Python V2", [py, pyc, "ggipc"]), ("official Python V2", [py, pyc, "awsiot"])]
     if env.get("GGIPC_CPP_BENCH_BIN"):
         out.append(("ggipc C++", [env["GGIPC_CPP_BENCH_BIN"]]))
     if java and env.get("GGIPC_JAVA_GGIPC_CP"):
@@ -223,9 +226,16 @@ def main():
     ap.add_argument("--sizes", default="64,1024,16384,131072")
     ap.add_argument("--components", default="1,10,100,1000")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "PERFORMANCE.md"))
+    ap.add_argument("--raw", default=os.path.join(ROOT, "build", "perf", "raw.json"))
+    ap.add_argument("--no-limit", action="store_true", help="skip the limit lines")
+    ap.add_argument("--no-plots", action="store_true", help="write the tables only (no matplotlib needed)")
+    ap.add_argument("--clients", default="", help="comma-separated client names to measure (default: all)")
     args = ap.parse_args()
     env = os.environ
     cl = clients(env)
+    if args.clients:
+        wanted = [c.strip() for c in args.clients.split(",")]
+        cl = [c for c in cl if c[0] in wanted]
     sizes = [int(s) for s in args.sizes.split(",")]
     comps = [int(s) for s in args.components.split(",")]
     started = time.monotonic()
@@ -233,15 +243,16 @@ def main():
     nucleus = Nucleus(env)
     by_size = {}  # (client, size) -> [runs]
     by_comp = {}  # (client, components) -> [runs]
-    ping = {}  # size -> [runs]
+    ping = {}  # (size, "blocking" | "spin") -> [runs]
     try:
         for rnd in range(args.rounds):
             order = cl if rnd % 2 == 0 else list(reversed(cl))
             for size in sizes:
                 n = counts(size, args.quick)
-                out = subprocess.run([env["GGIPC_BENCH_BIN"], "pingpong", str(size), str(n[0] * 5)],
-                                     capture_output=True, text=True, check=True).stdout
-                ping.setdefault(size, []).append(json.loads(out.split("RESULT ", 1)[1]))
+                for mode in () if args.no_limit else LIMIT_MODES:
+                    out = subprocess.run([env["GGIPC_BENCH_BIN"], "pingpong", str(size), str(n[0] * 5), mode],
+                                         capture_output=True, text=True, check=True, timeout=300).stdout
+                    ping.setdefault((size, mode), []).append(json.loads(out.split("RESULT ", 1)[1]))
                 for name, cmd in order:
                     r = run_client(env, nucleus, cmd, size, *n)
                     by_size.setdefault((name, size), []).append(r)
@@ -297,8 +308,9 @@ def plots(img, cl, sizes, comps, by_size, by_comp, ping):
     for ax, key, title in zip(axes, ("p50_us", "p90_us", "p99_us"), ("p50", "p90", "p99")):
         for name in names:
             ax.plot(sizes, [median_of(by_size[(name, s)], key) for s in sizes], label=name, **style(name))
-        ax.plot(sizes, [median_of(ping[s], key) for s in sizes], label="raw Unix-socket ping-pong", color="black",
-                linestyle=":")
+        for mode, ls in zip(LIMIT_MODES, (":", "-.")):
+            ax.plot(sizes, [median_of(ping.get((s, mode), []), key) for s in sizes], label=f"limit ({mode})", color="black",
+                    linestyle=ls)
         ax.set(xscale="log", yscale="log", xlabel="payload (bytes)", ylabel="µs", title=f"sync publish latency {title}")
         ax.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=8)
@@ -317,12 +329,13 @@ def plots(img, cl, sizes, comps, by_size, by_comp, ping):
             for name in names:
                 ax.plot(keys, [median_of(data[(name, k)], key) for k in keys], label=name, **style(name))
             if key == "sync_per_s":
-                if axis == "payload":
-                    ax.plot(keys, [median_of(ping[s], "per_s") for s in keys], label="raw Unix-socket ping-pong",
-                            color="black", linestyle=":")
-                else:
-                    ax.axhline(median_of(ping[64], "per_s"), color="black", linestyle=":",
-                               label="raw Unix-socket ping-pong (64 B)")
+                for mode, ls in zip(LIMIT_MODES, (":", "-.")):
+                    if axis == "payload":
+                        ax.plot(keys, [median_of(ping.get((s, mode), []), "per_s") for s in keys], label=f"limit ({mode})",
+                                color="black", linestyle=ls)
+                    elif (64, mode) in ping:
+                        ax.axhline(median_of(ping[(64, mode)], "per_s"), color="black", linestyle=ls,
+                                   label=f"limit ({mode}, 64 B)")
             ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel="per second", title=title)
             ax.grid(True, which="both", alpha=0.3)
         axes[0].legend(fontsize=8)
@@ -375,7 +388,11 @@ def plots(img, cl, sizes, comps, by_size, by_comp, ping):
 def write(args, cl, sizes, comps, by_size, by_comp, ping, elapsed, load0):
     img = os.path.join(os.path.dirname(args.out), "img")
     os.makedirs(img, exist_ok=True)
-    files = plots(img, cl, sizes, comps, by_size, by_comp, ping)
+    if args.no_plots:
+        files = {k: f"perf-{k}.png" for k in ("latency_payload", "throughput_payload", "throughput_components",
+                                               "components", "resources")}
+    else:
+        files = plots(img, cl, sizes, comps, by_size, by_comp, ping)
     names = [n for n, _ in cl]
     L = ["# Performance", "",
          "Generated by `scripts/perf-report.sh` (`bench/report/report.py`); do not edit by hand.", "",
@@ -392,9 +409,12 @@ def write(args, cl, sizes, comps, by_size, by_comp, ping, elapsed, load0):
          "async API with 256 publishes in flight. Events: a Rust pump publishes to the client's subscription as "
          "fast as the nucleus takes them; the rate counts events reaching the client's handler (first to last), "
          "and events a slow client could not take are dropped by the nucleus (bounded queues), shown as received/sent.",
-         "* Limit line: the raw Unix-socket ping-pong (a request/response of the payload size between two threads "
-         "that sleep in the kernel between messages): two kernel wake-ups per round trip. It is not a hard bound: "
-         "a peer that spins instead of sleeping is faster, and on this shared machine single runs scatter around it.",
+         "* Limit lines (`ggipc-bench-report pingpong`): two processes over a Unix socket exchange exactly the bytes "
+         "of a sync publish round trip (the encoded request frame for the payload size, the encoded response frame) "
+         "and do nothing else: no parsing, no JSON, no broker. *blocking*: both sleep in the kernel between messages "
+         "(two wake-ups per round trip, as a blocking client and the nucleus' event loop have). *spin*: both poll "
+         "non-blocking sockets (no wake-ups; two busy CPUs). A client's sync rate is also shown as a fraction of "
+         "the blocking line (\"of limit\"); on this shared 2-CPU machine single runs scatter around it.",
          "* Connected components: a fresh nucleus per point, N−1 extra connections held open by a helper process, "
          "each with one subscription (one identity), then the clients measured at 64 B; nucleus RSS is read after "
          "each client's pipelined phase.",
@@ -402,16 +422,23 @@ def write(args, cl, sizes, comps, by_size, by_comp, ping, elapsed, load0):
          "(its side-by-side benchmark is `bench/cpp/run.sh`).", ""]
     L += ["## Against payload size", "", f"![latency]( img/{files['latency_payload']})".replace("( ", "("), "",
           f"![throughput](img/{files['throughput_payload']})", ""]
-    L += ["| payload | client | sync/s | p50 µs | p90 µs | p99 µs | pipelined/s | events/s (received/sent) |",
-          "|---|---|---|---|---|---|---|---|"]
+    L += ["| payload | client | sync/s | of limit | p50 µs | p90 µs | p99 µs | pipelined/s | events/s (received/sent) |",
+          "|---|---|---|---|---|---|---|---|---|"]
     for s in sizes:
-        pr = ping[s]
-        L.append(f"| {s:,} B | *raw ping-pong limit* | {fmt(median_of(pr, 'per_s'))} | "
-                 f"{fmt(median_of(pr, 'p50_us'), 1)} | {fmt(median_of(pr, 'p90_us'), 1)} | "
-                 f"{fmt(median_of(pr, 'p99_us'), 1)} | | |")
+        for mode in LIMIT_MODES:
+            pr = ping.get((s, mode), [])
+            if not pr:
+                continue
+            frames = f"{pr[0].get('request_bytes', 0):,} + {pr[0].get('response_bytes', 0):,} B"
+            L.append(f"| {s:,} B | *limit, {mode}* ({frames}) | {fmt(median_of(pr, 'per_s'))} | | "
+                     f"{fmt(median_of(pr, 'p50_us'), 1)} | {fmt(median_of(pr, 'p90_us'), 1)} | "
+                     f"{fmt(median_of(pr, 'p99_us'), 1)} | | |")
+        limit = median_of(ping.get((s, "blocking"), []), "per_s")
         for n in names:
             rs = by_size[(n, s)]
-            L.append(f"| {s:,} B | {n} | {fmt(median_of(rs, 'sync_per_s'))} | {fmt(median_of(rs, 'p50_us'), 1)} | "
+            share = median_of(rs, 'sync_per_s') / limit if limit == limit and limit else float("nan")
+            L.append(f"| {s:,} B | {n} | {fmt(median_of(rs, 'sync_per_s'))} | {fmt(share * 100)} % | "
+                     f"{fmt(median_of(rs, 'p50_us'), 1)} | "
                      f"{fmt(median_of(rs, 'p90_us'), 1)} | {fmt(median_of(rs, 'p99_us'), 1)} | "
                      f"{fmt(median_of(rs, 'pipelined_per_s'))} | {fmt(median_of(rs, 'events_per_s'))} "
                      f"({fmt(median_of(rs, 'events_received'))}/{fmt(median_of(rs, 'events_sent'))}) |")
@@ -426,6 +453,19 @@ def write(args, cl, sizes, comps, by_size, by_comp, ping, elapsed, load0):
                      f"{fmt(median_of(rs, 'p99_us'), 1)} | {fmt(median_of(rs, 'pipelined_per_s'))} | "
                      f"{fmt(median_of(rs, 'events_per_s'))} | {fmt(median_of(rs, 'nucleus_rss_kib') / 1024, 1)} | "
                      f"{fmt(median_of(rs, 'nucleus_cpu_ms_per_10k'), 1)} |")
+    if comps and comps[0] == 1:
+        L += ["", "### Fan-out: against 1 connected component", "",
+              "Nucleus CPU per 10,000 pipelined publishes and the sync publish rate with k components, each as a "
+              "ratio to the same client's 1-component figure (the N−1 idle components' subscriptions match none of "
+              "the publishes: the cost measured is finding that out).", "",
+              "| components | client | nucleus CPU ms / 10k | CPU ratio to 1 | sync/s | sync ratio to 1 |",
+              "|---|---|---|---|---|---|"]
+        for k in comps:
+            for n in names:
+                rs, r1 = by_comp[(n, k)], by_comp[(n, 1)]
+                cpu, cpu1 = median_of(rs, "nucleus_cpu_ms_per_10k"), median_of(r1, "nucleus_cpu_ms_per_10k")
+                sy, sy1 = median_of(rs, "sync_per_s"), median_of(r1, "sync_per_s")
+                L.append(f"| {k:,} | {n} | {fmt(cpu, 1)} | {cpu / cpu1:.2f}× | {fmt(sy)} | {sy / sy1:.2f}× |")
     L += ["", "## Client resources (64 B runs, 1 component)", "", f"![resources](img/{files['resources']})", "",
           "| client | RSS MiB (connected, 1 subscription) | threads connected | threads after events | start-up ms "
           "(process start → connected and subscribed) | nucleus CPU ms / 10k publishes |", "|---|---|---|---|---|---|"]
@@ -448,14 +488,14 @@ def write(args, cl, sizes, comps, by_size, by_comp, ping, elapsed, load0):
 
         L.append(f"| {ours} / {theirs} | {ratio('sync_per_s')} | {ratio('p50_us')} | {ratio('pipelined_per_s')} | "
                  f"{ratio('events_per_s')} | {ratio('rss_kib')} | {ratio('threads_end')} | {ratio('startup_s')} |")
-    L += ["", "Raw per-run numbers: `build/perf/raw.json` after a run.", ""]
+    L += ["", f"Raw per-run numbers: `{os.path.relpath(args.raw, ROOT)}` after a run.", ""]
     with open(args.out, "w") as f:
         f.write("\n".join(L))
     raw = {"by_size": {f"{k[0]}|{k[1]}": v for k, v in by_size.items()},
            "by_components": {f"{k[0]}|{k[1]}": v for k, v in by_comp.items()},
-           "pingpong": {str(k): v for k, v in ping.items()}}
-    os.makedirs(os.path.join(ROOT, "build", "perf"), exist_ok=True)
-    with open(os.path.join(ROOT, "build", "perf", "raw.json"), "w") as f:
+           "limit": {f"{k[0]}|{k[1]}": v for k, v in ping.items()}}
+    os.makedirs(os.path.dirname(os.path.abspath(args.raw)), exist_ok=True)
+    with open(args.raw, "w") as f:
         json.dump(raw, f, indent=1)
     print(f"wrote {args.out}")
 

@@ -30,6 +30,7 @@ mod client;
 pub mod codec;
 mod error;
 mod error_kind;
+mod json;
 pub mod model;
 pub mod options;
 pub mod rpc;

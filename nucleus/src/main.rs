@@ -102,10 +102,24 @@ pub fn init_logging(filter: &str) {
         .try_init();
 }
 
+/// Keeps large message buffers in the heap. glibc maps every allocation above its (adaptive) mmap threshold
+/// afresh and gives freed heap tops back to the kernel, so each 100 KiB-sized message buffer cost a round of page
+/// faults on first touch: measured, about a fifth of the CPU of a 128 KiB publish. With these settings buffers
+/// of up to 4 MiB come from the heap, and up to 16 MiB of freed heap stays mapped for reuse.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; it is called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 16 << 20);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // A nucleus serving many components needs more descriptors than the common soft limit of 1,024.
     cli_bench::raise_fd_limit();
+    tune_allocator();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -300,3 +300,58 @@ async fn garbage_and_slow_clients_do_not_hurt_others() {
 fn embedded_queue() -> usize {
     ggipc_nucleus::mqtt::embedded::OUTGOING_QUEUE
 }
+
+/// In-process subscriptions of every shape receive exactly what `filter_matches` says, in subscription order,
+/// and stop receiving once removed (the broker routes through a filter index, not a scan).
+#[test]
+fn local_routing_equals_filter_matching() {
+    use ggipc::server::topic::filter_matches;
+    use std::sync::{Arc, Mutex};
+    let broker = EmbeddedBroker::new(1 << 20);
+    let filters = [
+        "a/b", "a/+", "a/#", "#", "+/b", "+", "$SYS/#", "$SYS/+", "a//b", "a/+/#", "a/b", "x/y/z",
+    ];
+    let got: Arc<Mutex<Vec<(usize, String)>>> = Arc::default();
+    let mut ids = Vec::new();
+    for (i, f) in filters.iter().enumerate() {
+        let got = got.clone();
+        let (id, _) = broker.subscribe_local(
+            f,
+            0,
+            Arc::new(move |m: &Msg| got.lock().unwrap().push((i, m.topic.clone()))),
+        );
+        ids.push(id);
+    }
+    assert_eq!(broker.subscription_count(), filters.len());
+    let topics = [
+        "a/b", "a", "a/", "a//b", "a/x/y", "$SYS/x", "$SYS", "b", "x/y/z", "q/b",
+    ];
+    let expect = |live: &dyn Fn(usize) -> bool| -> Vec<(usize, String)> {
+        let mut v = Vec::new();
+        for t in topics {
+            for (i, f) in filters.iter().enumerate() {
+                if live(i) && filter_matches(f, t) {
+                    v.push((i, t.to_string()));
+                }
+            }
+        }
+        v
+    };
+    for t in topics {
+        broker.publish(Msg::new(t, Bytes::from_static(b"x"), 0));
+    }
+    assert_eq!(*got.lock().unwrap(), expect(&|_| true));
+    got.lock().unwrap().clear();
+    for i in [0, 3, 6, 11] {
+        broker.unsubscribe_local(ids[i]);
+    }
+    broker.unsubscribe_local(ids[0]); // twice: ignored
+    assert_eq!(broker.subscription_count(), filters.len() - 4);
+    for t in topics {
+        broker.publish(Msg::new(t, Bytes::from_static(b"x"), 0));
+    }
+    assert_eq!(
+        *got.lock().unwrap(),
+        expect(&|i| ![0, 3, 6, 11].contains(&i))
+    );
+}

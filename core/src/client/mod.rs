@@ -721,7 +721,7 @@ impl Client {
 }
 
 fn encode_json<T: serde::Serialize>(v: &T) -> Result<Bytes> {
-    serde_json::to_vec(v).map(Bytes::from).map_err(|e| {
+    crate::json::to_vec(v).map(Bytes::from).map_err(|e| {
         Error::new(
             ErrorKind::InvalidArgument,
             format!("request cannot be encoded: {e}"),

@@ -200,6 +200,45 @@ pub fn encode_parts(
     Ok(())
 }
 
+/// Appends the start of a message (prelude and headers) for a payload of `payload_len` bytes that the caller
+/// sends on its own (say, as a separate segment of a vectored write, without copying it), and returns the CRC
+/// of the bytes appended. The message is then: those bytes, the payload, and the big-endian
+/// [`message_crc`]`(returned, payload)`. Same checks and errors as [`encode_parts`].
+pub fn encode_head(
+    headers: &[Header],
+    payload_len: usize,
+    max_message_size: usize,
+    dst: &mut BytesMut,
+) -> Result<u32, FrameError> {
+    let total = encoded_len(headers, payload_len)?;
+    if total > max_message_size || total > u32::MAX as usize {
+        return Err(FrameError::MessageTooLarge {
+            total_length: total,
+            max: max_message_size,
+        });
+    }
+    let headers_len = total - OVERHEAD - payload_len;
+    let start = dst.len();
+    dst.reserve(PRELUDE_LEN + headers_len);
+    dst.put_u32(total as u32);
+    dst.put_u32(headers_len as u32);
+    let prelude_crc = crc32fast::hash(&dst[start..start + 8]);
+    dst.put_u32(prelude_crc);
+    for h in headers {
+        h.encode(dst);
+    }
+    let mut hasher = crc32fast::Hasher::new_with_initial(prelude_crc);
+    hasher.update(&dst[start + 8..]);
+    Ok(hasher.finalize())
+}
+
+/// The message CRC of a message whose start (see [`encode_head`]) has CRC `head_crc`, followed by `payload`.
+pub fn message_crc(head_crc: u32, payload: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new_with_initial(head_crc);
+    hasher.update(payload);
+    hasher.finalize()
+}
+
 /// Appends the encoding of `msg` to `dst` (see [`encode_parts`]).
 pub fn encode(
     msg: &Message,

@@ -153,6 +153,12 @@ pub struct ErrorShape {
     pub is_server_error: bool,
 }
 
+/// Serializes a model value as its JSON body: the same text as `serde_json::to_vec`, with blobs (payloads,
+/// correlation data) base64-encoded straight into the body, without an intermediate string or an escape pass.
+pub fn to_json_vec<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
+    crate::json::to_vec(value)
+}
+
 /// The shape for a `service-model-type` value.
 pub fn error_shape(shape_id: &str) -> Option<&'static ErrorShape> {
     ERROR_SHAPES.iter().find(|s| s.shape_id == shape_id)

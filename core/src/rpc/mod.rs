@@ -216,6 +216,20 @@ impl Frame {
     /// Appends the encoded frame to `dst`. Header order is the C library's: content type, model type and
     /// other headers first, then `:message-type`, `:message-flags`, `:stream-id`, then `operation`.
     pub fn encode(&self, max_message_size: usize, dst: &mut BytesMut) -> Result<(), FrameError> {
+        codec::encode_parts(&self.headers(), &self.payload, max_message_size, dst)
+    }
+
+    /// Appends the prelude and headers only, for a payload sent separately; returns their CRC (see
+    /// [`codec::encode_head`]).
+    pub fn encode_head(
+        &self,
+        max_message_size: usize,
+        dst: &mut BytesMut,
+    ) -> Result<u32, FrameError> {
+        codec::encode_head(&self.headers(), self.payload.len(), max_message_size, dst)
+    }
+
+    fn headers(&self) -> Vec<Header> {
         let mut headers = Vec::with_capacity(6 + self.other_headers.len());
         if let Some(ct) = &self.content_type {
             headers.push(Header::with_static(
@@ -248,7 +262,7 @@ impl Frame {
                 HeaderValue::String(op.clone()),
             ));
         }
-        codec::encode_parts(&headers, &self.payload, max_message_size, dst)
+        headers
     }
 
     /// Header value of a non-reserved header.

@@ -12,8 +12,9 @@
 
 use super::Frame;
 use crate::codec::FrameError;
-use bytes::{Buf, BytesMut};
-use std::io::{self, Write};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use std::collections::VecDeque;
+use std::io::{self, IoSlice, Write};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::io::Interest;
 use tokio::sync::Notify;
@@ -39,8 +40,117 @@ pub enum SendError {
     Frame(FrameError),
 }
 
+/// Payloads from this size on are not copied into the queue: they stay their own segment, written with the
+/// bytes around them in one vectored write.
+const SEGMENT_MIN: usize = 16 * 1024;
+/// Most segments handed to one `writev`.
+const MAX_IOV: usize = 64;
+
+/// What is queued for the socket, in order: whole segments, then a tail being filled. Small frames are encoded
+/// into the tail; a large payload is shared (its `Bytes` cloned, not copied) between the encoded prelude and
+/// headers before it and its CRC after it.
+#[derive(Default)]
+struct OutQueue {
+    segments: VecDeque<Bytes>,
+    tail: BytesMut,
+    len: usize,
+}
+
+impl OutQueue {
+    fn with_capacity(n: usize) -> Self {
+        OutQueue {
+            segments: VecDeque::new(),
+            tail: BytesMut::with_capacity(n),
+            len: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn clear(&mut self) {
+        self.segments.clear();
+        self.tail.clear();
+        self.len = 0;
+    }
+
+    /// Queues one encoded frame; on error nothing is queued.
+    fn push(&mut self, frame: &Frame, max_message_size: usize) -> Result<(), FrameError> {
+        let before = self.tail.len();
+        if frame.payload.len() < SEGMENT_MIN {
+            frame.encode(max_message_size, &mut self.tail)?;
+            self.len += self.tail.len() - before;
+        } else {
+            let head_crc = frame.encode_head(max_message_size, &mut self.tail)?;
+            let crc = crate::codec::message_crc(head_crc, &frame.payload);
+            // The tail (earlier frames included) becomes a segment, then the payload, then the CRC starts the
+            // new tail.
+            let head = self.tail.split().freeze();
+            self.len += head.len() - before + frame.payload.len() + 4;
+            self.segments.push_back(head);
+            self.segments.push_back(frame.payload.clone());
+            self.tail.put_u32(crc);
+        }
+        Ok(())
+    }
+
+    /// One vectored write of what is queued; returns the bytes written (removed from the queue).
+    fn write_to(&mut self, mut sock: &std::os::unix::net::UnixStream) -> io::Result<usize> {
+        let n = if self.segments.is_empty() {
+            sock.write(&self.tail)?
+        } else {
+            let mut iov: Vec<IoSlice<'_>> =
+                Vec::with_capacity(MAX_IOV.min(self.segments.len() + 1));
+            iov.extend(
+                self.segments
+                    .iter()
+                    .take(MAX_IOV - 1)
+                    .map(|b| IoSlice::new(b)),
+            );
+            if self.segments.len() < MAX_IOV {
+                iov.push(IoSlice::new(&self.tail));
+            }
+            sock.write_vectored(&iov)?
+        };
+        self.advance(n);
+        Ok(n)
+    }
+
+    fn advance(&mut self, mut n: usize) {
+        self.len -= n;
+        while n > 0 {
+            let Some(front) = self.segments.front_mut() else {
+                self.tail.advance(n);
+                return;
+            };
+            if n < front.len() {
+                front.advance(n);
+                return;
+            }
+            n -= front.len();
+            self.segments.pop_front();
+        }
+    }
+
+    /// Everything queued, as one buffer (tests).
+    #[cfg(test)]
+    fn to_vec(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(self.len);
+        for s in &self.segments {
+            v.extend_from_slice(s);
+        }
+        v.extend_from_slice(&self.tail);
+        v
+    }
+}
+
 struct State {
-    buf: BytesMut,
+    buf: OutQueue,
     flushing: bool,
     /// Frames are being produced in a batch by the connection's own task; `uncork` writes them.
     corked: bool,
@@ -67,7 +177,7 @@ impl FrameWriter {
         let w = Arc::new(FrameWriter {
             stream,
             state: Mutex::new(State {
-                buf: BytesMut::with_capacity(8 * 1024),
+                buf: OutQueue::with_capacity(8 * 1024),
                 flushing: false,
                 corked: false,
                 closed: None,
@@ -100,8 +210,8 @@ impl FrameWriter {
         if let Some(c) = &st.closed {
             return Err(SendError::Closed(c.clone()));
         }
-        frame
-            .encode(self.max_message_size, &mut st.buf)
+        st.buf
+            .push(frame, self.max_message_size)
             .map_err(SendError::Frame)?;
         self.write_now(st);
         Ok(())
@@ -125,8 +235,8 @@ impl FrameWriter {
             ))
         })?;
         let frame = build(id);
-        frame
-            .encode(self.max_message_size, &mut st.buf)
+        st.buf
+            .push(&frame, self.max_message_size)
             .map_err(SendError::Frame)?;
         st.last_stream_id = id;
         register(id);
@@ -174,15 +284,15 @@ impl FrameWriter {
     /// Writes the queue to the socket until it is empty or full (then the flusher takes over).
     fn write_queued(&self, mut st: MutexGuard<'_, State>) {
         while !st.buf.is_empty() {
-            match (&*self.stream).write(&st.buf) {
-                Ok(n) => st.buf.advance(n),
+            match st.buf.write_to(&self.stream) {
+                Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return self.defer(st),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return self.write_failed(st, e),
             }
         }
-        if st.buf.capacity() > 1024 * 1024 {
-            st.buf = BytesMut::with_capacity(8 * 1024);
+        if st.buf.tail.capacity() > 1024 * 1024 {
+            st.buf = OutQueue::with_capacity(8 * 1024);
         }
     }
 
@@ -209,11 +319,8 @@ impl FrameWriter {
                     self.drained.notify_waiters();
                     return true;
                 }
-                match (&*self.stream).write(&st.buf) {
-                    Ok(n) => {
-                        st.buf.advance(n);
-                        continue;
-                    }
+                match st.buf.write_to(&self.stream) {
+                    Ok(_) => continue,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => {
@@ -305,4 +412,79 @@ impl std::fmt::Display for SendError {
             SendError::Frame(e) => write!(f, "message cannot be encoded: {e}"),
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::rpc::MessageType;
+
+    fn frame(payload_len: usize, id: i32) -> Frame {
+        let payload: Vec<u8> = (0..payload_len).map(|i| (i * 7 % 251) as u8).collect();
+        Frame::json(
+            MessageType::ApplicationMessage,
+            0,
+            id,
+            "aws.greengrass#IoTCoreMessage",
+            payload.into(),
+        )
+    }
+
+    /// Small and large frames queue as exactly the bytes `Frame::encode` writes, in order, however the socket
+    /// takes them.
+    #[test]
+    fn segmented_queue_holds_the_encoded_frames() {
+        let frames: Vec<Frame> = [0, 10, SEGMENT_MIN - 1, SEGMENT_MIN, 200_000, 5, 70_000]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| frame(*n, i as i32 + 1))
+            .collect();
+        let mut q = OutQueue::with_capacity(64);
+        let mut want = BytesMut::new();
+        for f in &frames {
+            q.push(f, usize::MAX).unwrap();
+            f.encode(usize::MAX, &mut want).unwrap();
+        }
+        assert_eq!(q.len(), want.len());
+        assert_eq!(q.to_vec(), want.to_vec());
+        assert!(q.segments.len() >= 6, "large payloads stay segments");
+        // Drain through a socket pair in odd-sized steps.
+        let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            b.read_to_end(&mut got).unwrap();
+            got
+        });
+        while !q.is_empty() {
+            let before = q.len();
+            let n = q.write_to(&a).unwrap();
+            assert_eq!(q.len(), before - n);
+        }
+        drop(a);
+        assert_eq!(reader.join().unwrap(), want.to_vec());
+        let mut round = BytesMut::from(&want[..]);
+        let limits = crate::codec::Limits::default();
+        for f in &frames {
+            let m = crate::codec::decode(&mut round, &limits).unwrap().unwrap();
+            assert_eq!(m.payload, f.payload);
+        }
+    }
+
+    #[test]
+    fn a_frame_over_the_limit_queues_nothing() {
+        let mut q = OutQueue::with_capacity(64);
+        q.push(&frame(10, 1), usize::MAX).unwrap();
+        let len = q.len();
+        assert!(matches!(
+            q.push(&frame(100_000, 2), 50_000),
+            Err(FrameError::MessageTooLarge { .. })
+        ));
+        assert!(q.push(&frame(100, 3), 120).is_err());
+        assert_eq!(q.len(), len);
+        assert_eq!(q.to_vec().len(), len);
+    }
+
+    use std::io::Read;
 }

@@ -17,6 +17,7 @@ mod registry;
 mod services;
 mod sink;
 pub mod topic;
+pub mod topic_index;
 
 pub use broker::{
     BoxFuture, Broker, BrokerError, BrokerPublish, Delivery, MessageSink, SubscriptionId,

@@ -100,7 +100,7 @@ impl EventSink {
 
     /// Delivers one event, serializing `event` as its body.
     pub(crate) fn deliver_json<T: serde::Serialize>(&self, event: &T) -> Delivery {
-        match serde_json::to_vec(event) {
+        match crate::json::to_vec(event) {
             Ok(body) => self.deliver(body.into()),
             Err(e) => {
                 tracing::warn!(error = %e, "event cannot be serialized; dropped");

@@ -30,6 +30,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::msg::{Msg, Props};
 use super::topic;
+use ggipc::server::topic_index::TopicIndex;
 
 /// Outgoing packets queued per connection before deliveries to it are dropped.
 pub const OUTGOING_QUEUE: usize = 4096;
@@ -49,20 +50,19 @@ enum Target {
         no_local: bool,
     },
     Local {
-        id: u64,
         sink: LocalSink,
     },
 }
 
 struct SubEntry {
-    filter: String,
     qos: u8,
     target: Target,
 }
 
 #[derive(Default)]
 struct State {
-    subs: Vec<SubEntry>,
+    /// Every subscription by filter, keyed by an id from `Shared::next_id` (so key order is subscription order).
+    subs: TopicIndex<SubEntry>,
     retained: BTreeMap<String, Msg>,
     /// client id -> (connection id, take-over signal)
     clients: HashMap<String, (u64, Option<oneshot::Sender<()>>)>,
@@ -160,10 +160,7 @@ impl EmbeddedBroker {
                     st.retained.insert(msg.topic.clone(), msg.clone());
                 }
             }
-            for s in &st.subs {
-                if !topic::matches(&s.filter, &msg.topic) {
-                    continue;
-                }
+            for (_, _, s) in st.subs.matches(&msg.topic) {
                 match &s.target {
                     Target::Remote { conn, tx, no_local } => {
                         if *no_local && Some(*conn) == from_conn {
@@ -205,11 +202,14 @@ impl EmbeddedBroker {
     ) -> (LocalSubId, Vec<Msg>) {
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         let mut st = self.shared.state.lock().expect("broker state poisoned");
-        st.subs.push(SubEntry {
-            filter: filter.to_owned(),
-            qos: qos.min(1),
-            target: Target::Local { id, sink },
-        });
+        st.subs.insert(
+            id,
+            filter,
+            SubEntry {
+                qos: qos.min(1),
+                target: Target::Local { sink },
+            },
+        );
         let retained = st
             .retained
             .values()
@@ -222,8 +222,13 @@ impl EmbeddedBroker {
     /// Removes an in-process subscription (no-op if already removed).
     pub fn unsubscribe_local(&self, id: LocalSubId) {
         let mut st = self.shared.state.lock().expect("broker state poisoned");
-        st.subs
-            .retain(|s| !matches!(s.target, Target::Local { id: i, .. } if i == id.0));
+        if st
+            .subs
+            .get(id.0)
+            .is_some_and(|(_, s)| matches!(s.target, Target::Local { .. }))
+        {
+            st.subs.remove(id.0);
+        }
     }
 
     /// Number of subscriptions (remote and local), for tests and diagnostics.
@@ -714,24 +719,31 @@ impl Session {
             for (filter, qos, no_local) in granted {
                 // A new subscription with the same filter replaces the old one (MQTT 3.8.4).
                 let conn = self.conn_id;
-                st.subs.retain(|s| {
-                    !(s.filter == filter
-                        && matches!(s.target, Target::Remote { conn: c, .. } if c == conn))
-                });
+                for key in st.subs.keys_of_filter(&filter) {
+                    if st.subs.get(key).is_some_and(
+                        |(_, s)| matches!(s.target, Target::Remote { conn: c, .. } if c == conn),
+                    ) {
+                        st.subs.remove(key);
+                    }
+                }
                 for m in st.retained.values() {
                     if topic::matches(&filter, &m.topic) {
                         retained.push((Arc::new(m.clone()), qos.min(m.qos)));
                     }
                 }
-                st.subs.push(SubEntry {
-                    filter,
-                    qos,
-                    target: Target::Remote {
-                        conn,
-                        tx: tx.clone(),
-                        no_local,
+                let key = self.broker.shared.next_id.fetch_add(1, Ordering::Relaxed);
+                st.subs.insert(
+                    key,
+                    &filter,
+                    SubEntry {
+                        qos,
+                        target: Target::Remote {
+                            conn,
+                            tx: tx.clone(),
+                            no_local,
+                        },
                     },
-                });
+                );
             }
         }
         for (m, q) in retained {
@@ -749,10 +761,15 @@ impl Session {
             .state
             .lock()
             .expect("broker state poisoned");
-        st.subs.retain(|s| {
-            !(filters.contains(&s.filter)
-                && matches!(s.target, Target::Remote { conn: c, .. } if c == conn))
-        });
+        for filter in filters {
+            for key in st.subs.keys_of_filter(filter) {
+                if st.subs.get(key).is_some_and(
+                    |(_, s)| matches!(s.target, Target::Remote { conn: c, .. } if c == conn),
+                ) {
+                    st.subs.remove(key);
+                }
+            }
+        }
     }
 
     fn cleanup(&mut self, clean: bool) {
@@ -765,7 +782,7 @@ impl Session {
                 .lock()
                 .expect("broker state poisoned");
             st.subs
-                .retain(|s| !matches!(s.target, Target::Remote { conn: c, .. } if c == conn));
+                .retain(|_, _, s| !matches!(s.target, Target::Remote { conn: c, .. } if c == conn));
             if st.clients.get(&self.client_id).map(|(c, _)| *c) == Some(conn) {
                 st.clients.remove(&self.client_id);
             }

@@ -4,7 +4,8 @@
 //!   `report.py`): connect and subscribe, `READY`, sync publishes, pipelined publishes, events into a handler;
 //! * `pump TOPIC PAYLOAD N` — publishes N messages as fast as the nucleus takes them (pipelined), for events/s;
 //! * `idle N` — holds N connected components, each with a subscription, until standard input closes;
-//! * `pingpong PAYLOAD N` — raw Unix-socket request/response between two threads (the physical limit).
+//! * `pingpong PAYLOAD N blocking|spin` — the limit line: two processes exchange the encoded frames of a sync
+//!   publish round trip over a Unix socket and do nothing else (`pong` is the answering process).
 //!
 //! The identity comes from the environment the nucleus gives (SVCUID, socket path).
 
@@ -203,32 +204,121 @@ fn idle(args: &[String]) {
     drop(held);
 }
 
+/// The bytes of one sync publish round trip: the request frame the client sends for `size` payload bytes and the
+/// response frame the nucleus answers with (same encoder, same headers, same JSON as the real ones).
+fn round_trip_frames(size: usize) -> (Vec<u8>, Vec<u8>) {
+    use ggipc::rpc::{flags, Frame, MessageType};
+    let topic = format!("bench/s/{}", std::process::id());
+    let req = PublishToIoTCoreRequest::new(topic.as_str(), Qos::AtMostOnce, vec![b'x'; size]);
+    let body = serde_json::to_vec(&req).expect("request body");
+    let mut request = Frame::json(
+        MessageType::ApplicationMessage,
+        0,
+        1,
+        "aws.greengrass#PublishToIoTCoreRequest",
+        body.into(),
+    );
+    request.operation = Some(ggipc::codec::ByteStr::from_static("aws.greengrass#PublishToIoTCore"));
+    let response = Frame::json(
+        MessageType::ApplicationMessage,
+        flags::TERMINATE_STREAM,
+        1,
+        "aws.greengrass#PublishToIoTCoreResponse",
+        bytes::Bytes::from_static(b"{}"),
+    );
+    let mut a = bytes::BytesMut::new();
+    let mut b = bytes::BytesMut::new();
+    request.encode(usize::MAX, &mut a).expect("request frame");
+    response.encode(usize::MAX, &mut b).expect("response frame");
+    (a.to_vec(), b.to_vec())
+}
+
+/// Reads exactly `buf.len()` bytes; `spin` polls a non-blocking socket instead of sleeping in the kernel.
+fn read_all(s: &mut UnixStream, buf: &mut [u8], spin: bool) -> std::io::Result<()> {
+    if !spin {
+        return s.read_exact(buf);
+    }
+    let mut got = 0;
+    while got < buf.len() {
+        match s.read(&mut buf[got..]) {
+            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => got += n,
+            // Yield rather than burn the time slice: on a loaded machine the peer may need this CPU.
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::yield_now(),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn write_all(s: &mut UnixStream, mut buf: &[u8], spin: bool) -> std::io::Result<()> {
+    while !buf.is_empty() {
+        match s.write(buf) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => buf = &buf[n..],
+            Err(e) if spin && e.kind() == std::io::ErrorKind::WouldBlock => std::thread::yield_now(),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// `pong SOCKET PAYLOAD MODE`: the other process of `pingpong`; answers each request frame with the response
+/// frame until the socket closes.
+fn pong(args: &[String]) {
+    let path = args.get(2).cloned().unwrap_or_default();
+    let size = arg(args, 3);
+    let spin = args.get(4).map(String::as_str) == Some("spin");
+    let (request, response) = round_trip_frames(size);
+    let mut s = UnixStream::connect(&path).expect("connect to pingpong");
+    s.set_nonblocking(spin).expect("socket mode");
+    let mut buf = vec![0u8; request.len()];
+    while read_all(&mut s, &mut buf, spin).is_ok() {
+        if write_all(&mut s, &response, spin).is_err() {
+            return;
+        }
+    }
+}
+
+/// `pingpong PAYLOAD N MODE`: the limit line. Two processes over a Unix socket exchange the bytes of a sync
+/// publish round trip (the encoded request frame for PAYLOAD bytes, the encoded response frame) N times, with
+/// nothing else done: no parsing, no broker. MODE `blocking` sleeps in the kernel between messages (two
+/// wake-ups per round trip, as a blocking client and an event-loop server have); `spin` polls non-blocking
+/// sockets, yielding the CPU between polls (no wake-ups: the floor of what the socket itself costs, at the price
+/// of two busy CPUs).
 fn pingpong(args: &[String]) {
     let (size, n) = (arg(args, 2), arg(args, 3));
-    let (mut a, mut b) = UnixStream::pair().expect("socketpair");
-    let echo = std::thread::spawn(move || {
-        let mut buf = vec![0u8; size.max(1)];
-        loop {
-            if b.read_exact(&mut buf).is_err() || b.write_all(&buf).is_err() {
-                return;
-            }
-        }
-    });
-    let msg = vec![b'x'; size.max(1)];
-    let mut back = vec![0u8; size.max(1)];
+    let mode = args.get(4).cloned().unwrap_or_else(|| "blocking".into());
+    let spin = mode == "spin";
+    let (request, response) = round_trip_frames(size);
+    let dir = std::env::temp_dir().join(format!("ggipc-pingpong-{}", std::process::id()));
+    let _ = std::fs::remove_file(&dir);
+    let listener = std::os::unix::net::UnixListener::bind(&dir).expect("bind");
+    let exe = std::env::current_exe().expect("own path");
+    let mut child = std::process::Command::new(exe)
+        .args(["pong", &dir.to_string_lossy(), &size.to_string(), &mode])
+        .spawn()
+        .expect("start the pong process");
+    let (mut a, _) = listener.accept().expect("accept");
+    let _ = std::fs::remove_file(&dir);
+    a.set_nonblocking(spin).expect("socket mode");
+    let mut back = vec![0u8; response.len()];
     let mut lat = Vec::with_capacity(n);
     let t0 = Instant::now();
     for _ in 0..n {
         let t = Instant::now();
-        a.write_all(&msg).expect("write");
-        a.read_exact(&mut back).expect("read");
+        write_all(&mut a, &request, spin).expect("write");
+        read_all(&mut a, &mut back, spin).expect("read");
         lat.push(t.elapsed().as_secs_f64() * 1e6);
     }
     let rate = n as f64 / t0.elapsed().as_secs_f64();
     drop(a);
-    let _ = echo.join();
+    let _ = child.wait();
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-    let out = serde_json::json!({"per_s": rate, "p50_us": pct(&lat, 0.5), "p90_us": pct(&lat, 0.9), "p99_us": pct(&lat, 0.99)});
+    let out = serde_json::json!({"mode": mode, "request_bytes": request.len(), "response_bytes": response.len(),
+        "per_s": rate, "p50_us": pct(&lat, 0.5), "p90_us": pct(&lat, 0.9), "p99_us": pct(&lat, 0.99)});
     line(&format!("RESULT {out}"));
 }
 
@@ -239,8 +329,9 @@ fn main() {
         Some("pump") => pump(&args),
         Some("idle") => idle(&args),
         Some("pingpong") => pingpong(&args),
+        Some("pong") => pong(&args),
         _ => {
-            eprintln!("usage: ggipc-bench-report client|pump|idle|pingpong ...");
+            eprintln!("usage: ggipc-bench-report client|pump|idle|pingpong|pong ...");
             std::process::exit(2);
         }
     }

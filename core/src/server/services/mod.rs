@@ -161,7 +161,8 @@ pub(crate) fn dispatch(req: Request<'_>, body: &[u8]) -> Outcome {
 }
 
 /// Parses a request body; malformed JSON is an `InvalidArgumentsError` with the parser's words.
-pub(crate) fn parse_request<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
+/// Members may borrow from `body` (base64 text, say).
+pub(crate) fn parse_request<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, Refusal> {
     serde_json::from_slice(body).map_err(|e| Refusal::invalid(format!("Invalid request: {e}")))
 }
 

@@ -23,8 +23,7 @@
 use super::{parse_request, Outcome, Refusal, Request, StreamGuard, WireEnum, EMPTY};
 use crate::model::{ReceiveMode, PUBSUB_SERVICE};
 use crate::server::sink::EventSink;
-use crate::server::topic::filter_matches;
-use base64::Engine;
+use crate::server::topic_index::TopicIndex;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -41,7 +40,8 @@ struct LocalSub {
 /// The nucleus' local message bus: every SubscribeToTopic stream of every connection.
 #[derive(Default)]
 pub(crate) struct LocalBus {
-    subs: RwLock<Vec<LocalSub>>,
+    /// By filter, keyed by subscription id (ids grow: key order is subscription order).
+    subs: RwLock<TopicIndex<LocalSub>>,
     next_id: AtomicU64,
     /// Bumped (and `changed` notified) whenever a subscription comes or goes, for [`LocalBus::wait_for`].
     generation: std::sync::Mutex<u64>,
@@ -58,10 +58,11 @@ pub enum LocalMessage {
 
 impl LocalBus {
     fn add(&self, sub: LocalSub) {
+        let (id, filter) = (sub.id, sub.filter.clone());
         self.subs
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .push(sub);
+            .insert(id, &filter, sub);
         self.bump();
     }
 
@@ -76,7 +77,9 @@ impl LocalBus {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
-            .map(|s| s.filter.clone())
+            .map(|(id, filter, _)| (id, filter.to_string()))
+            .collect::<std::collections::BTreeMap<_, _>>()
+            .into_values()
             .collect()
     }
 
@@ -108,7 +111,7 @@ impl LocalBus {
         self.subs
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .retain(|s| s.id != id);
+            .remove(id);
         self.bump();
     }
 
@@ -124,10 +127,7 @@ impl LocalBus {
         };
         let subs = self.subs.read().unwrap_or_else(|e| e.into_inner());
         let mut delivered = 0;
-        for s in subs.iter() {
-            if !filter_matches(&s.filter, topic) {
-                continue;
-            }
+        for (_, _, s) in subs.matches(topic) {
             if s.mode == ReceiveMode::ReceiveMessagesFromOthers && &*s.component == publisher {
                 continue;
             }
@@ -158,7 +158,8 @@ enum EventRef<'a> {
         context: Context<'a>,
     },
     BinaryMessage {
-        message: String,
+        #[serde(serialize_with = "crate::json::serialize_blob")]
+        message: &'a [u8],
         context: Context<'a>,
     },
 }
@@ -172,11 +173,15 @@ fn event_body(topic: &str, message: &LocalMessage) -> serde_json::Result<Vec<u8>
             context,
         },
         LocalMessage::Binary(b) => EventRef::BinaryMessage {
-            message: base64::engine::general_purpose::STANDARD.encode(b),
+            message: b,
             context,
         },
     };
-    serde_json::to_vec(&event)
+    let capacity = match message {
+        LocalMessage::Binary(b) => crate::json::capacity_for_blob(b.len()),
+        LocalMessage::Json(_) => 256,
+    };
+    crate::json::to_vec_with_capacity(&event, capacity)
 }
 
 #[derive(Deserialize)]
@@ -272,8 +277,7 @@ fn prepare_publish(req: &Request<'_>, body: &[u8]) -> Result<(String, LocalMessa
         }) => {
             let bytes = match b.message {
                 None => Vec::new(),
-                Some(b64) => base64::engine::general_purpose::STANDARD
-                    .decode(b64.as_bytes())
+                Some(b64) => crate::json::decode_base64(b64.as_bytes())
                     .map_err(|_| Refusal::invalid("Invalid binaryMessage: not standard base64"))?,
             };
             LocalMessage::Binary(bytes)
