@@ -211,7 +211,12 @@ impl FrameWriter {
                 }
                 match (&*self.stream).write(&st.buf) {
                     Ok(n) => {
+                        let before = st.buf.len();
                         st.buf.advance(n);
+                        if before > self.high_water && st.buf.len() <= self.high_water {
+                            // Below the mark again: senders waiting for capacity may go on.
+                            self.drained.notify_waiters();
+                        }
                         continue;
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}

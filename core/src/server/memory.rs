@@ -39,6 +39,8 @@ pub struct MemoryBroker {
     tap: broadcast::Sender<BrokerPublish>,
     dropped: AtomicU64,
     connected: tokio::sync::watch::Sender<bool>,
+    /// Publishes pass one at a time, in the order they were made, while they wait for slow subscribers.
+    gate: tokio::sync::Semaphore,
 }
 
 impl Default for MemoryBroker {
@@ -51,6 +53,7 @@ impl Default for MemoryBroker {
             tap: broadcast::channel(4096).0,
             dropped: AtomicU64::new(0),
             connected: tokio::sync::watch::channel(true).0,
+            gate: tokio::sync::Semaphore::new(1),
         }
     }
 }
@@ -65,7 +68,29 @@ impl MemoryBroker {
         if msg.retain == Some(true) {
             self.retain(&msg);
         }
-        self.fan_out(&msg)
+        self.fan_out(&msg, Qos::AtLeastOnce)
+    }
+
+    /// [`inject`](Self::inject) with flow control: waits (each subscriber at most the server's
+    /// `subscriber_stall_timeout`) until every matching QoS 1 subscriber can take the message, as a broker
+    /// holds back a publisher whose subscribers are behind.
+    pub async fn inject_when_ready(&self, msg: MqttMessage) -> usize {
+        let _turn = self.gate.acquire().await;
+        for sink in self.matching(msg.topic()) {
+            sink.ready().await;
+        }
+        self.inject(msg)
+    }
+
+    /// The sinks of the subscriptions matching `topic`.
+    fn matching(&self, topic: &str) -> Vec<MessageSink> {
+        self.subs
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|(_, f, s)| !s.has_capacity() && filter_matches(f, topic))
+            .map(|(_, _, s)| s.clone())
+            .collect()
     }
 
     fn retain(&self, msg: &MqttMessage) {
@@ -77,14 +102,14 @@ impl MemoryBroker {
         }
     }
 
-    fn fan_out(&self, msg: &MqttMessage) -> usize {
+    fn fan_out(&self, msg: &MqttMessage, qos: Qos) -> usize {
         let mut delivered = 0;
         let mut closed = Vec::new();
         {
             let subs = self.subs.read().unwrap_or_else(|e| e.into_inner());
             for (id, filter, sink) in subs.iter() {
                 if filter_matches(filter, msg.topic()) {
-                    match sink.deliver(msg) {
+                    match sink.deliver_qos(msg, qos) {
                         Delivery::Delivered => delivered += 1,
                         Delivery::Dropped => {
                             self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -146,26 +171,17 @@ impl MemoryBroker {
 
 impl Broker for MemoryBroker {
     fn publish(&self, publish: BrokerPublish) -> BoxFuture<'_, Result<(), BrokerError>> {
-        if publish.message.retain == Some(true) {
-            self.retain(&publish.message);
-        }
-        self.fan_out(&publish.message);
-        let publish = Arc::new(publish);
-        {
-            let mut rec = self.recorded.lock().unwrap_or_else(|e| e.into_inner());
-            rec.bytes += record_size(&publish);
-            rec.publishes.push_back(publish.clone());
-            while rec.publishes.len() > RECORD_LIMIT || rec.bytes > RECORD_BYTES_LIMIT {
-                let Some(old) = rec.publishes.pop_front() else {
-                    break;
-                };
-                rec.bytes -= record_size(&old);
+        Box::pin(async move {
+            // In order, and for QoS 1 only once every matching subscriber can take it (flow control).
+            let _turn = self.gate.acquire().await;
+            if publish.qos == Qos::AtLeastOnce {
+                for sink in self.matching(publish.message.topic()) {
+                    sink.ready().await;
+                }
             }
-        }
-        if self.tap.receiver_count() > 0 {
-            let _ = self.tap.send((*publish).clone());
-        }
-        Box::pin(std::future::ready(Ok(())))
+            self.accept(publish);
+            Ok(())
+        })
     }
 
     fn subscribe(
@@ -203,6 +219,31 @@ impl Broker for MemoryBroker {
 
     fn connection_status(&self) -> tokio::sync::watch::Receiver<bool> {
         self.connected.subscribe()
+    }
+}
+
+impl MemoryBroker {
+    /// Routes, records and taps one publish.
+    fn accept(&self, publish: BrokerPublish) {
+        if publish.message.retain == Some(true) {
+            self.retain(&publish.message);
+        }
+        self.fan_out(&publish.message, publish.qos);
+        let publish = Arc::new(publish);
+        {
+            let mut rec = self.recorded.lock().unwrap_or_else(|e| e.into_inner());
+            rec.bytes += record_size(&publish);
+            rec.publishes.push_back(publish.clone());
+            while rec.publishes.len() > RECORD_LIMIT || rec.bytes > RECORD_BYTES_LIMIT {
+                let Some(old) = rec.publishes.pop_front() else {
+                    break;
+                };
+                rec.bytes -= record_size(&old);
+            }
+        }
+        if self.tap.receiver_count() > 0 {
+            let _ = self.tap.send((*publish).clone());
+        }
     }
 }
 

@@ -177,7 +177,17 @@ pub(super) fn subscribe(req: Request<'_>, body: &[u8]) -> Outcome {
     let broker = req.shared.broker.clone();
     let component = req.component.clone();
     Outcome::Stream(Box::pin(async move {
-        let message_sink = MessageSink::new(move |m| sink.deliver_json(&event_body(&filled(m))));
+        let flow = sink.clone();
+        let message_sink = MessageSink::with_qos(move |m, q| {
+            let reliable = q == Qos::AtLeastOnce && qos == Qos::AtLeastOnce;
+            sink.deliver_json_with(&event_body(&filled(m)), reliable)
+        });
+        // Publishers wait for a QoS 1 subscriber that is behind; a QoS 0 one drops instead.
+        let message_sink = if qos == Qos::AtLeastOnce {
+            message_sink.with_flow(flow)
+        } else {
+            message_sink
+        };
         match broker.subscribe(&filter, qos, message_sink).await {
             Ok(id) => {
                 tracing::debug!(component = %component, filter = %filter, "subscribed");
