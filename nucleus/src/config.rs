@@ -19,6 +19,7 @@
 //!   maxInFlightPublishes: 5
 //!   maxPublishRetry: 100        # -1 = unlimited
 //!   publishAckMode: spool       # spool (default, like the nucleus) | puback (QoS 1 answered after the PUBACK)
+//!   subscriberStallTimeoutMs: 5000  # ours: how long a QoS 1 publish waits for a subscriber that is behind
 //!   spooler:
 //!     maxSizeInBytes: 2621440
 //!     keepQos0WhenOffline: false
@@ -74,6 +75,10 @@ pub struct MqttConfig {
     pub max_publish_retry: i64,
     #[serde(default = "d_ack")]
     pub publish_ack_mode: String,
+    /// Ours: how long a QoS 1 publish waits for one subscriber that is behind before that subscriber is
+    /// stalled (loses messages and is told); docs/DESIGN.md, "Flow control".
+    #[serde(default = "d_stall")]
+    pub subscriber_stall_timeout_ms: u64,
     #[serde(default)]
     pub spooler: SpoolerConfig,
     #[serde(default)]
@@ -124,6 +129,8 @@ pub mod defaults {
     pub const MAX_PUBLISH_RETRY: i64 = 100;
     /// `mqtt.publishAckMode`.
     pub const PUBLISH_ACK_MODE: &str = "spool";
+    /// `mqtt.subscriberStallTimeoutMs`.
+    pub const SUBSCRIBER_STALL_TIMEOUT_MS: u64 = 5_000;
     /// `mqtt.spooler.maxSizeInBytes`.
     pub const SPOOLER_MAX_SIZE_IN_BYTES: usize = 2_621_440;
     /// `mqtt.spooler.keepQos0WhenOffline`.
@@ -156,6 +163,9 @@ fn d_retry() -> i64 {
 }
 fn d_ack() -> String {
     defaults::PUBLISH_ACK_MODE.into()
+}
+fn d_stall() -> u64 {
+    defaults::SUBSCRIBER_STALL_TIMEOUT_MS
 }
 fn d_spool() -> usize {
     defaults::SPOOLER_MAX_SIZE_IN_BYTES

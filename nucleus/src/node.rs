@@ -104,6 +104,7 @@ impl Nucleus {
         let broker: Arc<dyn Broker> = match &choice {
             BrokerChoice::Embedded => {
                 let b = EmbeddedBroker::new(cfg.mqtt.embedded.max_packet_size);
+                b.set_stall_timeout(Duration::from_millis(cfg.mqtt.subscriber_stall_timeout_ms));
                 let port = opts.embedded_port.unwrap_or(cfg.mqtt.embedded.port);
                 let addr: SocketAddr = format!("{}:{}", cfg.mqtt.embedded.host, port)
                     .parse()
@@ -116,7 +117,7 @@ impl Nucleus {
                 embedded_addr = Some(bound);
                 listener_task = Some(task);
                 embedded = Some(b.clone());
-                Arc::new(EmbeddedIpcBroker { broker: b })
+                Arc::new(EmbeddedIpcBroker::new(b))
             }
             BrokerChoice::Memory => {
                 let m = Arc::new(MemoryBroker::new());
@@ -159,7 +160,10 @@ impl Nucleus {
                 tracing::info!(client_id = %bc.client_id, "bridging to MQTT broker {host}:{port}");
                 let b = Bridge::start(bc);
                 bridge = Some(b.clone());
-                Arc::new(BridgeIpcBroker { bridge: b })
+                Arc::new(BridgeIpcBroker::new(
+                    b,
+                    Duration::from_millis(m.subscriber_stall_timeout_ms),
+                ))
             }
         };
 
@@ -167,6 +171,7 @@ impl Nucleus {
             socket_path: socket_path.clone(),
             max_payload_bytes: cfg.mqtt.max_message_size_in_bytes,
             mqtt5: cfg.mqtt.version != "mqtt3",
+            subscriber_stall_timeout: Duration::from_millis(cfg.mqtt.subscriber_stall_timeout_ms),
             ..ServerConfig::default()
         };
         let server = Server::new(server_config, broker);

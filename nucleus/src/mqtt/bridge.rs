@@ -27,6 +27,9 @@ use tokio::sync::{oneshot, watch, Notify};
 use super::msg::Msg;
 use super::topic;
 
+/// The Receive Maximum the bridge announces (MQTT 5): QoS 1 messages the broker may send before PUBACKs.
+pub const RECEIVE_MAXIMUM: u16 = 100;
+
 /// MQTT protocol version spoken to the broker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MqttVersion {
@@ -122,6 +125,8 @@ struct LocalSub {
     id: u64,
     filter: String,
     sink: Sink,
+    /// Flow control of a QoS 1 IPC subscription: a QoS 1 message from the broker waits for it.
+    flow: Option<ggipc::server::MessageSink>,
 }
 
 struct SubRequest {
@@ -189,6 +194,8 @@ struct Inner {
     cfg: BridgeConfig,
     state: Mutex<State>,
     wake: Notify,
+    /// Signalled when publishes leave the spool (room for waiting publishers).
+    room: Notify,
     connected: watch::Sender<bool>,
     next_id: AtomicU64,
     stats: BridgeStats,
@@ -211,6 +218,7 @@ impl Bridge {
             cfg,
             state: Mutex::new(State::default()),
             wake: Notify::new(),
+            room: Notify::new(),
             connected,
             next_id: AtomicU64::new(1),
             stats: BridgeStats::default(),
@@ -298,7 +306,7 @@ impl Bridge {
         while st.spool_bytes + size > cfg.spool_max_bytes {
             // Evict the oldest queued QoS 0 message, if any.
             let Some(pos) = st.spool.iter().position(|e| e.msg.qos == 0) else {
-                return Err("Message spool is full. Message could not be added.".into());
+                return Err(Self::SPOOL_FULL.into());
             };
             let e = st.spool.remove(pos).expect("position is in range");
             st.spool_bytes -= e.msg.cost();
@@ -322,6 +330,30 @@ impl Bridge {
         Ok(wait)
     }
 
+    /// The nucleus' refusal of a publish the spool has no room for.
+    pub const SPOOL_FULL: &'static str = "Message spool is full. Message could not be added.";
+
+    /// Queues a QoS 1 publish like [`publish`](Self::publish), but when the spool is full waits (until
+    /// `deadline`) for the bridge to send enough to make room, instead of refusing at once: a publisher faster
+    /// than the connection is slowed down rather than failed. Past `deadline` the nucleus' refusal stands.
+    pub async fn publish_waiting(
+        &self,
+        msg: Msg,
+        deadline: tokio::time::Instant,
+    ) -> Result<Option<PubackWait>, String> {
+        loop {
+            let room = self.inner.room.notified();
+            match self.publish(msg.clone()) {
+                Err(e) if e == Self::SPOOL_FULL && msg.qos == 1 => {
+                    if tokio::time::timeout_at(deadline, room).await.is_err() {
+                        return Err(e);
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Adds a subscription. Returns when the broker confirmed it (or immediately when an existing broker
     /// subscription covers `filter`). Waits for the connection up to the operation timeout.
     pub async fn subscribe(
@@ -330,6 +362,19 @@ impl Bridge {
         qos: u8,
         sink: Sink,
     ) -> Result<BridgeSubId, SubscribeError> {
+        self.subscribe_with_flow(filter, qos, sink, None).await
+    }
+
+    /// [`subscribe`](Self::subscribe) with flow control: before a QoS 1 message for this subscription is taken
+    /// from the broker, the bridge waits for `flow` to be ready (and stops reading its connection meanwhile, so
+    /// the broker keeps what it has not sent).
+    pub async fn subscribe_with_flow(
+        &self,
+        filter: &str,
+        qos: u8,
+        sink: Sink,
+        flow: Option<ggipc::server::MessageSink>,
+    ) -> Result<BridgeSubId, SubscribeError> {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let rx = {
             let mut st = self.inner.state.lock().expect("bridge poisoned");
@@ -337,6 +382,7 @@ impl Bridge {
                 id,
                 filter: filter.to_owned(),
                 sink,
+                flow,
             });
             let covered = st
                 .cloud_subs
@@ -471,7 +517,7 @@ fn on_disconnect(inner: &Inner, reason: &str) {
     }
     st.unsub_queue.clear();
     drop(st);
-    let _ = inner.connected.send(false);
+    inner.connected.send_replace(false);
 }
 
 async fn connect(cfg: &BridgeConfig) -> Result<(Io, BytesMut), String> {
@@ -500,11 +546,17 @@ async fn connect(cfg: &BridgeConfig) -> Result<(Io, BytesMut), String> {
             c.write(&mut out).map_err(|e| e.to_string())?;
         }
         MqttVersion::V5 => {
+            // Receive Maximum: the broker keeps QoS 1 messages beyond this many unacknowledged ones, which
+            // is where they wait while an IPC subscriber is behind (flow control stops reading meanwhile).
+            let properties = v5::ConnectProperties {
+                receive_maximum: Some(RECEIVE_MAXIMUM),
+                ..v5::ConnectProperties::new()
+            };
             let mut c = v5::Connect {
                 keep_alive: cfg.keep_alive.as_secs() as u16,
                 client_id: cfg.client_id.clone(),
                 clean_start: true,
-                properties: None,
+                properties: Some(properties),
             };
             c.keep_alive = cfg.keep_alive.as_secs() as u16;
             let login = cfg.username.as_ref().map(|u| v5::Login {
@@ -647,7 +699,9 @@ async fn session(inner: &Arc<Inner>, io: Io, mut buf: BytesMut) -> String {
         st.connected = true;
         st.last_error = None;
     }
-    let _ = inner.connected.send(true);
+    // `send_replace`, not `send`: the state must change even while nobody watches it (`send` keeps the old
+    // value when no receiver exists, and later watchers and `is_connected` would see "disconnected").
+    inner.connected.send_replace(true);
     let ping_every = if cfg.keep_alive.is_zero() {
         Duration::from_secs(3600)
     } else {
@@ -659,6 +713,9 @@ async fn session(inner: &Arc<Inner>, io: Io, mut buf: BytesMut) -> String {
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut awaiting_pingresp = false;
     let mut out = BytesMut::with_capacity(16 * 1024);
+    // A PUBLISH from the broker held back until its IPC subscribers can take it, and that wait.
+    let mut held: Option<Pkt> = None;
+    let mut waiting: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>> = None;
     loop {
         // Send whatever is ready: unsubscribes, subscribes, spooled publishes (bounded by max in-flight).
         if let Err(e) = fill_outgoing(inner, &mut out) {
@@ -672,18 +729,41 @@ async fn session(inner: &Arc<Inner>, io: Io, mut buf: BytesMut) -> String {
         }
         // Handle every complete packet already buffered.
         loop {
-            let p = match cfg.version {
-                MqttVersion::V311 => match v4::Packet::read(&mut buf, cfg.max_packet) {
-                    Ok(p) => Pkt::V4(p),
-                    Err(rumqttc::mqttbytes::Error::InsufficientBytes(_)) => break,
-                    Err(e) => return format!("malformed packet from broker: {e}"),
-                },
-                MqttVersion::V5 => match v5::Packet::read(&mut buf, Some(cfg.max_packet as u32)) {
-                    Ok(p) => Pkt::V5(p),
-                    Err(rumqttc::v5::mqttbytes::Error::InsufficientBytes(_)) => break,
-                    Err(e) => return format!("malformed packet from broker: {e}"),
+            if waiting.is_some() {
+                break;
+            }
+            let p = match held.take() {
+                Some(p) => p,
+                None => match cfg.version {
+                    MqttVersion::V311 => match v4::Packet::read(&mut buf, cfg.max_packet) {
+                        Ok(p) => Pkt::V4(p),
+                        Err(rumqttc::mqttbytes::Error::InsufficientBytes(_)) => break,
+                        Err(e) => return format!("malformed packet from broker: {e}"),
+                    },
+                    MqttVersion::V5 => {
+                        match v5::Packet::read(&mut buf, Some(cfg.max_packet as u32)) {
+                            Ok(p) => Pkt::V5(p),
+                            Err(rumqttc::v5::mqttbytes::Error::InsufficientBytes(_)) => break,
+                            Err(e) => return format!("malformed packet from broker: {e}"),
+                        }
+                    }
                 },
             };
+            // Flow control: a QoS 1 message waits until its IPC subscribers can take it. Meanwhile the
+            // connection is not read (the broker keeps what it has not sent, its Receive Maximum counting our
+            // missing PUBACKs) while publishes, pings and PUBACKs owed so far still go out.
+            if let Some(topic) = qos1_topic(&p) {
+                let flows = behind(inner, &topic);
+                if !flows.is_empty() {
+                    held = Some(p);
+                    waiting = Some(Box::pin(async move {
+                        for f in flows {
+                            f.ready().await;
+                        }
+                    }));
+                    break;
+                }
+            }
             match handle_incoming(inner, p, &mut out, &mut awaiting_pingresp) {
                 Ok(()) => {}
                 Err(e) => return e,
@@ -692,12 +772,16 @@ async fn session(inner: &Arc<Inner>, io: Io, mut buf: BytesMut) -> String {
         if !out.is_empty() {
             continue;
         }
+        let mut ready = false;
         tokio::select! {
-            r = rd.read_buf(&mut buf) => match r {
+            r = rd.read_buf(&mut buf), if held.is_none() => match r {
                 Ok(0) => return "broker closed the connection".into(),
                 Ok(_) => {}
                 Err(e) => return format!("read failed: {e}"),
             },
+            _ = async { if let Some(w) = waiting.as_mut() { w.await } }, if waiting.is_some() => {
+                ready = true;
+            }
             _ = inner.wake.notified() => {}
             _ = ping.tick() => {
                 if awaiting_pingresp {
@@ -710,7 +794,39 @@ async fn session(inner: &Arc<Inner>, io: Io, mut buf: BytesMut) -> String {
                 }
             }
         }
+        if ready {
+            waiting = None;
+        }
     }
+}
+
+/// The topic of a QoS 1 (or 2) PUBLISH.
+fn qos1_topic(p: &Pkt) -> Option<String> {
+    match p {
+        Pkt::V4(v4::Packet::Publish(p)) if p.qos != rumqttc::QoS::AtMostOnce => {
+            Some(p.topic.clone())
+        }
+        Pkt::V5(v5::Packet::Publish(p)) if p.qos != rumqttc::v5::mqttbytes::QoS::AtMostOnce => {
+            Some(String::from_utf8_lossy(&p.topic).into_owned())
+        }
+        _ => None,
+    }
+}
+
+/// The flow handles of the subscriptions matching `topic` that cannot take a message without waiting.
+fn behind(inner: &Inner, topic: &str) -> Vec<ggipc::server::MessageSink> {
+    let st = inner.state.lock().expect("bridge poisoned");
+    st.local_subs
+        .iter()
+        .filter_map(|s| {
+            s.flow
+                .as_ref()
+                .filter(|f| !f.has_capacity())
+                .map(|f| (s, f))
+        })
+        .filter(|(s, _)| topic::matches(&s.filter, topic))
+        .map(|(_, f)| f.clone())
+        .collect()
 }
 
 fn next_pkid(st: &mut State) -> u16 {
@@ -791,6 +907,7 @@ fn fill_outgoing(inner: &Inner, out: &mut BytesMut) -> Result<(), String> {
     while st.inflight.len() < cfg.max_in_flight.max(1) {
         let Some(e) = st.spool.pop_front() else { break };
         st.spool_bytes -= e.msg.cost();
+        inner.room.notify_waiters();
         let pkid = if e.msg.qos == 1 {
             next_pkid(&mut st)
         } else {

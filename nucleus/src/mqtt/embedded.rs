@@ -11,9 +11,13 @@
 //! QoS 1), retained messages, will messages, keep-alive, client-id take-over, MQTT 5 publish properties and topic
 //! aliases from clients. No authentication: it listens on loopback by default.
 //!
-//! Back-pressure: each connection has a bounded outgoing queue ([`OUTGOING_QUEUE`] packets). A message for a
-//! subscriber whose queue is full is dropped and counted ([`EmbeddedBroker::dropped`]) with a warning, so one slow
-//! client never stalls the others.
+//! Back-pressure: each connection has a bounded outgoing queue ([`OUTGOING_QUEUE`] packets). Before a QoS 1
+//! message is routed, the broker waits until every matching QoS 1 subscriber can take it — an in-process
+//! subscriber through its flow handle ([`ggipc::server::MessageSink::ready`]), a TCP client until its queue has
+//! room, each at most the stall timeout ([`EmbeddedBroker::set_stall_timeout`], 5 s by default) — and stops
+//! reading the publishing TCP connection meanwhile, so a slow subscriber slows its publishers instead of losing
+//! their messages. A message for a TCP subscriber whose queue is still full is dropped and counted
+//! ([`EmbeddedBroker::dropped`]) with a warning, so one stalled client holds the others up at most that long.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -51,6 +55,8 @@ enum Target {
     Local {
         id: u64,
         sink: LocalSink,
+        /// Flow control of an IPC subscription: what a QoS 1 publish waits for.
+        flow: Option<ggipc::server::MessageSink>,
     },
 }
 
@@ -73,6 +79,8 @@ struct Shared {
     next_id: AtomicU64,
     dropped: AtomicU64,
     max_packet: usize,
+    /// How long a QoS 1 publish waits for one subscriber that is behind, in milliseconds.
+    stall_ms: AtomicU64,
 }
 
 /// Handle to the broker's routing table; cheap to clone.
@@ -102,7 +110,51 @@ impl EmbeddedBroker {
                 next_id: AtomicU64::new(1),
                 dropped: AtomicU64::new(0),
                 max_packet,
+                stall_ms: AtomicU64::new(5000),
             }),
+        }
+    }
+
+    /// How long a QoS 1 publish waits for one TCP subscriber whose queue is full before that subscriber loses
+    /// the message (in-process subscribers follow the IPC server's `subscriber_stall_timeout`).
+    pub fn set_stall_timeout(&self, d: Duration) {
+        let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        self.shared.stall_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Waits until every QoS 1 subscriber matching `topic` can take a message without loss (each at most the
+    /// stall timeout). A QoS 0 message never waits.
+    pub async fn wait_ready(&self, topic: &str, qos: u8) {
+        if qos == 0 {
+            return;
+        }
+        let (flows, queues) = {
+            let st = self.shared.state.lock().expect("broker state poisoned");
+            let mut flows = Vec::new();
+            let mut queues = Vec::new();
+            for s in &st.subs {
+                if s.qos == 0 || !topic::matches(&s.filter, topic) {
+                    continue;
+                }
+                match &s.target {
+                    Target::Local { flow: Some(f), .. } if !f.has_capacity() => {
+                        flows.push(f.clone())
+                    }
+                    Target::Remote { tx, .. } if tx.capacity() == 0 => queues.push(tx.clone()),
+                    _ => {}
+                }
+            }
+            (flows, queues)
+        };
+        for f in flows {
+            f.ready().await;
+        }
+        let stall = Duration::from_millis(self.shared.stall_ms.load(Ordering::Relaxed));
+        for q in queues {
+            // A reserved slot is given back when the permit drops: this only waits for room.
+            if tokio::time::timeout(stall, q.reserve()).await.is_err() {
+                tracing::warn!(topic, waited = ?stall, "MQTT subscriber stalled; it loses this message");
+            }
         }
     }
 
@@ -203,12 +255,23 @@ impl EmbeddedBroker {
         qos: u8,
         sink: LocalSink,
     ) -> (LocalSubId, Vec<Msg>) {
+        self.subscribe_local_with_flow(filter, qos, sink, None)
+    }
+
+    /// [`subscribe_local`](Self::subscribe_local) with flow control: QoS 1 publishes wait for `flow` to be ready.
+    pub fn subscribe_local_with_flow(
+        &self,
+        filter: &str,
+        qos: u8,
+        sink: LocalSink,
+        flow: Option<ggipc::server::MessageSink>,
+    ) -> (LocalSubId, Vec<Msg>) {
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         let mut st = self.shared.state.lock().expect("broker state poisoned");
         st.subs.push(SubEntry {
             filter: filter.to_owned(),
             qos: qos.min(1),
-            target: Target::Local { id, sink },
+            target: Target::Local { id, sink, flow },
         });
         let retained = st
             .retained
@@ -540,6 +603,7 @@ impl Session {
                         retain: p.retain,
                         props: Props::default(),
                     };
+                    self.broker.wait_ready(&msg.topic, msg.qos).await;
                     self.publish_in(msg, qos, pkid);
                     match qos {
                         1 => {
@@ -616,6 +680,7 @@ impl Session {
                         retain: p.retain,
                         props,
                     };
+                    self.broker.wait_ready(&msg.topic, msg.qos).await;
                     self.publish_in(msg, qos, pkid);
                     match qos {
                         1 => {
