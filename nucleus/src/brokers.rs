@@ -117,16 +117,21 @@ impl Broker for EmbeddedIpcBroker {
         sink: MessageSink,
     ) -> BoxFuture<'_, Result<SubscriptionId, BrokerError>> {
         let q = if qos == Qos::AtLeastOnce { 1 } else { 0 };
-        // Retained messages are not replayed to IPC subscribers (they would arrive before the subscribe response).
         let flow = sink.clone();
-        let (id, _retained) = self.broker.subscribe_local_with_flow(
+        let deliver = sink.clone();
+        let (id, retained) = self.broker.subscribe_local_with_flow(
             filter,
             q,
             Arc::new(move |m: &Msg| {
-                sink.deliver_qos(&to_model(m), effective_qos(q, m.qos));
+                deliver.deliver_qos(&to_model(m), effective_qos(q, m.qos));
             }),
             Some(flow),
         );
+        // The matching retained messages, `retain: true`, as the nucleus gives them to a new subscription: the
+        // server keeps them until the subscribe response is out, then sends them first.
+        for m in &retained {
+            sink.deliver_qos(&to_model(m), effective_qos(q, m.qos));
+        }
         Box::pin(async move { Ok(SubscriptionId(id.0)) })
     }
 

@@ -34,7 +34,8 @@ struct Record {
 pub struct MemoryBroker {
     subs: RwLock<Vec<(SubscriptionId, String, MessageSink)>>,
     next_id: AtomicU64,
-    retained: Mutex<HashMap<String, MqttMessage>>,
+    /// Retained messages per topic, with when they arrived (an MQTT 5 expiry interval counts down from then).
+    retained: Mutex<HashMap<String, (MqttMessage, std::time::Instant)>>,
     recorded: Mutex<Record>,
     tap: broadcast::Sender<BrokerPublish>,
     dropped: AtomicU64,
@@ -98,11 +99,26 @@ impl MemoryBroker {
         if msg.payload_bytes().is_empty() {
             r.remove(msg.topic());
         } else {
-            r.insert(msg.topic().to_string(), msg.clone());
+            r.insert(
+                msg.topic().to_string(),
+                (msg.clone(), std::time::Instant::now()),
+            );
         }
     }
 
     fn fan_out(&self, msg: &MqttMessage, qos: Qos) -> usize {
+        // Established subscriptions get a retained message as a live one (`retain: false`, as MQTT and the
+        // embedded broker do); only new subscriptions get it flagged.
+        let live;
+        let msg = if msg.retain == Some(true) {
+            live = MqttMessage {
+                retain: Some(false),
+                ..msg.clone()
+            };
+            &live
+        } else {
+            msg
+        };
         let mut delivered = 0;
         let mut closed = Vec::new();
         {
@@ -196,14 +212,7 @@ impl Broker for MemoryBroker {
             filter.to_string(),
             sink.clone(),
         ));
-        let retained: Vec<MqttMessage> = self
-            .retained
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .filter(|m| filter_matches(filter, m.topic()))
-            .cloned()
-            .collect();
+        let retained = self.live_retained(filter);
         for m in retained {
             sink.deliver(&m);
         }
@@ -223,6 +232,30 @@ impl Broker for MemoryBroker {
 }
 
 impl MemoryBroker {
+    /// The retained messages matching `filter`, `retain: true`, each with the expiry interval it has left
+    /// (MQTT 5); expired ones are forgotten.
+    fn live_retained(&self, filter: &str) -> Vec<MqttMessage> {
+        let mut r = self.retained.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::new();
+        r.retain(|_, (m, at)| {
+            let left = m
+                .message_expiry_interval_seconds
+                .map(|i| i - i64::try_from(at.elapsed().as_secs()).unwrap_or(i64::MAX));
+            if left.is_some_and(|l| l <= 0) {
+                return false;
+            }
+            if filter_matches(filter, m.topic()) {
+                out.push(MqttMessage {
+                    retain: Some(true),
+                    message_expiry_interval_seconds: left,
+                    ..m.clone()
+                });
+            }
+            true
+        });
+        out
+    }
+
     /// Routes, records and taps one publish.
     fn accept(&self, publish: BrokerPublish) {
         if publish.message.retain == Some(true) {

@@ -70,6 +70,8 @@ struct SubEntry {
 struct State {
     subs: Vec<SubEntry>,
     retained: BTreeMap<String, Msg>,
+    /// When each retained message with an expiry interval arrived (MQTT 5: its remaining interval counts down).
+    retained_at: HashMap<String, std::time::Instant>,
     /// client id -> (connection id, take-over signal)
     clients: HashMap<String, (u64, Option<oneshot::Sender<()>>)>,
 }
@@ -208,8 +210,15 @@ impl EmbeddedBroker {
             if msg.retain {
                 if msg.payload.is_empty() {
                     st.retained.remove(&msg.topic);
+                    st.retained_at.remove(&msg.topic);
                 } else {
                     st.retained.insert(msg.topic.clone(), msg.clone());
+                    if msg.props.message_expiry_interval.is_some() {
+                        st.retained_at
+                            .insert(msg.topic.clone(), std::time::Instant::now());
+                    } else {
+                        st.retained_at.remove(&msg.topic);
+                    }
                 }
             }
             for s in &st.subs {
@@ -273,12 +282,7 @@ impl EmbeddedBroker {
             qos: qos.min(1),
             target: Target::Local { id, sink, flow },
         });
-        let retained = st
-            .retained
-            .values()
-            .filter(|m| topic::matches(filter, &m.topic))
-            .cloned()
-            .collect();
+        let retained = live_retained(&mut st, filter);
         (LocalSubId(id), retained)
     }
 
@@ -783,10 +787,9 @@ impl Session {
                     !(s.filter == filter
                         && matches!(s.target, Target::Remote { conn: c, .. } if c == conn))
                 });
-                for m in st.retained.values() {
-                    if topic::matches(&filter, &m.topic) {
-                        retained.push((Arc::new(m.clone()), qos.min(m.qos)));
-                    }
+                for m in live_retained(&mut st, &filter) {
+                    let q = qos.min(m.qos);
+                    retained.push((Arc::new(m), q));
                 }
                 st.subs.push(SubEntry {
                     filter,
@@ -842,6 +845,37 @@ impl Session {
             self.broker.route(will, None);
         }
     }
+}
+
+/// The retained messages matching `filter`, each with the expiry interval it has left (MQTT 5 §3.3.2.3.3);
+/// expired ones are forgotten. They keep `retain: true`.
+fn live_retained(st: &mut State, filter: &str) -> Vec<Msg> {
+    let now = std::time::Instant::now();
+    let mut out = Vec::new();
+    let mut expired = Vec::new();
+    for m in st.retained.values() {
+        if !topic::matches(filter, &m.topic) {
+            continue;
+        }
+        let mut m = m.clone();
+        if let (Some(interval), Some(at)) = (
+            m.props.message_expiry_interval,
+            st.retained_at.get(&m.topic),
+        ) {
+            let elapsed = u32::try_from(now.duration_since(*at).as_secs()).unwrap_or(u32::MAX);
+            if elapsed >= interval {
+                expired.push(m.topic.clone());
+                continue;
+            }
+            m.props.message_expiry_interval = Some(interval - elapsed);
+        }
+        out.push(m);
+    }
+    for t in expired {
+        st.retained.remove(&t);
+        st.retained_at.remove(&t);
+    }
+    out
 }
 
 fn qos_from(q: u8) -> rumqttc::QoS {
