@@ -20,6 +20,7 @@
 //!   maxPublishRetry: 100        # -1 = unlimited
 //!   publishAckMode: spool       # spool (default, like the nucleus) | puback (QoS 1 answered after the PUBACK)
 //!   subscriberStallTimeoutMs: 5000  # ours: how long a QoS 1 publish waits for a subscriber that is behind
+//!   subscribeWhileOffline: pending  # ours: pending (answer at once, subscribe on connect) | error (fast ServiceError)
 //!   spooler:
 //!     maxSizeInBytes: 2621440
 //!     keepQos0WhenOffline: false
@@ -79,6 +80,10 @@ pub struct MqttConfig {
     /// stalled (loses messages and is told); docs/DESIGN.md, "Flow control".
     #[serde(default = "d_stall")]
     pub subscriber_stall_timeout_ms: u64,
+    /// Ours: how a SubscribeToIoTCore is answered while the broker is unreachable: `pending` (accepted at once,
+    /// subscribed on connect) or `error` (a ServiceError at once, naming the cause).
+    #[serde(default = "d_offline_sub")]
+    pub subscribe_while_offline: String,
     #[serde(default)]
     pub spooler: SpoolerConfig,
     #[serde(default)]
@@ -131,6 +136,8 @@ pub mod defaults {
     pub const PUBLISH_ACK_MODE: &str = "spool";
     /// `mqtt.subscriberStallTimeoutMs`.
     pub const SUBSCRIBER_STALL_TIMEOUT_MS: u64 = 5_000;
+    /// `mqtt.subscribeWhileOffline`.
+    pub const SUBSCRIBE_WHILE_OFFLINE: &str = "pending";
     /// `mqtt.spooler.maxSizeInBytes`.
     pub const SPOOLER_MAX_SIZE_IN_BYTES: usize = 2_621_440;
     /// `mqtt.spooler.keepQos0WhenOffline`.
@@ -163,6 +170,9 @@ fn d_retry() -> i64 {
 }
 fn d_ack() -> String {
     defaults::PUBLISH_ACK_MODE.into()
+}
+fn d_offline_sub() -> String {
+    defaults::SUBSCRIBE_WHILE_OFFLINE.into()
 }
 fn d_stall() -> u64 {
     defaults::SUBSCRIBER_STALL_TIMEOUT_MS
@@ -241,6 +251,12 @@ impl Config {
             return Err(format!(
                 "mqtt.version: expected mqtt5 or mqtt3, got {:?}",
                 m.version
+            ));
+        }
+        if !matches!(m.subscribe_while_offline.as_str(), "pending" | "error") {
+            return Err(format!(
+                "mqtt.subscribeWhileOffline: expected pending or error, got {:?}",
+                m.subscribe_while_offline
             ));
         }
         if !matches!(m.publish_ack_mode.as_str(), "spool" | "puback") {

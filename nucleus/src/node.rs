@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 
 use crate::brokers::{BridgeIpcBroker, EmbeddedIpcBroker};
 use crate::config::{BrokerChoice, Config};
-use crate::mqtt::bridge::{AckMode, Bridge, BridgeConfig, MqttVersion, TlsFiles};
+use crate::mqtt::bridge::{AckMode, Bridge, BridgeConfig, MqttVersion, OfflineSubscribe, TlsFiles};
 use crate::mqtt::embedded::EmbeddedBroker;
 
 /// Options from the command line, applied over the config file.
@@ -147,6 +147,11 @@ impl Nucleus {
                     AckMode::Puback
                 } else {
                     AckMode::Spool
+                };
+                bc.offline_subscribe = if m.subscribe_while_offline == "error" {
+                    OfflineSubscribe::Error
+                } else {
+                    OfflineSubscribe::Pending
                 };
                 bc.username = m.username.clone();
                 bc.password = m.password.clone();

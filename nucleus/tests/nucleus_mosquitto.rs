@@ -346,3 +346,96 @@ async fn refused_subscription_reports_reason_code() {
     );
     client.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_while_the_broker_is_down_is_answered_at_once() {
+    let Some(bin) = common::mosquitto_or_skip("offline subscribe") else {
+        return;
+    };
+    let mut m = Mosquitto::start(&bin);
+    m.stop();
+    let url = format!("mqtt://127.0.0.1:{}", m.port);
+    let dir = tempfile::tempdir().unwrap();
+    let ops = [
+        "PublishToIoTCore",
+        "SubscribeToIoTCore",
+        "SubscribeToIoTCoreConnectionStatus",
+    ];
+    let recipe = write_recipe(dir.path(), "o.Component", &ops, &["*"], None);
+
+    // `error`: a ServiceError at once, naming the cause.
+    let cfg = dir.path().join("error.yaml");
+    std::fs::write(&cfg, "mqtt:\n  subscribeWhileOffline: error\n").unwrap();
+    let n = NucleusProc::start(
+        &dir.path().join("root-e"),
+        std::slice::from_ref(&recipe),
+        &["--broker", &url, "--config", cfg.to_str().unwrap()],
+    );
+    let client = n.client("o.Component").await;
+    let started = std::time::Instant::now();
+    let err = client
+        .subscribe_to_iot_core(SubscribeToIoTCoreRequest::new("o/t", Qos::AtLeastOnce))
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(err.kind(), ErrorKind::ServiceError);
+    assert!(
+        err.message().starts_with(
+            "Subscribe to topic o/t failed with error the MQTT broker is unreachable ("
+        ),
+        "{err}"
+    );
+    client.close().await;
+    drop(n);
+
+    // `pending` (the default): accepted at once, live once the broker is there.
+    let n = NucleusProc::start(&dir.path().join("root-p"), &[recipe], &["--broker", &url]);
+    let client = n.client("o.Component").await;
+    let started = std::time::Instant::now();
+    let mut sub = client
+        .subscribe_to_iot_core(SubscribeToIoTCoreRequest::new("o/t", Qos::AtLeastOnce))
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    m.restart();
+    let mut status = client
+        .subscribe_to_iot_core_connection_status(Default::default())
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            if let Some(SubscriptionEvent::Message(e)) = status.next().await {
+                if e.connection_status_event.and_then(|e| e.status)
+                    == Some(ggipc::model::ConnectionStatus::Connected)
+                {
+                    return;
+                }
+            }
+        }
+    })
+    .await
+    .expect("connected");
+    // The broker subscription is made right after connecting, but may be in place after a first publish: publish
+    // until one comes back through the subscription.
+    let got = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            client
+                .publish_to_iot_core(PublishToIoTCoreRequest::new(
+                    "o/t",
+                    Qos::AtLeastOnce,
+                    b"up".to_vec(),
+                ))
+                .await
+                .unwrap();
+            if let Ok(Some(SubscriptionEvent::Message(m))) =
+                tokio::time::timeout(Duration::from_millis(500), sub.next()).await
+            {
+                return m.message.unwrap();
+            }
+        }
+    })
+    .await
+    .expect("a message through the subscription made while offline");
+    assert_eq!(got.payload.as_deref(), Some(&b"up"[..]));
+    client.close().await;
+}

@@ -47,6 +47,17 @@ pub enum AckMode {
     Puback,
 }
 
+/// How a subscription is answered while the broker is unreachable (`mqtt.subscribeWhileOffline`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum OfflineSubscribe {
+    /// Accepted at once; the broker subscription is made when the connection is up (the connection status
+    /// tells when), messages flow from then on.
+    #[default]
+    Pending,
+    /// Refused at once with the cause (the broker is unreachable, and why).
+    Error,
+}
+
 /// TLS material for `mqtts://` (PEM files).
 #[derive(Clone, Debug, Default)]
 pub struct TlsFiles {
@@ -72,6 +83,7 @@ pub struct BridgeConfig {
     pub max_publish_retry: i64,
     pub max_in_flight: usize,
     pub ack_mode: AckMode,
+    pub offline_subscribe: OfflineSubscribe,
     pub connect_timeout: Duration,
     pub operation_timeout: Duration,
     pub reconnect_min: Duration,
@@ -96,6 +108,7 @@ impl BridgeConfig {
             max_publish_retry: d::MAX_PUBLISH_RETRY,
             max_in_flight: d::MAX_IN_FLIGHT_PUBLISHES,
             ack_mode: AckMode::Spool,
+            offline_subscribe: OfflineSubscribe::Pending,
             connect_timeout: Duration::from_secs(10),
             operation_timeout: Duration::from_millis(d::OPERATION_TIMEOUT_MS),
             reconnect_min: Duration::from_millis(200),
@@ -355,7 +368,8 @@ impl Bridge {
     }
 
     /// Adds a subscription. Returns when the broker confirmed it (or immediately when an existing broker
-    /// subscription covers `filter`). Waits for the connection up to the operation timeout.
+    /// subscription covers `filter`), at most the operation timeout. While the broker is unreachable it is
+    /// answered at once, per [`OfflineSubscribe`]: accepted (subscribed when connected) or refused.
     pub async fn subscribe(
         &self,
         filter: &str,
@@ -390,6 +404,35 @@ impl Bridge {
                 .any(|(f, q)| *q >= qos && topic::covers(f, filter));
             if covered {
                 return Ok(BridgeSubId(id));
+            }
+            if !st.connected {
+                match self.inner.cfg.offline_subscribe {
+                    OfflineSubscribe::Pending => {
+                        // Sent when the connection is up (the queue survives reconnects).
+                        let (tx, _rx) = oneshot::channel();
+                        st.sub_queue.push_back(SubRequest {
+                            filter: filter.to_owned(),
+                            qos,
+                            done: tx,
+                        });
+                        drop(st);
+                        tracing::info!(
+                            filter,
+                            "broker unreachable: subscription accepted, made when connected"
+                        );
+                        return Ok(BridgeSubId(id));
+                    }
+                    OfflineSubscribe::Error => {
+                        st.local_subs.retain(|s| s.id != id);
+                        let why = st
+                            .last_error
+                            .clone()
+                            .unwrap_or_else(|| "not connected yet".into());
+                        return Err(SubscribeError::other(format!(
+                            "the MQTT broker is unreachable ({why})"
+                        )));
+                    }
+                }
             }
             let (tx, rx) = oneshot::channel();
             st.sub_queue.push_back(SubRequest {
