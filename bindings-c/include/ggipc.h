@@ -621,7 +621,7 @@ typedef struct ggipc_subscribe_to_iot_core_handler {
    */
   void (*on_resumed)(void *userdata);
   /**
-   * `dropped` events were discarded because callbacks did not keep up with the bounded queue.
+   * `dropped` events were lost before the next one: callbacks did not keep up with the bounded queue, or the nucleus gave up waiting for this subscriber.
    */
   void (*on_lagged)(void *userdata, uint64_t dropped);
   /**
@@ -656,7 +656,7 @@ typedef struct ggipc_subscribe_to_iot_core_connection_status_handler {
    */
   void (*on_resumed)(void *userdata);
   /**
-   * `dropped` events were discarded because callbacks did not keep up with the bounded queue.
+   * `dropped` events were lost before the next one: callbacks did not keep up with the bounded queue, or the nucleus gave up waiting for this subscriber.
    */
   void (*on_lagged)(void *userdata, uint64_t dropped);
   /**
@@ -699,7 +699,7 @@ typedef struct ggipc_subscribe_to_topic_handler {
    */
   void (*on_resumed)(void *userdata);
   /**
-   * `dropped` events were discarded because callbacks did not keep up with the bounded queue.
+   * `dropped` events were lost before the next one: callbacks did not keep up with the bounded queue, or the nucleus gave up waiting for this subscriber.
    */
   void (*on_lagged)(void *userdata, uint64_t dropped);
   /**
@@ -750,7 +750,7 @@ typedef struct ggipc_subscribe_to_configuration_update_handler {
    */
   void (*on_resumed)(void *userdata);
   /**
-   * `dropped` events were discarded because callbacks did not keep up with the bounded queue.
+   * `dropped` events were lost before the next one: callbacks did not keep up with the bounded queue, or the nucleus gave up waiting for this subscriber.
    */
   void (*on_lagged)(void *userdata, uint64_t dropped);
   /**
@@ -785,7 +785,7 @@ typedef struct ggipc_subscribe_to_validate_configuration_updates_handler {
    */
   void (*on_resumed)(void *userdata);
   /**
-   * `dropped` events were discarded because callbacks did not keep up with the bounded queue.
+   * `dropped` events were lost before the next one: callbacks did not keep up with the bounded queue, or the nucleus gave up waiting for this subscriber.
    */
   void (*on_lagged)(void *userdata, uint64_t dropped);
   /**
@@ -836,7 +836,7 @@ typedef struct ggipc_subscribe_to_component_updates_handler {
    */
   void (*on_resumed)(void *userdata);
   /**
-   * `dropped` events were discarded because callbacks did not keep up with the bounded queue.
+   * `dropped` events were lost before the next one: callbacks did not keep up with the bounded queue, or the nucleus gave up waiting for this subscriber.
    */
   void (*on_lagged)(void *userdata, uint64_t dropped);
   /**

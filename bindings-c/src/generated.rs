@@ -5670,7 +5670,7 @@ pub struct ggipc_subscribe_to_iot_core_handler {
         Option<unsafe extern "C" fn(userdata: *mut c_void, reason: *const ggipc_error)>,
     /// The subscription was re-established after a reconnect.
     pub on_resumed: Option<unsafe extern "C" fn(userdata: *mut c_void)>,
-    /// `dropped` events were discarded because callbacks did not keep up with the bounded queue.
+    /// `dropped` events were lost before the next one: callbacks did not keep up with the bounded queue, or the nucleus gave up waiting for this subscriber.
     pub on_lagged: Option<unsafe extern "C" fn(userdata: *mut c_void, dropped: u64)>,
     /// The subscription ended; the last callback it makes. `reason` is NULL after a normal close, otherwise the
     /// cause (lent).
@@ -5757,7 +5757,7 @@ pub struct ggipc_subscribe_to_iot_core_connection_status_handler {
         Option<unsafe extern "C" fn(userdata: *mut c_void, reason: *const ggipc_error)>,
     /// The subscription was re-established after a reconnect.
     pub on_resumed: Option<unsafe extern "C" fn(userdata: *mut c_void)>,
-    /// `dropped` events were discarded because callbacks did not keep up with the bounded queue.
+    /// `dropped` events were lost before the next one: callbacks did not keep up with the bounded queue, or the nucleus gave up waiting for this subscriber.
     pub on_lagged: Option<unsafe extern "C" fn(userdata: *mut c_void, dropped: u64)>,
     /// The subscription ended; the last callback it makes. `reason` is NULL after a normal close, otherwise the
     /// cause (lent).
@@ -5938,7 +5938,7 @@ pub struct ggipc_subscribe_to_topic_handler {
         Option<unsafe extern "C" fn(userdata: *mut c_void, reason: *const ggipc_error)>,
     /// The subscription was re-established after a reconnect.
     pub on_resumed: Option<unsafe extern "C" fn(userdata: *mut c_void)>,
-    /// `dropped` events were discarded because callbacks did not keep up with the bounded queue.
+    /// `dropped` events were lost before the next one: callbacks did not keep up with the bounded queue, or the nucleus gave up waiting for this subscriber.
     pub on_lagged: Option<unsafe extern "C" fn(userdata: *mut c_void, dropped: u64)>,
     /// The subscription ended; the last callback it makes. `reason` is NULL after a normal close, otherwise the
     /// cause (lent).
@@ -6213,7 +6213,7 @@ pub struct ggipc_subscribe_to_configuration_update_handler {
         Option<unsafe extern "C" fn(userdata: *mut c_void, reason: *const ggipc_error)>,
     /// The subscription was re-established after a reconnect.
     pub on_resumed: Option<unsafe extern "C" fn(userdata: *mut c_void)>,
-    /// `dropped` events were discarded because callbacks did not keep up with the bounded queue.
+    /// `dropped` events were lost before the next one: callbacks did not keep up with the bounded queue, or the nucleus gave up waiting for this subscriber.
     pub on_lagged: Option<unsafe extern "C" fn(userdata: *mut c_void, dropped: u64)>,
     /// The subscription ended; the last callback it makes. `reason` is NULL after a normal close, otherwise the
     /// cause (lent).
@@ -6300,7 +6300,7 @@ pub struct ggipc_subscribe_to_validate_configuration_updates_handler {
         Option<unsafe extern "C" fn(userdata: *mut c_void, reason: *const ggipc_error)>,
     /// The subscription was re-established after a reconnect.
     pub on_resumed: Option<unsafe extern "C" fn(userdata: *mut c_void)>,
-    /// `dropped` events were discarded because callbacks did not keep up with the bounded queue.
+    /// `dropped` events were lost before the next one: callbacks did not keep up with the bounded queue, or the nucleus gave up waiting for this subscriber.
     pub on_lagged: Option<unsafe extern "C" fn(userdata: *mut c_void, dropped: u64)>,
     /// The subscription ended; the last callback it makes. `reason` is NULL after a normal close, otherwise the
     /// cause (lent).
@@ -6572,7 +6572,7 @@ pub struct ggipc_subscribe_to_component_updates_handler {
         Option<unsafe extern "C" fn(userdata: *mut c_void, reason: *const ggipc_error)>,
     /// The subscription was re-established after a reconnect.
     pub on_resumed: Option<unsafe extern "C" fn(userdata: *mut c_void)>,
-    /// `dropped` events were discarded because callbacks did not keep up with the bounded queue.
+    /// `dropped` events were lost before the next one: callbacks did not keep up with the bounded queue, or the nucleus gave up waiting for this subscriber.
     pub on_lagged: Option<unsafe extern "C" fn(userdata: *mut c_void, dropped: u64)>,
     /// The subscription ended; the last callback it makes. `reason` is NULL after a normal close, otherwise the
     /// cause (lent).
