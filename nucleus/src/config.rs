@@ -20,6 +20,8 @@
 //!   maxPublishRetry: 100        # -1 = unlimited
 //!   publishAckMode: spool       # spool (default, like the nucleus) | puback (QoS 1 answered after the PUBACK)
 //!   subscriberStallTimeoutMs: 5000  # ours: how long a QoS 1 publish waits for a subscriber that is behind
+//!   sessionExpirySeconds: 604800  # MQTT 5 persistent session (later connections resume it)
+//!   receiveMaximum: 100
 //!   subscribeWhileOffline: pending  # ours: pending (answer at once, subscribe on connect) | error (fast ServiceError)
 //!   spooler:
 //!     maxSizeInBytes: 2621440
@@ -84,6 +86,12 @@ pub struct MqttConfig {
     /// subscribed on connect) or `error` (a ServiceError at once, naming the cause).
     #[serde(default = "d_offline_sub")]
     pub subscribe_while_offline: String,
+    /// MQTT 5 session expiry asked of the broker (the nucleus' key and default: 604,800 s, IoT Core's maximum).
+    #[serde(default = "d_session_expiry")]
+    pub session_expiry_seconds: u32,
+    /// MQTT 5 Receive Maximum announced to the broker (the nucleus' key and default).
+    #[serde(default = "d_receive_maximum")]
+    pub receive_maximum: u16,
     #[serde(default)]
     pub spooler: SpoolerConfig,
     #[serde(default)]
@@ -136,6 +144,10 @@ pub mod defaults {
     pub const PUBLISH_ACK_MODE: &str = "spool";
     /// `mqtt.subscriberStallTimeoutMs`.
     pub const SUBSCRIBER_STALL_TIMEOUT_MS: u64 = 5_000;
+    /// `mqtt.sessionExpirySeconds`.
+    pub const SESSION_EXPIRY_SECONDS: u32 = 604_800;
+    /// `mqtt.receiveMaximum`.
+    pub const RECEIVE_MAXIMUM: u16 = 100;
     /// `mqtt.subscribeWhileOffline`.
     pub const SUBSCRIBE_WHILE_OFFLINE: &str = "pending";
     /// `mqtt.spooler.maxSizeInBytes`.
@@ -170,6 +182,12 @@ fn d_retry() -> i64 {
 }
 fn d_ack() -> String {
     defaults::PUBLISH_ACK_MODE.into()
+}
+fn d_session_expiry() -> u32 {
+    defaults::SESSION_EXPIRY_SECONDS
+}
+fn d_receive_maximum() -> u16 {
+    defaults::RECEIVE_MAXIMUM
 }
 fn d_offline_sub() -> String {
     defaults::SUBSCRIBE_WHILE_OFFLINE.into()

@@ -153,6 +153,8 @@ impl Nucleus {
                 } else {
                     OfflineSubscribe::Pending
                 };
+                bc.session_expiry = m.session_expiry_seconds;
+                bc.receive_maximum = m.receive_maximum.max(1);
                 bc.username = m.username.clone();
                 bc.password = m.password.clone();
                 if *tls {

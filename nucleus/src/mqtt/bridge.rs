@@ -27,9 +27,6 @@ use tokio::sync::{oneshot, watch, Notify};
 use super::msg::Msg;
 use super::topic;
 
-/// The Receive Maximum the bridge announces (MQTT 5): QoS 1 messages the broker may send before PUBACKs.
-pub const RECEIVE_MAXIMUM: u16 = 100;
-
 /// MQTT protocol version spoken to the broker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MqttVersion {
@@ -84,6 +81,14 @@ pub struct BridgeConfig {
     pub max_in_flight: usize,
     pub ack_mode: AckMode,
     pub offline_subscribe: OfflineSubscribe,
+    /// Persistent sessions (the nucleus' behaviour): the first connection starts clean, later ones resume the
+    /// session, so QoS 1 messages sent to the device while it was offline arrive after it reconnects. MQTT 5
+    /// asks the broker to keep the session `session_expiry` seconds (`mqtt.sessionExpirySeconds`); MQTT 3.1.1
+    /// connects clean once, disconnects, and from then on connects with clean session false.
+    pub persistent_session: bool,
+    pub session_expiry: u32,
+    /// Receive Maximum announced to the broker (MQTT 5, `mqtt.receiveMaximum`).
+    pub receive_maximum: u16,
     pub connect_timeout: Duration,
     pub operation_timeout: Duration,
     pub reconnect_min: Duration,
@@ -109,6 +114,9 @@ impl BridgeConfig {
             max_in_flight: d::MAX_IN_FLIGHT_PUBLISHES,
             ack_mode: AckMode::Spool,
             offline_subscribe: OfflineSubscribe::Pending,
+            persistent_session: true,
+            session_expiry: d::SESSION_EXPIRY_SECONDS,
+            receive_maximum: d::RECEIVE_MAXIMUM,
             connect_timeout: Duration::from_secs(10),
             operation_timeout: Duration::from_millis(d::OPERATION_TIMEOUT_MS),
             reconnect_min: Duration::from_millis(200),
@@ -495,14 +503,37 @@ async fn run(inner: Arc<Inner>) {
     let cfg = inner.cfg.clone();
     let mut backoff = cfg.reconnect_min;
     let mut logged_down = false;
+    // Until a first connection succeeded, connections start clean (the nucleus' "reset the session on initial
+    // connect, resume it on reconnect").
+    let mut connected_once = false;
     loop {
-        match connect(&cfg).await {
-            Ok((io, rest)) => {
+        let attempt = if !cfg.persistent_session {
+            connect(&cfg, true).await
+        } else if connected_once {
+            connect(&cfg, false).await
+        } else if cfg.version == MqttVersion::V311 {
+            // MQTT 3.1.1 keeps no session after a clean one: clear it, then start the persistent one.
+            match connect(&cfg, true).await {
+                Ok((mut io, _, _)) => {
+                    let mut out = BytesMut::new();
+                    let _ = v4::Disconnect.write(&mut out);
+                    let _ = io.write_all(&out).await;
+                    let _ = io.shutdown().await;
+                    connect(&cfg, false).await
+                }
+                Err(e) => Err(e),
+            }
+        } else {
+            connect(&cfg, true).await
+        };
+        match attempt {
+            Ok((io, rest, session_present)) => {
+                connected_once = true;
                 backoff = cfg.reconnect_min;
                 logged_down = false;
                 inner.stats.connects.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(host = %cfg.host, port = cfg.port, "connected to MQTT broker");
-                let reason = session(&inner, io, rest).await;
+                tracing::info!(host = %cfg.host, port = cfg.port, session_present, "connected to MQTT broker");
+                let reason = session(&inner, io, rest, session_present).await;
                 on_disconnect(&inner, &reason);
                 tracing::warn!(host = %cfg.host, port = cfg.port, "MQTT connection lost: {reason}; reconnecting");
             }
@@ -558,12 +589,17 @@ fn on_disconnect(inner: &Inner, reason: &str) {
     for r in waiting {
         st.sub_queue.push_front(r);
     }
-    st.unsub_queue.clear();
+    if !inner.cfg.persistent_session {
+        // A persistent session keeps broker subscriptions across the outage: those no longer needed still go.
+        st.unsub_queue.clear();
+    }
     drop(st);
     inner.connected.send_replace(false);
 }
 
-async fn connect(cfg: &BridgeConfig) -> Result<(Io, BytesMut), String> {
+/// Connects and reads the CONNACK; returns the connection, what followed the CONNACK, and whether the broker
+/// resumed a session.
+async fn connect(cfg: &BridgeConfig, clean: bool) -> Result<(Io, BytesMut, bool), String> {
     let addr = format!("{}:{}", cfg.host, cfg.port);
     let tcp = tokio::time::timeout(cfg.connect_timeout, tokio::net::TcpStream::connect(&addr))
         .await
@@ -579,7 +615,7 @@ async fn connect(cfg: &BridgeConfig) -> Result<(Io, BytesMut), String> {
         MqttVersion::V311 => {
             let mut c = v4::Connect::new(cfg.client_id.clone());
             c.keep_alive = cfg.keep_alive.as_secs() as u16;
-            c.clean_session = true;
+            c.clean_session = clean;
             if let Some(u) = &cfg.username {
                 c.login = Some(v4::Login::new(
                     u.clone(),
@@ -592,13 +628,14 @@ async fn connect(cfg: &BridgeConfig) -> Result<(Io, BytesMut), String> {
             // Receive Maximum: the broker keeps QoS 1 messages beyond this many unacknowledged ones, which
             // is where they wait while an IPC subscriber is behind (flow control stops reading meanwhile).
             let properties = v5::ConnectProperties {
-                receive_maximum: Some(RECEIVE_MAXIMUM),
+                receive_maximum: Some(cfg.receive_maximum),
+                session_expiry_interval: cfg.persistent_session.then_some(cfg.session_expiry),
                 ..v5::ConnectProperties::new()
             };
             let mut c = v5::Connect {
                 keep_alive: cfg.keep_alive.as_secs() as u16,
                 client_id: cfg.client_id.clone(),
-                clean_start: true,
+                clean_start: clean,
                 properties: Some(properties),
             };
             c.keep_alive = cfg.keep_alive.as_secs() as u16;
@@ -621,7 +658,7 @@ async fn connect(cfg: &BridgeConfig) -> Result<(Io, BytesMut), String> {
                 MqttVersion::V311 => match v4::Packet::read(&mut buf, cfg.max_packet) {
                     Ok(v4::Packet::ConnAck(a)) => {
                         return if a.code == v4::ConnectReturnCode::Success {
-                            Ok(())
+                            Ok(a.session_present)
                         } else {
                             Err(format!(
                                 "broker refused the connection: {}",
@@ -636,7 +673,7 @@ async fn connect(cfg: &BridgeConfig) -> Result<(Io, BytesMut), String> {
                 MqttVersion::V5 => match v5::Packet::read(&mut buf, Some(cfg.max_packet as u32)) {
                     Ok(v5::Packet::ConnAck(a)) => {
                         return if a.code == v5::ConnectReturnCode::Success {
-                            Ok(())
+                            Ok(a.session_present)
                         } else {
                             Err(format!(
                                 "broker refused the connection: {}",
@@ -660,8 +697,8 @@ async fn connect(cfg: &BridgeConfig) -> Result<(Io, BytesMut), String> {
     })
     .await
     .map_err(|_| "no CONNACK within the connect timeout".to_owned())?;
-    ack?;
-    Ok((io, buf))
+    let session_present = ack?;
+    Ok((io, buf, session_present))
 }
 
 async fn tls_connect(
@@ -724,13 +761,18 @@ enum Pkt {
 }
 
 /// Runs one connected session until it fails; returns why.
-async fn session(inner: &Arc<Inner>, io: Io, mut buf: BytesMut) -> String {
+async fn session(inner: &Arc<Inner>, io: Io, mut buf: BytesMut, session_present: bool) -> String {
     let cfg = &inner.cfg;
     let (mut rd, mut wr) = tokio::io::split(io);
     {
-        // Restore every broker subscription still needed (deduplicated), then mark connected.
+        // Restore every broker subscription still needed (deduplicated), then mark connected. A resumed session
+        // still has them on the broker (the nucleus resubscribes only without one).
         let mut st = inner.state.lock().expect("bridge poisoned");
-        let restore: Vec<(String, u8)> = st.cloud_subs.drain().collect();
+        let restore: Vec<(String, u8)> = if session_present {
+            Vec::new()
+        } else {
+            st.cloud_subs.drain().collect()
+        };
         for (filter, qos) in restore {
             let (tx, _rx) = oneshot::channel();
             st.sub_queue.push_front(SubRequest {
