@@ -60,6 +60,7 @@ pub struct Nucleus {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server_task: Option<tokio::task::JoinHandle<()>>,
     listener_task: Option<tokio::task::JoinHandle<()>>,
+    status_task: Option<tokio::task::JoinHandle<()>>,
     registration_file: PathBuf,
 }
 
@@ -243,6 +244,12 @@ impl Nucleus {
             &serde_json::to_vec_pretty(&reg).expect("json"),
         )?;
         release_free_memory();
+        let status_task = Some(spawn_status(
+            root.join("status.json"),
+            server.clone(),
+            bridge.clone(),
+            embedded.clone(),
+        ));
 
         Ok(Nucleus {
             root,
@@ -256,6 +263,7 @@ impl Nucleus {
             shutdown: Some(tx),
             server_task: Some(server_task),
             listener_task,
+            status_task,
             registration_file,
         })
     }
@@ -313,13 +321,71 @@ impl Nucleus {
         if let Some(t) = self.listener_task.take() {
             t.abort();
         }
+        if let Some(t) = self.status_task.take() {
+            t.abort();
+        }
         let _ = std::fs::remove_file(&self.registration_file);
+        let _ = std::fs::remove_file(self.root.join("status.json"));
     }
+}
+
+/// Keeps `status_file` (mode 0600) up to date with the nucleus' counters, every 2 s when they changed; `ggipc
+/// status` prints it.
+fn spawn_status(
+    status_file: PathBuf,
+    server: Server,
+    bridge: Option<Bridge>,
+    embedded: Option<EmbeddedBroker>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut last = String::new();
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            tick.tick().await;
+            let s = server.stats();
+            let mut v = json!({
+                "pid": std::process::id(),
+                "connectionsActive": s.connections_active,
+                "subscriptionsActive": s.subscriptions_active,
+                "publishes": s.publishes,
+                "eventsDelivered": s.events_delivered,
+                "eventsDropped": s.events_dropped,
+                "lagEpisodes": s.lag_episodes,
+            });
+            if let Some(b) = &bridge {
+                use std::sync::atomic::Ordering::Relaxed;
+                let st = b.stats();
+                v["broker"] = json!({
+                    "connected": b.is_connected(),
+                    "lastError": b.last_error(),
+                    "spoolBytes": b.spool_bytes(),
+                    "published": st.published.load(Relaxed),
+                    "acked": st.acked.load(Relaxed),
+                    "dropped": st.dropped.load(Relaxed),
+                    "received": st.received.load(Relaxed),
+                });
+            }
+            if let Some(e) = &embedded {
+                v["embedded"] =
+                    json!({"dropped": e.dropped(), "subscriptions": e.subscription_count()});
+            }
+            let text = serde_json::to_string_pretty(&v).unwrap_or_default();
+            if text != last {
+                if let Err(e) = write_private(&status_file, text.as_bytes()) {
+                    tracing::debug!("status file: {e}");
+                }
+                last = text;
+            }
+        }
+    })
 }
 
 impl Drop for Nucleus {
     fn drop(&mut self) {
         if let Some(t) = self.listener_task.take() {
+            t.abort();
+        }
+        if let Some(t) = self.status_task.take() {
             t.abort();
         }
         if self.shutdown.is_some() {

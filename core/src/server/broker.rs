@@ -123,6 +123,19 @@ impl MessageSink {
     }
 }
 
+/// Waits until every one of `sinks` can take a QoS 1 message (see [`MessageSink::ready`]), at most the server's
+/// `subscriber_stall_timeout` for all of them together: those still behind then are stalled.
+pub async fn ready_all(sinks: impl IntoIterator<Item = MessageSink>) {
+    let mut deadline = None;
+    for s in sinks {
+        if let Some(f) = &s.flow {
+            let d =
+                *deadline.get_or_insert_with(|| tokio::time::Instant::now() + f.stall_timeout());
+            f.ready_until(d).await;
+        }
+    }
+}
+
 impl fmt::Debug for MessageSink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("MessageSink")

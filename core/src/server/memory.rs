@@ -77,9 +77,7 @@ impl MemoryBroker {
     /// holds back a publisher whose subscribers are behind.
     pub async fn inject_when_ready(&self, msg: MqttMessage) -> usize {
         let _turn = self.gate.acquire().await;
-        for sink in self.matching(msg.topic()) {
-            sink.ready().await;
-        }
+        super::broker::ready_all(self.matching(msg.topic())).await;
         self.inject(msg)
     }
 
@@ -191,9 +189,7 @@ impl Broker for MemoryBroker {
             // In order, and for QoS 1 only once every matching subscriber can take it (flow control).
             let _turn = self.gate.acquire().await;
             if publish.qos == Qos::AtLeastOnce {
-                for sink in self.matching(publish.message.topic()) {
-                    sink.ready().await;
-                }
+                super::broker::ready_all(self.matching(publish.message.topic())).await;
             }
             self.accept(publish);
             Ok(())

@@ -19,7 +19,7 @@ mod sink;
 pub mod topic;
 
 pub use broker::{
-    BoxFuture, Broker, BrokerError, BrokerPublish, Delivery, MessageSink, SubscriptionId,
+    ready_all, BoxFuture, Broker, BrokerError, BrokerPublish, Delivery, MessageSink, SubscriptionId,
 };
 pub use memory::{MemoryBroker, RECORD_BYTES_LIMIT, RECORD_LIMIT};
 pub use policy::{AccessControl, FilterAuthorization, Policy, PolicyError, ResourcePattern};

@@ -232,15 +232,27 @@ impl EventSink {
     /// Waits until [`has_capacity`](Self::has_capacity), at most `subscriber_stall_timeout`; past it the
     /// subscriber is stalled (its events dropped until it drains) and this returns.
     pub(crate) async fn ready(&self) {
+        self.ready_until(tokio::time::Instant::now() + self.stall_timeout())
+            .await
+    }
+
+    /// The server's `subscriber_stall_timeout`.
+    pub(crate) fn stall_timeout(&self) -> std::time::Duration {
+        self.shared.config.subscriber_stall_timeout
+    }
+
+    /// [`ready`](Self::ready) with the bound as a deadline, so a source waiting for several subscribers in turn
+    /// waits at most the bound for all of them.
+    pub(crate) async fn ready_until(&self, deadline: tokio::time::Instant) {
         if self.has_capacity() {
             return;
         }
-        let bound = self.shared.config.subscriber_stall_timeout;
+        let bound = self.stall_timeout();
         let wait = async {
             // Returns once the writer is at or below the mark (or closed), which is what capacity means.
             self.writer.wait_for_capacity().await;
         };
-        if tokio::time::timeout(bound, wait).await.is_err() {
+        if tokio::time::timeout_at(deadline, wait).await.is_err() {
             let mut st = self.lock();
             if !st.stalled {
                 st.stalled = true;

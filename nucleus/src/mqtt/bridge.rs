@@ -356,7 +356,8 @@ impl Bridge {
 
     /// Queues a QoS 1 publish like [`publish`](Self::publish), but when the spool is full waits (until
     /// `deadline`) for the bridge to send enough to make room, instead of refusing at once: a publisher faster
-    /// than the connection is slowed down rather than failed. Past `deadline` the nucleus' refusal stands.
+    /// than the connection is slowed down rather than failed. Past `deadline`, or while offline, the nucleus'
+    /// refusal stands.
     pub async fn publish_waiting(
         &self,
         msg: Msg,
@@ -365,7 +366,8 @@ impl Bridge {
         loop {
             let room = self.inner.room.notified();
             match self.publish(msg.clone()) {
-                Err(e) if e == Self::SPOOL_FULL && msg.qos == 1 => {
+                // Offline nothing drains the spool: the nucleus' refusal at once.
+                Err(e) if e == Self::SPOOL_FULL && msg.qos == 1 && self.is_connected() => {
                     if tokio::time::timeout_at(deadline, room).await.is_err() {
                         return Err(e);
                     }
@@ -841,11 +843,7 @@ async fn session(inner: &Arc<Inner>, io: Io, mut buf: BytesMut, session_present:
                 let flows = behind(inner, &topic);
                 if !flows.is_empty() {
                     held = Some(p);
-                    waiting = Some(Box::pin(async move {
-                        for f in flows {
-                            f.ready().await;
-                        }
-                    }));
+                    waiting = Some(Box::pin(ggipc::server::ready_all(flows)));
                     break;
                 }
             }

@@ -148,13 +148,16 @@ impl EmbeddedBroker {
             }
             (flows, queues)
         };
-        for f in flows {
-            f.ready().await;
-        }
+        ggipc::server::ready_all(flows).await;
+        // All TCP subscribers within one stall timeout.
         let stall = Duration::from_millis(self.shared.stall_ms.load(Ordering::Relaxed));
+        let deadline = tokio::time::Instant::now() + stall;
         for q in queues {
             // A reserved slot is given back when the permit drops: this only waits for room.
-            if tokio::time::timeout(stall, q.reserve()).await.is_err() {
+            if tokio::time::timeout_at(deadline, q.reserve())
+                .await
+                .is_err()
+            {
                 tracing::warn!(topic, waited = ?stall, "MQTT subscriber stalled; it loses this message");
             }
         }

@@ -287,8 +287,10 @@ pub(super) fn publish(req: Request<'_>, body: &[u8]) -> Outcome {
     let component = req.component.clone();
     Outcome::Later(Box::pin(async move {
         let _turn = shared.bus.gate.acquire().await;
+        // All of them within one stall timeout.
+        let deadline = tokio::time::Instant::now() + shared.config.subscriber_stall_timeout;
         for sink in shared.bus.behind(&component, &topic) {
-            sink.ready().await;
+            sink.ready_until(deadline).await;
         }
         let n = shared.bus.publish(&component, &topic, &message);
         tracing::debug!(component = %component, topic = %topic, subscribers = n, "local publish");
