@@ -19,7 +19,7 @@
 //!   maxInFlightPublishes: 5
 //!   maxPublishRetry: 100        # -1 = unlimited
 //!   publishAckMode: spool       # spool (default, like the nucleus) | puback (QoS 1 answered after the PUBACK)
-//!   subscriberStallTimeoutMs: 5000  # ours: how long a QoS 1 publish waits for a subscriber that is behind
+//!   subscriberStallTimeoutMs: 2000  # ours: how long a QoS 1 publish waits for a subscriber that is behind
 //!   sessionExpirySeconds: 604800  # MQTT 5 persistent session (later connections resume it)
 //!   receiveMaximum: 100
 //!   subscribeWhileOffline: pending  # ours: pending (answer at once, subscribe on connect) | error (fast ServiceError)
@@ -143,7 +143,7 @@ pub mod defaults {
     /// `mqtt.publishAckMode`.
     pub const PUBLISH_ACK_MODE: &str = "spool";
     /// `mqtt.subscriberStallTimeoutMs`.
-    pub const SUBSCRIBER_STALL_TIMEOUT_MS: u64 = 5_000;
+    pub const SUBSCRIBER_STALL_TIMEOUT_MS: u64 = 2_000;
     /// `mqtt.sessionExpirySeconds`.
     pub const SESSION_EXPIRY_SECONDS: u32 = 604_800;
     /// `mqtt.receiveMaximum`.

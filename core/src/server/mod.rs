@@ -64,7 +64,7 @@ pub struct ServerConfig {
     /// How long a QoS 1 (or local) publish waits for a subscriber whose connection is more than
     /// `rpc::HIGH_WATER` bytes behind before that subscriber counts as stalled: its events are then dropped and
     /// counted (and it is told, with the next event it gets) until it has drained, and publishers go on without
-    /// it. This bounds how long one stalled subscriber holds up the others. Default 5 s, below the clients'
+    /// it. This bounds how long one stalled subscriber holds up the others. Default 2 s, well below the clients'
     /// default operation timeout of 10 s.
     pub subscriber_stall_timeout: Duration,
     /// Requests of one connection the server holds unanswered (a publish waiting for a slow subscriber, a
@@ -86,7 +86,7 @@ impl Default for ServerConfig {
             filter_authorization: FilterAuthorization::Strict,
             mqtt5: true,
             pending_events_limit: 1024,
-            subscriber_stall_timeout: Duration::from_secs(5),
+            subscriber_stall_timeout: Duration::from_secs(2),
             max_pending_requests: 64,
         }
     }

@@ -10,8 +10,16 @@
 //! * a publish is acknowledged to IPC when it is accepted into the spool, or — [`AckMode::Puback`] — for QoS 1 only
 //!   once the broker's PUBACK arrived.
 //!
+//! * persistent sessions: the first connection starts clean, later ones resume the session (MQTT 5 session
+//!   expiry; MQTT 3.1.1 clean once, then clean session false), so QoS 1 messages sent while offline arrive after a
+//!   reconnect; a resumed session keeps its broker subscriptions;
+//! * flow control: a QoS 1 PUBLISH from the broker is held (the connection not read, the PUBACK not sent) until
+//!   its IPC subscribers can take it ([`ggipc::server::ready_all`]); Receive Maximum tells the broker how many it
+//!   may send unacknowledged;
+//! * a subscription while the broker is unreachable is answered at once ([`OfflineSubscribe`]).
+//!
 //! The session logic is ours (so packet ids, in-flight and retries are exactly known); rumqttc supplies the packet
-//! codec. Sessions are clean: nothing is expected to survive on the broker across reconnects.
+//! codec.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};

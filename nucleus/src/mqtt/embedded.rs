@@ -14,7 +14,7 @@
 //! Back-pressure: each connection has a bounded outgoing queue ([`OUTGOING_QUEUE`] packets). Before a QoS 1
 //! message is routed, the broker waits until every matching QoS 1 subscriber can take it — an in-process
 //! subscriber through its flow handle ([`ggipc::server::MessageSink::ready`]), a TCP client until its queue has
-//! room, each at most the stall timeout ([`EmbeddedBroker::set_stall_timeout`], 5 s by default) — and stops
+//! room, each at most the stall timeout ([`EmbeddedBroker::set_stall_timeout`], 2 s by default) — and stops
 //! reading the publishing TCP connection meanwhile, so a slow subscriber slows its publishers instead of losing
 //! their messages. A message for a TCP subscriber whose queue is still full is dropped and counted
 //! ([`EmbeddedBroker::dropped`]) with a warning, so one stalled client holds the others up at most that long.
@@ -112,7 +112,7 @@ impl EmbeddedBroker {
                 next_id: AtomicU64::new(1),
                 dropped: AtomicU64::new(0),
                 max_packet,
-                stall_ms: AtomicU64::new(5000),
+                stall_ms: AtomicU64::new(2000),
             }),
         }
     }
