@@ -788,7 +788,7 @@ typedef struct ggipc_subscribe_to_iot_core_handler {
    */
   void (*on_resumed)(void *userdata);
   /**
-   * `dropped` events were discarded because callbacks did not keep up with the bounded queue.
+   * `dropped` events were lost before the next one: callbacks did not keep up with the bounded queue, or the nucleus gave up waiting for this subscriber.
    */
   void (*on_lagged)(void *userdata, uint64_t dropped);
   /**
@@ -823,7 +823,7 @@ typedef struct ggipc_subscribe_to_iot_core_connection_status_handler {
    */
   void (*on_resumed)(void *userdata);
   /**
-   * `dropped` events were discarded because callbacks did not keep up with the bounded queue.
+   * `dropped` events were lost before the next one: callbacks did not keep up with the bounded queue, or the nucleus gave up waiting for this subscriber.
    */
   void (*on_lagged)(void *userdata, uint64_t dropped);
   /**
@@ -866,7 +866,7 @@ typedef struct ggipc_subscribe_to_topic_handler {
    */
   void (*on_resumed)(void *userdata);
   /**
-   * `dropped` events were discarded because callbacks did not keep up with the bounded queue.
+   * `dropped` events were lost before the next one: callbacks did not keep up with the bounded queue, or the nucleus gave up waiting for this subscriber.
    */
   void (*on_lagged)(void *userdata, uint64_t dropped);
   /**
@@ -917,7 +917,7 @@ typedef struct ggipc_subscribe_to_configuration_update_handler {
    */
   void (*on_resumed)(void *userdata);
   /**
-   * `dropped` events were discarded because callbacks did not keep up with the bounded queue.
+   * `dropped` events were lost before the next one: callbacks did not keep up with the bounded queue, or the nucleus gave up waiting for this subscriber.
    */
   void (*on_lagged)(void *userdata, uint64_t dropped);
   /**
@@ -952,7 +952,7 @@ typedef struct ggipc_subscribe_to_validate_configuration_updates_handler {
    */
   void (*on_resumed)(void *userdata);
   /**
-   * `dropped` events were discarded because callbacks did not keep up with the bounded queue.
+   * `dropped` events were lost before the next one: callbacks did not keep up with the bounded queue, or the nucleus gave up waiting for this subscriber.
    */
   void (*on_lagged)(void *userdata, uint64_t dropped);
   /**
@@ -1003,7 +1003,7 @@ typedef struct ggipc_subscribe_to_component_updates_handler {
    */
   void (*on_resumed)(void *userdata);
   /**
-   * `dropped` events were discarded because callbacks did not keep up with the bounded queue.
+   * `dropped` events were lost before the next one: callbacks did not keep up with the bounded queue, or the nucleus gave up waiting for this subscriber.
    */
   void (*on_lagged)(void *userdata, uint64_t dropped);
   /**

@@ -7276,7 +7276,7 @@ pub struct ggipc_subscribe_to_iot_core_handler {
         Option<unsafe extern "C" fn(userdata: *mut c_void, reason: *const ggipc_error)>,
     /// The subscription was re-established after a reconnect.
     pub on_resumed: Option<unsafe extern "C" fn(userdata: *mut c_void)>,
-    /// `dropped` events were discarded because callbacks did not keep up with the bounded queue.
+    /// `dropped` events were lost before the next one: callbacks did not keep up with the bounded queue, or the nucleus gave up waiting for this subscriber.
     pub on_lagged: Option<unsafe extern "C" fn(userdata: *mut c_void, dropped: u64)>,
     /// The subscription ended; the last callback it makes. `reason` is NULL after a normal close, otherwise the
     /// cause (lent).
@@ -7363,7 +7363,7 @@ pub struct ggipc_subscribe_to_iot_core_connection_status_handler {
         Option<unsafe extern "C" fn(userdata: *mut c_void, reason: *const ggipc_error)>,
     /// The subscription was re-established after a reconnect.
     pub on_resumed: Option<unsafe extern "C" fn(userdata: *mut c_void)>,
-    /// `dropped` events were discarded because callbacks did not keep up with the bounded queue.
+    /// `dropped` events were lost before the next one: callbacks did not keep up with the bounded queue, or the nucleus gave up waiting for this subscriber.
     pub on_lagged: Option<unsafe extern "C" fn(userdata: *mut c_void, dropped: u64)>,
     /// The subscription ended; the last callback it makes. `reason` is NULL after a normal close, otherwise the
     /// cause (lent).
@@ -7598,7 +7598,7 @@ pub struct ggipc_subscribe_to_topic_handler {
         Option<unsafe extern "C" fn(userdata: *mut c_void, reason: *const ggipc_error)>,
     /// The subscription was re-established after a reconnect.
     pub on_resumed: Option<unsafe extern "C" fn(userdata: *mut c_void)>,
-    /// `dropped` events were discarded because callbacks did not keep up with the bounded queue.
+    /// `dropped` events were lost before the next one: callbacks did not keep up with the bounded queue, or the nucleus gave up waiting for this subscriber.
     pub on_lagged: Option<unsafe extern "C" fn(userdata: *mut c_void, dropped: u64)>,
     /// The subscription ended; the last callback it makes. `reason` is NULL after a normal close, otherwise the
     /// cause (lent).
@@ -7981,7 +7981,7 @@ pub struct ggipc_subscribe_to_configuration_update_handler {
         Option<unsafe extern "C" fn(userdata: *mut c_void, reason: *const ggipc_error)>,
     /// The subscription was re-established after a reconnect.
     pub on_resumed: Option<unsafe extern "C" fn(userdata: *mut c_void)>,
-    /// `dropped` events were discarded because callbacks did not keep up with the bounded queue.
+    /// `dropped` events were lost before the next one: callbacks did not keep up with the bounded queue, or the nucleus gave up waiting for this subscriber.
     pub on_lagged: Option<unsafe extern "C" fn(userdata: *mut c_void, dropped: u64)>,
     /// The subscription ended; the last callback it makes. `reason` is NULL after a normal close, otherwise the
     /// cause (lent).
@@ -8068,7 +8068,7 @@ pub struct ggipc_subscribe_to_validate_configuration_updates_handler {
         Option<unsafe extern "C" fn(userdata: *mut c_void, reason: *const ggipc_error)>,
     /// The subscription was re-established after a reconnect.
     pub on_resumed: Option<unsafe extern "C" fn(userdata: *mut c_void)>,
-    /// `dropped` events were discarded because callbacks did not keep up with the bounded queue.
+    /// `dropped` events were lost before the next one: callbacks did not keep up with the bounded queue, or the nucleus gave up waiting for this subscriber.
     pub on_lagged: Option<unsafe extern "C" fn(userdata: *mut c_void, dropped: u64)>,
     /// The subscription ended; the last callback it makes. `reason` is NULL after a normal close, otherwise the
     /// cause (lent).
@@ -8456,7 +8456,7 @@ pub struct ggipc_subscribe_to_component_updates_handler {
         Option<unsafe extern "C" fn(userdata: *mut c_void, reason: *const ggipc_error)>,
     /// The subscription was re-established after a reconnect.
     pub on_resumed: Option<unsafe extern "C" fn(userdata: *mut c_void)>,
-    /// `dropped` events were discarded because callbacks did not keep up with the bounded queue.
+    /// `dropped` events were lost before the next one: callbacks did not keep up with the bounded queue, or the nucleus gave up waiting for this subscriber.
     pub on_lagged: Option<unsafe extern "C" fn(userdata: *mut c_void, dropped: u64)>,
     /// The subscription ended; the last callback it makes. `reason` is NULL after a normal close, otherwise the
     /// cause (lent).

@@ -315,3 +315,50 @@ async fn rejected_connect_is_access_denied() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::AccessDenied);
 }
+
+#[tokio::test]
+async fn a_lag_count_from_the_server_becomes_a_lagged_event_before_its_message() {
+    let (_d, path, task) = fake(vec![]).await;
+    let c = client(&path).await;
+    let mut f = task.await.unwrap();
+    let c1 = c.clone();
+    let s = tokio::spawn(async move {
+        c1.subscribe_to_iot_core(SubscribeToIoTCoreRequest::new("lag", Qos::AtLeastOnce))
+            .await
+    });
+    let a = f.recv().await.unwrap();
+    f.send(&json(
+        MessageType::ApplicationMessage,
+        0,
+        a.stream_id,
+        "aws.greengrass#SubscribeToIoTCoreResponse",
+        "{}",
+    ))
+    .await;
+    let mut sub = s.await.unwrap().unwrap();
+    let body = r#"{"message":{"topicName":"lag","payload":"AA=="}}"#;
+    let mut ev = json(
+        MessageType::ApplicationMessage,
+        0,
+        a.stream_id,
+        "aws.greengrass#IoTCoreMessage",
+        body,
+    );
+    ev.other_headers.push(Header::with_static(
+        ggipc::rpc::LAGGED_HEADER,
+        HeaderValue::Int64(7),
+    ));
+    f.send(&ev).await;
+    // An event without the header: no lag event.
+    ev.other_headers.clear();
+    f.send(&ev).await;
+    assert_eq!(sub.next().await, Some(SubscriptionEvent::Lagged(7)));
+    assert!(matches!(
+        sub.next().await,
+        Some(SubscriptionEvent::Message(_))
+    ));
+    assert!(matches!(
+        sub.next().await,
+        Some(SubscriptionEvent::Message(_))
+    ));
+}

@@ -75,14 +75,39 @@ pub fn to_model(m: &Msg) -> MqttMessage {
 /// The embedded broker as the IPC server's broker: publishes go straight into its routing table, IPC
 /// subscriptions are in-process entries of it. MQTT clients of the embedded listener see both.
 pub struct EmbeddedIpcBroker {
-    pub broker: EmbeddedBroker,
+    broker: EmbeddedBroker,
+    /// IPC publishes pass one at a time, in arrival order, while they wait for slow subscribers.
+    gate: tokio::sync::Semaphore,
+}
+
+impl EmbeddedIpcBroker {
+    pub fn new(broker: EmbeddedBroker) -> Self {
+        EmbeddedIpcBroker {
+            broker,
+            gate: tokio::sync::Semaphore::new(1),
+        }
+    }
+}
+
+/// The QoS an IPC subscriber of QoS `sub` gets a message of QoS `msg` with.
+fn effective_qos(sub: u8, msg: u8) -> Qos {
+    if sub >= 1 && msg >= 1 {
+        Qos::AtLeastOnce
+    } else {
+        Qos::AtMostOnce
+    }
 }
 
 impl Broker for EmbeddedIpcBroker {
     fn publish(&self, publish: BrokerPublish) -> BoxFuture<'_, Result<(), BrokerError>> {
-        // Routing happens here, synchronously, so order is fixed before the future is even polled.
-        self.broker.publish(to_msg(publish));
-        Box::pin(async { Ok(()) })
+        let msg = to_msg(publish);
+        // Polled once on arrival: the gate's queue fixes the order; with nobody behind, routing happens then.
+        Box::pin(async move {
+            let _turn = self.gate.acquire().await;
+            self.broker.wait_ready(&msg.topic, msg.qos).await;
+            self.broker.publish(msg);
+            Ok(())
+        })
     }
 
     fn subscribe(
@@ -92,14 +117,21 @@ impl Broker for EmbeddedIpcBroker {
         sink: MessageSink,
     ) -> BoxFuture<'_, Result<SubscriptionId, BrokerError>> {
         let q = if qos == Qos::AtLeastOnce { 1 } else { 0 };
-        // Retained messages are not replayed to IPC subscribers (they would arrive before the subscribe response).
-        let (id, _retained) = self.broker.subscribe_local(
+        let flow = sink.clone();
+        let deliver = sink.clone();
+        let (id, retained) = self.broker.subscribe_local_with_flow(
             filter,
             q,
             Arc::new(move |m: &Msg| {
-                sink.deliver(&to_model(m));
+                deliver.deliver_qos(&to_model(m), effective_qos(q, m.qos));
             }),
+            Some(flow),
         );
+        // The matching retained messages, `retain: true`, as the nucleus gives them to a new subscription: the
+        // server keeps them until the subscribe response is out, then sends them first.
+        for m in &retained {
+            sink.deliver_qos(&to_model(m), effective_qos(q, m.qos));
+        }
         Box::pin(async move { Ok(SubscriptionId(id.0)) })
     }
 
@@ -110,14 +142,34 @@ impl Broker for EmbeddedIpcBroker {
 
 /// The bridge to a remote MQTT broker as the IPC server's broker.
 pub struct BridgeIpcBroker {
-    pub bridge: Bridge,
+    bridge: Bridge,
+    /// How long a QoS 1 publish waits for room in a full spool before it is refused.
+    spool_wait: std::time::Duration,
+    /// Publishes pass one at a time, in arrival order, while they wait for room in the spool.
+    gate: tokio::sync::Semaphore,
+}
+
+impl BridgeIpcBroker {
+    pub fn new(bridge: Bridge, spool_wait: std::time::Duration) -> Self {
+        BridgeIpcBroker {
+            bridge,
+            spool_wait,
+            gate: tokio::sync::Semaphore::new(1),
+        }
+    }
 }
 
 impl Broker for BridgeIpcBroker {
     fn publish(&self, publish: BrokerPublish) -> BoxFuture<'_, Result<(), BrokerError>> {
-        // Spooling happens now (fixes order); a PUBACK-mode wait runs in the future.
-        let res = self.bridge.publish(to_msg(publish));
+        let msg = to_msg(publish);
+        let deadline = tokio::time::Instant::now() + self.spool_wait;
         Box::pin(async move {
+            // Polled once on arrival: with the gate free and room in the spool, spooling happens then (order
+            // fixed); otherwise publishes wait in order. A PUBACK-mode wait runs after the gate.
+            let res = {
+                let _turn = self.gate.acquire().await;
+                self.bridge.publish_waiting(msg, deadline).await
+            };
             match res {
                 Ok(None) => Ok(()),
                 Ok(Some(wait)) => match wait.await {
@@ -138,15 +190,17 @@ impl Broker for BridgeIpcBroker {
     ) -> BoxFuture<'_, Result<SubscriptionId, BrokerError>> {
         let q = if qos == Qos::AtLeastOnce { 1 } else { 0 };
         let filter = filter.to_owned();
+        let flow = (q == 1).then(|| sink.clone());
         Box::pin(async move {
             let id = self
                 .bridge
-                .subscribe(
+                .subscribe_with_flow(
                     &filter,
                     q,
                     Arc::new(move |m: &Msg| {
-                        sink.deliver(&to_model(m));
+                        sink.deliver_qos(&to_model(m), effective_qos(q, m.qos));
                     }),
+                    flow,
                 )
                 .await
                 .map_err(|e| {

@@ -10,8 +10,6 @@ use std::time::{Duration, Instant};
 use clap::Subcommand;
 use ggipc::model::{PublishToIoTCoreRequest, Qos, SubscribeToIoTCoreRequest};
 use ggipc::{Client, SubscriptionEvent};
-use ggipc_nucleus::config::Config;
-use ggipc_nucleus::node::{Nucleus, NucleusOptions};
 
 #[derive(Subcommand, Debug)]
 pub enum BenchCommand {
@@ -88,7 +86,8 @@ const ALLOW_ALL: &str = r#"{
   "ComponentName": "NAME",
   "ComponentVersion": "1.0.0",
   "ComponentConfiguration": {"DefaultConfiguration": {"accessControl": {"aws.greengrass.ipc.mqttproxy": {
-    "NAME:mqttproxy:1": {"operations": ["aws.greengrass#PublishToIoTCore", "aws.greengrass#SubscribeToIoTCore"],
+    "NAME:mqttproxy:1": {"operations": ["aws.greengrass#PublishToIoTCore", "aws.greengrass#SubscribeToIoTCore",
+                                        "aws.greengrass#SubscribeToIoTCoreConnectionStatus"],
                          "resources": ["*"]}}}}},
   "Manifests": [{"Platform": {"os": "all"}, "Lifecycle": {}}]
 }"#;
@@ -116,7 +115,11 @@ fn start_mosquitto(dir: &Path) -> Result<(MosquittoGuard, u16), String> {
     let conf = dir.join("mosquitto.conf");
     std::fs::write(
         &conf,
-        format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
+        // The broker keeps what the bridge does not take yet (flow control) instead of dropping past its
+        // default of 1,000 queued messages per client.
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\n"
+        ),
     )
     .map_err(|e| e.to_string())?;
     let bin = [
@@ -155,6 +158,71 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
+/// A `ggipc nucleus` child process (killed when dropped).
+struct ChildNucleus {
+    child: tokio::process::Child,
+    pid: u32,
+    socket: PathBuf,
+    registration: serde_json::Value,
+}
+
+impl ChildNucleus {
+    async fn start(dir: &Path, args: &[String]) -> Result<ChildNucleus, String> {
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let mut all: Vec<String> = vec![
+            "nucleus".into(),
+            "--root".into(),
+            dir.join("root").display().to_string(),
+            "--mqtt-port".into(),
+            "0".into(),
+            "--log".into(),
+            "warn".into(),
+        ];
+        all.extend(args.iter().cloned());
+        let child = tokio::process::Command::new(exe)
+            .args(&all)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot start ggipc nucleus: {e}"))?;
+        let pid = child.id().ok_or("no pid")?;
+        let reg_path = dir.join("root/components.json");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !reg_path.exists() {
+            if Instant::now() > deadline {
+                return Err("nucleus did not start".into());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let registration: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&reg_path).map_err(|e| e.to_string())?)
+                .map_err(|e| e.to_string())?;
+        let socket = PathBuf::from(registration["socketPath"].as_str().ok_or("socketPath")?);
+        Ok(ChildNucleus {
+            child,
+            pid,
+            socket,
+            registration,
+        })
+    }
+
+    fn token(&self, component: &str) -> Result<String, String> {
+        self.registration["components"][component]["svcuid"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("no svcuid for {component}"))
+    }
+
+    async fn stop(mut self) {
+        // SAFETY: kill(2) takes plain integers and touches no memory of ours.
+        unsafe {
+            libc::kill(self.pid as i32, libc::SIGTERM);
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+    }
+}
+
 async fn e2e(
     broker: &str,
     n: usize,
@@ -174,34 +242,31 @@ async fn e2e(
         other => other.to_owned(),
     };
     let recipe = write_recipe(&dir, "bench.Component")?;
-    let mut config = Config::default();
-    config.mqtt.embedded.port = 0;
-    config.mqtt.max_in_flight_publishes = 100;
-    config.mqtt.spooler.max_size_in_bytes = 64 * 1024 * 1024;
-    let nucleus = Nucleus::start(NucleusOptions {
-        root: dir.join("root"),
-        recipes: vec![recipe],
-        config,
-        broker: Some(broker_url.clone()),
-        embedded_port: Some(0),
-    })
+    let config = dir.join("config.json");
+    std::fs::write(
+        &config,
+        serde_json::json!({"mqtt": {"maxInFlightPublishes": 100,
+                                    "spooler": {"maxSizeInBytes": 64 * 1024 * 1024}}})
+        .to_string(),
+    )
+    .map_err(|e| e.to_string())?;
+    // The nucleus runs as its own process, as on a device, so its memory is measured alone.
+    let nucleus = ChildNucleus::start(
+        &dir,
+        &[
+            "--broker".into(),
+            broker_url.clone(),
+            "--config".into(),
+            config.display().to_string(),
+            "--recipe".into(),
+            recipe.display().to_string(),
+        ],
+    )
     .await?;
-    if let Some(b) = &nucleus.bridge {
-        let mut rx = b.connection_state();
-        tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|c| *c))
-            .await
-            .map_err(|_| {
-                format!(
-                    "bridge did not connect to {broker_url}: {:?}",
-                    b.last_error()
-                )
-            })?
-            .map_err(|e| e.to_string())?;
-    }
-    let svcuid = nucleus.components[0].svcuid.clone();
+    let svcuid = nucleus.token("bench.Component")?;
     let connect = || async {
         Client::builder()
-            .socket_path(&nucleus.socket_path)
+            .socket_path(&nucleus.socket)
             .auth_token(svcuid.clone())
             .connect()
             .await
@@ -209,6 +274,29 @@ async fn e2e(
     };
     let publisher = connect().await?;
     let subscriber = connect().await?;
+    {
+        // A bridge must be connected before the run.
+        let mut status = publisher
+            .subscribe_to_iot_core_connection_status(Default::default())
+            .await
+            .map_err(|e| format!("connection status: {e}"))?;
+        let connected = tokio::time::timeout(Duration::from_secs(10), async {
+            while let Some(ev) = status.next().await {
+                if let SubscriptionEvent::Message(m) = ev {
+                    let s = m.connection_status_event.and_then(|e| e.status);
+                    if s == Some(ggipc::model::ConnectionStatus::Connected) {
+                        return true;
+                    }
+                }
+            }
+            false
+        })
+        .await;
+        if connected != Ok(true) {
+            return Err(format!("the nucleus did not connect to {broker_url}"));
+        }
+        status.close();
+    }
     let q = if qos1 {
         Qos::AtLeastOnce
     } else {
@@ -218,7 +306,6 @@ async fn e2e(
         .subscribe_to_iot_core(SubscribeToIoTCoreRequest::new("bench/e2e", q))
         .await
         .map_err(|e| format!("subscribe: {e}"))?;
-    let t0 = Instant::now();
     let mk = move |seq: u64| {
         let mut p = vec![0u8; size];
         p[..8].copy_from_slice(&seq.to_be_bytes());
@@ -247,12 +334,19 @@ async fn e2e(
 
     // Throughput: `window` publishes in flight, until the subscriber has everything (or 30 s of silence).
     let start = Instant::now();
+    let failures = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let pub_task = {
         let publisher = publisher.clone();
         let sem = Arc::new(tokio::sync::Semaphore::new(window));
+        let failures = failures.clone();
         tokio::spawn(async move {
             let mut set = tokio::task::JoinSet::new();
-            let mut failed = 0usize;
+            let failed = &failures;
+            let fail = |ok: Result<bool, _>| {
+                if !ok.unwrap_or(false) {
+                    failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            };
             for i in 0..n {
                 let permit = sem.clone().acquire_owned().await.expect("semaphore");
                 let p = publisher.clone();
@@ -263,26 +357,35 @@ async fn e2e(
                     r.is_ok()
                 });
                 while let Some(r) = set.try_join_next() {
-                    failed += usize::from(!r.unwrap_or(false));
+                    fail(r);
                 }
             }
             while let Some(r) = set.join_next().await {
-                failed += usize::from(!r.unwrap_or(false));
+                fail(r);
             }
-            failed
         })
     };
+    // Until every publish that succeeded arrived or was reported lost (or 30 s without news).
     let mut received = 0usize;
-    while received < n {
-        match tokio::time::timeout(Duration::from_secs(30), sub.next()).await {
+    let mut lagged = 0u64;
+    let mut last_news = Instant::now();
+    let failed_now = || failures.load(std::sync::atomic::Ordering::Relaxed);
+    while received + lagged as usize + failed_now() < n
+        && last_news.elapsed() < Duration::from_secs(30)
+    {
+        match tokio::time::timeout(Duration::from_millis(100), sub.next()).await {
             Ok(Some(SubscriptionEvent::Message(_))) => received += 1,
+            Ok(Some(SubscriptionEvent::Lagged(k))) => lagged += k,
             Ok(Some(_)) => {}
-            Ok(None) | Err(_) => break,
+            Ok(None) => break,
+            Err(_) => continue,
         }
+        last_news = Instant::now();
     }
     let elapsed = start.elapsed();
-    let failed = pub_task.await.map_err(|e| e.to_string())?;
-    let _ = t0;
+    pub_task.await.map_err(|e| e.to_string())?;
+    let failed = failed_now();
+    let peak = peak_rss_kib(nucleus.pid).unwrap_or(0);
     println!(
         "bench e2e: broker={broker} qos={} payload={size}B",
         if qos1 { 1 } else { 0 }
@@ -295,9 +398,13 @@ async fn e2e(
         percentile(&lat, 1.0)
     );
     println!(
-        "  throughput ({n} msgs, window {window}): {:.0} msgs/s received ({received}/{n} delivered, {failed} publishes failed) in {:.2?}",
+        "  throughput ({n} msgs, window {window}): {:.0} msgs/s received ({received}/{n} delivered, {lagged} reported lost, {failed} publishes failed) in {:.2?}",
         received as f64 / elapsed.as_secs_f64(),
         elapsed
+    );
+    println!(
+        "  nucleus RSS peak (VmHWM, whole run): {:.1} MiB",
+        peak as f64 / 1024.0
     );
     sub.close();
     publisher.close().await;
@@ -317,13 +424,22 @@ fn tempfile_dir() -> Result<PathBuf, String> {
     Ok(d)
 }
 
-fn rss_kib(pid: u32) -> Result<u64, String> {
+fn status_kib(pid: u32, field: &str) -> Result<u64, String> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .map_err(|e| format!("/proc/{pid}/status: {e}"))?;
     s.lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .ok_or_else(|| "no VmRSS".into())
+        .ok_or_else(|| format!("no {field}"))
+}
+
+fn rss_kib(pid: u32) -> Result<u64, String> {
+    status_kib(pid, "VmRSS:")
+}
+
+/// The highest resident memory the process had (VmHWM).
+fn peak_rss_kib(pid: u32) -> Result<u64, String> {
+    status_kib(pid, "VmHWM:")
 }
 
 async fn rss(components: usize) -> Result<ExitCode, String> {

@@ -371,6 +371,71 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
     })
 }
 
+/// `ggipc status --root DIR`: the counters the nucleus keeps in `<root>/status.json` (refreshed every 2 s).
+pub fn status(root: &Path) -> Result<ExitCode, String> {
+    let root = absolute(root)?;
+    let path = root.join("status.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        format!(
+            "{}: {e} (is `ggipc nucleus --root {}` running?)",
+            path.display(),
+            root.display()
+        )
+    })?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let n = |k: &str| v[k].as_u64().unwrap_or(0);
+    let pid = i32::try_from(n("pid")).unwrap_or(0);
+    // SAFETY: kill(2) with signal 0 only checks that the process exists; it takes plain integers.
+    let alive = pid > 0 && unsafe { libc::kill(pid, 0) } == 0;
+    if !alive {
+        return Err(format!(
+            "{}: nucleus pid {pid} is not running (is `ggipc nucleus --root {}` running?)",
+            path.display(),
+            root.display()
+        ));
+    }
+    println!("nucleus pid {pid}");
+    println!(
+        "  IPC: {} connections, {} subscriptions, {} publishes",
+        n("connectionsActive"),
+        n("subscriptionsActive"),
+        n("publishes")
+    );
+    println!(
+        "  events: {} delivered, {} dropped for subscribers that did not keep up ({} lag episodes)",
+        n("eventsDelivered"),
+        n("eventsDropped"),
+        n("lagEpisodes")
+    );
+    if let Some(b) = v.get("broker") {
+        println!(
+            "  broker: {}{}, spool {} bytes, {} published, {} acknowledged, {} dropped, {} received",
+            if b["connected"].as_bool() == Some(true) {
+                "connected"
+            } else {
+                "disconnected"
+            },
+            b["lastError"]
+                .as_str()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default(),
+            b["spoolBytes"],
+            b["published"],
+            b["acked"],
+            b["dropped"],
+            b["received"]
+        );
+    }
+    if let Some(e) = v.get("embedded") {
+        println!(
+            "  embedded broker: {} subscriptions, {} messages dropped for MQTT clients that did not keep up",
+            e["subscriptions"], e["dropped"]
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn env(root: &Path, component: &str) -> Result<ExitCode, String> {
     let root = absolute(root)?;
     let reg = read_registration(&root)?;

@@ -20,6 +20,10 @@
 //!   maxInFlightPublishes: 5
 //!   maxPublishRetry: 100        # -1 = unlimited
 //!   publishAckMode: spool       # spool (default, like the nucleus) | puback (QoS 1 answered after the PUBACK)
+//!   subscriberStallTimeoutMs: 2000  # ours: how long a QoS 1 publish waits for a subscriber that is behind
+//!   sessionExpirySeconds: 604800  # MQTT 5 persistent session (later connections resume it)
+//!   receiveMaximum: 100
+//!   subscribeWhileOffline: pending  # ours: pending (answer at once, subscribe on connect) | error (fast ServiceError)
 //!   spooler:
 //!     maxSizeInBytes: 2621440
 //!     keepQos0WhenOffline: false
@@ -79,6 +83,20 @@ pub struct MqttConfig {
     pub max_publish_retry: i64,
     #[serde(default = "d_ack")]
     pub publish_ack_mode: String,
+    /// Ours: how long a QoS 1 publish waits for one subscriber that is behind before that subscriber is
+    /// stalled (loses messages and is told); docs/DESIGN.md, "Flow control".
+    #[serde(default = "d_stall")]
+    pub subscriber_stall_timeout_ms: u64,
+    /// Ours: how a SubscribeToIoTCore is answered while the broker is unreachable: `pending` (accepted at once,
+    /// subscribed on connect) or `error` (a ServiceError at once, naming the cause).
+    #[serde(default = "d_offline_sub")]
+    pub subscribe_while_offline: String,
+    /// MQTT 5 session expiry asked of the broker (the nucleus' key and default: 604,800 s, IoT Core's maximum).
+    #[serde(default = "d_session_expiry")]
+    pub session_expiry_seconds: u32,
+    /// MQTT 5 Receive Maximum announced to the broker (the nucleus' key and default).
+    #[serde(default = "d_receive_maximum")]
+    pub receive_maximum: u16,
     #[serde(default)]
     pub spooler: SpoolerConfig,
     #[serde(default)]
@@ -129,6 +147,14 @@ pub mod defaults {
     pub const MAX_PUBLISH_RETRY: i64 = 100;
     /// `mqtt.publishAckMode`.
     pub const PUBLISH_ACK_MODE: &str = "spool";
+    /// `mqtt.subscriberStallTimeoutMs`.
+    pub const SUBSCRIBER_STALL_TIMEOUT_MS: u64 = 2_000;
+    /// `mqtt.sessionExpirySeconds`.
+    pub const SESSION_EXPIRY_SECONDS: u32 = 604_800;
+    /// `mqtt.receiveMaximum`.
+    pub const RECEIVE_MAXIMUM: u16 = 100;
+    /// `mqtt.subscribeWhileOffline`.
+    pub const SUBSCRIBE_WHILE_OFFLINE: &str = "pending";
     /// `mqtt.spooler.maxSizeInBytes`.
     pub const SPOOLER_MAX_SIZE_IN_BYTES: usize = 2_621_440;
     /// `mqtt.spooler.keepQos0WhenOffline`.
@@ -161,6 +187,18 @@ fn d_retry() -> i64 {
 }
 fn d_ack() -> String {
     defaults::PUBLISH_ACK_MODE.into()
+}
+fn d_session_expiry() -> u32 {
+    defaults::SESSION_EXPIRY_SECONDS
+}
+fn d_receive_maximum() -> u16 {
+    defaults::RECEIVE_MAXIMUM
+}
+fn d_offline_sub() -> String {
+    defaults::SUBSCRIBE_WHILE_OFFLINE.into()
+}
+fn d_stall() -> u64 {
+    defaults::SUBSCRIBER_STALL_TIMEOUT_MS
 }
 fn d_spool() -> usize {
     defaults::SPOOLER_MAX_SIZE_IN_BYTES
@@ -236,6 +274,12 @@ impl Config {
             return Err(format!(
                 "mqtt.version: expected mqtt5 or mqtt3, got {:?}",
                 m.version
+            ));
+        }
+        if !matches!(m.subscribe_while_offline.as_str(), "pending" | "error") {
+            return Err(format!(
+                "mqtt.subscribeWhileOffline: expected pending or error, got {:?}",
+                m.subscribe_while_offline
             ));
         }
         if !matches!(m.publish_ack_mode.as_str(), "spool" | "puback") {

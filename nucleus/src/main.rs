@@ -80,6 +80,12 @@ enum Command {
         root: PathBuf,
         component: String,
     },
+    /// Counters of a running nucleus: connections, subscriptions, events delivered and dropped, lag episodes, the
+    /// broker side.
+    Status {
+        #[arg(long)]
+        root: PathBuf,
+    },
     /// Publish to IoT Core through IPC (identity from SVCUID and the socket variable, like a component).
     Pub(cli_client::PubArgs),
     /// Subscribe to IoT Core through IPC and print messages.
@@ -135,6 +141,7 @@ fn main() -> ExitCode {
         Command::Nucleus { args, recipes } => rt.block_on(cli_run::nucleus(args, recipes)),
         Command::Run(args) => rt.block_on(cli_run::run(args)),
         Command::Env { root, component } => cli_run::env(&root, &component),
+        Command::Status { root } => cli_run::status(&root),
         Command::Pub(args) => rt.block_on(cli_client::publish(args)),
         Command::Sub(args) => rt.block_on(cli_client::subscribe(args)),
         Command::Bench(args) => rt.block_on(cli_client::bench(args)),

@@ -25,7 +25,7 @@ use serde_json::{json, Value};
 
 use crate::brokers::{BridgeIpcBroker, EmbeddedIpcBroker};
 use crate::config::{BrokerChoice, Config};
-use crate::mqtt::bridge::{AckMode, Bridge, BridgeConfig, MqttVersion, TlsFiles};
+use crate::mqtt::bridge::{AckMode, Bridge, BridgeConfig, MqttVersion, OfflineSubscribe, TlsFiles};
 use crate::mqtt::embedded::EmbeddedBroker;
 
 /// Options from the command line, applied over the config file.
@@ -68,6 +68,7 @@ pub struct Nucleus {
     listener_task: Option<tokio::task::JoinHandle<()>>,
     saver_task: Option<tokio::task::JoinHandle<()>>,
     control_task: Option<tokio::task::JoinHandle<()>>,
+    status_task: Option<tokio::task::JoinHandle<()>>,
     registration_file: PathBuf,
 }
 
@@ -112,6 +113,7 @@ impl Nucleus {
         let broker: Arc<dyn Broker> = match &choice {
             BrokerChoice::Embedded => {
                 let b = EmbeddedBroker::new(cfg.mqtt.embedded.max_packet_size);
+                b.set_stall_timeout(Duration::from_millis(cfg.mqtt.subscriber_stall_timeout_ms));
                 let port = opts.embedded_port.unwrap_or(cfg.mqtt.embedded.port);
                 let addr: SocketAddr = format!("{}:{}", cfg.mqtt.embedded.host, port)
                     .parse()
@@ -124,7 +126,7 @@ impl Nucleus {
                 embedded_addr = Some(bound);
                 listener_task = Some(task);
                 embedded = Some(b.clone());
-                Arc::new(EmbeddedIpcBroker { broker: b })
+                Arc::new(EmbeddedIpcBroker::new(b))
             }
             BrokerChoice::Memory => {
                 let m = Arc::new(MemoryBroker::new());
@@ -155,6 +157,13 @@ impl Nucleus {
                 } else {
                     AckMode::Spool
                 };
+                bc.offline_subscribe = if m.subscribe_while_offline == "error" {
+                    OfflineSubscribe::Error
+                } else {
+                    OfflineSubscribe::Pending
+                };
+                bc.session_expiry = m.session_expiry_seconds;
+                bc.receive_maximum = m.receive_maximum.max(1);
                 bc.username = m.username.clone();
                 bc.password = m.password.clone();
                 if *tls {
@@ -167,7 +176,10 @@ impl Nucleus {
                 tracing::info!(client_id = %bc.client_id, "bridging to MQTT broker {host}:{port}");
                 let b = Bridge::start(bc);
                 bridge = Some(b.clone());
-                Arc::new(BridgeIpcBroker { bridge: b })
+                Arc::new(BridgeIpcBroker::new(
+                    b,
+                    Duration::from_millis(m.subscriber_stall_timeout_ms),
+                ))
             }
         };
 
@@ -176,6 +188,7 @@ impl Nucleus {
             max_payload_bytes: cfg.mqtt.max_message_size_in_bytes,
             mqtt5: cfg.mqtt.version != "mqtt3",
             configuration_numbers_as_doubles: cfg.configuration_numbers_as_doubles,
+            subscriber_stall_timeout: Duration::from_millis(cfg.mqtt.subscriber_stall_timeout_ms),
             ..ServerConfig::default()
         };
         let server = Server::new(server_config, broker);
@@ -249,6 +262,12 @@ impl Nucleus {
             &serde_json::to_vec_pretty(&reg).expect("json"),
         )?;
         release_free_memory();
+        let status_task = Some(spawn_status(
+            root.join("status.json"),
+            server.clone(),
+            bridge.clone(),
+            embedded.clone(),
+        ));
 
         Ok(Nucleus {
             root,
@@ -265,6 +284,7 @@ impl Nucleus {
             listener_task,
             saver_task: Some(saver_task),
             control_task: Some(control_task),
+            status_task,
             registration_file,
         })
     }
@@ -335,8 +355,63 @@ impl Nucleus {
                 tracing::error!("{e}");
             }
         }
+        if let Some(t) = self.status_task.take() {
+            t.abort();
+        }
         let _ = std::fs::remove_file(&self.registration_file);
+        let _ = std::fs::remove_file(self.root.join("status.json"));
     }
+}
+
+/// Keeps `status_file` (mode 0600) up to date with the nucleus' counters, every 2 s when they changed; `ggipc
+/// status` prints it.
+fn spawn_status(
+    status_file: PathBuf,
+    server: Server,
+    bridge: Option<Bridge>,
+    embedded: Option<EmbeddedBroker>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut last = String::new();
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            tick.tick().await;
+            let s = server.stats();
+            let mut v = json!({
+                "pid": std::process::id(),
+                "connectionsActive": s.connections_active,
+                "subscriptionsActive": s.subscriptions_active,
+                "publishes": s.publishes,
+                "eventsDelivered": s.events_delivered,
+                "eventsDropped": s.events_dropped,
+                "lagEpisodes": s.lag_episodes,
+            });
+            if let Some(b) = &bridge {
+                use std::sync::atomic::Ordering::Relaxed;
+                let st = b.stats();
+                v["broker"] = json!({
+                    "connected": b.is_connected(),
+                    "lastError": b.last_error(),
+                    "spoolBytes": b.spool_bytes(),
+                    "published": st.published.load(Relaxed),
+                    "acked": st.acked.load(Relaxed),
+                    "dropped": st.dropped.load(Relaxed),
+                    "received": st.received.load(Relaxed),
+                });
+            }
+            if let Some(e) = &embedded {
+                v["embedded"] =
+                    json!({"dropped": e.dropped(), "subscriptions": e.subscription_count()});
+            }
+            let text = serde_json::to_string_pretty(&v).unwrap_or_default();
+            if text != last {
+                if let Err(e) = write_private(&status_file, text.as_bytes()) {
+                    tracing::debug!("status file: {e}");
+                }
+                last = text;
+            }
+        }
+    })
 }
 
 impl Drop for Nucleus {
@@ -345,6 +420,9 @@ impl Drop for Nucleus {
             t.abort();
         }
         if let Some(t) = self.control_task.take() {
+            t.abort();
+        }
+        if let Some(t) = self.status_task.take() {
             t.abort();
         }
         if self.shutdown.is_some() {

@@ -448,3 +448,57 @@ async fn next_event(sub: &mut ggipc::Subscription) -> Option<SubscriptionEvent> 
         .await
         .expect("no event within 10 s")
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_prints_the_counters_of_a_running_nucleus() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = write_recipe(dir.path(), "st.Component", ALL, &["*"], None);
+    let root = dir.path().join("root");
+    let n = NucleusProc::start(&root, &[recipe], &[]);
+    let client = n.client("st.Component").await;
+    let _sub = client
+        .subscribe_to_iot_core(SubscribeToIoTCoreRequest::new("st/t", Qos::AtLeastOnce))
+        .await
+        .unwrap();
+    client
+        .publish_to_iot_core(PublishToIoTCoreRequest::new(
+            "st/t",
+            Qos::AtLeastOnce,
+            b"1".to_vec(),
+        ))
+        .await
+        .unwrap();
+    // The file is refreshed every 2 s: wait for the publish to show.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let out = std::process::Command::new(common::ggipc_bin())
+            .args(["status", "--root", root.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() && text.contains("1 publishes") {
+            break text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "status never showed the publish: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        text.contains("IPC: 1 connections, 1 subscriptions, 1 publishes"),
+        "{text}"
+    );
+    assert!(text.contains("events: 1 delivered, 0 dropped"), "{text}");
+    assert!(text.contains("(0 lag episodes)"), "{text}");
+    assert!(text.contains("embedded broker: 1 subscriptions"), "{text}");
+    client.close().await;
+    drop(n);
+    // No nucleus: a clear error.
+    let out = std::process::Command::new(common::ggipc_bin())
+        .args(["status", "--root", root.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is `ggipc nucleus --root"));
+}

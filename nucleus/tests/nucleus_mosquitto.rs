@@ -346,3 +346,247 @@ async fn refused_subscription_reports_reason_code() {
     );
     client.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_while_the_broker_is_down_is_answered_at_once() {
+    let Some(bin) = common::mosquitto_or_skip("offline subscribe") else {
+        return;
+    };
+    let mut m = Mosquitto::start(&bin);
+    m.stop();
+    let url = format!("mqtt://127.0.0.1:{}", m.port);
+    let dir = tempfile::tempdir().unwrap();
+    let ops = [
+        "PublishToIoTCore",
+        "SubscribeToIoTCore",
+        "SubscribeToIoTCoreConnectionStatus",
+    ];
+    let recipe = write_recipe(dir.path(), "o.Component", &ops, &["*"], None);
+
+    // `error`: a ServiceError at once, naming the cause.
+    let cfg = dir.path().join("error.yaml");
+    std::fs::write(&cfg, "mqtt:\n  subscribeWhileOffline: error\n").unwrap();
+    let n = NucleusProc::start(
+        &dir.path().join("root-e"),
+        std::slice::from_ref(&recipe),
+        &["--broker", &url, "--config", cfg.to_str().unwrap()],
+    );
+    let client = n.client("o.Component").await;
+    let started = std::time::Instant::now();
+    let err = client
+        .subscribe_to_iot_core(SubscribeToIoTCoreRequest::new("o/t", Qos::AtLeastOnce))
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(err.kind(), ErrorKind::ServiceError);
+    assert!(
+        err.message().starts_with(
+            "Subscribe to topic o/t failed with error the MQTT broker is unreachable ("
+        ),
+        "{err}"
+    );
+    client.close().await;
+    drop(n);
+
+    // `pending` (the default): accepted at once, live once the broker is there.
+    let n = NucleusProc::start(&dir.path().join("root-p"), &[recipe], &["--broker", &url]);
+    let client = n.client("o.Component").await;
+    let started = std::time::Instant::now();
+    let mut sub = client
+        .subscribe_to_iot_core(SubscribeToIoTCoreRequest::new("o/t", Qos::AtLeastOnce))
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    m.restart();
+    let mut status = client
+        .subscribe_to_iot_core_connection_status(Default::default())
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            if let Some(SubscriptionEvent::Message(e)) = status.next().await {
+                if e.connection_status_event.and_then(|e| e.status)
+                    == Some(ggipc::model::ConnectionStatus::Connected)
+                {
+                    return;
+                }
+            }
+        }
+    })
+    .await
+    .expect("connected");
+    // The broker subscription is made right after connecting, but may be in place after a first publish: publish
+    // until one comes back through the subscription.
+    let got = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            client
+                .publish_to_iot_core(PublishToIoTCoreRequest::new(
+                    "o/t",
+                    Qos::AtLeastOnce,
+                    b"up".to_vec(),
+                ))
+                .await
+                .unwrap();
+            if let Ok(Some(SubscriptionEvent::Message(m))) =
+                tokio::time::timeout(Duration::from_millis(500), sub.next()).await
+            {
+                return m.message.unwrap();
+            }
+        }
+    })
+    .await
+    .expect("a message through the subscription made while offline");
+    assert_eq!(got.payload.as_deref(), Some(&b"up"[..]));
+    client.close().await;
+}
+
+/// A TCP relay to a broker that can cut the device off (drop its connections, refuse new ones) and let it back.
+struct Relay {
+    port: u16,
+    up: tokio::sync::watch::Sender<bool>,
+}
+
+impl Relay {
+    async fn start(target: u16) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (up, rx) = tokio::sync::watch::channel(true);
+        tokio::spawn(async move {
+            loop {
+                let Ok((client, _)) = listener.accept().await else {
+                    return;
+                };
+                if !*rx.borrow() {
+                    continue; // dropped: the device is offline
+                }
+                let mut down = rx.clone();
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await
+                    else {
+                        return;
+                    };
+                    let (mut cr, mut cw) = client.into_split();
+                    let (mut sr, mut sw) = server.into_split();
+                    tokio::select! {
+                        _ = tokio::io::copy(&mut cr, &mut sw) => {}
+                        _ = tokio::io::copy(&mut sr, &mut cw) => {}
+                        _ = down.wait_for(|u| !*u) => {}
+                    }
+                });
+            }
+        });
+        Relay { port, up }
+    }
+
+    fn set_up(&self, up: bool) {
+        self.up.send_replace(up);
+    }
+}
+
+async fn wait_status(
+    status: &mut ggipc::Subscription<ggipc::model::IoTCoreConnectionStatusEvent>,
+    want: ggipc::model::ConnectionStatus,
+) {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match status.next().await {
+                Some(SubscriptionEvent::Message(e)) => {
+                    if e.connection_status_event.and_then(|e| e.status) == Some(want) {
+                        return;
+                    }
+                }
+                Some(_) => {}
+                None => panic!("status stream ended"),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no {want:?} status"));
+}
+
+/// The device is offline while 1,000 QoS 1 messages are published to it; its persistent session keeps them and
+/// they all reach the IPC subscriber after it reconnects.
+async fn offline_messages_arrive_after_reconnect(config: &str) {
+    let Some(bin) = common::mosquitto_or_skip("persistent session") else {
+        return;
+    };
+    let m = Mosquitto::start(&bin);
+    let relay = Relay::start(m.port).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ops = [
+        "PublishToIoTCore",
+        "SubscribeToIoTCore",
+        "SubscribeToIoTCoreConnectionStatus",
+    ];
+    let recipe = write_recipe(dir.path(), "s.Component", &ops, &["*"], None);
+    let cfg = dir.path().join("config.yaml");
+    std::fs::write(&cfg, config).unwrap();
+    let url = format!("mqtt://127.0.0.1:{}", relay.port);
+    let n = NucleusProc::start(
+        &dir.path().join("root"),
+        &[recipe],
+        &["--broker", &url, "--config", cfg.to_str().unwrap()],
+    );
+    let client = n.client("s.Component").await;
+    let mut status = client
+        .subscribe_to_iot_core_connection_status(Default::default())
+        .await
+        .unwrap();
+    wait_status(&mut status, ggipc::model::ConnectionStatus::Connected).await;
+    let mut sub = client
+        .subscribe_to_iot_core(SubscribeToIoTCoreRequest::new("s/t", Qos::AtLeastOnce))
+        .await
+        .unwrap();
+    relay.set_up(false);
+    wait_status(&mut status, ggipc::model::ConnectionStatus::Disconnected).await;
+
+    // 1,000 QoS 1 messages to the device while it is offline, each acknowledged by the broker.
+    let count = 1000u32;
+    let opts = v5::MqttOptions::new("s-publisher", "127.0.0.1", m.port);
+    let (publisher, mut el) = v5::AsyncClient::new(opts, 100);
+    let acks = tokio::spawn(async move {
+        let mut acked = 0;
+        while acked < count {
+            if let v5::Event::Incoming(v5::Incoming::PubAck(_)) = el.poll().await.unwrap() {
+                acked += 1;
+            }
+        }
+    });
+    for i in 0..count {
+        publisher
+            .publish(
+                "s/t",
+                v5::mqttbytes::QoS::AtLeastOnce,
+                false,
+                i.to_be_bytes().to_vec(),
+            )
+            .await
+            .unwrap();
+    }
+    tokio::time::timeout(Duration::from_secs(30), acks)
+        .await
+        .expect("the broker acknowledged every publish")
+        .unwrap();
+
+    relay.set_up(true);
+    let mut seen = BTreeSet::new();
+    while seen.len() < count as usize {
+        let m = next_message(&mut sub, Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|| panic!("only {} of {count} arrived", seen.len()));
+        let p = m.payload.unwrap();
+        seen.insert(u32::from_be_bytes(p[..4].try_into().unwrap()));
+    }
+    assert_eq!(seen, (0..count).collect::<BTreeSet<_>>());
+    client.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt5_persistent_session_keeps_offline_messages() {
+    offline_messages_arrive_after_reconnect("mqtt:\n  version: mqtt5\n").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt3_persistent_session_keeps_offline_messages() {
+    offline_messages_arrive_after_reconnect("mqtt:\n  version: mqtt3\n").await;
+}

@@ -135,6 +135,11 @@ class SubscribeToIoTCoreStreamHandler {
     virtual void OnStreamInterrupted(RpcError reason) { (void)reason; }
     /** The subscription was re-established after a reconnect (ggipc extension). */
     virtual void OnStreamResumed() {}
+    /**
+     * `dropped` messages were lost before the next one: the handler did not keep up with the bounded queue, or
+     * the nucleus gave up waiting for this subscriber (ggipc extension).
+     */
+    virtual void OnStreamLagged(uint64_t dropped) { (void)dropped; }
 };
 
 namespace detail {
@@ -190,6 +195,14 @@ struct StreamBridgeBase {
         if (auto *self = Of(userdata)) {
             try {
                 self->handler->OnStreamResumed();
+            } catch (...) {
+            }
+        }
+    }
+    static void OnLagged(void *userdata, uint64_t dropped) noexcept {
+        if (auto *self = Of(userdata)) {
+            try {
+                self->handler->OnStreamLagged(dropped);
             } catch (...) {
             }
         }
@@ -336,6 +349,14 @@ struct StreamBridge {
         if (auto *self = Of(userdata)) {
             try {
                 self->handler->OnStreamResumed();
+            } catch (...) {
+            }
+        }
+    }
+    static void OnLagged(void *userdata, uint64_t dropped) noexcept {
+        if (auto *self = Of(userdata)) {
+            try {
+                self->handler->OnStreamLagged(dropped);
             } catch (...) {
             }
         }
@@ -531,7 +552,7 @@ class SubscribeToIoTCoreOperation {
         Stop();
         static const ggipc_subscription_handler callbacks = {
             &detail::StreamBridge::OnMessage, &detail::StreamBridge::OnError,  &detail::StreamBridge::OnInterrupted,
-            &detail::StreamBridge::OnResumed, nullptr,                         &detail::StreamBridge::OnClosed,
+            &detail::StreamBridge::OnResumed, &detail::StreamBridge::OnLagged, &detail::StreamBridge::OnClosed,
         };
         auto *bridge = new (std::nothrow) detail::StreamBridge{m_handler, m_keepAlive};
         if (bridge == nullptr) {

@@ -56,6 +56,11 @@ class SubscribeToIoTCoreConnectionStatusStreamHandler {
     virtual void OnStreamInterrupted(RpcError reason) { (void)reason; }
     /** The subscription was re-established after a reconnect (ggipc extension). */
     virtual void OnStreamResumed() {}
+    /**
+     * `dropped` events were lost before the next one: the handler did not keep up with the bounded queue, or
+     * the nucleus gave up waiting for this subscriber (ggipc extension).
+     */
+    virtual void OnStreamLagged(uint64_t dropped) { (void)dropped; }
 };
 
 namespace detail {
@@ -94,7 +99,7 @@ struct SubscribeToIoTCoreConnectionStatusBridge : StreamBridgeBase<SubscribeToIo
         }
     }
     static const ggipc_subscribe_to_iot_core_connection_status_handler *Callbacks() noexcept {
-        static const ggipc_subscribe_to_iot_core_connection_status_handler callbacks = {&OnEvent, &OnError, &OnInterrupted, &OnResumed, nullptr, &OnClosed};
+        static const ggipc_subscribe_to_iot_core_connection_status_handler callbacks = {&OnEvent, &OnError, &OnInterrupted, &OnResumed, &OnLagged, &OnClosed};
         return &callbacks;
     }
 };
@@ -364,6 +369,11 @@ class SubscribeToTopicStreamHandler {
     virtual void OnStreamInterrupted(RpcError reason) { (void)reason; }
     /** The subscription was re-established after a reconnect (ggipc extension). */
     virtual void OnStreamResumed() {}
+    /**
+     * `dropped` events were lost before the next one: the handler did not keep up with the bounded queue, or
+     * the nucleus gave up waiting for this subscriber (ggipc extension).
+     */
+    virtual void OnStreamLagged(uint64_t dropped) { (void)dropped; }
 };
 
 namespace detail {
@@ -405,7 +415,7 @@ struct SubscribeToTopicBridge : StreamBridgeBase<SubscribeToTopicBridge, Subscri
         }
     }
     static const ggipc_subscribe_to_topic_handler *Callbacks() noexcept {
-        static const ggipc_subscribe_to_topic_handler callbacks = {&OnEvent, &OnError, &OnInterrupted, &OnResumed, nullptr, &OnClosed};
+        static const ggipc_subscribe_to_topic_handler callbacks = {&OnEvent, &OnError, &OnInterrupted, &OnResumed, &OnLagged, &OnClosed};
         return &callbacks;
     }
 };
@@ -783,6 +793,11 @@ class SubscribeToConfigurationUpdateStreamHandler {
     virtual void OnStreamInterrupted(RpcError reason) { (void)reason; }
     /** The subscription was re-established after a reconnect (ggipc extension). */
     virtual void OnStreamResumed() {}
+    /**
+     * `dropped` events were lost before the next one: the handler did not keep up with the bounded queue, or
+     * the nucleus gave up waiting for this subscriber (ggipc extension).
+     */
+    virtual void OnStreamLagged(uint64_t dropped) { (void)dropped; }
 };
 
 namespace detail {
@@ -821,7 +836,7 @@ struct SubscribeToConfigurationUpdateBridge : StreamBridgeBase<SubscribeToConfig
         }
     }
     static const ggipc_subscribe_to_configuration_update_handler *Callbacks() noexcept {
-        static const ggipc_subscribe_to_configuration_update_handler callbacks = {&OnEvent, &OnError, &OnInterrupted, &OnResumed, nullptr, &OnClosed};
+        static const ggipc_subscribe_to_configuration_update_handler callbacks = {&OnEvent, &OnError, &OnInterrupted, &OnResumed, &OnLagged, &OnClosed};
         return &callbacks;
     }
 };
@@ -971,6 +986,11 @@ class SubscribeToValidateConfigurationUpdatesStreamHandler {
     virtual void OnStreamInterrupted(RpcError reason) { (void)reason; }
     /** The subscription was re-established after a reconnect (ggipc extension). */
     virtual void OnStreamResumed() {}
+    /**
+     * `dropped` events were lost before the next one: the handler did not keep up with the bounded queue, or
+     * the nucleus gave up waiting for this subscriber (ggipc extension).
+     */
+    virtual void OnStreamLagged(uint64_t dropped) { (void)dropped; }
 };
 
 namespace detail {
@@ -1006,7 +1026,7 @@ struct SubscribeToValidateConfigurationUpdatesBridge : StreamBridgeBase<Subscrib
         }
     }
     static const ggipc_subscribe_to_validate_configuration_updates_handler *Callbacks() noexcept {
-        static const ggipc_subscribe_to_validate_configuration_updates_handler callbacks = {&OnEvent, &OnError, &OnInterrupted, &OnResumed, nullptr, &OnClosed};
+        static const ggipc_subscribe_to_validate_configuration_updates_handler callbacks = {&OnEvent, &OnError, &OnInterrupted, &OnResumed, &OnLagged, &OnClosed};
         return &callbacks;
     }
 };
@@ -1384,6 +1404,11 @@ class SubscribeToComponentUpdatesStreamHandler {
     virtual void OnStreamInterrupted(RpcError reason) { (void)reason; }
     /** The subscription was re-established after a reconnect (ggipc extension). */
     virtual void OnStreamResumed() {}
+    /**
+     * `dropped` events were lost before the next one: the handler did not keep up with the bounded queue, or
+     * the nucleus gave up waiting for this subscriber (ggipc extension).
+     */
+    virtual void OnStreamLagged(uint64_t dropped) { (void)dropped; }
 };
 
 namespace detail {
@@ -1422,7 +1447,7 @@ struct SubscribeToComponentUpdatesBridge : StreamBridgeBase<SubscribeToComponent
         }
     }
     static const ggipc_subscribe_to_component_updates_handler *Callbacks() noexcept {
-        static const ggipc_subscribe_to_component_updates_handler callbacks = {&OnEvent, &OnError, &OnInterrupted, &OnResumed, nullptr, &OnClosed};
+        static const ggipc_subscribe_to_component_updates_handler callbacks = {&OnEvent, &OnError, &OnInterrupted, &OnResumed, &OnLagged, &OnClosed};
         return &callbacks;
     }
 };

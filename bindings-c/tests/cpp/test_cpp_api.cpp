@@ -516,3 +516,60 @@ TEST(CppConnect, NegativeTimeoutIsRefused) {
 }
 
 } // namespace
+
+/** Blocks in its first message until released, counts messages and lost messages. */
+class SlowRecorder : public SubscribeToIoTCoreStreamHandler {
+  public:
+    Events messages;
+    Events lagEvents;
+    std::atomic<uint64_t> lagged{0};
+    void Release() {
+        std::lock_guard<std::mutex> lock(m_mu);
+        m_released = true;
+        m_cv.notify_all();
+    }
+    void OnStreamEvent(IoTCoreMessage *) override {
+        {
+            std::unique_lock<std::mutex> lock(m_mu);
+            m_cv.wait_for(lock, kWait, [&] { return m_released; });
+        }
+        messages.Add();
+    }
+    void OnStreamLagged(uint64_t dropped) override {
+        lagged += dropped;
+        lagEvents.Add();
+    }
+
+  private:
+    std::mutex m_mu;
+    std::condition_variable m_cv;
+    bool m_released = false;
+};
+
+TEST_F(CppApi, LostMessagesReachOnStreamLaggedWithTheirCount) {
+    SlowRecorder handler;
+    SubscribeToIoTCoreResult subscribed;
+    auto operation = Subscribe(client, handler, "test/cpp/lag", &subscribed);
+    ASSERT_TRUE(subscribed);
+    // The handler holds the first message while more arrive than the subscription queues (10,000).
+    const uint64_t n = 10100;
+    for (uint64_t i = 0; i < n; i++) {
+        PublishToIoTCoreRequest request;
+        request.SetTopicName("test/cpp/lag");
+        request.SetPayload({static_cast<uint8_t>(i)});
+        request.SetQos(QOS_AT_MOST_ONCE);
+        auto publish = client.NewPublishToIoTCore();
+        publish.Activate(request).wait();
+        ASSERT_TRUE(publish.GetResult().get());
+    }
+    handler.Release();
+    ASSERT_TRUE(handler.lagEvents.WaitFor(1));
+    // Every message is either delivered or counted as lost.
+    auto deadline = std::chrono::steady_clock::now() + kWait;
+    while (handler.messages.Count() + handler.lagged.load() < n && std::chrono::steady_clock::now() < deadline) {
+        handler.messages.WaitFor(handler.messages.Count() + 1);
+    }
+    EXPECT_GT(handler.lagged.load(), 0u);
+    EXPECT_EQ(handler.messages.Count() + handler.lagged.load(), n);
+    operation.Close().wait();
+}

@@ -10,7 +10,7 @@
 
 use super::subscription::{SubShared, SubscriptionEvent};
 use super::{Inner, LifecycleEvent};
-use crate::codec::{self, ByteStr, Limits};
+use crate::codec::{self, ByteStr, HeaderValue, Limits};
 use crate::model::{error_from_body, Operation};
 use crate::rpc::{self, flags, Frame, FrameWriter, MessageType, SendError, WriterClosed};
 use crate::{Error, ErrorKind, Result};
@@ -572,6 +572,12 @@ impl Connection {
                         ))
                     }
                 } else if frame.service_model_type.as_deref() == sub.op.event {
+                    // The server dropped events of this stream before this one: say how many, first.
+                    if let Some(HeaderValue::Int64(n)) = frame.header(rpc::LAGGED_HEADER) {
+                        if *n > 0 {
+                            sub.queue.push(SubscriptionEvent::Lagged(n.unsigned_abs()));
+                        }
+                    }
                     // Decoded with the operation's event shape by whoever takes it from the queue.
                     SubscriptionEvent::Message(frame.payload.clone())
                 } else {

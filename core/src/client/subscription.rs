@@ -44,8 +44,10 @@ pub enum SubscriptionEvent<T = IoTCoreMessage> {
     Message(T),
     /// The server reported an error on the stream without closing it.
     Error(Error),
-    /// `n` messages were dropped here because the consumer did not keep up (the queue is bounded, see
-    /// [`ClientBuilder::subscription_queue`](crate::ClientBuilder::subscription_queue)).
+    /// `n` messages were lost because the consumer did not keep up: dropped here (the queue is bounded, see
+    /// [`ClientBuilder::subscription_queue`](crate::ClientBuilder::subscription_queue)), or by a ggipc server
+    /// that gave up waiting for this subscriber (it says so with the next message, in the
+    /// [`LAGGED_HEADER`](crate::rpc::LAGGED_HEADER)).
     Lagged(u64),
     /// The connection was lost; with reconnect enabled the subscription will be re-established. Messages
     /// published meanwhile are not delivered.

@@ -3,7 +3,7 @@
 
 mod writer;
 
-pub use writer::{FrameWriter, SendError, WriterClosed};
+pub use writer::{FrameWriter, SendError, WriterClosed, HIGH_WATER};
 
 use crate::codec::{self, ByteStr, FrameError, Header, HeaderValue, Message};
 use bytes::{Bytes, BytesMut};
@@ -61,6 +61,11 @@ pub mod names {
 /// Header (bool) a ggipc server adds to the stream terminates it sends when shutting down, so clients that
 /// reconnect treat the streams as interrupted rather than closed. Other clients ignore unknown headers.
 pub const SHUTDOWN_HEADER: &str = "ggipc-shutdown";
+
+/// Header (int64) a ggipc server adds to a stream event when events of that stream were dropped before it
+/// (a subscriber that did not keep up): how many. ggipc clients surface it as their lag event
+/// (`SubscriptionEvent::Lagged`) before the event that carries it; other clients ignore unknown headers.
+pub const LAGGED_HEADER: &str = "ggipc-lagged";
 
 /// The only protocol version the official peers speak.
 pub const PROTOCOL_VERSION: &str = "0.1.0";

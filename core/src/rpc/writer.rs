@@ -319,8 +319,15 @@ impl FrameWriter {
                     self.drained.notify_waiters();
                     return true;
                 }
+                let before = st.buf.len();
                 match st.buf.write_to(&self.stream) {
-                    Ok(_) => continue,
+                    Ok(_) => {
+                        if before > self.high_water && st.buf.len() <= self.high_water {
+                            // Below the mark again: senders waiting for capacity may go on.
+                            self.drained.notify_waiters();
+                        }
+                        continue;
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => {

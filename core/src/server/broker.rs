@@ -60,20 +60,79 @@ pub enum Delivery {
     Closed,
 }
 
+type DeliverFn = dyn Fn(&MqttMessage, Qos) -> Delivery + Send + Sync;
+
 /// Where a broker delivers the messages of one subscription. Cheap to clone; `deliver` never blocks.
+///
+/// Flow control: a broker that must not lose a QoS 1 message awaits [`ready`](MessageSink::ready) on every
+/// sink the message goes to before delivering it, and holds back its source meanwhile (the publisher's
+/// publish, the TCP connection it reads, the PUBACK it owes). `ready` waits at most the server's
+/// `subscriber_stall_timeout`; past it the subscriber is stalled and drops (and counts) what it is offered until
+/// it has drained, so a broker can always go on after `ready`. Sinks made with [`MessageSink::new`] are always
+/// ready.
 #[derive(Clone)]
 pub struct MessageSink {
-    f: Arc<dyn Fn(&MqttMessage) -> Delivery + Send + Sync>,
+    f: Arc<DeliverFn>,
+    flow: Option<Arc<super::sink::EventSink>>,
 }
 
 impl MessageSink {
+    /// A sink that treats every message alike.
     pub fn new(f: impl Fn(&MqttMessage) -> Delivery + Send + Sync + 'static) -> Self {
-        MessageSink { f: Arc::new(f) }
+        MessageSink {
+            f: Arc::new(move |m, _| f(m)),
+            flow: None,
+        }
     }
 
-    /// Hands one message to the subscriber.
+    /// A sink that gets each message's QoS (the lower of the publish's and the subscription's).
+    pub fn with_qos(f: impl Fn(&MqttMessage, Qos) -> Delivery + Send + Sync + 'static) -> Self {
+        MessageSink {
+            f: Arc::new(f),
+            flow: None,
+        }
+    }
+
+    pub(crate) fn with_flow(mut self, flow: Arc<super::sink::EventSink>) -> Self {
+        self.flow = Some(flow);
+        self
+    }
+
+    /// Hands one message to the subscriber, as QoS 1.
     pub fn deliver(&self, msg: &MqttMessage) -> Delivery {
-        (self.f)(msg)
+        (self.f)(msg, Qos::AtLeastOnce)
+    }
+
+    /// Hands one message to the subscriber with its QoS: a QoS 0 message is dropped first when the subscriber
+    /// is behind.
+    pub fn deliver_qos(&self, msg: &MqttMessage, qos: Qos) -> Delivery {
+        (self.f)(msg, qos)
+    }
+
+    /// True when a QoS 1 message delivered now stays within the subscriber's bounds (no need to wait).
+    pub fn has_capacity(&self) -> bool {
+        self.flow.as_ref().is_none_or(|f| f.has_capacity())
+    }
+
+    /// Waits until the subscriber can take a QoS 1 message within its bounds, at most the server's
+    /// `subscriber_stall_timeout` (see the type's docs).
+    pub async fn ready(&self) {
+        if let Some(f) = &self.flow {
+            f.ready().await;
+        }
+    }
+}
+
+/// Waits until every one of `sinks` can take a QoS 1 message (see [`MessageSink::ready`]), at most the server's
+/// `subscriber_stall_timeout` for all of them together: those still behind then are stalled.
+pub async fn ready_all(sinks: impl IntoIterator<Item = MessageSink>) {
+    let mut deadline = None;
+    for s in sinks {
+        if let Some(f) = &s.flow {
+            let d =
+                *deadline.get_or_insert_with(|| tokio::time::Instant::now() + f.stall_timeout());
+            f.ready_until(d).await;
+        }
     }
 }
 

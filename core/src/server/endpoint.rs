@@ -78,6 +78,8 @@ struct Conn {
     component: Option<Arc<str>>,
     last_stream_id: i32,
     streams: HashMap<i32, Stream>,
+    /// Streams in `Stream::Pending` (requests held unanswered; see `ServerConfig::max_pending_requests`).
+    pending: usize,
     done_tx: mpsc::Sender<Completion>,
 }
 
@@ -112,6 +114,7 @@ pub(super) async fn serve_connection(shared: Arc<Shared>, stream: UnixStream) {
         component: None,
         last_stream_id: 0,
         streams: HashMap::new(),
+        pending: 0,
         done_tx,
     };
     let end = conn.run(&mut done_rx).await;
@@ -156,8 +159,10 @@ impl Conn {
             }
             self.writer.uncork();
             let congested = self.writer.is_congested();
+            // Too many requests held unanswered: read on once one is answered (a completion arrives).
+            let held = self.pending >= self.shared.config.max_pending_requests.max(1);
             tokio::select! {
-                r = self.stream.readable(), if !congested => {
+                r = self.stream.readable(), if !congested && !held => {
                     let mut ready = match r {
                         Ok(g) => g,
                         Err(e) => return End::Io(e),
@@ -332,6 +337,7 @@ impl Conn {
                 self.shared.clone(),
                 self.writer.clone(),
                 sid,
+                component.clone(),
                 shape,
             ))
         });
@@ -349,6 +355,7 @@ impl Conn {
                     Poll::Ready(result) => self.answer(sid, op, result),
                     Poll::Pending => {
                         self.streams.insert(sid, Stream::Pending);
+                        self.pending += 1;
                         let tx = self.done_tx.clone();
                         tokio::spawn(async move {
                             let result = fut.await;
@@ -443,6 +450,7 @@ impl Conn {
                 result,
             } => {
                 if let Some(Stream::Pending) = self.streams.remove(&stream_id) {
+                    self.pending -= 1;
                     self.answer(stream_id, op, result);
                 }
             }
@@ -489,7 +497,8 @@ impl Conn {
             }
             // Undone when the service's answer arrives (its guard is dropped then).
             Some(Stream::Opening(sink)) => sink.close(),
-            Some(Stream::Pending) | None => {}
+            Some(Stream::Pending) => self.pending -= 1,
+            None => {}
         }
     }
 

@@ -34,11 +34,14 @@ struct Record {
 pub struct MemoryBroker {
     subs: RwLock<Vec<(SubscriptionId, String, MessageSink)>>,
     next_id: AtomicU64,
-    retained: Mutex<HashMap<String, MqttMessage>>,
+    /// Retained messages per topic, with when they arrived (an MQTT 5 expiry interval counts down from then).
+    retained: Mutex<HashMap<String, (MqttMessage, std::time::Instant)>>,
     recorded: Mutex<Record>,
     tap: broadcast::Sender<BrokerPublish>,
     dropped: AtomicU64,
     connected: tokio::sync::watch::Sender<bool>,
+    /// Publishes pass one at a time, in the order they were made, while they wait for slow subscribers.
+    gate: tokio::sync::Semaphore,
 }
 
 impl Default for MemoryBroker {
@@ -51,6 +54,7 @@ impl Default for MemoryBroker {
             tap: broadcast::channel(4096).0,
             dropped: AtomicU64::new(0),
             connected: tokio::sync::watch::channel(true).0,
+            gate: tokio::sync::Semaphore::new(1),
         }
     }
 }
@@ -65,7 +69,27 @@ impl MemoryBroker {
         if msg.retain == Some(true) {
             self.retain(&msg);
         }
-        self.fan_out(&msg)
+        self.fan_out(&msg, Qos::AtLeastOnce)
+    }
+
+    /// [`inject`](Self::inject) with flow control: waits (each subscriber at most the server's
+    /// `subscriber_stall_timeout`) until every matching QoS 1 subscriber can take the message, as a broker
+    /// holds back a publisher whose subscribers are behind.
+    pub async fn inject_when_ready(&self, msg: MqttMessage) -> usize {
+        let _turn = self.gate.acquire().await;
+        super::broker::ready_all(self.matching(msg.topic())).await;
+        self.inject(msg)
+    }
+
+    /// The sinks of the subscriptions matching `topic`.
+    fn matching(&self, topic: &str) -> Vec<MessageSink> {
+        self.subs
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|(_, f, s)| !s.has_capacity() && filter_matches(f, topic))
+            .map(|(_, _, s)| s.clone())
+            .collect()
     }
 
     fn retain(&self, msg: &MqttMessage) {
@@ -73,18 +97,33 @@ impl MemoryBroker {
         if msg.payload_bytes().is_empty() {
             r.remove(msg.topic());
         } else {
-            r.insert(msg.topic().to_string(), msg.clone());
+            r.insert(
+                msg.topic().to_string(),
+                (msg.clone(), std::time::Instant::now()),
+            );
         }
     }
 
-    fn fan_out(&self, msg: &MqttMessage) -> usize {
+    fn fan_out(&self, msg: &MqttMessage, qos: Qos) -> usize {
+        // Established subscriptions get a retained message as a live one (`retain: false`, as MQTT and the
+        // embedded broker do); only new subscriptions get it flagged.
+        let live;
+        let msg = if msg.retain == Some(true) {
+            live = MqttMessage {
+                retain: Some(false),
+                ..msg.clone()
+            };
+            &live
+        } else {
+            msg
+        };
         let mut delivered = 0;
         let mut closed = Vec::new();
         {
             let subs = self.subs.read().unwrap_or_else(|e| e.into_inner());
             for (id, filter, sink) in subs.iter() {
                 if filter_matches(filter, msg.topic()) {
-                    match sink.deliver(msg) {
+                    match sink.deliver_qos(msg, qos) {
                         Delivery::Delivered => delivered += 1,
                         Delivery::Dropped => {
                             self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -146,26 +185,15 @@ impl MemoryBroker {
 
 impl Broker for MemoryBroker {
     fn publish(&self, publish: BrokerPublish) -> BoxFuture<'_, Result<(), BrokerError>> {
-        if publish.message.retain == Some(true) {
-            self.retain(&publish.message);
-        }
-        self.fan_out(&publish.message);
-        let publish = Arc::new(publish);
-        {
-            let mut rec = self.recorded.lock().unwrap_or_else(|e| e.into_inner());
-            rec.bytes += record_size(&publish);
-            rec.publishes.push_back(publish.clone());
-            while rec.publishes.len() > RECORD_LIMIT || rec.bytes > RECORD_BYTES_LIMIT {
-                let Some(old) = rec.publishes.pop_front() else {
-                    break;
-                };
-                rec.bytes -= record_size(&old);
+        Box::pin(async move {
+            // In order, and for QoS 1 only once every matching subscriber can take it (flow control).
+            let _turn = self.gate.acquire().await;
+            if publish.qos == Qos::AtLeastOnce {
+                super::broker::ready_all(self.matching(publish.message.topic())).await;
             }
-        }
-        if self.tap.receiver_count() > 0 {
-            let _ = self.tap.send((*publish).clone());
-        }
-        Box::pin(std::future::ready(Ok(())))
+            self.accept(publish);
+            Ok(())
+        })
     }
 
     fn subscribe(
@@ -180,14 +208,7 @@ impl Broker for MemoryBroker {
             filter.to_string(),
             sink.clone(),
         ));
-        let retained: Vec<MqttMessage> = self
-            .retained
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .filter(|m| filter_matches(filter, m.topic()))
-            .cloned()
-            .collect();
+        let retained = self.live_retained(filter);
         for m in retained {
             sink.deliver(&m);
         }
@@ -203,6 +224,55 @@ impl Broker for MemoryBroker {
 
     fn connection_status(&self) -> tokio::sync::watch::Receiver<bool> {
         self.connected.subscribe()
+    }
+}
+
+impl MemoryBroker {
+    /// The retained messages matching `filter`, `retain: true`, each with the expiry interval it has left
+    /// (MQTT 5); expired ones are forgotten.
+    fn live_retained(&self, filter: &str) -> Vec<MqttMessage> {
+        let mut r = self.retained.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::new();
+        r.retain(|_, (m, at)| {
+            let left = m
+                .message_expiry_interval_seconds
+                .map(|i| i - i64::try_from(at.elapsed().as_secs()).unwrap_or(i64::MAX));
+            if left.is_some_and(|l| l <= 0) {
+                return false;
+            }
+            if filter_matches(filter, m.topic()) {
+                out.push(MqttMessage {
+                    retain: Some(true),
+                    message_expiry_interval_seconds: left,
+                    ..m.clone()
+                });
+            }
+            true
+        });
+        out
+    }
+
+    /// Routes, records and taps one publish.
+    fn accept(&self, publish: BrokerPublish) {
+        if publish.message.retain == Some(true) {
+            self.retain(&publish.message);
+        }
+        self.fan_out(&publish.message, publish.qos);
+        let publish = Arc::new(publish);
+        {
+            let mut rec = self.recorded.lock().unwrap_or_else(|e| e.into_inner());
+            rec.bytes += record_size(&publish);
+            rec.publishes.push_back(publish.clone());
+            while rec.publishes.len() > RECORD_LIMIT || rec.bytes > RECORD_BYTES_LIMIT {
+                let Some(old) = rec.publishes.pop_front() else {
+                    break;
+                };
+                rec.bytes -= record_size(&old);
+            }
+        }
+        if self.tap.receiver_count() > 0 {
+            let _ = self.tap.send((*publish).clone());
+        }
     }
 }
 

@@ -20,7 +20,7 @@ pub mod topic;
 pub mod topic_index;
 
 pub use broker::{
-    BoxFuture, Broker, BrokerError, BrokerPublish, Delivery, MessageSink, SubscriptionId,
+    ready_all, BoxFuture, Broker, BrokerError, BrokerPublish, Delivery, MessageSink, SubscriptionId,
 };
 pub use memory::{MemoryBroker, RECORD_BYTES_LIMIT, RECORD_LIMIT};
 pub use policy::{AccessControl, FilterAuthorization, Policy, PolicyError, ResourcePattern};
@@ -70,6 +70,16 @@ pub struct ServerConfig {
     /// does (its JSON reader makes every number of `valueToMerge` a double). Default `false`: numbers are kept
     /// as sent.
     pub configuration_numbers_as_doubles: bool,
+    /// How long a QoS 1 (or local) publish waits for a subscriber whose connection is more than
+    /// `rpc::HIGH_WATER` bytes behind before that subscriber counts as stalled: its events are then dropped and
+    /// counted (and it is told, with the next event it gets) until it has drained, and publishers go on without
+    /// it. This bounds how long one stalled subscriber holds up the others. Default 2 s, well below the clients'
+    /// default operation timeout of 10 s.
+    pub subscriber_stall_timeout: Duration,
+    /// Requests of one connection the server holds unanswered (a publish waiting for a slow subscriber, a
+    /// broker's acknowledgment or a subscription's SUBACK) before it stops reading that connection until one is
+    /// answered: with the payload limit, this bounds the memory one fast publisher can take. Default 64.
+    pub max_pending_requests: usize,
 }
 
 impl Default for ServerConfig {
@@ -87,6 +97,8 @@ impl Default for ServerConfig {
             pending_events_limit: 1024,
             max_configuration_bytes: 10 * 1000 * 1000,
             configuration_numbers_as_doubles: false,
+            subscriber_stall_timeout: Duration::from_secs(2),
+            max_pending_requests: 64,
         }
     }
 }
@@ -112,6 +124,7 @@ pub(crate) struct Counters {
     subscriptions_active: AtomicU64,
     events_delivered: AtomicU64,
     events_dropped: AtomicU64,
+    lag_episodes: AtomicU64,
 }
 
 /// A snapshot of the server's counters.
@@ -131,6 +144,9 @@ pub struct ServerStats {
     pub events_delivered: u64,
     /// Events dropped because a subscriber's connection was not reading (see `ServerConfig`).
     pub events_dropped: u64,
+    /// Times a subscriber started dropping events (each such episode is logged once and ends when the
+    /// subscriber is told the count with its next event).
+    pub lag_episodes: u64,
 }
 
 pub(crate) struct Shared {
@@ -397,6 +413,7 @@ impl Server {
             subscriptions_active: l(&c.subscriptions_active),
             events_delivered: l(&c.events_delivered),
             events_dropped: l(&c.events_dropped),
+            lag_episodes: l(&c.lag_episodes),
         }
     }
 

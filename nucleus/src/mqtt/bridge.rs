@@ -10,8 +10,16 @@
 //! * a publish is acknowledged to IPC when it is accepted into the spool, or — [`AckMode::Puback`] — for QoS 1 only
 //!   once the broker's PUBACK arrived.
 //!
+//! * persistent sessions: the first connection starts clean, later ones resume the session (MQTT 5 session
+//!   expiry; MQTT 3.1.1 clean once, then clean session false), so QoS 1 messages sent while offline arrive after a
+//!   reconnect; a resumed session keeps its broker subscriptions;
+//! * flow control: a QoS 1 PUBLISH from the broker is held (the connection not read, the PUBACK not sent) until
+//!   its IPC subscribers can take it ([`ggipc::server::ready_all`]); Receive Maximum tells the broker how many it
+//!   may send unacknowledged;
+//! * a subscription while the broker is unreachable is answered at once ([`OfflineSubscribe`]).
+//!
 //! The session logic is ours (so packet ids, in-flight and retries are exactly known); rumqttc supplies the packet
-//! codec. Sessions are clean: nothing is expected to survive on the broker across reconnects.
+//! codec.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,6 +52,17 @@ pub enum AckMode {
     Puback,
 }
 
+/// How a subscription is answered while the broker is unreachable (`mqtt.subscribeWhileOffline`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum OfflineSubscribe {
+    /// Accepted at once; the broker subscription is made when the connection is up (the connection status
+    /// tells when), messages flow from then on.
+    #[default]
+    Pending,
+    /// Refused at once with the cause (the broker is unreachable, and why).
+    Error,
+}
+
 /// TLS material for `mqtts://` (PEM files).
 #[derive(Clone, Debug, Default)]
 pub struct TlsFiles {
@@ -69,6 +88,15 @@ pub struct BridgeConfig {
     pub max_publish_retry: i64,
     pub max_in_flight: usize,
     pub ack_mode: AckMode,
+    pub offline_subscribe: OfflineSubscribe,
+    /// Persistent sessions (the nucleus' behaviour): the first connection starts clean, later ones resume the
+    /// session, so QoS 1 messages sent to the device while it was offline arrive after it reconnects. MQTT 5
+    /// asks the broker to keep the session `session_expiry` seconds (`mqtt.sessionExpirySeconds`); MQTT 3.1.1
+    /// connects clean once, disconnects, and from then on connects with clean session false.
+    pub persistent_session: bool,
+    pub session_expiry: u32,
+    /// Receive Maximum announced to the broker (MQTT 5, `mqtt.receiveMaximum`).
+    pub receive_maximum: u16,
     pub connect_timeout: Duration,
     pub operation_timeout: Duration,
     pub reconnect_min: Duration,
@@ -93,6 +121,10 @@ impl BridgeConfig {
             max_publish_retry: d::MAX_PUBLISH_RETRY,
             max_in_flight: d::MAX_IN_FLIGHT_PUBLISHES,
             ack_mode: AckMode::Spool,
+            offline_subscribe: OfflineSubscribe::Pending,
+            persistent_session: true,
+            session_expiry: d::SESSION_EXPIRY_SECONDS,
+            receive_maximum: d::RECEIVE_MAXIMUM,
             connect_timeout: Duration::from_secs(10),
             operation_timeout: Duration::from_millis(d::OPERATION_TIMEOUT_MS),
             reconnect_min: Duration::from_millis(200),
@@ -122,6 +154,8 @@ struct LocalSub {
     id: u64,
     filter: String,
     sink: Sink,
+    /// Flow control of a QoS 1 IPC subscription: a QoS 1 message from the broker waits for it.
+    flow: Option<ggipc::server::MessageSink>,
 }
 
 struct SubRequest {
@@ -189,6 +223,8 @@ struct Inner {
     cfg: BridgeConfig,
     state: Mutex<State>,
     wake: Notify,
+    /// Signalled when publishes leave the spool (room for waiting publishers).
+    room: Notify,
     connected: watch::Sender<bool>,
     next_id: AtomicU64,
     stats: BridgeStats,
@@ -211,6 +247,7 @@ impl Bridge {
             cfg,
             state: Mutex::new(State::default()),
             wake: Notify::new(),
+            room: Notify::new(),
             connected,
             next_id: AtomicU64::new(1),
             stats: BridgeStats::default(),
@@ -298,7 +335,7 @@ impl Bridge {
         while st.spool_bytes + size > cfg.spool_max_bytes {
             // Evict the oldest queued QoS 0 message, if any.
             let Some(pos) = st.spool.iter().position(|e| e.msg.qos == 0) else {
-                return Err("Message spool is full. Message could not be added.".into());
+                return Err(Self::SPOOL_FULL.into());
             };
             let e = st.spool.remove(pos).expect("position is in range");
             st.spool_bytes -= e.msg.cost();
@@ -322,13 +359,53 @@ impl Bridge {
         Ok(wait)
     }
 
+    /// The nucleus' refusal of a publish the spool has no room for.
+    pub const SPOOL_FULL: &'static str = "Message spool is full. Message could not be added.";
+
+    /// Queues a QoS 1 publish like [`publish`](Self::publish), but when the spool is full waits (until
+    /// `deadline`) for the bridge to send enough to make room, instead of refusing at once: a publisher faster
+    /// than the connection is slowed down rather than failed. Past `deadline`, or while offline, the nucleus'
+    /// refusal stands.
+    pub async fn publish_waiting(
+        &self,
+        msg: Msg,
+        deadline: tokio::time::Instant,
+    ) -> Result<Option<PubackWait>, String> {
+        loop {
+            let room = self.inner.room.notified();
+            match self.publish(msg.clone()) {
+                // Offline nothing drains the spool: the nucleus' refusal at once.
+                Err(e) if e == Self::SPOOL_FULL && msg.qos == 1 && self.is_connected() => {
+                    if tokio::time::timeout_at(deadline, room).await.is_err() {
+                        return Err(e);
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Adds a subscription. Returns when the broker confirmed it (or immediately when an existing broker
-    /// subscription covers `filter`). Waits for the connection up to the operation timeout.
+    /// subscription covers `filter`), at most the operation timeout. While the broker is unreachable it is
+    /// answered at once, per [`OfflineSubscribe`]: accepted (subscribed when connected) or refused.
     pub async fn subscribe(
         &self,
         filter: &str,
         qos: u8,
         sink: Sink,
+    ) -> Result<BridgeSubId, SubscribeError> {
+        self.subscribe_with_flow(filter, qos, sink, None).await
+    }
+
+    /// [`subscribe`](Self::subscribe) with flow control: before a QoS 1 message for this subscription is taken
+    /// from the broker, the bridge waits for `flow` to be ready (and stops reading its connection meanwhile, so
+    /// the broker keeps what it has not sent).
+    pub async fn subscribe_with_flow(
+        &self,
+        filter: &str,
+        qos: u8,
+        sink: Sink,
+        flow: Option<ggipc::server::MessageSink>,
     ) -> Result<BridgeSubId, SubscribeError> {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let rx = {
@@ -337,6 +414,7 @@ impl Bridge {
                 id,
                 filter: filter.to_owned(),
                 sink,
+                flow,
             });
             let covered = st
                 .cloud_subs
@@ -344,6 +422,35 @@ impl Bridge {
                 .any(|(f, q)| *q >= qos && topic::covers(f, filter));
             if covered {
                 return Ok(BridgeSubId(id));
+            }
+            if !st.connected {
+                match self.inner.cfg.offline_subscribe {
+                    OfflineSubscribe::Pending => {
+                        // Sent when the connection is up (the queue survives reconnects).
+                        let (tx, _rx) = oneshot::channel();
+                        st.sub_queue.push_back(SubRequest {
+                            filter: filter.to_owned(),
+                            qos,
+                            done: tx,
+                        });
+                        drop(st);
+                        tracing::info!(
+                            filter,
+                            "broker unreachable: subscription accepted, made when connected"
+                        );
+                        return Ok(BridgeSubId(id));
+                    }
+                    OfflineSubscribe::Error => {
+                        st.local_subs.retain(|s| s.id != id);
+                        let why = st
+                            .last_error
+                            .clone()
+                            .unwrap_or_else(|| "not connected yet".into());
+                        return Err(SubscribeError::other(format!(
+                            "the MQTT broker is unreachable ({why})"
+                        )));
+                    }
+                }
             }
             let (tx, rx) = oneshot::channel();
             st.sub_queue.push_back(SubRequest {
@@ -406,14 +513,37 @@ async fn run(inner: Arc<Inner>) {
     let cfg = inner.cfg.clone();
     let mut backoff = cfg.reconnect_min;
     let mut logged_down = false;
+    // Until a first connection succeeded, connections start clean (the nucleus' "reset the session on initial
+    // connect, resume it on reconnect").
+    let mut connected_once = false;
     loop {
-        match connect(&cfg).await {
-            Ok((io, rest)) => {
+        let attempt = if !cfg.persistent_session {
+            connect(&cfg, true).await
+        } else if connected_once {
+            connect(&cfg, false).await
+        } else if cfg.version == MqttVersion::V311 {
+            // MQTT 3.1.1 keeps no session after a clean one: clear it, then start the persistent one.
+            match connect(&cfg, true).await {
+                Ok((mut io, _, _)) => {
+                    let mut out = BytesMut::new();
+                    let _ = v4::Disconnect.write(&mut out);
+                    let _ = io.write_all(&out).await;
+                    let _ = io.shutdown().await;
+                    connect(&cfg, false).await
+                }
+                Err(e) => Err(e),
+            }
+        } else {
+            connect(&cfg, true).await
+        };
+        match attempt {
+            Ok((io, rest, session_present)) => {
+                connected_once = true;
                 backoff = cfg.reconnect_min;
                 logged_down = false;
                 inner.stats.connects.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(host = %cfg.host, port = cfg.port, "connected to MQTT broker");
-                let reason = session(&inner, io, rest).await;
+                tracing::info!(host = %cfg.host, port = cfg.port, session_present, "connected to MQTT broker");
+                let reason = session(&inner, io, rest, session_present).await;
                 on_disconnect(&inner, &reason);
                 tracing::warn!(host = %cfg.host, port = cfg.port, "MQTT connection lost: {reason}; reconnecting");
             }
@@ -469,12 +599,17 @@ fn on_disconnect(inner: &Inner, reason: &str) {
     for r in waiting {
         st.sub_queue.push_front(r);
     }
-    st.unsub_queue.clear();
+    if !inner.cfg.persistent_session {
+        // A persistent session keeps broker subscriptions across the outage: those no longer needed still go.
+        st.unsub_queue.clear();
+    }
     drop(st);
-    let _ = inner.connected.send(false);
+    inner.connected.send_replace(false);
 }
 
-async fn connect(cfg: &BridgeConfig) -> Result<(Io, BytesMut), String> {
+/// Connects and reads the CONNACK; returns the connection, what followed the CONNACK, and whether the broker
+/// resumed a session.
+async fn connect(cfg: &BridgeConfig, clean: bool) -> Result<(Io, BytesMut, bool), String> {
     let addr = format!("{}:{}", cfg.host, cfg.port);
     let tcp = tokio::time::timeout(cfg.connect_timeout, tokio::net::TcpStream::connect(&addr))
         .await
@@ -490,7 +625,7 @@ async fn connect(cfg: &BridgeConfig) -> Result<(Io, BytesMut), String> {
         MqttVersion::V311 => {
             let mut c = v4::Connect::new(cfg.client_id.clone());
             c.keep_alive = cfg.keep_alive.as_secs() as u16;
-            c.clean_session = true;
+            c.clean_session = clean;
             if let Some(u) = &cfg.username {
                 c.login = Some(v4::Login::new(
                     u.clone(),
@@ -500,11 +635,18 @@ async fn connect(cfg: &BridgeConfig) -> Result<(Io, BytesMut), String> {
             c.write(&mut out).map_err(|e| e.to_string())?;
         }
         MqttVersion::V5 => {
+            // Receive Maximum: the broker keeps QoS 1 messages beyond this many unacknowledged ones, which
+            // is where they wait while an IPC subscriber is behind (flow control stops reading meanwhile).
+            let properties = v5::ConnectProperties {
+                receive_maximum: Some(cfg.receive_maximum),
+                session_expiry_interval: cfg.persistent_session.then_some(cfg.session_expiry),
+                ..v5::ConnectProperties::new()
+            };
             let mut c = v5::Connect {
                 keep_alive: cfg.keep_alive.as_secs() as u16,
                 client_id: cfg.client_id.clone(),
-                clean_start: true,
-                properties: None,
+                clean_start: clean,
+                properties: Some(properties),
             };
             c.keep_alive = cfg.keep_alive.as_secs() as u16;
             let login = cfg.username.as_ref().map(|u| v5::Login {
@@ -526,7 +668,7 @@ async fn connect(cfg: &BridgeConfig) -> Result<(Io, BytesMut), String> {
                 MqttVersion::V311 => match v4::Packet::read(&mut buf, cfg.max_packet) {
                     Ok(v4::Packet::ConnAck(a)) => {
                         return if a.code == v4::ConnectReturnCode::Success {
-                            Ok(())
+                            Ok(a.session_present)
                         } else {
                             Err(format!(
                                 "broker refused the connection: {}",
@@ -541,7 +683,7 @@ async fn connect(cfg: &BridgeConfig) -> Result<(Io, BytesMut), String> {
                 MqttVersion::V5 => match v5::Packet::read(&mut buf, Some(cfg.max_packet as u32)) {
                     Ok(v5::Packet::ConnAck(a)) => {
                         return if a.code == v5::ConnectReturnCode::Success {
-                            Ok(())
+                            Ok(a.session_present)
                         } else {
                             Err(format!(
                                 "broker refused the connection: {}",
@@ -565,8 +707,8 @@ async fn connect(cfg: &BridgeConfig) -> Result<(Io, BytesMut), String> {
     })
     .await
     .map_err(|_| "no CONNACK within the connect timeout".to_owned())?;
-    ack?;
-    Ok((io, buf))
+    let session_present = ack?;
+    Ok((io, buf, session_present))
 }
 
 async fn tls_connect(
@@ -629,13 +771,18 @@ enum Pkt {
 }
 
 /// Runs one connected session until it fails; returns why.
-async fn session(inner: &Arc<Inner>, io: Io, mut buf: BytesMut) -> String {
+async fn session(inner: &Arc<Inner>, io: Io, mut buf: BytesMut, session_present: bool) -> String {
     let cfg = &inner.cfg;
     let (mut rd, mut wr) = tokio::io::split(io);
     {
-        // Restore every broker subscription still needed (deduplicated), then mark connected.
+        // Restore every broker subscription still needed (deduplicated), then mark connected. A resumed session
+        // still has them on the broker (the nucleus resubscribes only without one).
         let mut st = inner.state.lock().expect("bridge poisoned");
-        let restore: Vec<(String, u8)> = st.cloud_subs.drain().collect();
+        let restore: Vec<(String, u8)> = if session_present {
+            Vec::new()
+        } else {
+            st.cloud_subs.drain().collect()
+        };
         for (filter, qos) in restore {
             let (tx, _rx) = oneshot::channel();
             st.sub_queue.push_front(SubRequest {
@@ -647,7 +794,9 @@ async fn session(inner: &Arc<Inner>, io: Io, mut buf: BytesMut) -> String {
         st.connected = true;
         st.last_error = None;
     }
-    let _ = inner.connected.send(true);
+    // `send_replace`, not `send`: the state must change even while nobody watches it (`send` keeps the old
+    // value when no receiver exists, and later watchers and `is_connected` would see "disconnected").
+    inner.connected.send_replace(true);
     let ping_every = if cfg.keep_alive.is_zero() {
         Duration::from_secs(3600)
     } else {
@@ -659,6 +808,9 @@ async fn session(inner: &Arc<Inner>, io: Io, mut buf: BytesMut) -> String {
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut awaiting_pingresp = false;
     let mut out = BytesMut::with_capacity(16 * 1024);
+    // A PUBLISH from the broker held back until its IPC subscribers can take it, and that wait.
+    let mut held: Option<Pkt> = None;
+    let mut waiting: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>> = None;
     loop {
         // Send whatever is ready: unsubscribes, subscribes, spooled publishes (bounded by max in-flight).
         if let Err(e) = fill_outgoing(inner, &mut out) {
@@ -672,18 +824,37 @@ async fn session(inner: &Arc<Inner>, io: Io, mut buf: BytesMut) -> String {
         }
         // Handle every complete packet already buffered.
         loop {
-            let p = match cfg.version {
-                MqttVersion::V311 => match v4::Packet::read(&mut buf, cfg.max_packet) {
-                    Ok(p) => Pkt::V4(p),
-                    Err(rumqttc::mqttbytes::Error::InsufficientBytes(_)) => break,
-                    Err(e) => return format!("malformed packet from broker: {e}"),
-                },
-                MqttVersion::V5 => match v5::Packet::read(&mut buf, Some(cfg.max_packet as u32)) {
-                    Ok(p) => Pkt::V5(p),
-                    Err(rumqttc::v5::mqttbytes::Error::InsufficientBytes(_)) => break,
-                    Err(e) => return format!("malformed packet from broker: {e}"),
+            if waiting.is_some() {
+                break;
+            }
+            let p = match held.take() {
+                Some(p) => p,
+                None => match cfg.version {
+                    MqttVersion::V311 => match v4::Packet::read(&mut buf, cfg.max_packet) {
+                        Ok(p) => Pkt::V4(p),
+                        Err(rumqttc::mqttbytes::Error::InsufficientBytes(_)) => break,
+                        Err(e) => return format!("malformed packet from broker: {e}"),
+                    },
+                    MqttVersion::V5 => {
+                        match v5::Packet::read(&mut buf, Some(cfg.max_packet as u32)) {
+                            Ok(p) => Pkt::V5(p),
+                            Err(rumqttc::v5::mqttbytes::Error::InsufficientBytes(_)) => break,
+                            Err(e) => return format!("malformed packet from broker: {e}"),
+                        }
+                    }
                 },
             };
+            // Flow control: a QoS 1 message waits until its IPC subscribers can take it. Meanwhile the
+            // connection is not read (the broker keeps what it has not sent, its Receive Maximum counting our
+            // missing PUBACKs) while publishes, pings and PUBACKs owed so far still go out.
+            if let Some(topic) = qos1_topic(&p) {
+                let flows = behind(inner, &topic);
+                if !flows.is_empty() {
+                    held = Some(p);
+                    waiting = Some(Box::pin(ggipc::server::ready_all(flows)));
+                    break;
+                }
+            }
             match handle_incoming(inner, p, &mut out, &mut awaiting_pingresp) {
                 Ok(()) => {}
                 Err(e) => return e,
@@ -692,12 +863,16 @@ async fn session(inner: &Arc<Inner>, io: Io, mut buf: BytesMut) -> String {
         if !out.is_empty() {
             continue;
         }
+        let mut ready = false;
         tokio::select! {
-            r = rd.read_buf(&mut buf) => match r {
+            r = rd.read_buf(&mut buf), if held.is_none() => match r {
                 Ok(0) => return "broker closed the connection".into(),
                 Ok(_) => {}
                 Err(e) => return format!("read failed: {e}"),
             },
+            _ = async { if let Some(w) = waiting.as_mut() { w.await } }, if waiting.is_some() => {
+                ready = true;
+            }
             _ = inner.wake.notified() => {}
             _ = ping.tick() => {
                 if awaiting_pingresp {
@@ -710,7 +885,39 @@ async fn session(inner: &Arc<Inner>, io: Io, mut buf: BytesMut) -> String {
                 }
             }
         }
+        if ready {
+            waiting = None;
+        }
     }
+}
+
+/// The topic of a QoS 1 (or 2) PUBLISH.
+fn qos1_topic(p: &Pkt) -> Option<String> {
+    match p {
+        Pkt::V4(v4::Packet::Publish(p)) if p.qos != rumqttc::QoS::AtMostOnce => {
+            Some(p.topic.clone())
+        }
+        Pkt::V5(v5::Packet::Publish(p)) if p.qos != rumqttc::v5::mqttbytes::QoS::AtMostOnce => {
+            Some(String::from_utf8_lossy(&p.topic).into_owned())
+        }
+        _ => None,
+    }
+}
+
+/// The flow handles of the subscriptions matching `topic` that cannot take a message without waiting.
+fn behind(inner: &Inner, topic: &str) -> Vec<ggipc::server::MessageSink> {
+    let st = inner.state.lock().expect("bridge poisoned");
+    st.local_subs
+        .iter()
+        .filter_map(|s| {
+            s.flow
+                .as_ref()
+                .filter(|f| !f.has_capacity())
+                .map(|f| (s, f))
+        })
+        .filter(|(s, _)| topic::matches(&s.filter, topic))
+        .map(|(_, f)| f.clone())
+        .collect()
 }
 
 fn next_pkid(st: &mut State) -> u16 {
@@ -791,6 +998,7 @@ fn fill_outgoing(inner: &Inner, out: &mut BytesMut) -> Result<(), String> {
     while st.inflight.len() < cfg.max_in_flight.max(1) {
         let Some(e) = st.spool.pop_front() else { break };
         st.spool_bytes -= e.msg.cost();
+        inner.room.notify_waiters();
         let pkid = if e.msg.qos == 1 {
             next_pkid(&mut st)
         } else {

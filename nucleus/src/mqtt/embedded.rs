@@ -11,9 +11,13 @@
 //! QoS 1), retained messages, will messages, keep-alive, client-id take-over, MQTT 5 publish properties and topic
 //! aliases from clients. No authentication: it listens on loopback by default.
 //!
-//! Back-pressure: each connection has a bounded outgoing queue ([`OUTGOING_QUEUE`] packets). A message for a
-//! subscriber whose queue is full is dropped and counted ([`EmbeddedBroker::dropped`]) with a warning, so one slow
-//! client never stalls the others.
+//! Back-pressure: each connection has a bounded outgoing queue ([`OUTGOING_QUEUE`] packets). Before a QoS 1
+//! message is routed, the broker waits until every matching QoS 1 subscriber can take it — an in-process
+//! subscriber through its flow handle ([`ggipc::server::MessageSink::ready`]), a TCP client until its queue has
+//! room, each at most the stall timeout ([`EmbeddedBroker::set_stall_timeout`], 2 s by default) — and stops
+//! reading the publishing TCP connection meanwhile, so a slow subscriber slows its publishers instead of losing
+//! their messages. A message for a TCP subscriber whose queue is still full is dropped and counted
+//! ([`EmbeddedBroker::dropped`]) with a warning, so one stalled client holds the others up at most that long.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -51,6 +55,8 @@ enum Target {
     },
     Local {
         sink: LocalSink,
+        /// Flow control of an IPC subscription: what a QoS 1 publish waits for.
+        flow: Option<ggipc::server::MessageSink>,
     },
 }
 
@@ -64,6 +70,8 @@ struct State {
     /// Every subscription by filter, keyed by an id from `Shared::next_id` (so key order is subscription order).
     subs: TopicIndex<SubEntry>,
     retained: BTreeMap<String, Msg>,
+    /// When each retained message with an expiry interval arrived (MQTT 5: its remaining interval counts down).
+    retained_at: HashMap<String, std::time::Instant>,
     /// client id -> (connection id, take-over signal)
     clients: HashMap<String, (u64, Option<oneshot::Sender<()>>)>,
 }
@@ -73,6 +81,8 @@ struct Shared {
     next_id: AtomicU64,
     dropped: AtomicU64,
     max_packet: usize,
+    /// How long a QoS 1 publish waits for one subscriber that is behind, in milliseconds.
+    stall_ms: AtomicU64,
 }
 
 /// Handle to the broker's routing table; cheap to clone.
@@ -102,7 +112,54 @@ impl EmbeddedBroker {
                 next_id: AtomicU64::new(1),
                 dropped: AtomicU64::new(0),
                 max_packet,
+                stall_ms: AtomicU64::new(2000),
             }),
+        }
+    }
+
+    /// How long a QoS 1 publish waits for one TCP subscriber whose queue is full before that subscriber loses
+    /// the message (in-process subscribers follow the IPC server's `subscriber_stall_timeout`).
+    pub fn set_stall_timeout(&self, d: Duration) {
+        let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        self.shared.stall_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Waits until every QoS 1 subscriber matching `topic` can take a message without loss (each at most the
+    /// stall timeout). A QoS 0 message never waits.
+    pub async fn wait_ready(&self, topic: &str, qos: u8) {
+        if qos == 0 {
+            return;
+        }
+        let (flows, queues) = {
+            let st = self.shared.state.lock().expect("broker state poisoned");
+            let mut flows = Vec::new();
+            let mut queues = Vec::new();
+            for (_, _, s) in st.subs.matches(topic) {
+                if s.qos == 0 {
+                    continue;
+                }
+                match &s.target {
+                    Target::Local { flow: Some(f), .. } if !f.has_capacity() => {
+                        flows.push(f.clone())
+                    }
+                    Target::Remote { tx, .. } if tx.capacity() == 0 => queues.push(tx.clone()),
+                    _ => {}
+                }
+            }
+            (flows, queues)
+        };
+        ggipc::server::ready_all(flows).await;
+        // All TCP subscribers within one stall timeout.
+        let stall = Duration::from_millis(self.shared.stall_ms.load(Ordering::Relaxed));
+        let deadline = tokio::time::Instant::now() + stall;
+        for q in queues {
+            // A reserved slot is given back when the permit drops: this only waits for room.
+            if tokio::time::timeout_at(deadline, q.reserve())
+                .await
+                .is_err()
+            {
+                tracing::warn!(topic, waited = ?stall, "MQTT subscriber stalled; it loses this message");
+            }
         }
     }
 
@@ -156,8 +213,15 @@ impl EmbeddedBroker {
             if msg.retain {
                 if msg.payload.is_empty() {
                     st.retained.remove(&msg.topic);
+                    st.retained_at.remove(&msg.topic);
                 } else {
                     st.retained.insert(msg.topic.clone(), msg.clone());
+                    if msg.props.message_expiry_interval.is_some() {
+                        st.retained_at
+                            .insert(msg.topic.clone(), std::time::Instant::now());
+                    } else {
+                        st.retained_at.remove(&msg.topic);
+                    }
                 }
             }
             for (_, _, s) in st.subs.matches(&msg.topic) {
@@ -200,6 +264,17 @@ impl EmbeddedBroker {
         qos: u8,
         sink: LocalSink,
     ) -> (LocalSubId, Vec<Msg>) {
+        self.subscribe_local_with_flow(filter, qos, sink, None)
+    }
+
+    /// [`subscribe_local`](Self::subscribe_local) with flow control: QoS 1 publishes wait for `flow` to be ready.
+    pub fn subscribe_local_with_flow(
+        &self,
+        filter: &str,
+        qos: u8,
+        sink: LocalSink,
+        flow: Option<ggipc::server::MessageSink>,
+    ) -> (LocalSubId, Vec<Msg>) {
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         let mut st = self.shared.state.lock().expect("broker state poisoned");
         st.subs.insert(
@@ -207,15 +282,10 @@ impl EmbeddedBroker {
             filter,
             SubEntry {
                 qos: qos.min(1),
-                target: Target::Local { sink },
+                target: Target::Local { sink, flow },
             },
         );
-        let retained = st
-            .retained
-            .values()
-            .filter(|m| topic::matches(filter, &m.topic))
-            .cloned()
-            .collect();
+        let retained = live_retained(&mut st, filter);
         (LocalSubId(id), retained)
     }
 
@@ -545,6 +615,7 @@ impl Session {
                         retain: p.retain,
                         props: Props::default(),
                     };
+                    self.broker.wait_ready(&msg.topic, msg.qos).await;
                     self.publish_in(msg, qos, pkid);
                     match qos {
                         1 => {
@@ -621,6 +692,7 @@ impl Session {
                         retain: p.retain,
                         props,
                     };
+                    self.broker.wait_ready(&msg.topic, msg.qos).await;
                     self.publish_in(msg, qos, pkid);
                     match qos {
                         1 => {
@@ -726,10 +798,9 @@ impl Session {
                         st.subs.remove(key);
                     }
                 }
-                for m in st.retained.values() {
-                    if topic::matches(&filter, &m.topic) {
-                        retained.push((Arc::new(m.clone()), qos.min(m.qos)));
-                    }
+                for m in live_retained(&mut st, &filter) {
+                    let q = qos.min(m.qos);
+                    retained.push((Arc::new(m), q));
                 }
                 let key = self.broker.shared.next_id.fetch_add(1, Ordering::Relaxed);
                 st.subs.insert(
@@ -794,6 +865,37 @@ impl Session {
             self.broker.route(will, None);
         }
     }
+}
+
+/// The retained messages matching `filter`, each with the expiry interval it has left (MQTT 5 §3.3.2.3.3);
+/// expired ones are forgotten. They keep `retain: true`.
+fn live_retained(st: &mut State, filter: &str) -> Vec<Msg> {
+    let now = std::time::Instant::now();
+    let mut out = Vec::new();
+    let mut expired = Vec::new();
+    for m in st.retained.values() {
+        if !topic::matches(filter, &m.topic) {
+            continue;
+        }
+        let mut m = m.clone();
+        if let (Some(interval), Some(at)) = (
+            m.props.message_expiry_interval,
+            st.retained_at.get(&m.topic),
+        ) {
+            let elapsed = u32::try_from(now.duration_since(*at).as_secs()).unwrap_or(u32::MAX);
+            if elapsed >= interval {
+                expired.push(m.topic.clone());
+                continue;
+            }
+            m.props.message_expiry_interval = Some(interval - elapsed);
+        }
+        out.push(m);
+    }
+    for t in expired {
+        st.retained.remove(&t);
+        st.retained_at.remove(&t);
+    }
+    out
 }
 
 fn qos_from(q: u8) -> rumqttc::QoS {

@@ -178,16 +178,24 @@ pub(super) fn subscribe(req: Request<'_>, body: &[u8]) -> Outcome {
     let broker = req.shared.broker.clone();
     let component = req.component.clone();
     Outcome::Stream(Box::pin(async move {
+        let flow = sink.clone();
         let subscriber = component.clone();
-        let message_sink = MessageSink::new(move |m| {
+        let message_sink = MessageSink::with_qos(move |m, q| {
             tracing::trace!(component = %subscriber, topic = %m.topic(), bytes = m.payload_bytes().len(), "delivered");
+            let reliable = q == Qos::AtLeastOnce && qos == Qos::AtLeastOnce;
             let capacity = crate::json::capacity_for_blob(m.payload_bytes().len());
             match crate::json::to_vec_with_capacity(&event_body(&filled(m)), capacity) {
-                Ok(body) => sink.deliver(body.into()),
+                Ok(body) => sink.deliver_with(body.into(), reliable),
                 // Not reached for a model message; counted as a drop by the sink.
-                Err(_) => sink.deliver_json(&event_body(&filled(m))),
+                Err(_) => sink.deliver_json_with(&event_body(&filled(m)), reliable),
             }
         });
+        // Publishers wait for a QoS 1 subscriber that is behind; a QoS 0 one drops instead.
+        let message_sink = if qos == Qos::AtLeastOnce {
+            message_sink.with_flow(flow)
+        } else {
+            message_sink
+        };
         match broker.subscribe(&filter, qos, message_sink).await {
             Ok(id) => {
                 tracing::debug!(component = %component, filter = %filter, "subscribed");

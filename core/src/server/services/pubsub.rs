@@ -38,7 +38,6 @@ struct LocalSub {
 }
 
 /// The nucleus' local message bus: every SubscribeToTopic stream of every connection.
-#[derive(Default)]
 pub(crate) struct LocalBus {
     /// By filter, keyed by subscription id (ids grow: key order is subscription order).
     subs: RwLock<TopicIndex<LocalSub>>,
@@ -46,6 +45,20 @@ pub(crate) struct LocalBus {
     /// Bumped (and `changed` notified) whenever a subscription comes or goes, for [`LocalBus::wait_for`].
     generation: std::sync::Mutex<u64>,
     changed: std::sync::Condvar,
+    /// PublishToTopic requests pass one at a time, in arrival order, while they wait for slow subscribers.
+    gate: tokio::sync::Semaphore,
+}
+
+impl Default for LocalBus {
+    fn default() -> Self {
+        LocalBus {
+            subs: RwLock::default(),
+            next_id: AtomicU64::new(0),
+            generation: std::sync::Mutex::new(0),
+            changed: std::sync::Condvar::new(),
+            gate: tokio::sync::Semaphore::new(1),
+        }
+    }
 }
 
 /// A local message, as published.
@@ -136,6 +149,20 @@ impl LocalBus {
             }
         }
         delivered
+    }
+
+    /// The sinks a publish of `publisher` on `topic` goes to that cannot take it without waiting.
+    fn behind(&self, publisher: &str, topic: &str) -> Vec<Arc<EventSink>> {
+        let subs = self.subs.read().unwrap_or_else(|e| e.into_inner());
+        subs.matches(topic)
+            .into_iter()
+            .filter(|(_, _, s)| {
+                let own =
+                    s.mode == ReceiveMode::ReceiveMessagesFromOthers && &*s.component == publisher;
+                !own && !s.sink.has_capacity()
+            })
+            .map(|(_, _, s)| s.sink.clone())
+            .collect()
     }
 
     /// Open local subscriptions.
@@ -299,15 +326,28 @@ fn prepare_publish(req: &Request<'_>, body: &[u8]) -> Result<(String, LocalMessa
     Ok((topic, message))
 }
 
-/// PublishToTopic: delivered to every matching subscription before the answer.
+/// PublishToTopic: delivered to every matching subscription before the answer. A subscriber whose connection
+/// is behind is waited for (at most `ServerConfig::subscriber_stall_timeout`), so a slow subscriber slows the
+/// publisher instead of losing messages; publishes keep their order meanwhile.
 pub(super) fn publish(req: Request<'_>, body: &[u8]) -> Outcome {
-    let result = prepare_publish(&req, body).map(|(topic, message)| {
-        let n = req.shared.bus.publish(req.component, &topic, &message);
-        tracing::debug!(component = %req.component, topic = %topic, subscribers = n, "local publish");
-        req.shared.counters.publishes.fetch_add(1, Ordering::Relaxed);
-        EMPTY
-    });
-    Outcome::Done(result)
+    let (topic, message) = match prepare_publish(&req, body) {
+        Ok(v) => v,
+        Err(r) => return Outcome::Done(Err(r)),
+    };
+    let shared = req.shared.clone();
+    let component = req.component.clone();
+    Outcome::Later(Box::pin(async move {
+        let _turn = shared.bus.gate.acquire().await;
+        // All of them within one stall timeout.
+        let deadline = tokio::time::Instant::now() + shared.config.subscriber_stall_timeout;
+        for sink in shared.bus.behind(&component, &topic) {
+            sink.ready_until(deadline).await;
+        }
+        let n = shared.bus.publish(&component, &topic, &message);
+        tracing::debug!(component = %component, topic = %topic, subscribers = n, "local publish");
+        shared.counters.publishes.fetch_add(1, Ordering::Relaxed);
+        Ok(EMPTY)
+    }))
 }
 
 /// SubscribeToTopic: in place at once; each matching local message becomes a `SubscriptionResponseMessage`.
