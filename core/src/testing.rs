@@ -184,7 +184,8 @@ impl TestBroker {
     }
 
     /// Records a publish that reached "IoT Core" and hands it to the memory broker (which delivers it).
-    fn deliver(&self, st: &mut State, publish: BrokerPublish) {
+    /// Counts and records `publish` (the caller then hands it to the inner broker).
+    fn record(&self, st: &mut State, publish: &BrokerPublish) {
         st.total += 1;
         if self.settings.record {
             let p = Arc::new(publish.clone());
@@ -198,8 +199,6 @@ impl TestBroker {
                 st.record_dropped += 1;
             }
         }
-        // The memory broker answers at once; its future carries nothing once polled.
-        drop(self.inner.publish(publish));
     }
 
     /// Offline: spool `publish` as the nucleus' bridge does, or refuse it with the bridge's reason.
@@ -238,7 +237,9 @@ impl TestBroker {
                 let spooled: Vec<BrokerPublish> = st.spool.drain(..).collect();
                 st.spool_bytes = 0;
                 for p in spooled {
-                    self.deliver(&mut st, p);
+                    self.record(&mut st, &p);
+                    // In spool order, at once: a reconnecting bridge sends its spool before anything new.
+                    self.inner.accept(p);
                 }
             }
             self.inner.set_connected(connected);
@@ -262,14 +263,23 @@ impl Broker for TestBroker {
             match failure {
                 Some(message) => Err(BrokerError::new(message)),
                 None if st.connected => {
-                    self.deliver(&mut st, publish);
-                    Ok(())
+                    self.record(&mut st, &publish);
+                    Ok(Some(publish))
                 }
-                None => self.spool(&mut st, publish).map_err(BrokerError::new),
+                None => self
+                    .spool(&mut st, publish)
+                    .map(|()| None)
+                    .map_err(BrokerError::new),
             }
         };
         self.changed.notify_all();
-        Box::pin(std::future::ready(result))
+        Box::pin(async move {
+            match result? {
+                // The memory broker routes it once every QoS 1 subscriber can take it (flow control).
+                Some(publish) => self.inner.publish(publish).await,
+                None => Ok(()),
+            }
+        })
     }
 
     fn subscribe(

@@ -252,8 +252,9 @@ impl MemoryBroker {
         out
     }
 
-    /// Routes, records and taps one publish.
-    fn accept(&self, publish: BrokerPublish) {
+    /// Routes, records and taps one publish now, without waiting for slow subscribers (what
+    /// [`Broker::publish`] does once they can take it).
+    pub(crate) fn accept(&self, publish: BrokerPublish) {
         if publish.message.retain == Some(true) {
             self.retain(&publish.message);
         }
