@@ -92,6 +92,12 @@ else
     echo "--- FAILED: GoogleTest not found"
     failed=$((failed + 1))
 fi
+if [[ -x "$bin/test_local_nucleus" ]]; then
+    step "C++ tests of the test nucleus (ggipc::testing::LocalNucleus, GoogleTest)" env -u AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT -u SVCUID "$bin/test_local_nucleus"
+else
+    echo "--- FAILED: test_local_nucleus not built (GoogleTest not found)"
+    failed=$((failed + 1))
+fi
 # The example components' tests use their own in-process nucleus, not the test server.
 step "example component tests (examples/c/forwarder)" env -u AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT -u SVCUID "$bin/example_c_forwarder_test"
 if [[ -x "$bin/example_cpp_forwarder_test" ]]; then

@@ -567,12 +567,27 @@ typedef struct ggipc_subscription ggipc_subscription;
 typedef struct ggipc_subscription_response_message ggipc_subscription_response_message;
 
 /**
+ * The DeferComponentUpdate requests a simulated deployment received
+ * (`ggipc_test_nucleus_pre_component_update`), in arrival order. Released with
+ * `ggipc_test_deferrals_free`; read-only, so any thread may read it.
+ */
+typedef struct ggipc_test_deferrals ggipc_test_deferrals;
+
+/**
  * An in-process nucleus for tests: the real IPC server on a private Unix socket, with a recording
  * in-memory broker standing in for AWS IoT Core. Created with `ggipc_test_nucleus_start`, released
  * (and stopped) with `ggipc_test_nucleus_free`. Thread-safe: every function may be called from any
  * thread, concurrently, except `ggipc_test_nucleus_free`.
  */
 typedef struct ggipc_test_nucleus ggipc_test_nucleus;
+
+/**
+ * Settings of a test nucleus beyond its component and policy, for
+ * `ggipc_test_nucleus_start_with_options`. Created with `ggipc_test_nucleus_options_new` (every setting
+ * at its default), released with `ggipc_test_nucleus_options_free`. Not thread-safe: set it up on one
+ * thread, then it may be read by any.
+ */
+typedef struct ggipc_test_nucleus_options ggipc_test_nucleus_options;
 
 /**
  * Merges a value into the caller's configuration.
@@ -5153,6 +5168,68 @@ bool ggipc_call_wait(const struct ggipc_call *call,
 void ggipc_call_free(struct ggipc_call *call);
 
 /**
+ * New test nucleus options, every setting at its default. Returns NULL only if allocation fails.
+ * Thread-safety: any thread.
+ */
+struct ggipc_test_nucleus_options *ggipc_test_nucleus_options_new(void);
+
+/**
+ * Releases options; NULL is a no-op. Thread-safety: not concurrently with other use of them.
+ */
+void ggipc_test_nucleus_options_free(struct ggipc_test_nucleus_options *options);
+
+/**
+ * Largest publish payload accepted, in bytes (default IoT Core's 131 072). Errors:
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for NULL `options`.
+ */
+struct ggipc_error *ggipc_test_nucleus_options_set_max_payload_bytes(struct ggipc_test_nucleus_options *options,
+                                                                     size_t bytes);
+
+/**
+ * Authorize subscribe filters literally, as the Java nucleus does (default false: strictly, a filter
+ * only where the policy allows every topic it matches). Errors: as above.
+ */
+struct ggipc_error *ggipc_test_nucleus_options_set_literal_filter_authorization(struct ggipc_test_nucleus_options *options,
+                                                                                bool literal);
+
+/**
+ * Record publishes (default true; false for long soak runs: waits then see counts only). Errors: as
+ * above.
+ */
+struct ggipc_error *ggipc_test_nucleus_options_set_record(struct ggipc_test_nucleus_options *options,
+                                                          bool record);
+
+/**
+ * Bytes the spool holds during a broker outage (default 2.5 MiB, the nucleus' default). Errors: as
+ * above.
+ */
+struct ggipc_error *ggipc_test_nucleus_options_set_spool_max_bytes(struct ggipc_test_nucleus_options *options,
+                                                                   size_t bytes);
+
+/**
+ * Spool QoS 0 publishes during an outage instead of refusing them (the nucleus'
+ * `keepQos0WhenOffline`; default false). Errors: as above.
+ */
+struct ggipc_error *ggipc_test_nucleus_options_set_keep_qos0_when_offline(struct ggipc_test_nucleus_options *options,
+                                                                          bool keep);
+
+/**
+ * How long a subscription made during an outage waits for the connection before failing, in
+ * milliseconds (0 = the default, 30 s). Errors: `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for NULL `options`
+ * or a negative value (the core's message, as for every timeout).
+ */
+struct ggipc_error *ggipc_test_nucleus_options_set_offline_subscribe_timeout_ms(struct ggipc_test_nucleus_options *options,
+                                                                                int64_t timeout_ms);
+
+/**
+ * The component under test's configuration (what GetConfiguration reads; default `{}`) as the text of
+ * a JSON object; NULL removes it. Errors: `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL `options`, not JSON,
+ * not an object); the options are then unchanged.
+ */
+struct ggipc_error *ggipc_test_nucleus_options_set_configuration(struct ggipc_test_nucleus_options *options,
+                                                                 const char *configuration_json);
+
+/**
  * Starts a test nucleus serving `component` with the policy `access_control_json` (a recipe's
  * `accessControl` object as JSON, or a whole `{"accessControl": …}`; NULL = no policy, so every IoT Core
  * request of the component is refused). `socket_path` NULL puts the socket in a new private temporary
@@ -5167,6 +5244,17 @@ struct ggipc_error *ggipc_test_nucleus_start(const char *component,
                                              const char *socket_path,
                                              const char *token,
                                              struct ggipc_test_nucleus **out);
+
+/**
+ * `ggipc_test_nucleus_start` with settings (`options` NULL = every default; only read, the caller keeps
+ * and frees it). Errors as for `ggipc_test_nucleus_start`. Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_test_nucleus_start_with_options(const char *component,
+                                                          const char *access_control_json,
+                                                          const char *socket_path,
+                                                          const char *token,
+                                                          const struct ggipc_test_nucleus_options *options,
+                                                          struct ggipc_test_nucleus **out);
 
 /**
  * Stops the nucleus (open streams are terminated, connections closed, the socket removed) and
@@ -5348,6 +5436,106 @@ struct ggipc_error *ggipc_test_nucleus_publish_local(const struct ggipc_test_nuc
 struct ggipc_error *ggipc_test_nucleus_wait_for_local_subscription(const struct ggipc_test_nucleus *nucleus,
                                                                    const char *topic_filter,
                                                                    uint64_t timeout_ms);
+
+/**
+ * How many local (SubscribeToTopic) subscriptions are open; 0 for a NULL nucleus. Thread-safety: any
+ * thread.
+ */
+size_t ggipc_test_nucleus_local_subscription_count(const struct ggipc_test_nucleus *nucleus);
+
+/**
+ * Whether the simulated connection to AWS IoT Core is up (see `ggipc_test_nucleus_set_connected`);
+ * false for a NULL nucleus. Thread-safety: any thread.
+ */
+bool ggipc_test_nucleus_is_connected(const struct ggipc_test_nucleus *nucleus);
+
+/**
+ * Spooled publishes evicted to make room during outages (QoS 0 first, as the nucleus' spooler does);
+ * 0 for a NULL nucleus. Thread-safety: any thread.
+ */
+uint64_t ggipc_test_nucleus_spool_evicted(const struct ggipc_test_nucleus *nucleus);
+
+/**
+ * A string the test nucleus returned (e.g. by `ggipc_test_nucleus_configuration`); NULL is a no-op.
+ */
+void ggipc_test_nucleus_string_free(char *text);
+
+/**
+ * Writes a component's configuration as the text of a JSON object to `*out` (free it with
+ * `ggipc_test_nucleus_string_free`), or NULL if the component has none. Errors:
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL arguments). Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_test_nucleus_configuration(const struct ggipc_test_nucleus *nucleus,
+                                                     const char *component,
+                                                     char **out);
+
+/**
+ * The state `component` last reported with UpdateState: writes it to `*out` (a
+ * `GGIPC_REPORTED_LIFECYCLE_STATE_*` constant) and returns true, or returns false if it reported none
+ * (or for NULL arguments). Thread-safety: any thread.
+ */
+bool ggipc_test_nucleus_reported_state(const struct ggipc_test_nucleus *nucleus,
+                                       const char *component,
+                                       ggipc_reported_lifecycle_state *out);
+
+/**
+ * Sends `component`'s SubscribeToValidateConfigurationUpdates streams a validation event for the
+ * configuration `configuration_json` (a JSON object's text) of deployment `deployment_id`, and waits up
+ * to `timeout_ms` for the component's SendConfigurationValidityReport. Writes the report to `*out`
+ * (free it with `ggipc_configuration_validity_report_free`), or NULL when the component has no such
+ * stream (it validates nothing). Errors: `GGIPC_ERROR_KIND_TIMEOUT` when no report came in time,
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL arguments, not JSON). Thread-safety: any thread but a
+ * callback of a client of this nucleus (it blocks).
+ */
+struct ggipc_error *ggipc_test_nucleus_validate_configuration(const struct ggipc_test_nucleus *nucleus,
+                                                              const char *component,
+                                                              const char *deployment_id,
+                                                              const char *configuration_json,
+                                                              uint64_t timeout_ms,
+                                                              struct ggipc_configuration_validity_report **out);
+
+/**
+ * Tells every SubscribeToComponentUpdates stream that deployment `deployment_id` is about to update
+ * components (`is_ggc_restarting` as the event carries it) and collects the DeferComponentUpdate
+ * requests that arrive within `timeout_ms` (it waits the whole time: a component may defer at any
+ * point of it). Writes them to `*out`. Errors: `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL arguments).
+ * Thread-safety: any thread but a callback of a client of this nucleus (it blocks).
+ */
+struct ggipc_error *ggipc_test_nucleus_pre_component_update(const struct ggipc_test_nucleus *nucleus,
+                                                            const char *deployment_id,
+                                                            bool is_ggc_restarting,
+                                                            uint64_t timeout_ms,
+                                                            struct ggipc_test_deferrals **out);
+
+/**
+ * Tells every SubscribeToComponentUpdates stream that deployment `deployment_id` updated components.
+ * Errors: `GGIPC_ERROR_KIND_INVALID_ARGUMENT` (NULL arguments). Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_test_nucleus_post_component_update(const struct ggipc_test_nucleus *nucleus,
+                                                             const char *deployment_id);
+
+/**
+ * How many deferrals there are; 0 for NULL.
+ */
+size_t ggipc_test_deferrals_len(const struct ggipc_test_deferrals *deferrals);
+
+/**
+ * The component that sent deferral `index` (owned by `deferrals`); NULL if out of range or NULL.
+ */
+const char *ggipc_test_deferrals_component(const struct ggipc_test_deferrals *deferrals,
+                                           size_t index);
+
+/**
+ * The DeferComponentUpdate request of deferral `index` (lent: owned by `deferrals`, read it with the
+ * `ggipc_defer_component_update_request_get_*` functions); NULL if out of range or NULL.
+ */
+const struct ggipc_defer_component_update_request *ggipc_test_deferrals_request(const struct ggipc_test_deferrals *deferrals,
+                                                                                size_t index);
+
+/**
+ * Releases deferrals; NULL is a no-op.
+ */
+void ggipc_test_deferrals_free(struct ggipc_test_deferrals *deferrals);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -26,10 +26,12 @@
 #define GGIPC_TESTING_HPP
 
 #include <ggipc.h>
+#include <ggipc/model.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -68,6 +70,32 @@ struct Published {
     std::string payload;
 };
 
+/** Settings of a LocalNucleus beyond its component and policy; every member empty = the default. */
+struct Options {
+    /** Largest publish payload accepted, in bytes (default IoT Core's 131 072). */
+    std::optional<size_t> maxPayloadBytes;
+    /** Authorize subscribe filters literally, as the Java nucleus does (default false: strictly). */
+    std::optional<bool> literalFilterAuthorization;
+    /** Record publishes (default true; false for soak runs: waits then see counts only). */
+    std::optional<bool> record;
+    /** Bytes the spool holds during a broker outage (default 2.5 MiB). */
+    std::optional<size_t> spoolMaxBytes;
+    /** Spool QoS 0 publishes during an outage instead of refusing them (default false). */
+    std::optional<bool> keepQos0WhenOffline;
+    /** How long a subscription made during an outage waits for the connection (default 30 s). */
+    std::optional<std::chrono::milliseconds> offlineSubscribeTimeout;
+    /** The component under test's configuration, the text of a JSON object (default `{}`). */
+    std::optional<std::string> configurationJson;
+};
+
+/** A DeferComponentUpdate request a simulated deployment received. */
+struct Deferral {
+    /** The component that deferred. */
+    std::string component;
+    /** Its request (deployment id, message, recheck interval). */
+    ggipc::greengrass::DeferComponentUpdateRequest request;
+};
+
 /**
  * An in-process nucleus serving one component under test. Move-only; the destructor stops it.
  * Thread-safe: the methods may be called from any thread.
@@ -84,6 +112,35 @@ class LocalNucleus {
         ggipc_test_nucleus *n = nullptr;
         detail::check(ggipc_test_nucleus_start(component.c_str(), detail::opt(accessControlJson),
                                                detail::opt(socketPath), detail::opt(token), &n));
+        n_.reset(n);
+    }
+
+    /** As above, with `options`. Throws Error (also for a setting the library refuses, e.g. a configuration that is not a JSON object). */
+    LocalNucleus(const std::string &component, const std::string &accessControlJson, const Options &options,
+                 const std::string &socketPath = "", const std::string &token = "") {
+        struct FreeOptions {
+            void operator()(ggipc_test_nucleus_options *o) const noexcept { ggipc_test_nucleus_options_free(o); }
+        };
+        std::unique_ptr<ggipc_test_nucleus_options, FreeOptions> o(ggipc_test_nucleus_options_new());
+        if (!o) throw std::bad_alloc();
+        if (options.maxPayloadBytes)
+            detail::check(ggipc_test_nucleus_options_set_max_payload_bytes(o.get(), *options.maxPayloadBytes));
+        if (options.literalFilterAuthorization)
+            detail::check(ggipc_test_nucleus_options_set_literal_filter_authorization(
+                o.get(), *options.literalFilterAuthorization));
+        if (options.record) detail::check(ggipc_test_nucleus_options_set_record(o.get(), *options.record));
+        if (options.spoolMaxBytes)
+            detail::check(ggipc_test_nucleus_options_set_spool_max_bytes(o.get(), *options.spoolMaxBytes));
+        if (options.keepQos0WhenOffline)
+            detail::check(ggipc_test_nucleus_options_set_keep_qos0_when_offline(o.get(), *options.keepQos0WhenOffline));
+        if (options.offlineSubscribeTimeout)
+            detail::check(ggipc_test_nucleus_options_set_offline_subscribe_timeout_ms(
+                o.get(), static_cast<int64_t>(options.offlineSubscribeTimeout->count())));
+        if (options.configurationJson)
+            detail::check(ggipc_test_nucleus_options_set_configuration(o.get(), options.configurationJson->c_str()));
+        ggipc_test_nucleus *n = nullptr;
+        detail::check(ggipc_test_nucleus_start_with_options(component.c_str(), detail::opt(accessControlJson),
+                                                            detail::opt(socketPath), detail::opt(token), o.get(), &n));
         n_.reset(n);
     }
 
@@ -179,6 +236,11 @@ class LocalNucleus {
     /** Publishes held in the spool during an outage. */
     size_t spooledCount() const { return ggipc_test_nucleus_spooled_count(get()); }
 
+    /** Whether the simulated connection to AWS IoT Core is up. */
+    bool isConnected() const { return ggipc_test_nucleus_is_connected(get()); }
+    /** Spooled publishes evicted to make room during outages (QoS 0 first). */
+    uint64_t spoolEvicted() const { return ggipc_test_nucleus_spool_evicted(get()); }
+
     /** Restarts under its clients: same socket, components, tokens, policies, configurations. */
     void restart() const { detail::check(ggipc_test_nucleus_restart(get())); }
     /** Stops serving (the destructor does it too). */
@@ -197,6 +259,67 @@ class LocalNucleus {
         detail::check(ggipc_test_nucleus_update_configuration(get(), component.c_str(), path.data(), path.size(),
                                                               valueJson.c_str()));
     }
+
+    /** A component's configuration as the text of a JSON object; empty if it has none. */
+    std::optional<std::string> configuration(const std::string &component) const {
+        char *text = nullptr;
+        detail::check(ggipc_test_nucleus_configuration(get(), component.c_str(), &text));
+        if (text == nullptr) return std::nullopt;
+        std::string result(text);
+        ggipc_test_nucleus_string_free(text);
+        return result;
+    }
+
+    /** The state `component` last reported with UpdateState; empty if it reported none. */
+    std::optional<ggipc::greengrass::ReportedLifecycleState> reportedState(const std::string &component) const {
+        ggipc_reported_lifecycle_state state{};
+        if (!ggipc_test_nucleus_reported_state(get(), component.c_str(), &state)) return std::nullopt;
+        return static_cast<ggipc::greengrass::ReportedLifecycleState>(state);
+    }
+
+    /**
+     * Sends `component`'s SubscribeToValidateConfigurationUpdates streams a validation event for
+     * `configurationJson` and waits up to `timeout` for its SendConfigurationValidityReport. Empty when the
+     * component validates nothing; throws Error (GGIPC_ERROR_KIND_TIMEOUT) when no report came in time.
+     */
+    std::optional<ggipc::greengrass::ConfigurationValidityReport> validateConfiguration(
+        const std::string &component, const std::string &deploymentId, const std::string &configurationJson,
+        std::chrono::milliseconds timeout = std::chrono::seconds(5)) const {
+        ggipc_configuration_validity_report *r = nullptr;
+        detail::check(ggipc_test_nucleus_validate_configuration(get(), component.c_str(), deploymentId.c_str(),
+                                                                configurationJson.c_str(), detail::millis(timeout), &r));
+        if (r == nullptr) return std::nullopt;
+        auto report = ggipc::greengrass::ConfigurationValidityReport::FromC(r);
+        ggipc_configuration_validity_report_free(r);
+        return report;
+    }
+
+    /**
+     * Tells every SubscribeToComponentUpdates stream that `deploymentId` is about to update components and
+     * returns the DeferComponentUpdate requests that arrived within `timeout` (it waits the whole time).
+     */
+    std::vector<Deferral> preComponentUpdate(const std::string &deploymentId, bool isGgcRestarting = false,
+                                             std::chrono::milliseconds timeout = std::chrono::seconds(1)) const {
+        ggipc_test_deferrals *d = nullptr;
+        detail::check(ggipc_test_nucleus_pre_component_update(get(), deploymentId.c_str(), isGgcRestarting,
+                                                              detail::millis(timeout), &d));
+        std::vector<Deferral> result;
+        for (size_t i = 0; i < ggipc_test_deferrals_len(d); i++) {
+            const char *component = ggipc_test_deferrals_component(d, i);
+            result.push_back({component ? component : "",
+                              ggipc::greengrass::DeferComponentUpdateRequest::FromC(ggipc_test_deferrals_request(d, i))});
+        }
+        ggipc_test_deferrals_free(d);
+        return result;
+    }
+
+    /** Tells every SubscribeToComponentUpdates stream that `deploymentId` updated components. */
+    void postComponentUpdate(const std::string &deploymentId) const {
+        detail::check(ggipc_test_nucleus_post_component_update(get(), deploymentId.c_str()));
+    }
+
+    /** Local (SubscribeToTopic) subscriptions open now. */
+    size_t localSubscriptionCount() const { return ggipc_test_nucleus_local_subscription_count(get()); }
 
     /** Publishes a local binary message on `topic`; returns how many subscriptions took it. */
     size_t publishLocal(const std::string &topic, const std::string &payload, const std::string &publisher = "") const {

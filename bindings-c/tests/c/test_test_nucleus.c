@@ -175,6 +175,75 @@ static void test_configuration_and_bad_input(void) {
     ggipc_test_nucleus_free(n);
 }
 
+static void test_options_state_and_events(void) {
+    ggipc_test_nucleus_options *o = ggipc_test_nucleus_options_new();
+    CHECK(o != NULL);
+    if (o == NULL) return;
+    CHECK_ERR(ggipc_test_nucleus_options_set_offline_subscribe_timeout_ms(o, -5), GGIPC_ERROR_KIND_INVALID_ARGUMENT,
+              "offline subscribe timeout");
+    CHECK_ERR(ggipc_test_nucleus_options_set_configuration(o, "[1]"), GGIPC_ERROR_KIND_INVALID_ARGUMENT,
+              "JSON object");
+    CHECK_ERR(ggipc_test_nucleus_options_set_configuration(o, "{nope"), GGIPC_ERROR_KIND_INVALID_ARGUMENT, "not JSON");
+    CHECK_ERR(ggipc_test_nucleus_options_set_record(NULL, true), GGIPC_ERROR_KIND_INVALID_ARGUMENT, "options");
+    CHECK_OK(ggipc_test_nucleus_options_set_configuration(o, "{\"interval\": 5}"));
+    CHECK_OK(ggipc_test_nucleus_options_set_spool_max_bytes(o, 40));
+    CHECK_OK(ggipc_test_nucleus_options_set_keep_qos0_when_offline(o, true));
+    CHECK_OK(ggipc_test_nucleus_options_set_max_payload_bytes(o, 8));
+    ggipc_test_nucleus *n = NULL;
+    CHECK_OK(ggipc_test_nucleus_start_with_options(COMPONENT, POLICY, NULL, NULL, o, &n));
+    ggipc_test_nucleus_options_free(o);
+    if (n == NULL) return;
+
+    char *config = NULL;
+    CHECK_OK(ggipc_test_nucleus_configuration(n, COMPONENT, &config));
+    CHECK(config != NULL && strcmp(config, "{\"interval\":5}") == 0);
+    ggipc_test_nucleus_string_free(config);
+    CHECK_OK(ggipc_test_nucleus_configuration(n, "com.example.Unknown", &config));
+    CHECK(config == NULL);
+
+    ggipc_client *c = connect_to(n, false);
+    CHECK_ERR(publish(c, "telemetry/big", GGIPC_QOS_AT_MOST_ONCE, "123456789"), GGIPC_ERROR_KIND_SERVICE_ERROR,
+              "exceeds the configured limit of 8 bytes");
+    CHECK_OK(ggipc_test_nucleus_set_connected(n, false));
+    CHECK(!ggipc_test_nucleus_is_connected(n));
+    /* keepQos0WhenOffline: spooled, not refused; the 40-byte spool then evicts QoS 0 first. */
+    CHECK_OK(publish(c, "telemetry/a", GGIPC_QOS_AT_MOST_ONCE, "q0-a"));
+    CHECK(ggipc_test_nucleus_spooled_count(n) == 1);
+    CHECK_OK(publish(c, "telemetry/b", GGIPC_QOS_AT_LEAST_ONCE, "q1-b"));
+    CHECK_OK(publish(c, "telemetry/c", GGIPC_QOS_AT_LEAST_ONCE, "q1-c"));
+    CHECK(ggipc_test_nucleus_spool_evicted(n) >= 1);
+    CHECK_OK(ggipc_test_nucleus_set_connected(n, true));
+    CHECK(ggipc_test_nucleus_is_connected(n));
+    CHECK_OK(ggipc_test_nucleus_wait_for_publish(n, "telemetry/c", 1, 5000, NULL));
+
+    /* The reported state is what the component sent last. */
+    ggipc_reported_lifecycle_state state = 99;
+    CHECK(!ggipc_test_nucleus_reported_state(n, COMPONENT, &state));
+    ggipc_update_state_request *r = ggipc_update_state_request_new();
+    CHECK_OK(ggipc_update_state_request_set_state(r, GGIPC_REPORTED_LIFECYCLE_STATE_RUNNING));
+    CHECK_OK(ggipc_client_update_state(c, r, 0, NULL));
+    ggipc_update_state_request_free(r);
+    CHECK(ggipc_test_nucleus_reported_state(n, COMPONENT, &state));
+    CHECK(state == GGIPC_REPORTED_LIFECYCLE_STATE_RUNNING);
+
+    /* Nobody validates and nobody defers: the answers say so at once. */
+    ggipc_configuration_validity_report *report = (ggipc_configuration_validity_report *)1;
+    CHECK_OK(ggipc_test_nucleus_validate_configuration(n, COMPONENT, "d1", "{}", 200, &report));
+    CHECK(report == NULL);
+    CHECK_ERR(ggipc_test_nucleus_validate_configuration(n, COMPONENT, "d1", "{x", 200, &report),
+              GGIPC_ERROR_KIND_INVALID_ARGUMENT, "not JSON");
+    ggipc_test_deferrals *d = NULL;
+    CHECK_OK(ggipc_test_nucleus_pre_component_update(n, "d1", false, 50, &d));
+    CHECK(d != NULL && ggipc_test_deferrals_len(d) == 0);
+    CHECK(ggipc_test_deferrals_component(d, 0) == NULL && ggipc_test_deferrals_request(d, 0) == NULL);
+    ggipc_test_deferrals_free(d);
+    CHECK_OK(ggipc_test_nucleus_post_component_update(n, "d1"));
+    CHECK_ERR(ggipc_test_nucleus_post_component_update(n, NULL), GGIPC_ERROR_KIND_INVALID_ARGUMENT, NULL);
+    CHECK(ggipc_test_nucleus_local_subscription_count(n) == 0);
+    ggipc_client_free(c);
+    ggipc_test_nucleus_free(n);
+}
+
 static void run(const char *name, void (*test)(void)) {
     int before = g_failed_checks;
     test();
@@ -191,6 +260,7 @@ int main(void) {
     run("publish, wait, denied topic, failures", test_publish_wait_and_denied_topic);
     run("broker outage and restart", test_outage_and_restart);
     run("configuration and bad input", test_configuration_and_bad_input);
+    run("options, reported state, validation and update events", test_options_state_and_events);
     printf("%d passed, %d failed\n", g_passed, g_failed);
     return g_failed == 0 ? 0 : 1;
 }
