@@ -6,6 +6,7 @@ use super::broker::{
     BoxFuture, Broker, BrokerError, BrokerPublish, Delivery, MessageSink, SubscriptionId,
 };
 use super::topic::filter_matches;
+use super::topic_index::TopicIndex;
 use crate::model::{MqttMessage, Qos};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,7 +33,8 @@ struct Record {
 
 /// In-memory broker. See the module docs.
 pub struct MemoryBroker {
-    subs: RwLock<Vec<(SubscriptionId, String, MessageSink)>>,
+    /// Subscriptions by filter (a trie: a publish costs its topic's depth, not a pass over all of them).
+    subs: RwLock<TopicIndex<MessageSink>>,
     next_id: AtomicU64,
     /// Retained messages per topic, with when they arrived (an MQTT 5 expiry interval counts down from then).
     retained: Mutex<HashMap<String, (MqttMessage, std::time::Instant)>>,
@@ -47,7 +49,7 @@ pub struct MemoryBroker {
 impl Default for MemoryBroker {
     fn default() -> Self {
         MemoryBroker {
-            subs: RwLock::new(Vec::new()),
+            subs: RwLock::new(TopicIndex::new()),
             next_id: AtomicU64::new(1),
             retained: Mutex::new(HashMap::new()),
             recorded: Mutex::new(Record::default()),
@@ -86,8 +88,9 @@ impl MemoryBroker {
         self.subs
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .filter(|(_, f, s)| !s.has_capacity() && filter_matches(f, topic))
+            .matches(topic)
+            .into_iter()
+            .filter(|(_, _, s)| !s.has_capacity())
             .map(|(_, _, s)| s.clone())
             .collect()
     }
@@ -121,15 +124,13 @@ impl MemoryBroker {
         let mut closed = Vec::new();
         {
             let subs = self.subs.read().unwrap_or_else(|e| e.into_inner());
-            for (id, filter, sink) in subs.iter() {
-                if filter_matches(filter, msg.topic()) {
-                    match sink.deliver_qos(msg, qos) {
-                        Delivery::Delivered => delivered += 1,
-                        Delivery::Dropped => {
-                            self.dropped.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Delivery::Closed => closed.push(*id),
+            for (id, _, sink) in subs.matches(msg.topic()) {
+                match sink.deliver_qos(msg, qos) {
+                    Delivery::Delivered => delivered += 1,
+                    Delivery::Dropped => {
+                        self.dropped.fetch_add(1, Ordering::Relaxed);
                     }
+                    Delivery::Closed => closed.push(SubscriptionId(id)),
                 }
             }
         }
@@ -161,14 +162,12 @@ impl MemoryBroker {
         self.tap.subscribe()
     }
 
-    /// Active subscription filters.
+    /// Active subscription filters, oldest first.
     pub fn subscriptions(&self) -> Vec<String> {
-        self.subs
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .map(|(_, f, _)| f.clone())
-            .collect()
+        let subs = self.subs.read().unwrap_or_else(|e| e.into_inner());
+        let mut all: Vec<(u64, &str)> = subs.iter().map(|(k, f, _)| (k, f)).collect();
+        all.sort_unstable_by_key(|(k, _)| *k);
+        all.into_iter().map(|(_, f)| f.to_string()).collect()
     }
 
     /// Sets the connection status SubscribeToIoTCoreConnectionStatus subscribers see (connected at first), to
@@ -203,11 +202,10 @@ impl Broker for MemoryBroker {
         sink: MessageSink,
     ) -> BoxFuture<'_, Result<SubscriptionId, BrokerError>> {
         let id = SubscriptionId(self.next_id.fetch_add(1, Ordering::Relaxed));
-        self.subs.write().unwrap_or_else(|e| e.into_inner()).push((
-            id,
-            filter.to_string(),
-            sink.clone(),
-        ));
+        self.subs
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.0, filter, sink.clone());
         let retained = self.live_retained(filter);
         for m in retained {
             sink.deliver(&m);
@@ -219,7 +217,7 @@ impl Broker for MemoryBroker {
         self.subs
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .retain(|(i, _, _)| *i != id);
+            .remove(id.0);
     }
 
     fn connection_status(&self) -> tokio::sync::watch::Receiver<bool> {
@@ -287,6 +285,54 @@ mod tests {
             qos: Qos::AtMostOnce,
             message: MqttMessage::new("t", vec![0u8; size]),
         }
+    }
+
+    #[test]
+    fn delivers_to_exactly_the_matching_subscriptions_in_subscription_order() {
+        let b = MemoryBroker::new();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let mut ids = Vec::new();
+        let filters = ["a/+/c", "x/#", "a/b/c", "#", "+/b/#", "a/b"];
+        for f in filters {
+            // Many subscriptions that never match, between the ones that do.
+            for i in 0..200 {
+                let sink = MessageSink::new(|_| Delivery::Delivered);
+                rt.block_on(b.subscribe(&format!("other/{i}/#"), Qos::AtMostOnce, sink))
+                    .unwrap();
+            }
+            let seen = seen.clone();
+            let sink = MessageSink::new(move |m| {
+                seen.lock().unwrap().push((f, m.topic().to_string()));
+                Delivery::Delivered
+            });
+            ids.push(rt.block_on(b.subscribe(f, Qos::AtMostOnce, sink)).unwrap());
+        }
+        assert_eq!(b.inject(MqttMessage::new("a/b/c", vec![1])), 4);
+        assert_eq!(
+            seen.lock()
+                .unwrap()
+                .drain(..)
+                .map(|(f, _)| f)
+                .collect::<Vec<_>>(),
+            ["a/+/c", "a/b/c", "#", "+/b/#"]
+        );
+        // `$` topics are not matched by filters starting with a wildcard.
+        assert_eq!(b.inject(MqttMessage::new("$aws/b/c", vec![1])), 0);
+        b.unsubscribe(ids[3]);
+        assert_eq!(b.inject(MqttMessage::new("a/b", vec![1])), 2);
+        assert_eq!(
+            seen.lock()
+                .unwrap()
+                .drain(..)
+                .map(|(f, _)| f)
+                .collect::<Vec<_>>(),
+            ["+/b/#", "a/b"]
+        );
+        assert_eq!(b.subscriptions().len(), 6 * 200 + 5);
+        assert_eq!(b.subscriptions()[200], "a/+/c");
     }
 
     #[test]
