@@ -121,24 +121,21 @@ TEST(LocalNucleusOptions, SpoolConfigurationPayloadLimitAndOfflineSubscribeTimeo
 }
 
 TEST(LocalNucleusOptions, RefusedSettingsThrowWithTheLibrarysMessage) {
+    auto expectRefused = [](const ggipc::testing::Options &options, const std::string &text) {
+        try {
+            LocalNucleus n(kComponent, kPolicy, options);
+            ADD_FAILURE() << "the options must be refused (" << text << ")";
+        } catch (const ggipc::testing::Error &e) {
+            EXPECT_EQ(e.kind(), GGIPC_ERROR_KIND_INVALID_ARGUMENT);
+            EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
+        }
+    };
     ggipc::testing::Options notAnObject;
     notAnObject.configurationJson = "[1]";
-    try {
-        LocalNucleus n(kComponent, kPolicy, notAnObject);
-        FAIL() << "a configuration that is no JSON object must be refused";
-    } catch (const ggipc::testing::Error &e) {
-        EXPECT_EQ(e.kind(), GGIPC_ERROR_KIND_INVALID_ARGUMENT);
-        EXPECT_NE(std::string(e.what()).find("JSON object"), std::string::npos) << e.what();
-    }
+    expectRefused(notAnObject, "JSON object");
     ggipc::testing::Options negative;
     negative.offlineSubscribeTimeout = std::chrono::milliseconds(-1);
-    try {
-        LocalNucleus n(kComponent, kPolicy, negative);
-        FAIL() << "a negative timeout must be refused";
-    } catch (const ggipc::testing::Error &e) {
-        EXPECT_EQ(e.kind(), GGIPC_ERROR_KIND_INVALID_ARGUMENT);
-        EXPECT_NE(std::string(e.what()).find("offline subscribe timeout"), std::string::npos) << e.what();
-    }
+    expectRefused(negative, "offline subscribe timeout");
 }
 
 TEST(LocalNucleusLifecycle, ReportedStateIsWhatTheComponentSent) {
