@@ -1,7 +1,7 @@
 //! One completion thread per process and binding: where a binding runs its language's callbacks.
 
+use ggipc::runtime::PerProcess;
 use std::sync::mpsc;
-use std::sync::Mutex;
 
 /// Most jobs run in one pass of the binding's scope (one GIL acquisition, one JNI attachment).
 const BATCH: usize = 256;
@@ -11,12 +11,13 @@ const BATCH: usize = 256;
 /// they were submitted. The thread waits for work outside the binding's scope, then runs every job already
 /// queued (at most 256) inside one call of `scope`; a job that panics is reported on stderr and the next one
 /// runs. The queue is unbounded: producers are runtime tasks, which must never wait for a user's callback.
+/// Submitting takes no lock, so a child forked while another thread was submitting can submit too.
 pub struct Completer<J: Send + 'static> {
     name: &'static str,
     scope: fn(&mut dyn FnMut()),
     run: fn(J),
-    /// The pid that started the thread, and the way to it.
-    slot: Mutex<Option<(u32, mpsc::Sender<J>)>>,
+    /// The way to this process' thread.
+    thread: PerProcess<mpsc::Sender<J>>,
 }
 
 impl<J: Send + 'static> Completer<J> {
@@ -28,38 +29,39 @@ impl<J: Send + 'static> Completer<J> {
             name,
             scope,
             run,
-            slot: Mutex::new(None),
+            thread: PerProcess::new(),
         }
     }
 
     /// Queues `job`.
-    pub fn submit(&'static self, job: J) {
-        let pid = std::process::id();
-        let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
-        let job = match slot.as_ref() {
-            Some((p, tx)) if *p == pid => match tx.send(job) {
+    pub fn submit(&'static self, mut job: J) {
+        loop {
+            // A thread that lost the race to start the thread drops its sender: its thread then ends.
+            let tx = match self.thread.get_or_make(|| self.start(), drop) {
+                Ok(tx) => tx,
+                // Without a thread the job cannot run: say so rather than lose it silently.
+                Err(e) => {
+                    eprintln!("ggipc: cannot start the {} thread: {e}", self.name);
+                    return;
+                }
+            };
+            match tx.send(job) {
                 Ok(()) => return,
-                // The thread is gone (it never ends on its own; only a failed start leaves this state).
-                Err(mpsc::SendError(job)) => job,
-            },
-            _ => job,
-        };
-        // First use, or first use in a forked child: the parent's thread does not exist here, so its sender
-        // is forgotten rather than dropped (nothing of it may be touched), and a new thread is started.
-        if let Some(old) = slot.take() {
-            std::mem::forget(old);
+                // The thread is gone (it never ends on its own): start another one.
+                Err(mpsc::SendError(back)) => {
+                    job = back;
+                    self.thread.forget(tx);
+                }
+            }
         }
+    }
+
+    fn start(&'static self) -> std::io::Result<mpsc::Sender<J>> {
         let (tx, rx) = mpsc::channel::<J>();
-        // The receiver is alive (held just below), so this cannot fail.
-        let _ = tx.send(job);
-        let spawned = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name(self.name.into())
-            .spawn(move || self.work(rx));
-        match spawned {
-            Ok(_) => *slot = Some((pid, tx)),
-            // Without a thread the job cannot run: say so rather than lose it silently.
-            Err(e) => eprintln!("ggipc: cannot start the {} thread: {e}", self.name),
-        }
+            .spawn(move || self.work(rx))?;
+        Ok(tx)
     }
 
     fn work(&'static self, rx: mpsc::Receiver<J>) {

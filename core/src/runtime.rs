@@ -4,10 +4,11 @@
 
 use crate::{Error, ErrorKind, Result};
 use std::future::Future;
-use std::sync::Mutex;
+use std::ptr;
+use std::sync::atomic::{AtomicPtr, Ordering};
 use tokio::runtime::{Handle, Runtime};
 
-static RUNTIME: Mutex<Option<(u32, &'static Runtime)>> = Mutex::new(None);
+static RUNTIME: PerProcess<Runtime> = PerProcess::new();
 
 fn build() -> std::io::Result<Runtime> {
     let workers = std::env::var("GGIPC_WORKER_THREADS")
@@ -22,25 +23,108 @@ fn build() -> std::io::Result<Runtime> {
         .build()
 }
 
-/// A handle to the shared runtime (created on first call).
+/// A handle to the shared runtime (created on first call, and on the first call in a forked child).
 pub fn handle() -> Result<Handle> {
-    let pid = std::process::id();
-    let mut slot = RUNTIME.lock().unwrap_or_else(|e| e.into_inner());
-    match &*slot {
-        Some((p, rt)) if *p == pid => Ok(rt.handle().clone()),
-        _ => {
-            // First use, or first use in a forked child: the parent's runtime threads do not exist here, so
-            // its runtime is leaked rather than dropped, and a fresh one is made.
-            let rt = build().map_err(|e| {
-                Error::new(
-                    ErrorKind::Internal,
-                    format!("cannot start the ggipc runtime: {e}"),
-                )
-            })?;
-            let rt: &'static Runtime = Box::leak(Box::new(rt));
-            *slot = Some((pid, rt));
-            Ok(rt.handle().clone())
+    RUNTIME
+        .get_or_make(build, Runtime::shutdown_background)
+        .map(|rt| rt.handle().clone())
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Internal,
+                format!("cannot start the ggipc runtime: {e}"),
+            )
+        })
+}
+
+/// A value made once per process, and made anew in a forked child, for the threads a process owns (the
+/// runtime, a binding's completion thread): a child has none of its parent's threads, so it must not use the
+/// parent's value.
+///
+/// It takes no lock. A lock would be inherited by the child in whatever state the parent's other threads left
+/// it at the moment of `fork`: held forever when one of them was inside. Values are leaked, never dropped
+/// (the parent's value belongs to threads that do not exist in the child, and other threads of this process
+/// may still be reading a replaced one); only a fork or a replacement leaves one behind.
+#[doc(hidden)]
+pub struct PerProcess<T: 'static> {
+    slot: AtomicPtr<Entry<T>>,
+}
+
+struct Entry<T> {
+    pid: u32,
+    value: T,
+}
+
+impl<T: Send + Sync + 'static> PerProcess<T> {
+    /// Empty: the first [`get_or_make`](Self::get_or_make) makes the value.
+    pub const fn new() -> Self {
+        PerProcess {
+            slot: AtomicPtr::new(ptr::null_mut()),
         }
+    }
+
+    /// This process' value, made with `make` if there is none yet (first use, or first use in a forked child).
+    /// When two threads make one at once, one value is kept for both and the other is given to `discard`.
+    pub fn get_or_make<E>(
+        &self,
+        make: impl FnOnce() -> std::result::Result<T, E>,
+        discard: impl FnOnce(T),
+    ) -> std::result::Result<&'static T, E> {
+        let pid = std::process::id();
+        let current = self.slot.load(Ordering::Acquire);
+        if let Some(value) = Self::of(current, pid) {
+            return Ok(value);
+        }
+        let new = Box::into_raw(Box::new(Entry {
+            pid,
+            value: make()?,
+        }));
+        match self
+            .slot
+            .compare_exchange(current, new, Ordering::AcqRel, Ordering::Acquire)
+        {
+            // SAFETY: `new` came from `Box::into_raw` above and is now published; it is never freed.
+            Ok(_) => Ok(unsafe { &(*new).value }),
+            Err(winner) => {
+                // SAFETY: `new` was not published (the exchange failed), so this thread still owns it alone.
+                let lost = unsafe { Box::from_raw(new) };
+                discard(lost.value);
+                // Another thread of this process installed its value first (a forked child has one thread
+                // at the moment it starts, so the winner is this process' own).
+                Ok(
+                    Self::of(winner, pid)
+                        .expect("the value that won the exchange is this process'"),
+                )
+            }
+        }
+    }
+
+    /// Forgets `value` (one [`get_or_make`](Self::get_or_make) gave), so that the next call makes a new one:
+    /// for a value found unusable, such as a channel whose thread is gone. Does nothing if it was already
+    /// replaced.
+    pub fn forget(&self, value: &'static T) {
+        let current = self.slot.load(Ordering::Acquire);
+        // SAFETY: entries are never freed, so any non-null pointer the slot held is still valid.
+        if !current.is_null() && ptr::eq(unsafe { &(*current).value }, value) {
+            let _ = self.slot.compare_exchange(
+                current,
+                ptr::null_mut(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
+        }
+    }
+
+    fn of(entry: *mut Entry<T>, pid: u32) -> Option<&'static T> {
+        // SAFETY: entries are published once fully built (release) and never freed, so a non-null pointer
+        // loaded with acquire ordering points to a live, initialised entry.
+        let entry = unsafe { entry.as_ref() }?;
+        (entry.pid == pid).then_some(&entry.value)
+    }
+}
+
+impl<T: Send + Sync + 'static> Default for PerProcess<T> {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
