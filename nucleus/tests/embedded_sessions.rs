@@ -517,7 +517,7 @@ async fn retained_bounds() {
         .subscribe("k/#", v5::mqttbytes::QoS::AtLeastOnce)
         .await
         .unwrap();
-    let mut got = vec![publish(&mut rx).await, publish(&mut rx).await];
+    let mut got = [publish(&mut rx).await, publish(&mut rx).await];
     got.sort_by(|a, b| a.topic.cmp(&b.topic));
     assert!(got.iter().all(|p| p.retain));
     assert_eq!(
