@@ -620,51 +620,13 @@ async fn v5_topic_alias_bound() {
         other => panic!("expected rumqttc's refusal, got {other:?}"),
     }
     // ... so a raw client sends it: the broker closes the connection with "topic alias invalid" (0x94).
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut raw = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
-    let mut out = bytes::BytesMut::new();
-    v5::mqttbytes::v5::Packet::Connect(
-        v5::mqttbytes::v5::Connect {
-            keep_alive: 30,
-            client_id: "raw-alias".into(),
-            clean_start: true,
-            properties: None,
-        },
-        None,
-        None,
-    )
-    .write(&mut out, None)
-    .unwrap();
-    v5::mqttbytes::v5::Packet::Publish(v5::mqttbytes::v5::Publish::new(
+    let publish = v5::mqttbytes::v5::Packet::Publish(v5::mqttbytes::v5::Publish::new(
         "a/two",
         v5::mqttbytes::QoS::AtMostOnce,
         "3",
         Some(props(3)),
-    ))
-    .write(&mut out, None)
-    .unwrap();
-    raw.write_all(&out).await.unwrap();
-    let mut buf = bytes::BytesMut::new();
-    let mut packets = Vec::new();
-    loop {
-        match v5::mqttbytes::v5::Packet::read(&mut buf, None) {
-            Ok(p) => {
-                packets.push(p);
-                continue;
-            }
-            Err(v5::mqttbytes::Error::InsufficientBytes(_)) => {}
-            Err(e) => panic!("{e}"),
-        }
-        let n = tokio::time::timeout(WAIT, raw.read_buf(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
-        if n == 0 {
-            break;
-        }
-    }
+    ));
+    let (packets, buf) = raw_v5(port, "raw-alias", publish).await;
     assert!(
         matches!(packets[0], v5::mqttbytes::v5::Packet::ConnAck(_)),
         "{packets:?} rest {buf:?}"
@@ -679,6 +641,85 @@ async fn v5_topic_alias_bound() {
         lrx.try_recv().is_err(),
         "the message with a bad alias is not routed"
     );
+}
+
+/// A raw MQTT 5 client: CONNECT, then `packet`; returns every packet the broker sent until it closed the
+/// connection, and the bytes left over.
+async fn raw_v5(
+    port: u16,
+    id: &str,
+    packet: v5::mqttbytes::v5::Packet,
+) -> (Vec<v5::mqttbytes::v5::Packet>, bytes::BytesMut) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut raw = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let mut out = bytes::BytesMut::new();
+    v5::mqttbytes::v5::Packet::Connect(
+        v5::mqttbytes::v5::Connect {
+            keep_alive: 30,
+            client_id: id.into(),
+            clean_start: true,
+            properties: None,
+        },
+        None,
+        None,
+    )
+    .write(&mut out, None)
+    .unwrap();
+    packet.write(&mut out, None).unwrap();
+    raw.write_all(&out).await.unwrap();
+    let mut buf = bytes::BytesMut::new();
+    let mut packets = Vec::new();
+    loop {
+        match v5::mqttbytes::v5::Packet::read(&mut buf, None) {
+            Ok(p) => {
+                packets.push(p);
+                continue;
+            }
+            Err(v5::mqttbytes::Error::InsufficientBytes(_)) => {}
+            Err(e) => panic!("{e}"),
+        }
+        // A reset after the broker closed with unread bytes from us counts as the end too.
+        let n = tokio::time::timeout(WAIT, raw.read_buf(&mut buf))
+            .await
+            .unwrap()
+            .unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+    }
+    (packets, buf)
+}
+
+/// A packet larger than the broker's Maximum Packet Size (announced in CONNACK) closes the connection with
+/// DISCONNECT "packet too large" (MQTT 5).
+#[tokio::test]
+async fn v5_incoming_packet_too_large() {
+    let limits = Limits {
+        max_packet_size: 1024,
+        ..Limits::default()
+    };
+    let (_broker, port, _t) = start(limits).await;
+    let mut big = v5::mqttbytes::v5::Publish::new(
+        "big/x",
+        v5::mqttbytes::QoS::AtLeastOnce,
+        vec![0u8; 4096],
+        None,
+    );
+    big.pkid = 1;
+    let publish = v5::mqttbytes::v5::Packet::Publish(big);
+    let (packets, buf) = raw_v5(port, "raw-big", publish).await;
+    match &packets[..] {
+        [v5::mqttbytes::v5::Packet::ConnAck(c), v5::mqttbytes::v5::Packet::Disconnect(d)] => {
+            assert_eq!(c.properties.as_ref().unwrap().max_packet_size, Some(1024));
+            assert_eq!(
+                d.reason_code,
+                v5::mqttbytes::v5::DisconnectReasonCode::PacketTooLarge
+            );
+        }
+        other => panic!("{other:?} rest {buf:?}"),
+    }
 }
 
 /// Authentication with a password file: the right password connects; a wrong one or an unknown user gets "bad

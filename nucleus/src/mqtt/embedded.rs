@@ -970,6 +970,14 @@ impl EmbeddedBroker {
                         Err(e) => break 'outer Err(e),
                     },
                     Ok(None) => break,
+                    Err(e) if conn.version == Version::V5 && is_too_large(&buf, max) => {
+                        // MQTT 5 §3.1.2.11.4 (our Maximum Packet Size, announced in CONNACK): "packet too large".
+                        let _ = conn.fail_v5(
+                            v5::DisconnectReasonCode::PacketTooLarge,
+                            format!("packet larger than the maximum packet size {max}: {e}"),
+                        );
+                        break 'outer Err(format!("packet too large: {e}"));
+                    }
                     Err(e) => break 'outer Err(format!("malformed packet: {e}")),
                 }
             }
@@ -1131,6 +1139,18 @@ fn refusal(version: Version, r: Refusal) -> Bytes {
         }
     }
     out.freeze()
+}
+
+/// Whether the packet at the start of `buf` announces more than `max` bytes (its fixed header's remaining length).
+fn is_too_large(buf: &[u8], max: usize) -> bool {
+    let mut len = 0usize;
+    for (i, b) in buf.iter().skip(1).take(4).enumerate() {
+        len |= usize::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return len > max;
+        }
+    }
+    false
 }
 
 /// The protocol level of a CONNECT at the start of `buf`, once enough bytes are there (`Ok(None)` = need more).
