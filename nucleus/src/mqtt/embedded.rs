@@ -28,7 +28,8 @@
 //!   message past them is delivered but not kept, counted and logged), topic aliases from clients (Topic Alias
 //!   Maximum announced in CONNACK; an alias outside it closes the connection with "topic alias invalid"), TCP
 //!   connections ([`Limits::max_connections`]: past it a CONNECT is refused with "server unavailable" / "quota
-//!   exceeded").
+//!   exceeded"), packets from clients ([`Limits::max_packet_size`], announced in CONNACK: a larger one closes the
+//!   connection, for MQTT 5 with DISCONNECT "packet too large").
 //! - **Authentication** (optional): with a password file ([`Limits::password_file`], see [`super::passwd`]),
 //!   every CONNECT needs a listed user name and its password: none gives "not authorized", a wrong one "bad user
 //!   name or password".
