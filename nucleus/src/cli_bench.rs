@@ -34,6 +34,23 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 64)]
         window: usize,
     },
+    /// MQTT clients only, over TCP: one rumqttc subscriber and one publisher (MQTT 3.1.1, QoS 1) through a broker,
+    /// e.g. the embedded broker of a running `ggipc nucleus`; prints messages/s once all arrived.
+    Mqtt {
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        #[arg(long, default_value_t = 1883)]
+        port: u16,
+        /// Messages.
+        #[arg(short = 'n', long, default_value_t = 100000)]
+        messages: usize,
+        /// Payload bytes.
+        #[arg(long, default_value_t = 16)]
+        size: usize,
+        /// Publishes in flight at once (rumqttc's window).
+        #[arg(long, default_value_t = 100)]
+        window: u16,
+    },
     /// Nucleus memory: idle, then with N components connected, each with a subscription.
     Rss {
         #[arg(long, default_value_t = 1000)]
@@ -63,7 +80,92 @@ pub async fn run(cmd: BenchCommand) -> Result<ExitCode, String> {
             .await
         }
         BenchCommand::Rss { components } => rss(components).await,
+        BenchCommand::Mqtt {
+            host,
+            port,
+            messages,
+            size,
+            window,
+        } => mqtt_flood(&host, port, messages, size, window.max(1)).await,
     }
+}
+
+/// A QoS 1 flood between two MQTT clients: the subscriber is connected and subscribed before the publisher
+/// starts; done when the subscriber has every message (or after 120 s without progress, an error).
+async fn mqtt_flood(
+    host: &str,
+    port: u16,
+    messages: usize,
+    size: usize,
+    window: u16,
+) -> Result<ExitCode, String> {
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+    let topic = format!("bench/mqtt/{}", std::process::id());
+    let mut so = MqttOptions::new(format!("bench-sub-{}", std::process::id()), host, port);
+    so.set_keep_alive(Duration::from_secs(30))
+        .set_inflight(window);
+    let (sub, mut sel) = AsyncClient::new(so, 1024);
+    sub.subscribe(&topic, QoS::AtLeastOnce)
+        .await
+        .map_err(|e| e.to_string())?;
+    loop {
+        match sel.poll().await {
+            Ok(Event::Incoming(Packet::SubAck(_))) => break,
+            Ok(_) => {}
+            Err(e) => return Err(format!("subscriber: {e}")),
+        }
+    }
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<Result<Duration, String>>();
+    let started = Instant::now();
+    tokio::spawn(async move {
+        let mut got = 0usize;
+        let res = loop {
+            match tokio::time::timeout(Duration::from_secs(120), sel.poll()).await {
+                Ok(Ok(Event::Incoming(Packet::Publish(_)))) => {
+                    got += 1;
+                    if got == messages {
+                        break Ok(started.elapsed());
+                    }
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => break Err(format!("subscriber after {got} messages: {e}")),
+                Err(_) => {
+                    break Err(format!(
+                        "subscriber: no progress for 120 s after {got} messages"
+                    ))
+                }
+            }
+        };
+        let _ = done_tx.send(res);
+    });
+    let mut po = MqttOptions::new(format!("bench-pub-{}", std::process::id()), host, port);
+    po.set_keep_alive(Duration::from_secs(30))
+        .set_inflight(window);
+    let (publ, mut pel) = AsyncClient::new(po, 1024);
+    let pump = tokio::spawn(async move {
+        loop {
+            if let Err(e) = pel.poll().await {
+                return format!("publisher: {e}");
+            }
+        }
+    });
+    let payload = vec![b'x'; size];
+    for _ in 0..messages {
+        publ.publish(&topic, QoS::AtLeastOnce, false, payload.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let res = done_rx
+        .await
+        .map_err(|_| "subscriber task ended".to_owned())?;
+    pump.abort();
+    let elapsed = res?;
+    println!(
+        "bench mqtt: {messages} QoS 1 messages of {size} B in {:.2} s: {:.0} msgs/s",
+        elapsed.as_secs_f64(),
+        messages as f64 / elapsed.as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Raises the soft open-files limit to the hard limit (1,000 connections need more than the usual 1,024).

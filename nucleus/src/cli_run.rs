@@ -432,6 +432,20 @@ pub fn status(root: &Path) -> Result<ExitCode, String> {
             "  embedded broker: {} subscriptions, {} messages dropped for MQTT clients that did not keep up",
             e["subscriptions"], e["dropped"]
         );
+        let n = |k: &str| e.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+        println!(
+            "    {} connections ({} refused at the bound, {} refused credentials), {} sessions ({} offline), {} resent, {} too large for their client, {} retained ({} bytes; {} not kept at the bound)",
+            n("connections"),
+            n("connectionsRefused"),
+            n("authRefused"),
+            n("sessions"),
+            n("offlineSessions"),
+            n("resent"),
+            n("oversizeDropped"),
+            n("retained"),
+            n("retainedBytes"),
+            n("retainedRefused")
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -30,6 +30,17 @@
 //!   embedded:
 //!     host: 127.0.0.1
 //!     port: 1883                # 0 = ephemeral, printed at start
+//!     maxPacketSize: 1048576
+//!     maxConnections: 1024
+//!     maxQueuedMessages: 1000   # per client session (offline or behind); overflow dropped and counted
+//!     maxQueuedBytes: 16777216  # per client session; 0 = count bound only
+//!     maxInflightMessages: 100  # QoS 1 in flight per client (MQTT 5 Receive Maximum may lower it)
+//!     maxRetainedMessages: 10000
+//!     maxRetainedBytes: 67108864
+//!     topicAliasMaximum: 10
+//!     maxSessionExpirySeconds: 86400   # offline sessions kept at most this long
+//!     passwordFile: /etc/ggipc/passwd   # `ggipc passwd FILE USER`; unset = no authentication
+//!     allowAnonymous: false     # true: no password file needed on a non-loopback host
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -122,8 +133,41 @@ pub struct EmbeddedConfig {
     pub host: String,
     #[serde(default = "d_port")]
     pub port: u16,
+    /// Largest packet accepted from a client (announced to MQTT 5 clients as Maximum Packet Size).
     #[serde(default = "d_max_packet")]
     pub max_packet_size: usize,
+    /// TCP connections served at once; past it a CONNECT is refused.
+    #[serde(default = "d_max_connections")]
+    pub max_connections: usize,
+    /// Messages queued per client session (offline, or connected and behind); past it they are dropped.
+    #[serde(default = "d_max_queued")]
+    pub max_queued_messages: usize,
+    /// Bytes queued per client session (0 = only the message bound).
+    #[serde(default = "d_max_queued_bytes")]
+    pub max_queued_bytes: usize,
+    /// QoS 1 messages in flight to one client at most (an MQTT 5 client's Receive Maximum may lower it).
+    #[serde(default = "d_max_inflight")]
+    pub max_inflight_messages: u16,
+    /// Retained messages kept at most (count).
+    #[serde(default = "d_max_retained")]
+    pub max_retained_messages: usize,
+    /// Retained messages kept at most (bytes of topic, payload and properties).
+    #[serde(default = "d_max_retained_bytes")]
+    pub max_retained_bytes: usize,
+    /// Topic Alias Maximum announced to MQTT 5 clients (0 = no aliases).
+    #[serde(default = "d_topic_alias_max")]
+    pub topic_alias_maximum: u16,
+    /// The longest an offline client session is kept, in seconds (MQTT 3.1.1 clean session = false sessions
+    /// are kept this long; MQTT 5 session expiry intervals are capped to it).
+    #[serde(default = "d_max_session_expiry")]
+    pub max_session_expiry_seconds: u32,
+    /// Password file (`ggipc passwd FILE USER`): when set, every client must give a listed user and its password.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// Serve MQTT clients without authentication on a non-loopback address (default: refused at start without
+    /// a password file).
+    #[serde(default)]
+    pub allow_anonymous: bool,
 }
 
 /// The nucleus' defaults, each written once: the configuration file's defaults and [`BridgeConfig::new`]
@@ -165,6 +209,22 @@ pub mod defaults {
     pub const EMBEDDED_PORT: u16 = 1883;
     /// `mqtt.embedded.maxPacketSize`.
     pub const EMBEDDED_MAX_PACKET_SIZE: usize = 1 << 20;
+    /// `mqtt.embedded.maxConnections`.
+    pub const EMBEDDED_MAX_CONNECTIONS: usize = 1_024;
+    /// `mqtt.embedded.maxQueuedMessages`.
+    pub const EMBEDDED_MAX_QUEUED_MESSAGES: usize = 1_000;
+    /// `mqtt.embedded.maxQueuedBytes`.
+    pub const EMBEDDED_MAX_QUEUED_BYTES: usize = 16 << 20;
+    /// `mqtt.embedded.maxInflightMessages`.
+    pub const EMBEDDED_MAX_INFLIGHT_MESSAGES: u16 = 100;
+    /// `mqtt.embedded.maxRetainedMessages`.
+    pub const EMBEDDED_MAX_RETAINED_MESSAGES: usize = 10_000;
+    /// `mqtt.embedded.maxRetainedBytes`.
+    pub const EMBEDDED_MAX_RETAINED_BYTES: usize = 64 << 20;
+    /// `mqtt.embedded.topicAliasMaximum`.
+    pub const EMBEDDED_TOPIC_ALIAS_MAXIMUM: u16 = 10;
+    /// `mqtt.embedded.maxSessionExpirySeconds` (one day).
+    pub const EMBEDDED_MAX_SESSION_EXPIRY_SECONDS: u32 = 86_400;
 }
 
 fn d_version() -> String {
@@ -214,6 +274,30 @@ fn d_port() -> u16 {
 }
 fn d_max_packet() -> usize {
     defaults::EMBEDDED_MAX_PACKET_SIZE
+}
+fn d_max_connections() -> usize {
+    defaults::EMBEDDED_MAX_CONNECTIONS
+}
+fn d_max_queued() -> usize {
+    defaults::EMBEDDED_MAX_QUEUED_MESSAGES
+}
+fn d_max_queued_bytes() -> usize {
+    defaults::EMBEDDED_MAX_QUEUED_BYTES
+}
+fn d_max_inflight() -> u16 {
+    defaults::EMBEDDED_MAX_INFLIGHT_MESSAGES
+}
+fn d_max_retained() -> usize {
+    defaults::EMBEDDED_MAX_RETAINED_MESSAGES
+}
+fn d_max_retained_bytes() -> usize {
+    defaults::EMBEDDED_MAX_RETAINED_BYTES
+}
+fn d_topic_alias_max() -> u16 {
+    defaults::EMBEDDED_TOPIC_ALIAS_MAXIMUM
+}
+fn d_max_session_expiry() -> u32 {
+    defaults::EMBEDDED_MAX_SESSION_EXPIRY_SECONDS
 }
 
 impl Default for MqttConfig {
@@ -308,6 +392,22 @@ impl Config {
         }
         if let Some(b) = &m.broker {
             BrokerChoice::parse(b).map_err(|e| format!("mqtt.broker: {e}"))?;
+        }
+        let e = &m.embedded;
+        if e.max_connections == 0 {
+            return Err("mqtt.embedded.maxConnections: must be at least 1".to_owned());
+        }
+        if e.max_queued_messages == 0 {
+            return Err("mqtt.embedded.maxQueuedMessages: must be at least 1".to_owned());
+        }
+        if e.max_inflight_messages == 0 {
+            return Err("mqtt.embedded.maxInflightMessages: must be 1..=65535".to_owned());
+        }
+        if e.max_packet_size < 64 || e.max_packet_size > 268_435_455 {
+            return Err(format!(
+                "mqtt.embedded.maxPacketSize: must be 64..=268435455 (MQTT's largest), got {}",
+                e.max_packet_size
+            ));
         }
         if let Some(st) = &m.spooler.storage_type {
             if !st.eq_ignore_ascii_case("memory") {

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 mod cli_bench;
 mod cli_client;
 mod cli_config;
+mod cli_passwd;
 mod cli_run;
 
 #[derive(Parser, Debug)]
@@ -96,6 +97,15 @@ enum Command {
     Config(cli_config::ConfigArgs),
     /// Send a local deployment's events (validation, component updates with deferrals) to a running nucleus.
     Deploy(cli_config::DeployArgs),
+    /// Add a user to the embedded broker's password file (`mqtt.embedded.passwordFile`), or change its password.
+    /// The password is read from standard input (asked twice, without echo, on a terminal); the file keeps an
+    /// Argon2id hash of it.
+    Passwd {
+        /// The password file (created, mode 0600, when missing).
+        file: PathBuf,
+        /// The user name.
+        user: String,
+    },
 }
 
 pub fn init_logging(filter: &str) {
@@ -147,6 +157,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => rt.block_on(cli_client::bench(args)),
         Command::Config(args) => rt.block_on(cli_config::config(args)),
         Command::Deploy(args) => rt.block_on(cli_config::deploy(args)),
+        Command::Passwd { file, user } => cli_passwd::passwd(&file, &user),
     };
     match result {
         Ok(code) => code,

@@ -26,7 +26,7 @@ use serde_json::{json, Value};
 use crate::brokers::{BridgeIpcBroker, EmbeddedIpcBroker};
 use crate::config::{BrokerChoice, Config};
 use crate::mqtt::bridge::{AckMode, Bridge, BridgeConfig, MqttVersion, OfflineSubscribe, TlsFiles};
-use crate::mqtt::embedded::EmbeddedBroker;
+use crate::mqtt::embedded::{EmbeddedBroker, Limits};
 
 /// Options from the command line, applied over the config file.
 #[derive(Clone, Debug, Default)]
@@ -112,12 +112,38 @@ impl Nucleus {
         let mut memory = None;
         let broker: Arc<dyn Broker> = match &choice {
             BrokerChoice::Embedded => {
-                let b = EmbeddedBroker::new(cfg.mqtt.embedded.max_packet_size);
-                b.set_stall_timeout(Duration::from_millis(cfg.mqtt.subscriber_stall_timeout_ms));
-                let port = opts.embedded_port.unwrap_or(cfg.mqtt.embedded.port);
-                let addr: SocketAddr = format!("{}:{}", cfg.mqtt.embedded.host, port)
+                let e = &cfg.mqtt.embedded;
+                let port = opts.embedded_port.unwrap_or(e.port);
+                let addr: SocketAddr = format!("{}:{}", e.host, port)
                     .parse()
-                    .map_err(|e| format!("mqtt.embedded.host: {e}"))?;
+                    .map_err(|err| format!("mqtt.embedded.host: {err}"))?;
+                match &e.password_file {
+                    Some(f) => {
+                        let n = crate::mqtt::passwd::check_file(f)
+                            .map_err(|err| format!("mqtt.embedded.passwordFile: {err}"))?;
+                        tracing::info!("embedded MQTT broker: {n} users in {}", f.display());
+                    }
+                    None if !addr.ip().is_loopback() && !e.allow_anonymous => {
+                        return Err(format!(
+                            "embedded MQTT broker on {addr} (not loopback) without authentication: set \
+                             mqtt.embedded.passwordFile (ggipc passwd FILE USER) or mqtt.embedded.allowAnonymous: true"
+                        ));
+                    }
+                    None => {}
+                }
+                let b = EmbeddedBroker::with_limits(Limits {
+                    max_packet_size: e.max_packet_size,
+                    max_connections: e.max_connections,
+                    max_queued_messages: e.max_queued_messages,
+                    max_queued_bytes: e.max_queued_bytes,
+                    max_inflight_messages: e.max_inflight_messages,
+                    max_retained_messages: e.max_retained_messages,
+                    max_retained_bytes: e.max_retained_bytes,
+                    topic_alias_maximum: e.topic_alias_maximum,
+                    max_session_expiry_seconds: e.max_session_expiry_seconds,
+                    password_file: e.password_file.clone(),
+                });
+                b.set_stall_timeout(Duration::from_millis(cfg.mqtt.subscriber_stall_timeout_ms));
                 let (bound, task) = b
                     .listen(addr)
                     .await
@@ -400,8 +426,21 @@ fn spawn_status(
                 });
             }
             if let Some(e) = &embedded {
-                v["embedded"] =
-                    json!({"dropped": e.dropped(), "subscriptions": e.subscription_count()});
+                let st = e.stats();
+                v["embedded"] = json!({
+                    "dropped": st.dropped,
+                    "subscriptions": st.subscriptions,
+                    "connections": st.connections,
+                    "sessions": st.sessions,
+                    "offlineSessions": st.offline_sessions,
+                    "oversizeDropped": st.oversize_dropped,
+                    "resent": st.resent,
+                    "retained": st.retained,
+                    "retainedBytes": st.retained_bytes,
+                    "retainedRefused": st.retained_refused,
+                    "connectionsRefused": st.connections_refused,
+                    "authRefused": st.auth_refused,
+                });
             }
             let text = serde_json::to_string_pretty(&v).unwrap_or_default();
             if text != last {

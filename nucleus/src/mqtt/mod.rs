@@ -3,5 +3,6 @@
 pub mod bridge;
 pub mod embedded;
 pub mod msg;
+pub mod passwd;
 pub mod reason;
 pub mod topic;
