@@ -162,6 +162,7 @@ impl BridgeIpcBroker {
 impl Broker for BridgeIpcBroker {
     fn publish(&self, publish: BrokerPublish) -> BoxFuture<'_, Result<(), BrokerError>> {
         let msg = to_msg(publish);
+        let qos1 = msg.qos == 1;
         let deadline = tokio::time::Instant::now() + self.spool_wait;
         Box::pin(async move {
             // Polled once on arrival: with the gate free and room in the spool, spooling happens then (order
@@ -171,6 +172,9 @@ impl Broker for BridgeIpcBroker {
                 self.bridge.publish_waiting(msg, deadline).await
             };
             match res {
+                // A disk-spooled QoS 1 publish is answered once its record is synced (one sync for every
+                // publish waiting then: the gate is released already).
+                Ok(None) if qos1 => self.bridge.spool_durable().await.map_err(BrokerError::new),
                 Ok(None) => Ok(()),
                 Ok(Some(wait)) => match wait.await {
                     Ok(Ok(())) => Ok(()),

@@ -27,6 +27,8 @@
 //!   spooler:
 //!     maxSizeInBytes: 2621440
 //!     keepQos0WhenOffline: false
+//!     storageType: Memory       # Memory (default) | Disk: QoS 1 publishes kept in <root>/spool until PUBACKed
+//!     fsync: always             # ours, with Disk: always (answer after an fdatasync, batched) | never
 //!   embedded:
 //!     host: 127.0.0.1
 //!     port: 1883                # 0 = ephemeral, printed at start
@@ -110,9 +112,24 @@ pub struct SpoolerConfig {
     pub max_size_in_bytes: usize,
     #[serde(default = "d_keep_qos0")]
     pub keep_qos0_when_offline: bool,
-    /// Accepted for compatibility with nucleus configurations; only `Memory` is implemented.
+    /// `Memory` (default) or `Disk` (the nucleus' key and values): with `Disk`, the bridge's QoS 1 publishes are
+    /// kept in `<root>/spool/spool.log` until the broker acknowledges them, and survive a restart or crash.
     #[serde(default)]
     pub storage_type: Option<String>,
+    /// Ours, with `storageType: Disk`: `always` (default) answers a QoS 1 publish after an fdatasync covering it
+    /// (shared by the publishes waiting at the same time), `never` once the kernel has it (survives the nucleus
+    /// being killed, not a power cut).
+    #[serde(default = "d_fsync")]
+    pub fsync: String,
+}
+
+impl SpoolerConfig {
+    /// `storageType: Disk`.
+    pub fn is_disk(&self) -> bool {
+        self.storage_type
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case("disk"))
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -159,6 +176,8 @@ pub mod defaults {
     pub const SPOOLER_MAX_SIZE_IN_BYTES: usize = 2_621_440;
     /// `mqtt.spooler.keepQos0WhenOffline`.
     pub const KEEP_QOS0_WHEN_OFFLINE: bool = false;
+    /// `mqtt.spooler.fsync`.
+    pub const SPOOLER_FSYNC: &str = "always";
     /// `mqtt.embedded.host`.
     pub const EMBEDDED_HOST: &str = "127.0.0.1";
     /// `mqtt.embedded.port`.
@@ -202,6 +221,9 @@ fn d_stall() -> u64 {
 }
 fn d_spool() -> usize {
     defaults::SPOOLER_MAX_SIZE_IN_BYTES
+}
+fn d_fsync() -> String {
+    defaults::SPOOLER_FSYNC.into()
 }
 fn d_keep_qos0() -> bool {
     defaults::KEEP_QOS0_WHEN_OFFLINE
@@ -310,11 +332,17 @@ impl Config {
             BrokerChoice::parse(b).map_err(|e| format!("mqtt.broker: {e}"))?;
         }
         if let Some(st) = &m.spooler.storage_type {
-            if !st.eq_ignore_ascii_case("memory") {
+            if !st.eq_ignore_ascii_case("memory") && !st.eq_ignore_ascii_case("disk") {
                 return Err(format!(
-                    "mqtt.spooler.storageType: only Memory is supported, got {st:?}"
+                    "mqtt.spooler.storageType: expected Memory or Disk, got {st:?}"
                 ));
             }
+        }
+        if !matches!(m.spooler.fsync.as_str(), "always" | "never") {
+            return Err(format!(
+                "mqtt.spooler.fsync: expected always or never, got {:?}",
+                m.spooler.fsync
+            ));
         }
         Ok(())
     }

@@ -27,6 +27,7 @@ use crate::brokers::{BridgeIpcBroker, EmbeddedIpcBroker};
 use crate::config::{BrokerChoice, Config};
 use crate::mqtt::bridge::{AckMode, Bridge, BridgeConfig, MqttVersion, OfflineSubscribe, TlsFiles};
 use crate::mqtt::embedded::EmbeddedBroker;
+use crate::mqtt::spool_file::SpoolFile;
 
 /// Options from the command line, applied over the config file.
 #[derive(Clone, Debug, Default)]
@@ -173,8 +174,14 @@ impl Nucleus {
                         key: cfg.system.private_key_path.clone(),
                     });
                 }
+                bc.spool_fsync = m.spooler.fsync == "always";
+                let disk = if m.spooler.is_disk() {
+                    Some(open_disk_spool(&root)?)
+                } else {
+                    None
+                };
                 tracing::info!(client_id = %bc.client_id, "bridging to MQTT broker {host}:{port}");
-                let b = Bridge::start(bc);
+                let b = Bridge::start_with_disk_spool(bc, disk);
                 bridge = Some(b.clone());
                 Arc::new(BridgeIpcBroker::new(
                     b,
@@ -183,6 +190,9 @@ impl Nucleus {
             }
         };
 
+        if bridge.is_none() && cfg.mqtt.spooler.is_disk() {
+            tracing::warn!("mqtt.spooler.storageType: Disk applies to a bridged broker (mqtt://, mqtts://) only");
+        }
         let server_config = ServerConfig {
             socket_path: socket_path.clone(),
             max_payload_bytes: cfg.mqtt.max_message_size_in_bytes,
@@ -441,6 +451,32 @@ fn release_free_memory() {
 }
 
 /// Absolute form of `p` (relative to the current directory), without requiring it to exist.
+/// Opens `<root>/spool/spool.log` and replays it: the publishes left by the last run, oldest first. Damage in
+/// the file (a torn last record, a flipped byte) is logged with the count of records lost; the nucleus starts.
+fn open_disk_spool(root: &Path) -> Result<(SpoolFile, Vec<(u64, crate::mqtt::msg::Msg)>), String> {
+    let dir = root.join("spool");
+    let started = std::time::Instant::now();
+    let (file, rec) = SpoolFile::open(&dir)
+        .map_err(|e| format!("cannot open the disk spool in {}: {e}", dir.display()))?;
+    if rec.records_skipped > 0 || !rec.problems.is_empty() {
+        tracing::error!(
+            file = %file.path().display(),
+            records_skipped = rec.records_skipped,
+            "disk spool damaged: {} record(s) skipped ({}); the intact ones are kept",
+            rec.records_skipped,
+            rec.problems.join("; ")
+        );
+    }
+    tracing::info!(
+        file = %file.path().display(),
+        messages = rec.messages.len(),
+        "disk spool opened: {} message(s) to send from the last run (read in {:?})",
+        rec.messages.len(),
+        started.elapsed()
+    );
+    Ok((file, rec.messages))
+}
+
 pub fn absolute(p: &Path) -> Result<PathBuf, String> {
     if p.is_absolute() {
         Ok(p.to_owned())

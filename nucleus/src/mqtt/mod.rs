@@ -4,4 +4,5 @@ pub mod bridge;
 pub mod embedded;
 pub mod msg;
 pub mod reason;
+pub mod spool_file;
 pub mod topic;
