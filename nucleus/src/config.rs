@@ -24,6 +24,7 @@
 //!   sessionExpirySeconds: 604800  # MQTT 5 persistent session (later connections resume it)
 //!   receiveMaximum: 100
 //!   subscribeWhileOffline: pending  # ours: pending (answer at once, subscribe on connect) | error (fast ServiceError)
+//!   maxSubscriptionsPerConnection: 50  # ours: past it the bridge opens <clientId>#2, #3, … (0 = one connection)
 //!   spooler:
 //!     maxSizeInBytes: 2621440
 //!     keepQos0WhenOffline: false
@@ -99,6 +100,10 @@ pub struct MqttConfig {
     /// MQTT 5 Receive Maximum announced to the broker (the nucleus' key and default).
     #[serde(default = "d_receive_maximum")]
     pub receive_maximum: u16,
+    /// Ours: distinct subscription filters per MQTT connection of the bridge (AWS IoT Core's quota, 50, which the
+    /// nucleus applies); past it another connection `<clientId>#2`, `#3`, … is opened. 0 = no limit.
+    #[serde(default = "d_subs_per_conn")]
+    pub max_subscriptions_per_connection: usize,
     #[serde(default)]
     pub spooler: SpoolerConfig,
     #[serde(default)]
@@ -170,6 +175,8 @@ pub mod defaults {
     pub const SESSION_EXPIRY_SECONDS: u32 = 604_800;
     /// `mqtt.receiveMaximum`.
     pub const RECEIVE_MAXIMUM: u16 = 100;
+    /// `mqtt.maxSubscriptionsPerConnection` (AWS IoT Core's quota).
+    pub const MAX_SUBSCRIPTIONS_PER_CONNECTION: usize = 50;
     /// `mqtt.subscribeWhileOffline`.
     pub const SUBSCRIBE_WHILE_OFFLINE: &str = "pending";
     /// `mqtt.spooler.maxSizeInBytes`.
@@ -212,6 +219,9 @@ fn d_session_expiry() -> u32 {
 }
 fn d_receive_maximum() -> u16 {
     defaults::RECEIVE_MAXIMUM
+}
+fn d_subs_per_conn() -> usize {
+    defaults::MAX_SUBSCRIPTIONS_PER_CONNECTION
 }
 fn d_offline_sub() -> String {
     defaults::SUBSCRIBE_WHILE_OFFLINE.into()

@@ -27,6 +27,7 @@ use crate::brokers::{BridgeIpcBroker, EmbeddedIpcBroker};
 use crate::config::{BrokerChoice, Config};
 use crate::mqtt::bridge::{AckMode, Bridge, BridgeConfig, MqttVersion, OfflineSubscribe, TlsFiles};
 use crate::mqtt::embedded::EmbeddedBroker;
+use crate::mqtt::pool::BridgePool;
 use crate::mqtt::spool_file::SpoolFile;
 
 /// Options from the command line, applied over the config file.
@@ -59,6 +60,8 @@ pub struct Nucleus {
     /// Where the embedded broker listens (embedded mode only).
     pub embedded_addr: Option<SocketAddr>,
     pub bridge: Option<Bridge>,
+    /// The bridge's connections (the first is `bridge`).
+    pub pool: Option<BridgePool>,
     pub embedded: Option<EmbeddedBroker>,
     pub memory: Option<Arc<MemoryBroker>>,
     pub thing_name: String,
@@ -109,6 +112,7 @@ impl Nucleus {
         let mut embedded_addr = None;
         let mut listener_task = None;
         let mut bridge = None;
+        let mut pool = None;
         let mut embedded = None;
         let mut memory = None;
         let broker: Arc<dyn Broker> = match &choice {
@@ -181,10 +185,12 @@ impl Nucleus {
                     None
                 };
                 tracing::info!(client_id = %bc.client_id, "bridging to MQTT broker {host}:{port}");
-                let b = Bridge::start_with_disk_spool(bc, disk);
+                let b = Bridge::start_with_disk_spool(bc.clone(), disk);
                 bridge = Some(b.clone());
+                let p = BridgePool::new(b, bc, m.max_subscriptions_per_connection);
+                pool = Some(p.clone());
                 Arc::new(BridgeIpcBroker::new(
-                    b,
+                    p,
                     Duration::from_millis(m.subscriber_stall_timeout_ms),
                 ))
             }
@@ -275,7 +281,7 @@ impl Nucleus {
         let status_task = Some(spawn_status(
             root.join("status.json"),
             server.clone(),
-            bridge.clone(),
+            pool.clone(),
             embedded.clone(),
         ));
 
@@ -285,6 +291,7 @@ impl Nucleus {
             components,
             embedded_addr,
             bridge,
+            pool,
             embedded,
             memory,
             thing_name,
@@ -346,8 +353,9 @@ impl Nucleus {
         if let Some(t) = self.server_task.take() {
             let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
         }
-        if let Some(b) = self.bridge.take() {
-            b.shutdown().await;
+        self.bridge.take();
+        if let Some(p) = self.pool.take() {
+            p.shutdown().await;
         }
         if let Some(t) = self.listener_task.take() {
             t.abort();
@@ -378,7 +386,7 @@ impl Nucleus {
 fn spawn_status(
     status_file: PathBuf,
     server: Server,
-    bridge: Option<Bridge>,
+    pool: Option<BridgePool>,
     embedded: Option<EmbeddedBroker>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -396,8 +404,9 @@ fn spawn_status(
                 "eventsDropped": s.events_dropped,
                 "lagEpisodes": s.lag_episodes,
             });
-            if let Some(b) = &bridge {
+            if let Some(p) = &pool {
                 use std::sync::atomic::Ordering::Relaxed;
+                let b = p.primary();
                 let st = b.stats();
                 v["broker"] = json!({
                     "connected": b.is_connected(),
@@ -407,6 +416,9 @@ fn spawn_status(
                     "acked": st.acked.load(Relaxed),
                     "dropped": st.dropped.load(Relaxed),
                     "received": st.received.load(Relaxed),
+                    "connections": p.connections().into_iter().map(|(id, up, filters)| {
+                        json!({"clientId": id, "connected": up, "subscriptions": filters})
+                    }).collect::<Vec<_>>(),
                 });
             }
             if let Some(e) = &embedded {
