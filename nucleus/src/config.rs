@@ -25,6 +25,8 @@
 //!   receiveMaximum: 100
 //!   subscribeWhileOffline: pending  # ours: pending (answer at once, subscribe on connect) | error (fast ServiceError)
 //!   maxSubscriptionsPerConnection: 50  # ours: past it the bridge opens <clientId>#2, #3, … (0 = one connection)
+//!   maxPublishesPerSecond: 100       # ours, per connection; default 100 for AWS IoT Core, else 0 (no limit)
+//!   maxPublishBytesPerSecond: 524288 # ours, per connection; default 512 KiB for AWS IoT Core, else 0
 //!   spooler:
 //!     maxSizeInBytes: 2621440
 //!     keepQos0WhenOffline: false
@@ -104,6 +106,12 @@ pub struct MqttConfig {
     /// nucleus applies); past it another connection `<clientId>#2`, `#3`, … is opened. 0 = no limit.
     #[serde(default = "d_subs_per_conn")]
     pub max_subscriptions_per_connection: usize,
+    /// Ours: publishes per second the bridge sends on a connection (0 = no limit). Default: AWS IoT Core's quota
+    /// (100) when the broker is IoT Core (`*.amazonaws.com`), else no limit.
+    pub max_publishes_per_second: Option<u32>,
+    /// Ours: publish bytes (topic + payload) per second on a connection (0 = no limit). Default: IoT Core's
+    /// 512 KiB when the broker is IoT Core, else no limit.
+    pub max_publish_bytes_per_second: Option<u32>,
     #[serde(default)]
     pub spooler: SpoolerConfig,
     #[serde(default)]
@@ -177,6 +185,10 @@ pub mod defaults {
     pub const RECEIVE_MAXIMUM: u16 = 100;
     /// `mqtt.maxSubscriptionsPerConnection` (AWS IoT Core's quota).
     pub const MAX_SUBSCRIPTIONS_PER_CONNECTION: usize = 50;
+    /// `mqtt.maxPublishesPerSecond` towards AWS IoT Core (its per-connection quota).
+    pub const IOT_CORE_PUBLISHES_PER_SECOND: u32 = 100;
+    /// `mqtt.maxPublishBytesPerSecond` towards AWS IoT Core (its per-connection quota, 512 KiB).
+    pub const IOT_CORE_PUBLISH_BYTES_PER_SECOND: u32 = 512 * 1024;
     /// `mqtt.subscribeWhileOffline`.
     pub const SUBSCRIBE_WHILE_OFFLINE: &str = "pending";
     /// `mqtt.spooler.maxSizeInBytes`.
@@ -366,6 +378,12 @@ pub enum BrokerChoice {
     Remote { tls: bool, host: String, port: u16 },
 }
 
+/// True for an AWS IoT Core endpoint (`<prefix>-ats.iot.<region>.amazonaws.com`, and the China regions').
+pub fn is_iot_core(host: &str) -> bool {
+    let h = host.to_ascii_lowercase();
+    h.contains(".iot.") && (h.ends_with(".amazonaws.com") || h.ends_with(".amazonaws.com.cn"))
+}
+
 impl BrokerChoice {
     pub fn parse(s: &str) -> Result<BrokerChoice, String> {
         match s {
@@ -429,6 +447,15 @@ mod tests {
             }
         );
         assert!(BrokerChoice::parse("tcp://x").is_err());
+    }
+
+    #[test]
+    fn iot_core_endpoints() {
+        assert!(is_iot_core("abc123-ats.iot.eu-west-1.amazonaws.com"));
+        assert!(is_iot_core("ABC-ats.iot.cn-north-1.amazonaws.com.cn"));
+        assert!(!is_iot_core("localhost"));
+        assert!(!is_iot_core("broker.example.com"));
+        assert!(!is_iot_core("s3.amazonaws.com"));
     }
 
     #[test]

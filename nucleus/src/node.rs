@@ -179,6 +179,19 @@ impl Nucleus {
                     });
                 }
                 bc.spool_fsync = m.spooler.fsync == "always";
+                // IoT Core's per-connection publish quotas by default towards IoT Core only.
+                let iot = crate::config::is_iot_core(host);
+                bc.max_publishes_per_second = m.max_publishes_per_second.unwrap_or(if iot {
+                    crate::config::defaults::IOT_CORE_PUBLISHES_PER_SECOND
+                } else {
+                    0
+                });
+                bc.max_publish_bytes_per_second =
+                    m.max_publish_bytes_per_second.unwrap_or(if iot {
+                        crate::config::defaults::IOT_CORE_PUBLISH_BYTES_PER_SECOND
+                    } else {
+                        0
+                    });
                 let disk = if m.spooler.is_disk() {
                     Some(open_disk_spool(&root)?)
                 } else {

@@ -17,6 +17,8 @@
 //!   its IPC subscribers can take it ([`ggipc::server::ready_all`]); Receive Maximum tells the broker how many it
 //!   may send unacknowledged;
 //! * a subscription while the broker is unreachable is answered at once ([`OfflineSubscribe`]);
+//! * publish quotas per connection (AWS IoT Core's 100 publishes/s and 512 KiB/s): token buckets; a publish
+//!   over them waits in the spool;
 //! * a disk spool (`mqtt.spooler.storageType: Disk`, [`SpoolFile`]): QoS 1 publishes are also written to
 //!   `<root>/spool/spool.log` before they are answered, removed from it at their PUBACK, and the ones left after
 //!   a crash or kill are sent first after the restart.
@@ -111,6 +113,60 @@ pub struct BridgeConfig {
     /// record is written to the kernel before the answer, which survives the nucleus being killed, not a power
     /// cut.
     pub spool_fsync: bool,
+    /// Publishes per second sent on the connection (AWS IoT Core's 100 per connection); 0 = no limit.
+    pub max_publishes_per_second: u32,
+    /// Publish bytes (topic + payload) per second sent on the connection (IoT Core's 512 KiB); 0 = no limit.
+    pub max_publish_bytes_per_second: u32,
+}
+
+/// Token buckets for the per-connection publish quotas, one second of burst each: a publish waits in the spool
+/// until both buckets have room (a message larger than a second's bytes goes when the bucket is full).
+#[derive(Debug)]
+struct Throttle {
+    rate: f64,
+    byte_rate: f64,
+    tokens: f64,
+    bytes: f64,
+    at: tokio::time::Instant,
+}
+
+impl Throttle {
+    fn new(cfg: &BridgeConfig) -> Self {
+        Throttle {
+            rate: f64::from(cfg.max_publishes_per_second),
+            byte_rate: f64::from(cfg.max_publish_bytes_per_second),
+            tokens: f64::from(cfg.max_publishes_per_second),
+            bytes: f64::from(cfg.max_publish_bytes_per_second),
+            at: tokio::time::Instant::now(),
+        }
+    }
+
+    /// Takes room for a publish of `size` bytes now, or says when there will be some.
+    fn take(&mut self, size: usize) -> Result<(), tokio::time::Instant> {
+        let now = tokio::time::Instant::now();
+        let dt = now.duration_since(self.at).as_secs_f64();
+        self.at = now;
+        self.tokens = (self.tokens + dt * self.rate).min(self.rate);
+        self.bytes = (self.bytes + dt * self.byte_rate).min(self.byte_rate);
+        let need = (size as f64).min(self.byte_rate);
+        let mut wait: f64 = 0.0;
+        if self.rate > 0.0 && self.tokens < 1.0 {
+            wait = wait.max((1.0 - self.tokens) / self.rate);
+        }
+        if self.byte_rate > 0.0 && self.bytes < need {
+            wait = wait.max((need - self.bytes) / self.byte_rate);
+        }
+        if wait > 0.0 {
+            return Err(now + Duration::from_secs_f64(wait));
+        }
+        if self.rate > 0.0 {
+            self.tokens -= 1.0;
+        }
+        if self.byte_rate > 0.0 {
+            self.bytes -= size as f64;
+        }
+        Ok(())
+    }
 }
 
 impl BridgeConfig {
@@ -140,6 +196,8 @@ impl BridgeConfig {
             reconnect_max: Duration::from_secs(10),
             max_packet: 256 * 1024 * 1024,
             spool_fsync: true,
+            max_publishes_per_second: 0,
+            max_publish_bytes_per_second: 0,
         }
     }
 }
@@ -909,11 +967,14 @@ async fn session(inner: &Arc<Inner>, io: Io, mut buf: BytesMut, session_present:
     // A PUBLISH from the broker held back until its IPC subscribers can take it, and that wait.
     let mut held: Option<Pkt> = None;
     let mut waiting: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>> = None;
+    let mut throttle = Throttle::new(cfg);
     loop {
-        // Send whatever is ready: unsubscribes, subscribes, spooled publishes (bounded by max in-flight).
-        if let Err(e) = fill_outgoing(inner, &mut out) {
-            return e;
-        }
+        // Send whatever is ready: unsubscribes, subscribes, spooled publishes (bounded by max in-flight and the
+        // publish quotas).
+        let throttled = match fill_outgoing(inner, &mut out, &mut throttle) {
+            Ok(t) => t,
+            Err(e) => return e,
+        };
         if !out.is_empty() {
             if let Err(e) = wr.write_all(&out).await {
                 return format!("write failed: {e}");
@@ -972,6 +1033,7 @@ async fn session(inner: &Arc<Inner>, io: Io, mut buf: BytesMut, session_present:
                 ready = true;
             }
             _ = inner.wake.notified() => {}
+            _ = tokio::time::sleep_until(throttled.unwrap_or_else(tokio::time::Instant::now)), if throttled.is_some() => {}
             _ = ping.tick() => {
                 if awaiting_pingresp {
                     return "no PINGRESP from broker (keep-alive)".into();
@@ -1046,7 +1108,13 @@ fn qos5(q: u8) -> rumqttc::v5::mqttbytes::QoS {
     }
 }
 
-fn fill_outgoing(inner: &Inner, out: &mut BytesMut) -> Result<(), String> {
+/// Encodes what is ready to go into `out`; returns when the publish quotas next allow a publish, if one waits
+/// for them.
+fn fill_outgoing(
+    inner: &Inner,
+    out: &mut BytesMut,
+    throttle: &mut Throttle,
+) -> Result<Option<tokio::time::Instant>, String> {
     let cfg = &inner.cfg;
     let mut st = inner.state.lock().expect("bridge poisoned");
     for f in std::mem::take(&mut st.unsub_queue) {
@@ -1093,7 +1161,19 @@ fn fill_outgoing(inner: &Inner, out: &mut BytesMut) -> Result<(), String> {
         }
         st.sub_wait.insert(pkid, req);
     }
+    let mut throttled = None;
     while st.inflight.len() < cfg.max_in_flight.max(1) {
+        let Some(size) = st
+            .spool
+            .front()
+            .map(|e| e.msg.topic.len() + e.msg.payload.len())
+        else {
+            break;
+        };
+        if let Err(until) = throttle.take(size) {
+            throttled = Some(until);
+            break;
+        }
         let Some(e) = st.spool.pop_front() else { break };
         st.spool_bytes -= e.msg.cost();
         inner.room.notify_waiters();
@@ -1145,7 +1225,7 @@ fn fill_outgoing(inner: &Inner, out: &mut BytesMut) -> Result<(), String> {
             break;
         }
     }
-    Ok(())
+    Ok(throttled)
 }
 
 fn handle_incoming(
