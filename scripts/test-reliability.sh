@@ -81,7 +81,7 @@ table("Faults: misbehaving clients and churn", ["misbehaving", "churn"])
 series = read("churn-series")
 if series:
     sections.append(f"Churn, nucleus RSS and descriptors over time: {series}\n")
-table("Load", ["load"])
+table("Load", ["load", "stalled"])
 lat = read("load-latency")
 if lat:
     sections.append("Load, publish → delivery latency per second of the run (µs):\n\n"

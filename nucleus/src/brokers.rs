@@ -10,6 +10,7 @@ use ggipc::server::{BoxFuture, Broker, BrokerError, BrokerPublish, MessageSink, 
 use crate::mqtt::bridge::{Bridge, BridgeSubId};
 use crate::mqtt::embedded::{EmbeddedBroker, LocalSubId};
 use crate::mqtt::msg::{Msg, Props};
+use crate::mqtt::pool::BridgePool;
 
 /// Model message → nucleus message.
 pub fn to_msg(p: BrokerPublish) -> Msg {
@@ -140,9 +141,11 @@ impl Broker for EmbeddedIpcBroker {
     }
 }
 
-/// The bridge to a remote MQTT broker as the IPC server's broker.
+/// The bridge to a remote MQTT broker as the IPC server's broker: publishes on the first connection,
+/// subscriptions spread over the pool's connections.
 pub struct BridgeIpcBroker {
     bridge: Bridge,
+    pool: BridgePool,
     /// How long a QoS 1 publish waits for room in a full spool before it is refused.
     spool_wait: std::time::Duration,
     /// Publishes pass one at a time, in arrival order, while they wait for room in the spool.
@@ -150,9 +153,10 @@ pub struct BridgeIpcBroker {
 }
 
 impl BridgeIpcBroker {
-    pub fn new(bridge: Bridge, spool_wait: std::time::Duration) -> Self {
+    pub fn new(pool: BridgePool, spool_wait: std::time::Duration) -> Self {
         BridgeIpcBroker {
-            bridge,
+            bridge: pool.primary().clone(),
+            pool,
             spool_wait,
             gate: tokio::sync::Semaphore::new(1),
         }
@@ -162,6 +166,7 @@ impl BridgeIpcBroker {
 impl Broker for BridgeIpcBroker {
     fn publish(&self, publish: BrokerPublish) -> BoxFuture<'_, Result<(), BrokerError>> {
         let msg = to_msg(publish);
+        let qos1 = msg.qos == 1;
         let deadline = tokio::time::Instant::now() + self.spool_wait;
         Box::pin(async move {
             // Polled once on arrival: with the gate free and room in the spool, spooling happens then (order
@@ -171,6 +176,9 @@ impl Broker for BridgeIpcBroker {
                 self.bridge.publish_waiting(msg, deadline).await
             };
             match res {
+                // A disk-spooled QoS 1 publish is answered once its record is synced (one sync for every
+                // publish waiting then: the gate is released already).
+                Ok(None) if qos1 => self.bridge.spool_durable().await.map_err(BrokerError::new),
                 Ok(None) => Ok(()),
                 Ok(Some(wait)) => match wait.await {
                     Ok(Ok(())) => Ok(()),
@@ -193,7 +201,7 @@ impl Broker for BridgeIpcBroker {
         let flow = (q == 1).then(|| sink.clone());
         Box::pin(async move {
             let id = self
-                .bridge
+                .pool
                 .subscribe_with_flow(
                     &filter,
                     q,
@@ -216,7 +224,7 @@ impl Broker for BridgeIpcBroker {
     }
 
     fn unsubscribe(&self, id: SubscriptionId) {
-        self.bridge.unsubscribe(BridgeSubId(id.0));
+        self.pool.unsubscribe(BridgeSubId(id.0));
     }
 
     fn connection_status(&self) -> tokio::sync::watch::Receiver<bool> {

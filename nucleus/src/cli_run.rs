@@ -426,6 +426,18 @@ pub fn status(root: &Path) -> Result<ExitCode, String> {
             b["dropped"],
             b["received"]
         );
+        for c in b["connections"].as_array().into_iter().flatten() {
+            println!(
+                "    connection {}: {}, {} subscriptions",
+                c["clientId"].as_str().unwrap_or("?"),
+                if c["connected"].as_bool() == Some(true) {
+                    "connected"
+                } else {
+                    "disconnected"
+                },
+                c["subscriptions"]
+            );
+        }
     }
     if let Some(e) = v.get("embedded") {
         println!(

@@ -24,9 +24,14 @@
 //!   sessionExpirySeconds: 604800  # MQTT 5 persistent session (later connections resume it)
 //!   receiveMaximum: 100
 //!   subscribeWhileOffline: pending  # ours: pending (answer at once, subscribe on connect) | error (fast ServiceError)
+//!   maxSubscriptionsPerConnection: 50  # ours: past it the bridge opens <clientId>#2, #3, … (0 = one connection)
+//!   maxPublishesPerSecond: 100       # ours, per connection; default 100 for AWS IoT Core, else 0 (no limit)
+//!   maxPublishBytesPerSecond: 524288 # ours, per connection; default 512 KiB for AWS IoT Core, else 0
 //!   spooler:
 //!     maxSizeInBytes: 2621440
 //!     keepQos0WhenOffline: false
+//!     storageType: Memory       # Memory (default) | Disk: QoS 1 publishes kept in <root>/spool until PUBACKed
+//!     fsync: always             # ours, with Disk: always (answer after an fdatasync, batched) | never
 //!   embedded:
 //!     host: 127.0.0.1
 //!     port: 1883                # 0 = ephemeral, printed at start
@@ -108,6 +113,16 @@ pub struct MqttConfig {
     /// MQTT 5 Receive Maximum announced to the broker (the nucleus' key and default).
     #[serde(default = "d_receive_maximum")]
     pub receive_maximum: u16,
+    /// Ours: distinct subscription filters per MQTT connection of the bridge (AWS IoT Core's quota, 50, which the
+    /// nucleus applies); past it another connection `<clientId>#2`, `#3`, … is opened. 0 = no limit.
+    #[serde(default = "d_subs_per_conn")]
+    pub max_subscriptions_per_connection: usize,
+    /// Ours: publishes per second the bridge sends on a connection (0 = no limit). Default: AWS IoT Core's quota
+    /// (100) when the broker is IoT Core (`*.amazonaws.com`), else no limit.
+    pub max_publishes_per_second: Option<u32>,
+    /// Ours: publish bytes (topic + payload) per second on a connection (0 = no limit). Default: IoT Core's
+    /// 512 KiB when the broker is IoT Core, else no limit.
+    pub max_publish_bytes_per_second: Option<u32>,
     #[serde(default)]
     pub spooler: SpoolerConfig,
     #[serde(default)]
@@ -121,9 +136,24 @@ pub struct SpoolerConfig {
     pub max_size_in_bytes: usize,
     #[serde(default = "d_keep_qos0")]
     pub keep_qos0_when_offline: bool,
-    /// Accepted for compatibility with nucleus configurations; only `Memory` is implemented.
+    /// `Memory` (default) or `Disk` (the nucleus' key and values): with `Disk`, the bridge's QoS 1 publishes are
+    /// kept in `<root>/spool/spool.log` until the broker acknowledges them, and survive a restart or crash.
     #[serde(default)]
     pub storage_type: Option<String>,
+    /// Ours, with `storageType: Disk`: `always` (default) answers a QoS 1 publish after an fdatasync covering it
+    /// (shared by the publishes waiting at the same time), `never` once the kernel has it (survives the nucleus
+    /// being killed, not a power cut).
+    #[serde(default = "d_fsync")]
+    pub fsync: String,
+}
+
+impl SpoolerConfig {
+    /// `storageType: Disk`.
+    pub fn is_disk(&self) -> bool {
+        self.storage_type
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case("disk"))
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -197,12 +227,20 @@ pub mod defaults {
     pub const SESSION_EXPIRY_SECONDS: u32 = 604_800;
     /// `mqtt.receiveMaximum`.
     pub const RECEIVE_MAXIMUM: u16 = 100;
+    /// `mqtt.maxSubscriptionsPerConnection` (AWS IoT Core's quota).
+    pub const MAX_SUBSCRIPTIONS_PER_CONNECTION: usize = 50;
+    /// `mqtt.maxPublishesPerSecond` towards AWS IoT Core (its per-connection quota).
+    pub const IOT_CORE_PUBLISHES_PER_SECOND: u32 = 100;
+    /// `mqtt.maxPublishBytesPerSecond` towards AWS IoT Core (its per-connection quota, 512 KiB).
+    pub const IOT_CORE_PUBLISH_BYTES_PER_SECOND: u32 = 512 * 1024;
     /// `mqtt.subscribeWhileOffline`.
     pub const SUBSCRIBE_WHILE_OFFLINE: &str = "pending";
     /// `mqtt.spooler.maxSizeInBytes`.
     pub const SPOOLER_MAX_SIZE_IN_BYTES: usize = 2_621_440;
     /// `mqtt.spooler.keepQos0WhenOffline`.
     pub const KEEP_QOS0_WHEN_OFFLINE: bool = false;
+    /// `mqtt.spooler.fsync`.
+    pub const SPOOLER_FSYNC: &str = "always";
     /// `mqtt.embedded.host`.
     pub const EMBEDDED_HOST: &str = "127.0.0.1";
     /// `mqtt.embedded.port`.
@@ -254,6 +292,9 @@ fn d_session_expiry() -> u32 {
 fn d_receive_maximum() -> u16 {
     defaults::RECEIVE_MAXIMUM
 }
+fn d_subs_per_conn() -> usize {
+    defaults::MAX_SUBSCRIPTIONS_PER_CONNECTION
+}
 fn d_offline_sub() -> String {
     defaults::SUBSCRIBE_WHILE_OFFLINE.into()
 }
@@ -262,6 +303,9 @@ fn d_stall() -> u64 {
 }
 fn d_spool() -> usize {
     defaults::SPOOLER_MAX_SIZE_IN_BYTES
+}
+fn d_fsync() -> String {
+    defaults::SPOOLER_FSYNC.into()
 }
 fn d_keep_qos0() -> bool {
     defaults::KEEP_QOS0_WHEN_OFFLINE
@@ -410,11 +454,17 @@ impl Config {
             ));
         }
         if let Some(st) = &m.spooler.storage_type {
-            if !st.eq_ignore_ascii_case("memory") {
+            if !st.eq_ignore_ascii_case("memory") && !st.eq_ignore_ascii_case("disk") {
                 return Err(format!(
-                    "mqtt.spooler.storageType: only Memory is supported, got {st:?}"
+                    "mqtt.spooler.storageType: expected Memory or Disk, got {st:?}"
                 ));
             }
+        }
+        if !matches!(m.spooler.fsync.as_str(), "always" | "never") {
+            return Err(format!(
+                "mqtt.spooler.fsync: expected always or never, got {:?}",
+                m.spooler.fsync
+            ));
         }
         Ok(())
     }
@@ -426,6 +476,12 @@ pub enum BrokerChoice {
     Embedded,
     Memory,
     Remote { tls: bool, host: String, port: u16 },
+}
+
+/// True for an AWS IoT Core endpoint (`<prefix>-ats.iot.<region>.amazonaws.com`, and the China regions').
+pub fn is_iot_core(host: &str) -> bool {
+    let h = host.to_ascii_lowercase();
+    h.contains(".iot.") && (h.ends_with(".amazonaws.com") || h.ends_with(".amazonaws.com.cn"))
 }
 
 impl BrokerChoice {
@@ -491,6 +547,15 @@ mod tests {
             }
         );
         assert!(BrokerChoice::parse("tcp://x").is_err());
+    }
+
+    #[test]
+    fn iot_core_endpoints() {
+        assert!(is_iot_core("abc123-ats.iot.eu-west-1.amazonaws.com"));
+        assert!(is_iot_core("ABC-ats.iot.cn-north-1.amazonaws.com.cn"));
+        assert!(!is_iot_core("localhost"));
+        assert!(!is_iot_core("broker.example.com"));
+        assert!(!is_iot_core("s3.amazonaws.com"));
     }
 
     #[test]

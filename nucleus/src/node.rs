@@ -27,6 +27,8 @@ use crate::brokers::{BridgeIpcBroker, EmbeddedIpcBroker};
 use crate::config::{BrokerChoice, Config};
 use crate::mqtt::bridge::{AckMode, Bridge, BridgeConfig, MqttVersion, OfflineSubscribe, TlsFiles};
 use crate::mqtt::embedded::{EmbeddedBroker, Limits};
+use crate::mqtt::pool::BridgePool;
+use crate::mqtt::spool_file::SpoolFile;
 
 /// Options from the command line, applied over the config file.
 #[derive(Clone, Debug, Default)]
@@ -58,6 +60,8 @@ pub struct Nucleus {
     /// Where the embedded broker listens (embedded mode only).
     pub embedded_addr: Option<SocketAddr>,
     pub bridge: Option<Bridge>,
+    /// The bridge's connections (the first is `bridge`).
+    pub pool: Option<BridgePool>,
     pub embedded: Option<EmbeddedBroker>,
     pub memory: Option<Arc<MemoryBroker>>,
     pub thing_name: String,
@@ -108,6 +112,7 @@ impl Nucleus {
         let mut embedded_addr = None;
         let mut listener_task = None;
         let mut bridge = None;
+        let mut pool = None;
         let mut embedded = None;
         let mut memory = None;
         let broker: Arc<dyn Broker> = match &choice {
@@ -199,16 +204,40 @@ impl Nucleus {
                         key: cfg.system.private_key_path.clone(),
                     });
                 }
+                bc.spool_fsync = m.spooler.fsync == "always";
+                // IoT Core's per-connection publish quotas by default towards IoT Core only.
+                let iot = crate::config::is_iot_core(host);
+                bc.max_publishes_per_second = m.max_publishes_per_second.unwrap_or(if iot {
+                    crate::config::defaults::IOT_CORE_PUBLISHES_PER_SECOND
+                } else {
+                    0
+                });
+                bc.max_publish_bytes_per_second =
+                    m.max_publish_bytes_per_second.unwrap_or(if iot {
+                        crate::config::defaults::IOT_CORE_PUBLISH_BYTES_PER_SECOND
+                    } else {
+                        0
+                    });
+                let disk = if m.spooler.is_disk() {
+                    Some(open_disk_spool(&root)?)
+                } else {
+                    None
+                };
                 tracing::info!(client_id = %bc.client_id, "bridging to MQTT broker {host}:{port}");
-                let b = Bridge::start(bc);
+                let b = Bridge::start_with_disk_spool(bc.clone(), disk);
                 bridge = Some(b.clone());
+                let p = BridgePool::new(b, bc, m.max_subscriptions_per_connection);
+                pool = Some(p.clone());
                 Arc::new(BridgeIpcBroker::new(
-                    b,
+                    p,
                     Duration::from_millis(m.subscriber_stall_timeout_ms),
                 ))
             }
         };
 
+        if bridge.is_none() && cfg.mqtt.spooler.is_disk() {
+            tracing::warn!("mqtt.spooler.storageType: Disk applies to a bridged broker (mqtt://, mqtts://) only");
+        }
         let server_config = ServerConfig {
             socket_path: socket_path.clone(),
             max_payload_bytes: cfg.mqtt.max_message_size_in_bytes,
@@ -291,7 +320,7 @@ impl Nucleus {
         let status_task = Some(spawn_status(
             root.join("status.json"),
             server.clone(),
-            bridge.clone(),
+            pool.clone(),
             embedded.clone(),
         ));
 
@@ -301,6 +330,7 @@ impl Nucleus {
             components,
             embedded_addr,
             bridge,
+            pool,
             embedded,
             memory,
             thing_name,
@@ -362,8 +392,9 @@ impl Nucleus {
         if let Some(t) = self.server_task.take() {
             let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
         }
-        if let Some(b) = self.bridge.take() {
-            b.shutdown().await;
+        self.bridge.take();
+        if let Some(p) = self.pool.take() {
+            p.shutdown().await;
         }
         if let Some(t) = self.listener_task.take() {
             t.abort();
@@ -394,7 +425,7 @@ impl Nucleus {
 fn spawn_status(
     status_file: PathBuf,
     server: Server,
-    bridge: Option<Bridge>,
+    pool: Option<BridgePool>,
     embedded: Option<EmbeddedBroker>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -412,8 +443,9 @@ fn spawn_status(
                 "eventsDropped": s.events_dropped,
                 "lagEpisodes": s.lag_episodes,
             });
-            if let Some(b) = &bridge {
+            if let Some(p) = &pool {
                 use std::sync::atomic::Ordering::Relaxed;
+                let b = p.primary();
                 let st = b.stats();
                 v["broker"] = json!({
                     "connected": b.is_connected(),
@@ -423,6 +455,9 @@ fn spawn_status(
                     "acked": st.acked.load(Relaxed),
                     "dropped": st.dropped.load(Relaxed),
                     "received": st.received.load(Relaxed),
+                    "connections": p.connections().into_iter().map(|(id, up, filters)| {
+                        json!({"clientId": id, "connected": up, "subscriptions": filters})
+                    }).collect::<Vec<_>>(),
                 });
             }
             if let Some(e) = &embedded {
@@ -480,6 +515,32 @@ fn release_free_memory() {
 }
 
 /// Absolute form of `p` (relative to the current directory), without requiring it to exist.
+/// Opens `<root>/spool/spool.log` and replays it: the publishes left by the last run, oldest first. Damage in
+/// the file (a torn last record, a flipped byte) is logged with the count of records lost; the nucleus starts.
+fn open_disk_spool(root: &Path) -> Result<(SpoolFile, Vec<(u64, crate::mqtt::msg::Msg)>), String> {
+    let dir = root.join("spool");
+    let started = std::time::Instant::now();
+    let (file, rec) = SpoolFile::open(&dir)
+        .map_err(|e| format!("cannot open the disk spool in {}: {e}", dir.display()))?;
+    if rec.records_skipped > 0 || !rec.problems.is_empty() {
+        tracing::error!(
+            file = %file.path().display(),
+            records_skipped = rec.records_skipped,
+            "disk spool damaged: {} record(s) skipped ({}); the intact ones are kept",
+            rec.records_skipped,
+            rec.problems.join("; ")
+        );
+    }
+    tracing::info!(
+        file = %file.path().display(),
+        messages = rec.messages.len(),
+        "disk spool opened: {} message(s) to send from the last run (read in {:?})",
+        rec.messages.len(),
+        started.elapsed()
+    );
+    Ok((file, rec.messages))
+}
+
 pub fn absolute(p: &Path) -> Result<PathBuf, String> {
     if p.is_absolute() {
         Ok(p.to_owned())

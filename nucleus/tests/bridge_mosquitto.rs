@@ -359,3 +359,53 @@ async fn overlapping_subscriptions_share_one_broker_subscription() {
     assert!(ra.try_recv().is_err() && rb.try_recv().is_err());
     bridge.shutdown().await;
 }
+
+#[tokio::test]
+async fn publish_quotas_delay_publishes_in_order() {
+    let Some(bin) = common::mosquitto_or_skip("publish_quotas_delay_publishes_in_order") else {
+        return;
+    };
+    let mosq = common::Mosquitto::start(&bin);
+    // (publishes/s, bytes/s, messages, payload bytes): each run is at least 2 s beyond its one-second burst.
+    for (rate, byte_rate, n, size) in [(20u32, 0u32, 60usize, 10usize), (0, 10 * 1024, 30, 1024)] {
+        let mut cfg = config(mosq.port, &format!("quota-{rate}-{byte_rate}"));
+        cfg.max_publishes_per_second = rate;
+        cfg.max_publish_bytes_per_second = byte_rate;
+        cfg.max_in_flight = 100;
+        let bridge = Bridge::start(cfg);
+        wait_connected(&bridge, true).await;
+        let (s, mut rx) = sink();
+        bridge.subscribe("quota/#", 1, s).await.unwrap();
+        let started = std::time::Instant::now();
+        for i in 0..n {
+            let mut payload = vec![b'x'; size];
+            payload[..4].copy_from_slice(&(i as u32).to_be_bytes());
+            bridge
+                .publish(Msg::new("quota/t", Bytes::from(payload), 1))
+                .unwrap();
+        }
+        for i in 0..n {
+            let m = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(m.payload[..4], (i as u32).to_be_bytes(), "order");
+        }
+        let took = started.elapsed().as_secs_f64();
+        let bytes_each = (size + "quota/t".len()) as f64;
+        let floor = if rate > 0 {
+            (n as f64 - f64::from(rate)) / f64::from(rate)
+        } else {
+            (n as f64 * bytes_each - f64::from(byte_rate)) / f64::from(byte_rate)
+        };
+        eprintln!(
+            "{n} publishes at {rate}/s, {byte_rate} B/s: {took:.2} s (quota floor {floor:.2} s)"
+        );
+        // Timers may fire a little early on a busy machine, never a whole publish's worth.
+        assert!(
+            took >= floor * 0.95,
+            "{took:.2} s < {floor:.2} s: quota not applied"
+        );
+        bridge.shutdown().await;
+    }
+}

@@ -16,7 +16,12 @@
 //! * flow control: a QoS 1 PUBLISH from the broker is held (the connection not read, the PUBACK not sent) until
 //!   its IPC subscribers can take it ([`ggipc::server::ready_all`]); Receive Maximum tells the broker how many it
 //!   may send unacknowledged;
-//! * a subscription while the broker is unreachable is answered at once ([`OfflineSubscribe`]).
+//! * a subscription while the broker is unreachable is answered at once ([`OfflineSubscribe`]);
+//! * publish quotas per connection (AWS IoT Core's 100 publishes/s and 512 KiB/s): token buckets; a publish
+//!   over them waits in the spool;
+//! * a disk spool (`mqtt.spooler.storageType: Disk`, [`SpoolFile`]): QoS 1 publishes are also written to
+//!   `<root>/spool/spool.log` before they are answered, removed from it at their PUBACK, and the ones left after
+//!   a crash or kill are sent first after the restart.
 //!
 //! The session logic is ours (so packet ids, in-flight and retries are exactly known); rumqttc supplies the packet
 //! codec.
@@ -33,6 +38,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{oneshot, watch, Notify};
 
 use super::msg::Msg;
+use super::spool_file::SpoolFile;
 use super::topic;
 
 /// MQTT protocol version spoken to the broker.
@@ -102,6 +108,65 @@ pub struct BridgeConfig {
     pub reconnect_min: Duration,
     pub reconnect_max: Duration,
     pub max_packet: usize,
+    /// With a disk spool: answer a QoS 1 publish only once an `fdatasync` covers its record (one sync for every
+    /// publish waiting at that moment), so it survives a power cut; `false` (`mqtt.spooler.fsync: never`): the
+    /// record is written to the kernel before the answer, which survives the nucleus being killed, not a power
+    /// cut.
+    pub spool_fsync: bool,
+    /// Publishes per second sent on the connection (AWS IoT Core's 100 per connection); 0 = no limit.
+    pub max_publishes_per_second: u32,
+    /// Publish bytes (topic + payload) per second sent on the connection (IoT Core's 512 KiB); 0 = no limit.
+    pub max_publish_bytes_per_second: u32,
+}
+
+/// Token buckets for the per-connection publish quotas, one second of burst each: a publish waits in the spool
+/// until both buckets have room (a message larger than a second's bytes goes when the bucket is full).
+#[derive(Debug)]
+struct Throttle {
+    rate: f64,
+    byte_rate: f64,
+    tokens: f64,
+    bytes: f64,
+    at: tokio::time::Instant,
+}
+
+impl Throttle {
+    fn new(cfg: &BridgeConfig) -> Self {
+        Throttle {
+            rate: f64::from(cfg.max_publishes_per_second),
+            byte_rate: f64::from(cfg.max_publish_bytes_per_second),
+            tokens: f64::from(cfg.max_publishes_per_second),
+            bytes: f64::from(cfg.max_publish_bytes_per_second),
+            at: tokio::time::Instant::now(),
+        }
+    }
+
+    /// Takes room for a publish of `size` bytes now, or says when there will be some.
+    fn take(&mut self, size: usize) -> Result<(), tokio::time::Instant> {
+        let now = tokio::time::Instant::now();
+        let dt = now.duration_since(self.at).as_secs_f64();
+        self.at = now;
+        self.tokens = (self.tokens + dt * self.rate).min(self.rate);
+        self.bytes = (self.bytes + dt * self.byte_rate).min(self.byte_rate);
+        let need = (size as f64).min(self.byte_rate);
+        let mut wait: f64 = 0.0;
+        if self.rate > 0.0 && self.tokens < 1.0 {
+            wait = wait.max((1.0 - self.tokens) / self.rate);
+        }
+        if self.byte_rate > 0.0 && self.bytes < need {
+            wait = wait.max((need - self.bytes) / self.byte_rate);
+        }
+        if wait > 0.0 {
+            return Err(now + Duration::from_secs_f64(wait));
+        }
+        if self.rate > 0.0 {
+            self.tokens -= 1.0;
+        }
+        if self.byte_rate > 0.0 {
+            self.bytes -= size as f64;
+        }
+        Ok(())
+    }
 }
 
 impl BridgeConfig {
@@ -130,6 +195,9 @@ impl BridgeConfig {
             reconnect_min: Duration::from_millis(200),
             reconnect_max: Duration::from_secs(10),
             max_packet: 256 * 1024 * 1024,
+            spool_fsync: true,
+            max_publishes_per_second: 0,
+            max_publish_bytes_per_second: 0,
         }
     }
 }
@@ -148,6 +216,8 @@ struct SpoolEntry {
     msg: Msg,
     retries: i64,
     done: Option<oneshot::Sender<Result<(), String>>>,
+    /// Its record in the disk spool, if there is one.
+    disk: Option<u64>,
 }
 
 struct LocalSub {
@@ -206,6 +276,19 @@ struct State {
     sub_wait: HashMap<u16, SubRequest>,
     unsub_queue: Vec<String>,
     last_error: Option<String>,
+    /// The disk spool (`storageType: Disk`): every QoS 1 entry of `spool` and `inflight` has its record there.
+    disk: Option<SpoolFile>,
+}
+
+impl State {
+    /// A spooled publish is done with (acknowledged, refused, given up): its disk record goes.
+    fn disk_done(&mut self, seq: Option<u64>) {
+        if let (Some(d), Some(seq)) = (self.disk.as_mut(), seq) {
+            if let Err(e) = d.ack(seq) {
+                tracing::error!(file = %d.path().display(), "cannot update the spool file: {e}");
+            }
+        }
+    }
 }
 
 /// Counters, for logs, tests and benchmarks.
@@ -228,6 +311,8 @@ struct Inner {
     connected: watch::Sender<bool>,
     next_id: AtomicU64,
     stats: BridgeStats,
+    /// Disk spool records covered by the last `fdatasync` (group commit: one sync for all waiting publishes).
+    synced: tokio::sync::Mutex<u64>,
 }
 
 /// The bridge handle; cheap to clone. Dropping every clone does not stop the connection task: call
@@ -242,15 +327,38 @@ impl Bridge {
     /// Starts the connection task (it keeps reconnecting until [`Bridge::shutdown`]). Never fails: an unreachable
     /// broker is logged and retried while the rest of the nucleus keeps serving.
     pub fn start(cfg: BridgeConfig) -> Self {
+        Self::start_with_disk_spool(cfg, None)
+    }
+
+    /// [`start`](Self::start) with a disk spool: `spool` is the opened file and `replayed` what it held (from
+    /// [`SpoolFile::open`]), queued first, in order, and sent once connected.
+    pub fn start_with_disk_spool(
+        cfg: BridgeConfig,
+        spool: Option<(SpoolFile, Vec<(u64, Msg)>)>,
+    ) -> Self {
         let (connected, _) = watch::channel(false);
+        let mut state = State::default();
+        if let Some((file, replayed)) = spool {
+            for (seq, msg) in replayed {
+                state.spool_bytes += msg.cost();
+                state.spool.push_back(SpoolEntry {
+                    msg,
+                    retries: 0,
+                    done: None,
+                    disk: Some(seq),
+                });
+            }
+            state.disk = Some(file);
+        }
         let inner = Arc::new(Inner {
             cfg,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(state),
             wake: Notify::new(),
             room: Notify::new(),
             connected,
             next_id: AtomicU64::new(1),
             stats: BridgeStats::default(),
+            synced: tokio::sync::Mutex::new(0),
         });
         let task = tokio::spawn(run(inner.clone()));
         Bridge {
@@ -348,15 +456,62 @@ impl Bridge {
         } else {
             (None, None)
         };
+        let disk = match st.disk.as_mut() {
+            Some(d) if msg.qos == 1 => Some(
+                d.append(&msg)
+                    .map_err(|e| format!("cannot write the spool file: {e}"))?,
+            ),
+            _ => None,
+        };
         st.spool_bytes += size;
         st.spool.push_back(SpoolEntry {
             msg,
             retries: 0,
             done,
+            disk,
         });
         drop(st);
         self.inner.wake.notify_one();
         Ok(wait)
+    }
+
+    /// With a disk spool and `spool_fsync`, waits until every record written so far is on disk (`fdatasync`):
+    /// publishes waiting at the same time share one sync. Without, returns at once.
+    pub async fn spool_durable(&self) -> Result<(), String> {
+        if !self.inner.cfg.spool_fsync {
+            return Ok(());
+        }
+        let target = {
+            let st = self.inner.state.lock().expect("bridge poisoned");
+            match &st.disk {
+                Some(d) => d.sync_point().1,
+                None => return Ok(()),
+            }
+        };
+        let mut synced = self.inner.synced.lock().await;
+        if *synced >= target {
+            return Ok(());
+        }
+        // Everything written up to now (later publishes join this sync for free).
+        let (file, upto) = {
+            let st = self.inner.state.lock().expect("bridge poisoned");
+            match &st.disk {
+                Some(d) => d.sync_point(),
+                None => return Ok(()),
+            }
+        };
+        tokio::task::spawn_blocking(move || file.sync_data())
+            .await
+            .map_err(|e| format!("spool file sync failed: {e}"))?
+            .map_err(|e| format!("spool file sync failed: {e}"))?;
+        *synced = upto;
+        Ok(())
+    }
+
+    /// Messages in the disk spool file (queued or in flight), if there is one.
+    pub fn disk_spool_len(&self) -> Option<usize> {
+        let st = self.inner.state.lock().expect("bridge poisoned");
+        st.disk.as_ref().map(SpoolFile::live)
     }
 
     /// The nucleus' refusal of a publish the spool has no room for.
@@ -585,6 +740,7 @@ fn on_disconnect(inner: &Inner, reason: &str) {
         if max >= 0 && e.retries > max {
             inner.stats.dropped.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(topic = %e.msg.topic, retries = e.retries, "publish dropped after maxPublishRetry");
+            st.disk_done(e.disk);
             if let Some(d) = e.done {
                 let _ = d.send(Err(format!("publish not acknowledged after {max} retries")));
             }
@@ -811,11 +967,14 @@ async fn session(inner: &Arc<Inner>, io: Io, mut buf: BytesMut, session_present:
     // A PUBLISH from the broker held back until its IPC subscribers can take it, and that wait.
     let mut held: Option<Pkt> = None;
     let mut waiting: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>> = None;
+    let mut throttle = Throttle::new(cfg);
     loop {
-        // Send whatever is ready: unsubscribes, subscribes, spooled publishes (bounded by max in-flight).
-        if let Err(e) = fill_outgoing(inner, &mut out) {
-            return e;
-        }
+        // Send whatever is ready: unsubscribes, subscribes, spooled publishes (bounded by max in-flight and the
+        // publish quotas).
+        let throttled = match fill_outgoing(inner, &mut out, &mut throttle) {
+            Ok(t) => t,
+            Err(e) => return e,
+        };
         if !out.is_empty() {
             if let Err(e) = wr.write_all(&out).await {
                 return format!("write failed: {e}");
@@ -874,6 +1033,7 @@ async fn session(inner: &Arc<Inner>, io: Io, mut buf: BytesMut, session_present:
                 ready = true;
             }
             _ = inner.wake.notified() => {}
+            _ = tokio::time::sleep_until(throttled.unwrap_or_else(tokio::time::Instant::now)), if throttled.is_some() => {}
             _ = ping.tick() => {
                 if awaiting_pingresp {
                     return "no PINGRESP from broker (keep-alive)".into();
@@ -948,7 +1108,13 @@ fn qos5(q: u8) -> rumqttc::v5::mqttbytes::QoS {
     }
 }
 
-fn fill_outgoing(inner: &Inner, out: &mut BytesMut) -> Result<(), String> {
+/// Encodes what is ready to go into `out`; returns when the publish quotas next allow a publish, if one waits
+/// for them.
+fn fill_outgoing(
+    inner: &Inner,
+    out: &mut BytesMut,
+    throttle: &mut Throttle,
+) -> Result<Option<tokio::time::Instant>, String> {
     let cfg = &inner.cfg;
     let mut st = inner.state.lock().expect("bridge poisoned");
     for f in std::mem::take(&mut st.unsub_queue) {
@@ -995,7 +1161,19 @@ fn fill_outgoing(inner: &Inner, out: &mut BytesMut) -> Result<(), String> {
         }
         st.sub_wait.insert(pkid, req);
     }
+    let mut throttled = None;
     while st.inflight.len() < cfg.max_in_flight.max(1) {
+        let Some(size) = st
+            .spool
+            .front()
+            .map(|e| e.msg.topic.len() + e.msg.payload.len())
+        else {
+            break;
+        };
+        if let Err(until) = throttle.take(size) {
+            throttled = Some(until);
+            break;
+        }
         let Some(e) = st.spool.pop_front() else { break };
         st.spool_bytes -= e.msg.cost();
         inner.room.notify_waiters();
@@ -1032,6 +1210,7 @@ fn fill_outgoing(inner: &Inner, out: &mut BytesMut) -> Result<(), String> {
         inner.stats.published.fetch_add(1, Ordering::Relaxed);
         if let Err(err) = res {
             tracing::warn!(topic = %e.msg.topic, "cannot encode publish: {err}");
+            st.disk_done(e.disk);
             if let Some(d) = e.done {
                 let _ = d.send(Err(err));
             }
@@ -1046,7 +1225,7 @@ fn fill_outgoing(inner: &Inner, out: &mut BytesMut) -> Result<(), String> {
             break;
         }
     }
-    Ok(())
+    Ok(throttled)
 }
 
 fn handle_incoming(
@@ -1195,6 +1374,7 @@ fn granted4(codes: &[v4::SubscribeReasonCode]) -> Vec<u8> {
 fn puback(inner: &Inner, pkid: u16, failure: Option<String>) {
     let mut st = inner.state.lock().expect("bridge poisoned");
     if let Some(e) = st.inflight.remove(&pkid) {
+        st.disk_done(e.disk);
         drop(st);
         match failure {
             None => {

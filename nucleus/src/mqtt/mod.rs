@@ -4,5 +4,7 @@ pub mod bridge;
 pub mod embedded;
 pub mod msg;
 pub mod passwd;
+pub mod pool;
 pub mod reason;
+pub mod spool_file;
 pub mod topic;

@@ -85,18 +85,37 @@ impl Mosquitto {
         let conf = self.dir.path().join("mosquitto.conf");
         std::fs::write(
             &conf,
-            format!("listener {} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 100\nmax_queued_messages 10000\n", self.port),
+            format!(
+                "listener {} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 100\n\
+                 max_queued_messages 10000\nlog_dest stderr\n",
+                self.port,
+            ),
         )
         .unwrap();
+        // The log goes to a file we own (Mosquitto started as root writes its own log files as `mosquitto`).
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .unwrap();
         let child = Command::new(&self.bin)
             .arg("-c")
             .arg(&conf)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("start mosquitto");
         self.child = Some(child);
         wait_port(self.port, true, Duration::from_secs(10));
+    }
+
+    /// Mosquitto's log (connections and disconnections by client id).
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("mosquitto.log")
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
     pub fn stop(&mut self) {
