@@ -3,7 +3,8 @@
 # Builds and tests the C ABI and the C++ wrapper (bindings-c):
 #   header drift check, Rust unit tests, header compiled as C11/C++17 (-Werror, included twice),
 #   C tests (plain and under ASan/UBSan), GoogleTest C++ tests, the C example under valgrind,
-#   the seed's C++ programs (publisher's messages must reach the subscriber), and install +
+#   the seed's C++ programs (publisher's messages must reach the subscriber), the local pub/sub and
+#   connection-status examples as components of `ggipc run` beside the Rust ones, and install +
 #   find_package + pkg-config consumption.
 # Installs the Debian packages it needs when missing. Ends with "N passed, M failed".
 set -uo pipefail
@@ -156,6 +157,10 @@ install_and_consume() {
         $(PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig" pkg-config --cflags --libs ggipc) || return 1
     LD_LIBRARY_PATH="$work/prefix/lib" "$work/pc_consumer"
 }
+# The local pub/sub and connection-status examples as components of `ggipc run`, C++ beside Rust.
+step "local pub/sub examples as components (C++ and Rust)" env -u AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT \
+    -u SVCUID GGIPC_CPP_BIN="$bin" examples/run-local-pubsub.sh cpp rust
+
 step "install, find_package(ggipc), pkg-config" install_and_consume
 
 echo "$passed passed, $failed failed"

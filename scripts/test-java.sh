@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Java binding: builds libggipc_jni through Maven (cargo), runs the JUnit suite, checks the packaged jar, builds and
 # tests io.ggipc:ggipc-testing and the example component that is tested with it (examples/java/forwarder), then
-# runs the official AWS Java SDK (V1 and V2 clients) against the same test server, and the docs' Java examples
-# as components on the local nucleus.
+# runs the official AWS Java SDK (V1 and V2 clients) against the same test server, the docs' Java examples
+# as components on the local nucleus, and the local pub/sub and connection-status examples beside the Rust ones.
 #   scripts/test-java.sh            tests
 #   scripts/test-java.sh --bench    tests, then the side-by-side benchmark (bench/java)
 # Needs a JDK (11+), Maven and cargo; Maven downloads its plugins and the official SDK from Maven Central.
@@ -33,6 +33,9 @@ mvn -B -ntp test
 
 echo "== examples/java: the docs' examples as components on the local nucleus (ggipc run)"
 "$root/examples/java/run-demo.sh"
+
+echo "== examples: the local pub/sub and connection-status examples as components, Java beside Rust"
+GGIPC_JAR="$jar" bash "$root/examples/run-local-pubsub.sh" java rust
 
 if [ "${1:-}" = "--bench" ]; then
   "$root/bench/java/run.sh"

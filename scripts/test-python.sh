@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Builds the ggipc wheel, installs it into a fresh virtualenv under build/ together with pytest,
 # pytest-asyncio and the official awsiotsdk, and runs the Python test suite (ggipc and the official
-# client against the same in-process nucleus).
+# client against the same in-process nucleus), then the local pub/sub examples as components of the local
+# nucleus beside the Rust ones.
 #
 #   scripts/test-python.sh [pytest args...]
 #
@@ -42,3 +43,5 @@ GGIPC_REQUIRE_AWSIOT=1 "$VENV/bin/python" -m pytest -p no:cacheprovider -q tests
 # The example component's tests, run as a component author runs them.
 cd "$ROOT"
 "$VENV/bin/python" -m pytest -p no:cacheprovider -q examples/python/forwarder
+# The local pub/sub and connection-status examples as components of `ggipc run`, Python beside Rust.
+PYTHON="$VENV/bin/python" bash examples/run-local-pubsub.sh python rust

@@ -2,7 +2,9 @@
 
     python py_client.py awsiot|ggipc PAYLOAD SYNC_N PIPE_N EV_N
 
-Speaks the report's line protocol on stdin/stdout (see report.py): READY, MARK, PUMP, RESULT.
+Speaks the report's line protocol on stdin/stdout (see report.py): READY, MARK, PUMP, RESULT. With
+GGIPC_BENCH_SERVICE=local it measures local pub/sub (PublishToTopic with a binary message, SubscribeToTopic)
+instead of the MQTT proxy (PublishToIoTCore at QoS 0, SubscribeToIoTCore).
 """
 
 import importlib
@@ -23,8 +25,11 @@ def main():
     pkg = sys.argv[1]
     size, sync_n, pipe_n, ev_n = (int(a) for a in sys.argv[2:6])
     clientv2 = importlib.import_module(pkg + ".greengrasscoreipc.clientv2")
+    model = importlib.import_module(pkg + ".greengrasscoreipc.model")
     payload = b"x" * size
     import os
+
+    local = os.environ.get("GGIPC_BENCH_SERVICE", "mqtt") == "local"
 
     pid = os.getpid()
     c = clientv2.GreengrassCoreIPCClientV2()
@@ -40,7 +45,23 @@ def main():
             stats[2] = now
 
     ev_topic = f"bench/ev/{pid}"
-    c.subscribe_to_iot_core(topic_name=ev_topic, qos="0", on_stream_event=on_event)
+    if local:
+        c.subscribe_to_topic(topic=ev_topic, on_stream_event=on_event)
+        message = model.PublishMessage(binary_message=model.BinaryMessage(message=payload))
+
+        def publish(topic):
+            return c.publish_to_topic(topic=topic, publish_message=message)
+
+        def publish_async(topic):
+            return c.publish_to_topic_async(topic=topic, publish_message=message)
+    else:
+        c.subscribe_to_iot_core(topic_name=ev_topic, qos="0", on_stream_event=on_event)
+
+        def publish(topic):
+            return c.publish_to_iot_core(topic_name=topic, qos="0", payload=payload)
+
+        def publish_async(topic):
+            return c.publish_to_iot_core_async(topic_name=topic, qos="0", payload=payload)
     say(f"READY {ev_topic}")
     sys.stdin.readline()
 
@@ -48,7 +69,7 @@ def main():
     lat = []
     for _ in range(sync_n):
         t = time.perf_counter()
-        c.publish_to_iot_core(topic_name=topic, qos="0", payload=payload)
+        publish(topic)
         lat.append((time.perf_counter() - t) * 1e6)
     total = sum(lat) / 1e6
     lat.sort()
@@ -63,7 +84,7 @@ def main():
     for _ in range(pipe_n):
         if len(window) >= WINDOW:
             window.pop(0).result(30)
-        window.append(c.publish_to_iot_core_async(topic_name=topic, qos="0", payload=payload))
+        window.append(publish_async(topic))
     for f in window:
         f.result(30)
     pipe_rate = pipe_n / (time.perf_counter() - t0)

@@ -19,6 +19,9 @@ protocol on stdin/stdout:
                                   nucleus takes them; the client counts events reaching its handler
     client -> RESULT {json}        (threads_end: the client's own thread count once the events have run)
 
+The same protocol measures local pub/sub when the client and the pump run with GGIPC_BENCH_SERVICE=local
+(PublishToTopic with a binary message, SubscribeToTopic): the "Local pub/sub" section, --local-sizes.
+
 Each configuration is run --rounds times with the clients in alternating order; every figure is the median.
 """
 
@@ -41,8 +44,9 @@ RECIPE = {
     "RecipeFormatVersion": "2020-01-25",
     "ComponentName": COMPONENT,
     "ComponentVersion": "1.0.0",
-    "ComponentConfiguration": {"DefaultConfiguration": {"accessControl": {"aws.greengrass.ipc.mqttproxy": {
-        "bench:1": {"operations": ["*"], "resources": ["bench/#"]}}}}},
+    "ComponentConfiguration": {"DefaultConfiguration": {"accessControl": {
+        "aws.greengrass.ipc.mqttproxy": {"bench:1": {"operations": ["*"], "resources": ["bench/#"]}},
+        "aws.greengrass.ipc.pubsub": {"bench:2": {"operations": ["*"], "resources": ["bench/*"]}}}}},
     "Manifests": [{"Platform": {"os": "all"}, "Lifecycle": {"Run": "true"}}],
 }
 PAIRS = [  # (ggipc client, official counterpart)
@@ -157,9 +161,10 @@ def expect(proc, prefix, timeout=120):
     raise RuntimeError(f"timed out waiting for {prefix}")
 
 
-def run_client(env, nucleus, cmd, size, sync_n, pipe_n, ev_n):
+def run_client(env, nucleus, cmd, size, sync_n, pipe_n, ev_n, service="mqtt"):
     t0 = time.monotonic()
-    p = subprocess.Popen(cmd + [str(size), str(sync_n), str(pipe_n), str(ev_n)], env=nucleus.env, text=True,
+    cenv = dict(nucleus.env, GGIPC_BENCH_SERVICE=service)
+    p = subprocess.Popen(cmd + [str(size), str(sync_n), str(pipe_n), str(ev_n)], env=cenv, text=True,
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         expect(p, "READY ")
@@ -177,7 +182,7 @@ def run_client(env, nucleus, cmd, size, sync_n, pipe_n, ev_n):
         p.stdin.write("\n")
         p.stdin.flush()
         topic, n = expect(p, "PUMP ").split()
-        subprocess.run([env["GGIPC_BENCH_BIN"], "pump", topic, str(size), n], env=nucleus.env, check=True,
+        subprocess.run([env["GGIPC_BENCH_BIN"], "pump", topic, str(size), n], env=cenv, check=True,
                        capture_output=True, timeout=120)
         r = json.loads(expect(p, "RESULT "))
     finally:
@@ -230,20 +235,28 @@ def main():
     ap.add_argument("--no-limit", action="store_true", help="skip the limit lines")
     ap.add_argument("--no-plots", action="store_true", help="write the tables only (no matplotlib needed)")
     ap.add_argument("--clients", default="", help="comma-separated client names to measure (default: all)")
+    ap.add_argument("--local-sizes", default="64,16384",
+                    help="payload sizes of the local pub/sub runs (PublishToTopic); empty: none")
+    ap.add_argument("--only-local", action="store_true",
+                    help="measure local pub/sub only (no MQTT-proxy sizes, components or limit lines)")
     args = ap.parse_args()
+    if args.only_local:
+        args.sizes, args.components, args.no_limit = "", "", True
     env = os.environ
     cl = clients(env)
     if args.clients:
         wanted = [c.strip() for c in args.clients.split(",")]
         cl = [c for c in cl if c[0] in wanted]
-    sizes = [int(s) for s in args.sizes.split(",")]
-    comps = [int(s) for s in args.components.split(",")]
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    comps = [int(s) for s in args.components.split(",") if s]
+    local_sizes = [int(s) for s in args.local_sizes.split(",") if s]
     started = time.monotonic()
     load0 = os.getloadavg()
     nucleus = Nucleus(env)
     by_size = {}  # (client, size) -> [runs]
     by_comp = {}  # (client, components) -> [runs]
     ping = {}  # (size, "blocking" | "spin") -> [runs]
+    by_local = {}  # (client, size) -> [runs], local pub/sub
     try:
         for rnd in range(args.rounds):
             order = cl if rnd % 2 == 0 else list(reversed(cl))
@@ -257,6 +270,14 @@ def main():
                     r = run_client(env, nucleus, cmd, size, *n)
                     by_size.setdefault((name, size), []).append(r)
                     print(f"round {rnd + 1} size {size:6} {name:20} sync {r['sync_per_s']:9.0f}/s p50 "
+                          f"{r['p50_us']:7.1f} us  pipelined {r['pipelined_per_s']:9.0f}/s  events "
+                          f"{r['events_per_s']:9.0f}/s", flush=True)
+            for size in local_sizes:
+                n = counts(size, args.quick)
+                for name, cmd in order:
+                    r = run_client(env, nucleus, cmd, size, *n, service="local")
+                    by_local.setdefault((name, size), []).append(r)
+                    print(f"round {rnd + 1} local {size:5} {name:20} sync {r['sync_per_s']:9.0f}/s p50 "
                           f"{r['p50_us']:7.1f} us  pipelined {r['pipelined_per_s']:9.0f}/s  events "
                           f"{r['events_per_s']:9.0f}/s", flush=True)
             for k in comps:
@@ -283,7 +304,7 @@ def main():
     finally:
         nucleus.stop()
     elapsed = time.monotonic() - started
-    write(args, cl, sizes, comps, by_size, by_comp, ping, elapsed, load0)
+    write(args, cl, sizes, comps, by_size, by_comp, ping, elapsed, load0, local_sizes, by_local)
 
 
 def fmt(v, digits=0):
@@ -385,7 +406,56 @@ def plots(img, cl, sizes, comps, by_size, by_comp, ping):
     return files
 
 
-def write(args, cl, sizes, comps, by_size, by_comp, ping, elapsed, load0):
+def local_section(names, local_sizes, by_local):
+    """The local pub/sub tables: every client at each size, then each ggipc client against its official one."""
+    L = ["", "## Local pub/sub (PublishToTopic / SubscribeToTopic)", "",
+         "The same runs with `PublishToTopic` (a binary message) for the sync and pipelined publishes and "
+         "`SubscribeToTopic` for the events (the Rust pump publishes with `PublishToTopic` too), on the same nucleus.", "",
+         "| client | payload B | sync/s | p50 µs | p99 µs | pipelined/s | events/s | events received/sent |",
+         "|---|---|---|---|---|---|---|---|"]
+    for n in names:
+        for s in local_sizes:
+            rs = by_local.get((n, s))
+            if not rs:
+                continue
+            L.append(f"| {n} | {s} | {fmt(median_of(rs, 'sync_per_s'))} | {fmt(median_of(rs, 'p50_us'), 1)} | "
+                     f"{fmt(median_of(rs, 'p99_us'), 1)} | {fmt(median_of(rs, 'pipelined_per_s'))} | "
+                     f"{fmt(median_of(rs, 'events_per_s'))} | {fmt(median_of(rs, 'events_received'))}/"
+                     f"{fmt(median_of(rs, 'events_sent'))} |")
+    L += ["", "### Local pub/sub: ggipc against its official counterpart (ratio = ggipc / official)", "",
+          "| pair | payload B | sync/s | p50 latency | pipelined/s | events/s |", "|---|---|---|---|---|---|"]
+    for ours, theirs in PAIRS:
+        for s in local_sizes:
+            if theirs is None or (ours, s) not in by_local or (theirs, s) not in by_local:
+                continue
+            a, b = by_local[(ours, s)], by_local[(theirs, s)]
+
+            def ratio(key):
+                x, y = median_of(a, key), median_of(b, key)
+                return f"{x / y:.2f}×" if y else "—"
+
+            L.append(f"| {ours} / {theirs} | {s} | {ratio('sync_per_s')} | {ratio('p50_us')} | "
+                     f"{ratio('pipelined_per_s')} | {ratio('events_per_s')} |")
+    return L
+
+
+def write(args, cl, sizes, comps, by_size, by_comp, ping, elapsed, load0, local_sizes=(), by_local=None):
+    names = [n for n, _ in cl]
+    if not sizes:
+        # --only-local: the local pub/sub tables alone.
+        L = ["# Performance: local pub/sub", "",
+             f"* Run: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {elapsed / 60:.1f} min.",
+             f"* Machine: {machine()}; load average at start {load0[0]:.2f} / {load0[1]:.2f} / {load0[2]:.2f}.",
+             f"* Every figure is the median of {args.rounds} runs; counts per run{' (--quick)' if args.quick else ''}: "
+             + ", ".join(f"{s} B: {'/'.join(str(x) for x in counts(s, args.quick))}" for s in local_sizes) + "."]
+        L += local_section(names, local_sizes, by_local or {})
+        with open(args.out, "w") as f:
+            f.write("\n".join(L) + "\n")
+        os.makedirs(os.path.dirname(os.path.abspath(args.raw)), exist_ok=True)
+        with open(args.raw, "w") as f:
+            json.dump({"local": {f"{k[0]}|{k[1]}": v for k, v in (by_local or {}).items()}}, f, indent=1)
+        print(f"wrote {args.out}")
+        return
     img = os.path.join(os.path.dirname(args.out), "img")
     os.makedirs(img, exist_ok=True)
     if args.no_plots:
@@ -488,12 +558,15 @@ def write(args, cl, sizes, comps, by_size, by_comp, ping, elapsed, load0):
 
         L.append(f"| {ours} / {theirs} | {ratio('sync_per_s')} | {ratio('p50_us')} | {ratio('pipelined_per_s')} | "
                  f"{ratio('events_per_s')} | {ratio('rss_kib')} | {ratio('threads_end')} | {ratio('startup_s')} |")
+    if local_sizes:
+        L += local_section(names, local_sizes, by_local or {})
     L += ["", f"Raw per-run numbers: `{os.path.relpath(args.raw, ROOT)}` after a run.", ""]
     with open(args.out, "w") as f:
         f.write("\n".join(L))
     raw = {"by_size": {f"{k[0]}|{k[1]}": v for k, v in by_size.items()},
            "by_components": {f"{k[0]}|{k[1]}": v for k, v in by_comp.items()},
-           "limit": {f"{k[0]}|{k[1]}": v for k, v in ping.items()}}
+           "limit": {f"{k[0]}|{k[1]}": v for k, v in ping.items()},
+           "local": {f"{k[0]}|{k[1]}": v for k, v in (by_local or {}).items()}}
     os.makedirs(os.path.dirname(os.path.abspath(args.raw)), exist_ok=True)
     with open(args.raw, "w") as f:
         json.dump(raw, f, indent=1)

@@ -3,6 +3,8 @@
 //   ggipc-bench-report-cpp PAYLOAD SYNC_N PIPE_N EV_N
 //
 // Speaks the report's line protocol on stdin/stdout (READY, MARK, PUMP, RESULT; see bench/report/report.py).
+// With GGIPC_BENCH_SERVICE=local it measures local pub/sub (PublishToTopic with a binary message,
+// SubscribeToTopic) instead of the MQTT proxy (PublishToIoTCore at QoS 0, SubscribeToIoTCore).
 
 #include <algorithm>
 #include <chrono>
@@ -11,6 +13,7 @@
 #include <deque>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unistd.h>
@@ -26,9 +29,8 @@ namespace {
 
 class Lifecycle : public ConnectionLifecycleHandler {};
 
-class Counter : public SubscribeToIoTCoreStreamHandler {
-  public:
-    void OnStreamEvent(IoTCoreMessage *) override {
+struct Counter {
+    void Hit() {
         auto now = Clock::now();
         std::lock_guard<std::mutex> g(m);
         if (count++ == 0) {
@@ -39,6 +41,20 @@ class Counter : public SubscribeToIoTCoreStreamHandler {
     std::mutex m;
     uint64_t count = 0;
     Clock::time_point first, last;
+};
+
+class MqttCounter : public SubscribeToIoTCoreStreamHandler {
+  public:
+    explicit MqttCounter(Counter &c) : c(c) {}
+    void OnStreamEvent(IoTCoreMessage *) override { c.Hit(); }
+    Counter &c;
+};
+
+class LocalCounter : public SubscribeToTopicStreamHandler {
+  public:
+    explicit LocalCounter(Counter &c) : c(c) {}
+    void OnStreamEvent(SubscriptionResponseMessage *) override { c.Hit(); }
+    Counter &c;
 };
 
 void Say(const std::string &s) { std::cout << s << std::endl; }
@@ -58,6 +74,49 @@ PublishToIoTCoreRequest Pub(const std::string &topic, const std::vector<uint8_t>
     r.SetQos(QOS_AT_MOST_ONCE);
     r.SetPayload(payload);
     return r;
+}
+
+PublishToTopicRequest LocalPub(const std::string &topic, const std::vector<uint8_t> &payload) {
+    BinaryMessage b;
+    b.SetMessage(payload);
+    PublishMessage m;
+    m.SetBinaryMessage(b);
+    PublishToTopicRequest r;
+    r.SetTopic(String(topic));
+    r.SetPublishMessage(m);
+    return r;
+}
+
+// The sync publishes (latency of each into `lat`), then MARK, then the pipelined ones (256 in flight); returns the
+// pipelined rate, or a negative value if a sync publish failed.
+template <class NewOp, class MakeReq>
+double Publishes(NewOp newOp, MakeReq makeReq, size_t syncN, size_t pipeN, std::vector<double> &lat) {
+    for (size_t i = 0; i < syncN; i++) {
+        auto t = Clock::now();
+        auto op = newOp();
+        op.Activate(makeReq(), nullptr);
+        if (!op.GetResult().get()) {
+            std::cerr << "publish failed" << std::endl;
+            return -1;
+        }
+        lat.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t).count());
+    }
+    Say("MARK pipe_start");
+    WaitStdin();
+    auto t0 = Clock::now();
+    std::deque<decltype(newOp())> window;
+    for (size_t i = 0; i < pipeN; i++) {
+        if (window.size() >= 256) {
+            window.front().GetResult().get();
+            window.pop_front();
+        }
+        window.push_back(newOp());
+        window.back().Activate(makeReq(), nullptr);
+    }
+    for (auto &op : window) {
+        op.GetResult().get();
+    }
+    return pipeN / std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
 } // namespace
@@ -85,13 +144,29 @@ int main(int argc, char **argv) {
     }
     const std::string pid = std::to_string(getpid());
     const std::string evTopic = "bench/ev/" + pid;
+    const char *service = std::getenv("GGIPC_BENCH_SERVICE");
+    const bool local = service != nullptr && std::string(service) == "local";
     Counter counter;
-    SubscribeToIoTCoreRequest sreq;
-    sreq.SetTopicName(String(evTopic));
-    sreq.SetQos(QOS_AT_MOST_ONCE);
-    auto sub = ipc.NewSubscribeToIoTCore(counter);
-    sub.Activate(sreq, nullptr).wait();
-    if (!sub.GetResult().get()) {
+    MqttCounter mqttCounter(counter);
+    LocalCounter localCounter(counter);
+    std::optional<SubscribeToIoTCoreOperation> mqttSub;
+    std::optional<SubscribeToTopicOperation> localSub;
+    bool subscribed = false;
+    if (local) {
+        SubscribeToTopicRequest sreq;
+        sreq.SetTopic(String(evTopic));
+        localSub.emplace(ipc.NewSubscribeToTopic(localCounter));
+        localSub->Activate(sreq, nullptr).wait();
+        subscribed = static_cast<bool>(localSub->GetResult().get());
+    } else {
+        SubscribeToIoTCoreRequest sreq;
+        sreq.SetTopicName(String(evTopic));
+        sreq.SetQos(QOS_AT_MOST_ONCE);
+        mqttSub.emplace(ipc.NewSubscribeToIoTCore(mqttCounter));
+        mqttSub->Activate(sreq, nullptr).wait();
+        subscribed = static_cast<bool>(mqttSub->GetResult().get());
+    }
+    if (!subscribed) {
         std::cerr << "subscribe failed" << std::endl;
         return 1;
     }
@@ -101,38 +176,17 @@ int main(int argc, char **argv) {
     const std::string topic = "bench/s/" + pid;
     std::vector<double> lat;
     lat.reserve(syncN);
-    for (size_t i = 0; i < syncN; i++) {
-        auto t = Clock::now();
-        auto op = ipc.NewPublishToIoTCore();
-        op.Activate(Pub(topic, payload), nullptr);
-        if (!op.GetResult().get()) {
-            std::cerr << "publish failed" << std::endl;
-            return 1;
-        }
-        lat.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t).count());
+    const double pipeRate =
+        local ? Publishes([&] { return ipc.NewPublishToTopic(); }, [&] { return LocalPub(topic, payload); }, syncN, pipeN, lat)
+              : Publishes([&] { return ipc.NewPublishToIoTCore(); }, [&] { return Pub(topic, payload); }, syncN, pipeN, lat);
+    if (pipeRate < 0) {
+        return 1;
     }
     double total = 0;
     for (double l : lat) {
         total += l / 1e6;
     }
     std::sort(lat.begin(), lat.end());
-
-    Say("MARK pipe_start");
-    WaitStdin();
-    auto t0 = Clock::now();
-    std::deque<PublishToIoTCoreOperation> window;
-    for (size_t i = 0; i < pipeN; i++) {
-        if (window.size() >= 256) {
-            window.front().GetResult().get();
-            window.pop_front();
-        }
-        window.push_back(ipc.NewPublishToIoTCore());
-        window.back().Activate(Pub(topic, payload), nullptr);
-    }
-    for (auto &op : window) {
-        op.GetResult().get();
-    }
-    const double pipeRate = pipeN / std::chrono::duration<double>(Clock::now() - t0).count();
     Say("MARK pipe_end");
     WaitStdin();
 

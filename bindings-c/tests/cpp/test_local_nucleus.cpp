@@ -26,11 +26,13 @@ const char *kPolicy = R"({"aws.greengrass.ipc.mqttproxy": {"p": {"operations": [
 /** A connected client of `nucleus` for the component under test. */
 class Component : public ConnectionLifecycleHandler {
   public:
-    explicit Component(const LocalNucleus &nucleus) : client(bootstrap) {
+    explicit Component(const LocalNucleus &nucleus, const std::string &token = "", bool reconnect = false)
+        : client(bootstrap) {
         ConnectionConfig config;
         config.SetSocketPath(nucleus.socketPath().c_str());
-        config.SetAuthToken(nucleus.token().c_str());
+        config.SetAuthToken(token.empty() ? nucleus.token().c_str() : token.c_str());
         config.SetOperationTimeout(std::chrono::milliseconds(5000));
+        config.SetReconnect(reconnect);
         connected = static_cast<bool>(client.Connect(*this, config).get());
     }
     ~Component() override { client.Close(); }
@@ -250,6 +252,99 @@ TEST(LocalNucleusLifecycle, ComponentUpdatesCanBeDeferredAndTheUpdateIsAnnounced
     nucleus.postComponentUpdate("d3");
     ASSERT_TRUE(updates.post_.WaitFor(1));
     EXPECT_EQ(updates.post_.At(0), "d3");
+}
+
+}  // namespace
+
+namespace {
+
+// Local pub/sub under failure: a 10 MB+ message, and a nucleus restart under a reconnecting subscriber.
+
+const char *kPubSub = R"({"aws.greengrass.ipc.pubsub": {"p": {"operations": ["*"], "resources": ["*"]}}})";
+
+/** Records each binary local message as "<text>@<topic>". */
+class LocalInbox : public SubscribeToTopicStreamHandler {
+  public:
+    void OnStreamEvent(SubscriptionResponseMessage *m) override {
+        auto b = m->GetBinaryMessage();
+        if (!b.has_value()) return;
+        auto bytes = b.value().GetMessage().value_or(Vector<uint8_t>());
+        std::string topic = b.value().GetContext().has_value() ? b.value().GetContext().value().GetTopic().value_or("") : "";
+        {
+            std::lock_guard<std::mutex> lock(mu);
+            last = bytes;
+        }
+        seen.Add(std::string(bytes.begin(), bytes.end()).substr(0, 64) + "@" + topic);
+    }
+    bool OnStreamError(OperationError *) override { return false; }  // keep the stream across a reconnect
+    Seen seen;
+    std::mutex mu;
+    Vector<uint8_t> last;
+};
+
+PublishToTopicRequest BinaryPublish(const std::string &topic, const Vector<uint8_t> &bytes) {
+    BinaryMessage b;
+    b.SetMessage(bytes);
+    PublishMessage m;
+    m.SetBinaryMessage(b);
+    PublishToTopicRequest r;
+    r.SetTopic(topic.c_str());
+    r.SetPublishMessage(m);
+    return r;
+}
+
+Vector<uint8_t> Bytes(const std::string &s) { return Vector<uint8_t>(s.begin(), s.end()); }
+
+TEST(LocalPubSubFailures, ATenMegabyteMessageIsDeliveredIntactAndOnePastTheFrameLimitIsRefused) {
+    LocalNucleus nucleus("com.example.Pub", kPubSub);
+    nucleus.addComponent("com.example.Sub", kPubSub, "SUBTOKEN00000001");
+    Component pub(nucleus);
+    Component sub(nucleus, "SUBTOKEN00000001");
+    ASSERT_TRUE(pub.connected && sub.connected);
+    LocalInbox inbox;
+    auto subscription = sub.client.NewSubscribeToTopic(inbox);
+    SubscribeToTopicRequest request;
+    request.SetTopic("big");
+    ASSERT_TRUE(Succeeds(subscription, request));
+
+    Vector<uint8_t> bytes(10 * 1024 * 1024 + 1);
+    for (size_t i = 0; i < bytes.size(); i++) bytes[i] = static_cast<uint8_t>(i % 251);
+    auto publish = pub.client.NewPublishToTopic();
+    ASSERT_TRUE(Succeeds(publish, BinaryPublish("big", bytes)));
+    ASSERT_TRUE(inbox.seen.WaitFor(1));
+    {
+        std::lock_guard<std::mutex> lock(inbox.mu);
+        EXPECT_TRUE(inbox.last == bytes) << "the 10 MB message changed on the way";
+    }
+
+    // 20 MiB is a 26.7 MiB frame, past the event stream's 24 MiB limit: refused, and the client goes on.
+    auto tooBig = pub.client.NewPublishToTopic();
+    EXPECT_FALSE(Succeeds(tooBig, BinaryPublish("big", Vector<uint8_t>(20 * 1024 * 1024, 7))));
+    auto after = pub.client.NewPublishToTopic();
+    ASSERT_TRUE(Succeeds(after, BinaryPublish("big", Bytes("after"))));
+    ASSERT_TRUE(inbox.seen.WaitFor(2));
+    EXPECT_EQ(inbox.seen.At(1), "after@big");
+}
+
+TEST(LocalPubSubFailures, AReconnectingSubscriberResubscribesAfterARestart) {
+    LocalNucleus nucleus(kComponent, kPubSub);
+    Component c(nucleus, "", /*reconnect=*/true);
+    ASSERT_TRUE(c.connected);
+    LocalInbox inbox;
+    auto subscription = c.client.NewSubscribeToTopic(inbox);
+    SubscribeToTopicRequest request;
+    request.SetTopic("restart/+");
+    ASSERT_TRUE(Succeeds(subscription, request));
+    nucleus.waitForLocalSubscription("restart/+");
+    EXPECT_EQ(nucleus.publishLocal("restart/a", "before"), 1u);
+    ASSERT_TRUE(inbox.seen.WaitFor(1));
+    EXPECT_EQ(inbox.seen.At(0), "before@restart/a");
+
+    nucleus.restart();
+    nucleus.waitForLocalSubscription("restart/+", std::chrono::seconds(15));
+    EXPECT_EQ(nucleus.publishLocal("restart/b", "after"), 1u);
+    ASSERT_TRUE(inbox.seen.WaitFor(2));
+    EXPECT_EQ(inbox.seen.At(1), "after@restart/b");
 }
 
 }  // namespace

@@ -7,9 +7,14 @@
 //! * `pingpong PAYLOAD N blocking|spin` — the limit line: two processes exchange the encoded frames of a sync
 //!   publish round trip over a Unix socket and do nothing else (`pong` is the answering process).
 //!
-//! The identity comes from the environment the nucleus gives (SVCUID, socket path).
+//! The identity comes from the environment the nucleus gives (SVCUID, socket path). With
+//! `GGIPC_BENCH_SERVICE=local`, `client` and `pump` use local pub/sub (PublishToTopic with a binary message,
+//! SubscribeToTopic) instead of the MQTT proxy (PublishToIoTCore at QoS 0, SubscribeToIoTCore).
 
-use ggipc::model::{PublishToIoTCoreRequest, Qos, SubscribeToIoTCoreRequest};
+use ggipc::model::{
+    BinaryMessage, PublishMessage, PublishToIoTCoreRequest, PublishToTopicRequest, Qos,
+    SubscribeToIoTCoreRequest, SubscribeToTopicRequest,
+};
 use ggipc::{Client, SubscriptionEvent};
 
 use std::io::{BufRead, Read, Write};
@@ -19,6 +24,36 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const WINDOW: usize = 256;
+
+/// Whether `GGIPC_BENCH_SERVICE=local` selects local pub/sub.
+fn local() -> bool {
+    std::env::var("GGIPC_BENCH_SERVICE").as_deref() == Ok("local")
+}
+
+fn local_request(topic: &str, payload: &[u8]) -> PublishToTopicRequest {
+    PublishToTopicRequest {
+        topic: Some(topic.to_string()),
+        publish_message: Some(PublishMessage {
+            json_message: None,
+            binary_message: Some(BinaryMessage {
+                message: Some(payload.to_vec()),
+                context: None,
+            }),
+        }),
+    }
+}
+
+/// One publish through the async client, to the service `local` selects.
+async fn publish(c: &Client, local: bool, topic: &str, payload: &[u8]) -> ggipc::Result<()> {
+    if local {
+        c.publish_to_topic(local_request(topic, payload))
+            .await
+            .map(|_| ())
+    } else {
+        let r = PublishToIoTCoreRequest::new(topic, Qos::AtMostOnce, payload.to_vec());
+        c.publish_to_iot_core(r).await.map(|_| ())
+    }
+}
 
 fn arg(args: &[String], i: usize) -> usize {
     args.get(i).and_then(|s| s.parse().ok()).unwrap_or_else(|| {
@@ -48,6 +83,7 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 
 async fn pipelined(c: &Client, topic: &str, payload: &[u8], n: usize) -> f64 {
     let rt = ggipc::runtime::handle().expect("runtime");
+    let local = local();
     let t0 = Instant::now();
     let mut inflight = std::collections::VecDeque::with_capacity(WINDOW);
     for _ in 0..n {
@@ -57,8 +93,8 @@ async fn pipelined(c: &Client, topic: &str, payload: &[u8], n: usize) -> f64 {
             }
         }
         let c = c.clone();
-        let r = PublishToIoTCoreRequest::new(topic, Qos::AtMostOnce, payload.to_vec());
-        inflight.push_back(rt.spawn(async move { c.publish_to_iot_core(r).await.map(|_| ()) }));
+        let (topic, payload) = (topic.to_string(), payload.to_vec());
+        inflight.push_back(rt.spawn(async move { publish(&c, local, &topic, &payload).await }));
     }
     for h in inflight {
         report(h.await);
@@ -86,25 +122,34 @@ fn client(args: &[String]) {
     let b = ggipc::blocking::Client::connect().expect("connect");
     let c = b.as_async().clone();
     let ev_topic = format!("bench/ev/{pid}");
-    let sub = b
-        .subscribe_to_iot_core(SubscribeToIoTCoreRequest::new(
-            ev_topic.clone(),
-            Qos::AtMostOnce,
-        ))
-        .expect("subscribe")
-        .into_async();
+    let local = local();
     // (count, first, last) updated by the handler on the dispatcher thread
     let stats = Arc::new(Mutex::new((0u64, None::<Instant>, None::<Instant>)));
     let st = stats.clone();
-    let _h = sub.with_handler(move |e| {
-        if let SubscriptionEvent::Message(_) = e {
+    let count = move |is_message: bool| {
+        if is_message {
             let now = Instant::now();
             let mut s = st.lock().unwrap_or_else(|e| e.into_inner());
             s.0 += 1;
             s.1.get_or_insert(now);
             s.2 = Some(now);
         }
-    });
+    };
+    let _h = if local {
+        let req = SubscribeToTopicRequest {
+            topic: Some(ev_topic.clone()),
+            receive_mode: None,
+        };
+        let sub = run(c.subscribe_to_topic(req)).expect("subscribe");
+        sub.with_handler(move |e| count(matches!(e, SubscriptionEvent::Message(_))))
+    } else {
+        let req = SubscribeToIoTCoreRequest::new(ev_topic.clone(), Qos::AtMostOnce);
+        let sub = b
+            .subscribe_to_iot_core(req)
+            .expect("subscribe")
+            .into_async();
+        sub.with_handler(move |e| count(matches!(e, SubscriptionEvent::Message(_))))
+    };
     line(&format!("READY {ev_topic}"));
     wait_stdin();
 
@@ -113,12 +158,17 @@ fn client(args: &[String]) {
     let mut lat = Vec::with_capacity(sync_n);
     for _ in 0..sync_n {
         let t = Instant::now();
-        b.publish_to_iot_core(PublishToIoTCoreRequest::new(
-            topic.as_str(),
-            Qos::AtMostOnce,
-            payload.clone(),
-        ))
-        .expect("publish");
+        if local {
+            b.publish_to_topic(local_request(&topic, &payload))
+                .expect("publish");
+        } else {
+            b.publish_to_iot_core(PublishToIoTCoreRequest::new(
+                topic.as_str(),
+                Qos::AtMostOnce,
+                payload.clone(),
+            ))
+            .expect("publish");
+        }
         lat.push(t.elapsed().as_secs_f64() * 1e6);
     }
     let total: f64 = lat.iter().sum::<f64>() / 1e6;
@@ -218,7 +268,9 @@ fn round_trip_frames(size: usize) -> (Vec<u8>, Vec<u8>) {
         "aws.greengrass#PublishToIoTCoreRequest",
         body.into(),
     );
-    request.operation = Some(ggipc::codec::ByteStr::from_static("aws.greengrass#PublishToIoTCore"));
+    request.operation = Some(ggipc::codec::ByteStr::from_static(
+        "aws.greengrass#PublishToIoTCore",
+    ));
     let response = Frame::json(
         MessageType::ApplicationMessage,
         flags::TERMINATE_STREAM,
@@ -257,7 +309,9 @@ fn write_all(s: &mut UnixStream, mut buf: &[u8], spin: bool) -> std::io::Result<
         match s.write(buf) {
             Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
             Ok(n) => buf = &buf[n..],
-            Err(e) if spin && e.kind() == std::io::ErrorKind::WouldBlock => std::thread::yield_now(),
+            Err(e) if spin && e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::yield_now()
+            }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }

@@ -8,15 +8,21 @@ import java.util.Arrays;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import software.amazon.awssdk.aws.greengrass.GreengrassCoreIPCClientV2;
+import software.amazon.awssdk.aws.greengrass.model.BinaryMessage;
+import software.amazon.awssdk.aws.greengrass.model.PublishMessage;
 import software.amazon.awssdk.aws.greengrass.model.PublishToIoTCoreRequest;
+import software.amazon.awssdk.aws.greengrass.model.PublishToTopicRequest;
 import software.amazon.awssdk.aws.greengrass.model.QOS;
 import software.amazon.awssdk.aws.greengrass.model.SubscribeToIoTCoreRequest;
+import software.amazon.awssdk.aws.greengrass.model.SubscribeToTopicRequest;
 
 /**
  * Benchmark client for the performance report: GreengrassCoreIPCClientV2, written against the official SDK's
  * names; the ggipc build only swaps the package names. Usage: {@code JavaClient PAYLOAD SYNC_N PIPE_N EV_N};
- * speaks the report's line protocol (READY, MARK, PUMP, RESULT).
+ * speaks the report's line protocol (READY, MARK, PUMP, RESULT). With {@code GGIPC_BENCH_SERVICE=local} it
+ * measures local pub/sub (PublishToTopic with a binary message, SubscribeToTopic) instead of the MQTT proxy.
  */
 public final class JavaClient {
     static final int WINDOW = 256;
@@ -33,6 +39,11 @@ public final class JavaClient {
         return sorted.length == 0 ? 0 : sorted[(int) Math.round((sorted.length - 1) * p)];
     }
 
+    static PublishToTopicRequest localRequest(String topic, byte[] payload) {
+        return new PublishToTopicRequest().withTopic(topic)
+                .withPublishMessage(new PublishMessage().withBinaryMessage(new BinaryMessage().withMessage(payload)));
+    }
+
     public static void main(String[] args) throws Exception {
         int size = Integer.parseInt(args[0]);
         int syncN = Integer.parseInt(args[1]);
@@ -45,16 +56,23 @@ public final class JavaClient {
         GreengrassCoreIPCClientV2 c = GreengrassCoreIPCClientV2.builder().build();
         Object lock = new Object();
         String evTopic = "bench/ev/" + pid;
-        c.subscribeToIoTCore(new SubscribeToIoTCoreRequest().withTopicName(evTopic).withQos(QOS.AT_MOST_ONCE),
-                e -> {
-                    long now = System.nanoTime();
-                    synchronized (lock) {
-                        if (count++ == 0) {
-                            first = now;
-                        }
-                        last = now;
-                    }
-                }, Optional.empty(), Optional.empty());
+        boolean local = "local".equals(System.getenv("GGIPC_BENCH_SERVICE"));
+        Consumer<Object> counter = e -> {
+            long now = System.nanoTime();
+            synchronized (lock) {
+                if (count++ == 0) {
+                    first = now;
+                }
+                last = now;
+            }
+        };
+        if (local) {
+            c.subscribeToTopic(new SubscribeToTopicRequest().withTopic(evTopic), counter::accept, Optional.empty(),
+                    Optional.empty());
+        } else {
+            c.subscribeToIoTCore(new SubscribeToIoTCoreRequest().withTopicName(evTopic).withQos(QOS.AT_MOST_ONCE),
+                    counter::accept, Optional.empty(), Optional.empty());
+        }
         say("READY " + evTopic);
         in.readLine();
 
@@ -62,8 +80,12 @@ public final class JavaClient {
         double[] lat = new double[syncN];
         for (int i = 0; i < syncN; i++) {
             long t = System.nanoTime();
-            c.publishToIoTCore(new PublishToIoTCoreRequest().withTopicName(topic).withQos(QOS.AT_MOST_ONCE)
-                    .withPayload(payload));
+            if (local) {
+                c.publishToTopic(localRequest(topic, payload));
+            } else {
+                c.publishToIoTCore(new PublishToIoTCoreRequest().withTopicName(topic).withQos(QOS.AT_MOST_ONCE)
+                        .withPayload(payload));
+            }
             lat[i] = (System.nanoTime() - t) / 1e3;
         }
         double total = Arrays.stream(lat).sum() / 1e6;
@@ -77,8 +99,9 @@ public final class JavaClient {
             if (window.size() >= WINDOW) {
                 window.poll().get(30, TimeUnit.SECONDS);
             }
-            window.add(c.publishToIoTCoreAsync(new PublishToIoTCoreRequest().withTopicName(topic)
-                    .withQos(QOS.AT_MOST_ONCE).withPayload(payload)));
+            window.add(local ? c.publishToTopicAsync(localRequest(topic, payload))
+                    : c.publishToIoTCoreAsync(new PublishToIoTCoreRequest().withTopicName(topic)
+                            .withQos(QOS.AT_MOST_ONCE).withPayload(payload)));
         }
         for (CompletableFuture<?> f : window) {
             f.get(30, TimeUnit.SECONDS);

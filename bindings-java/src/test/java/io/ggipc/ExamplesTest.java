@@ -40,7 +40,9 @@ class ExamplesTest {
             files = s.filter(p -> p.toString().endsWith(".java") && !p.startsWith(src.resolve("forwarder")))
                     .map(Path::toString).collect(Collectors.toList());
         }
-        assertEquals(2, files.size(), "the two seed examples");
+        // The two seed examples, and the local pub/sub and connection-status ones (run as components by
+        // examples/run-local-pubsub.sh).
+        assertEquals(5, files.size(), "the two seed examples and the three local pub/sub ones: " + files);
         classes = Files.createTempDirectory("ggipc-examples-");
         JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
         List<String> args = new ArrayList<>(List.of("-d", classes.toString(), "-cp", System.getProperty("java.class.path")));
