@@ -108,6 +108,7 @@ for lang in "${langs[@]}"; do
 done
 
 log="$work/nucleus.log"
+: >"$log"
 export GGIPC_EXAMPLE_READY_FILE="$work/subscribers-ready"
 echo "== ggipc run --root $work --mqtt-port 0 ${recipes[*]}"
 "$ggipc" run --root "$work" --mqtt-port 0 --thing-name local-pubsub "${recipes[@]}" >"$log" 2>&1 &
