@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Builds the ggipc wheel, installs it into a fresh virtualenv under build/ together with pytest,
 # pytest-asyncio and the official awsiotsdk, and runs the Python test suite (ggipc and the official
-# client against the same in-process nucleus).
+# client against the same in-process nucleus), then the example components: the forwarder's own tests and
+# the configuration-and-lifecycle example run by `ggipc run` (examples/run_config_lifecycle.py).
 #
 #   scripts/test-python.sh [pytest args...]
 #
@@ -42,3 +43,9 @@ GGIPC_REQUIRE_AWSIOT=1 "$VENV/bin/python" -m pytest -p no:cacheprovider -q tests
 # The example component's tests, run as a component author runs them.
 cd "$ROOT"
 "$VENV/bin/python" -m pytest -p no:cacheprovider -q examples/python/forwarder
+# The configuration-and-lifecycle example as a component of the local nucleus (ggipc run), with this venv's Python.
+TARGET_DIR="${CARGO_TARGET_DIR:-$(cargo metadata --format-version 1 --no-deps | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')}"
+cargo build -q -p ggipc-nucleus
+"$VENV/bin/python" examples/run_config_lifecycle.py --ggipc "$TARGET_DIR/debug/ggipc" \
+    --command "$VENV/bin/python -u $ROOT/examples/python/config_lifecycle.py" \
+    examples/recipes/com.example.ConfigLifecyclePython.yaml
