@@ -6,14 +6,14 @@
 use bytes::Bytes;
 use ggipc::model::{
     BinaryMessage, ConfigurationValidityReport, ConfigurationValidityStatus, ConnectionStatus,
-    DeferComponentUpdateRequest, GetConfigurationRequest, JsonMessage, PayloadFormat, PublishMessage,
-    PublishToIoTCoreRequest, PublishToTopicRequest, Qos, ReportedLifecycleState,
+    DeferComponentUpdateRequest, GetConfigurationRequest, JsonMessage, PayloadFormat,
+    PublishMessage, PublishToIoTCoreRequest, PublishToTopicRequest, Qos, ReportedLifecycleState,
     SendConfigurationValidityReportRequest, SubscribeToConfigurationUpdateRequest,
     SubscribeToIoTCoreRequest, SubscribeToTopicRequest, UpdateConfigurationRequest,
     UpdateStateRequest, UserProperty,
 };
-use serde_json::json;
 use ggipc::{Client, ErrorKind, LifecycleEvent, Subscription, SubscriptionEvent};
+use serde_json::json;
 use std::time::{Duration, Instant};
 use tokio::time::timeout;
 
@@ -129,16 +129,27 @@ async fn local_pubsub() -> R {
     }
     let j = next_event(&mut s).await?;
     let b = next_event(&mut s).await?;
-    check(j.binary_message.is_none(), "first event has a binary message")?;
+    check(
+        j.binary_message.is_none(),
+        "first event has a binary message",
+    )?;
     let jm = j.json_message.ok_or("first event is not a JSON message")?;
-    check(jm.message.as_ref() == Some(&json), format!("JSON message {:?}", jm.message))?;
+    check(
+        jm.message.as_ref() == Some(&json),
+        format!("JSON message {:?}", jm.message),
+    )?;
     check(
         jm.context.and_then(|c| c.topic).as_deref() == Some(topic.as_str()),
         "JSON context",
     )?;
     check(b.json_message.is_none(), "second event has a JSON message")?;
-    let bm = b.binary_message.ok_or("second event is not a binary message")?;
-    check(bm.message.as_deref() == Some(all.as_slice()), "binary message differs")?;
+    let bm = b
+        .binary_message
+        .ok_or("second event is not a binary message")?;
+    check(
+        bm.message.as_deref() == Some(all.as_slice()),
+        "binary message differs",
+    )?;
     check(
         bm.context.and_then(|c| c.topic).as_deref() == Some(topic.as_str()),
         "binary context",
@@ -350,7 +361,10 @@ async fn config_scenario(scenario: &str) -> R {
                 seen.push(ev.key_path.unwrap_or_default());
             }
             let got = value(&c, &["scratch", &id, "value"]).await?;
-            check(got == json!({"value": "one"}), format!("after the update {got}"))?;
+            check(
+                got == json!({"value": "one"}),
+                format!("after the update {got}"),
+            )?;
             c.update_configuration(upd(
                 None,
                 Some(at(0)),
@@ -371,7 +385,8 @@ async fn config_scenario(scenario: &str) -> R {
                 format!("after the root update {got}"),
             )?;
             check(
-                seen.iter().all(|p| p.len() >= 2 && p[0] == "scratch" && p[1] == id),
+                seen.iter()
+                    .all(|p| p.len() >= 2 && p[0] == "scratch" && p[1] == id),
                 format!("events {seen:?}"),
             )?;
             format!("events {seen:?}")
@@ -415,7 +430,8 @@ async fn config_scenario(scenario: &str) -> R {
                 (Some(&["accessControl", "x"][..]), json!({"a": "b"})),
             ] {
                 expect_error(
-                    c.update_configuration(upd(keys, Some(at(0)), Some(v))).await,
+                    c.update_configuration(upd(keys, Some(at(0)), Some(v)))
+                        .await,
                     ErrorKind::InvalidArgumentsError,
                     "Config update is not allowed for following fields [accessControl]",
                 )?;
@@ -456,10 +472,13 @@ async fn config_scenario(scenario: &str) -> R {
                 .await?
                 .validate_configuration_update_event
                 .ok_or("an event without validateConfigurationUpdateEvent")?;
-            let id = ev.deployment_id.ok_or("a validation event without deploymentId")?;
+            let id = ev
+                .deployment_id
+                .ok_or("a validation event without deploymentId")?;
             let conf = ev.configuration.unwrap_or_default();
             check(
-                conf["scratch"]["validated"] == "yes" && conf["settings"]["topic"] == "conf/settings",
+                conf["scratch"]["validated"] == "yes"
+                    && conf["settings"]["topic"] == "conf/settings",
                 format!("proposed configuration {conf}"),
             )?;
             c.send_configuration_validity_report(SendConfigurationValidityReportRequest {
@@ -540,7 +559,9 @@ async fn config_scenario(scenario: &str) -> R {
                 .await?
                 .pre_update_event
                 .ok_or("the first event is not a pre-update event")?;
-            let id = pre.deployment_id.ok_or("a pre-update event without deploymentId")?;
+            let id = pre
+                .deployment_id
+                .ok_or("a pre-update event without deploymentId")?;
             check(
                 pre.is_ggc_restarting == Some(false),
                 format!("isGgcRestarting {:?}", pre.is_ggc_restarting),
