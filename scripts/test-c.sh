@@ -144,6 +144,16 @@ seed_subscribe() {
 }
 step "seed C++ subscribe example stays subscribed" seed_subscribe
 
+# The configuration-and-lifecycle example as a component of the local nucleus (ggipc run), checked by the same
+# driver as the other languages' (examples/run_config_lifecycle.py).
+config_lifecycle_example() {
+    cargo build -q -p ggipc-nucleus || return 1
+    env -u AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT -u SVCUID python3 examples/run_config_lifecycle.py \
+        --ggipc "$target_dir/debug/ggipc" --command "$bin/example_cpp_config_lifecycle" \
+        examples/recipes/com.example.ConfigLifecycleCpp.yaml
+}
+step "C++ configuration and lifecycle example on the local nucleus" config_lifecycle_example
+
 install_and_consume() {
     cmake --install "$build" >/dev/null || return 1
     cmake -S bindings-c/tests/consumer -B "$work/consumer" -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null || return 1

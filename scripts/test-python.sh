@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Builds the ggipc wheel, installs it into a fresh virtualenv under build/ together with pytest,
 # pytest-asyncio and the official awsiotsdk, and runs the Python test suite (ggipc and the official
-# client against the same in-process nucleus), then the local pub/sub examples as components of the local
-# nucleus beside the Rust ones.
+# client against the same in-process nucleus), then the example components: the forwarder's own tests, the
+# local pub/sub examples beside the Rust ones and the configuration-and-lifecycle example, run by `ggipc run`.
 #
 #   scripts/test-python.sh [pytest args...]
 #
@@ -45,3 +45,9 @@ cd "$ROOT"
 "$VENV/bin/python" -m pytest -p no:cacheprovider -q examples/python/forwarder
 # The local pub/sub and connection-status examples as components of `ggipc run`, Python beside Rust.
 PYTHON="$VENV/bin/python" bash examples/run-local-pubsub.sh python rust
+# The configuration-and-lifecycle example as a component of the local nucleus (ggipc run), with this venv's Python.
+TARGET_DIR="${CARGO_TARGET_DIR:-$(cargo metadata --format-version 1 --no-deps | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')}"
+cargo build -q -p ggipc-nucleus
+"$VENV/bin/python" examples/run_config_lifecycle.py --ggipc "$TARGET_DIR/debug/ggipc" \
+    --command "$VENV/bin/python -u $ROOT/examples/python/config_lifecycle.py" \
+    examples/recipes/com.example.ConfigLifecyclePython.yaml

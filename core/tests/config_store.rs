@@ -141,3 +141,30 @@ async fn an_exported_configuration_restores_values_and_timestamps() {
     }
     fx2.stop().await;
 }
+
+#[tokio::test]
+async fn the_default_bound_is_10_mb() {
+    // With the server's defaults: 6 MB fits, another 6 MB would pass 10 MB and is refused, the first kept.
+    let fx = Fixture::start().await;
+    let token = fx.server.register_recipe(&recipe("com.example.A"));
+    let c = fx.client(&token).await;
+    let six_mb = "x".repeat(6_000_000);
+    let now = SystemTime::now();
+    c.update_configuration(update(json!({"first": six_mb}), now))
+        .await
+        .unwrap();
+    let e = c
+        .update_configuration(update(json!({"second": six_mb}), now))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgumentsError);
+    assert!(
+        e.message()
+            .ends_with(" bytes, more than the limit of 10000000 bytes"),
+        "{}",
+        e.message()
+    );
+    let whole = read(&c).await;
+    assert_eq!(whole["first"].as_str().map(str::len), Some(6_000_000));
+    assert!(whole.get("second").is_none());
+}

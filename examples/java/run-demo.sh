@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the docs' two Java examples as components on the local nucleus (`ggipc run`, embedded broker):
 # the subscriber from its recipe; once it has subscribed, the publisher with the environment the nucleus
-# gives it (`ggipc env`); then waits until the subscriber has printed the message, and stops the nucleus.
+# gives it (`ggipc env`); then waits until the subscriber has printed the message, and stops the nucleus. Before
+# that, the configuration-and-lifecycle example (com/example/ConfigLifecycle.java) runs under its own nucleus and
+# examples/run_config_lifecycle.py checks its state, configuration reads, updates and events, and a deferral.
 # Needs the jar (bindings-java: mvn -B package). Uses $GGIPC, else `ggipc` on PATH, else builds it with cargo.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -19,6 +21,10 @@ fi
 cd "$here"
 rm -rf classes && mkdir classes
 javac -d classes -cp "$jar" $(find com -name '*.java')
+
+# The configuration-and-lifecycle example as a component of its own nucleus, checked by the driver every
+# language's example shares.
+python3 "$root/examples/run_config_lifecycle.py" --ggipc "$ggipc" recipes/com.example.ConfigLifecycleJava.yaml
 
 work="$(mktemp -d)"
 log="$work/nucleus.log"

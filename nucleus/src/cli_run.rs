@@ -243,7 +243,13 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
                 .server
                 .configuration(&c.name)
                 .unwrap_or_else(|| spec.configuration.clone()),
+            configuration_at_launch: false,
         };
+        // A {configuration:/…} pointer must name something in the configuration as deployed.
+        if let Err(e) = spec.check_variables_with(&vars) {
+            n.stop().await;
+            return Err(format!("{}: {e}", spec.recipe_path.display()));
+        }
         let launch = Launch {
             env: n.component_env(c, &cfg),
             run_override: overrides.get(&c.name).cloned(),

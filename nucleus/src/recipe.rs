@@ -8,10 +8,13 @@
 //! `Startup`, `Run`, `Shutdown`, `Recover`.
 //!
 //! Variables: `{artifacts:path}`, `{artifacts:decompressedPath}`, `{work:path}`, `{kernel:rootPath}`,
-//! `{iot:thingName}`, `{configuration:/json/pointer}` (into `ComponentConfiguration.DefaultConfiguration`; objects
-//! and arrays are substituted as JSON). A variable of one of these namespaces with an unknown key, or a
-//! configuration pointer that names nothing, is an error naming the recipe and the step; text in braces that is
-//! not such a variable (`${HOME}`, `{a:b}`, another component's `{name:artifacts:path}`) is left as written.
+//! `{iot:thingName}`, `{configuration:/json/pointer}` (into the component's configuration as deployed: the
+//! recipe's `DefaultConfiguration` merged with the kept configuration and `--config-update`; objects and arrays
+//! are substituted as JSON). A variable of one of these namespaces with an unknown key is an error naming the
+//! recipe and the step when the recipe is loaded; a configuration pointer that names nothing in the deployed
+//! configuration is the same error when the component is launched ([`ComponentSpec::check_variables_with`]),
+//! before anything runs. Text in braces that is not such a variable (`${HOME}`, `{a:b}`, another component's
+//! `{name:artifacts:path}`) is left as written.
 //!
 //! GDK projects (a directory with `gdk-config.json`, see [`GdkProject`]): the recipe's `{COMPONENT_NAME}`,
 //! `{COMPONENT_VERSION}` and `{COMPONENT_AUTHOR}` placeholders are replaced from `gdk-config.json` before the
@@ -359,12 +362,21 @@ impl ComponentSpec {
         Ok(spec)
     }
 
-    /// Every variable in every step must resolve (bad placeholders are found before anything runs).
+    /// Every variable in every step must be known (bad placeholders are found before anything runs); the
+    /// configuration pointers are checked at launch, against the configuration as deployed.
     fn check_variables(&self) -> Result<(), RecipeError> {
         let vars = Variables {
             configuration: self.configuration.clone(),
+            configuration_at_launch: true,
             ..Default::default()
         };
+        self.check_variables_with(&vars)
+    }
+
+    /// Every variable in every step must resolve with `vars` (the launch's values, the deployed configuration
+    /// included); the error names the step.
+    pub fn check_variables_with(&self, vars: &Variables) -> Result<(), RecipeError> {
+        let err = |field: String, message: String| RecipeError::field(field, message);
         let steps = [
             &self.install,
             &self.startup,
@@ -379,13 +391,12 @@ impl ComponentSpec {
                     .map(|(k, v)| (format!("{}.Setenv.{k}", s.field), v)),
             );
             for (field, text) in texts {
-                vars.try_substitute(text)
-                    .map_err(|e| RecipeError::field(field, e))?;
+                vars.try_substitute(text).map_err(|e| err(field, e))?;
             }
         }
         for (k, v) in &self.setenv {
             vars.try_substitute(v)
-                .map_err(|e| RecipeError::field(format!("Setenv.{k}"), e))?;
+                .map_err(|e| err(format!("Setenv.{k}"), e))?;
         }
         Ok(())
     }
@@ -622,6 +633,9 @@ pub struct Variables {
     pub root_path: PathBuf,
     pub thing_name: String,
     pub configuration: Value,
+    /// Accept any configuration pointer (the recipe is being loaded; the deployed configuration is known only
+    /// at launch).
+    pub configuration_at_launch: bool,
 }
 
 impl Variables {
@@ -685,8 +699,9 @@ impl Variables {
                 Some(Value::String(s)) => Lookup::Value(s.clone()),
                 Some(Value::Null) => Lookup::Value(String::new()),
                 Some(other) => Lookup::Value(other.to_string()),
+                None if self.configuration_at_launch => Lookup::Value(String::new()),
                 None => Lookup::Unknown(format!(
-                    "ComponentConfiguration.DefaultConfiguration has nothing at {ptr:?}"
+                    "the component's configuration (DefaultConfiguration, kept and deployed updates) has nothing at {ptr:?}"
                 )),
             },
             _ => Lookup::NotAVariable,
@@ -776,13 +791,25 @@ Manifests:
         let e = spec("ComponentName: a\nLifecycle: {Run: 'cat {artifacts:pth}/x'}").unwrap_err();
         assert_eq!(e.field.as_deref(), Some("Lifecycle.Run"));
         assert!(e.message.contains("{artifacts:pth}"), "{e}");
-        let e = spec(
+        // A configuration pointer is checked at launch, against the configuration as deployed.
+        let s = spec(
             "ComponentName: a\nComponentConfiguration: {DefaultConfiguration: {t: x}}\n\
              Lifecycle: {Install: {Script: 'echo {configuration:/topic}'}}",
         )
-        .unwrap_err();
+        .unwrap();
+        let mut vars = Variables {
+            configuration: s.configuration.clone(),
+            ..Default::default()
+        };
+        let e = s.check_variables_with(&vars).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("Lifecycle.Install"));
         assert!(e.message.contains("\"/topic\""), "{e}");
+        vars.configuration = serde_json::json!({"t": "x", "topic": "deployed/topic"});
+        s.check_variables_with(&vars).unwrap();
+        assert_eq!(
+            vars.substitute("echo {configuration:/topic}"),
+            "echo deployed/topic"
+        );
     }
 
     #[test]

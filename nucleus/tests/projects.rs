@@ -287,6 +287,44 @@ fn recipes_the_launcher_cannot_run_stop_the_start_with_the_recipe_step_and_reaso
         out.contains("Lifecycle.Run.Setenv.T: bad recipe variable {configuration:/topc}"),
         "{out}"
     );
+    assert!(out.contains("r.yaml: Lifecycle.Run.Setenv.T"), "{out}");
+    assert!(!out.contains("echo $T"), "the step must not run: {out}");
+}
+
+#[test]
+fn configuration_variables_read_the_deployed_configuration() {
+    // `{configuration:/…}` reads the configuration as deployed: a key that only `--config-update` adds
+    // resolves at launch, and a deployed value wins over the recipe's default.
+    let dir = tempfile::tempdir().unwrap();
+    let update = dir.path().join("update.yaml");
+    std::fs::write(
+        &update,
+        "a.Component: {MERGE: {added: {level: 7}, topic: deployed/t}}\n",
+    )
+    .unwrap();
+    let recipe = "ComponentName: a.Component\nComponentConfiguration: {DefaultConfiguration: {topic: t}}\n\
+                  Lifecycle:\n  Run: {Script: 'echo \"level=$L topic={configuration:/topic} whole={configuration:/added}\"', \
+                  Setenv: {L: '{configuration:/added/level}'}}\n";
+    let (st, out) = run_recipe(
+        dir.path(),
+        recipe,
+        &["--config-update", update.to_str().unwrap()],
+    );
+    assert!(st.success(), "{out}");
+    // (the object is substituted as JSON; the shell's double quotes then drop its quotes)
+    assert!(
+        out.contains("level=7 topic=deployed/t whole={level:7}"),
+        "{out}"
+    );
+    // Without the update the key names nothing: the start stops before anything runs, naming recipe and step.
+    let fresh = tempfile::tempdir().unwrap();
+    let (st, out) = run_recipe(fresh.path(), recipe, &[]);
+    assert_eq!(st.code(), Some(2), "{out}");
+    assert!(
+        out.contains("r.yaml: Lifecycle.Run: bad recipe variable {configuration:/added}: the component's configuration"),
+        "{out}"
+    );
+    assert!(!out.contains("level="), "the step must not run: {out}");
 }
 
 #[test]

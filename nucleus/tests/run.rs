@@ -281,3 +281,42 @@ fn ctrl_c_stops_running_components() {
     );
     assert!(!root.join("components.json").exists());
 }
+
+#[test]
+fn the_config_lifecycle_example_runs_as_a_component() {
+    // examples/rust/config_lifecycle.rs under `ggipc run`, checked by the driver every language's example shares.
+    let bin = common::ggipc_bin()
+        .parent()
+        .unwrap()
+        .join("examples/config_lifecycle");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let st = Command::new(cargo)
+        .args([
+            "build",
+            "-p",
+            "ggipc-nucleus",
+            "--example",
+            "config_lifecycle",
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let out = Command::new("python3")
+        .arg(examples.join("run_config_lifecycle.py"))
+        .arg("--ggipc")
+        .arg(common::ggipc_bin())
+        .arg("--command")
+        .arg(&bin)
+        .arg(examples.join("recipes/com.example.ConfigLifecycleRust.yaml"))
+        .env_remove("SVCUID")
+        .env_remove("AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

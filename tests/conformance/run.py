@@ -51,7 +51,31 @@ SCENARIOS = [
     ("local_pubsub_invalid", "PublishToTopic without a message: InvalidArgumentsError; outside the policy: "
      "UnauthorizedError naming the principal, operation and resource"),
     ("connection_status", "SubscribeToIoTCoreConnectionStatus: the current status (CONNECTED) is the first event"),
+    ("config_get", "GetConfiguration: the whole configuration (the recipe's defaults), a leaf as `{key: value}`, an "
+     "object as itself"),
+    ("config_update", "UpdateConfiguration at a new key path and without a key path (the root): one "
+     "SubscribeToConfigurationUpdate event per changed key, GetConfiguration shows the values"),
+    ("config_update_refused", "an update with a timestamp in the future is applied; a later one with an older timestamp: "
+     "FailedUpdateConditionCheckError \"Proposed timestamp is older than the config's latest modified timestamp\", "
+     "nothing changed"),
+    ("config_invalid", "UpdateConfiguration without timestamp / valueToMerge / on `accessControl`: "
+     "InvalidArgumentsError with the nucleus' texts; GetConfiguration and SubscribeToConfigurationUpdate of an "
+     "unknown key: ResourceNotFoundError \"Key not found\""),
+    ("config_validate", "SubscribeToValidateConfigurationUpdates: a deployment (`ggipc config set`; the harness' "
+     "own trigger) sends the proposed configuration; SendConfigurationValidityReport REJECTED reaches the "
+     "deployment, which fails with the component's message"),
+    ("update_state", "UpdateState RUNNING is accepted; without a state: InvalidArgumentsError"),
+    ("lifecycle_invalid", "DeferComponentUpdate without a subscription and SendConfigurationValidityReport without a "
+     "validation request: InvalidArgumentsError with the nucleus' texts; a deferral of an unknown deployment while "
+     "subscribed: ServiceError"),
+    ("component_updates", "SubscribeToComponentUpdates: a deployment (`ggipc deploy --simulate`; the harness' own "
+     "trigger) sends a pre-update event, DeferComponentUpdate by 500 ms makes it ask again, an acknowledgement lets "
+     "it finish with the post-update event"),
 ]
+
+# Scenarios whose driver asks the runner for a server-side action: the driver prints `TRIGGER NAME` once its
+# subscription is answered; the runner acts, and after the driver's result checks the server's side of it.
+TRIGGER_WAIT = 30  # seconds the runner waits for a triggered deployment to finish
 
 # Scenarios a server offers no trigger for.
 NOT_APPLICABLE = {
@@ -95,8 +119,52 @@ def client_table(env):
 
 
 class Server:
-    def __init__(self, name, proc, socket, token, tmp):
+    def __init__(self, name, proc, socket, token, tmp, env=None):
         self.name, self.proc, self.socket, self.token, self.tmp = name, proc, socket, token, tmp
+        self.env = env
+
+    def trigger(self, what):
+        """Starts a deployment for a driver's `TRIGGER what`; returns a handle for `triggered`."""
+        if self.name == "ggipc-nucleus":
+            if what == "validate":
+                cmd = [self.env["GGIPC_BIN"], "config", "set", "--root", self.tmp, COMPONENT, "scratch/validated",
+                       '"yes"']
+            elif what == "deploy":
+                cmd = [self.env["GGIPC_BIN"], "deploy", "--simulate", "--root", self.tmp, "--defer-limit", "20",
+                       COMPONENT]
+            else:
+                return ("unknown", what)
+            return ("cli", subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        log = os.path.join(self.tmp, "log")
+        mark = os.path.getsize(log) if os.path.exists(log) else 0
+        self.proc.stdin.write(what + "\n")
+        self.proc.stdin.flush()
+        return ("harness", (what, mark))
+
+    def triggered(self, handle):
+        """The server's side of a triggered deployment: (ok, what it shows)."""
+        kind, h = handle
+        if kind == "unknown":
+            return False, f"unknown trigger {h!r}"
+        if kind == "cli":
+            try:
+                out, _ = h.communicate(timeout=TRIGGER_WAIT)
+            except subprocess.TimeoutExpired:
+                h.kill()
+                out, _ = h.communicate()
+                return False, f"the deployment did not finish within {TRIGGER_WAIT} s: {out.strip()[-200:]}"
+            return True, f"exit {h.returncode}: " + " / ".join(l for l in out.strip().splitlines())
+        what, mark = h
+        log = os.path.join(self.tmp, "log")
+        end = time.monotonic() + TRIGGER_WAIT
+        while time.monotonic() < end:
+            with open(log) as f:
+                f.seek(mark)
+                done = [l for l in f.read().splitlines() if l.startswith("DEPLOYMENT ")]
+            if done:
+                return True, done[-1]
+            time.sleep(0.05)  # the harness appends its result line to its log
+        return False, f"the harness did not finish the {what} deployment within {TRIGGER_WAIT} s"
 
     def stop(self):
         try:
@@ -153,7 +221,7 @@ def start_nucleus(env):
             time.sleep(0.05)  # polling a file the nucleus writes at start
     if token is None:
         raise RuntimeError("ggipc nucleus did not register the component")
-    return Server("ggipc-nucleus", proc, sock, token, tmp)
+    return Server("ggipc-nucleus", proc, sock, token, tmp, env)
 
 
 def start_official(env):
@@ -163,7 +231,23 @@ def start_official(env):
     proc = subprocess.Popen(["java", "-cp", env["GGIPC_OFFICIAL_SERVER_CP"], "io.ggipc.conformance.OfficialServer",
                              sock, TOKEN], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True)
     read_line(proc, "READY")
-    return Server("official-crt-server", proc, sock, TOKEN, tmp)
+    return Server("official-crt-server", proc, sock, TOKEN, tmp, env)
+
+
+# What the server's side of a triggered deployment must show, per scenario: a text in the result of the
+# deployment (the `ggipc` CLI's output, or the harness' DEPLOYMENT line) and whether it succeeds.
+TRIGGER_EXPECT = {
+    "config_validate": (False, "conformance rejects"),
+    "component_updates": (True, "deferred the update by 500 ms: conformance busy"),
+}
+
+
+def trigger_verdict(scenario, shown):
+    succeeded, text = TRIGGER_EXPECT.get(scenario, (True, ""))
+    ok_exit = shown.startswith("exit 0") or shown.startswith("DEPLOYMENT succeeded")
+    if ok_exit != succeeded:
+        return False
+    return text in shown
 
 
 def run_one(cmd, scenario, server):
@@ -174,21 +258,54 @@ def run_one(cmd, scenario, server):
     env["AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT"] = server.socket
     env["AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH"] = server.socket
     t0 = time.monotonic()
+    p = subprocess.Popen(cmd + [scenario], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines, handles, errs = [], [], []
+
+    def pump_stderr():
+        errs.extend(p.stderr.read().splitlines())
+
+    import threading
+
+    te = threading.Thread(target=pump_stderr, daemon=True)
+    te.start()
+    killer = threading.Timer(DEADLINE, p.kill)
+    killer.start()
     try:
-        p = subprocess.run(cmd + [scenario], env=env, capture_output=True, text=True, timeout=DEADLINE)
-    except subprocess.TimeoutExpired:
-        return False, f"driver hung: killed after {DEADLINE} s", DEADLINE
+        for line in p.stdout:
+            line = line.strip()
+            if line.startswith("TRIGGER "):
+                handles.append(server.trigger(line.split(" ", 1)[1]))
+            else:
+                lines.append(line)
+        p.wait()
+    finally:
+        killer.cancel()
+    te.join(5)
     took = time.monotonic() - t0
-    for line in reversed(p.stdout.splitlines()):
-        line = line.strip()
+    if took >= DEADLINE:
+        return False, f"driver hung: killed after {DEADLINE} s", DEADLINE
+    result = None
+    for line in reversed(lines):
         if line.startswith("{"):
             try:
                 r = json.loads(line)
             except ValueError:
                 continue
-            return bool(r.get("ok")), r.get("reason", ""), took
-    tail = (p.stderr.strip().splitlines() or ["no output"])[-1]
-    return False, f"driver exited with status {p.returncode} without a result ({tail[:200]})", took
+            result = [bool(r.get("ok")), r.get("reason", "")]
+            break
+    if result is None:
+        tail = (errs or ["no output"])[-1]
+        return False, f"driver exited with status {p.returncode} without a result ({tail[:200]})", took
+    if scenario in TRIGGER_EXPECT and result[0] and not handles:
+        result = [False, "the driver passed without triggering the deployment"]
+    for h in handles:
+        ok, shown = server.triggered(h)
+        verdict = ok and trigger_verdict(scenario, shown)
+        if result[0] and not verdict:
+            result[0] = False
+        result[1] = (result[1] + "; " if result[1] else "") + ("server side: " if verdict else
+                                                               "server side NOT as expected: ") + shown
+    return result[0], result[1], took
 
 
 def ping_evidence(log, mark):

@@ -7,6 +7,7 @@ from the environment the nucleus gives (SVCUID, AWS_GG_NUCLEUS_DOMAIN_SOCKET_FIL
 JSON line {"scenario", "ok", "reason"} and exits 0; a crash or a hang is reported by the runner.
 """
 
+import datetime
 import importlib
 import json
 import os
@@ -167,11 +168,48 @@ class Client:
             fut.result(T)
         return w, op
 
+    def call(self, name, **kw):
+        """A request-response operation by its snake-case name, e.g. `get_configuration`."""
+        if self.api == "v1":
+            op = getattr(self.c, "new_" + name)()
+            op.activate(getattr(self.model, camel(name) + "Request")(**kw))
+            return op.get_response().result(T)
+        return getattr(self.c, name)(**kw)
+
+    def stream(self, name, **kw):
+        """A streaming operation by its snake-case name; its events are collected in a Waiter."""
+        w = Waiter()
+        if self.api == "v1":
+            base = getattr(self.ipc.client, camel(name) + "StreamHandler")
+
+            class H(base):
+                def on_stream_event(self, event):
+                    w.push(event)
+
+                def on_stream_error(self, error):
+                    return w.error(error)
+
+                def on_stream_closed(self):
+                    w.close()
+
+            op = getattr(self.c, "new_" + name)(H())
+            op.activate(getattr(self.model, camel(name) + "Request")(**kw))
+            op.get_response().result(T)
+        else:
+            fut, op = getattr(self.c, name + "_async")(on_stream_event=w.push, on_stream_error=w.error,
+                                                       on_stream_closed=w.close, **kw)
+            fut.result(T)
+        return w, op
+
     def close(self):
         if self.api == "v1":
             self.c.close().result(T)
         else:
             self.c.close()
+
+
+def camel(snake):
+    return "".join(p.capitalize() for p in snake.split("_")).replace("IotCore", "IoTCore")
 
 
 def unique(prefix):
@@ -385,6 +423,157 @@ def s_connection_status(pkg, api):
     ev = w.items[0].connection_status_event
     check(ev is not None and ev.status == "CONNECTED", f"first event {w.items[0]!r}")
     c.close()
+
+
+COMPONENT = "io.ggipc.conformance.Client"
+
+
+def now(offset=0.0):
+    return datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=offset)
+
+
+def trigger(what):
+    """Asks the runner for a deployment (see run.py: TRIGGER)."""
+    print("TRIGGER " + what, flush=True)
+
+
+def s_config_get(pkg, api):
+    c = Client(pkg, api)
+    r = c.call("get_configuration")
+    check(r.component_name == COMPONENT, f"componentName {r.component_name!r}")
+    v = r.value
+    check(v["settings"]["topic"] == "conf/settings" and v["settings"]["rate"] == 5
+          and v["settings"]["nested"] == {"flag": True}, f"whole configuration {v!r}")
+    leaf = c.call("get_configuration", component_name=COMPONENT, key_path=["settings", "topic"]).value
+    check(leaf == {"topic": "conf/settings"}, f"leaf {leaf!r}")
+    obj = c.call("get_configuration", key_path=["settings", "nested"]).value
+    check(obj == {"flag": True}, f"object {obj!r}")
+    c.close()
+
+
+def s_config_update(pkg, api):
+    c = Client(pkg, api)
+    uid = uuid.uuid4().hex[:8]
+    w, _ = c.stream("subscribe_to_configuration_update", key_path=["scratch"])
+    c.call("update_configuration", key_path=["scratch", uid], timestamp=now(), value_to_merge={"value": "one"})
+    paths = lambda w: [tuple(e.configuration_update_event.key_path) for e in w.items]  # noqa: E731
+    w.wait(lambda w: ("scratch", uid, "value") in paths(w), "the event for scratch/" + uid + "/value")
+    ev = w.items[-1].configuration_update_event
+    check(ev.component_name == COMPONENT, f"event componentName {ev.component_name!r}")
+    got = c.call("get_configuration", key_path=["scratch", uid, "value"]).value
+    check(got == {"value": "one"}, f"after the update {got!r}")
+    # Without a key path the value merges at the root.
+    c.call("update_configuration", timestamp=now(), value_to_merge={"scratch": {uid: {"value": "two"}}})
+    w.wait(lambda w: paths(w).count(("scratch", uid, "value")) >= 2, "the second event")
+    got = c.call("get_configuration", key_path=["scratch", uid]).value
+    check(got == {"value": "two"}, f"after the root update {got!r}")
+    check(all(p[:2] == ("scratch", uid) for p in paths(w)), f"events {paths(w)}")
+    c.close()
+    return f"events {paths(w)}"
+
+
+def s_config_update_refused(pkg, api):
+    c = Client(pkg, api)
+    uid = uuid.uuid4().hex[:8]
+    c.call("update_configuration", key_path=["scratch", uid], timestamp=now(), value_to_merge={"value": "a"})
+    c.call("update_configuration", key_path=["scratch", uid], timestamp=now(3600), value_to_merge={"value": "future"})
+    r = expect_error(lambda: c.call("update_configuration", key_path=["scratch", uid], timestamp=now(),
+                                    value_to_merge={"value": "older"}),
+                     "FailedUpdateConditionCheckError",
+                     "Proposed timestamp is older than the config's latest modified timestamp")
+    got = c.call("get_configuration", key_path=["scratch", uid, "value"]).value
+    check(got == {"value": "future"}, f"after the refused update {got!r}")
+    c.close()
+    return r
+
+
+def s_config_invalid(pkg, api):
+    c = Client(pkg, api)
+    r = expect_error(lambda: c.call("update_configuration", key_path=["scratch"], value_to_merge={"a": "b"}),
+                     "InvalidArgumentsError", "Timestamp is required")
+    expect_error(lambda: c.call("update_configuration", key_path=["scratch"], timestamp=now()),
+                 "InvalidArgumentsError", "ValueToMerge is required")
+    expect_error(lambda: c.call("update_configuration", timestamp=now(), value_to_merge={"accessControl": {}}),
+                 "InvalidArgumentsError", "Config update is not allowed for following fields [accessControl]")
+    expect_error(lambda: c.call("update_configuration", key_path=["accessControl", "x"], timestamp=now(),
+                                value_to_merge={"a": "b"}),
+                 "InvalidArgumentsError", "Config update is not allowed for following fields [accessControl]")
+    expect_error(lambda: c.call("get_configuration", key_path=["settings", "missing"]), "ResourceNotFoundError",
+                 "Key not found")
+    expect_error(lambda: c.call("get_configuration", component_name="no.Such.Component"), "ResourceNotFoundError",
+                 "Key not found")
+    expect_error(lambda: c.stream("subscribe_to_configuration_update", key_path=["missing"]),
+                 "ResourceNotFoundError", "Key not found")
+    c.close()
+    return r + " (and the others)"
+
+
+def s_config_validate(pkg, api):
+    c = Client(pkg, api)
+    m = c.model
+    w, _ = c.stream("subscribe_to_validate_configuration_updates")
+    trigger("validate")
+    w.wait(lambda w: w.items, "the validation event")
+    ev = w.items[0].validate_configuration_update_event
+    check(ev is not None and ev.deployment_id, f"validation event {w.items[0]!r}")
+    conf = ev.configuration
+    check(conf["scratch"]["validated"] == "yes" and conf["settings"]["topic"] == "conf/settings",
+          f"proposed configuration {conf!r}")
+    c.call("send_configuration_validity_report", configuration_validity_report=m.ConfigurationValidityReport(
+        status=m.ConfigurationValidityStatus.REJECTED, deployment_id=ev.deployment_id,
+        message="conformance rejects"))
+    c.close()
+    return f"deployment {ev.deployment_id} rejected"
+
+
+def s_update_state(pkg, api):
+    c = Client(pkg, api)
+    m = c.model
+    c.call("update_state", state=m.ReportedLifecycleState.RUNNING)
+    r = expect_error(lambda: c.call("update_state"), "InvalidArgumentsError", "State is required")
+    c.close()
+    return r
+
+
+def s_lifecycle_invalid(pkg, api):
+    c = Client(pkg, api)
+    m = c.model
+    r = expect_error(lambda: c.call("defer_component_update", deployment_id="d-none", recheck_after_ms=1000),
+                     "InvalidArgumentsError", "Component is not subscribed to component update events")
+    expect_error(lambda: c.call("send_configuration_validity_report",
+                                configuration_validity_report=m.ConfigurationValidityReport(
+                                    status=m.ConfigurationValidityStatus.ACCEPTED, deployment_id="d-none")),
+                 "InvalidArgumentsError", "Validation request either timed out or was never made")
+    expect_error(lambda: c.call("send_configuration_validity_report",
+                                configuration_validity_report=m.ConfigurationValidityReport(
+                                    status=m.ConfigurationValidityStatus.ACCEPTED)),
+                 "InvalidArgumentsError",
+                 "Cannot accept configuration validity report, the deployment ID provided was null")
+    c.stream("subscribe_to_component_updates")
+    expect_error(lambda: c.call("defer_component_update", deployment_id="d-none", recheck_after_ms=1000),
+                 "ServiceError", "Time limit to respond to PreComponentUpdateEvent exceeded")
+    c.close()
+    return r + " (and the others)"
+
+
+def s_component_updates(pkg, api):
+    c = Client(pkg, api)
+    w, _ = c.stream("subscribe_to_component_updates")
+    trigger("deploy")
+    w.wait(lambda w: w.items, "the pre-update event")
+    pre = w.items[0].pre_update_event
+    check(pre is not None and pre.deployment_id and pre.is_ggc_restarting is False, f"first event {w.items[0]!r}")
+    c.call("defer_component_update", deployment_id=pre.deployment_id, message="conformance busy",
+           recheck_after_ms=500)
+    w.wait(lambda w: len(w.items) >= 2, "the pre-update event after the deferral")
+    again = w.items[1].pre_update_event
+    check(again is not None and again.deployment_id == pre.deployment_id, f"second event {w.items[1]!r}")
+    c.call("defer_component_update", deployment_id=pre.deployment_id, recheck_after_ms=0)
+    w.wait(lambda w: len(w.items) >= 3, "the post-update event")
+    post = w.items[2].post_update_event
+    check(post is not None and post.deployment_id == pre.deployment_id, f"third event {w.items[2]!r}")
+    c.close()
+    return f"deployment {pre.deployment_id}: deferred once, then post-update"
 
 
 def main():

@@ -5,6 +5,8 @@
 // Prints one JSON line {"scenario", "ok", "reason"}; the identity comes from the environment the nucleus gives.
 
 #include <chrono>
+#include <climits>
+#include <cstdint>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -99,6 +101,9 @@ template <typename Handler, typename Event> class Collect : public Handler {
 };
 using LocalEvents = Collect<SubscribeToTopicStreamHandler, SubscriptionResponseMessage>;
 using StatusEvents = Collect<SubscribeToIoTCoreConnectionStatusStreamHandler, IoTCoreConnectionStatusEvent>;
+using ConfigEvents = Collect<SubscribeToConfigurationUpdateStreamHandler, ConfigurationUpdateEvents>;
+using ValidateEvents = Collect<SubscribeToValidateConfigurationUpdatesStreamHandler, ValidateConfigurationUpdateEvents>;
+using UpdateEvents = Collect<SubscribeToComponentUpdatesStreamHandler, ComponentUpdatePolicyEvents>;
 
 /** Waits for an operation's result, within the scenario deadline. */
 template <typename Op> auto ResultOf(Op &op) {
@@ -283,7 +288,267 @@ std::string LocalPubsub(Io::ClientBootstrap &b) {
     return "";
 }
 
+const std::string kComponent = "io.ggipc.conformance.Client";
+
+/** Starts an operation with `request` and waits for its result. */
+template <typename Op, typename Req> auto Call(Op op, const Req &request) {
+    op.Activate(request, nullptr).wait();
+    return ResultOf(op);
+}
+
+GetConfigurationRequest Get(const std::vector<std::string> &keys) {
+    GetConfigurationRequest r;
+    r.SetKeyPath(Vector<String>(keys.begin(), keys.end()));
+    return r;
+}
+
+/** The configuration value at `keys` as compact JSON. */
+std::string Value(Client &c, const std::vector<std::string> &keys) {
+    auto res = Call(c.ipc.NewGetConfiguration(), Get(keys));
+    Check(static_cast<bool>(res), "GetConfiguration failed");
+    auto v = res.GetOperationResponse()->GetValue();
+    Check(v.has_value(), "a response without a value");
+    return std::string(v->WriteCompact());
+}
+
+UpdateConfigurationRequest Update(const std::vector<std::string> *keys, int offsetSeconds, const char *json) {
+    UpdateConfigurationRequest r;
+    if (keys != nullptr) {
+        r.SetKeyPath(Vector<String>(keys->begin(), keys->end()));
+    }
+    if (offsetSeconds != INT32_MIN) {
+        r.SetTimestamp(std::chrono::system_clock::now() + std::chrono::seconds(offsetSeconds));
+    }
+    if (json != nullptr) {
+        r.SetValueToMerge(JsonObject(json));
+    }
+    return r;
+}
+
+void UpdateOk(Client &c, const UpdateConfigurationRequest &r, const std::string &what) {
+    auto res = Call(c.ipc.NewUpdateConfiguration(), r);
+    if (!res) {
+        std::string detail = res.GetResultType() == OPERATION_ERROR
+                                 ? std::string(res.GetOperationError()->GetMessage().value_or(""))
+                                 : std::string(res.GetRpcError().StatusToString());
+        throw Fail(what + " failed: " + detail);
+    }
+}
+
+/** Asks the runner for a deployment (tests/conformance/run.py, TRIGGER). */
+void Trigger(const std::string &what) { std::cout << "TRIGGER " << what << std::endl; }
+
+std::string UidPart() {
+    std::string u = Unique("x");
+    return u.substr(u.rfind('/') + 1);
+}
+
+std::string ConfigScenario(Io::ClientBootstrap &b, const std::string &s) {
+    Client c(b);
+    if (s == "config_get") {
+        auto res = Call(c.ipc.NewGetConfiguration(), GetConfigurationRequest());
+        Check(static_cast<bool>(res), "GetConfiguration failed");
+        auto *r = res.GetOperationResponse();
+        Check(r->GetComponentName() && std::string(*r->GetComponentName()) == kComponent, "componentName");
+        std::string whole = r->GetValue() ? std::string(r->GetValue()->WriteCompact()) : "";
+        Check(whole.find("\"topic\":\"conf/settings\"") != std::string::npos &&
+                  whole.find("\"rate\":5") != std::string::npos &&
+                  whole.find("\"nested\":{\"flag\":true}") != std::string::npos,
+              "whole configuration " + whole);
+        auto leafReq = Get({"settings", "topic"});
+        leafReq.SetComponentName(String(kComponent));
+        auto leaf = Call(c.ipc.NewGetConfiguration(), leafReq);
+        Check(static_cast<bool>(leaf), "GetConfiguration of the leaf failed");
+        std::string lv(leaf.GetOperationResponse()->GetValue()->WriteCompact());
+        Check(lv == "{\"topic\":\"conf/settings\"}", "leaf " + lv);
+        std::string ov = Value(c, {"settings", "nested"});
+        Check(ov == "{\"flag\":true}", "object " + ov);
+        return "";
+    }
+    if (s == "config_update") {
+        std::string id = UidPart();
+        ConfigEvents ev;
+        SubscribeToConfigurationUpdateRequest sr;
+        sr.SetKeyPath({"scratch"});
+        auto sub = c.ipc.NewSubscribeToConfigurationUpdate(ev);
+        sub.Activate(sr, nullptr).wait();
+        Check(static_cast<bool>(ResultOf(sub)), "SubscribeToConfigurationUpdate failed");
+        std::vector<std::string> k = {"scratch", id};
+        UpdateOk(c, Update(&k, 0, "{\"value\":\"one\"}"), "the update");
+        std::vector<String> want = {"scratch", id, "value"};
+        auto count = [&] {
+            size_t n = 0;
+            for (auto &e : ev.items) {
+                auto u = e.GetConfigurationUpdateEvent();
+                if (u && u->GetKeyPath() && *u->GetKeyPath() == want) {
+                    n++;
+                }
+            }
+            return n;
+        };
+        {
+            std::unique_lock<std::mutex> g(ev.m);
+            Check(ev.cv.wait_for(g, T, [&] { return count() >= 1; }), "timed out waiting for the event");
+            auto u = ev.items.back().GetConfigurationUpdateEvent();
+            Check(u && u->GetComponentName() && std::string(*u->GetComponentName()) == kComponent,
+                  "event componentName");
+        }
+        std::string got = Value(c, {"scratch", id, "value"});
+        Check(got == "{\"value\":\"one\"}", "after the update " + got);
+        std::string root = "{\"scratch\":{\"" + id + "\":{\"value\":\"two\"}}}";
+        UpdateOk(c, Update(nullptr, 0, root.c_str()), "the root update");
+        std::unique_lock<std::mutex> g(ev.m);
+        Check(ev.cv.wait_for(g, T, [&] { return count() >= 2; }), "timed out waiting for the second event");
+        for (auto &e : ev.items) {
+            auto p = e.GetConfigurationUpdateEvent()->GetKeyPath();
+            Check(p && p->size() >= 2 && (*p)[0] == "scratch" && (*p)[1] == id, "an event outside scratch/" + id);
+        }
+        size_t n = ev.items.size();
+        g.unlock();
+        got = Value(c, {"scratch", id});
+        Check(got == "{\"value\":\"two\"}", "after the root update " + got);
+        return std::to_string(n) + " events under scratch/" + id;
+    }
+    if (s == "config_update_refused") {
+        std::vector<std::string> k = {"scratch", UidPart()};
+        UpdateOk(c, Update(&k, 0, "{\"value\":\"a\"}"), "the first update");
+        UpdateOk(c, Update(&k, 3600, "{\"value\":\"future\"}"), "the future update");
+        auto r = ExpectError(Call(c.ipc.NewUpdateConfiguration(), Update(&k, 0, "{\"value\":\"older\"}")),
+                             "FailedUpdateConditionCheckError",
+                             "Proposed timestamp is older than the config's latest modified timestamp");
+        std::string got = Value(c, {k[0], k[1], "value"});
+        Check(got == "{\"value\":\"future\"}", "after the refused update " + got);
+        return r;
+    }
+    if (s == "config_invalid") {
+        std::vector<std::string> scratch = {"scratch"};
+        std::vector<std::string> acl = {"accessControl", "x"};
+        auto r = ExpectError(Call(c.ipc.NewUpdateConfiguration(), Update(&scratch, INT32_MIN, "{\"a\":\"b\"}")),
+                             "InvalidArgumentsError", "Timestamp is required");
+        ExpectError(Call(c.ipc.NewUpdateConfiguration(), Update(&scratch, 0, nullptr)), "InvalidArgumentsError",
+                    "ValueToMerge is required");
+        ExpectError(Call(c.ipc.NewUpdateConfiguration(), Update(nullptr, 0, "{\"accessControl\":{}}")),
+                    "InvalidArgumentsError", "Config update is not allowed for following fields [accessControl]");
+        ExpectError(Call(c.ipc.NewUpdateConfiguration(), Update(&acl, 0, "{\"a\":\"b\"}")),
+                    "InvalidArgumentsError", "Config update is not allowed for following fields [accessControl]");
+        ExpectError(Call(c.ipc.NewGetConfiguration(), Get({"settings", "missing"})), "ResourceNotFoundError",
+                    "Key not found");
+        GetConfigurationRequest other;
+        other.SetComponentName("no.Such.Component");
+        ExpectError(Call(c.ipc.NewGetConfiguration(), other), "ResourceNotFoundError", "Key not found");
+        ConfigEvents ev;
+        SubscribeToConfigurationUpdateRequest sr;
+        sr.SetKeyPath({"missing"});
+        auto sub = c.ipc.NewSubscribeToConfigurationUpdate(ev);
+        sub.Activate(sr, nullptr).wait();
+        ExpectError(ResultOf(sub), "ResourceNotFoundError", "Key not found");
+        return r + " (and the others)";
+    }
+    if (s == "config_validate") {
+        ValidateEvents ev;
+        auto sub = c.ipc.NewSubscribeToValidateConfigurationUpdates(ev);
+        sub.Activate(SubscribeToValidateConfigurationUpdatesRequest(), nullptr).wait();
+        Check(static_cast<bool>(ResultOf(sub)), "SubscribeToValidateConfigurationUpdates failed");
+        Trigger("validate");
+        ev.Await(1, "the validation event");
+        ValidateConfigurationUpdateEvent e;
+        {
+            std::lock_guard<std::mutex> g(ev.m);
+            auto got = ev.items[0].GetValidateConfigurationUpdateEvent();
+            Check(got.has_value(), "an event without validateConfigurationUpdateEvent");
+            e = *got;
+        }
+        Check(e.GetDeploymentId().has_value(), "a validation event without deploymentId");
+        std::string conf = e.GetConfiguration() ? std::string(e.GetConfiguration()->WriteCompact()) : "";
+        Check(conf.find("\"validated\":\"yes\"") != std::string::npos &&
+                  conf.find("\"topic\":\"conf/settings\"") != std::string::npos,
+              "proposed configuration " + conf);
+        ConfigurationValidityReport report;
+        report.SetStatus(CONFIGURATION_VALIDITY_STATUS_REJECTED);
+        report.SetDeploymentId(*e.GetDeploymentId());
+        report.SetMessage("conformance rejects");
+        SendConfigurationValidityReportRequest rr;
+        rr.SetConfigurationValidityReport(report);
+        Check(static_cast<bool>(Call(c.ipc.NewSendConfigurationValidityReport(), rr)),
+              "SendConfigurationValidityReport failed");
+        return "deployment " + std::string(*e.GetDeploymentId()) + " rejected";
+    }
+    if (s == "update_state") {
+        UpdateStateRequest running;
+        running.SetState(REPORTED_LIFECYCLE_STATE_RUNNING);
+        Check(static_cast<bool>(Call(c.ipc.NewUpdateState(), running)), "UpdateState RUNNING failed");
+        return ExpectError(Call(c.ipc.NewUpdateState(), UpdateStateRequest()), "InvalidArgumentsError",
+                           "State is required");
+    }
+    if (s == "lifecycle_invalid") {
+        DeferComponentUpdateRequest defer;
+        defer.SetDeploymentId("d-none");
+        defer.SetRecheckAfterMs(1000);
+        auto r = ExpectError(Call(c.ipc.NewDeferComponentUpdate(), defer), "InvalidArgumentsError",
+                             "Component is not subscribed to component update events");
+        ConfigurationValidityReport report;
+        report.SetStatus(CONFIGURATION_VALIDITY_STATUS_ACCEPTED);
+        report.SetDeploymentId("d-none");
+        SendConfigurationValidityReportRequest rr;
+        rr.SetConfigurationValidityReport(report);
+        ExpectError(Call(c.ipc.NewSendConfigurationValidityReport(), rr), "InvalidArgumentsError",
+                    "Validation request either timed out or was never made");
+        ConfigurationValidityReport noId;
+        noId.SetStatus(CONFIGURATION_VALIDITY_STATUS_ACCEPTED);
+        rr.SetConfigurationValidityReport(noId);
+        ExpectError(Call(c.ipc.NewSendConfigurationValidityReport(), rr), "InvalidArgumentsError",
+                    "Cannot accept configuration validity report, the deployment ID provided was null");
+        UpdateEvents ev;
+        auto sub = c.ipc.NewSubscribeToComponentUpdates(ev);
+        sub.Activate(SubscribeToComponentUpdatesRequest(), nullptr).wait();
+        Check(static_cast<bool>(ResultOf(sub)), "SubscribeToComponentUpdates failed");
+        ExpectError(Call(c.ipc.NewDeferComponentUpdate(), defer), "ServiceError",
+                    "Time limit to respond to PreComponentUpdateEvent exceeded");
+        return r + " (and the others)";
+    }
+    if (s == "component_updates") {
+        UpdateEvents ev;
+        auto sub = c.ipc.NewSubscribeToComponentUpdates(ev);
+        sub.Activate(SubscribeToComponentUpdatesRequest(), nullptr).wait();
+        Check(static_cast<bool>(ResultOf(sub)), "SubscribeToComponentUpdates failed");
+        Trigger("deploy");
+        ev.Await(1, "the pre-update event");
+        std::string id;
+        {
+            std::lock_guard<std::mutex> g(ev.m);
+            auto pre = ev.items[0].GetPreUpdateEvent();
+            Check(pre && pre->GetDeploymentId(), "the first event is not a pre-update event");
+            Check(pre->GetIsGgcRestarting() && !*pre->GetIsGgcRestarting(), "isGgcRestarting");
+            id = *pre->GetDeploymentId();
+        }
+        DeferComponentUpdateRequest defer;
+        defer.SetDeploymentId(String(id));
+        defer.SetMessage("conformance busy");
+        defer.SetRecheckAfterMs(500);
+        Check(static_cast<bool>(Call(c.ipc.NewDeferComponentUpdate(), defer)), "DeferComponentUpdate failed");
+        ev.Await(2, "the pre-update event after the deferral");
+        {
+            std::lock_guard<std::mutex> g(ev.m);
+            auto again = ev.items[1].GetPreUpdateEvent();
+            Check(again && again->GetDeploymentId() && *again->GetDeploymentId() == id, "the second event");
+        }
+        DeferComponentUpdateRequest ack;
+        ack.SetDeploymentId(String(id));
+        ack.SetRecheckAfterMs(0);
+        Check(static_cast<bool>(Call(c.ipc.NewDeferComponentUpdate(), ack)), "the acknowledgement failed");
+        ev.Await(3, "the post-update event");
+        std::lock_guard<std::mutex> g(ev.m);
+        auto post = ev.items[2].GetPostUpdateEvent();
+        Check(post && post->GetDeploymentId() && *post->GetDeploymentId() == id, "the third event");
+        return "deployment " + id + ": deferred once, then post-update";
+    }
+    throw Fail("unknown scenario");
+}
+
 std::string Run(Io::ClientBootstrap &b, const std::string &s) {
+    if (s.rfind("config_", 0) == 0 || s == "update_state" || s == "lifecycle_invalid" || s == "component_updates") {
+        return ConfigScenario(b, s);
+    }
     if (s == "local_pubsub") {
         return LocalPubsub(b);
     }

@@ -5,10 +5,15 @@
 
 use bytes::Bytes;
 use ggipc::model::{
-    BinaryMessage, ConnectionStatus, JsonMessage, PayloadFormat, PublishMessage, PublishToIoTCoreRequest,
-    PublishToTopicRequest, Qos, SubscribeToIoTCoreRequest, SubscribeToTopicRequest, UserProperty,
+    BinaryMessage, ConfigurationValidityReport, ConfigurationValidityStatus, ConnectionStatus,
+    DeferComponentUpdateRequest, GetConfigurationRequest, JsonMessage, PayloadFormat,
+    PublishMessage, PublishToIoTCoreRequest, PublishToTopicRequest, Qos, ReportedLifecycleState,
+    SendConfigurationValidityReportRequest, SubscribeToConfigurationUpdateRequest,
+    SubscribeToIoTCoreRequest, SubscribeToTopicRequest, UpdateConfigurationRequest,
+    UpdateStateRequest, UserProperty,
 };
 use ggipc::{Client, ErrorKind, LifecycleEvent, Subscription, SubscriptionEvent};
+use serde_json::json;
 use std::time::{Duration, Instant};
 use tokio::time::timeout;
 
@@ -124,16 +129,27 @@ async fn local_pubsub() -> R {
     }
     let j = next_event(&mut s).await?;
     let b = next_event(&mut s).await?;
-    check(j.binary_message.is_none(), "first event has a binary message")?;
+    check(
+        j.binary_message.is_none(),
+        "first event has a binary message",
+    )?;
     let jm = j.json_message.ok_or("first event is not a JSON message")?;
-    check(jm.message.as_ref() == Some(&json), format!("JSON message {:?}", jm.message))?;
+    check(
+        jm.message.as_ref() == Some(&json),
+        format!("JSON message {:?}", jm.message),
+    )?;
     check(
         jm.context.and_then(|c| c.topic).as_deref() == Some(topic.as_str()),
         "JSON context",
     )?;
     check(b.json_message.is_none(), "second event has a JSON message")?;
-    let bm = b.binary_message.ok_or("second event is not a binary message")?;
-    check(bm.message.as_deref() == Some(all.as_slice()), "binary message differs")?;
+    let bm = b
+        .binary_message
+        .ok_or("second event is not a binary message")?;
+    check(
+        bm.message.as_deref() == Some(all.as_slice()),
+        "binary message differs",
+    )?;
     check(
         bm.context.and_then(|c| c.topic).as_deref() == Some(topic.as_str()),
         "binary context",
@@ -229,8 +245,374 @@ async fn roundtrip(payload: Vec<u8>) -> R {
     Ok(String::new())
 }
 
+const COMPONENT: &str = "io.ggipc.conformance.Client";
+
+fn uid() -> String {
+    unique("x").rsplit('/').next().unwrap_or("x").to_string()
+}
+
+fn at(offset_secs: i64) -> std::time::SystemTime {
+    let now = std::time::SystemTime::now();
+    if offset_secs >= 0 {
+        now + Duration::from_secs(offset_secs as u64)
+    } else {
+        now - Duration::from_secs((-offset_secs) as u64)
+    }
+}
+
+fn path(keys: &[&str]) -> Option<Vec<String>> {
+    Some(keys.iter().map(|k| k.to_string()).collect())
+}
+
+fn get(keys: &[&str]) -> GetConfigurationRequest {
+    GetConfigurationRequest {
+        component_name: None,
+        key_path: path(keys),
+    }
+}
+
+fn upd(
+    keys: Option<&[&str]>,
+    ts: Option<std::time::SystemTime>,
+    v: Option<serde_json::Value>,
+) -> UpdateConfigurationRequest {
+    UpdateConfigurationRequest {
+        key_path: keys.and_then(path),
+        timestamp: ts,
+        value_to_merge: v,
+    }
+}
+
+async fn value(c: &Client, keys: &[&str]) -> Result<serde_json::Value, String> {
+    c.get_configuration(get(keys))
+        .await
+        .map_err(|e| format!("get {keys:?}: {e}"))?
+        .value
+        .ok_or_else(|| "a response without a value".to_string())
+}
+
+/// Asks the runner for a deployment (tests/conformance/run.py, TRIGGER).
+fn trigger(what: &str) {
+    println!("TRIGGER {what}");
+}
+
+async fn config_scenario(scenario: &str) -> R {
+    let c = connect().await?;
+    let out = match scenario {
+        "config_get" => {
+            let r = c
+                .get_configuration(GetConfigurationRequest::default())
+                .await
+                .map_err(|e| format!("get: {e}"))?;
+            check(
+                r.component_name.as_deref() == Some(COMPONENT),
+                format!("componentName {:?}", r.component_name),
+            )?;
+            let v = r.value.unwrap_or_default();
+            check(
+                v["settings"]["topic"] == "conf/settings"
+                    && v["settings"]["rate"] == 5
+                    && v["settings"]["nested"] == json!({"flag": true}),
+                format!("whole configuration {v}"),
+            )?;
+            let leaf = c
+                .get_configuration(GetConfigurationRequest {
+                    component_name: Some(COMPONENT.into()),
+                    key_path: path(&["settings", "topic"]),
+                })
+                .await
+                .map_err(|e| format!("get leaf: {e}"))?
+                .value;
+            check(
+                leaf == Some(json!({"topic": "conf/settings"})),
+                format!("leaf {leaf:?}"),
+            )?;
+            let obj = value(&c, &["settings", "nested"]).await?;
+            check(obj == json!({"flag": true}), format!("object {obj}"))?;
+            String::new()
+        }
+        "config_update" => {
+            let id = uid();
+            let mut w = c
+                .subscribe_to_configuration_update(SubscribeToConfigurationUpdateRequest {
+                    component_name: None,
+                    key_path: path(&["scratch"]),
+                })
+                .await
+                .map_err(|e| format!("subscribe: {e}"))?;
+            c.update_configuration(upd(
+                Some(&["scratch", &id]),
+                Some(at(0)),
+                Some(json!({"value": "one"})),
+            ))
+            .await
+            .map_err(|e| format!("update: {e}"))?;
+            let want = vec!["scratch".to_string(), id.clone(), "value".to_string()];
+            let mut seen = Vec::new();
+            while seen.iter().filter(|p| **p == want).count() < 1 {
+                let ev = next_event(&mut w)
+                    .await?
+                    .configuration_update_event
+                    .ok_or("an event without configurationUpdateEvent")?;
+                check(
+                    ev.component_name.as_deref() == Some(COMPONENT),
+                    format!("event componentName {:?}", ev.component_name),
+                )?;
+                seen.push(ev.key_path.unwrap_or_default());
+            }
+            let got = value(&c, &["scratch", &id, "value"]).await?;
+            check(
+                got == json!({"value": "one"}),
+                format!("after the update {got}"),
+            )?;
+            c.update_configuration(upd(
+                None,
+                Some(at(0)),
+                Some(json!({"scratch": {id.clone(): {"value": "two"}}})),
+            ))
+            .await
+            .map_err(|e| format!("root update: {e}"))?;
+            while seen.iter().filter(|p| **p == want).count() < 2 {
+                let ev = next_event(&mut w)
+                    .await?
+                    .configuration_update_event
+                    .ok_or("an event without configurationUpdateEvent")?;
+                seen.push(ev.key_path.unwrap_or_default());
+            }
+            let got = value(&c, &["scratch", &id]).await?;
+            check(
+                got == json!({"value": "two"}),
+                format!("after the root update {got}"),
+            )?;
+            check(
+                seen.iter()
+                    .all(|p| p.len() >= 2 && p[0] == "scratch" && p[1] == id),
+                format!("events {seen:?}"),
+            )?;
+            format!("events {seen:?}")
+        }
+        "config_update_refused" => {
+            let id = uid();
+            let k: &[&str] = &["scratch", &id];
+            for (ts, v) in [(at(0), "a"), (at(3600), "future")] {
+                c.update_configuration(upd(Some(k), Some(ts), Some(json!({ "value": v }))))
+                    .await
+                    .map_err(|e| format!("update {v}: {e}"))?;
+            }
+            let r = expect_error(
+                c.update_configuration(upd(Some(k), Some(at(0)), Some(json!({"value": "older"}))))
+                    .await,
+                ErrorKind::FailedUpdateConditionCheckError,
+                "Proposed timestamp is older than the config's latest modified timestamp",
+            )?;
+            let got = value(&c, &["scratch", &id, "value"]).await?;
+            check(
+                got == json!({"value": "future"}),
+                format!("after the refused update {got}"),
+            )?;
+            r
+        }
+        "config_invalid" => {
+            let r = expect_error(
+                c.update_configuration(upd(Some(&["scratch"]), None, Some(json!({"a": "b"}))))
+                    .await,
+                ErrorKind::InvalidArgumentsError,
+                "Timestamp is required",
+            )?;
+            expect_error(
+                c.update_configuration(upd(Some(&["scratch"]), Some(at(0)), None))
+                    .await,
+                ErrorKind::InvalidArgumentsError,
+                "ValueToMerge is required",
+            )?;
+            for (keys, v) in [
+                (None, json!({"accessControl": {}})),
+                (Some(&["accessControl", "x"][..]), json!({"a": "b"})),
+            ] {
+                expect_error(
+                    c.update_configuration(upd(keys, Some(at(0)), Some(v)))
+                        .await,
+                    ErrorKind::InvalidArgumentsError,
+                    "Config update is not allowed for following fields [accessControl]",
+                )?;
+            }
+            expect_error(
+                c.get_configuration(get(&["settings", "missing"])).await,
+                ErrorKind::ResourceNotFoundError,
+                "Key not found",
+            )?;
+            expect_error(
+                c.get_configuration(GetConfigurationRequest {
+                    component_name: Some("no.Such.Component".into()),
+                    key_path: None,
+                })
+                .await,
+                ErrorKind::ResourceNotFoundError,
+                "Key not found",
+            )?;
+            expect_error(
+                c.subscribe_to_configuration_update(SubscribeToConfigurationUpdateRequest {
+                    component_name: None,
+                    key_path: path(&["missing"]),
+                })
+                .await
+                .map(|_| ()),
+                ErrorKind::ResourceNotFoundError,
+                "Key not found",
+            )?;
+            format!("{r} (and the others)")
+        }
+        "config_validate" => {
+            let mut w = c
+                .subscribe_to_validate_configuration_updates(Default::default())
+                .await
+                .map_err(|e| format!("subscribe: {e}"))?;
+            trigger("validate");
+            let ev = next_event(&mut w)
+                .await?
+                .validate_configuration_update_event
+                .ok_or("an event without validateConfigurationUpdateEvent")?;
+            let id = ev
+                .deployment_id
+                .ok_or("a validation event without deploymentId")?;
+            let conf = ev.configuration.unwrap_or_default();
+            check(
+                conf["scratch"]["validated"] == "yes"
+                    && conf["settings"]["topic"] == "conf/settings",
+                format!("proposed configuration {conf}"),
+            )?;
+            c.send_configuration_validity_report(SendConfigurationValidityReportRequest {
+                configuration_validity_report: Some(ConfigurationValidityReport {
+                    status: Some(ConfigurationValidityStatus::Rejected),
+                    deployment_id: Some(id.clone()),
+                    message: Some("conformance rejects".into()),
+                }),
+            })
+            .await
+            .map_err(|e| format!("report: {e}"))?;
+            format!("deployment {id} rejected")
+        }
+        "update_state" => {
+            c.update_state(UpdateStateRequest {
+                state: Some(ReportedLifecycleState::Running),
+            })
+            .await
+            .map_err(|e| format!("update state: {e}"))?;
+            expect_error(
+                c.update_state(UpdateStateRequest { state: None }).await,
+                ErrorKind::InvalidArgumentsError,
+                "State is required",
+            )?
+        }
+        "lifecycle_invalid" => {
+            let defer = || DeferComponentUpdateRequest {
+                deployment_id: Some("d-none".into()),
+                message: None,
+                recheck_after_ms: Some(1000),
+            };
+            let r = expect_error(
+                c.defer_component_update(defer()).await,
+                ErrorKind::InvalidArgumentsError,
+                "Component is not subscribed to component update events",
+            )?;
+            for (id, text) in [
+                (
+                    Some("d-none".to_string()),
+                    "Validation request either timed out or was never made",
+                ),
+                (
+                    None,
+                    "Cannot accept configuration validity report, the deployment ID provided was null",
+                ),
+            ] {
+                expect_error(
+                    c.send_configuration_validity_report(SendConfigurationValidityReportRequest {
+                        configuration_validity_report: Some(ConfigurationValidityReport {
+                            status: Some(ConfigurationValidityStatus::Accepted),
+                            deployment_id: id,
+                            message: None,
+                        }),
+                    })
+                    .await,
+                    ErrorKind::InvalidArgumentsError,
+                    text,
+                )?;
+            }
+            let _updates = c
+                .subscribe_to_component_updates(Default::default())
+                .await
+                .map_err(|e| format!("subscribe: {e}"))?;
+            expect_error(
+                c.defer_component_update(defer()).await,
+                ErrorKind::ServiceError,
+                "Time limit to respond to PreComponentUpdateEvent exceeded",
+            )?;
+            format!("{r} (and the others)")
+        }
+        "component_updates" => {
+            let mut w = c
+                .subscribe_to_component_updates(Default::default())
+                .await
+                .map_err(|e| format!("subscribe: {e}"))?;
+            trigger("deploy");
+            let pre = next_event(&mut w)
+                .await?
+                .pre_update_event
+                .ok_or("the first event is not a pre-update event")?;
+            let id = pre
+                .deployment_id
+                .ok_or("a pre-update event without deploymentId")?;
+            check(
+                pre.is_ggc_restarting == Some(false),
+                format!("isGgcRestarting {:?}", pre.is_ggc_restarting),
+            )?;
+            c.defer_component_update(DeferComponentUpdateRequest {
+                deployment_id: Some(id.clone()),
+                message: Some("conformance busy".into()),
+                recheck_after_ms: Some(500),
+            })
+            .await
+            .map_err(|e| format!("defer: {e}"))?;
+            let again = next_event(&mut w)
+                .await?
+                .pre_update_event
+                .ok_or("the second event is not a pre-update event")?;
+            check(
+                again.deployment_id.as_deref() == Some(id.as_str()),
+                format!("second event for {:?}", again.deployment_id),
+            )?;
+            c.defer_component_update(DeferComponentUpdateRequest {
+                deployment_id: Some(id.clone()),
+                message: None,
+                recheck_after_ms: Some(0),
+            })
+            .await
+            .map_err(|e| format!("acknowledge: {e}"))?;
+            let post = next_event(&mut w)
+                .await?
+                .post_update_event
+                .ok_or("the third event is not a post-update event")?;
+            check(
+                post.deployment_id.as_deref() == Some(id.as_str()),
+                format!("post-update event for {:?}", post.deployment_id),
+            )?;
+            format!("deployment {id}: deferred once, then post-update")
+        }
+        _ => return Err("unknown scenario".into()),
+    };
+    c.close().await;
+    Ok(out)
+}
+
 async fn run(scenario: &str) -> R {
     match scenario {
+        s if s.starts_with("config_")
+            || s == "update_state"
+            || s == "lifecycle_invalid"
+            || s == "component_updates" =>
+        {
+            config_scenario(s).await
+        }
         "connect_good" => {
             connect().await?.close().await;
             Ok(String::new())

@@ -19,6 +19,25 @@ import software.amazon.awssdk.aws.greengrass.GreengrassCoreIPCClient;
 import software.amazon.awssdk.aws.greengrass.GreengrassCoreIPCClientV2;
 import software.amazon.awssdk.aws.greengrass.SubscribeToIoTCoreResponseHandler;
 import software.amazon.awssdk.aws.greengrass.model.BinaryMessage;
+import software.amazon.awssdk.aws.greengrass.model.ComponentUpdatePolicyEvents;
+import software.amazon.awssdk.aws.greengrass.model.ConfigurationUpdateEvent;
+import software.amazon.awssdk.aws.greengrass.model.ConfigurationUpdateEvents;
+import software.amazon.awssdk.aws.greengrass.model.ConfigurationValidityReport;
+import software.amazon.awssdk.aws.greengrass.model.ConfigurationValidityStatus;
+import software.amazon.awssdk.aws.greengrass.model.DeferComponentUpdateRequest;
+import software.amazon.awssdk.aws.greengrass.model.GetConfigurationRequest;
+import software.amazon.awssdk.aws.greengrass.model.GetConfigurationResponse;
+import software.amazon.awssdk.aws.greengrass.model.PostComponentUpdateEvent;
+import software.amazon.awssdk.aws.greengrass.model.PreComponentUpdateEvent;
+import software.amazon.awssdk.aws.greengrass.model.ReportedLifecycleState;
+import software.amazon.awssdk.aws.greengrass.model.SendConfigurationValidityReportRequest;
+import software.amazon.awssdk.aws.greengrass.model.SubscribeToComponentUpdatesRequest;
+import software.amazon.awssdk.aws.greengrass.model.SubscribeToConfigurationUpdateRequest;
+import software.amazon.awssdk.aws.greengrass.model.SubscribeToValidateConfigurationUpdatesRequest;
+import software.amazon.awssdk.aws.greengrass.model.UpdateConfigurationRequest;
+import software.amazon.awssdk.aws.greengrass.model.UpdateStateRequest;
+import software.amazon.awssdk.aws.greengrass.model.ValidateConfigurationUpdateEvent;
+import software.amazon.awssdk.aws.greengrass.model.ValidateConfigurationUpdateEvents;
 import software.amazon.awssdk.aws.greengrass.model.IoTCoreMessage;
 import software.amazon.awssdk.aws.greengrass.model.JsonMessage;
 import software.amazon.awssdk.aws.greengrass.model.PublishMessage;
@@ -152,6 +171,79 @@ public final class Driver {
             }
         }
 
+        GetConfigurationResponse getConfiguration(GetConfigurationRequest r) throws Exception {
+            if (v2) {
+                return client2.getConfiguration(r);
+            }
+            return v1.getConfiguration(r, Optional.empty()).getResponse().get(T, TimeUnit.SECONDS);
+        }
+
+        void updateConfiguration(UpdateConfigurationRequest r) throws Exception {
+            if (v2) {
+                client2.updateConfiguration(r);
+            } else {
+                v1.updateConfiguration(r, Optional.empty()).getResponse().get(T, TimeUnit.SECONDS);
+            }
+        }
+
+        void subscribeToConfigurationUpdate(SubscribeToConfigurationUpdateRequest r,
+                Collector<ConfigurationUpdateEvents> ev) throws Exception {
+            if (v2) {
+                client2.subscribeToConfigurationUpdate(r, ev::onStreamEvent, Optional.of(ev::onStreamError),
+                        Optional.of(ev::onStreamClosed));
+            } else {
+                v1.subscribeToConfigurationUpdate(r, Optional.of(ev)).getResponse().get(T, TimeUnit.SECONDS);
+            }
+        }
+
+        void subscribeToValidateConfigurationUpdates(Collector<ValidateConfigurationUpdateEvents> ev)
+                throws Exception {
+            SubscribeToValidateConfigurationUpdatesRequest r = new SubscribeToValidateConfigurationUpdatesRequest();
+            if (v2) {
+                client2.subscribeToValidateConfigurationUpdates(r, ev::onStreamEvent,
+                        Optional.of(ev::onStreamError), Optional.of(ev::onStreamClosed));
+            } else {
+                v1.subscribeToValidateConfigurationUpdates(r, Optional.of(ev)).getResponse()
+                        .get(T, TimeUnit.SECONDS);
+            }
+        }
+
+        void subscribeToComponentUpdates(Collector<ComponentUpdatePolicyEvents> ev) throws Exception {
+            SubscribeToComponentUpdatesRequest r = new SubscribeToComponentUpdatesRequest();
+            if (v2) {
+                client2.subscribeToComponentUpdates(r, ev::onStreamEvent, Optional.of(ev::onStreamError),
+                        Optional.of(ev::onStreamClosed));
+            } else {
+                v1.subscribeToComponentUpdates(r, Optional.of(ev)).getResponse().get(T, TimeUnit.SECONDS);
+            }
+        }
+
+        void sendConfigurationValidityReport(ConfigurationValidityReport report) throws Exception {
+            SendConfigurationValidityReportRequest r = new SendConfigurationValidityReportRequest()
+                    .withConfigurationValidityReport(report);
+            if (v2) {
+                client2.sendConfigurationValidityReport(r);
+            } else {
+                v1.sendConfigurationValidityReport(r, Optional.empty()).getResponse().get(T, TimeUnit.SECONDS);
+            }
+        }
+
+        void updateState(UpdateStateRequest r) throws Exception {
+            if (v2) {
+                client2.updateState(r);
+            } else {
+                v1.updateState(r, Optional.empty()).getResponse().get(T, TimeUnit.SECONDS);
+            }
+        }
+
+        void deferComponentUpdate(DeferComponentUpdateRequest r) throws Exception {
+            if (v2) {
+                client2.deferComponentUpdate(r);
+            } else {
+                v1.deferComponentUpdate(r, Optional.empty()).getResponse().get(T, TimeUnit.SECONDS);
+            }
+        }
+
         void close() throws Exception {
             if (v2) {
                 client2.close();
@@ -191,6 +283,234 @@ public final class Driver {
         }
     }
 
+    /** Collects the events of any stream, with deadline waits. */
+    static final class Collector<E> implements StreamResponseHandler<E> {
+        final List<E> items = new ArrayList<>();
+
+        @Override
+        public synchronized void onStreamEvent(E event) {
+            items.add(event);
+            notifyAll();
+        }
+
+        @Override
+        public boolean onStreamError(Throwable error) {
+            return true;
+        }
+
+        @Override
+        public void onStreamClosed() {}
+
+        synchronized void await(Predicate<List<E>> pred, String what) throws Fail, InterruptedException {
+            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(T);
+            while (!pred.test(items)) {
+                long left = end - System.nanoTime();
+                if (left <= 0) {
+                    throw new Fail("timed out after " + T + " s waiting for " + what);
+                }
+                TimeUnit.NANOSECONDS.timedWait(this, left);
+            }
+        }
+
+        synchronized E get(int i) {
+            return items.get(i);
+        }
+    }
+
+    static final String COMPONENT = "io.ggipc.conformance.Client";
+
+    /** Asks the runner for a deployment (tests/conformance/run.py, TRIGGER). */
+    static void trigger(String what) {
+        System.out.println("TRIGGER " + what);
+        System.out.flush();
+    }
+
+    static Map<String, Object> map(Object... kv) {
+        Map<String, Object> m = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < kv.length; i += 2) {
+            m.put((String) kv[i], kv[i + 1]);
+        }
+        return m;
+    }
+
+    static UpdateConfigurationRequest update(List<String> keyPath, java.time.Instant at, Map<String, Object> v) {
+        UpdateConfigurationRequest r = new UpdateConfigurationRequest();
+        if (keyPath != null) {
+            r.setKeyPath(keyPath);
+        }
+        if (at != null) {
+            r.setTimestamp(at);
+        }
+        if (v != null) {
+            r.setValueToMerge(v);
+        }
+        return r;
+    }
+
+    static Map<String, Object> value(Client c, String... keys) throws Exception {
+        return c.getConfiguration(new GetConfigurationRequest().withKeyPath(Arrays.asList(keys))).getValue();
+    }
+
+    @SuppressWarnings("unchecked")
+    static Object at(Map<String, Object> m, String... keys) {
+        Object node = m;
+        for (String k : keys) {
+            if (!(node instanceof Map)) {
+                return null;
+            }
+            node = ((Map<String, Object>) node).get(k);
+        }
+        return node;
+    }
+
+    static String configScenario(String api, String scenario) throws Exception {
+        Client c = new Client(api);
+        java.time.Instant now = java.time.Instant.now();
+        String out = "";
+        switch (scenario) {
+            case "config_get": {
+                GetConfigurationResponse r = c.getConfiguration(new GetConfigurationRequest());
+                check(COMPONENT.equals(r.getComponentName()), "componentName " + r.getComponentName());
+                Map<String, Object> v = r.getValue();
+                Object rate = at(v, "settings", "rate");
+                check("conf/settings".equals(at(v, "settings", "topic")) && rate instanceof Number
+                        && ((Number) rate).doubleValue() == 5 && Boolean.TRUE.equals(at(v, "settings", "nested", "flag")),
+                        "whole configuration " + v);
+                Map<String, Object> leaf = c.getConfiguration(new GetConfigurationRequest().withComponentName(COMPONENT)
+                        .withKeyPath(Arrays.asList("settings", "topic"))).getValue();
+                check(map("topic", "conf/settings").equals(leaf), "leaf " + leaf);
+                Map<String, Object> obj = value(c, "settings", "nested");
+                check(map("flag", true).equals(obj), "object " + obj);
+                break;
+            }
+            case "config_update": {
+                String id = UUID.randomUUID().toString().substring(0, 8);
+                Collector<ConfigurationUpdateEvents> ev = new Collector<>();
+                c.subscribeToConfigurationUpdate(new SubscribeToConfigurationUpdateRequest()
+                        .withKeyPath(Arrays.asList("scratch")), ev);
+                c.updateConfiguration(update(Arrays.asList("scratch", id), now, map("value", "one")));
+                List<String> want = Arrays.asList("scratch", id, "value");
+                Predicate<List<ConfigurationUpdateEvents>> one = l -> l.stream()
+                        .filter(e -> want.equals(e.getConfigurationUpdateEvent().getKeyPath())).count() >= 1;
+                ev.await(one, "the event for scratch/" + id + "/value");
+                ConfigurationUpdateEvent first = ev.get(0).getConfigurationUpdateEvent();
+                check(COMPONENT.equals(first.getComponentName()), "event componentName " + first.getComponentName());
+                Map<String, Object> got = value(c, "scratch", id, "value");
+                check(map("value", "one").equals(got), "after the update " + got);
+                c.updateConfiguration(update(null, java.time.Instant.now(),
+                        map("scratch", map(id, map("value", "two")))));
+                ev.await(l -> l.stream().filter(e -> want.equals(e.getConfigurationUpdateEvent().getKeyPath()))
+                        .count() >= 2, "the second event");
+                got = value(c, "scratch", id);
+                check(map("value", "two").equals(got), "after the root update " + got);
+                List<List<String>> paths = new ArrayList<>();
+                synchronized (ev) {
+                    for (ConfigurationUpdateEvents e : ev.items) {
+                        paths.add(e.getConfigurationUpdateEvent().getKeyPath());
+                    }
+                }
+                for (List<String> p : paths) {
+                    check(p.size() >= 2 && p.get(0).equals("scratch") && p.get(1).equals(id), "events " + paths);
+                }
+                out = "events " + paths;
+                break;
+            }
+            case "config_update_refused": {
+                List<String> k = Arrays.asList("scratch", UUID.randomUUID().toString().substring(0, 8));
+                c.updateConfiguration(update(k, now, map("value", "a")));
+                c.updateConfiguration(update(k, now.plusSeconds(3600), map("value", "future")));
+                out = expectError(() -> c.updateConfiguration(update(k, java.time.Instant.now(), map("value", "older"))),
+                        "FailedUpdateConditionCheckError",
+                        "Proposed timestamp is older than the config's latest modified timestamp");
+                Map<String, Object> got = value(c, k.get(0), k.get(1), "value");
+                check(map("value", "future").equals(got), "after the refused update " + got);
+                break;
+            }
+            case "config_invalid": {
+                List<String> scratch = Arrays.asList("scratch");
+                out = expectError(() -> c.updateConfiguration(update(scratch, null, map("a", "b"))),
+                        "InvalidArgumentsError", "Timestamp is required") + " (and the others)";
+                expectError(() -> c.updateConfiguration(update(scratch, now, null)), "InvalidArgumentsError",
+                        "ValueToMerge is required");
+                expectError(() -> c.updateConfiguration(update(null, now, map("accessControl", map()))),
+                        "InvalidArgumentsError", "Config update is not allowed for following fields [accessControl]");
+                expectError(() -> c.updateConfiguration(update(Arrays.asList("accessControl", "x"), now,
+                        map("a", "b"))), "InvalidArgumentsError",
+                        "Config update is not allowed for following fields [accessControl]");
+                expectError(() -> value(c, "settings", "missing"), "ResourceNotFoundError", "Key not found");
+                expectError(() -> c.getConfiguration(new GetConfigurationRequest().withComponentName("no.Such.Component")),
+                        "ResourceNotFoundError", "Key not found");
+                expectError(() -> c.subscribeToConfigurationUpdate(new SubscribeToConfigurationUpdateRequest()
+                        .withKeyPath(Arrays.asList("missing")), new Collector<>()), "ResourceNotFoundError",
+                        "Key not found");
+                break;
+            }
+            case "config_validate": {
+                Collector<ValidateConfigurationUpdateEvents> ev = new Collector<>();
+                c.subscribeToValidateConfigurationUpdates(ev);
+                trigger("validate");
+                ev.await(l -> !l.isEmpty(), "the validation event");
+                ValidateConfigurationUpdateEvent e = ev.get(0).getValidateConfigurationUpdateEvent();
+                check(e != null && e.getDeploymentId() != null, "validation event " + e);
+                Map<String, Object> conf = e.getConfiguration();
+                check("yes".equals(at(conf, "scratch", "validated"))
+                        && "conf/settings".equals(at(conf, "settings", "topic")), "proposed configuration " + conf);
+                c.sendConfigurationValidityReport(new ConfigurationValidityReport()
+                        .withStatus(ConfigurationValidityStatus.REJECTED).withDeploymentId(e.getDeploymentId())
+                        .withMessage("conformance rejects"));
+                out = "deployment " + e.getDeploymentId() + " rejected";
+                break;
+            }
+            case "update_state": {
+                c.updateState(new UpdateStateRequest().withState(ReportedLifecycleState.RUNNING));
+                out = expectError(() -> c.updateState(new UpdateStateRequest()), "InvalidArgumentsError",
+                        "State is required");
+                break;
+            }
+            case "lifecycle_invalid": {
+                DeferComponentUpdateRequest defer = new DeferComponentUpdateRequest().withDeploymentId("d-none")
+                        .withRecheckAfterMs(1000L);
+                out = expectError(() -> c.deferComponentUpdate(defer), "InvalidArgumentsError",
+                        "Component is not subscribed to component update events") + " (and the others)";
+                expectError(() -> c.sendConfigurationValidityReport(new ConfigurationValidityReport()
+                        .withStatus(ConfigurationValidityStatus.ACCEPTED).withDeploymentId("d-none")),
+                        "InvalidArgumentsError", "Validation request either timed out or was never made");
+                expectError(() -> c.sendConfigurationValidityReport(new ConfigurationValidityReport()
+                        .withStatus(ConfigurationValidityStatus.ACCEPTED)), "InvalidArgumentsError",
+                        "Cannot accept configuration validity report, the deployment ID provided was null");
+                c.subscribeToComponentUpdates(new Collector<>());
+                expectError(() -> c.deferComponentUpdate(defer), "ServiceError",
+                        "Time limit to respond to PreComponentUpdateEvent exceeded");
+                break;
+            }
+            case "component_updates": {
+                Collector<ComponentUpdatePolicyEvents> ev = new Collector<>();
+                c.subscribeToComponentUpdates(ev);
+                trigger("deploy");
+                ev.await(l -> !l.isEmpty(), "the pre-update event");
+                PreComponentUpdateEvent pre = ev.get(0).getPreUpdateEvent();
+                check(pre != null && pre.getDeploymentId() != null, "first event " + ev.get(0));
+                check(Boolean.FALSE.equals(pre.isIsGgcRestarting()), "isGgcRestarting " + pre.isIsGgcRestarting());
+                String id = pre.getDeploymentId();
+                c.deferComponentUpdate(new DeferComponentUpdateRequest().withDeploymentId(id)
+                        .withMessage("conformance busy").withRecheckAfterMs(500L));
+                ev.await(l -> l.size() >= 2, "the pre-update event after the deferral");
+                PreComponentUpdateEvent again = ev.get(1).getPreUpdateEvent();
+                check(again != null && id.equals(again.getDeploymentId()), "second event " + ev.get(1));
+                c.deferComponentUpdate(new DeferComponentUpdateRequest().withDeploymentId(id).withRecheckAfterMs(0L));
+                ev.await(l -> l.size() >= 3, "the post-update event");
+                PostComponentUpdateEvent post = ev.get(2).getPostUpdateEvent();
+                check(post != null && id.equals(post.getDeploymentId()), "third event " + ev.get(2));
+                out = "deployment " + id + ": deferred once, then post-update";
+                break;
+            }
+            default:
+                throw new Fail("unknown scenario");
+        }
+        c.close();
+        return out;
+    }
+
     static String unique(String prefix) {
         return "conf/" + prefix + "/" + UUID.randomUUID().toString().substring(0, 8);
     }
@@ -225,6 +545,10 @@ public final class Driver {
     }
 
     static String run(String api, String scenario) throws Exception {
+        if (scenario.startsWith("config_") || scenario.equals("update_state") || scenario.equals("lifecycle_invalid")
+                || scenario.equals("component_updates")) {
+            return configScenario(api, scenario);
+        }
         switch (scenario) {
             case "connect_good": {
                 new Client(api).close();

@@ -31,7 +31,11 @@ import software.amazon.awssdk.crt.io.SocketOptions;
  * PublishToIoTCore and SubscribeToIoTCore in the Java nucleus' format (same bodies, flags, error shapes, messages
  * and 128 KiB payload limit), with an in-process broker that delivers publishes to matching subscriptions; local
  * pub/sub (PublishToTopic, SubscribeToTopic: its own subscriptions, never crossing with IoT Core's) and
- * SubscribeToIoTCoreConnectionStatus (always connected) in the nucleus' format too.
+ * SubscribeToIoTCoreConnectionStatus (always connected) in the nucleus' format too. The configuration and
+ * lifecycle operations (GetConfiguration, UpdateConfiguration, SubscribeToConfigurationUpdate,
+ * SubscribeToValidateConfigurationUpdates, SendConfigurationValidityReport, UpdateState,
+ * SubscribeToComponentUpdates, DeferComponentUpdate) are served by {@link ConfigStore} for the one component of
+ * the conformance recipe, with the nucleus' merge, timestamps, events, errors and messages.
  *
  * <p>Authorization: every topic and filter under {@code conf/} is allowed, anything else is "Not Authorized"
  * (the policy the conformance recipe gives the ggipc nucleus). Control topics, answered first and then acted on:
@@ -39,7 +43,10 @@ import software.amazon.awssdk.crt.io.SocketOptions;
  * {@code conf/ctl/terminate} makes it terminate every open subscription of that connection with a bare TERMINATE.
  *
  * <p>Usage: {@code OfficialServer SOCKET TOKEN}; prints {@code READY} once listening and serves until standard
- * input closes. Every PING_RESPONSE or PING it receives is logged on standard error.
+ * input closes. Every PING_RESPONSE or PING it receives is logged on standard error. A line {@code validate} or
+ * {@code deploy} on standard input starts a deployment (see {@link ConfigStore#validateDeployment} and
+ * {@link ConfigStore#updateDeployment}); its outcome is logged on standard error as one line starting with
+ * {@code DEPLOYMENT}.
  */
 public final class OfficialServer {
     static final String SERVICE = "aws.greengrass#GreengrassCoreIPC";
@@ -54,6 +61,7 @@ public final class OfficialServer {
     static final Gson GSON = new Gson();
 
     final String token;
+    final ConfigStore configStore = new ConfigStore();
     final List<Subscription> subscriptions = new CopyOnWriteArrayList<>();
     final List<Subscription> localSubscriptions = new CopyOnWriteArrayList<>();
 
@@ -104,8 +112,17 @@ public final class OfficialServer {
             System.out.println("READY");
             System.out.flush();
             BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-            while (in.readLine() != null) {
-                // serve until standard input closes
+            String line;
+            while ((line = in.readLine()) != null) {
+                // serve until standard input closes; a command starts a deployment on its own thread
+                String command = line.trim();
+                if (command.equals("validate")) {
+                    new Thread(server.configStore::validateDeployment, "validate").start();
+                } else if (command.equals("deploy")) {
+                    new Thread(server.configStore::updateDeployment, "deploy").start();
+                } else if (!command.isEmpty()) {
+                    System.err.println("unknown command " + command);
+                }
             }
             listener.close();
             try {
@@ -137,6 +154,7 @@ public final class OfficialServer {
                         closeSubscription(s);
                     }
                 }
+                configStore.closeConnection(connection);
             }
         };
     }
@@ -249,6 +267,8 @@ public final class OfficialServer {
                     continuation.sendMessage(shapeHeaders("aws.greengrass#IoTCoreConnectionStatusEvent"),
                             "{\"connectionStatusEvent\":{\"status\":\"CONNECTED\"}}".getBytes(StandardCharsets.UTF_8),
                             MessageType.ApplicationMessage, 0);
+                } else if (ConfigStore.serves(operation)) {
+                    configStore.handle(connection, continuation, operation, request);
                 } else {
                     List<Header> h = new ArrayList<>();
                     h.add(Header.createHeader(":content-type", "application/json"));
@@ -409,6 +429,7 @@ public final class OfficialServer {
             if (subscription != null) {
                 closeSubscription(subscription);
             }
+            configStore.closeStream(continuation);
         }
     }
 
