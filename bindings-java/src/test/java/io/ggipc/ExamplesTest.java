@@ -40,9 +40,10 @@ class ExamplesTest {
             files = s.filter(p -> p.toString().endsWith(".java") && !p.startsWith(src.resolve("forwarder")))
                     .map(Path::toString).collect(Collectors.toList());
         }
-        // The two seed examples, and the local pub/sub and connection-status ones (run as components by
-        // examples/run-local-pubsub.sh).
-        assertEquals(5, files.size(), "the two seed examples and the three local pub/sub ones: " + files);
+        // The two seed examples, the local pub/sub and connection-status ones (run as components by
+        // examples/run-local-pubsub.sh) and the configuration-and-lifecycle one (examples/run_config_lifecycle.py).
+        assertEquals(6, files.size(),
+                "the two seed examples, the three local pub/sub ones and the configuration one: " + files);
         classes = Files.createTempDirectory("ggipc-examples-");
         JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
         List<String> args = new ArrayList<>(List.of("-d", classes.toString(), "-cp", System.getProperty("java.class.path")));
