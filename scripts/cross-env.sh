@@ -9,6 +9,9 @@ export PATH="$_root/build/venv-release/bin:/usr/bin:$PATH"
 export CARGO=/usr/bin/cargo RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$_root/target/cross}"
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
+# What ships is stripped (maturin's strip, strip --strip-debug): the release builds need no line tables, which
+# would only make target/cross larger (it ran a CI machine out of disk) and the links slower.
+export CARGO_PROFILE_RELEASE_DEBUG="${CARGO_PROFILE_RELEASE_DEBUG:-false}"
 # Only for `cargo test --target ...` (core_tests in scripts/test-cross.sh): link with the cross gcc, run under
 # qemu-user. The multiarch libc6:arm64/armhf provide /lib/ld-linux-*.so: no -L (which would mix two glibc
 # builds). Never for the release builds: a linker variable overrides zig's, and with it the glibc 2.17 target.

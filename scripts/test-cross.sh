@@ -4,7 +4,10 @@
 #
 #   scripts/test-cross.sh --quick            the CI smoke test (scripts/test cross): builds the aarch64 wheel,
 #                                            installs it into a venv of an aarch64 Debian 12 Python and makes one
-#                                            IPC round trip through the (host) nucleus
+#                                            IPC round trip through the (host) nucleus. Lean on disk: its cargo
+#                                            target directory (target/cross-quick) is deleted once the wheel is
+#                                            built (--keep keeps it for a faster rerun), and it ends with `du -sh`
+#                                            of everything it made
 #   scripts/test-cross.sh [--arch A ...]     the full emulated matrix (x86_64, aarch64, armv7 by default); per arch:
 #       build      scripts/build-release.sh --arch A (skip with --no-build: test what build/dist/ has)
 #       core       cargo test --target TRIPLE -p ggipc --lib --tests, run under qemu (not x86_64: the core suite)
@@ -21,15 +24,16 @@ set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-quick=0 build=1
+quick=0 build=1 keep=0
 archs=() steps=()
 while (($#)); do
     case "$1" in
         --quick) quick=1; shift ;;
         --no-build) build=0; shift ;;
+        --keep) keep=1; shift ;;
         --arch) archs+=("$2"); shift 2 ;;
         --only) steps+=("$2"); shift 2 ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -38,6 +42,9 @@ done
 want() { local s; for s in "${steps[@]}"; do [[ $s == "$1" ]] && return 0; done; return 1; }
 
 bash scripts/install-cross.sh || exit 1
+# The quick mode's wheel build has a target directory of its own, so that deleting it never costs a full
+# build (target/cross) its incremental state.
+((quick)) && export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target/cross-quick}"
 # shellcheck source=scripts/cross-env.sh
 source scripts/cross-env.sh
 dist="${DIST:-$root/build/dist}"
@@ -76,12 +83,16 @@ cross_run() { # cross_run ARCH ROOT PROGRAM ARGS...
 
 wheel_for() { ls "$dist"/ggipc-"$version"-cp39-abi3-manylinux*_"$(wheel_arch "$1")".whl 2>/dev/null | head -n1; }
 
-# Host wheelhouse of the pure-Python test dependencies, installed offline inside the emulated Python.
+# Host wheelhouse of the pure-Python test dependencies, installed offline inside the emulated Python. The same
+# pytest-asyncio as scripts/test-python.sh: 0.2x left an event loop unclosed after asyncio tests, and with the
+# suite's warnings-as-errors its ResourceWarning failed whichever later test the garbage collector ran in.
+WHEELHOUSE="$root/build/wheelhouse-cross-1"
 wheelhouse() {
-    [[ -d "$root/build/wheelhouse-cross" ]] && return 0
+    [[ -d "$WHEELHOUSE" ]] && return 0
+    rm -rf "$WHEELHOUSE.tmp"
     python3 -m pip download --quiet --disable-pip-version-check --only-binary=:all: --python-version 3.11 \
-        --implementation py --abi none --platform any -d "$root/build/wheelhouse-cross.tmp" \
-        "pytest>=7,<9" "pytest-asyncio>=0.21,<1" && mv "$root/build/wheelhouse-cross.tmp" "$root/build/wheelhouse-cross"
+        --implementation py --abi none --platform any -d "$WHEELHOUSE.tmp" \
+        "pytest>=8.2,<9" "pytest-asyncio>=1,<2" && mv "$WHEELHOUSE.tmp" "$WHEELHOUSE"
 }
 
 # Installs the wheel as a device would (pip into a venv), into ROOT:/opt/venv. No ensurepip under qemu without
@@ -151,17 +162,19 @@ python_suite() { # python_suite ARCH
         local v="$root/build/venv-cross-x86_64"
         rm -rf "$v" && python3 -m venv "$v" || return 1
         "$v/bin/python" -m pip install --quiet --disable-pip-version-check --no-index \
-            --find-links "$root/build/wheelhouse-cross" "$whl" pytest pytest-asyncio || return 1
+            --find-links "$WHEELHOUSE" "$whl" pytest pytest-asyncio || return 1
         (cd bindings-python && "$v/bin/python" -m pytest -p no:cacheprovider -q "${PYTEST_SUBSET[@]}" tests)
         return
     fi
     r="$root/build/rootfs-$arch"
     bash scripts/cross-rootfs.sh "$arch" "$r" || return 1
-    mkdir -p "$r/opt" && rm -rf "$r/opt/wheelhouse" && cp -r "$root/build/wheelhouse-cross" "$r/opt/wheelhouse"
+    mkdir -p "$r/opt" && rm -rf "$r/opt/wheelhouse" && cp -r "$WHEELHOUSE" "$r/opt/wheelhouse"
     install_wheel "$arch" "$r" "$whl" --find-links /opt/wheelhouse pytest pytest-asyncio || return 1
     rm -rf "$r/opt/src" && mkdir -p "$r/opt/src/bindings-python" "$r/opt/src/tests"
     cp -r bindings-python/tests bindings-python/pyproject.toml "$r/opt/src/bindings-python/"
-    cp -r tests/vectors "$r/opt/src/tests/"
+    # What the tests read from the source tree: the wire vectors (SilentServer's answers), the model
+    # (test_generated.py compares the generated classes with it).
+    cp -r tests/vectors "$r/opt/src/tests/" && cp -r model "$r/opt/src/"
     # Run from /opt/src/bindings-python (pyproject.toml's pytest options) but import ggipc from the venv.
     cross_run "$arch" "$r" /opt/venv/bin/python -c '
 import os, sys
@@ -254,13 +267,31 @@ java_aarch64() {
         grep -qx published "$work/java.out"
 }
 
+# `du -sh` of what this run made or uses, for the disk budget of CI machines.
+disk_report() { # disk_report PATH...
+    local p
+    echo "disk:"
+    for p in "$@"; do
+        [[ -e "$p" ]] && du -sh "$p"
+    done
+    df -h "$root" | tail -n1 | awk '{print "free on " $6 ": " $4}'
+}
+
 if ((quick)); then
     arch=aarch64
     r="$root/build/rootfs-$arch"
-    if ((build)); then step "build the $arch wheel" bash scripts/build-release.sh --arch "$arch" --only wheel; fi
+    if ((build)); then
+        step "build the $arch wheel" bash scripts/build-release.sh --arch "$arch" --only wheel
+        target_size="$(du -sh "$CARGO_TARGET_DIR" 2>/dev/null | cut -f1)"
+        # Before the Debian root is made: the disk holds one of the two at a time.
+        if ((!keep)); then rm -rf "$CARGO_TARGET_DIR"; fi
+        echo "cargo target directory of the wheel build: ${target_size:-none} ($( ((keep)) && echo kept || echo deleted))"
+    fi
     step "Debian 12 $arch Python" bash scripts/cross-rootfs.sh "$arch" "$r"
     step "pip install the wheel into an $arch venv, import" install_wheel "$arch" "$r" "$(wheel_for "$arch")"
     step "$arch: one IPC round trip through the nucleus" python_roundtrip "$arch" "$r"
+    disk_report "$CARGO_TARGET_DIR" "$r" "$root/build/venv-release" "$(wheel_for "$arch")" "$HOME/.cache/zig" \
+        "$HOME/.cache/cargo-zigbuild"
 else
     for arch in "${archs[@]}"; do
         if want build && ((build)); then step "$arch: build" bash scripts/build-release.sh --arch "$arch"; fi

@@ -158,30 +158,42 @@ def make_handler(sdk: Sdk, base: type = Recorder) -> Any:
 
 class SilentServer:
     """A Unix socket server that accepts, optionally answers CONNECT with an accepting CONNECT_ACK
-    (vector G2), then never says anything again."""
+    (vector G2), then never says anything again.
+
+    The answer is read here, not in the server thread: a missing tests/vectors/ipc.json (a copy of the tests
+    without it, as in an emulated root) fails the test at once instead of killing the thread and showing up
+    as the client's connect timeout. Anything else that ends the thread is raised again by close()."""
 
     def __init__(self, path: str, ack: bool) -> None:
         self.path = path
-        self.ack = ack
+        self.answer = vector("G2") if ack else None
+        self.error: Optional[BaseException] = None
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(path)
         self.sock.listen(8)
-        self.conns = []
+        self.conns: List[socket.socket] = []
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
-        self.sock.settimeout(0.2)
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.conns.append(conn)
-            if self.ack:
-                conn.recv(65536)  # the CONNECT
-                conn.sendall(vector("G2"))
+        try:
+            self.sock.settimeout(0.2)
+            while not self.stop.is_set():
+                try:
+                    conn, _ = self.sock.accept()
+                except OSError:
+                    continue
+                conn.settimeout(None)
+                self.conns.append(conn)
+                if self.answer is not None:
+                    try:
+                        conn.recv(65536)  # the CONNECT
+                        conn.sendall(self.answer)
+                    except OSError:
+                        pass  # the client went away first: nothing to answer
+        except BaseException as e:  # raised again by close()
+            self.error = e
 
     def close(self) -> None:
         self.stop.set()
@@ -189,3 +201,5 @@ class SilentServer:
         for c in self.conns:
             c.close()
         self.sock.close()
+        if self.error is not None:
+            raise self.error

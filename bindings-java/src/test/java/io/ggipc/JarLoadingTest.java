@@ -1,6 +1,8 @@
 package io.ggipc;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -58,6 +60,43 @@ class JarLoadingTest {
             List<String> lines = out.lines().collect(Collectors.toList());
             assertTrue(lines.contains("loaded from jar:/native/linux-x86_64/libggipc_jni.so"), out);
             assertTrue(lines.contains("published"), out);
+        } finally {
+            Files.deleteIfExists(jar);
+            Files.deleteIfExists(dir);
+        }
+    }
+
+    /**
+     * A JVM whose platform the jar has no library for (here a riscv64 JVM, told so with {@code -Dos.arch}) gets
+     * the loader's error naming its platform, os.name/os.arch, what the jar carries and the override, before any
+     * connection is tried.
+     */
+    @Test
+    void aJvmOfAnotherPlatformIsToldWhichPlatformIsMissing() throws Exception {
+        Path dir = Files.createTempDirectory("ggipc-jar-");
+        Path jar = dir.resolve("ggipc.jar");
+        jar(classesDir(), jar);
+        Path probe = Path.of(System.getProperty("ggipc.test.server")).getParent().resolve("test-classes");
+        try {
+            ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "-Dos.arch=riscv64", "-cp", jar + java.io.File.pathSeparator + probe, "io.ggipc.LoadProbe")
+                    .redirectErrorStream(true);
+            pb.environment().put("AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT", dir.resolve("none").toString());
+            pb.environment().put("SVCUID", "unused");
+            pb.environment().remove("LD_LIBRARY_PATH");
+            Process p = pb.start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+            assertNotEquals(0, p.exitValue(), out);
+            // What the jar carries: linux-x86_64 from a plain build, all three from the release build.
+            String carried = Stream.of("linux-x86_64", "linux-aarch64", "linux-armv7")
+                    .filter(plat -> Files.exists(classesDir().resolve("native/" + plat + "/libggipc_jni.so")))
+                    .collect(Collectors.joining(", "));
+            assertFalse(carried.isEmpty(), "no native library in " + classesDir());
+            assertTrue(out.contains("java.lang.UnsatisfiedLinkError: ggipc: this jar has no native library for "
+                    + "linux-riscv64 (os.name=Linux, os.arch=riscv64); it carries " + carried + ". Set "
+                    + "-Dggipc.native.path=/path/to/libggipc_jni.so"), out);
+            assertFalse(out.contains("published"), out);
         } finally {
             Files.deleteIfExists(jar);
             Files.deleteIfExists(dir);
