@@ -210,7 +210,7 @@ fn request(m: &Model, o: &mut String) {
         let (p, conv) = value_from_args(m, n, &t, false);
         params.push(p);
         let f = snake(n);
-        let _ = write!(convs, "        let {f} = {conv};\n");
+        let _ = writeln!(convs, "        let {f} = {conv};");
         let _ = write!(fields, "{f}, ");
     }
     doc(
@@ -247,7 +247,7 @@ fn request(m: &Model, o: &mut String) {
                 let mut cs = String::new();
                 let mut fs = String::new();
                 for em in &es.members {
-                    let et = m.member_type(&em);
+                    let et = m.member_type(em);
                     if et != Type::String {
                         panic!("the seed's MQTT API adds elements of strings only");
                     }
@@ -434,7 +434,7 @@ fn publish(m: &Model, o: &mut String) {
         let (p, conv) = value_from_args(m, n, &t, true);
         params.push(p);
         let fl = snake(n);
-        let _ = write!(convs, "        let {fl} = {conv};\n");
+        let _ = writeln!(convs, "        let {fl} = {conv};");
         let _ = write!(fields, "{fl}, ");
     }
     doc(
@@ -461,7 +461,7 @@ fn publish(m: &Model, o: &mut String) {
     );
     doc(
         o,
-        &format!("An in-flight publish started by `ggipc_client_publish_begin` (the seed's name of `ggipc_call`: the same\ntype). Wait for it with `ggipc_publish_operation_wait`, read the outcome with\n`ggipc_publish_operation_get_result`, release it with `ggipc_publish_operation_free`. May be waited on from any\nthread; the waiting thread reads the answer itself."),
+        "An in-flight publish started by `ggipc_client_publish_begin` (the seed's name of `ggipc_call`: the same\ntype). Wait for it with `ggipc_publish_operation_wait`, read the outcome with\n`ggipc_publish_operation_get_result`, release it with `ggipc_publish_operation_free`. May be waited on from any\nthread; the waiting thread reads the answer itself.",
     );
     o.push_str("pub type ggipc_publish_operation = ggipc_call;\n\n");
     doc(
@@ -479,7 +479,7 @@ fn publish(m: &Model, o: &mut String) {
     o.push_str("#[no_mangle]\npub unsafe extern \"C\" fn ggipc_publish_operation_wait(operation: *const ggipc_publish_operation, timeout_ms: u64) -> bool {\n    // SAFETY: NULL or a live operation.\n    unsafe { crate::support::ggipc_call_wait(operation, timeout_ms) }\n}\n\n");
     doc(
         o,
-        &format!("Returns the outcome of a completed publish: NULL if the nucleus accepted it, otherwise a new error object\n(caller frees). While the publish has not been waited for to completion (`ggipc_publish_operation_wait`\nreturned true), returns an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` saying so."),
+        "Returns the outcome of a completed publish: NULL if the nucleus accepted it, otherwise a new error object\n(caller frees). While the publish has not been waited for to completion (`ggipc_publish_operation_wait`\nreturned true), returns an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` saying so.",
     );
     let _ = writeln!(
         o,
