@@ -56,11 +56,11 @@ pub unsafe extern "C" fn ggipc_publish_request_new(
         if out.is_null() {
             return Err(Error::null_argument("out"));
         }
-        let topic_name = // SAFETY: the caller passes a C string or NULL.
-        unsafe { opt_str_arg(topic, "topic") }?.map(c_string);
+        // SAFETY: the caller passes a C string or NULL.
+        let topic_name = unsafe { opt_str_arg(topic, "topic") }?.map(c_string);
         let qos = qos_arg(qos)?;
-        let payload = // SAFETY: the caller passes a valid buffer.
-        unsafe { opt_bytes_arg(payload, payload_len, "payload") }?;
+        // SAFETY: the caller passes a valid buffer.
+        let payload = unsafe { opt_bytes_arg(payload, payload_len, "payload") }?;
         let request = ggipc_publish_to_iot_core_request {
             topic_name,
             qos,
@@ -454,19 +454,19 @@ pub unsafe extern "C" fn ggipc_client_publish_bytes(
     boundary(|| {
         // SAFETY: NULL or a live client.
         let client = unsafe { try_ref(client, "client") }?;
-        let topic_name = // SAFETY: the caller passes a C string or NULL.
-        Some(c_string(unsafe { str_arg(topic, "topic") }?));
+        // SAFETY: the caller passes a C string or NULL.
+        let topic_name = Some((unsafe { str_arg(topic, "topic") }?).to_string());
         let qos = qos_arg(qos)?;
-        let payload = // SAFETY: the caller passes a valid buffer.
-        Some(unsafe { bytes_arg(payload, payload_len, "payload") }?);
-        let request = ggipc_publish_to_iot_core_request {
+        // SAFETY: the caller passes a valid buffer.
+        let payload = Some(unsafe { bytes_arg(payload, payload_len, "payload") }?);
+        let request = model::PublishToIoTCoreRequest {
             topic_name,
             qos,
             payload,
             ..Default::default()
         };
         let _: model::PublishToIoTCoreResponse =
-            call_sync(client, &model::PUBLISH_TO_IOT_CORE, &request.to_core(), 0)?;
+            call_sync(client, &model::PUBLISH_TO_IOT_CORE, &request, 0)?;
         Ok(())
     })
 }

@@ -186,6 +186,22 @@ fn value_from_args(m: &Model, member: &str, t: &Type, strict: bool) -> (String, 
     (params, conv)
 }
 
+/// `let {name} = {conv};`, with a leading `// SAFETY:` line of `conv` put above the `let`.
+fn let_line(out: &mut String, name: &str, conv: &str) {
+    match conv.split_once('\n') {
+        Some((comment, rest)) if comment.starts_with("// SAFETY") => {
+            let _ = writeln!(
+                out,
+                "        {comment}\n        let {name} = {};",
+                rest.trim_start()
+            );
+        }
+        _ => {
+            let _ = writeln!(out, "        let {name} = {conv};");
+        }
+    }
+}
+
 fn request(m: &Model, o: &mut String) {
     let (name, alias) = REQUEST;
     let s = shape(m, name);
@@ -210,7 +226,7 @@ fn request(m: &Model, o: &mut String) {
         let (p, conv) = value_from_args(m, n, &t, false);
         params.push(p);
         let f = snake(n);
-        let _ = writeln!(convs, "        let {f} = {conv};");
+        let_line(&mut convs, &f, &conv);
         let _ = write!(fields, "{f}, ");
     }
     doc(
@@ -403,7 +419,6 @@ fn publish(m: &Model, o: &mut String) {
     let (_, alias) = REQUEST;
     let f = snake(&op.name);
     let konst = screaming(&op.name);
-    let req = c_shape(&op.request);
     let resp = rust_shape(m, &op.response);
     let errors = op
         .errors
@@ -432,9 +447,13 @@ fn publish(m: &Model, o: &mut String) {
             .unwrap_or_else(|| panic!("{} has no member {n}", op.request));
         let t = m.member_type(mem);
         let (p, conv) = value_from_args(m, n, &t, true);
+        // Straight into the core's request: no C-side copy to convert again.
+        let conv = conv
+            .replace("Some(c_string(", "Some((")
+            .replace("}?))", "}?).to_string())");
         params.push(p);
         let fl = snake(n);
-        let _ = writeln!(convs, "        let {fl} = {conv};");
+        let_line(&mut convs, &fl, &conv);
         let _ = write!(fields, "{fl}, ");
     }
     doc(
@@ -443,8 +462,9 @@ fn publish(m: &Model, o: &mut String) {
     );
     let _ = writeln!(
         o,
-        "#[no_mangle]\npub unsafe extern \"C\" fn ggipc_client_publish_bytes(client: *const ggipc_client, {}) -> *mut ggipc_error {{\n    boundary(|| {{\n        // SAFETY: NULL or a live client.\n        let client = unsafe {{ try_ref(client, \"client\") }}?;\n{convs}        let request = {req} {{ {fields}..Default::default() }};\n        let _: model::{resp} = call_sync(client, &model::{konst}, &request.to_core(), 0)?;\n        Ok(())\n    }})\n}}\n",
-        params.join(", ")
+        "#[no_mangle]\npub unsafe extern \"C\" fn ggipc_client_publish_bytes(client: *const ggipc_client, {}) -> *mut ggipc_error {{\n    boundary(|| {{\n        // SAFETY: NULL or a live client.\n        let client = unsafe {{ try_ref(client, \"client\") }}?;\n{convs}        let request = model::{rreq} {{ {fields}..Default::default() }};\n        let _: model::{resp} = call_sync(client, &model::{konst}, &request, 0)?;\n        Ok(())\n    }})\n}}\n",
+        params.join(", "),
+        rreq = rust_shape(m, &op.request)
     );
     doc(
         o,
