@@ -242,15 +242,6 @@ typedef struct ggipc_list_components_request ggipc_list_components_request;
 typedef struct ggipc_list_components_response ggipc_list_components_response;
 
 /**
- * A received MQTT message (the `message` member of an `IoTCoreMessage` event).
- *
- * Messages passed to `on_message` are lent for the duration of the callback;
- * use `ggipc_message_clone` to keep one. Every accessor accepts NULL and then
- * reports the field as absent. Read-only, so any thread may read it concurrently.
- */
-typedef struct ggipc_message ggipc_message;
-
-/**
  * Where a local message was published.
  *
  * `aws.greengrass#MessageContext`. Created with `ggipc_message_context_new` (every member absent), copied with `ggipc_message_context_clone`, released with
@@ -314,21 +305,6 @@ typedef struct ggipc_pre_component_update_event ggipc_pre_component_update_event
  * A union: setting a member (to a non-NULL value) clears the others.
  */
 typedef struct ggipc_publish_message ggipc_publish_message;
-
-/**
- * An in-flight publish started by `ggipc_client_publish_begin`. Wait for it with
- * `ggipc_publish_operation_wait`, read the outcome with
- * `ggipc_publish_operation_get_result`, release it with `ggipc_publish_operation_free`.
- * May be waited on from any thread; the waiting thread reads the answer itself.
- */
-typedef struct ggipc_publish_operation ggipc_publish_operation;
-
-/**
- * A PublishToIoTCore request under construction. Created with
- * `ggipc_publish_request_new`, released with `ggipc_publish_request_free`.
- * Not thread-safe: do not modify it while another thread uses it.
- */
-typedef struct ggipc_publish_request ggipc_publish_request;
 
 /**
  * Publishes an MQTT message to AWS IoT Core.
@@ -694,20 +670,6 @@ typedef void (*ggipc_lifecycle_fn)(void *userdata,
 typedef void (*ggipc_free_userdata_fn)(void *userdata);
 
 /**
- * MQTT quality of service. There is no QoS 2 in the Greengrass model.
- *
- * `aws.greengrass#QOS`. A number that is not one of the `GGIPC_QOS_*` constants is refused with the
- * nucleus' error (`GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, "Invalid QoS value: <n>").
- */
-typedef uint32_t ggipc_qos;
-
-/**
- * Completion callback of an asynchronous call: `userdata` as given and the
- * result, NULL for success or an error lent for the duration of the call.
- */
-typedef void (*ggipc_completion_fn)(void *userdata, const struct ggipc_error *error);
-
-/**
  * Numeric kind of a `ggipc_error`. Values are stable across releases and never
  * reused; new kinds may be added, so treat unknown values like
  * `GGIPC_ERROR_KIND_INTERNAL`.
@@ -745,6 +707,14 @@ typedef uint32_t ggipc_configuration_validity_status;
  * nucleus' error (`GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, "Invalid LifecycleState value: <n>").
  */
 typedef uint32_t ggipc_lifecycle_state;
+
+/**
+ * MQTT quality of service. There is no QoS 2 in the Greengrass model.
+ *
+ * `aws.greengrass#QOS`. A number that is not one of the `GGIPC_QOS_*` constants is refused with the
+ * nucleus' error (`GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, "Invalid QoS value: <n>").
+ */
+typedef uint32_t ggipc_qos;
 
 /**
  * Which messages a local subscription receives.
@@ -1093,17 +1063,47 @@ typedef void (*ggipc_resume_component_callback)(void *userdata,
                                                 const struct ggipc_resume_component_response *response);
 
 /**
- * Callbacks of a subscription. Any member may be NULL. All of them run on the
- * subscription's own dispatcher thread (never a runtime worker), one at a time and
- * in order; they may call any library function, blocking ones included, and may
- * close or free this very subscription or its client.
+ * A PublishToIoTCoreRequest request under construction (the seed's name of `ggipc_publish_to_iot_core_request`: the same type). Created with
+ * `ggipc_publish_request_new`, released with `ggipc_publish_request_free`. Not thread-safe: do not modify it while another thread uses it.
+ */
+typedef struct ggipc_publish_to_iot_core_request ggipc_publish_request;
+
+/**
+ * A received MQTT message (the seed's name of `ggipc_mqtt_message`: the same type), the `message` member of an
+ * `IoTCoreMessage` event.
+ *
+ * Messages passed to `on_message` are lent for the duration of the callback; use `ggipc_message_clone` to keep
+ * one. Every accessor accepts NULL and then reports the field as absent. Read-only, so any thread may read it
+ * concurrently.
+ */
+typedef struct ggipc_mqtt_message ggipc_message;
+
+/**
+ * Completion callback of an asynchronous call: `userdata` as given and the
+ * result, NULL for success or an error lent for the duration of the call.
+ */
+typedef void (*ggipc_completion_fn)(void *userdata, const struct ggipc_error *error);
+
+/**
+ * An in-flight publish started by `ggipc_client_publish_begin` (the seed's name of `ggipc_call`: the same
+ * type). Wait for it with `ggipc_publish_operation_wait`, read the outcome with
+ * `ggipc_publish_operation_get_result`, release it with `ggipc_publish_operation_free`. May be waited on from any
+ * thread; the waiting thread reads the answer itself.
+ */
+typedef struct ggipc_call ggipc_publish_operation;
+
+/**
+ * Callbacks of a subscription opened by `ggipc_client_subscribe` (the seed's handler: the generated
+ * `ggipc_subscribe_to_iot_core_handler` with the message instead of the event). Any member may be NULL. All of them run on the
+ * subscription's own dispatcher thread (never a runtime worker), one at a time and in order; they may call any
+ * library function, blocking ones included, and may close or free this very subscription or its client.
  */
 typedef struct ggipc_subscription_handler {
   /**
    * A message arrived. `message` is lent for the call (NULL if the event carried
    * no message member).
    */
-  void (*on_message)(void *userdata, const struct ggipc_message *message);
+  void (*on_message)(void *userdata, const ggipc_message *message);
   /**
    * The server reported an error on the stream (lent for the call). Return true to
    * close the subscription, false to keep it. NULL member = close.
@@ -1515,87 +1515,6 @@ void ggipc_client_stop_lifecycle_callbacks(const struct ggipc_client *client);
  * `on_closed`. NULL is a no-op; may be called from inside any callback.
  */
 void ggipc_client_free(struct ggipc_client *client);
-
-/**
- * Publishes `request` and blocks the calling thread until the nucleus accepts it.
- * The request is written and its answer read on the calling thread (one wake-up
- * per round trip, as `ggipc_client_publish_to_iot_core`).
- *
- * `timeout_ms` bounds the wait (0 = the client's operation timeout). Returns NULL
- * when the nucleus accepted the message, or the error: the server's modeled errors
- * (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`,
- * `GGIPC_ERROR_KIND_SERVICE_ERROR`) keep its message; transport failures say what
- * happened. `request` is only read (borrowed for the call).
- * Thread-safety: any number of threads may publish on one client at once.
- */
-struct ggipc_error *ggipc_client_publish(const struct ggipc_client *client,
-                                         const struct ggipc_publish_request *request,
-                                         uint64_t timeout_ms);
-
-/**
- * Shorthand for a publish with only topic, QoS and payload (copied); blocks as
- * `ggipc_client_publish` with the client's operation timeout.
- */
-struct ggipc_error *ggipc_client_publish_bytes(const struct ggipc_client *client,
-                                               const char *topic,
-                                               ggipc_qos qos,
-                                               const uint8_t *payload,
-                                               size_t payload_len);
-
-/**
- * Publishes `request` without blocking for the response: the request is written
- * on the calling thread when the socket allows, and `callback` runs exactly once
- * with the result on the library's completion thread (`ggipc-completion`, shared
- * by all clients, callbacks in completion order). The callback may call any
- * library function, including blocking ones; a callback that blocks delays the
- * other completions. `callback` may be NULL (fire and forget).
- *
- * Returns NULL when the publish was started (then the callback will run), or an
- * error for invalid arguments (then neither `callback` nor `free_userdata` runs).
- * `free_userdata`, if not NULL, runs once after the callback.
- */
-struct ggipc_error *ggipc_client_publish_async(const struct ggipc_client *client,
-                                               const struct ggipc_publish_request *request,
-                                               ggipc_completion_fn callback,
-                                               void *userdata,
-                                               ggipc_free_userdata_fn free_userdata);
-
-/**
- * Starts publishing `request`: it is written on the calling thread (which waits only
- * while the connection is being re-established or its socket is full, within the
- * operation timeout) and the call returns with an operation handle in `*out`. The
- * publish completes whether or not anyone waits. Returns NULL on success, or an error
- * for invalid arguments (then `*out` is untouched); a failure to send is the
- * operation's result.
- */
-struct ggipc_error *ggipc_client_publish_begin(const struct ggipc_client *client,
-                                               const struct ggipc_publish_request *request,
-                                               struct ggipc_publish_operation **out);
-
-/**
- * Waits up to `timeout_ms` milliseconds (`UINT64_MAX` = until done; the client's
- * operation timeout still applies) for the publish to complete, reading the answer
- * on the calling thread. Returns true once it has completed (successfully or not),
- * false on timeout or a NULL `operation`. A timed-out wait leaves the operation
- * running; wait again or free it. Threads waiting on one operation at once take
- * turns.
- */
-bool ggipc_publish_operation_wait(const struct ggipc_publish_operation *operation,
-                                  uint64_t timeout_ms);
-
-/**
- * Returns the outcome of a completed publish: NULL if the nucleus accepted it,
- * otherwise a new error object (caller frees). While the publish has not been
- * waited for to completion (`ggipc_publish_operation_wait` returned true), returns an
- * error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` saying so.
- */
-struct ggipc_error *ggipc_publish_operation_get_result(const struct ggipc_publish_operation *operation);
-
-/**
- * Releases a publish operation; a publish still in flight goes on without it.
- * NULL is a no-op.
- */
-void ggipc_publish_operation_free(struct ggipc_publish_operation *operation);
 
 /**
  * Returns the kind of `error` (one of the `GGIPC_ERROR_KIND_*` values).
@@ -4116,6 +4035,21 @@ struct ggipc_error *ggipc_client_subscribe_to_iot_core(const struct ggipc_client
                                                        struct ggipc_subscription **out);
 
 /**
+ * `aws.greengrass#SubscribeToIoTCore` without waiting for the answer: as `ggipc_client_subscribe_to_iot_core`, but returns as soon as `request` (only
+ * read) is written, with the subscription in `*out`; `ggipc_subscription_wait` and `ggipc_subscription_get_result`
+ * give the nucleus' answer. On a refusal no event callback runs and `free_userdata` runs when the subscription
+ * is freed. Returns NULL when the stream was started, or an error (`GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+ * `client`, `request`, `handler` or `out`; nothing started, `*out` untouched, `free_userdata` not called).
+ * Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_client_subscribe_to_iot_core_begin(const struct ggipc_client *client,
+                                                             const struct ggipc_subscribe_to_iot_core_request *request,
+                                                             const struct ggipc_subscribe_to_iot_core_handler *handler,
+                                                             void *userdata,
+                                                             ggipc_free_userdata_fn free_userdata,
+                                                             struct ggipc_subscription **out);
+
+/**
  * Subscribes to the status of the nucleus' connection to AWS IoT Core: the current status first, then each change.
  *
  * `aws.greengrass#SubscribeToIoTCoreConnectionStatus`: sends `request` (only read) and blocks until the nucleus answers (bounded by the client's
@@ -4133,6 +4067,21 @@ struct ggipc_error *ggipc_client_subscribe_to_iot_core_connection_status(const s
                                                                          void *userdata,
                                                                          ggipc_free_userdata_fn free_userdata,
                                                                          struct ggipc_subscription **out);
+
+/**
+ * `aws.greengrass#SubscribeToIoTCoreConnectionStatus` without waiting for the answer: as `ggipc_client_subscribe_to_iot_core_connection_status`, but returns as soon as `request` (only
+ * read) is written, with the subscription in `*out`; `ggipc_subscription_wait` and `ggipc_subscription_get_result`
+ * give the nucleus' answer. On a refusal no event callback runs and `free_userdata` runs when the subscription
+ * is freed. Returns NULL when the stream was started, or an error (`GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+ * `client`, `request`, `handler` or `out`; nothing started, `*out` untouched, `free_userdata` not called).
+ * Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_client_subscribe_to_iot_core_connection_status_begin(const struct ggipc_client *client,
+                                                                               const struct ggipc_subscribe_to_iot_core_connection_status_request *request,
+                                                                               const struct ggipc_subscribe_to_iot_core_connection_status_handler *handler,
+                                                                               void *userdata,
+                                                                               ggipc_free_userdata_fn free_userdata,
+                                                                               struct ggipc_subscription **out);
 
 /**
  * Publishes a local message to the components subscribed to a topic.
@@ -4203,6 +4152,21 @@ struct ggipc_error *ggipc_client_subscribe_to_topic(const struct ggipc_client *c
                                                     void *userdata,
                                                     ggipc_free_userdata_fn free_userdata,
                                                     struct ggipc_subscription **out);
+
+/**
+ * `aws.greengrass#SubscribeToTopic` without waiting for the answer: as `ggipc_client_subscribe_to_topic`, but returns as soon as `request` (only
+ * read) is written, with the subscription in `*out`; `ggipc_subscription_wait` and `ggipc_subscription_get_result`
+ * give the nucleus' answer. On a refusal no event callback runs and `free_userdata` runs when the subscription
+ * is freed. Returns NULL when the stream was started, or an error (`GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+ * `client`, `request`, `handler` or `out`; nothing started, `*out` untouched, `free_userdata` not called).
+ * Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_client_subscribe_to_topic_begin(const struct ggipc_client *client,
+                                                          const struct ggipc_subscribe_to_topic_request *request,
+                                                          const struct ggipc_subscribe_to_topic_handler *handler,
+                                                          void *userdata,
+                                                          ggipc_free_userdata_fn free_userdata,
+                                                          struct ggipc_subscription **out);
 
 /**
  * Reads a component's configuration.
@@ -4326,6 +4290,21 @@ struct ggipc_error *ggipc_client_subscribe_to_configuration_update(const struct 
                                                                    struct ggipc_subscription **out);
 
 /**
+ * `aws.greengrass#SubscribeToConfigurationUpdate` without waiting for the answer: as `ggipc_client_subscribe_to_configuration_update`, but returns as soon as `request` (only
+ * read) is written, with the subscription in `*out`; `ggipc_subscription_wait` and `ggipc_subscription_get_result`
+ * give the nucleus' answer. On a refusal no event callback runs and `free_userdata` runs when the subscription
+ * is freed. Returns NULL when the stream was started, or an error (`GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+ * `client`, `request`, `handler` or `out`; nothing started, `*out` untouched, `free_userdata` not called).
+ * Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_client_subscribe_to_configuration_update_begin(const struct ggipc_client *client,
+                                                                         const struct ggipc_subscribe_to_configuration_update_request *request,
+                                                                         const struct ggipc_subscribe_to_configuration_update_handler *handler,
+                                                                         void *userdata,
+                                                                         ggipc_free_userdata_fn free_userdata,
+                                                                         struct ggipc_subscription **out);
+
+/**
  * Subscribes to configuration validation events sent before a deployment changes the configuration.
  *
  * `aws.greengrass#SubscribeToValidateConfigurationUpdates`: sends `request` (only read) and blocks until the nucleus answers (bounded by the client's
@@ -4343,6 +4322,21 @@ struct ggipc_error *ggipc_client_subscribe_to_validate_configuration_updates(con
                                                                              void *userdata,
                                                                              ggipc_free_userdata_fn free_userdata,
                                                                              struct ggipc_subscription **out);
+
+/**
+ * `aws.greengrass#SubscribeToValidateConfigurationUpdates` without waiting for the answer: as `ggipc_client_subscribe_to_validate_configuration_updates`, but returns as soon as `request` (only
+ * read) is written, with the subscription in `*out`; `ggipc_subscription_wait` and `ggipc_subscription_get_result`
+ * give the nucleus' answer. On a refusal no event callback runs and `free_userdata` runs when the subscription
+ * is freed. Returns NULL when the stream was started, or an error (`GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+ * `client`, `request`, `handler` or `out`; nothing started, `*out` untouched, `free_userdata` not called).
+ * Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_client_subscribe_to_validate_configuration_updates_begin(const struct ggipc_client *client,
+                                                                                   const struct ggipc_subscribe_to_validate_configuration_updates_request *request,
+                                                                                   const struct ggipc_subscribe_to_validate_configuration_updates_handler *handler,
+                                                                                   void *userdata,
+                                                                                   ggipc_free_userdata_fn free_userdata,
+                                                                                   struct ggipc_subscription **out);
 
 /**
  * Answers a configuration validation event.
@@ -4464,6 +4458,21 @@ struct ggipc_error *ggipc_client_subscribe_to_component_updates(const struct ggi
                                                                 void *userdata,
                                                                 ggipc_free_userdata_fn free_userdata,
                                                                 struct ggipc_subscription **out);
+
+/**
+ * `aws.greengrass#SubscribeToComponentUpdates` without waiting for the answer: as `ggipc_client_subscribe_to_component_updates`, but returns as soon as `request` (only
+ * read) is written, with the subscription in `*out`; `ggipc_subscription_wait` and `ggipc_subscription_get_result`
+ * give the nucleus' answer. On a refusal no event callback runs and `free_userdata` runs when the subscription
+ * is freed. Returns NULL when the stream was started, or an error (`GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+ * `client`, `request`, `handler` or `out`; nothing started, `*out` untouched, `free_userdata` not called).
+ * Thread-safety: any thread.
+ */
+struct ggipc_error *ggipc_client_subscribe_to_component_updates_begin(const struct ggipc_client *client,
+                                                                      const struct ggipc_subscribe_to_component_updates_request *request,
+                                                                      const struct ggipc_subscribe_to_component_updates_handler *handler,
+                                                                      void *userdata,
+                                                                      ggipc_free_userdata_fn free_userdata,
+                                                                      struct ggipc_subscription **out);
 
 /**
  * Asks the nucleus to postpone an update of the component.
@@ -4874,220 +4883,291 @@ struct ggipc_error *ggipc_call_resume_component_response(const struct ggipc_call
                                                          struct ggipc_resume_component_response **out_response);
 
 /**
- * Creates a publish request for `topic` with `qos` and the payload
- * `payload[0..payload_len)` (copied). A NULL `topic` or NULL `payload` leaves that
- * member out of the request (the nucleus then rejects it with
+ * Creates a publish request for `topic` with `qos` and the payload `payload[0..payload_len)` (copied). A NULL
+ * `topic` or NULL `payload` leaves that member out of the request (the nucleus then rejects it with
  * `InvalidArgumentsError`); an empty payload is a non-NULL pointer with length 0.
  *
- * On success writes a new request to `*out` (free it with
- * `ggipc_publish_request_free`) and returns NULL. On failure returns an error
- * (`GGIPC_ERROR_KIND_INVALID_ARGUMENT` for NULL pointers, invalid UTF-8 or an
- * unknown QoS) and leaves `*out` untouched. Thread-safety: any thread.
+ * On success writes a new request to `*out` (free it with `ggipc_publish_request_free`) and returns NULL. On failure returns
+ * an error (`GGIPC_ERROR_KIND_INVALID_ARGUMENT` for NULL pointers or invalid UTF-8; the nucleus'
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR` for an unknown QoS) and leaves `*out` untouched. Thread-safety:
+ * any thread.
  */
 struct ggipc_error *ggipc_publish_request_new(const char *topic,
                                               ggipc_qos qos,
                                               const uint8_t *payload,
                                               size_t payload_len,
-                                              struct ggipc_publish_request **out);
+                                              ggipc_publish_request **out);
 
 /**
- * Releases a publish request. NULL is a no-op. Thread-safety: not concurrently
- * with other use of the same request.
+ * Releases a publish request (`ggipc_publish_to_iot_core_request_free`). NULL is a no-op. Thread-safety: not concurrently with other
+ * use of the same request.
  */
-void ggipc_publish_request_free(struct ggipc_publish_request *request);
+void ggipc_publish_request_free(ggipc_publish_request *request);
 
 /**
- * Replaces the topic (copied).
+ * Sets The topic to publish to (no wildcards) (copied).
  *
- * Returns NULL on success, or an error (`GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a
- * NULL `request`, invalid strings or unknown enum values) leaving the request
- * unchanged. Thread-safety: not concurrently with other use of the same request.
+ * Returns NULL on success, or an error (`GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `request` or
+ * invalid strings; the nucleus' `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR` for unknown enum values) leaving the
+ * request unchanged. Thread-safety: not concurrently with other use of the same request.
  */
-struct ggipc_error *ggipc_publish_request_set_topic(struct ggipc_publish_request *request,
+struct ggipc_error *ggipc_publish_request_set_topic(ggipc_publish_request *request,
                                                     const char *topic);
 
 /**
- * Replaces the QoS.
+ * Sets The MQTT QoS (`GGIPC_QOS_UNSET` removes it).
  *
- * Returns NULL on success, or an error (`GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a
- * NULL `request`, invalid strings or unknown enum values) leaving the request
- * unchanged. Thread-safety: not concurrently with other use of the same request.
+ * Returns NULL on success, or an error (`GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `request` or
+ * invalid strings; the nucleus' `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR` for unknown enum values) leaving the
+ * request unchanged. Thread-safety: not concurrently with other use of the same request.
  */
-struct ggipc_error *ggipc_publish_request_set_qos(struct ggipc_publish_request *request,
+struct ggipc_error *ggipc_publish_request_set_qos(ggipc_publish_request *request,
                                                   ggipc_qos qos);
 
 /**
- * Replaces the payload with a copy of `payload[0..payload_len)`; NULL removes it.
+ * Sets The payload (copied); NULL with length 0 removes it.
  *
- * Returns NULL on success, or an error (`GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a
- * NULL `request`, invalid strings or unknown enum values) leaving the request
- * unchanged. Thread-safety: not concurrently with other use of the same request.
+ * Returns NULL on success, or an error (`GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `request` or
+ * invalid strings; the nucleus' `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR` for unknown enum values) leaving the
+ * request unchanged. Thread-safety: not concurrently with other use of the same request.
  */
-struct ggipc_error *ggipc_publish_request_set_payload(struct ggipc_publish_request *request,
+struct ggipc_error *ggipc_publish_request_set_payload(ggipc_publish_request *request,
                                                       const uint8_t *payload,
                                                       size_t payload_len);
 
 /**
- * Sets the MQTT retain flag.
+ * Sets Whether to retain the message.
  *
- * Returns NULL on success, or an error (`GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a
- * NULL `request`, invalid strings or unknown enum values) leaving the request
- * unchanged. Thread-safety: not concurrently with other use of the same request.
+ * Returns NULL on success, or an error (`GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `request` or
+ * invalid strings; the nucleus' `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR` for unknown enum values) leaving the
+ * request unchanged. Thread-safety: not concurrently with other use of the same request.
  */
-struct ggipc_error *ggipc_publish_request_set_retain(struct ggipc_publish_request *request,
+struct ggipc_error *ggipc_publish_request_set_retain(ggipc_publish_request *request,
                                                      bool retain);
 
 /**
- * Appends an MQTT 5 user property (key and value copied).
+ * Appends an element of MQTT 5 user properties (copied).
  *
- * Returns NULL on success, or an error (`GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a
- * NULL `request`, invalid strings or unknown enum values) leaving the request
- * unchanged. Thread-safety: not concurrently with other use of the same request.
+ * Returns NULL on success, or an error (`GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `request` or
+ * invalid strings; the nucleus' `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR` for unknown enum values) leaving the
+ * request unchanged. Thread-safety: not concurrently with other use of the same request.
  */
-struct ggipc_error *ggipc_publish_request_add_user_property(struct ggipc_publish_request *request,
+struct ggipc_error *ggipc_publish_request_add_user_property(ggipc_publish_request *request,
                                                             const char *key,
                                                             const char *value);
 
 /**
- * Sets the MQTT 5 message expiry interval in seconds.
+ * Sets MQTT 5 message expiry interval, in seconds.
  *
- * Returns NULL on success, or an error (`GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a
- * NULL `request`, invalid strings or unknown enum values) leaving the request
- * unchanged. Thread-safety: not concurrently with other use of the same request.
+ * Returns NULL on success, or an error (`GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `request` or
+ * invalid strings; the nucleus' `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR` for unknown enum values) leaving the
+ * request unchanged. Thread-safety: not concurrently with other use of the same request.
  */
-struct ggipc_error *ggipc_publish_request_set_message_expiry_interval_seconds(struct ggipc_publish_request *request,
+struct ggipc_error *ggipc_publish_request_set_message_expiry_interval_seconds(ggipc_publish_request *request,
                                                                               int64_t seconds);
 
 /**
- * Sets the MQTT 5 correlation data (copied); NULL removes it.
+ * Sets MQTT 5 correlation data (copied); NULL with length 0 removes it.
  *
- * Returns NULL on success, or an error (`GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a
- * NULL `request`, invalid strings or unknown enum values) leaving the request
- * unchanged. Thread-safety: not concurrently with other use of the same request.
+ * Returns NULL on success, or an error (`GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `request` or
+ * invalid strings; the nucleus' `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR` for unknown enum values) leaving the
+ * request unchanged. Thread-safety: not concurrently with other use of the same request.
  */
-struct ggipc_error *ggipc_publish_request_set_correlation_data(struct ggipc_publish_request *request,
+struct ggipc_error *ggipc_publish_request_set_correlation_data(ggipc_publish_request *request,
                                                                const uint8_t *data,
                                                                size_t data_len);
 
 /**
- * Sets the MQTT 5 response topic (copied).
+ * Sets MQTT 5 response topic (copied).
  *
- * Returns NULL on success, or an error (`GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a
- * NULL `request`, invalid strings or unknown enum values) leaving the request
- * unchanged. Thread-safety: not concurrently with other use of the same request.
+ * Returns NULL on success, or an error (`GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `request` or
+ * invalid strings; the nucleus' `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR` for unknown enum values) leaving the
+ * request unchanged. Thread-safety: not concurrently with other use of the same request.
  */
-struct ggipc_error *ggipc_publish_request_set_response_topic(struct ggipc_publish_request *request,
+struct ggipc_error *ggipc_publish_request_set_response_topic(ggipc_publish_request *request,
                                                              const char *topic);
 
 /**
- * Sets the MQTT 5 payload format indicator.
+ * Sets MQTT 5 payload format indicator.
  *
- * Returns NULL on success, or an error (`GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a
- * NULL `request`, invalid strings or unknown enum values) leaving the request
- * unchanged. Thread-safety: not concurrently with other use of the same request.
+ * Returns NULL on success, or an error (`GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `request` or
+ * invalid strings; the nucleus' `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR` for unknown enum values) leaving the
+ * request unchanged. Thread-safety: not concurrently with other use of the same request.
  */
-struct ggipc_error *ggipc_publish_request_set_payload_format(struct ggipc_publish_request *request,
+struct ggipc_error *ggipc_publish_request_set_payload_format(ggipc_publish_request *request,
                                                              ggipc_payload_format format);
 
 /**
- * Sets the MQTT 5 content type (copied).
+ * Sets MQTT 5 content type (copied).
  *
- * Returns NULL on success, or an error (`GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a
- * NULL `request`, invalid strings or unknown enum values) leaving the request
- * unchanged. Thread-safety: not concurrently with other use of the same request.
+ * Returns NULL on success, or an error (`GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL `request` or
+ * invalid strings; the nucleus' `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR` for unknown enum values) leaving the
+ * request unchanged. Thread-safety: not concurrently with other use of the same request.
  */
-struct ggipc_error *ggipc_publish_request_set_content_type(struct ggipc_publish_request *request,
+struct ggipc_error *ggipc_publish_request_set_content_type(ggipc_publish_request *request,
                                                            const char *content_type);
 
 /**
- * Returns the topic the message was published on (NUL-terminated), or NULL if absent.
- * Owned by the message.
+ * Returns The topic the message was published to (NUL-terminated, owned by the message), or NULL if absent.
  */
-const char *ggipc_message_get_topic(const struct ggipc_message *message);
+const char *ggipc_message_get_topic(const ggipc_message *message);
 
 /**
- * Returns the payload and writes its length to `*len` (if `len` is not NULL).
- * Returns NULL (and length 0) when the message has no payload; a present but empty
- * payload gives a non-NULL pointer and length 0. Owned by the message.
+ * Returns The payload and writes its length to `*len` (if `len` is not NULL). Returns NULL (and
+ * length 0) when absent; a present but empty value gives a non-NULL pointer and length 0. Owned by the message.
  */
-const uint8_t *ggipc_message_get_payload(const struct ggipc_message *message, size_t *len);
+const uint8_t *ggipc_message_get_payload(const ggipc_message *message,
+                                         size_t *len);
 
 /**
- * Writes the retain flag to `*out` and returns true, or returns false (leaving
- * `*out` untouched) when absent or when `out` is NULL.
+ * Writes Whether the message is a retained message to `*out` and returns true, or returns false (leaving `*out` untouched) when
+ * absent or when `out` is NULL.
  */
-bool ggipc_message_get_retain(const struct ggipc_message *message, bool *out);
+bool ggipc_message_get_retain(const ggipc_message *message,
+                              bool *out);
 
 /**
- * Returns the number of MQTT 5 user properties (0 when absent).
+ * Returns the number of elements of MQTT 5 user properties (0 when absent).
  */
-size_t ggipc_message_get_user_property_count(const struct ggipc_message *message);
+size_t ggipc_message_get_user_property_count(const ggipc_message *message);
 
 /**
- * Writes the key and value of user property `index` (NUL-terminated, owned by
- * the message) and returns true; returns false if `index` is out of range or an
- * out-pointer is NULL.
+ * Writes the key and value of element `index` of MQTT 5 user properties (NUL-terminated, owned by the message) and
+ * returns true; returns false if `index` is out of range or an out-pointer is NULL.
  */
-bool ggipc_message_get_user_property(const struct ggipc_message *message,
+bool ggipc_message_get_user_property(const ggipc_message *message,
                                      size_t index,
                                      const char **key,
                                      const char **value);
 
 /**
- * Writes the MQTT 5 message expiry interval (seconds) to `*out` and returns
- * true, or returns false when absent or when `out` is NULL.
+ * Writes MQTT 5 message expiry interval, in seconds to `*out` and returns true, or returns false (leaving `*out` untouched) when
+ * absent or when `out` is NULL.
  */
-bool ggipc_message_get_message_expiry_interval_seconds(const struct ggipc_message *message,
+bool ggipc_message_get_message_expiry_interval_seconds(const ggipc_message *message,
                                                        int64_t *out);
 
 /**
- * Returns the MQTT 5 correlation data and its length (as `ggipc_message_get_payload`).
+ * Returns MQTT 5 correlation data and writes its length to `*len` (if `len` is not NULL). Returns NULL (and
+ * length 0) when absent; a present but empty value gives a non-NULL pointer and length 0. Owned by the message.
  */
-const uint8_t *ggipc_message_get_correlation_data(const struct ggipc_message *message, size_t *len);
+const uint8_t *ggipc_message_get_correlation_data(const ggipc_message *message,
+                                                  size_t *len);
 
 /**
- * Returns the MQTT 5 response topic, or NULL if absent. Owned by the message.
+ * Returns MQTT 5 response topic (NUL-terminated, owned by the message), or NULL if absent.
  */
-const char *ggipc_message_get_response_topic(const struct ggipc_message *message);
+const char *ggipc_message_get_response_topic(const ggipc_message *message);
 
 /**
- * Writes the MQTT 5 payload format to `*out` and returns true, or returns false
- * when absent or when `out` is NULL.
+ * Writes MQTT 5 payload format indicator to `*out` and returns true, or returns false (leaving `*out` untouched) when
+ * absent or when `out` is NULL.
  */
-bool ggipc_message_get_payload_format(const struct ggipc_message *message,
+bool ggipc_message_get_payload_format(const ggipc_message *message,
                                       ggipc_payload_format *out);
 
 /**
- * Returns the MQTT 5 content type, or NULL if absent. Owned by the message.
+ * Returns MQTT 5 content type (NUL-terminated, owned by the message), or NULL if absent.
  */
-const char *ggipc_message_get_content_type(const struct ggipc_message *message);
+const char *ggipc_message_get_content_type(const ggipc_message *message);
 
 /**
- * Returns a deep copy of `message` owned by the caller (release it with
- * `ggipc_message_free`), or NULL if `message` is NULL. Thread-safety: any thread.
+ * Returns a deep copy of `message` owned by the caller (release it with `ggipc_message_free`), or NULL if
+ * `message` is NULL. Thread-safety: any thread.
  */
-struct ggipc_message *ggipc_message_clone(const struct ggipc_message *message);
+ggipc_message *ggipc_message_clone(const ggipc_message *message);
 
 /**
- * Releases a message obtained from `ggipc_message_clone`. NULL is a no-op.
- * Never free a message lent to a callback.
+ * Releases a message obtained from `ggipc_message_clone`. NULL is a no-op. Never free a message lent to a
+ * callback.
  */
-void ggipc_message_free(struct ggipc_message *message);
+void ggipc_message_free(ggipc_message *message);
 
 /**
- * Starts subscribing to `topic_filter` (MQTT wildcards allowed; NULL leaves it out
- * of the request, which the nucleus rejects) with `qos` and
- * returns at once with a handle in `*out`; the activation is written on the calling
- * thread when the socket allows. Use `ggipc_subscription_wait` and
- * `ggipc_subscription_get_result` to learn whether the nucleus accepted it.
+ * Publishes `request` and blocks the calling thread until the nucleus accepts it: `ggipc_client_publish_to_iot_core`
+ * without the (empty) response. The request is written and its answer read on the calling thread (one wake-up
+ * per round trip).
  *
- * `handler` is copied; `userdata` is passed to every callback; `free_userdata`, if
- * not NULL, runs once when the library no longer needs `userdata` (after the last
- * callback, at the latest when the handle is freed and the stream has ended).
- * Returns NULL on success, or an error in which case nothing was started, `*out` is
- * untouched and `free_userdata` is not called: `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for
- * a NULL pointer or invalid UTF-8, the nucleus' `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`
- * ("Invalid QoS value: <n>") for a `qos` that is no `GGIPC_QOS_*` constant.
+ * `timeout_ms` bounds the wait (0 = the client's operation timeout). Returns NULL when the nucleus accepted the
+ * message, or the error: the server's modeled errors (`GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`) keep its message; transport failures say what
+ * happened. `request` is only read (borrowed for the call).
+ * Thread-safety: any number of threads may publish on one client at once.
+ */
+struct ggipc_error *ggipc_client_publish(const struct ggipc_client *client,
+                                         const ggipc_publish_request *request,
+                                         uint64_t timeout_ms);
+
+/**
+ * Shorthand for a publish with only topic, QoS and payload (copied); blocks as `ggipc_client_publish`
+ * with the client's operation timeout.
+ */
+struct ggipc_error *ggipc_client_publish_bytes(const struct ggipc_client *client,
+                                               const char *topic,
+                                               ggipc_qos qos,
+                                               const uint8_t *payload,
+                                               size_t payload_len);
+
+/**
+ * Publishes `request` without blocking for the response (`ggipc_client_publish_to_iot_core_async` with the seed's
+ * callback): the request is written on the calling thread when the socket allows, and `callback` runs exactly
+ * once with the result on the library's completion thread (`ggipc-completion`, shared by all clients, callbacks
+ * in completion order). The callback may call any library function, including blocking ones; a callback that
+ * blocks delays the other completions. `callback` may be NULL (fire and forget).
+ *
+ * Returns NULL when the publish was started (then the callback will run), or an error for invalid arguments
+ * (then neither `callback` nor `free_userdata` runs). `free_userdata`, if not NULL, runs once after the
+ * callback.
+ */
+struct ggipc_error *ggipc_client_publish_async(const struct ggipc_client *client,
+                                               const ggipc_publish_request *request,
+                                               ggipc_completion_fn callback,
+                                               void *userdata,
+                                               ggipc_free_userdata_fn free_userdata);
+
+/**
+ * Starts publishing `request` (`ggipc_client_publish_to_iot_core_begin`): it is written on the calling thread (which waits
+ * only while the connection is being re-established or its socket is full, within the operation timeout) and
+ * the call returns with an operation handle in `*out`. The publish completes whether or not anyone waits.
+ * Returns NULL on success, or an error for invalid arguments (then `*out` is untouched); a failure to send is
+ * the operation's result.
+ */
+struct ggipc_error *ggipc_client_publish_begin(const struct ggipc_client *client,
+                                               const ggipc_publish_request *request,
+                                               ggipc_publish_operation **out);
+
+/**
+ * Waits up to `timeout_ms` milliseconds (`UINT64_MAX` = until done; the client's operation timeout still
+ * applies) for the publish to complete, reading the answer on the calling thread (`ggipc_call_wait`). Returns
+ * true once it has completed (successfully or not), false on timeout or a NULL `operation`. A timed-out wait
+ * leaves the operation running; wait again or free it. Threads waiting on one operation at once take turns.
+ */
+bool ggipc_publish_operation_wait(const ggipc_publish_operation *operation,
+                                  uint64_t timeout_ms);
+
+/**
+ * Returns the outcome of a completed publish: NULL if the nucleus accepted it, otherwise a new error object
+ * (caller frees). While the publish has not been waited for to completion (`ggipc_publish_operation_wait`
+ * returned true), returns an error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` saying so.
+ */
+struct ggipc_error *ggipc_publish_operation_get_result(const ggipc_publish_operation *operation);
+
+/**
+ * Releases a publish operation; a publish still in flight goes on without it. NULL is a no-op.
+ */
+void ggipc_publish_operation_free(ggipc_publish_operation *operation);
+
+/**
+ * Starts subscribing to `topic_filter` (MQTT wildcards allowed; NULL leaves it out of the request, which the
+ * nucleus rejects) with `qos` and returns at once with a handle in `*out`; the activation is written on the
+ * calling thread when the socket allows. Use `ggipc_subscription_wait` and `ggipc_subscription_get_result` to
+ * learn whether the nucleus accepted it.
+ *
+ * `handler` is copied; `userdata` is passed to every callback; `free_userdata`, if not NULL, runs once when the
+ * library no longer needs `userdata` (after the last callback, at the latest when the handle is freed and the
+ * stream has ended). Returns NULL on success, or an error in which case nothing was started, `*out` is untouched
+ * and `free_userdata` is not called: `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL pointer or invalid UTF-8,
+ * the nucleus' `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR` ("Invalid QoS value: <n>") for a `qos` that is no
+ * `GGIPC_QOS_*` constant.
  */
 struct ggipc_error *ggipc_client_subscribe_begin(const struct ggipc_client *client,
                                                  const char *topic_filter,
@@ -5098,14 +5178,13 @@ struct ggipc_error *ggipc_client_subscribe_begin(const struct ggipc_client *clie
                                                  struct ggipc_subscription **out);
 
 /**
- * Subscribes and blocks until the nucleus answers (bounded by the client's
- * operation timeout). Arguments as `ggipc_client_subscribe_begin`.
+ * Subscribes and blocks until the nucleus answers (bounded by the client's operation timeout). Arguments as
+ * `ggipc_client_subscribe_begin`.
  *
- * On success writes the active subscription to `*out` and returns NULL; callbacks
- * may start before this function returns. On failure returns the error (for
- * example `GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR` with the server's message), leaves
- * `*out` untouched, makes no callback, and does not call `free_userdata`: the
- * caller still owns `userdata`.
+ * On success writes the active subscription to `*out` and returns NULL; callbacks may start before this function
+ * returns. On failure returns the error (for example `GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR` with the server's
+ * message), leaves `*out` untouched, makes no callback, and does not call `free_userdata`: the caller still owns
+ * `userdata`.
  */
 struct ggipc_error *ggipc_client_subscribe(const struct ggipc_client *client,
                                            const char *topic_filter,
@@ -5331,7 +5410,7 @@ struct ggipc_error *ggipc_test_nucleus_wait_for_publish(const struct ggipc_test_
                                                         const char *topic_filter,
                                                         size_t count,
                                                         uint64_t timeout_ms,
-                                                        struct ggipc_message **out);
+                                                        ggipc_message **out);
 
 /**
  * Publishes that reached "IoT Core" so far (spooled ones once sent); 0 for a NULL nucleus.

@@ -1,23 +1,21 @@
-//! Connection options, the client handle, lifecycle callbacks and publishing.
+//! Connection options, the client handle and lifecycle callbacks (the MQTT API's publish functions are
+//! generated in `mqtt_api`).
 
 use std::ffi::{c_char, c_void};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ggipc_core::model::{PublishToIoTCoreRequest, PublishToIoTCoreResponse, PUBLISH_TO_IOT_CORE};
 use ggipc_core::Client;
 use tokio::sync::oneshot;
 
-use crate::dispatch::{complete_now, Gate};
+use crate::dispatch::Gate;
 use crate::error::{ggipc_error, Error};
 use crate::ffi::{
-    boundary, boundary_or, bytes_arg, free_raw, ggipc_free_userdata_fn, into_raw, str_arg, try_mut,
-    try_ref, write_out, UserData,
+    boundary, boundary_or, free_raw, ggipc_free_userdata_fn, into_raw, str_arg, try_mut, write_out,
+    UserData,
 };
-use crate::model::{ggipc_publish_request, ggipc_qos, qos_arg};
 use crate::runtime;
-use crate::support::call_sync;
 
 /// Options for `ggipc_client_connect`. Created with `ggipc_client_options_new`,
 /// released with `ggipc_client_options_free`; may be reused for several connects.
@@ -387,206 +385,4 @@ where
 /// A timeout option in milliseconds: 0 keeps the default, a negative one is refused with the core's words.
 fn timeout_arg(ms: i64, what: &str) -> Result<Option<Duration>, Error> {
     Ok(ggipc_bridge::millis(ms, what)?)
-}
-
-async fn publish(client: Client, req: PublishToIoTCoreRequest) -> Result<(), Error> {
-    client
-        .publish_to_iot_core(req)
-        .await
-        .map(|_| ())
-        .map_err(Error::from)
-}
-
-/// Publishes `request` and blocks the calling thread until the nucleus accepts it.
-/// The request is written and its answer read on the calling thread (one wake-up
-/// per round trip, as `ggipc_client_publish_to_iot_core`).
-///
-/// `timeout_ms` bounds the wait (0 = the client's operation timeout). Returns NULL
-/// when the nucleus accepted the message, or the error: the server's modeled errors
-/// (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`,
-/// `GGIPC_ERROR_KIND_SERVICE_ERROR`) keep its message; transport failures say what
-/// happened. `request` is only read (borrowed for the call).
-/// Thread-safety: any number of threads may publish on one client at once.
-#[no_mangle]
-pub unsafe extern "C" fn ggipc_client_publish(
-    client: *const ggipc_client,
-    request: *const ggipc_publish_request,
-    timeout_ms: u64,
-) -> *mut ggipc_error {
-    boundary(|| {
-        // SAFETY: NULL or live objects.
-        let client = unsafe { try_ref(client, "client") }?;
-        // SAFETY: as above.
-        let request = unsafe { try_ref(request, "request") }?;
-        let _: PublishToIoTCoreResponse =
-            call_sync(client, &PUBLISH_TO_IOT_CORE, &request.inner, timeout_ms)?;
-        Ok(())
-    })
-}
-
-/// Shorthand for a publish with only topic, QoS and payload (copied); blocks as
-/// `ggipc_client_publish` with the client's operation timeout.
-#[no_mangle]
-pub unsafe extern "C" fn ggipc_client_publish_bytes(
-    client: *const ggipc_client,
-    topic: *const c_char,
-    qos: ggipc_qos,
-    payload: *const u8,
-    payload_len: usize,
-) -> *mut ggipc_error {
-    boundary(|| {
-        // SAFETY: NULL or live objects, valid C string and buffer.
-        let client = unsafe { try_ref(client, "client") }?;
-        // SAFETY: as above.
-        let topic = unsafe { str_arg(topic, "topic") }?;
-        let qos = qos_arg(qos)?;
-        // SAFETY: as above.
-        let payload = unsafe { bytes_arg(payload, payload_len, "payload") }?;
-        let req = PublishToIoTCoreRequest {
-            topic_name: Some(topic.to_string()),
-            qos,
-            payload: Some(payload),
-            ..Default::default()
-        };
-        let _: PublishToIoTCoreResponse = call_sync(client, &PUBLISH_TO_IOT_CORE, &req, 0)?;
-        Ok(())
-    })
-}
-
-/// Completion callback of an asynchronous call: `userdata` as given and the
-/// result, NULL for success or an error lent for the duration of the call.
-pub type ggipc_completion_fn =
-    Option<unsafe extern "C" fn(userdata: *mut c_void, error: *const ggipc_error)>;
-
-/// Publishes `request` without blocking for the response: the request is written
-/// on the calling thread when the socket allows, and `callback` runs exactly once
-/// with the result on the library's completion thread (`ggipc-completion`, shared
-/// by all clients, callbacks in completion order). The callback may call any
-/// library function, including blocking ones; a callback that blocks delays the
-/// other completions. `callback` may be NULL (fire and forget).
-///
-/// Returns NULL when the publish was started (then the callback will run), or an
-/// error for invalid arguments (then neither `callback` nor `free_userdata` runs).
-/// `free_userdata`, if not NULL, runs once after the callback.
-#[no_mangle]
-pub unsafe extern "C" fn ggipc_client_publish_async(
-    client: *const ggipc_client,
-    request: *const ggipc_publish_request,
-    callback: ggipc_completion_fn,
-    userdata: *mut c_void,
-    free_userdata: ggipc_free_userdata_fn,
-) -> *mut ggipc_error {
-    boundary(|| {
-        // SAFETY: NULL or live objects.
-        let client = unsafe { try_ref(client, "client") }?;
-        // SAFETY: as above.
-        let request = unsafe { try_ref(request, "request") }?;
-        let ud = UserData::new(userdata, free_userdata);
-        start(
-            publish(client.conn.client().clone(), request.inner.clone()),
-            move |res| {
-                complete_now(Box::new(move || {
-                    if let Some(cb) = callback {
-                        let err = res.err().map(|e| e.to_c());
-                        let ptr = err
-                            .as_ref()
-                            .map_or(std::ptr::null(), |e| e as *const ggipc_error);
-                        // SAFETY: the callback and userdata were registered together.
-                        unsafe { cb(ud.ptr(), ptr) };
-                    }
-                    drop(ud);
-                }));
-            },
-        )
-    })
-}
-
-/// An in-flight publish started by `ggipc_client_publish_begin`. Wait for it with
-/// `ggipc_publish_operation_wait`, read the outcome with
-/// `ggipc_publish_operation_get_result`, release it with `ggipc_publish_operation_free`.
-/// May be waited on from any thread; the waiting thread reads the answer itself.
-pub struct ggipc_publish_operation {
-    call: Box<crate::support::ggipc_call>,
-}
-
-/// Starts publishing `request`: it is written on the calling thread (which waits only
-/// while the connection is being re-established or its socket is full, within the
-/// operation timeout) and the call returns with an operation handle in `*out`. The
-/// publish completes whether or not anyone waits. Returns NULL on success, or an error
-/// for invalid arguments (then `*out` is untouched); a failure to send is the
-/// operation's result.
-#[no_mangle]
-pub unsafe extern "C" fn ggipc_client_publish_begin(
-    client: *const ggipc_client,
-    request: *const ggipc_publish_request,
-    out: *mut *mut ggipc_publish_operation,
-) -> *mut ggipc_error {
-    boundary(|| {
-        // SAFETY: NULL or live objects.
-        let client = unsafe { try_ref(client, "client") }?;
-        // SAFETY: as above.
-        let request = unsafe { try_ref(request, "request") }?;
-        if out.is_null() {
-            return Err(Error::null_argument("out"));
-        }
-        let op = ggipc_publish_operation {
-            call: crate::support::call_begin(client, &PUBLISH_TO_IOT_CORE, &request.inner)?,
-        };
-        // SAFETY: checked non-NULL.
-        unsafe { write_out(out, into_raw(op)) };
-        Ok(())
-    })
-}
-
-/// Waits up to `timeout_ms` milliseconds (`UINT64_MAX` = until done; the client's
-/// operation timeout still applies) for the publish to complete, reading the answer
-/// on the calling thread. Returns true once it has completed (successfully or not),
-/// false on timeout or a NULL `operation`. A timed-out wait leaves the operation
-/// running; wait again or free it. Threads waiting on one operation at once take
-/// turns.
-#[no_mangle]
-pub unsafe extern "C" fn ggipc_publish_operation_wait(
-    operation: *const ggipc_publish_operation,
-    timeout_ms: u64,
-) -> bool {
-    boundary_or(false, || {
-        // SAFETY: NULL or a live operation.
-        let Some(op) = (unsafe { operation.as_ref() }) else {
-            return false;
-        };
-        // SAFETY: the operation's own live call.
-        unsafe { crate::support::ggipc_call_wait(&*op.call, timeout_ms) }
-    })
-}
-
-/// Returns the outcome of a completed publish: NULL if the nucleus accepted it,
-/// otherwise a new error object (caller frees). While the publish has not been
-/// waited for to completion (`ggipc_publish_operation_wait` returned true), returns an
-/// error of kind `GGIPC_ERROR_KIND_INVALID_ARGUMENT` saying so.
-#[no_mangle]
-pub unsafe extern "C" fn ggipc_publish_operation_get_result(
-    operation: *const ggipc_publish_operation,
-) -> *mut ggipc_error {
-    boundary(|| {
-        // SAFETY: NULL or a live operation.
-        let op = unsafe { try_ref(operation, "operation") }?;
-        // SAFETY: the operation's own live call.
-        unsafe {
-            crate::support::call_response::<PublishToIoTCoreResponse>(
-                &*op.call,
-                &PUBLISH_TO_IOT_CORE,
-            )
-        }
-        .map(|_| ())
-    })
-}
-
-/// Releases a publish operation; a publish still in flight goes on without it.
-/// NULL is a no-op.
-#[no_mangle]
-pub unsafe extern "C" fn ggipc_publish_operation_free(operation: *mut ggipc_publish_operation) {
-    boundary_or((), || {
-        // SAFETY: NULL or an operation the caller owns.
-        unsafe { free_raw(operation) }
-    })
 }

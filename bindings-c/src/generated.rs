@@ -7340,6 +7340,59 @@ pub unsafe extern "C" fn ggipc_client_subscribe_to_iot_core(
     })
 }
 
+/// `aws.greengrass#SubscribeToIoTCore` without waiting for the answer: as `ggipc_client_subscribe_to_iot_core`, but returns as soon as `request` (only
+/// read) is written, with the subscription in `*out`; `ggipc_subscription_wait` and `ggipc_subscription_get_result`
+/// give the nucleus' answer. On a refusal no event callback runs and `free_userdata` runs when the subscription
+/// is freed. Returns NULL when the stream was started, or an error (`GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+/// `client`, `request`, `handler` or `out`; nothing started, `*out` untouched, `free_userdata` not called).
+/// Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_subscribe_to_iot_core_begin(
+    client: *const ggipc_client,
+    request: *const ggipc_subscribe_to_iot_core_request,
+    handler: *const ggipc_subscribe_to_iot_core_handler,
+    userdata: *mut c_void,
+    free_userdata: ggipc_free_userdata_fn,
+    out: *mut *mut ggipc_subscription,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        // SAFETY: as above.
+        let h = *unsafe { try_ref(handler, "handler") }?;
+        if out.is_null() {
+            return Err(Error::null_argument("out"));
+        }
+        let callbacks = StreamCallbacks {
+            on_stream_error: h.on_stream_error,
+            on_interrupted: h.on_interrupted,
+            on_resumed: h.on_resumed,
+            on_lagged: h.on_lagged,
+            on_closed: h.on_closed,
+        };
+        let on_event = h.on_event;
+        let sub = crate::subscription::open::<model::IoTCoreMessage, _>(
+            client,
+            &model::SUBSCRIBE_TO_IOT_CORE,
+            &request.to_core(),
+            callbacks,
+            UserData::new(userdata, free_userdata),
+            move |ud, ev| {
+                if let Some(cb) = on_event {
+                    let ev = ggipc_iot_core_message::from_core(ev);
+                    // SAFETY: the callback and userdata were registered together.
+                    unsafe { cb(ud, &ev) };
+                }
+            },
+        )?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(sub)) };
+        Ok(())
+    })
+}
+
 /// Callbacks of a `aws.greengrass#SubscribeToIoTCoreConnectionStatus` stream. Any member may be NULL. They run on the subscription's own
 /// dispatcher thread (never a runtime worker), one at a time and in order; they may call any library function,
 /// blocking ones included, and may close or free the subscription or its client.
@@ -7423,6 +7476,59 @@ pub unsafe extern "C" fn ggipc_client_subscribe_to_iot_core_connection_status(
         )?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, sub) };
+        Ok(())
+    })
+}
+
+/// `aws.greengrass#SubscribeToIoTCoreConnectionStatus` without waiting for the answer: as `ggipc_client_subscribe_to_iot_core_connection_status`, but returns as soon as `request` (only
+/// read) is written, with the subscription in `*out`; `ggipc_subscription_wait` and `ggipc_subscription_get_result`
+/// give the nucleus' answer. On a refusal no event callback runs and `free_userdata` runs when the subscription
+/// is freed. Returns NULL when the stream was started, or an error (`GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+/// `client`, `request`, `handler` or `out`; nothing started, `*out` untouched, `free_userdata` not called).
+/// Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_subscribe_to_iot_core_connection_status_begin(
+    client: *const ggipc_client,
+    request: *const ggipc_subscribe_to_iot_core_connection_status_request,
+    handler: *const ggipc_subscribe_to_iot_core_connection_status_handler,
+    userdata: *mut c_void,
+    free_userdata: ggipc_free_userdata_fn,
+    out: *mut *mut ggipc_subscription,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        // SAFETY: as above.
+        let h = *unsafe { try_ref(handler, "handler") }?;
+        if out.is_null() {
+            return Err(Error::null_argument("out"));
+        }
+        let callbacks = StreamCallbacks {
+            on_stream_error: h.on_stream_error,
+            on_interrupted: h.on_interrupted,
+            on_resumed: h.on_resumed,
+            on_lagged: h.on_lagged,
+            on_closed: h.on_closed,
+        };
+        let on_event = h.on_event;
+        let sub = crate::subscription::open::<model::IoTCoreConnectionStatusEvent, _>(
+            client,
+            &model::SUBSCRIBE_TO_IOT_CORE_CONNECTION_STATUS,
+            &request.to_core(),
+            callbacks,
+            UserData::new(userdata, free_userdata),
+            move |ud, ev| {
+                if let Some(cb) = on_event {
+                    let ev = ggipc_iot_core_connection_status_event::from_core(ev);
+                    // SAFETY: the callback and userdata were registered together.
+                    unsafe { cb(ud, &ev) };
+                }
+            },
+        )?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(sub)) };
         Ok(())
     })
 }
@@ -7658,6 +7764,59 @@ pub unsafe extern "C" fn ggipc_client_subscribe_to_topic(
         )?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, sub) };
+        Ok(())
+    })
+}
+
+/// `aws.greengrass#SubscribeToTopic` without waiting for the answer: as `ggipc_client_subscribe_to_topic`, but returns as soon as `request` (only
+/// read) is written, with the subscription in `*out`; `ggipc_subscription_wait` and `ggipc_subscription_get_result`
+/// give the nucleus' answer. On a refusal no event callback runs and `free_userdata` runs when the subscription
+/// is freed. Returns NULL when the stream was started, or an error (`GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+/// `client`, `request`, `handler` or `out`; nothing started, `*out` untouched, `free_userdata` not called).
+/// Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_subscribe_to_topic_begin(
+    client: *const ggipc_client,
+    request: *const ggipc_subscribe_to_topic_request,
+    handler: *const ggipc_subscribe_to_topic_handler,
+    userdata: *mut c_void,
+    free_userdata: ggipc_free_userdata_fn,
+    out: *mut *mut ggipc_subscription,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        // SAFETY: as above.
+        let h = *unsafe { try_ref(handler, "handler") }?;
+        if out.is_null() {
+            return Err(Error::null_argument("out"));
+        }
+        let callbacks = StreamCallbacks {
+            on_stream_error: h.on_stream_error,
+            on_interrupted: h.on_interrupted,
+            on_resumed: h.on_resumed,
+            on_lagged: h.on_lagged,
+            on_closed: h.on_closed,
+        };
+        let on_event = h.on_event;
+        let sub = crate::subscription::open::<model::SubscriptionResponseMessage, _>(
+            client,
+            &model::SUBSCRIBE_TO_TOPIC,
+            &request.to_core(),
+            callbacks,
+            UserData::new(userdata, free_userdata),
+            move |ud, ev| {
+                if let Some(cb) = on_event {
+                    let ev = ggipc_subscription_response_message::from_core(ev);
+                    // SAFETY: the callback and userdata were registered together.
+                    unsafe { cb(ud, &ev) };
+                }
+            },
+        )?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(sub)) };
         Ok(())
     })
 }
@@ -8045,6 +8204,59 @@ pub unsafe extern "C" fn ggipc_client_subscribe_to_configuration_update(
     })
 }
 
+/// `aws.greengrass#SubscribeToConfigurationUpdate` without waiting for the answer: as `ggipc_client_subscribe_to_configuration_update`, but returns as soon as `request` (only
+/// read) is written, with the subscription in `*out`; `ggipc_subscription_wait` and `ggipc_subscription_get_result`
+/// give the nucleus' answer. On a refusal no event callback runs and `free_userdata` runs when the subscription
+/// is freed. Returns NULL when the stream was started, or an error (`GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+/// `client`, `request`, `handler` or `out`; nothing started, `*out` untouched, `free_userdata` not called).
+/// Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_subscribe_to_configuration_update_begin(
+    client: *const ggipc_client,
+    request: *const ggipc_subscribe_to_configuration_update_request,
+    handler: *const ggipc_subscribe_to_configuration_update_handler,
+    userdata: *mut c_void,
+    free_userdata: ggipc_free_userdata_fn,
+    out: *mut *mut ggipc_subscription,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        // SAFETY: as above.
+        let h = *unsafe { try_ref(handler, "handler") }?;
+        if out.is_null() {
+            return Err(Error::null_argument("out"));
+        }
+        let callbacks = StreamCallbacks {
+            on_stream_error: h.on_stream_error,
+            on_interrupted: h.on_interrupted,
+            on_resumed: h.on_resumed,
+            on_lagged: h.on_lagged,
+            on_closed: h.on_closed,
+        };
+        let on_event = h.on_event;
+        let sub = crate::subscription::open::<model::ConfigurationUpdateEvents, _>(
+            client,
+            &model::SUBSCRIBE_TO_CONFIGURATION_UPDATE,
+            &request.to_core(),
+            callbacks,
+            UserData::new(userdata, free_userdata),
+            move |ud, ev| {
+                if let Some(cb) = on_event {
+                    let ev = ggipc_configuration_update_events::from_core(ev);
+                    // SAFETY: the callback and userdata were registered together.
+                    unsafe { cb(ud, &ev) };
+                }
+            },
+        )?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(sub)) };
+        Ok(())
+    })
+}
+
 /// Callbacks of a `aws.greengrass#SubscribeToValidateConfigurationUpdates` stream. Any member may be NULL. They run on the subscription's own
 /// dispatcher thread (never a runtime worker), one at a time and in order; they may call any library function,
 /// blocking ones included, and may close or free the subscription or its client.
@@ -8128,6 +8340,59 @@ pub unsafe extern "C" fn ggipc_client_subscribe_to_validate_configuration_update
         )?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, sub) };
+        Ok(())
+    })
+}
+
+/// `aws.greengrass#SubscribeToValidateConfigurationUpdates` without waiting for the answer: as `ggipc_client_subscribe_to_validate_configuration_updates`, but returns as soon as `request` (only
+/// read) is written, with the subscription in `*out`; `ggipc_subscription_wait` and `ggipc_subscription_get_result`
+/// give the nucleus' answer. On a refusal no event callback runs and `free_userdata` runs when the subscription
+/// is freed. Returns NULL when the stream was started, or an error (`GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+/// `client`, `request`, `handler` or `out`; nothing started, `*out` untouched, `free_userdata` not called).
+/// Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_subscribe_to_validate_configuration_updates_begin(
+    client: *const ggipc_client,
+    request: *const ggipc_subscribe_to_validate_configuration_updates_request,
+    handler: *const ggipc_subscribe_to_validate_configuration_updates_handler,
+    userdata: *mut c_void,
+    free_userdata: ggipc_free_userdata_fn,
+    out: *mut *mut ggipc_subscription,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        // SAFETY: as above.
+        let h = *unsafe { try_ref(handler, "handler") }?;
+        if out.is_null() {
+            return Err(Error::null_argument("out"));
+        }
+        let callbacks = StreamCallbacks {
+            on_stream_error: h.on_stream_error,
+            on_interrupted: h.on_interrupted,
+            on_resumed: h.on_resumed,
+            on_lagged: h.on_lagged,
+            on_closed: h.on_closed,
+        };
+        let on_event = h.on_event;
+        let sub = crate::subscription::open::<model::ValidateConfigurationUpdateEvents, _>(
+            client,
+            &model::SUBSCRIBE_TO_VALIDATE_CONFIGURATION_UPDATES,
+            &request.to_core(),
+            callbacks,
+            UserData::new(userdata, free_userdata),
+            move |ud, ev| {
+                if let Some(cb) = on_event {
+                    let ev = ggipc_validate_configuration_update_events::from_core(ev);
+                    // SAFETY: the callback and userdata were registered together.
+                    unsafe { cb(ud, &ev) };
+                }
+            },
+        )?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(sub)) };
         Ok(())
     })
 }
@@ -8516,6 +8781,59 @@ pub unsafe extern "C" fn ggipc_client_subscribe_to_component_updates(
         )?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, sub) };
+        Ok(())
+    })
+}
+
+/// `aws.greengrass#SubscribeToComponentUpdates` without waiting for the answer: as `ggipc_client_subscribe_to_component_updates`, but returns as soon as `request` (only
+/// read) is written, with the subscription in `*out`; `ggipc_subscription_wait` and `ggipc_subscription_get_result`
+/// give the nucleus' answer. On a refusal no event callback runs and `free_userdata` runs when the subscription
+/// is freed. Returns NULL when the stream was started, or an error (`GGIPC_ERROR_KIND_INVALID_ARGUMENT` for a NULL
+/// `client`, `request`, `handler` or `out`; nothing started, `*out` untouched, `free_userdata` not called).
+/// Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_subscribe_to_component_updates_begin(
+    client: *const ggipc_client,
+    request: *const ggipc_subscribe_to_component_updates_request,
+    handler: *const ggipc_subscribe_to_component_updates_handler,
+    userdata: *mut c_void,
+    free_userdata: ggipc_free_userdata_fn,
+    out: *mut *mut ggipc_subscription,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        // SAFETY: as above.
+        let h = *unsafe { try_ref(handler, "handler") }?;
+        if out.is_null() {
+            return Err(Error::null_argument("out"));
+        }
+        let callbacks = StreamCallbacks {
+            on_stream_error: h.on_stream_error,
+            on_interrupted: h.on_interrupted,
+            on_resumed: h.on_resumed,
+            on_lagged: h.on_lagged,
+            on_closed: h.on_closed,
+        };
+        let on_event = h.on_event;
+        let sub = crate::subscription::open::<model::ComponentUpdatePolicyEvents, _>(
+            client,
+            &model::SUBSCRIBE_TO_COMPONENT_UPDATES,
+            &request.to_core(),
+            callbacks,
+            UserData::new(userdata, free_userdata),
+            move |ud, ev| {
+                if let Some(cb) = on_event {
+                    let ev = ggipc_component_update_policy_events::from_core(ev);
+                    // SAFETY: the callback and userdata were registered together.
+                    unsafe { cb(ud, &ev) };
+                }
+            },
+        )?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(sub)) };
         Ok(())
     })
 }

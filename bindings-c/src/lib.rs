@@ -6,9 +6,11 @@
 //! * [`generated`] — generated from the model (`cargo xtask codegen`): every enum, shape
 //!   (opaque handle with accessors) and operation of the Greengrass model, and the error kinds;
 //! * [`support`] — the conversions and call paths the generated code is built from;
-//! * [`model`] — the MQTT API's publish requests and received messages;
-//! * [`client`] — options, connect/close/free, lifecycle callbacks, publishing;
-//! * [`subscription`] — SubscribeToIoTCore streams and their callbacks;
+//! * [`mqtt_api`] — generated too: the seed's MQTT API (`ggipc_publish_request`, `ggipc_message`,
+//!   `ggipc_client_publish`, `ggipc_client_subscribe`, ...), the model's types under their first names and
+//!   thin wrappers of the generated functions;
+//! * [`client`] — options, connect/close/free, lifecycle callbacks;
+//! * [`subscription`] — the stream handle every streaming operation returns and its callbacks;
 //! * [`dispatch`] — which thread runs which callback, and how callbacks are stopped;
 //! * [`testing`] — `ggipc_test_nucleus`, the core's test nucleus for C and C++ tests.
 //!
@@ -39,7 +41,7 @@ pub mod dispatch;
 pub mod error;
 pub mod ffi;
 pub mod generated;
-pub mod model;
+pub mod mqtt_api;
 pub mod subscription;
 pub(crate) mod support;
 pub mod testing;

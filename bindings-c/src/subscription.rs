@@ -1,49 +1,17 @@
-//! Streams: the subscription handle every streaming operation returns, its callbacks, and the
-//! SubscribeToIoTCore functions of the MQTT API.
+//! Streams: the subscription handle every streaming operation returns and its callbacks (the MQTT API's
+//! subscribe functions are generated in `mqtt_api`).
 
-use std::ffi::{c_char, c_void};
+use std::ffi::c_void;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use ggipc_core::model::{IoTCoreMessage, Operation, SubscribeToIoTCoreRequest};
+use ggipc_core::model::Operation;
 use ggipc_core::{StreamEvent, SubscriptionEvent, SubscriptionHandle};
 
 use crate::client::{ggipc_client, start};
 use crate::dispatch::Gate;
 use crate::error::{ggipc_error, Error};
-use crate::ffi::{
-    boundary, boundary_or, ggipc_free_userdata_fn, opt_str_arg, try_ref, write_out, UserData,
-};
-use crate::model::{ggipc_message, ggipc_qos, qos_arg};
-
-/// Callbacks of a subscription. Any member may be NULL. All of them run on the
-/// subscription's own dispatcher thread (never a runtime worker), one at a time and
-/// in order; they may call any library function, blocking ones included, and may
-/// close or free this very subscription or its client.
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct ggipc_subscription_handler {
-    /// A message arrived. `message` is lent for the call (NULL if the event carried
-    /// no message member).
-    pub on_message:
-        Option<unsafe extern "C" fn(userdata: *mut c_void, message: *const ggipc_message)>,
-    /// The server reported an error on the stream (lent for the call). Return true to
-    /// close the subscription, false to keep it. NULL member = close.
-    pub on_stream_error:
-        Option<unsafe extern "C" fn(userdata: *mut c_void, error: *const ggipc_error) -> bool>,
-    /// The connection was lost; with reconnect enabled the subscription will be
-    /// re-established (`on_resumed`) or closed (`on_closed`). `reason` is lent.
-    pub on_interrupted:
-        Option<unsafe extern "C" fn(userdata: *mut c_void, reason: *const ggipc_error)>,
-    /// The subscription was re-established after a reconnect.
-    pub on_resumed: Option<unsafe extern "C" fn(userdata: *mut c_void)>,
-    /// `dropped` messages were discarded because callbacks did not keep up with
-    /// the bounded per-subscription queue.
-    pub on_lagged: Option<unsafe extern "C" fn(userdata: *mut c_void, dropped: u64)>,
-    /// The subscription ended; the last callback it makes. `reason` is NULL after a
-    /// normal close, otherwise the cause (lent).
-    pub on_closed: Option<unsafe extern "C" fn(userdata: *mut c_void, reason: *const ggipc_error)>,
-}
+use crate::ffi::{boundary, boundary_or, try_ref, UserData};
 
 /// The callbacks every stream has besides its typed event callback (see the `ggipc_<op>_handler` structs).
 #[derive(Clone, Copy)]
@@ -210,7 +178,7 @@ where
 
 /// Waits until the nucleus answered a started subscription; on a refusal the caller keeps `userdata`
 /// (its `free_userdata` will not run) and no callback is made.
-fn answered(s: Box<ggipc_subscription>) -> Result<Box<ggipc_subscription>, Error> {
+pub(crate) fn answered(s: Box<ggipc_subscription>) -> Result<Box<ggipc_subscription>, Error> {
     let failed = {
         let st = s.shared.lock();
         let st = s
@@ -251,139 +219,26 @@ where
     T: StreamEvent,
     D: Fn(*mut c_void, T) + Send + 'static,
 {
-    let s = begin::<T, D>(client, op, encode(request)?, callbacks, userdata, deliver)?;
+    let s = open::<T, D>(client, op, request, callbacks, userdata, deliver)?;
     Ok(Box::into_raw(answered(s)?))
 }
 
-/// Starts a SubscribeToIoTCore stream with the MQTT API's handler.
-unsafe fn subscribe_iot_core(
-    client: *const ggipc_client,
-    topic_filter: *const c_char,
-    qos: ggipc_qos,
-    handler: *const ggipc_subscription_handler,
-    userdata: *mut c_void,
-    free_userdata: ggipc_free_userdata_fn,
-    out: *mut *mut ggipc_subscription,
-) -> Result<Box<ggipc_subscription>, Error> {
-    // SAFETY: NULL or live objects / valid C string.
-    let client = unsafe { try_ref(client, "client") }?;
-    // SAFETY: as above.
-    let filter = unsafe { opt_str_arg(topic_filter, "topic_filter") }?;
-    let qos = qos_arg(qos)?;
-    // SAFETY: as above.
-    let handler = *unsafe { try_ref(handler, "handler") }?;
-    if out.is_null() {
-        return Err(Error::null_argument("out"));
-    }
-    let req = SubscribeToIoTCoreRequest {
-        topic_name: filter.map(str::to_string),
-        qos,
-    };
-    let callbacks = StreamCallbacks {
-        on_stream_error: handler.on_stream_error,
-        on_interrupted: handler.on_interrupted,
-        on_resumed: handler.on_resumed,
-        on_lagged: handler.on_lagged,
-        on_closed: handler.on_closed,
-    };
-    let on_message = handler.on_message;
-    begin::<IoTCoreMessage, _>(
-        client,
-        &ggipc_core::model::SUBSCRIBE_TO_IOT_CORE,
-        encode(&req)?,
-        callbacks,
-        UserData::new(userdata, free_userdata),
-        move |ud, m: IoTCoreMessage| {
-            if let Some(cb) = on_message {
-                let msg = m.message.map(ggipc_message::from_core);
-                let ptr = msg
-                    .as_ref()
-                    .map_or(std::ptr::null(), |m| m as *const ggipc_message);
-                // SAFETY: callback and userdata were registered together.
-                unsafe { cb(ud, ptr) };
-            }
-        },
-    )
-}
-
-/// Starts subscribing to `topic_filter` (MQTT wildcards allowed; NULL leaves it out
-/// of the request, which the nucleus rejects) with `qos` and
-/// returns at once with a handle in `*out`; the activation is written on the calling
-/// thread when the socket allows. Use `ggipc_subscription_wait` and
-/// `ggipc_subscription_get_result` to learn whether the nucleus accepted it.
-///
-/// `handler` is copied; `userdata` is passed to every callback; `free_userdata`, if
-/// not NULL, runs once when the library no longer needs `userdata` (after the last
-/// callback, at the latest when the handle is freed and the stream has ended).
-/// Returns NULL on success, or an error in which case nothing was started, `*out` is
-/// untouched and `free_userdata` is not called: `GGIPC_ERROR_KIND_INVALID_ARGUMENT` for
-/// a NULL pointer or invalid UTF-8, the nucleus' `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`
-/// ("Invalid QoS value: <n>") for a `qos` that is no `GGIPC_QOS_*` constant.
-#[no_mangle]
-pub unsafe extern "C" fn ggipc_client_subscribe_begin(
-    client: *const ggipc_client,
-    topic_filter: *const c_char,
-    qos: ggipc_qos,
-    handler: *const ggipc_subscription_handler,
-    userdata: *mut c_void,
-    free_userdata: ggipc_free_userdata_fn,
-    out: *mut *mut ggipc_subscription,
-) -> *mut ggipc_error {
-    boundary(|| {
-        // SAFETY: arguments forwarded as received.
-        let s = unsafe {
-            subscribe_iot_core(
-                client,
-                topic_filter,
-                qos,
-                handler,
-                userdata,
-                free_userdata,
-                out,
-            )
-        }?;
-        // SAFETY: checked non-NULL by subscribe_iot_core.
-        unsafe { write_out(out, Box::into_raw(s)) };
-        Ok(())
-    })
-}
-
-/// Subscribes and blocks until the nucleus answers (bounded by the client's
-/// operation timeout). Arguments as `ggipc_client_subscribe_begin`.
-///
-/// On success writes the active subscription to `*out` and returns NULL; callbacks
-/// may start before this function returns. On failure returns the error (for
-/// example `GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR` with the server's message), leaves
-/// `*out` untouched, makes no callback, and does not call `free_userdata`: the
-/// caller still owns `userdata`.
-#[no_mangle]
-pub unsafe extern "C" fn ggipc_client_subscribe(
-    client: *const ggipc_client,
-    topic_filter: *const c_char,
-    qos: ggipc_qos,
-    handler: *const ggipc_subscription_handler,
-    userdata: *mut c_void,
-    free_userdata: ggipc_free_userdata_fn,
-    out: *mut *mut ggipc_subscription,
-) -> *mut ggipc_error {
-    boundary(|| {
-        // SAFETY: arguments forwarded as received.
-        let s = unsafe {
-            subscribe_iot_core(
-                client,
-                topic_filter,
-                qos,
-                handler,
-                userdata,
-                free_userdata,
-                out,
-            )
-        }?;
-        let s = answered(s)?;
-        // SAFETY: checked non-NULL by subscribe_iot_core.
-        unsafe { write_out(out, Box::into_raw(s)) };
-        Ok(())
-    })
+/// Starts the streaming operation `op` and returns at once (the request is written on the calling thread
+/// when the socket allows); `ggipc_subscription_wait` / `_get_result` give the nucleus' answer. The
+/// generated `ggipc_client_<op>_begin` stream functions and the MQTT API's subscribe are built on it.
+pub(crate) fn open<T, D>(
+    client: &ggipc_client,
+    op: &'static Operation,
+    request: &impl serde::Serialize,
+    callbacks: StreamCallbacks,
+    userdata: UserData,
+    deliver: D,
+) -> Result<Box<ggipc_subscription>, Error>
+where
+    T: StreamEvent,
+    D: Fn(*mut c_void, T) + Send + 'static,
+{
+    begin::<T, D>(client, op, encode(request)?, callbacks, userdata, deliver)
 }
 
 /// Waits up to `timeout_ms` milliseconds (`UINT64_MAX` = until answered, bounded by

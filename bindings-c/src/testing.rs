@@ -17,7 +17,7 @@ use crate::generated::{
     ggipc_configuration_validity_report, ggipc_defer_component_update_request,
     ggipc_reported_lifecycle_state, reported_lifecycle_state_to_c,
 };
-use crate::model::ggipc_message;
+use crate::mqtt_api::ggipc_message;
 
 /// An in-process nucleus for tests: the real IPC server on a private Unix socket, with a recording
 /// in-memory broker standing in for AWS IoT Core. Created with `ggipc_test_nucleus_start`, released

@@ -163,6 +163,32 @@ pub extern "system" fn Java_io_ggipc_internal_Native_version<'l>(
     })
 }
 
+/// The component's socket path as the core reads it, or Java `null` (unset or empty variable).
+#[no_mangle]
+pub extern "system" fn Java_io_ggipc_internal_Native_componentSocketPath<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+) -> jstring {
+    guard(&mut env, |env| {
+        match ggipc_bridge::component_socket_path() {
+            Some(p) => Ok(env.new_string(p.to_string_lossy())?.into_raw()),
+            None => Ok(JObject::null().into_raw()),
+        }
+    })
+}
+
+/// The component's auth token as the core reads it, or Java `null` (unset or empty variable).
+#[no_mangle]
+pub extern "system" fn Java_io_ggipc_internal_Native_componentAuthToken<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+) -> jstring {
+    guard(&mut env, |env| match ggipc_bridge::component_auth_token() {
+        Some(t) => Ok(env.new_string(t)?.into_raw()),
+        None => Ok(JObject::null().into_raw()),
+    })
+}
+
 #[no_mangle]
 pub extern "system" fn Java_io_ggipc_internal_Native_clientConnect<'l>(
     mut env: JNIEnv<'l>,

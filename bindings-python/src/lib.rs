@@ -17,12 +17,28 @@ mod runtime;
 
 use pyo3::prelude::*;
 
+/// `_ggipc.component_socket_path()`: the IPC socket path the nucleus gives a component, as the core reads it
+/// (`None` when the variable is unset or empty).
+#[pyfunction]
+fn component_socket_path() -> Option<String> {
+    ggipc_bridge::component_socket_path().map(|p| p.to_string_lossy().into_owned())
+}
+
+/// `_ggipc.component_auth_token()`: the component's auth token (SVCUID), as the core reads it (`None` when the
+/// variable is unset or empty).
+#[pyfunction]
+fn component_auth_token() -> Option<String> {
+    ggipc_bridge::component_auth_token()
+}
+
 #[pymodule]
 fn _ggipc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("ERROR_KINDS", errors::kinds_dict(m.py())?)?;
     m.add_function(wrap_pyfunction!(errors::_set_error_factory, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::_shutdown, m)?)?;
+    m.add_function(wrap_pyfunction!(component_socket_path, m)?)?;
+    m.add_function(wrap_pyfunction!(component_auth_token, m)?)?;
     m.add_class::<client::Client>()?;
     m.add_class::<client::Subscription>()?;
     m.add_class::<nucleus::Nucleus>()?;

@@ -64,6 +64,31 @@ def test_missing_environment(monkeypatch):
         gg.connect()
 
 
+def test_environment_is_read_by_the_core_and_empty_counts_as_missing(monkeypatch, tmp_path):
+    socket_env = "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT"
+    # The official SDK's KeyError names the variable; an empty one is missing, as the core says.
+    monkeypatch.setenv(socket_env, "")
+    monkeypatch.setenv("SVCUID", "token")
+    with pytest.raises(KeyError) as ei:
+        gg.connect()
+    assert ei.value.args == (socket_env,)
+    assert _ggipc.component_socket_path() is None
+    absent = str(tmp_path / "absent.socket")
+    monkeypatch.setenv(socket_env, absent)
+    monkeypatch.setenv("SVCUID", "")
+    with pytest.raises(KeyError) as ei:
+        gg.connect()
+    assert ei.value.args == ("SVCUID",)
+    assert _ggipc.component_auth_token() is None
+    # Both set: the core's values are the ones used (the connect reaches for that socket).
+    monkeypatch.setenv("SVCUID", "token")
+    assert _ggipc.component_socket_path() == absent
+    assert _ggipc.component_auth_token() == "token"
+    with pytest.raises(rpc.ConnectFailedError) as ci:
+        gg.connect(timeout=2)
+    assert absent in str(ci.value)
+
+
 def test_connect_timeout(tmp_path):
     srv = SilentServer(str(tmp_path / "s.sock"), ack=False)
     try:

@@ -16,6 +16,8 @@
 //!   (the GIL, a JNI attachment); it is started again in a forked child.
 //! * [`watch_lifecycle`]: the client's lifecycle events, forwarded until the last one.
 //! * [`operation`]: the model's operation by its shape id.
+//! * [`component_socket_path`] and [`component_auth_token`]: the component's environment as the core reads it
+//!   (an empty variable counts as unset), for SDK surfaces whose signature reads it themselves.
 
 mod completer;
 mod connection;
@@ -23,4 +25,5 @@ mod settings;
 
 pub use completer::Completer;
 pub use connection::{operation, start, watch_lifecycle, Connection};
+pub use ggipc::{component_auth_token, component_socket_path, SOCKET_ENV, TOKEN_ENV};
 pub use settings::{millis, seconds, Settings, CONNECT_TIMEOUT, OPERATION_TIMEOUT};

@@ -39,7 +39,8 @@ pub mod server;
 pub mod testing;
 
 pub use client::{
-    blocking, Client, ClientBuilder, LifecycleEvent, RawEvent, ReconnectPolicy, StreamEvent,
-    Subscription, SubscriptionEvent, SubscriptionHandle, DEFAULT_TIMEOUT, SOCKET_ENV, TOKEN_ENV,
+    blocking, component_auth_token, component_socket_path, Client, ClientBuilder, LifecycleEvent,
+    RawEvent, ReconnectPolicy, StreamEvent, Subscription, SubscriptionEvent, SubscriptionHandle,
+    DEFAULT_TIMEOUT, SOCKET_ENV, TOKEN_ENV,
 };
 pub use error::{Error, ErrorKind, Result};

@@ -824,9 +824,9 @@ const V2_SUPPORT: &str = r#"
                 return new GreengrassCoreIPCClientV2(
                         new GreengrassCoreIPCClient(v1.getConnection(), executor), null, executor);
             }
-            String socket = socketPath != null ? socketPath
-                    : System.getenv(EventStreamRPCConnectionConfig.SOCKET_ENV);
-            String token = authToken != null ? authToken : System.getenv(EventStreamRPCConnectionConfig.TOKEN_ENV);
+            // Not given: the component's environment as the core reads it (an empty variable is not set).
+            String socket = socketPath != null ? socketPath : Native.componentSocketPath();
+            String token = authToken != null ? authToken : Native.componentAuthToken();
             if (socket == null || token == null) {
                 throw new IOException("no socket path or auth token: set them on the builder or run as a component ("
                         + EventStreamRPCConnectionConfig.SOCKET_ENV + ", " + EventStreamRPCConnectionConfig.TOKEN_ENV
@@ -932,7 +932,8 @@ import io.ggipc.eventstreamrpc.model.EventStreamJsonMessage;
     );
     model_imports(m, &mut o);
     o.push_str(
-        r#"import io.ggipc.internal.Operations;
+        r#"import io.ggipc.internal.Native;
+import io.ggipc.internal.Operations;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.Optional;

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod c;
+mod c_seed;
 mod cpp;
 mod java;
 mod model;
@@ -88,10 +89,17 @@ fn rustfmt(text: &str) -> Result<String, String> {
 fn codegen(check: bool) -> Result<bool, String> {
     let root = root();
     let model = Model::load(&root.join("model/greengrass-ipc.toml"))?;
-    let outputs: Vec<Output> = [rust::emit, python::emit, java::emit, c::emit, cpp::emit]
-        .iter()
-        .flat_map(|emit| emit(&model))
-        .collect();
+    let outputs: Vec<Output> = [
+        rust::emit,
+        python::emit,
+        java::emit,
+        c::emit,
+        c_seed::emit,
+        cpp::emit,
+    ]
+    .iter()
+    .flat_map(|emit| emit(&model))
+    .collect();
     let mut stale = Vec::new();
     for out in outputs {
         let content = if out.rustfmt {

@@ -18,6 +18,8 @@
 namespace ggipc {
 namespace greengrass {
 
+using eventstreamrpc::OperationError;
+
 namespace detail {
 
 /** Owns a C model handle and frees it with its `_free` function. */
@@ -40,6 +42,22 @@ inline std::chrono::system_clock::time_point FromEpochSeconds(double s) noexcept
 }
 
 } // namespace detail
+
+/** MQTT quality of service. There is no QoS 2 in the Greengrass model. (`aws.greengrass#QOS`). */
+enum QOS {
+    /** Delivered at most once. */
+    QOS_AT_MOST_ONCE = 0,
+    /** Delivered at least once. */
+    QOS_AT_LEAST_ONCE = 1,
+};
+
+/** MQTT 5 payload format indicator. (`aws.greengrass#PayloadFormat`). */
+enum PayloadFormat {
+    /** Unspecified bytes. */
+    PAYLOAD_FORMAT_BYTES = 0,
+    /** UTF-8 text. */
+    PAYLOAD_FORMAT_UTF8 = 1,
+};
 
 /** Which messages a local subscription receives. (`aws.greengrass#ReceiveMode`). */
 enum ReceiveMode {
@@ -99,6 +117,332 @@ enum LifecycleState {
     LIFECYCLE_STATE_STARTING = 6,
     /** Stopping. */
     LIFECYCLE_STATE_STOPPING = 7,
+};
+
+/** Modeled error `aws.greengrass#ServiceError`: The nucleus failed the request. */
+class ServiceError : public OperationError {
+  public:
+    using OperationError::OperationError;
+};
+
+/** Modeled error `aws.greengrass#UnauthorizedError`: The component's policies do not allow the request. */
+class UnauthorizedError : public OperationError {
+  public:
+    using OperationError::OperationError;
+};
+
+/** Modeled error `aws.greengrass#InvalidArgumentsError`: The request is not valid. */
+class InvalidArgumentsError : public OperationError {
+  public:
+    using OperationError::OperationError;
+};
+
+/** Modeled error `aws.greengrass#ResourceNotFoundError`: A resource the request names does not exist. */
+class ResourceNotFoundError : public OperationError {
+  public:
+    using OperationError::OperationError;
+};
+
+/** Modeled error `aws.greengrass#ComponentNotFoundError`: The component the request names does not exist. */
+class ComponentNotFoundError : public OperationError {
+  public:
+    using OperationError::OperationError;
+};
+
+/** Modeled error `aws.greengrass#ConflictError`: The request conflicts with the current state (e.g. a newer configuration update). */
+class ConflictError : public OperationError {
+  public:
+    using OperationError::OperationError;
+};
+
+/** Modeled error `aws.greengrass#FailedUpdateConditionCheckError`: An update's condition did not hold (e.g. its timestamp is older than the key's). */
+class FailedUpdateConditionCheckError : public OperationError {
+  public:
+    using OperationError::OperationError;
+};
+
+/** Modeled error `aws.greengrass#InvalidTokenError`: The token is not valid. */
+class InvalidTokenError : public OperationError {
+  public:
+    using OperationError::OperationError;
+};
+
+/** Modeled error `aws.greengrass#InvalidCredentialError`: The credential is not valid. */
+class InvalidCredentialError : public OperationError {
+  public:
+    using OperationError::OperationError;
+};
+
+/** Modeled error `aws.greengrass#InvalidArtifactsDirectoryPathError`: The artifacts directory path is not valid. */
+class InvalidArtifactsDirectoryPathError : public OperationError {
+  public:
+    using OperationError::OperationError;
+};
+
+/** Modeled error `aws.greengrass#InvalidRecipeDirectoryPathError`: The recipe directory path is not valid. */
+class InvalidRecipeDirectoryPathError : public OperationError {
+  public:
+    using OperationError::OperationError;
+};
+
+/** Modeled error `aws.greengrass#InvalidClientDeviceAuthTokenError`: The client device auth token is not valid. */
+class InvalidClientDeviceAuthTokenError : public OperationError {
+  public:
+    using OperationError::OperationError;
+};
+
+namespace detail {
+
+using ggipc::detail::ErrorPtr;
+
+/** The modeled error for a C error of a modeled kind, or nullptr for transport errors. */
+inline std::shared_ptr<OperationError> MakeOperationError(const ggipc_error *e) {
+    if (e == nullptr) {
+        return nullptr;
+    }
+    const ggipc_error_kind kind = ggipc_error_get_kind(e);
+    crt::Optional<crt::String> message = crt::String(ggipc_error_get_message(e));
+    const char *smt = ggipc_error_get_service_model_type(e);
+    crt::String model = smt != nullptr ? smt : "";
+    crt::Optional<crt::String> context;
+    if (const char *c = ggipc_error_get_context_json(e)) {
+        context = crt::String(c);
+    }
+    switch (kind) {
+    case GGIPC_ERROR_KIND_SERVICE_ERROR: return std::make_shared<ServiceError>(kind, message, model, context);
+    case GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR: return std::make_shared<UnauthorizedError>(kind, message, model, context);
+    case GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR: return std::make_shared<InvalidArgumentsError>(kind, message, model, context);
+    case GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR: return std::make_shared<ResourceNotFoundError>(kind, message, model, context);
+    case GGIPC_ERROR_KIND_COMPONENT_NOT_FOUND_ERROR: return std::make_shared<ComponentNotFoundError>(kind, message, model, context);
+    case GGIPC_ERROR_KIND_CONFLICT_ERROR: return std::make_shared<ConflictError>(kind, message, model, context);
+    case GGIPC_ERROR_KIND_FAILED_UPDATE_CONDITION_CHECK_ERROR: return std::make_shared<FailedUpdateConditionCheckError>(kind, message, model, context);
+    case GGIPC_ERROR_KIND_INVALID_TOKEN_ERROR: return std::make_shared<InvalidTokenError>(kind, message, model, context);
+    case GGIPC_ERROR_KIND_INVALID_CREDENTIAL_ERROR: return std::make_shared<InvalidCredentialError>(kind, message, model, context);
+    case GGIPC_ERROR_KIND_INVALID_ARTIFACTS_DIRECTORY_PATH_ERROR: return std::make_shared<InvalidArtifactsDirectoryPathError>(kind, message, model, context);
+    case GGIPC_ERROR_KIND_INVALID_RECIPE_DIRECTORY_PATH_ERROR: return std::make_shared<InvalidRecipeDirectoryPathError>(kind, message, model, context);
+    case GGIPC_ERROR_KIND_INVALID_CLIENT_DEVICE_AUTH_TOKEN_ERROR: return std::make_shared<InvalidClientDeviceAuthTokenError>(kind, message, model, context);
+    default: return nullptr;
+    }
+}
+
+/** Converts a C result (NULL = success) into an operation result. */
+template <typename Response>
+eventstreamrpc::OperationResult<Response> MakeResult(const ggipc_error *e) {
+    using Result = eventstreamrpc::OperationResult<Response>;
+    if (e == nullptr) {
+        return Result(Response());
+    }
+    if (auto op = MakeOperationError(e)) {
+        return Result(std::move(op));
+    }
+    return Result(eventstreamrpc::RpcError::FromError(e));
+}
+
+} // namespace detail
+
+/** An MQTT 5 user property. (`aws.greengrass#UserProperty`). */
+class UserProperty {
+  public:
+    /** The C handle type, owned. */
+    using CHandle = detail::CPtr<ggipc_user_property, &ggipc_user_property_free>;
+
+    UserProperty() noexcept = default;
+    /** The key. */
+    void SetKey(const crt::String &key) noexcept { m_key = key; }
+    crt::Optional<crt::String> GetKey() const noexcept { return m_key; }
+    /** The value. */
+    void SetValue(const crt::String &value) noexcept { m_value = value; }
+    crt::Optional<crt::String> GetValue() const noexcept { return m_value; }
+
+    /**
+     * Copies this object into a new C handle written to `out`. Returns the library's error for a value it
+     * refuses (for example invalid JSON text); `out` is empty then, or when memory ran out.
+     */
+    ggipc::detail::ErrorPtr ToC(CHandle &out) const noexcept {
+        CHandle c(ggipc_user_property_new());
+        if (!c) {
+            return nullptr;
+        }
+        ggipc::detail::ErrorPtr err;
+        if (m_key && !err) {
+            err.reset(ggipc_user_property_set_key(c.get(), m_key->c_str()));
+        }
+        if (m_value && !err) {
+            err.reset(ggipc_user_property_set_value(c.get(), m_value->c_str()));
+        }
+        if (!err) {
+            out = std::move(c);
+        }
+        return err;
+    }
+
+    /** Copies the members of a C handle (NULL gives an empty object). */
+    static UserProperty FromC(const ggipc_user_property *c) {
+        UserProperty r;
+        if (c == nullptr) {
+            return r;
+        }
+        if (const char *x = ggipc_user_property_get_key(c)) {
+            r.m_key = crt::String(x);
+        }
+        if (const char *x = ggipc_user_property_get_value(c)) {
+            r.m_value = crt::String(x);
+        }
+        return r;
+    }
+
+  private:
+    crt::Optional<crt::String> m_key;
+    crt::Optional<crt::String> m_value;
+};
+
+/** An MQTT message received from AWS IoT Core, with its MQTT 5 properties. (`aws.greengrass#MQTTMessage`). */
+class MQTTMessage {
+  public:
+    /** The C handle type, owned. */
+    using CHandle = detail::CPtr<ggipc_mqtt_message, &ggipc_mqtt_message_free>;
+
+    MQTTMessage() noexcept = default;
+    /** The topic the message was published to. */
+    void SetTopicName(const crt::String &topicName) noexcept { m_topicName = topicName; }
+    crt::Optional<crt::String> GetTopicName() const noexcept { return m_topicName; }
+    /** The payload. */
+    void SetPayload(const crt::Vector<uint8_t> &payload) noexcept { m_payload = payload; }
+    crt::Optional<crt::Vector<uint8_t>> GetPayload() const noexcept { return m_payload; }
+    /** Whether the message is a retained message. */
+    void SetRetain(const bool &retain) noexcept { m_retain = retain; }
+    crt::Optional<bool> GetRetain() const noexcept { return m_retain; }
+    /** MQTT 5 user properties. */
+    void SetUserProperties(const crt::Vector<UserProperty> &userProperties) noexcept { m_userProperties = userProperties; }
+    crt::Optional<crt::Vector<UserProperty>> GetUserProperties() const noexcept { return m_userProperties; }
+    /** MQTT 5 message expiry interval, in seconds. */
+    void SetMessageExpiryIntervalSeconds(const int64_t &messageExpiryIntervalSeconds) noexcept { m_messageExpiryIntervalSeconds = messageExpiryIntervalSeconds; }
+    crt::Optional<int64_t> GetMessageExpiryIntervalSeconds() const noexcept { return m_messageExpiryIntervalSeconds; }
+    /** MQTT 5 correlation data. */
+    void SetCorrelationData(const crt::Vector<uint8_t> &correlationData) noexcept { m_correlationData = correlationData; }
+    crt::Optional<crt::Vector<uint8_t>> GetCorrelationData() const noexcept { return m_correlationData; }
+    /** MQTT 5 response topic. */
+    void SetResponseTopic(const crt::String &responseTopic) noexcept { m_responseTopic = responseTopic; }
+    crt::Optional<crt::String> GetResponseTopic() const noexcept { return m_responseTopic; }
+    /** MQTT 5 payload format indicator. */
+    void SetPayloadFormat(const PayloadFormat &payloadFormat) noexcept { m_payloadFormat = payloadFormat; }
+    crt::Optional<PayloadFormat> GetPayloadFormat() const noexcept { return m_payloadFormat; }
+    /** MQTT 5 content type. */
+    void SetContentType(const crt::String &contentType) noexcept { m_contentType = contentType; }
+    crt::Optional<crt::String> GetContentType() const noexcept { return m_contentType; }
+
+    /**
+     * Copies this object into a new C handle written to `out`. Returns the library's error for a value it
+     * refuses (for example invalid JSON text); `out` is empty then, or when memory ran out.
+     */
+    ggipc::detail::ErrorPtr ToC(CHandle &out) const noexcept {
+        CHandle c(ggipc_mqtt_message_new());
+        if (!c) {
+            return nullptr;
+        }
+        ggipc::detail::ErrorPtr err;
+        if (m_topicName && !err) {
+            err.reset(ggipc_mqtt_message_set_topic_name(c.get(), m_topicName->c_str()));
+        }
+        if (m_payload && !err) {
+            err.reset(ggipc_mqtt_message_set_payload(c.get(), m_payload->empty() ? nullptr : m_payload->data(), m_payload->size()));
+        }
+        if (m_retain && !err) {
+            err.reset(ggipc_mqtt_message_set_retain(c.get(), *m_retain));
+        }
+        if (m_userProperties && !err) {
+            for (const auto &x : *m_userProperties) {
+                UserProperty::CHandle sub;
+                err = x.ToC(sub);
+                if (!err && !sub) {
+                    return nullptr;
+                }
+                if (!err) {
+                    err.reset(ggipc_mqtt_message_user_properties_add(c.get(), sub.get()));
+                }
+                if (err) {
+                    break;
+                }
+            }
+        }
+        if (m_messageExpiryIntervalSeconds && !err) {
+            err.reset(ggipc_mqtt_message_set_message_expiry_interval_seconds(c.get(), *m_messageExpiryIntervalSeconds));
+        }
+        if (m_correlationData && !err) {
+            err.reset(ggipc_mqtt_message_set_correlation_data(c.get(), m_correlationData->empty() ? nullptr : m_correlationData->data(), m_correlationData->size()));
+        }
+        if (m_responseTopic && !err) {
+            err.reset(ggipc_mqtt_message_set_response_topic(c.get(), m_responseTopic->c_str()));
+        }
+        if (m_payloadFormat && !err) {
+            err.reset(ggipc_mqtt_message_set_payload_format(c.get(), static_cast<ggipc_payload_format>(*m_payloadFormat)));
+        }
+        if (m_contentType && !err) {
+            err.reset(ggipc_mqtt_message_set_content_type(c.get(), m_contentType->c_str()));
+        }
+        if (!err) {
+            out = std::move(c);
+        }
+        return err;
+    }
+
+    /** Copies the members of a C handle (NULL gives an empty object). */
+    static MQTTMessage FromC(const ggipc_mqtt_message *c) {
+        MQTTMessage r;
+        if (c == nullptr) {
+            return r;
+        }
+        if (const char *x = ggipc_mqtt_message_get_topic_name(c)) {
+            r.m_topicName = crt::String(x);
+        }
+        size_t n_payload = 0;
+        if (const uint8_t *x = ggipc_mqtt_message_get_payload(c, &n_payload)) {
+            r.m_payload = crt::Vector<uint8_t>(x, x + n_payload);
+        }
+        bool x_retain{};
+        if (ggipc_mqtt_message_get_retain(c, &x_retain)) {
+            r.m_retain = x_retain;
+        }
+        if (const size_t n_user_properties = ggipc_mqtt_message_user_properties_count(c)) {
+            crt::Vector<UserProperty> l;
+            for (size_t i = 0; i < n_user_properties; ++i) {
+                if (const auto *x = ggipc_mqtt_message_user_properties_get(c, i)) {
+                    l.push_back(UserProperty::FromC(x));
+                }
+            }
+            r.m_userProperties = std::move(l);
+        }
+        int64_t x_message_expiry_interval_seconds{};
+        if (ggipc_mqtt_message_get_message_expiry_interval_seconds(c, &x_message_expiry_interval_seconds)) {
+            r.m_messageExpiryIntervalSeconds = x_message_expiry_interval_seconds;
+        }
+        size_t n_correlation_data = 0;
+        if (const uint8_t *x = ggipc_mqtt_message_get_correlation_data(c, &n_correlation_data)) {
+            r.m_correlationData = crt::Vector<uint8_t>(x, x + n_correlation_data);
+        }
+        if (const char *x = ggipc_mqtt_message_get_response_topic(c)) {
+            r.m_responseTopic = crt::String(x);
+        }
+        ggipc_payload_format x_payload_format{};
+        if (ggipc_mqtt_message_get_payload_format(c, &x_payload_format)) {
+            r.m_payloadFormat = static_cast<PayloadFormat>(x_payload_format);
+        }
+        if (const char *x = ggipc_mqtt_message_get_content_type(c)) {
+            r.m_contentType = crt::String(x);
+        }
+        return r;
+    }
+
+  private:
+    crt::Optional<crt::String> m_topicName;
+    crt::Optional<crt::Vector<uint8_t>> m_payload;
+    crt::Optional<bool> m_retain;
+    crt::Optional<crt::Vector<UserProperty>> m_userProperties;
+    crt::Optional<int64_t> m_messageExpiryIntervalSeconds;
+    crt::Optional<crt::Vector<uint8_t>> m_correlationData;
+    crt::Optional<crt::String> m_responseTopic;
+    crt::Optional<PayloadFormat> m_payloadFormat;
+    crt::Optional<crt::String> m_contentType;
 };
 
 /** Where a local message was published. (`aws.greengrass#MessageContext`). */
@@ -761,6 +1105,59 @@ class ComponentDetails {
     crt::Optional<crt::JsonObject> m_configuration;
 };
 
+/** An event of a SubscribeToIoTCore stream. (`aws.greengrass#IoTCoreMessage`). A union: set exactly one member. */
+class IoTCoreMessage {
+  public:
+    /** The C handle type, owned. */
+    using CHandle = detail::CPtr<ggipc_iot_core_message, &ggipc_iot_core_message_free>;
+
+    IoTCoreMessage() noexcept = default;
+    /** The received message. */
+    void SetMessage(const MQTTMessage &message) noexcept { m_message = message; }
+    crt::Optional<MQTTMessage> GetMessage() const noexcept { return m_message; }
+
+    /**
+     * Copies this object into a new C handle written to `out`. Returns the library's error for a value it
+     * refuses (for example invalid JSON text); `out` is empty then, or when memory ran out.
+     */
+    ggipc::detail::ErrorPtr ToC(CHandle &out) const noexcept {
+        CHandle c(ggipc_iot_core_message_new());
+        if (!c) {
+            return nullptr;
+        }
+        ggipc::detail::ErrorPtr err;
+        if (m_message && !err) {
+            MQTTMessage::CHandle sub;
+            err = m_message->ToC(sub);
+            if (!err && !sub) {
+                return nullptr;
+            }
+            if (!err) {
+                err.reset(ggipc_iot_core_message_set_message(c.get(), sub.get()));
+            }
+        }
+        if (!err) {
+            out = std::move(c);
+        }
+        return err;
+    }
+
+    /** Copies the members of a C handle (NULL gives an empty object). */
+    static IoTCoreMessage FromC(const ggipc_iot_core_message *c) {
+        IoTCoreMessage r;
+        if (c == nullptr) {
+            return r;
+        }
+        if (const auto *x = ggipc_iot_core_message_get_message(c)) {
+            r.m_message = MQTTMessage::FromC(x);
+        }
+        return r;
+    }
+
+  private:
+    crt::Optional<MQTTMessage> m_message;
+};
+
 /** An event of a SubscribeToIoTCoreConnectionStatus stream. (`aws.greengrass#IoTCoreConnectionStatusEvent`). A union: set exactly one member. */
 class IoTCoreConnectionStatusEvent {
   public:
@@ -1058,6 +1455,295 @@ class ComponentUpdatePolicyEvents {
   private:
     crt::Optional<PreComponentUpdateEvent> m_preUpdateEvent;
     crt::Optional<PostComponentUpdateEvent> m_postUpdateEvent;
+};
+
+/** Publishes an MQTT message to AWS IoT Core. (`aws.greengrass#PublishToIoTCoreRequest`). */
+class PublishToIoTCoreRequest {
+  public:
+    /** The C handle type, owned. */
+    using CHandle = detail::CPtr<ggipc_publish_to_iot_core_request, &ggipc_publish_to_iot_core_request_free>;
+
+    PublishToIoTCoreRequest() noexcept = default;
+    /** The topic to publish to (no wildcards). */
+    void SetTopicName(const crt::String &topicName) noexcept { m_topicName = topicName; }
+    crt::Optional<crt::String> GetTopicName() const noexcept { return m_topicName; }
+    /** The MQTT QoS. */
+    void SetQos(const QOS &qos) noexcept { m_qos = qos; }
+    crt::Optional<QOS> GetQos() const noexcept { return m_qos; }
+    /** The payload. */
+    void SetPayload(const crt::Vector<uint8_t> &payload) noexcept { m_payload = payload; }
+    crt::Optional<crt::Vector<uint8_t>> GetPayload() const noexcept { return m_payload; }
+    /** Whether to retain the message. */
+    void SetRetain(const bool &retain) noexcept { m_retain = retain; }
+    crt::Optional<bool> GetRetain() const noexcept { return m_retain; }
+    /** MQTT 5 user properties. */
+    void SetUserProperties(const crt::Vector<UserProperty> &userProperties) noexcept { m_userProperties = userProperties; }
+    crt::Optional<crt::Vector<UserProperty>> GetUserProperties() const noexcept { return m_userProperties; }
+    /** MQTT 5 message expiry interval, in seconds. */
+    void SetMessageExpiryIntervalSeconds(const int64_t &messageExpiryIntervalSeconds) noexcept { m_messageExpiryIntervalSeconds = messageExpiryIntervalSeconds; }
+    crt::Optional<int64_t> GetMessageExpiryIntervalSeconds() const noexcept { return m_messageExpiryIntervalSeconds; }
+    /** MQTT 5 correlation data. */
+    void SetCorrelationData(const crt::Vector<uint8_t> &correlationData) noexcept { m_correlationData = correlationData; }
+    crt::Optional<crt::Vector<uint8_t>> GetCorrelationData() const noexcept { return m_correlationData; }
+    /** MQTT 5 response topic. */
+    void SetResponseTopic(const crt::String &responseTopic) noexcept { m_responseTopic = responseTopic; }
+    crt::Optional<crt::String> GetResponseTopic() const noexcept { return m_responseTopic; }
+    /** MQTT 5 payload format indicator. */
+    void SetPayloadFormat(const PayloadFormat &payloadFormat) noexcept { m_payloadFormat = payloadFormat; }
+    crt::Optional<PayloadFormat> GetPayloadFormat() const noexcept { return m_payloadFormat; }
+    /** MQTT 5 content type. */
+    void SetContentType(const crt::String &contentType) noexcept { m_contentType = contentType; }
+    crt::Optional<crt::String> GetContentType() const noexcept { return m_contentType; }
+
+    /**
+     * Copies this object into a new C handle written to `out`. Returns the library's error for a value it
+     * refuses (for example invalid JSON text); `out` is empty then, or when memory ran out.
+     */
+    ggipc::detail::ErrorPtr ToC(CHandle &out) const noexcept {
+        CHandle c(ggipc_publish_to_iot_core_request_new());
+        if (!c) {
+            return nullptr;
+        }
+        ggipc::detail::ErrorPtr err;
+        if (m_topicName && !err) {
+            err.reset(ggipc_publish_to_iot_core_request_set_topic_name(c.get(), m_topicName->c_str()));
+        }
+        if (m_qos && !err) {
+            err.reset(ggipc_publish_to_iot_core_request_set_qos(c.get(), static_cast<ggipc_qos>(*m_qos)));
+        }
+        if (m_payload && !err) {
+            err.reset(ggipc_publish_to_iot_core_request_set_payload(c.get(), m_payload->empty() ? nullptr : m_payload->data(), m_payload->size()));
+        }
+        if (m_retain && !err) {
+            err.reset(ggipc_publish_to_iot_core_request_set_retain(c.get(), *m_retain));
+        }
+        if (m_userProperties && !err) {
+            for (const auto &x : *m_userProperties) {
+                UserProperty::CHandle sub;
+                err = x.ToC(sub);
+                if (!err && !sub) {
+                    return nullptr;
+                }
+                if (!err) {
+                    err.reset(ggipc_publish_to_iot_core_request_user_properties_add(c.get(), sub.get()));
+                }
+                if (err) {
+                    break;
+                }
+            }
+        }
+        if (m_messageExpiryIntervalSeconds && !err) {
+            err.reset(ggipc_publish_to_iot_core_request_set_message_expiry_interval_seconds(c.get(), *m_messageExpiryIntervalSeconds));
+        }
+        if (m_correlationData && !err) {
+            err.reset(ggipc_publish_to_iot_core_request_set_correlation_data(c.get(), m_correlationData->empty() ? nullptr : m_correlationData->data(), m_correlationData->size()));
+        }
+        if (m_responseTopic && !err) {
+            err.reset(ggipc_publish_to_iot_core_request_set_response_topic(c.get(), m_responseTopic->c_str()));
+        }
+        if (m_payloadFormat && !err) {
+            err.reset(ggipc_publish_to_iot_core_request_set_payload_format(c.get(), static_cast<ggipc_payload_format>(*m_payloadFormat)));
+        }
+        if (m_contentType && !err) {
+            err.reset(ggipc_publish_to_iot_core_request_set_content_type(c.get(), m_contentType->c_str()));
+        }
+        if (!err) {
+            out = std::move(c);
+        }
+        return err;
+    }
+
+    /** Copies the members of a C handle (NULL gives an empty object). */
+    static PublishToIoTCoreRequest FromC(const ggipc_publish_to_iot_core_request *c) {
+        PublishToIoTCoreRequest r;
+        if (c == nullptr) {
+            return r;
+        }
+        if (const char *x = ggipc_publish_to_iot_core_request_get_topic_name(c)) {
+            r.m_topicName = crt::String(x);
+        }
+        ggipc_qos x_qos{};
+        if (ggipc_publish_to_iot_core_request_get_qos(c, &x_qos)) {
+            r.m_qos = static_cast<QOS>(x_qos);
+        }
+        size_t n_payload = 0;
+        if (const uint8_t *x = ggipc_publish_to_iot_core_request_get_payload(c, &n_payload)) {
+            r.m_payload = crt::Vector<uint8_t>(x, x + n_payload);
+        }
+        bool x_retain{};
+        if (ggipc_publish_to_iot_core_request_get_retain(c, &x_retain)) {
+            r.m_retain = x_retain;
+        }
+        if (const size_t n_user_properties = ggipc_publish_to_iot_core_request_user_properties_count(c)) {
+            crt::Vector<UserProperty> l;
+            for (size_t i = 0; i < n_user_properties; ++i) {
+                if (const auto *x = ggipc_publish_to_iot_core_request_user_properties_get(c, i)) {
+                    l.push_back(UserProperty::FromC(x));
+                }
+            }
+            r.m_userProperties = std::move(l);
+        }
+        int64_t x_message_expiry_interval_seconds{};
+        if (ggipc_publish_to_iot_core_request_get_message_expiry_interval_seconds(c, &x_message_expiry_interval_seconds)) {
+            r.m_messageExpiryIntervalSeconds = x_message_expiry_interval_seconds;
+        }
+        size_t n_correlation_data = 0;
+        if (const uint8_t *x = ggipc_publish_to_iot_core_request_get_correlation_data(c, &n_correlation_data)) {
+            r.m_correlationData = crt::Vector<uint8_t>(x, x + n_correlation_data);
+        }
+        if (const char *x = ggipc_publish_to_iot_core_request_get_response_topic(c)) {
+            r.m_responseTopic = crt::String(x);
+        }
+        ggipc_payload_format x_payload_format{};
+        if (ggipc_publish_to_iot_core_request_get_payload_format(c, &x_payload_format)) {
+            r.m_payloadFormat = static_cast<PayloadFormat>(x_payload_format);
+        }
+        if (const char *x = ggipc_publish_to_iot_core_request_get_content_type(c)) {
+            r.m_contentType = crt::String(x);
+        }
+        return r;
+    }
+
+  private:
+    crt::Optional<crt::String> m_topicName;
+    crt::Optional<QOS> m_qos;
+    crt::Optional<crt::Vector<uint8_t>> m_payload;
+    crt::Optional<bool> m_retain;
+    crt::Optional<crt::Vector<UserProperty>> m_userProperties;
+    crt::Optional<int64_t> m_messageExpiryIntervalSeconds;
+    crt::Optional<crt::Vector<uint8_t>> m_correlationData;
+    crt::Optional<crt::String> m_responseTopic;
+    crt::Optional<PayloadFormat> m_payloadFormat;
+    crt::Optional<crt::String> m_contentType;
+};
+
+/** The answer to PublishToIoTCore (no members). (`aws.greengrass#PublishToIoTCoreResponse`). */
+class PublishToIoTCoreResponse {
+  public:
+    /** The C handle type, owned. */
+    using CHandle = detail::CPtr<ggipc_publish_to_iot_core_response, &ggipc_publish_to_iot_core_response_free>;
+
+    PublishToIoTCoreResponse() noexcept = default;
+
+    /**
+     * Copies this object into a new C handle written to `out`. Returns the library's error for a value it
+     * refuses (for example invalid JSON text); `out` is empty then, or when memory ran out.
+     */
+    ggipc::detail::ErrorPtr ToC(CHandle &out) const noexcept {
+        CHandle c(ggipc_publish_to_iot_core_response_new());
+        if (!c) {
+            return nullptr;
+        }
+        ggipc::detail::ErrorPtr err;
+        if (!err) {
+            out = std::move(c);
+        }
+        return err;
+    }
+
+    /** Copies the members of a C handle (NULL gives an empty object). */
+    static PublishToIoTCoreResponse FromC(const ggipc_publish_to_iot_core_response *c) {
+        PublishToIoTCoreResponse r;
+        if (c == nullptr) {
+            return r;
+        }
+        return r;
+    }
+
+  private:
+};
+
+/** Subscribes to MQTT messages from AWS IoT Core. (`aws.greengrass#SubscribeToIoTCoreRequest`). */
+class SubscribeToIoTCoreRequest {
+  public:
+    /** The C handle type, owned. */
+    using CHandle = detail::CPtr<ggipc_subscribe_to_iot_core_request, &ggipc_subscribe_to_iot_core_request_free>;
+
+    SubscribeToIoTCoreRequest() noexcept = default;
+    /** The topic filter (`+` and `#` allowed). */
+    void SetTopicName(const crt::String &topicName) noexcept { m_topicName = topicName; }
+    crt::Optional<crt::String> GetTopicName() const noexcept { return m_topicName; }
+    /** The MQTT QoS. */
+    void SetQos(const QOS &qos) noexcept { m_qos = qos; }
+    crt::Optional<QOS> GetQos() const noexcept { return m_qos; }
+
+    /**
+     * Copies this object into a new C handle written to `out`. Returns the library's error for a value it
+     * refuses (for example invalid JSON text); `out` is empty then, or when memory ran out.
+     */
+    ggipc::detail::ErrorPtr ToC(CHandle &out) const noexcept {
+        CHandle c(ggipc_subscribe_to_iot_core_request_new());
+        if (!c) {
+            return nullptr;
+        }
+        ggipc::detail::ErrorPtr err;
+        if (m_topicName && !err) {
+            err.reset(ggipc_subscribe_to_iot_core_request_set_topic_name(c.get(), m_topicName->c_str()));
+        }
+        if (m_qos && !err) {
+            err.reset(ggipc_subscribe_to_iot_core_request_set_qos(c.get(), static_cast<ggipc_qos>(*m_qos)));
+        }
+        if (!err) {
+            out = std::move(c);
+        }
+        return err;
+    }
+
+    /** Copies the members of a C handle (NULL gives an empty object). */
+    static SubscribeToIoTCoreRequest FromC(const ggipc_subscribe_to_iot_core_request *c) {
+        SubscribeToIoTCoreRequest r;
+        if (c == nullptr) {
+            return r;
+        }
+        if (const char *x = ggipc_subscribe_to_iot_core_request_get_topic_name(c)) {
+            r.m_topicName = crt::String(x);
+        }
+        ggipc_qos x_qos{};
+        if (ggipc_subscribe_to_iot_core_request_get_qos(c, &x_qos)) {
+            r.m_qos = static_cast<QOS>(x_qos);
+        }
+        return r;
+    }
+
+  private:
+    crt::Optional<crt::String> m_topicName;
+    crt::Optional<QOS> m_qos;
+};
+
+/** The answer to SubscribeToIoTCore (no members). (`aws.greengrass#SubscribeToIoTCoreResponse`). */
+class SubscribeToIoTCoreResponse {
+  public:
+    /** The C handle type, owned. */
+    using CHandle = detail::CPtr<ggipc_subscribe_to_iot_core_response, &ggipc_subscribe_to_iot_core_response_free>;
+
+    SubscribeToIoTCoreResponse() noexcept = default;
+
+    /**
+     * Copies this object into a new C handle written to `out`. Returns the library's error for a value it
+     * refuses (for example invalid JSON text); `out` is empty then, or when memory ran out.
+     */
+    ggipc::detail::ErrorPtr ToC(CHandle &out) const noexcept {
+        CHandle c(ggipc_subscribe_to_iot_core_response_new());
+        if (!c) {
+            return nullptr;
+        }
+        ggipc::detail::ErrorPtr err;
+        if (!err) {
+            out = std::move(c);
+        }
+        return err;
+    }
+
+    /** Copies the members of a C handle (NULL gives an empty object). */
+    static SubscribeToIoTCoreResponse FromC(const ggipc_subscribe_to_iot_core_response *c) {
+        SubscribeToIoTCoreResponse r;
+        if (c == nullptr) {
+            return r;
+        }
+        return r;
+    }
+
+  private:
 };
 
 /** Subscribes to the status of the nucleus' connection to AWS IoT Core (no members). (`aws.greengrass#SubscribeToIoTCoreConnectionStatusRequest`). */

@@ -23,6 +23,339 @@
 namespace ggipc {
 namespace greengrass {
 
+/** `PublishToIoTCoreResult`: response, modeled error or RPC error. */
+using PublishToIoTCoreResult = eventstreamrpc::OperationResult<PublishToIoTCoreResponse>;
+
+/**
+ * `PublishToIoTCoreOperation` (`aws.greengrass#PublishToIoTCore`): Publishes an MQTT message to AWS IoT Core. Move-only; obtained from
+ * `GreengrassCoreIpcClient::NewPublishToIoTCore()`.
+ */
+class PublishToIoTCoreOperation {
+  public:
+    explicit PublishToIoTCoreOperation(detail::ClientHandle client) noexcept : m_client(std::move(client)) {}
+    PublishToIoTCoreOperation(PublishToIoTCoreOperation &&) noexcept = default;
+    PublishToIoTCoreOperation &operator=(PublishToIoTCoreOperation &&) noexcept = default;
+    PublishToIoTCoreOperation(const PublishToIoTCoreOperation &) = delete;
+    PublishToIoTCoreOperation &operator=(const PublishToIoTCoreOperation &) = delete;
+
+    /**
+     * Sends the request (written on the calling thread when the socket allows). The returned future is ready
+     * once the request has been handed to the connection; `onMessageFlushCallback`, if set, is called before
+     * this returns. A value the nucleus would refuse (a number that is no enum value, ...) is refused here
+     * with the nucleus' modeled error as the result; the activation itself succeeds, as with the nucleus.
+     */
+    std::future<RpcError> Activate(const PublishToIoTCoreRequest &request,
+                                   OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+        RpcError status = Start(request);
+        if (onMessageFlushCallback) {
+            try {
+                onMessageFlushCallback(status ? 0 : status.crtError);
+            } catch (...) {
+            }
+        }
+        return eventstreamrpc::MakeReadyFuture(status);
+    }
+
+    /**
+     * The result future (see `OperationFuture`). Waiting on it reads the answer on the waiting thread (one
+     * wake-up per round trip).
+     */
+    OperationFuture<PublishToIoTCoreResult> GetResult() noexcept {
+        if (!m_call) {
+            return OperationFuture<PublishToIoTCoreResult>::Ready(m_startResult);
+        }
+        struct Source : OperationFuture<PublishToIoTCoreResult>::Source {
+            std::shared_ptr<ggipc_call> call;
+            bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call.get(), ms); }
+            PublishToIoTCoreResult Take() noexcept override {
+                detail::ErrorPtr e(ggipc_call_publish_to_iot_core_response(call.get(), nullptr));
+                return detail::MakeResult<PublishToIoTCoreResponse>(e.get());
+            }
+        };
+        try {
+            auto s = std::make_shared<Source>();
+            s->call = m_call;
+            return OperationFuture<PublishToIoTCoreResult>(std::move(s));
+        } catch (...) {
+            return OperationFuture<PublishToIoTCoreResult>::Ready(PublishToIoTCoreResult(detail::OutOfMemory()));
+        }
+    }
+
+    /** Nothing to close for a request/response operation; returns a ready, successful future. */
+    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+        if (onMessageFlushCallback) {
+            try {
+                onMessageFlushCallback(0);
+            } catch (...) {
+            }
+        }
+        return eventstreamrpc::MakeReadyFuture(RpcError());
+    }
+
+  private:
+    RpcError Start(const PublishToIoTCoreRequest &request) noexcept {
+        if (!m_client) {
+            m_startResult = PublishToIoTCoreResult(detail::NotConnected());
+            return detail::NotConnected();
+        }
+        PublishToIoTCoreRequest::CHandle req;
+        detail::ErrorPtr err = request.ToC(req);
+        if (!err && !req) {
+            m_startResult = PublishToIoTCoreResult(detail::OutOfMemory());
+            return detail::OutOfMemory();
+        }
+        ggipc_call *call = nullptr;
+        if (!err) {
+            err.reset(ggipc_client_publish_to_iot_core_begin(m_client.get(), req.get(), &call));
+        }
+        if (err) {
+            m_startResult = detail::MakeResult<PublishToIoTCoreResponse>(err.get());
+            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
+        }
+        try {
+            m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
+        } catch (...) {
+            ggipc_call_free(call);
+            m_startResult = PublishToIoTCoreResult(detail::OutOfMemory());
+            return detail::OutOfMemory();
+        }
+        return RpcError();
+    }
+
+    detail::ClientHandle m_client;
+    std::shared_ptr<ggipc_call> m_call;
+    PublishToIoTCoreResult m_startResult{RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated")};
+};
+
+/**
+ * Handler of a `SubscribeToIoTCore` stream. Override what you need; the typed `OnStreamError` overloads route to
+ * `OnStreamError(OperationError *)`, which closes the stream.
+ */
+class SubscribeToIoTCoreStreamHandler {
+  public:
+    virtual ~SubscribeToIoTCoreStreamHandler() = default;
+    /** An event arrived; `response` is valid for the call only. */
+    virtual void OnStreamEvent(IoTCoreMessage *response) { (void)response; }
+    /** Return true to close the stream. */
+    virtual bool OnStreamError(ServiceError *operationError) {
+        return OnStreamError(static_cast<OperationError *>(operationError));
+    }
+    /** Return true to close the stream. */
+    virtual bool OnStreamError(UnauthorizedError *operationError) {
+        return OnStreamError(static_cast<OperationError *>(operationError));
+    }
+    /** Return true to close the stream. */
+    virtual bool OnStreamError(InvalidArgumentsError *operationError) {
+        return OnStreamError(static_cast<OperationError *>(operationError));
+    }
+    /** Return true to close the stream. */
+    virtual bool OnStreamError(OperationError *operationError) {
+        (void)operationError;
+        return true;
+    }
+    /** A transport-level stream error; return true to close the stream. */
+    virtual bool OnStreamError(RpcError rpcError) {
+        (void)rpcError;
+        return true;
+    }
+    /** The stream closed; the last call this handler receives. */
+    virtual void OnStreamClosed() {}
+    /** The connection was lost; a reconnect is pending (ggipc extension). */
+    virtual void OnStreamInterrupted(RpcError reason) { (void)reason; }
+    /** The subscription was re-established after a reconnect (ggipc extension). */
+    virtual void OnStreamResumed() {}
+    /**
+     * `dropped` events were lost before the next one: the handler did not keep up with the bounded queue, or
+     * the nucleus gave up waiting for this subscriber (ggipc extension).
+     */
+    virtual void OnStreamLagged(uint64_t dropped) { (void)dropped; }
+};
+
+namespace detail {
+
+/** Trampolines of `SubscribeToIoTCoreStreamHandler`; owned by the C library through free_userdata. */
+struct SubscribeToIoTCoreBridge : StreamBridgeBase<SubscribeToIoTCoreBridge, SubscribeToIoTCoreStreamHandler> {
+    using StreamBridgeBase<SubscribeToIoTCoreBridge, SubscribeToIoTCoreStreamHandler>::StreamBridgeBase;
+    static void OnEvent(void *userdata, const ggipc_iot_core_message *event) noexcept {
+        if (auto *self = Of(userdata)) {
+            try {
+                IoTCoreMessage e = IoTCoreMessage::FromC(event);
+                self->handler->OnStreamEvent(&e);
+            } catch (...) {
+            }
+        }
+    }
+    static bool OnError(void *userdata, const ggipc_error *error) noexcept {
+        auto *self = Of(userdata);
+        if (self == nullptr) {
+            return true;
+        }
+        try {
+            auto op = MakeOperationError(error);
+            if (!op) {
+                return self->handler->OnStreamError(RpcError::FromError(error));
+            }
+            if (auto *e = dynamic_cast<ServiceError *>(op.get())) {
+                return self->handler->OnStreamError(e);
+            }
+            if (auto *e = dynamic_cast<UnauthorizedError *>(op.get())) {
+                return self->handler->OnStreamError(e);
+            }
+            if (auto *e = dynamic_cast<InvalidArgumentsError *>(op.get())) {
+                return self->handler->OnStreamError(e);
+            }
+            return self->handler->OnStreamError(op.get());
+        } catch (...) {
+            return true;
+        }
+    }
+    static const ggipc_subscribe_to_iot_core_handler *Callbacks() noexcept {
+        static const ggipc_subscribe_to_iot_core_handler callbacks = {&OnEvent, &OnError, &OnInterrupted, &OnResumed, &OnLagged, &OnClosed};
+        return &callbacks;
+    }
+};
+
+} // namespace detail
+
+/** `SubscribeToIoTCoreResult`: response, modeled error or RPC error. */
+using SubscribeToIoTCoreResult = eventstreamrpc::OperationResult<SubscribeToIoTCoreResponse>;
+
+/**
+ * `SubscribeToIoTCoreOperation` (`aws.greengrass#SubscribeToIoTCore`): Subscribes to MQTT messages from AWS IoT Core. Move-only; obtained from
+ * `GreengrassCoreIpcClient::NewSubscribeToIoTCore(handler)`. Destroying it closes the stream and stops the handler's
+ * callbacks.
+ */
+class SubscribeToIoTCoreOperation {
+  public:
+    SubscribeToIoTCoreOperation(detail::ClientHandle client, SubscribeToIoTCoreStreamHandler *handler,
+                 std::shared_ptr<SubscribeToIoTCoreStreamHandler> keepAlive) noexcept
+        : m_client(std::move(client)), m_handler(handler), m_keepAlive(std::move(keepAlive)) {}
+    SubscribeToIoTCoreOperation(SubscribeToIoTCoreOperation &&other) noexcept { *this = std::move(other); }
+    SubscribeToIoTCoreOperation &operator=(SubscribeToIoTCoreOperation &&other) noexcept {
+        if (this != &other) {
+            Stop();
+            m_client = std::move(other.m_client);
+            m_handler = other.m_handler;
+            m_keepAlive = std::move(other.m_keepAlive);
+            m_sub = std::move(other.m_sub);
+            m_startError = other.m_startError;
+            m_startResult = other.m_startResult;
+            other.m_handler = nullptr;
+        }
+        return *this;
+    }
+    SubscribeToIoTCoreOperation(const SubscribeToIoTCoreOperation &) = delete;
+    SubscribeToIoTCoreOperation &operator=(const SubscribeToIoTCoreOperation &) = delete;
+    ~SubscribeToIoTCoreOperation() { Stop(); }
+
+    /**
+     * Sends the request; the future is ready once it was handed to the connection. The nucleus' answer is
+     * `GetResult()`. A value the nucleus would refuse is refused here with its modeled error as the result.
+     */
+    std::future<RpcError> Activate(const SubscribeToIoTCoreRequest &request,
+                                   OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+        RpcError status = Start(request);
+        if (onMessageFlushCallback) {
+            try {
+                onMessageFlushCallback(status ? 0 : status.crtError);
+            } catch (...) {
+            }
+        }
+        return eventstreamrpc::MakeReadyFuture(status);
+    }
+
+    /** The result future: ready when the nucleus accepted or refused the stream. */
+    OperationFuture<SubscribeToIoTCoreResult> GetResult() noexcept {
+        if (!m_sub) {
+            if (m_startResult.GetResultType() == OPERATION_ERROR) {
+                return OperationFuture<SubscribeToIoTCoreResult>::Ready(m_startResult);
+            }
+            return OperationFuture<SubscribeToIoTCoreResult>::Ready(SubscribeToIoTCoreResult(m_startError));
+        }
+        struct Source : OperationFuture<SubscribeToIoTCoreResult>::Source {
+            detail::SubscriptionHandle sub;
+            bool Wait(uint64_t ms) noexcept override { return ggipc_subscription_wait(sub.get(), ms); }
+            SubscribeToIoTCoreResult Take() noexcept override {
+                detail::ErrorPtr e(ggipc_subscription_get_result(sub.get()));
+                return detail::MakeResult<SubscribeToIoTCoreResponse>(e.get());
+            }
+        };
+        try {
+            auto s = std::make_shared<Source>();
+            s->sub = m_sub;
+            return OperationFuture<SubscribeToIoTCoreResult>(std::move(s));
+        } catch (...) {
+            return OperationFuture<SubscribeToIoTCoreResult>::Ready(SubscribeToIoTCoreResult(detail::OutOfMemory()));
+        }
+    }
+
+    /** Closes the stream; `OnStreamClosed` follows on the handler. Non-blocking, idempotent. */
+    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+        ggipc_subscription_close(m_sub.get());
+        if (onMessageFlushCallback) {
+            try {
+                onMessageFlushCallback(0);
+            } catch (...) {
+            }
+        }
+        return eventstreamrpc::MakeReadyFuture(RpcError());
+    }
+
+  private:
+    RpcError Start(const SubscribeToIoTCoreRequest &request) noexcept {
+        if (!m_client) {
+            m_startError = detail::NotConnected();
+            return m_startError;
+        }
+        if (m_handler == nullptr) {
+            m_startError = RpcError(EVENT_STREAM_RPC_NULL_PARAMETER, GGIPC_ERROR_KIND_INVALID_ARGUMENT,
+                                    "a stream handler is required");
+            return m_startError;
+        }
+        Stop();
+        SubscribeToIoTCoreRequest::CHandle req;
+        detail::ErrorPtr err = request.ToC(req);
+        if (!err && !req) {
+            m_startError = detail::OutOfMemory();
+            return m_startError;
+        }
+        auto *bridge = new (std::nothrow) detail::SubscribeToIoTCoreBridge(m_handler, m_keepAlive);
+        if (bridge == nullptr) {
+            m_startError = detail::OutOfMemory();
+            return m_startError;
+        }
+        ggipc_subscription *sub = nullptr;
+        if (!err) {
+            err.reset(ggipc_client_subscribe_to_iot_core_begin(m_client.get(), req.get(), detail::SubscribeToIoTCoreBridge::Callbacks(), bridge,
+                                             &detail::SubscribeToIoTCoreBridge::Free, &sub));
+        }
+        if (err) {
+            delete bridge;
+            // A value the nucleus would refuse is its modeled error, as the result.
+            m_startResult = detail::MakeResult<SubscribeToIoTCoreResponse>(err.get());
+            m_startError = RpcError::FromError(err.get());
+            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : m_startError;
+        }
+        m_sub = detail::SubscriptionHandle(sub, detail::SubscriptionDeleter());
+        return RpcError();
+    }
+
+    void Stop() noexcept {
+        if (m_sub) {
+            ggipc_subscription_stop_callbacks(m_sub.get());
+            ggipc_subscription_close(m_sub.get());
+            m_sub.reset();
+        }
+    }
+
+    detail::ClientHandle m_client;
+    SubscribeToIoTCoreStreamHandler *m_handler = nullptr;
+    std::shared_ptr<SubscribeToIoTCoreStreamHandler> m_keepAlive;
+    detail::SubscriptionHandle m_sub;
+    RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
+    SubscribeToIoTCoreResult m_startResult{m_startError};
+};
+
 /**
  * Handler of a `SubscribeToIoTCoreConnectionStatus` stream. Override what you need; the typed `OnStreamError` overloads route to
  * `OnStreamError(OperationError *)`, which closes the stream.
@@ -127,7 +460,8 @@ class SubscribeToIoTCoreConnectionStatusOperation {
             m_handler = other.m_handler;
             m_keepAlive = std::move(other.m_keepAlive);
             m_sub = std::move(other.m_sub);
-            m_result = std::move(other.m_result);
+            m_startError = other.m_startError;
+            m_startResult = other.m_startResult;
             other.m_handler = nullptr;
         }
         return *this;
@@ -137,8 +471,8 @@ class SubscribeToIoTCoreConnectionStatusOperation {
     ~SubscribeToIoTCoreConnectionStatusOperation() { Stop(); }
 
     /**
-     * Sends the request and waits for the nucleus' answer (bounded by the operation timeout); the future is
-     * ready once the request was handed to the connection. The answer is `GetResult()`.
+     * Sends the request; the future is ready once it was handed to the connection. The nucleus' answer is
+     * `GetResult()`. A value the nucleus would refuse is refused here with its modeled error as the result.
      */
     std::future<RpcError> Activate(const SubscribeToIoTCoreConnectionStatusRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
@@ -152,8 +486,30 @@ class SubscribeToIoTCoreConnectionStatusOperation {
         return eventstreamrpc::MakeReadyFuture(status);
     }
 
-    /** The result future: the nucleus' answer to the activation. */
-    OperationFuture<SubscribeToIoTCoreConnectionStatusResult> GetResult() noexcept { return OperationFuture<SubscribeToIoTCoreConnectionStatusResult>::Ready(m_result); }
+    /** The result future: ready when the nucleus accepted or refused the stream. */
+    OperationFuture<SubscribeToIoTCoreConnectionStatusResult> GetResult() noexcept {
+        if (!m_sub) {
+            if (m_startResult.GetResultType() == OPERATION_ERROR) {
+                return OperationFuture<SubscribeToIoTCoreConnectionStatusResult>::Ready(m_startResult);
+            }
+            return OperationFuture<SubscribeToIoTCoreConnectionStatusResult>::Ready(SubscribeToIoTCoreConnectionStatusResult(m_startError));
+        }
+        struct Source : OperationFuture<SubscribeToIoTCoreConnectionStatusResult>::Source {
+            detail::SubscriptionHandle sub;
+            bool Wait(uint64_t ms) noexcept override { return ggipc_subscription_wait(sub.get(), ms); }
+            SubscribeToIoTCoreConnectionStatusResult Take() noexcept override {
+                detail::ErrorPtr e(ggipc_subscription_get_result(sub.get()));
+                return detail::MakeResult<SubscribeToIoTCoreConnectionStatusResponse>(e.get());
+            }
+        };
+        try {
+            auto s = std::make_shared<Source>();
+            s->sub = m_sub;
+            return OperationFuture<SubscribeToIoTCoreConnectionStatusResult>(std::move(s));
+        } catch (...) {
+            return OperationFuture<SubscribeToIoTCoreConnectionStatusResult>::Ready(SubscribeToIoTCoreConnectionStatusResult(detail::OutOfMemory()));
+        }
+    }
 
     /** Closes the stream; `OnStreamClosed` follows on the handler. Non-blocking, idempotent. */
     std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
@@ -170,38 +526,39 @@ class SubscribeToIoTCoreConnectionStatusOperation {
   private:
     RpcError Start(const SubscribeToIoTCoreConnectionStatusRequest &request) noexcept {
         if (!m_client) {
-            m_result = SubscribeToIoTCoreConnectionStatusResult(detail::NotConnected());
-            return detail::NotConnected();
+            m_startError = detail::NotConnected();
+            return m_startError;
         }
         if (m_handler == nullptr) {
-            RpcError e(EVENT_STREAM_RPC_NULL_PARAMETER, GGIPC_ERROR_KIND_INVALID_ARGUMENT, "a stream handler is required");
-            m_result = SubscribeToIoTCoreConnectionStatusResult(e);
-            return e;
+            m_startError = RpcError(EVENT_STREAM_RPC_NULL_PARAMETER, GGIPC_ERROR_KIND_INVALID_ARGUMENT,
+                                    "a stream handler is required");
+            return m_startError;
         }
         Stop();
         SubscribeToIoTCoreConnectionStatusRequest::CHandle req;
         detail::ErrorPtr err = request.ToC(req);
-        if (err || !req) {
-            RpcError e = err ? RpcError::FromError(err.get()) : detail::OutOfMemory();
-            m_result = SubscribeToIoTCoreConnectionStatusResult(e);
-            return e;
+        if (!err && !req) {
+            m_startError = detail::OutOfMemory();
+            return m_startError;
         }
         auto *bridge = new (std::nothrow) detail::SubscribeToIoTCoreConnectionStatusBridge(m_handler, m_keepAlive);
         if (bridge == nullptr) {
-            m_result = SubscribeToIoTCoreConnectionStatusResult(detail::OutOfMemory());
-            return detail::OutOfMemory();
+            m_startError = detail::OutOfMemory();
+            return m_startError;
         }
         ggipc_subscription *sub = nullptr;
-        err.reset(ggipc_client_subscribe_to_iot_core_connection_status(m_client.get(), req.get(), detail::SubscribeToIoTCoreConnectionStatusBridge::Callbacks(), bridge,
-                                   &detail::SubscribeToIoTCoreConnectionStatusBridge::Free, &sub));
+        if (!err) {
+            err.reset(ggipc_client_subscribe_to_iot_core_connection_status_begin(m_client.get(), req.get(), detail::SubscribeToIoTCoreConnectionStatusBridge::Callbacks(), bridge,
+                                             &detail::SubscribeToIoTCoreConnectionStatusBridge::Free, &sub));
+        }
         if (err) {
             delete bridge;
-            m_result = detail::MakeResult<SubscribeToIoTCoreConnectionStatusResponse>(err.get());
-            // A modeled refusal is an answer: the request itself went out.
-            return m_result.GetResultType() == OPERATION_ERROR ? RpcError() : m_result.GetRpcError();
+            // A value the nucleus would refuse is its modeled error, as the result.
+            m_startResult = detail::MakeResult<SubscribeToIoTCoreConnectionStatusResponse>(err.get());
+            m_startError = RpcError::FromError(err.get());
+            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : m_startError;
         }
         m_sub = detail::SubscriptionHandle(sub, detail::SubscriptionDeleter());
-        m_result = SubscribeToIoTCoreConnectionStatusResult(SubscribeToIoTCoreConnectionStatusResponse());
         return RpcError();
     }
 
@@ -217,7 +574,8 @@ class SubscribeToIoTCoreConnectionStatusOperation {
     SubscribeToIoTCoreConnectionStatusStreamHandler *m_handler = nullptr;
     std::shared_ptr<SubscribeToIoTCoreConnectionStatusStreamHandler> m_keepAlive;
     detail::SubscriptionHandle m_sub;
-    SubscribeToIoTCoreConnectionStatusResult m_result{RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated")};
+    RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
+    SubscribeToIoTCoreConnectionStatusResult m_startResult{m_startError};
 };
 
 /** `PublishToTopicResult`: response, modeled error or RPC error. */
@@ -238,7 +596,8 @@ class PublishToTopicOperation {
     /**
      * Sends the request (written on the calling thread when the socket allows). The returned future is ready
      * once the request has been handed to the connection; `onMessageFlushCallback`, if set, is called before
-     * this returns.
+     * this returns. A value the nucleus would refuse (a number that is no enum value, ...) is refused here
+     * with the nucleus' modeled error as the result; the activation itself succeeds, as with the nucleus.
      */
     std::future<RpcError> Activate(const PublishToTopicRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
@@ -258,25 +617,14 @@ class PublishToTopicOperation {
      */
     OperationFuture<PublishToTopicResult> GetResult() noexcept {
         if (!m_call) {
-            return OperationFuture<PublishToTopicResult>::Ready(PublishToTopicResult(m_startError));
+            return OperationFuture<PublishToTopicResult>::Ready(m_startResult);
         }
         struct Source : OperationFuture<PublishToTopicResult>::Source {
             std::shared_ptr<ggipc_call> call;
             bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call.get(), ms); }
             PublishToTopicResult Take() noexcept override {
-                ggipc_publish_to_topic_response *response = nullptr;
-                detail::ErrorPtr e(ggipc_call_publish_to_topic_response(call.get(), &response));
-                if (e) {
-                    return detail::MakeResult<PublishToTopicResponse>(e.get());
-                }
-                try {
-                    PublishToTopicResult r(PublishToTopicResponse::FromC(response));
-                    ggipc_publish_to_topic_response_free(response);
-                    return r;
-                } catch (...) {
-                    ggipc_publish_to_topic_response_free(response);
-                    return PublishToTopicResult(detail::OutOfMemory());
-                }
+                detail::ErrorPtr e(ggipc_call_publish_to_topic_response(call.get(), nullptr));
+                return detail::MakeResult<PublishToTopicResponse>(e.get());
             }
         };
         try {
@@ -302,34 +650,36 @@ class PublishToTopicOperation {
   private:
     RpcError Start(const PublishToTopicRequest &request) noexcept {
         if (!m_client) {
-            m_startError = detail::NotConnected();
-            return m_startError;
+            m_startResult = PublishToTopicResult(detail::NotConnected());
+            return detail::NotConnected();
         }
         PublishToTopicRequest::CHandle req;
         detail::ErrorPtr err = request.ToC(req);
-        if (err || !req) {
-            m_startError = err ? RpcError::FromError(err.get()) : detail::OutOfMemory();
-            return m_startError;
+        if (!err && !req) {
+            m_startResult = PublishToTopicResult(detail::OutOfMemory());
+            return detail::OutOfMemory();
         }
         ggipc_call *call = nullptr;
-        err.reset(ggipc_client_publish_to_topic_begin(m_client.get(), req.get(), &call));
+        if (!err) {
+            err.reset(ggipc_client_publish_to_topic_begin(m_client.get(), req.get(), &call));
+        }
         if (err) {
-            m_startError = RpcError::FromError(err.get());
-            return m_startError;
+            m_startResult = detail::MakeResult<PublishToTopicResponse>(err.get());
+            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         try {
             m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
         } catch (...) {
             ggipc_call_free(call);
-            m_startError = detail::OutOfMemory();
-            return m_startError;
+            m_startResult = PublishToTopicResult(detail::OutOfMemory());
+            return detail::OutOfMemory();
         }
         return RpcError();
     }
 
     detail::ClientHandle m_client;
     std::shared_ptr<ggipc_call> m_call;
-    RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
+    PublishToTopicResult m_startResult{RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated")};
 };
 
 /**
@@ -443,7 +793,8 @@ class SubscribeToTopicOperation {
             m_handler = other.m_handler;
             m_keepAlive = std::move(other.m_keepAlive);
             m_sub = std::move(other.m_sub);
-            m_result = std::move(other.m_result);
+            m_startError = other.m_startError;
+            m_startResult = other.m_startResult;
             other.m_handler = nullptr;
         }
         return *this;
@@ -453,8 +804,8 @@ class SubscribeToTopicOperation {
     ~SubscribeToTopicOperation() { Stop(); }
 
     /**
-     * Sends the request and waits for the nucleus' answer (bounded by the operation timeout); the future is
-     * ready once the request was handed to the connection. The answer is `GetResult()`.
+     * Sends the request; the future is ready once it was handed to the connection. The nucleus' answer is
+     * `GetResult()`. A value the nucleus would refuse is refused here with its modeled error as the result.
      */
     std::future<RpcError> Activate(const SubscribeToTopicRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
@@ -468,8 +819,30 @@ class SubscribeToTopicOperation {
         return eventstreamrpc::MakeReadyFuture(status);
     }
 
-    /** The result future: the nucleus' answer to the activation. */
-    OperationFuture<SubscribeToTopicResult> GetResult() noexcept { return OperationFuture<SubscribeToTopicResult>::Ready(m_result); }
+    /** The result future: ready when the nucleus accepted or refused the stream. */
+    OperationFuture<SubscribeToTopicResult> GetResult() noexcept {
+        if (!m_sub) {
+            if (m_startResult.GetResultType() == OPERATION_ERROR) {
+                return OperationFuture<SubscribeToTopicResult>::Ready(m_startResult);
+            }
+            return OperationFuture<SubscribeToTopicResult>::Ready(SubscribeToTopicResult(m_startError));
+        }
+        struct Source : OperationFuture<SubscribeToTopicResult>::Source {
+            detail::SubscriptionHandle sub;
+            bool Wait(uint64_t ms) noexcept override { return ggipc_subscription_wait(sub.get(), ms); }
+            SubscribeToTopicResult Take() noexcept override {
+                detail::ErrorPtr e(ggipc_subscription_get_result(sub.get()));
+                return detail::MakeResult<SubscribeToTopicResponse>(e.get());
+            }
+        };
+        try {
+            auto s = std::make_shared<Source>();
+            s->sub = m_sub;
+            return OperationFuture<SubscribeToTopicResult>(std::move(s));
+        } catch (...) {
+            return OperationFuture<SubscribeToTopicResult>::Ready(SubscribeToTopicResult(detail::OutOfMemory()));
+        }
+    }
 
     /** Closes the stream; `OnStreamClosed` follows on the handler. Non-blocking, idempotent. */
     std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
@@ -486,38 +859,39 @@ class SubscribeToTopicOperation {
   private:
     RpcError Start(const SubscribeToTopicRequest &request) noexcept {
         if (!m_client) {
-            m_result = SubscribeToTopicResult(detail::NotConnected());
-            return detail::NotConnected();
+            m_startError = detail::NotConnected();
+            return m_startError;
         }
         if (m_handler == nullptr) {
-            RpcError e(EVENT_STREAM_RPC_NULL_PARAMETER, GGIPC_ERROR_KIND_INVALID_ARGUMENT, "a stream handler is required");
-            m_result = SubscribeToTopicResult(e);
-            return e;
+            m_startError = RpcError(EVENT_STREAM_RPC_NULL_PARAMETER, GGIPC_ERROR_KIND_INVALID_ARGUMENT,
+                                    "a stream handler is required");
+            return m_startError;
         }
         Stop();
         SubscribeToTopicRequest::CHandle req;
         detail::ErrorPtr err = request.ToC(req);
-        if (err || !req) {
-            RpcError e = err ? RpcError::FromError(err.get()) : detail::OutOfMemory();
-            m_result = SubscribeToTopicResult(e);
-            return e;
+        if (!err && !req) {
+            m_startError = detail::OutOfMemory();
+            return m_startError;
         }
         auto *bridge = new (std::nothrow) detail::SubscribeToTopicBridge(m_handler, m_keepAlive);
         if (bridge == nullptr) {
-            m_result = SubscribeToTopicResult(detail::OutOfMemory());
-            return detail::OutOfMemory();
+            m_startError = detail::OutOfMemory();
+            return m_startError;
         }
         ggipc_subscription *sub = nullptr;
-        err.reset(ggipc_client_subscribe_to_topic(m_client.get(), req.get(), detail::SubscribeToTopicBridge::Callbacks(), bridge,
-                                   &detail::SubscribeToTopicBridge::Free, &sub));
+        if (!err) {
+            err.reset(ggipc_client_subscribe_to_topic_begin(m_client.get(), req.get(), detail::SubscribeToTopicBridge::Callbacks(), bridge,
+                                             &detail::SubscribeToTopicBridge::Free, &sub));
+        }
         if (err) {
             delete bridge;
-            m_result = detail::MakeResult<SubscribeToTopicResponse>(err.get());
-            // A modeled refusal is an answer: the request itself went out.
-            return m_result.GetResultType() == OPERATION_ERROR ? RpcError() : m_result.GetRpcError();
+            // A value the nucleus would refuse is its modeled error, as the result.
+            m_startResult = detail::MakeResult<SubscribeToTopicResponse>(err.get());
+            m_startError = RpcError::FromError(err.get());
+            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : m_startError;
         }
         m_sub = detail::SubscriptionHandle(sub, detail::SubscriptionDeleter());
-        m_result = SubscribeToTopicResult(SubscribeToTopicResponse());
         return RpcError();
     }
 
@@ -533,7 +907,8 @@ class SubscribeToTopicOperation {
     SubscribeToTopicStreamHandler *m_handler = nullptr;
     std::shared_ptr<SubscribeToTopicStreamHandler> m_keepAlive;
     detail::SubscriptionHandle m_sub;
-    SubscribeToTopicResult m_result{RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated")};
+    RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
+    SubscribeToTopicResult m_startResult{m_startError};
 };
 
 /** `GetConfigurationResult`: response, modeled error or RPC error. */
@@ -554,7 +929,8 @@ class GetConfigurationOperation {
     /**
      * Sends the request (written on the calling thread when the socket allows). The returned future is ready
      * once the request has been handed to the connection; `onMessageFlushCallback`, if set, is called before
-     * this returns.
+     * this returns. A value the nucleus would refuse (a number that is no enum value, ...) is refused here
+     * with the nucleus' modeled error as the result; the activation itself succeeds, as with the nucleus.
      */
     std::future<RpcError> Activate(const GetConfigurationRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
@@ -574,7 +950,7 @@ class GetConfigurationOperation {
      */
     OperationFuture<GetConfigurationResult> GetResult() noexcept {
         if (!m_call) {
-            return OperationFuture<GetConfigurationResult>::Ready(GetConfigurationResult(m_startError));
+            return OperationFuture<GetConfigurationResult>::Ready(m_startResult);
         }
         struct Source : OperationFuture<GetConfigurationResult>::Source {
             std::shared_ptr<ggipc_call> call;
@@ -618,34 +994,36 @@ class GetConfigurationOperation {
   private:
     RpcError Start(const GetConfigurationRequest &request) noexcept {
         if (!m_client) {
-            m_startError = detail::NotConnected();
-            return m_startError;
+            m_startResult = GetConfigurationResult(detail::NotConnected());
+            return detail::NotConnected();
         }
         GetConfigurationRequest::CHandle req;
         detail::ErrorPtr err = request.ToC(req);
-        if (err || !req) {
-            m_startError = err ? RpcError::FromError(err.get()) : detail::OutOfMemory();
-            return m_startError;
+        if (!err && !req) {
+            m_startResult = GetConfigurationResult(detail::OutOfMemory());
+            return detail::OutOfMemory();
         }
         ggipc_call *call = nullptr;
-        err.reset(ggipc_client_get_configuration_begin(m_client.get(), req.get(), &call));
+        if (!err) {
+            err.reset(ggipc_client_get_configuration_begin(m_client.get(), req.get(), &call));
+        }
         if (err) {
-            m_startError = RpcError::FromError(err.get());
-            return m_startError;
+            m_startResult = detail::MakeResult<GetConfigurationResponse>(err.get());
+            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         try {
             m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
         } catch (...) {
             ggipc_call_free(call);
-            m_startError = detail::OutOfMemory();
-            return m_startError;
+            m_startResult = GetConfigurationResult(detail::OutOfMemory());
+            return detail::OutOfMemory();
         }
         return RpcError();
     }
 
     detail::ClientHandle m_client;
     std::shared_ptr<ggipc_call> m_call;
-    RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
+    GetConfigurationResult m_startResult{RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated")};
 };
 
 /** `UpdateConfigurationResult`: response, modeled error or RPC error. */
@@ -666,7 +1044,8 @@ class UpdateConfigurationOperation {
     /**
      * Sends the request (written on the calling thread when the socket allows). The returned future is ready
      * once the request has been handed to the connection; `onMessageFlushCallback`, if set, is called before
-     * this returns.
+     * this returns. A value the nucleus would refuse (a number that is no enum value, ...) is refused here
+     * with the nucleus' modeled error as the result; the activation itself succeeds, as with the nucleus.
      */
     std::future<RpcError> Activate(const UpdateConfigurationRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
@@ -686,25 +1065,14 @@ class UpdateConfigurationOperation {
      */
     OperationFuture<UpdateConfigurationResult> GetResult() noexcept {
         if (!m_call) {
-            return OperationFuture<UpdateConfigurationResult>::Ready(UpdateConfigurationResult(m_startError));
+            return OperationFuture<UpdateConfigurationResult>::Ready(m_startResult);
         }
         struct Source : OperationFuture<UpdateConfigurationResult>::Source {
             std::shared_ptr<ggipc_call> call;
             bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call.get(), ms); }
             UpdateConfigurationResult Take() noexcept override {
-                ggipc_update_configuration_response *response = nullptr;
-                detail::ErrorPtr e(ggipc_call_update_configuration_response(call.get(), &response));
-                if (e) {
-                    return detail::MakeResult<UpdateConfigurationResponse>(e.get());
-                }
-                try {
-                    UpdateConfigurationResult r(UpdateConfigurationResponse::FromC(response));
-                    ggipc_update_configuration_response_free(response);
-                    return r;
-                } catch (...) {
-                    ggipc_update_configuration_response_free(response);
-                    return UpdateConfigurationResult(detail::OutOfMemory());
-                }
+                detail::ErrorPtr e(ggipc_call_update_configuration_response(call.get(), nullptr));
+                return detail::MakeResult<UpdateConfigurationResponse>(e.get());
             }
         };
         try {
@@ -730,34 +1098,36 @@ class UpdateConfigurationOperation {
   private:
     RpcError Start(const UpdateConfigurationRequest &request) noexcept {
         if (!m_client) {
-            m_startError = detail::NotConnected();
-            return m_startError;
+            m_startResult = UpdateConfigurationResult(detail::NotConnected());
+            return detail::NotConnected();
         }
         UpdateConfigurationRequest::CHandle req;
         detail::ErrorPtr err = request.ToC(req);
-        if (err || !req) {
-            m_startError = err ? RpcError::FromError(err.get()) : detail::OutOfMemory();
-            return m_startError;
+        if (!err && !req) {
+            m_startResult = UpdateConfigurationResult(detail::OutOfMemory());
+            return detail::OutOfMemory();
         }
         ggipc_call *call = nullptr;
-        err.reset(ggipc_client_update_configuration_begin(m_client.get(), req.get(), &call));
+        if (!err) {
+            err.reset(ggipc_client_update_configuration_begin(m_client.get(), req.get(), &call));
+        }
         if (err) {
-            m_startError = RpcError::FromError(err.get());
-            return m_startError;
+            m_startResult = detail::MakeResult<UpdateConfigurationResponse>(err.get());
+            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         try {
             m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
         } catch (...) {
             ggipc_call_free(call);
-            m_startError = detail::OutOfMemory();
-            return m_startError;
+            m_startResult = UpdateConfigurationResult(detail::OutOfMemory());
+            return detail::OutOfMemory();
         }
         return RpcError();
     }
 
     detail::ClientHandle m_client;
     std::shared_ptr<ggipc_call> m_call;
-    RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
+    UpdateConfigurationResult m_startResult{RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated")};
 };
 
 /**
@@ -864,7 +1234,8 @@ class SubscribeToConfigurationUpdateOperation {
             m_handler = other.m_handler;
             m_keepAlive = std::move(other.m_keepAlive);
             m_sub = std::move(other.m_sub);
-            m_result = std::move(other.m_result);
+            m_startError = other.m_startError;
+            m_startResult = other.m_startResult;
             other.m_handler = nullptr;
         }
         return *this;
@@ -874,8 +1245,8 @@ class SubscribeToConfigurationUpdateOperation {
     ~SubscribeToConfigurationUpdateOperation() { Stop(); }
 
     /**
-     * Sends the request and waits for the nucleus' answer (bounded by the operation timeout); the future is
-     * ready once the request was handed to the connection. The answer is `GetResult()`.
+     * Sends the request; the future is ready once it was handed to the connection. The nucleus' answer is
+     * `GetResult()`. A value the nucleus would refuse is refused here with its modeled error as the result.
      */
     std::future<RpcError> Activate(const SubscribeToConfigurationUpdateRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
@@ -889,8 +1260,30 @@ class SubscribeToConfigurationUpdateOperation {
         return eventstreamrpc::MakeReadyFuture(status);
     }
 
-    /** The result future: the nucleus' answer to the activation. */
-    OperationFuture<SubscribeToConfigurationUpdateResult> GetResult() noexcept { return OperationFuture<SubscribeToConfigurationUpdateResult>::Ready(m_result); }
+    /** The result future: ready when the nucleus accepted or refused the stream. */
+    OperationFuture<SubscribeToConfigurationUpdateResult> GetResult() noexcept {
+        if (!m_sub) {
+            if (m_startResult.GetResultType() == OPERATION_ERROR) {
+                return OperationFuture<SubscribeToConfigurationUpdateResult>::Ready(m_startResult);
+            }
+            return OperationFuture<SubscribeToConfigurationUpdateResult>::Ready(SubscribeToConfigurationUpdateResult(m_startError));
+        }
+        struct Source : OperationFuture<SubscribeToConfigurationUpdateResult>::Source {
+            detail::SubscriptionHandle sub;
+            bool Wait(uint64_t ms) noexcept override { return ggipc_subscription_wait(sub.get(), ms); }
+            SubscribeToConfigurationUpdateResult Take() noexcept override {
+                detail::ErrorPtr e(ggipc_subscription_get_result(sub.get()));
+                return detail::MakeResult<SubscribeToConfigurationUpdateResponse>(e.get());
+            }
+        };
+        try {
+            auto s = std::make_shared<Source>();
+            s->sub = m_sub;
+            return OperationFuture<SubscribeToConfigurationUpdateResult>(std::move(s));
+        } catch (...) {
+            return OperationFuture<SubscribeToConfigurationUpdateResult>::Ready(SubscribeToConfigurationUpdateResult(detail::OutOfMemory()));
+        }
+    }
 
     /** Closes the stream; `OnStreamClosed` follows on the handler. Non-blocking, idempotent. */
     std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
@@ -907,38 +1300,39 @@ class SubscribeToConfigurationUpdateOperation {
   private:
     RpcError Start(const SubscribeToConfigurationUpdateRequest &request) noexcept {
         if (!m_client) {
-            m_result = SubscribeToConfigurationUpdateResult(detail::NotConnected());
-            return detail::NotConnected();
+            m_startError = detail::NotConnected();
+            return m_startError;
         }
         if (m_handler == nullptr) {
-            RpcError e(EVENT_STREAM_RPC_NULL_PARAMETER, GGIPC_ERROR_KIND_INVALID_ARGUMENT, "a stream handler is required");
-            m_result = SubscribeToConfigurationUpdateResult(e);
-            return e;
+            m_startError = RpcError(EVENT_STREAM_RPC_NULL_PARAMETER, GGIPC_ERROR_KIND_INVALID_ARGUMENT,
+                                    "a stream handler is required");
+            return m_startError;
         }
         Stop();
         SubscribeToConfigurationUpdateRequest::CHandle req;
         detail::ErrorPtr err = request.ToC(req);
-        if (err || !req) {
-            RpcError e = err ? RpcError::FromError(err.get()) : detail::OutOfMemory();
-            m_result = SubscribeToConfigurationUpdateResult(e);
-            return e;
+        if (!err && !req) {
+            m_startError = detail::OutOfMemory();
+            return m_startError;
         }
         auto *bridge = new (std::nothrow) detail::SubscribeToConfigurationUpdateBridge(m_handler, m_keepAlive);
         if (bridge == nullptr) {
-            m_result = SubscribeToConfigurationUpdateResult(detail::OutOfMemory());
-            return detail::OutOfMemory();
+            m_startError = detail::OutOfMemory();
+            return m_startError;
         }
         ggipc_subscription *sub = nullptr;
-        err.reset(ggipc_client_subscribe_to_configuration_update(m_client.get(), req.get(), detail::SubscribeToConfigurationUpdateBridge::Callbacks(), bridge,
-                                   &detail::SubscribeToConfigurationUpdateBridge::Free, &sub));
+        if (!err) {
+            err.reset(ggipc_client_subscribe_to_configuration_update_begin(m_client.get(), req.get(), detail::SubscribeToConfigurationUpdateBridge::Callbacks(), bridge,
+                                             &detail::SubscribeToConfigurationUpdateBridge::Free, &sub));
+        }
         if (err) {
             delete bridge;
-            m_result = detail::MakeResult<SubscribeToConfigurationUpdateResponse>(err.get());
-            // A modeled refusal is an answer: the request itself went out.
-            return m_result.GetResultType() == OPERATION_ERROR ? RpcError() : m_result.GetRpcError();
+            // A value the nucleus would refuse is its modeled error, as the result.
+            m_startResult = detail::MakeResult<SubscribeToConfigurationUpdateResponse>(err.get());
+            m_startError = RpcError::FromError(err.get());
+            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : m_startError;
         }
         m_sub = detail::SubscriptionHandle(sub, detail::SubscriptionDeleter());
-        m_result = SubscribeToConfigurationUpdateResult(SubscribeToConfigurationUpdateResponse());
         return RpcError();
     }
 
@@ -954,7 +1348,8 @@ class SubscribeToConfigurationUpdateOperation {
     SubscribeToConfigurationUpdateStreamHandler *m_handler = nullptr;
     std::shared_ptr<SubscribeToConfigurationUpdateStreamHandler> m_keepAlive;
     detail::SubscriptionHandle m_sub;
-    SubscribeToConfigurationUpdateResult m_result{RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated")};
+    RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
+    SubscribeToConfigurationUpdateResult m_startResult{m_startError};
 };
 
 /**
@@ -1054,7 +1449,8 @@ class SubscribeToValidateConfigurationUpdatesOperation {
             m_handler = other.m_handler;
             m_keepAlive = std::move(other.m_keepAlive);
             m_sub = std::move(other.m_sub);
-            m_result = std::move(other.m_result);
+            m_startError = other.m_startError;
+            m_startResult = other.m_startResult;
             other.m_handler = nullptr;
         }
         return *this;
@@ -1064,8 +1460,8 @@ class SubscribeToValidateConfigurationUpdatesOperation {
     ~SubscribeToValidateConfigurationUpdatesOperation() { Stop(); }
 
     /**
-     * Sends the request and waits for the nucleus' answer (bounded by the operation timeout); the future is
-     * ready once the request was handed to the connection. The answer is `GetResult()`.
+     * Sends the request; the future is ready once it was handed to the connection. The nucleus' answer is
+     * `GetResult()`. A value the nucleus would refuse is refused here with its modeled error as the result.
      */
     std::future<RpcError> Activate(const SubscribeToValidateConfigurationUpdatesRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
@@ -1079,8 +1475,30 @@ class SubscribeToValidateConfigurationUpdatesOperation {
         return eventstreamrpc::MakeReadyFuture(status);
     }
 
-    /** The result future: the nucleus' answer to the activation. */
-    OperationFuture<SubscribeToValidateConfigurationUpdatesResult> GetResult() noexcept { return OperationFuture<SubscribeToValidateConfigurationUpdatesResult>::Ready(m_result); }
+    /** The result future: ready when the nucleus accepted or refused the stream. */
+    OperationFuture<SubscribeToValidateConfigurationUpdatesResult> GetResult() noexcept {
+        if (!m_sub) {
+            if (m_startResult.GetResultType() == OPERATION_ERROR) {
+                return OperationFuture<SubscribeToValidateConfigurationUpdatesResult>::Ready(m_startResult);
+            }
+            return OperationFuture<SubscribeToValidateConfigurationUpdatesResult>::Ready(SubscribeToValidateConfigurationUpdatesResult(m_startError));
+        }
+        struct Source : OperationFuture<SubscribeToValidateConfigurationUpdatesResult>::Source {
+            detail::SubscriptionHandle sub;
+            bool Wait(uint64_t ms) noexcept override { return ggipc_subscription_wait(sub.get(), ms); }
+            SubscribeToValidateConfigurationUpdatesResult Take() noexcept override {
+                detail::ErrorPtr e(ggipc_subscription_get_result(sub.get()));
+                return detail::MakeResult<SubscribeToValidateConfigurationUpdatesResponse>(e.get());
+            }
+        };
+        try {
+            auto s = std::make_shared<Source>();
+            s->sub = m_sub;
+            return OperationFuture<SubscribeToValidateConfigurationUpdatesResult>(std::move(s));
+        } catch (...) {
+            return OperationFuture<SubscribeToValidateConfigurationUpdatesResult>::Ready(SubscribeToValidateConfigurationUpdatesResult(detail::OutOfMemory()));
+        }
+    }
 
     /** Closes the stream; `OnStreamClosed` follows on the handler. Non-blocking, idempotent. */
     std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
@@ -1097,38 +1515,39 @@ class SubscribeToValidateConfigurationUpdatesOperation {
   private:
     RpcError Start(const SubscribeToValidateConfigurationUpdatesRequest &request) noexcept {
         if (!m_client) {
-            m_result = SubscribeToValidateConfigurationUpdatesResult(detail::NotConnected());
-            return detail::NotConnected();
+            m_startError = detail::NotConnected();
+            return m_startError;
         }
         if (m_handler == nullptr) {
-            RpcError e(EVENT_STREAM_RPC_NULL_PARAMETER, GGIPC_ERROR_KIND_INVALID_ARGUMENT, "a stream handler is required");
-            m_result = SubscribeToValidateConfigurationUpdatesResult(e);
-            return e;
+            m_startError = RpcError(EVENT_STREAM_RPC_NULL_PARAMETER, GGIPC_ERROR_KIND_INVALID_ARGUMENT,
+                                    "a stream handler is required");
+            return m_startError;
         }
         Stop();
         SubscribeToValidateConfigurationUpdatesRequest::CHandle req;
         detail::ErrorPtr err = request.ToC(req);
-        if (err || !req) {
-            RpcError e = err ? RpcError::FromError(err.get()) : detail::OutOfMemory();
-            m_result = SubscribeToValidateConfigurationUpdatesResult(e);
-            return e;
+        if (!err && !req) {
+            m_startError = detail::OutOfMemory();
+            return m_startError;
         }
         auto *bridge = new (std::nothrow) detail::SubscribeToValidateConfigurationUpdatesBridge(m_handler, m_keepAlive);
         if (bridge == nullptr) {
-            m_result = SubscribeToValidateConfigurationUpdatesResult(detail::OutOfMemory());
-            return detail::OutOfMemory();
+            m_startError = detail::OutOfMemory();
+            return m_startError;
         }
         ggipc_subscription *sub = nullptr;
-        err.reset(ggipc_client_subscribe_to_validate_configuration_updates(m_client.get(), req.get(), detail::SubscribeToValidateConfigurationUpdatesBridge::Callbacks(), bridge,
-                                   &detail::SubscribeToValidateConfigurationUpdatesBridge::Free, &sub));
+        if (!err) {
+            err.reset(ggipc_client_subscribe_to_validate_configuration_updates_begin(m_client.get(), req.get(), detail::SubscribeToValidateConfigurationUpdatesBridge::Callbacks(), bridge,
+                                             &detail::SubscribeToValidateConfigurationUpdatesBridge::Free, &sub));
+        }
         if (err) {
             delete bridge;
-            m_result = detail::MakeResult<SubscribeToValidateConfigurationUpdatesResponse>(err.get());
-            // A modeled refusal is an answer: the request itself went out.
-            return m_result.GetResultType() == OPERATION_ERROR ? RpcError() : m_result.GetRpcError();
+            // A value the nucleus would refuse is its modeled error, as the result.
+            m_startResult = detail::MakeResult<SubscribeToValidateConfigurationUpdatesResponse>(err.get());
+            m_startError = RpcError::FromError(err.get());
+            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : m_startError;
         }
         m_sub = detail::SubscriptionHandle(sub, detail::SubscriptionDeleter());
-        m_result = SubscribeToValidateConfigurationUpdatesResult(SubscribeToValidateConfigurationUpdatesResponse());
         return RpcError();
     }
 
@@ -1144,7 +1563,8 @@ class SubscribeToValidateConfigurationUpdatesOperation {
     SubscribeToValidateConfigurationUpdatesStreamHandler *m_handler = nullptr;
     std::shared_ptr<SubscribeToValidateConfigurationUpdatesStreamHandler> m_keepAlive;
     detail::SubscriptionHandle m_sub;
-    SubscribeToValidateConfigurationUpdatesResult m_result{RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated")};
+    RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
+    SubscribeToValidateConfigurationUpdatesResult m_startResult{m_startError};
 };
 
 /** `SendConfigurationValidityReportResult`: response, modeled error or RPC error. */
@@ -1165,7 +1585,8 @@ class SendConfigurationValidityReportOperation {
     /**
      * Sends the request (written on the calling thread when the socket allows). The returned future is ready
      * once the request has been handed to the connection; `onMessageFlushCallback`, if set, is called before
-     * this returns.
+     * this returns. A value the nucleus would refuse (a number that is no enum value, ...) is refused here
+     * with the nucleus' modeled error as the result; the activation itself succeeds, as with the nucleus.
      */
     std::future<RpcError> Activate(const SendConfigurationValidityReportRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
@@ -1185,25 +1606,14 @@ class SendConfigurationValidityReportOperation {
      */
     OperationFuture<SendConfigurationValidityReportResult> GetResult() noexcept {
         if (!m_call) {
-            return OperationFuture<SendConfigurationValidityReportResult>::Ready(SendConfigurationValidityReportResult(m_startError));
+            return OperationFuture<SendConfigurationValidityReportResult>::Ready(m_startResult);
         }
         struct Source : OperationFuture<SendConfigurationValidityReportResult>::Source {
             std::shared_ptr<ggipc_call> call;
             bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call.get(), ms); }
             SendConfigurationValidityReportResult Take() noexcept override {
-                ggipc_send_configuration_validity_report_response *response = nullptr;
-                detail::ErrorPtr e(ggipc_call_send_configuration_validity_report_response(call.get(), &response));
-                if (e) {
-                    return detail::MakeResult<SendConfigurationValidityReportResponse>(e.get());
-                }
-                try {
-                    SendConfigurationValidityReportResult r(SendConfigurationValidityReportResponse::FromC(response));
-                    ggipc_send_configuration_validity_report_response_free(response);
-                    return r;
-                } catch (...) {
-                    ggipc_send_configuration_validity_report_response_free(response);
-                    return SendConfigurationValidityReportResult(detail::OutOfMemory());
-                }
+                detail::ErrorPtr e(ggipc_call_send_configuration_validity_report_response(call.get(), nullptr));
+                return detail::MakeResult<SendConfigurationValidityReportResponse>(e.get());
             }
         };
         try {
@@ -1229,34 +1639,36 @@ class SendConfigurationValidityReportOperation {
   private:
     RpcError Start(const SendConfigurationValidityReportRequest &request) noexcept {
         if (!m_client) {
-            m_startError = detail::NotConnected();
-            return m_startError;
+            m_startResult = SendConfigurationValidityReportResult(detail::NotConnected());
+            return detail::NotConnected();
         }
         SendConfigurationValidityReportRequest::CHandle req;
         detail::ErrorPtr err = request.ToC(req);
-        if (err || !req) {
-            m_startError = err ? RpcError::FromError(err.get()) : detail::OutOfMemory();
-            return m_startError;
+        if (!err && !req) {
+            m_startResult = SendConfigurationValidityReportResult(detail::OutOfMemory());
+            return detail::OutOfMemory();
         }
         ggipc_call *call = nullptr;
-        err.reset(ggipc_client_send_configuration_validity_report_begin(m_client.get(), req.get(), &call));
+        if (!err) {
+            err.reset(ggipc_client_send_configuration_validity_report_begin(m_client.get(), req.get(), &call));
+        }
         if (err) {
-            m_startError = RpcError::FromError(err.get());
-            return m_startError;
+            m_startResult = detail::MakeResult<SendConfigurationValidityReportResponse>(err.get());
+            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         try {
             m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
         } catch (...) {
             ggipc_call_free(call);
-            m_startError = detail::OutOfMemory();
-            return m_startError;
+            m_startResult = SendConfigurationValidityReportResult(detail::OutOfMemory());
+            return detail::OutOfMemory();
         }
         return RpcError();
     }
 
     detail::ClientHandle m_client;
     std::shared_ptr<ggipc_call> m_call;
-    RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
+    SendConfigurationValidityReportResult m_startResult{RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated")};
 };
 
 /** `UpdateStateResult`: response, modeled error or RPC error. */
@@ -1277,7 +1689,8 @@ class UpdateStateOperation {
     /**
      * Sends the request (written on the calling thread when the socket allows). The returned future is ready
      * once the request has been handed to the connection; `onMessageFlushCallback`, if set, is called before
-     * this returns.
+     * this returns. A value the nucleus would refuse (a number that is no enum value, ...) is refused here
+     * with the nucleus' modeled error as the result; the activation itself succeeds, as with the nucleus.
      */
     std::future<RpcError> Activate(const UpdateStateRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
@@ -1297,25 +1710,14 @@ class UpdateStateOperation {
      */
     OperationFuture<UpdateStateResult> GetResult() noexcept {
         if (!m_call) {
-            return OperationFuture<UpdateStateResult>::Ready(UpdateStateResult(m_startError));
+            return OperationFuture<UpdateStateResult>::Ready(m_startResult);
         }
         struct Source : OperationFuture<UpdateStateResult>::Source {
             std::shared_ptr<ggipc_call> call;
             bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call.get(), ms); }
             UpdateStateResult Take() noexcept override {
-                ggipc_update_state_response *response = nullptr;
-                detail::ErrorPtr e(ggipc_call_update_state_response(call.get(), &response));
-                if (e) {
-                    return detail::MakeResult<UpdateStateResponse>(e.get());
-                }
-                try {
-                    UpdateStateResult r(UpdateStateResponse::FromC(response));
-                    ggipc_update_state_response_free(response);
-                    return r;
-                } catch (...) {
-                    ggipc_update_state_response_free(response);
-                    return UpdateStateResult(detail::OutOfMemory());
-                }
+                detail::ErrorPtr e(ggipc_call_update_state_response(call.get(), nullptr));
+                return detail::MakeResult<UpdateStateResponse>(e.get());
             }
         };
         try {
@@ -1341,34 +1743,36 @@ class UpdateStateOperation {
   private:
     RpcError Start(const UpdateStateRequest &request) noexcept {
         if (!m_client) {
-            m_startError = detail::NotConnected();
-            return m_startError;
+            m_startResult = UpdateStateResult(detail::NotConnected());
+            return detail::NotConnected();
         }
         UpdateStateRequest::CHandle req;
         detail::ErrorPtr err = request.ToC(req);
-        if (err || !req) {
-            m_startError = err ? RpcError::FromError(err.get()) : detail::OutOfMemory();
-            return m_startError;
+        if (!err && !req) {
+            m_startResult = UpdateStateResult(detail::OutOfMemory());
+            return detail::OutOfMemory();
         }
         ggipc_call *call = nullptr;
-        err.reset(ggipc_client_update_state_begin(m_client.get(), req.get(), &call));
+        if (!err) {
+            err.reset(ggipc_client_update_state_begin(m_client.get(), req.get(), &call));
+        }
         if (err) {
-            m_startError = RpcError::FromError(err.get());
-            return m_startError;
+            m_startResult = detail::MakeResult<UpdateStateResponse>(err.get());
+            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         try {
             m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
         } catch (...) {
             ggipc_call_free(call);
-            m_startError = detail::OutOfMemory();
-            return m_startError;
+            m_startResult = UpdateStateResult(detail::OutOfMemory());
+            return detail::OutOfMemory();
         }
         return RpcError();
     }
 
     detail::ClientHandle m_client;
     std::shared_ptr<ggipc_call> m_call;
-    RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
+    UpdateStateResult m_startResult{RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated")};
 };
 
 /**
@@ -1475,7 +1879,8 @@ class SubscribeToComponentUpdatesOperation {
             m_handler = other.m_handler;
             m_keepAlive = std::move(other.m_keepAlive);
             m_sub = std::move(other.m_sub);
-            m_result = std::move(other.m_result);
+            m_startError = other.m_startError;
+            m_startResult = other.m_startResult;
             other.m_handler = nullptr;
         }
         return *this;
@@ -1485,8 +1890,8 @@ class SubscribeToComponentUpdatesOperation {
     ~SubscribeToComponentUpdatesOperation() { Stop(); }
 
     /**
-     * Sends the request and waits for the nucleus' answer (bounded by the operation timeout); the future is
-     * ready once the request was handed to the connection. The answer is `GetResult()`.
+     * Sends the request; the future is ready once it was handed to the connection. The nucleus' answer is
+     * `GetResult()`. A value the nucleus would refuse is refused here with its modeled error as the result.
      */
     std::future<RpcError> Activate(const SubscribeToComponentUpdatesRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
@@ -1500,8 +1905,30 @@ class SubscribeToComponentUpdatesOperation {
         return eventstreamrpc::MakeReadyFuture(status);
     }
 
-    /** The result future: the nucleus' answer to the activation. */
-    OperationFuture<SubscribeToComponentUpdatesResult> GetResult() noexcept { return OperationFuture<SubscribeToComponentUpdatesResult>::Ready(m_result); }
+    /** The result future: ready when the nucleus accepted or refused the stream. */
+    OperationFuture<SubscribeToComponentUpdatesResult> GetResult() noexcept {
+        if (!m_sub) {
+            if (m_startResult.GetResultType() == OPERATION_ERROR) {
+                return OperationFuture<SubscribeToComponentUpdatesResult>::Ready(m_startResult);
+            }
+            return OperationFuture<SubscribeToComponentUpdatesResult>::Ready(SubscribeToComponentUpdatesResult(m_startError));
+        }
+        struct Source : OperationFuture<SubscribeToComponentUpdatesResult>::Source {
+            detail::SubscriptionHandle sub;
+            bool Wait(uint64_t ms) noexcept override { return ggipc_subscription_wait(sub.get(), ms); }
+            SubscribeToComponentUpdatesResult Take() noexcept override {
+                detail::ErrorPtr e(ggipc_subscription_get_result(sub.get()));
+                return detail::MakeResult<SubscribeToComponentUpdatesResponse>(e.get());
+            }
+        };
+        try {
+            auto s = std::make_shared<Source>();
+            s->sub = m_sub;
+            return OperationFuture<SubscribeToComponentUpdatesResult>(std::move(s));
+        } catch (...) {
+            return OperationFuture<SubscribeToComponentUpdatesResult>::Ready(SubscribeToComponentUpdatesResult(detail::OutOfMemory()));
+        }
+    }
 
     /** Closes the stream; `OnStreamClosed` follows on the handler. Non-blocking, idempotent. */
     std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
@@ -1518,38 +1945,39 @@ class SubscribeToComponentUpdatesOperation {
   private:
     RpcError Start(const SubscribeToComponentUpdatesRequest &request) noexcept {
         if (!m_client) {
-            m_result = SubscribeToComponentUpdatesResult(detail::NotConnected());
-            return detail::NotConnected();
+            m_startError = detail::NotConnected();
+            return m_startError;
         }
         if (m_handler == nullptr) {
-            RpcError e(EVENT_STREAM_RPC_NULL_PARAMETER, GGIPC_ERROR_KIND_INVALID_ARGUMENT, "a stream handler is required");
-            m_result = SubscribeToComponentUpdatesResult(e);
-            return e;
+            m_startError = RpcError(EVENT_STREAM_RPC_NULL_PARAMETER, GGIPC_ERROR_KIND_INVALID_ARGUMENT,
+                                    "a stream handler is required");
+            return m_startError;
         }
         Stop();
         SubscribeToComponentUpdatesRequest::CHandle req;
         detail::ErrorPtr err = request.ToC(req);
-        if (err || !req) {
-            RpcError e = err ? RpcError::FromError(err.get()) : detail::OutOfMemory();
-            m_result = SubscribeToComponentUpdatesResult(e);
-            return e;
+        if (!err && !req) {
+            m_startError = detail::OutOfMemory();
+            return m_startError;
         }
         auto *bridge = new (std::nothrow) detail::SubscribeToComponentUpdatesBridge(m_handler, m_keepAlive);
         if (bridge == nullptr) {
-            m_result = SubscribeToComponentUpdatesResult(detail::OutOfMemory());
-            return detail::OutOfMemory();
+            m_startError = detail::OutOfMemory();
+            return m_startError;
         }
         ggipc_subscription *sub = nullptr;
-        err.reset(ggipc_client_subscribe_to_component_updates(m_client.get(), req.get(), detail::SubscribeToComponentUpdatesBridge::Callbacks(), bridge,
-                                   &detail::SubscribeToComponentUpdatesBridge::Free, &sub));
+        if (!err) {
+            err.reset(ggipc_client_subscribe_to_component_updates_begin(m_client.get(), req.get(), detail::SubscribeToComponentUpdatesBridge::Callbacks(), bridge,
+                                             &detail::SubscribeToComponentUpdatesBridge::Free, &sub));
+        }
         if (err) {
             delete bridge;
-            m_result = detail::MakeResult<SubscribeToComponentUpdatesResponse>(err.get());
-            // A modeled refusal is an answer: the request itself went out.
-            return m_result.GetResultType() == OPERATION_ERROR ? RpcError() : m_result.GetRpcError();
+            // A value the nucleus would refuse is its modeled error, as the result.
+            m_startResult = detail::MakeResult<SubscribeToComponentUpdatesResponse>(err.get());
+            m_startError = RpcError::FromError(err.get());
+            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : m_startError;
         }
         m_sub = detail::SubscriptionHandle(sub, detail::SubscriptionDeleter());
-        m_result = SubscribeToComponentUpdatesResult(SubscribeToComponentUpdatesResponse());
         return RpcError();
     }
 
@@ -1565,7 +1993,8 @@ class SubscribeToComponentUpdatesOperation {
     SubscribeToComponentUpdatesStreamHandler *m_handler = nullptr;
     std::shared_ptr<SubscribeToComponentUpdatesStreamHandler> m_keepAlive;
     detail::SubscriptionHandle m_sub;
-    SubscribeToComponentUpdatesResult m_result{RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated")};
+    RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
+    SubscribeToComponentUpdatesResult m_startResult{m_startError};
 };
 
 /** `DeferComponentUpdateResult`: response, modeled error or RPC error. */
@@ -1586,7 +2015,8 @@ class DeferComponentUpdateOperation {
     /**
      * Sends the request (written on the calling thread when the socket allows). The returned future is ready
      * once the request has been handed to the connection; `onMessageFlushCallback`, if set, is called before
-     * this returns.
+     * this returns. A value the nucleus would refuse (a number that is no enum value, ...) is refused here
+     * with the nucleus' modeled error as the result; the activation itself succeeds, as with the nucleus.
      */
     std::future<RpcError> Activate(const DeferComponentUpdateRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
@@ -1606,25 +2036,14 @@ class DeferComponentUpdateOperation {
      */
     OperationFuture<DeferComponentUpdateResult> GetResult() noexcept {
         if (!m_call) {
-            return OperationFuture<DeferComponentUpdateResult>::Ready(DeferComponentUpdateResult(m_startError));
+            return OperationFuture<DeferComponentUpdateResult>::Ready(m_startResult);
         }
         struct Source : OperationFuture<DeferComponentUpdateResult>::Source {
             std::shared_ptr<ggipc_call> call;
             bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call.get(), ms); }
             DeferComponentUpdateResult Take() noexcept override {
-                ggipc_defer_component_update_response *response = nullptr;
-                detail::ErrorPtr e(ggipc_call_defer_component_update_response(call.get(), &response));
-                if (e) {
-                    return detail::MakeResult<DeferComponentUpdateResponse>(e.get());
-                }
-                try {
-                    DeferComponentUpdateResult r(DeferComponentUpdateResponse::FromC(response));
-                    ggipc_defer_component_update_response_free(response);
-                    return r;
-                } catch (...) {
-                    ggipc_defer_component_update_response_free(response);
-                    return DeferComponentUpdateResult(detail::OutOfMemory());
-                }
+                detail::ErrorPtr e(ggipc_call_defer_component_update_response(call.get(), nullptr));
+                return detail::MakeResult<DeferComponentUpdateResponse>(e.get());
             }
         };
         try {
@@ -1650,34 +2069,36 @@ class DeferComponentUpdateOperation {
   private:
     RpcError Start(const DeferComponentUpdateRequest &request) noexcept {
         if (!m_client) {
-            m_startError = detail::NotConnected();
-            return m_startError;
+            m_startResult = DeferComponentUpdateResult(detail::NotConnected());
+            return detail::NotConnected();
         }
         DeferComponentUpdateRequest::CHandle req;
         detail::ErrorPtr err = request.ToC(req);
-        if (err || !req) {
-            m_startError = err ? RpcError::FromError(err.get()) : detail::OutOfMemory();
-            return m_startError;
+        if (!err && !req) {
+            m_startResult = DeferComponentUpdateResult(detail::OutOfMemory());
+            return detail::OutOfMemory();
         }
         ggipc_call *call = nullptr;
-        err.reset(ggipc_client_defer_component_update_begin(m_client.get(), req.get(), &call));
+        if (!err) {
+            err.reset(ggipc_client_defer_component_update_begin(m_client.get(), req.get(), &call));
+        }
         if (err) {
-            m_startError = RpcError::FromError(err.get());
-            return m_startError;
+            m_startResult = detail::MakeResult<DeferComponentUpdateResponse>(err.get());
+            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         try {
             m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
         } catch (...) {
             ggipc_call_free(call);
-            m_startError = detail::OutOfMemory();
-            return m_startError;
+            m_startResult = DeferComponentUpdateResult(detail::OutOfMemory());
+            return detail::OutOfMemory();
         }
         return RpcError();
     }
 
     detail::ClientHandle m_client;
     std::shared_ptr<ggipc_call> m_call;
-    RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
+    DeferComponentUpdateResult m_startResult{RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated")};
 };
 
 /** `ValidateAuthorizationTokenResult`: response, modeled error or RPC error. */
@@ -1698,7 +2119,8 @@ class ValidateAuthorizationTokenOperation {
     /**
      * Sends the request (written on the calling thread when the socket allows). The returned future is ready
      * once the request has been handed to the connection; `onMessageFlushCallback`, if set, is called before
-     * this returns.
+     * this returns. A value the nucleus would refuse (a number that is no enum value, ...) is refused here
+     * with the nucleus' modeled error as the result; the activation itself succeeds, as with the nucleus.
      */
     std::future<RpcError> Activate(const ValidateAuthorizationTokenRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
@@ -1718,7 +2140,7 @@ class ValidateAuthorizationTokenOperation {
      */
     OperationFuture<ValidateAuthorizationTokenResult> GetResult() noexcept {
         if (!m_call) {
-            return OperationFuture<ValidateAuthorizationTokenResult>::Ready(ValidateAuthorizationTokenResult(m_startError));
+            return OperationFuture<ValidateAuthorizationTokenResult>::Ready(m_startResult);
         }
         struct Source : OperationFuture<ValidateAuthorizationTokenResult>::Source {
             std::shared_ptr<ggipc_call> call;
@@ -1762,34 +2184,36 @@ class ValidateAuthorizationTokenOperation {
   private:
     RpcError Start(const ValidateAuthorizationTokenRequest &request) noexcept {
         if (!m_client) {
-            m_startError = detail::NotConnected();
-            return m_startError;
+            m_startResult = ValidateAuthorizationTokenResult(detail::NotConnected());
+            return detail::NotConnected();
         }
         ValidateAuthorizationTokenRequest::CHandle req;
         detail::ErrorPtr err = request.ToC(req);
-        if (err || !req) {
-            m_startError = err ? RpcError::FromError(err.get()) : detail::OutOfMemory();
-            return m_startError;
+        if (!err && !req) {
+            m_startResult = ValidateAuthorizationTokenResult(detail::OutOfMemory());
+            return detail::OutOfMemory();
         }
         ggipc_call *call = nullptr;
-        err.reset(ggipc_client_validate_authorization_token_begin(m_client.get(), req.get(), &call));
+        if (!err) {
+            err.reset(ggipc_client_validate_authorization_token_begin(m_client.get(), req.get(), &call));
+        }
         if (err) {
-            m_startError = RpcError::FromError(err.get());
-            return m_startError;
+            m_startResult = detail::MakeResult<ValidateAuthorizationTokenResponse>(err.get());
+            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         try {
             m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
         } catch (...) {
             ggipc_call_free(call);
-            m_startError = detail::OutOfMemory();
-            return m_startError;
+            m_startResult = ValidateAuthorizationTokenResult(detail::OutOfMemory());
+            return detail::OutOfMemory();
         }
         return RpcError();
     }
 
     detail::ClientHandle m_client;
     std::shared_ptr<ggipc_call> m_call;
-    RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
+    ValidateAuthorizationTokenResult m_startResult{RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated")};
 };
 
 /** `RestartComponentResult`: response, modeled error or RPC error. */
@@ -1810,7 +2234,8 @@ class RestartComponentOperation {
     /**
      * Sends the request (written on the calling thread when the socket allows). The returned future is ready
      * once the request has been handed to the connection; `onMessageFlushCallback`, if set, is called before
-     * this returns.
+     * this returns. A value the nucleus would refuse (a number that is no enum value, ...) is refused here
+     * with the nucleus' modeled error as the result; the activation itself succeeds, as with the nucleus.
      */
     std::future<RpcError> Activate(const RestartComponentRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
@@ -1830,7 +2255,7 @@ class RestartComponentOperation {
      */
     OperationFuture<RestartComponentResult> GetResult() noexcept {
         if (!m_call) {
-            return OperationFuture<RestartComponentResult>::Ready(RestartComponentResult(m_startError));
+            return OperationFuture<RestartComponentResult>::Ready(m_startResult);
         }
         struct Source : OperationFuture<RestartComponentResult>::Source {
             std::shared_ptr<ggipc_call> call;
@@ -1874,34 +2299,36 @@ class RestartComponentOperation {
   private:
     RpcError Start(const RestartComponentRequest &request) noexcept {
         if (!m_client) {
-            m_startError = detail::NotConnected();
-            return m_startError;
+            m_startResult = RestartComponentResult(detail::NotConnected());
+            return detail::NotConnected();
         }
         RestartComponentRequest::CHandle req;
         detail::ErrorPtr err = request.ToC(req);
-        if (err || !req) {
-            m_startError = err ? RpcError::FromError(err.get()) : detail::OutOfMemory();
-            return m_startError;
+        if (!err && !req) {
+            m_startResult = RestartComponentResult(detail::OutOfMemory());
+            return detail::OutOfMemory();
         }
         ggipc_call *call = nullptr;
-        err.reset(ggipc_client_restart_component_begin(m_client.get(), req.get(), &call));
+        if (!err) {
+            err.reset(ggipc_client_restart_component_begin(m_client.get(), req.get(), &call));
+        }
         if (err) {
-            m_startError = RpcError::FromError(err.get());
-            return m_startError;
+            m_startResult = detail::MakeResult<RestartComponentResponse>(err.get());
+            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         try {
             m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
         } catch (...) {
             ggipc_call_free(call);
-            m_startError = detail::OutOfMemory();
-            return m_startError;
+            m_startResult = RestartComponentResult(detail::OutOfMemory());
+            return detail::OutOfMemory();
         }
         return RpcError();
     }
 
     detail::ClientHandle m_client;
     std::shared_ptr<ggipc_call> m_call;
-    RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
+    RestartComponentResult m_startResult{RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated")};
 };
 
 /** `StopComponentResult`: response, modeled error or RPC error. */
@@ -1922,7 +2349,8 @@ class StopComponentOperation {
     /**
      * Sends the request (written on the calling thread when the socket allows). The returned future is ready
      * once the request has been handed to the connection; `onMessageFlushCallback`, if set, is called before
-     * this returns.
+     * this returns. A value the nucleus would refuse (a number that is no enum value, ...) is refused here
+     * with the nucleus' modeled error as the result; the activation itself succeeds, as with the nucleus.
      */
     std::future<RpcError> Activate(const StopComponentRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
@@ -1942,7 +2370,7 @@ class StopComponentOperation {
      */
     OperationFuture<StopComponentResult> GetResult() noexcept {
         if (!m_call) {
-            return OperationFuture<StopComponentResult>::Ready(StopComponentResult(m_startError));
+            return OperationFuture<StopComponentResult>::Ready(m_startResult);
         }
         struct Source : OperationFuture<StopComponentResult>::Source {
             std::shared_ptr<ggipc_call> call;
@@ -1986,34 +2414,36 @@ class StopComponentOperation {
   private:
     RpcError Start(const StopComponentRequest &request) noexcept {
         if (!m_client) {
-            m_startError = detail::NotConnected();
-            return m_startError;
+            m_startResult = StopComponentResult(detail::NotConnected());
+            return detail::NotConnected();
         }
         StopComponentRequest::CHandle req;
         detail::ErrorPtr err = request.ToC(req);
-        if (err || !req) {
-            m_startError = err ? RpcError::FromError(err.get()) : detail::OutOfMemory();
-            return m_startError;
+        if (!err && !req) {
+            m_startResult = StopComponentResult(detail::OutOfMemory());
+            return detail::OutOfMemory();
         }
         ggipc_call *call = nullptr;
-        err.reset(ggipc_client_stop_component_begin(m_client.get(), req.get(), &call));
+        if (!err) {
+            err.reset(ggipc_client_stop_component_begin(m_client.get(), req.get(), &call));
+        }
         if (err) {
-            m_startError = RpcError::FromError(err.get());
-            return m_startError;
+            m_startResult = detail::MakeResult<StopComponentResponse>(err.get());
+            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         try {
             m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
         } catch (...) {
             ggipc_call_free(call);
-            m_startError = detail::OutOfMemory();
-            return m_startError;
+            m_startResult = StopComponentResult(detail::OutOfMemory());
+            return detail::OutOfMemory();
         }
         return RpcError();
     }
 
     detail::ClientHandle m_client;
     std::shared_ptr<ggipc_call> m_call;
-    RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
+    StopComponentResult m_startResult{RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated")};
 };
 
 /** `GetComponentDetailsResult`: response, modeled error or RPC error. */
@@ -2034,7 +2464,8 @@ class GetComponentDetailsOperation {
     /**
      * Sends the request (written on the calling thread when the socket allows). The returned future is ready
      * once the request has been handed to the connection; `onMessageFlushCallback`, if set, is called before
-     * this returns.
+     * this returns. A value the nucleus would refuse (a number that is no enum value, ...) is refused here
+     * with the nucleus' modeled error as the result; the activation itself succeeds, as with the nucleus.
      */
     std::future<RpcError> Activate(const GetComponentDetailsRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
@@ -2054,7 +2485,7 @@ class GetComponentDetailsOperation {
      */
     OperationFuture<GetComponentDetailsResult> GetResult() noexcept {
         if (!m_call) {
-            return OperationFuture<GetComponentDetailsResult>::Ready(GetComponentDetailsResult(m_startError));
+            return OperationFuture<GetComponentDetailsResult>::Ready(m_startResult);
         }
         struct Source : OperationFuture<GetComponentDetailsResult>::Source {
             std::shared_ptr<ggipc_call> call;
@@ -2098,34 +2529,36 @@ class GetComponentDetailsOperation {
   private:
     RpcError Start(const GetComponentDetailsRequest &request) noexcept {
         if (!m_client) {
-            m_startError = detail::NotConnected();
-            return m_startError;
+            m_startResult = GetComponentDetailsResult(detail::NotConnected());
+            return detail::NotConnected();
         }
         GetComponentDetailsRequest::CHandle req;
         detail::ErrorPtr err = request.ToC(req);
-        if (err || !req) {
-            m_startError = err ? RpcError::FromError(err.get()) : detail::OutOfMemory();
-            return m_startError;
+        if (!err && !req) {
+            m_startResult = GetComponentDetailsResult(detail::OutOfMemory());
+            return detail::OutOfMemory();
         }
         ggipc_call *call = nullptr;
-        err.reset(ggipc_client_get_component_details_begin(m_client.get(), req.get(), &call));
+        if (!err) {
+            err.reset(ggipc_client_get_component_details_begin(m_client.get(), req.get(), &call));
+        }
         if (err) {
-            m_startError = RpcError::FromError(err.get());
-            return m_startError;
+            m_startResult = detail::MakeResult<GetComponentDetailsResponse>(err.get());
+            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         try {
             m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
         } catch (...) {
             ggipc_call_free(call);
-            m_startError = detail::OutOfMemory();
-            return m_startError;
+            m_startResult = GetComponentDetailsResult(detail::OutOfMemory());
+            return detail::OutOfMemory();
         }
         return RpcError();
     }
 
     detail::ClientHandle m_client;
     std::shared_ptr<ggipc_call> m_call;
-    RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
+    GetComponentDetailsResult m_startResult{RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated")};
 };
 
 /** `ListComponentsResult`: response, modeled error or RPC error. */
@@ -2146,7 +2579,8 @@ class ListComponentsOperation {
     /**
      * Sends the request (written on the calling thread when the socket allows). The returned future is ready
      * once the request has been handed to the connection; `onMessageFlushCallback`, if set, is called before
-     * this returns.
+     * this returns. A value the nucleus would refuse (a number that is no enum value, ...) is refused here
+     * with the nucleus' modeled error as the result; the activation itself succeeds, as with the nucleus.
      */
     std::future<RpcError> Activate(const ListComponentsRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
@@ -2166,7 +2600,7 @@ class ListComponentsOperation {
      */
     OperationFuture<ListComponentsResult> GetResult() noexcept {
         if (!m_call) {
-            return OperationFuture<ListComponentsResult>::Ready(ListComponentsResult(m_startError));
+            return OperationFuture<ListComponentsResult>::Ready(m_startResult);
         }
         struct Source : OperationFuture<ListComponentsResult>::Source {
             std::shared_ptr<ggipc_call> call;
@@ -2210,34 +2644,36 @@ class ListComponentsOperation {
   private:
     RpcError Start(const ListComponentsRequest &request) noexcept {
         if (!m_client) {
-            m_startError = detail::NotConnected();
-            return m_startError;
+            m_startResult = ListComponentsResult(detail::NotConnected());
+            return detail::NotConnected();
         }
         ListComponentsRequest::CHandle req;
         detail::ErrorPtr err = request.ToC(req);
-        if (err || !req) {
-            m_startError = err ? RpcError::FromError(err.get()) : detail::OutOfMemory();
-            return m_startError;
+        if (!err && !req) {
+            m_startResult = ListComponentsResult(detail::OutOfMemory());
+            return detail::OutOfMemory();
         }
         ggipc_call *call = nullptr;
-        err.reset(ggipc_client_list_components_begin(m_client.get(), req.get(), &call));
+        if (!err) {
+            err.reset(ggipc_client_list_components_begin(m_client.get(), req.get(), &call));
+        }
         if (err) {
-            m_startError = RpcError::FromError(err.get());
-            return m_startError;
+            m_startResult = detail::MakeResult<ListComponentsResponse>(err.get());
+            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         try {
             m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
         } catch (...) {
             ggipc_call_free(call);
-            m_startError = detail::OutOfMemory();
-            return m_startError;
+            m_startResult = ListComponentsResult(detail::OutOfMemory());
+            return detail::OutOfMemory();
         }
         return RpcError();
     }
 
     detail::ClientHandle m_client;
     std::shared_ptr<ggipc_call> m_call;
-    RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
+    ListComponentsResult m_startResult{RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated")};
 };
 
 /** `PauseComponentResult`: response, modeled error or RPC error. */
@@ -2258,7 +2694,8 @@ class PauseComponentOperation {
     /**
      * Sends the request (written on the calling thread when the socket allows). The returned future is ready
      * once the request has been handed to the connection; `onMessageFlushCallback`, if set, is called before
-     * this returns.
+     * this returns. A value the nucleus would refuse (a number that is no enum value, ...) is refused here
+     * with the nucleus' modeled error as the result; the activation itself succeeds, as with the nucleus.
      */
     std::future<RpcError> Activate(const PauseComponentRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
@@ -2278,25 +2715,14 @@ class PauseComponentOperation {
      */
     OperationFuture<PauseComponentResult> GetResult() noexcept {
         if (!m_call) {
-            return OperationFuture<PauseComponentResult>::Ready(PauseComponentResult(m_startError));
+            return OperationFuture<PauseComponentResult>::Ready(m_startResult);
         }
         struct Source : OperationFuture<PauseComponentResult>::Source {
             std::shared_ptr<ggipc_call> call;
             bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call.get(), ms); }
             PauseComponentResult Take() noexcept override {
-                ggipc_pause_component_response *response = nullptr;
-                detail::ErrorPtr e(ggipc_call_pause_component_response(call.get(), &response));
-                if (e) {
-                    return detail::MakeResult<PauseComponentResponse>(e.get());
-                }
-                try {
-                    PauseComponentResult r(PauseComponentResponse::FromC(response));
-                    ggipc_pause_component_response_free(response);
-                    return r;
-                } catch (...) {
-                    ggipc_pause_component_response_free(response);
-                    return PauseComponentResult(detail::OutOfMemory());
-                }
+                detail::ErrorPtr e(ggipc_call_pause_component_response(call.get(), nullptr));
+                return detail::MakeResult<PauseComponentResponse>(e.get());
             }
         };
         try {
@@ -2322,34 +2748,36 @@ class PauseComponentOperation {
   private:
     RpcError Start(const PauseComponentRequest &request) noexcept {
         if (!m_client) {
-            m_startError = detail::NotConnected();
-            return m_startError;
+            m_startResult = PauseComponentResult(detail::NotConnected());
+            return detail::NotConnected();
         }
         PauseComponentRequest::CHandle req;
         detail::ErrorPtr err = request.ToC(req);
-        if (err || !req) {
-            m_startError = err ? RpcError::FromError(err.get()) : detail::OutOfMemory();
-            return m_startError;
+        if (!err && !req) {
+            m_startResult = PauseComponentResult(detail::OutOfMemory());
+            return detail::OutOfMemory();
         }
         ggipc_call *call = nullptr;
-        err.reset(ggipc_client_pause_component_begin(m_client.get(), req.get(), &call));
+        if (!err) {
+            err.reset(ggipc_client_pause_component_begin(m_client.get(), req.get(), &call));
+        }
         if (err) {
-            m_startError = RpcError::FromError(err.get());
-            return m_startError;
+            m_startResult = detail::MakeResult<PauseComponentResponse>(err.get());
+            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         try {
             m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
         } catch (...) {
             ggipc_call_free(call);
-            m_startError = detail::OutOfMemory();
-            return m_startError;
+            m_startResult = PauseComponentResult(detail::OutOfMemory());
+            return detail::OutOfMemory();
         }
         return RpcError();
     }
 
     detail::ClientHandle m_client;
     std::shared_ptr<ggipc_call> m_call;
-    RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
+    PauseComponentResult m_startResult{RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated")};
 };
 
 /** `ResumeComponentResult`: response, modeled error or RPC error. */
@@ -2370,7 +2798,8 @@ class ResumeComponentOperation {
     /**
      * Sends the request (written on the calling thread when the socket allows). The returned future is ready
      * once the request has been handed to the connection; `onMessageFlushCallback`, if set, is called before
-     * this returns.
+     * this returns. A value the nucleus would refuse (a number that is no enum value, ...) is refused here
+     * with the nucleus' modeled error as the result; the activation itself succeeds, as with the nucleus.
      */
     std::future<RpcError> Activate(const ResumeComponentRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
@@ -2390,25 +2819,14 @@ class ResumeComponentOperation {
      */
     OperationFuture<ResumeComponentResult> GetResult() noexcept {
         if (!m_call) {
-            return OperationFuture<ResumeComponentResult>::Ready(ResumeComponentResult(m_startError));
+            return OperationFuture<ResumeComponentResult>::Ready(m_startResult);
         }
         struct Source : OperationFuture<ResumeComponentResult>::Source {
             std::shared_ptr<ggipc_call> call;
             bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call.get(), ms); }
             ResumeComponentResult Take() noexcept override {
-                ggipc_resume_component_response *response = nullptr;
-                detail::ErrorPtr e(ggipc_call_resume_component_response(call.get(), &response));
-                if (e) {
-                    return detail::MakeResult<ResumeComponentResponse>(e.get());
-                }
-                try {
-                    ResumeComponentResult r(ResumeComponentResponse::FromC(response));
-                    ggipc_resume_component_response_free(response);
-                    return r;
-                } catch (...) {
-                    ggipc_resume_component_response_free(response);
-                    return ResumeComponentResult(detail::OutOfMemory());
-                }
+                detail::ErrorPtr e(ggipc_call_resume_component_response(call.get(), nullptr));
+                return detail::MakeResult<ResumeComponentResponse>(e.get());
             }
         };
         try {
@@ -2434,34 +2852,36 @@ class ResumeComponentOperation {
   private:
     RpcError Start(const ResumeComponentRequest &request) noexcept {
         if (!m_client) {
-            m_startError = detail::NotConnected();
-            return m_startError;
+            m_startResult = ResumeComponentResult(detail::NotConnected());
+            return detail::NotConnected();
         }
         ResumeComponentRequest::CHandle req;
         detail::ErrorPtr err = request.ToC(req);
-        if (err || !req) {
-            m_startError = err ? RpcError::FromError(err.get()) : detail::OutOfMemory();
-            return m_startError;
+        if (!err && !req) {
+            m_startResult = ResumeComponentResult(detail::OutOfMemory());
+            return detail::OutOfMemory();
         }
         ggipc_call *call = nullptr;
-        err.reset(ggipc_client_resume_component_begin(m_client.get(), req.get(), &call));
+        if (!err) {
+            err.reset(ggipc_client_resume_component_begin(m_client.get(), req.get(), &call));
+        }
         if (err) {
-            m_startError = RpcError::FromError(err.get());
-            return m_startError;
+            m_startResult = detail::MakeResult<ResumeComponentResponse>(err.get());
+            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         try {
             m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
         } catch (...) {
             ggipc_call_free(call);
-            m_startError = detail::OutOfMemory();
-            return m_startError;
+            m_startResult = ResumeComponentResult(detail::OutOfMemory());
+            return detail::OutOfMemory();
         }
         return RpcError();
     }
 
     detail::ClientHandle m_client;
     std::shared_ptr<ggipc_call> m_call;
-    RpcError m_startError{EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated"};
+    ResumeComponentResult m_startResult{RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated")};
 };
 
 namespace detail {
@@ -2470,6 +2890,17 @@ namespace detail {
 template <typename Client>
 class GeneratedOperations {
   public:
+    /** `PublishToIoTCore`: a new operation on this client's connection. */
+    PublishToIoTCoreOperation NewPublishToIoTCore() noexcept { return PublishToIoTCoreOperation(Self().Handle()); }
+    /** `SubscribeToIoTCore`: the handler is not owned and must outlive the operation. */
+    SubscribeToIoTCoreOperation NewSubscribeToIoTCore(SubscribeToIoTCoreStreamHandler &streamHandler) noexcept {
+        return SubscribeToIoTCoreOperation(Self().Handle(), &streamHandler, nullptr);
+    }
+    /** `SubscribeToIoTCore`: the handler is kept alive as long as the library may call it. */
+    SubscribeToIoTCoreOperation NewSubscribeToIoTCore(std::shared_ptr<SubscribeToIoTCoreStreamHandler> streamHandler) noexcept {
+        auto *raw = streamHandler.get();
+        return SubscribeToIoTCoreOperation(Self().Handle(), raw, std::move(streamHandler));
+    }
     /** `SubscribeToIoTCoreConnectionStatus`: the handler is not owned and must outlive the operation. */
     SubscribeToIoTCoreConnectionStatusOperation NewSubscribeToIoTCoreConnectionStatus(SubscribeToIoTCoreConnectionStatusStreamHandler &streamHandler) noexcept {
         return SubscribeToIoTCoreConnectionStatusOperation(Self().Handle(), &streamHandler, nullptr);

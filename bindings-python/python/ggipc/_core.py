@@ -132,21 +132,25 @@ atexit.register(_at_exit)
 
 
 def resolve_socket(ipc_socket: Optional[str]) -> str:
+    """``ipc_socket``, else the component's socket path as the core reads it; ``KeyError`` naming the
+    variable when it is unset or empty (the official SDK's ``os.environ[...]`` lookup)."""
     if ipc_socket:
         return ipc_socket
-    try:
-        return os.environ[SOCKET_ENV]
-    except KeyError:
-        raise KeyError(SOCKET_ENV) from None
+    path = _ggipc.component_socket_path()
+    if path is None:
+        raise KeyError(SOCKET_ENV)
+    return path
 
 
 def resolve_token(authtoken: Optional[str]) -> str:
+    """``authtoken``, else the component's SVCUID as the core reads it; ``KeyError`` naming the variable
+    when it is unset or empty."""
     if authtoken:
         return authtoken
-    try:
-        return os.environ[TOKEN_ENV]
-    except KeyError:
-        raise KeyError(TOKEN_ENV) from None
+    token = _ggipc.component_auth_token()
+    if token is None:
+        raise KeyError(TOKEN_ENV)
+    return token
 
 
 def call_handler(fn: Callable[..., Any], *args: Any) -> Any:

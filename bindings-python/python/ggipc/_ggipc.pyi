@@ -38,6 +38,13 @@ def _set_error_factory(
 def _shutdown() -> None:
     """Called at exit: from then on no ggipc thread calls into Python."""
 
+def component_socket_path() -> Optional[str]:
+    """The IPC socket path the nucleus gives a component, as the core reads it (``None`` when
+    ``AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT`` is unset or empty)."""
+
+def component_auth_token() -> Optional[str]:
+    """The component's auth token, as the core reads it (``None`` when ``SVCUID`` is unset or empty)."""
+
 class Client:
     """A connection to the nucleus."""
 

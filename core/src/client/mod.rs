@@ -190,7 +190,7 @@ impl ClientBuilder {
         // An empty variable counts as unset (it cannot name a socket or a token).
         let socket_path = match self.socket_path {
             Some(p) => p,
-            None => env_var(SOCKET_ENV).map(PathBuf::from).ok_or_else(|| {
+            None => component_socket_path().ok_or_else(|| {
                 Error::new(
                     ErrorKind::InvalidArgument,
                     format!("{SOCKET_ENV} is not set: run inside a Greengrass component (or `ggipc run`), or give the socket path"),
@@ -199,7 +199,7 @@ impl ClientBuilder {
         };
         let auth_token = match self.auth_token {
             Some(t) => t,
-            None => env_var(TOKEN_ENV).ok_or_else(|| {
+            None => component_auth_token().ok_or_else(|| {
                 Error::new(
                     ErrorKind::InvalidArgument,
                     format!("{TOKEN_ENV} is not set: run inside a Greengrass component (or `ggipc run`), or give the auth token"),
@@ -240,6 +240,18 @@ impl ClientBuilder {
 /// A non-empty environment variable.
 fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The IPC socket path a nucleus gives its components ([`SOCKET_ENV`]), or `None` when the variable is unset,
+/// empty (it cannot name a socket) or not Unicode. What [`ClientBuilder`] connects to when given no path.
+pub fn component_socket_path() -> Option<PathBuf> {
+    env_var(SOCKET_ENV).map(PathBuf::from)
+}
+
+/// The component's auth token ([`TOKEN_ENV`], the SVCUID), or `None` when the variable is unset, empty or not
+/// Unicode. What [`ClientBuilder`] authenticates with when given no token.
+pub fn component_auth_token() -> Option<String> {
+    env_var(TOKEN_ENV)
 }
 
 #[derive(Clone, Debug)]

@@ -1,5 +1,6 @@
 package io.ggipc.eventstreamrpc;
 
+import io.ggipc.internal.Native;
 import java.time.Duration;
 import java.util.Objects;
 
@@ -27,14 +28,17 @@ public class EventStreamRPCConnectionConfig {
         this.authToken = Objects.requireNonNull(authToken, "authToken");
     }
 
-    /** A config from the component environment (the variables a nucleus sets for its components). */
+    /**
+     * A config from the component environment (the variables a nucleus sets for its components), as the core
+     * reads it: an empty variable is not set.
+     */
     public static EventStreamRPCConnectionConfig fromEnvironment() {
-        String socket = System.getenv(SOCKET_ENV);
-        String token = System.getenv(TOKEN_ENV);
-        if (socket == null || socket.isEmpty()) {
+        String socket = Native.componentSocketPath();
+        String token = Native.componentAuthToken();
+        if (socket == null) {
             throw new ConnectionFailedException(SOCKET_ENV + " is not set: not running as a Greengrass component");
         }
-        if (token == null || token.isEmpty()) {
+        if (token == null) {
             throw new ConnectionFailedException(TOKEN_ENV + " is not set: not running as a Greengrass component");
         }
         return new EventStreamRPCConnectionConfig(socket, token);

@@ -51,6 +51,7 @@ import io.ggipc.greengrass.model.UpdateStateResponse;
 import io.ggipc.greengrass.model.ValidateAuthorizationTokenRequest;
 import io.ggipc.greengrass.model.ValidateAuthorizationTokenResponse;
 import io.ggipc.greengrass.model.ValidateConfigurationUpdateEvents;
+import io.ggipc.internal.Native;
 import io.ggipc.internal.Operations;
 import java.io.IOException;
 import java.time.Duration;
@@ -462,9 +463,9 @@ public class GreengrassCoreIPCClientV2 implements AutoCloseable {
                 return new GreengrassCoreIPCClientV2(
                         new GreengrassCoreIPCClient(v1.getConnection(), executor), null, executor);
             }
-            String socket = socketPath != null ? socketPath
-                    : System.getenv(EventStreamRPCConnectionConfig.SOCKET_ENV);
-            String token = authToken != null ? authToken : System.getenv(EventStreamRPCConnectionConfig.TOKEN_ENV);
+            // Not given: the component's environment as the core reads it (an empty variable is not set).
+            String socket = socketPath != null ? socketPath : Native.componentSocketPath();
+            String token = authToken != null ? authToken : Native.componentAuthToken();
             if (socket == null || token == null) {
                 throw new IOException("no socket path or auth token: set them on the builder or run as a component ("
                         + EventStreamRPCConnectionConfig.SOCKET_ENV + ", " + EventStreamRPCConnectionConfig.TOKEN_ENV

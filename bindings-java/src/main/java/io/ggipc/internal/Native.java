@@ -27,6 +27,15 @@ public final class Native {
     public static native String version();
 
     /**
+     * The IPC socket path the nucleus gives a component, as the core reads it: {@code null} when
+     * {@code AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT} is unset or empty.
+     */
+    public static native String componentSocketPath();
+
+    /** The component's auth token, as the core reads it: {@code null} when {@code SVCUID} is unset or empty. */
+    public static native String componentAuthToken();
+
+    /**
      * Connects and returns a client handle. {@code lifecycle} may be null; a timeout or queue size of 0 means the
      * library's default; {@code reconnect} enables reconnection with the library's default backoff.
      */
