@@ -6,9 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use ggipc::model::{MqttMessage, Qos};
 use ggipc::server::topic::filter_matches;
-use ggipc::server::{
-    BoxFuture, Broker, BrokerError, BrokerPublish, Delivery, MessageSink, SubscriptionId,
-};
+use ggipc::server::{BoxFuture, Broker, BrokerError, BrokerPublish, MessageSink, SubscriptionId};
 use tokio::sync::Notify;
 
 use crate::{ACK_TOPIC, BURST_TOPIC};
@@ -33,7 +31,7 @@ impl MinimalBroker {
     }
 
     /// Sends `count` messages of `size` bytes on `topic`, at most `window` unacknowledged (see the binary's
-    /// docs); a message a sink cannot take yet is offered again.
+    /// docs); each message waits until every sink can take it (flow control) and is delivered once.
     pub async fn burst(
         self: Arc<Self>,
         count: u64,
@@ -62,16 +60,13 @@ impl MinimalBroker {
             payload[..8].copy_from_slice(&i.to_be_bytes());
             let msg = MqttMessage::new(topic.clone(), payload);
             for sink in &sinks {
-                let started = std::time::Instant::now();
-                loop {
-                    match sink.deliver(&msg) {
-                        Delivery::Delivered | Delivery::Closed => break,
-                        Delivery::Dropped if started.elapsed().as_secs() >= 10 => break,
-                        Delivery::Dropped => {
-                            tokio::time::sleep(std::time::Duration::from_micros(200)).await
-                        }
-                    }
+                // As a broker that must not lose QoS 1 does: wait until the subscriber can take it, then hand it
+                // over once. What a sink still drops (a stalled subscriber) is lost and counted by the server,
+                // which tells the subscriber with its next event; offering it again would count it twice.
+                if !sink.has_capacity() {
+                    sink.ready().await;
                 }
+                let _ = sink.deliver(&msg);
             }
             if i % 256 == 255 {
                 tokio::task::yield_now().await;
