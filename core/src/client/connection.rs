@@ -79,6 +79,8 @@ pub(crate) struct Connection {
     limits: Limits,
     /// A failure a blocking caller ran into while reading; the reader task acts on it.
     pending_failure: Mutex<Option<Error>>,
+    /// How a blocking caller reading its own reply waits for it (spin, then sleep).
+    spin: super::spin::SpinWait,
     inner: Weak<Inner>,
 }
 
@@ -198,6 +200,7 @@ impl Connection {
             rbuf: Mutex::new(rbuf),
             limits,
             pending_failure: Mutex::new(None),
+            spin: super::spin::SpinWait::default(),
             inner,
         });
         match mode {
@@ -440,7 +443,7 @@ impl Connection {
                 Some(mut buf) => {
                     // The previous reader may have delivered our reply just before we took over.
                     let result = match rx.try_recv() {
-                        Err(TryRecvError::Empty) if poll_readable(&self.sock, None, slice).0 => {
+                        Err(TryRecvError::Empty) if self.spin.wait_readable(&self.sock, slice) => {
                             self.read_and_dispatch(&mut buf)
                         }
                         Err(TryRecvError::Empty) | Err(TryRecvError::Closed) => Ok(()),
@@ -757,7 +760,12 @@ impl Connection {
 
 /// Waits up to `timeout` for `sock` (and `kick`, if given) to be readable or closed.
 /// Returns (sock ready, kick ready).
-fn poll_readable(sock: &UnixStream, kick: Option<&UnixStream>, timeout: Duration) -> (bool, bool) {
+/// Polls `sock` (and `kick`) for input for at most `timeout` (zero: returns at once). Whether each is readable.
+pub(super) fn poll_readable(
+    sock: &UnixStream,
+    kick: Option<&UnixStream>,
+    timeout: Duration,
+) -> (bool, bool) {
     use std::os::fd::AsRawFd;
     let mut fds = [
         libc::pollfd {
@@ -771,7 +779,11 @@ fn poll_readable(sock: &UnixStream, kick: Option<&UnixStream>, timeout: Duration
             revents: 0,
         },
     ];
-    let ms = timeout.as_millis().clamp(1, i32::MAX as u128) as libc::c_int;
+    let ms = if timeout.is_zero() {
+        0
+    } else {
+        timeout.as_millis().clamp(1, i32::MAX as u128) as libc::c_int
+    };
     // SAFETY: two valid pollfd entries (a negative fd is ignored by poll), for the duration of the call.
     let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
     if n <= 0 {

@@ -10,6 +10,7 @@
 pub mod blocking;
 mod connection;
 mod generated;
+mod spin;
 mod subscription;
 
 pub(crate) use subscription::decode_event;
