@@ -78,6 +78,35 @@ def clients(env):
     return out
 
 
+# Where the processes run (--placement): "same" puts the nucleus, the client and the pump on one CPU, "split" the
+# nucleus on one CPU and the client and the pump on another, "any" leaves it to the scheduler.
+PLACEMENT = {"nucleus": None, "client": None}
+
+
+def pinned(role):
+    cpus = PLACEMENT[role]
+    return None if cpus is None else (lambda: os.sched_setaffinity(0, cpus))
+
+
+def placements(name):
+    """The CPU sets of the nucleus and of the client for a placement name (see --placement)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if name == "same" or (name == "split" and len(cpus) < 2):
+        return {cpus[0]}, {cpus[0]}
+    if name == "split":
+        return {cpus[0]}, {cpus[1]}
+    return set(cpus), set(cpus)
+
+
+def place_process(pid, cpus):
+    """Moves every thread of a running process to `cpus`."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            os.sched_setaffinity(int(tid), cpus)
+        except OSError:
+            pass  # the thread ended
+
+
 def proc_status(pid):
     rss = threads = 0
     try:
@@ -115,7 +144,7 @@ class Nucleus:
         self.log = open(os.path.join(self.tmp, "log"), "w")
         self.proc = subprocess.Popen([env["GGIPC_BIN"], "nucleus", "--root", root, "--recipe", recipe, "--broker",
                                       "embedded", "--mqtt-port", "0", "--log", "warn"], stdin=subprocess.DEVNULL, stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, preexec_fn=pinned("nucleus"))
         self.socket = os.path.join(root, "ipc.socket")
         token = None
         end = time.monotonic() + 30
@@ -165,7 +194,8 @@ def run_client(env, nucleus, cmd, size, sync_n, pipe_n, ev_n, service="mqtt"):
     t0 = time.monotonic()
     cenv = dict(nucleus.env, GGIPC_BENCH_SERVICE=service)
     p = subprocess.Popen(cmd + [str(size), str(sync_n), str(pipe_n), str(ev_n)], env=cenv, text=True,
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         preexec_fn=pinned("client"))
     try:
         expect(p, "READY ")
         startup = time.monotonic() - t0
@@ -183,7 +213,7 @@ def run_client(env, nucleus, cmd, size, sync_n, pipe_n, ev_n, service="mqtt"):
         p.stdin.flush()
         topic, n = expect(p, "PUMP ").split()
         subprocess.run([env["GGIPC_BENCH_BIN"], "pump", topic, str(size), n], env=cenv, check=True,
-                       capture_output=True, timeout=120)
+                       capture_output=True, timeout=120, preexec_fn=pinned("client"))
         r = json.loads(expect(p, "RESULT "))
     finally:
         if p.poll() is None:
@@ -239,7 +269,17 @@ def main():
                     help="payload sizes of the local pub/sub runs (PublishToTopic); empty: none")
     ap.add_argument("--only-local", action="store_true",
                     help="measure local pub/sub only (no MQTT-proxy sizes, components or limit lines)")
+    ap.add_argument("--placement", choices=("same", "split", "any"), default="split",
+                    help="CPUs: 'same' runs the nucleus, the client and the pump on one CPU, 'split' the nucleus on "
+                         "one and the client and the pump on another, 'any' leaves it to the scheduler")
+    ap.add_argument("--placements", default="same,any",
+                    help="other placements to measure 64 B sync publishes in (the 'Where the processes run' table); "
+                         "empty: none")
     args = ap.parse_args()
+    if args.placement != "any":
+        n_cpus, c_cpus = placements(args.placement)
+        PLACEMENT.update(nucleus=n_cpus, client=c_cpus)
+    extra = [p for p in args.placements.split(",") if p and p != args.placement]
     if args.only_local:
         args.sizes, args.components, args.no_limit = "", "", True
     env = os.environ
@@ -257,14 +297,18 @@ def main():
     by_comp = {}  # (client, components) -> [runs]
     ping = {}  # (size, "blocking" | "spin") -> [runs]
     by_local = {}  # (client, size) -> [runs], local pub/sub
+    by_place = {}  # (client, placement) -> [runs], 64 B, the other placements
     try:
         for rnd in range(args.rounds):
             order = cl if rnd % 2 == 0 else list(reversed(cl))
             for size in sizes:
                 n = counts(size, args.quick)
                 for mode in () if args.no_limit else LIMIT_MODES:
+                    # the ping process where the client runs, the pong process where the nucleus runs
+                    penv = dict(env, GGIPC_PONG_CPUS=",".join(map(str, sorted(PLACEMENT["nucleus"] or []))))
                     out = subprocess.run([env["GGIPC_BENCH_BIN"], "pingpong", str(size), str(n[0] * 5), mode],
-                                         capture_output=True, text=True, check=True, timeout=300).stdout
+                                         capture_output=True, text=True, check=True, timeout=300, env=penv,
+                                         preexec_fn=pinned("client")).stdout
                     ping.setdefault((size, mode), []).append(json.loads(out.split("RESULT ", 1)[1]))
                 for name, cmd in order:
                     r = run_client(env, nucleus, cmd, size, *n)
@@ -272,6 +316,20 @@ def main():
                     print(f"round {rnd + 1} size {size:6} {name:20} sync {r['sync_per_s']:9.0f}/s p50 "
                           f"{r['p50_us']:7.1f} us  pipelined {r['pipelined_per_s']:9.0f}/s  events "
                           f"{r['events_per_s']:9.0f}/s", flush=True)
+            if extra and sizes:
+                main_place = dict(PLACEMENT)
+                n = counts(64, args.quick)
+                for p in extra:
+                    n_cpus, c_cpus = placements(p)
+                    PLACEMENT.update(nucleus=None if p == "any" else n_cpus, client=None if p == "any" else c_cpus)
+                    place_process(nucleus.proc.pid, n_cpus)
+                    for name, cmd in order:
+                        r = run_client(env, nucleus, cmd, 64, *n)
+                        by_place.setdefault((name, p), []).append(r)
+                        print(f"round {rnd + 1} place {p:5} {name:20} sync {r['sync_per_s']:9.0f}/s p50 "
+                              f"{r['p50_us']:7.1f} us", flush=True)
+                PLACEMENT.update(main_place)
+                place_process(nucleus.proc.pid, main_place["nucleus"] or set(os.sched_getaffinity(0)))
             for size in local_sizes:
                 n = counts(size, args.quick)
                 for name, cmd in order:
@@ -304,7 +362,7 @@ def main():
     finally:
         nucleus.stop()
     elapsed = time.monotonic() - started
-    write(args, cl, sizes, comps, by_size, by_comp, ping, elapsed, load0, local_sizes, by_local)
+    write(args, cl, sizes, comps, by_size, by_comp, ping, elapsed, load0, local_sizes, by_local, extra, by_place)
 
 
 def fmt(v, digits=0):
@@ -439,7 +497,30 @@ def local_section(names, local_sizes, by_local):
     return L
 
 
-def write(args, cl, sizes, comps, by_size, by_comp, ping, elapsed, load0, local_sizes=(), by_local=None):
+def placement_section(names, args, extra, by_size, by_place):
+    """64 B sync publishes with the processes placed otherwise than in the other tables."""
+    if not extra or 64 not in {s for _, s in by_size}:
+        return []
+    L = ["## Where the processes run (64 B sync publish)", "",
+         "The other tables run with `--placement " + args.placement + "`. A sync round trip wakes the nucleus and "
+         "then the client; what a wake-up costs depends on where they run, so the same clients are measured here "
+         "placed otherwise on the same nucleus. *same*: the nucleus, the client and the pump on one CPU (a wake-up is "
+         "a context switch). *split*: the nucleus on one CPU, the client on another (a wake-up may have to wake an "
+         "idle CPU, which in a virtual machine costs tens of microseconds). *any*: the scheduler decides, run by run; "
+         "its figures are the least repeatable.", "",
+         "| client | " + " | ".join(f"{p} sync/s | {p} p50 µs" for p in [args.placement] + extra) + " |",
+         "|---|" + "---|---|" * (1 + len(extra))]
+    for name in names:
+        cells = []
+        for p in [args.placement] + extra:
+            rs = by_size.get((name, 64), []) if p == args.placement else by_place.get((name, p), [])
+            cells += [fmt(median_of(rs, "sync_per_s")), fmt(median_of(rs, "p50_us"), 1)]
+        L.append(f"| {name} | " + " | ".join(cells) + " |")
+    return L + [""]
+
+
+def write(args, cl, sizes, comps, by_size, by_comp, ping, elapsed, load0, local_sizes=(), by_local=None, extra=(),
+          by_place=None):
     names = [n for n, _ in cl]
     if not sizes:
         # --only-local: the local pub/sub tables alone.
@@ -482,9 +563,17 @@ def write(args, cl, sizes, comps, by_size, by_comp, ping, elapsed, load0, local_
          "* Limit lines (`ggipc-bench-report pingpong`): two processes over a Unix socket exchange exactly the bytes "
          "of a sync publish round trip (the encoded request frame for the payload size, the encoded response frame) "
          "and do nothing else: no parsing, no JSON, no broker. *blocking*: both sleep in the kernel between messages "
-         "(two wake-ups per round trip, as a blocking client and the nucleus' event loop have). *spin*: both poll "
-         "non-blocking sockets (no wake-ups; two busy CPUs). A client's sync rate is also shown as a fraction of "
-         "the blocking line (\"of limit\"); on this shared 2-CPU machine single runs scatter around it.",
+         "(two wake-ups per round trip, as the nucleus' event loop and a client that sleeps at once have). *spin*: "
+         "both poll non-blocking sockets (no wake-ups; two busy CPUs). ggipc's synchronous calls poll for their reply "
+         "for up to 50 µs before they sleep (`GGIPC_SPIN_WAIT_US`, README), so they sit between the two lines. A "
+         "client's sync rate is also shown as a fraction of the blocking line (\"of limit\").",
+         f"* Placement (`--placement {args.placement}`): " + {
+             "split": "the nucleus runs on one CPU, each client and the pump on another (pinned), so every run "
+                      "places the processes alike; the limit lines' two processes are placed the same way.",
+             "same": "the nucleus, each client and the pump run on one CPU (pinned).",
+             "any": "the scheduler places the processes, run by run (figures vary most)."}[args.placement]
+         + (" The section \"Where the processes run\" measures 64 B sync publishes placed otherwise." if extra
+            else ""),
          "* Connected components: a fresh nucleus per point, N−1 extra connections held open by a helper process, "
          "each with one subscription (one identity), then the clients measured at 64 B; nucleus RSS is read after "
          "each client's pipelined phase.",
@@ -512,7 +601,8 @@ def write(args, cl, sizes, comps, by_size, by_comp, ping, elapsed, load0, local_
                      f"{fmt(median_of(rs, 'p90_us'), 1)} | {fmt(median_of(rs, 'p99_us'), 1)} | "
                      f"{fmt(median_of(rs, 'pipelined_per_s'))} | {fmt(median_of(rs, 'events_per_s'))} "
                      f"({fmt(median_of(rs, 'events_received'))}/{fmt(median_of(rs, 'events_sent'))}) |")
-    L += ["", "## Against connected components (64 B)", "", f"![throughput](img/{files['throughput_components']})",
+    L += [""] + placement_section(names, args, extra, by_size, by_place or {})
+    L += ["## Against connected components (64 B)", "", f"![throughput](img/{files['throughput_components']})",
           "", f"![components](img/{files['components']})", "",
           "| components | client | sync/s | p50 µs | p99 µs | pipelined/s | events/s | nucleus RSS MiB | "
           "nucleus CPU ms / 10k publishes |", "|---|---|---|---|---|---|---|---|---|"]
@@ -566,7 +656,9 @@ def write(args, cl, sizes, comps, by_size, by_comp, ping, elapsed, load0, local_
     raw = {"by_size": {f"{k[0]}|{k[1]}": v for k, v in by_size.items()},
            "by_components": {f"{k[0]}|{k[1]}": v for k, v in by_comp.items()},
            "limit": {f"{k[0]}|{k[1]}": v for k, v in ping.items()},
-           "local": {f"{k[0]}|{k[1]}": v for k, v in (by_local or {}).items()}}
+           "local": {f"{k[0]}|{k[1]}": v for k, v in (by_local or {}).items()},
+           "placement": args.placement,
+           "other_placements": {f"{k[0]}|{k[1]}": v for k, v in (by_place or {}).items()}}
     os.makedirs(os.path.dirname(os.path.abspath(args.raw)), exist_ok=True)
     with open(args.raw, "w") as f:
         json.dump(raw, f, indent=1)

@@ -321,10 +321,41 @@ fn write_all(s: &mut UnixStream, mut buf: &[u8], spin: bool) -> std::io::Result<
 
 /// `pong SOCKET PAYLOAD MODE`: the other process of `pingpong`; answers each request frame with the response
 /// frame until the socket closes.
+/// Moves this process to the comma-separated CPUs in `cpus` (empty: stays where it is). The report places the
+/// pong side where the nucleus runs and the ping side where the client runs.
+fn pin_to(cpus: &str) {
+    let list: Vec<usize> = cpus
+        .split(',')
+        .filter_map(|c| c.trim().parse().ok())
+        .collect();
+    if list.is_empty() {
+        return;
+    }
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET writes inside it for indices below CPU_SETSIZE,
+    // and sched_setaffinity reads it for the given size.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for c in list.into_iter().filter(|&c| c < libc::CPU_SETSIZE as usize) {
+            libc::CPU_SET(c, &mut set);
+        }
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            eprintln!(
+                "pong: cannot move to CPUs {cpus}: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+}
+
 fn pong(args: &[String]) {
     let path = args.get(2).cloned().unwrap_or_default();
     let size = arg(args, 3);
     let spin = args.get(4).map(String::as_str) == Some("spin");
+    pin_to(
+        std::env::var("GGIPC_PONG_CPUS")
+            .unwrap_or_default()
+            .as_str(),
+    );
     let (request, response) = round_trip_frames(size);
     let mut s = UnixStream::connect(&path).expect("connect to pingpong");
     s.set_nonblocking(spin).expect("socket mode");
