@@ -131,6 +131,18 @@ def test_a_json_value_that_is_not_an_object_gets_the_nucleus_answer(sdk, nucleus
         client.close()
 
 
+def test_a_json_message_without_a_value_is_refused(sdk, nucleus):
+    client = v2(sdk, nucleus)
+    try:
+        request = sdk.model.PublishMessage(json_message=sdk.model.JsonMessage())
+        with pytest.raises(sdk.model.InvalidArgumentsError) as e:
+            client.publish_to_topic(topic="t", publish_message=request)
+        assert e.value.message == "Invalid jsonMessage: message is required"
+        client.publish_to_topic(topic="t", publish_message=json_message(sdk, {"ok": 1}))
+    finally:
+        client.close()
+
+
 def test_binary_and_json_both_set_gets_the_nucleus_answer(sdk, nucleus):
     client = v2(sdk, nucleus)
     try:

@@ -322,6 +322,23 @@ async fn bad_input_gets_the_nucleus_answers() {
             "Invalid jsonMessage: message must be a JSON object".into()
         )
     );
+    for no_value in [None, Some(serde_json::Value::Null)] {
+        let mut r = json_publish("allowed/x", json!({}));
+        r.publish_message
+            .as_mut()
+            .unwrap()
+            .json_message
+            .as_mut()
+            .unwrap()
+            .message = no_value;
+        assert_eq!(
+            err(c.publish_to_topic(r).await),
+            (
+                ErrorKind::InvalidArgumentsError,
+                "Invalid jsonMessage: message is required".into()
+            )
+        );
+    }
     // Malformed JSON and a bad receive mode, through the raw transport.
     let raw = c
         .call(

@@ -291,7 +291,10 @@ fn prepare_publish(req: &Request<'_>, body: &[u8]) -> Result<(String, LocalMessa
             Some(serde_json::Value::Object(m)) => {
                 LocalMessage::Json(Some(serde_json::Value::Object(m)))
             }
-            None | Some(serde_json::Value::Null) => LocalMessage::Json(None),
+            // The nucleus reads an absent (or null) message as a Java null and fails on it.
+            None | Some(serde_json::Value::Null) => {
+                return Err(Refusal::invalid("Invalid jsonMessage: message is required"))
+            }
             Some(_) => {
                 return Err(Refusal::invalid(
                     "Invalid jsonMessage: message must be a JSON object",
