@@ -27,6 +27,10 @@ use tokio::sync::oneshot;
 
 /// How long the reader thread stays out of the way after a blocking caller stopped reading.
 const HANDOFF: Duration = Duration::from_millis(2);
+/// How long the reader thread of an idle connection sleeps in poll(2) between checks. Everything that needs it
+/// awake (input, a close, a failure a caller ran into) wakes it through the socket or the kick pair; this is a
+/// safety net only, long enough that idle components do not wake their CPU several times a second.
+const IDLE_POLL: Duration = Duration::from_secs(30);
 
 /// Who reads a connection: see the module docs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -729,8 +733,7 @@ fn reader_thread(conn: Arc<Connection>) {
             }
             lead.reader_polling = true;
         }
-        let (readable, kicked) =
-            poll_readable(&conn.sock, Some(&conn.kick.1), Duration::from_millis(500));
+        let (readable, kicked) = poll_readable(&conn.sock, Some(&conn.kick.1), IDLE_POLL);
         if kicked {
             while matches!((&conn.kick.1).read(&mut kick_buf), Ok(n) if n > 0) {}
         }
@@ -758,8 +761,6 @@ impl Connection {
     }
 }
 
-/// Waits up to `timeout` for `sock` (and `kick`, if given) to be readable or closed.
-/// Returns (sock ready, kick ready).
 /// Polls `sock` (and `kick`) for input for at most `timeout` (zero: returns at once). Whether each is readable.
 pub(super) fn poll_readable(
     sock: &UnixStream,
