@@ -155,6 +155,14 @@ public final class JsonWriter {
         raw(Double.toString(d));
     }
 
+    /**
+     * Room to leave after a large blob for the members that follow, so that they do not regrow (and copy) the
+     * buffer; a small blob needs none (the buffer doubles).
+     */
+    private static int slack(int blobLength) {
+        return blobLength >= 4096 ? 256 : 0;
+    }
+
     /** A blob, as a base64 string (as its bytes in a writer {@link #forNative}). */
     public void blob(byte[] b) {
         if (b == null) {
@@ -164,7 +172,7 @@ public final class JsonWriter {
         sep();
         if (rawBlobs) {
             int n = b.length;
-            room(n + 5);
+            room(n + 5 + slack(n));
             buf[len++] = RAW_BLOB;
             buf[len++] = (byte) (n >>> 24);
             buf[len++] = (byte) (n >>> 16);
@@ -175,7 +183,7 @@ public final class JsonWriter {
             return;
         }
         byte[] enc = Base64.getEncoder().encode(b);
-        room(enc.length + 2);
+        room(enc.length + 2 + slack(enc.length));
         buf[len++] = '"';
         System.arraycopy(enc, 0, buf, len, enc.length);
         len += enc.length;
