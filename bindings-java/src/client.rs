@@ -123,12 +123,34 @@ fn opt_string(env: &mut JNIEnv, s: &JString) -> NResult<Option<String>> {
     Ok(Some(unsafe { env.get_string_unchecked(s) }?.into()))
 }
 
-/// The request JSON (an absent request is an empty object).
+/// The request JSON (an absent request is an empty object). The Java side writes blobs as their bytes
+/// (`JsonWriter.forNative`); their base64 is written here ([`ggipc_bridge::blobs::expand`]).
 fn request_body(env: &mut JNIEnv, b: &JByteArray) -> NResult<Bytes> {
     if b.is_null() {
         return Ok(Bytes::from_static(b"{}"));
     }
-    Ok(Bytes::from(env.convert_byte_array(b)?))
+    let body = env.convert_byte_array(b)?;
+    Ok(Bytes::from(ggipc_bridge::blobs::expand(body)?))
+}
+
+/// The blob and document members of an operation's stream events.
+type EventLayout = Option<&'static [(&'static str, ggipc::model::Layout)]>;
+
+fn event_layout(op: &Operation) -> EventLayout {
+    op.event.and_then(ggipc::model::layout)
+}
+
+/// An event body as Java reads it: the blob members of the event's shape decoded here, as their bytes
+/// (`JsonReader.nextBlob`); a body that is not as the layout says goes as it is, for Java to report.
+fn event_array<'l>(
+    env: &mut JNIEnv<'l>,
+    payload: &[u8],
+    layout: EventLayout,
+) -> jni::errors::Result<JByteArray<'l>> {
+    match layout.and_then(|l| ggipc_bridge::blobs::collapse_event(payload, l)) {
+        Some(raw) => env.byte_array_from_slice(&raw),
+        None => env.byte_array_from_slice(payload),
+    }
 }
 
 /// The operation of the model named by its shape id (`aws.greengrass#PublishToIoTCore`).
@@ -322,13 +344,17 @@ pub extern "system" fn Java_io_ggipc_internal_Native_callAsync<'l>(
 
 /// Delivers a batch of one subscription's events to its Java `StreamBridge` in one attached pass (runs on the
 /// subscription's dispatcher thread).
-fn deliver_batch(bridge: &GlobalRef, events: Vec<ggipc::SubscriptionEvent<RawEvent>>) {
+fn deliver_batch(
+    bridge: &GlobalRef,
+    events: Vec<ggipc::SubscriptionEvent<RawEvent>>,
+    layout: EventLayout,
+) {
     callback("stream events", |env| {
         for ev in events {
             match ev {
                 // The hot path: one byte array per event, no local frame.
                 ggipc::SubscriptionEvent::Message(RawEvent { payload }) => {
-                    let arr = env.byte_array_from_slice(&payload)?;
+                    let arr = event_array(env, &payload, layout)?;
                     call_void(
                         env,
                         bridge.as_obj(),
@@ -337,7 +363,7 @@ fn deliver_batch(bridge: &GlobalRef, events: Vec<ggipc::SubscriptionEvent<RawEve
                     )?;
                     env.delete_local_ref(arr)?;
                 }
-                other => env.with_local_frame(16, |env| deliver(env, bridge, other))?,
+                other => env.with_local_frame(16, |env| deliver(env, bridge, other, layout))?,
             }
             if env.exception_check()? {
                 env.exception_describe()?;
@@ -352,12 +378,13 @@ fn deliver(
     env: &mut JNIEnv,
     bridge: &GlobalRef,
     ev: ggipc::SubscriptionEvent<RawEvent>,
+    layout: EventLayout,
 ) -> jni::errors::Result<()> {
     use ggipc::SubscriptionEvent as Ev;
     let c = cache();
     match ev {
         Ev::Message(RawEvent { payload }) => {
-            let arr = env.byte_array_from_slice(&payload)?;
+            let arr = event_array(env, &payload, layout)?;
             call_void(
                 env,
                 bridge.as_obj(),
@@ -400,8 +427,9 @@ fn deliver(
 fn start_handler(
     sub: ggipc::Subscription<RawEvent>,
     bridge: GlobalRef,
+    layout: EventLayout,
 ) -> ggipc::SubscriptionHandle {
-    sub.with_batch_handler(move |events| deliver_batch(&bridge, events))
+    sub.with_batch_handler(move |events| deliver_batch(&bridge, events, layout))
 }
 
 #[no_mangle]
@@ -420,7 +448,7 @@ pub extern "system" fn Java_io_ggipc_internal_Native_stream<'l>(
         let bridge = env.new_global_ref(&bridge)?;
         let sub = c.conn.open(op, body, None)?;
         let slot = Arc::new(Slot::new());
-        slot.activate(start_handler(sub, bridge));
+        slot.activate(start_handler(sub, bridge, event_layout(op)));
         Ok(Box::into_raw(Box::new(slot)) as jlong)
     })
 }
@@ -443,10 +471,11 @@ pub extern "system" fn Java_io_ggipc_internal_Native_streamAsync<'l>(
         let future = env.new_global_ref(&future)?;
         let slot = Arc::new(Slot::new());
         let task_slot = slot.clone();
+        let layout = event_layout(op);
         c.conn
             .open_async(op, body, None, move |result| match result {
                 Ok(sub) => {
-                    task_slot.activate(start_handler(sub, bridge));
+                    task_slot.activate(start_handler(sub, bridge, layout));
                     submit(Job::Complete {
                         future,
                         result: Ok(None),

@@ -1,7 +1,9 @@
 //! `_ggipc.Client` and `_ggipc.Subscription`: the core async client driven from Python.
 //!
-//! The native side knows no operation: requests cross as the operation's name and a JSON body, responses
-//! and stream events come back as JSON bytes, and the generated Python model does the (de)serialization.
+//! The native side knows the operations only as the core's table has them: requests cross as the operation's
+//! name and a JSON value built by the generated Python model (blob members as `_ggipc.Blob`, base64-encoded
+//! here), responses come back as JSON bytes, stream events as the JSON value with the blob members of the
+//! event's shape decoded to `bytes` here (see `json`); the generated model builds its objects from them.
 //!
 //! Synchronous calls run the operation's future on the calling thread with the GIL released (the
 //! caller writes its own request; the runtime's reader completes it). Async calls poll the future once
@@ -12,6 +14,7 @@
 use crate::errors::{error, exception, to_pyerr};
 use crate::runtime::{self, call_quietly, complete};
 use bytes::Bytes;
+use ggipc::model::{Layout, Operation};
 use ggipc::{Error, ErrorKind, LifecycleEvent, RawEvent, SubscriptionEvent, SubscriptionHandle};
 use ggipc_bridge::{operation, Connection, Settings, CONNECT_TIMEOUT, OPERATION_TIMEOUT};
 use pyo3::exceptions::PyTypeError;
@@ -25,6 +28,8 @@ pub const EV_INTERRUPTED: u8 = 2;
 pub const EV_RESUMED: u8 = 3;
 pub const EV_CLOSED: u8 = 4;
 pub const EV_LAGGED: u8 = 5;
+/// A message whose body could not be read (the value says why).
+pub const EV_UNDECODABLE: u8 = 6;
 
 const LC_CONNECTED: u8 = 0;
 const LC_DISCONNECTED: u8 = 1;
@@ -296,10 +301,11 @@ impl Client {
         let result = self.check().and_then(|conn| {
             let op = operation(op_name.as_bytes())?;
             py.detach(|| conn.open(op, body, None))
+                .map(|sub| (sub, event_layout(op)))
         });
         match result {
-            Ok(sub) => {
-                let s = Subscription::new(sub, on_events);
+            Ok((sub, layout)) => {
+                let s = Subscription::new(sub, on_events, layout);
                 s.start();
                 Ok(s)
             }
@@ -316,9 +322,13 @@ impl Client {
         on_events: Py<PyAny>,
     ) -> PyResult<()> {
         let body = json_body(body)?;
+        let target = self
+            .check()
+            .and_then(|conn| Ok((conn, operation(op_name.as_bytes())?)));
+        let layout = target.as_ref().ok().and_then(|(_, op)| event_layout(op));
         let done = move |result: Result<ggipc::Subscription<RawEvent>, Error>| {
             complete(Box::new(move |py| match result {
-                Ok(sub) => match Py::new(py, Subscription::new(sub, on_events)) {
+                Ok(sub) => match Py::new(py, Subscription::new(sub, on_events, layout)) {
                     Ok(obj) => {
                         call_quietly(py, &callback, obj.clone_ref(py).into_any());
                         obj.get().start();
@@ -331,10 +341,7 @@ impl Client {
                 }
             }))
         };
-        match self
-            .check()
-            .and_then(|conn| Ok((conn, operation(op_name.as_bytes())?)))
-        {
+        match target {
             Ok((conn, op)) => conn.open_async(op, body, None, done),
             Err(e) => done(Err(e)),
         }
@@ -373,6 +380,11 @@ fn json_body(obj: &Bound<'_, PyAny>) -> PyResult<Bytes> {
     )))
 }
 
+/// The blob and document members of an operation's stream events.
+fn event_layout(op: &Operation) -> Option<&'static [(&'static str, Layout)]> {
+    op.event.and_then(ggipc::model::layout)
+}
+
 enum SubState {
     /// Answered, events not yet dispatched (the Python side is being told about it).
     Pending(ggipc::Subscription<RawEvent>, Py<PyAny>),
@@ -380,17 +392,23 @@ enum SubState {
     Gone,
 }
 
-/// An open stream of a streaming operation (its events are JSON bodies).
+/// An open stream of a streaming operation (its events are JSON values, blobs decoded).
 #[pyclass(module = "ggipc._ggipc", frozen)]
 pub struct Subscription {
     state: Mutex<SubState>,
+    layout: Option<&'static [(&'static str, Layout)]>,
     pid: u32,
 }
 
 impl Subscription {
-    fn new(sub: ggipc::Subscription<RawEvent>, on_events: Py<PyAny>) -> Self {
+    fn new(
+        sub: ggipc::Subscription<RawEvent>,
+        on_events: Py<PyAny>,
+        layout: Option<&'static [(&'static str, Layout)]>,
+    ) -> Self {
         Subscription {
             state: Mutex::new(SubState::Pending(sub, on_events)),
+            layout,
             pid: std::process::id(),
         }
     }
@@ -405,16 +423,21 @@ impl Subscription {
         let SubState::Pending(sub, on_events) = std::mem::replace(&mut *st, SubState::Gone) else {
             return;
         };
-        let handle = sub.with_batch_handler(move |events| dispatch(&on_events, events));
+        let layout = self.layout;
+        let handle = sub.with_batch_handler(move |events| dispatch(&on_events, events, layout));
         *st = SubState::Running(handle);
     }
 }
 
-fn dispatch(on_events: &Py<PyAny>, events: Vec<SubscriptionEvent<RawEvent>>) {
+fn dispatch(
+    on_events: &Py<PyAny>,
+    events: Vec<SubscriptionEvent<RawEvent>>,
+    layout: Option<&'static [(&'static str, Layout)]>,
+) {
     runtime::with_python(|py| {
         let batch = PyList::empty(py);
         for ev in events {
-            match event_tuple(py, ev) {
+            match event_tuple(py, ev, layout) {
                 Ok(t) => {
                     if let Err(e) = batch.append(t) {
                         e.print(py);
@@ -429,15 +452,19 @@ fn dispatch(on_events: &Py<PyAny>, events: Vec<SubscriptionEvent<RawEvent>>) {
     });
 }
 
-fn event_tuple(py: Python<'_>, ev: SubscriptionEvent<RawEvent>) -> PyResult<Bound<'_, PyTuple>> {
+fn event_tuple<'py>(
+    py: Python<'py>,
+    ev: SubscriptionEvent<RawEvent>,
+    layout: Option<&'static [(&'static str, Layout)]>,
+) -> PyResult<Bound<'py, PyTuple>> {
     let (kind, value): (u8, Py<PyAny>) = match ev {
-        // the JSON body as `str`: what Python's JSON scanner reads without a conversion
-        SubscriptionEvent::Message(RawEvent { payload }) => (
-            EV_MESSAGE,
-            PyString::new(py, &String::from_utf8_lossy(&payload))
-                .into_any()
-                .unbind(),
-        ),
+        // the JSON value the model's `_from_payload` takes, blobs already `bytes`
+        SubscriptionEvent::Message(RawEvent { payload }) => {
+            match crate::json::event_value(py, &payload, layout) {
+                Ok(v) => (EV_MESSAGE, v.unbind()),
+                Err(why) => (EV_UNDECODABLE, PyString::new(py, &why).into_any().unbind()),
+            }
+        }
         SubscriptionEvent::Error(e) => (EV_ERROR, exception(py, &e)),
         SubscriptionEvent::Lagged(n) => (EV_LAGGED, n.into_pyobject(py)?.into_any().unbind()),
         SubscriptionEvent::Interrupted(e) => (EV_INTERRUPTED, exception(py, &e)),

@@ -1,6 +1,7 @@
 //! `ggipc._ggipc`: the native part of the `ggipc` Python package.
 //!
-//! Thin by design: it moves requests, responses and events as JSON bytes, calls the `ggipc` core client and server, maps errors to the
+//! Thin by design: it moves requests, responses and events as JSON (blob members as bytes, base64 only on the
+//! wire), calls the `ggipc` core client and server, maps errors to the
 //! Python classes defined in `python/ggipc`, and runs Python callbacks on its own threads:
 //!
 //! * every blocking wait releases the GIL;
@@ -41,6 +42,7 @@ fn _ggipc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(component_auth_token, m)?)?;
     m.add_class::<client::Client>()?;
     m.add_class::<client::Subscription>()?;
+    m.add_class::<json::Blob>()?;
     m.add_class::<nucleus::Nucleus>()?;
     Ok(())
 }

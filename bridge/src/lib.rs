@@ -16,9 +16,11 @@
 //!   (the GIL, a JNI attachment); it is started again in a forked child.
 //! * [`watch_lifecycle`]: the client's lifecycle events, forwarded until the last one.
 //! * [`operation`]: the model's operation by its shape id.
+//! * [`blobs`]: blob members as bytes on the language's side and base64 in the body, with the core's encoder.
 //! * [`component_socket_path`] and [`component_auth_token`]: the component's environment as the core reads it
 //!   (an empty variable counts as unset), for SDK surfaces whose signature reads it themselves.
 
+pub mod blobs;
 mod completer;
 mod connection;
 mod settings;

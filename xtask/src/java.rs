@@ -752,7 +752,7 @@ public class GreengrassCoreIPCClient implements GreengrassCoreIPC {
                     o,
                     "    @Override\n    public {n}ResponseHandler {f}({req} request,\n            \
                      Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler) {{\n        \
-                     return new {n}ResponseHandler(Operations.callAsync(connection, {c}_OPERATION, () -> request.toJson(),\n                \
+                     return new {n}ResponseHandler(Operations.callAsync(connection, {c}_OPERATION, () -> Operations.body(request::writeJson),\n                \
                      {resp}::fromJson, streamResponseHandler));\n    }}\n"
                 );
             }
@@ -761,7 +761,7 @@ public class GreengrassCoreIPCClient implements GreengrassCoreIPC {
                     o,
                     "    @Override\n    public {n}ResponseHandler {f}({req} request,\n            \
                      Optional<StreamResponseHandler<{ev}>> streamResponseHandler) {{\n        \
-                     return new {n}ResponseHandler(Operations.streamAsync(connection, {c}_OPERATION, () -> request.toJson(),\n                \
+                     return new {n}ResponseHandler(Operations.streamAsync(connection, {c}_OPERATION, () -> Operations.body(request::writeJson),\n                \
                      {resp}::fromJson, {ev}::fromJson,\n                \
                      streamResponseHandler == null ? null : streamResponseHandler.orElse(null), handlerExecutor));\n    }}\n"
                 );
@@ -988,10 +988,10 @@ public class GreengrassCoreIPCClientV2 implements AutoCloseable {
                     o,
                     "    /** {d} Waits for the answer; throws the modeled error on refusal. */\n    \
                      public {resp} {f}({req} request) throws InterruptedException {{\n        \
-                     return Operations.call({conn}, {c}, () -> request.toJson(), {resp}::fromJson);\n    }}\n\n    \
+                     return Operations.call({conn}, {c}, () -> Operations.body(request::writeJson), {resp}::fromJson);\n    }}\n\n    \
                      /** {d} Returns at once. */\n    \
                      public CompletableFuture<{resp}> {f}Async({req} request) {{\n        \
-                     return Operations.callAsync({conn}, {c}, () -> request.toJson(), {resp}::fromJson, null).getResponse();\n    }}\n",
+                     return Operations.callAsync({conn}, {c}, () -> Operations.body(request::writeJson), {resp}::fromJson, null).getResponse();\n    }}\n",
                     d = jd(&op.doc)
                 );
             }
@@ -1011,7 +1011,7 @@ public class GreengrassCoreIPCClientV2 implements AutoCloseable {
     /** {d} Waits for the answer. */
     public {sr} {f}({req} request,
             StreamResponseHandler<{ev}> streamResponseHandler) throws InterruptedException {{
-        {n}ResponseHandler h = new {n}ResponseHandler(Operations.stream({conn}, {c}, () -> request.toJson(),
+        {n}ResponseHandler h = new {n}ResponseHandler(Operations.stream({conn}, {c}, () -> Operations.body(request::writeJson),
                 {resp}::fromJson, {ev}::fromJson, streamResponseHandler, executor));
         return new StreamingResponse<>(Operations.await(h.getResponse()), h);
     }}
@@ -1026,7 +1026,7 @@ public class GreengrassCoreIPCClientV2 implements AutoCloseable {
     /** {d} Returns at once. */
     public {sra} {f}Async(
             {req} request, StreamResponseHandler<{ev}> streamResponseHandler) {{
-        {n}ResponseHandler h = new {n}ResponseHandler(Operations.streamAsync({conn}, {c}, () -> request.toJson(),
+        {n}ResponseHandler h = new {n}ResponseHandler(Operations.streamAsync({conn}, {c}, () -> Operations.body(request::writeJson),
                 {resp}::fromJson, {ev}::fromJson, streamResponseHandler, executor));
         return new StreamingResponse<>(h.getResponse(), h);
     }}

@@ -198,6 +198,22 @@ impl Model {
             .expect("member types are checked when the model is loaded")
     }
 
+    /// Whether a value of this type holds (transitively) a blob or a document: what a binding's JSON reader must
+    /// treat beyond plain JSON (see `Layout` in the core's model).
+    pub fn has_layout(&self, t: &Type) -> bool {
+        fn walk(m: &Model, t: &Type, seen: &mut BTreeSet<String>) -> bool {
+            match t {
+                Type::Blob | Type::Document => true,
+                Type::List(t) => walk(m, t, seen),
+                Type::Shape(s) if seen.insert(s.clone()) => m
+                    .shape(s)
+                    .is_some_and(|s| s.members.iter().any(|x| walk(m, &m.member_type(x), seen))),
+                _ => false,
+            }
+        }
+        walk(self, t, &mut BTreeSet::new())
+    }
+
     /// Whether a shape (transitively) holds a `double`, which rules out `Eq` in Rust.
     pub fn has_double(&self, shape: &str) -> bool {
         fn walk(m: &Model, t: &Type, seen: &mut BTreeSet<String>) -> bool {

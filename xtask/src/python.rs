@@ -81,17 +81,19 @@ fn ext_hint(t: &Type) -> String {
 }
 
 /// Expression converting the stored value `v` to its JSON form.
-/// `helpers` prefixes the model module's helper functions (`""` inside it, `"model."` elsewhere).
-fn to_json(t: &Type, v: &str, depth: usize, helpers: &str) -> String {
+/// `helpers` prefixes the model module's helper functions (`""` inside it, `"model."` elsewhere); `blob` is the
+/// function a blob goes through (`b64`, the `_to_payload` argument, inside the model; the native writer's
+/// `model._b64e` in a request built for the native module).
+fn to_json(t: &Type, v: &str, depth: usize, helpers: &str, blob: &str) -> String {
     match t {
-        Type::Blob => format!("{helpers}_b64e({v})"),
+        Type::Blob => format!("{blob}({v})"),
         Type::Timestamp => format!("{helpers}_ts_out({v})"),
-        Type::Shape(_) => format!("{v}._to_payload()"),
+        Type::Shape(_) => format!("{v}._to_payload({blob})"),
         Type::List(inner) if needs_conversion(inner) => {
             let i = format!("i{depth}");
             format!(
                 "[{} for {i} in {v}]",
-                to_json(inner, &i, depth + 1, helpers)
+                to_json(inner, &i, depth + 1, helpers, blob)
             )
         }
         _ => v.to_string(),
@@ -108,7 +110,7 @@ fn inline_payload(fs: &[Field]) -> String {
             "        if {a} is not None:\n            _payload[{w}] = {e}",
             a = f.attr,
             w = py_str(&f.wire),
-            e = to_json(&f.ty, &f.attr, 0, "model.")
+            e = to_json(&f.ty, &f.attr, 0, "model.", "model._b64e")
         )
         .unwrap();
     }
@@ -208,7 +210,9 @@ fn write_members(s: &mut String, class: &str, fs: &[Field], error: bool) {
         .unwrap();
     }
     // _to_payload
-    s.push_str("\n    def _to_payload(self) -> typing.Dict[str, typing.Any]:\n");
+    // `b64`: base64 text by default (the JSON-ready dict awsiotsdk's `_to_payload` gives); requests for the
+    // native module pass `_b64e`, which hands the bytes to the native writer.
+    s.push_str("\n    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:\n");
     s.push_str("        payload: typing.Dict[str, typing.Any] = {}\n");
     for (n, f) in fs.iter().enumerate() {
         if needs_conversion(&f.ty) && !matches!(f.ty, Type::Long | Type::Double) {
@@ -217,7 +221,7 @@ fn write_members(s: &mut String, class: &str, fs: &[Field], error: bool) {
                 "        v{n} = self.{a}\n        if v{n} is not None:\n            payload[{w}] = {e}",
                 a = f.attr,
                 w = py_str(&f.wire),
-                e = to_json(&f.ty, &format!("v{n}"), 0, "")
+                e = to_json(&f.ty, &format!("v{n}"), 0, "", "b64")
             )
             .unwrap();
         } else {
@@ -318,11 +322,11 @@ fn model(m: &Model) -> String {
         "Greengrass IPC model (``aws.greengrass``): the enums, shapes and modeled errors.\n\n\
 Mirrors ``awsiot.greengrasscoreipc.model``: the same class names, keyword constructors, attributes,\n\
 ``set_*`` methods, ``repr`` and equality. All attributes are ``None`` by default. Blobs are ``bytes``\n\
-(``str`` is accepted and encoded as UTF-8) and base64 on the wire; timestamps are ``datetime``\n\
-(epoch seconds on the wire); documents are any JSON value.\n",
+(``str`` is accepted and encoded as UTF-8) and base64 on the wire, encoded and decoded natively;\n\
+timestamps are ``datetime`` (epoch seconds on the wire); documents are any JSON value.\n",
     );
     s.push_str(
-        "import binascii\nimport datetime\nimport typing\n\nfrom .. import eventstreamrpc as rpc\n\n",
+        "import binascii\nimport datetime\nimport typing\n\nfrom .. import _ggipc\nfrom .. import eventstreamrpc as rpc\n\n",
     );
     let mut all: Vec<String> = Vec::new();
     all.extend(m.enums.iter().map(|e| e.name.clone()));
@@ -349,13 +353,24 @@ def _blob(value: typing.Optional[typing.Union[bytes, str]]) -> typing.Optional[b
     return value
 
 
-def _b64e(value: typing.Union[bytes, str]) -> str:
+def _b64text(value: typing.Union[bytes, str]) -> str:
+    """A blob member as base64 text (``str`` encoded as UTF-8 first): the JSON-ready form of ``_to_payload()``."""
     if isinstance(value, str):
         value = value.encode("utf-8")
     return binascii.b2a_base64(value, newline=False).decode("ascii")
 
 
-_b64d = binascii.a2b_base64
+#: A blob member as it goes into a request for the native module: its bytes (``str`` encoded as UTF-8), written
+#: as base64 by the native JSON writer; anything but a bytes-like object or ``str`` raises the ``TypeError``
+#: ``_b64text`` (binascii) gives.
+_b64e = _ggipc.Blob
+
+
+def _b64d(value: typing.Union[bytes, str]) -> bytes:
+    """A blob member as read: ``bytes`` already decoded natively (stream events), else its base64 text."""
+    if type(value) is bytes:
+        return value
+    return binascii.a2b_base64(value)
 
 
 def _ts_out(value: typing.Union[datetime.datetime, float]) -> float:

@@ -56,7 +56,7 @@ fn model(m: &Model) -> String {
     let mut o = header("//", "");
     o.push_str("//! The Greengrass model: every enum, shape, error shape and operation of `model/greengrass-ipc.toml`.\n\n");
     o.push_str("#![allow(clippy::derivable_impls)]\n\n");
-    o.push_str("use super::{ErrorShape, Operation, Shape};\n");
+    o.push_str("use super::{ErrorShape, Layout, Operation, Shape};\n");
     o.push_str("use crate::error::ErrorKind;\nuse serde::{Deserialize, Serialize};\n\n");
     let _ = writeln!(
         o,
@@ -194,12 +194,62 @@ fn model(m: &Model) -> String {
         let _ = writeln!(o, "    service: {:?},", op.service);
         o.push_str("};\n\n");
     }
+    layouts(&mut o, m);
     o.push_str("/// Every operation ggipc knows, in model order.\npub const OPERATIONS: &[&Operation] = &[\n");
     for op in &m.operations {
         let _ = writeln!(o, "    &{},", screaming(&op.name));
     }
     o.push_str("];\n");
     o
+}
+
+/// The kind of a member for a binding's JSON reader (`Layout`), when it is more than plain JSON.
+fn layout_kind(m: &Model, t: &Type) -> Option<String> {
+    if !m.has_layout(t) {
+        return None;
+    }
+    Some(match t {
+        Type::Blob => "Layout::Blob".into(),
+        Type::Document => "Layout::Document".into(),
+        Type::List(inner) => format!("Layout::List(&{})", layout_kind(m, inner)?),
+        Type::Shape(s) => format!("Layout::Shape({}_LAYOUT)", screaming(s)),
+        _ => return None,
+    })
+}
+
+/// One `<SHAPE>_LAYOUT` constant per shape that holds a blob or a document, and `layout(shape_id)`.
+fn layouts(o: &mut String, m: &Model) {
+    let mut named = Vec::new();
+    for s in &m.shapes {
+        if !m.has_layout(&Type::Shape(s.name.clone())) {
+            continue;
+        }
+        let members: Vec<String> = s
+            .members
+            .iter()
+            .filter_map(|mem| {
+                layout_kind(m, &m.member_type(mem)).map(|k| format!("({:?}, {k})", mem.name))
+            })
+            .collect();
+        let konst = format!("{}_LAYOUT", screaming(&s.name));
+        let _ = writeln!(
+            o,
+            "/// The blob and document members of `{}#{}` (see [`Layout`]).",
+            m.namespace, s.name
+        );
+        let _ = writeln!(
+            o,
+            "pub const {konst}: &[(&str, Layout)] = &[{}];\n",
+            members.join(", ")
+        );
+        named.push((format!("{}#{}", m.namespace, s.name), konst));
+    }
+    o.push_str("/// The blob and document members of a shape by its shape id (`None`: plain JSON throughout).\n");
+    o.push_str("pub fn layout(shape_id: &str) -> Option<&'static [(&'static str, Layout)]> {\n    match shape_id {\n");
+    for (id, konst) in &named {
+        let _ = writeln!(o, "        {id:?} => Some({konst}),");
+    }
+    o.push_str("        _ => None,\n    }\n}\n\n");
 }
 
 fn shape(o: &mut String, m: &Model, s: &Shape) {

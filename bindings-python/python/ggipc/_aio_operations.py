@@ -57,7 +57,7 @@ class Operations:
         if retain is not None:
             _payload["retain"] = retain
         if user_properties is not None:
-            _payload["userProperties"] = [i0._to_payload() for i0 in user_properties]
+            _payload["userProperties"] = [i0._to_payload(model._b64e) for i0 in user_properties]
         if message_expiry_interval_seconds is not None:
             _payload["messageExpiryIntervalSeconds"] = message_expiry_interval_seconds
         if correlation_data is not None:
@@ -113,7 +113,7 @@ class Operations:
         if topic is not None:
             _payload["topic"] = topic
         if publish_message is not None:
-            _payload["publishMessage"] = publish_message._to_payload()
+            _payload["publishMessage"] = publish_message._to_payload(model._b64e)
         return await self._call("aws.greengrass#PublishToTopic", _payload, model.PublishToTopicResponse)
 
     async def subscribe_to_topic(
@@ -206,7 +206,7 @@ class Operations:
         """Answers a configuration validation event. Raises the modeled error on refusal."""
         _payload: typing.Dict[str, typing.Any] = {}
         if configuration_validity_report is not None:
-            _payload["configurationValidityReport"] = configuration_validity_report._to_payload()
+            _payload["configurationValidityReport"] = configuration_validity_report._to_payload(model._b64e)
         return await self._call("aws.greengrass#SendConfigurationValidityReport", _payload, model.SendConfigurationValidityReportResponse)
 
     async def update_state(

@@ -42,6 +42,7 @@ EV_INTERRUPTED = 2
 EV_RESUMED = 3
 EV_CLOSED = 4
 EV_LAGGED = 5
+EV_UNDECODABLE = 6
 
 #: Lifecycle event kinds.
 LC_CONNECTED = 0

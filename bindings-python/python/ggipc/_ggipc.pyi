@@ -10,8 +10,10 @@ the factory given to ``_set_error_factory``.
 Event tuples in a batch: ``(0, message)`` message received, ``(1, exc)`` stream error from the
 server, ``(2, exc)`` connection lost (reconnect pending), ``(3, None)`` resumed after reconnect,
 ``(4, exc | None)`` closed (last event; None = closed normally), ``(5, n)`` n messages dropped
-because the handler did not keep up (the queue is bounded).
-A message is the event's JSON body (``str``), decoded by the generated model.
+because the handler did not keep up (the queue is bounded), ``(6, why)`` a message whose body could not
+be read (``why`` says what is wrong).
+A message is the event's JSON value (``json.loads`` of the body), except that the blob members of the
+event's shape are ``bytes``, decoded natively; the generated model builds the event from it.
 
 Lifecycle callback: ``lifecycle(0, None)`` connected, ``(1, exc | None)`` disconnected (last),
 ``(2, exc)`` connection-level error, ``(3, (headers, payload))`` ping received, ``(4, exc)``
@@ -25,7 +27,8 @@ __version__: str
 ERROR_KINDS: Dict[str, int]
 
 UserProps = Optional[Sequence[Tuple[str, str]]]
-#: A request body: the JSON value as the generated model builds it (``dict``, written as JSON natively),
+#: A request body: the JSON value as the generated model builds it (``dict``, written as JSON natively,
+#: ``Blob`` values as base64 strings),
 #: or JSON text (``str``, or its UTF-8 ``bytes``).
 Body = Union[Dict[str, Any], str, bytes]
 
@@ -44,6 +47,15 @@ def component_socket_path() -> Optional[str]:
 
 def component_auth_token() -> Optional[str]:
     """The component's auth token, as the core reads it (``None`` when ``SVCUID`` is unset or empty)."""
+
+class Blob:
+    """A blob member in a request's JSON value: the bytes of ``value`` (``str`` encoded as UTF-8, any
+    bytes-like object copied), written as base64 by the native JSON writer. Anything else raises
+    ``TypeError("a bytes-like object is required, not '<type>'")``."""
+
+    def __init__(self, value: Any) -> None: ...
+    @property
+    def data(self) -> bytes: ...
 
 class Client:
     """A connection to the nucleus."""

@@ -1,16 +1,16 @@
 # SPDX-License-Identifier: Apache-2.0
 """The generic operation machinery the generated clients call (private).
 
-Requests cross to the native module as JSON (the shape's ``_to_payload()``) with the operation's name;
-responses and stream events come back as JSON bytes and are decoded by the generated shape's
-``_from_payload``. Nothing here knows a particular operation.
+Requests cross to the native module as JSON values (the shape's ``_to_payload()``, blobs as
+``_ggipc.Blob``) with the operation's name; responses come back as JSON bytes, stream events as JSON values
+with their blobs already ``bytes`` (the native side reads them by the event shape's layout); the generated
+shape's ``_from_payload`` builds the objects. Nothing here knows a particular operation.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import json
-import json.scanner
 import sys
 import threading
 import traceback
@@ -18,30 +18,16 @@ import typing
 from concurrent.futures import Future
 from typing import Any, Callable, Dict, List, Optional, Type, TypeVar, Union
 
-from . import _core
+from . import _core, _ggipc
 from . import eventstreamrpc as rpc
 from ._connection import Connection, new_future
 
 _T = TypeVar("_T")
 
-_decoder = json.JSONDecoder()
-_scan = json.scanner.make_scanner(_decoder)  # type: ignore[arg-type]  # the C scanner behind json.loads, without its per-call checks
-
-
-def _loads(text: str) -> Any:
-    """A stream event's JSON body (``str``, as the native module hands it over) as its JSON value."""
-    try:
-        value, end = _scan(text, 0)
-    except StopIteration:  # not a JSON value where it starts (e.g. whitespace): json.loads says why
-        return json.loads(text)
-    if end != len(text):
-        return json.loads(text)
-    return value
-
-
 def encode(request: Any) -> Dict[str, Any]:
-    """The JSON body of a request shape, as the JSON value (the native side writes it as JSON text)."""
-    return request._to_payload()  # type: ignore[no-any-return]
+    """The JSON body of a request shape, as the JSON value (the native side writes it as JSON text, and the
+    blobs, handed over as ``_ggipc.Blob``, as base64)."""
+    return request._to_payload(_ggipc.Blob)  # type: ignore[no-any-return]
 
 
 def decode(cls: Type[_T], body: bytes) -> _T:
@@ -184,22 +170,24 @@ class StreamOperation(Operation):
         h = self._handler
         on_event = h.on_stream_event
         from_payload = self._EVENT._from_payload
-        loads = _loads
         for kind, value in batch:
             if kind == 0:  # _core.EV_MESSAGE, the hot path
                 try:
-                    event = from_payload(loads(value))
+                    event = from_payload(value)
                 except Exception as exc:
                     _core.logger.exception("undecodable stream event")
                     self._stream_error(rpc.UnmappedDataError("invalid event body: %s" % exc))
                     continue
                 if _core.DEBUG_EVENTS:
-                    _core.logger.debug("subscription: message on %r (%d bytes)", _topic_of(event), len(value))
+                    _core.logger.debug("subscription: message on %r", _topic_of(event))
                 try:
                     on_event(event)
                 except Exception as exc:
                     _core.logger.exception("on_stream_event raised")
                     self._stream_error(exc)
+            elif kind == _core.EV_UNDECODABLE:
+                _core.logger.error("undecodable stream event: %s", value)
+                self._stream_error(rpc.UnmappedDataError("invalid event body: %s" % value))
             elif kind == _core.EV_ERROR:
                 self._stream_error(value)
             elif kind == _core.EV_CLOSED:

@@ -199,11 +199,15 @@ class Subscription(Generic[_E]):
             kind, value = item
             if kind == _core.EV_MESSAGE:
                 try:
-                    return self._event._from_payload(_operation._loads(value))  # type: ignore[attr-defined, no-any-return]
+                    return self._event._from_payload(value)  # type: ignore[attr-defined, no-any-return]
                 except Exception as exc:
                     _core.logger.exception("undecodable stream event")
                     self._error = rpc.UnmappedDataError("invalid event body: %s" % exc)
                     continue
+            if kind == _core.EV_UNDECODABLE:
+                _core.logger.error("undecodable stream event: %s", value)
+                self._error = rpc.UnmappedDataError("invalid event body: %s" % value)
+                continue
             if kind == _core.EV_ERROR:
                 self._error = value
             elif kind == _core.EV_CLOSED:

@@ -218,8 +218,9 @@ class Shape:
 
     __hash__ = None  # type: ignore[assignment]
 
-    def _to_payload(self) -> Dict[str, Any]:
-        """The shape as a JSON-ready dict (wire member names, absent members omitted); generated."""
+    def _to_payload(self, b64: Any = None) -> Dict[str, Any]:
+        """The shape as a JSON-ready dict (wire member names, absent members omitted, blobs as base64 text, or
+        as what ``b64`` makes of them); generated."""
         return {}
 
     @classmethod

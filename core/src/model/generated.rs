@@ -3,7 +3,7 @@
 
 #![allow(clippy::derivable_impls)]
 
-use super::{ErrorShape, Operation, Shape};
+use super::{ErrorShape, Layout, Operation, Shape};
 use crate::error::ErrorKind;
 use serde::{Deserialize, Serialize};
 
@@ -1957,6 +1957,96 @@ pub const RESUME_COMPONENT: Operation = Operation {
     ],
     service: "aws.greengrass.ipc.lifecycle",
 };
+
+/// The blob and document members of `aws.greengrass#MQTTMessage` (see [`Layout`]).
+pub const MQTT_MESSAGE_LAYOUT: &[(&str, Layout)] =
+    &[("payload", Layout::Blob), ("correlationData", Layout::Blob)];
+
+/// The blob and document members of `aws.greengrass#JsonMessage` (see [`Layout`]).
+pub const JSON_MESSAGE_LAYOUT: &[(&str, Layout)] = &[("message", Layout::Document)];
+
+/// The blob and document members of `aws.greengrass#BinaryMessage` (see [`Layout`]).
+pub const BINARY_MESSAGE_LAYOUT: &[(&str, Layout)] = &[("message", Layout::Blob)];
+
+/// The blob and document members of `aws.greengrass#PublishMessage` (see [`Layout`]).
+pub const PUBLISH_MESSAGE_LAYOUT: &[(&str, Layout)] = &[
+    ("jsonMessage", Layout::Shape(JSON_MESSAGE_LAYOUT)),
+    ("binaryMessage", Layout::Shape(BINARY_MESSAGE_LAYOUT)),
+];
+
+/// The blob and document members of `aws.greengrass#ValidateConfigurationUpdateEvent` (see [`Layout`]).
+pub const VALIDATE_CONFIGURATION_UPDATE_EVENT_LAYOUT: &[(&str, Layout)] =
+    &[("configuration", Layout::Document)];
+
+/// The blob and document members of `aws.greengrass#ComponentDetails` (see [`Layout`]).
+pub const COMPONENT_DETAILS_LAYOUT: &[(&str, Layout)] = &[("configuration", Layout::Document)];
+
+/// The blob and document members of `aws.greengrass#IoTCoreMessage` (see [`Layout`]).
+pub const IOT_CORE_MESSAGE_LAYOUT: &[(&str, Layout)] =
+    &[("message", Layout::Shape(MQTT_MESSAGE_LAYOUT))];
+
+/// The blob and document members of `aws.greengrass#SubscriptionResponseMessage` (see [`Layout`]).
+pub const SUBSCRIPTION_RESPONSE_MESSAGE_LAYOUT: &[(&str, Layout)] = &[
+    ("jsonMessage", Layout::Shape(JSON_MESSAGE_LAYOUT)),
+    ("binaryMessage", Layout::Shape(BINARY_MESSAGE_LAYOUT)),
+];
+
+/// The blob and document members of `aws.greengrass#ValidateConfigurationUpdateEvents` (see [`Layout`]).
+pub const VALIDATE_CONFIGURATION_UPDATE_EVENTS_LAYOUT: &[(&str, Layout)] = &[(
+    "validateConfigurationUpdateEvent",
+    Layout::Shape(VALIDATE_CONFIGURATION_UPDATE_EVENT_LAYOUT),
+)];
+
+/// The blob and document members of `aws.greengrass#PublishToIoTCoreRequest` (see [`Layout`]).
+pub const PUBLISH_TO_IOT_CORE_REQUEST_LAYOUT: &[(&str, Layout)] =
+    &[("payload", Layout::Blob), ("correlationData", Layout::Blob)];
+
+/// The blob and document members of `aws.greengrass#PublishToTopicRequest` (see [`Layout`]).
+pub const PUBLISH_TO_TOPIC_REQUEST_LAYOUT: &[(&str, Layout)] =
+    &[("publishMessage", Layout::Shape(PUBLISH_MESSAGE_LAYOUT))];
+
+/// The blob and document members of `aws.greengrass#GetConfigurationResponse` (see [`Layout`]).
+pub const GET_CONFIGURATION_RESPONSE_LAYOUT: &[(&str, Layout)] = &[("value", Layout::Document)];
+
+/// The blob and document members of `aws.greengrass#UpdateConfigurationRequest` (see [`Layout`]).
+pub const UPDATE_CONFIGURATION_REQUEST_LAYOUT: &[(&str, Layout)] =
+    &[("valueToMerge", Layout::Document)];
+
+/// The blob and document members of `aws.greengrass#GetComponentDetailsResponse` (see [`Layout`]).
+pub const GET_COMPONENT_DETAILS_RESPONSE_LAYOUT: &[(&str, Layout)] =
+    &[("componentDetails", Layout::Shape(COMPONENT_DETAILS_LAYOUT))];
+
+/// The blob and document members of `aws.greengrass#ListComponentsResponse` (see [`Layout`]).
+pub const LIST_COMPONENTS_RESPONSE_LAYOUT: &[(&str, Layout)] = &[(
+    "components",
+    Layout::List(&Layout::Shape(COMPONENT_DETAILS_LAYOUT)),
+)];
+
+/// The blob and document members of a shape by its shape id (`None`: plain JSON throughout).
+pub fn layout(shape_id: &str) -> Option<&'static [(&'static str, Layout)]> {
+    match shape_id {
+        "aws.greengrass#MQTTMessage" => Some(MQTT_MESSAGE_LAYOUT),
+        "aws.greengrass#JsonMessage" => Some(JSON_MESSAGE_LAYOUT),
+        "aws.greengrass#BinaryMessage" => Some(BINARY_MESSAGE_LAYOUT),
+        "aws.greengrass#PublishMessage" => Some(PUBLISH_MESSAGE_LAYOUT),
+        "aws.greengrass#ValidateConfigurationUpdateEvent" => {
+            Some(VALIDATE_CONFIGURATION_UPDATE_EVENT_LAYOUT)
+        }
+        "aws.greengrass#ComponentDetails" => Some(COMPONENT_DETAILS_LAYOUT),
+        "aws.greengrass#IoTCoreMessage" => Some(IOT_CORE_MESSAGE_LAYOUT),
+        "aws.greengrass#SubscriptionResponseMessage" => Some(SUBSCRIPTION_RESPONSE_MESSAGE_LAYOUT),
+        "aws.greengrass#ValidateConfigurationUpdateEvents" => {
+            Some(VALIDATE_CONFIGURATION_UPDATE_EVENTS_LAYOUT)
+        }
+        "aws.greengrass#PublishToIoTCoreRequest" => Some(PUBLISH_TO_IOT_CORE_REQUEST_LAYOUT),
+        "aws.greengrass#PublishToTopicRequest" => Some(PUBLISH_TO_TOPIC_REQUEST_LAYOUT),
+        "aws.greengrass#GetConfigurationResponse" => Some(GET_CONFIGURATION_RESPONSE_LAYOUT),
+        "aws.greengrass#UpdateConfigurationRequest" => Some(UPDATE_CONFIGURATION_REQUEST_LAYOUT),
+        "aws.greengrass#GetComponentDetailsResponse" => Some(GET_COMPONENT_DETAILS_RESPONSE_LAYOUT),
+        "aws.greengrass#ListComponentsResponse" => Some(LIST_COMPONENTS_RESPONSE_LAYOUT),
+        _ => None,
+    }
+}
 
 /// Every operation ggipc knows, in model order.
 pub const OPERATIONS: &[&Operation] = &[

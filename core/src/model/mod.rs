@@ -30,6 +30,23 @@ pub trait Shape {
     const SHAPE_ID: &'static str;
 }
 
+/// What a language binding's JSON reader must know of a shape beyond JSON itself, member by member (JSON
+/// name, kind): which members are blobs (base64 text that the binding hands over as bytes) or documents (any
+/// JSON value, read as the binding's language reads JSON), and which members hold shapes or lists that have
+/// such members. Members not listed are plain JSON. [`layout`] gives a shape's list; shapes with none of these
+/// members have none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// A blob: standard padded base64 text on the wire.
+    Blob,
+    /// A document: any JSON value.
+    Document,
+    /// A shape with such members.
+    Shape(&'static [(&'static str, Layout)]),
+    /// A list whose elements are of this kind.
+    List(&'static Layout),
+}
+
 /// Serialize/Deserialize/Display for a generated enum: JSON strings of the wire value; JSON numbers are read
 /// as their text too (a Gson peer may send them).
 macro_rules! wire_enum_impls {

@@ -7,7 +7,7 @@
 //! Registers two components and prints one JSON line, then serves until its standard input closes (so it never
 //! outlives the process that started it):
 //! `{"socket":"…","full":"<svcuid>","limited":"<svcuid>"}`
-//! - `full` may publish and subscribe on every topic;
+//! - `full` may publish and subscribe on every IoT Core topic, and locally on `blobs/*`;
 //! - `limited` may publish and subscribe only on `allowed/#`.
 //!
 //! By default the broker is ggipc's `MemoryBroker`, which delivers every message a component publishes to the
@@ -66,9 +66,14 @@ async fn serve(socket: String, minimal: bool) {
         memory.clone()
     };
     let server = Server::new(ServerConfig::new(socket.clone()), broker);
-    let full = server
-        .components()
-        .register("test.full", AccessControl::allow_all_mqtt());
+    // Every IoT Core topic, and local publish/subscribe on `blobs/*` only (for the blob round trips; other
+    // local topics stay refused).
+    let full_policy = AccessControl::from_rules(&[
+        ("aws.greengrass.ipc.mqttproxy", &["*"], &["*"]),
+        ("aws.greengrass.ipc.pubsub", &["*"], &["blobs/*"]),
+    ])
+    .expect("valid policy");
+    let full = server.components().register("test.full", full_policy);
     let limited_policy = AccessControl::from_rules(&[(
         "aws.greengrass.ipc.mqttproxy",
         &[

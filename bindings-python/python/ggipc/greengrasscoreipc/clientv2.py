@@ -61,7 +61,7 @@ class GreengrassCoreIPCClientV2(_operation.ClientV2Base):
         if retain is not None:
             _payload["retain"] = retain
         if user_properties is not None:
-            _payload["userProperties"] = [i0._to_payload() for i0 in user_properties]
+            _payload["userProperties"] = [i0._to_payload(model._b64e) for i0 in user_properties]
         if message_expiry_interval_seconds is not None:
             _payload["messageExpiryIntervalSeconds"] = message_expiry_interval_seconds
         if correlation_data is not None:
@@ -99,7 +99,7 @@ class GreengrassCoreIPCClientV2(_operation.ClientV2Base):
         if retain is not None:
             _payload["retain"] = retain
         if user_properties is not None:
-            _payload["userProperties"] = [i0._to_payload() for i0 in user_properties]
+            _payload["userProperties"] = [i0._to_payload(model._b64e) for i0 in user_properties]
         if message_expiry_interval_seconds is not None:
             _payload["messageExpiryIntervalSeconds"] = message_expiry_interval_seconds
         if correlation_data is not None:
@@ -211,7 +211,7 @@ class GreengrassCoreIPCClientV2(_operation.ClientV2Base):
         if topic is not None:
             _payload["topic"] = topic
         if publish_message is not None:
-            _payload["publishMessage"] = publish_message._to_payload()
+            _payload["publishMessage"] = publish_message._to_payload(model._b64e)
         return self._call("aws.greengrass#PublishToTopic", _payload, model.PublishToTopicResponse)
 
     def publish_to_topic_async(
@@ -225,7 +225,7 @@ class GreengrassCoreIPCClientV2(_operation.ClientV2Base):
         if topic is not None:
             _payload["topic"] = topic
         if publish_message is not None:
-            _payload["publishMessage"] = publish_message._to_payload()
+            _payload["publishMessage"] = publish_message._to_payload(model._b64e)
         return self._call_async("aws.greengrass#PublishToTopic", _payload, model.PublishToTopicResponse)
 
     # -- SubscribeToTopic ----------------------------------------------------------------
@@ -441,7 +441,7 @@ class GreengrassCoreIPCClientV2(_operation.ClientV2Base):
         """
         _payload: typing.Dict[str, typing.Any] = {}
         if configuration_validity_report is not None:
-            _payload["configurationValidityReport"] = configuration_validity_report._to_payload()
+            _payload["configurationValidityReport"] = configuration_validity_report._to_payload(model._b64e)
         return self._call("aws.greengrass#SendConfigurationValidityReport", _payload, model.SendConfigurationValidityReportResponse)
 
     def send_configuration_validity_report_async(
@@ -452,7 +452,7 @@ class GreengrassCoreIPCClientV2(_operation.ClientV2Base):
         """Answers a configuration validation event. Does not wait; the future completes with the response or the error."""
         _payload: typing.Dict[str, typing.Any] = {}
         if configuration_validity_report is not None:
-            _payload["configurationValidityReport"] = configuration_validity_report._to_payload()
+            _payload["configurationValidityReport"] = configuration_validity_report._to_payload(model._b64e)
         return self._call_async("aws.greengrass#SendConfigurationValidityReport", _payload, model.SendConfigurationValidityReportResponse)
 
     # -- UpdateState ---------------------------------------------------------------------

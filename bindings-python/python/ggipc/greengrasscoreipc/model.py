@@ -4,8 +4,8 @@
 
 Mirrors ``awsiot.greengrasscoreipc.model``: the same class names, keyword constructors, attributes,
 ``set_*`` methods, ``repr`` and equality. All attributes are ``None`` by default. Blobs are ``bytes``
-(``str`` is accepted and encoded as UTF-8) and base64 on the wire; timestamps are ``datetime``
-(epoch seconds on the wire); documents are any JSON value.
+(``str`` is accepted and encoded as UTF-8) and base64 on the wire, encoded and decoded natively;
+timestamps are ``datetime`` (epoch seconds on the wire); documents are any JSON value.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import binascii
 import datetime
 import typing
 
+from .. import _ggipc
 from .. import eventstreamrpc as rpc
 
 __all__ = [
@@ -107,13 +108,24 @@ def _blob(value: typing.Optional[typing.Union[bytes, str]]) -> typing.Optional[b
     return value
 
 
-def _b64e(value: typing.Union[bytes, str]) -> str:
+def _b64text(value: typing.Union[bytes, str]) -> str:
+    """A blob member as base64 text (``str`` encoded as UTF-8 first): the JSON-ready form of ``_to_payload()``."""
     if isinstance(value, str):
         value = value.encode("utf-8")
     return binascii.b2a_base64(value, newline=False).decode("ascii")
 
 
-_b64d = binascii.a2b_base64
+#: A blob member as it goes into a request for the native module: its bytes (``str`` encoded as UTF-8), written
+#: as base64 by the native JSON writer; anything but a bytes-like object or ``str`` raises the ``TypeError``
+#: ``_b64text`` (binascii) gives.
+_b64e = _ggipc.Blob
+
+
+def _b64d(value: typing.Union[bytes, str]) -> bytes:
+    """A blob member as read: ``bytes`` already decoded natively (stream events), else its base64 text."""
+    if type(value) is bytes:
+        return value
+    return binascii.a2b_base64(value)
 
 
 def _ts_out(value: typing.Union[datetime.datetime, float]) -> float:
@@ -217,7 +229,7 @@ class UserProperty(rpc.Shape):
         self.value = value
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.key is not None:
             payload["key"] = self.key
@@ -312,23 +324,23 @@ class MQTTMessage(rpc.Shape):
         self.content_type = content_type
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.topic_name is not None:
             payload["topicName"] = self.topic_name
         v1 = self.payload
         if v1 is not None:
-            payload["payload"] = _b64e(v1)
+            payload["payload"] = b64(v1)
         if self.retain is not None:
             payload["retain"] = self.retain
         v3 = self.user_properties
         if v3 is not None:
-            payload["userProperties"] = [i0._to_payload() for i0 in v3]
+            payload["userProperties"] = [i0._to_payload(b64) for i0 in v3]
         if self.message_expiry_interval_seconds is not None:
             payload["messageExpiryIntervalSeconds"] = self.message_expiry_interval_seconds
         v5 = self.correlation_data
         if v5 is not None:
-            payload["correlationData"] = _b64e(v5)
+            payload["correlationData"] = b64(v5)
         if self.response_topic is not None:
             payload["responseTopic"] = self.response_topic
         if self.payload_format is not None:
@@ -379,7 +391,7 @@ class MessageContext(rpc.Shape):
         self.topic = topic
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.topic is not None:
             payload["topic"] = self.topic
@@ -422,13 +434,13 @@ class JsonMessage(rpc.Shape):
         self.context = context
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.message is not None:
             payload["message"] = self.message
         v1 = self.context
         if v1 is not None:
-            payload["context"] = v1._to_payload()
+            payload["context"] = v1._to_payload(b64)
         return payload
 
     @classmethod
@@ -470,14 +482,14 @@ class BinaryMessage(rpc.Shape):
         self.context = context
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         v0 = self.message
         if v0 is not None:
-            payload["message"] = _b64e(v0)
+            payload["message"] = b64(v0)
         v1 = self.context
         if v1 is not None:
-            payload["context"] = v1._to_payload()
+            payload["context"] = v1._to_payload(b64)
         return payload
 
     @classmethod
@@ -522,14 +534,14 @@ class PublishMessage(rpc.Shape):
         self.binary_message = binary_message
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         v0 = self.json_message
         if v0 is not None:
-            payload["jsonMessage"] = v0._to_payload()
+            payload["jsonMessage"] = v0._to_payload(b64)
         v1 = self.binary_message
         if v1 is not None:
-            payload["binaryMessage"] = v1._to_payload()
+            payload["binaryMessage"] = v1._to_payload(b64)
         return payload
 
     @classmethod
@@ -565,7 +577,7 @@ class ConnectionStatusEvent(rpc.Shape):
         self.status = status
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.status is not None:
             payload["status"] = self.status
@@ -608,7 +620,7 @@ class ConfigurationUpdateEvent(rpc.Shape):
         self.key_path = key_path
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.component_name is not None:
             payload["componentName"] = self.component_name
@@ -654,7 +666,7 @@ class ValidateConfigurationUpdateEvent(rpc.Shape):
         self.deployment_id = deployment_id
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.configuration is not None:
             payload["configuration"] = self.configuration
@@ -707,7 +719,7 @@ class ConfigurationValidityReport(rpc.Shape):
         self.message = message
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.status is not None:
             payload["status"] = self.status
@@ -756,7 +768,7 @@ class PreComponentUpdateEvent(rpc.Shape):
         self.is_ggc_restarting = is_ggc_restarting
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.deployment_id is not None:
             payload["deploymentId"] = self.deployment_id
@@ -795,7 +807,7 @@ class PostComponentUpdateEvent(rpc.Shape):
         self.deployment_id = deployment_id
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.deployment_id is not None:
             payload["deploymentId"] = self.deployment_id
@@ -852,7 +864,7 @@ class ComponentDetails(rpc.Shape):
         self.configuration = configuration
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.component_name is not None:
             payload["componentName"] = self.component_name
@@ -899,11 +911,11 @@ class IoTCoreMessage(rpc.Shape):
         self.message = message
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         v0 = self.message
         if v0 is not None:
-            payload["message"] = v0._to_payload()
+            payload["message"] = v0._to_payload(b64)
         return payload
 
     @classmethod
@@ -939,11 +951,11 @@ class IoTCoreConnectionStatusEvent(rpc.Shape):
         self.connection_status_event = connection_status_event
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         v0 = self.connection_status_event
         if v0 is not None:
-            payload["connectionStatusEvent"] = v0._to_payload()
+            payload["connectionStatusEvent"] = v0._to_payload(b64)
         return payload
 
     @classmethod
@@ -986,14 +998,14 @@ class SubscriptionResponseMessage(rpc.Shape):
         self.binary_message = binary_message
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         v0 = self.json_message
         if v0 is not None:
-            payload["jsonMessage"] = v0._to_payload()
+            payload["jsonMessage"] = v0._to_payload(b64)
         v1 = self.binary_message
         if v1 is not None:
-            payload["binaryMessage"] = v1._to_payload()
+            payload["binaryMessage"] = v1._to_payload(b64)
         return payload
 
     @classmethod
@@ -1031,11 +1043,11 @@ class ConfigurationUpdateEvents(rpc.Shape):
         self.configuration_update_event = configuration_update_event
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         v0 = self.configuration_update_event
         if v0 is not None:
-            payload["configurationUpdateEvent"] = v0._to_payload()
+            payload["configurationUpdateEvent"] = v0._to_payload(b64)
         return payload
 
     @classmethod
@@ -1071,11 +1083,11 @@ class ValidateConfigurationUpdateEvents(rpc.Shape):
         self.validate_configuration_update_event = validate_configuration_update_event
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         v0 = self.validate_configuration_update_event
         if v0 is not None:
-            payload["validateConfigurationUpdateEvent"] = v0._to_payload()
+            payload["validateConfigurationUpdateEvent"] = v0._to_payload(b64)
         return payload
 
     @classmethod
@@ -1118,14 +1130,14 @@ class ComponentUpdatePolicyEvents(rpc.Shape):
         self.post_update_event = post_update_event
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         v0 = self.pre_update_event
         if v0 is not None:
-            payload["preUpdateEvent"] = v0._to_payload()
+            payload["preUpdateEvent"] = v0._to_payload(b64)
         v1 = self.post_update_event
         if v1 is not None:
-            payload["postUpdateEvent"] = v1._to_payload()
+            payload["postUpdateEvent"] = v1._to_payload(b64)
         return payload
 
     @classmethod
@@ -1224,7 +1236,7 @@ class PublishToIoTCoreRequest(rpc.Shape):
         self.content_type = content_type
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.topic_name is not None:
             payload["topicName"] = self.topic_name
@@ -1232,17 +1244,17 @@ class PublishToIoTCoreRequest(rpc.Shape):
             payload["qos"] = self.qos
         v2 = self.payload
         if v2 is not None:
-            payload["payload"] = _b64e(v2)
+            payload["payload"] = b64(v2)
         if self.retain is not None:
             payload["retain"] = self.retain
         v4 = self.user_properties
         if v4 is not None:
-            payload["userProperties"] = [i0._to_payload() for i0 in v4]
+            payload["userProperties"] = [i0._to_payload(b64) for i0 in v4]
         if self.message_expiry_interval_seconds is not None:
             payload["messageExpiryIntervalSeconds"] = self.message_expiry_interval_seconds
         v6 = self.correlation_data
         if v6 is not None:
-            payload["correlationData"] = _b64e(v6)
+            payload["correlationData"] = b64(v6)
         if self.response_topic is not None:
             payload["responseTopic"] = self.response_topic
         if self.payload_format is not None:
@@ -1283,7 +1295,7 @@ class PublishToIoTCoreResponse(rpc.Shape):
     def __init__(self) -> None:
         pass
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         return payload
 
@@ -1321,7 +1333,7 @@ class SubscribeToIoTCoreRequest(rpc.Shape):
         self.qos = qos
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.topic_name is not None:
             payload["topicName"] = self.topic_name
@@ -1349,7 +1361,7 @@ class SubscribeToIoTCoreResponse(rpc.Shape):
     def __init__(self) -> None:
         pass
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         return payload
 
@@ -1369,7 +1381,7 @@ class SubscribeToIoTCoreConnectionStatusRequest(rpc.Shape):
     def __init__(self) -> None:
         pass
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         return payload
 
@@ -1389,7 +1401,7 @@ class SubscribeToIoTCoreConnectionStatusResponse(rpc.Shape):
     def __init__(self) -> None:
         pass
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         return payload
 
@@ -1427,13 +1439,13 @@ class PublishToTopicRequest(rpc.Shape):
         self.publish_message = publish_message
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.topic is not None:
             payload["topic"] = self.topic
         v1 = self.publish_message
         if v1 is not None:
-            payload["publishMessage"] = v1._to_payload()
+            payload["publishMessage"] = v1._to_payload(b64)
         return payload
 
     @classmethod
@@ -1457,7 +1469,7 @@ class PublishToTopicResponse(rpc.Shape):
     def __init__(self) -> None:
         pass
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         return payload
 
@@ -1495,7 +1507,7 @@ class SubscribeToTopicRequest(rpc.Shape):
         self.receive_mode = receive_mode
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.topic is not None:
             payload["topic"] = self.topic
@@ -1534,7 +1546,7 @@ class SubscribeToTopicResponse(rpc.Shape):
         self.topic_name = topic_name
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.topic_name is not None:
             payload["topicName"] = self.topic_name
@@ -1577,7 +1589,7 @@ class GetConfigurationRequest(rpc.Shape):
         self.key_path = key_path
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.component_name is not None:
             payload["componentName"] = self.component_name
@@ -1623,7 +1635,7 @@ class GetConfigurationResponse(rpc.Shape):
         self.value = value
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.component_name is not None:
             payload["componentName"] = self.component_name
@@ -1676,7 +1688,7 @@ class UpdateConfigurationRequest(rpc.Shape):
         self.value_to_merge = value_to_merge
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.key_path is not None:
             payload["keyPath"] = self.key_path
@@ -1709,7 +1721,7 @@ class UpdateConfigurationResponse(rpc.Shape):
     def __init__(self) -> None:
         pass
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         return payload
 
@@ -1747,7 +1759,7 @@ class SubscribeToConfigurationUpdateRequest(rpc.Shape):
         self.key_path = key_path
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.component_name is not None:
             payload["componentName"] = self.component_name
@@ -1775,7 +1787,7 @@ class SubscribeToConfigurationUpdateResponse(rpc.Shape):
     def __init__(self) -> None:
         pass
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         return payload
 
@@ -1795,7 +1807,7 @@ class SubscribeToValidateConfigurationUpdatesRequest(rpc.Shape):
     def __init__(self) -> None:
         pass
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         return payload
 
@@ -1815,7 +1827,7 @@ class SubscribeToValidateConfigurationUpdatesResponse(rpc.Shape):
     def __init__(self) -> None:
         pass
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         return payload
 
@@ -1846,11 +1858,11 @@ class SendConfigurationValidityReportRequest(rpc.Shape):
         self.configuration_validity_report = configuration_validity_report
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         v0 = self.configuration_validity_report
         if v0 is not None:
-            payload["configurationValidityReport"] = v0._to_payload()
+            payload["configurationValidityReport"] = v0._to_payload(b64)
         return payload
 
     @classmethod
@@ -1873,7 +1885,7 @@ class SendConfigurationValidityReportResponse(rpc.Shape):
     def __init__(self) -> None:
         pass
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         return payload
 
@@ -1904,7 +1916,7 @@ class UpdateStateRequest(rpc.Shape):
         self.state = state
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.state is not None:
             payload["state"] = self.state
@@ -1929,7 +1941,7 @@ class UpdateStateResponse(rpc.Shape):
     def __init__(self) -> None:
         pass
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         return payload
 
@@ -1949,7 +1961,7 @@ class SubscribeToComponentUpdatesRequest(rpc.Shape):
     def __init__(self) -> None:
         pass
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         return payload
 
@@ -1969,7 +1981,7 @@ class SubscribeToComponentUpdatesResponse(rpc.Shape):
     def __init__(self) -> None:
         pass
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         return payload
 
@@ -2014,7 +2026,7 @@ class DeferComponentUpdateRequest(rpc.Shape):
         self.recheck_after_ms = recheck_after_ms
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.deployment_id is not None:
             payload["deploymentId"] = self.deployment_id
@@ -2046,7 +2058,7 @@ class DeferComponentUpdateResponse(rpc.Shape):
     def __init__(self) -> None:
         pass
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         return payload
 
@@ -2077,7 +2089,7 @@ class ValidateAuthorizationTokenRequest(rpc.Shape):
         self.token = token
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.token is not None:
             payload["token"] = self.token
@@ -2113,7 +2125,7 @@ class ValidateAuthorizationTokenResponse(rpc.Shape):
         self.is_valid = is_valid
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.is_valid is not None:
             payload["isValid"] = self.is_valid
@@ -2149,7 +2161,7 @@ class RestartComponentRequest(rpc.Shape):
         self.component_name = component_name
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.component_name is not None:
             payload["componentName"] = self.component_name
@@ -2192,7 +2204,7 @@ class RestartComponentResponse(rpc.Shape):
         self.message = message
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.restart_status is not None:
             payload["restartStatus"] = self.restart_status
@@ -2231,7 +2243,7 @@ class StopComponentRequest(rpc.Shape):
         self.component_name = component_name
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.component_name is not None:
             payload["componentName"] = self.component_name
@@ -2274,7 +2286,7 @@ class StopComponentResponse(rpc.Shape):
         self.message = message
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.stop_status is not None:
             payload["stopStatus"] = self.stop_status
@@ -2313,7 +2325,7 @@ class GetComponentDetailsRequest(rpc.Shape):
         self.component_name = component_name
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.component_name is not None:
             payload["componentName"] = self.component_name
@@ -2349,11 +2361,11 @@ class GetComponentDetailsResponse(rpc.Shape):
         self.component_details = component_details
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         v0 = self.component_details
         if v0 is not None:
-            payload["componentDetails"] = v0._to_payload()
+            payload["componentDetails"] = v0._to_payload(b64)
         return payload
 
     @classmethod
@@ -2376,7 +2388,7 @@ class ListComponentsRequest(rpc.Shape):
     def __init__(self) -> None:
         pass
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         return payload
 
@@ -2407,11 +2419,11 @@ class ListComponentsResponse(rpc.Shape):
         self.components = components
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         v0 = self.components
         if v0 is not None:
-            payload["components"] = [i0._to_payload() for i0 in v0]
+            payload["components"] = [i0._to_payload(b64) for i0 in v0]
         return payload
 
     @classmethod
@@ -2445,7 +2457,7 @@ class PauseComponentRequest(rpc.Shape):
         self.component_name = component_name
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.component_name is not None:
             payload["componentName"] = self.component_name
@@ -2470,7 +2482,7 @@ class PauseComponentResponse(rpc.Shape):
     def __init__(self) -> None:
         pass
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         return payload
 
@@ -2501,7 +2513,7 @@ class ResumeComponentRequest(rpc.Shape):
         self.component_name = component_name
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.component_name is not None:
             payload["componentName"] = self.component_name
@@ -2526,7 +2538,7 @@ class ResumeComponentResponse(rpc.Shape):
     def __init__(self) -> None:
         pass
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         return payload
 
@@ -2588,7 +2600,7 @@ class ServiceError(GreengrassCoreIPCError):
         self.context = context
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.message is not None:
             payload["message"] = self.message
@@ -2627,7 +2639,7 @@ class UnauthorizedError(GreengrassCoreIPCError):
         self.message = message
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.message is not None:
             payload["message"] = self.message
@@ -2663,7 +2675,7 @@ class InvalidArgumentsError(GreengrassCoreIPCError):
         self.message = message
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.message is not None:
             payload["message"] = self.message
@@ -2713,7 +2725,7 @@ class ResourceNotFoundError(GreengrassCoreIPCError):
         self.resource_name = resource_name
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.message is not None:
             payload["message"] = self.message
@@ -2755,7 +2767,7 @@ class ComponentNotFoundError(GreengrassCoreIPCError):
         self.message = message
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.message is not None:
             payload["message"] = self.message
@@ -2791,7 +2803,7 @@ class ConflictError(GreengrassCoreIPCError):
         self.message = message
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.message is not None:
             payload["message"] = self.message
@@ -2827,7 +2839,7 @@ class FailedUpdateConditionCheckError(GreengrassCoreIPCError):
         self.message = message
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.message is not None:
             payload["message"] = self.message
@@ -2863,7 +2875,7 @@ class InvalidTokenError(GreengrassCoreIPCError):
         self.message = message
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.message is not None:
             payload["message"] = self.message
@@ -2899,7 +2911,7 @@ class InvalidCredentialError(GreengrassCoreIPCError):
         self.message = message
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.message is not None:
             payload["message"] = self.message
@@ -2935,7 +2947,7 @@ class InvalidArtifactsDirectoryPathError(GreengrassCoreIPCError):
         self.message = message
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.message is not None:
             payload["message"] = self.message
@@ -2971,7 +2983,7 @@ class InvalidRecipeDirectoryPathError(GreengrassCoreIPCError):
         self.message = message
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.message is not None:
             payload["message"] = self.message
@@ -3007,7 +3019,7 @@ class InvalidClientDeviceAuthTokenError(GreengrassCoreIPCError):
         self.message = message
         return self
 
-    def _to_payload(self) -> typing.Dict[str, typing.Any]:
+    def _to_payload(self, b64: typing.Callable[[typing.Any], typing.Any] = _b64text) -> typing.Dict[str, typing.Any]:
         payload: typing.Dict[str, typing.Any] = {}
         if self.message is not None:
             payload["message"] = self.message

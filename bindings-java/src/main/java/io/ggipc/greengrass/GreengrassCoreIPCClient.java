@@ -107,14 +107,14 @@ public class GreengrassCoreIPCClient implements GreengrassCoreIPC {
     @Override
     public PublishToIoTCoreResponseHandler publishToIoTCore(PublishToIoTCoreRequest request,
             Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler) {
-        return new PublishToIoTCoreResponseHandler(Operations.callAsync(connection, PUBLISH_TO_IOT_CORE_OPERATION, () -> request.toJson(),
+        return new PublishToIoTCoreResponseHandler(Operations.callAsync(connection, PUBLISH_TO_IOT_CORE_OPERATION, () -> Operations.body(request::writeJson),
                 PublishToIoTCoreResponse::fromJson, streamResponseHandler));
     }
 
     @Override
     public SubscribeToIoTCoreResponseHandler subscribeToIoTCore(SubscribeToIoTCoreRequest request,
             Optional<StreamResponseHandler<IoTCoreMessage>> streamResponseHandler) {
-        return new SubscribeToIoTCoreResponseHandler(Operations.streamAsync(connection, SUBSCRIBE_TO_IOT_CORE_OPERATION, () -> request.toJson(),
+        return new SubscribeToIoTCoreResponseHandler(Operations.streamAsync(connection, SUBSCRIBE_TO_IOT_CORE_OPERATION, () -> Operations.body(request::writeJson),
                 SubscribeToIoTCoreResponse::fromJson, IoTCoreMessage::fromJson,
                 streamResponseHandler == null ? null : streamResponseHandler.orElse(null), handlerExecutor));
     }
@@ -122,7 +122,7 @@ public class GreengrassCoreIPCClient implements GreengrassCoreIPC {
     @Override
     public SubscribeToIoTCoreConnectionStatusResponseHandler subscribeToIoTCoreConnectionStatus(SubscribeToIoTCoreConnectionStatusRequest request,
             Optional<StreamResponseHandler<IoTCoreConnectionStatusEvent>> streamResponseHandler) {
-        return new SubscribeToIoTCoreConnectionStatusResponseHandler(Operations.streamAsync(connection, SUBSCRIBE_TO_IOT_CORE_CONNECTION_STATUS_OPERATION, () -> request.toJson(),
+        return new SubscribeToIoTCoreConnectionStatusResponseHandler(Operations.streamAsync(connection, SUBSCRIBE_TO_IOT_CORE_CONNECTION_STATUS_OPERATION, () -> Operations.body(request::writeJson),
                 SubscribeToIoTCoreConnectionStatusResponse::fromJson, IoTCoreConnectionStatusEvent::fromJson,
                 streamResponseHandler == null ? null : streamResponseHandler.orElse(null), handlerExecutor));
     }
@@ -130,14 +130,14 @@ public class GreengrassCoreIPCClient implements GreengrassCoreIPC {
     @Override
     public PublishToTopicResponseHandler publishToTopic(PublishToTopicRequest request,
             Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler) {
-        return new PublishToTopicResponseHandler(Operations.callAsync(connection, PUBLISH_TO_TOPIC_OPERATION, () -> request.toJson(),
+        return new PublishToTopicResponseHandler(Operations.callAsync(connection, PUBLISH_TO_TOPIC_OPERATION, () -> Operations.body(request::writeJson),
                 PublishToTopicResponse::fromJson, streamResponseHandler));
     }
 
     @Override
     public SubscribeToTopicResponseHandler subscribeToTopic(SubscribeToTopicRequest request,
             Optional<StreamResponseHandler<SubscriptionResponseMessage>> streamResponseHandler) {
-        return new SubscribeToTopicResponseHandler(Operations.streamAsync(connection, SUBSCRIBE_TO_TOPIC_OPERATION, () -> request.toJson(),
+        return new SubscribeToTopicResponseHandler(Operations.streamAsync(connection, SUBSCRIBE_TO_TOPIC_OPERATION, () -> Operations.body(request::writeJson),
                 SubscribeToTopicResponse::fromJson, SubscriptionResponseMessage::fromJson,
                 streamResponseHandler == null ? null : streamResponseHandler.orElse(null), handlerExecutor));
     }
@@ -145,21 +145,21 @@ public class GreengrassCoreIPCClient implements GreengrassCoreIPC {
     @Override
     public GetConfigurationResponseHandler getConfiguration(GetConfigurationRequest request,
             Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler) {
-        return new GetConfigurationResponseHandler(Operations.callAsync(connection, GET_CONFIGURATION_OPERATION, () -> request.toJson(),
+        return new GetConfigurationResponseHandler(Operations.callAsync(connection, GET_CONFIGURATION_OPERATION, () -> Operations.body(request::writeJson),
                 GetConfigurationResponse::fromJson, streamResponseHandler));
     }
 
     @Override
     public UpdateConfigurationResponseHandler updateConfiguration(UpdateConfigurationRequest request,
             Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler) {
-        return new UpdateConfigurationResponseHandler(Operations.callAsync(connection, UPDATE_CONFIGURATION_OPERATION, () -> request.toJson(),
+        return new UpdateConfigurationResponseHandler(Operations.callAsync(connection, UPDATE_CONFIGURATION_OPERATION, () -> Operations.body(request::writeJson),
                 UpdateConfigurationResponse::fromJson, streamResponseHandler));
     }
 
     @Override
     public SubscribeToConfigurationUpdateResponseHandler subscribeToConfigurationUpdate(SubscribeToConfigurationUpdateRequest request,
             Optional<StreamResponseHandler<ConfigurationUpdateEvents>> streamResponseHandler) {
-        return new SubscribeToConfigurationUpdateResponseHandler(Operations.streamAsync(connection, SUBSCRIBE_TO_CONFIGURATION_UPDATE_OPERATION, () -> request.toJson(),
+        return new SubscribeToConfigurationUpdateResponseHandler(Operations.streamAsync(connection, SUBSCRIBE_TO_CONFIGURATION_UPDATE_OPERATION, () -> Operations.body(request::writeJson),
                 SubscribeToConfigurationUpdateResponse::fromJson, ConfigurationUpdateEvents::fromJson,
                 streamResponseHandler == null ? null : streamResponseHandler.orElse(null), handlerExecutor));
     }
@@ -167,7 +167,7 @@ public class GreengrassCoreIPCClient implements GreengrassCoreIPC {
     @Override
     public SubscribeToValidateConfigurationUpdatesResponseHandler subscribeToValidateConfigurationUpdates(SubscribeToValidateConfigurationUpdatesRequest request,
             Optional<StreamResponseHandler<ValidateConfigurationUpdateEvents>> streamResponseHandler) {
-        return new SubscribeToValidateConfigurationUpdatesResponseHandler(Operations.streamAsync(connection, SUBSCRIBE_TO_VALIDATE_CONFIGURATION_UPDATES_OPERATION, () -> request.toJson(),
+        return new SubscribeToValidateConfigurationUpdatesResponseHandler(Operations.streamAsync(connection, SUBSCRIBE_TO_VALIDATE_CONFIGURATION_UPDATES_OPERATION, () -> Operations.body(request::writeJson),
                 SubscribeToValidateConfigurationUpdatesResponse::fromJson, ValidateConfigurationUpdateEvents::fromJson,
                 streamResponseHandler == null ? null : streamResponseHandler.orElse(null), handlerExecutor));
     }
@@ -175,21 +175,21 @@ public class GreengrassCoreIPCClient implements GreengrassCoreIPC {
     @Override
     public SendConfigurationValidityReportResponseHandler sendConfigurationValidityReport(SendConfigurationValidityReportRequest request,
             Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler) {
-        return new SendConfigurationValidityReportResponseHandler(Operations.callAsync(connection, SEND_CONFIGURATION_VALIDITY_REPORT_OPERATION, () -> request.toJson(),
+        return new SendConfigurationValidityReportResponseHandler(Operations.callAsync(connection, SEND_CONFIGURATION_VALIDITY_REPORT_OPERATION, () -> Operations.body(request::writeJson),
                 SendConfigurationValidityReportResponse::fromJson, streamResponseHandler));
     }
 
     @Override
     public UpdateStateResponseHandler updateState(UpdateStateRequest request,
             Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler) {
-        return new UpdateStateResponseHandler(Operations.callAsync(connection, UPDATE_STATE_OPERATION, () -> request.toJson(),
+        return new UpdateStateResponseHandler(Operations.callAsync(connection, UPDATE_STATE_OPERATION, () -> Operations.body(request::writeJson),
                 UpdateStateResponse::fromJson, streamResponseHandler));
     }
 
     @Override
     public SubscribeToComponentUpdatesResponseHandler subscribeToComponentUpdates(SubscribeToComponentUpdatesRequest request,
             Optional<StreamResponseHandler<ComponentUpdatePolicyEvents>> streamResponseHandler) {
-        return new SubscribeToComponentUpdatesResponseHandler(Operations.streamAsync(connection, SUBSCRIBE_TO_COMPONENT_UPDATES_OPERATION, () -> request.toJson(),
+        return new SubscribeToComponentUpdatesResponseHandler(Operations.streamAsync(connection, SUBSCRIBE_TO_COMPONENT_UPDATES_OPERATION, () -> Operations.body(request::writeJson),
                 SubscribeToComponentUpdatesResponse::fromJson, ComponentUpdatePolicyEvents::fromJson,
                 streamResponseHandler == null ? null : streamResponseHandler.orElse(null), handlerExecutor));
     }
@@ -197,56 +197,56 @@ public class GreengrassCoreIPCClient implements GreengrassCoreIPC {
     @Override
     public DeferComponentUpdateResponseHandler deferComponentUpdate(DeferComponentUpdateRequest request,
             Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler) {
-        return new DeferComponentUpdateResponseHandler(Operations.callAsync(connection, DEFER_COMPONENT_UPDATE_OPERATION, () -> request.toJson(),
+        return new DeferComponentUpdateResponseHandler(Operations.callAsync(connection, DEFER_COMPONENT_UPDATE_OPERATION, () -> Operations.body(request::writeJson),
                 DeferComponentUpdateResponse::fromJson, streamResponseHandler));
     }
 
     @Override
     public ValidateAuthorizationTokenResponseHandler validateAuthorizationToken(ValidateAuthorizationTokenRequest request,
             Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler) {
-        return new ValidateAuthorizationTokenResponseHandler(Operations.callAsync(connection, VALIDATE_AUTHORIZATION_TOKEN_OPERATION, () -> request.toJson(),
+        return new ValidateAuthorizationTokenResponseHandler(Operations.callAsync(connection, VALIDATE_AUTHORIZATION_TOKEN_OPERATION, () -> Operations.body(request::writeJson),
                 ValidateAuthorizationTokenResponse::fromJson, streamResponseHandler));
     }
 
     @Override
     public RestartComponentResponseHandler restartComponent(RestartComponentRequest request,
             Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler) {
-        return new RestartComponentResponseHandler(Operations.callAsync(connection, RESTART_COMPONENT_OPERATION, () -> request.toJson(),
+        return new RestartComponentResponseHandler(Operations.callAsync(connection, RESTART_COMPONENT_OPERATION, () -> Operations.body(request::writeJson),
                 RestartComponentResponse::fromJson, streamResponseHandler));
     }
 
     @Override
     public StopComponentResponseHandler stopComponent(StopComponentRequest request,
             Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler) {
-        return new StopComponentResponseHandler(Operations.callAsync(connection, STOP_COMPONENT_OPERATION, () -> request.toJson(),
+        return new StopComponentResponseHandler(Operations.callAsync(connection, STOP_COMPONENT_OPERATION, () -> Operations.body(request::writeJson),
                 StopComponentResponse::fromJson, streamResponseHandler));
     }
 
     @Override
     public GetComponentDetailsResponseHandler getComponentDetails(GetComponentDetailsRequest request,
             Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler) {
-        return new GetComponentDetailsResponseHandler(Operations.callAsync(connection, GET_COMPONENT_DETAILS_OPERATION, () -> request.toJson(),
+        return new GetComponentDetailsResponseHandler(Operations.callAsync(connection, GET_COMPONENT_DETAILS_OPERATION, () -> Operations.body(request::writeJson),
                 GetComponentDetailsResponse::fromJson, streamResponseHandler));
     }
 
     @Override
     public ListComponentsResponseHandler listComponents(ListComponentsRequest request,
             Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler) {
-        return new ListComponentsResponseHandler(Operations.callAsync(connection, LIST_COMPONENTS_OPERATION, () -> request.toJson(),
+        return new ListComponentsResponseHandler(Operations.callAsync(connection, LIST_COMPONENTS_OPERATION, () -> Operations.body(request::writeJson),
                 ListComponentsResponse::fromJson, streamResponseHandler));
     }
 
     @Override
     public PauseComponentResponseHandler pauseComponent(PauseComponentRequest request,
             Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler) {
-        return new PauseComponentResponseHandler(Operations.callAsync(connection, PAUSE_COMPONENT_OPERATION, () -> request.toJson(),
+        return new PauseComponentResponseHandler(Operations.callAsync(connection, PAUSE_COMPONENT_OPERATION, () -> Operations.body(request::writeJson),
                 PauseComponentResponse::fromJson, streamResponseHandler));
     }
 
     @Override
     public ResumeComponentResponseHandler resumeComponent(ResumeComponentRequest request,
             Optional<StreamResponseHandler<EventStreamJsonMessage>> streamResponseHandler) {
-        return new ResumeComponentResponseHandler(Operations.callAsync(connection, RESUME_COMPONENT_OPERATION, () -> request.toJson(),
+        return new ResumeComponentResponseHandler(Operations.callAsync(connection, RESUME_COMPONENT_OPERATION, () -> Operations.body(request::writeJson),
                 ResumeComponentResponse::fromJson, streamResponseHandler));
     }
 }

@@ -94,12 +94,12 @@ public class GreengrassCoreIPCClientV2 implements AutoCloseable {
 
     /** Publishes an MQTT message to AWS IoT Core. Waits for the answer; throws the modeled error on refusal. */
     public PublishToIoTCoreResponse publishToIoTCore(PublishToIoTCoreRequest request) throws InterruptedException {
-        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.PUBLISH_TO_IOT_CORE_OPERATION, () -> request.toJson(), PublishToIoTCoreResponse::fromJson);
+        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.PUBLISH_TO_IOT_CORE_OPERATION, () -> Operations.body(request::writeJson), PublishToIoTCoreResponse::fromJson);
     }
 
     /** Publishes an MQTT message to AWS IoT Core. Returns at once. */
     public CompletableFuture<PublishToIoTCoreResponse> publishToIoTCoreAsync(PublishToIoTCoreRequest request) {
-        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.PUBLISH_TO_IOT_CORE_OPERATION, () -> request.toJson(), PublishToIoTCoreResponse::fromJson, null).getResponse();
+        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.PUBLISH_TO_IOT_CORE_OPERATION, () -> Operations.body(request::writeJson), PublishToIoTCoreResponse::fromJson, null).getResponse();
     }
 
     /** Subscribes to MQTT messages from AWS IoT Core. Waits for the answer. */
@@ -112,7 +112,7 @@ public class GreengrassCoreIPCClientV2 implements AutoCloseable {
     /** Subscribes to MQTT messages from AWS IoT Core. Waits for the answer. */
     public StreamingResponse<SubscribeToIoTCoreResponse, SubscribeToIoTCoreResponseHandler> subscribeToIoTCore(SubscribeToIoTCoreRequest request,
             StreamResponseHandler<IoTCoreMessage> streamResponseHandler) throws InterruptedException {
-        SubscribeToIoTCoreResponseHandler h = new SubscribeToIoTCoreResponseHandler(Operations.stream(client.getConnection(), GreengrassCoreIPCClient.SUBSCRIBE_TO_IOT_CORE_OPERATION, () -> request.toJson(),
+        SubscribeToIoTCoreResponseHandler h = new SubscribeToIoTCoreResponseHandler(Operations.stream(client.getConnection(), GreengrassCoreIPCClient.SUBSCRIBE_TO_IOT_CORE_OPERATION, () -> Operations.body(request::writeJson),
                 SubscribeToIoTCoreResponse::fromJson, IoTCoreMessage::fromJson, streamResponseHandler, executor));
         return new StreamingResponse<>(Operations.await(h.getResponse()), h);
     }
@@ -127,7 +127,7 @@ public class GreengrassCoreIPCClientV2 implements AutoCloseable {
     /** Subscribes to MQTT messages from AWS IoT Core. Returns at once. */
     public StreamingResponse<CompletableFuture<SubscribeToIoTCoreResponse>, SubscribeToIoTCoreResponseHandler> subscribeToIoTCoreAsync(
             SubscribeToIoTCoreRequest request, StreamResponseHandler<IoTCoreMessage> streamResponseHandler) {
-        SubscribeToIoTCoreResponseHandler h = new SubscribeToIoTCoreResponseHandler(Operations.streamAsync(client.getConnection(), GreengrassCoreIPCClient.SUBSCRIBE_TO_IOT_CORE_OPERATION, () -> request.toJson(),
+        SubscribeToIoTCoreResponseHandler h = new SubscribeToIoTCoreResponseHandler(Operations.streamAsync(client.getConnection(), GreengrassCoreIPCClient.SUBSCRIBE_TO_IOT_CORE_OPERATION, () -> Operations.body(request::writeJson),
                 SubscribeToIoTCoreResponse::fromJson, IoTCoreMessage::fromJson, streamResponseHandler, executor));
         return new StreamingResponse<>(h.getResponse(), h);
     }
@@ -142,7 +142,7 @@ public class GreengrassCoreIPCClientV2 implements AutoCloseable {
     /** Subscribes to the status of the nucleus' connection to AWS IoT Core: the current status first, then each change. Waits for the answer. */
     public StreamingResponse<SubscribeToIoTCoreConnectionStatusResponse, SubscribeToIoTCoreConnectionStatusResponseHandler> subscribeToIoTCoreConnectionStatus(SubscribeToIoTCoreConnectionStatusRequest request,
             StreamResponseHandler<IoTCoreConnectionStatusEvent> streamResponseHandler) throws InterruptedException {
-        SubscribeToIoTCoreConnectionStatusResponseHandler h = new SubscribeToIoTCoreConnectionStatusResponseHandler(Operations.stream(client.getConnection(), GreengrassCoreIPCClient.SUBSCRIBE_TO_IOT_CORE_CONNECTION_STATUS_OPERATION, () -> request.toJson(),
+        SubscribeToIoTCoreConnectionStatusResponseHandler h = new SubscribeToIoTCoreConnectionStatusResponseHandler(Operations.stream(client.getConnection(), GreengrassCoreIPCClient.SUBSCRIBE_TO_IOT_CORE_CONNECTION_STATUS_OPERATION, () -> Operations.body(request::writeJson),
                 SubscribeToIoTCoreConnectionStatusResponse::fromJson, IoTCoreConnectionStatusEvent::fromJson, streamResponseHandler, executor));
         return new StreamingResponse<>(Operations.await(h.getResponse()), h);
     }
@@ -157,19 +157,19 @@ public class GreengrassCoreIPCClientV2 implements AutoCloseable {
     /** Subscribes to the status of the nucleus' connection to AWS IoT Core: the current status first, then each change. Returns at once. */
     public StreamingResponse<CompletableFuture<SubscribeToIoTCoreConnectionStatusResponse>, SubscribeToIoTCoreConnectionStatusResponseHandler> subscribeToIoTCoreConnectionStatusAsync(
             SubscribeToIoTCoreConnectionStatusRequest request, StreamResponseHandler<IoTCoreConnectionStatusEvent> streamResponseHandler) {
-        SubscribeToIoTCoreConnectionStatusResponseHandler h = new SubscribeToIoTCoreConnectionStatusResponseHandler(Operations.streamAsync(client.getConnection(), GreengrassCoreIPCClient.SUBSCRIBE_TO_IOT_CORE_CONNECTION_STATUS_OPERATION, () -> request.toJson(),
+        SubscribeToIoTCoreConnectionStatusResponseHandler h = new SubscribeToIoTCoreConnectionStatusResponseHandler(Operations.streamAsync(client.getConnection(), GreengrassCoreIPCClient.SUBSCRIBE_TO_IOT_CORE_CONNECTION_STATUS_OPERATION, () -> Operations.body(request::writeJson),
                 SubscribeToIoTCoreConnectionStatusResponse::fromJson, IoTCoreConnectionStatusEvent::fromJson, streamResponseHandler, executor));
         return new StreamingResponse<>(h.getResponse(), h);
     }
 
     /** Publishes a local message to the components subscribed to a topic. Waits for the answer; throws the modeled error on refusal. */
     public PublishToTopicResponse publishToTopic(PublishToTopicRequest request) throws InterruptedException {
-        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.PUBLISH_TO_TOPIC_OPERATION, () -> request.toJson(), PublishToTopicResponse::fromJson);
+        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.PUBLISH_TO_TOPIC_OPERATION, () -> Operations.body(request::writeJson), PublishToTopicResponse::fromJson);
     }
 
     /** Publishes a local message to the components subscribed to a topic. Returns at once. */
     public CompletableFuture<PublishToTopicResponse> publishToTopicAsync(PublishToTopicRequest request) {
-        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.PUBLISH_TO_TOPIC_OPERATION, () -> request.toJson(), PublishToTopicResponse::fromJson, null).getResponse();
+        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.PUBLISH_TO_TOPIC_OPERATION, () -> Operations.body(request::writeJson), PublishToTopicResponse::fromJson, null).getResponse();
     }
 
     /** Subscribes to local messages on a topic. Waits for the answer. */
@@ -182,7 +182,7 @@ public class GreengrassCoreIPCClientV2 implements AutoCloseable {
     /** Subscribes to local messages on a topic. Waits for the answer. */
     public StreamingResponse<SubscribeToTopicResponse, SubscribeToTopicResponseHandler> subscribeToTopic(SubscribeToTopicRequest request,
             StreamResponseHandler<SubscriptionResponseMessage> streamResponseHandler) throws InterruptedException {
-        SubscribeToTopicResponseHandler h = new SubscribeToTopicResponseHandler(Operations.stream(client.getConnection(), GreengrassCoreIPCClient.SUBSCRIBE_TO_TOPIC_OPERATION, () -> request.toJson(),
+        SubscribeToTopicResponseHandler h = new SubscribeToTopicResponseHandler(Operations.stream(client.getConnection(), GreengrassCoreIPCClient.SUBSCRIBE_TO_TOPIC_OPERATION, () -> Operations.body(request::writeJson),
                 SubscribeToTopicResponse::fromJson, SubscriptionResponseMessage::fromJson, streamResponseHandler, executor));
         return new StreamingResponse<>(Operations.await(h.getResponse()), h);
     }
@@ -197,29 +197,29 @@ public class GreengrassCoreIPCClientV2 implements AutoCloseable {
     /** Subscribes to local messages on a topic. Returns at once. */
     public StreamingResponse<CompletableFuture<SubscribeToTopicResponse>, SubscribeToTopicResponseHandler> subscribeToTopicAsync(
             SubscribeToTopicRequest request, StreamResponseHandler<SubscriptionResponseMessage> streamResponseHandler) {
-        SubscribeToTopicResponseHandler h = new SubscribeToTopicResponseHandler(Operations.streamAsync(client.getConnection(), GreengrassCoreIPCClient.SUBSCRIBE_TO_TOPIC_OPERATION, () -> request.toJson(),
+        SubscribeToTopicResponseHandler h = new SubscribeToTopicResponseHandler(Operations.streamAsync(client.getConnection(), GreengrassCoreIPCClient.SUBSCRIBE_TO_TOPIC_OPERATION, () -> Operations.body(request::writeJson),
                 SubscribeToTopicResponse::fromJson, SubscriptionResponseMessage::fromJson, streamResponseHandler, executor));
         return new StreamingResponse<>(h.getResponse(), h);
     }
 
     /** Reads a component's configuration. Waits for the answer; throws the modeled error on refusal. */
     public GetConfigurationResponse getConfiguration(GetConfigurationRequest request) throws InterruptedException {
-        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.GET_CONFIGURATION_OPERATION, () -> request.toJson(), GetConfigurationResponse::fromJson);
+        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.GET_CONFIGURATION_OPERATION, () -> Operations.body(request::writeJson), GetConfigurationResponse::fromJson);
     }
 
     /** Reads a component's configuration. Returns at once. */
     public CompletableFuture<GetConfigurationResponse> getConfigurationAsync(GetConfigurationRequest request) {
-        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.GET_CONFIGURATION_OPERATION, () -> request.toJson(), GetConfigurationResponse::fromJson, null).getResponse();
+        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.GET_CONFIGURATION_OPERATION, () -> Operations.body(request::writeJson), GetConfigurationResponse::fromJson, null).getResponse();
     }
 
     /** Merges a value into the caller's configuration. Waits for the answer; throws the modeled error on refusal. */
     public UpdateConfigurationResponse updateConfiguration(UpdateConfigurationRequest request) throws InterruptedException {
-        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.UPDATE_CONFIGURATION_OPERATION, () -> request.toJson(), UpdateConfigurationResponse::fromJson);
+        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.UPDATE_CONFIGURATION_OPERATION, () -> Operations.body(request::writeJson), UpdateConfigurationResponse::fromJson);
     }
 
     /** Merges a value into the caller's configuration. Returns at once. */
     public CompletableFuture<UpdateConfigurationResponse> updateConfigurationAsync(UpdateConfigurationRequest request) {
-        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.UPDATE_CONFIGURATION_OPERATION, () -> request.toJson(), UpdateConfigurationResponse::fromJson, null).getResponse();
+        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.UPDATE_CONFIGURATION_OPERATION, () -> Operations.body(request::writeJson), UpdateConfigurationResponse::fromJson, null).getResponse();
     }
 
     /** Subscribes to changes of a component's configuration. Waits for the answer. */
@@ -232,7 +232,7 @@ public class GreengrassCoreIPCClientV2 implements AutoCloseable {
     /** Subscribes to changes of a component's configuration. Waits for the answer. */
     public StreamingResponse<SubscribeToConfigurationUpdateResponse, SubscribeToConfigurationUpdateResponseHandler> subscribeToConfigurationUpdate(SubscribeToConfigurationUpdateRequest request,
             StreamResponseHandler<ConfigurationUpdateEvents> streamResponseHandler) throws InterruptedException {
-        SubscribeToConfigurationUpdateResponseHandler h = new SubscribeToConfigurationUpdateResponseHandler(Operations.stream(client.getConnection(), GreengrassCoreIPCClient.SUBSCRIBE_TO_CONFIGURATION_UPDATE_OPERATION, () -> request.toJson(),
+        SubscribeToConfigurationUpdateResponseHandler h = new SubscribeToConfigurationUpdateResponseHandler(Operations.stream(client.getConnection(), GreengrassCoreIPCClient.SUBSCRIBE_TO_CONFIGURATION_UPDATE_OPERATION, () -> Operations.body(request::writeJson),
                 SubscribeToConfigurationUpdateResponse::fromJson, ConfigurationUpdateEvents::fromJson, streamResponseHandler, executor));
         return new StreamingResponse<>(Operations.await(h.getResponse()), h);
     }
@@ -247,7 +247,7 @@ public class GreengrassCoreIPCClientV2 implements AutoCloseable {
     /** Subscribes to changes of a component's configuration. Returns at once. */
     public StreamingResponse<CompletableFuture<SubscribeToConfigurationUpdateResponse>, SubscribeToConfigurationUpdateResponseHandler> subscribeToConfigurationUpdateAsync(
             SubscribeToConfigurationUpdateRequest request, StreamResponseHandler<ConfigurationUpdateEvents> streamResponseHandler) {
-        SubscribeToConfigurationUpdateResponseHandler h = new SubscribeToConfigurationUpdateResponseHandler(Operations.streamAsync(client.getConnection(), GreengrassCoreIPCClient.SUBSCRIBE_TO_CONFIGURATION_UPDATE_OPERATION, () -> request.toJson(),
+        SubscribeToConfigurationUpdateResponseHandler h = new SubscribeToConfigurationUpdateResponseHandler(Operations.streamAsync(client.getConnection(), GreengrassCoreIPCClient.SUBSCRIBE_TO_CONFIGURATION_UPDATE_OPERATION, () -> Operations.body(request::writeJson),
                 SubscribeToConfigurationUpdateResponse::fromJson, ConfigurationUpdateEvents::fromJson, streamResponseHandler, executor));
         return new StreamingResponse<>(h.getResponse(), h);
     }
@@ -262,7 +262,7 @@ public class GreengrassCoreIPCClientV2 implements AutoCloseable {
     /** Subscribes to configuration validation events sent before a deployment changes the configuration. Waits for the answer. */
     public StreamingResponse<SubscribeToValidateConfigurationUpdatesResponse, SubscribeToValidateConfigurationUpdatesResponseHandler> subscribeToValidateConfigurationUpdates(SubscribeToValidateConfigurationUpdatesRequest request,
             StreamResponseHandler<ValidateConfigurationUpdateEvents> streamResponseHandler) throws InterruptedException {
-        SubscribeToValidateConfigurationUpdatesResponseHandler h = new SubscribeToValidateConfigurationUpdatesResponseHandler(Operations.stream(client.getConnection(), GreengrassCoreIPCClient.SUBSCRIBE_TO_VALIDATE_CONFIGURATION_UPDATES_OPERATION, () -> request.toJson(),
+        SubscribeToValidateConfigurationUpdatesResponseHandler h = new SubscribeToValidateConfigurationUpdatesResponseHandler(Operations.stream(client.getConnection(), GreengrassCoreIPCClient.SUBSCRIBE_TO_VALIDATE_CONFIGURATION_UPDATES_OPERATION, () -> Operations.body(request::writeJson),
                 SubscribeToValidateConfigurationUpdatesResponse::fromJson, ValidateConfigurationUpdateEvents::fromJson, streamResponseHandler, executor));
         return new StreamingResponse<>(Operations.await(h.getResponse()), h);
     }
@@ -277,29 +277,29 @@ public class GreengrassCoreIPCClientV2 implements AutoCloseable {
     /** Subscribes to configuration validation events sent before a deployment changes the configuration. Returns at once. */
     public StreamingResponse<CompletableFuture<SubscribeToValidateConfigurationUpdatesResponse>, SubscribeToValidateConfigurationUpdatesResponseHandler> subscribeToValidateConfigurationUpdatesAsync(
             SubscribeToValidateConfigurationUpdatesRequest request, StreamResponseHandler<ValidateConfigurationUpdateEvents> streamResponseHandler) {
-        SubscribeToValidateConfigurationUpdatesResponseHandler h = new SubscribeToValidateConfigurationUpdatesResponseHandler(Operations.streamAsync(client.getConnection(), GreengrassCoreIPCClient.SUBSCRIBE_TO_VALIDATE_CONFIGURATION_UPDATES_OPERATION, () -> request.toJson(),
+        SubscribeToValidateConfigurationUpdatesResponseHandler h = new SubscribeToValidateConfigurationUpdatesResponseHandler(Operations.streamAsync(client.getConnection(), GreengrassCoreIPCClient.SUBSCRIBE_TO_VALIDATE_CONFIGURATION_UPDATES_OPERATION, () -> Operations.body(request::writeJson),
                 SubscribeToValidateConfigurationUpdatesResponse::fromJson, ValidateConfigurationUpdateEvents::fromJson, streamResponseHandler, executor));
         return new StreamingResponse<>(h.getResponse(), h);
     }
 
     /** Answers a configuration validation event. Waits for the answer; throws the modeled error on refusal. */
     public SendConfigurationValidityReportResponse sendConfigurationValidityReport(SendConfigurationValidityReportRequest request) throws InterruptedException {
-        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.SEND_CONFIGURATION_VALIDITY_REPORT_OPERATION, () -> request.toJson(), SendConfigurationValidityReportResponse::fromJson);
+        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.SEND_CONFIGURATION_VALIDITY_REPORT_OPERATION, () -> Operations.body(request::writeJson), SendConfigurationValidityReportResponse::fromJson);
     }
 
     /** Answers a configuration validation event. Returns at once. */
     public CompletableFuture<SendConfigurationValidityReportResponse> sendConfigurationValidityReportAsync(SendConfigurationValidityReportRequest request) {
-        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.SEND_CONFIGURATION_VALIDITY_REPORT_OPERATION, () -> request.toJson(), SendConfigurationValidityReportResponse::fromJson, null).getResponse();
+        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.SEND_CONFIGURATION_VALIDITY_REPORT_OPERATION, () -> Operations.body(request::writeJson), SendConfigurationValidityReportResponse::fromJson, null).getResponse();
     }
 
     /** Reports the component's state to the nucleus. Waits for the answer; throws the modeled error on refusal. */
     public UpdateStateResponse updateState(UpdateStateRequest request) throws InterruptedException {
-        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.UPDATE_STATE_OPERATION, () -> request.toJson(), UpdateStateResponse::fromJson);
+        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.UPDATE_STATE_OPERATION, () -> Operations.body(request::writeJson), UpdateStateResponse::fromJson);
     }
 
     /** Reports the component's state to the nucleus. Returns at once. */
     public CompletableFuture<UpdateStateResponse> updateStateAsync(UpdateStateRequest request) {
-        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.UPDATE_STATE_OPERATION, () -> request.toJson(), UpdateStateResponse::fromJson, null).getResponse();
+        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.UPDATE_STATE_OPERATION, () -> Operations.body(request::writeJson), UpdateStateResponse::fromJson, null).getResponse();
     }
 
     /** Subscribes to deployment events that update the component. Waits for the answer. */
@@ -312,7 +312,7 @@ public class GreengrassCoreIPCClientV2 implements AutoCloseable {
     /** Subscribes to deployment events that update the component. Waits for the answer. */
     public StreamingResponse<SubscribeToComponentUpdatesResponse, SubscribeToComponentUpdatesResponseHandler> subscribeToComponentUpdates(SubscribeToComponentUpdatesRequest request,
             StreamResponseHandler<ComponentUpdatePolicyEvents> streamResponseHandler) throws InterruptedException {
-        SubscribeToComponentUpdatesResponseHandler h = new SubscribeToComponentUpdatesResponseHandler(Operations.stream(client.getConnection(), GreengrassCoreIPCClient.SUBSCRIBE_TO_COMPONENT_UPDATES_OPERATION, () -> request.toJson(),
+        SubscribeToComponentUpdatesResponseHandler h = new SubscribeToComponentUpdatesResponseHandler(Operations.stream(client.getConnection(), GreengrassCoreIPCClient.SUBSCRIBE_TO_COMPONENT_UPDATES_OPERATION, () -> Operations.body(request::writeJson),
                 SubscribeToComponentUpdatesResponse::fromJson, ComponentUpdatePolicyEvents::fromJson, streamResponseHandler, executor));
         return new StreamingResponse<>(Operations.await(h.getResponse()), h);
     }
@@ -327,89 +327,89 @@ public class GreengrassCoreIPCClientV2 implements AutoCloseable {
     /** Subscribes to deployment events that update the component. Returns at once. */
     public StreamingResponse<CompletableFuture<SubscribeToComponentUpdatesResponse>, SubscribeToComponentUpdatesResponseHandler> subscribeToComponentUpdatesAsync(
             SubscribeToComponentUpdatesRequest request, StreamResponseHandler<ComponentUpdatePolicyEvents> streamResponseHandler) {
-        SubscribeToComponentUpdatesResponseHandler h = new SubscribeToComponentUpdatesResponseHandler(Operations.streamAsync(client.getConnection(), GreengrassCoreIPCClient.SUBSCRIBE_TO_COMPONENT_UPDATES_OPERATION, () -> request.toJson(),
+        SubscribeToComponentUpdatesResponseHandler h = new SubscribeToComponentUpdatesResponseHandler(Operations.streamAsync(client.getConnection(), GreengrassCoreIPCClient.SUBSCRIBE_TO_COMPONENT_UPDATES_OPERATION, () -> Operations.body(request::writeJson),
                 SubscribeToComponentUpdatesResponse::fromJson, ComponentUpdatePolicyEvents::fromJson, streamResponseHandler, executor));
         return new StreamingResponse<>(h.getResponse(), h);
     }
 
     /** Asks the nucleus to postpone an update of the component. Waits for the answer; throws the modeled error on refusal. */
     public DeferComponentUpdateResponse deferComponentUpdate(DeferComponentUpdateRequest request) throws InterruptedException {
-        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.DEFER_COMPONENT_UPDATE_OPERATION, () -> request.toJson(), DeferComponentUpdateResponse::fromJson);
+        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.DEFER_COMPONENT_UPDATE_OPERATION, () -> Operations.body(request::writeJson), DeferComponentUpdateResponse::fromJson);
     }
 
     /** Asks the nucleus to postpone an update of the component. Returns at once. */
     public CompletableFuture<DeferComponentUpdateResponse> deferComponentUpdateAsync(DeferComponentUpdateRequest request) {
-        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.DEFER_COMPONENT_UPDATE_OPERATION, () -> request.toJson(), DeferComponentUpdateResponse::fromJson, null).getResponse();
+        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.DEFER_COMPONENT_UPDATE_OPERATION, () -> Operations.body(request::writeJson), DeferComponentUpdateResponse::fromJson, null).getResponse();
     }
 
     /** Validates a token (the nucleus serves it to aws.greengrass.StreamManager only). Waits for the answer; throws the modeled error on refusal. */
     public ValidateAuthorizationTokenResponse validateAuthorizationToken(ValidateAuthorizationTokenRequest request) throws InterruptedException {
-        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.VALIDATE_AUTHORIZATION_TOKEN_OPERATION, () -> request.toJson(), ValidateAuthorizationTokenResponse::fromJson);
+        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.VALIDATE_AUTHORIZATION_TOKEN_OPERATION, () -> Operations.body(request::writeJson), ValidateAuthorizationTokenResponse::fromJson);
     }
 
     /** Validates a token (the nucleus serves it to aws.greengrass.StreamManager only). Returns at once. */
     public CompletableFuture<ValidateAuthorizationTokenResponse> validateAuthorizationTokenAsync(ValidateAuthorizationTokenRequest request) {
-        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.VALIDATE_AUTHORIZATION_TOKEN_OPERATION, () -> request.toJson(), ValidateAuthorizationTokenResponse::fromJson, null).getResponse();
+        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.VALIDATE_AUTHORIZATION_TOKEN_OPERATION, () -> Operations.body(request::writeJson), ValidateAuthorizationTokenResponse::fromJson, null).getResponse();
     }
 
     /** Restarts a component (Greengrass CLI operation). Waits for the answer; throws the modeled error on refusal. */
     public RestartComponentResponse restartComponent(RestartComponentRequest request) throws InterruptedException {
-        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.RESTART_COMPONENT_OPERATION, () -> request.toJson(), RestartComponentResponse::fromJson);
+        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.RESTART_COMPONENT_OPERATION, () -> Operations.body(request::writeJson), RestartComponentResponse::fromJson);
     }
 
     /** Restarts a component (Greengrass CLI operation). Returns at once. */
     public CompletableFuture<RestartComponentResponse> restartComponentAsync(RestartComponentRequest request) {
-        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.RESTART_COMPONENT_OPERATION, () -> request.toJson(), RestartComponentResponse::fromJson, null).getResponse();
+        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.RESTART_COMPONENT_OPERATION, () -> Operations.body(request::writeJson), RestartComponentResponse::fromJson, null).getResponse();
     }
 
     /** Stops a component (Greengrass CLI operation). Waits for the answer; throws the modeled error on refusal. */
     public StopComponentResponse stopComponent(StopComponentRequest request) throws InterruptedException {
-        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.STOP_COMPONENT_OPERATION, () -> request.toJson(), StopComponentResponse::fromJson);
+        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.STOP_COMPONENT_OPERATION, () -> Operations.body(request::writeJson), StopComponentResponse::fromJson);
     }
 
     /** Stops a component (Greengrass CLI operation). Returns at once. */
     public CompletableFuture<StopComponentResponse> stopComponentAsync(StopComponentRequest request) {
-        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.STOP_COMPONENT_OPERATION, () -> request.toJson(), StopComponentResponse::fromJson, null).getResponse();
+        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.STOP_COMPONENT_OPERATION, () -> Operations.body(request::writeJson), StopComponentResponse::fromJson, null).getResponse();
     }
 
     /** Reads a component's version, state and configuration (Greengrass CLI operation). Waits for the answer; throws the modeled error on refusal. */
     public GetComponentDetailsResponse getComponentDetails(GetComponentDetailsRequest request) throws InterruptedException {
-        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.GET_COMPONENT_DETAILS_OPERATION, () -> request.toJson(), GetComponentDetailsResponse::fromJson);
+        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.GET_COMPONENT_DETAILS_OPERATION, () -> Operations.body(request::writeJson), GetComponentDetailsResponse::fromJson);
     }
 
     /** Reads a component's version, state and configuration (Greengrass CLI operation). Returns at once. */
     public CompletableFuture<GetComponentDetailsResponse> getComponentDetailsAsync(GetComponentDetailsRequest request) {
-        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.GET_COMPONENT_DETAILS_OPERATION, () -> request.toJson(), GetComponentDetailsResponse::fromJson, null).getResponse();
+        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.GET_COMPONENT_DETAILS_OPERATION, () -> Operations.body(request::writeJson), GetComponentDetailsResponse::fromJson, null).getResponse();
     }
 
     /** Lists the components the nucleus knows (Greengrass CLI operation). Waits for the answer; throws the modeled error on refusal. */
     public ListComponentsResponse listComponents(ListComponentsRequest request) throws InterruptedException {
-        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.LIST_COMPONENTS_OPERATION, () -> request.toJson(), ListComponentsResponse::fromJson);
+        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.LIST_COMPONENTS_OPERATION, () -> Operations.body(request::writeJson), ListComponentsResponse::fromJson);
     }
 
     /** Lists the components the nucleus knows (Greengrass CLI operation). Returns at once. */
     public CompletableFuture<ListComponentsResponse> listComponentsAsync(ListComponentsRequest request) {
-        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.LIST_COMPONENTS_OPERATION, () -> request.toJson(), ListComponentsResponse::fromJson, null).getResponse();
+        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.LIST_COMPONENTS_OPERATION, () -> Operations.body(request::writeJson), ListComponentsResponse::fromJson, null).getResponse();
     }
 
     /** Pauses a component's processes (the nucleus serves it on Linux). Waits for the answer; throws the modeled error on refusal. */
     public PauseComponentResponse pauseComponent(PauseComponentRequest request) throws InterruptedException {
-        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.PAUSE_COMPONENT_OPERATION, () -> request.toJson(), PauseComponentResponse::fromJson);
+        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.PAUSE_COMPONENT_OPERATION, () -> Operations.body(request::writeJson), PauseComponentResponse::fromJson);
     }
 
     /** Pauses a component's processes (the nucleus serves it on Linux). Returns at once. */
     public CompletableFuture<PauseComponentResponse> pauseComponentAsync(PauseComponentRequest request) {
-        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.PAUSE_COMPONENT_OPERATION, () -> request.toJson(), PauseComponentResponse::fromJson, null).getResponse();
+        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.PAUSE_COMPONENT_OPERATION, () -> Operations.body(request::writeJson), PauseComponentResponse::fromJson, null).getResponse();
     }
 
     /** Resumes a paused component. Waits for the answer; throws the modeled error on refusal. */
     public ResumeComponentResponse resumeComponent(ResumeComponentRequest request) throws InterruptedException {
-        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.RESUME_COMPONENT_OPERATION, () -> request.toJson(), ResumeComponentResponse::fromJson);
+        return Operations.call(client.getConnection(), GreengrassCoreIPCClient.RESUME_COMPONENT_OPERATION, () -> Operations.body(request::writeJson), ResumeComponentResponse::fromJson);
     }
 
     /** Resumes a paused component. Returns at once. */
     public CompletableFuture<ResumeComponentResponse> resumeComponentAsync(ResumeComponentRequest request) {
-        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.RESUME_COMPONENT_OPERATION, () -> request.toJson(), ResumeComponentResponse::fromJson, null).getResponse();
+        return Operations.callAsync(client.getConnection(), GreengrassCoreIPCClient.RESUME_COMPONENT_OPERATION, () -> Operations.body(request::writeJson), ResumeComponentResponse::fromJson, null).getResponse();
     }
 
     /** Closes the connection if this client opened it. Idempotent; throws nothing. */

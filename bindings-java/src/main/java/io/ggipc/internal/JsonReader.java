@@ -320,12 +320,18 @@ public final class JsonReader {
         }
     }
 
-    /** A blob: a base64 string. */
+    /**
+     * A blob: a base64 string, or in a body from the native library, the blob's bytes as {@link JsonWriter}
+     * describes them (decoded there).
+     */
     public byte[] nextBlob() {
         int c = peek();
         if (c == 'n') {
             literal("null");
             return null;
+        }
+        if (c == JsonWriter.RAW_BLOB) {
+            return rawBlob();
         }
         if (c != '"') {
             throw error("expected a base64 string");
@@ -405,10 +411,28 @@ public final class JsonReader {
         }
     }
 
+    /** A raw blob at {@code pos}: the marker, the length, the bytes. */
+    private byte[] rawBlob() {
+        if (pos + 5 > b.length) {
+            throw error("truncated blob");
+        }
+        int n = ((b[pos + 1] & 0xff) << 24) | ((b[pos + 2] & 0xff) << 16) | ((b[pos + 3] & 0xff) << 8)
+                | (b[pos + 4] & 0xff);
+        int start = pos + 5;
+        if (n < 0 || n > b.length - start) {
+            throw error("truncated blob");
+        }
+        pos = start + n;
+        return Arrays.copyOfRange(b, start, start + n);
+    }
+
     /** Skips one value of any kind. */
     public void skipValue() {
         int c = peek();
         switch (c) {
+            case JsonWriter.RAW_BLOB:
+                rawBlob();
+                return;
             case '{':
                 pos++;
                 while (nextName() != null) {

@@ -13,19 +13,36 @@ import java.util.function.BiConsumer;
  * Writes JSON as UTF-8 bytes, for the generated model classes. Not API. Documents are {@code Map<String, Object>},
  * {@code List}, {@code String}, numbers, {@code Boolean} and {@code null}; blobs are base64; timestamps are epoch
  * seconds.
+ *
+ * <p>A writer made by {@link #forNative} writes a request for the native library instead: each blob is the byte
+ * {@code 0x00}, its length (4 bytes, big-endian) and its bytes, and the native side writes the base64 (a
+ * {@code 0x00} byte never occurs in JSON text, so the form is unambiguous).
  */
 public final class JsonWriter {
     private static final byte[] HEX = "0123456789abcdef".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    /** Starts a raw blob in the native form. */
+    static final byte RAW_BLOB = 0;
     private byte[] buf;
     private int len;
     private boolean comma;
+    private final boolean rawBlobs;
 
     public JsonWriter() {
         this(128);
     }
 
     public JsonWriter(int capacity) {
+        this(capacity, false);
+    }
+
+    private JsonWriter(int capacity, boolean rawBlobs) {
         buf = new byte[Math.max(16, capacity)];
+        this.rawBlobs = rawBlobs;
+    }
+
+    /** A writer of a request body for the native library: blobs go as their bytes (see the class comment). */
+    public static JsonWriter forNative() {
+        return new JsonWriter(128, true);
     }
 
     /** The bytes written so far. */
@@ -138,15 +155,35 @@ public final class JsonWriter {
         raw(Double.toString(d));
     }
 
-    /** A blob, as a base64 string. */
+    /**
+     * Room to leave after a large blob for the members that follow, so that they do not regrow (and copy) the
+     * buffer; a small blob needs none (the buffer doubles).
+     */
+    private static int slack(int blobLength) {
+        return blobLength >= 4096 ? 256 : 0;
+    }
+
+    /** A blob, as a base64 string (as its bytes in a writer {@link #forNative}). */
     public void blob(byte[] b) {
         if (b == null) {
             nullValue();
             return;
         }
         sep();
+        if (rawBlobs) {
+            int n = b.length;
+            room(n + 5 + slack(n));
+            buf[len++] = RAW_BLOB;
+            buf[len++] = (byte) (n >>> 24);
+            buf[len++] = (byte) (n >>> 16);
+            buf[len++] = (byte) (n >>> 8);
+            buf[len++] = (byte) n;
+            System.arraycopy(b, 0, buf, len, n);
+            len += n;
+            return;
+        }
         byte[] enc = Base64.getEncoder().encode(b);
-        room(enc.length + 2);
+        room(enc.length + 2 + slack(enc.length));
         buf[len++] = '"';
         System.arraycopy(enc, 0, buf, len, enc.length);
         len += enc.length;

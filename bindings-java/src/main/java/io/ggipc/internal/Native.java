@@ -93,7 +93,7 @@ public final class Native {
         if (payloadFormat >= 0) {
             r.setPayloadFormat(Integer.toString(payloadFormat));
         }
-        call(client, "aws.greengrass#PublishToIoTCore", r.toJson());
+        call(client, "aws.greengrass#PublishToIoTCore", Operations.body(r::writeJson));
     }
 
     /** Closes the stream (idempotent; also before the subscription was accepted). */

@@ -21,6 +21,16 @@ import java.util.function.Supplier;
 public final class Operations {
     private Operations() {}
 
+    /**
+     * A request body for the native library, written by {@code write} (a model class's {@code writeJson}): blobs
+     * go as their bytes and the native side writes their base64 (see {@link JsonWriter#forNative}).
+     */
+    public static byte[] body(Consumer<JsonWriter> write) {
+        JsonWriter w = JsonWriter.forNative();
+        write.accept(w);
+        return w.toByteArray();
+    }
+
     private static <T> CompletableFuture<T> failed(Throwable e) {
         CompletableFuture<T> f = new CompletableFuture<>();
         f.completeExceptionally(e);
