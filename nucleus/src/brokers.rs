@@ -4,8 +4,11 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ggipc::model::{MqttMessage, PayloadFormat, Qos, UserProperty};
-use ggipc::server::{BoxFuture, Broker, BrokerError, BrokerPublish, MessageSink, SubscriptionId};
+use ggipc::model::{PayloadFormat, Qos};
+use ggipc::server::{
+    BoxFuture, Broker, BrokerError, BrokerPublish, MessageRef, MessageSink, SubscriptionId,
+    UserProperties,
+};
 
 use crate::mqtt::bridge::{Bridge, BridgeSubId};
 use crate::mqtt::embedded::{EmbeddedBroker, LocalSubId};
@@ -45,31 +48,25 @@ pub fn to_msg(p: BrokerPublish) -> Msg {
 }
 
 /// Nucleus message → the `MQTTMessage` of an `IoTCoreMessage` event, filled in as the Java nucleus does
-/// (`retain` and `payloadFormat` always present, the MQTT 5 fields when present).
-pub fn to_model(m: &Msg) -> MqttMessage {
+/// (`retain` and `payloadFormat` always present, the MQTT 5 fields when present). Borrowed: the event is encoded
+/// from the nucleus' message itself, so a delivery copies no payload.
+pub fn message_ref(m: &Msg) -> MessageRef<'_> {
     let p = &m.props;
-    MqttMessage {
-        topic_name: Some(m.topic.clone()),
-        payload: Some(m.payload.to_vec()),
+    MessageRef {
+        topic: &m.topic,
+        payload: &m.payload,
         retain: Some(m.retain),
-        user_properties: (!p.user_properties.is_empty()).then(|| {
-            p.user_properties
-                .iter()
-                .map(|(k, v)| UserProperty {
-                    key: k.clone(),
-                    value: v.clone(),
-                })
-                .collect()
-        }),
+        user_properties: (!p.user_properties.is_empty())
+            .then_some(UserProperties::Pairs(&p.user_properties)),
         message_expiry_interval_seconds: p.message_expiry_interval.map(i64::from),
-        correlation_data: p.correlation_data.as_ref().map(|b| b.to_vec()),
-        response_topic: p.response_topic.clone(),
+        correlation_data: p.correlation_data.as_deref(),
+        response_topic: p.response_topic.as_deref(),
         payload_format: Some(if p.payload_format_utf8 == Some(true) {
             PayloadFormat::Utf8
         } else {
             PayloadFormat::Bytes
         }),
-        content_type: p.content_type.clone(),
+        content_type: p.content_type.as_deref(),
     }
 }
 
@@ -124,14 +121,14 @@ impl Broker for EmbeddedIpcBroker {
             filter,
             q,
             Arc::new(move |m: &Msg| {
-                deliver.deliver_qos(&to_model(m), effective_qos(q, m.qos));
+                deliver.deliver_ref(&message_ref(m), effective_qos(q, m.qos));
             }),
             Some(flow),
         );
         // The matching retained messages, `retain: true`, as the nucleus gives them to a new subscription: the
         // server keeps them until the subscribe response is out, then sends them first.
         for m in &retained {
-            sink.deliver_qos(&to_model(m), effective_qos(q, m.qos));
+            sink.deliver_ref(&message_ref(m), effective_qos(q, m.qos));
         }
         Box::pin(async move { Ok(SubscriptionId(id.0)) })
     }
@@ -206,7 +203,7 @@ impl Broker for BridgeIpcBroker {
                     &filter,
                     q,
                     Arc::new(move |m: &Msg| {
-                        sink.deliver_qos(&to_model(m), effective_qos(q, m.qos));
+                        sink.deliver_ref(&message_ref(m), effective_qos(q, m.qos));
                     }),
                     flow,
                 )

@@ -3,7 +3,8 @@
 //! IoT Core), recorded for inspection, and retained messages are kept per topic.
 
 use super::broker::{
-    BoxFuture, Broker, BrokerError, BrokerPublish, Delivery, MessageSink, SubscriptionId,
+    BoxFuture, Broker, BrokerError, BrokerPublish, Delivery, MessageRef, MessageSink,
+    SubscriptionId,
 };
 use super::topic::filter_matches;
 use super::topic_index::TopicIndex;
@@ -110,22 +111,16 @@ impl MemoryBroker {
     fn fan_out(&self, msg: &MqttMessage, qos: Qos) -> usize {
         // Established subscriptions get a retained message as a live one (`retain: false`, as MQTT and the
         // embedded broker do); only new subscriptions get it flagged.
-        let live;
-        let msg = if msg.retain == Some(true) {
-            live = MqttMessage {
-                retain: Some(false),
-                ..msg.clone()
-            };
-            &live
-        } else {
-            msg
-        };
+        let mut view = MessageRef::from(msg);
+        if view.retain == Some(true) {
+            view.retain = Some(false);
+        }
         let mut delivered = 0;
         let mut closed = Vec::new();
         {
             let subs = self.subs.read().unwrap_or_else(|e| e.into_inner());
             for (id, _, sink) in subs.matches(msg.topic()) {
-                match sink.deliver_qos(msg, qos) {
+                match sink.deliver_ref(&view, qos) {
                     Delivery::Delivered => delivered += 1,
                     Delivery::Dropped => {
                         self.dropped.fetch_add(1, Ordering::Relaxed);

@@ -20,7 +20,8 @@ pub mod topic;
 pub mod topic_index;
 
 pub use broker::{
-    ready_all, BoxFuture, Broker, BrokerError, BrokerPublish, Delivery, MessageSink, SubscriptionId,
+    ready_all, BoxFuture, Broker, BrokerError, BrokerPublish, Delivery, MessageRef, MessageSink,
+    SubscriptionId, UserProperties,
 };
 pub use memory::{MemoryBroker, RECORD_BYTES_LIMIT, RECORD_LIMIT};
 pub use policy::{AccessControl, FilterAuthorization, Policy, PolicyError, ResourcePattern};

@@ -117,12 +117,7 @@ impl EventSink {
                 Delivery::Delivered
             }
             Phase::Ready => {
-                let buffered = self.writer.buffered();
-                let hw = self.high_water();
-                if st.stalled && buffered <= hw / 2 {
-                    st.stalled = false;
-                }
-                if st.stalled || (!reliable && buffered > hw) || buffered > 2 * hw {
+                if self.drops_now(&mut st, reliable) {
                     Delivery::Dropped
                 } else {
                     self.tell_lag(&mut st, &mut frame);
@@ -150,6 +145,51 @@ impl EventSink {
             _ => self.dropped(&mut st),
         }
         result
+    }
+
+    /// [`deliver_with`](Self::deliver_with) of a body made by `body` only when the event is not dropped right
+    /// away: an event the subscriber cannot take now (QoS 0 on a congested connection, a stalled subscriber) is
+    /// counted as dropped without being encoded. `None` from `body` counts as a drop too.
+    pub(crate) fn deliver_lazy(
+        &self,
+        reliable: bool,
+        body: impl FnOnce() -> Option<Bytes>,
+    ) -> Delivery {
+        if self.closed.load(Ordering::Acquire) {
+            return Delivery::Closed;
+        }
+        {
+            let mut st = self.lock();
+            match st.phase {
+                Phase::Closed => return Delivery::Closed,
+                Phase::Pending(_) => {}
+                Phase::Ready => {
+                    if self.drops_now(&mut st, reliable) {
+                        self.dropped(&mut st);
+                        return Delivery::Dropped;
+                    }
+                }
+            }
+        }
+        match body() {
+            Some(b) => self.deliver_with(b, reliable),
+            None => {
+                self.dropped(&mut self.lock());
+                Delivery::Dropped
+            }
+        }
+    }
+
+    /// Whether an event offered now is dropped (the stream answered): the subscriber is stalled, or the
+    /// connection is congested (past the mark for QoS 0, past the hard limit for a reliable event). Ends a
+    /// stall once the connection has drained to half the mark.
+    fn drops_now(&self, st: &mut State, reliable: bool) -> bool {
+        let buffered = self.writer.buffered();
+        let hw = self.high_water();
+        if st.stalled && buffered <= hw / 2 {
+            st.stalled = false;
+        }
+        st.stalled || (!reliable && buffered > hw) || buffered > 2 * hw
     }
 
     /// Counts one dropped event; logs the start of an episode.

@@ -7,8 +7,9 @@
 use super::{parse_request, Outcome, Refusal, Request, StreamGuard, WireEnum, EMPTY};
 use crate::json::Base64Text;
 use crate::model::{MqttMessage, PayloadFormat, Qos, UserProperty};
-use crate::server::broker::{BrokerPublish, MessageSink};
+use crate::server::broker::{BrokerPublish, MessageRef, MessageSink};
 use crate::server::topic::{validate_filter, validate_iot_core_topic, TopicUse};
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -145,24 +146,19 @@ fn prepare_subscribe(req: &Request<'_>, body: &[u8]) -> Result<(String, Qos), Re
 /// `IoTCoreMessage` serialized from a borrowed message.
 #[derive(Serialize)]
 struct EventRef<'a> {
-    message: &'a MqttMessage,
+    message: MessageRef<'a>,
 }
 
 /// The event for a received message, filled in as the Java nucleus does (`retain` and `payloadFormat` always
 /// present).
-fn event_body(m: &MqttMessage) -> EventRef<'_> {
-    EventRef { message: m }
-}
-
-fn filled(m: &MqttMessage) -> std::borrow::Cow<'_, MqttMessage> {
-    if m.retain.is_some() && m.payload_format.is_some() {
-        return std::borrow::Cow::Borrowed(m);
+fn event_body<'a>(m: &MessageRef<'a>) -> EventRef<'a> {
+    EventRef {
+        message: MessageRef {
+            retain: Some(m.retain.unwrap_or(false)),
+            payload_format: Some(m.payload_format.unwrap_or(PayloadFormat::Bytes)),
+            ..*m
+        },
     }
-    std::borrow::Cow::Owned(MqttMessage {
-        retain: Some(m.retain.unwrap_or(false)),
-        payload_format: Some(m.payload_format.unwrap_or(PayloadFormat::Bytes)),
-        ..m.clone()
-    })
 }
 
 /// SubscribeToIoTCore: answered once the broker confirmed the subscription (for a remote broker, its SUBACK);
@@ -180,15 +176,18 @@ pub(super) fn subscribe(req: Request<'_>, body: &[u8]) -> Outcome {
     Outcome::Stream(Box::pin(async move {
         let flow = sink.clone();
         let subscriber = component.clone();
-        let message_sink = MessageSink::with_qos(move |m, q| {
-            tracing::trace!(component = %subscriber, topic = %m.topic(), bytes = m.payload_bytes().len(), "delivered");
+        let message_sink = MessageSink::with_ref(move |m, q| {
+            tracing::trace!(component = %subscriber, topic = %m.topic, bytes = m.payload.len(), "delivered");
             let reliable = q == Qos::AtLeastOnce && qos == Qos::AtLeastOnce;
-            let capacity = crate::json::capacity_for_blob(m.payload_bytes().len());
-            match crate::json::to_vec_with_capacity(&event_body(&filled(m)), capacity) {
-                Ok(body) => sink.deliver_with(body.into(), reliable),
-                // Not reached for a model message; counted as a drop by the sink.
-                Err(_) => sink.deliver_json_with(&event_body(&filled(m)), reliable),
-            }
+            // Encoded only when the subscriber takes it: a QoS 0 event for a congested subscriber is dropped
+            // (and counted) before its payload is encoded.
+            sink.deliver_lazy(reliable, || {
+                let capacity = crate::json::capacity_for_blob(m.payload.len());
+                // Not failing for a message (every member serializes); a failure counts as a drop.
+                crate::json::to_vec_with_capacity(&event_body(m), capacity)
+                    .ok()
+                    .map(Bytes::from)
+            })
         });
         // Publishers wait for a QoS 1 subscriber that is behind; a QoS 0 one drops instead.
         let message_sink = if qos == Qos::AtLeastOnce {
