@@ -232,7 +232,9 @@ fn to_core(t: &Type, f: &str, required: bool) -> String {
 fn into_core(t: &Type, f: &str, required: bool) -> String {
     let base = match t {
         Type::String => format!("self.{f}.map(string_from)"),
-        Type::Blob | Type::Boolean | Type::Long | Type::Double | Type::Enum(_) => format!("self.{f}"),
+        Type::Blob | Type::Boolean | Type::Long | Type::Double | Type::Enum(_) => {
+            format!("self.{f}")
+        }
         Type::Timestamp => format!("self.{f}.map(timestamp_to_core)"),
         Type::Document => format!("self.{f}.map(|d| d.value)"),
         Type::Shape(_) => format!("self.{f}.map(|x| x.into_core())"),
