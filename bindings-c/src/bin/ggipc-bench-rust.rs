@@ -58,10 +58,14 @@ fn main() {
     let subscriber: blocking::Client = builder().connect_blocking().expect("connect");
 
     let request = PublishToIoTCoreRequest::new("bench/sync", Qos::AtMostOnce, vec![b'x'; 64]);
-    for _ in 0..500 {
+    // Warm-up: at least 500 publishes and 0.3 s (as the C++ side does).
+    let warm = Instant::now();
+    let mut n = 0;
+    while n < 500 || warm.elapsed() < Duration::from_millis(300) {
         client
             .publish_to_iot_core(request.clone())
             .expect("publish");
+        n += 1;
     }
     let switches = voluntary_switches();
     let start = Instant::now();
