@@ -4007,6 +4007,15 @@ struct ggipc_error *ggipc_client_publish_to_iot_core_begin(const struct ggipc_cl
                                                            struct ggipc_call **out);
 
 /**
+ * As `ggipc_client_publish_to_iot_core_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
+ * `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+ */
+struct ggipc_error *ggipc_client_publish_to_iot_core_begin_take(const struct ggipc_client *client,
+                                                                struct ggipc_publish_to_iot_core_request *request,
+                                                                struct ggipc_call **out);
+
+/**
  * The outcome of a completed `ggipc_client_publish_to_iot_core_begin` call (`ggipc_call_wait` returned true): NULL on success,
  * with the response written to `*out_response` (the caller frees it with `ggipc_publish_to_iot_core_response_free`; NULL `out_response`
  * discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`) with its message, a transport error, or
@@ -4126,6 +4135,15 @@ struct ggipc_error *ggipc_client_publish_to_topic_begin(const struct ggipc_clien
                                                         struct ggipc_call **out);
 
 /**
+ * As `ggipc_client_publish_to_topic_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
+ * `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+ */
+struct ggipc_error *ggipc_client_publish_to_topic_begin_take(const struct ggipc_client *client,
+                                                             struct ggipc_publish_to_topic_request *request,
+                                                             struct ggipc_call **out);
+
+/**
  * The outcome of a completed `ggipc_client_publish_to_topic_begin` call (`ggipc_call_wait` returned true): NULL on success,
  * with the response written to `*out_response` (the caller frees it with `ggipc_publish_to_topic_response_free`; NULL `out_response`
  * discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`) with its message, a transport error, or
@@ -4211,6 +4229,15 @@ struct ggipc_error *ggipc_client_get_configuration_begin(const struct ggipc_clie
                                                          struct ggipc_call **out);
 
 /**
+ * As `ggipc_client_get_configuration_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
+ * `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+ */
+struct ggipc_error *ggipc_client_get_configuration_begin_take(const struct ggipc_client *client,
+                                                              struct ggipc_get_configuration_request *request,
+                                                              struct ggipc_call **out);
+
+/**
  * The outcome of a completed `ggipc_client_get_configuration_begin` call (`ggipc_call_wait` returned true): NULL on success,
  * with the response written to `*out_response` (the caller frees it with `ggipc_get_configuration_response_free`; NULL `out_response`
  * discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR`) with its message, a transport error, or
@@ -4260,6 +4287,15 @@ struct ggipc_error *ggipc_client_update_configuration_async(const struct ggipc_c
 struct ggipc_error *ggipc_client_update_configuration_begin(const struct ggipc_client *client,
                                                             const struct ggipc_update_configuration_request *request,
                                                             struct ggipc_call **out);
+
+/**
+ * As `ggipc_client_update_configuration_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
+ * `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+ */
+struct ggipc_error *ggipc_client_update_configuration_begin_take(const struct ggipc_client *client,
+                                                                 struct ggipc_update_configuration_request *request,
+                                                                 struct ggipc_call **out);
 
 /**
  * The outcome of a completed `ggipc_client_update_configuration_begin` call (`ggipc_call_wait` returned true): NULL on success,
@@ -4381,6 +4417,15 @@ struct ggipc_error *ggipc_client_send_configuration_validity_report_begin(const 
                                                                           struct ggipc_call **out);
 
 /**
+ * As `ggipc_client_send_configuration_validity_report_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
+ * `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+ */
+struct ggipc_error *ggipc_client_send_configuration_validity_report_begin_take(const struct ggipc_client *client,
+                                                                               struct ggipc_send_configuration_validity_report_request *request,
+                                                                               struct ggipc_call **out);
+
+/**
  * The outcome of a completed `ggipc_client_send_configuration_validity_report_begin` call (`ggipc_call_wait` returned true): NULL on success,
  * with the response written to `*out_response` (the caller frees it with `ggipc_send_configuration_validity_report_response_free`; NULL `out_response`
  * discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`) with its message, a transport error, or
@@ -4430,6 +4475,15 @@ struct ggipc_error *ggipc_client_update_state_async(const struct ggipc_client *c
 struct ggipc_error *ggipc_client_update_state_begin(const struct ggipc_client *client,
                                                     const struct ggipc_update_state_request *request,
                                                     struct ggipc_call **out);
+
+/**
+ * As `ggipc_client_update_state_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
+ * `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+ */
+struct ggipc_error *ggipc_client_update_state_begin_take(const struct ggipc_client *client,
+                                                         struct ggipc_update_state_request *request,
+                                                         struct ggipc_call **out);
 
 /**
  * The outcome of a completed `ggipc_client_update_state_begin` call (`ggipc_call_wait` returned true): NULL on success,
@@ -4517,6 +4571,15 @@ struct ggipc_error *ggipc_client_defer_component_update_begin(const struct ggipc
                                                               struct ggipc_call **out);
 
 /**
+ * As `ggipc_client_defer_component_update_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
+ * `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+ */
+struct ggipc_error *ggipc_client_defer_component_update_begin_take(const struct ggipc_client *client,
+                                                                   struct ggipc_defer_component_update_request *request,
+                                                                   struct ggipc_call **out);
+
+/**
  * The outcome of a completed `ggipc_client_defer_component_update_begin` call (`ggipc_call_wait` returned true): NULL on success,
  * with the response written to `*out_response` (the caller frees it with `ggipc_defer_component_update_response_free`; NULL `out_response`
  * discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR`) with its message, a transport error, or
@@ -4566,6 +4629,15 @@ struct ggipc_error *ggipc_client_validate_authorization_token_async(const struct
 struct ggipc_error *ggipc_client_validate_authorization_token_begin(const struct ggipc_client *client,
                                                                     const struct ggipc_validate_authorization_token_request *request,
                                                                     struct ggipc_call **out);
+
+/**
+ * As `ggipc_client_validate_authorization_token_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
+ * `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+ */
+struct ggipc_error *ggipc_client_validate_authorization_token_begin_take(const struct ggipc_client *client,
+                                                                         struct ggipc_validate_authorization_token_request *request,
+                                                                         struct ggipc_call **out);
 
 /**
  * The outcome of a completed `ggipc_client_validate_authorization_token_begin` call (`ggipc_call_wait` returned true): NULL on success,
@@ -4619,6 +4691,15 @@ struct ggipc_error *ggipc_client_restart_component_begin(const struct ggipc_clie
                                                          struct ggipc_call **out);
 
 /**
+ * As `ggipc_client_restart_component_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
+ * `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+ */
+struct ggipc_error *ggipc_client_restart_component_begin_take(const struct ggipc_client *client,
+                                                              struct ggipc_restart_component_request *request,
+                                                              struct ggipc_call **out);
+
+/**
  * The outcome of a completed `ggipc_client_restart_component_begin` call (`ggipc_call_wait` returned true): NULL on success,
  * with the response written to `*out_response` (the caller frees it with `ggipc_restart_component_response_free`; NULL `out_response`
  * discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_COMPONENT_NOT_FOUND_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`) with its message, a transport error, or
@@ -4668,6 +4749,15 @@ struct ggipc_error *ggipc_client_stop_component_async(const struct ggipc_client 
 struct ggipc_error *ggipc_client_stop_component_begin(const struct ggipc_client *client,
                                                       const struct ggipc_stop_component_request *request,
                                                       struct ggipc_call **out);
+
+/**
+ * As `ggipc_client_stop_component_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
+ * `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+ */
+struct ggipc_error *ggipc_client_stop_component_begin_take(const struct ggipc_client *client,
+                                                           struct ggipc_stop_component_request *request,
+                                                           struct ggipc_call **out);
 
 /**
  * The outcome of a completed `ggipc_client_stop_component_begin` call (`ggipc_call_wait` returned true): NULL on success,
@@ -4721,6 +4811,15 @@ struct ggipc_error *ggipc_client_get_component_details_begin(const struct ggipc_
                                                              struct ggipc_call **out);
 
 /**
+ * As `ggipc_client_get_component_details_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
+ * `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+ */
+struct ggipc_error *ggipc_client_get_component_details_begin_take(const struct ggipc_client *client,
+                                                                  struct ggipc_get_component_details_request *request,
+                                                                  struct ggipc_call **out);
+
+/**
  * The outcome of a completed `ggipc_client_get_component_details_begin` call (`ggipc_call_wait` returned true): NULL on success,
  * with the response written to `*out_response` (the caller frees it with `ggipc_get_component_details_response_free`; NULL `out_response`
  * discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`) with its message, a transport error, or
@@ -4770,6 +4869,15 @@ struct ggipc_error *ggipc_client_list_components_async(const struct ggipc_client
 struct ggipc_error *ggipc_client_list_components_begin(const struct ggipc_client *client,
                                                        const struct ggipc_list_components_request *request,
                                                        struct ggipc_call **out);
+
+/**
+ * As `ggipc_client_list_components_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
+ * `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+ */
+struct ggipc_error *ggipc_client_list_components_begin_take(const struct ggipc_client *client,
+                                                            struct ggipc_list_components_request *request,
+                                                            struct ggipc_call **out);
 
 /**
  * The outcome of a completed `ggipc_client_list_components_begin` call (`ggipc_call_wait` returned true): NULL on success,
@@ -4823,6 +4931,15 @@ struct ggipc_error *ggipc_client_pause_component_begin(const struct ggipc_client
                                                        struct ggipc_call **out);
 
 /**
+ * As `ggipc_client_pause_component_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
+ * `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+ */
+struct ggipc_error *ggipc_client_pause_component_begin_take(const struct ggipc_client *client,
+                                                            struct ggipc_pause_component_request *request,
+                                                            struct ggipc_call **out);
+
+/**
  * The outcome of a completed `ggipc_client_pause_component_begin` call (`ggipc_call_wait` returned true): NULL on success,
  * with the response written to `*out_response` (the caller frees it with `ggipc_pause_component_response_free`; NULL `out_response`
  * discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`) with its message, a transport error, or
@@ -4872,6 +4989,15 @@ struct ggipc_error *ggipc_client_resume_component_async(const struct ggipc_clien
 struct ggipc_error *ggipc_client_resume_component_begin(const struct ggipc_client *client,
                                                         const struct ggipc_resume_component_request *request,
                                                         struct ggipc_call **out);
+
+/**
+ * As `ggipc_client_resume_component_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
+ * `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
+ * `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+ */
+struct ggipc_error *ggipc_client_resume_component_begin_take(const struct ggipc_client *client,
+                                                             struct ggipc_resume_component_request *request,
+                                                             struct ggipc_call **out);
 
 /**
  * The outcome of a completed `ggipc_client_resume_component_begin` call (`ggipc_call_wait` returned true): NULL on success,

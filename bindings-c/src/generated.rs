@@ -318,6 +318,13 @@ impl ggipc_user_property {
         }
     }
 
+    pub(crate) fn into_core(self) -> model::UserProperty {
+        model::UserProperty {
+            key: self.key.map(string_from).unwrap_or_default(),
+            value: self.value.map(string_from).unwrap_or_default(),
+        }
+    }
+
     pub(crate) fn from_core(v: model::UserProperty) -> Self {
         Self {
             key: Some(c_string(&v.key)),
@@ -450,6 +457,22 @@ impl ggipc_mqtt_message {
             response_topic: self.response_topic.as_ref().map(string_of),
             payload_format: self.payload_format,
             content_type: self.content_type.as_ref().map(string_of),
+        }
+    }
+
+    pub(crate) fn into_core(self) -> model::MqttMessage {
+        model::MqttMessage {
+            topic_name: self.topic_name.map(string_from),
+            payload: self.payload,
+            retain: self.retain,
+            user_properties: self
+                .user_properties
+                .map(|l| l.into_iter().map(|x| x.into_core()).collect()),
+            message_expiry_interval_seconds: self.message_expiry_interval_seconds,
+            correlation_data: self.correlation_data,
+            response_topic: self.response_topic.map(string_from),
+            payload_format: self.payload_format,
+            content_type: self.content_type.map(string_from),
         }
     }
 
@@ -890,6 +913,12 @@ impl ggipc_message_context {
         }
     }
 
+    pub(crate) fn into_core(self) -> model::MessageContext {
+        model::MessageContext {
+            topic: self.topic.map(string_from),
+        }
+    }
+
     pub(crate) fn from_core(v: model::MessageContext) -> Self {
         Self {
             topic: v.topic.as_deref().map(c_string),
@@ -974,6 +1003,13 @@ impl ggipc_json_message {
         model::JsonMessage {
             message: self.message.as_ref().map(|d| d.value.clone()),
             context: self.context.as_deref().map(|x| x.to_core()),
+        }
+    }
+
+    pub(crate) fn into_core(self) -> model::JsonMessage {
+        model::JsonMessage {
+            message: self.message.map(|d| d.value),
+            context: self.context.map(|x| x.into_core()),
         }
     }
 
@@ -1096,6 +1132,13 @@ impl ggipc_binary_message {
         model::BinaryMessage {
             message: self.message.clone(),
             context: self.context.as_deref().map(|x| x.to_core()),
+        }
+    }
+
+    pub(crate) fn into_core(self) -> model::BinaryMessage {
+        model::BinaryMessage {
+            message: self.message,
+            context: self.context.map(|x| x.into_core()),
         }
     }
 
@@ -1224,6 +1267,13 @@ impl ggipc_publish_message {
         model::PublishMessage {
             json_message: self.json_message.as_deref().map(|x| x.to_core()),
             binary_message: self.binary_message.as_deref().map(|x| x.to_core()),
+        }
+    }
+
+    pub(crate) fn into_core(self) -> model::PublishMessage {
+        model::PublishMessage {
+            json_message: self.json_message.map(|x| x.into_core()),
+            binary_message: self.binary_message.map(|x| x.into_core()),
         }
     }
 
@@ -1360,6 +1410,12 @@ impl ggipc_connection_status_event {
         }
     }
 
+    pub(crate) fn into_core(self) -> model::ConnectionStatusEvent {
+        model::ConnectionStatusEvent {
+            status: self.status,
+        }
+    }
+
     pub(crate) fn from_core(v: model::ConnectionStatusEvent) -> Self {
         Self { status: v.status }
     }
@@ -1471,6 +1527,15 @@ impl ggipc_configuration_update_event {
                 .key_path
                 .as_ref()
                 .map(|l| l.iter().map(string_of).collect()),
+        }
+    }
+
+    pub(crate) fn into_core(self) -> model::ConfigurationUpdateEvent {
+        model::ConfigurationUpdateEvent {
+            component_name: self.component_name.map(string_from),
+            key_path: self
+                .key_path
+                .map(|l| l.into_iter().map(string_from).collect()),
         }
     }
 
@@ -1624,6 +1689,13 @@ impl ggipc_validate_configuration_update_event {
         }
     }
 
+    pub(crate) fn into_core(self) -> model::ValidateConfigurationUpdateEvent {
+        model::ValidateConfigurationUpdateEvent {
+            configuration: self.configuration.map(|d| d.value),
+            deployment_id: self.deployment_id.map(string_from),
+        }
+    }
+
     pub(crate) fn from_core(v: model::ValidateConfigurationUpdateEvent) -> Self {
         Self {
             configuration: v.configuration.map(Doc::from_value),
@@ -1745,6 +1817,14 @@ impl ggipc_configuration_validity_report {
             status: self.status,
             deployment_id: self.deployment_id.as_ref().map(string_of),
             message: self.message.as_ref().map(string_of),
+        }
+    }
+
+    pub(crate) fn into_core(self) -> model::ConfigurationValidityReport {
+        model::ConfigurationValidityReport {
+            status: self.status,
+            deployment_id: self.deployment_id.map(string_from),
+            message: self.message.map(string_from),
         }
     }
 
@@ -1924,6 +2004,13 @@ impl ggipc_pre_component_update_event {
         }
     }
 
+    pub(crate) fn into_core(self) -> model::PreComponentUpdateEvent {
+        model::PreComponentUpdateEvent {
+            deployment_id: self.deployment_id.map(string_from),
+            is_ggc_restarting: self.is_ggc_restarting,
+        }
+    }
+
     pub(crate) fn from_core(v: model::PreComponentUpdateEvent) -> Self {
         Self {
             deployment_id: v.deployment_id.as_deref().map(c_string),
@@ -2064,6 +2151,12 @@ impl ggipc_post_component_update_event {
         }
     }
 
+    pub(crate) fn into_core(self) -> model::PostComponentUpdateEvent {
+        model::PostComponentUpdateEvent {
+            deployment_id: self.deployment_id.map(string_from),
+        }
+    }
+
     pub(crate) fn from_core(v: model::PostComponentUpdateEvent) -> Self {
         Self {
             deployment_id: v.deployment_id.as_deref().map(c_string),
@@ -2155,6 +2248,15 @@ impl ggipc_component_details {
             version: self.version.as_ref().map(string_of),
             state: self.state,
             configuration: self.configuration.as_ref().map(|d| d.value.clone()),
+        }
+    }
+
+    pub(crate) fn into_core(self) -> model::ComponentDetails {
+        model::ComponentDetails {
+            component_name: self.component_name.map(string_from),
+            version: self.version.map(string_from),
+            state: self.state,
+            configuration: self.configuration.map(|d| d.value),
         }
     }
 
@@ -2361,6 +2463,12 @@ impl ggipc_iot_core_message {
         }
     }
 
+    pub(crate) fn into_core(self) -> model::IoTCoreMessage {
+        model::IoTCoreMessage {
+            message: self.message.map(|x| x.into_core()),
+        }
+    }
+
     pub(crate) fn from_core(v: model::IoTCoreMessage) -> Self {
         Self {
             message: v
@@ -2456,6 +2564,12 @@ impl ggipc_iot_core_connection_status_event {
     pub(crate) fn to_core(&self) -> model::IoTCoreConnectionStatusEvent {
         model::IoTCoreConnectionStatusEvent {
             connection_status_event: self.connection_status_event.as_deref().map(|x| x.to_core()),
+        }
+    }
+
+    pub(crate) fn into_core(self) -> model::IoTCoreConnectionStatusEvent {
+        model::IoTCoreConnectionStatusEvent {
+            connection_status_event: self.connection_status_event.map(|x| x.into_core()),
         }
     }
 
@@ -2561,6 +2675,13 @@ impl ggipc_subscription_response_message {
         model::SubscriptionResponseMessage {
             json_message: self.json_message.as_deref().map(|x| x.to_core()),
             binary_message: self.binary_message.as_deref().map(|x| x.to_core()),
+        }
+    }
+
+    pub(crate) fn into_core(self) -> model::SubscriptionResponseMessage {
+        model::SubscriptionResponseMessage {
+            json_message: self.json_message.map(|x| x.into_core()),
+            binary_message: self.binary_message.map(|x| x.into_core()),
         }
     }
 
@@ -2705,6 +2826,12 @@ impl ggipc_configuration_update_events {
         }
     }
 
+    pub(crate) fn into_core(self) -> model::ConfigurationUpdateEvents {
+        model::ConfigurationUpdateEvents {
+            configuration_update_event: self.configuration_update_event.map(|x| x.into_core()),
+        }
+    }
+
     pub(crate) fn from_core(v: model::ConfigurationUpdateEvents) -> Self {
         Self {
             configuration_update_event: v
@@ -2812,6 +2939,14 @@ impl ggipc_validate_configuration_update_events {
         }
     }
 
+    pub(crate) fn into_core(self) -> model::ValidateConfigurationUpdateEvents {
+        model::ValidateConfigurationUpdateEvents {
+            validate_configuration_update_event: self
+                .validate_configuration_update_event
+                .map(|x| x.into_core()),
+        }
+    }
+
     pub(crate) fn from_core(v: model::ValidateConfigurationUpdateEvents) -> Self {
         Self {
             validate_configuration_update_event: v
@@ -2914,6 +3049,13 @@ impl ggipc_component_update_policy_events {
         model::ComponentUpdatePolicyEvents {
             pre_update_event: self.pre_update_event.as_deref().map(|x| x.to_core()),
             post_update_event: self.post_update_event.as_deref().map(|x| x.to_core()),
+        }
+    }
+
+    pub(crate) fn into_core(self) -> model::ComponentUpdatePolicyEvents {
+        model::ComponentUpdatePolicyEvents {
+            pre_update_event: self.pre_update_event.map(|x| x.into_core()),
+            post_update_event: self.post_update_event.map(|x| x.into_core()),
         }
     }
 
@@ -3075,6 +3217,23 @@ impl ggipc_publish_to_iot_core_request {
             response_topic: self.response_topic.as_ref().map(string_of),
             payload_format: self.payload_format,
             content_type: self.content_type.as_ref().map(string_of),
+        }
+    }
+
+    pub(crate) fn into_core(self) -> model::PublishToIoTCoreRequest {
+        model::PublishToIoTCoreRequest {
+            topic_name: self.topic_name.map(string_from),
+            qos: self.qos,
+            payload: self.payload,
+            retain: self.retain,
+            user_properties: self
+                .user_properties
+                .map(|l| l.into_iter().map(|x| x.into_core()).collect()),
+            message_expiry_interval_seconds: self.message_expiry_interval_seconds,
+            correlation_data: self.correlation_data,
+            response_topic: self.response_topic.map(string_from),
+            payload_format: self.payload_format,
+            content_type: self.content_type.map(string_from),
         }
     }
 
@@ -3575,6 +3734,10 @@ impl ggipc_publish_to_iot_core_response {
         model::PublishToIoTCoreResponse {}
     }
 
+    pub(crate) fn into_core(self) -> model::PublishToIoTCoreResponse {
+        model::PublishToIoTCoreResponse {}
+    }
+
     pub(crate) fn from_core(v: model::PublishToIoTCoreResponse) -> Self {
         let _ = v;
         Self {}
@@ -3630,6 +3793,13 @@ impl ggipc_subscribe_to_iot_core_request {
     pub(crate) fn to_core(&self) -> model::SubscribeToIoTCoreRequest {
         model::SubscribeToIoTCoreRequest {
             topic_name: self.topic_name.as_ref().map(string_of),
+            qos: self.qos,
+        }
+    }
+
+    pub(crate) fn into_core(self) -> model::SubscribeToIoTCoreRequest {
+        model::SubscribeToIoTCoreRequest {
+            topic_name: self.topic_name.map(string_from),
             qos: self.qos,
         }
     }
@@ -3773,6 +3943,10 @@ impl ggipc_subscribe_to_iot_core_response {
         model::SubscribeToIoTCoreResponse {}
     }
 
+    pub(crate) fn into_core(self) -> model::SubscribeToIoTCoreResponse {
+        model::SubscribeToIoTCoreResponse {}
+    }
+
     pub(crate) fn from_core(v: model::SubscribeToIoTCoreResponse) -> Self {
         let _ = v;
         Self {}
@@ -3826,6 +4000,10 @@ impl ggipc_subscribe_to_iot_core_connection_status_request {
         model::SubscribeToIoTCoreConnectionStatusRequest {}
     }
 
+    pub(crate) fn into_core(self) -> model::SubscribeToIoTCoreConnectionStatusRequest {
+        model::SubscribeToIoTCoreConnectionStatusRequest {}
+    }
+
     pub(crate) fn from_core(v: model::SubscribeToIoTCoreConnectionStatusRequest) -> Self {
         let _ = v;
         Self {}
@@ -3876,6 +4054,10 @@ pub struct ggipc_subscribe_to_iot_core_connection_status_response {}
 
 impl ggipc_subscribe_to_iot_core_connection_status_response {
     pub(crate) fn to_core(&self) -> model::SubscribeToIoTCoreConnectionStatusResponse {
+        model::SubscribeToIoTCoreConnectionStatusResponse {}
+    }
+
+    pub(crate) fn into_core(self) -> model::SubscribeToIoTCoreConnectionStatusResponse {
         model::SubscribeToIoTCoreConnectionStatusResponse {}
     }
 
@@ -3935,6 +4117,13 @@ impl ggipc_publish_to_topic_request {
         model::PublishToTopicRequest {
             topic: self.topic.as_ref().map(string_of),
             publish_message: self.publish_message.as_deref().map(|x| x.to_core()),
+        }
+    }
+
+    pub(crate) fn into_core(self) -> model::PublishToTopicRequest {
+        model::PublishToTopicRequest {
+            topic: self.topic.map(string_from),
+            publish_message: self.publish_message.map(|x| x.into_core()),
         }
     }
 
@@ -4055,6 +4244,10 @@ impl ggipc_publish_to_topic_response {
         model::PublishToTopicResponse {}
     }
 
+    pub(crate) fn into_core(self) -> model::PublishToTopicResponse {
+        model::PublishToTopicResponse {}
+    }
+
     pub(crate) fn from_core(v: model::PublishToTopicResponse) -> Self {
         let _ = v;
         Self {}
@@ -4109,6 +4302,13 @@ impl ggipc_subscribe_to_topic_request {
     pub(crate) fn to_core(&self) -> model::SubscribeToTopicRequest {
         model::SubscribeToTopicRequest {
             topic: self.topic.as_ref().map(string_of),
+            receive_mode: self.receive_mode,
+        }
+    }
+
+    pub(crate) fn into_core(self) -> model::SubscribeToTopicRequest {
+        model::SubscribeToTopicRequest {
+            topic: self.topic.map(string_from),
             receive_mode: self.receive_mode,
         }
     }
@@ -4255,6 +4455,12 @@ impl ggipc_subscribe_to_topic_response {
         }
     }
 
+    pub(crate) fn into_core(self) -> model::SubscribeToTopicResponse {
+        model::SubscribeToTopicResponse {
+            topic_name: self.topic_name.map(string_from),
+        }
+    }
+
     pub(crate) fn from_core(v: model::SubscribeToTopicResponse) -> Self {
         Self {
             topic_name: v.topic_name.as_deref().map(c_string),
@@ -4345,6 +4551,15 @@ impl ggipc_get_configuration_request {
                 .key_path
                 .as_ref()
                 .map(|l| l.iter().map(string_of).collect()),
+        }
+    }
+
+    pub(crate) fn into_core(self) -> model::GetConfigurationRequest {
+        model::GetConfigurationRequest {
+            component_name: self.component_name.map(string_from),
+            key_path: self
+                .key_path
+                .map(|l| l.into_iter().map(string_from).collect()),
         }
     }
 
@@ -4498,6 +4713,13 @@ impl ggipc_get_configuration_response {
         }
     }
 
+    pub(crate) fn into_core(self) -> model::GetConfigurationResponse {
+        model::GetConfigurationResponse {
+            component_name: self.component_name.map(string_from),
+            value: self.value.map(|d| d.value),
+        }
+    }
+
     pub(crate) fn from_core(v: model::GetConfigurationResponse) -> Self {
         Self {
             component_name: v.component_name.as_deref().map(c_string),
@@ -4621,6 +4843,16 @@ impl ggipc_update_configuration_request {
                 .map(|l| l.iter().map(string_of).collect()),
             timestamp: self.timestamp.map(timestamp_to_core),
             value_to_merge: self.value_to_merge.as_ref().map(|d| d.value.clone()),
+        }
+    }
+
+    pub(crate) fn into_core(self) -> model::UpdateConfigurationRequest {
+        model::UpdateConfigurationRequest {
+            key_path: self
+                .key_path
+                .map(|l| l.into_iter().map(string_from).collect()),
+            timestamp: self.timestamp.map(timestamp_to_core),
+            value_to_merge: self.value_to_merge.map(|d| d.value),
         }
     }
 
@@ -4824,6 +5056,10 @@ impl ggipc_update_configuration_response {
         model::UpdateConfigurationResponse {}
     }
 
+    pub(crate) fn into_core(self) -> model::UpdateConfigurationResponse {
+        model::UpdateConfigurationResponse {}
+    }
+
     pub(crate) fn from_core(v: model::UpdateConfigurationResponse) -> Self {
         let _ = v;
         Self {}
@@ -4883,6 +5119,15 @@ impl ggipc_subscribe_to_configuration_update_request {
                 .key_path
                 .as_ref()
                 .map(|l| l.iter().map(string_of).collect()),
+        }
+    }
+
+    pub(crate) fn into_core(self) -> model::SubscribeToConfigurationUpdateRequest {
+        model::SubscribeToConfigurationUpdateRequest {
+            component_name: self.component_name.map(string_from),
+            key_path: self
+                .key_path
+                .map(|l| l.into_iter().map(string_from).collect()),
         }
     }
 
@@ -5031,6 +5276,10 @@ impl ggipc_subscribe_to_configuration_update_response {
         model::SubscribeToConfigurationUpdateResponse {}
     }
 
+    pub(crate) fn into_core(self) -> model::SubscribeToConfigurationUpdateResponse {
+        model::SubscribeToConfigurationUpdateResponse {}
+    }
+
     pub(crate) fn from_core(v: model::SubscribeToConfigurationUpdateResponse) -> Self {
         let _ = v;
         Self {}
@@ -5084,6 +5333,10 @@ impl ggipc_subscribe_to_validate_configuration_updates_request {
         model::SubscribeToValidateConfigurationUpdatesRequest {}
     }
 
+    pub(crate) fn into_core(self) -> model::SubscribeToValidateConfigurationUpdatesRequest {
+        model::SubscribeToValidateConfigurationUpdatesRequest {}
+    }
+
     pub(crate) fn from_core(v: model::SubscribeToValidateConfigurationUpdatesRequest) -> Self {
         let _ = v;
         Self {}
@@ -5134,6 +5387,10 @@ pub struct ggipc_subscribe_to_validate_configuration_updates_response {}
 
 impl ggipc_subscribe_to_validate_configuration_updates_response {
     pub(crate) fn to_core(&self) -> model::SubscribeToValidateConfigurationUpdatesResponse {
+        model::SubscribeToValidateConfigurationUpdatesResponse {}
+    }
+
+    pub(crate) fn into_core(self) -> model::SubscribeToValidateConfigurationUpdatesResponse {
         model::SubscribeToValidateConfigurationUpdatesResponse {}
     }
 
@@ -5194,6 +5451,14 @@ impl ggipc_send_configuration_validity_report_request {
                 .configuration_validity_report
                 .as_deref()
                 .map(|x| x.to_core()),
+        }
+    }
+
+    pub(crate) fn into_core(self) -> model::SendConfigurationValidityReportRequest {
+        model::SendConfigurationValidityReportRequest {
+            configuration_validity_report: self
+                .configuration_validity_report
+                .map(|x| x.into_core()),
         }
     }
 
@@ -5286,6 +5551,10 @@ impl ggipc_send_configuration_validity_report_response {
         model::SendConfigurationValidityReportResponse {}
     }
 
+    pub(crate) fn into_core(self) -> model::SendConfigurationValidityReportResponse {
+        model::SendConfigurationValidityReportResponse {}
+    }
+
     pub(crate) fn from_core(v: model::SendConfigurationValidityReportResponse) -> Self {
         let _ = v;
         Self {}
@@ -5338,6 +5607,10 @@ pub struct ggipc_update_state_request {
 
 impl ggipc_update_state_request {
     pub(crate) fn to_core(&self) -> model::UpdateStateRequest {
+        model::UpdateStateRequest { state: self.state }
+    }
+
+    pub(crate) fn into_core(self) -> model::UpdateStateRequest {
         model::UpdateStateRequest { state: self.state }
     }
 
@@ -5444,6 +5717,10 @@ impl ggipc_update_state_response {
         model::UpdateStateResponse {}
     }
 
+    pub(crate) fn into_core(self) -> model::UpdateStateResponse {
+        model::UpdateStateResponse {}
+    }
+
     pub(crate) fn from_core(v: model::UpdateStateResponse) -> Self {
         let _ = v;
         Self {}
@@ -5491,6 +5768,10 @@ pub struct ggipc_subscribe_to_component_updates_request {}
 
 impl ggipc_subscribe_to_component_updates_request {
     pub(crate) fn to_core(&self) -> model::SubscribeToComponentUpdatesRequest {
+        model::SubscribeToComponentUpdatesRequest {}
+    }
+
+    pub(crate) fn into_core(self) -> model::SubscribeToComponentUpdatesRequest {
         model::SubscribeToComponentUpdatesRequest {}
     }
 
@@ -5544,6 +5825,10 @@ pub struct ggipc_subscribe_to_component_updates_response {}
 
 impl ggipc_subscribe_to_component_updates_response {
     pub(crate) fn to_core(&self) -> model::SubscribeToComponentUpdatesResponse {
+        model::SubscribeToComponentUpdatesResponse {}
+    }
+
+    pub(crate) fn into_core(self) -> model::SubscribeToComponentUpdatesResponse {
         model::SubscribeToComponentUpdatesResponse {}
     }
 
@@ -5604,6 +5889,14 @@ impl ggipc_defer_component_update_request {
         model::DeferComponentUpdateRequest {
             deployment_id: self.deployment_id.as_ref().map(string_of),
             message: self.message.as_ref().map(string_of),
+            recheck_after_ms: self.recheck_after_ms,
+        }
+    }
+
+    pub(crate) fn into_core(self) -> model::DeferComponentUpdateRequest {
+        model::DeferComponentUpdateRequest {
+            deployment_id: self.deployment_id.map(string_from),
+            message: self.message.map(string_from),
             recheck_after_ms: self.recheck_after_ms,
         }
     }
@@ -5776,6 +6069,10 @@ impl ggipc_defer_component_update_response {
         model::DeferComponentUpdateResponse {}
     }
 
+    pub(crate) fn into_core(self) -> model::DeferComponentUpdateResponse {
+        model::DeferComponentUpdateResponse {}
+    }
+
     pub(crate) fn from_core(v: model::DeferComponentUpdateResponse) -> Self {
         let _ = v;
         Self {}
@@ -5830,6 +6127,12 @@ impl ggipc_validate_authorization_token_request {
     pub(crate) fn to_core(&self) -> model::ValidateAuthorizationTokenRequest {
         model::ValidateAuthorizationTokenRequest {
             token: self.token.as_ref().map(string_of),
+        }
+    }
+
+    pub(crate) fn into_core(self) -> model::ValidateAuthorizationTokenRequest {
+        model::ValidateAuthorizationTokenRequest {
+            token: self.token.map(string_from),
         }
     }
 
@@ -5916,6 +6219,12 @@ pub struct ggipc_validate_authorization_token_response {
 
 impl ggipc_validate_authorization_token_response {
     pub(crate) fn to_core(&self) -> model::ValidateAuthorizationTokenResponse {
+        model::ValidateAuthorizationTokenResponse {
+            is_valid: self.is_valid,
+        }
+    }
+
+    pub(crate) fn into_core(self) -> model::ValidateAuthorizationTokenResponse {
         model::ValidateAuthorizationTokenResponse {
             is_valid: self.is_valid,
         }
@@ -6031,6 +6340,12 @@ impl ggipc_restart_component_request {
         }
     }
 
+    pub(crate) fn into_core(self) -> model::RestartComponentRequest {
+        model::RestartComponentRequest {
+            component_name: self.component_name.map(string_from),
+        }
+    }
+
     pub(crate) fn from_core(v: model::RestartComponentRequest) -> Self {
         Self {
             component_name: v.component_name.as_deref().map(c_string),
@@ -6117,6 +6432,13 @@ impl ggipc_restart_component_response {
         model::RestartComponentResponse {
             restart_status: self.restart_status,
             message: self.message.as_ref().map(string_of),
+        }
+    }
+
+    pub(crate) fn into_core(self) -> model::RestartComponentResponse {
+        model::RestartComponentResponse {
+            restart_status: self.restart_status,
+            message: self.message.map(string_from),
         }
     }
 
@@ -6262,6 +6584,12 @@ impl ggipc_stop_component_request {
         }
     }
 
+    pub(crate) fn into_core(self) -> model::StopComponentRequest {
+        model::StopComponentRequest {
+            component_name: self.component_name.map(string_from),
+        }
+    }
+
     pub(crate) fn from_core(v: model::StopComponentRequest) -> Self {
         Self {
             component_name: v.component_name.as_deref().map(c_string),
@@ -6348,6 +6676,13 @@ impl ggipc_stop_component_response {
         model::StopComponentResponse {
             stop_status: self.stop_status,
             message: self.message.as_ref().map(string_of),
+        }
+    }
+
+    pub(crate) fn into_core(self) -> model::StopComponentResponse {
+        model::StopComponentResponse {
+            stop_status: self.stop_status,
+            message: self.message.map(string_from),
         }
     }
 
@@ -6493,6 +6828,12 @@ impl ggipc_get_component_details_request {
         }
     }
 
+    pub(crate) fn into_core(self) -> model::GetComponentDetailsRequest {
+        model::GetComponentDetailsRequest {
+            component_name: self.component_name.map(string_from),
+        }
+    }
+
     pub(crate) fn from_core(v: model::GetComponentDetailsRequest) -> Self {
         Self {
             component_name: v.component_name.as_deref().map(c_string),
@@ -6578,6 +6919,12 @@ impl ggipc_get_component_details_response {
     pub(crate) fn to_core(&self) -> model::GetComponentDetailsResponse {
         model::GetComponentDetailsResponse {
             component_details: self.component_details.as_deref().map(|x| x.to_core()),
+        }
+    }
+
+    pub(crate) fn into_core(self) -> model::GetComponentDetailsResponse {
+        model::GetComponentDetailsResponse {
+            component_details: self.component_details.map(|x| x.into_core()),
         }
     }
 
@@ -6668,6 +7015,10 @@ impl ggipc_list_components_request {
         model::ListComponentsRequest {}
     }
 
+    pub(crate) fn into_core(self) -> model::ListComponentsRequest {
+        model::ListComponentsRequest {}
+    }
+
     pub(crate) fn from_core(v: model::ListComponentsRequest) -> Self {
         let _ = v;
         Self {}
@@ -6724,6 +7075,14 @@ impl ggipc_list_components_response {
                 .components
                 .as_ref()
                 .map(|l| l.iter().map(|x| x.to_core()).collect()),
+        }
+    }
+
+    pub(crate) fn into_core(self) -> model::ListComponentsResponse {
+        model::ListComponentsResponse {
+            components: self
+                .components
+                .map(|l| l.into_iter().map(|x| x.into_core()).collect()),
         }
     }
 
@@ -6848,6 +7207,12 @@ impl ggipc_pause_component_request {
         }
     }
 
+    pub(crate) fn into_core(self) -> model::PauseComponentRequest {
+        model::PauseComponentRequest {
+            component_name: self.component_name.map(string_from),
+        }
+    }
+
     pub(crate) fn from_core(v: model::PauseComponentRequest) -> Self {
         Self {
             component_name: v.component_name.as_deref().map(c_string),
@@ -6931,6 +7296,10 @@ impl ggipc_pause_component_response {
         model::PauseComponentResponse {}
     }
 
+    pub(crate) fn into_core(self) -> model::PauseComponentResponse {
+        model::PauseComponentResponse {}
+    }
+
     pub(crate) fn from_core(v: model::PauseComponentResponse) -> Self {
         let _ = v;
         Self {}
@@ -6984,6 +7353,12 @@ impl ggipc_resume_component_request {
     pub(crate) fn to_core(&self) -> model::ResumeComponentRequest {
         model::ResumeComponentRequest {
             component_name: self.component_name.as_ref().map(string_of),
+        }
+    }
+
+    pub(crate) fn into_core(self) -> model::ResumeComponentRequest {
+        model::ResumeComponentRequest {
+            component_name: self.component_name.map(string_from),
         }
     }
 
@@ -7067,6 +7442,10 @@ pub struct ggipc_resume_component_response {}
 
 impl ggipc_resume_component_response {
     pub(crate) fn to_core(&self) -> model::ResumeComponentResponse {
+        model::ResumeComponentResponse {}
+    }
+
+    pub(crate) fn into_core(self) -> model::ResumeComponentResponse {
         model::ResumeComponentResponse {}
     }
 
@@ -7224,6 +7603,33 @@ pub unsafe extern "C" fn ggipc_client_publish_to_iot_core_begin(
             return Err(Error::null_argument("out"));
         }
         let call = call_begin(client, &model::PUBLISH_TO_IOT_CORE, &request.to_core())?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(call)) };
+        Ok(())
+    })
+}
+
+/// As `ggipc_client_publish_to_iot_core_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
+/// `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_publish_to_iot_core_begin_take(
+    client: *const ggipc_client,
+    request: *mut ggipc_publish_to_iot_core_request,
+    out: *mut *mut ggipc_call,
+) -> *mut ggipc_error {
+    boundary(|| {
+        if request.is_null() {
+            return Err(Error::null_argument("request"));
+        }
+        // SAFETY: the caller hands over a request it owns (checked non-NULL above).
+        let request = unsafe { Box::from_raw(request) };
+        // SAFETY: NULL or a live client.
+        let client = unsafe { try_ref(client, "client") }?;
+        if out.is_null() {
+            return Err(Error::null_argument("out"));
+        }
+        let call = call_begin(client, &model::PUBLISH_TO_IOT_CORE, &request.into_core())?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
         Ok(())
@@ -7654,6 +8060,33 @@ pub unsafe extern "C" fn ggipc_client_publish_to_topic_begin(
     })
 }
 
+/// As `ggipc_client_publish_to_topic_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
+/// `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_publish_to_topic_begin_take(
+    client: *const ggipc_client,
+    request: *mut ggipc_publish_to_topic_request,
+    out: *mut *mut ggipc_call,
+) -> *mut ggipc_error {
+    boundary(|| {
+        if request.is_null() {
+            return Err(Error::null_argument("request"));
+        }
+        // SAFETY: the caller hands over a request it owns (checked non-NULL above).
+        let request = unsafe { Box::from_raw(request) };
+        // SAFETY: NULL or a live client.
+        let client = unsafe { try_ref(client, "client") }?;
+        if out.is_null() {
+            return Err(Error::null_argument("out"));
+        }
+        let call = call_begin(client, &model::PUBLISH_TO_TOPIC, &request.into_core())?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(call)) };
+        Ok(())
+    })
+}
+
 /// The outcome of a completed `ggipc_client_publish_to_topic_begin` call (`ggipc_call_wait` returned true): NULL on success,
 /// with the response written to `*out_response` (the caller frees it with `ggipc_publish_to_topic_response_free`; NULL `out_response`
 /// discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`) with its message, a transport error, or
@@ -7942,6 +8375,33 @@ pub unsafe extern "C" fn ggipc_client_get_configuration_begin(
     })
 }
 
+/// As `ggipc_client_get_configuration_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
+/// `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_get_configuration_begin_take(
+    client: *const ggipc_client,
+    request: *mut ggipc_get_configuration_request,
+    out: *mut *mut ggipc_call,
+) -> *mut ggipc_error {
+    boundary(|| {
+        if request.is_null() {
+            return Err(Error::null_argument("request"));
+        }
+        // SAFETY: the caller hands over a request it owns (checked non-NULL above).
+        let request = unsafe { Box::from_raw(request) };
+        // SAFETY: NULL or a live client.
+        let client = unsafe { try_ref(client, "client") }?;
+        if out.is_null() {
+            return Err(Error::null_argument("out"));
+        }
+        let call = call_begin(client, &model::GET_CONFIGURATION, &request.into_core())?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(call)) };
+        Ok(())
+    })
+}
+
 /// The outcome of a completed `ggipc_client_get_configuration_begin` call (`ggipc_call_wait` returned true): NULL on success,
 /// with the response written to `*out_response` (the caller frees it with `ggipc_get_configuration_response_free`; NULL `out_response`
 /// discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR`) with its message, a transport error, or
@@ -8084,6 +8544,33 @@ pub unsafe extern "C" fn ggipc_client_update_configuration_begin(
             return Err(Error::null_argument("out"));
         }
         let call = call_begin(client, &model::UPDATE_CONFIGURATION, &request.to_core())?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(call)) };
+        Ok(())
+    })
+}
+
+/// As `ggipc_client_update_configuration_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
+/// `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_update_configuration_begin_take(
+    client: *const ggipc_client,
+    request: *mut ggipc_update_configuration_request,
+    out: *mut *mut ggipc_call,
+) -> *mut ggipc_error {
+    boundary(|| {
+        if request.is_null() {
+            return Err(Error::null_argument("request"));
+        }
+        // SAFETY: the caller hands over a request it owns (checked non-NULL above).
+        let request = unsafe { Box::from_raw(request) };
+        // SAFETY: NULL or a live client.
+        let client = unsafe { try_ref(client, "client") }?;
+        if out.is_null() {
+            return Err(Error::null_argument("out"));
+        }
+        let call = call_begin(client, &model::UPDATE_CONFIGURATION, &request.into_core())?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
         Ok(())
@@ -8524,6 +9011,37 @@ pub unsafe extern "C" fn ggipc_client_send_configuration_validity_report_begin(
     })
 }
 
+/// As `ggipc_client_send_configuration_validity_report_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
+/// `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_send_configuration_validity_report_begin_take(
+    client: *const ggipc_client,
+    request: *mut ggipc_send_configuration_validity_report_request,
+    out: *mut *mut ggipc_call,
+) -> *mut ggipc_error {
+    boundary(|| {
+        if request.is_null() {
+            return Err(Error::null_argument("request"));
+        }
+        // SAFETY: the caller hands over a request it owns (checked non-NULL above).
+        let request = unsafe { Box::from_raw(request) };
+        // SAFETY: NULL or a live client.
+        let client = unsafe { try_ref(client, "client") }?;
+        if out.is_null() {
+            return Err(Error::null_argument("out"));
+        }
+        let call = call_begin(
+            client,
+            &model::SEND_CONFIGURATION_VALIDITY_REPORT,
+            &request.into_core(),
+        )?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(call)) };
+        Ok(())
+    })
+}
+
 /// The outcome of a completed `ggipc_client_send_configuration_validity_report_begin` call (`ggipc_call_wait` returned true): NULL on success,
 /// with the response written to `*out_response` (the caller frees it with `ggipc_send_configuration_validity_report_response_free`; NULL `out_response`
 /// discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`) with its message, a transport error, or
@@ -8666,6 +9184,33 @@ pub unsafe extern "C" fn ggipc_client_update_state_begin(
             return Err(Error::null_argument("out"));
         }
         let call = call_begin(client, &model::UPDATE_STATE, &request.to_core())?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(call)) };
+        Ok(())
+    })
+}
+
+/// As `ggipc_client_update_state_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
+/// `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_update_state_begin_take(
+    client: *const ggipc_client,
+    request: *mut ggipc_update_state_request,
+    out: *mut *mut ggipc_call,
+) -> *mut ggipc_error {
+    boundary(|| {
+        if request.is_null() {
+            return Err(Error::null_argument("request"));
+        }
+        // SAFETY: the caller hands over a request it owns (checked non-NULL above).
+        let request = unsafe { Box::from_raw(request) };
+        // SAFETY: NULL or a live client.
+        let client = unsafe { try_ref(client, "client") }?;
+        if out.is_null() {
+            return Err(Error::null_argument("out"));
+        }
+        let call = call_begin(client, &model::UPDATE_STATE, &request.into_core())?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
         Ok(())
@@ -8959,6 +9504,33 @@ pub unsafe extern "C" fn ggipc_client_defer_component_update_begin(
     })
 }
 
+/// As `ggipc_client_defer_component_update_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
+/// `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_defer_component_update_begin_take(
+    client: *const ggipc_client,
+    request: *mut ggipc_defer_component_update_request,
+    out: *mut *mut ggipc_call,
+) -> *mut ggipc_error {
+    boundary(|| {
+        if request.is_null() {
+            return Err(Error::null_argument("request"));
+        }
+        // SAFETY: the caller hands over a request it owns (checked non-NULL above).
+        let request = unsafe { Box::from_raw(request) };
+        // SAFETY: NULL or a live client.
+        let client = unsafe { try_ref(client, "client") }?;
+        if out.is_null() {
+            return Err(Error::null_argument("out"));
+        }
+        let call = call_begin(client, &model::DEFER_COMPONENT_UPDATE, &request.into_core())?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(call)) };
+        Ok(())
+    })
+}
+
 /// The outcome of a completed `ggipc_client_defer_component_update_begin` call (`ggipc_call_wait` returned true): NULL on success,
 /// with the response written to `*out_response` (the caller frees it with `ggipc_defer_component_update_response_free`; NULL `out_response`
 /// discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR`) with its message, a transport error, or
@@ -9109,6 +9681,37 @@ pub unsafe extern "C" fn ggipc_client_validate_authorization_token_begin(
             client,
             &model::VALIDATE_AUTHORIZATION_TOKEN,
             &request.to_core(),
+        )?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(call)) };
+        Ok(())
+    })
+}
+
+/// As `ggipc_client_validate_authorization_token_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
+/// `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_validate_authorization_token_begin_take(
+    client: *const ggipc_client,
+    request: *mut ggipc_validate_authorization_token_request,
+    out: *mut *mut ggipc_call,
+) -> *mut ggipc_error {
+    boundary(|| {
+        if request.is_null() {
+            return Err(Error::null_argument("request"));
+        }
+        // SAFETY: the caller hands over a request it owns (checked non-NULL above).
+        let request = unsafe { Box::from_raw(request) };
+        // SAFETY: NULL or a live client.
+        let client = unsafe { try_ref(client, "client") }?;
+        if out.is_null() {
+            return Err(Error::null_argument("out"));
+        }
+        let call = call_begin(
+            client,
+            &model::VALIDATE_AUTHORIZATION_TOKEN,
+            &request.into_core(),
         )?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
@@ -9269,6 +9872,33 @@ pub unsafe extern "C" fn ggipc_client_restart_component_begin(
     })
 }
 
+/// As `ggipc_client_restart_component_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
+/// `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_restart_component_begin_take(
+    client: *const ggipc_client,
+    request: *mut ggipc_restart_component_request,
+    out: *mut *mut ggipc_call,
+) -> *mut ggipc_error {
+    boundary(|| {
+        if request.is_null() {
+            return Err(Error::null_argument("request"));
+        }
+        // SAFETY: the caller hands over a request it owns (checked non-NULL above).
+        let request = unsafe { Box::from_raw(request) };
+        // SAFETY: NULL or a live client.
+        let client = unsafe { try_ref(client, "client") }?;
+        if out.is_null() {
+            return Err(Error::null_argument("out"));
+        }
+        let call = call_begin(client, &model::RESTART_COMPONENT, &request.into_core())?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(call)) };
+        Ok(())
+    })
+}
+
 /// The outcome of a completed `ggipc_client_restart_component_begin` call (`ggipc_call_wait` returned true): NULL on success,
 /// with the response written to `*out_response` (the caller frees it with `ggipc_restart_component_response_free`; NULL `out_response`
 /// discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_COMPONENT_NOT_FOUND_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`) with its message, a transport error, or
@@ -9417,6 +10047,33 @@ pub unsafe extern "C" fn ggipc_client_stop_component_begin(
     })
 }
 
+/// As `ggipc_client_stop_component_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
+/// `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_stop_component_begin_take(
+    client: *const ggipc_client,
+    request: *mut ggipc_stop_component_request,
+    out: *mut *mut ggipc_call,
+) -> *mut ggipc_error {
+    boundary(|| {
+        if request.is_null() {
+            return Err(Error::null_argument("request"));
+        }
+        // SAFETY: the caller hands over a request it owns (checked non-NULL above).
+        let request = unsafe { Box::from_raw(request) };
+        // SAFETY: NULL or a live client.
+        let client = unsafe { try_ref(client, "client") }?;
+        if out.is_null() {
+            return Err(Error::null_argument("out"));
+        }
+        let call = call_begin(client, &model::STOP_COMPONENT, &request.into_core())?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(call)) };
+        Ok(())
+    })
+}
+
 /// The outcome of a completed `ggipc_client_stop_component_begin` call (`ggipc_call_wait` returned true): NULL on success,
 /// with the response written to `*out_response` (the caller frees it with `ggipc_stop_component_response_free`; NULL `out_response`
 /// discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_COMPONENT_NOT_FOUND_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`) with its message, a transport error, or
@@ -9558,6 +10215,33 @@ pub unsafe extern "C" fn ggipc_client_get_component_details_begin(
             return Err(Error::null_argument("out"));
         }
         let call = call_begin(client, &model::GET_COMPONENT_DETAILS, &request.to_core())?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(call)) };
+        Ok(())
+    })
+}
+
+/// As `ggipc_client_get_component_details_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
+/// `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_get_component_details_begin_take(
+    client: *const ggipc_client,
+    request: *mut ggipc_get_component_details_request,
+    out: *mut *mut ggipc_call,
+) -> *mut ggipc_error {
+    boundary(|| {
+        if request.is_null() {
+            return Err(Error::null_argument("request"));
+        }
+        // SAFETY: the caller hands over a request it owns (checked non-NULL above).
+        let request = unsafe { Box::from_raw(request) };
+        // SAFETY: NULL or a live client.
+        let client = unsafe { try_ref(client, "client") }?;
+        if out.is_null() {
+            return Err(Error::null_argument("out"));
+        }
+        let call = call_begin(client, &model::GET_COMPONENT_DETAILS, &request.into_core())?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
         Ok(())
@@ -9712,6 +10396,33 @@ pub unsafe extern "C" fn ggipc_client_list_components_begin(
     })
 }
 
+/// As `ggipc_client_list_components_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
+/// `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_list_components_begin_take(
+    client: *const ggipc_client,
+    request: *mut ggipc_list_components_request,
+    out: *mut *mut ggipc_call,
+) -> *mut ggipc_error {
+    boundary(|| {
+        if request.is_null() {
+            return Err(Error::null_argument("request"));
+        }
+        // SAFETY: the caller hands over a request it owns (checked non-NULL above).
+        let request = unsafe { Box::from_raw(request) };
+        // SAFETY: NULL or a live client.
+        let client = unsafe { try_ref(client, "client") }?;
+        if out.is_null() {
+            return Err(Error::null_argument("out"));
+        }
+        let call = call_begin(client, &model::LIST_COMPONENTS, &request.into_core())?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(call)) };
+        Ok(())
+    })
+}
+
 /// The outcome of a completed `ggipc_client_list_components_begin` call (`ggipc_call_wait` returned true): NULL on success,
 /// with the response written to `*out_response` (the caller frees it with `ggipc_list_components_response_free`; NULL `out_response`
 /// discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`) with its message, a transport error, or
@@ -9860,6 +10571,33 @@ pub unsafe extern "C" fn ggipc_client_pause_component_begin(
     })
 }
 
+/// As `ggipc_client_pause_component_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
+/// `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_pause_component_begin_take(
+    client: *const ggipc_client,
+    request: *mut ggipc_pause_component_request,
+    out: *mut *mut ggipc_call,
+) -> *mut ggipc_error {
+    boundary(|| {
+        if request.is_null() {
+            return Err(Error::null_argument("request"));
+        }
+        // SAFETY: the caller hands over a request it owns (checked non-NULL above).
+        let request = unsafe { Box::from_raw(request) };
+        // SAFETY: NULL or a live client.
+        let client = unsafe { try_ref(client, "client") }?;
+        if out.is_null() {
+            return Err(Error::null_argument("out"));
+        }
+        let call = call_begin(client, &model::PAUSE_COMPONENT, &request.into_core())?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(call)) };
+        Ok(())
+    })
+}
+
 /// The outcome of a completed `ggipc_client_pause_component_begin` call (`ggipc_call_wait` returned true): NULL on success,
 /// with the response written to `*out_response` (the caller frees it with `ggipc_pause_component_response_free`; NULL `out_response`
 /// discards it), or the error: the nucleus' modeled errors (`GGIPC_ERROR_KIND_UNAUTHORIZED_ERROR`, `GGIPC_ERROR_KIND_SERVICE_ERROR`, `GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR`, `GGIPC_ERROR_KIND_INVALID_ARGUMENTS_ERROR`) with its message, a transport error, or
@@ -10002,6 +10740,33 @@ pub unsafe extern "C" fn ggipc_client_resume_component_begin(
             return Err(Error::null_argument("out"));
         }
         let call = call_begin(client, &model::RESUME_COMPONENT, &request.to_core())?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(call)) };
+        Ok(())
+    })
+}
+
+/// As `ggipc_client_resume_component_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
+/// `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
+/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_resume_component_begin_take(
+    client: *const ggipc_client,
+    request: *mut ggipc_resume_component_request,
+    out: *mut *mut ggipc_call,
+) -> *mut ggipc_error {
+    boundary(|| {
+        if request.is_null() {
+            return Err(Error::null_argument("request"));
+        }
+        // SAFETY: the caller hands over a request it owns (checked non-NULL above).
+        let request = unsafe { Box::from_raw(request) };
+        // SAFETY: NULL or a live client.
+        let client = unsafe { try_ref(client, "client") }?;
+        if out.is_null() {
+            return Err(Error::null_argument("out"));
+        }
+        let call = call_begin(client, &model::RESUME_COMPONENT, &request.into_core())?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
         Ok(())

@@ -65,6 +65,13 @@ pub(crate) fn string_of(s: &CString) -> String {
     s.to_string_lossy().into_owned()
 }
 
+/// The Rust string of a stored C string, moved out of it (no copy: stored ones were checked as UTF-8, or came
+/// from a Rust string; anything else is converted lossily).
+pub(crate) fn string_from(s: CString) -> String {
+    s.into_string()
+        .unwrap_or_else(|e| e.into_cstring().to_string_lossy().into_owned())
+}
+
 /// The pointer of an optional stored string, NULL when absent.
 pub(crate) fn opt_cstr(s: &Option<CString>) -> *const c_char {
     s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr())

@@ -22,6 +22,7 @@ thread_local! {
 }
 
 /// Whether a blob being serialized on this thread may go out as bytes (to [`BlobFormatter`]).
+#[inline]
 pub(crate) fn raw_blobs() -> bool {
     RAW_BLOBS.with(Cell::get)
 }
@@ -30,12 +31,14 @@ pub(crate) fn raw_blobs() -> bool {
 struct Mark(bool);
 
 impl Mark {
+    #[inline]
     fn set() -> Mark {
         Mark(RAW_BLOBS.with(|c| c.replace(true)))
     }
 }
 
 impl Drop for Mark {
+    #[inline]
     fn drop(&mut self) {
         RAW_BLOBS.with(|c| c.set(self.0));
     }
@@ -44,17 +47,22 @@ impl Drop for Mark {
 /// The output, shared by the serializer's writer and the formatter (so a blob is encoded in place).
 struct Out<'a>(&'a RefCell<Vec<u8>>);
 
+// `#[inline]`: the serializer is instantiated in the crate that serializes (a binding's crate for its calls),
+// and without it every piece of JSON written would be a call into this crate.
 impl io::Write for Out<'_> {
+    #[inline]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.0.borrow_mut().extend_from_slice(buf);
         Ok(buf.len())
     }
 
+    #[inline]
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         self.0.borrow_mut().extend_from_slice(buf);
         Ok(())
     }
 
+    #[inline]
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }

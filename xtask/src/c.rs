@@ -228,6 +228,31 @@ fn to_core(t: &Type, f: &str, required: bool) -> String {
     }
 }
 
+/// As [`to_core`], moving the members out of the C object instead of copying them.
+fn into_core(t: &Type, f: &str, required: bool) -> String {
+    let base = match t {
+        Type::String => format!("self.{f}.map(string_from)"),
+        Type::Blob | Type::Boolean | Type::Long | Type::Double | Type::Enum(_) => {
+            format!("self.{f}")
+        }
+        Type::Timestamp => format!("self.{f}.map(timestamp_to_core)"),
+        Type::Document => format!("self.{f}.map(|d| d.value)"),
+        Type::Shape(_) => format!("self.{f}.map(|x| x.into_core())"),
+        Type::List(inner) => match &**inner {
+            Type::String => format!("self.{f}.map(|l| l.into_iter().map(string_from).collect())"),
+            Type::Shape(_) => {
+                format!("self.{f}.map(|l| l.into_iter().map(|x| x.into_core()).collect())")
+            }
+            _ => unreachable!(),
+        },
+    };
+    if required {
+        format!("{base}.unwrap_or_default()")
+    } else {
+        base
+    }
+}
+
 fn shape(m: &Model, s: &Shape, o: &mut String) {
     let c = c_shape(&s.name);
     let r = rust_shape(m, &s.name);
@@ -262,6 +287,14 @@ fn shape(m: &Model, s: &Shape, o: &mut String) {
         let t = m.member_type(mem);
         let f = snake(&mem.name);
         let _ = writeln!(o, "            {f}: {},", to_core(&t, &f, mem.required));
+    }
+    o.push_str("        }\n    }\n\n");
+    let _ = writeln!(o, "    pub(crate) fn into_core(self) -> model::{r} {{");
+    let _ = writeln!(o, "        model::{r} {{");
+    for mem in &s.members {
+        let t = m.member_type(mem);
+        let f = snake(&mem.name);
+        let _ = writeln!(o, "            {f}: {},", into_core(&t, &f, mem.required));
     }
     o.push_str("        }\n    }\n\n");
     let _ = writeln!(o, "    pub(crate) fn from_core(v: model::{r}) -> Self {{");
@@ -591,6 +624,14 @@ fn operation(m: &Model, op: &crate::model::Operation, o: &mut String) {
             let _ = writeln!(
                 o,
                 "#[no_mangle]\npub unsafe extern \"C\" fn ggipc_client_{f}_begin(client: *const ggipc_client, request: *const {req}, out: *mut *mut ggipc_call) -> *mut ggipc_error {{\n    boundary(|| {{\n        // SAFETY: NULL or live objects.\n        let client = unsafe {{ try_ref(client, \"client\") }}?;\n        // SAFETY: as above.\n        let request = unsafe {{ try_ref(request, \"request\") }}?;\n        if out.is_null() {{\n            return Err(Error::null_argument(\"out\"));\n        }}\n        let call = call_begin(client, &model::{konst}, &request.to_core())?;\n        // SAFETY: checked non-NULL above.\n        unsafe {{ write_out(out, Box::into_raw(call)) }};\n        Ok(())\n    }})\n}}\n"
+            );
+            doc(
+                o,
+                &format!("As `ggipc_client_{f}_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or\n`out` included) and its members are moved into the request sent instead of copied. A NULL `request` is\n`GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it."),
+            );
+            let _ = writeln!(
+                o,
+                "#[no_mangle]\npub unsafe extern \"C\" fn ggipc_client_{f}_begin_take(client: *const ggipc_client, request: *mut {req}, out: *mut *mut ggipc_call) -> *mut ggipc_error {{\n    boundary(|| {{\n        if request.is_null() {{\n            return Err(Error::null_argument(\"request\"));\n        }}\n        // SAFETY: the caller hands over a request it owns (checked non-NULL above).\n        let request = unsafe {{ Box::from_raw(request) }};\n        // SAFETY: NULL or a live client.\n        let client = unsafe {{ try_ref(client, \"client\") }}?;\n        if out.is_null() {{\n            return Err(Error::null_argument(\"out\"));\n        }}\n        let call = call_begin(client, &model::{konst}, &request.into_core())?;\n        // SAFETY: checked non-NULL above.\n        unsafe {{ write_out(out, Box::into_raw(call)) }};\n        Ok(())\n    }})\n}}\n"
             );
             doc(
                 o,

@@ -114,6 +114,11 @@ inline RpcError NotConnected() {
                     "the client is not connected");
 }
 
+/** The result of an operation whose `Activate` was never called. */
+inline RpcError NotActivated() {
+    return RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated");
+}
+
 inline RpcError OutOfMemory() {
     return RpcError(EVENT_STREAM_RPC_ALLOCATION_ERROR, GGIPC_ERROR_KIND_INTERNAL, "out of memory");
 }

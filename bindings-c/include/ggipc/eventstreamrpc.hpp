@@ -16,6 +16,7 @@
 #include <future>
 #include <memory>
 #include <ostream>
+#include <type_traits>
 #include <utility>
 
 #include "../ggipc.h"
@@ -179,7 +180,7 @@ class OperationResult {
     OperationResult() noexcept
         : m_type(RPC_ERROR), m_rpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "no result") {}
     explicit OperationResult(Response response) noexcept
-        : m_type(OPERATION_RESPONSE), m_response(std::make_shared<Response>(std::move(response))) {}
+        : m_type(OPERATION_RESPONSE), m_response(Share(std::move(response))) {}
     explicit OperationResult(std::shared_ptr<OperationError> error) noexcept
         : m_type(OPERATION_ERROR), m_error(std::move(error)) {}
     explicit OperationResult(RpcError error) noexcept : m_type(RPC_ERROR), m_rpcError(std::move(error)) {}
@@ -195,6 +196,19 @@ class OperationResult {
     RpcError GetRpcError() const noexcept { return m_rpcError; }
 
   private:
+    /**
+     * The response behind a shared pointer. A response with no members (a publish's) has no state to share:
+     * every result points at one instance, without an allocation or a reference count.
+     */
+    static std::shared_ptr<Response> Share(Response &&response) {
+        if constexpr (std::is_empty_v<Response>) {
+            static Response empty;
+            return std::shared_ptr<Response>(std::shared_ptr<Response>(), &empty);
+        } else {
+            return std::make_shared<Response>(std::move(response));
+        }
+    }
+
     ResultType m_type;
     std::shared_ptr<Response> m_response;
     std::shared_ptr<OperationError> m_error;

@@ -62,23 +62,9 @@ class PublishToIoTCoreOperation {
      */
     OperationFuture<PublishToIoTCoreResult> GetResult() noexcept {
         if (!m_call) {
-            return OperationFuture<PublishToIoTCoreResult>::Ready(m_startResult);
+            return OperationFuture<PublishToIoTCoreResult>::Ready(m_activated ? m_startResult : PublishToIoTCoreResult(detail::NotActivated()));
         }
-        struct Source : OperationFuture<PublishToIoTCoreResult>::Source {
-            std::shared_ptr<ggipc_call> call;
-            bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call.get(), ms); }
-            PublishToIoTCoreResult Take() noexcept override {
-                detail::ErrorPtr e(ggipc_call_publish_to_iot_core_response(call.get(), nullptr));
-                return detail::MakeResult<PublishToIoTCoreResponse>(e.get());
-            }
-        };
-        try {
-            auto s = std::make_shared<Source>();
-            s->call = m_call;
-            return OperationFuture<PublishToIoTCoreResult>(std::move(s));
-        } catch (...) {
-            return OperationFuture<PublishToIoTCoreResult>::Ready(PublishToIoTCoreResult(detail::OutOfMemory()));
-        }
+        return OperationFuture<PublishToIoTCoreResult>(m_call);
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -93,7 +79,23 @@ class PublishToIoTCoreOperation {
     }
 
   private:
+    /** The call in flight and the source of its result future, in one allocation. */
+    struct Call : OperationFuture<PublishToIoTCoreResult>::Source {
+        ggipc_call *call;
+        explicit Call(ggipc_call *c) noexcept : call(c) {}
+        Call(const Call &) = delete;
+        Call &operator=(const Call &) = delete;
+        ~Call() override { ggipc_call_free(call); }
+        bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call, ms); }
+        PublishToIoTCoreResult Take() noexcept override {
+            detail::ErrorPtr e(ggipc_call_publish_to_iot_core_response(call, nullptr));
+            return detail::MakeResult<PublishToIoTCoreResponse>(e.get());
+        }
+    };
+
     RpcError Start(const PublishToIoTCoreRequest &request) noexcept {
+        m_activated = true;
+        m_call.reset();
         if (!m_client) {
             m_startResult = PublishToIoTCoreResult(detail::NotConnected());
             return detail::NotConnected();
@@ -106,14 +108,14 @@ class PublishToIoTCoreOperation {
         }
         ggipc_call *call = nullptr;
         if (!err) {
-            err.reset(ggipc_client_publish_to_iot_core_begin(m_client.get(), req.get(), &call));
+            err.reset(ggipc_client_publish_to_iot_core_begin_take(m_client.get(), req.release(), &call));
         }
         if (err) {
             m_startResult = detail::MakeResult<PublishToIoTCoreResponse>(err.get());
             return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         try {
-            m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
+            m_call = std::make_shared<Call>(call);
         } catch (...) {
             ggipc_call_free(call);
             m_startResult = PublishToIoTCoreResult(detail::OutOfMemory());
@@ -123,8 +125,9 @@ class PublishToIoTCoreOperation {
     }
 
     detail::ClientHandle m_client;
-    std::shared_ptr<ggipc_call> m_call;
-    PublishToIoTCoreResult m_startResult{RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated")};
+    std::shared_ptr<Call> m_call;
+    bool m_activated = false;
+    PublishToIoTCoreResult m_startResult;
 };
 
 /**
@@ -617,23 +620,9 @@ class PublishToTopicOperation {
      */
     OperationFuture<PublishToTopicResult> GetResult() noexcept {
         if (!m_call) {
-            return OperationFuture<PublishToTopicResult>::Ready(m_startResult);
+            return OperationFuture<PublishToTopicResult>::Ready(m_activated ? m_startResult : PublishToTopicResult(detail::NotActivated()));
         }
-        struct Source : OperationFuture<PublishToTopicResult>::Source {
-            std::shared_ptr<ggipc_call> call;
-            bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call.get(), ms); }
-            PublishToTopicResult Take() noexcept override {
-                detail::ErrorPtr e(ggipc_call_publish_to_topic_response(call.get(), nullptr));
-                return detail::MakeResult<PublishToTopicResponse>(e.get());
-            }
-        };
-        try {
-            auto s = std::make_shared<Source>();
-            s->call = m_call;
-            return OperationFuture<PublishToTopicResult>(std::move(s));
-        } catch (...) {
-            return OperationFuture<PublishToTopicResult>::Ready(PublishToTopicResult(detail::OutOfMemory()));
-        }
+        return OperationFuture<PublishToTopicResult>(m_call);
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -648,7 +637,23 @@ class PublishToTopicOperation {
     }
 
   private:
+    /** The call in flight and the source of its result future, in one allocation. */
+    struct Call : OperationFuture<PublishToTopicResult>::Source {
+        ggipc_call *call;
+        explicit Call(ggipc_call *c) noexcept : call(c) {}
+        Call(const Call &) = delete;
+        Call &operator=(const Call &) = delete;
+        ~Call() override { ggipc_call_free(call); }
+        bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call, ms); }
+        PublishToTopicResult Take() noexcept override {
+            detail::ErrorPtr e(ggipc_call_publish_to_topic_response(call, nullptr));
+            return detail::MakeResult<PublishToTopicResponse>(e.get());
+        }
+    };
+
     RpcError Start(const PublishToTopicRequest &request) noexcept {
+        m_activated = true;
+        m_call.reset();
         if (!m_client) {
             m_startResult = PublishToTopicResult(detail::NotConnected());
             return detail::NotConnected();
@@ -661,14 +666,14 @@ class PublishToTopicOperation {
         }
         ggipc_call *call = nullptr;
         if (!err) {
-            err.reset(ggipc_client_publish_to_topic_begin(m_client.get(), req.get(), &call));
+            err.reset(ggipc_client_publish_to_topic_begin_take(m_client.get(), req.release(), &call));
         }
         if (err) {
             m_startResult = detail::MakeResult<PublishToTopicResponse>(err.get());
             return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         try {
-            m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
+            m_call = std::make_shared<Call>(call);
         } catch (...) {
             ggipc_call_free(call);
             m_startResult = PublishToTopicResult(detail::OutOfMemory());
@@ -678,8 +683,9 @@ class PublishToTopicOperation {
     }
 
     detail::ClientHandle m_client;
-    std::shared_ptr<ggipc_call> m_call;
-    PublishToTopicResult m_startResult{RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated")};
+    std::shared_ptr<Call> m_call;
+    bool m_activated = false;
+    PublishToTopicResult m_startResult;
 };
 
 /**
@@ -950,34 +956,9 @@ class GetConfigurationOperation {
      */
     OperationFuture<GetConfigurationResult> GetResult() noexcept {
         if (!m_call) {
-            return OperationFuture<GetConfigurationResult>::Ready(m_startResult);
+            return OperationFuture<GetConfigurationResult>::Ready(m_activated ? m_startResult : GetConfigurationResult(detail::NotActivated()));
         }
-        struct Source : OperationFuture<GetConfigurationResult>::Source {
-            std::shared_ptr<ggipc_call> call;
-            bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call.get(), ms); }
-            GetConfigurationResult Take() noexcept override {
-                ggipc_get_configuration_response *response = nullptr;
-                detail::ErrorPtr e(ggipc_call_get_configuration_response(call.get(), &response));
-                if (e) {
-                    return detail::MakeResult<GetConfigurationResponse>(e.get());
-                }
-                try {
-                    GetConfigurationResult r(GetConfigurationResponse::FromC(response));
-                    ggipc_get_configuration_response_free(response);
-                    return r;
-                } catch (...) {
-                    ggipc_get_configuration_response_free(response);
-                    return GetConfigurationResult(detail::OutOfMemory());
-                }
-            }
-        };
-        try {
-            auto s = std::make_shared<Source>();
-            s->call = m_call;
-            return OperationFuture<GetConfigurationResult>(std::move(s));
-        } catch (...) {
-            return OperationFuture<GetConfigurationResult>::Ready(GetConfigurationResult(detail::OutOfMemory()));
-        }
+        return OperationFuture<GetConfigurationResult>(m_call);
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -992,7 +973,34 @@ class GetConfigurationOperation {
     }
 
   private:
+    /** The call in flight and the source of its result future, in one allocation. */
+    struct Call : OperationFuture<GetConfigurationResult>::Source {
+        ggipc_call *call;
+        explicit Call(ggipc_call *c) noexcept : call(c) {}
+        Call(const Call &) = delete;
+        Call &operator=(const Call &) = delete;
+        ~Call() override { ggipc_call_free(call); }
+        bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call, ms); }
+        GetConfigurationResult Take() noexcept override {
+            ggipc_get_configuration_response *response = nullptr;
+            detail::ErrorPtr e(ggipc_call_get_configuration_response(call, &response));
+            if (e) {
+                return detail::MakeResult<GetConfigurationResponse>(e.get());
+            }
+            try {
+                GetConfigurationResult r(GetConfigurationResponse::FromC(response));
+                ggipc_get_configuration_response_free(response);
+                return r;
+            } catch (...) {
+                ggipc_get_configuration_response_free(response);
+                return GetConfigurationResult(detail::OutOfMemory());
+            }
+        }
+    };
+
     RpcError Start(const GetConfigurationRequest &request) noexcept {
+        m_activated = true;
+        m_call.reset();
         if (!m_client) {
             m_startResult = GetConfigurationResult(detail::NotConnected());
             return detail::NotConnected();
@@ -1005,14 +1013,14 @@ class GetConfigurationOperation {
         }
         ggipc_call *call = nullptr;
         if (!err) {
-            err.reset(ggipc_client_get_configuration_begin(m_client.get(), req.get(), &call));
+            err.reset(ggipc_client_get_configuration_begin_take(m_client.get(), req.release(), &call));
         }
         if (err) {
             m_startResult = detail::MakeResult<GetConfigurationResponse>(err.get());
             return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         try {
-            m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
+            m_call = std::make_shared<Call>(call);
         } catch (...) {
             ggipc_call_free(call);
             m_startResult = GetConfigurationResult(detail::OutOfMemory());
@@ -1022,8 +1030,9 @@ class GetConfigurationOperation {
     }
 
     detail::ClientHandle m_client;
-    std::shared_ptr<ggipc_call> m_call;
-    GetConfigurationResult m_startResult{RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated")};
+    std::shared_ptr<Call> m_call;
+    bool m_activated = false;
+    GetConfigurationResult m_startResult;
 };
 
 /** `UpdateConfigurationResult`: response, modeled error or RPC error. */
@@ -1065,23 +1074,9 @@ class UpdateConfigurationOperation {
      */
     OperationFuture<UpdateConfigurationResult> GetResult() noexcept {
         if (!m_call) {
-            return OperationFuture<UpdateConfigurationResult>::Ready(m_startResult);
+            return OperationFuture<UpdateConfigurationResult>::Ready(m_activated ? m_startResult : UpdateConfigurationResult(detail::NotActivated()));
         }
-        struct Source : OperationFuture<UpdateConfigurationResult>::Source {
-            std::shared_ptr<ggipc_call> call;
-            bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call.get(), ms); }
-            UpdateConfigurationResult Take() noexcept override {
-                detail::ErrorPtr e(ggipc_call_update_configuration_response(call.get(), nullptr));
-                return detail::MakeResult<UpdateConfigurationResponse>(e.get());
-            }
-        };
-        try {
-            auto s = std::make_shared<Source>();
-            s->call = m_call;
-            return OperationFuture<UpdateConfigurationResult>(std::move(s));
-        } catch (...) {
-            return OperationFuture<UpdateConfigurationResult>::Ready(UpdateConfigurationResult(detail::OutOfMemory()));
-        }
+        return OperationFuture<UpdateConfigurationResult>(m_call);
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -1096,7 +1091,23 @@ class UpdateConfigurationOperation {
     }
 
   private:
+    /** The call in flight and the source of its result future, in one allocation. */
+    struct Call : OperationFuture<UpdateConfigurationResult>::Source {
+        ggipc_call *call;
+        explicit Call(ggipc_call *c) noexcept : call(c) {}
+        Call(const Call &) = delete;
+        Call &operator=(const Call &) = delete;
+        ~Call() override { ggipc_call_free(call); }
+        bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call, ms); }
+        UpdateConfigurationResult Take() noexcept override {
+            detail::ErrorPtr e(ggipc_call_update_configuration_response(call, nullptr));
+            return detail::MakeResult<UpdateConfigurationResponse>(e.get());
+        }
+    };
+
     RpcError Start(const UpdateConfigurationRequest &request) noexcept {
+        m_activated = true;
+        m_call.reset();
         if (!m_client) {
             m_startResult = UpdateConfigurationResult(detail::NotConnected());
             return detail::NotConnected();
@@ -1109,14 +1120,14 @@ class UpdateConfigurationOperation {
         }
         ggipc_call *call = nullptr;
         if (!err) {
-            err.reset(ggipc_client_update_configuration_begin(m_client.get(), req.get(), &call));
+            err.reset(ggipc_client_update_configuration_begin_take(m_client.get(), req.release(), &call));
         }
         if (err) {
             m_startResult = detail::MakeResult<UpdateConfigurationResponse>(err.get());
             return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         try {
-            m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
+            m_call = std::make_shared<Call>(call);
         } catch (...) {
             ggipc_call_free(call);
             m_startResult = UpdateConfigurationResult(detail::OutOfMemory());
@@ -1126,8 +1137,9 @@ class UpdateConfigurationOperation {
     }
 
     detail::ClientHandle m_client;
-    std::shared_ptr<ggipc_call> m_call;
-    UpdateConfigurationResult m_startResult{RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated")};
+    std::shared_ptr<Call> m_call;
+    bool m_activated = false;
+    UpdateConfigurationResult m_startResult;
 };
 
 /**
@@ -1606,23 +1618,9 @@ class SendConfigurationValidityReportOperation {
      */
     OperationFuture<SendConfigurationValidityReportResult> GetResult() noexcept {
         if (!m_call) {
-            return OperationFuture<SendConfigurationValidityReportResult>::Ready(m_startResult);
+            return OperationFuture<SendConfigurationValidityReportResult>::Ready(m_activated ? m_startResult : SendConfigurationValidityReportResult(detail::NotActivated()));
         }
-        struct Source : OperationFuture<SendConfigurationValidityReportResult>::Source {
-            std::shared_ptr<ggipc_call> call;
-            bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call.get(), ms); }
-            SendConfigurationValidityReportResult Take() noexcept override {
-                detail::ErrorPtr e(ggipc_call_send_configuration_validity_report_response(call.get(), nullptr));
-                return detail::MakeResult<SendConfigurationValidityReportResponse>(e.get());
-            }
-        };
-        try {
-            auto s = std::make_shared<Source>();
-            s->call = m_call;
-            return OperationFuture<SendConfigurationValidityReportResult>(std::move(s));
-        } catch (...) {
-            return OperationFuture<SendConfigurationValidityReportResult>::Ready(SendConfigurationValidityReportResult(detail::OutOfMemory()));
-        }
+        return OperationFuture<SendConfigurationValidityReportResult>(m_call);
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -1637,7 +1635,23 @@ class SendConfigurationValidityReportOperation {
     }
 
   private:
+    /** The call in flight and the source of its result future, in one allocation. */
+    struct Call : OperationFuture<SendConfigurationValidityReportResult>::Source {
+        ggipc_call *call;
+        explicit Call(ggipc_call *c) noexcept : call(c) {}
+        Call(const Call &) = delete;
+        Call &operator=(const Call &) = delete;
+        ~Call() override { ggipc_call_free(call); }
+        bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call, ms); }
+        SendConfigurationValidityReportResult Take() noexcept override {
+            detail::ErrorPtr e(ggipc_call_send_configuration_validity_report_response(call, nullptr));
+            return detail::MakeResult<SendConfigurationValidityReportResponse>(e.get());
+        }
+    };
+
     RpcError Start(const SendConfigurationValidityReportRequest &request) noexcept {
+        m_activated = true;
+        m_call.reset();
         if (!m_client) {
             m_startResult = SendConfigurationValidityReportResult(detail::NotConnected());
             return detail::NotConnected();
@@ -1650,14 +1664,14 @@ class SendConfigurationValidityReportOperation {
         }
         ggipc_call *call = nullptr;
         if (!err) {
-            err.reset(ggipc_client_send_configuration_validity_report_begin(m_client.get(), req.get(), &call));
+            err.reset(ggipc_client_send_configuration_validity_report_begin_take(m_client.get(), req.release(), &call));
         }
         if (err) {
             m_startResult = detail::MakeResult<SendConfigurationValidityReportResponse>(err.get());
             return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         try {
-            m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
+            m_call = std::make_shared<Call>(call);
         } catch (...) {
             ggipc_call_free(call);
             m_startResult = SendConfigurationValidityReportResult(detail::OutOfMemory());
@@ -1667,8 +1681,9 @@ class SendConfigurationValidityReportOperation {
     }
 
     detail::ClientHandle m_client;
-    std::shared_ptr<ggipc_call> m_call;
-    SendConfigurationValidityReportResult m_startResult{RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated")};
+    std::shared_ptr<Call> m_call;
+    bool m_activated = false;
+    SendConfigurationValidityReportResult m_startResult;
 };
 
 /** `UpdateStateResult`: response, modeled error or RPC error. */
@@ -1710,23 +1725,9 @@ class UpdateStateOperation {
      */
     OperationFuture<UpdateStateResult> GetResult() noexcept {
         if (!m_call) {
-            return OperationFuture<UpdateStateResult>::Ready(m_startResult);
+            return OperationFuture<UpdateStateResult>::Ready(m_activated ? m_startResult : UpdateStateResult(detail::NotActivated()));
         }
-        struct Source : OperationFuture<UpdateStateResult>::Source {
-            std::shared_ptr<ggipc_call> call;
-            bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call.get(), ms); }
-            UpdateStateResult Take() noexcept override {
-                detail::ErrorPtr e(ggipc_call_update_state_response(call.get(), nullptr));
-                return detail::MakeResult<UpdateStateResponse>(e.get());
-            }
-        };
-        try {
-            auto s = std::make_shared<Source>();
-            s->call = m_call;
-            return OperationFuture<UpdateStateResult>(std::move(s));
-        } catch (...) {
-            return OperationFuture<UpdateStateResult>::Ready(UpdateStateResult(detail::OutOfMemory()));
-        }
+        return OperationFuture<UpdateStateResult>(m_call);
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -1741,7 +1742,23 @@ class UpdateStateOperation {
     }
 
   private:
+    /** The call in flight and the source of its result future, in one allocation. */
+    struct Call : OperationFuture<UpdateStateResult>::Source {
+        ggipc_call *call;
+        explicit Call(ggipc_call *c) noexcept : call(c) {}
+        Call(const Call &) = delete;
+        Call &operator=(const Call &) = delete;
+        ~Call() override { ggipc_call_free(call); }
+        bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call, ms); }
+        UpdateStateResult Take() noexcept override {
+            detail::ErrorPtr e(ggipc_call_update_state_response(call, nullptr));
+            return detail::MakeResult<UpdateStateResponse>(e.get());
+        }
+    };
+
     RpcError Start(const UpdateStateRequest &request) noexcept {
+        m_activated = true;
+        m_call.reset();
         if (!m_client) {
             m_startResult = UpdateStateResult(detail::NotConnected());
             return detail::NotConnected();
@@ -1754,14 +1771,14 @@ class UpdateStateOperation {
         }
         ggipc_call *call = nullptr;
         if (!err) {
-            err.reset(ggipc_client_update_state_begin(m_client.get(), req.get(), &call));
+            err.reset(ggipc_client_update_state_begin_take(m_client.get(), req.release(), &call));
         }
         if (err) {
             m_startResult = detail::MakeResult<UpdateStateResponse>(err.get());
             return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         try {
-            m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
+            m_call = std::make_shared<Call>(call);
         } catch (...) {
             ggipc_call_free(call);
             m_startResult = UpdateStateResult(detail::OutOfMemory());
@@ -1771,8 +1788,9 @@ class UpdateStateOperation {
     }
 
     detail::ClientHandle m_client;
-    std::shared_ptr<ggipc_call> m_call;
-    UpdateStateResult m_startResult{RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated")};
+    std::shared_ptr<Call> m_call;
+    bool m_activated = false;
+    UpdateStateResult m_startResult;
 };
 
 /**
@@ -2036,23 +2054,9 @@ class DeferComponentUpdateOperation {
      */
     OperationFuture<DeferComponentUpdateResult> GetResult() noexcept {
         if (!m_call) {
-            return OperationFuture<DeferComponentUpdateResult>::Ready(m_startResult);
+            return OperationFuture<DeferComponentUpdateResult>::Ready(m_activated ? m_startResult : DeferComponentUpdateResult(detail::NotActivated()));
         }
-        struct Source : OperationFuture<DeferComponentUpdateResult>::Source {
-            std::shared_ptr<ggipc_call> call;
-            bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call.get(), ms); }
-            DeferComponentUpdateResult Take() noexcept override {
-                detail::ErrorPtr e(ggipc_call_defer_component_update_response(call.get(), nullptr));
-                return detail::MakeResult<DeferComponentUpdateResponse>(e.get());
-            }
-        };
-        try {
-            auto s = std::make_shared<Source>();
-            s->call = m_call;
-            return OperationFuture<DeferComponentUpdateResult>(std::move(s));
-        } catch (...) {
-            return OperationFuture<DeferComponentUpdateResult>::Ready(DeferComponentUpdateResult(detail::OutOfMemory()));
-        }
+        return OperationFuture<DeferComponentUpdateResult>(m_call);
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -2067,7 +2071,23 @@ class DeferComponentUpdateOperation {
     }
 
   private:
+    /** The call in flight and the source of its result future, in one allocation. */
+    struct Call : OperationFuture<DeferComponentUpdateResult>::Source {
+        ggipc_call *call;
+        explicit Call(ggipc_call *c) noexcept : call(c) {}
+        Call(const Call &) = delete;
+        Call &operator=(const Call &) = delete;
+        ~Call() override { ggipc_call_free(call); }
+        bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call, ms); }
+        DeferComponentUpdateResult Take() noexcept override {
+            detail::ErrorPtr e(ggipc_call_defer_component_update_response(call, nullptr));
+            return detail::MakeResult<DeferComponentUpdateResponse>(e.get());
+        }
+    };
+
     RpcError Start(const DeferComponentUpdateRequest &request) noexcept {
+        m_activated = true;
+        m_call.reset();
         if (!m_client) {
             m_startResult = DeferComponentUpdateResult(detail::NotConnected());
             return detail::NotConnected();
@@ -2080,14 +2100,14 @@ class DeferComponentUpdateOperation {
         }
         ggipc_call *call = nullptr;
         if (!err) {
-            err.reset(ggipc_client_defer_component_update_begin(m_client.get(), req.get(), &call));
+            err.reset(ggipc_client_defer_component_update_begin_take(m_client.get(), req.release(), &call));
         }
         if (err) {
             m_startResult = detail::MakeResult<DeferComponentUpdateResponse>(err.get());
             return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         try {
-            m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
+            m_call = std::make_shared<Call>(call);
         } catch (...) {
             ggipc_call_free(call);
             m_startResult = DeferComponentUpdateResult(detail::OutOfMemory());
@@ -2097,8 +2117,9 @@ class DeferComponentUpdateOperation {
     }
 
     detail::ClientHandle m_client;
-    std::shared_ptr<ggipc_call> m_call;
-    DeferComponentUpdateResult m_startResult{RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated")};
+    std::shared_ptr<Call> m_call;
+    bool m_activated = false;
+    DeferComponentUpdateResult m_startResult;
 };
 
 /** `ValidateAuthorizationTokenResult`: response, modeled error or RPC error. */
@@ -2140,34 +2161,9 @@ class ValidateAuthorizationTokenOperation {
      */
     OperationFuture<ValidateAuthorizationTokenResult> GetResult() noexcept {
         if (!m_call) {
-            return OperationFuture<ValidateAuthorizationTokenResult>::Ready(m_startResult);
+            return OperationFuture<ValidateAuthorizationTokenResult>::Ready(m_activated ? m_startResult : ValidateAuthorizationTokenResult(detail::NotActivated()));
         }
-        struct Source : OperationFuture<ValidateAuthorizationTokenResult>::Source {
-            std::shared_ptr<ggipc_call> call;
-            bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call.get(), ms); }
-            ValidateAuthorizationTokenResult Take() noexcept override {
-                ggipc_validate_authorization_token_response *response = nullptr;
-                detail::ErrorPtr e(ggipc_call_validate_authorization_token_response(call.get(), &response));
-                if (e) {
-                    return detail::MakeResult<ValidateAuthorizationTokenResponse>(e.get());
-                }
-                try {
-                    ValidateAuthorizationTokenResult r(ValidateAuthorizationTokenResponse::FromC(response));
-                    ggipc_validate_authorization_token_response_free(response);
-                    return r;
-                } catch (...) {
-                    ggipc_validate_authorization_token_response_free(response);
-                    return ValidateAuthorizationTokenResult(detail::OutOfMemory());
-                }
-            }
-        };
-        try {
-            auto s = std::make_shared<Source>();
-            s->call = m_call;
-            return OperationFuture<ValidateAuthorizationTokenResult>(std::move(s));
-        } catch (...) {
-            return OperationFuture<ValidateAuthorizationTokenResult>::Ready(ValidateAuthorizationTokenResult(detail::OutOfMemory()));
-        }
+        return OperationFuture<ValidateAuthorizationTokenResult>(m_call);
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -2182,7 +2178,34 @@ class ValidateAuthorizationTokenOperation {
     }
 
   private:
+    /** The call in flight and the source of its result future, in one allocation. */
+    struct Call : OperationFuture<ValidateAuthorizationTokenResult>::Source {
+        ggipc_call *call;
+        explicit Call(ggipc_call *c) noexcept : call(c) {}
+        Call(const Call &) = delete;
+        Call &operator=(const Call &) = delete;
+        ~Call() override { ggipc_call_free(call); }
+        bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call, ms); }
+        ValidateAuthorizationTokenResult Take() noexcept override {
+            ggipc_validate_authorization_token_response *response = nullptr;
+            detail::ErrorPtr e(ggipc_call_validate_authorization_token_response(call, &response));
+            if (e) {
+                return detail::MakeResult<ValidateAuthorizationTokenResponse>(e.get());
+            }
+            try {
+                ValidateAuthorizationTokenResult r(ValidateAuthorizationTokenResponse::FromC(response));
+                ggipc_validate_authorization_token_response_free(response);
+                return r;
+            } catch (...) {
+                ggipc_validate_authorization_token_response_free(response);
+                return ValidateAuthorizationTokenResult(detail::OutOfMemory());
+            }
+        }
+    };
+
     RpcError Start(const ValidateAuthorizationTokenRequest &request) noexcept {
+        m_activated = true;
+        m_call.reset();
         if (!m_client) {
             m_startResult = ValidateAuthorizationTokenResult(detail::NotConnected());
             return detail::NotConnected();
@@ -2195,14 +2218,14 @@ class ValidateAuthorizationTokenOperation {
         }
         ggipc_call *call = nullptr;
         if (!err) {
-            err.reset(ggipc_client_validate_authorization_token_begin(m_client.get(), req.get(), &call));
+            err.reset(ggipc_client_validate_authorization_token_begin_take(m_client.get(), req.release(), &call));
         }
         if (err) {
             m_startResult = detail::MakeResult<ValidateAuthorizationTokenResponse>(err.get());
             return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         try {
-            m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
+            m_call = std::make_shared<Call>(call);
         } catch (...) {
             ggipc_call_free(call);
             m_startResult = ValidateAuthorizationTokenResult(detail::OutOfMemory());
@@ -2212,8 +2235,9 @@ class ValidateAuthorizationTokenOperation {
     }
 
     detail::ClientHandle m_client;
-    std::shared_ptr<ggipc_call> m_call;
-    ValidateAuthorizationTokenResult m_startResult{RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated")};
+    std::shared_ptr<Call> m_call;
+    bool m_activated = false;
+    ValidateAuthorizationTokenResult m_startResult;
 };
 
 /** `RestartComponentResult`: response, modeled error or RPC error. */
@@ -2255,34 +2279,9 @@ class RestartComponentOperation {
      */
     OperationFuture<RestartComponentResult> GetResult() noexcept {
         if (!m_call) {
-            return OperationFuture<RestartComponentResult>::Ready(m_startResult);
+            return OperationFuture<RestartComponentResult>::Ready(m_activated ? m_startResult : RestartComponentResult(detail::NotActivated()));
         }
-        struct Source : OperationFuture<RestartComponentResult>::Source {
-            std::shared_ptr<ggipc_call> call;
-            bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call.get(), ms); }
-            RestartComponentResult Take() noexcept override {
-                ggipc_restart_component_response *response = nullptr;
-                detail::ErrorPtr e(ggipc_call_restart_component_response(call.get(), &response));
-                if (e) {
-                    return detail::MakeResult<RestartComponentResponse>(e.get());
-                }
-                try {
-                    RestartComponentResult r(RestartComponentResponse::FromC(response));
-                    ggipc_restart_component_response_free(response);
-                    return r;
-                } catch (...) {
-                    ggipc_restart_component_response_free(response);
-                    return RestartComponentResult(detail::OutOfMemory());
-                }
-            }
-        };
-        try {
-            auto s = std::make_shared<Source>();
-            s->call = m_call;
-            return OperationFuture<RestartComponentResult>(std::move(s));
-        } catch (...) {
-            return OperationFuture<RestartComponentResult>::Ready(RestartComponentResult(detail::OutOfMemory()));
-        }
+        return OperationFuture<RestartComponentResult>(m_call);
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -2297,7 +2296,34 @@ class RestartComponentOperation {
     }
 
   private:
+    /** The call in flight and the source of its result future, in one allocation. */
+    struct Call : OperationFuture<RestartComponentResult>::Source {
+        ggipc_call *call;
+        explicit Call(ggipc_call *c) noexcept : call(c) {}
+        Call(const Call &) = delete;
+        Call &operator=(const Call &) = delete;
+        ~Call() override { ggipc_call_free(call); }
+        bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call, ms); }
+        RestartComponentResult Take() noexcept override {
+            ggipc_restart_component_response *response = nullptr;
+            detail::ErrorPtr e(ggipc_call_restart_component_response(call, &response));
+            if (e) {
+                return detail::MakeResult<RestartComponentResponse>(e.get());
+            }
+            try {
+                RestartComponentResult r(RestartComponentResponse::FromC(response));
+                ggipc_restart_component_response_free(response);
+                return r;
+            } catch (...) {
+                ggipc_restart_component_response_free(response);
+                return RestartComponentResult(detail::OutOfMemory());
+            }
+        }
+    };
+
     RpcError Start(const RestartComponentRequest &request) noexcept {
+        m_activated = true;
+        m_call.reset();
         if (!m_client) {
             m_startResult = RestartComponentResult(detail::NotConnected());
             return detail::NotConnected();
@@ -2310,14 +2336,14 @@ class RestartComponentOperation {
         }
         ggipc_call *call = nullptr;
         if (!err) {
-            err.reset(ggipc_client_restart_component_begin(m_client.get(), req.get(), &call));
+            err.reset(ggipc_client_restart_component_begin_take(m_client.get(), req.release(), &call));
         }
         if (err) {
             m_startResult = detail::MakeResult<RestartComponentResponse>(err.get());
             return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         try {
-            m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
+            m_call = std::make_shared<Call>(call);
         } catch (...) {
             ggipc_call_free(call);
             m_startResult = RestartComponentResult(detail::OutOfMemory());
@@ -2327,8 +2353,9 @@ class RestartComponentOperation {
     }
 
     detail::ClientHandle m_client;
-    std::shared_ptr<ggipc_call> m_call;
-    RestartComponentResult m_startResult{RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated")};
+    std::shared_ptr<Call> m_call;
+    bool m_activated = false;
+    RestartComponentResult m_startResult;
 };
 
 /** `StopComponentResult`: response, modeled error or RPC error. */
@@ -2370,34 +2397,9 @@ class StopComponentOperation {
      */
     OperationFuture<StopComponentResult> GetResult() noexcept {
         if (!m_call) {
-            return OperationFuture<StopComponentResult>::Ready(m_startResult);
+            return OperationFuture<StopComponentResult>::Ready(m_activated ? m_startResult : StopComponentResult(detail::NotActivated()));
         }
-        struct Source : OperationFuture<StopComponentResult>::Source {
-            std::shared_ptr<ggipc_call> call;
-            bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call.get(), ms); }
-            StopComponentResult Take() noexcept override {
-                ggipc_stop_component_response *response = nullptr;
-                detail::ErrorPtr e(ggipc_call_stop_component_response(call.get(), &response));
-                if (e) {
-                    return detail::MakeResult<StopComponentResponse>(e.get());
-                }
-                try {
-                    StopComponentResult r(StopComponentResponse::FromC(response));
-                    ggipc_stop_component_response_free(response);
-                    return r;
-                } catch (...) {
-                    ggipc_stop_component_response_free(response);
-                    return StopComponentResult(detail::OutOfMemory());
-                }
-            }
-        };
-        try {
-            auto s = std::make_shared<Source>();
-            s->call = m_call;
-            return OperationFuture<StopComponentResult>(std::move(s));
-        } catch (...) {
-            return OperationFuture<StopComponentResult>::Ready(StopComponentResult(detail::OutOfMemory()));
-        }
+        return OperationFuture<StopComponentResult>(m_call);
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -2412,7 +2414,34 @@ class StopComponentOperation {
     }
 
   private:
+    /** The call in flight and the source of its result future, in one allocation. */
+    struct Call : OperationFuture<StopComponentResult>::Source {
+        ggipc_call *call;
+        explicit Call(ggipc_call *c) noexcept : call(c) {}
+        Call(const Call &) = delete;
+        Call &operator=(const Call &) = delete;
+        ~Call() override { ggipc_call_free(call); }
+        bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call, ms); }
+        StopComponentResult Take() noexcept override {
+            ggipc_stop_component_response *response = nullptr;
+            detail::ErrorPtr e(ggipc_call_stop_component_response(call, &response));
+            if (e) {
+                return detail::MakeResult<StopComponentResponse>(e.get());
+            }
+            try {
+                StopComponentResult r(StopComponentResponse::FromC(response));
+                ggipc_stop_component_response_free(response);
+                return r;
+            } catch (...) {
+                ggipc_stop_component_response_free(response);
+                return StopComponentResult(detail::OutOfMemory());
+            }
+        }
+    };
+
     RpcError Start(const StopComponentRequest &request) noexcept {
+        m_activated = true;
+        m_call.reset();
         if (!m_client) {
             m_startResult = StopComponentResult(detail::NotConnected());
             return detail::NotConnected();
@@ -2425,14 +2454,14 @@ class StopComponentOperation {
         }
         ggipc_call *call = nullptr;
         if (!err) {
-            err.reset(ggipc_client_stop_component_begin(m_client.get(), req.get(), &call));
+            err.reset(ggipc_client_stop_component_begin_take(m_client.get(), req.release(), &call));
         }
         if (err) {
             m_startResult = detail::MakeResult<StopComponentResponse>(err.get());
             return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         try {
-            m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
+            m_call = std::make_shared<Call>(call);
         } catch (...) {
             ggipc_call_free(call);
             m_startResult = StopComponentResult(detail::OutOfMemory());
@@ -2442,8 +2471,9 @@ class StopComponentOperation {
     }
 
     detail::ClientHandle m_client;
-    std::shared_ptr<ggipc_call> m_call;
-    StopComponentResult m_startResult{RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated")};
+    std::shared_ptr<Call> m_call;
+    bool m_activated = false;
+    StopComponentResult m_startResult;
 };
 
 /** `GetComponentDetailsResult`: response, modeled error or RPC error. */
@@ -2485,34 +2515,9 @@ class GetComponentDetailsOperation {
      */
     OperationFuture<GetComponentDetailsResult> GetResult() noexcept {
         if (!m_call) {
-            return OperationFuture<GetComponentDetailsResult>::Ready(m_startResult);
+            return OperationFuture<GetComponentDetailsResult>::Ready(m_activated ? m_startResult : GetComponentDetailsResult(detail::NotActivated()));
         }
-        struct Source : OperationFuture<GetComponentDetailsResult>::Source {
-            std::shared_ptr<ggipc_call> call;
-            bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call.get(), ms); }
-            GetComponentDetailsResult Take() noexcept override {
-                ggipc_get_component_details_response *response = nullptr;
-                detail::ErrorPtr e(ggipc_call_get_component_details_response(call.get(), &response));
-                if (e) {
-                    return detail::MakeResult<GetComponentDetailsResponse>(e.get());
-                }
-                try {
-                    GetComponentDetailsResult r(GetComponentDetailsResponse::FromC(response));
-                    ggipc_get_component_details_response_free(response);
-                    return r;
-                } catch (...) {
-                    ggipc_get_component_details_response_free(response);
-                    return GetComponentDetailsResult(detail::OutOfMemory());
-                }
-            }
-        };
-        try {
-            auto s = std::make_shared<Source>();
-            s->call = m_call;
-            return OperationFuture<GetComponentDetailsResult>(std::move(s));
-        } catch (...) {
-            return OperationFuture<GetComponentDetailsResult>::Ready(GetComponentDetailsResult(detail::OutOfMemory()));
-        }
+        return OperationFuture<GetComponentDetailsResult>(m_call);
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -2527,7 +2532,34 @@ class GetComponentDetailsOperation {
     }
 
   private:
+    /** The call in flight and the source of its result future, in one allocation. */
+    struct Call : OperationFuture<GetComponentDetailsResult>::Source {
+        ggipc_call *call;
+        explicit Call(ggipc_call *c) noexcept : call(c) {}
+        Call(const Call &) = delete;
+        Call &operator=(const Call &) = delete;
+        ~Call() override { ggipc_call_free(call); }
+        bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call, ms); }
+        GetComponentDetailsResult Take() noexcept override {
+            ggipc_get_component_details_response *response = nullptr;
+            detail::ErrorPtr e(ggipc_call_get_component_details_response(call, &response));
+            if (e) {
+                return detail::MakeResult<GetComponentDetailsResponse>(e.get());
+            }
+            try {
+                GetComponentDetailsResult r(GetComponentDetailsResponse::FromC(response));
+                ggipc_get_component_details_response_free(response);
+                return r;
+            } catch (...) {
+                ggipc_get_component_details_response_free(response);
+                return GetComponentDetailsResult(detail::OutOfMemory());
+            }
+        }
+    };
+
     RpcError Start(const GetComponentDetailsRequest &request) noexcept {
+        m_activated = true;
+        m_call.reset();
         if (!m_client) {
             m_startResult = GetComponentDetailsResult(detail::NotConnected());
             return detail::NotConnected();
@@ -2540,14 +2572,14 @@ class GetComponentDetailsOperation {
         }
         ggipc_call *call = nullptr;
         if (!err) {
-            err.reset(ggipc_client_get_component_details_begin(m_client.get(), req.get(), &call));
+            err.reset(ggipc_client_get_component_details_begin_take(m_client.get(), req.release(), &call));
         }
         if (err) {
             m_startResult = detail::MakeResult<GetComponentDetailsResponse>(err.get());
             return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         try {
-            m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
+            m_call = std::make_shared<Call>(call);
         } catch (...) {
             ggipc_call_free(call);
             m_startResult = GetComponentDetailsResult(detail::OutOfMemory());
@@ -2557,8 +2589,9 @@ class GetComponentDetailsOperation {
     }
 
     detail::ClientHandle m_client;
-    std::shared_ptr<ggipc_call> m_call;
-    GetComponentDetailsResult m_startResult{RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated")};
+    std::shared_ptr<Call> m_call;
+    bool m_activated = false;
+    GetComponentDetailsResult m_startResult;
 };
 
 /** `ListComponentsResult`: response, modeled error or RPC error. */
@@ -2600,34 +2633,9 @@ class ListComponentsOperation {
      */
     OperationFuture<ListComponentsResult> GetResult() noexcept {
         if (!m_call) {
-            return OperationFuture<ListComponentsResult>::Ready(m_startResult);
+            return OperationFuture<ListComponentsResult>::Ready(m_activated ? m_startResult : ListComponentsResult(detail::NotActivated()));
         }
-        struct Source : OperationFuture<ListComponentsResult>::Source {
-            std::shared_ptr<ggipc_call> call;
-            bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call.get(), ms); }
-            ListComponentsResult Take() noexcept override {
-                ggipc_list_components_response *response = nullptr;
-                detail::ErrorPtr e(ggipc_call_list_components_response(call.get(), &response));
-                if (e) {
-                    return detail::MakeResult<ListComponentsResponse>(e.get());
-                }
-                try {
-                    ListComponentsResult r(ListComponentsResponse::FromC(response));
-                    ggipc_list_components_response_free(response);
-                    return r;
-                } catch (...) {
-                    ggipc_list_components_response_free(response);
-                    return ListComponentsResult(detail::OutOfMemory());
-                }
-            }
-        };
-        try {
-            auto s = std::make_shared<Source>();
-            s->call = m_call;
-            return OperationFuture<ListComponentsResult>(std::move(s));
-        } catch (...) {
-            return OperationFuture<ListComponentsResult>::Ready(ListComponentsResult(detail::OutOfMemory()));
-        }
+        return OperationFuture<ListComponentsResult>(m_call);
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -2642,7 +2650,34 @@ class ListComponentsOperation {
     }
 
   private:
+    /** The call in flight and the source of its result future, in one allocation. */
+    struct Call : OperationFuture<ListComponentsResult>::Source {
+        ggipc_call *call;
+        explicit Call(ggipc_call *c) noexcept : call(c) {}
+        Call(const Call &) = delete;
+        Call &operator=(const Call &) = delete;
+        ~Call() override { ggipc_call_free(call); }
+        bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call, ms); }
+        ListComponentsResult Take() noexcept override {
+            ggipc_list_components_response *response = nullptr;
+            detail::ErrorPtr e(ggipc_call_list_components_response(call, &response));
+            if (e) {
+                return detail::MakeResult<ListComponentsResponse>(e.get());
+            }
+            try {
+                ListComponentsResult r(ListComponentsResponse::FromC(response));
+                ggipc_list_components_response_free(response);
+                return r;
+            } catch (...) {
+                ggipc_list_components_response_free(response);
+                return ListComponentsResult(detail::OutOfMemory());
+            }
+        }
+    };
+
     RpcError Start(const ListComponentsRequest &request) noexcept {
+        m_activated = true;
+        m_call.reset();
         if (!m_client) {
             m_startResult = ListComponentsResult(detail::NotConnected());
             return detail::NotConnected();
@@ -2655,14 +2690,14 @@ class ListComponentsOperation {
         }
         ggipc_call *call = nullptr;
         if (!err) {
-            err.reset(ggipc_client_list_components_begin(m_client.get(), req.get(), &call));
+            err.reset(ggipc_client_list_components_begin_take(m_client.get(), req.release(), &call));
         }
         if (err) {
             m_startResult = detail::MakeResult<ListComponentsResponse>(err.get());
             return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         try {
-            m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
+            m_call = std::make_shared<Call>(call);
         } catch (...) {
             ggipc_call_free(call);
             m_startResult = ListComponentsResult(detail::OutOfMemory());
@@ -2672,8 +2707,9 @@ class ListComponentsOperation {
     }
 
     detail::ClientHandle m_client;
-    std::shared_ptr<ggipc_call> m_call;
-    ListComponentsResult m_startResult{RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated")};
+    std::shared_ptr<Call> m_call;
+    bool m_activated = false;
+    ListComponentsResult m_startResult;
 };
 
 /** `PauseComponentResult`: response, modeled error or RPC error. */
@@ -2715,23 +2751,9 @@ class PauseComponentOperation {
      */
     OperationFuture<PauseComponentResult> GetResult() noexcept {
         if (!m_call) {
-            return OperationFuture<PauseComponentResult>::Ready(m_startResult);
+            return OperationFuture<PauseComponentResult>::Ready(m_activated ? m_startResult : PauseComponentResult(detail::NotActivated()));
         }
-        struct Source : OperationFuture<PauseComponentResult>::Source {
-            std::shared_ptr<ggipc_call> call;
-            bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call.get(), ms); }
-            PauseComponentResult Take() noexcept override {
-                detail::ErrorPtr e(ggipc_call_pause_component_response(call.get(), nullptr));
-                return detail::MakeResult<PauseComponentResponse>(e.get());
-            }
-        };
-        try {
-            auto s = std::make_shared<Source>();
-            s->call = m_call;
-            return OperationFuture<PauseComponentResult>(std::move(s));
-        } catch (...) {
-            return OperationFuture<PauseComponentResult>::Ready(PauseComponentResult(detail::OutOfMemory()));
-        }
+        return OperationFuture<PauseComponentResult>(m_call);
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -2746,7 +2768,23 @@ class PauseComponentOperation {
     }
 
   private:
+    /** The call in flight and the source of its result future, in one allocation. */
+    struct Call : OperationFuture<PauseComponentResult>::Source {
+        ggipc_call *call;
+        explicit Call(ggipc_call *c) noexcept : call(c) {}
+        Call(const Call &) = delete;
+        Call &operator=(const Call &) = delete;
+        ~Call() override { ggipc_call_free(call); }
+        bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call, ms); }
+        PauseComponentResult Take() noexcept override {
+            detail::ErrorPtr e(ggipc_call_pause_component_response(call, nullptr));
+            return detail::MakeResult<PauseComponentResponse>(e.get());
+        }
+    };
+
     RpcError Start(const PauseComponentRequest &request) noexcept {
+        m_activated = true;
+        m_call.reset();
         if (!m_client) {
             m_startResult = PauseComponentResult(detail::NotConnected());
             return detail::NotConnected();
@@ -2759,14 +2797,14 @@ class PauseComponentOperation {
         }
         ggipc_call *call = nullptr;
         if (!err) {
-            err.reset(ggipc_client_pause_component_begin(m_client.get(), req.get(), &call));
+            err.reset(ggipc_client_pause_component_begin_take(m_client.get(), req.release(), &call));
         }
         if (err) {
             m_startResult = detail::MakeResult<PauseComponentResponse>(err.get());
             return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         try {
-            m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
+            m_call = std::make_shared<Call>(call);
         } catch (...) {
             ggipc_call_free(call);
             m_startResult = PauseComponentResult(detail::OutOfMemory());
@@ -2776,8 +2814,9 @@ class PauseComponentOperation {
     }
 
     detail::ClientHandle m_client;
-    std::shared_ptr<ggipc_call> m_call;
-    PauseComponentResult m_startResult{RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated")};
+    std::shared_ptr<Call> m_call;
+    bool m_activated = false;
+    PauseComponentResult m_startResult;
 };
 
 /** `ResumeComponentResult`: response, modeled error or RPC error. */
@@ -2819,23 +2858,9 @@ class ResumeComponentOperation {
      */
     OperationFuture<ResumeComponentResult> GetResult() noexcept {
         if (!m_call) {
-            return OperationFuture<ResumeComponentResult>::Ready(m_startResult);
+            return OperationFuture<ResumeComponentResult>::Ready(m_activated ? m_startResult : ResumeComponentResult(detail::NotActivated()));
         }
-        struct Source : OperationFuture<ResumeComponentResult>::Source {
-            std::shared_ptr<ggipc_call> call;
-            bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call.get(), ms); }
-            ResumeComponentResult Take() noexcept override {
-                detail::ErrorPtr e(ggipc_call_resume_component_response(call.get(), nullptr));
-                return detail::MakeResult<ResumeComponentResponse>(e.get());
-            }
-        };
-        try {
-            auto s = std::make_shared<Source>();
-            s->call = m_call;
-            return OperationFuture<ResumeComponentResult>(std::move(s));
-        } catch (...) {
-            return OperationFuture<ResumeComponentResult>::Ready(ResumeComponentResult(detail::OutOfMemory()));
-        }
+        return OperationFuture<ResumeComponentResult>(m_call);
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -2850,7 +2875,23 @@ class ResumeComponentOperation {
     }
 
   private:
+    /** The call in flight and the source of its result future, in one allocation. */
+    struct Call : OperationFuture<ResumeComponentResult>::Source {
+        ggipc_call *call;
+        explicit Call(ggipc_call *c) noexcept : call(c) {}
+        Call(const Call &) = delete;
+        Call &operator=(const Call &) = delete;
+        ~Call() override { ggipc_call_free(call); }
+        bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call, ms); }
+        ResumeComponentResult Take() noexcept override {
+            detail::ErrorPtr e(ggipc_call_resume_component_response(call, nullptr));
+            return detail::MakeResult<ResumeComponentResponse>(e.get());
+        }
+    };
+
     RpcError Start(const ResumeComponentRequest &request) noexcept {
+        m_activated = true;
+        m_call.reset();
         if (!m_client) {
             m_startResult = ResumeComponentResult(detail::NotConnected());
             return detail::NotConnected();
@@ -2863,14 +2904,14 @@ class ResumeComponentOperation {
         }
         ggipc_call *call = nullptr;
         if (!err) {
-            err.reset(ggipc_client_resume_component_begin(m_client.get(), req.get(), &call));
+            err.reset(ggipc_client_resume_component_begin_take(m_client.get(), req.release(), &call));
         }
         if (err) {
             m_startResult = detail::MakeResult<ResumeComponentResponse>(err.get());
             return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         try {
-            m_call = std::shared_ptr<ggipc_call>(call, [](ggipc_call *c) { ggipc_call_free(c); });
+            m_call = std::make_shared<Call>(call);
         } catch (...) {
             ggipc_call_free(call);
             m_startResult = ResumeComponentResult(detail::OutOfMemory());
@@ -2880,8 +2921,9 @@ class ResumeComponentOperation {
     }
 
     detail::ClientHandle m_client;
-    std::shared_ptr<ggipc_call> m_call;
-    ResumeComponentResult m_startResult{RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated")};
+    std::shared_ptr<Call> m_call;
+    bool m_activated = false;
+    ResumeComponentResult m_startResult;
 };
 
 namespace detail {

@@ -6,7 +6,9 @@
 //!                            synchronous publish (summed over /proc/self/task/*/status)
 //!   rust_events_per_s        events delivered to a handler on a dispatcher thread while a second
 //!                            connection publishes with up to 128 publishes in flight
-//! Usage: `ggipc-bench-rust SOCKET TOKEN [COUNT]`.
+//! Usage: `ggipc-bench-rust SOCKET TOKEN [COUNT] [sync]` ("sync": the synchronous publish figures only).
+//! The timed synchronous loop is a function of its own (`sync_publish_loop`), so that
+//! `valgrind --tool=callgrind --toggle-collect='*sync_publish_loop*'` counts the instructions of that loop.
 // A benchmark program: a failure ends it, so `unwrap` is its error handling.
 #![allow(clippy::unwrap_used)]
 
@@ -34,6 +36,16 @@ fn voluntary_switches() -> u64 {
         .sum()
 }
 
+/// `count` blocking publishes, one at a time (the request is cloned for each: the call takes it by value).
+#[inline(never)]
+fn sync_publish_loop(client: &blocking::Client, request: &PublishToIoTCoreRequest, count: usize) {
+    for _ in 0..count {
+        client
+            .publish_to_iot_core(request.clone())
+            .expect("publish");
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
@@ -46,18 +58,18 @@ fn main() {
     let subscriber: blocking::Client = builder().connect_blocking().expect("connect");
 
     let request = PublishToIoTCoreRequest::new("bench/sync", Qos::AtMostOnce, vec![b'x'; 64]);
-    for _ in 0..500 {
+    // Warm-up: at least 500 publishes and 0.3 s (as the C++ side does).
+    let warm = Instant::now();
+    let mut n = 0;
+    while n < 500 || warm.elapsed() < Duration::from_millis(300) {
         client
             .publish_to_iot_core(request.clone())
             .expect("publish");
+        n += 1;
     }
     let switches = voluntary_switches();
     let start = Instant::now();
-    for _ in 0..count {
-        client
-            .publish_to_iot_core(request.clone())
-            .expect("publish");
-    }
+    sync_publish_loop(&client, &request, count);
     println!(
         "rust_sync_publish_per_s {:.0}",
         count as f64 / start.elapsed().as_secs_f64()
@@ -66,6 +78,9 @@ fn main() {
         "rust_sync_wakeups_per_publish {:.2}",
         voluntary_switches().saturating_sub(switches) as f64 / count as f64
     );
+    if args.get(4).is_some_and(|a| a == "sync") {
+        return;
+    }
 
     // (events received, when the last one arrived)
     let received = Arc::new((Mutex::new((0usize, Instant::now())), Condvar::new()));

@@ -16,6 +16,7 @@ impl ByteStr {
     }
 
     /// Wraps `bytes` after checking it is UTF-8.
+    #[inline]
     pub fn from_utf8(bytes: Bytes) -> Result<Self, FrameError> {
         std::str::from_utf8(&bytes).map_err(|_| FrameError::InvalidUtf8)?;
         Ok(ByteStr(bytes))
@@ -211,7 +212,9 @@ impl Header {
         }
     }
 
-    /// Reads one header from the front of a header block.
+    /// Reads one header from the front of a header block (inline: it runs for every header of every frame
+    /// read, and the frame decoder should not depend on landing in the same codegen unit).
+    #[inline]
     pub(crate) fn decode(block: &mut Bytes) -> Result<Header, FrameError> {
         let name_len = take(block, 1)?[0] as usize;
         if name_len == 0 {
