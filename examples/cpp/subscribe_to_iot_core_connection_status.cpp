@@ -1,6 +1,8 @@
 // Follows the nucleus' connection to AWS IoT Core (SubscribeToIoTCoreConnectionStatus): prints the current
 // status, then each change, until stopped.
 #include <iostream>
+#include <mutex>
+#include <string>
 #include <thread>
 
 #include <ggipc/greengrass.hpp>
@@ -8,21 +10,30 @@
 using namespace ggipc::crt;
 using namespace ggipc::greengrass;
 
+// The first event arrives while the main thread may still be printing its own line: each line is written
+// whole, under one lock, so the two never interleave.
+static std::mutex outputLock;
+
+static void PrintLine(std::ostream &out, const std::string &line) {
+    std::lock_guard<std::mutex> guard(outputLock);
+    out << line << std::endl;
+}
+
 class ConnectionStatusHandler : public SubscribeToIoTCoreConnectionStatusStreamHandler {
     void OnStreamEvent(IoTCoreConnectionStatusEvent *response) override {
         auto event = response->GetConnectionStatusEvent();
         if (event.has_value() && event.value().GetStatus().has_value()) {
             bool connected = event.value().GetStatus().value() == CONNECTION_STATUS_CONNECTED;
-            std::cout << "IoT Core connection status: " << (connected ? "CONNECTED" : "DISCONNECTED") << std::endl;
+            PrintLine(std::cout, std::string("IoT Core connection status: ") + (connected ? "CONNECTED" : "DISCONNECTED"));
         }
     }
 
     bool OnStreamError(OperationError *error) override {
-        std::cerr << "Received a stream error: " << error->GetMessage().value_or("") << std::endl;
+        PrintLine(std::cerr, "Received a stream error: " + error->GetMessage().value_or(""));
         return false; // Return true to close the stream, false to keep it open.
     }
 
-    void OnStreamClosed() override { std::cout << "Connection status stream closed." << std::endl; }
+    void OnStreamClosed() override { PrintLine(std::cout, "Connection status stream closed."); }
 };
 
 class IpcClientLifecycleHandler : public ConnectionLifecycleHandler {
@@ -67,7 +78,7 @@ int main() {
         std::cerr << "Error subscribing to the IoT Core connection status" << std::endl;
         exit(-1);
     }
-    std::cout << "Successfully subscribed to the IoT Core connection status" << std::endl;
+    PrintLine(std::cout, "Successfully subscribed to the IoT Core connection status");
 
     // Keep the main thread alive, or the process will exit.
     while (true) {

@@ -7,22 +7,32 @@ import traceback
 from ggipc.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 from ggipc.greengrasscoreipc.model import IoTCoreConnectionStatusEvent
 
+# The first event arrives on the handler thread while the main thread may still be printing: print() writes
+# the text and the newline separately, so each line is printed under one lock to keep lines whole.
+_output_lock = threading.Lock()
+
+
+def say(text: str, file=None) -> None:
+    with _output_lock:
+        print(text, file=file or sys.stdout, flush=True)
+
 
 def on_stream_event(event: IoTCoreConnectionStatusEvent) -> None:
     status = event.connection_status_event.status if event.connection_status_event else None
-    print("IoT Core connection status: %s" % status, flush=True)
+    say("IoT Core connection status: %s" % status)
 
 
 def main():
     closed = threading.Event()
 
     def on_stream_error(error: Exception) -> bool:
-        print("Received a stream error.", file=sys.stderr)
-        traceback.print_exception(type(error), error, error.__traceback__)
+        with _output_lock:
+            print("Received a stream error.", file=sys.stderr)
+            traceback.print_exception(type(error), error, error.__traceback__)
         return False  # Return True to close the stream, False to keep it open.
 
     def on_stream_closed() -> None:
-        print("Connection status stream closed.")
+        say("Connection status stream closed.")
         closed.set()
 
     try:
@@ -32,11 +42,11 @@ def main():
             on_stream_error=on_stream_error,
             on_stream_closed=on_stream_closed,
         )
-        print("Successfully subscribed to the IoT Core connection status", flush=True)
+        say("Successfully subscribed to the IoT Core connection status")
         try:
             closed.wait()
         except KeyboardInterrupt:
-            print("Subscribe interrupted.")
+            say("Subscribe interrupted.")
         operation.close()
         ipc_client.close()
     except Exception:
