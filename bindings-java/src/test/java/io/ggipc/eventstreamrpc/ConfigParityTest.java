@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.ggipc.TestServer;
+import io.ggipc.SharedTestServer;
 import io.ggipc.greengrass.GreengrassCoreIPCClientV2;
 import io.ggipc.greengrass.model.PublishToIoTCoreRequest;
 import io.ggipc.greengrass.model.QOS;
@@ -19,24 +19,10 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** Reconnect and the subscription queue size, as in the other bindings, with the library's defaults. */
-class ConfigParityTest {
-    static TestServer server;
-
-    @BeforeAll
-    static void start() throws Exception {
-        server = TestServer.start();
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        server.close();
-    }
-
+class ConfigParityTest extends SharedTestServer {
     static PublishToIoTCoreRequest publish(String topic, String payload) {
         return new PublishToIoTCoreRequest().withTopicName(topic).withQos(QOS.AT_LEAST_ONCE)
                 .withPayload(payload.getBytes(StandardCharsets.UTF_8));

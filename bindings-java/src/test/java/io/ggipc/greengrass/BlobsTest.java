@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.ggipc.TestServer;
+import io.ggipc.SharedTestServer;
 import io.ggipc.greengrass.model.BinaryMessage;
 import io.ggipc.greengrass.model.InvalidArgumentsError;
 import io.ggipc.greengrass.model.IoTCoreMessage;
@@ -23,7 +23,6 @@ import io.ggipc.greengrass.model.SubscribeToTopicRequest;
 import io.ggipc.greengrass.model.SubscriptionResponseMessage;
 import io.ggipc.internal.JsonReader;
 import io.ggipc.internal.JsonWriter;
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 import java.util.Map;
@@ -31,32 +30,13 @@ import java.util.Optional;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
  * Blob members (payload, correlation data, binary messages) through publish and events: every byte value, empty
  * and large blobs. The native library writes and reads their base64; Java hands over and gets the bytes.
  */
-class BlobsTest {
-    static TestServer server;
-
-    @BeforeAll
-    static void start() throws Exception {
-        server = TestServer.start();
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        server.close();
-    }
-
-    static GreengrassCoreIPCClientV2 v2() throws IOException {
-        return GreengrassCoreIPCClientV2.builder().withSocketPath(server.socket).withAuthToken(server.fullToken)
-                .build();
-    }
-
+class BlobsTest extends SharedTestServer {
     static byte[] everyByte() {
         byte[] b = new byte[256];
         for (int i = 0; i < 256; i++) {

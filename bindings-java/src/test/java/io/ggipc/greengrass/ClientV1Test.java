@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.ggipc.TestServer;
+import io.ggipc.SharedTestServer;
 import io.ggipc.eventstreamrpc.ConnectionFailedException;
 import io.ggipc.eventstreamrpc.EventStreamClosedException;
 import io.ggipc.eventstreamrpc.EventStreamRPCConnection;
@@ -38,23 +38,9 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-class ClientV1Test {
-    static TestServer server;
-
-    @BeforeAll
-    static void start() throws Exception {
-        server = TestServer.start();
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        server.close();
-    }
-
+class ClientV1Test extends SharedTestServer {
     static EventStreamRPCConnection connect(String token) throws Exception {
         EventStreamRPCConnection c = new EventStreamRPCConnection(new EventStreamRPCConnectionConfig(server.socket, token));
         c.connect(null).get(10, TimeUnit.SECONDS);

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.ggipc.TestServer;
+import io.ggipc.SharedTestServer;
 import io.ggipc.eventstreamrpc.ErrorCode;
 import io.ggipc.eventstreamrpc.EventStreamRPCConnection;
 import io.ggipc.eventstreamrpc.EventStreamRPCConnectionConfig;
@@ -35,32 +35,13 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
  * The generated operations reach the server through the generic JSON path, and every binding-side error is the
  * server's (or the library's) own.
  */
-class GeneratedSurfaceTest {
-    static TestServer server;
-
-    @BeforeAll
-    static void start() throws Exception {
-        server = TestServer.start();
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        server.close();
-    }
-
-    static GreengrassCoreIPCClientV2 v2() throws IOException {
-        return GreengrassCoreIPCClientV2.builder().withSocketPath(server.socket).withAuthToken(server.fullToken)
-                .build();
-    }
-
+class GeneratedSurfaceTest extends SharedTestServer {
     static String denied(String op, String topic) {
         return "Principal test.full is not authorized to perform aws.greengrass.ipc.pubsub:aws.greengrass#" + op
                 + " on resource " + topic;

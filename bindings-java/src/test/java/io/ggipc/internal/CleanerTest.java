@@ -3,7 +3,7 @@ package io.ggipc.internal;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.ggipc.TestServer;
+import io.ggipc.SharedTestServer;
 import io.ggipc.eventstreamrpc.EventStreamRPCConnection;
 import io.ggipc.eventstreamrpc.EventStreamRPCConnectionConfig;
 import io.ggipc.greengrass.GreengrassCoreIPCClient;
@@ -19,8 +19,6 @@ import java.util.Optional;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -28,19 +26,7 @@ import org.junit.jupiter.api.Test;
  * stream on it is still open (an open subscription keeps its connection alive, as with the AWS SDK, so that a
  * subscription is never lost to garbage collection).
  */
-class CleanerTest {
-    static TestServer server;
-
-    @BeforeAll
-    static void start() throws Exception {
-        server = TestServer.start();
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        server.close();
-    }
-
+class CleanerTest extends SharedTestServer {
     /** Runs GC until the live handle counts are back to at most {@code clients}/{@code subs}, 20 s at most. */
     static boolean settlesTo(long clients, long subs) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
