@@ -24,7 +24,8 @@ class ConnectionStatusHandler : public SubscribeToIoTCoreConnectionStatusStreamH
         auto event = response->GetConnectionStatusEvent();
         if (event.has_value() && event.value().GetStatus().has_value()) {
             bool connected = event.value().GetStatus().value() == CONNECTION_STATUS_CONNECTED;
-            PrintLine(std::cout, std::string("IoT Core connection status: ") + (connected ? "CONNECTED" : "DISCONNECTED"));
+            PrintLine(std::cout,
+                      std::string("IoT Core connection status: ") + (connected ? "CONNECTED" : "DISCONNECTED"));
         }
     }
 

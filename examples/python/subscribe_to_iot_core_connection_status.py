@@ -12,9 +12,9 @@ from ggipc.greengrasscoreipc.model import IoTCoreConnectionStatusEvent
 _output_lock = threading.Lock()
 
 
-def say(text: str, file=None) -> None:
+def say(text: str) -> None:
     with _output_lock:
-        print(text, file=file or sys.stdout, flush=True)
+        print(text, flush=True)
 
 
 def on_stream_event(event: IoTCoreConnectionStatusEvent) -> None:
