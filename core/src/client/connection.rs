@@ -126,6 +126,7 @@ impl Connection {
         })?;
         let sock = stream.into_std().map_err(io_err)?;
         sock.set_nonblocking(true).map_err(io_err)?;
+        let _ = rpc::set_send_buffer(&sock, rpc::SEND_BUFFER);
         let sock = Arc::new(sock);
         let writer = FrameWriter::spawn(sock.clone(), max_message_size);
         writer

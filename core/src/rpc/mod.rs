@@ -294,6 +294,32 @@ pub fn register(
     Ok(unsafe { tokio::io::unix::AsyncFd::register_with_interest(sock, interest) }?)
 }
 
+/// The send buffer both ends ask for on an IPC socket: room for several large frames in flight. A 128 KiB payload
+/// is a 175 KB frame, and Linux' default of 208 KiB (`net.core.wmem_default`) holds one: the writer then waits for
+/// the reader after every frame, and the nucleus drops events a subscriber has not read in time. The kernel caps the
+/// request at `net.core.wmem_max` (208 KiB on most systems) and doubles it.
+pub const SEND_BUFFER: usize = 1 << 20;
+
+/// Asks for a send buffer of `bytes` on a socket (`SO_SNDBUF`; the kernel caps it at `net.core.wmem_max` and
+/// doubles it).
+pub fn set_send_buffer(sock: &impl std::os::fd::AsRawFd, bytes: usize) -> std::io::Result<()> {
+    let v: libc::c_int = bytes.try_into().unwrap_or(libc::c_int::MAX);
+    // SAFETY: `v` is a live c_int and its size is passed with it; the descriptor is valid for `sock`'s lifetime.
+    let r = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            (&v as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Reads what a non-blocking socket has (one `read(2)`) into the spare capacity of `buf`, growing it first
 /// when less than 4 KiB is free. `Ok(0)` means the peer closed; `WouldBlock` means nothing to read.
 pub fn read_buf(

@@ -94,3 +94,42 @@ fn reserved_header_rules() {
         MessageType::Ping
     );
 }
+
+/// Bytes a non-blocking socket takes before `WouldBlock` while its peer reads nothing.
+fn fill(sock: &std::os::unix::net::UnixStream) -> usize {
+    use std::io::Write;
+    let chunk = vec![0u8; 64 * 1024];
+    let mut total = 0;
+    let mut s = sock;
+    loop {
+        match s.write(&chunk) {
+            Ok(n) => total += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return total,
+            Err(e) => panic!("write: {e}"),
+        }
+    }
+}
+
+#[test]
+fn a_wider_send_buffer_holds_more_than_one_large_frame_unread() {
+    use std::os::unix::net::UnixStream;
+    let (a, _a_peer) = UnixStream::pair().unwrap();
+    let (b, _b_peer) = UnixStream::pair().unwrap();
+    a.set_nonblocking(true).unwrap();
+    b.set_nonblocking(true).unwrap();
+    set_send_buffer(&b, SEND_BUFFER).unwrap();
+    let (default, widened) = (fill(&a), fill(&b));
+    // Two frames of a 128 KiB payload (175,024 bytes each) fit even where `wmem_max` is the usual 208 KiB.
+    assert!(
+        widened >= 2 * 175_024,
+        "{widened} bytes (default {default})"
+    );
+    assert!(widened > default, "{widened} bytes, default {default}");
+}
+
+#[test]
+fn a_send_buffer_on_something_not_a_socket_is_an_error() {
+    let f = std::fs::File::open("/dev/null").unwrap();
+    let e = set_send_buffer(&f, SEND_BUFFER).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::ENOTSOCK));
+}

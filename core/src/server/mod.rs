@@ -516,6 +516,7 @@ impl BoundServer {
                         }
                     };
                     shared.counters.connections_accepted.fetch_add(1, Ordering::Relaxed);
+                    let _ = crate::rpc::set_send_buffer(&stream, crate::rpc::SEND_BUFFER);
                     let Ok(permit) = slots.clone().try_acquire_owned() else {
                         shared.counters.connections_refused.fetch_add(1, Ordering::Relaxed);
                         tracing::warn!(limit = shared.config.max_connections, "connection limit reached; closing new connection");
