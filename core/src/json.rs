@@ -104,9 +104,10 @@ pub(crate) fn to_vec_with_capacity<T: Serialize + ?Sized>(
     Ok(buf.into_inner())
 }
 
-/// [`to_vec_with_capacity`] with a small initial buffer.
+/// [`to_vec_with_capacity`] with an initial buffer that holds a small request whole (a 64-byte payload with its
+/// topic and members), so that most bodies are written without regrowing it.
 pub(crate) fn to_vec<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
-    to_vec_with_capacity(value, 128)
+    to_vec_with_capacity(value, 512)
 }
 
 /// `serialize_with` for a blob member held as a byte slice (the same text as `model::blob`).
