@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use jni::objects::{GlobalRef, JByteArray, JClass, JObject, JString, JValue};
+use jni::objects::{GlobalRef, JByteArray, JClass, JObject, JString, JValue, ReleaseMode};
 use jni::sys::{jboolean, jbyteArray, jint, jlong, jstring};
 use jni::JNIEnv;
 
@@ -123,14 +123,32 @@ fn opt_string(env: &mut JNIEnv, s: &JString) -> NResult<Option<String>> {
     Ok(Some(unsafe { env.get_string_unchecked(s) }?.into()))
 }
 
-/// The request JSON (an absent request is an empty object). The Java side writes blobs as their bytes
-/// (`JsonWriter.forNative`); their base64 is written here ([`ggipc_bridge::blobs::expand`]).
-fn request_body(env: &mut JNIEnv, b: &JByteArray) -> NResult<Bytes> {
+/// The request JSON: the first `len` bytes of `b` (an absent request is an empty object). The Java side writes
+/// blobs as their bytes (`JsonWriter.forNative`) into a buffer it does not trim; their base64 is written here
+/// ([`ggipc_bridge::blobs::expand_slice`]) straight from the Java array, which is read in place, not copied.
+fn request_body(env: &mut JNIEnv, b: &JByteArray, len: jint) -> NResult<Bytes> {
     if b.is_null() {
         return Ok(Bytes::from_static(b"{}"));
     }
-    let body = env.convert_byte_array(b)?;
-    Ok(Bytes::from(ggipc_bridge::blobs::expand(body)?))
+    let capacity = env.get_array_length(b)?;
+    let len = usize::try_from(len)
+        .ok()
+        .filter(|&n| n <= capacity as usize)
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                format!("request length {len} is not within its array of {capacity} bytes"),
+            )
+        })?;
+    // SAFETY: between taking the elements and dropping them, nothing here calls JNI or blocks (the critical
+    // section the JNI specification allows); `NoCopyBack` because the array is only read.
+    let elements = unsafe { env.get_array_elements_critical(b, ReleaseMode::NoCopyBack) }?;
+    // SAFETY: `elements` is `capacity` jbytes (i8), readable for as long as it lives; u8 has the same layout,
+    // and `len <= capacity`.
+    let bytes = unsafe { std::slice::from_raw_parts(elements.as_ptr().cast::<u8>(), len) };
+    let json = ggipc_bridge::blobs::expand_slice(bytes);
+    drop(elements);
+    Ok(Bytes::from(json?))
 }
 
 /// The blob and document members of an operation's stream events.
@@ -306,11 +324,12 @@ pub extern "system" fn Java_io_ggipc_internal_Native_call<'l>(
     h: jlong,
     op: JString<'l>,
     request: JByteArray<'l>,
+    request_len: jint,
 ) -> jbyteArray {
     guard(&mut env, |env| {
         let c = client_ref(h)?;
         let op = operation(env, &op)?;
-        let body = request_body(env, &request)?;
+        let body = request_body(env, &request, request_len)?;
         // Waits on this (the Java caller's) thread: one wake-up per round trip.
         let resp = c.conn.call(op, body, None)?;
         Ok(response_array(env, &resp)?.into_raw())
@@ -324,12 +343,13 @@ pub extern "system" fn Java_io_ggipc_internal_Native_callAsync<'l>(
     h: jlong,
     op: JString<'l>,
     request: JByteArray<'l>,
+    request_len: jint,
     future: JObject<'l>,
 ) {
     guard(&mut env, |env| {
         let c = client_ref(h)?;
         let op = operation(env, &op)?;
-        let body = request_body(env, &request)?;
+        let body = request_body(env, &request, request_len)?;
         let future = env.new_global_ref(&future)?;
         // The first poll runs here, so requests from one thread reach the connection in call order.
         c.conn.call_async(op, body, None, move |result| {
@@ -439,12 +459,13 @@ pub extern "system" fn Java_io_ggipc_internal_Native_stream<'l>(
     h: jlong,
     op: JString<'l>,
     request: JByteArray<'l>,
+    request_len: jint,
     bridge: JObject<'l>,
 ) -> jlong {
     guard(&mut env, |env| {
         let c = client_ref(h)?;
         let op = operation(env, &op)?;
-        let body = request_body(env, &request)?;
+        let body = request_body(env, &request, request_len)?;
         let bridge = env.new_global_ref(&bridge)?;
         let sub = c.conn.open(op, body, None)?;
         let slot = Arc::new(Slot::new());
@@ -460,13 +481,14 @@ pub extern "system" fn Java_io_ggipc_internal_Native_streamAsync<'l>(
     h: jlong,
     op: JString<'l>,
     request: JByteArray<'l>,
+    request_len: jint,
     bridge: JObject<'l>,
     future: JObject<'l>,
 ) -> jlong {
     guard(&mut env, |env| {
         let c = client_ref(h)?;
         let op = operation(env, &op)?;
-        let body = request_body(env, &request)?;
+        let body = request_body(env, &request, request_len)?;
         let bridge = env.new_global_ref(&bridge)?;
         let future = env.new_global_ref(&future)?;
         let slot = Arc::new(Slot::new());

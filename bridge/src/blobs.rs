@@ -63,6 +63,16 @@ fn malformed() -> Error {
 /// A request body in raw-blob JSON as JSON: each raw blob becomes its base64 string. A body without raw blobs
 /// is returned as it is.
 pub fn expand(body: Vec<u8>) -> Result<Vec<u8>, Error> {
+    Ok(expand_if_raw(&body)?.unwrap_or(body))
+}
+
+/// [`expand`] of a borrowed body (a Java array read in place, say): the JSON is written once, blobs included.
+pub fn expand_slice(body: &[u8]) -> Result<Vec<u8>, Error> {
+    Ok(expand_if_raw(body)?.unwrap_or_else(|| body.to_vec()))
+}
+
+/// The JSON of a raw-blob body, `None` when it has no raw blob (the body is its own JSON).
+fn expand_if_raw(body: &[u8]) -> Result<Option<Vec<u8>>, Error> {
     // Where the raw blobs are (the JSON text between them is short; the blobs are skipped by their length).
     let mut blobs = Vec::new();
     let mut pos = 0;
@@ -83,7 +93,7 @@ pub fn expand(body: Vec<u8>) -> Result<Vec<u8>, Error> {
         pos = end;
     }
     if blobs.is_empty() {
-        return Ok(body);
+        return Ok(None);
     }
     let text: usize = body.len() - blobs.iter().map(|(s, e)| e - s).sum::<usize>();
     let mut out = Vec::with_capacity(text + size);
@@ -96,7 +106,7 @@ pub fn expand(body: Vec<u8>) -> Result<Vec<u8>, Error> {
         prev = end;
     }
     out.extend_from_slice(&body[prev..]);
-    Ok(out)
+    Ok(Some(out))
 }
 
 /// A body (a stream event, say) with the blob members its shape's `layout` names in raw-blob form, decoded
@@ -286,7 +296,12 @@ mod tests {
         body.push(RAW_BLOB);
         body.extend_from_slice(&0u32.to_be_bytes());
         body.extend_from_slice(b",\"qos\":\"1\"}");
-        let json = expand(body).unwrap();
+        let json = expand_slice(&body).unwrap();
+        assert_eq!(
+            expand(body).unwrap(),
+            json,
+            "owned and borrowed bodies give the same JSON"
+        );
         let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
         let b64 = base64_simd::STANDARD.encode_to_string(&blob);
         assert_eq!(v["payload"], b64.as_str());
@@ -294,6 +309,7 @@ mod tests {
         assert_eq!(v["qos"], "1");
         // a body without raw blobs is left alone
         assert_eq!(expand(b"{\"a\":1}".to_vec()).unwrap(), b"{\"a\":1}");
+        assert_eq!(expand_slice(b"{\"a\":1}").unwrap(), b"{\"a\":1}");
     }
 
     #[test]
@@ -303,6 +319,7 @@ mod tests {
         assert_eq!(expand(body).unwrap_err().kind(), ErrorKind::InvalidArgument);
         assert!(expand(vec![b'{', RAW_BLOB, 0, 0]).is_err());
         assert!(expand(vec![RAW_BLOB, 255, 255, 255, 255]).is_err());
+        assert!(expand_slice(&[RAW_BLOB, 255, 255, 255, 255]).is_err());
     }
 
     #[test]

@@ -50,6 +50,16 @@ public final class JsonWriter {
         return Arrays.copyOf(buf, len);
     }
 
+    /** The buffer written into (its first {@link #length} bytes are the text; no copy). */
+    byte[] buffer() {
+        return buf;
+    }
+
+    /** The number of bytes written so far. */
+    int length() {
+        return len;
+    }
+
     private void room(int n) {
         if (len + n > buf.length) {
             buf = Arrays.copyOf(buf, Math.max(buf.length * 2, len + n));

@@ -49,20 +49,23 @@ public final class Native {
     static native void clientFree(long client);
 
     /**
-     * Runs a request/response operation ({@code operation} is its shape id, {@code request} its JSON) and waits
-     * for the answer on the calling thread; returns the response JSON, or {@code null} when it is empty.
+     * Runs a request/response operation ({@code operation} is its shape id, the first {@code requestLength}
+     * bytes of {@code request} its JSON) and waits for the answer on the calling thread; returns the response
+     * JSON, or {@code null} when it is empty.
      */
-    static native byte[] call(long client, String operation, byte[] request);
+    static native byte[] call(long client, String operation, byte[] request, int requestLength);
 
     /** Like {@link #call} but returns at once; {@code future} is completed from a library thread. */
-    static native void callAsync(long client, String operation, byte[] request, NativeFuture<?> future);
+    static native void callAsync(long client, String operation, byte[] request, int requestLength,
+            NativeFuture<?> future);
 
     /** Opens a stream, waiting on the calling thread; returns a subscription handle. Events go to {@code bridge}. */
-    static native long stream(long client, String operation, byte[] request, StreamBridge<?> bridge);
+    static native long stream(long client, String operation, byte[] request, int requestLength,
+            StreamBridge<?> bridge);
 
     /** Opens a stream and returns its handle at once; {@code future} completes when it is accepted. */
-    static native long streamAsync(long client, String operation, byte[] request, StreamBridge<?> bridge,
-            NativeFuture<?> future);
+    static native long streamAsync(long client, String operation, byte[] request, int requestLength,
+            StreamBridge<?> bridge, NativeFuture<?> future);
 
     /**
      * PublishToIoTCore through {@link #call}, with the request as separate values. {@code qos}: -1 unset, 0, 1;
@@ -93,7 +96,8 @@ public final class Native {
         if (payloadFormat >= 0) {
             r.setPayloadFormat(Integer.toString(payloadFormat));
         }
-        call(client, "aws.greengrass#PublishToIoTCore", Operations.body(r::writeJson));
+        Operations.Body b = Operations.body(r::writeJson);
+        call(client, "aws.greengrass#PublishToIoTCore", b.bytes, b.length);
     }
 
     /** Closes the stream (idempotent; also before the subscription was accepted). */

@@ -71,27 +71,28 @@ public final class NativeClient implements AutoCloseable {
      * Runs a request/response operation and waits for the answer on the calling thread.
      *
      * @param operation the operation's shape id, e.g. {@code aws.greengrass#PublishToIoTCore}
-     * @param request the request JSON
+     * @param request the request JSON (written by {@link Operations#body})
      * @return the response JSON, {@code null} for an empty response
      */
-    public byte[] call(String operation, byte[] request) {
+    public byte[] call(String operation, Operations.Body request) {
         checkOpen();
         try {
-            return Native.call(handle, operation, request);
+            return Native.call(handle, operation, request.bytes, request.length);
         } finally {
             Reference.reachabilityFence(this);
         }
     }
 
     /** Runs a request/response operation without waiting; the future completes off the library's I/O threads. */
-    public <T> CompletableFuture<T> callAsync(String operation, byte[] request, Function<byte[], T> response) {
+    public <T> CompletableFuture<T> callAsync(String operation, Operations.Body request,
+            Function<byte[], T> response) {
         NativeFuture<T> f = new NativeFuture<>(response);
         if (state.closed) {
             f.completeExceptionally(new EventStreamClosedException("the connection is closed"));
             return f;
         }
         try {
-            Native.callAsync(handle, operation, request, f);
+            Native.callAsync(handle, operation, request.bytes, request.length, f);
         } catch (RuntimeException e) {
             f.completeExceptionally(e);
         } finally {
@@ -101,11 +102,11 @@ public final class NativeClient implements AutoCloseable {
     }
 
     /** Opens a streaming operation, waiting on the calling thread for the server's answer. */
-    public NativeSubscription stream(String operation, byte[] request, StreamBridge<?> bridge) {
+    public NativeSubscription stream(String operation, Operations.Body request, StreamBridge<?> bridge) {
         checkOpen();
         bridge.client = this;
         try {
-            long s = Native.stream(handle, operation, request, bridge);
+            long s = Native.stream(handle, operation, request.bytes, request.length, bridge);
             NativeSubscription sub = new NativeSubscription(s);
             bridge.attach(sub);
             return sub;
@@ -115,12 +116,12 @@ public final class NativeClient implements AutoCloseable {
     }
 
     /** Opens a streaming operation; {@code response} completes when the server accepted or refused it. */
-    public NativeSubscription streamAsync(String operation, byte[] request, StreamBridge<?> bridge,
+    public NativeSubscription streamAsync(String operation, Operations.Body request, StreamBridge<?> bridge,
             NativeFuture<?> response) {
         checkOpen();
         bridge.client = this;
         try {
-            long s = Native.streamAsync(handle, operation, request, bridge, response);
+            long s = Native.streamAsync(handle, operation, request.bytes, request.length, bridge, response);
             NativeSubscription sub = new NativeSubscription(s);
             bridge.attach(sub);
             return sub;

@@ -25,10 +25,24 @@ public final class Operations {
      * A request body for the native library, written by {@code write} (a model class's {@code writeJson}): blobs
      * go as their bytes and the native side writes their base64 (see {@link JsonWriter#forNative}).
      */
-    public static byte[] body(Consumer<JsonWriter> write) {
+    public static Body body(Consumer<JsonWriter> write) {
         JsonWriter w = JsonWriter.forNative();
         write.accept(w);
-        return w.toByteArray();
+        return new Body(w.buffer(), w.length());
+    }
+
+    /**
+     * A request body for the native library: the first {@code length} bytes of {@code bytes}, the writer's own
+     * buffer (not trimmed to a copy of its length: the native side reads the array in place).
+     */
+    public static final class Body {
+        final byte[] bytes;
+        final int length;
+
+        Body(byte[] bytes, int length) {
+            this.bytes = bytes;
+            this.length = length;
+        }
     }
 
     private static <T> CompletableFuture<T> failed(Throwable e) {
@@ -38,7 +52,7 @@ public final class Operations {
     }
 
     /** A request/response operation, waiting on the calling thread; throws the mapped error. */
-    public static <R> R call(EventStreamRPCConnection connection, String operation, Supplier<byte[]> request,
+    public static <R> R call(EventStreamRPCConnection connection, String operation, Supplier<Body> request,
             Function<byte[], R> response) {
         NativeClient c = connection.nativeClient();
         return response.apply(c.call(operation, request.get()));
@@ -49,7 +63,7 @@ public final class Operations {
      * {@code onStreamClosed} when the operation ends, as the operation has no stream events.
      */
     public static <R extends EventStreamJsonMessage> OperationResponse<R, EventStreamJsonMessage> callAsync(
-            EventStreamRPCConnection connection, String operation, Supplier<byte[]> request,
+            EventStreamRPCConnection connection, String operation, Supplier<Body> request,
             Function<byte[], R> response, Optional<StreamResponseHandler<EventStreamJsonMessage>> handler) {
         CompletableFuture<R> f;
         try {
@@ -66,7 +80,7 @@ public final class Operations {
 
     /** A streaming operation, waiting on the calling thread for the server to accept it; throws the mapped error. */
     public static <R extends EventStreamJsonMessage, E> OperationResponse<R, EventStreamJsonMessage> stream(
-            EventStreamRPCConnection connection, String operation, Supplier<byte[]> request,
+            EventStreamRPCConnection connection, String operation, Supplier<Body> request,
             Function<byte[], R> response, Function<byte[], E> event, StreamResponseHandler<E> handler,
             Executor executor) {
         NativeClient c = connection.nativeClient();
@@ -77,7 +91,7 @@ public final class Operations {
 
     /** A streaming operation, returning at once; the response future completes when the server accepted it. */
     public static <R extends EventStreamJsonMessage, E> OperationResponse<R, EventStreamJsonMessage> streamAsync(
-            EventStreamRPCConnection connection, String operation, Supplier<byte[]> request,
+            EventStreamRPCConnection connection, String operation, Supplier<Body> request,
             Function<byte[], R> response, Function<byte[], E> event, StreamResponseHandler<E> handler,
             Executor executor) {
         StreamBridge<E> bridge = new StreamBridge<>(handler, event, executor);
