@@ -159,16 +159,34 @@ fn event_layout(op: &Operation) -> EventLayout {
 }
 
 /// An event body as Java reads it: the blob members of the event's shape decoded here, as their bytes
-/// (`JsonReader.nextBlob`); a body that is not as the layout says goes as it is, for Java to report.
+/// (`JsonReader.nextBlob`), straight into the Java array (no buffer of our own in between); a body that is not
+/// as the layout says goes as it is, for Java to report.
 fn event_array<'l>(
     env: &mut JNIEnv<'l>,
     payload: &[u8],
     layout: EventLayout,
 ) -> jni::errors::Result<JByteArray<'l>> {
-    match layout.and_then(|l| ggipc_bridge::blobs::collapse_event(payload, l)) {
-        Some(raw) => env.byte_array_from_slice(&raw),
-        None => env.byte_array_from_slice(payload),
+    let plan = layout.and_then(|l| ggipc_bridge::blobs::Collapse::plan(payload, l));
+    let Some((plan, len)) = plan.and_then(|p| i32::try_from(p.len()).ok().map(|n| (p, n))) else {
+        return env.byte_array_from_slice(payload);
+    };
+    let arr = env.new_byte_array(len)?;
+    let written = {
+        // SAFETY: between taking the elements and dropping them, nothing here calls JNI or blocks (the critical
+        // section the JNI specification allows); `CopyBack` writes them into the array if the JVM copied it.
+        let mut elements = unsafe { env.get_array_elements_critical(&arr, ReleaseMode::CopyBack) }?;
+        // SAFETY: `elements` is the array's `len` jbytes (i8), writable for as long as it lives; u8 has the same
+        // layout.
+        let out = unsafe {
+            std::slice::from_raw_parts_mut(elements.as_mut_ptr().cast::<u8>(), plan.len())
+        };
+        plan.write(out).is_some()
+    };
+    if written {
+        return Ok(arr);
     }
+    env.delete_local_ref(arr)?;
+    env.byte_array_from_slice(payload)
 }
 
 /// The operation of the model named by its shape id (`aws.greengrass#PublishToIoTCore`).

@@ -114,38 +114,92 @@ fn expand_if_raw(body: &[u8]) -> Result<Option<Vec<u8>>, Error> {
 /// blob that is not canonical base64, a blob string with JSON escapes): the binding then reads the body as it
 /// is and reports what is wrong in its own words.
 pub fn collapse_event(json: &[u8], layout: &'static [(&'static str, Layout)]) -> Option<Vec<u8>> {
-    let mut spans = Vec::new();
-    {
-        let mut de = serde_json::Deserializer::from_slice(json);
-        Walk {
-            base: json.as_ptr() as usize,
-            kind: Layout::Shape(layout),
-            spans: &mut spans,
+    let plan = Collapse::plan(json, layout)?;
+    let mut out = vec![0; plan.len()];
+    plan.write(&mut out)?;
+    Some(out)
+}
+
+/// [`collapse_event`] in two steps, so that the result can be written straight into memory of the binding's own
+/// (a Java array, say): [`plan`](Self::plan) finds the blobs and the size, [`write`](Self::write) fills it.
+pub struct Collapse<'a> {
+    json: &'a [u8],
+    /// Each blob string's content (`start..end` of `json`) and its decoded length.
+    spans: Vec<(usize, usize, usize)>,
+    len: usize,
+}
+
+impl<'a> Collapse<'a> {
+    /// `None` as for [`collapse_event`]: nothing to change, or a body that is not what the layout says.
+    pub fn plan(json: &'a [u8], layout: &'static [(&'static str, Layout)]) -> Option<Self> {
+        let mut found = Vec::new();
+        {
+            let mut de = serde_json::Deserializer::from_slice(json);
+            Walk {
+                base: json.as_ptr() as usize,
+                kind: Layout::Shape(layout),
+                spans: &mut found,
+            }
+            .deserialize(&mut de)
+            .ok()?;
+            de.end().ok()?;
         }
-        .deserialize(&mut de)
-        .ok()?;
-        de.end().ok()?;
+        if found.is_empty() {
+            return None;
+        }
+        let mut spans = Vec::with_capacity(found.len());
+        let mut len = json.len();
+        for (start, end) in found {
+            // `start..end` is the string's content: its quotes are the bytes either side.
+            let n = decoded_len(json.get(start..end)?).ok()?;
+            u32::try_from(n).ok()?;
+            // The quoted text becomes the marker, the 4-byte length and the bytes.
+            len = len - (end - start + 2) + HEADER + n;
+            spans.push((start, end, n));
+        }
+        Some(Collapse { json, spans, len })
     }
-    if spans.is_empty() {
+
+    /// The size of the collapsed body.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the collapsed body is empty (never: it holds at least one blob's marker).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Writes the collapsed body into `out` ([`len`](Self::len) bytes); `None` when a blob is not canonical
+    /// base64 or `out` has another size (`out` is then partly written).
+    pub fn write(&self, out: &mut [u8]) -> Option<()> {
+        if out.len() != self.len {
+            return None;
+        }
+        let (json, mut prev) = (self.json, 0);
+        let mut rest = out;
+        for &(start, end, n) in &self.spans {
+            let text = json.get(prev..start.checked_sub(1)?)?;
+            take(&mut rest, text.len())?.copy_from_slice(text);
+            take(&mut rest, 1)?[0] = RAW_BLOB;
+            take(&mut rest, 4)?.copy_from_slice(&(n as u32).to_be_bytes());
+            decode_into(json.get(start..end)?, take(&mut rest, n)?).ok()?;
+            prev = end + 1;
+        }
+        let tail = json.get(prev..)?;
+        take(&mut rest, tail.len())?.copy_from_slice(tail);
+        rest.is_empty().then_some(())
+    }
+}
+
+/// The next `n` bytes of `rest`, which then starts after them.
+fn take<'o>(rest: &mut &'o mut [u8], n: usize) -> Option<&'o mut [u8]> {
+    if rest.len() < n {
         return None;
     }
-    let mut out = Vec::with_capacity(json.len());
-    let mut prev = 0;
-    for (start, end) in spans {
-        // `start..end` is the string's content: its quotes are the bytes either side.
-        let text = json.get(start..end)?;
-        let n = decoded_len(text).ok()?;
-        let n32 = u32::try_from(n).ok()?;
-        out.extend_from_slice(json.get(prev..start.checked_sub(1)?)?);
-        out.push(RAW_BLOB);
-        out.extend_from_slice(&n32.to_be_bytes());
-        let at = out.len();
-        out.resize(at + n, 0);
-        decode_into(text, &mut out[at..]).ok()?;
-        prev = end + 1;
-    }
-    out.extend_from_slice(json.get(prev..)?);
-    Some(out)
+    let (head, tail) = std::mem::take(rest).split_at_mut(n);
+    *rest = tail;
+    Some(head)
 }
 
 /// Finds the blob strings of a value of `kind` (their content's offsets from `base`).
@@ -339,6 +393,14 @@ mod tests {
         want.extend_from_slice(&0u32.to_be_bytes());
         want.extend_from_slice(b",\"x\":{\"payload\":\"zz\"}}}");
         assert_eq!(out, want);
+        // written in place by its plan: the same bytes, and only into a buffer of its size
+        let plan = Collapse::plan(json.as_bytes(), IOT_CORE_MESSAGE_LAYOUT).unwrap();
+        assert_eq!(plan.len(), want.len());
+        let mut buf = vec![0xAA; plan.len()];
+        plan.write(&mut buf).unwrap();
+        assert_eq!(buf, want);
+        assert_eq!(plan.write(&mut vec![0; plan.len() - 1]), None);
+        assert_eq!(plan.write(&mut vec![0; plan.len() + 1]), None);
         // and expand takes it back to the base64 text
         let back = expand(out).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&back).unwrap();
