@@ -1,7 +1,7 @@
 //! Header names and values (docs/PROTOCOL.md §2.3).
 
 use super::{FrameError, MAX_HEADER_VALUE_LEN};
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use std::fmt;
 
 /// An immutable UTF-8 string backed by [`Bytes`], so decoded header names and values share the frame's
@@ -212,50 +212,113 @@ impl Header {
         }
     }
 
-    /// Reads one header from the front of a header block (inline: it runs for every header of every frame
-    /// read, and the frame decoder should not depend on landing in the same codegen unit).
+    /// Reads one header at the cursor of a header block (inline: it runs for every header of every frame read,
+    /// and the frame decoder should not depend on landing in the same codegen unit). Names and string values
+    /// share the frame's buffer; the names and values every RPC message carries are the static ones.
     #[inline]
-    pub(crate) fn decode(block: &mut Bytes) -> Result<Header, FrameError> {
-        let name_len = take(block, 1)?[0] as usize;
+    pub(crate) fn decode(block: &mut Block<'_>) -> Result<Header, FrameError> {
+        let name_len = block.take(1)?[0] as usize;
         if name_len == 0 {
             return Err(FrameError::EmptyHeaderName);
         }
-        let name = ByteStr::from_utf8(take(block, name_len)?)?;
-        let type_byte = take(block, 1)?[0];
+        let name = block.take_str(name_len)?;
+        let type_byte = block.take(1)?[0];
         let value = match type_byte {
             0 => HeaderValue::Bool(true),
             1 => HeaderValue::Bool(false),
-            2 => HeaderValue::Byte(take(block, 1)?[0] as i8),
-            3 => HeaderValue::Int16(take(block, 2)?.get_i16()),
-            4 => HeaderValue::Int32(take(block, 4)?.get_i32()),
-            5 => HeaderValue::Int64(take(block, 8)?.get_i64()),
+            2 => HeaderValue::Byte(block.take(1)?[0] as i8),
+            3 => HeaderValue::Int16(i16::from_be_bytes(block.take_array()?)),
+            4 => HeaderValue::Int32(i32::from_be_bytes(block.take_array()?)),
+            5 => HeaderValue::Int64(i64::from_be_bytes(block.take_array()?)),
             6 | 7 => {
-                let len = take(block, 2)?.get_u16() as usize;
+                let len = u16::from_be_bytes(block.take_array()?) as usize;
                 if len > MAX_HEADER_VALUE_LEN {
                     return Err(FrameError::HeaderValueTooLong { len });
                 }
-                let bytes = take(block, len)?;
                 if type_byte == 6 {
-                    HeaderValue::ByteBuf(bytes)
+                    HeaderValue::ByteBuf(block.take_bytes(len)?)
                 } else {
-                    HeaderValue::String(ByteStr::from_utf8(bytes)?)
+                    HeaderValue::String(block.take_str(len)?)
                 }
             }
-            8 => HeaderValue::Timestamp(take(block, 8)?.get_i64()),
-            9 => {
-                let mut uuid = [0u8; 16];
-                uuid.copy_from_slice(&take(block, 16)?);
-                HeaderValue::Uuid(uuid)
-            }
+            8 => HeaderValue::Timestamp(i64::from_be_bytes(block.take_array()?)),
+            9 => HeaderValue::Uuid(block.take_array()?),
             other => return Err(FrameError::UnknownHeaderType(other)),
         };
         Ok(Header { name, value })
     }
 }
 
-fn take(block: &mut Bytes, n: usize) -> Result<Bytes, FrameError> {
-    if block.len() < n {
-        return Err(FrameError::HeaderTruncated);
+/// Header names and string values that most messages carry: decoded as these static strings, they are neither
+/// validated again nor counted references to the frame's buffer.
+const COMMON: [&str; 8] = [
+    ":message-type",
+    ":message-flags",
+    ":stream-id",
+    ":content-type",
+    "application/json",
+    "service-model-type",
+    "operation",
+    ":version",
+];
+
+/// A cursor over a frame's header block.
+pub(crate) struct Block<'a> {
+    frame: &'a Bytes,
+    pos: usize,
+    end: usize,
+}
+
+impl<'a> Block<'a> {
+    /// The bytes `start..end` of `frame` (within it).
+    pub(crate) fn new(frame: &'a Bytes, start: usize, end: usize) -> Self {
+        Block {
+            frame,
+            pos: start,
+            end,
+        }
     }
-    Ok(block.split_to(n))
+
+    pub(crate) fn has_remaining(&self) -> bool {
+        self.pos < self.end
+    }
+
+    /// The next `n` bytes, borrowed.
+    #[inline]
+    fn take(&mut self, n: usize) -> Result<&'a [u8], FrameError> {
+        if self.end - self.pos < n {
+            return Err(FrameError::HeaderTruncated);
+        }
+        let frame: &'a Bytes = self.frame;
+        let b = &frame[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(b)
+    }
+
+    #[inline]
+    fn take_array<const N: usize>(&mut self) -> Result<[u8; N], FrameError> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.take(N)?);
+        Ok(a)
+    }
+
+    /// The next `n` bytes, sharing the frame's buffer.
+    #[inline]
+    fn take_bytes(&mut self, n: usize) -> Result<Bytes, FrameError> {
+        let at = self.pos;
+        self.take(n)?;
+        Ok(self.frame.slice(at..at + n))
+    }
+
+    /// The next `n` bytes as a UTF-8 string.
+    #[inline]
+    fn take_str(&mut self, n: usize) -> Result<ByteStr, FrameError> {
+        let at = self.pos;
+        let b = self.take(n)?;
+        if let Some(s) = COMMON.iter().find(|s| s.as_bytes() == b) {
+            return Ok(ByteStr::from_static(s));
+        }
+        std::str::from_utf8(b).map_err(|_| FrameError::InvalidUtf8)?;
+        Ok(ByteStr(self.frame.slice(at..at + n)))
+    }
 }

@@ -12,7 +12,7 @@ mod header;
 
 pub use header::{ByteStr, Header, HeaderValue};
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use std::fmt;
 
 /// Size of the prelude (`total_length`, `headers_length`, `prelude_crc`).
@@ -323,7 +323,7 @@ fn decode_frame(frame: Bytes, limits: &Limits) -> Result<Message, FrameError> {
         return Err(FrameError::MessageCrcMismatch { expected, computed });
     }
     let headers_len = u32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]) as usize;
-    let mut block = frame.slice(PRELUDE_LEN..PRELUDE_LEN + headers_len);
+    let mut block = header::Block::new(&frame, PRELUDE_LEN, PRELUDE_LEN + headers_len);
     let payload = frame.slice(PRELUDE_LEN + headers_len..total - 4);
     let mut headers = Vec::with_capacity(8);
     while block.has_remaining() {
