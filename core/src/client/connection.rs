@@ -15,7 +15,7 @@ use crate::model::{error_from_body, Operation};
 use crate::rpc::{self, flags, Frame, FrameWriter, MessageType, SendError, WriterClosed};
 use crate::{Error, ErrorKind, Result};
 use bytes::{Bytes, BytesMut};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -72,7 +72,7 @@ pub(crate) struct Connection {
     /// A socket pair whose far end the reader thread polls too: a byte here wakes it from poll(2).
     kick: (UnixStream, UnixStream),
     pub(crate) writer: Arc<FrameWriter>,
-    slots: Mutex<HashMap<i32, Slot>>,
+    slots: Mutex<rpc::StreamMap<Slot>>,
     pings: Mutex<VecDeque<oneshot::Sender<Bytes>>>,
     closed: Mutex<Option<Error>>,
     /// The client reconnects: a server-shutdown terminate interrupts a subscription instead of closing it.
@@ -198,7 +198,7 @@ impl Connection {
             lead_cv: Condvar::new(),
             kick,
             writer,
-            slots: Mutex::new(HashMap::new()),
+            slots: Mutex::new(rpc::StreamMap::default()),
             pings: Mutex::new(VecDeque::new()),
             closed: Mutex::new(None),
             resumable,

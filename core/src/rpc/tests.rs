@@ -133,3 +133,22 @@ fn a_send_buffer_on_something_not_a_socket_is_an_error() {
     let e = set_send_buffer(&f, SEND_BUFFER).unwrap_err();
     assert_eq!(e.raw_os_error(), Some(libc::ENOTSOCK));
 }
+
+#[test]
+fn stream_ids_hash_apart() {
+    use std::hash::BuildHasher;
+    let b = std::hash::BuildHasherDefault::<StreamIdHasher>::default();
+    let hashes: Vec<u64> = (1..=4096).map(|id: i32| b.hash_one(id)).collect();
+    let distinct: std::collections::HashSet<u64> = hashes.iter().copied().collect();
+    assert_eq!(distinct.len(), hashes.len());
+    // The table's buckets (low bits) and control bytes (top 7 bits) both spread sequential ids.
+    let low: std::collections::HashSet<u64> = hashes[..1024].iter().map(|h| h & 1023).collect();
+    let top: std::collections::HashSet<u64> = hashes.iter().map(|h| h >> 57).collect();
+    assert!(low.len() > 900, "{} of 1024 buckets", low.len());
+    assert_eq!(top.len(), 128);
+    let mut m = StreamMap::default();
+    for id in 1..=1000 {
+        m.insert(id, id * 2);
+    }
+    assert!((1..=1000).all(|id| m.remove(&id) == Some(id * 2)));
+}

@@ -16,7 +16,6 @@ use crate::rpc::{self, errors, flags, Frame, FrameWriter, MessageType, WriterClo
 use crate::ErrorKind;
 use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
-use std::collections::HashMap;
 use std::io;
 use std::io::Read;
 use std::sync::atomic::Ordering;
@@ -77,7 +76,7 @@ struct Conn {
     limits: Limits,
     component: Option<Arc<str>>,
     last_stream_id: i32,
-    streams: HashMap<i32, Stream>,
+    streams: crate::rpc::StreamMap<Stream>,
     /// Streams in `Stream::Pending` (requests held unanswered; see `ServerConfig::max_pending_requests`).
     pending: usize,
     done_tx: mpsc::Sender<Completion>,
@@ -113,7 +112,7 @@ pub(super) async fn serve_connection(shared: Arc<Shared>, stream: UnixStream) {
         limits,
         component: None,
         last_stream_id: 0,
-        streams: HashMap::new(),
+        streams: crate::rpc::StreamMap::default(),
         pending: 0,
         done_tx,
     };
