@@ -30,28 +30,27 @@ fn local() -> bool {
     std::env::var("GGIPC_BENCH_SERVICE").as_deref() == Ok("local")
 }
 
-fn local_request(topic: &str, payload: Vec<u8>) -> PublishToTopicRequest {
+fn local_request(topic: &str, payload: &[u8]) -> PublishToTopicRequest {
     PublishToTopicRequest {
         topic: Some(topic.to_string()),
         publish_message: Some(PublishMessage {
             json_message: None,
             binary_message: Some(BinaryMessage {
-                message: Some(payload),
+                message: Some(payload.to_vec()),
                 context: None,
             }),
         }),
     }
 }
 
-/// One publish through the async client, to the service `local` selects. The request takes the payload as it is
-/// (the caller's one copy of it, as a component building each message has).
-async fn publish(c: &Client, local: bool, topic: &str, payload: Vec<u8>) -> ggipc::Result<()> {
+/// One publish through the async client, to the service `local` selects.
+async fn publish(c: &Client, local: bool, topic: &str, payload: &[u8]) -> ggipc::Result<()> {
     if local {
         c.publish_to_topic(local_request(topic, payload))
             .await
             .map(|_| ())
     } else {
-        let r = PublishToIoTCoreRequest::new(topic, Qos::AtMostOnce, payload);
+        let r = PublishToIoTCoreRequest::new(topic, Qos::AtMostOnce, payload.to_vec());
         c.publish_to_iot_core(r).await.map(|_| ())
     }
 }
@@ -95,7 +94,7 @@ async fn pipelined(c: &Client, topic: &str, payload: &[u8], n: usize) -> f64 {
         }
         let c = c.clone();
         let (topic, payload) = (topic.to_string(), payload.to_vec());
-        inflight.push_back(rt.spawn(async move { publish(&c, local, &topic, payload).await }));
+        inflight.push_back(rt.spawn(async move { publish(&c, local, &topic, &payload).await }));
     }
     for h in inflight {
         report(h.await);
@@ -160,7 +159,7 @@ fn client(args: &[String]) {
     for _ in 0..sync_n {
         let t = Instant::now();
         if local {
-            b.publish_to_topic(local_request(&topic, payload.clone()))
+            b.publish_to_topic(local_request(&topic, &payload))
                 .expect("publish");
         } else {
             b.publish_to_iot_core(PublishToIoTCoreRequest::new(
