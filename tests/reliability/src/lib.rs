@@ -471,6 +471,32 @@ pub mod raw {
         )
     }
 
+    /// Sends a SubscribeToIoTCore request on stream `sid` and waits for its response, so the subscription is
+    /// in force (the nucleus answers after the broker's SUBACK) before anything is published to it. Returns
+    /// the response frame; frames of other streams that arrive first are skipped.
+    pub async fn subscribe_and_wait(s: &mut UnixStream, sid: i32, filter: &str) -> Frame {
+        s.write_all(&encode(&subscribe(sid, filter))).await.unwrap();
+        let mut buf = BytesMut::new();
+        loop {
+            while let Some(m) =
+                ggipc::codec::decode(&mut buf, &ggipc::codec::Limits::default()).unwrap()
+            {
+                let f = Frame::from_message(m).unwrap();
+                if f.stream_id == sid {
+                    assert!(
+                        buf.is_empty(),
+                        "nothing follows the subscribe response before it is read"
+                    );
+                    return f;
+                }
+            }
+            let mut chunk = [0u8; 4096];
+            let n = s.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "the nucleus closed the connection before answering");
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
     /// Connects and completes the handshake; returns the stream and whether CONNECT was accepted.
     pub async fn handshake(path: &std::path::Path, token: &str) -> (UnixStream, bool) {
         let mut s = UnixStream::connect(path).await.expect("connect");

@@ -9,7 +9,7 @@ use ggipc::rpc::{Frame, MessageType, LAGGED_HEADER};
 use ggipc::SubscriptionEvent;
 use ggipc_reliability::*;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 
 const HEALTHY: usize = 3;
 const TOPIC: &str = "fan/t";
@@ -106,12 +106,16 @@ async fn a_stalled_subscriber_is_told_its_losses_and_slows_nobody() {
     let base_rate = flood(&publisher, &mut healthy, 0, BASE, SIZE).await;
 
     // A subscriber that subscribes, then stops reading (a raw connection: nothing reads for it either).
+    // It reads the subscribe response first: what is published before the subscription is in force is not
+    // its to count.
     let (mut stalled, ok) = raw::handshake(&socket, &token).await;
     assert!(ok);
-    stalled
-        .write_all(&raw::encode(&raw::subscribe(1, TOPIC)))
-        .await
-        .unwrap();
+    let response = raw::subscribe_and_wait(&mut stalled, 1, TOPIC).await;
+    assert_eq!(response.message_type, MessageType::ApplicationMessage);
+    assert!(
+        response.flags & ggipc::rpc::flags::TERMINATE_STREAM == 0,
+        "the subscription is accepted"
+    );
     // 20 MiB towards it: far beyond the nucleus' 4 MiB per connection.
     const N: usize = 20_000;
     let stalled_rate = flood(&publisher, &mut healthy, BASE as u64, N, SIZE).await;
