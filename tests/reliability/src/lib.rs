@@ -471,6 +471,22 @@ pub mod raw {
         )
     }
 
+    /// Reads until one whole frame is in `buf` and returns it; what follows it stays in `buf`. `None`: the
+    /// peer closed the connection first.
+    pub async fn read_frame(s: &mut UnixStream, buf: &mut BytesMut) -> Option<Frame> {
+        loop {
+            if let Some(m) = ggipc::codec::decode(buf, &ggipc::codec::Limits::default()).unwrap() {
+                return Some(Frame::from_message(m).unwrap());
+            }
+            let mut chunk = [0u8; 4096];
+            let n = s.read(&mut chunk).await.unwrap();
+            if n == 0 {
+                return None;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
     /// Sends a SubscribeToIoTCore request on stream `sid` and waits for its response, so the subscription is
     /// in force (the nucleus answers after the broker's SUBACK) before anything is published to it. Returns
     /// the response frame; frames of other streams that arrive first are skipped.
@@ -478,22 +494,16 @@ pub mod raw {
         s.write_all(&encode(&subscribe(sid, filter))).await.unwrap();
         let mut buf = BytesMut::new();
         loop {
-            while let Some(m) =
-                ggipc::codec::decode(&mut buf, &ggipc::codec::Limits::default()).unwrap()
-            {
-                let f = Frame::from_message(m).unwrap();
-                if f.stream_id == sid {
-                    assert!(
-                        buf.is_empty(),
-                        "nothing follows the subscribe response before it is read"
-                    );
-                    return f;
-                }
+            let f = read_frame(s, &mut buf)
+                .await
+                .expect("the nucleus closed the connection before answering");
+            if f.stream_id == sid {
+                assert!(
+                    buf.is_empty(),
+                    "nothing follows the subscribe response before it is read"
+                );
+                return f;
             }
-            let mut chunk = [0u8; 4096];
-            let n = s.read(&mut chunk).await.unwrap();
-            assert!(n > 0, "the nucleus closed the connection before answering");
-            buf.extend_from_slice(&chunk[..n]);
         }
     }
 
@@ -504,20 +514,12 @@ pub mod raw {
             .await
             .unwrap();
         let mut buf = BytesMut::new();
-        loop {
-            if let Some(m) =
-                ggipc::codec::decode(&mut buf, &ggipc::codec::Limits::default()).unwrap()
-            {
-                let f = Frame::from_message(m).unwrap();
+        match read_frame(&mut s, &mut buf).await {
+            Some(f) => {
                 assert_eq!(f.message_type, MessageType::ConnectAck);
-                return (s, f.flags & rpc::flags::CONNECTION_ACCEPTED != 0);
+                (s, f.flags & rpc::flags::CONNECTION_ACCEPTED != 0)
             }
-            let mut chunk = [0u8; 4096];
-            let n = s.read(&mut chunk).await.unwrap();
-            if n == 0 {
-                return (s, false);
-            }
-            buf.extend_from_slice(&chunk[..n]);
+            None => (s, false),
         }
     }
 }
