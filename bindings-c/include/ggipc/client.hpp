@@ -38,6 +38,7 @@ using eventstreamrpc::EventStreamRpcStatusCode;
 using eventstreamrpc::OnMessageFlushCallback;
 using eventstreamrpc::OperationFuture;
 using eventstreamrpc::OperationResult;
+using eventstreamrpc::ReadyFuture;
 using eventstreamrpc::ResultType;
 using eventstreamrpc::RpcError;
 using eventstreamrpc::OPERATION_ERROR;
@@ -109,6 +110,12 @@ struct SubscriptionDeleter {
 };
 using SubscriptionHandle = std::shared_ptr<ggipc_subscription>;
 
+struct CallDeleter {
+    void operator()(ggipc_call *c) const noexcept { ggipc_call_free(c); }
+};
+/** A request/response call in flight, owned by its operation until `GetResult()` hands it to the future. */
+using CallPtr = std::unique_ptr<ggipc_call, CallDeleter>;
+
 inline RpcError NotConnected() {
     return RpcError(EVENT_STREAM_RPC_CONNECTION_CLOSED, GGIPC_ERROR_KIND_CONNECTION_CLOSED,
                     "the client is not connected");
@@ -117,6 +124,12 @@ inline RpcError NotConnected() {
 /** The result of an operation whose `Activate` was never called. */
 inline RpcError NotActivated() {
     return RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0, "the operation was not activated");
+}
+
+/** The result of an activation whose `GetResult()` future was already handed out. */
+inline RpcError AlreadyRetrieved() {
+    return RpcError(EVENT_STREAM_RPC_UNINITIALIZED, 0,
+                    "the result of this activation was already retrieved (GetResult gives it once)");
 }
 
 inline RpcError OutOfMemory() {

@@ -15,6 +15,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <type_traits>
 #include <utility>
@@ -215,17 +216,75 @@ class OperationResult {
     RpcError m_rpcError;
 };
 
+/** A `std::future` that is already complete with `value`. */
+template <typename T>
+std::future<T> MakeReadyFuture(T value) {
+    std::promise<T> p;
+    p.set_value(std::move(value));
+    return p.get_future();
+}
+
 /**
- * The future returned by `GetResult()`. It has the waiting interface of
- * `std::future` (`valid`, `wait`, `wait_for`, `wait_until` returning
- * `std::future_status`, and a one-time `get`), but waiting happens directly on
- * the library's completion signal, so a synchronous call costs no extra thread
- * hand-off. `ToStdFuture()` converts it when a real `std::future` is required.
+ * The future returned by `Activate` and `Close`: complete from the start (the request has been handed to the
+ * connection when they return), with the waiting interface of `std::future` (`valid`, `wait`, `wait_for`,
+ * `wait_until`, a one-time `get`, `share`) and no shared state: no allocation, no synchronisation. It converts
+ * to the `std::future<T>` the SDK returns wherever one is asked for (`std::future<RpcError> f = op.Activate(r);`).
+ */
+template <typename T>
+class ReadyFuture {
+  public:
+    /** An invalid future (as a default-constructed `std::future`). */
+    ReadyFuture() noexcept = default;
+    explicit ReadyFuture(T value) noexcept(std::is_nothrow_move_constructible_v<T>) : m_value(std::move(value)) {}
+    ReadyFuture(ReadyFuture &&) noexcept = default;
+    ReadyFuture &operator=(ReadyFuture &&) noexcept = default;
+    ReadyFuture(const ReadyFuture &) = delete;
+    ReadyFuture &operator=(const ReadyFuture &) = delete;
+
+    bool valid() const noexcept { return m_value.has_value(); }
+    void wait() const noexcept {}
+    template <typename Rep, typename Period>
+    std::future_status wait_for(const std::chrono::duration<Rep, Period> &) const noexcept {
+        return std::future_status::ready;
+    }
+    template <typename Clock, typename Duration>
+    std::future_status wait_until(const std::chrono::time_point<Clock, Duration> &) const noexcept {
+        return std::future_status::ready;
+    }
+    /** The value; the future is no longer valid afterwards (an invalid future gives `T()`). */
+    T get() noexcept(std::is_nothrow_move_constructible_v<T> && std::is_nothrow_default_constructible_v<T>) {
+        if (!m_value) {
+            return T();
+        }
+        T v = std::move(*m_value);
+        m_value.reset();
+        return v;
+    }
+    /** As `std::future::share`. */
+    std::shared_future<T> share() { return std::future<T>(std::move(*this)).share(); }
+    /** The same value as a `std::future` (costs its shared state). */
+    operator std::future<T>() && {
+        if (!m_value) {
+            return std::future<T>();
+        }
+        return MakeReadyFuture(get());
+    }
+
+  private:
+    std::optional<T> m_value;
+};
+
+/**
+ * The future returned by `GetResult()`. It has the waiting interface of `std::future` (`valid`, `wait`,
+ * `wait_for`, `wait_until` returning `std::future_status`, a one-time `get`; move-only), but waiting happens
+ * directly on the library's completion signal, so a synchronous call costs no extra thread hand-off, and a
+ * request/response call's future holds the C call itself (no allocation). `ToStdFuture()` converts it when a
+ * real `std::future` is required.
  */
 template <typename T>
 class OperationFuture {
   public:
-    /** Where the result comes from. */
+    /** Where the result of a stream's activation comes from. */
     struct Source {
         virtual ~Source() = default;
         /** Waits up to `timeoutMs` (UINT64_MAX = no limit); true once complete. */
@@ -233,39 +292,48 @@ class OperationFuture {
         /** The result; called once, after Wait returned true. */
         virtual T Take() noexcept = 0;
     };
+    /** Reads the result of a completed request/response call. */
+    using TakeFn = T (*)(const ggipc_call *call) noexcept;
 
     OperationFuture() noexcept = default;
     explicit OperationFuture(std::shared_ptr<Source> source) noexcept : m_source(std::move(source)) {}
-    /** A future that is already complete. */
-    static OperationFuture Ready(T value) {
-        struct ReadySource : Source {
-            T value;
-            explicit ReadySource(T v) : value(std::move(v)) {}
-            bool Wait(uint64_t) noexcept override { return true; }
-            T Take() noexcept override { return std::move(value); }
-        };
-        return OperationFuture(std::make_shared<ReadySource>(std::move(value)));
-    }
-
-    bool valid() const noexcept { return m_source != nullptr; }
-
-    void wait() const noexcept {
-        if (m_source) {
-            m_source->Wait(UINT64_MAX);
+    /** Owns `call` (released with the future); `take` reads its result. */
+    OperationFuture(ggipc_call *call, TakeFn take) noexcept : m_call(call), m_take(take) {}
+    OperationFuture(OperationFuture &&other) noexcept { *this = std::move(other); }
+    OperationFuture &operator=(OperationFuture &&other) noexcept {
+        if (this != &other) {
+            Release();
+            m_source = std::move(other.m_source);
+            m_call = other.m_call;
+            m_take = other.m_take;
+            m_ready = std::move(other.m_ready);
+            other.m_call = nullptr;
+            other.m_ready.reset();
         }
+        return *this;
     }
+    OperationFuture(const OperationFuture &) = delete;
+    OperationFuture &operator=(const OperationFuture &) = delete;
+    ~OperationFuture() { Release(); }
+
+    /** A future that is already complete. */
+    static OperationFuture Ready(T value) noexcept {
+        OperationFuture f;
+        f.m_ready.emplace(std::move(value));
+        return f;
+    }
+
+    bool valid() const noexcept { return m_call != nullptr || m_source != nullptr || m_ready.has_value(); }
+
+    void wait() const noexcept { Wait(UINT64_MAX); }
 
     template <typename Rep, typename Period>
     std::future_status wait_for(const std::chrono::duration<Rep, Period> &timeout) const noexcept {
-        if (!m_source) {
-            return std::future_status::ready;
-        }
         auto ms = std::chrono::ceil<std::chrono::milliseconds>(timeout).count();
         if (ms < 0) {
             ms = 0;
         }
-        return m_source->Wait(static_cast<uint64_t>(ms)) ? std::future_status::ready
-                                                         : std::future_status::timeout;
+        return Wait(static_cast<uint64_t>(ms)) ? std::future_status::ready : std::future_status::timeout;
     }
 
     template <typename Clock, typename Duration>
@@ -275,37 +343,54 @@ class OperationFuture {
 
     /** Waits for and returns the result; the future is no longer valid afterwards. */
     T get() noexcept {
-        if (!m_source) {
-            return T();
+        if (m_call != nullptr) {
+            ggipc_call_wait(m_call, UINT64_MAX);
+            T r = m_take(m_call);
+            Release();
+            return r;
         }
-        m_source->Wait(UINT64_MAX);
-        std::shared_ptr<Source> s = std::move(m_source);
-        return s->Take();
+        if (m_source) {
+            m_source->Wait(UINT64_MAX);
+            std::shared_ptr<Source> s = std::move(m_source);
+            return s->Take();
+        }
+        if (m_ready) {
+            T r = std::move(*m_ready);
+            m_ready.reset();
+            return r;
+        }
+        return T();
     }
 
     /** Converts to a `std::future` completed by a helper thread (costs a thread). */
     std::future<T> ToStdFuture() && {
-        std::shared_ptr<Source> s = std::move(m_source);
-        return std::async(std::launch::async, [s]() {
-            if (!s) {
-                return T();
-            }
-            s->Wait(UINT64_MAX);
-            return s->Take();
-        });
+        auto self = std::make_shared<OperationFuture>(std::move(*this));
+        return std::async(std::launch::async, [self]() { return self->get(); });
     }
 
   private:
-    std::shared_ptr<Source> m_source;
-};
+    bool Wait(uint64_t ms) const noexcept {
+        if (m_call != nullptr) {
+            return ggipc_call_wait(m_call, ms);
+        }
+        if (m_source) {
+            return m_source->Wait(ms);
+        }
+        return true;
+    }
 
-/** A `std::future` that is already complete with `value`. */
-template <typename T>
-std::future<T> MakeReadyFuture(T value) {
-    std::promise<T> p;
-    p.set_value(std::move(value));
-    return p.get_future();
-}
+    void Release() noexcept {
+        if (m_call != nullptr) {
+            ggipc_call_free(m_call);
+            m_call = nullptr;
+        }
+    }
+
+    std::shared_ptr<Source> m_source;
+    ggipc_call *m_call = nullptr;
+    TakeFn m_take = nullptr;
+    std::optional<T> m_ready;
+};
 
 } // namespace eventstreamrpc
 } // namespace ggipc

@@ -44,7 +44,7 @@ class PublishToIoTCoreOperation {
      * this returns. A value the nucleus would refuse (a number that is no enum value, ...) is refused here
      * with the nucleus' modeled error as the result; the activation itself succeeds, as with the nucleus.
      */
-    std::future<RpcError> Activate(const PublishToIoTCoreRequest &request,
+    ReadyFuture<RpcError> Activate(const PublishToIoTCoreRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         RpcError status = Start(request);
         if (onMessageFlushCallback) {
@@ -53,48 +53,46 @@ class PublishToIoTCoreOperation {
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(status);
+        return ReadyFuture<RpcError>(std::move(status));
     }
 
     /**
-     * The result future (see `OperationFuture`). Waiting on it reads the answer on the waiting thread (one
-     * wake-up per round trip).
+     * The result future (see `OperationFuture`), once per activation as with `std::future` (a second call
+     * gives `EVENT_STREAM_RPC_UNINITIALIZED`, "already retrieved"). Waiting on it reads the answer on the
+     * waiting thread (one wake-up per round trip).
      */
     OperationFuture<PublishToIoTCoreResult> GetResult() noexcept {
-        if (!m_call) {
-            return OperationFuture<PublishToIoTCoreResult>::Ready(m_activated ? m_startResult : PublishToIoTCoreResult(detail::NotActivated()));
+        if (m_call) {
+            m_retrieved = true;
+            return OperationFuture<PublishToIoTCoreResult>(m_call.release(), &Take);
         }
-        return OperationFuture<PublishToIoTCoreResult>(m_call);
+        if (!m_activated) {
+            return OperationFuture<PublishToIoTCoreResult>::Ready(PublishToIoTCoreResult(detail::NotActivated()));
+        }
+        return OperationFuture<PublishToIoTCoreResult>::Ready(m_retrieved ? PublishToIoTCoreResult(detail::AlreadyRetrieved()) : m_startResult);
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
-    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+    ReadyFuture<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         if (onMessageFlushCallback) {
             try {
                 onMessageFlushCallback(0);
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(RpcError());
+        return ReadyFuture<RpcError>(RpcError());
     }
 
   private:
-    /** The call in flight and the source of its result future, in one allocation. */
-    struct Call : OperationFuture<PublishToIoTCoreResult>::Source {
-        ggipc_call *call;
-        explicit Call(ggipc_call *c) noexcept : call(c) {}
-        Call(const Call &) = delete;
-        Call &operator=(const Call &) = delete;
-        ~Call() override { ggipc_call_free(call); }
-        bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call, ms); }
-        PublishToIoTCoreResult Take() noexcept override {
-            detail::ErrorPtr e(ggipc_call_publish_to_iot_core_response(call, nullptr));
-            return detail::MakeResult<PublishToIoTCoreResponse>(e.get());
-        }
-    };
+    /** The result of a completed call (the future's reader). */
+    static PublishToIoTCoreResult Take(const ggipc_call *call) noexcept {
+        detail::ErrorPtr e(ggipc_call_publish_to_iot_core_response(call, nullptr));
+        return detail::MakeResult<PublishToIoTCoreResponse>(e.get());
+    }
 
     RpcError Start(const PublishToIoTCoreRequest &request) noexcept {
         m_activated = true;
+        m_retrieved = false;
         m_call.reset();
         if (!m_client) {
             m_startResult = PublishToIoTCoreResult(detail::NotConnected());
@@ -114,19 +112,14 @@ class PublishToIoTCoreOperation {
             m_startResult = detail::MakeResult<PublishToIoTCoreResponse>(err.get());
             return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
-        try {
-            m_call = std::make_shared<Call>(call);
-        } catch (...) {
-            ggipc_call_free(call);
-            m_startResult = PublishToIoTCoreResult(detail::OutOfMemory());
-            return detail::OutOfMemory();
-        }
+        m_call.reset(call);
         return RpcError();
     }
 
     detail::ClientHandle m_client;
-    std::shared_ptr<Call> m_call;
+    detail::CallPtr m_call;
     bool m_activated = false;
+    bool m_retrieved = false;
     PublishToIoTCoreResult m_startResult;
 };
 
@@ -255,7 +248,7 @@ class SubscribeToIoTCoreOperation {
      * Sends the request; the future is ready once it was handed to the connection. The nucleus' answer is
      * `GetResult()`. A value the nucleus would refuse is refused here with its modeled error as the result.
      */
-    std::future<RpcError> Activate(const SubscribeToIoTCoreRequest &request,
+    ReadyFuture<RpcError> Activate(const SubscribeToIoTCoreRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         RpcError status = Start(request);
         if (onMessageFlushCallback) {
@@ -264,7 +257,7 @@ class SubscribeToIoTCoreOperation {
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(status);
+        return ReadyFuture<RpcError>(std::move(status));
     }
 
     /** The result future: ready when the nucleus accepted or refused the stream. */
@@ -293,7 +286,7 @@ class SubscribeToIoTCoreOperation {
     }
 
     /** Closes the stream; `OnStreamClosed` follows on the handler. Non-blocking, idempotent. */
-    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+    ReadyFuture<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         ggipc_subscription_close(m_sub.get());
         if (onMessageFlushCallback) {
             try {
@@ -301,7 +294,7 @@ class SubscribeToIoTCoreOperation {
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(RpcError());
+        return ReadyFuture<RpcError>(RpcError());
     }
 
   private:
@@ -477,7 +470,7 @@ class SubscribeToIoTCoreConnectionStatusOperation {
      * Sends the request; the future is ready once it was handed to the connection. The nucleus' answer is
      * `GetResult()`. A value the nucleus would refuse is refused here with its modeled error as the result.
      */
-    std::future<RpcError> Activate(const SubscribeToIoTCoreConnectionStatusRequest &request,
+    ReadyFuture<RpcError> Activate(const SubscribeToIoTCoreConnectionStatusRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         RpcError status = Start(request);
         if (onMessageFlushCallback) {
@@ -486,7 +479,7 @@ class SubscribeToIoTCoreConnectionStatusOperation {
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(status);
+        return ReadyFuture<RpcError>(std::move(status));
     }
 
     /** The result future: ready when the nucleus accepted or refused the stream. */
@@ -515,7 +508,7 @@ class SubscribeToIoTCoreConnectionStatusOperation {
     }
 
     /** Closes the stream; `OnStreamClosed` follows on the handler. Non-blocking, idempotent. */
-    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+    ReadyFuture<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         ggipc_subscription_close(m_sub.get());
         if (onMessageFlushCallback) {
             try {
@@ -523,7 +516,7 @@ class SubscribeToIoTCoreConnectionStatusOperation {
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(RpcError());
+        return ReadyFuture<RpcError>(RpcError());
     }
 
   private:
@@ -602,7 +595,7 @@ class PublishToTopicOperation {
      * this returns. A value the nucleus would refuse (a number that is no enum value, ...) is refused here
      * with the nucleus' modeled error as the result; the activation itself succeeds, as with the nucleus.
      */
-    std::future<RpcError> Activate(const PublishToTopicRequest &request,
+    ReadyFuture<RpcError> Activate(const PublishToTopicRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         RpcError status = Start(request);
         if (onMessageFlushCallback) {
@@ -611,48 +604,46 @@ class PublishToTopicOperation {
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(status);
+        return ReadyFuture<RpcError>(std::move(status));
     }
 
     /**
-     * The result future (see `OperationFuture`). Waiting on it reads the answer on the waiting thread (one
-     * wake-up per round trip).
+     * The result future (see `OperationFuture`), once per activation as with `std::future` (a second call
+     * gives `EVENT_STREAM_RPC_UNINITIALIZED`, "already retrieved"). Waiting on it reads the answer on the
+     * waiting thread (one wake-up per round trip).
      */
     OperationFuture<PublishToTopicResult> GetResult() noexcept {
-        if (!m_call) {
-            return OperationFuture<PublishToTopicResult>::Ready(m_activated ? m_startResult : PublishToTopicResult(detail::NotActivated()));
+        if (m_call) {
+            m_retrieved = true;
+            return OperationFuture<PublishToTopicResult>(m_call.release(), &Take);
         }
-        return OperationFuture<PublishToTopicResult>(m_call);
+        if (!m_activated) {
+            return OperationFuture<PublishToTopicResult>::Ready(PublishToTopicResult(detail::NotActivated()));
+        }
+        return OperationFuture<PublishToTopicResult>::Ready(m_retrieved ? PublishToTopicResult(detail::AlreadyRetrieved()) : m_startResult);
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
-    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+    ReadyFuture<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         if (onMessageFlushCallback) {
             try {
                 onMessageFlushCallback(0);
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(RpcError());
+        return ReadyFuture<RpcError>(RpcError());
     }
 
   private:
-    /** The call in flight and the source of its result future, in one allocation. */
-    struct Call : OperationFuture<PublishToTopicResult>::Source {
-        ggipc_call *call;
-        explicit Call(ggipc_call *c) noexcept : call(c) {}
-        Call(const Call &) = delete;
-        Call &operator=(const Call &) = delete;
-        ~Call() override { ggipc_call_free(call); }
-        bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call, ms); }
-        PublishToTopicResult Take() noexcept override {
-            detail::ErrorPtr e(ggipc_call_publish_to_topic_response(call, nullptr));
-            return detail::MakeResult<PublishToTopicResponse>(e.get());
-        }
-    };
+    /** The result of a completed call (the future's reader). */
+    static PublishToTopicResult Take(const ggipc_call *call) noexcept {
+        detail::ErrorPtr e(ggipc_call_publish_to_topic_response(call, nullptr));
+        return detail::MakeResult<PublishToTopicResponse>(e.get());
+    }
 
     RpcError Start(const PublishToTopicRequest &request) noexcept {
         m_activated = true;
+        m_retrieved = false;
         m_call.reset();
         if (!m_client) {
             m_startResult = PublishToTopicResult(detail::NotConnected());
@@ -672,19 +663,14 @@ class PublishToTopicOperation {
             m_startResult = detail::MakeResult<PublishToTopicResponse>(err.get());
             return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
-        try {
-            m_call = std::make_shared<Call>(call);
-        } catch (...) {
-            ggipc_call_free(call);
-            m_startResult = PublishToTopicResult(detail::OutOfMemory());
-            return detail::OutOfMemory();
-        }
+        m_call.reset(call);
         return RpcError();
     }
 
     detail::ClientHandle m_client;
-    std::shared_ptr<Call> m_call;
+    detail::CallPtr m_call;
     bool m_activated = false;
+    bool m_retrieved = false;
     PublishToTopicResult m_startResult;
 };
 
@@ -813,7 +799,7 @@ class SubscribeToTopicOperation {
      * Sends the request; the future is ready once it was handed to the connection. The nucleus' answer is
      * `GetResult()`. A value the nucleus would refuse is refused here with its modeled error as the result.
      */
-    std::future<RpcError> Activate(const SubscribeToTopicRequest &request,
+    ReadyFuture<RpcError> Activate(const SubscribeToTopicRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         RpcError status = Start(request);
         if (onMessageFlushCallback) {
@@ -822,7 +808,7 @@ class SubscribeToTopicOperation {
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(status);
+        return ReadyFuture<RpcError>(std::move(status));
     }
 
     /** The result future: ready when the nucleus accepted or refused the stream. */
@@ -851,7 +837,7 @@ class SubscribeToTopicOperation {
     }
 
     /** Closes the stream; `OnStreamClosed` follows on the handler. Non-blocking, idempotent. */
-    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+    ReadyFuture<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         ggipc_subscription_close(m_sub.get());
         if (onMessageFlushCallback) {
             try {
@@ -859,7 +845,7 @@ class SubscribeToTopicOperation {
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(RpcError());
+        return ReadyFuture<RpcError>(RpcError());
     }
 
   private:
@@ -938,7 +924,7 @@ class GetConfigurationOperation {
      * this returns. A value the nucleus would refuse (a number that is no enum value, ...) is refused here
      * with the nucleus' modeled error as the result; the activation itself succeeds, as with the nucleus.
      */
-    std::future<RpcError> Activate(const GetConfigurationRequest &request,
+    ReadyFuture<RpcError> Activate(const GetConfigurationRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         RpcError status = Start(request);
         if (onMessageFlushCallback) {
@@ -947,59 +933,57 @@ class GetConfigurationOperation {
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(status);
+        return ReadyFuture<RpcError>(std::move(status));
     }
 
     /**
-     * The result future (see `OperationFuture`). Waiting on it reads the answer on the waiting thread (one
-     * wake-up per round trip).
+     * The result future (see `OperationFuture`), once per activation as with `std::future` (a second call
+     * gives `EVENT_STREAM_RPC_UNINITIALIZED`, "already retrieved"). Waiting on it reads the answer on the
+     * waiting thread (one wake-up per round trip).
      */
     OperationFuture<GetConfigurationResult> GetResult() noexcept {
-        if (!m_call) {
-            return OperationFuture<GetConfigurationResult>::Ready(m_activated ? m_startResult : GetConfigurationResult(detail::NotActivated()));
+        if (m_call) {
+            m_retrieved = true;
+            return OperationFuture<GetConfigurationResult>(m_call.release(), &Take);
         }
-        return OperationFuture<GetConfigurationResult>(m_call);
+        if (!m_activated) {
+            return OperationFuture<GetConfigurationResult>::Ready(GetConfigurationResult(detail::NotActivated()));
+        }
+        return OperationFuture<GetConfigurationResult>::Ready(m_retrieved ? GetConfigurationResult(detail::AlreadyRetrieved()) : m_startResult);
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
-    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+    ReadyFuture<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         if (onMessageFlushCallback) {
             try {
                 onMessageFlushCallback(0);
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(RpcError());
+        return ReadyFuture<RpcError>(RpcError());
     }
 
   private:
-    /** The call in flight and the source of its result future, in one allocation. */
-    struct Call : OperationFuture<GetConfigurationResult>::Source {
-        ggipc_call *call;
-        explicit Call(ggipc_call *c) noexcept : call(c) {}
-        Call(const Call &) = delete;
-        Call &operator=(const Call &) = delete;
-        ~Call() override { ggipc_call_free(call); }
-        bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call, ms); }
-        GetConfigurationResult Take() noexcept override {
-            ggipc_get_configuration_response *response = nullptr;
-            detail::ErrorPtr e(ggipc_call_get_configuration_response(call, &response));
-            if (e) {
-                return detail::MakeResult<GetConfigurationResponse>(e.get());
-            }
-            try {
-                GetConfigurationResult r(GetConfigurationResponse::FromC(response));
-                ggipc_get_configuration_response_free(response);
-                return r;
-            } catch (...) {
-                ggipc_get_configuration_response_free(response);
-                return GetConfigurationResult(detail::OutOfMemory());
-            }
+    /** The result of a completed call (the future's reader). */
+    static GetConfigurationResult Take(const ggipc_call *call) noexcept {
+        ggipc_get_configuration_response *response = nullptr;
+        detail::ErrorPtr e(ggipc_call_get_configuration_response(call, &response));
+        if (e) {
+            return detail::MakeResult<GetConfigurationResponse>(e.get());
         }
-    };
+        try {
+            GetConfigurationResult r(GetConfigurationResponse::FromC(response));
+            ggipc_get_configuration_response_free(response);
+            return r;
+        } catch (...) {
+            ggipc_get_configuration_response_free(response);
+            return GetConfigurationResult(detail::OutOfMemory());
+        }
+    }
 
     RpcError Start(const GetConfigurationRequest &request) noexcept {
         m_activated = true;
+        m_retrieved = false;
         m_call.reset();
         if (!m_client) {
             m_startResult = GetConfigurationResult(detail::NotConnected());
@@ -1019,19 +1003,14 @@ class GetConfigurationOperation {
             m_startResult = detail::MakeResult<GetConfigurationResponse>(err.get());
             return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
-        try {
-            m_call = std::make_shared<Call>(call);
-        } catch (...) {
-            ggipc_call_free(call);
-            m_startResult = GetConfigurationResult(detail::OutOfMemory());
-            return detail::OutOfMemory();
-        }
+        m_call.reset(call);
         return RpcError();
     }
 
     detail::ClientHandle m_client;
-    std::shared_ptr<Call> m_call;
+    detail::CallPtr m_call;
     bool m_activated = false;
+    bool m_retrieved = false;
     GetConfigurationResult m_startResult;
 };
 
@@ -1056,7 +1035,7 @@ class UpdateConfigurationOperation {
      * this returns. A value the nucleus would refuse (a number that is no enum value, ...) is refused here
      * with the nucleus' modeled error as the result; the activation itself succeeds, as with the nucleus.
      */
-    std::future<RpcError> Activate(const UpdateConfigurationRequest &request,
+    ReadyFuture<RpcError> Activate(const UpdateConfigurationRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         RpcError status = Start(request);
         if (onMessageFlushCallback) {
@@ -1065,48 +1044,46 @@ class UpdateConfigurationOperation {
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(status);
+        return ReadyFuture<RpcError>(std::move(status));
     }
 
     /**
-     * The result future (see `OperationFuture`). Waiting on it reads the answer on the waiting thread (one
-     * wake-up per round trip).
+     * The result future (see `OperationFuture`), once per activation as with `std::future` (a second call
+     * gives `EVENT_STREAM_RPC_UNINITIALIZED`, "already retrieved"). Waiting on it reads the answer on the
+     * waiting thread (one wake-up per round trip).
      */
     OperationFuture<UpdateConfigurationResult> GetResult() noexcept {
-        if (!m_call) {
-            return OperationFuture<UpdateConfigurationResult>::Ready(m_activated ? m_startResult : UpdateConfigurationResult(detail::NotActivated()));
+        if (m_call) {
+            m_retrieved = true;
+            return OperationFuture<UpdateConfigurationResult>(m_call.release(), &Take);
         }
-        return OperationFuture<UpdateConfigurationResult>(m_call);
+        if (!m_activated) {
+            return OperationFuture<UpdateConfigurationResult>::Ready(UpdateConfigurationResult(detail::NotActivated()));
+        }
+        return OperationFuture<UpdateConfigurationResult>::Ready(m_retrieved ? UpdateConfigurationResult(detail::AlreadyRetrieved()) : m_startResult);
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
-    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+    ReadyFuture<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         if (onMessageFlushCallback) {
             try {
                 onMessageFlushCallback(0);
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(RpcError());
+        return ReadyFuture<RpcError>(RpcError());
     }
 
   private:
-    /** The call in flight and the source of its result future, in one allocation. */
-    struct Call : OperationFuture<UpdateConfigurationResult>::Source {
-        ggipc_call *call;
-        explicit Call(ggipc_call *c) noexcept : call(c) {}
-        Call(const Call &) = delete;
-        Call &operator=(const Call &) = delete;
-        ~Call() override { ggipc_call_free(call); }
-        bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call, ms); }
-        UpdateConfigurationResult Take() noexcept override {
-            detail::ErrorPtr e(ggipc_call_update_configuration_response(call, nullptr));
-            return detail::MakeResult<UpdateConfigurationResponse>(e.get());
-        }
-    };
+    /** The result of a completed call (the future's reader). */
+    static UpdateConfigurationResult Take(const ggipc_call *call) noexcept {
+        detail::ErrorPtr e(ggipc_call_update_configuration_response(call, nullptr));
+        return detail::MakeResult<UpdateConfigurationResponse>(e.get());
+    }
 
     RpcError Start(const UpdateConfigurationRequest &request) noexcept {
         m_activated = true;
+        m_retrieved = false;
         m_call.reset();
         if (!m_client) {
             m_startResult = UpdateConfigurationResult(detail::NotConnected());
@@ -1126,19 +1103,14 @@ class UpdateConfigurationOperation {
             m_startResult = detail::MakeResult<UpdateConfigurationResponse>(err.get());
             return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
-        try {
-            m_call = std::make_shared<Call>(call);
-        } catch (...) {
-            ggipc_call_free(call);
-            m_startResult = UpdateConfigurationResult(detail::OutOfMemory());
-            return detail::OutOfMemory();
-        }
+        m_call.reset(call);
         return RpcError();
     }
 
     detail::ClientHandle m_client;
-    std::shared_ptr<Call> m_call;
+    detail::CallPtr m_call;
     bool m_activated = false;
+    bool m_retrieved = false;
     UpdateConfigurationResult m_startResult;
 };
 
@@ -1260,7 +1232,7 @@ class SubscribeToConfigurationUpdateOperation {
      * Sends the request; the future is ready once it was handed to the connection. The nucleus' answer is
      * `GetResult()`. A value the nucleus would refuse is refused here with its modeled error as the result.
      */
-    std::future<RpcError> Activate(const SubscribeToConfigurationUpdateRequest &request,
+    ReadyFuture<RpcError> Activate(const SubscribeToConfigurationUpdateRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         RpcError status = Start(request);
         if (onMessageFlushCallback) {
@@ -1269,7 +1241,7 @@ class SubscribeToConfigurationUpdateOperation {
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(status);
+        return ReadyFuture<RpcError>(std::move(status));
     }
 
     /** The result future: ready when the nucleus accepted or refused the stream. */
@@ -1298,7 +1270,7 @@ class SubscribeToConfigurationUpdateOperation {
     }
 
     /** Closes the stream; `OnStreamClosed` follows on the handler. Non-blocking, idempotent. */
-    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+    ReadyFuture<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         ggipc_subscription_close(m_sub.get());
         if (onMessageFlushCallback) {
             try {
@@ -1306,7 +1278,7 @@ class SubscribeToConfigurationUpdateOperation {
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(RpcError());
+        return ReadyFuture<RpcError>(RpcError());
     }
 
   private:
@@ -1475,7 +1447,7 @@ class SubscribeToValidateConfigurationUpdatesOperation {
      * Sends the request; the future is ready once it was handed to the connection. The nucleus' answer is
      * `GetResult()`. A value the nucleus would refuse is refused here with its modeled error as the result.
      */
-    std::future<RpcError> Activate(const SubscribeToValidateConfigurationUpdatesRequest &request,
+    ReadyFuture<RpcError> Activate(const SubscribeToValidateConfigurationUpdatesRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         RpcError status = Start(request);
         if (onMessageFlushCallback) {
@@ -1484,7 +1456,7 @@ class SubscribeToValidateConfigurationUpdatesOperation {
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(status);
+        return ReadyFuture<RpcError>(std::move(status));
     }
 
     /** The result future: ready when the nucleus accepted or refused the stream. */
@@ -1513,7 +1485,7 @@ class SubscribeToValidateConfigurationUpdatesOperation {
     }
 
     /** Closes the stream; `OnStreamClosed` follows on the handler. Non-blocking, idempotent. */
-    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+    ReadyFuture<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         ggipc_subscription_close(m_sub.get());
         if (onMessageFlushCallback) {
             try {
@@ -1521,7 +1493,7 @@ class SubscribeToValidateConfigurationUpdatesOperation {
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(RpcError());
+        return ReadyFuture<RpcError>(RpcError());
     }
 
   private:
@@ -1600,7 +1572,7 @@ class SendConfigurationValidityReportOperation {
      * this returns. A value the nucleus would refuse (a number that is no enum value, ...) is refused here
      * with the nucleus' modeled error as the result; the activation itself succeeds, as with the nucleus.
      */
-    std::future<RpcError> Activate(const SendConfigurationValidityReportRequest &request,
+    ReadyFuture<RpcError> Activate(const SendConfigurationValidityReportRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         RpcError status = Start(request);
         if (onMessageFlushCallback) {
@@ -1609,48 +1581,46 @@ class SendConfigurationValidityReportOperation {
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(status);
+        return ReadyFuture<RpcError>(std::move(status));
     }
 
     /**
-     * The result future (see `OperationFuture`). Waiting on it reads the answer on the waiting thread (one
-     * wake-up per round trip).
+     * The result future (see `OperationFuture`), once per activation as with `std::future` (a second call
+     * gives `EVENT_STREAM_RPC_UNINITIALIZED`, "already retrieved"). Waiting on it reads the answer on the
+     * waiting thread (one wake-up per round trip).
      */
     OperationFuture<SendConfigurationValidityReportResult> GetResult() noexcept {
-        if (!m_call) {
-            return OperationFuture<SendConfigurationValidityReportResult>::Ready(m_activated ? m_startResult : SendConfigurationValidityReportResult(detail::NotActivated()));
+        if (m_call) {
+            m_retrieved = true;
+            return OperationFuture<SendConfigurationValidityReportResult>(m_call.release(), &Take);
         }
-        return OperationFuture<SendConfigurationValidityReportResult>(m_call);
+        if (!m_activated) {
+            return OperationFuture<SendConfigurationValidityReportResult>::Ready(SendConfigurationValidityReportResult(detail::NotActivated()));
+        }
+        return OperationFuture<SendConfigurationValidityReportResult>::Ready(m_retrieved ? SendConfigurationValidityReportResult(detail::AlreadyRetrieved()) : m_startResult);
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
-    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+    ReadyFuture<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         if (onMessageFlushCallback) {
             try {
                 onMessageFlushCallback(0);
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(RpcError());
+        return ReadyFuture<RpcError>(RpcError());
     }
 
   private:
-    /** The call in flight and the source of its result future, in one allocation. */
-    struct Call : OperationFuture<SendConfigurationValidityReportResult>::Source {
-        ggipc_call *call;
-        explicit Call(ggipc_call *c) noexcept : call(c) {}
-        Call(const Call &) = delete;
-        Call &operator=(const Call &) = delete;
-        ~Call() override { ggipc_call_free(call); }
-        bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call, ms); }
-        SendConfigurationValidityReportResult Take() noexcept override {
-            detail::ErrorPtr e(ggipc_call_send_configuration_validity_report_response(call, nullptr));
-            return detail::MakeResult<SendConfigurationValidityReportResponse>(e.get());
-        }
-    };
+    /** The result of a completed call (the future's reader). */
+    static SendConfigurationValidityReportResult Take(const ggipc_call *call) noexcept {
+        detail::ErrorPtr e(ggipc_call_send_configuration_validity_report_response(call, nullptr));
+        return detail::MakeResult<SendConfigurationValidityReportResponse>(e.get());
+    }
 
     RpcError Start(const SendConfigurationValidityReportRequest &request) noexcept {
         m_activated = true;
+        m_retrieved = false;
         m_call.reset();
         if (!m_client) {
             m_startResult = SendConfigurationValidityReportResult(detail::NotConnected());
@@ -1670,19 +1640,14 @@ class SendConfigurationValidityReportOperation {
             m_startResult = detail::MakeResult<SendConfigurationValidityReportResponse>(err.get());
             return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
-        try {
-            m_call = std::make_shared<Call>(call);
-        } catch (...) {
-            ggipc_call_free(call);
-            m_startResult = SendConfigurationValidityReportResult(detail::OutOfMemory());
-            return detail::OutOfMemory();
-        }
+        m_call.reset(call);
         return RpcError();
     }
 
     detail::ClientHandle m_client;
-    std::shared_ptr<Call> m_call;
+    detail::CallPtr m_call;
     bool m_activated = false;
+    bool m_retrieved = false;
     SendConfigurationValidityReportResult m_startResult;
 };
 
@@ -1707,7 +1672,7 @@ class UpdateStateOperation {
      * this returns. A value the nucleus would refuse (a number that is no enum value, ...) is refused here
      * with the nucleus' modeled error as the result; the activation itself succeeds, as with the nucleus.
      */
-    std::future<RpcError> Activate(const UpdateStateRequest &request,
+    ReadyFuture<RpcError> Activate(const UpdateStateRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         RpcError status = Start(request);
         if (onMessageFlushCallback) {
@@ -1716,48 +1681,46 @@ class UpdateStateOperation {
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(status);
+        return ReadyFuture<RpcError>(std::move(status));
     }
 
     /**
-     * The result future (see `OperationFuture`). Waiting on it reads the answer on the waiting thread (one
-     * wake-up per round trip).
+     * The result future (see `OperationFuture`), once per activation as with `std::future` (a second call
+     * gives `EVENT_STREAM_RPC_UNINITIALIZED`, "already retrieved"). Waiting on it reads the answer on the
+     * waiting thread (one wake-up per round trip).
      */
     OperationFuture<UpdateStateResult> GetResult() noexcept {
-        if (!m_call) {
-            return OperationFuture<UpdateStateResult>::Ready(m_activated ? m_startResult : UpdateStateResult(detail::NotActivated()));
+        if (m_call) {
+            m_retrieved = true;
+            return OperationFuture<UpdateStateResult>(m_call.release(), &Take);
         }
-        return OperationFuture<UpdateStateResult>(m_call);
+        if (!m_activated) {
+            return OperationFuture<UpdateStateResult>::Ready(UpdateStateResult(detail::NotActivated()));
+        }
+        return OperationFuture<UpdateStateResult>::Ready(m_retrieved ? UpdateStateResult(detail::AlreadyRetrieved()) : m_startResult);
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
-    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+    ReadyFuture<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         if (onMessageFlushCallback) {
             try {
                 onMessageFlushCallback(0);
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(RpcError());
+        return ReadyFuture<RpcError>(RpcError());
     }
 
   private:
-    /** The call in flight and the source of its result future, in one allocation. */
-    struct Call : OperationFuture<UpdateStateResult>::Source {
-        ggipc_call *call;
-        explicit Call(ggipc_call *c) noexcept : call(c) {}
-        Call(const Call &) = delete;
-        Call &operator=(const Call &) = delete;
-        ~Call() override { ggipc_call_free(call); }
-        bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call, ms); }
-        UpdateStateResult Take() noexcept override {
-            detail::ErrorPtr e(ggipc_call_update_state_response(call, nullptr));
-            return detail::MakeResult<UpdateStateResponse>(e.get());
-        }
-    };
+    /** The result of a completed call (the future's reader). */
+    static UpdateStateResult Take(const ggipc_call *call) noexcept {
+        detail::ErrorPtr e(ggipc_call_update_state_response(call, nullptr));
+        return detail::MakeResult<UpdateStateResponse>(e.get());
+    }
 
     RpcError Start(const UpdateStateRequest &request) noexcept {
         m_activated = true;
+        m_retrieved = false;
         m_call.reset();
         if (!m_client) {
             m_startResult = UpdateStateResult(detail::NotConnected());
@@ -1777,19 +1740,14 @@ class UpdateStateOperation {
             m_startResult = detail::MakeResult<UpdateStateResponse>(err.get());
             return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
-        try {
-            m_call = std::make_shared<Call>(call);
-        } catch (...) {
-            ggipc_call_free(call);
-            m_startResult = UpdateStateResult(detail::OutOfMemory());
-            return detail::OutOfMemory();
-        }
+        m_call.reset(call);
         return RpcError();
     }
 
     detail::ClientHandle m_client;
-    std::shared_ptr<Call> m_call;
+    detail::CallPtr m_call;
     bool m_activated = false;
+    bool m_retrieved = false;
     UpdateStateResult m_startResult;
 };
 
@@ -1911,7 +1869,7 @@ class SubscribeToComponentUpdatesOperation {
      * Sends the request; the future is ready once it was handed to the connection. The nucleus' answer is
      * `GetResult()`. A value the nucleus would refuse is refused here with its modeled error as the result.
      */
-    std::future<RpcError> Activate(const SubscribeToComponentUpdatesRequest &request,
+    ReadyFuture<RpcError> Activate(const SubscribeToComponentUpdatesRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         RpcError status = Start(request);
         if (onMessageFlushCallback) {
@@ -1920,7 +1878,7 @@ class SubscribeToComponentUpdatesOperation {
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(status);
+        return ReadyFuture<RpcError>(std::move(status));
     }
 
     /** The result future: ready when the nucleus accepted or refused the stream. */
@@ -1949,7 +1907,7 @@ class SubscribeToComponentUpdatesOperation {
     }
 
     /** Closes the stream; `OnStreamClosed` follows on the handler. Non-blocking, idempotent. */
-    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+    ReadyFuture<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         ggipc_subscription_close(m_sub.get());
         if (onMessageFlushCallback) {
             try {
@@ -1957,7 +1915,7 @@ class SubscribeToComponentUpdatesOperation {
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(RpcError());
+        return ReadyFuture<RpcError>(RpcError());
     }
 
   private:
@@ -2036,7 +1994,7 @@ class DeferComponentUpdateOperation {
      * this returns. A value the nucleus would refuse (a number that is no enum value, ...) is refused here
      * with the nucleus' modeled error as the result; the activation itself succeeds, as with the nucleus.
      */
-    std::future<RpcError> Activate(const DeferComponentUpdateRequest &request,
+    ReadyFuture<RpcError> Activate(const DeferComponentUpdateRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         RpcError status = Start(request);
         if (onMessageFlushCallback) {
@@ -2045,48 +2003,46 @@ class DeferComponentUpdateOperation {
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(status);
+        return ReadyFuture<RpcError>(std::move(status));
     }
 
     /**
-     * The result future (see `OperationFuture`). Waiting on it reads the answer on the waiting thread (one
-     * wake-up per round trip).
+     * The result future (see `OperationFuture`), once per activation as with `std::future` (a second call
+     * gives `EVENT_STREAM_RPC_UNINITIALIZED`, "already retrieved"). Waiting on it reads the answer on the
+     * waiting thread (one wake-up per round trip).
      */
     OperationFuture<DeferComponentUpdateResult> GetResult() noexcept {
-        if (!m_call) {
-            return OperationFuture<DeferComponentUpdateResult>::Ready(m_activated ? m_startResult : DeferComponentUpdateResult(detail::NotActivated()));
+        if (m_call) {
+            m_retrieved = true;
+            return OperationFuture<DeferComponentUpdateResult>(m_call.release(), &Take);
         }
-        return OperationFuture<DeferComponentUpdateResult>(m_call);
+        if (!m_activated) {
+            return OperationFuture<DeferComponentUpdateResult>::Ready(DeferComponentUpdateResult(detail::NotActivated()));
+        }
+        return OperationFuture<DeferComponentUpdateResult>::Ready(m_retrieved ? DeferComponentUpdateResult(detail::AlreadyRetrieved()) : m_startResult);
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
-    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+    ReadyFuture<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         if (onMessageFlushCallback) {
             try {
                 onMessageFlushCallback(0);
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(RpcError());
+        return ReadyFuture<RpcError>(RpcError());
     }
 
   private:
-    /** The call in flight and the source of its result future, in one allocation. */
-    struct Call : OperationFuture<DeferComponentUpdateResult>::Source {
-        ggipc_call *call;
-        explicit Call(ggipc_call *c) noexcept : call(c) {}
-        Call(const Call &) = delete;
-        Call &operator=(const Call &) = delete;
-        ~Call() override { ggipc_call_free(call); }
-        bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call, ms); }
-        DeferComponentUpdateResult Take() noexcept override {
-            detail::ErrorPtr e(ggipc_call_defer_component_update_response(call, nullptr));
-            return detail::MakeResult<DeferComponentUpdateResponse>(e.get());
-        }
-    };
+    /** The result of a completed call (the future's reader). */
+    static DeferComponentUpdateResult Take(const ggipc_call *call) noexcept {
+        detail::ErrorPtr e(ggipc_call_defer_component_update_response(call, nullptr));
+        return detail::MakeResult<DeferComponentUpdateResponse>(e.get());
+    }
 
     RpcError Start(const DeferComponentUpdateRequest &request) noexcept {
         m_activated = true;
+        m_retrieved = false;
         m_call.reset();
         if (!m_client) {
             m_startResult = DeferComponentUpdateResult(detail::NotConnected());
@@ -2106,19 +2062,14 @@ class DeferComponentUpdateOperation {
             m_startResult = detail::MakeResult<DeferComponentUpdateResponse>(err.get());
             return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
-        try {
-            m_call = std::make_shared<Call>(call);
-        } catch (...) {
-            ggipc_call_free(call);
-            m_startResult = DeferComponentUpdateResult(detail::OutOfMemory());
-            return detail::OutOfMemory();
-        }
+        m_call.reset(call);
         return RpcError();
     }
 
     detail::ClientHandle m_client;
-    std::shared_ptr<Call> m_call;
+    detail::CallPtr m_call;
     bool m_activated = false;
+    bool m_retrieved = false;
     DeferComponentUpdateResult m_startResult;
 };
 
@@ -2143,7 +2094,7 @@ class ValidateAuthorizationTokenOperation {
      * this returns. A value the nucleus would refuse (a number that is no enum value, ...) is refused here
      * with the nucleus' modeled error as the result; the activation itself succeeds, as with the nucleus.
      */
-    std::future<RpcError> Activate(const ValidateAuthorizationTokenRequest &request,
+    ReadyFuture<RpcError> Activate(const ValidateAuthorizationTokenRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         RpcError status = Start(request);
         if (onMessageFlushCallback) {
@@ -2152,59 +2103,57 @@ class ValidateAuthorizationTokenOperation {
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(status);
+        return ReadyFuture<RpcError>(std::move(status));
     }
 
     /**
-     * The result future (see `OperationFuture`). Waiting on it reads the answer on the waiting thread (one
-     * wake-up per round trip).
+     * The result future (see `OperationFuture`), once per activation as with `std::future` (a second call
+     * gives `EVENT_STREAM_RPC_UNINITIALIZED`, "already retrieved"). Waiting on it reads the answer on the
+     * waiting thread (one wake-up per round trip).
      */
     OperationFuture<ValidateAuthorizationTokenResult> GetResult() noexcept {
-        if (!m_call) {
-            return OperationFuture<ValidateAuthorizationTokenResult>::Ready(m_activated ? m_startResult : ValidateAuthorizationTokenResult(detail::NotActivated()));
+        if (m_call) {
+            m_retrieved = true;
+            return OperationFuture<ValidateAuthorizationTokenResult>(m_call.release(), &Take);
         }
-        return OperationFuture<ValidateAuthorizationTokenResult>(m_call);
+        if (!m_activated) {
+            return OperationFuture<ValidateAuthorizationTokenResult>::Ready(ValidateAuthorizationTokenResult(detail::NotActivated()));
+        }
+        return OperationFuture<ValidateAuthorizationTokenResult>::Ready(m_retrieved ? ValidateAuthorizationTokenResult(detail::AlreadyRetrieved()) : m_startResult);
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
-    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+    ReadyFuture<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         if (onMessageFlushCallback) {
             try {
                 onMessageFlushCallback(0);
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(RpcError());
+        return ReadyFuture<RpcError>(RpcError());
     }
 
   private:
-    /** The call in flight and the source of its result future, in one allocation. */
-    struct Call : OperationFuture<ValidateAuthorizationTokenResult>::Source {
-        ggipc_call *call;
-        explicit Call(ggipc_call *c) noexcept : call(c) {}
-        Call(const Call &) = delete;
-        Call &operator=(const Call &) = delete;
-        ~Call() override { ggipc_call_free(call); }
-        bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call, ms); }
-        ValidateAuthorizationTokenResult Take() noexcept override {
-            ggipc_validate_authorization_token_response *response = nullptr;
-            detail::ErrorPtr e(ggipc_call_validate_authorization_token_response(call, &response));
-            if (e) {
-                return detail::MakeResult<ValidateAuthorizationTokenResponse>(e.get());
-            }
-            try {
-                ValidateAuthorizationTokenResult r(ValidateAuthorizationTokenResponse::FromC(response));
-                ggipc_validate_authorization_token_response_free(response);
-                return r;
-            } catch (...) {
-                ggipc_validate_authorization_token_response_free(response);
-                return ValidateAuthorizationTokenResult(detail::OutOfMemory());
-            }
+    /** The result of a completed call (the future's reader). */
+    static ValidateAuthorizationTokenResult Take(const ggipc_call *call) noexcept {
+        ggipc_validate_authorization_token_response *response = nullptr;
+        detail::ErrorPtr e(ggipc_call_validate_authorization_token_response(call, &response));
+        if (e) {
+            return detail::MakeResult<ValidateAuthorizationTokenResponse>(e.get());
         }
-    };
+        try {
+            ValidateAuthorizationTokenResult r(ValidateAuthorizationTokenResponse::FromC(response));
+            ggipc_validate_authorization_token_response_free(response);
+            return r;
+        } catch (...) {
+            ggipc_validate_authorization_token_response_free(response);
+            return ValidateAuthorizationTokenResult(detail::OutOfMemory());
+        }
+    }
 
     RpcError Start(const ValidateAuthorizationTokenRequest &request) noexcept {
         m_activated = true;
+        m_retrieved = false;
         m_call.reset();
         if (!m_client) {
             m_startResult = ValidateAuthorizationTokenResult(detail::NotConnected());
@@ -2224,19 +2173,14 @@ class ValidateAuthorizationTokenOperation {
             m_startResult = detail::MakeResult<ValidateAuthorizationTokenResponse>(err.get());
             return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
-        try {
-            m_call = std::make_shared<Call>(call);
-        } catch (...) {
-            ggipc_call_free(call);
-            m_startResult = ValidateAuthorizationTokenResult(detail::OutOfMemory());
-            return detail::OutOfMemory();
-        }
+        m_call.reset(call);
         return RpcError();
     }
 
     detail::ClientHandle m_client;
-    std::shared_ptr<Call> m_call;
+    detail::CallPtr m_call;
     bool m_activated = false;
+    bool m_retrieved = false;
     ValidateAuthorizationTokenResult m_startResult;
 };
 
@@ -2261,7 +2205,7 @@ class RestartComponentOperation {
      * this returns. A value the nucleus would refuse (a number that is no enum value, ...) is refused here
      * with the nucleus' modeled error as the result; the activation itself succeeds, as with the nucleus.
      */
-    std::future<RpcError> Activate(const RestartComponentRequest &request,
+    ReadyFuture<RpcError> Activate(const RestartComponentRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         RpcError status = Start(request);
         if (onMessageFlushCallback) {
@@ -2270,59 +2214,57 @@ class RestartComponentOperation {
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(status);
+        return ReadyFuture<RpcError>(std::move(status));
     }
 
     /**
-     * The result future (see `OperationFuture`). Waiting on it reads the answer on the waiting thread (one
-     * wake-up per round trip).
+     * The result future (see `OperationFuture`), once per activation as with `std::future` (a second call
+     * gives `EVENT_STREAM_RPC_UNINITIALIZED`, "already retrieved"). Waiting on it reads the answer on the
+     * waiting thread (one wake-up per round trip).
      */
     OperationFuture<RestartComponentResult> GetResult() noexcept {
-        if (!m_call) {
-            return OperationFuture<RestartComponentResult>::Ready(m_activated ? m_startResult : RestartComponentResult(detail::NotActivated()));
+        if (m_call) {
+            m_retrieved = true;
+            return OperationFuture<RestartComponentResult>(m_call.release(), &Take);
         }
-        return OperationFuture<RestartComponentResult>(m_call);
+        if (!m_activated) {
+            return OperationFuture<RestartComponentResult>::Ready(RestartComponentResult(detail::NotActivated()));
+        }
+        return OperationFuture<RestartComponentResult>::Ready(m_retrieved ? RestartComponentResult(detail::AlreadyRetrieved()) : m_startResult);
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
-    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+    ReadyFuture<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         if (onMessageFlushCallback) {
             try {
                 onMessageFlushCallback(0);
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(RpcError());
+        return ReadyFuture<RpcError>(RpcError());
     }
 
   private:
-    /** The call in flight and the source of its result future, in one allocation. */
-    struct Call : OperationFuture<RestartComponentResult>::Source {
-        ggipc_call *call;
-        explicit Call(ggipc_call *c) noexcept : call(c) {}
-        Call(const Call &) = delete;
-        Call &operator=(const Call &) = delete;
-        ~Call() override { ggipc_call_free(call); }
-        bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call, ms); }
-        RestartComponentResult Take() noexcept override {
-            ggipc_restart_component_response *response = nullptr;
-            detail::ErrorPtr e(ggipc_call_restart_component_response(call, &response));
-            if (e) {
-                return detail::MakeResult<RestartComponentResponse>(e.get());
-            }
-            try {
-                RestartComponentResult r(RestartComponentResponse::FromC(response));
-                ggipc_restart_component_response_free(response);
-                return r;
-            } catch (...) {
-                ggipc_restart_component_response_free(response);
-                return RestartComponentResult(detail::OutOfMemory());
-            }
+    /** The result of a completed call (the future's reader). */
+    static RestartComponentResult Take(const ggipc_call *call) noexcept {
+        ggipc_restart_component_response *response = nullptr;
+        detail::ErrorPtr e(ggipc_call_restart_component_response(call, &response));
+        if (e) {
+            return detail::MakeResult<RestartComponentResponse>(e.get());
         }
-    };
+        try {
+            RestartComponentResult r(RestartComponentResponse::FromC(response));
+            ggipc_restart_component_response_free(response);
+            return r;
+        } catch (...) {
+            ggipc_restart_component_response_free(response);
+            return RestartComponentResult(detail::OutOfMemory());
+        }
+    }
 
     RpcError Start(const RestartComponentRequest &request) noexcept {
         m_activated = true;
+        m_retrieved = false;
         m_call.reset();
         if (!m_client) {
             m_startResult = RestartComponentResult(detail::NotConnected());
@@ -2342,19 +2284,14 @@ class RestartComponentOperation {
             m_startResult = detail::MakeResult<RestartComponentResponse>(err.get());
             return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
-        try {
-            m_call = std::make_shared<Call>(call);
-        } catch (...) {
-            ggipc_call_free(call);
-            m_startResult = RestartComponentResult(detail::OutOfMemory());
-            return detail::OutOfMemory();
-        }
+        m_call.reset(call);
         return RpcError();
     }
 
     detail::ClientHandle m_client;
-    std::shared_ptr<Call> m_call;
+    detail::CallPtr m_call;
     bool m_activated = false;
+    bool m_retrieved = false;
     RestartComponentResult m_startResult;
 };
 
@@ -2379,7 +2316,7 @@ class StopComponentOperation {
      * this returns. A value the nucleus would refuse (a number that is no enum value, ...) is refused here
      * with the nucleus' modeled error as the result; the activation itself succeeds, as with the nucleus.
      */
-    std::future<RpcError> Activate(const StopComponentRequest &request,
+    ReadyFuture<RpcError> Activate(const StopComponentRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         RpcError status = Start(request);
         if (onMessageFlushCallback) {
@@ -2388,59 +2325,57 @@ class StopComponentOperation {
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(status);
+        return ReadyFuture<RpcError>(std::move(status));
     }
 
     /**
-     * The result future (see `OperationFuture`). Waiting on it reads the answer on the waiting thread (one
-     * wake-up per round trip).
+     * The result future (see `OperationFuture`), once per activation as with `std::future` (a second call
+     * gives `EVENT_STREAM_RPC_UNINITIALIZED`, "already retrieved"). Waiting on it reads the answer on the
+     * waiting thread (one wake-up per round trip).
      */
     OperationFuture<StopComponentResult> GetResult() noexcept {
-        if (!m_call) {
-            return OperationFuture<StopComponentResult>::Ready(m_activated ? m_startResult : StopComponentResult(detail::NotActivated()));
+        if (m_call) {
+            m_retrieved = true;
+            return OperationFuture<StopComponentResult>(m_call.release(), &Take);
         }
-        return OperationFuture<StopComponentResult>(m_call);
+        if (!m_activated) {
+            return OperationFuture<StopComponentResult>::Ready(StopComponentResult(detail::NotActivated()));
+        }
+        return OperationFuture<StopComponentResult>::Ready(m_retrieved ? StopComponentResult(detail::AlreadyRetrieved()) : m_startResult);
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
-    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+    ReadyFuture<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         if (onMessageFlushCallback) {
             try {
                 onMessageFlushCallback(0);
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(RpcError());
+        return ReadyFuture<RpcError>(RpcError());
     }
 
   private:
-    /** The call in flight and the source of its result future, in one allocation. */
-    struct Call : OperationFuture<StopComponentResult>::Source {
-        ggipc_call *call;
-        explicit Call(ggipc_call *c) noexcept : call(c) {}
-        Call(const Call &) = delete;
-        Call &operator=(const Call &) = delete;
-        ~Call() override { ggipc_call_free(call); }
-        bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call, ms); }
-        StopComponentResult Take() noexcept override {
-            ggipc_stop_component_response *response = nullptr;
-            detail::ErrorPtr e(ggipc_call_stop_component_response(call, &response));
-            if (e) {
-                return detail::MakeResult<StopComponentResponse>(e.get());
-            }
-            try {
-                StopComponentResult r(StopComponentResponse::FromC(response));
-                ggipc_stop_component_response_free(response);
-                return r;
-            } catch (...) {
-                ggipc_stop_component_response_free(response);
-                return StopComponentResult(detail::OutOfMemory());
-            }
+    /** The result of a completed call (the future's reader). */
+    static StopComponentResult Take(const ggipc_call *call) noexcept {
+        ggipc_stop_component_response *response = nullptr;
+        detail::ErrorPtr e(ggipc_call_stop_component_response(call, &response));
+        if (e) {
+            return detail::MakeResult<StopComponentResponse>(e.get());
         }
-    };
+        try {
+            StopComponentResult r(StopComponentResponse::FromC(response));
+            ggipc_stop_component_response_free(response);
+            return r;
+        } catch (...) {
+            ggipc_stop_component_response_free(response);
+            return StopComponentResult(detail::OutOfMemory());
+        }
+    }
 
     RpcError Start(const StopComponentRequest &request) noexcept {
         m_activated = true;
+        m_retrieved = false;
         m_call.reset();
         if (!m_client) {
             m_startResult = StopComponentResult(detail::NotConnected());
@@ -2460,19 +2395,14 @@ class StopComponentOperation {
             m_startResult = detail::MakeResult<StopComponentResponse>(err.get());
             return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
-        try {
-            m_call = std::make_shared<Call>(call);
-        } catch (...) {
-            ggipc_call_free(call);
-            m_startResult = StopComponentResult(detail::OutOfMemory());
-            return detail::OutOfMemory();
-        }
+        m_call.reset(call);
         return RpcError();
     }
 
     detail::ClientHandle m_client;
-    std::shared_ptr<Call> m_call;
+    detail::CallPtr m_call;
     bool m_activated = false;
+    bool m_retrieved = false;
     StopComponentResult m_startResult;
 };
 
@@ -2497,7 +2427,7 @@ class GetComponentDetailsOperation {
      * this returns. A value the nucleus would refuse (a number that is no enum value, ...) is refused here
      * with the nucleus' modeled error as the result; the activation itself succeeds, as with the nucleus.
      */
-    std::future<RpcError> Activate(const GetComponentDetailsRequest &request,
+    ReadyFuture<RpcError> Activate(const GetComponentDetailsRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         RpcError status = Start(request);
         if (onMessageFlushCallback) {
@@ -2506,59 +2436,57 @@ class GetComponentDetailsOperation {
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(status);
+        return ReadyFuture<RpcError>(std::move(status));
     }
 
     /**
-     * The result future (see `OperationFuture`). Waiting on it reads the answer on the waiting thread (one
-     * wake-up per round trip).
+     * The result future (see `OperationFuture`), once per activation as with `std::future` (a second call
+     * gives `EVENT_STREAM_RPC_UNINITIALIZED`, "already retrieved"). Waiting on it reads the answer on the
+     * waiting thread (one wake-up per round trip).
      */
     OperationFuture<GetComponentDetailsResult> GetResult() noexcept {
-        if (!m_call) {
-            return OperationFuture<GetComponentDetailsResult>::Ready(m_activated ? m_startResult : GetComponentDetailsResult(detail::NotActivated()));
+        if (m_call) {
+            m_retrieved = true;
+            return OperationFuture<GetComponentDetailsResult>(m_call.release(), &Take);
         }
-        return OperationFuture<GetComponentDetailsResult>(m_call);
+        if (!m_activated) {
+            return OperationFuture<GetComponentDetailsResult>::Ready(GetComponentDetailsResult(detail::NotActivated()));
+        }
+        return OperationFuture<GetComponentDetailsResult>::Ready(m_retrieved ? GetComponentDetailsResult(detail::AlreadyRetrieved()) : m_startResult);
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
-    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+    ReadyFuture<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         if (onMessageFlushCallback) {
             try {
                 onMessageFlushCallback(0);
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(RpcError());
+        return ReadyFuture<RpcError>(RpcError());
     }
 
   private:
-    /** The call in flight and the source of its result future, in one allocation. */
-    struct Call : OperationFuture<GetComponentDetailsResult>::Source {
-        ggipc_call *call;
-        explicit Call(ggipc_call *c) noexcept : call(c) {}
-        Call(const Call &) = delete;
-        Call &operator=(const Call &) = delete;
-        ~Call() override { ggipc_call_free(call); }
-        bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call, ms); }
-        GetComponentDetailsResult Take() noexcept override {
-            ggipc_get_component_details_response *response = nullptr;
-            detail::ErrorPtr e(ggipc_call_get_component_details_response(call, &response));
-            if (e) {
-                return detail::MakeResult<GetComponentDetailsResponse>(e.get());
-            }
-            try {
-                GetComponentDetailsResult r(GetComponentDetailsResponse::FromC(response));
-                ggipc_get_component_details_response_free(response);
-                return r;
-            } catch (...) {
-                ggipc_get_component_details_response_free(response);
-                return GetComponentDetailsResult(detail::OutOfMemory());
-            }
+    /** The result of a completed call (the future's reader). */
+    static GetComponentDetailsResult Take(const ggipc_call *call) noexcept {
+        ggipc_get_component_details_response *response = nullptr;
+        detail::ErrorPtr e(ggipc_call_get_component_details_response(call, &response));
+        if (e) {
+            return detail::MakeResult<GetComponentDetailsResponse>(e.get());
         }
-    };
+        try {
+            GetComponentDetailsResult r(GetComponentDetailsResponse::FromC(response));
+            ggipc_get_component_details_response_free(response);
+            return r;
+        } catch (...) {
+            ggipc_get_component_details_response_free(response);
+            return GetComponentDetailsResult(detail::OutOfMemory());
+        }
+    }
 
     RpcError Start(const GetComponentDetailsRequest &request) noexcept {
         m_activated = true;
+        m_retrieved = false;
         m_call.reset();
         if (!m_client) {
             m_startResult = GetComponentDetailsResult(detail::NotConnected());
@@ -2578,19 +2506,14 @@ class GetComponentDetailsOperation {
             m_startResult = detail::MakeResult<GetComponentDetailsResponse>(err.get());
             return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
-        try {
-            m_call = std::make_shared<Call>(call);
-        } catch (...) {
-            ggipc_call_free(call);
-            m_startResult = GetComponentDetailsResult(detail::OutOfMemory());
-            return detail::OutOfMemory();
-        }
+        m_call.reset(call);
         return RpcError();
     }
 
     detail::ClientHandle m_client;
-    std::shared_ptr<Call> m_call;
+    detail::CallPtr m_call;
     bool m_activated = false;
+    bool m_retrieved = false;
     GetComponentDetailsResult m_startResult;
 };
 
@@ -2615,7 +2538,7 @@ class ListComponentsOperation {
      * this returns. A value the nucleus would refuse (a number that is no enum value, ...) is refused here
      * with the nucleus' modeled error as the result; the activation itself succeeds, as with the nucleus.
      */
-    std::future<RpcError> Activate(const ListComponentsRequest &request,
+    ReadyFuture<RpcError> Activate(const ListComponentsRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         RpcError status = Start(request);
         if (onMessageFlushCallback) {
@@ -2624,59 +2547,57 @@ class ListComponentsOperation {
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(status);
+        return ReadyFuture<RpcError>(std::move(status));
     }
 
     /**
-     * The result future (see `OperationFuture`). Waiting on it reads the answer on the waiting thread (one
-     * wake-up per round trip).
+     * The result future (see `OperationFuture`), once per activation as with `std::future` (a second call
+     * gives `EVENT_STREAM_RPC_UNINITIALIZED`, "already retrieved"). Waiting on it reads the answer on the
+     * waiting thread (one wake-up per round trip).
      */
     OperationFuture<ListComponentsResult> GetResult() noexcept {
-        if (!m_call) {
-            return OperationFuture<ListComponentsResult>::Ready(m_activated ? m_startResult : ListComponentsResult(detail::NotActivated()));
+        if (m_call) {
+            m_retrieved = true;
+            return OperationFuture<ListComponentsResult>(m_call.release(), &Take);
         }
-        return OperationFuture<ListComponentsResult>(m_call);
+        if (!m_activated) {
+            return OperationFuture<ListComponentsResult>::Ready(ListComponentsResult(detail::NotActivated()));
+        }
+        return OperationFuture<ListComponentsResult>::Ready(m_retrieved ? ListComponentsResult(detail::AlreadyRetrieved()) : m_startResult);
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
-    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+    ReadyFuture<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         if (onMessageFlushCallback) {
             try {
                 onMessageFlushCallback(0);
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(RpcError());
+        return ReadyFuture<RpcError>(RpcError());
     }
 
   private:
-    /** The call in flight and the source of its result future, in one allocation. */
-    struct Call : OperationFuture<ListComponentsResult>::Source {
-        ggipc_call *call;
-        explicit Call(ggipc_call *c) noexcept : call(c) {}
-        Call(const Call &) = delete;
-        Call &operator=(const Call &) = delete;
-        ~Call() override { ggipc_call_free(call); }
-        bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call, ms); }
-        ListComponentsResult Take() noexcept override {
-            ggipc_list_components_response *response = nullptr;
-            detail::ErrorPtr e(ggipc_call_list_components_response(call, &response));
-            if (e) {
-                return detail::MakeResult<ListComponentsResponse>(e.get());
-            }
-            try {
-                ListComponentsResult r(ListComponentsResponse::FromC(response));
-                ggipc_list_components_response_free(response);
-                return r;
-            } catch (...) {
-                ggipc_list_components_response_free(response);
-                return ListComponentsResult(detail::OutOfMemory());
-            }
+    /** The result of a completed call (the future's reader). */
+    static ListComponentsResult Take(const ggipc_call *call) noexcept {
+        ggipc_list_components_response *response = nullptr;
+        detail::ErrorPtr e(ggipc_call_list_components_response(call, &response));
+        if (e) {
+            return detail::MakeResult<ListComponentsResponse>(e.get());
         }
-    };
+        try {
+            ListComponentsResult r(ListComponentsResponse::FromC(response));
+            ggipc_list_components_response_free(response);
+            return r;
+        } catch (...) {
+            ggipc_list_components_response_free(response);
+            return ListComponentsResult(detail::OutOfMemory());
+        }
+    }
 
     RpcError Start(const ListComponentsRequest &request) noexcept {
         m_activated = true;
+        m_retrieved = false;
         m_call.reset();
         if (!m_client) {
             m_startResult = ListComponentsResult(detail::NotConnected());
@@ -2696,19 +2617,14 @@ class ListComponentsOperation {
             m_startResult = detail::MakeResult<ListComponentsResponse>(err.get());
             return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
-        try {
-            m_call = std::make_shared<Call>(call);
-        } catch (...) {
-            ggipc_call_free(call);
-            m_startResult = ListComponentsResult(detail::OutOfMemory());
-            return detail::OutOfMemory();
-        }
+        m_call.reset(call);
         return RpcError();
     }
 
     detail::ClientHandle m_client;
-    std::shared_ptr<Call> m_call;
+    detail::CallPtr m_call;
     bool m_activated = false;
+    bool m_retrieved = false;
     ListComponentsResult m_startResult;
 };
 
@@ -2733,7 +2649,7 @@ class PauseComponentOperation {
      * this returns. A value the nucleus would refuse (a number that is no enum value, ...) is refused here
      * with the nucleus' modeled error as the result; the activation itself succeeds, as with the nucleus.
      */
-    std::future<RpcError> Activate(const PauseComponentRequest &request,
+    ReadyFuture<RpcError> Activate(const PauseComponentRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         RpcError status = Start(request);
         if (onMessageFlushCallback) {
@@ -2742,48 +2658,46 @@ class PauseComponentOperation {
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(status);
+        return ReadyFuture<RpcError>(std::move(status));
     }
 
     /**
-     * The result future (see `OperationFuture`). Waiting on it reads the answer on the waiting thread (one
-     * wake-up per round trip).
+     * The result future (see `OperationFuture`), once per activation as with `std::future` (a second call
+     * gives `EVENT_STREAM_RPC_UNINITIALIZED`, "already retrieved"). Waiting on it reads the answer on the
+     * waiting thread (one wake-up per round trip).
      */
     OperationFuture<PauseComponentResult> GetResult() noexcept {
-        if (!m_call) {
-            return OperationFuture<PauseComponentResult>::Ready(m_activated ? m_startResult : PauseComponentResult(detail::NotActivated()));
+        if (m_call) {
+            m_retrieved = true;
+            return OperationFuture<PauseComponentResult>(m_call.release(), &Take);
         }
-        return OperationFuture<PauseComponentResult>(m_call);
+        if (!m_activated) {
+            return OperationFuture<PauseComponentResult>::Ready(PauseComponentResult(detail::NotActivated()));
+        }
+        return OperationFuture<PauseComponentResult>::Ready(m_retrieved ? PauseComponentResult(detail::AlreadyRetrieved()) : m_startResult);
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
-    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+    ReadyFuture<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         if (onMessageFlushCallback) {
             try {
                 onMessageFlushCallback(0);
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(RpcError());
+        return ReadyFuture<RpcError>(RpcError());
     }
 
   private:
-    /** The call in flight and the source of its result future, in one allocation. */
-    struct Call : OperationFuture<PauseComponentResult>::Source {
-        ggipc_call *call;
-        explicit Call(ggipc_call *c) noexcept : call(c) {}
-        Call(const Call &) = delete;
-        Call &operator=(const Call &) = delete;
-        ~Call() override { ggipc_call_free(call); }
-        bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call, ms); }
-        PauseComponentResult Take() noexcept override {
-            detail::ErrorPtr e(ggipc_call_pause_component_response(call, nullptr));
-            return detail::MakeResult<PauseComponentResponse>(e.get());
-        }
-    };
+    /** The result of a completed call (the future's reader). */
+    static PauseComponentResult Take(const ggipc_call *call) noexcept {
+        detail::ErrorPtr e(ggipc_call_pause_component_response(call, nullptr));
+        return detail::MakeResult<PauseComponentResponse>(e.get());
+    }
 
     RpcError Start(const PauseComponentRequest &request) noexcept {
         m_activated = true;
+        m_retrieved = false;
         m_call.reset();
         if (!m_client) {
             m_startResult = PauseComponentResult(detail::NotConnected());
@@ -2803,19 +2717,14 @@ class PauseComponentOperation {
             m_startResult = detail::MakeResult<PauseComponentResponse>(err.get());
             return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
-        try {
-            m_call = std::make_shared<Call>(call);
-        } catch (...) {
-            ggipc_call_free(call);
-            m_startResult = PauseComponentResult(detail::OutOfMemory());
-            return detail::OutOfMemory();
-        }
+        m_call.reset(call);
         return RpcError();
     }
 
     detail::ClientHandle m_client;
-    std::shared_ptr<Call> m_call;
+    detail::CallPtr m_call;
     bool m_activated = false;
+    bool m_retrieved = false;
     PauseComponentResult m_startResult;
 };
 
@@ -2840,7 +2749,7 @@ class ResumeComponentOperation {
      * this returns. A value the nucleus would refuse (a number that is no enum value, ...) is refused here
      * with the nucleus' modeled error as the result; the activation itself succeeds, as with the nucleus.
      */
-    std::future<RpcError> Activate(const ResumeComponentRequest &request,
+    ReadyFuture<RpcError> Activate(const ResumeComponentRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         RpcError status = Start(request);
         if (onMessageFlushCallback) {
@@ -2849,48 +2758,46 @@ class ResumeComponentOperation {
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(status);
+        return ReadyFuture<RpcError>(std::move(status));
     }
 
     /**
-     * The result future (see `OperationFuture`). Waiting on it reads the answer on the waiting thread (one
-     * wake-up per round trip).
+     * The result future (see `OperationFuture`), once per activation as with `std::future` (a second call
+     * gives `EVENT_STREAM_RPC_UNINITIALIZED`, "already retrieved"). Waiting on it reads the answer on the
+     * waiting thread (one wake-up per round trip).
      */
     OperationFuture<ResumeComponentResult> GetResult() noexcept {
-        if (!m_call) {
-            return OperationFuture<ResumeComponentResult>::Ready(m_activated ? m_startResult : ResumeComponentResult(detail::NotActivated()));
+        if (m_call) {
+            m_retrieved = true;
+            return OperationFuture<ResumeComponentResult>(m_call.release(), &Take);
         }
-        return OperationFuture<ResumeComponentResult>(m_call);
+        if (!m_activated) {
+            return OperationFuture<ResumeComponentResult>::Ready(ResumeComponentResult(detail::NotActivated()));
+        }
+        return OperationFuture<ResumeComponentResult>::Ready(m_retrieved ? ResumeComponentResult(detail::AlreadyRetrieved()) : m_startResult);
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
-    std::future<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
+    ReadyFuture<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
         if (onMessageFlushCallback) {
             try {
                 onMessageFlushCallback(0);
             } catch (...) {
             }
         }
-        return eventstreamrpc::MakeReadyFuture(RpcError());
+        return ReadyFuture<RpcError>(RpcError());
     }
 
   private:
-    /** The call in flight and the source of its result future, in one allocation. */
-    struct Call : OperationFuture<ResumeComponentResult>::Source {
-        ggipc_call *call;
-        explicit Call(ggipc_call *c) noexcept : call(c) {}
-        Call(const Call &) = delete;
-        Call &operator=(const Call &) = delete;
-        ~Call() override { ggipc_call_free(call); }
-        bool Wait(uint64_t ms) noexcept override { return ggipc_call_wait(call, ms); }
-        ResumeComponentResult Take() noexcept override {
-            detail::ErrorPtr e(ggipc_call_resume_component_response(call, nullptr));
-            return detail::MakeResult<ResumeComponentResponse>(e.get());
-        }
-    };
+    /** The result of a completed call (the future's reader). */
+    static ResumeComponentResult Take(const ggipc_call *call) noexcept {
+        detail::ErrorPtr e(ggipc_call_resume_component_response(call, nullptr));
+        return detail::MakeResult<ResumeComponentResponse>(e.get());
+    }
 
     RpcError Start(const ResumeComponentRequest &request) noexcept {
         m_activated = true;
+        m_retrieved = false;
         m_call.reset();
         if (!m_client) {
             m_startResult = ResumeComponentResult(detail::NotConnected());
@@ -2910,19 +2817,14 @@ class ResumeComponentOperation {
             m_startResult = detail::MakeResult<ResumeComponentResponse>(err.get());
             return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
-        try {
-            m_call = std::make_shared<Call>(call);
-        } catch (...) {
-            ggipc_call_free(call);
-            m_startResult = ResumeComponentResult(detail::OutOfMemory());
-            return detail::OutOfMemory();
-        }
+        m_call.reset(call);
         return RpcError();
     }
 
     detail::ClientHandle m_client;
-    std::shared_ptr<Call> m_call;
+    detail::CallPtr m_call;
     bool m_activated = false;
+    bool m_retrieved = false;
     ResumeComponentResult m_startResult;
 };
 

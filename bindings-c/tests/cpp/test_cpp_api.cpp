@@ -345,6 +345,35 @@ TEST_F(CppApi, OperationFutureWaitSemantics) {
     std::future<PublishToIoTCoreResult> standard = op.GetResult().ToStdFuture();
     ASSERT_EQ(standard.wait_for(kWait), std::future_status::ready);
     EXPECT_TRUE(standard.get());
+
+    // The result is handed out once per activation, as a std::future's: a second GetResult says so.
+    auto again = op.GetResult();
+    EXPECT_EQ(again.wait_for(std::chrono::milliseconds(0)), std::future_status::ready);
+    auto twice = again.get();
+    EXPECT_EQ(twice.GetResultType(), RPC_ERROR);
+    EXPECT_EQ(twice.GetRpcError().baseStatus, EVENT_STREAM_RPC_UNINITIALIZED);
+    EXPECT_NE(twice.GetRpcError().message.find("already retrieved"), std::string::npos);
+
+    // Activate's future is ready at once and converts to the std::future the SDK returns.
+    std::future<RpcError> activated = op.Activate(request);
+    ASSERT_TRUE(activated.valid());
+    EXPECT_EQ(activated.wait_for(std::chrono::milliseconds(0)), std::future_status::ready);
+    EXPECT_TRUE(activated.get());
+    // A new activation has a result of its own; a future outliving its operation still reads it.
+    OperationFuture<PublishToIoTCoreResult> outlives;
+    {
+        auto moved = std::move(op);
+        outlives = moved.GetResult();
+    }
+    ASSERT_EQ(outlives.wait_for(kWait), std::future_status::ready);
+    EXPECT_TRUE(outlives.get());
+    EXPECT_FALSE(outlives.valid());
+
+    auto closed = client.NewPublishToIoTCore().Close();
+    EXPECT_TRUE(closed.valid());
+    std::shared_future<RpcError> shared = closed.share();
+    EXPECT_FALSE(closed.valid());
+    EXPECT_TRUE(shared.get());
 }
 
 // ---- the generated model and operations ----
