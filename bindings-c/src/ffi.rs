@@ -86,7 +86,8 @@ pub(crate) unsafe fn str_arg<'a>(ptr: *const c_char, what: &str) -> Result<&'a s
         .map_err(|_| Error::invalid_argument(format!("{what} is not valid UTF-8")))
 }
 
-/// Copies a byte buffer given as pointer and length; `(NULL, 0)` is the empty buffer.
+/// Copies a byte buffer given as pointer and length; `(NULL, 0)` is the empty buffer. A large copy goes into a
+/// recycled buffer (`ggipc_core::model::blob_from`); the paths that send it give it back once it is encoded.
 ///
 /// # Safety
 /// `ptr` is NULL (then `len` must be 0) or points to `len` readable bytes.
@@ -98,7 +99,9 @@ pub(crate) unsafe fn bytes_arg(ptr: *const u8, len: usize, what: &str) -> Result
         return Err(Error::null_argument(what));
     }
     // SAFETY: per the contract above.
-    Ok(unsafe { std::slice::from_raw_parts(ptr, len) }.to_vec())
+    Ok(ggipc_core::model::blob_from(unsafe {
+        std::slice::from_raw_parts(ptr, len)
+    }))
 }
 
 /// Borrows an optional C string: NULL is `None`.

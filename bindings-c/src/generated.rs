@@ -491,6 +491,13 @@ impl ggipc_mqtt_message {
             content_type: v.content_type.as_deref().map(c_string),
         }
     }
+
+    /// Gives the buffers of its blobs back to the pool of large buffers (see `ggipc_core::model::recycle_blob`).
+    #[allow(dead_code)] // used for the shapes that are events
+    pub(crate) fn recycle(self) {
+        ggipc_core::model::recycle_blob(self.payload);
+        ggipc_core::model::recycle_blob(self.correlation_data);
+    }
 }
 
 /// Creates a `ggipc_mqtt_message` with every member absent (free it with `ggipc_mqtt_message_free`). Returns NULL only if allocation
@@ -1150,6 +1157,12 @@ impl ggipc_binary_message {
                 .map(|x| Box::new(ggipc_message_context::from_core(x))),
         }
     }
+
+    /// Gives the buffers of its blobs back to the pool of large buffers (see `ggipc_core::model::recycle_blob`).
+    #[allow(dead_code)] // used for the shapes that are events
+    pub(crate) fn recycle(self) {
+        ggipc_core::model::recycle_blob(self.message);
+    }
 }
 
 /// Creates a `ggipc_binary_message` with every member absent (free it with `ggipc_binary_message_free`). Returns NULL only if allocation
@@ -1285,6 +1298,14 @@ impl ggipc_publish_message {
             binary_message: v
                 .binary_message
                 .map(|x| Box::new(ggipc_binary_message::from_core(x))),
+        }
+    }
+
+    /// Gives the buffers of its blobs back to the pool of large buffers (see `ggipc_core::model::recycle_blob`).
+    #[allow(dead_code)] // used for the shapes that are events
+    pub(crate) fn recycle(self) {
+        if let Some(x) = self.binary_message {
+            x.recycle();
         }
     }
 
@@ -2477,6 +2498,14 @@ impl ggipc_iot_core_message {
         }
     }
 
+    /// Gives the buffers of its blobs back to the pool of large buffers (see `ggipc_core::model::recycle_blob`).
+    #[allow(dead_code)] // used for the shapes that are events
+    pub(crate) fn recycle(self) {
+        if let Some(x) = self.message {
+            x.recycle();
+        }
+    }
+
     /// Clears every member (before one is set, as a union holds one).
     fn clear_union(&mut self) {
         *self = Self::default();
@@ -2693,6 +2722,14 @@ impl ggipc_subscription_response_message {
             binary_message: v
                 .binary_message
                 .map(|x| Box::new(ggipc_binary_message::from_core(x))),
+        }
+    }
+
+    /// Gives the buffers of its blobs back to the pool of large buffers (see `ggipc_core::model::recycle_blob`).
+    #[allow(dead_code)] // used for the shapes that are events
+    pub(crate) fn recycle(self) {
+        if let Some(x) = self.binary_message {
+            x.recycle();
         }
     }
 
@@ -3252,6 +3289,13 @@ impl ggipc_publish_to_iot_core_request {
             payload_format: v.payload_format,
             content_type: v.content_type.as_deref().map(c_string),
         }
+    }
+
+    /// Gives the buffers of its blobs back to the pool of large buffers (see `ggipc_core::model::recycle_blob`).
+    #[allow(dead_code)] // used for the shapes that are events
+    pub(crate) fn recycle(self) {
+        ggipc_core::model::recycle_blob(self.payload);
+        ggipc_core::model::recycle_blob(self.correlation_data);
     }
 }
 
@@ -4133,6 +4177,14 @@ impl ggipc_publish_to_topic_request {
             publish_message: v
                 .publish_message
                 .map(|x| Box::new(ggipc_publish_message::from_core(x))),
+        }
+    }
+
+    /// Gives the buffers of its blobs back to the pool of large buffers (see `ggipc_core::model::recycle_blob`).
+    #[allow(dead_code)] // used for the shapes that are events
+    pub(crate) fn recycle(self) {
+        if let Some(x) = self.publish_message {
+            x.recycle();
         }
     }
 }
@@ -7629,7 +7681,10 @@ pub unsafe extern "C" fn ggipc_client_publish_to_iot_core_begin_take(
         if out.is_null() {
             return Err(Error::null_argument("out"));
         }
-        let call = call_begin(client, &model::PUBLISH_TO_IOT_CORE, &request.into_core())?;
+        let mut core = request.into_core();
+        let call = call_begin(client, &model::PUBLISH_TO_IOT_CORE, &core)?;
+        ggipc_core::model::recycle_blob(core.payload.take());
+        ggipc_core::model::recycle_blob(core.correlation_data.take());
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
         Ok(())
@@ -7737,6 +7792,7 @@ pub unsafe extern "C" fn ggipc_client_subscribe_to_iot_core(
                     let ev = ggipc_iot_core_message::from_core(ev);
                     // SAFETY: the callback and userdata were registered together.
                     unsafe { cb(ud, &ev) };
+                    ev.recycle();
                 }
             },
         )?;
@@ -7790,6 +7846,7 @@ pub unsafe extern "C" fn ggipc_client_subscribe_to_iot_core_begin(
                     let ev = ggipc_iot_core_message::from_core(ev);
                     // SAFETY: the callback and userdata were registered together.
                     unsafe { cb(ud, &ev) };
+                    ev.recycle();
                 }
             },
         )?;
@@ -8080,7 +8137,8 @@ pub unsafe extern "C" fn ggipc_client_publish_to_topic_begin_take(
         if out.is_null() {
             return Err(Error::null_argument("out"));
         }
-        let call = call_begin(client, &model::PUBLISH_TO_TOPIC, &request.into_core())?;
+        let core = request.into_core();
+        let call = call_begin(client, &model::PUBLISH_TO_TOPIC, &core)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
         Ok(())
@@ -8192,6 +8250,7 @@ pub unsafe extern "C" fn ggipc_client_subscribe_to_topic(
                     let ev = ggipc_subscription_response_message::from_core(ev);
                     // SAFETY: the callback and userdata were registered together.
                     unsafe { cb(ud, &ev) };
+                    ev.recycle();
                 }
             },
         )?;
@@ -8245,6 +8304,7 @@ pub unsafe extern "C" fn ggipc_client_subscribe_to_topic_begin(
                     let ev = ggipc_subscription_response_message::from_core(ev);
                     // SAFETY: the callback and userdata were registered together.
                     unsafe { cb(ud, &ev) };
+                    ev.recycle();
                 }
             },
         )?;
@@ -8395,7 +8455,8 @@ pub unsafe extern "C" fn ggipc_client_get_configuration_begin_take(
         if out.is_null() {
             return Err(Error::null_argument("out"));
         }
-        let call = call_begin(client, &model::GET_CONFIGURATION, &request.into_core())?;
+        let core = request.into_core();
+        let call = call_begin(client, &model::GET_CONFIGURATION, &core)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
         Ok(())
@@ -8570,7 +8631,8 @@ pub unsafe extern "C" fn ggipc_client_update_configuration_begin_take(
         if out.is_null() {
             return Err(Error::null_argument("out"));
         }
-        let call = call_begin(client, &model::UPDATE_CONFIGURATION, &request.into_core())?;
+        let core = request.into_core();
+        let call = call_begin(client, &model::UPDATE_CONFIGURATION, &core)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
         Ok(())
@@ -9031,11 +9093,8 @@ pub unsafe extern "C" fn ggipc_client_send_configuration_validity_report_begin_t
         if out.is_null() {
             return Err(Error::null_argument("out"));
         }
-        let call = call_begin(
-            client,
-            &model::SEND_CONFIGURATION_VALIDITY_REPORT,
-            &request.into_core(),
-        )?;
+        let core = request.into_core();
+        let call = call_begin(client, &model::SEND_CONFIGURATION_VALIDITY_REPORT, &core)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
         Ok(())
@@ -9210,7 +9269,8 @@ pub unsafe extern "C" fn ggipc_client_update_state_begin_take(
         if out.is_null() {
             return Err(Error::null_argument("out"));
         }
-        let call = call_begin(client, &model::UPDATE_STATE, &request.into_core())?;
+        let core = request.into_core();
+        let call = call_begin(client, &model::UPDATE_STATE, &core)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
         Ok(())
@@ -9524,7 +9584,8 @@ pub unsafe extern "C" fn ggipc_client_defer_component_update_begin_take(
         if out.is_null() {
             return Err(Error::null_argument("out"));
         }
-        let call = call_begin(client, &model::DEFER_COMPONENT_UPDATE, &request.into_core())?;
+        let core = request.into_core();
+        let call = call_begin(client, &model::DEFER_COMPONENT_UPDATE, &core)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
         Ok(())
@@ -9708,11 +9769,8 @@ pub unsafe extern "C" fn ggipc_client_validate_authorization_token_begin_take(
         if out.is_null() {
             return Err(Error::null_argument("out"));
         }
-        let call = call_begin(
-            client,
-            &model::VALIDATE_AUTHORIZATION_TOKEN,
-            &request.into_core(),
-        )?;
+        let core = request.into_core();
+        let call = call_begin(client, &model::VALIDATE_AUTHORIZATION_TOKEN, &core)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
         Ok(())
@@ -9892,7 +9950,8 @@ pub unsafe extern "C" fn ggipc_client_restart_component_begin_take(
         if out.is_null() {
             return Err(Error::null_argument("out"));
         }
-        let call = call_begin(client, &model::RESTART_COMPONENT, &request.into_core())?;
+        let core = request.into_core();
+        let call = call_begin(client, &model::RESTART_COMPONENT, &core)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
         Ok(())
@@ -10067,7 +10126,8 @@ pub unsafe extern "C" fn ggipc_client_stop_component_begin_take(
         if out.is_null() {
             return Err(Error::null_argument("out"));
         }
-        let call = call_begin(client, &model::STOP_COMPONENT, &request.into_core())?;
+        let core = request.into_core();
+        let call = call_begin(client, &model::STOP_COMPONENT, &core)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
         Ok(())
@@ -10241,7 +10301,8 @@ pub unsafe extern "C" fn ggipc_client_get_component_details_begin_take(
         if out.is_null() {
             return Err(Error::null_argument("out"));
         }
-        let call = call_begin(client, &model::GET_COMPONENT_DETAILS, &request.into_core())?;
+        let core = request.into_core();
+        let call = call_begin(client, &model::GET_COMPONENT_DETAILS, &core)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
         Ok(())
@@ -10416,7 +10477,8 @@ pub unsafe extern "C" fn ggipc_client_list_components_begin_take(
         if out.is_null() {
             return Err(Error::null_argument("out"));
         }
-        let call = call_begin(client, &model::LIST_COMPONENTS, &request.into_core())?;
+        let core = request.into_core();
+        let call = call_begin(client, &model::LIST_COMPONENTS, &core)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
         Ok(())
@@ -10591,7 +10653,8 @@ pub unsafe extern "C" fn ggipc_client_pause_component_begin_take(
         if out.is_null() {
             return Err(Error::null_argument("out"));
         }
-        let call = call_begin(client, &model::PAUSE_COMPONENT, &request.into_core())?;
+        let core = request.into_core();
+        let call = call_begin(client, &model::PAUSE_COMPONENT, &core)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
         Ok(())
@@ -10766,7 +10829,8 @@ pub unsafe extern "C" fn ggipc_client_resume_component_begin_take(
         if out.is_null() {
             return Err(Error::null_argument("out"));
         }
-        let call = call_begin(client, &model::RESUME_COMPONENT, &request.into_core())?;
+        let core = request.into_core();
+        let call = call_begin(client, &model::RESUME_COMPONENT, &core)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
         Ok(())

@@ -465,9 +465,11 @@ pub unsafe extern "C" fn ggipc_client_publish_bytes(
             payload,
             ..Default::default()
         };
-        let _: model::PublishToIoTCoreResponse =
-            call_sync(client, &model::PUBLISH_TO_IOT_CORE, &request, 0)?;
-        Ok(())
+        let result: Result<model::PublishToIoTCoreResponse, _> =
+            call_sync(client, &model::PUBLISH_TO_IOT_CORE, &request, 0);
+        // A large payload was copied into a recycled buffer (`bytes_arg`); it serves the next publish.
+        ggipc_core::model::recycle_blob(request.payload);
+        result.map(|_| ())
     })
 }
 

@@ -135,8 +135,7 @@ pub(crate) fn enum_to_c<E: Copy + PartialEq>(v: E, all: &[E]) -> u32 {
 }
 
 fn encode<Req: serde::Serialize>(request: &Req) -> Result<bytes::Bytes, Error> {
-    ggipc_core::model::to_json_vec(request)
-        .map(bytes::Bytes::from)
+    ggipc_core::model::to_json_bytes(request)
         .map_err(|e| Error::invalid_argument(format!("request cannot be encoded: {e}")))
 }
 

@@ -253,6 +253,17 @@ fn into_core(t: &Type, f: &str, required: bool) -> String {
     }
 }
 
+/// Whether a shape holds a blob, directly or in a member shape (not counting lists).
+fn has_blob(m: &Model, name: &str) -> bool {
+    m.shape(name).is_some_and(|s| {
+        s.members.iter().any(|mem| match m.member_type(mem) {
+            Type::Blob => true,
+            Type::Shape(n) => has_blob(m, &n),
+            _ => false,
+        })
+    })
+}
+
 fn shape(m: &Model, s: &Shape, o: &mut String) {
     let c = c_shape(&s.name);
     let r = rust_shape(m, &s.name);
@@ -308,6 +319,24 @@ fn shape(m: &Model, s: &Shape, o: &mut String) {
         let _ = writeln!(o, "            {f}: {},", from_core(&t, &f, mem.required));
     }
     o.push_str("        }\n    }\n");
+    if has_blob(m, &s.name) {
+        o.push_str("\n    /// Gives the buffers of its blobs back to the pool of large buffers (see `ggipc_core::model::recycle_blob`).\n");
+        o.push_str("    #[allow(dead_code)] // used for the shapes that are events\n");
+        o.push_str("    pub(crate) fn recycle(self) {\n");
+        for mem in &s.members {
+            let f = snake(&mem.name);
+            match m.member_type(mem) {
+                Type::Blob => {
+                    let _ = writeln!(o, "        ggipc_core::model::recycle_blob(self.{f});");
+                }
+                Type::Shape(n) if has_blob(m, &n) => {
+                    let _ = writeln!(o, "        if let Some(x) = self.{f} {{\n            x.recycle();\n        }}");
+                }
+                _ => {}
+            }
+        }
+        o.push_str("    }\n");
+    }
     if s.union {
         o.push_str("\n    /// Clears every member (before one is set, as a union holds one).\n");
         o.push_str("    fn clear_union(&mut self) {\n        *self = Self::default();\n    }\n");
@@ -575,6 +604,23 @@ fn operation(m: &Model, op: &crate::model::Operation, o: &mut String) {
     let konst = screaming(&op.name);
     let req = c_shape(&op.request);
     let resp = c_shape(&op.response);
+    // `begin_take` gives the request's blob buffers (payloads copied by the setters, recycled when large) back to
+    // the pool once the request is encoded, so a large publish does not fault in fresh pages for them each time.
+    let blobs: Vec<String> = m
+        .shape(&op.request)
+        .map(|s| {
+            s.members
+                .iter()
+                .filter(|mem| matches!(m.member_type(mem), Type::Blob))
+                .map(|mem| snake(&mem.name))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mutable = if blobs.is_empty() { "" } else { "mut " };
+    let recycle: String = blobs
+        .iter()
+        .map(|b| format!("        ggipc_core::model::recycle_blob(core.{b}.take());\n"))
+        .collect();
     let errors = op
         .errors
         .iter()
@@ -631,7 +677,7 @@ fn operation(m: &Model, op: &crate::model::Operation, o: &mut String) {
             );
             let _ = writeln!(
                 o,
-                "#[no_mangle]\npub unsafe extern \"C\" fn ggipc_client_{f}_begin_take(client: *const ggipc_client, request: *mut {req}, out: *mut *mut ggipc_call) -> *mut ggipc_error {{\n    boundary(|| {{\n        if request.is_null() {{\n            return Err(Error::null_argument(\"request\"));\n        }}\n        // SAFETY: the caller hands over a request it owns (checked non-NULL above).\n        let request = unsafe {{ Box::from_raw(request) }};\n        // SAFETY: NULL or a live client.\n        let client = unsafe {{ try_ref(client, \"client\") }}?;\n        if out.is_null() {{\n            return Err(Error::null_argument(\"out\"));\n        }}\n        let call = call_begin(client, &model::{konst}, &request.into_core())?;\n        // SAFETY: checked non-NULL above.\n        unsafe {{ write_out(out, Box::into_raw(call)) }};\n        Ok(())\n    }})\n}}\n"
+                "#[no_mangle]\npub unsafe extern \"C\" fn ggipc_client_{f}_begin_take(client: *const ggipc_client, request: *mut {req}, out: *mut *mut ggipc_call) -> *mut ggipc_error {{\n    boundary(|| {{\n        if request.is_null() {{\n            return Err(Error::null_argument(\"request\"));\n        }}\n        // SAFETY: the caller hands over a request it owns (checked non-NULL above).\n        let request = unsafe {{ Box::from_raw(request) }};\n        // SAFETY: NULL or a live client.\n        let client = unsafe {{ try_ref(client, \"client\") }}?;\n        if out.is_null() {{\n            return Err(Error::null_argument(\"out\"));\n        }}\n        let {mutable}core = request.into_core();\n        let call = call_begin(client, &model::{konst}, &core)?;\n{recycle}        // SAFETY: checked non-NULL above.\n        unsafe {{ write_out(out, Box::into_raw(call)) }};\n        Ok(())\n    }})\n}}\n"
             );
             doc(
                 o,
@@ -647,6 +693,13 @@ fn operation(m: &Model, op: &crate::model::Operation, o: &mut String) {
         }
         Some(ev) => {
             let cev = c_shape(ev);
+            // The event was lent to the callback: its payloads' buffers (decoded into recycled ones when large)
+            // serve the next events.
+            let recycle_ev = if has_blob(m, ev) {
+                "                    ev.recycle();\n"
+            } else {
+                ""
+            };
             let rev = rust_shape(m, ev);
             doc(
                 o,
@@ -665,7 +718,7 @@ fn operation(m: &Model, op: &crate::model::Operation, o: &mut String) {
             );
             let _ = writeln!(
                 o,
-                "#[no_mangle]\npub unsafe extern \"C\" fn ggipc_client_{f}(client: *const ggipc_client, request: *const {req}, handler: *const ggipc_{f}_handler, userdata: *mut c_void, free_userdata: ggipc_free_userdata_fn, out: *mut *mut ggipc_subscription) -> *mut ggipc_error {{\n    boundary(|| {{\n        // SAFETY: NULL or live objects.\n        let client = unsafe {{ try_ref(client, \"client\") }}?;\n        // SAFETY: as above.\n        let request = unsafe {{ try_ref(request, \"request\") }}?;\n        // SAFETY: as above.\n        let h = *unsafe {{ try_ref(handler, \"handler\") }}?;\n        if out.is_null() {{\n            return Err(Error::null_argument(\"out\"));\n        }}\n        let callbacks = StreamCallbacks {{\n            on_stream_error: h.on_stream_error,\n            on_interrupted: h.on_interrupted,\n            on_resumed: h.on_resumed,\n            on_lagged: h.on_lagged,\n            on_closed: h.on_closed,\n        }};\n        let on_event = h.on_event;\n        let sub = crate::subscription::open_blocking::<model::{rev}, _>(\n            client,\n            &model::{konst},\n            &request.to_core(),\n            callbacks,\n            UserData::new(userdata, free_userdata),\n            move |ud, ev| {{\n                if let Some(cb) = on_event {{\n                    let ev = {cev}::from_core(ev);\n                    // SAFETY: the callback and userdata were registered together.\n                    unsafe {{ cb(ud, &ev) }};\n                }}\n            }},\n        )?;\n        // SAFETY: checked non-NULL above.\n        unsafe {{ write_out(out, sub) }};\n        Ok(())\n    }})\n}}\n"
+                "#[no_mangle]\npub unsafe extern \"C\" fn ggipc_client_{f}(client: *const ggipc_client, request: *const {req}, handler: *const ggipc_{f}_handler, userdata: *mut c_void, free_userdata: ggipc_free_userdata_fn, out: *mut *mut ggipc_subscription) -> *mut ggipc_error {{\n    boundary(|| {{\n        // SAFETY: NULL or live objects.\n        let client = unsafe {{ try_ref(client, \"client\") }}?;\n        // SAFETY: as above.\n        let request = unsafe {{ try_ref(request, \"request\") }}?;\n        // SAFETY: as above.\n        let h = *unsafe {{ try_ref(handler, \"handler\") }}?;\n        if out.is_null() {{\n            return Err(Error::null_argument(\"out\"));\n        }}\n        let callbacks = StreamCallbacks {{\n            on_stream_error: h.on_stream_error,\n            on_interrupted: h.on_interrupted,\n            on_resumed: h.on_resumed,\n            on_lagged: h.on_lagged,\n            on_closed: h.on_closed,\n        }};\n        let on_event = h.on_event;\n        let sub = crate::subscription::open_blocking::<model::{rev}, _>(\n            client,\n            &model::{konst},\n            &request.to_core(),\n            callbacks,\n            UserData::new(userdata, free_userdata),\n            move |ud, ev| {{\n                if let Some(cb) = on_event {{\n                    let ev = {cev}::from_core(ev);\n                    // SAFETY: the callback and userdata were registered together.\n                    unsafe {{ cb(ud, &ev) }};\n{recycle_ev}                }}\n            }},\n        )?;\n        // SAFETY: checked non-NULL above.\n        unsafe {{ write_out(out, sub) }};\n        Ok(())\n    }})\n}}\n"
             );
             doc(
                 o,
@@ -676,7 +729,7 @@ fn operation(m: &Model, op: &crate::model::Operation, o: &mut String) {
             );
             let _ = writeln!(
                 o,
-                "#[no_mangle]\npub unsafe extern \"C\" fn ggipc_client_{f}_begin(client: *const ggipc_client, request: *const {req}, handler: *const ggipc_{f}_handler, userdata: *mut c_void, free_userdata: ggipc_free_userdata_fn, out: *mut *mut ggipc_subscription) -> *mut ggipc_error {{\n    boundary(|| {{\n        // SAFETY: NULL or live objects.\n        let client = unsafe {{ try_ref(client, \"client\") }}?;\n        // SAFETY: as above.\n        let request = unsafe {{ try_ref(request, \"request\") }}?;\n        // SAFETY: as above.\n        let h = *unsafe {{ try_ref(handler, \"handler\") }}?;\n        if out.is_null() {{\n            return Err(Error::null_argument(\"out\"));\n        }}\n        let callbacks = StreamCallbacks {{\n            on_stream_error: h.on_stream_error,\n            on_interrupted: h.on_interrupted,\n            on_resumed: h.on_resumed,\n            on_lagged: h.on_lagged,\n            on_closed: h.on_closed,\n        }};\n        let on_event = h.on_event;\n        let sub = crate::subscription::open::<model::{rev}, _>(\n            client,\n            &model::{konst},\n            &request.to_core(),\n            callbacks,\n            UserData::new(userdata, free_userdata),\n            move |ud, ev| {{\n                if let Some(cb) = on_event {{\n                    let ev = {cev}::from_core(ev);\n                    // SAFETY: the callback and userdata were registered together.\n                    unsafe {{ cb(ud, &ev) }};\n                }}\n            }},\n        )?;\n        // SAFETY: checked non-NULL above.\n        unsafe {{ write_out(out, Box::into_raw(sub)) }};\n        Ok(())\n    }})\n}}\n"
+                "#[no_mangle]\npub unsafe extern \"C\" fn ggipc_client_{f}_begin(client: *const ggipc_client, request: *const {req}, handler: *const ggipc_{f}_handler, userdata: *mut c_void, free_userdata: ggipc_free_userdata_fn, out: *mut *mut ggipc_subscription) -> *mut ggipc_error {{\n    boundary(|| {{\n        // SAFETY: NULL or live objects.\n        let client = unsafe {{ try_ref(client, \"client\") }}?;\n        // SAFETY: as above.\n        let request = unsafe {{ try_ref(request, \"request\") }}?;\n        // SAFETY: as above.\n        let h = *unsafe {{ try_ref(handler, \"handler\") }}?;\n        if out.is_null() {{\n            return Err(Error::null_argument(\"out\"));\n        }}\n        let callbacks = StreamCallbacks {{\n            on_stream_error: h.on_stream_error,\n            on_interrupted: h.on_interrupted,\n            on_resumed: h.on_resumed,\n            on_lagged: h.on_lagged,\n            on_closed: h.on_closed,\n        }};\n        let on_event = h.on_event;\n        let sub = crate::subscription::open::<model::{rev}, _>(\n            client,\n            &model::{konst},\n            &request.to_core(),\n            callbacks,\n            UserData::new(userdata, free_userdata),\n            move |ud, ev| {{\n                if let Some(cb) = on_event {{\n                    let ev = {cev}::from_core(ev);\n                    // SAFETY: the callback and userdata were registered together.\n                    unsafe {{ cb(ud, &ev) }};\n{recycle_ev}                }}\n            }},\n        )?;\n        // SAFETY: checked non-NULL above.\n        unsafe {{ write_out(out, Box::into_raw(sub)) }};\n        Ok(())\n    }})\n}}\n"
             );
         }
     }

@@ -439,6 +439,7 @@ fn publish(m: &Model, o: &mut String) {
     let mut params = Vec::new();
     let mut convs = String::new();
     let mut fields = String::new();
+    let mut recycle = String::new();
     for n in NEW_MEMBERS {
         let mem = s
             .members
@@ -453,6 +454,12 @@ fn publish(m: &Model, o: &mut String) {
             .replace("}?))", "}?).to_string())");
         params.push(p);
         let fl = snake(n);
+        if matches!(t, Type::Blob) {
+            let _ = writeln!(
+                recycle,
+                "        ggipc_core::model::recycle_blob(request.{fl});"
+            );
+        }
         let_line(&mut convs, &fl, &conv);
         let _ = write!(fields, "{fl}, ");
     }
@@ -462,7 +469,7 @@ fn publish(m: &Model, o: &mut String) {
     );
     let _ = writeln!(
         o,
-        "#[no_mangle]\npub unsafe extern \"C\" fn ggipc_client_publish_bytes(client: *const ggipc_client, {}) -> *mut ggipc_error {{\n    boundary(|| {{\n        // SAFETY: NULL or a live client.\n        let client = unsafe {{ try_ref(client, \"client\") }}?;\n{convs}        let request = model::{rreq} {{ {fields}..Default::default() }};\n        let _: model::{resp} = call_sync(client, &model::{konst}, &request, 0)?;\n        Ok(())\n    }})\n}}\n",
+        "#[no_mangle]\npub unsafe extern \"C\" fn ggipc_client_publish_bytes(client: *const ggipc_client, {}) -> *mut ggipc_error {{\n    boundary(|| {{\n        // SAFETY: NULL or a live client.\n        let client = unsafe {{ try_ref(client, \"client\") }}?;\n{convs}        let request = model::{rreq} {{ {fields}..Default::default() }};\n        let result: Result<model::{resp}, _> = call_sync(client, &model::{konst}, &request, 0);\n        // A large payload was copied into a recycled buffer (`bytes_arg`); it serves the next publish.\n{recycle}        result.map(|_| ())\n    }})\n}}\n",
         params.join(", "),
         rreq = rust_shape(m, &op.request)
     );

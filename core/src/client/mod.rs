@@ -734,7 +734,7 @@ impl Client {
 }
 
 fn encode_json<T: serde::Serialize>(v: &T) -> Result<Bytes> {
-    crate::json::to_vec(v).map(Bytes::from).map_err(|e| {
+    crate::json::to_bytes(v).map_err(|e| {
         Error::new(
             ErrorKind::InvalidArgument,
             format!("request cannot be encoded: {e}"),

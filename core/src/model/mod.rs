@@ -176,6 +176,28 @@ pub fn to_json_vec<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u
     crate::json::to_vec(value)
 }
 
+/// [`to_json_vec`] as the body of a frame: a large body is encoded into a recycled buffer, which goes back to
+/// the pool once the frame has been written (no fresh pages per large message).
+pub fn to_json_bytes<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<bytes::Bytes> {
+    crate::json::to_bytes(value)
+}
+
+/// A copy of `bytes` for a blob member (a binding copying a caller's payload): a large one goes into a recycled
+/// buffer, to be given back with [`recycle_blob`] once its request has been encoded.
+pub fn blob_from(bytes: &[u8]) -> Vec<u8> {
+    let mut v = crate::json::pool::buffer(bytes.len());
+    v.extend_from_slice(bytes);
+    v
+}
+
+/// Gives a blob's buffer back to the pool of large buffers (a small one is just freed): for a binding that copied
+/// a payload with [`blob_from`] and has encoded the request.
+pub fn recycle_blob(blob: Option<Vec<u8>>) {
+    if let Some(b) = blob {
+        crate::json::pool::give_back(b);
+    }
+}
+
 /// The shape for a `service-model-type` value.
 pub fn error_shape(shape_id: &str) -> Option<&'static ErrorShape> {
     ERROR_SHAPES.iter().find(|s| s.shape_id == shape_id)

@@ -244,8 +244,8 @@ impl EventSink {
         event: &T,
         reliable: bool,
     ) -> Delivery {
-        match crate::json::to_vec(event) {
-            Ok(body) => self.deliver_with(body.into(), reliable),
+        match crate::json::to_bytes(event) {
+            Ok(body) => self.deliver_with(body, reliable),
             Err(e) => {
                 tracing::warn!(error = %e, "event cannot be serialized; dropped");
                 self.dropped(&mut self.lock());

@@ -9,7 +9,6 @@ use crate::json::Base64Text;
 use crate::model::{MqttMessage, PayloadFormat, Qos, UserProperty};
 use crate::server::broker::{BrokerPublish, MessageRef, MessageSink};
 use crate::server::topic::{validate_filter, validate_iot_core_topic, TopicUse};
-use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -184,9 +183,7 @@ pub(super) fn subscribe(req: Request<'_>, body: &[u8]) -> Outcome {
             sink.deliver_lazy(reliable, || {
                 let capacity = crate::json::capacity_for_blob(m.payload.len());
                 // Not failing for a message (every member serializes); a failure counts as a drop.
-                crate::json::to_vec_with_capacity(&event_body(m), capacity)
-                    .ok()
-                    .map(Bytes::from)
+                crate::json::to_bytes_with_capacity(&event_body(m), capacity).ok()
             })
         });
         // Publishers wait for a QoS 1 subscriber that is behind; a QoS 0 one drops instead.

@@ -132,7 +132,7 @@ impl LocalBus {
     /// many took it.
     pub(crate) fn publish(&self, publisher: &str, topic: &str, message: &LocalMessage) -> usize {
         let body = match event_body(topic, message) {
-            Ok(b) => bytes::Bytes::from(b),
+            Ok(b) => b,
             Err(e) => {
                 tracing::warn!(error = %e, "local message cannot be serialized; dropped");
                 return 0;
@@ -192,7 +192,7 @@ enum EventRef<'a> {
 }
 
 /// The `SubscriptionResponseMessage` body for a message on `topic`.
-fn event_body(topic: &str, message: &LocalMessage) -> serde_json::Result<Vec<u8>> {
+fn event_body(topic: &str, message: &LocalMessage) -> serde_json::Result<bytes::Bytes> {
     let context = Context { topic };
     let event = match message {
         LocalMessage::Json(v) => EventRef::JsonMessage {
@@ -208,7 +208,7 @@ fn event_body(topic: &str, message: &LocalMessage) -> serde_json::Result<Vec<u8>
         LocalMessage::Binary(b) => crate::json::capacity_for_blob(b.len()),
         LocalMessage::Json(_) => 256,
     };
-    crate::json::to_vec_with_capacity(&event, capacity)
+    crate::json::to_bytes_with_capacity(&event, capacity)
 }
 
 #[derive(Deserialize)]
