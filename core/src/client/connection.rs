@@ -10,11 +10,11 @@
 
 use super::subscription::{SubShared, SubscriptionEvent};
 use super::{Inner, LifecycleEvent};
-use crate::codec::{self, ByteStr, HeaderValue, Limits};
+use crate::codec::{ByteStr, HeaderValue, Limits};
 use crate::model::{error_from_body, Operation};
 use crate::rpc::{self, flags, Frame, FrameWriter, MessageType, SendError, WriterClosed};
 use crate::{Error, ErrorKind, Result};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -79,7 +79,7 @@ pub(crate) struct Connection {
     resumable: bool,
     /// Bytes read but not yet decoded. Whoever holds this lock is the connection's reader: the reader task,
     /// or a blocking caller waiting for its own response (which saves a thread wake-up per round trip).
-    rbuf: Mutex<BytesMut>,
+    rbuf: Mutex<rpc::ReadBuf>,
     limits: Limits,
     /// A failure a blocking caller ran into while reading; the reader task acts on it.
     pending_failure: Mutex<Option<Error>>,
@@ -136,10 +136,10 @@ impl Connection {
             max_message_size,
             ..Limits::default()
         };
-        let mut rbuf = BytesMut::with_capacity(16 * 1024);
+        let mut rbuf = rpc::ReadBuf::new();
         let handshake = rpc::register(sock.clone(), Interest::READABLE).map_err(io_err)?;
         let ack = loop {
-            match codec::decode(&mut rbuf, &limits) {
+            match rbuf.decode(&limits) {
                 Ok(Some(msg)) => break msg,
                 Ok(None) => {}
                 Err(e) => {
@@ -334,9 +334,9 @@ impl Connection {
     }
 
     /// Reads what the socket has and dispatches every whole message. Call with the `rbuf` lock held.
-    fn read_and_dispatch(&self, buf: &mut BytesMut) -> Result<()> {
+    fn read_and_dispatch(&self, buf: &mut rpc::ReadBuf) -> Result<()> {
         loop {
-            match rpc::read_buf(&self.sock, buf) {
+            match buf.read_from(&self.sock) {
                 Ok(0) => {
                     return Err(Error::new(
                         ErrorKind::ConnectionClosed,
@@ -354,7 +354,7 @@ impl Connection {
                 }
             }
             loop {
-                match codec::decode(buf, &self.limits) {
+                match buf.decode(&self.limits) {
                     Ok(Some(msg)) => match Frame::from_message(msg) {
                         Ok(frame) => {
                             if let Some(e) = self.on_frame(frame, &self.inner) {
@@ -663,10 +663,10 @@ fn response_result(op: &Operation, frame: &Frame, is_error: bool) -> Result<Byte
 }
 
 /// Waits for the socket to be readable, then reads once (`Ok(0)`: closed).
-async fn read_async(fd: &AsyncFd<rpc::SharedSocket>, buf: &mut BytesMut) -> io::Result<usize> {
+async fn read_async(fd: &AsyncFd<rpc::SharedSocket>, buf: &mut rpc::ReadBuf) -> io::Result<usize> {
     loop {
         let mut ready = fd.readable().await?;
-        match ready.try_io(|inner| rpc::read_buf(inner.get_ref(), buf)) {
+        match ready.try_io(|inner| buf.read_from(inner.get_ref())) {
             Ok(result) => return result,
             Err(_would_block) => continue,
         }

@@ -310,7 +310,7 @@ pub fn decode_message(bytes: &[u8], limits: &Limits) -> Result<Message, FrameErr
     }
 }
 
-fn decode_frame(frame: Bytes, limits: &Limits) -> Result<Message, FrameError> {
+pub(crate) fn decode_frame(frame: Bytes, limits: &Limits) -> Result<Message, FrameError> {
     let total = frame.len();
     let expected = u32::from_be_bytes([
         frame[total - 4],

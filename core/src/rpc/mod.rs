@@ -1,8 +1,10 @@
 //! Event-stream RPC layer (docs/PROTOCOL.md §3): message types and flags, reserved headers, connection-level error
 //! payloads, and the per-connection writer shared by the client and the server.
 
+mod reader;
 mod writer;
 
+pub use reader::ReadBuf;
 pub use writer::{FrameWriter, SendError, WriterClosed, HIGH_WATER};
 
 use crate::codec::{self, ByteStr, FrameError, Header, HeaderValue, Message};

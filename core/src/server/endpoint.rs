@@ -14,7 +14,7 @@ use crate::codec::{self, ByteStr, Limits, Message};
 use crate::model::{error_body, Operation};
 use crate::rpc::{self, errors, flags, Frame, FrameWriter, MessageType, WriterClosed};
 use crate::ErrorKind;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use serde::Deserialize;
 use std::io;
 use std::io::Read;
@@ -131,12 +131,12 @@ impl Conn {
             return End::Shutdown;
         }
         let connect_deadline = tokio::time::Instant::now() + self.shared.config.connect_timeout;
-        let mut rbuf = BytesMut::with_capacity(16 * 1024);
+        let mut rbuf = rpc::ReadBuf::new();
         loop {
             // Answers to everything this read brought in go out together, written by this task.
             self.writer.cork();
             loop {
-                match codec::decode(&mut rbuf, &self.limits) {
+                match rbuf.decode(&self.limits) {
                     Ok(Some(msg)) => {
                         if let Some(end) = self.on_message(msg) {
                             self.writer.uncork();
@@ -166,7 +166,7 @@ impl Conn {
                         Ok(g) => g,
                         Err(e) => return End::Io(e),
                     };
-                    match ready.try_io(|s| rpc::read_buf(s.get_ref(), &mut rbuf)) {
+                    match ready.try_io(|s| rbuf.read_from(s.get_ref())) {
                         Ok(Ok(0)) => return End::Eof,
                         Ok(Ok(_)) | Err(_) => {}
                         Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
