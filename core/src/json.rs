@@ -83,7 +83,7 @@ impl serde_json::ser::Formatter for BlobFormatter<'_> {
         // Room for the members after the blob too, so they do not regrow a large buffer.
         let room = base64_simd::STANDARD.encoded_length(value.len()) + 256;
         if out.capacity() - out.len() < room {
-            pool::grow(&mut out, room);
+            crate::pool::grow(&mut out, room);
         }
         out.push(b'"');
         base64_simd::STANDARD.encode_append(value, &mut *out);
@@ -98,7 +98,7 @@ pub(crate) fn to_vec_with_capacity<T: Serialize + ?Sized>(
     value: &T,
     capacity: usize,
 ) -> serde_json::Result<Vec<u8>> {
-    let buf = RefCell::new(pool::buffer(capacity));
+    let buf = RefCell::new(crate::pool::buffer(capacity));
     {
         let _mark = Mark::set();
         let mut ser = serde_json::Serializer::with_formatter(Out(&buf), BlobFormatter(&buf));
@@ -110,24 +110,24 @@ pub(crate) fn to_vec_with_capacity<T: Serialize + ?Sized>(
 /// [`to_vec_with_capacity`] with a small initial buffer. (512 bytes would hold a 64-byte publish whole and spare
 /// it one regrowth, about 850 instructions, but made the C++ client's 128 KiB publishes about 35 % slower when
 /// client and nucleus share a CPU (perf report, `--placement same`). The likely cause, found later, is glibc's heap
-/// trimming, which made large bodies fault their pages in again each time; [`pool`] now takes large bodies out of
+/// trimming, which made large bodies fault their pages in again each time; [`crate::pool`] now takes large bodies out of
 /// it. 512 was not measured again.)
 pub(crate) fn to_vec<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
     to_vec_with_capacity(value, 128)
 }
 
 /// [`to_vec_with_capacity`] as the `Bytes` of a frame: a large body's buffer goes back to the pool (see
-/// [`pool`]) once the frame has been written and the last `Bytes` of it dropped.
+/// [`crate::pool`]) once the frame has been written and the last `Bytes` of it dropped.
 pub(crate) fn to_bytes_with_capacity<T: Serialize + ?Sized>(
     value: &T,
     capacity: usize,
 ) -> serde_json::Result<bytes::Bytes> {
-    to_vec_with_capacity(value, capacity).map(pool::into_bytes)
+    to_vec_with_capacity(value, capacity).map(crate::pool::into_bytes)
 }
 
 /// [`to_vec`] as the `Bytes` of a frame (see [`to_bytes_with_capacity`]).
 pub(crate) fn to_bytes<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<bytes::Bytes> {
-    to_vec(value).map(pool::into_bytes)
+    to_vec(value).map(crate::pool::into_bytes)
 }
 
 /// `serialize_with` for a blob member held as a byte slice (the same text as `model::blob`).
@@ -147,18 +147,18 @@ pub(crate) fn capacity_for_blob(len: usize) -> usize {
 /// Decodes standard padded base64 (canonical: padding required, unused bits zero), as the `base64` crate's
 /// `STANDARD` engine does.
 ///
-/// A large result is decoded into a recycled buffer (see [`pool`]): the paths that consume a payload without
+/// A large result is decoded into a recycled buffer (see [`crate::pool`]): the paths that consume a payload without
 /// keeping it (the C binding lends an event to its callback) give it back afterwards.
 pub(crate) fn decode_base64(text: &[u8]) -> Result<Vec<u8>, base64_simd::Error> {
     let approx = text.len() / 4 * 3;
-    if approx < pool::MIN {
+    if approx < crate::pool::MIN {
         return base64_simd::STANDARD.decode_to_vec(text);
     }
-    let mut out = pool::buffer(approx);
+    let mut out = crate::pool::buffer(approx);
     match base64_simd::STANDARD.decode_append(text, &mut out) {
         Ok(()) => Ok(out),
         Err(e) => {
-            pool::give_back(out);
+            crate::pool::give_back(out);
             Err(e)
         }
     }
@@ -215,8 +215,6 @@ impl<'de> serde::de::Visitor<'de> for TextVisitor {
         Ok(Base64Text(std::borrow::Cow::Owned(v.into_bytes())))
     }
 }
-
-pub(crate) mod pool;
 
 #[cfg(test)]
 mod tests;

@@ -33,6 +33,7 @@ mod error_kind;
 mod json;
 pub mod model;
 pub mod options;
+mod pool;
 pub mod rpc;
 pub mod runtime;
 pub mod server;

@@ -185,7 +185,7 @@ pub fn to_json_bytes<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<byt
 /// A copy of `bytes` for a blob member (a binding copying a caller's payload): a large one goes into a recycled
 /// buffer, to be given back with [`recycle_blob`] once its request has been encoded.
 pub fn blob_from(bytes: &[u8]) -> Vec<u8> {
-    let mut v = crate::json::pool::buffer(bytes.len());
+    let mut v = crate::pool::buffer(bytes.len());
     v.extend_from_slice(bytes);
     v
 }
@@ -194,7 +194,7 @@ pub fn blob_from(bytes: &[u8]) -> Vec<u8> {
 /// a payload with [`blob_from`] and has encoded the request.
 pub fn recycle_blob(blob: Option<Vec<u8>>) {
     if let Some(b) = blob {
-        crate::json::pool::give_back(b);
+        crate::pool::give_back(b);
     }
 }
 

@@ -354,19 +354,26 @@ pub fn read_buf(
     sock: &std::os::unix::net::UnixStream,
     buf: &mut BytesMut,
 ) -> std::io::Result<usize> {
-    use std::os::fd::AsRawFd;
     if buf.capacity() - buf.len() < 4096 {
         buf.reserve(16 * 1024);
     }
-    let spare = buf.spare_capacity_mut();
-    // SAFETY: read(2) writes at most `spare.len()` bytes into the spare capacity; exactly the `n` bytes it
-    // reports are then marked initialized.
+    let n = read_into(sock, buf.spare_capacity_mut())?;
+    // SAFETY: `read_into` initialized the first `n` bytes of the spare capacity.
+    unsafe { buf.set_len(buf.len() + n) };
+    Ok(n)
+}
+
+/// One non-blocking `read(2)` into `spare`; returns how many of its first bytes it initialized.
+pub(crate) fn read_into(
+    sock: &std::os::unix::net::UnixStream,
+    spare: &mut [std::mem::MaybeUninit<u8>],
+) -> std::io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: read(2) writes at most `spare.len()` bytes into `spare`.
     let n = unsafe { libc::read(sock.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len()) };
     if n < 0 {
         return Err(std::io::Error::last_os_error());
     }
-    // SAFETY: read(2) initialized the first `n` bytes of the spare capacity (`n <= spare.len()`).
-    unsafe { buf.set_len(buf.len() + n as usize) };
     Ok(n as usize)
 }
 

@@ -1,7 +1,7 @@
 //! The read side of a connection: bytes off the socket, whole messages out.
 //!
 //! Small frames are read through one growing `BytesMut`, many per `read(2)`, and split off it as `Bytes` (no
-//! copy). A large frame, one from [`pool::MIN`](crate::json::pool::MIN) bytes on once its prelude has been
+//! copy). A large frame, one from [`pool::MIN`](crate::pool::MIN) bytes on once its prelude has been
 //! checked, is read straight into a recycled buffer of exactly its size instead. It comes back to the pool when
 //! the message's last `Bytes` is dropped. Read through the shared buffer, each large frame would need a fresh
 //! allocation (the previous frame's `Bytes` still holds the old one while its handler runs), and so fresh pages,
@@ -9,9 +9,8 @@
 //! frame's bytes go to the shared buffer.
 
 use crate::codec::{self, FrameError, Limits, Message};
-use crate::json::pool;
+use crate::pool;
 use bytes::BytesMut;
-use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 
 /// A connection's read buffer (see the module).
@@ -46,16 +45,10 @@ impl ReadBuf {
             _ => return super::read_buf(sock, &mut self.buf),
         };
         let want = self.large_total - large.len();
-        let spare = &mut large.spare_capacity_mut()[..want];
-        // SAFETY: read(2) writes at most `spare.len()` bytes into the spare capacity; exactly the `n` bytes it
-        // reports are then marked initialized.
-        let n = unsafe { libc::read(sock.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len()) };
-        if n < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: read(2) initialized the first `n` bytes of the spare capacity (`n <= want`).
-        unsafe { large.set_len(large.len() + n as usize) };
-        Ok(n as usize)
+        let n = super::read_into(sock, &mut large.spare_capacity_mut()[..want])?;
+        // SAFETY: `read_into` initialized the first `n` bytes of the spare capacity (`n <= want`).
+        unsafe { large.set_len(large.len() + n) };
+        Ok(n)
     }
 
     /// The next whole message, `Ok(None)` until one has been read; the checks and errors of

@@ -1,4 +1,4 @@
-//! Recycled buffers for large bodies.
+//! Recycled buffers for large bodies and frames (the JSON encoder, the base64 decoder and the frame reader use them).
 //!
 //! A large payload's JSON body (a 128 KiB publish is a 175 KiB body) lives from its encoding until the frame is
 //! written, then is freed. Allocated fresh each time, such a buffer is new memory for the process: with glibc it
