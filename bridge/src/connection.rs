@@ -4,7 +4,6 @@ use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -160,11 +159,10 @@ where
 {
     let rt = ggipc::runtime::handle()?;
     let _entered = rt.enter();
-    let mut fut = Box::pin(fut);
     // The first poll's waker is not kept: the task spawned below polls again and registers its own.
-    match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(v) => done(v),
-        Poll::Pending => {
+    match ggipc::runtime::poll_on_arrival(Box::pin(fut)) {
+        Ok(v) => done(v),
+        Err(fut) => {
             rt.spawn(async move { done(fut.await) });
         }
     }

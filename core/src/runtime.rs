@@ -4,9 +4,12 @@
 
 use crate::{Error, ErrorKind, Result};
 use std::future::Future;
+use std::pin::Pin;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering};
+use std::task::{Context, Poll, Waker};
 use tokio::runtime::{Handle, Runtime};
+use tokio::task::Unconstrained;
 
 static RUNTIME: PerProcess<Runtime> = PerProcess::new();
 
@@ -142,9 +145,65 @@ pub fn block_on<F: Future>(fut: F) -> Result<F::Output> {
     Ok(handle()?.block_on(fut))
 }
 
+/// Polls `fut` once, now, with a waker that is not kept: what it does before it first waits (taking its turn
+/// at a semaphore, queueing a request) happens in the caller's order. The poll is outside tokio's cooperative
+/// budget, so a caller inside a task that has used its budget (a connection task reading a burst of requests)
+/// does not see `Pending` only for that. On `Pending`, the caller spawns what is returned (still outside the
+/// budget: it is one request's future) to finish it.
+pub fn poll_on_arrival<F: Future + Unpin>(
+    fut: F,
+) -> std::result::Result<F::Output, Unconstrained<F>> {
+    let mut fut = tokio::task::unconstrained(fut);
+    match Pin::new(&mut fut).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(v) => Ok(v),
+        Poll::Pending => Err(fut),
+    }
+}
+
 pub(crate) fn blocking_in_async_error() -> Error {
     Error::new(
         ErrorKind::InvalidArgument,
         "a blocking ggipc call was made from inside an async runtime; use the async ggipc::Client there",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::Semaphore;
+    use tokio::task::coop::{consume_budget, has_budget_remaining};
+
+    /// Spends the current task's cooperative budget without yielding.
+    async fn spend_budget() {
+        while has_budget_remaining() {
+            consume_budget().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_first_poll_is_not_refused_for_a_spent_budget() {
+        let sem = Semaphore::new(1);
+        spend_budget().await;
+        // The plain poll a budget applies to is Pending although a permit is free...
+        let mut plain = Box::pin(sem.acquire());
+        assert!(plain
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+            .is_pending());
+        drop(plain);
+        // ...the poll on arrival takes it.
+        let permit = poll_on_arrival(Box::pin(sem.acquire()));
+        assert!(matches!(permit, Ok(Ok(_))));
+    }
+
+    #[tokio::test]
+    async fn a_future_that_waits_is_handed_back_and_finishes_when_spawned() {
+        let sem = std::sync::Arc::new(Semaphore::new(0));
+        let s = sem.clone();
+        let rest = poll_on_arrival(Box::pin(async move { s.acquire().await.is_ok() }))
+            .expect_err("no permit yet: the future waits");
+        let task = tokio::spawn(rest);
+        sem.add_permits(1);
+        assert!(task.await.unwrap());
+    }
 }

@@ -441,3 +441,53 @@ async fn a_subscription_racing_the_end_of_its_connection_is_undone() {
     })
     .await;
 }
+
+/// Requests that arrive in one burst, more than the server reads at once and more than a task's cooperative
+/// budget, reach the broker in arrival order and are all answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_publishes_reaches_the_broker_in_arrival_order() {
+    use base64::Engine;
+    const N: i32 = 600;
+    let fx = Fixture::start().await;
+    let token = fx.component("c", &["*"], &["*"]);
+    let mut r = Raw::handshake(&fx.path(), &token).await;
+    let mut burst = bytes::BytesMut::new();
+    for sid in 1..=N {
+        let payload = base64::engine::general_purpose::STANDARD.encode(sid.to_string());
+        let body = format!(r#"{{"topicName":"burst","qos":"1","payload":"{payload}"}}"#);
+        let frame = Frame {
+            operation: Some(ByteStr::from_static(PUB)),
+            ..Frame::json(
+                MessageType::ApplicationMessage,
+                0,
+                sid,
+                PUB_REQ,
+                Bytes::from(body),
+            )
+        };
+        frame
+            .encode(ggipc::codec::DEFAULT_MAX_MESSAGE_SIZE, &mut burst)
+            .unwrap();
+    }
+    r.send_bytes(&burst).await;
+    for _ in 0..N {
+        let answer = r.recv().await.unwrap();
+        assert_eq!(
+            answer.service_model_type.as_deref(),
+            Some("aws.greengrass#PublishToIoTCoreResponse")
+        );
+    }
+    let order: Vec<i32> = fx
+        .broker
+        .recorded()
+        .iter()
+        .map(|p| {
+            std::str::from_utf8(p.message.payload_bytes())
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    let expected: Vec<i32> = (1..=N).collect();
+    assert_eq!(order, expected, "the broker saw the publishes out of order");
+}

@@ -20,7 +20,6 @@ use std::io;
 use std::io::Read;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
@@ -348,11 +347,14 @@ impl Conn {
         };
         match services::dispatch(req, body) {
             Outcome::Done(result) => self.answer(sid, op, result),
-            Outcome::Later(mut fut) => {
-                // Polled once here, so services (and brokers) see requests in the order they arrived.
-                match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-                    Poll::Ready(result) => self.answer(sid, op, result),
-                    Poll::Pending => {
+            Outcome::Later(fut) => {
+                // Polled once here, so services (and brokers) see requests in the order they arrived, and
+                // outside the connection task's cooperative budget, which a burst of requests spends: a
+                // service waiting only for that would cost a task of its own (and another worker's wake-up)
+                // per request.
+                match crate::runtime::poll_on_arrival(fut) {
+                    Ok(result) => self.answer(sid, op, result),
+                    Err(fut) => {
                         self.streams.insert(sid, Stream::Pending);
                         self.pending += 1;
                         let tx = self.done_tx.clone();
