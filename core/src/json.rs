@@ -107,13 +107,14 @@ pub(crate) fn to_vec_with_capacity<T: Serialize + ?Sized>(
     Ok(buf.into_inner())
 }
 
-/// [`to_vec_with_capacity`] with a small initial buffer. (512 bytes would hold a 64-byte publish whole and spare
-/// it one regrowth, about 850 instructions, but made the C++ client's 128 KiB publishes about 35 % slower when
-/// client and nucleus share a CPU (perf report, `--placement same`). The likely cause, found later, is glibc's heap
-/// trimming, which made large bodies fault their pages in again each time; [`crate::pool`] now takes large bodies out of
-/// it. 512 was not measured again.)
+/// [`to_vec_with_capacity`] with an initial buffer that holds a small request or event whole, with the room a blob
+/// reserves after itself: a 64-byte publish is encoded with no regrowth (a `realloc`, about 700 instructions of the
+/// 10,000 a synchronous publish takes; callgrind of `bench/cpp`'s loops). 128 bytes was used before because 512
+/// had made the C++ client's 128 KiB publishes about 35 % slower with client and nucleus on one CPU; that came from
+/// glibc trimming its heap (large bodies now come from [`crate::pool`]), and measured again (15 alternating
+/// rounds, `--placement same`) 512 is within noise of 128 at 128 KiB.
 pub(crate) fn to_vec<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
-    to_vec_with_capacity(value, 128)
+    to_vec_with_capacity(value, 512)
 }
 
 /// [`to_vec_with_capacity`] as the `Bytes` of a frame: a large body's buffer goes back to the pool (see
