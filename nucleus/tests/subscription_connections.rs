@@ -174,3 +174,79 @@ async fn past_50_filters_the_bridge_opens_numbered_connections() {
     each_receives_its_own(mosq.port, &mut fresh).await;
     client.close().await;
 }
+
+/// Subscriptions placed on an extra connection while it is still coming up are answered once they are made on
+/// it, not at once as "pending": a message published right after the answer arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_on_a_connection_still_coming_up_gets_the_next_message() {
+    let Some(bin) = common::mosquitto_or_skip(
+        "a_subscription_on_a_connection_still_coming_up_gets_the_next_message",
+    ) else {
+        return;
+    };
+    let mosq = Mosquitto::start(&bin);
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = write_recipe(dir.path(), "p.Component", ALL, &["*"], None);
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        "mqtt:\n  clientId: rising\n  maxSubscriptionsPerConnection: 2\n",
+    )
+    .unwrap();
+    let url = format!("mqtt://127.0.0.1:{}", mosq.port);
+    let mut n = NucleusProc::start(
+        &dir.path().join("root"),
+        &[recipe],
+        &["--broker", &url, "--config", config.to_str().unwrap()],
+    );
+    n.proc_
+        .wait_line("connected to MQTT broker", Duration::from_secs(20));
+    let client = n.client("p.Component").await;
+    // The first connection's two slots.
+    let mut subs = vec![
+        ("rise/0".to_owned(), subscribe(&client, "rise/0").await),
+        ("rise/1".to_owned(), subscribe(&client, "rise/1").await),
+    ];
+    // Four at once: the first opens `rising#2`, the second lands on it while it connects, the next two open
+    // and join `rising#3` the same way.
+    let (a, b, c, d) = tokio::join!(
+        subscribe(&client, "rise/2"),
+        subscribe(&client, "rise/3"),
+        subscribe(&client, "rise/4"),
+        subscribe(&client, "rise/5"),
+    );
+    for (i, s) in [a, b, c, d].into_iter().enumerate() {
+        subs.push((format!("rise/{}", i + 2), s));
+    }
+    // Published through the nucleus right after the answers: each subscription gets its own message.
+    for (topic, _) in &subs {
+        client
+            .publish_to_iot_core(ggipc::model::PublishToIoTCoreRequest::new(
+                topic.as_str(),
+                Qos::AtLeastOnce,
+                topic.clone().into_bytes(),
+            ))
+            .await
+            .unwrap();
+    }
+    for (topic, sub) in subs.iter_mut() {
+        let m = match tokio::time::timeout(Duration::from_secs(10), sub.next()).await {
+            Ok(Some(SubscriptionEvent::Message(m))) => m.message.unwrap(),
+            other => panic!("{topic}: no message ({other:?})"),
+        };
+        assert_eq!(m.payload.as_deref(), Some(topic.as_bytes()));
+    }
+    client.close().await;
+    // None of them was answered as pending: the broker was reachable all along.
+    n.proc_.signal(libc::SIGTERM);
+    n.proc_.wait_exit(Duration::from_secs(20));
+    let log = n.proc_.output();
+    assert!(
+        log.contains("rising#3"),
+        "a third connection was opened:\n{log}"
+    );
+    assert!(
+        !log.contains("subscription accepted, made when connected"),
+        "a subscription was answered before it was made:\n{log}"
+    );
+}

@@ -83,8 +83,8 @@ impl BridgePool {
     }
 
     /// Picks the connection for `filter` and reserves its slot: the one already holding that exact filter, else
-    /// the first with room, else a new one. Returns its index, its bridge, and whether it was just opened.
-    fn place(&self, filter: &str) -> (usize, Bridge, bool) {
+    /// the first with room, else a new one. Returns its index and its bridge.
+    fn place(&self, filter: &str) -> (usize, Bridge) {
         let mut st = self.state.lock().expect("pool poisoned");
         let fits = |c: &Conn| self.limit == 0 || c.filters.len() < self.limit;
         let found = st
@@ -92,8 +92,8 @@ impl BridgePool {
             .iter()
             .position(|c| c.as_ref().is_some_and(|c| c.filters.contains_key(filter)))
             .or_else(|| st.conns.iter().position(|c| c.as_ref().is_some_and(&fits)));
-        let (index, opened) = match found {
-            Some(i) => (i, false),
+        let index = match found {
+            Some(i) => i,
             None => {
                 let i = st
                     .conns
@@ -113,14 +113,14 @@ impl BridgePool {
                 } else {
                     st.conns[i] = Some(conn);
                 }
-                (i, true)
+                i
             }
         };
         let conn = st.conns[index]
             .as_mut()
             .expect("placed on an open connection");
         *conn.filters.entry(filter.to_owned()).or_insert(0) += 1;
-        (index, conn.bridge.clone(), opened)
+        (index, conn.bridge.clone())
     }
 
     /// Gives back a slot taken by [`place`](Self::place); closes an extra connection left without filters.
@@ -156,10 +156,12 @@ impl BridgePool {
         sink: Sink,
         flow: Option<ggipc::server::MessageSink>,
     ) -> Result<BridgeSubId, SubscribeError> {
-        let (index, bridge, opened) = self.place(filter);
-        if opened && self.primary().is_connected() {
-            // The broker is reachable: give the new connection its connect timeout to come up, so the
-            // subscription is made on it now (not answered as "pending" or refused as offline).
+        let (index, bridge) = self.place(filter);
+        if index > 0 && !bridge.is_connected() && self.primary().is_connected() {
+            // The broker is reachable but this connection is still coming up (opened for this filter, or for one
+            // placed just before it): give it its connect timeout, so the subscription is made on it now. Answered
+            // as "pending" instead, a message published right after the answer would reach the broker before the
+            // subscription and be lost to it.
             let mut state = bridge.connection_state();
             let _ = tokio::time::timeout(self.base.connect_timeout, state.wait_for(|up| *up)).await;
         }
