@@ -104,27 +104,56 @@ async fn each_receives_its_own(port: u16, subs: &mut [(String, ggipc::Subscripti
     driver.abort();
 }
 
+/// A Mosquitto, a nucleus bridged to it with `config` (YAML), and a client of its one component.
+struct Pool {
+    mosq: Mosquitto,
+    _dir: tempfile::TempDir,
+    n: NucleusProc,
+    client: ggipc::Client,
+}
+
+impl Pool {
+    /// None when Mosquitto is not installed (the test is skipped).
+    async fn start(test: &str, config: &str) -> Option<Pool> {
+        let bin = common::mosquitto_or_skip(test)?;
+        let mosq = Mosquitto::start(&bin);
+        let dir = tempfile::tempdir().unwrap();
+        let recipe = write_recipe(dir.path(), "p.Component", ALL, &["*"], None);
+        let config_file = dir.path().join("config.yaml");
+        std::fs::write(&config_file, config).unwrap();
+        let url = format!("mqtt://127.0.0.1:{}", mosq.port);
+        let mut n = NucleusProc::start(
+            &dir.path().join("root"),
+            &[recipe],
+            &["--broker", &url, "--config", config_file.to_str().unwrap()],
+        );
+        n.proc_
+            .wait_line("connected to MQTT broker", Duration::from_secs(20));
+        let client = n.client("p.Component").await;
+        Some(Pool {
+            mosq,
+            _dir: dir,
+            n,
+            client,
+        })
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_50_filters_the_bridge_opens_numbered_connections() {
-    let Some(bin) =
-        common::mosquitto_or_skip("past_50_filters_the_bridge_opens_numbered_connections")
+    let Some(Pool {
+        mosq,
+        _dir,
+        n,
+        client,
+    }) = Pool::start(
+        "past_50_filters_the_bridge_opens_numbered_connections",
+        "mqtt:\n  clientId: pool-test\n",
+    )
+    .await
     else {
         return;
     };
-    let mosq = Mosquitto::start(&bin);
-    let dir = tempfile::tempdir().unwrap();
-    let recipe = write_recipe(dir.path(), "p.Component", ALL, &["*"], None);
-    let config = dir.path().join("config.yaml");
-    std::fs::write(&config, "mqtt:\n  clientId: pool-test\n").unwrap();
-    let url = format!("mqtt://127.0.0.1:{}", mosq.port);
-    let mut n = NucleusProc::start(
-        &dir.path().join("root"),
-        &[recipe],
-        &["--broker", &url, "--config", config.to_str().unwrap()],
-    );
-    n.proc_
-        .wait_line("connected to MQTT broker", Duration::from_secs(20));
-    let client = n.client("p.Component").await;
 
     // 120 distinct filters: 50 + 50 + 20.
     let mut subs = Vec::new();
@@ -179,29 +208,19 @@ async fn past_50_filters_the_bridge_opens_numbered_connections() {
 /// it, not at once as "pending": a message published right after the answer arrives.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscription_on_a_connection_still_coming_up_gets_the_next_message() {
-    let Some(bin) = common::mosquitto_or_skip(
+    let Some(Pool {
+        mosq: _mosq,
+        _dir,
+        mut n,
+        client,
+    }) = Pool::start(
         "a_subscription_on_a_connection_still_coming_up_gets_the_next_message",
-    ) else {
-        return;
-    };
-    let mosq = Mosquitto::start(&bin);
-    let dir = tempfile::tempdir().unwrap();
-    let recipe = write_recipe(dir.path(), "p.Component", ALL, &["*"], None);
-    let config = dir.path().join("config.yaml");
-    std::fs::write(
-        &config,
         "mqtt:\n  clientId: rising\n  maxSubscriptionsPerConnection: 2\n",
     )
-    .unwrap();
-    let url = format!("mqtt://127.0.0.1:{}", mosq.port);
-    let mut n = NucleusProc::start(
-        &dir.path().join("root"),
-        &[recipe],
-        &["--broker", &url, "--config", config.to_str().unwrap()],
-    );
-    n.proc_
-        .wait_line("connected to MQTT broker", Duration::from_secs(20));
-    let client = n.client("p.Component").await;
+    .await
+    else {
+        return;
+    };
     // The first connection's two slots.
     let mut subs = vec![
         ("rise/0".to_owned(), subscribe(&client, "rise/0").await),
