@@ -495,3 +495,31 @@ fn a_restart_leaves_one_local_subscription_per_stream_and_publishing_works() {
     // Once the subscription is back, the connection is: a publish goes through at the first attempt.
     publish(&c, "telemetry/after", Qos::AtLeastOnce, b"x").unwrap();
 }
+
+#[test]
+fn after_a_restart_only_an_operation_made_before_the_client_noticed_fails() {
+    let n = nucleus();
+    let c = Client::builder()
+        .socket_path(n.socket_path())
+        .auth_token(n.token())
+        .reconnect(ReconnectPolicy {
+            initial_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(20),
+            ..Default::default()
+        })
+        .connect_blocking()
+        .unwrap();
+    for round in 0..20 {
+        publish(&c, "telemetry/before", Qos::AtLeastOnce, b"x").unwrap();
+        n.restart().unwrap();
+        // The first publish may still go out on the connection the restart closed; once it has failed the
+        // client is reconnecting, so the next one waits for the new connection.
+        let topic = format!("telemetry/after/{round}");
+        if let Err(e) = publish(&c, &topic, Qos::AtLeastOnce, b"x") {
+            assert_eq!(e.kind(), ErrorKind::ConnectionClosed, "round {round}: {e}");
+            publish(&c, &topic, Qos::AtLeastOnce, b"x")
+                .unwrap_or_else(|e| panic!("round {round}: a second publish failed: {e}"));
+        }
+        n.wait_for_publishes(Some(&topic), 1, T).unwrap();
+    }
+}

@@ -85,6 +85,8 @@ pub(crate) struct Connection {
     pending_failure: Mutex<Option<Error>>,
     /// How a blocking caller reading its own reply waits for it (spin, then sleep).
     spin: super::spin::SpinWait,
+    /// The client has been told this connection is lost (set before anything else happens to it).
+    lost: std::sync::atomic::AtomicBool,
     inner: Weak<Inner>,
 }
 
@@ -205,6 +207,7 @@ impl Connection {
             rbuf: Mutex::new(rbuf),
             limits,
             pending_failure: Mutex::new(None),
+            lost: std::sync::atomic::AtomicBool::new(false),
             spin: super::spin::SpinWait::default(),
             inner,
         });
@@ -230,6 +233,15 @@ impl Connection {
     }
 
     /// The reason this connection is closed, if it is.
+    /// Marks the connection lost; false if it was already.
+    pub(crate) fn mark_lost(&self) -> bool {
+        !self.lost.swap(true, std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub(crate) fn is_lost(&self) -> bool {
+        self.lost.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     pub(crate) fn closed_error(&self) -> Option<Error> {
         lock(&self.closed).clone()
     }

@@ -4,7 +4,8 @@
 //! Every wait has a timeout (connect and per operation, 10 s by default). With a [`ReconnectPolicy`] the
 //! client reconnects after the connection is lost, with exponential backoff, re-establishes every open
 //! subscription and tells each one (`Interrupted`, then `Resumed`); operations made while it reconnects wait
-//! for the new connection within their timeout. Without one, a lost connection fails pending operations and
+//! for the new connection within their timeout. Only operations already sent on the lost connection fail
+//! (`ConnectionClosed`): by the time one of them has failed, the client is reconnecting. Without one, a lost connection fails pending operations and
 //! closes subscriptions with the reason.
 
 pub mod blocking;
@@ -328,18 +329,33 @@ impl Inner {
     /// Called by a connection's reader when it ends.
     fn connection_lost(self: Arc<Self>, conn: &Arc<Connection>, reason: Error) {
         let reconnect = self.opts.reconnect.is_some() && !self.closing.load(Ordering::Acquire);
-        if !conn.fail(reason.clone(), reconnect) {
-            return;
+        // Marked first: a reconnect that has just opened `conn` then does not install it (`install`).
+        conn.mark_lost();
+        // The state moves on before the connection's calls fail: whoever sees one of them fail finds the
+        // client reconnecting (or closed), so an operation made after that waits instead of picking the dead
+        // connection again.
+        let current = {
+            let mut state = lock(&self.state);
+            let current = matches!(&*state, ConnState::Connected(c) if Arc::ptr_eq(c, conn));
+            if current {
+                *state = if reconnect {
+                    ConnState::Reconnecting
+                } else {
+                    ConnState::Closed(reason.clone())
+                };
+            }
+            current
+        };
+        if current {
+            self.changed.send_modify(|g| *g += 1);
         }
-        let current =
-            matches!(&*lock(&self.state), ConnState::Connected(c) if Arc::ptr_eq(c, conn));
+        conn.fail(reason.clone(), reconnect);
         if !current {
             return;
         }
         tracing::warn!(error = %reason, "IPC connection lost");
         self.emit(LifecycleEvent::Disconnected(reason.clone()));
         if reconnect {
-            self.set_state(ConnState::Reconnecting);
             let weak = Arc::downgrade(&self);
             self.rt.spawn(reconnect_loop(weak));
         } else {
@@ -348,8 +364,21 @@ impl Inner {
                     reason.clone(),
                 )));
             }
-            self.set_state(ConnState::Closed(reason));
         }
+    }
+
+    /// Makes `conn`, just opened by a reconnect, the current connection: false if it was lost meanwhile or
+    /// the client was closed.
+    fn install(&self, conn: &Arc<Connection>) -> bool {
+        {
+            let mut state = lock(&self.state);
+            if conn.is_lost() || !matches!(&*state, ConnState::Reconnecting) {
+                return false;
+            }
+            *state = ConnState::Connected(conn.clone());
+        }
+        self.changed.send_modify(|g| *g += 1);
+        true
     }
 
     async fn open_connection(self: &Arc<Self>) -> Result<Arc<Connection>> {
@@ -434,10 +463,24 @@ async fn reconnect_loop(weak: Weak<Inner>) {
         if inner.closing.load(Ordering::Acquire) {
             return;
         }
-        match inner.open_connection().await {
+        let opened = match inner.open_connection().await {
+            Ok(conn) if !inner.install(&conn) => {
+                if inner.closing.load(Ordering::Acquire) {
+                    conn.fail(
+                        Error::new(ErrorKind::ConnectionClosed, "the client was closed"),
+                        false,
+                    );
+                    return;
+                }
+                Err(conn.closed_error().unwrap_or_else(|| {
+                    Error::new(ErrorKind::ConnectionClosed, "lost as it was opened")
+                }))
+            }
+            opened => opened,
+        };
+        match opened {
             Ok(conn) => {
                 tracing::info!(attempt, "IPC connection re-established");
-                inner.set_state(ConnState::Connected(conn.clone()));
                 inner.emit(LifecycleEvent::Connected);
                 let subs: Vec<Arc<SubShared>> = lock(&inner.subs).values().cloned().collect();
                 for sub in subs {
