@@ -749,6 +749,118 @@ typedef void (*ggipc_publish_to_iot_core_callback)(void *userdata,
                                                    const struct ggipc_publish_to_iot_core_response *response);
 
 /**
+ * An MQTT 5 user property.
+ *
+ * A borrowed view of `aws.greengrass#UserProperty` (`ggipc_user_property`),
+ * for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+ * that are present at the caller's data. Every pointer is
+ * borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+ * when absent; other members are present when their `has_` flag is true.
+ */
+typedef struct ggipc_user_property_view {
+  /**
+   * `key` (The key): NULL when absent. Required by the model.
+   */
+  const char *key;
+  /**
+   * `value` (The value): NULL when absent. Required by the model.
+   */
+  const char *value;
+} ggipc_user_property_view;
+
+/**
+ * Publishes an MQTT message to AWS IoT Core.
+ *
+ * A borrowed view of `aws.greengrass#PublishToIoTCoreRequest` (`ggipc_publish_to_iot_core_request`),
+ * for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+ * that are present at the caller's data. Every pointer is
+ * borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+ * when absent; other members are present when their `has_` flag is true.
+ */
+typedef struct ggipc_publish_to_iot_core_request_view {
+  /**
+   * `topicName` (The topic to publish to (no wildcards)): NULL when absent.
+   */
+  const char *topic_name;
+  /**
+   * Whether `qos` is present.
+   */
+  bool has_qos;
+  /**
+   * `qos` (The MQTT QoS).
+   */
+  ggipc_qos qos;
+  /**
+   * Whether `payload` is present.
+   */
+  bool has_payload;
+  /**
+   * `payload` (The payload): `payload_len` bytes (NULL only when the length is 0).
+   */
+  const uint8_t *payload;
+  /**
+   * The length of `payload`.
+   */
+  size_t payload_len;
+  /**
+   * Whether `retain` is present.
+   */
+  bool has_retain;
+  /**
+   * `retain` (Whether to retain the message).
+   */
+  bool retain;
+  /**
+   * Whether `userProperties` is present.
+   */
+  bool has_user_properties;
+  /**
+   * `userProperties` (MQTT 5 user properties): `user_properties_count` elements (NULL only when the count is 0).
+   */
+  const struct ggipc_user_property_view *user_properties;
+  /**
+   * The number of elements of `user_properties`.
+   */
+  size_t user_properties_count;
+  /**
+   * Whether `messageExpiryIntervalSeconds` is present.
+   */
+  bool has_message_expiry_interval_seconds;
+  /**
+   * `messageExpiryIntervalSeconds` (MQTT 5 message expiry interval, in seconds).
+   */
+  int64_t message_expiry_interval_seconds;
+  /**
+   * Whether `correlationData` is present.
+   */
+  bool has_correlation_data;
+  /**
+   * `correlationData` (MQTT 5 correlation data): `correlation_data_len` bytes (NULL only when the length is 0).
+   */
+  const uint8_t *correlation_data;
+  /**
+   * The length of `correlation_data`.
+   */
+  size_t correlation_data_len;
+  /**
+   * `responseTopic` (MQTT 5 response topic): NULL when absent.
+   */
+  const char *response_topic;
+  /**
+   * Whether `payloadFormat` is present.
+   */
+  bool has_payload_format;
+  /**
+   * `payloadFormat` (MQTT 5 payload format indicator).
+   */
+  ggipc_payload_format payload_format;
+  /**
+   * `contentType` (MQTT 5 content type): NULL when absent.
+   */
+  const char *content_type;
+} ggipc_publish_to_iot_core_request_view;
+
+/**
  * Callbacks of a `aws.greengrass#SubscribeToIoTCore` stream. Any member may be NULL. They run on the subscription's own
  * dispatcher thread (never a runtime worker), one at a time and in order; they may call any library function,
  * blocking ones included, and may close or free the subscription or its client.
@@ -827,6 +939,113 @@ typedef void (*ggipc_publish_to_topic_callback)(void *userdata,
                                                 const struct ggipc_publish_to_topic_response *response);
 
 /**
+ * Where a local message was published.
+ *
+ * A borrowed view of `aws.greengrass#MessageContext` (`ggipc_message_context`),
+ * for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+ * that are present at the caller's data. Every pointer is
+ * borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+ * when absent; other members are present when their `has_` flag is true.
+ */
+typedef struct ggipc_message_context_view {
+  /**
+   * `topic` (The topic the message was published to): NULL when absent.
+   */
+  const char *topic;
+} ggipc_message_context_view;
+
+/**
+ * A local message whose content is a JSON value.
+ *
+ * A borrowed view of `aws.greengrass#JsonMessage` (`ggipc_json_message`),
+ * for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+ * that are present at the caller's data. Every pointer is
+ * borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+ * when absent; other members are present when their `has_` flag is true.
+ */
+typedef struct ggipc_json_message_view {
+  /**
+   * `message` (The message, any JSON value): its JSON text, NULL when absent.
+   */
+  const char *message;
+  /**
+   * `context` (Where the message was published (set on received messages)): NULL when absent.
+   */
+  const struct ggipc_message_context_view *context;
+} ggipc_json_message_view;
+
+/**
+ * A local message whose content is bytes.
+ *
+ * A borrowed view of `aws.greengrass#BinaryMessage` (`ggipc_binary_message`),
+ * for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+ * that are present at the caller's data. Every pointer is
+ * borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+ * when absent; other members are present when their `has_` flag is true.
+ */
+typedef struct ggipc_binary_message_view {
+  /**
+   * Whether `message` is present.
+   */
+  bool has_message;
+  /**
+   * `message` (The message bytes): `message_len` bytes (NULL only when the length is 0).
+   */
+  const uint8_t *message;
+  /**
+   * The length of `message`.
+   */
+  size_t message_len;
+  /**
+   * `context` (Where the message was published (set on received messages)): NULL when absent.
+   */
+  const struct ggipc_message_context_view *context;
+} ggipc_binary_message_view;
+
+/**
+ * A local message to publish: exactly one of a JSON message and a binary message.
+ *
+ * A borrowed view of `aws.greengrass#PublishMessage` (`ggipc_publish_message`),
+ * for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+ * that are present at the caller's data. Every pointer is
+ * borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+ * when absent; other members are present when their `has_` flag is true.
+ *
+ * A union: when more than one member is given, the last one in member order is used (as with the
+ * setters, where setting a member clears the others).
+ */
+typedef struct ggipc_publish_message_view {
+  /**
+   * `jsonMessage` (A JSON message): NULL when absent.
+   */
+  const struct ggipc_json_message_view *json_message;
+  /**
+   * `binaryMessage` (A binary message): NULL when absent.
+   */
+  const struct ggipc_binary_message_view *binary_message;
+} ggipc_publish_message_view;
+
+/**
+ * Publishes a local message to the components subscribed to a topic.
+ *
+ * A borrowed view of `aws.greengrass#PublishToTopicRequest` (`ggipc_publish_to_topic_request`),
+ * for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+ * that are present at the caller's data. Every pointer is
+ * borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+ * when absent; other members are present when their `has_` flag is true.
+ */
+typedef struct ggipc_publish_to_topic_request_view {
+  /**
+   * `topic` (The topic (no wildcards)): NULL when absent.
+   */
+  const char *topic;
+  /**
+   * `publishMessage` (The message): NULL when absent.
+   */
+  const struct ggipc_publish_message_view *publish_message;
+} ggipc_publish_to_topic_request_view;
+
+/**
  * Callbacks of a `aws.greengrass#SubscribeToTopic` stream. Any member may be NULL. They run on the subscription's own
  * dispatcher thread (never a runtime worker), one at a time and in order; they may call any library function,
  * blocking ones included, and may close or free the subscription or its client.
@@ -870,12 +1089,76 @@ typedef void (*ggipc_get_configuration_callback)(void *userdata,
                                                  const struct ggipc_get_configuration_response *response);
 
 /**
+ * Reads a component's configuration.
+ *
+ * A borrowed view of `aws.greengrass#GetConfigurationRequest` (`ggipc_get_configuration_request`),
+ * for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+ * that are present at the caller's data. Every pointer is
+ * borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+ * when absent; other members are present when their `has_` flag is true.
+ */
+typedef struct ggipc_get_configuration_request_view {
+  /**
+   * `componentName` (The component (default: the caller)): NULL when absent.
+   */
+  const char *component_name;
+  /**
+   * Whether `keyPath` is present.
+   */
+  bool has_key_path;
+  /**
+   * `keyPath` (The key path to read (default: the whole configuration)): `key_path_count` elements (NULL only when the count is 0).
+   */
+  const char *const *key_path;
+  /**
+   * The number of elements of `key_path`.
+   */
+  size_t key_path_count;
+} ggipc_get_configuration_request_view;
+
+/**
  * Completion callback of `ggipc_client_update_configuration_async`: `userdata` as given, then either `error` (lent for the
  * call) or `response` (lent for the call; clone it to keep it); the other one is NULL.
  */
 typedef void (*ggipc_update_configuration_callback)(void *userdata,
                                                     const struct ggipc_error *error,
                                                     const struct ggipc_update_configuration_response *response);
+
+/**
+ * Merges a value into the caller's configuration.
+ *
+ * A borrowed view of `aws.greengrass#UpdateConfigurationRequest` (`ggipc_update_configuration_request`),
+ * for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+ * that are present at the caller's data. Every pointer is
+ * borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+ * when absent; other members are present when their `has_` flag is true.
+ */
+typedef struct ggipc_update_configuration_request_view {
+  /**
+   * Whether `keyPath` is present.
+   */
+  bool has_key_path;
+  /**
+   * `keyPath` (Where to merge (default: the root)): `key_path_count` elements (NULL only when the count is 0).
+   */
+  const char *const *key_path;
+  /**
+   * The number of elements of `key_path`.
+   */
+  size_t key_path_count;
+  /**
+   * Whether `timestamp` is present.
+   */
+  bool has_timestamp;
+  /**
+   * `timestamp` (When the update was made; an update older than the key's is refused) (seconds since the Unix epoch).
+   */
+  double timestamp;
+  /**
+   * `valueToMerge` (The value to merge): its JSON text, NULL when absent.
+   */
+  const char *value_to_merge;
+} ggipc_update_configuration_request_view;
 
 /**
  * Callbacks of a `aws.greengrass#SubscribeToConfigurationUpdate` stream. Any member may be NULL. They run on the subscription's own
@@ -956,12 +1239,76 @@ typedef void (*ggipc_send_configuration_validity_report_callback)(void *userdata
                                                                   const struct ggipc_send_configuration_validity_report_response *response);
 
 /**
+ * A component's answer to a configuration validation event.
+ *
+ * A borrowed view of `aws.greengrass#ConfigurationValidityReport` (`ggipc_configuration_validity_report`),
+ * for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+ * that are present at the caller's data. Every pointer is
+ * borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+ * when absent; other members are present when their `has_` flag is true.
+ */
+typedef struct ggipc_configuration_validity_report_view {
+  /**
+   * Whether `status` is present.
+   */
+  bool has_status;
+  /**
+   * `status` (Whether the configuration is valid).
+   */
+  ggipc_configuration_validity_status status;
+  /**
+   * `deploymentId` (The deployment the answer is for): NULL when absent.
+   */
+  const char *deployment_id;
+  /**
+   * `message` (Why the configuration is not valid): NULL when absent.
+   */
+  const char *message;
+} ggipc_configuration_validity_report_view;
+
+/**
+ * Answers a configuration validation event.
+ *
+ * A borrowed view of `aws.greengrass#SendConfigurationValidityReportRequest` (`ggipc_send_configuration_validity_report_request`),
+ * for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+ * that are present at the caller's data. Every pointer is
+ * borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+ * when absent; other members are present when their `has_` flag is true.
+ */
+typedef struct ggipc_send_configuration_validity_report_request_view {
+  /**
+   * `configurationValidityReport` (The answer): NULL when absent.
+   */
+  const struct ggipc_configuration_validity_report_view *configuration_validity_report;
+} ggipc_send_configuration_validity_report_request_view;
+
+/**
  * Completion callback of `ggipc_client_update_state_async`: `userdata` as given, then either `error` (lent for the
  * call) or `response` (lent for the call; clone it to keep it); the other one is NULL.
  */
 typedef void (*ggipc_update_state_callback)(void *userdata,
                                             const struct ggipc_error *error,
                                             const struct ggipc_update_state_response *response);
+
+/**
+ * Reports the component's state to the nucleus.
+ *
+ * A borrowed view of `aws.greengrass#UpdateStateRequest` (`ggipc_update_state_request`),
+ * for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+ * that are present at the caller's data. Every pointer is
+ * borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+ * when absent; other members are present when their `has_` flag is true.
+ */
+typedef struct ggipc_update_state_request_view {
+  /**
+   * Whether `state` is present.
+   */
+  bool has_state;
+  /**
+   * `state` (The state).
+   */
+  ggipc_reported_lifecycle_state state;
+} ggipc_update_state_request_view;
 
 /**
  * Callbacks of a `aws.greengrass#SubscribeToComponentUpdates` stream. Any member may be NULL. They run on the subscription's own
@@ -1007,12 +1354,56 @@ typedef void (*ggipc_defer_component_update_callback)(void *userdata,
                                                       const struct ggipc_defer_component_update_response *response);
 
 /**
+ * Asks the nucleus to postpone an update of the component.
+ *
+ * A borrowed view of `aws.greengrass#DeferComponentUpdateRequest` (`ggipc_defer_component_update_request`),
+ * for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+ * that are present at the caller's data. Every pointer is
+ * borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+ * when absent; other members are present when their `has_` flag is true.
+ */
+typedef struct ggipc_defer_component_update_request_view {
+  /**
+   * `deploymentId` (The deployment to defer): NULL when absent.
+   */
+  const char *deployment_id;
+  /**
+   * `message` (Why): NULL when absent.
+   */
+  const char *message;
+  /**
+   * Whether `recheckAfterMs` is present.
+   */
+  bool has_recheck_after_ms;
+  /**
+   * `recheckAfterMs` (When to ask again, in milliseconds (0: go ahead now)).
+   */
+  int64_t recheck_after_ms;
+} ggipc_defer_component_update_request_view;
+
+/**
  * Completion callback of `ggipc_client_validate_authorization_token_async`: `userdata` as given, then either `error` (lent for the
  * call) or `response` (lent for the call; clone it to keep it); the other one is NULL.
  */
 typedef void (*ggipc_validate_authorization_token_callback)(void *userdata,
                                                             const struct ggipc_error *error,
                                                             const struct ggipc_validate_authorization_token_response *response);
+
+/**
+ * Asks whether a token is one the nucleus issued.
+ *
+ * A borrowed view of `aws.greengrass#ValidateAuthorizationTokenRequest` (`ggipc_validate_authorization_token_request`),
+ * for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+ * that are present at the caller's data. Every pointer is
+ * borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+ * when absent; other members are present when their `has_` flag is true.
+ */
+typedef struct ggipc_validate_authorization_token_request_view {
+  /**
+   * `token` (The token (a component's SVCUID)): NULL when absent.
+   */
+  const char *token;
+} ggipc_validate_authorization_token_request_view;
 
 /**
  * Completion callback of `ggipc_client_restart_component_async`: `userdata` as given, then either `error` (lent for the
@@ -1023,12 +1414,44 @@ typedef void (*ggipc_restart_component_callback)(void *userdata,
                                                  const struct ggipc_restart_component_response *response);
 
 /**
+ * Asks the nucleus to restart a component.
+ *
+ * A borrowed view of `aws.greengrass#RestartComponentRequest` (`ggipc_restart_component_request`),
+ * for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+ * that are present at the caller's data. Every pointer is
+ * borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+ * when absent; other members are present when their `has_` flag is true.
+ */
+typedef struct ggipc_restart_component_request_view {
+  /**
+   * `componentName` (The component to restart): NULL when absent.
+   */
+  const char *component_name;
+} ggipc_restart_component_request_view;
+
+/**
  * Completion callback of `ggipc_client_stop_component_async`: `userdata` as given, then either `error` (lent for the
  * call) or `response` (lent for the call; clone it to keep it); the other one is NULL.
  */
 typedef void (*ggipc_stop_component_callback)(void *userdata,
                                               const struct ggipc_error *error,
                                               const struct ggipc_stop_component_response *response);
+
+/**
+ * Asks the nucleus to stop a component.
+ *
+ * A borrowed view of `aws.greengrass#StopComponentRequest` (`ggipc_stop_component_request`),
+ * for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+ * that are present at the caller's data. Every pointer is
+ * borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+ * when absent; other members are present when their `has_` flag is true.
+ */
+typedef struct ggipc_stop_component_request_view {
+  /**
+   * `componentName` (The component to stop): NULL when absent.
+   */
+  const char *component_name;
+} ggipc_stop_component_request_view;
 
 /**
  * Completion callback of `ggipc_client_get_component_details_async`: `userdata` as given, then either `error` (lent for the
@@ -1039,12 +1462,44 @@ typedef void (*ggipc_get_component_details_callback)(void *userdata,
                                                      const struct ggipc_get_component_details_response *response);
 
 /**
+ * Reads a component's version, state and configuration.
+ *
+ * A borrowed view of `aws.greengrass#GetComponentDetailsRequest` (`ggipc_get_component_details_request`),
+ * for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+ * that are present at the caller's data. Every pointer is
+ * borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+ * when absent; other members are present when their `has_` flag is true.
+ */
+typedef struct ggipc_get_component_details_request_view {
+  /**
+   * `componentName` (The component): NULL when absent.
+   */
+  const char *component_name;
+} ggipc_get_component_details_request_view;
+
+/**
  * Completion callback of `ggipc_client_list_components_async`: `userdata` as given, then either `error` (lent for the
  * call) or `response` (lent for the call; clone it to keep it); the other one is NULL.
  */
 typedef void (*ggipc_list_components_callback)(void *userdata,
                                                const struct ggipc_error *error,
                                                const struct ggipc_list_components_response *response);
+
+/**
+ * Lists the components the nucleus knows (no members).
+ *
+ * A borrowed view of `aws.greengrass#ListComponentsRequest` (`ggipc_list_components_request`),
+ * for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+ * that are present at the caller's data. Every pointer is
+ * borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+ * when absent; other members are present when their `has_` flag is true.
+ */
+typedef struct ggipc_list_components_request_view {
+  /**
+   * No member: unused (C has no empty structs).
+   */
+  uint8_t reserved;
+} ggipc_list_components_request_view;
 
 /**
  * Completion callback of `ggipc_client_pause_component_async`: `userdata` as given, then either `error` (lent for the
@@ -1055,12 +1510,44 @@ typedef void (*ggipc_pause_component_callback)(void *userdata,
                                                const struct ggipc_pause_component_response *response);
 
 /**
+ * Asks the nucleus to pause a component's processes.
+ *
+ * A borrowed view of `aws.greengrass#PauseComponentRequest` (`ggipc_pause_component_request`),
+ * for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+ * that are present at the caller's data. Every pointer is
+ * borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+ * when absent; other members are present when their `has_` flag is true.
+ */
+typedef struct ggipc_pause_component_request_view {
+  /**
+   * `componentName` (The component to pause): NULL when absent.
+   */
+  const char *component_name;
+} ggipc_pause_component_request_view;
+
+/**
  * Completion callback of `ggipc_client_resume_component_async`: `userdata` as given, then either `error` (lent for the
  * call) or `response` (lent for the call; clone it to keep it); the other one is NULL.
  */
 typedef void (*ggipc_resume_component_callback)(void *userdata,
                                                 const struct ggipc_error *error,
                                                 const struct ggipc_resume_component_response *response);
+
+/**
+ * Asks the nucleus to resume a paused component.
+ *
+ * A borrowed view of `aws.greengrass#ResumeComponentRequest` (`ggipc_resume_component_request`),
+ * for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+ * that are present at the caller's data. Every pointer is
+ * borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+ * when absent; other members are present when their `has_` flag is true.
+ */
+typedef struct ggipc_resume_component_request_view {
+  /**
+   * `componentName` (The component to resume): NULL when absent.
+   */
+  const char *component_name;
+} ggipc_resume_component_request_view;
 
 /**
  * A PublishToIoTCoreRequest request under construction (the seed's name of `ggipc_publish_to_iot_core_request`: the same type). Created with
@@ -4007,12 +4494,22 @@ struct ggipc_error *ggipc_client_publish_to_iot_core_begin(const struct ggipc_cl
                                                            struct ggipc_call **out);
 
 /**
- * As `ggipc_client_publish_to_iot_core_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
- * `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
- * `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+ * As `ggipc_client_publish_to_iot_core`, with the request given as a borrowed view (`ggipc_publish_to_iot_core_request_view`, read once during
+ * the call): no request object to build or free. The view's values are checked as the setters check them,
+ * with their errors, before anything is sent.
  */
-struct ggipc_error *ggipc_client_publish_to_iot_core_begin_take(const struct ggipc_client *client,
-                                                                struct ggipc_publish_to_iot_core_request *request,
+struct ggipc_error *ggipc_client_publish_to_iot_core_view(const struct ggipc_client *client,
+                                                          const struct ggipc_publish_to_iot_core_request_view *request,
+                                                          uint64_t timeout_ms,
+                                                          struct ggipc_publish_to_iot_core_response **out_response);
+
+/**
+ * As `ggipc_client_publish_to_iot_core_begin`, with the request given as a borrowed view (`ggipc_publish_to_iot_core_request_view`, read once during
+ * the call); a value the setters would refuse is refused with their error and nothing is sent. The C++
+ * operation classes start their calls with it.
+ */
+struct ggipc_error *ggipc_client_publish_to_iot_core_begin_view(const struct ggipc_client *client,
+                                                                const struct ggipc_publish_to_iot_core_request_view *request,
                                                                 struct ggipc_call **out);
 
 /**
@@ -4135,12 +4632,22 @@ struct ggipc_error *ggipc_client_publish_to_topic_begin(const struct ggipc_clien
                                                         struct ggipc_call **out);
 
 /**
- * As `ggipc_client_publish_to_topic_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
- * `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
- * `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+ * As `ggipc_client_publish_to_topic`, with the request given as a borrowed view (`ggipc_publish_to_topic_request_view`, read once during
+ * the call): no request object to build or free. The view's values are checked as the setters check them,
+ * with their errors, before anything is sent.
  */
-struct ggipc_error *ggipc_client_publish_to_topic_begin_take(const struct ggipc_client *client,
-                                                             struct ggipc_publish_to_topic_request *request,
+struct ggipc_error *ggipc_client_publish_to_topic_view(const struct ggipc_client *client,
+                                                       const struct ggipc_publish_to_topic_request_view *request,
+                                                       uint64_t timeout_ms,
+                                                       struct ggipc_publish_to_topic_response **out_response);
+
+/**
+ * As `ggipc_client_publish_to_topic_begin`, with the request given as a borrowed view (`ggipc_publish_to_topic_request_view`, read once during
+ * the call); a value the setters would refuse is refused with their error and nothing is sent. The C++
+ * operation classes start their calls with it.
+ */
+struct ggipc_error *ggipc_client_publish_to_topic_begin_view(const struct ggipc_client *client,
+                                                             const struct ggipc_publish_to_topic_request_view *request,
                                                              struct ggipc_call **out);
 
 /**
@@ -4229,12 +4736,22 @@ struct ggipc_error *ggipc_client_get_configuration_begin(const struct ggipc_clie
                                                          struct ggipc_call **out);
 
 /**
- * As `ggipc_client_get_configuration_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
- * `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
- * `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+ * As `ggipc_client_get_configuration`, with the request given as a borrowed view (`ggipc_get_configuration_request_view`, read once during
+ * the call): no request object to build or free. The view's values are checked as the setters check them,
+ * with their errors, before anything is sent.
  */
-struct ggipc_error *ggipc_client_get_configuration_begin_take(const struct ggipc_client *client,
-                                                              struct ggipc_get_configuration_request *request,
+struct ggipc_error *ggipc_client_get_configuration_view(const struct ggipc_client *client,
+                                                        const struct ggipc_get_configuration_request_view *request,
+                                                        uint64_t timeout_ms,
+                                                        struct ggipc_get_configuration_response **out_response);
+
+/**
+ * As `ggipc_client_get_configuration_begin`, with the request given as a borrowed view (`ggipc_get_configuration_request_view`, read once during
+ * the call); a value the setters would refuse is refused with their error and nothing is sent. The C++
+ * operation classes start their calls with it.
+ */
+struct ggipc_error *ggipc_client_get_configuration_begin_view(const struct ggipc_client *client,
+                                                              const struct ggipc_get_configuration_request_view *request,
                                                               struct ggipc_call **out);
 
 /**
@@ -4289,12 +4806,22 @@ struct ggipc_error *ggipc_client_update_configuration_begin(const struct ggipc_c
                                                             struct ggipc_call **out);
 
 /**
- * As `ggipc_client_update_configuration_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
- * `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
- * `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+ * As `ggipc_client_update_configuration`, with the request given as a borrowed view (`ggipc_update_configuration_request_view`, read once during
+ * the call): no request object to build or free. The view's values are checked as the setters check them,
+ * with their errors, before anything is sent.
  */
-struct ggipc_error *ggipc_client_update_configuration_begin_take(const struct ggipc_client *client,
-                                                                 struct ggipc_update_configuration_request *request,
+struct ggipc_error *ggipc_client_update_configuration_view(const struct ggipc_client *client,
+                                                           const struct ggipc_update_configuration_request_view *request,
+                                                           uint64_t timeout_ms,
+                                                           struct ggipc_update_configuration_response **out_response);
+
+/**
+ * As `ggipc_client_update_configuration_begin`, with the request given as a borrowed view (`ggipc_update_configuration_request_view`, read once during
+ * the call); a value the setters would refuse is refused with their error and nothing is sent. The C++
+ * operation classes start their calls with it.
+ */
+struct ggipc_error *ggipc_client_update_configuration_begin_view(const struct ggipc_client *client,
+                                                                 const struct ggipc_update_configuration_request_view *request,
                                                                  struct ggipc_call **out);
 
 /**
@@ -4417,12 +4944,22 @@ struct ggipc_error *ggipc_client_send_configuration_validity_report_begin(const 
                                                                           struct ggipc_call **out);
 
 /**
- * As `ggipc_client_send_configuration_validity_report_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
- * `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
- * `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+ * As `ggipc_client_send_configuration_validity_report`, with the request given as a borrowed view (`ggipc_send_configuration_validity_report_request_view`, read once during
+ * the call): no request object to build or free. The view's values are checked as the setters check them,
+ * with their errors, before anything is sent.
  */
-struct ggipc_error *ggipc_client_send_configuration_validity_report_begin_take(const struct ggipc_client *client,
-                                                                               struct ggipc_send_configuration_validity_report_request *request,
+struct ggipc_error *ggipc_client_send_configuration_validity_report_view(const struct ggipc_client *client,
+                                                                         const struct ggipc_send_configuration_validity_report_request_view *request,
+                                                                         uint64_t timeout_ms,
+                                                                         struct ggipc_send_configuration_validity_report_response **out_response);
+
+/**
+ * As `ggipc_client_send_configuration_validity_report_begin`, with the request given as a borrowed view (`ggipc_send_configuration_validity_report_request_view`, read once during
+ * the call); a value the setters would refuse is refused with their error and nothing is sent. The C++
+ * operation classes start their calls with it.
+ */
+struct ggipc_error *ggipc_client_send_configuration_validity_report_begin_view(const struct ggipc_client *client,
+                                                                               const struct ggipc_send_configuration_validity_report_request_view *request,
                                                                                struct ggipc_call **out);
 
 /**
@@ -4477,12 +5014,22 @@ struct ggipc_error *ggipc_client_update_state_begin(const struct ggipc_client *c
                                                     struct ggipc_call **out);
 
 /**
- * As `ggipc_client_update_state_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
- * `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
- * `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+ * As `ggipc_client_update_state`, with the request given as a borrowed view (`ggipc_update_state_request_view`, read once during
+ * the call): no request object to build or free. The view's values are checked as the setters check them,
+ * with their errors, before anything is sent.
  */
-struct ggipc_error *ggipc_client_update_state_begin_take(const struct ggipc_client *client,
-                                                         struct ggipc_update_state_request *request,
+struct ggipc_error *ggipc_client_update_state_view(const struct ggipc_client *client,
+                                                   const struct ggipc_update_state_request_view *request,
+                                                   uint64_t timeout_ms,
+                                                   struct ggipc_update_state_response **out_response);
+
+/**
+ * As `ggipc_client_update_state_begin`, with the request given as a borrowed view (`ggipc_update_state_request_view`, read once during
+ * the call); a value the setters would refuse is refused with their error and nothing is sent. The C++
+ * operation classes start their calls with it.
+ */
+struct ggipc_error *ggipc_client_update_state_begin_view(const struct ggipc_client *client,
+                                                         const struct ggipc_update_state_request_view *request,
                                                          struct ggipc_call **out);
 
 /**
@@ -4571,12 +5118,22 @@ struct ggipc_error *ggipc_client_defer_component_update_begin(const struct ggipc
                                                               struct ggipc_call **out);
 
 /**
- * As `ggipc_client_defer_component_update_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
- * `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
- * `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+ * As `ggipc_client_defer_component_update`, with the request given as a borrowed view (`ggipc_defer_component_update_request_view`, read once during
+ * the call): no request object to build or free. The view's values are checked as the setters check them,
+ * with their errors, before anything is sent.
  */
-struct ggipc_error *ggipc_client_defer_component_update_begin_take(const struct ggipc_client *client,
-                                                                   struct ggipc_defer_component_update_request *request,
+struct ggipc_error *ggipc_client_defer_component_update_view(const struct ggipc_client *client,
+                                                             const struct ggipc_defer_component_update_request_view *request,
+                                                             uint64_t timeout_ms,
+                                                             struct ggipc_defer_component_update_response **out_response);
+
+/**
+ * As `ggipc_client_defer_component_update_begin`, with the request given as a borrowed view (`ggipc_defer_component_update_request_view`, read once during
+ * the call); a value the setters would refuse is refused with their error and nothing is sent. The C++
+ * operation classes start their calls with it.
+ */
+struct ggipc_error *ggipc_client_defer_component_update_begin_view(const struct ggipc_client *client,
+                                                                   const struct ggipc_defer_component_update_request_view *request,
                                                                    struct ggipc_call **out);
 
 /**
@@ -4631,12 +5188,22 @@ struct ggipc_error *ggipc_client_validate_authorization_token_begin(const struct
                                                                     struct ggipc_call **out);
 
 /**
- * As `ggipc_client_validate_authorization_token_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
- * `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
- * `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+ * As `ggipc_client_validate_authorization_token`, with the request given as a borrowed view (`ggipc_validate_authorization_token_request_view`, read once during
+ * the call): no request object to build or free. The view's values are checked as the setters check them,
+ * with their errors, before anything is sent.
  */
-struct ggipc_error *ggipc_client_validate_authorization_token_begin_take(const struct ggipc_client *client,
-                                                                         struct ggipc_validate_authorization_token_request *request,
+struct ggipc_error *ggipc_client_validate_authorization_token_view(const struct ggipc_client *client,
+                                                                   const struct ggipc_validate_authorization_token_request_view *request,
+                                                                   uint64_t timeout_ms,
+                                                                   struct ggipc_validate_authorization_token_response **out_response);
+
+/**
+ * As `ggipc_client_validate_authorization_token_begin`, with the request given as a borrowed view (`ggipc_validate_authorization_token_request_view`, read once during
+ * the call); a value the setters would refuse is refused with their error and nothing is sent. The C++
+ * operation classes start their calls with it.
+ */
+struct ggipc_error *ggipc_client_validate_authorization_token_begin_view(const struct ggipc_client *client,
+                                                                         const struct ggipc_validate_authorization_token_request_view *request,
                                                                          struct ggipc_call **out);
 
 /**
@@ -4691,12 +5258,22 @@ struct ggipc_error *ggipc_client_restart_component_begin(const struct ggipc_clie
                                                          struct ggipc_call **out);
 
 /**
- * As `ggipc_client_restart_component_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
- * `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
- * `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+ * As `ggipc_client_restart_component`, with the request given as a borrowed view (`ggipc_restart_component_request_view`, read once during
+ * the call): no request object to build or free. The view's values are checked as the setters check them,
+ * with their errors, before anything is sent.
  */
-struct ggipc_error *ggipc_client_restart_component_begin_take(const struct ggipc_client *client,
-                                                              struct ggipc_restart_component_request *request,
+struct ggipc_error *ggipc_client_restart_component_view(const struct ggipc_client *client,
+                                                        const struct ggipc_restart_component_request_view *request,
+                                                        uint64_t timeout_ms,
+                                                        struct ggipc_restart_component_response **out_response);
+
+/**
+ * As `ggipc_client_restart_component_begin`, with the request given as a borrowed view (`ggipc_restart_component_request_view`, read once during
+ * the call); a value the setters would refuse is refused with their error and nothing is sent. The C++
+ * operation classes start their calls with it.
+ */
+struct ggipc_error *ggipc_client_restart_component_begin_view(const struct ggipc_client *client,
+                                                              const struct ggipc_restart_component_request_view *request,
                                                               struct ggipc_call **out);
 
 /**
@@ -4751,12 +5328,22 @@ struct ggipc_error *ggipc_client_stop_component_begin(const struct ggipc_client 
                                                       struct ggipc_call **out);
 
 /**
- * As `ggipc_client_stop_component_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
- * `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
- * `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+ * As `ggipc_client_stop_component`, with the request given as a borrowed view (`ggipc_stop_component_request_view`, read once during
+ * the call): no request object to build or free. The view's values are checked as the setters check them,
+ * with their errors, before anything is sent.
  */
-struct ggipc_error *ggipc_client_stop_component_begin_take(const struct ggipc_client *client,
-                                                           struct ggipc_stop_component_request *request,
+struct ggipc_error *ggipc_client_stop_component_view(const struct ggipc_client *client,
+                                                     const struct ggipc_stop_component_request_view *request,
+                                                     uint64_t timeout_ms,
+                                                     struct ggipc_stop_component_response **out_response);
+
+/**
+ * As `ggipc_client_stop_component_begin`, with the request given as a borrowed view (`ggipc_stop_component_request_view`, read once during
+ * the call); a value the setters would refuse is refused with their error and nothing is sent. The C++
+ * operation classes start their calls with it.
+ */
+struct ggipc_error *ggipc_client_stop_component_begin_view(const struct ggipc_client *client,
+                                                           const struct ggipc_stop_component_request_view *request,
                                                            struct ggipc_call **out);
 
 /**
@@ -4811,12 +5398,22 @@ struct ggipc_error *ggipc_client_get_component_details_begin(const struct ggipc_
                                                              struct ggipc_call **out);
 
 /**
- * As `ggipc_client_get_component_details_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
- * `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
- * `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+ * As `ggipc_client_get_component_details`, with the request given as a borrowed view (`ggipc_get_component_details_request_view`, read once during
+ * the call): no request object to build or free. The view's values are checked as the setters check them,
+ * with their errors, before anything is sent.
  */
-struct ggipc_error *ggipc_client_get_component_details_begin_take(const struct ggipc_client *client,
-                                                                  struct ggipc_get_component_details_request *request,
+struct ggipc_error *ggipc_client_get_component_details_view(const struct ggipc_client *client,
+                                                            const struct ggipc_get_component_details_request_view *request,
+                                                            uint64_t timeout_ms,
+                                                            struct ggipc_get_component_details_response **out_response);
+
+/**
+ * As `ggipc_client_get_component_details_begin`, with the request given as a borrowed view (`ggipc_get_component_details_request_view`, read once during
+ * the call); a value the setters would refuse is refused with their error and nothing is sent. The C++
+ * operation classes start their calls with it.
+ */
+struct ggipc_error *ggipc_client_get_component_details_begin_view(const struct ggipc_client *client,
+                                                                  const struct ggipc_get_component_details_request_view *request,
                                                                   struct ggipc_call **out);
 
 /**
@@ -4871,12 +5468,22 @@ struct ggipc_error *ggipc_client_list_components_begin(const struct ggipc_client
                                                        struct ggipc_call **out);
 
 /**
- * As `ggipc_client_list_components_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
- * `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
- * `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+ * As `ggipc_client_list_components`, with the request given as a borrowed view (`ggipc_list_components_request_view`, read once during
+ * the call): no request object to build or free. The view's values are checked as the setters check them,
+ * with their errors, before anything is sent.
  */
-struct ggipc_error *ggipc_client_list_components_begin_take(const struct ggipc_client *client,
-                                                            struct ggipc_list_components_request *request,
+struct ggipc_error *ggipc_client_list_components_view(const struct ggipc_client *client,
+                                                      const struct ggipc_list_components_request_view *request,
+                                                      uint64_t timeout_ms,
+                                                      struct ggipc_list_components_response **out_response);
+
+/**
+ * As `ggipc_client_list_components_begin`, with the request given as a borrowed view (`ggipc_list_components_request_view`, read once during
+ * the call); a value the setters would refuse is refused with their error and nothing is sent. The C++
+ * operation classes start their calls with it.
+ */
+struct ggipc_error *ggipc_client_list_components_begin_view(const struct ggipc_client *client,
+                                                            const struct ggipc_list_components_request_view *request,
                                                             struct ggipc_call **out);
 
 /**
@@ -4931,12 +5538,22 @@ struct ggipc_error *ggipc_client_pause_component_begin(const struct ggipc_client
                                                        struct ggipc_call **out);
 
 /**
- * As `ggipc_client_pause_component_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
- * `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
- * `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+ * As `ggipc_client_pause_component`, with the request given as a borrowed view (`ggipc_pause_component_request_view`, read once during
+ * the call): no request object to build or free. The view's values are checked as the setters check them,
+ * with their errors, before anything is sent.
  */
-struct ggipc_error *ggipc_client_pause_component_begin_take(const struct ggipc_client *client,
-                                                            struct ggipc_pause_component_request *request,
+struct ggipc_error *ggipc_client_pause_component_view(const struct ggipc_client *client,
+                                                      const struct ggipc_pause_component_request_view *request,
+                                                      uint64_t timeout_ms,
+                                                      struct ggipc_pause_component_response **out_response);
+
+/**
+ * As `ggipc_client_pause_component_begin`, with the request given as a borrowed view (`ggipc_pause_component_request_view`, read once during
+ * the call); a value the setters would refuse is refused with their error and nothing is sent. The C++
+ * operation classes start their calls with it.
+ */
+struct ggipc_error *ggipc_client_pause_component_begin_view(const struct ggipc_client *client,
+                                                            const struct ggipc_pause_component_request_view *request,
                                                             struct ggipc_call **out);
 
 /**
@@ -4991,12 +5608,22 @@ struct ggipc_error *ggipc_client_resume_component_begin(const struct ggipc_clien
                                                         struct ggipc_call **out);
 
 /**
- * As `ggipc_client_resume_component_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
- * `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
- * `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+ * As `ggipc_client_resume_component`, with the request given as a borrowed view (`ggipc_resume_component_request_view`, read once during
+ * the call): no request object to build or free. The view's values are checked as the setters check them,
+ * with their errors, before anything is sent.
  */
-struct ggipc_error *ggipc_client_resume_component_begin_take(const struct ggipc_client *client,
-                                                             struct ggipc_resume_component_request *request,
+struct ggipc_error *ggipc_client_resume_component_view(const struct ggipc_client *client,
+                                                       const struct ggipc_resume_component_request_view *request,
+                                                       uint64_t timeout_ms,
+                                                       struct ggipc_resume_component_response **out_response);
+
+/**
+ * As `ggipc_client_resume_component_begin`, with the request given as a borrowed view (`ggipc_resume_component_request_view`, read once during
+ * the call); a value the setters would refuse is refused with their error and nothing is sent. The C++
+ * operation classes start their calls with it.
+ */
+struct ggipc_error *ggipc_client_resume_component_begin_view(const struct ggipc_client *client,
+                                                             const struct ggipc_resume_component_request_view *request,
                                                              struct ggipc_call **out);
 
 /**

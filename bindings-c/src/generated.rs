@@ -7540,6 +7540,838 @@ pub unsafe extern "C" fn ggipc_resume_component_response_clone(
     })
 }
 
+/// An MQTT 5 user property.
+///
+/// A borrowed view of `aws.greengrass#UserProperty` (`ggipc_user_property`),
+/// for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+/// that are present at the caller's data. Every pointer is
+/// borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+/// when absent; other members are present when their `has_` flag is true.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ggipc_user_property_view {
+    /// `key` (The key): NULL when absent. Required by the model.
+    pub key: *const c_char,
+    /// `value` (The value): NULL when absent. Required by the model.
+    pub value: *const c_char,
+}
+
+impl ggipc_user_property_view {
+    /// The core's request, its members checked and copied in member order (the first error wins).
+    ///
+    /// # Safety
+    /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
+    pub(crate) unsafe fn read(&self) -> Result<model::UserProperty, Error> {
+        let r = model::UserProperty {
+            // SAFETY: per this function's contract.
+            key: unsafe { crate::ffi::opt_str_arg(self.key, "key") }?
+                .map(str::to_owned)
+                .unwrap_or_default(),
+            // SAFETY: per this function's contract.
+            value: unsafe { crate::ffi::opt_str_arg(self.value, "value") }?
+                .map(str::to_owned)
+                .unwrap_or_default(),
+        };
+        Ok(r)
+    }
+}
+
+/// Where a local message was published.
+///
+/// A borrowed view of `aws.greengrass#MessageContext` (`ggipc_message_context`),
+/// for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+/// that are present at the caller's data. Every pointer is
+/// borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+/// when absent; other members are present when their `has_` flag is true.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ggipc_message_context_view {
+    /// `topic` (The topic the message was published to): NULL when absent.
+    pub topic: *const c_char,
+}
+
+impl ggipc_message_context_view {
+    /// The core's request, its members checked and copied in member order (the first error wins).
+    ///
+    /// # Safety
+    /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
+    pub(crate) unsafe fn read(&self) -> Result<model::MessageContext, Error> {
+        let r = model::MessageContext {
+            // SAFETY: per this function's contract.
+            topic: unsafe { crate::ffi::opt_str_arg(self.topic, "topic") }?.map(str::to_owned),
+        };
+        Ok(r)
+    }
+}
+
+/// A local message whose content is a JSON value.
+///
+/// A borrowed view of `aws.greengrass#JsonMessage` (`ggipc_json_message`),
+/// for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+/// that are present at the caller's data. Every pointer is
+/// borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+/// when absent; other members are present when their `has_` flag is true.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ggipc_json_message_view {
+    /// `message` (The message, any JSON value): its JSON text, NULL when absent.
+    pub message: *const c_char,
+    /// `context` (Where the message was published (set on received messages)): NULL when absent.
+    pub context: *const ggipc_message_context_view,
+}
+
+impl ggipc_json_message_view {
+    /// The core's request, its members checked and copied in member order (the first error wins).
+    ///
+    /// # Safety
+    /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
+    pub(crate) unsafe fn read(&self) -> Result<model::JsonMessage, Error> {
+        let r = model::JsonMessage {
+            // SAFETY: per this function's contract.
+            message: unsafe { doc_arg(self.message, "message") }?.map(|d| d.value),
+            context: {
+                // SAFETY: per this function's contract.
+                match unsafe { self.context.as_ref() } {
+                    // SAFETY: as above.
+                    Some(v) => Some(unsafe { v.read() }?),
+                    None => None,
+                }
+            },
+        };
+        Ok(r)
+    }
+}
+
+/// A local message whose content is bytes.
+///
+/// A borrowed view of `aws.greengrass#BinaryMessage` (`ggipc_binary_message`),
+/// for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+/// that are present at the caller's data. Every pointer is
+/// borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+/// when absent; other members are present when their `has_` flag is true.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ggipc_binary_message_view {
+    /// Whether `message` is present.
+    pub has_message: bool,
+    /// `message` (The message bytes): `message_len` bytes (NULL only when the length is 0).
+    pub message: *const u8,
+    /// The length of `message`.
+    pub message_len: usize,
+    /// `context` (Where the message was published (set on received messages)): NULL when absent.
+    pub context: *const ggipc_message_context_view,
+}
+
+impl ggipc_binary_message_view {
+    /// The core's request, its members checked and copied in member order (the first error wins).
+    ///
+    /// # Safety
+    /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
+    pub(crate) unsafe fn read(&self) -> Result<model::BinaryMessage, Error> {
+        let r = model::BinaryMessage {
+            message: if self.has_message {
+                // SAFETY: per this function's contract.
+                Some(unsafe { crate::ffi::bytes_arg(self.message, self.message_len, "message") }?)
+            } else {
+                None
+            },
+            context: {
+                // SAFETY: per this function's contract.
+                match unsafe { self.context.as_ref() } {
+                    // SAFETY: as above.
+                    Some(v) => Some(unsafe { v.read() }?),
+                    None => None,
+                }
+            },
+        };
+        Ok(r)
+    }
+}
+
+/// A local message to publish: exactly one of a JSON message and a binary message.
+///
+/// A borrowed view of `aws.greengrass#PublishMessage` (`ggipc_publish_message`),
+/// for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+/// that are present at the caller's data. Every pointer is
+/// borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+/// when absent; other members are present when their `has_` flag is true.
+///
+/// A union: when more than one member is given, the last one in member order is used (as with the
+/// setters, where setting a member clears the others).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ggipc_publish_message_view {
+    /// `jsonMessage` (A JSON message): NULL when absent.
+    pub json_message: *const ggipc_json_message_view,
+    /// `binaryMessage` (A binary message): NULL when absent.
+    pub binary_message: *const ggipc_binary_message_view,
+}
+
+impl ggipc_publish_message_view {
+    /// The core's request, its members checked and copied in member order (the first error wins).
+    ///
+    /// # Safety
+    /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
+    pub(crate) unsafe fn read(&self) -> Result<model::PublishMessage, Error> {
+        let mut r = model::PublishMessage {
+            json_message: {
+                // SAFETY: per this function's contract.
+                match unsafe { self.json_message.as_ref() } {
+                    // SAFETY: as above.
+                    Some(v) => Some(unsafe { v.read() }?),
+                    None => None,
+                }
+            },
+            binary_message: {
+                // SAFETY: per this function's contract.
+                match unsafe { self.binary_message.as_ref() } {
+                    // SAFETY: as above.
+                    Some(v) => Some(unsafe { v.read() }?),
+                    None => None,
+                }
+            },
+        };
+        // A union holds one member: a later one given replaces the earlier ones.
+        if r.binary_message.is_some() {
+            r.json_message = None;
+        }
+        Ok(r)
+    }
+}
+
+/// A component's answer to a configuration validation event.
+///
+/// A borrowed view of `aws.greengrass#ConfigurationValidityReport` (`ggipc_configuration_validity_report`),
+/// for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+/// that are present at the caller's data. Every pointer is
+/// borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+/// when absent; other members are present when their `has_` flag is true.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ggipc_configuration_validity_report_view {
+    /// Whether `status` is present.
+    pub has_status: bool,
+    /// `status` (Whether the configuration is valid).
+    pub status: ggipc_configuration_validity_status,
+    /// `deploymentId` (The deployment the answer is for): NULL when absent.
+    pub deployment_id: *const c_char,
+    /// `message` (Why the configuration is not valid): NULL when absent.
+    pub message: *const c_char,
+}
+
+impl ggipc_configuration_validity_report_view {
+    /// The core's request, its members checked and copied in member order (the first error wins).
+    ///
+    /// # Safety
+    /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
+    pub(crate) unsafe fn read(&self) -> Result<model::ConfigurationValidityReport, Error> {
+        let r = model::ConfigurationValidityReport {
+            status: if self.has_status {
+                Some(configuration_validity_status_from_c(self.status)?)
+            } else {
+                None
+            },
+            // SAFETY: per this function's contract.
+            deployment_id: unsafe { crate::ffi::opt_str_arg(self.deployment_id, "deploymentId") }?
+                .map(str::to_owned),
+            // SAFETY: per this function's contract.
+            message: unsafe { crate::ffi::opt_str_arg(self.message, "message") }?
+                .map(str::to_owned),
+        };
+        Ok(r)
+    }
+}
+
+/// Publishes an MQTT message to AWS IoT Core.
+///
+/// A borrowed view of `aws.greengrass#PublishToIoTCoreRequest` (`ggipc_publish_to_iot_core_request`),
+/// for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+/// that are present at the caller's data. Every pointer is
+/// borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+/// when absent; other members are present when their `has_` flag is true.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ggipc_publish_to_iot_core_request_view {
+    /// `topicName` (The topic to publish to (no wildcards)): NULL when absent.
+    pub topic_name: *const c_char,
+    /// Whether `qos` is present.
+    pub has_qos: bool,
+    /// `qos` (The MQTT QoS).
+    pub qos: ggipc_qos,
+    /// Whether `payload` is present.
+    pub has_payload: bool,
+    /// `payload` (The payload): `payload_len` bytes (NULL only when the length is 0).
+    pub payload: *const u8,
+    /// The length of `payload`.
+    pub payload_len: usize,
+    /// Whether `retain` is present.
+    pub has_retain: bool,
+    /// `retain` (Whether to retain the message).
+    pub retain: bool,
+    /// Whether `userProperties` is present.
+    pub has_user_properties: bool,
+    /// `userProperties` (MQTT 5 user properties): `user_properties_count` elements (NULL only when the count is 0).
+    pub user_properties: *const ggipc_user_property_view,
+    /// The number of elements of `user_properties`.
+    pub user_properties_count: usize,
+    /// Whether `messageExpiryIntervalSeconds` is present.
+    pub has_message_expiry_interval_seconds: bool,
+    /// `messageExpiryIntervalSeconds` (MQTT 5 message expiry interval, in seconds).
+    pub message_expiry_interval_seconds: i64,
+    /// Whether `correlationData` is present.
+    pub has_correlation_data: bool,
+    /// `correlationData` (MQTT 5 correlation data): `correlation_data_len` bytes (NULL only when the length is 0).
+    pub correlation_data: *const u8,
+    /// The length of `correlation_data`.
+    pub correlation_data_len: usize,
+    /// `responseTopic` (MQTT 5 response topic): NULL when absent.
+    pub response_topic: *const c_char,
+    /// Whether `payloadFormat` is present.
+    pub has_payload_format: bool,
+    /// `payloadFormat` (MQTT 5 payload format indicator).
+    pub payload_format: ggipc_payload_format,
+    /// `contentType` (MQTT 5 content type): NULL when absent.
+    pub content_type: *const c_char,
+}
+
+impl ggipc_publish_to_iot_core_request_view {
+    /// The core's request, its members checked and copied in member order (the first error wins).
+    ///
+    /// # Safety
+    /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
+    pub(crate) unsafe fn read(&self) -> Result<model::PublishToIoTCoreRequest, Error> {
+        let r = model::PublishToIoTCoreRequest {
+            // SAFETY: per this function's contract.
+            topic_name: unsafe { crate::ffi::opt_str_arg(self.topic_name, "topicName") }?
+                .map(str::to_owned),
+            qos: if self.has_qos {
+                Some(qos_from_c(self.qos)?)
+            } else {
+                None
+            },
+            payload: if self.has_payload {
+                // SAFETY: per this function's contract.
+                Some(unsafe { crate::ffi::bytes_arg(self.payload, self.payload_len, "payload") }?)
+            } else {
+                None
+            },
+            retain: self.has_retain.then_some(self.retain),
+            user_properties: if self.has_user_properties {
+                Some(
+                    // SAFETY: per this function's contract.
+                    unsafe {
+                        view_list(
+                            self.user_properties,
+                            self.user_properties_count,
+                            "userProperties",
+                        )
+                    }?
+                    .iter()
+                    .map(|x| {
+                        // SAFETY: as above.
+                        unsafe { x.read() }
+                    })
+                    .collect::<Result<Vec<_>, Error>>()?,
+                )
+            } else {
+                None
+            },
+            message_expiry_interval_seconds: self
+                .has_message_expiry_interval_seconds
+                .then_some(self.message_expiry_interval_seconds),
+            correlation_data: if self.has_correlation_data {
+                // SAFETY: per this function's contract.
+                Some(unsafe {
+                    crate::ffi::bytes_arg(
+                        self.correlation_data,
+                        self.correlation_data_len,
+                        "correlationData",
+                    )
+                }?)
+            } else {
+                None
+            },
+            // SAFETY: per this function's contract.
+            response_topic: unsafe {
+                crate::ffi::opt_str_arg(self.response_topic, "responseTopic")
+            }?
+            .map(str::to_owned),
+            payload_format: if self.has_payload_format {
+                Some(payload_format_from_c(self.payload_format)?)
+            } else {
+                None
+            },
+            // SAFETY: per this function's contract.
+            content_type: unsafe { crate::ffi::opt_str_arg(self.content_type, "contentType") }?
+                .map(str::to_owned),
+        };
+        Ok(r)
+    }
+}
+
+/// Publishes a local message to the components subscribed to a topic.
+///
+/// A borrowed view of `aws.greengrass#PublishToTopicRequest` (`ggipc_publish_to_topic_request`),
+/// for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+/// that are present at the caller's data. Every pointer is
+/// borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+/// when absent; other members are present when their `has_` flag is true.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ggipc_publish_to_topic_request_view {
+    /// `topic` (The topic (no wildcards)): NULL when absent.
+    pub topic: *const c_char,
+    /// `publishMessage` (The message): NULL when absent.
+    pub publish_message: *const ggipc_publish_message_view,
+}
+
+impl ggipc_publish_to_topic_request_view {
+    /// The core's request, its members checked and copied in member order (the first error wins).
+    ///
+    /// # Safety
+    /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
+    pub(crate) unsafe fn read(&self) -> Result<model::PublishToTopicRequest, Error> {
+        let r = model::PublishToTopicRequest {
+            // SAFETY: per this function's contract.
+            topic: unsafe { crate::ffi::opt_str_arg(self.topic, "topic") }?.map(str::to_owned),
+            publish_message: {
+                // SAFETY: per this function's contract.
+                match unsafe { self.publish_message.as_ref() } {
+                    // SAFETY: as above.
+                    Some(v) => Some(unsafe { v.read() }?),
+                    None => None,
+                }
+            },
+        };
+        Ok(r)
+    }
+}
+
+/// Reads a component's configuration.
+///
+/// A borrowed view of `aws.greengrass#GetConfigurationRequest` (`ggipc_get_configuration_request`),
+/// for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+/// that are present at the caller's data. Every pointer is
+/// borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+/// when absent; other members are present when their `has_` flag is true.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ggipc_get_configuration_request_view {
+    /// `componentName` (The component (default: the caller)): NULL when absent.
+    pub component_name: *const c_char,
+    /// Whether `keyPath` is present.
+    pub has_key_path: bool,
+    /// `keyPath` (The key path to read (default: the whole configuration)): `key_path_count` elements (NULL only when the count is 0).
+    pub key_path: *const *const c_char,
+    /// The number of elements of `key_path`.
+    pub key_path_count: usize,
+}
+
+impl ggipc_get_configuration_request_view {
+    /// The core's request, its members checked and copied in member order (the first error wins).
+    ///
+    /// # Safety
+    /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
+    pub(crate) unsafe fn read(&self) -> Result<model::GetConfigurationRequest, Error> {
+        let r = model::GetConfigurationRequest {
+            // SAFETY: per this function's contract.
+            component_name: unsafe {
+                crate::ffi::opt_str_arg(self.component_name, "componentName")
+            }?
+            .map(str::to_owned),
+            key_path: if self.has_key_path {
+                Some(
+                    // SAFETY: per this function's contract.
+                    unsafe { view_list(self.key_path, self.key_path_count, "keyPath") }?
+                        .iter()
+                        .map(|x| {
+                            // SAFETY: as above.
+                            unsafe { crate::ffi::str_arg(*x, "keyPath") }.map(str::to_owned)
+                        })
+                        .collect::<Result<Vec<_>, Error>>()?,
+                )
+            } else {
+                None
+            },
+        };
+        Ok(r)
+    }
+}
+
+/// Merges a value into the caller's configuration.
+///
+/// A borrowed view of `aws.greengrass#UpdateConfigurationRequest` (`ggipc_update_configuration_request`),
+/// for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+/// that are present at the caller's data. Every pointer is
+/// borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+/// when absent; other members are present when their `has_` flag is true.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ggipc_update_configuration_request_view {
+    /// Whether `keyPath` is present.
+    pub has_key_path: bool,
+    /// `keyPath` (Where to merge (default: the root)): `key_path_count` elements (NULL only when the count is 0).
+    pub key_path: *const *const c_char,
+    /// The number of elements of `key_path`.
+    pub key_path_count: usize,
+    /// Whether `timestamp` is present.
+    pub has_timestamp: bool,
+    /// `timestamp` (When the update was made; an update older than the key's is refused) (seconds since the Unix epoch).
+    pub timestamp: f64,
+    /// `valueToMerge` (The value to merge): its JSON text, NULL when absent.
+    pub value_to_merge: *const c_char,
+}
+
+impl ggipc_update_configuration_request_view {
+    /// The core's request, its members checked and copied in member order (the first error wins).
+    ///
+    /// # Safety
+    /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
+    pub(crate) unsafe fn read(&self) -> Result<model::UpdateConfigurationRequest, Error> {
+        let r = model::UpdateConfigurationRequest {
+            key_path: if self.has_key_path {
+                Some(
+                    // SAFETY: per this function's contract.
+                    unsafe { view_list(self.key_path, self.key_path_count, "keyPath") }?
+                        .iter()
+                        .map(|x| {
+                            // SAFETY: as above.
+                            unsafe { crate::ffi::str_arg(*x, "keyPath") }.map(str::to_owned)
+                        })
+                        .collect::<Result<Vec<_>, Error>>()?,
+                )
+            } else {
+                None
+            },
+            timestamp: self
+                .has_timestamp
+                .then(|| timestamp_to_core(self.timestamp)),
+            // SAFETY: per this function's contract.
+            value_to_merge: unsafe { doc_arg(self.value_to_merge, "valueToMerge") }?
+                .map(|d| d.value),
+        };
+        Ok(r)
+    }
+}
+
+/// Answers a configuration validation event.
+///
+/// A borrowed view of `aws.greengrass#SendConfigurationValidityReportRequest` (`ggipc_send_configuration_validity_report_request`),
+/// for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+/// that are present at the caller's data. Every pointer is
+/// borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+/// when absent; other members are present when their `has_` flag is true.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ggipc_send_configuration_validity_report_request_view {
+    /// `configurationValidityReport` (The answer): NULL when absent.
+    pub configuration_validity_report: *const ggipc_configuration_validity_report_view,
+}
+
+impl ggipc_send_configuration_validity_report_request_view {
+    /// The core's request, its members checked and copied in member order (the first error wins).
+    ///
+    /// # Safety
+    /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
+    pub(crate) unsafe fn read(
+        &self,
+    ) -> Result<model::SendConfigurationValidityReportRequest, Error> {
+        let r = model::SendConfigurationValidityReportRequest {
+            configuration_validity_report: {
+                // SAFETY: per this function's contract.
+                match unsafe { self.configuration_validity_report.as_ref() } {
+                    // SAFETY: as above.
+                    Some(v) => Some(unsafe { v.read() }?),
+                    None => None,
+                }
+            },
+        };
+        Ok(r)
+    }
+}
+
+/// Reports the component's state to the nucleus.
+///
+/// A borrowed view of `aws.greengrass#UpdateStateRequest` (`ggipc_update_state_request`),
+/// for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+/// that are present at the caller's data. Every pointer is
+/// borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+/// when absent; other members are present when their `has_` flag is true.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ggipc_update_state_request_view {
+    /// Whether `state` is present.
+    pub has_state: bool,
+    /// `state` (The state).
+    pub state: ggipc_reported_lifecycle_state,
+}
+
+impl ggipc_update_state_request_view {
+    /// The core's request, its members checked and copied in member order (the first error wins).
+    ///
+    /// # Safety
+    /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
+    pub(crate) unsafe fn read(&self) -> Result<model::UpdateStateRequest, Error> {
+        let r = model::UpdateStateRequest {
+            state: if self.has_state {
+                Some(reported_lifecycle_state_from_c(self.state)?)
+            } else {
+                None
+            },
+        };
+        Ok(r)
+    }
+}
+
+/// Asks the nucleus to postpone an update of the component.
+///
+/// A borrowed view of `aws.greengrass#DeferComponentUpdateRequest` (`ggipc_defer_component_update_request`),
+/// for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+/// that are present at the caller's data. Every pointer is
+/// borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+/// when absent; other members are present when their `has_` flag is true.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ggipc_defer_component_update_request_view {
+    /// `deploymentId` (The deployment to defer): NULL when absent.
+    pub deployment_id: *const c_char,
+    /// `message` (Why): NULL when absent.
+    pub message: *const c_char,
+    /// Whether `recheckAfterMs` is present.
+    pub has_recheck_after_ms: bool,
+    /// `recheckAfterMs` (When to ask again, in milliseconds (0: go ahead now)).
+    pub recheck_after_ms: i64,
+}
+
+impl ggipc_defer_component_update_request_view {
+    /// The core's request, its members checked and copied in member order (the first error wins).
+    ///
+    /// # Safety
+    /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
+    pub(crate) unsafe fn read(&self) -> Result<model::DeferComponentUpdateRequest, Error> {
+        let r = model::DeferComponentUpdateRequest {
+            // SAFETY: per this function's contract.
+            deployment_id: unsafe { crate::ffi::opt_str_arg(self.deployment_id, "deploymentId") }?
+                .map(str::to_owned),
+            // SAFETY: per this function's contract.
+            message: unsafe { crate::ffi::opt_str_arg(self.message, "message") }?
+                .map(str::to_owned),
+            recheck_after_ms: self.has_recheck_after_ms.then_some(self.recheck_after_ms),
+        };
+        Ok(r)
+    }
+}
+
+/// Asks whether a token is one the nucleus issued.
+///
+/// A borrowed view of `aws.greengrass#ValidateAuthorizationTokenRequest` (`ggipc_validate_authorization_token_request`),
+/// for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+/// that are present at the caller's data. Every pointer is
+/// borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+/// when absent; other members are present when their `has_` flag is true.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ggipc_validate_authorization_token_request_view {
+    /// `token` (The token (a component's SVCUID)): NULL when absent.
+    pub token: *const c_char,
+}
+
+impl ggipc_validate_authorization_token_request_view {
+    /// The core's request, its members checked and copied in member order (the first error wins).
+    ///
+    /// # Safety
+    /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
+    pub(crate) unsafe fn read(&self) -> Result<model::ValidateAuthorizationTokenRequest, Error> {
+        let r = model::ValidateAuthorizationTokenRequest {
+            // SAFETY: per this function's contract.
+            token: unsafe { crate::ffi::opt_str_arg(self.token, "token") }?.map(str::to_owned),
+        };
+        Ok(r)
+    }
+}
+
+/// Asks the nucleus to restart a component.
+///
+/// A borrowed view of `aws.greengrass#RestartComponentRequest` (`ggipc_restart_component_request`),
+/// for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+/// that are present at the caller's data. Every pointer is
+/// borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+/// when absent; other members are present when their `has_` flag is true.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ggipc_restart_component_request_view {
+    /// `componentName` (The component to restart): NULL when absent.
+    pub component_name: *const c_char,
+}
+
+impl ggipc_restart_component_request_view {
+    /// The core's request, its members checked and copied in member order (the first error wins).
+    ///
+    /// # Safety
+    /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
+    pub(crate) unsafe fn read(&self) -> Result<model::RestartComponentRequest, Error> {
+        let r = model::RestartComponentRequest {
+            // SAFETY: per this function's contract.
+            component_name: unsafe {
+                crate::ffi::opt_str_arg(self.component_name, "componentName")
+            }?
+            .map(str::to_owned),
+        };
+        Ok(r)
+    }
+}
+
+/// Asks the nucleus to stop a component.
+///
+/// A borrowed view of `aws.greengrass#StopComponentRequest` (`ggipc_stop_component_request`),
+/// for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+/// that are present at the caller's data. Every pointer is
+/// borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+/// when absent; other members are present when their `has_` flag is true.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ggipc_stop_component_request_view {
+    /// `componentName` (The component to stop): NULL when absent.
+    pub component_name: *const c_char,
+}
+
+impl ggipc_stop_component_request_view {
+    /// The core's request, its members checked and copied in member order (the first error wins).
+    ///
+    /// # Safety
+    /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
+    pub(crate) unsafe fn read(&self) -> Result<model::StopComponentRequest, Error> {
+        let r = model::StopComponentRequest {
+            // SAFETY: per this function's contract.
+            component_name: unsafe {
+                crate::ffi::opt_str_arg(self.component_name, "componentName")
+            }?
+            .map(str::to_owned),
+        };
+        Ok(r)
+    }
+}
+
+/// Reads a component's version, state and configuration.
+///
+/// A borrowed view of `aws.greengrass#GetComponentDetailsRequest` (`ggipc_get_component_details_request`),
+/// for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+/// that are present at the caller's data. Every pointer is
+/// borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+/// when absent; other members are present when their `has_` flag is true.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ggipc_get_component_details_request_view {
+    /// `componentName` (The component): NULL when absent.
+    pub component_name: *const c_char,
+}
+
+impl ggipc_get_component_details_request_view {
+    /// The core's request, its members checked and copied in member order (the first error wins).
+    ///
+    /// # Safety
+    /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
+    pub(crate) unsafe fn read(&self) -> Result<model::GetComponentDetailsRequest, Error> {
+        let r = model::GetComponentDetailsRequest {
+            // SAFETY: per this function's contract.
+            component_name: unsafe {
+                crate::ffi::opt_str_arg(self.component_name, "componentName")
+            }?
+            .map(str::to_owned),
+        };
+        Ok(r)
+    }
+}
+
+/// Lists the components the nucleus knows (no members).
+///
+/// A borrowed view of `aws.greengrass#ListComponentsRequest` (`ggipc_list_components_request`),
+/// for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+/// that are present at the caller's data. Every pointer is
+/// borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+/// when absent; other members are present when their `has_` flag is true.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ggipc_list_components_request_view {
+    /// No member: unused (C has no empty structs).
+    pub reserved: u8,
+}
+
+impl ggipc_list_components_request_view {
+    /// The core's request, its members checked and copied in member order (the first error wins).
+    ///
+    /// # Safety
+    /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
+    pub(crate) unsafe fn read(&self) -> Result<model::ListComponentsRequest, Error> {
+        let r = model::ListComponentsRequest {
+            ..Default::default()
+        };
+        Ok(r)
+    }
+}
+
+/// Asks the nucleus to pause a component's processes.
+///
+/// A borrowed view of `aws.greengrass#PauseComponentRequest` (`ggipc_pause_component_request`),
+/// for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+/// that are present at the caller's data. Every pointer is
+/// borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+/// when absent; other members are present when their `has_` flag is true.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ggipc_pause_component_request_view {
+    /// `componentName` (The component to pause): NULL when absent.
+    pub component_name: *const c_char,
+}
+
+impl ggipc_pause_component_request_view {
+    /// The core's request, its members checked and copied in member order (the first error wins).
+    ///
+    /// # Safety
+    /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
+    pub(crate) unsafe fn read(&self) -> Result<model::PauseComponentRequest, Error> {
+        let r = model::PauseComponentRequest {
+            // SAFETY: per this function's contract.
+            component_name: unsafe {
+                crate::ffi::opt_str_arg(self.component_name, "componentName")
+            }?
+            .map(str::to_owned),
+        };
+        Ok(r)
+    }
+}
+
+/// Asks the nucleus to resume a paused component.
+///
+/// A borrowed view of `aws.greengrass#ResumeComponentRequest` (`ggipc_resume_component_request`),
+/// for the operations' `_view` and `_begin_view` functions: zero it (`{0}` in C), then point the members
+/// that are present at the caller's data. Every pointer is
+/// borrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL
+/// when absent; other members are present when their `has_` flag is true.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ggipc_resume_component_request_view {
+    /// `componentName` (The component to resume): NULL when absent.
+    pub component_name: *const c_char,
+}
+
+impl ggipc_resume_component_request_view {
+    /// The core's request, its members checked and copied in member order (the first error wins).
+    ///
+    /// # Safety
+    /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
+    pub(crate) unsafe fn read(&self) -> Result<model::ResumeComponentRequest, Error> {
+        let r = model::ResumeComponentRequest {
+            // SAFETY: per this function's contract.
+            component_name: unsafe {
+                crate::ffi::opt_str_arg(self.component_name, "componentName")
+            }?
+            .map(str::to_owned),
+        };
+        Ok(r)
+    }
+}
+
 /// Publishes an MQTT message to AWS IoT Core.
 ///
 /// `aws.greengrass#PublishToIoTCore`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
@@ -7661,27 +8493,59 @@ pub unsafe extern "C" fn ggipc_client_publish_to_iot_core_begin(
     })
 }
 
-/// As `ggipc_client_publish_to_iot_core_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
-/// `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
-/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+/// As `ggipc_client_publish_to_iot_core`, with the request given as a borrowed view (`ggipc_publish_to_iot_core_request_view`, read once during
+/// the call): no request object to build or free. The view's values are checked as the setters check them,
+/// with their errors, before anything is sent.
 #[no_mangle]
-pub unsafe extern "C" fn ggipc_client_publish_to_iot_core_begin_take(
+pub unsafe extern "C" fn ggipc_client_publish_to_iot_core_view(
     client: *const ggipc_client,
-    request: *mut ggipc_publish_to_iot_core_request,
+    request: *const ggipc_publish_to_iot_core_request_view,
+    timeout_ms: u64,
+    out_response: *mut *mut ggipc_publish_to_iot_core_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        // SAFETY: the view's pointers are valid for the call (this function's contract).
+        let mut core = unsafe { request.read() }?;
+        let response = call_sync(client, &model::PUBLISH_TO_IOT_CORE, &core, timeout_ms);
+        ggipc_core::model::recycle_blob(core.payload.take());
+        ggipc_core::model::recycle_blob(core.correlation_data.take());
+        let response = response?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_publish_to_iot_core_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// As `ggipc_client_publish_to_iot_core_begin`, with the request given as a borrowed view (`ggipc_publish_to_iot_core_request_view`, read once during
+/// the call); a value the setters would refuse is refused with their error and nothing is sent. The C++
+/// operation classes start their calls with it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_publish_to_iot_core_begin_view(
+    client: *const ggipc_client,
+    request: *const ggipc_publish_to_iot_core_request_view,
     out: *mut *mut ggipc_call,
 ) -> *mut ggipc_error {
     boundary(|| {
-        if request.is_null() {
-            return Err(Error::null_argument("request"));
-        }
-        // SAFETY: the caller hands over a request it owns (checked non-NULL above).
-        let request = unsafe { Box::from_raw(request) };
-        // SAFETY: NULL or a live client.
+        // SAFETY: NULL or live objects.
         let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
         if out.is_null() {
             return Err(Error::null_argument("out"));
         }
-        let mut core = request.into_core();
+        // SAFETY: the view's pointers are valid for the call (this function's contract).
+        let mut core = unsafe { request.read() }?;
         let call = call_begin(client, &model::PUBLISH_TO_IOT_CORE, &core)?;
         ggipc_core::model::recycle_blob(core.payload.take());
         ggipc_core::model::recycle_blob(core.correlation_data.take());
@@ -8117,27 +8981,57 @@ pub unsafe extern "C" fn ggipc_client_publish_to_topic_begin(
     })
 }
 
-/// As `ggipc_client_publish_to_topic_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
-/// `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
-/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+/// As `ggipc_client_publish_to_topic`, with the request given as a borrowed view (`ggipc_publish_to_topic_request_view`, read once during
+/// the call): no request object to build or free. The view's values are checked as the setters check them,
+/// with their errors, before anything is sent.
 #[no_mangle]
-pub unsafe extern "C" fn ggipc_client_publish_to_topic_begin_take(
+pub unsafe extern "C" fn ggipc_client_publish_to_topic_view(
     client: *const ggipc_client,
-    request: *mut ggipc_publish_to_topic_request,
+    request: *const ggipc_publish_to_topic_request_view,
+    timeout_ms: u64,
+    out_response: *mut *mut ggipc_publish_to_topic_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        // SAFETY: the view's pointers are valid for the call (this function's contract).
+        let core = unsafe { request.read() }?;
+        let response = call_sync(client, &model::PUBLISH_TO_TOPIC, &core, timeout_ms);
+        let response = response?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_publish_to_topic_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// As `ggipc_client_publish_to_topic_begin`, with the request given as a borrowed view (`ggipc_publish_to_topic_request_view`, read once during
+/// the call); a value the setters would refuse is refused with their error and nothing is sent. The C++
+/// operation classes start their calls with it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_publish_to_topic_begin_view(
+    client: *const ggipc_client,
+    request: *const ggipc_publish_to_topic_request_view,
     out: *mut *mut ggipc_call,
 ) -> *mut ggipc_error {
     boundary(|| {
-        if request.is_null() {
-            return Err(Error::null_argument("request"));
-        }
-        // SAFETY: the caller hands over a request it owns (checked non-NULL above).
-        let request = unsafe { Box::from_raw(request) };
-        // SAFETY: NULL or a live client.
+        // SAFETY: NULL or live objects.
         let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
         if out.is_null() {
             return Err(Error::null_argument("out"));
         }
-        let core = request.into_core();
+        // SAFETY: the view's pointers are valid for the call (this function's contract).
+        let core = unsafe { request.read() }?;
         let call = call_begin(client, &model::PUBLISH_TO_TOPIC, &core)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
@@ -8435,27 +9329,57 @@ pub unsafe extern "C" fn ggipc_client_get_configuration_begin(
     })
 }
 
-/// As `ggipc_client_get_configuration_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
-/// `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
-/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+/// As `ggipc_client_get_configuration`, with the request given as a borrowed view (`ggipc_get_configuration_request_view`, read once during
+/// the call): no request object to build or free. The view's values are checked as the setters check them,
+/// with their errors, before anything is sent.
 #[no_mangle]
-pub unsafe extern "C" fn ggipc_client_get_configuration_begin_take(
+pub unsafe extern "C" fn ggipc_client_get_configuration_view(
     client: *const ggipc_client,
-    request: *mut ggipc_get_configuration_request,
+    request: *const ggipc_get_configuration_request_view,
+    timeout_ms: u64,
+    out_response: *mut *mut ggipc_get_configuration_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        // SAFETY: the view's pointers are valid for the call (this function's contract).
+        let core = unsafe { request.read() }?;
+        let response = call_sync(client, &model::GET_CONFIGURATION, &core, timeout_ms);
+        let response = response?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_get_configuration_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// As `ggipc_client_get_configuration_begin`, with the request given as a borrowed view (`ggipc_get_configuration_request_view`, read once during
+/// the call); a value the setters would refuse is refused with their error and nothing is sent. The C++
+/// operation classes start their calls with it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_get_configuration_begin_view(
+    client: *const ggipc_client,
+    request: *const ggipc_get_configuration_request_view,
     out: *mut *mut ggipc_call,
 ) -> *mut ggipc_error {
     boundary(|| {
-        if request.is_null() {
-            return Err(Error::null_argument("request"));
-        }
-        // SAFETY: the caller hands over a request it owns (checked non-NULL above).
-        let request = unsafe { Box::from_raw(request) };
-        // SAFETY: NULL or a live client.
+        // SAFETY: NULL or live objects.
         let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
         if out.is_null() {
             return Err(Error::null_argument("out"));
         }
-        let core = request.into_core();
+        // SAFETY: the view's pointers are valid for the call (this function's contract).
+        let core = unsafe { request.read() }?;
         let call = call_begin(client, &model::GET_CONFIGURATION, &core)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
@@ -8611,27 +9535,57 @@ pub unsafe extern "C" fn ggipc_client_update_configuration_begin(
     })
 }
 
-/// As `ggipc_client_update_configuration_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
-/// `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
-/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+/// As `ggipc_client_update_configuration`, with the request given as a borrowed view (`ggipc_update_configuration_request_view`, read once during
+/// the call): no request object to build or free. The view's values are checked as the setters check them,
+/// with their errors, before anything is sent.
 #[no_mangle]
-pub unsafe extern "C" fn ggipc_client_update_configuration_begin_take(
+pub unsafe extern "C" fn ggipc_client_update_configuration_view(
     client: *const ggipc_client,
-    request: *mut ggipc_update_configuration_request,
+    request: *const ggipc_update_configuration_request_view,
+    timeout_ms: u64,
+    out_response: *mut *mut ggipc_update_configuration_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        // SAFETY: the view's pointers are valid for the call (this function's contract).
+        let core = unsafe { request.read() }?;
+        let response = call_sync(client, &model::UPDATE_CONFIGURATION, &core, timeout_ms);
+        let response = response?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_update_configuration_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// As `ggipc_client_update_configuration_begin`, with the request given as a borrowed view (`ggipc_update_configuration_request_view`, read once during
+/// the call); a value the setters would refuse is refused with their error and nothing is sent. The C++
+/// operation classes start their calls with it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_update_configuration_begin_view(
+    client: *const ggipc_client,
+    request: *const ggipc_update_configuration_request_view,
     out: *mut *mut ggipc_call,
 ) -> *mut ggipc_error {
     boundary(|| {
-        if request.is_null() {
-            return Err(Error::null_argument("request"));
-        }
-        // SAFETY: the caller hands over a request it owns (checked non-NULL above).
-        let request = unsafe { Box::from_raw(request) };
-        // SAFETY: NULL or a live client.
+        // SAFETY: NULL or live objects.
         let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
         if out.is_null() {
             return Err(Error::null_argument("out"));
         }
-        let core = request.into_core();
+        // SAFETY: the view's pointers are valid for the call (this function's contract).
+        let core = unsafe { request.read() }?;
         let call = call_begin(client, &model::UPDATE_CONFIGURATION, &core)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
@@ -9073,27 +10027,64 @@ pub unsafe extern "C" fn ggipc_client_send_configuration_validity_report_begin(
     })
 }
 
-/// As `ggipc_client_send_configuration_validity_report_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
-/// `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
-/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+/// As `ggipc_client_send_configuration_validity_report`, with the request given as a borrowed view (`ggipc_send_configuration_validity_report_request_view`, read once during
+/// the call): no request object to build or free. The view's values are checked as the setters check them,
+/// with their errors, before anything is sent.
 #[no_mangle]
-pub unsafe extern "C" fn ggipc_client_send_configuration_validity_report_begin_take(
+pub unsafe extern "C" fn ggipc_client_send_configuration_validity_report_view(
     client: *const ggipc_client,
-    request: *mut ggipc_send_configuration_validity_report_request,
+    request: *const ggipc_send_configuration_validity_report_request_view,
+    timeout_ms: u64,
+    out_response: *mut *mut ggipc_send_configuration_validity_report_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        // SAFETY: the view's pointers are valid for the call (this function's contract).
+        let core = unsafe { request.read() }?;
+        let response = call_sync(
+            client,
+            &model::SEND_CONFIGURATION_VALIDITY_REPORT,
+            &core,
+            timeout_ms,
+        );
+        let response = response?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(
+                        ggipc_send_configuration_validity_report_response::from_core(response),
+                    ),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// As `ggipc_client_send_configuration_validity_report_begin`, with the request given as a borrowed view (`ggipc_send_configuration_validity_report_request_view`, read once during
+/// the call); a value the setters would refuse is refused with their error and nothing is sent. The C++
+/// operation classes start their calls with it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_send_configuration_validity_report_begin_view(
+    client: *const ggipc_client,
+    request: *const ggipc_send_configuration_validity_report_request_view,
     out: *mut *mut ggipc_call,
 ) -> *mut ggipc_error {
     boundary(|| {
-        if request.is_null() {
-            return Err(Error::null_argument("request"));
-        }
-        // SAFETY: the caller hands over a request it owns (checked non-NULL above).
-        let request = unsafe { Box::from_raw(request) };
-        // SAFETY: NULL or a live client.
+        // SAFETY: NULL or live objects.
         let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
         if out.is_null() {
             return Err(Error::null_argument("out"));
         }
-        let core = request.into_core();
+        // SAFETY: the view's pointers are valid for the call (this function's contract).
+        let core = unsafe { request.read() }?;
         let call = call_begin(client, &model::SEND_CONFIGURATION_VALIDITY_REPORT, &core)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
@@ -9249,27 +10240,57 @@ pub unsafe extern "C" fn ggipc_client_update_state_begin(
     })
 }
 
-/// As `ggipc_client_update_state_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
-/// `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
-/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+/// As `ggipc_client_update_state`, with the request given as a borrowed view (`ggipc_update_state_request_view`, read once during
+/// the call): no request object to build or free. The view's values are checked as the setters check them,
+/// with their errors, before anything is sent.
 #[no_mangle]
-pub unsafe extern "C" fn ggipc_client_update_state_begin_take(
+pub unsafe extern "C" fn ggipc_client_update_state_view(
     client: *const ggipc_client,
-    request: *mut ggipc_update_state_request,
+    request: *const ggipc_update_state_request_view,
+    timeout_ms: u64,
+    out_response: *mut *mut ggipc_update_state_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        // SAFETY: the view's pointers are valid for the call (this function's contract).
+        let core = unsafe { request.read() }?;
+        let response = call_sync(client, &model::UPDATE_STATE, &core, timeout_ms);
+        let response = response?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_update_state_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// As `ggipc_client_update_state_begin`, with the request given as a borrowed view (`ggipc_update_state_request_view`, read once during
+/// the call); a value the setters would refuse is refused with their error and nothing is sent. The C++
+/// operation classes start their calls with it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_update_state_begin_view(
+    client: *const ggipc_client,
+    request: *const ggipc_update_state_request_view,
     out: *mut *mut ggipc_call,
 ) -> *mut ggipc_error {
     boundary(|| {
-        if request.is_null() {
-            return Err(Error::null_argument("request"));
-        }
-        // SAFETY: the caller hands over a request it owns (checked non-NULL above).
-        let request = unsafe { Box::from_raw(request) };
-        // SAFETY: NULL or a live client.
+        // SAFETY: NULL or live objects.
         let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
         if out.is_null() {
             return Err(Error::null_argument("out"));
         }
-        let core = request.into_core();
+        // SAFETY: the view's pointers are valid for the call (this function's contract).
+        let core = unsafe { request.read() }?;
         let call = call_begin(client, &model::UPDATE_STATE, &core)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
@@ -9564,27 +10585,57 @@ pub unsafe extern "C" fn ggipc_client_defer_component_update_begin(
     })
 }
 
-/// As `ggipc_client_defer_component_update_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
-/// `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
-/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+/// As `ggipc_client_defer_component_update`, with the request given as a borrowed view (`ggipc_defer_component_update_request_view`, read once during
+/// the call): no request object to build or free. The view's values are checked as the setters check them,
+/// with their errors, before anything is sent.
 #[no_mangle]
-pub unsafe extern "C" fn ggipc_client_defer_component_update_begin_take(
+pub unsafe extern "C" fn ggipc_client_defer_component_update_view(
     client: *const ggipc_client,
-    request: *mut ggipc_defer_component_update_request,
+    request: *const ggipc_defer_component_update_request_view,
+    timeout_ms: u64,
+    out_response: *mut *mut ggipc_defer_component_update_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        // SAFETY: the view's pointers are valid for the call (this function's contract).
+        let core = unsafe { request.read() }?;
+        let response = call_sync(client, &model::DEFER_COMPONENT_UPDATE, &core, timeout_ms);
+        let response = response?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_defer_component_update_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// As `ggipc_client_defer_component_update_begin`, with the request given as a borrowed view (`ggipc_defer_component_update_request_view`, read once during
+/// the call); a value the setters would refuse is refused with their error and nothing is sent. The C++
+/// operation classes start their calls with it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_defer_component_update_begin_view(
+    client: *const ggipc_client,
+    request: *const ggipc_defer_component_update_request_view,
     out: *mut *mut ggipc_call,
 ) -> *mut ggipc_error {
     boundary(|| {
-        if request.is_null() {
-            return Err(Error::null_argument("request"));
-        }
-        // SAFETY: the caller hands over a request it owns (checked non-NULL above).
-        let request = unsafe { Box::from_raw(request) };
-        // SAFETY: NULL or a live client.
+        // SAFETY: NULL or live objects.
         let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
         if out.is_null() {
             return Err(Error::null_argument("out"));
         }
-        let core = request.into_core();
+        // SAFETY: the view's pointers are valid for the call (this function's contract).
+        let core = unsafe { request.read() }?;
         let call = call_begin(client, &model::DEFER_COMPONENT_UPDATE, &core)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
@@ -9749,27 +10800,64 @@ pub unsafe extern "C" fn ggipc_client_validate_authorization_token_begin(
     })
 }
 
-/// As `ggipc_client_validate_authorization_token_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
-/// `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
-/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+/// As `ggipc_client_validate_authorization_token`, with the request given as a borrowed view (`ggipc_validate_authorization_token_request_view`, read once during
+/// the call): no request object to build or free. The view's values are checked as the setters check them,
+/// with their errors, before anything is sent.
 #[no_mangle]
-pub unsafe extern "C" fn ggipc_client_validate_authorization_token_begin_take(
+pub unsafe extern "C" fn ggipc_client_validate_authorization_token_view(
     client: *const ggipc_client,
-    request: *mut ggipc_validate_authorization_token_request,
+    request: *const ggipc_validate_authorization_token_request_view,
+    timeout_ms: u64,
+    out_response: *mut *mut ggipc_validate_authorization_token_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        // SAFETY: the view's pointers are valid for the call (this function's contract).
+        let core = unsafe { request.read() }?;
+        let response = call_sync(
+            client,
+            &model::VALIDATE_AUTHORIZATION_TOKEN,
+            &core,
+            timeout_ms,
+        );
+        let response = response?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_validate_authorization_token_response::from_core(
+                        response,
+                    )),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// As `ggipc_client_validate_authorization_token_begin`, with the request given as a borrowed view (`ggipc_validate_authorization_token_request_view`, read once during
+/// the call); a value the setters would refuse is refused with their error and nothing is sent. The C++
+/// operation classes start their calls with it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_validate_authorization_token_begin_view(
+    client: *const ggipc_client,
+    request: *const ggipc_validate_authorization_token_request_view,
     out: *mut *mut ggipc_call,
 ) -> *mut ggipc_error {
     boundary(|| {
-        if request.is_null() {
-            return Err(Error::null_argument("request"));
-        }
-        // SAFETY: the caller hands over a request it owns (checked non-NULL above).
-        let request = unsafe { Box::from_raw(request) };
-        // SAFETY: NULL or a live client.
+        // SAFETY: NULL or live objects.
         let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
         if out.is_null() {
             return Err(Error::null_argument("out"));
         }
-        let core = request.into_core();
+        // SAFETY: the view's pointers are valid for the call (this function's contract).
+        let core = unsafe { request.read() }?;
         let call = call_begin(client, &model::VALIDATE_AUTHORIZATION_TOKEN, &core)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
@@ -9930,27 +11018,57 @@ pub unsafe extern "C" fn ggipc_client_restart_component_begin(
     })
 }
 
-/// As `ggipc_client_restart_component_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
-/// `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
-/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+/// As `ggipc_client_restart_component`, with the request given as a borrowed view (`ggipc_restart_component_request_view`, read once during
+/// the call): no request object to build or free. The view's values are checked as the setters check them,
+/// with their errors, before anything is sent.
 #[no_mangle]
-pub unsafe extern "C" fn ggipc_client_restart_component_begin_take(
+pub unsafe extern "C" fn ggipc_client_restart_component_view(
     client: *const ggipc_client,
-    request: *mut ggipc_restart_component_request,
+    request: *const ggipc_restart_component_request_view,
+    timeout_ms: u64,
+    out_response: *mut *mut ggipc_restart_component_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        // SAFETY: the view's pointers are valid for the call (this function's contract).
+        let core = unsafe { request.read() }?;
+        let response = call_sync(client, &model::RESTART_COMPONENT, &core, timeout_ms);
+        let response = response?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_restart_component_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// As `ggipc_client_restart_component_begin`, with the request given as a borrowed view (`ggipc_restart_component_request_view`, read once during
+/// the call); a value the setters would refuse is refused with their error and nothing is sent. The C++
+/// operation classes start their calls with it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_restart_component_begin_view(
+    client: *const ggipc_client,
+    request: *const ggipc_restart_component_request_view,
     out: *mut *mut ggipc_call,
 ) -> *mut ggipc_error {
     boundary(|| {
-        if request.is_null() {
-            return Err(Error::null_argument("request"));
-        }
-        // SAFETY: the caller hands over a request it owns (checked non-NULL above).
-        let request = unsafe { Box::from_raw(request) };
-        // SAFETY: NULL or a live client.
+        // SAFETY: NULL or live objects.
         let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
         if out.is_null() {
             return Err(Error::null_argument("out"));
         }
-        let core = request.into_core();
+        // SAFETY: the view's pointers are valid for the call (this function's contract).
+        let core = unsafe { request.read() }?;
         let call = call_begin(client, &model::RESTART_COMPONENT, &core)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
@@ -10106,27 +11224,57 @@ pub unsafe extern "C" fn ggipc_client_stop_component_begin(
     })
 }
 
-/// As `ggipc_client_stop_component_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
-/// `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
-/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+/// As `ggipc_client_stop_component`, with the request given as a borrowed view (`ggipc_stop_component_request_view`, read once during
+/// the call): no request object to build or free. The view's values are checked as the setters check them,
+/// with their errors, before anything is sent.
 #[no_mangle]
-pub unsafe extern "C" fn ggipc_client_stop_component_begin_take(
+pub unsafe extern "C" fn ggipc_client_stop_component_view(
     client: *const ggipc_client,
-    request: *mut ggipc_stop_component_request,
+    request: *const ggipc_stop_component_request_view,
+    timeout_ms: u64,
+    out_response: *mut *mut ggipc_stop_component_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        // SAFETY: the view's pointers are valid for the call (this function's contract).
+        let core = unsafe { request.read() }?;
+        let response = call_sync(client, &model::STOP_COMPONENT, &core, timeout_ms);
+        let response = response?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_stop_component_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// As `ggipc_client_stop_component_begin`, with the request given as a borrowed view (`ggipc_stop_component_request_view`, read once during
+/// the call); a value the setters would refuse is refused with their error and nothing is sent. The C++
+/// operation classes start their calls with it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_stop_component_begin_view(
+    client: *const ggipc_client,
+    request: *const ggipc_stop_component_request_view,
     out: *mut *mut ggipc_call,
 ) -> *mut ggipc_error {
     boundary(|| {
-        if request.is_null() {
-            return Err(Error::null_argument("request"));
-        }
-        // SAFETY: the caller hands over a request it owns (checked non-NULL above).
-        let request = unsafe { Box::from_raw(request) };
-        // SAFETY: NULL or a live client.
+        // SAFETY: NULL or live objects.
         let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
         if out.is_null() {
             return Err(Error::null_argument("out"));
         }
-        let core = request.into_core();
+        // SAFETY: the view's pointers are valid for the call (this function's contract).
+        let core = unsafe { request.read() }?;
         let call = call_begin(client, &model::STOP_COMPONENT, &core)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
@@ -10281,27 +11429,57 @@ pub unsafe extern "C" fn ggipc_client_get_component_details_begin(
     })
 }
 
-/// As `ggipc_client_get_component_details_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
-/// `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
-/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+/// As `ggipc_client_get_component_details`, with the request given as a borrowed view (`ggipc_get_component_details_request_view`, read once during
+/// the call): no request object to build or free. The view's values are checked as the setters check them,
+/// with their errors, before anything is sent.
 #[no_mangle]
-pub unsafe extern "C" fn ggipc_client_get_component_details_begin_take(
+pub unsafe extern "C" fn ggipc_client_get_component_details_view(
     client: *const ggipc_client,
-    request: *mut ggipc_get_component_details_request,
+    request: *const ggipc_get_component_details_request_view,
+    timeout_ms: u64,
+    out_response: *mut *mut ggipc_get_component_details_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        // SAFETY: the view's pointers are valid for the call (this function's contract).
+        let core = unsafe { request.read() }?;
+        let response = call_sync(client, &model::GET_COMPONENT_DETAILS, &core, timeout_ms);
+        let response = response?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_get_component_details_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// As `ggipc_client_get_component_details_begin`, with the request given as a borrowed view (`ggipc_get_component_details_request_view`, read once during
+/// the call); a value the setters would refuse is refused with their error and nothing is sent. The C++
+/// operation classes start their calls with it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_get_component_details_begin_view(
+    client: *const ggipc_client,
+    request: *const ggipc_get_component_details_request_view,
     out: *mut *mut ggipc_call,
 ) -> *mut ggipc_error {
     boundary(|| {
-        if request.is_null() {
-            return Err(Error::null_argument("request"));
-        }
-        // SAFETY: the caller hands over a request it owns (checked non-NULL above).
-        let request = unsafe { Box::from_raw(request) };
-        // SAFETY: NULL or a live client.
+        // SAFETY: NULL or live objects.
         let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
         if out.is_null() {
             return Err(Error::null_argument("out"));
         }
-        let core = request.into_core();
+        // SAFETY: the view's pointers are valid for the call (this function's contract).
+        let core = unsafe { request.read() }?;
         let call = call_begin(client, &model::GET_COMPONENT_DETAILS, &core)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
@@ -10457,27 +11635,57 @@ pub unsafe extern "C" fn ggipc_client_list_components_begin(
     })
 }
 
-/// As `ggipc_client_list_components_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
-/// `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
-/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+/// As `ggipc_client_list_components`, with the request given as a borrowed view (`ggipc_list_components_request_view`, read once during
+/// the call): no request object to build or free. The view's values are checked as the setters check them,
+/// with their errors, before anything is sent.
 #[no_mangle]
-pub unsafe extern "C" fn ggipc_client_list_components_begin_take(
+pub unsafe extern "C" fn ggipc_client_list_components_view(
     client: *const ggipc_client,
-    request: *mut ggipc_list_components_request,
+    request: *const ggipc_list_components_request_view,
+    timeout_ms: u64,
+    out_response: *mut *mut ggipc_list_components_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        // SAFETY: the view's pointers are valid for the call (this function's contract).
+        let core = unsafe { request.read() }?;
+        let response = call_sync(client, &model::LIST_COMPONENTS, &core, timeout_ms);
+        let response = response?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_list_components_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// As `ggipc_client_list_components_begin`, with the request given as a borrowed view (`ggipc_list_components_request_view`, read once during
+/// the call); a value the setters would refuse is refused with their error and nothing is sent. The C++
+/// operation classes start their calls with it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_list_components_begin_view(
+    client: *const ggipc_client,
+    request: *const ggipc_list_components_request_view,
     out: *mut *mut ggipc_call,
 ) -> *mut ggipc_error {
     boundary(|| {
-        if request.is_null() {
-            return Err(Error::null_argument("request"));
-        }
-        // SAFETY: the caller hands over a request it owns (checked non-NULL above).
-        let request = unsafe { Box::from_raw(request) };
-        // SAFETY: NULL or a live client.
+        // SAFETY: NULL or live objects.
         let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
         if out.is_null() {
             return Err(Error::null_argument("out"));
         }
-        let core = request.into_core();
+        // SAFETY: the view's pointers are valid for the call (this function's contract).
+        let core = unsafe { request.read() }?;
         let call = call_begin(client, &model::LIST_COMPONENTS, &core)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
@@ -10633,27 +11841,57 @@ pub unsafe extern "C" fn ggipc_client_pause_component_begin(
     })
 }
 
-/// As `ggipc_client_pause_component_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
-/// `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
-/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+/// As `ggipc_client_pause_component`, with the request given as a borrowed view (`ggipc_pause_component_request_view`, read once during
+/// the call): no request object to build or free. The view's values are checked as the setters check them,
+/// with their errors, before anything is sent.
 #[no_mangle]
-pub unsafe extern "C" fn ggipc_client_pause_component_begin_take(
+pub unsafe extern "C" fn ggipc_client_pause_component_view(
     client: *const ggipc_client,
-    request: *mut ggipc_pause_component_request,
+    request: *const ggipc_pause_component_request_view,
+    timeout_ms: u64,
+    out_response: *mut *mut ggipc_pause_component_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        // SAFETY: the view's pointers are valid for the call (this function's contract).
+        let core = unsafe { request.read() }?;
+        let response = call_sync(client, &model::PAUSE_COMPONENT, &core, timeout_ms);
+        let response = response?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_pause_component_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// As `ggipc_client_pause_component_begin`, with the request given as a borrowed view (`ggipc_pause_component_request_view`, read once during
+/// the call); a value the setters would refuse is refused with their error and nothing is sent. The C++
+/// operation classes start their calls with it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_pause_component_begin_view(
+    client: *const ggipc_client,
+    request: *const ggipc_pause_component_request_view,
     out: *mut *mut ggipc_call,
 ) -> *mut ggipc_error {
     boundary(|| {
-        if request.is_null() {
-            return Err(Error::null_argument("request"));
-        }
-        // SAFETY: the caller hands over a request it owns (checked non-NULL above).
-        let request = unsafe { Box::from_raw(request) };
-        // SAFETY: NULL or a live client.
+        // SAFETY: NULL or live objects.
         let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
         if out.is_null() {
             return Err(Error::null_argument("out"));
         }
-        let core = request.into_core();
+        // SAFETY: the view's pointers are valid for the call (this function's contract).
+        let core = unsafe { request.read() }?;
         let call = call_begin(client, &model::PAUSE_COMPONENT, &core)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
@@ -10809,27 +12047,57 @@ pub unsafe extern "C" fn ggipc_client_resume_component_begin(
     })
 }
 
-/// As `ggipc_client_resume_component_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or
-/// `out` included) and its members are moved into the request sent instead of copied. A NULL `request` is
-/// `GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it.
+/// As `ggipc_client_resume_component`, with the request given as a borrowed view (`ggipc_resume_component_request_view`, read once during
+/// the call): no request object to build or free. The view's values are checked as the setters check them,
+/// with their errors, before anything is sent.
 #[no_mangle]
-pub unsafe extern "C" fn ggipc_client_resume_component_begin_take(
+pub unsafe extern "C" fn ggipc_client_resume_component_view(
     client: *const ggipc_client,
-    request: *mut ggipc_resume_component_request,
+    request: *const ggipc_resume_component_request_view,
+    timeout_ms: u64,
+    out_response: *mut *mut ggipc_resume_component_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or live objects.
+        let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
+        // SAFETY: the view's pointers are valid for the call (this function's contract).
+        let core = unsafe { request.read() }?;
+        let response = call_sync(client, &model::RESUME_COMPONENT, &core, timeout_ms);
+        let response = response?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_resume_component_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// As `ggipc_client_resume_component_begin`, with the request given as a borrowed view (`ggipc_resume_component_request_view`, read once during
+/// the call); a value the setters would refuse is refused with their error and nothing is sent. The C++
+/// operation classes start their calls with it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_client_resume_component_begin_view(
+    client: *const ggipc_client,
+    request: *const ggipc_resume_component_request_view,
     out: *mut *mut ggipc_call,
 ) -> *mut ggipc_error {
     boundary(|| {
-        if request.is_null() {
-            return Err(Error::null_argument("request"));
-        }
-        // SAFETY: the caller hands over a request it owns (checked non-NULL above).
-        let request = unsafe { Box::from_raw(request) };
-        // SAFETY: NULL or a live client.
+        // SAFETY: NULL or live objects.
         let client = unsafe { try_ref(client, "client") }?;
+        // SAFETY: as above.
+        let request = unsafe { try_ref(request, "request") }?;
         if out.is_null() {
             return Err(Error::null_argument("out"));
         }
-        let core = request.into_core();
+        // SAFETY: the view's pointers are valid for the call (this function's contract).
+        let core = unsafe { request.read() }?;
         let call = call_begin(client, &model::RESUME_COMPONENT, &core)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };

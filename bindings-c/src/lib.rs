@@ -45,6 +45,8 @@ pub mod mqtt_api;
 pub mod subscription;
 pub(crate) mod support;
 pub mod testing;
+#[cfg(test)]
+mod view_tests;
 
 use std::ffi::c_char;
 

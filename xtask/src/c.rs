@@ -5,7 +5,9 @@
 //! text of documents) with `_new`, `_free`, `_clone`, a setter and a getter per member, and its conversion
 //! to and from the core's generated Rust type. For every operation: a blocking `ggipc_client_<op>` (request
 //! and response) or a stream opener with a typed handler struct (blocking, and `_begin` returning at once), and
-//! `_async` and `_begin` for request/response ones.
+//! `_async` and `_begin` for request/response ones. Their requests, and every shape those hold, also have a
+//! borrowed `#[repr(C)]` view (`ggipc_<shape>_view`) read by `ggipc_client_<op>_view` and `_begin_view`: no
+//! request object is built, and the view is checked with the setters' helpers, so the errors are theirs.
 //! The error kinds come from the model's error list.
 //!
 //! The hand-written code under `bindings-c/src` keeps the boundary helpers, the client, threading and
@@ -13,6 +15,7 @@
 
 use crate::model::{screaming, snake, Member, Model, Shape, Type};
 use crate::{header, Output};
+use std::collections::BTreeSet;
 use std::fmt::Write;
 
 /// C names that differ from the rule (`ggipc_<snake>`): none today. The seed's MQTT API names
@@ -77,6 +80,10 @@ fn generate(m: &Model) -> String {
     }
     for s in &m.shapes {
         shape(m, s, &mut o);
+    }
+    let viewed = view_shapes(m);
+    for s in m.shapes.iter().filter(|s| viewed.contains(&s.name)) {
+        view(m, s, &mut o);
     }
     for op in &m.operations {
         operation(m, op, &mut o);
@@ -599,13 +606,199 @@ fn member(m: &Model, s: &Shape, mem: &Member, c: &str, o: &mut String) {
     }
 }
 
+/// The shapes that have a borrowed view: the requests of request/response operations and every shape they
+/// hold.
+pub(crate) fn view_shapes(m: &Model) -> BTreeSet<String> {
+    fn visit(m: &Model, name: &str, out: &mut BTreeSet<String>) {
+        if !out.insert(name.to_string()) {
+            return;
+        }
+        if let Some(s) = m.shape(name) {
+            for mem in &s.members {
+                let mut t = m.member_type(mem);
+                while let Type::List(inner) = t {
+                    t = *inner;
+                }
+                if let Type::Shape(n) = t {
+                    visit(m, &n, out);
+                }
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    for op in m.operations.iter().filter(|op| op.event.is_none()) {
+        visit(m, &op.request, &mut out);
+    }
+    out
+}
+
+/// `ggipc_<shape>_view`: a `#[repr(C)]` struct of borrowed members that a caller fills in place (a struct
+/// literal in C, the C++ classes' `ToView`) and an operation's `_view` / `_begin_view` function reads once, with
+/// its conversion to the core's type. It checks what the setters check, in member order, with their errors.
+fn view(m: &Model, s: &Shape, o: &mut String) {
+    let c = c_shape(&s.name);
+    let r = rust_shape(m, &s.name);
+    let union = if s.union {
+        "\n\nA union: when more than one member is given, the last one in member order is used (as with the\nsetters, where setting a member clears the others)."
+    } else {
+        ""
+    };
+    doc(
+        o,
+        &format!(
+            "{}\n\nA borrowed view of `{}#{}` (`{c}`),\nfor the operations' `_view` and `_begin_view` functions: zero it (`{{0}}` in C), then point the members\nthat are present at the caller's data. Every pointer is\nborrowed for the call only; the view is read once and never kept. Strings are NUL-terminated UTF-8, NULL\nwhen absent; other members are present when their `has_` flag is true.{union}",
+            s.doc, m.namespace, s.name
+        ),
+    );
+    o.push_str("#[repr(C)]\n#[derive(Clone, Copy)]\npub struct ");
+    let _ = writeln!(o, "{c}_view {{");
+    for mem in &s.members {
+        let t = m.member_type(mem);
+        let f = snake(&mem.name);
+        let what = format!("`{}` ({})", mem.name, mem.doc.trim_end_matches('.'));
+        let has = |o: &mut String| {
+            let _ = writeln!(
+                o,
+                "    /// Whether `{}` is present.\n    pub has_{f}: bool,",
+                mem.name
+            );
+        };
+        match &t {
+            Type::String => {
+                let req = if mem.required {
+                    " Required by the model."
+                } else {
+                    ""
+                };
+                let _ = writeln!(
+                    o,
+                    "    /// {what}: NULL when absent.{req}\n    pub {f}: *const c_char,"
+                );
+            }
+            Type::Document => {
+                let _ = writeln!(
+                    o,
+                    "    /// {what}: its JSON text, NULL when absent.\n    pub {f}: *const c_char,"
+                );
+            }
+            Type::Blob => {
+                has(o);
+                let _ = writeln!(o, "    /// {what}: `{f}_len` bytes (NULL only when the length is 0).\n    pub {f}: *const u8,\n    /// The length of `{f}`.\n    pub {f}_len: usize,");
+            }
+            Type::Boolean | Type::Long | Type::Double | Type::Timestamp | Type::Enum(_) => {
+                has(o);
+                let cty = match &t {
+                    Type::Boolean => "bool".to_string(),
+                    Type::Long => "i64".to_string(),
+                    Type::Double => "f64".to_string(),
+                    Type::Timestamp => "f64".to_string(),
+                    Type::Enum(e) => c_enum(e),
+                    _ => unreachable!(),
+                };
+                let unit = if t == Type::Timestamp {
+                    " (seconds since the Unix epoch)"
+                } else {
+                    ""
+                };
+                let _ = writeln!(o, "    /// {what}{unit}.\n    pub {f}: {cty},");
+            }
+            Type::Shape(sh) => {
+                let _ = writeln!(
+                    o,
+                    "    /// {what}: NULL when absent.\n    pub {f}: *const {}_view,",
+                    c_shape(sh)
+                );
+            }
+            Type::List(inner) => {
+                has(o);
+                let elem = match &**inner {
+                    Type::String => "*const c_char".to_string(),
+                    Type::Shape(sh) => format!("{}_view", c_shape(sh)),
+                    other => panic!("the C emitter has no lists of {other:?}"),
+                };
+                let _ = writeln!(o, "    /// {what}: `{f}_count` elements (NULL only when the count is 0).\n    pub {f}: *const {elem},\n    /// The number of elements of `{f}`.\n    pub {f}_count: usize,");
+            }
+        }
+    }
+    if s.members.is_empty() {
+        // C has no empty structs.
+        o.push_str("    /// No member: unused (C has no empty structs).\n    pub reserved: u8,\n");
+    }
+    o.push_str("}\n\n");
+    let _ = writeln!(o, "impl {c}_view {{");
+    o.push_str("    /// The core's request, its members checked and copied in member order (the first error wins).\n    ///\n    /// # Safety\n    /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.\n");
+    let _ = writeln!(
+        o,
+        "    pub(crate) unsafe fn read(&self) -> Result<model::{r}, Error> {{"
+    );
+    let mutable = if s.union && s.members.len() > 1 {
+        "mut "
+    } else {
+        ""
+    };
+    let _ = writeln!(o, "        let {mutable}r = model::{r} {{");
+    for mem in &s.members {
+        let t = m.member_type(mem);
+        let f = snake(&mem.name);
+        let name = &mem.name;
+        let conv = match &t {
+            Type::String => {
+                let base = format!("unsafe {{ crate::ffi::opt_str_arg(self.{f}, \"{name}\") }}?.map(str::to_owned)");
+                if mem.required {
+                    format!("{base}.unwrap_or_default()")
+                } else {
+                    base
+                }
+            }
+            Type::Document => format!("unsafe {{ doc_arg(self.{f}, \"{name}\") }}?.map(|d| d.value)"),
+            Type::Blob => format!("if self.has_{f} {{\n                // SAFETY: per this function's contract.\n                Some(unsafe {{ crate::ffi::bytes_arg(self.{f}, self.{f}_len, \"{name}\") }}?)\n            }} else {{\n                None\n            }}"),
+            Type::Boolean | Type::Long | Type::Double => format!("self.has_{f}.then_some(self.{f})"),
+            Type::Timestamp => format!("self.has_{f}.then(|| timestamp_to_core(self.{f}))"),
+            Type::Enum(e) => format!("if self.has_{f} {{\n                Some({}_from_c(self.{f})?)\n            }} else {{\n                None\n            }}", snake(e)),
+            Type::Shape(_) => format!("{{\n                // SAFETY: per this function's contract.\n                match unsafe {{ self.{f}.as_ref() }} {{\n                    // SAFETY: as above.\n                    Some(v) => Some(unsafe {{ v.read() }}?),\n                    None => None,\n                }}\n            }}"),
+            Type::List(inner) => {
+                let each = match &**inner {
+                    Type::String => format!("{{\n                            // SAFETY: as above.\n                            unsafe {{ crate::ffi::str_arg(*x, \"{name}\") }}.map(str::to_owned)\n                        }}"),
+                    Type::Shape(_) => "{\n                            // SAFETY: as above.\n                            unsafe { x.read() }\n                        }".to_string(),
+                    _ => unreachable!(),
+                };
+                format!("if self.has_{f} {{\n                Some(\n                    // SAFETY: per this function's contract.\n                    unsafe {{ view_list(self.{f}, self.{f}_count, \"{name}\") }}?\n                        .iter()\n                        .map(|x| {each})\n                        .collect::<Result<Vec<_>, Error>>()?,\n                )\n            }} else {{\n                None\n            }}")
+            }
+        };
+        let safety = if matches!(t, Type::String | Type::Document) {
+            "            // SAFETY: per this function's contract.\n"
+        } else {
+            ""
+        };
+        let _ = writeln!(o, "{safety}            {f}: {conv},");
+    }
+    if s.members.is_empty() {
+        o.push_str("            ..Default::default()\n");
+    }
+    o.push_str("        };\n");
+    if s.union && s.members.len() > 1 {
+        o.push_str(
+            "        // A union holds one member: a later one given replaces the earlier ones.\n",
+        );
+        for (i, mem) in s.members.iter().enumerate().skip(1) {
+            let f = snake(&mem.name);
+            let _ = writeln!(o, "        if r.{f}.is_some() {{");
+            for earlier in &s.members[..i] {
+                let _ = writeln!(o, "            r.{} = None;", snake(&earlier.name));
+            }
+            o.push_str("        }\n");
+        }
+    }
+    o.push_str("        Ok(r)\n    }\n}\n\n");
+}
+
 fn operation(m: &Model, op: &crate::model::Operation, o: &mut String) {
     let f = snake(&op.name);
     let konst = screaming(&op.name);
     let req = c_shape(&op.request);
     let resp = c_shape(&op.response);
-    // `begin_take` gives the request's blob buffers (payloads copied by the setters, recycled when large) back to
-    // the pool once the request is encoded, so a large publish does not fault in fresh pages for them each time.
+    // The `_view` functions give the request's blob buffers (payloads copied from the view, recycled when large)
+    // back to the pool once the request is encoded, so a large publish does not fault in fresh pages each time.
     let blobs: Vec<String> = m
         .shape(&op.request)
         .map(|s| {
@@ -673,11 +866,19 @@ fn operation(m: &Model, op: &crate::model::Operation, o: &mut String) {
             );
             doc(
                 o,
-                &format!("As `ggipc_client_{f}_begin`, but `request` is taken: it is released whatever the outcome (a NULL `client` or\n`out` included) and its members are moved into the request sent instead of copied. A NULL `request` is\n`GGIPC_ERROR_KIND_INVALID_ARGUMENT`. The C++ operation classes start their calls with it."),
+                &format!("As `ggipc_client_{f}`, with the request given as a borrowed view (`{req}_view`, read once during\nthe call): no request object to build or free. The view's values are checked as the setters check them,\nwith their errors, before anything is sent."),
             );
             let _ = writeln!(
                 o,
-                "#[no_mangle]\npub unsafe extern \"C\" fn ggipc_client_{f}_begin_take(client: *const ggipc_client, request: *mut {req}, out: *mut *mut ggipc_call) -> *mut ggipc_error {{\n    boundary(|| {{\n        if request.is_null() {{\n            return Err(Error::null_argument(\"request\"));\n        }}\n        // SAFETY: the caller hands over a request it owns (checked non-NULL above).\n        let request = unsafe {{ Box::from_raw(request) }};\n        // SAFETY: NULL or a live client.\n        let client = unsafe {{ try_ref(client, \"client\") }}?;\n        if out.is_null() {{\n            return Err(Error::null_argument(\"out\"));\n        }}\n        let {mutable}core = request.into_core();\n        let call = call_begin(client, &model::{konst}, &core)?;\n{recycle}        // SAFETY: checked non-NULL above.\n        unsafe {{ write_out(out, Box::into_raw(call)) }};\n        Ok(())\n    }})\n}}\n"
+                "#[no_mangle]\npub unsafe extern \"C\" fn ggipc_client_{f}_view(client: *const ggipc_client, request: *const {req}_view, timeout_ms: u64, out_response: *mut *mut {resp}) -> *mut ggipc_error {{\n    boundary(|| {{\n        // SAFETY: NULL or live objects.\n        let client = unsafe {{ try_ref(client, \"client\") }}?;\n        // SAFETY: as above.\n        let request = unsafe {{ try_ref(request, \"request\") }}?;\n        // SAFETY: the view's pointers are valid for the call (this function's contract).\n        let {mutable}core = unsafe {{ request.read() }}?;\n        let response = call_sync(client, &model::{konst}, &core, timeout_ms);\n{recycle}        let response = response?;\n        if !out_response.is_null() {{\n            // SAFETY: checked non-NULL.\n            unsafe {{ write_out(out_response, into_raw({resp}::from_core(response))) }};\n        }}\n        Ok(())\n    }})\n}}\n"
+            );
+            doc(
+                o,
+                &format!("As `ggipc_client_{f}_begin`, with the request given as a borrowed view (`{req}_view`, read once during\nthe call); a value the setters would refuse is refused with their error and nothing is sent. The C++\noperation classes start their calls with it."),
+            );
+            let _ = writeln!(
+                o,
+                "#[no_mangle]\npub unsafe extern \"C\" fn ggipc_client_{f}_begin_view(client: *const ggipc_client, request: *const {req}_view, out: *mut *mut ggipc_call) -> *mut ggipc_error {{\n    boundary(|| {{\n        // SAFETY: NULL or live objects.\n        let client = unsafe {{ try_ref(client, \"client\") }}?;\n        // SAFETY: as above.\n        let request = unsafe {{ try_ref(request, \"request\") }}?;\n        if out.is_null() {{\n            return Err(Error::null_argument(\"out\"));\n        }}\n        // SAFETY: the view's pointers are valid for the call (this function's contract).\n        let {mutable}core = unsafe {{ request.read() }}?;\n        let call = call_begin(client, &model::{konst}, &core)?;\n{recycle}        // SAFETY: checked non-NULL above.\n        unsafe {{ write_out(out, Box::into_raw(call)) }};\n        Ok(())\n    }})\n}}\n"
             );
             doc(
                 o,

@@ -2,7 +2,8 @@
 //!
 //! * `bindings-c/include/ggipc/model_generated.hpp` (included by `model.hpp`): one enum per model enum and one
 //!   class per shape with the `Aws::Greengrass` surface (`SetX(const T &)`, `crt::Optional<T> GetX() const`),
-//!   each with `ToC` / `FromC` converting to and from its C handle.
+//!   each with `ToC` / `FromC` converting to and from its C handle; the shapes of request/response requests
+//!   also have `View` / `ToView`, a borrowed C view of the object that their operations start calls with.
 //! * `bindings-c/include/ggipc/operations_generated.hpp` (included by `client.hpp`): per operation its
 //!   `<Op>Result`, `<Op>Operation` (`Activate`, `GetResult`, `Close`) and, for streams, `<Op>StreamHandler`;
 //!   the `New<Op>()` factories of `GreengrassCoreIpcClient` come from `detail::GeneratedOperations`.
@@ -223,6 +224,9 @@ fn shape_class(m: &Model, s: &Shape, o: &mut String) {
         );
     }
     o.push_str("        if (!err) {\n            out = std::move(c);\n        }\n        return err;\n    }\n");
+    if crate::c::view_shapes(m).contains(&s.name) {
+        shape_view(m, s, o);
+    }
     // FromC
     let _ = writeln!(
         o,
@@ -261,6 +265,58 @@ fn shape_class(m: &Model, s: &Shape, o: &mut String) {
         let _ = writeln!(o, "    crt::Optional<{ty}> m_{};", mem.name);
     }
     o.push_str("};\n\n");
+}
+
+/// `View` (the storage of a borrowed `ggipc_<shape>_view`) and `ToView` for a shape that has a C view: the
+/// request/response operations start their calls with it, so no C request object is built per call.
+fn shape_view(m: &Model, s: &Shape, o: &mut String) {
+    let c = c_shape(&s.name);
+    let mut storage = String::new();
+    let mut fill = String::new();
+    for mem in &s.members {
+        let t = m.member_type(mem);
+        let f = snake(&mem.name);
+        let n = &mem.name;
+        let v = format!("m_{n}");
+        let body = match &t {
+            Type::String => format!("out.c.{f} = {v}->c_str();"),
+            Type::Document => {
+                let _ = writeln!(storage, "        crt::String json_{n};");
+                format!("out.json_{n} = {v}->WriteCompact();\n            out.c.{f} = out.json_{n}.c_str();")
+            }
+            // The SDK's empty-payload rule: an empty blob is left out.
+            Type::Blob => format!("if (!{v}->empty()) {{\n                out.c.has_{f} = true;\n                out.c.{f} = {v}->data();\n                out.c.{f}_len = {v}->size();\n            }}"),
+            Type::Boolean | Type::Long | Type::Double => format!("out.c.has_{f} = true;\n            out.c.{f} = *{v};"),
+            Type::Timestamp => format!("out.c.has_{f} = true;\n            out.c.{f} = detail::ToEpochSeconds(*{v});"),
+            Type::Enum(e) => format!("out.c.has_{f} = true;\n            out.c.{f} = static_cast<{}>(*{v});", c_enum(e)),
+            Type::Shape(sh) => {
+                let _ = writeln!(storage, "        std::unique_ptr<{sh}::View> view_{n};");
+                format!("out.view_{n}.reset(new {sh}::View());\n            {v}->ToView(*out.view_{n});\n            out.c.{f} = &out.view_{n}->c;")
+            }
+            Type::List(inner) => match &**inner {
+                Type::String => {
+                    let _ = writeln!(storage, "        crt::Vector<const char *> list_{n};");
+                    format!("out.list_{n}.reserve({v}->size());\n            for (const auto &x : *{v}) {{\n                out.list_{n}.push_back(x.c_str());\n            }}\n            out.c.has_{f} = true;\n            out.c.{f} = out.list_{n}.data();\n            out.c.{f}_count = out.list_{n}.size();")
+                }
+                Type::Shape(sh) => {
+                    let csh = c_shape(sh);
+                    let _ = writeln!(storage, "        std::unique_ptr<{sh}::View[]> views_{n};\n        std::unique_ptr<{csh}_view[]> list_{n};");
+                    format!("const size_t n = {v}->size();\n            out.c.has_{f} = true;\n            if (n > 0) {{\n                out.views_{n}.reset(new {sh}::View[n]);\n                out.list_{n}.reset(new {csh}_view[n]);\n                for (size_t i = 0; i < n; ++i) {{\n                    (*{v})[i].ToView(out.views_{n}[i]);\n                    out.list_{n}[i] = out.views_{n}[i].c;\n                }}\n                out.c.{f} = out.list_{n}.get();\n                out.c.{f}_count = n;\n            }}")
+                }
+                other => panic!("the C++ emitter has no lists of {other:?}"),
+            },
+        };
+        let _ = writeln!(fill, "        if ({v}) {{\n            {body}\n        }}");
+    }
+    let unused = if s.members.is_empty() {
+        "        (void)out;\n"
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        o,
+        "\n    /**\n     * The storage of a borrowed C view of this class (`{c}_view`, in `c`), filled by `ToView`. It points\n     * into the object it was filled from and into itself, so it is neither copied nor moved.\n     */\n    struct View {{\n        {c}_view c{{}};\n{storage}        View() = default;\n        View(const View &) = delete;\n        View &operator=(const View &) = delete;\n    }};\n\n    /**\n     * Points `out.c` at this object's members (borrowed: valid while this object and `out` live unchanged);\n     * `out` is a fresh `View`. Throws `std::bad_alloc` (members that are lists, shapes or documents allocate).\n     */\n    void ToView(View &out) const {{\n{unused}{fill}    }}"
+    );
 }
 
 fn operations_header(m: &Model) -> String {
@@ -319,7 +375,7 @@ fn request_response(m: &Model, op: &crate::model::Operation, o: &mut String) {
     };
     let _ = writeln!(
         o,
-        "/** `{n}Result`: response, modeled error or RPC error. */\nusing {n}Result = eventstreamrpc::OperationResult<{resp}>;\n\n/**\n * `{n}Operation` (`{}#{n}`): {} Move-only; obtained from\n * `GreengrassCoreIpcClient::New{n}()`.\n */\nclass {n}Operation {{\n  public:\n    explicit {n}Operation(detail::ClientHandle client) noexcept : m_client(std::move(client)) {{}}\n    {n}Operation({n}Operation &&) noexcept = default;\n    {n}Operation &operator=({n}Operation &&) noexcept = default;\n    {n}Operation(const {n}Operation &) = delete;\n    {n}Operation &operator=(const {n}Operation &) = delete;\n\n    /**\n     * Sends the request (written on the calling thread when the socket allows). The returned future is ready\n     * once the request has been handed to the connection; `onMessageFlushCallback`, if set, is called before\n     * this returns. A value the nucleus would refuse (a number that is no enum value, ...) is refused here\n     * with the nucleus' modeled error as the result; the activation itself succeeds, as with the nucleus.\n     */\n    ReadyFuture<RpcError> Activate(const {req} &request,\n                                   OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {{\n        RpcError status = Start(request);\n        if (onMessageFlushCallback) {{\n            try {{\n                onMessageFlushCallback(status ? 0 : status.crtError);\n            }} catch (...) {{\n            }}\n        }}\n        return ReadyFuture<RpcError>(std::move(status));\n    }}\n\n    /**\n     * The result future (see `OperationFuture`), once per activation as with `std::future` (a second call\n     * gives `EVENT_STREAM_RPC_UNINITIALIZED`, \"already retrieved\"). Waiting on it reads the answer on the\n     * waiting thread (one wake-up per round trip).\n     */\n    OperationFuture<{n}Result> GetResult() noexcept {{\n        if (m_call) {{\n            m_retrieved = true;\n            return OperationFuture<{n}Result>(m_call.release(), &Take);\n        }}\n        if (!m_activated) {{\n            return OperationFuture<{n}Result>::Ready({n}Result(detail::NotActivated()));\n        }}\n        return OperationFuture<{n}Result>::Ready(m_retrieved ? {n}Result(detail::AlreadyRetrieved()) : m_startResult);\n    }}\n\n    /** Nothing to close for a request/response operation; returns a ready, successful future. */\n    ReadyFuture<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {{\n        if (onMessageFlushCallback) {{\n            try {{\n                onMessageFlushCallback(0);\n            }} catch (...) {{\n            }}\n        }}\n        return ReadyFuture<RpcError>(RpcError());\n    }}\n\n  private:\n    /** The result of a completed call (the future's reader). */\n    static {n}Result Take(const ggipc_call *call) noexcept {{\n        {take}\n    }}\n\n    RpcError Start(const {req} &request) noexcept {{\n        m_activated = true;\n        m_retrieved = false;\n        m_call.reset();\n        if (!m_client) {{\n            m_startResult = {n}Result(detail::NotConnected());\n            return detail::NotConnected();\n        }}\n        {req}::CHandle req;\n        detail::ErrorPtr err = request.ToC(req);\n        if (!err && !req) {{\n            m_startResult = {n}Result(detail::OutOfMemory());\n            return detail::OutOfMemory();\n        }}\n        ggipc_call *call = nullptr;\n        if (!err) {{\n            err.reset(ggipc_client_{f}_begin_take(m_client.get(), req.release(), &call));\n        }}\n        if (err) {{\n            m_startResult = detail::MakeResult<{resp}>(err.get());\n            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());\n        }}\n        m_call.reset(call);\n        return RpcError();\n    }}\n\n    detail::ClientHandle m_client;\n    detail::CallPtr m_call;\n    bool m_activated = false;\n    bool m_retrieved = false;\n    {n}Result m_startResult;\n}};\n",
+        "/** `{n}Result`: response, modeled error or RPC error. */\nusing {n}Result = eventstreamrpc::OperationResult<{resp}>;\n\n/**\n * `{n}Operation` (`{}#{n}`): {} Move-only; obtained from\n * `GreengrassCoreIpcClient::New{n}()`.\n */\nclass {n}Operation {{\n  public:\n    explicit {n}Operation(detail::ClientHandle client) noexcept : m_client(std::move(client)) {{}}\n    {n}Operation({n}Operation &&) noexcept = default;\n    {n}Operation &operator=({n}Operation &&) noexcept = default;\n    {n}Operation(const {n}Operation &) = delete;\n    {n}Operation &operator=(const {n}Operation &) = delete;\n\n    /**\n     * Sends the request (written on the calling thread when the socket allows). The returned future is ready\n     * once the request has been handed to the connection; `onMessageFlushCallback`, if set, is called before\n     * this returns. A value the nucleus would refuse (a number that is no enum value, ...) is refused here\n     * with the nucleus' modeled error as the result; the activation itself succeeds, as with the nucleus.\n     */\n    ReadyFuture<RpcError> Activate(const {req} &request,\n                                   OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {{\n        RpcError status = Start(request);\n        if (onMessageFlushCallback) {{\n            try {{\n                onMessageFlushCallback(status ? 0 : status.crtError);\n            }} catch (...) {{\n            }}\n        }}\n        return ReadyFuture<RpcError>(std::move(status));\n    }}\n\n    /**\n     * The result future (see `OperationFuture`), once per activation as with `std::future` (a second call\n     * gives `EVENT_STREAM_RPC_UNINITIALIZED`, \"already retrieved\"). Waiting on it reads the answer on the\n     * waiting thread (one wake-up per round trip).\n     */\n    OperationFuture<{n}Result> GetResult() noexcept {{\n        if (m_call) {{\n            m_retrieved = true;\n            return OperationFuture<{n}Result>(m_call.release(), &Take);\n        }}\n        if (!m_activated) {{\n            return OperationFuture<{n}Result>::Ready({n}Result(detail::NotActivated()));\n        }}\n        return OperationFuture<{n}Result>::Ready(m_retrieved ? {n}Result(detail::AlreadyRetrieved()) : m_startResult);\n    }}\n\n    /** Nothing to close for a request/response operation; returns a ready, successful future. */\n    ReadyFuture<RpcError> Close(OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {{\n        if (onMessageFlushCallback) {{\n            try {{\n                onMessageFlushCallback(0);\n            }} catch (...) {{\n            }}\n        }}\n        return ReadyFuture<RpcError>(RpcError());\n    }}\n\n  private:\n    /** The result of a completed call (the future's reader). */\n    static {n}Result Take(const ggipc_call *call) noexcept {{\n        {take}\n    }}\n\n    RpcError Start(const {req} &request) noexcept {{\n        m_activated = true;\n        m_retrieved = false;\n        m_call.reset();\n        if (!m_client) {{\n            m_startResult = {n}Result(detail::NotConnected());\n            return detail::NotConnected();\n        }}\n        ggipc_call *call = nullptr;\n        detail::ErrorPtr err;\n        try {{\n            {req}::View view;\n            request.ToView(view);\n            err.reset(ggipc_client_{f}_begin_view(m_client.get(), &view.c, &call));\n        }} catch (...) {{\n            m_startResult = {n}Result(detail::OutOfMemory());\n            return detail::OutOfMemory();\n        }}\n        if (err) {{\n            m_startResult = detail::MakeResult<{resp}>(err.get());\n            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());\n        }}\n        m_call.reset(call);\n        return RpcError();\n    }}\n\n    detail::ClientHandle m_client;\n    detail::CallPtr m_call;\n    bool m_activated = false;\n    bool m_retrieved = false;\n    {n}Result m_startResult;\n}};\n",
         m.namespace,
         comment(&op.doc)
     );

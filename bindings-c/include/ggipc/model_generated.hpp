@@ -276,6 +276,30 @@ class UserProperty {
         return err;
     }
 
+    /**
+     * The storage of a borrowed C view of this class (`ggipc_user_property_view`, in `c`), filled by `ToView`. It points
+     * into the object it was filled from and into itself, so it is neither copied nor moved.
+     */
+    struct View {
+        ggipc_user_property_view c{};
+        View() = default;
+        View(const View &) = delete;
+        View &operator=(const View &) = delete;
+    };
+
+    /**
+     * Points `out.c` at this object's members (borrowed: valid while this object and `out` live unchanged);
+     * `out` is a fresh `View`. Throws `std::bad_alloc` (members that are lists, shapes or documents allocate).
+     */
+    void ToView(View &out) const {
+        if (m_key) {
+            out.c.key = m_key->c_str();
+        }
+        if (m_value) {
+            out.c.value = m_value->c_str();
+        }
+    }
+
     /** Copies the members of a C handle (NULL gives an empty object). */
     static UserProperty FromC(const ggipc_user_property *c) {
         UserProperty r;
@@ -475,6 +499,27 @@ class MessageContext {
         return err;
     }
 
+    /**
+     * The storage of a borrowed C view of this class (`ggipc_message_context_view`, in `c`), filled by `ToView`. It points
+     * into the object it was filled from and into itself, so it is neither copied nor moved.
+     */
+    struct View {
+        ggipc_message_context_view c{};
+        View() = default;
+        View(const View &) = delete;
+        View &operator=(const View &) = delete;
+    };
+
+    /**
+     * Points `out.c` at this object's members (borrowed: valid while this object and `out` live unchanged);
+     * `out` is a fresh `View`. Throws `std::bad_alloc` (members that are lists, shapes or documents allocate).
+     */
+    void ToView(View &out) const {
+        if (m_topic) {
+            out.c.topic = m_topic->c_str();
+        }
+    }
+
     /** Copies the members of a C handle (NULL gives an empty object). */
     static MessageContext FromC(const ggipc_message_context *c) {
         MessageContext r;
@@ -532,6 +577,35 @@ class JsonMessage {
             out = std::move(c);
         }
         return err;
+    }
+
+    /**
+     * The storage of a borrowed C view of this class (`ggipc_json_message_view`, in `c`), filled by `ToView`. It points
+     * into the object it was filled from and into itself, so it is neither copied nor moved.
+     */
+    struct View {
+        ggipc_json_message_view c{};
+        crt::String json_message;
+        std::unique_ptr<MessageContext::View> view_context;
+        View() = default;
+        View(const View &) = delete;
+        View &operator=(const View &) = delete;
+    };
+
+    /**
+     * Points `out.c` at this object's members (borrowed: valid while this object and `out` live unchanged);
+     * `out` is a fresh `View`. Throws `std::bad_alloc` (members that are lists, shapes or documents allocate).
+     */
+    void ToView(View &out) const {
+        if (m_message) {
+            out.json_message = m_message->WriteCompact();
+            out.c.message = out.json_message.c_str();
+        }
+        if (m_context) {
+            out.view_context.reset(new MessageContext::View());
+            m_context->ToView(*out.view_context);
+            out.c.context = &out.view_context->c;
+        }
     }
 
     /** Copies the members of a C handle (NULL gives an empty object). */
@@ -595,6 +669,37 @@ class BinaryMessage {
             out = std::move(c);
         }
         return err;
+    }
+
+    /**
+     * The storage of a borrowed C view of this class (`ggipc_binary_message_view`, in `c`), filled by `ToView`. It points
+     * into the object it was filled from and into itself, so it is neither copied nor moved.
+     */
+    struct View {
+        ggipc_binary_message_view c{};
+        std::unique_ptr<MessageContext::View> view_context;
+        View() = default;
+        View(const View &) = delete;
+        View &operator=(const View &) = delete;
+    };
+
+    /**
+     * Points `out.c` at this object's members (borrowed: valid while this object and `out` live unchanged);
+     * `out` is a fresh `View`. Throws `std::bad_alloc` (members that are lists, shapes or documents allocate).
+     */
+    void ToView(View &out) const {
+        if (m_message) {
+            if (!m_message->empty()) {
+                out.c.has_message = true;
+                out.c.message = m_message->data();
+                out.c.message_len = m_message->size();
+            }
+        }
+        if (m_context) {
+            out.view_context.reset(new MessageContext::View());
+            m_context->ToView(*out.view_context);
+            out.c.context = &out.view_context->c;
+        }
     }
 
     /** Copies the members of a C handle (NULL gives an empty object). */
@@ -666,6 +771,36 @@ class PublishMessage {
             out = std::move(c);
         }
         return err;
+    }
+
+    /**
+     * The storage of a borrowed C view of this class (`ggipc_publish_message_view`, in `c`), filled by `ToView`. It points
+     * into the object it was filled from and into itself, so it is neither copied nor moved.
+     */
+    struct View {
+        ggipc_publish_message_view c{};
+        std::unique_ptr<JsonMessage::View> view_jsonMessage;
+        std::unique_ptr<BinaryMessage::View> view_binaryMessage;
+        View() = default;
+        View(const View &) = delete;
+        View &operator=(const View &) = delete;
+    };
+
+    /**
+     * Points `out.c` at this object's members (borrowed: valid while this object and `out` live unchanged);
+     * `out` is a fresh `View`. Throws `std::bad_alloc` (members that are lists, shapes or documents allocate).
+     */
+    void ToView(View &out) const {
+        if (m_jsonMessage) {
+            out.view_jsonMessage.reset(new JsonMessage::View());
+            m_jsonMessage->ToView(*out.view_jsonMessage);
+            out.c.json_message = &out.view_jsonMessage->c;
+        }
+        if (m_binaryMessage) {
+            out.view_binaryMessage.reset(new BinaryMessage::View());
+            m_binaryMessage->ToView(*out.view_binaryMessage);
+            out.c.binary_message = &out.view_binaryMessage->c;
+        }
     }
 
     /** Copies the members of a C handle (NULL gives an empty object). */
@@ -898,6 +1033,34 @@ class ConfigurationValidityReport {
             out = std::move(c);
         }
         return err;
+    }
+
+    /**
+     * The storage of a borrowed C view of this class (`ggipc_configuration_validity_report_view`, in `c`), filled by `ToView`. It points
+     * into the object it was filled from and into itself, so it is neither copied nor moved.
+     */
+    struct View {
+        ggipc_configuration_validity_report_view c{};
+        View() = default;
+        View(const View &) = delete;
+        View &operator=(const View &) = delete;
+    };
+
+    /**
+     * Points `out.c` at this object's members (borrowed: valid while this object and `out` live unchanged);
+     * `out` is a fresh `View`. Throws `std::bad_alloc` (members that are lists, shapes or documents allocate).
+     */
+    void ToView(View &out) const {
+        if (m_status) {
+            out.c.has_status = true;
+            out.c.status = static_cast<ggipc_configuration_validity_status>(*m_status);
+        }
+        if (m_deploymentId) {
+            out.c.deployment_id = m_deploymentId->c_str();
+        }
+        if (m_message) {
+            out.c.message = m_message->c_str();
+        }
     }
 
     /** Copies the members of a C handle (NULL gives an empty object). */
@@ -1553,6 +1716,79 @@ class PublishToIoTCoreRequest {
         return err;
     }
 
+    /**
+     * The storage of a borrowed C view of this class (`ggipc_publish_to_iot_core_request_view`, in `c`), filled by `ToView`. It points
+     * into the object it was filled from and into itself, so it is neither copied nor moved.
+     */
+    struct View {
+        ggipc_publish_to_iot_core_request_view c{};
+        std::unique_ptr<UserProperty::View[]> views_userProperties;
+        std::unique_ptr<ggipc_user_property_view[]> list_userProperties;
+        View() = default;
+        View(const View &) = delete;
+        View &operator=(const View &) = delete;
+    };
+
+    /**
+     * Points `out.c` at this object's members (borrowed: valid while this object and `out` live unchanged);
+     * `out` is a fresh `View`. Throws `std::bad_alloc` (members that are lists, shapes or documents allocate).
+     */
+    void ToView(View &out) const {
+        if (m_topicName) {
+            out.c.topic_name = m_topicName->c_str();
+        }
+        if (m_qos) {
+            out.c.has_qos = true;
+            out.c.qos = static_cast<ggipc_qos>(*m_qos);
+        }
+        if (m_payload) {
+            if (!m_payload->empty()) {
+                out.c.has_payload = true;
+                out.c.payload = m_payload->data();
+                out.c.payload_len = m_payload->size();
+            }
+        }
+        if (m_retain) {
+            out.c.has_retain = true;
+            out.c.retain = *m_retain;
+        }
+        if (m_userProperties) {
+            const size_t n = m_userProperties->size();
+            out.c.has_user_properties = true;
+            if (n > 0) {
+                out.views_userProperties.reset(new UserProperty::View[n]);
+                out.list_userProperties.reset(new ggipc_user_property_view[n]);
+                for (size_t i = 0; i < n; ++i) {
+                    (*m_userProperties)[i].ToView(out.views_userProperties[i]);
+                    out.list_userProperties[i] = out.views_userProperties[i].c;
+                }
+                out.c.user_properties = out.list_userProperties.get();
+                out.c.user_properties_count = n;
+            }
+        }
+        if (m_messageExpiryIntervalSeconds) {
+            out.c.has_message_expiry_interval_seconds = true;
+            out.c.message_expiry_interval_seconds = *m_messageExpiryIntervalSeconds;
+        }
+        if (m_correlationData) {
+            if (!m_correlationData->empty()) {
+                out.c.has_correlation_data = true;
+                out.c.correlation_data = m_correlationData->data();
+                out.c.correlation_data_len = m_correlationData->size();
+            }
+        }
+        if (m_responseTopic) {
+            out.c.response_topic = m_responseTopic->c_str();
+        }
+        if (m_payloadFormat) {
+            out.c.has_payload_format = true;
+            out.c.payload_format = static_cast<ggipc_payload_format>(*m_payloadFormat);
+        }
+        if (m_contentType) {
+            out.c.content_type = m_contentType->c_str();
+        }
+    }
+
     /** Copies the members of a C handle (NULL gives an empty object). */
     static PublishToIoTCoreRequest FromC(const ggipc_publish_to_iot_core_request *c) {
         PublishToIoTCoreRequest r;
@@ -1861,6 +2097,33 @@ class PublishToTopicRequest {
         return err;
     }
 
+    /**
+     * The storage of a borrowed C view of this class (`ggipc_publish_to_topic_request_view`, in `c`), filled by `ToView`. It points
+     * into the object it was filled from and into itself, so it is neither copied nor moved.
+     */
+    struct View {
+        ggipc_publish_to_topic_request_view c{};
+        std::unique_ptr<PublishMessage::View> view_publishMessage;
+        View() = default;
+        View(const View &) = delete;
+        View &operator=(const View &) = delete;
+    };
+
+    /**
+     * Points `out.c` at this object's members (borrowed: valid while this object and `out` live unchanged);
+     * `out` is a fresh `View`. Throws `std::bad_alloc` (members that are lists, shapes or documents allocate).
+     */
+    void ToView(View &out) const {
+        if (m_topic) {
+            out.c.topic = m_topic->c_str();
+        }
+        if (m_publishMessage) {
+            out.view_publishMessage.reset(new PublishMessage::View());
+            m_publishMessage->ToView(*out.view_publishMessage);
+            out.c.publish_message = &out.view_publishMessage->c;
+        }
+    }
+
     /** Copies the members of a C handle (NULL gives an empty object). */
     static PublishToTopicRequest FromC(const ggipc_publish_to_topic_request *c) {
         PublishToTopicRequest r;
@@ -2061,6 +2324,37 @@ class GetConfigurationRequest {
         return err;
     }
 
+    /**
+     * The storage of a borrowed C view of this class (`ggipc_get_configuration_request_view`, in `c`), filled by `ToView`. It points
+     * into the object it was filled from and into itself, so it is neither copied nor moved.
+     */
+    struct View {
+        ggipc_get_configuration_request_view c{};
+        crt::Vector<const char *> list_keyPath;
+        View() = default;
+        View(const View &) = delete;
+        View &operator=(const View &) = delete;
+    };
+
+    /**
+     * Points `out.c` at this object's members (borrowed: valid while this object and `out` live unchanged);
+     * `out` is a fresh `View`. Throws `std::bad_alloc` (members that are lists, shapes or documents allocate).
+     */
+    void ToView(View &out) const {
+        if (m_componentName) {
+            out.c.component_name = m_componentName->c_str();
+        }
+        if (m_keyPath) {
+            out.list_keyPath.reserve(m_keyPath->size());
+            for (const auto &x : *m_keyPath) {
+                out.list_keyPath.push_back(x.c_str());
+            }
+            out.c.has_key_path = true;
+            out.c.key_path = out.list_keyPath.data();
+            out.c.key_path_count = out.list_keyPath.size();
+        }
+    }
+
     /** Copies the members of a C handle (NULL gives an empty object). */
     static GetConfigurationRequest FromC(const ggipc_get_configuration_request *c) {
         GetConfigurationRequest r;
@@ -2188,6 +2482,43 @@ class UpdateConfigurationRequest {
             out = std::move(c);
         }
         return err;
+    }
+
+    /**
+     * The storage of a borrowed C view of this class (`ggipc_update_configuration_request_view`, in `c`), filled by `ToView`. It points
+     * into the object it was filled from and into itself, so it is neither copied nor moved.
+     */
+    struct View {
+        ggipc_update_configuration_request_view c{};
+        crt::Vector<const char *> list_keyPath;
+        crt::String json_valueToMerge;
+        View() = default;
+        View(const View &) = delete;
+        View &operator=(const View &) = delete;
+    };
+
+    /**
+     * Points `out.c` at this object's members (borrowed: valid while this object and `out` live unchanged);
+     * `out` is a fresh `View`. Throws `std::bad_alloc` (members that are lists, shapes or documents allocate).
+     */
+    void ToView(View &out) const {
+        if (m_keyPath) {
+            out.list_keyPath.reserve(m_keyPath->size());
+            for (const auto &x : *m_keyPath) {
+                out.list_keyPath.push_back(x.c_str());
+            }
+            out.c.has_key_path = true;
+            out.c.key_path = out.list_keyPath.data();
+            out.c.key_path_count = out.list_keyPath.size();
+        }
+        if (m_timestamp) {
+            out.c.has_timestamp = true;
+            out.c.timestamp = detail::ToEpochSeconds(*m_timestamp);
+        }
+        if (m_valueToMerge) {
+            out.json_valueToMerge = m_valueToMerge->WriteCompact();
+            out.c.value_to_merge = out.json_valueToMerge.c_str();
+        }
     }
 
     /** Copies the members of a C handle (NULL gives an empty object). */
@@ -2469,6 +2800,30 @@ class SendConfigurationValidityReportRequest {
         return err;
     }
 
+    /**
+     * The storage of a borrowed C view of this class (`ggipc_send_configuration_validity_report_request_view`, in `c`), filled by `ToView`. It points
+     * into the object it was filled from and into itself, so it is neither copied nor moved.
+     */
+    struct View {
+        ggipc_send_configuration_validity_report_request_view c{};
+        std::unique_ptr<ConfigurationValidityReport::View> view_configurationValidityReport;
+        View() = default;
+        View(const View &) = delete;
+        View &operator=(const View &) = delete;
+    };
+
+    /**
+     * Points `out.c` at this object's members (borrowed: valid while this object and `out` live unchanged);
+     * `out` is a fresh `View`. Throws `std::bad_alloc` (members that are lists, shapes or documents allocate).
+     */
+    void ToView(View &out) const {
+        if (m_configurationValidityReport) {
+            out.view_configurationValidityReport.reset(new ConfigurationValidityReport::View());
+            m_configurationValidityReport->ToView(*out.view_configurationValidityReport);
+            out.c.configuration_validity_report = &out.view_configurationValidityReport->c;
+        }
+    }
+
     /** Copies the members of a C handle (NULL gives an empty object). */
     static SendConfigurationValidityReportRequest FromC(const ggipc_send_configuration_validity_report_request *c) {
         SendConfigurationValidityReportRequest r;
@@ -2549,6 +2904,28 @@ class UpdateStateRequest {
             out = std::move(c);
         }
         return err;
+    }
+
+    /**
+     * The storage of a borrowed C view of this class (`ggipc_update_state_request_view`, in `c`), filled by `ToView`. It points
+     * into the object it was filled from and into itself, so it is neither copied nor moved.
+     */
+    struct View {
+        ggipc_update_state_request_view c{};
+        View() = default;
+        View(const View &) = delete;
+        View &operator=(const View &) = delete;
+    };
+
+    /**
+     * Points `out.c` at this object's members (borrowed: valid while this object and `out` live unchanged);
+     * `out` is a fresh `View`. Throws `std::bad_alloc` (members that are lists, shapes or documents allocate).
+     */
+    void ToView(View &out) const {
+        if (m_state) {
+            out.c.has_state = true;
+            out.c.state = static_cast<ggipc_reported_lifecycle_state>(*m_state);
+        }
     }
 
     /** Copies the members of a C handle (NULL gives an empty object). */
@@ -2718,6 +3095,34 @@ class DeferComponentUpdateRequest {
         return err;
     }
 
+    /**
+     * The storage of a borrowed C view of this class (`ggipc_defer_component_update_request_view`, in `c`), filled by `ToView`. It points
+     * into the object it was filled from and into itself, so it is neither copied nor moved.
+     */
+    struct View {
+        ggipc_defer_component_update_request_view c{};
+        View() = default;
+        View(const View &) = delete;
+        View &operator=(const View &) = delete;
+    };
+
+    /**
+     * Points `out.c` at this object's members (borrowed: valid while this object and `out` live unchanged);
+     * `out` is a fresh `View`. Throws `std::bad_alloc` (members that are lists, shapes or documents allocate).
+     */
+    void ToView(View &out) const {
+        if (m_deploymentId) {
+            out.c.deployment_id = m_deploymentId->c_str();
+        }
+        if (m_message) {
+            out.c.message = m_message->c_str();
+        }
+        if (m_recheckAfterMs) {
+            out.c.has_recheck_after_ms = true;
+            out.c.recheck_after_ms = *m_recheckAfterMs;
+        }
+    }
+
     /** Copies the members of a C handle (NULL gives an empty object). */
     static DeferComponentUpdateRequest FromC(const ggipc_defer_component_update_request *c) {
         DeferComponentUpdateRequest r;
@@ -2807,6 +3212,27 @@ class ValidateAuthorizationTokenRequest {
             out = std::move(c);
         }
         return err;
+    }
+
+    /**
+     * The storage of a borrowed C view of this class (`ggipc_validate_authorization_token_request_view`, in `c`), filled by `ToView`. It points
+     * into the object it was filled from and into itself, so it is neither copied nor moved.
+     */
+    struct View {
+        ggipc_validate_authorization_token_request_view c{};
+        View() = default;
+        View(const View &) = delete;
+        View &operator=(const View &) = delete;
+    };
+
+    /**
+     * Points `out.c` at this object's members (borrowed: valid while this object and `out` live unchanged);
+     * `out` is a fresh `View`. Throws `std::bad_alloc` (members that are lists, shapes or documents allocate).
+     */
+    void ToView(View &out) const {
+        if (m_token) {
+            out.c.token = m_token->c_str();
+        }
     }
 
     /** Copies the members of a C handle (NULL gives an empty object). */
@@ -2900,6 +3326,27 @@ class RestartComponentRequest {
             out = std::move(c);
         }
         return err;
+    }
+
+    /**
+     * The storage of a borrowed C view of this class (`ggipc_restart_component_request_view`, in `c`), filled by `ToView`. It points
+     * into the object it was filled from and into itself, so it is neither copied nor moved.
+     */
+    struct View {
+        ggipc_restart_component_request_view c{};
+        View() = default;
+        View(const View &) = delete;
+        View &operator=(const View &) = delete;
+    };
+
+    /**
+     * Points `out.c` at this object's members (borrowed: valid while this object and `out` live unchanged);
+     * `out` is a fresh `View`. Throws `std::bad_alloc` (members that are lists, shapes or documents allocate).
+     */
+    void ToView(View &out) const {
+        if (m_componentName) {
+            out.c.component_name = m_componentName->c_str();
+        }
     }
 
     /** Copies the members of a C handle (NULL gives an empty object). */
@@ -3005,6 +3452,27 @@ class StopComponentRequest {
         return err;
     }
 
+    /**
+     * The storage of a borrowed C view of this class (`ggipc_stop_component_request_view`, in `c`), filled by `ToView`. It points
+     * into the object it was filled from and into itself, so it is neither copied nor moved.
+     */
+    struct View {
+        ggipc_stop_component_request_view c{};
+        View() = default;
+        View(const View &) = delete;
+        View &operator=(const View &) = delete;
+    };
+
+    /**
+     * Points `out.c` at this object's members (borrowed: valid while this object and `out` live unchanged);
+     * `out` is a fresh `View`. Throws `std::bad_alloc` (members that are lists, shapes or documents allocate).
+     */
+    void ToView(View &out) const {
+        if (m_componentName) {
+            out.c.component_name = m_componentName->c_str();
+        }
+    }
+
     /** Copies the members of a C handle (NULL gives an empty object). */
     static StopComponentRequest FromC(const ggipc_stop_component_request *c) {
         StopComponentRequest r;
@@ -3108,6 +3576,27 @@ class GetComponentDetailsRequest {
         return err;
     }
 
+    /**
+     * The storage of a borrowed C view of this class (`ggipc_get_component_details_request_view`, in `c`), filled by `ToView`. It points
+     * into the object it was filled from and into itself, so it is neither copied nor moved.
+     */
+    struct View {
+        ggipc_get_component_details_request_view c{};
+        View() = default;
+        View(const View &) = delete;
+        View &operator=(const View &) = delete;
+    };
+
+    /**
+     * Points `out.c` at this object's members (borrowed: valid while this object and `out` live unchanged);
+     * `out` is a fresh `View`. Throws `std::bad_alloc` (members that are lists, shapes or documents allocate).
+     */
+    void ToView(View &out) const {
+        if (m_componentName) {
+            out.c.component_name = m_componentName->c_str();
+        }
+    }
+
     /** Copies the members of a C handle (NULL gives an empty object). */
     static GetComponentDetailsRequest FromC(const ggipc_get_component_details_request *c) {
         GetComponentDetailsRequest r;
@@ -3199,6 +3688,25 @@ class ListComponentsRequest {
             out = std::move(c);
         }
         return err;
+    }
+
+    /**
+     * The storage of a borrowed C view of this class (`ggipc_list_components_request_view`, in `c`), filled by `ToView`. It points
+     * into the object it was filled from and into itself, so it is neither copied nor moved.
+     */
+    struct View {
+        ggipc_list_components_request_view c{};
+        View() = default;
+        View(const View &) = delete;
+        View &operator=(const View &) = delete;
+    };
+
+    /**
+     * Points `out.c` at this object's members (borrowed: valid while this object and `out` live unchanged);
+     * `out` is a fresh `View`. Throws `std::bad_alloc` (members that are lists, shapes or documents allocate).
+     */
+    void ToView(View &out) const {
+        (void)out;
     }
 
     /** Copies the members of a C handle (NULL gives an empty object). */
@@ -3307,6 +3815,27 @@ class PauseComponentRequest {
         return err;
     }
 
+    /**
+     * The storage of a borrowed C view of this class (`ggipc_pause_component_request_view`, in `c`), filled by `ToView`. It points
+     * into the object it was filled from and into itself, so it is neither copied nor moved.
+     */
+    struct View {
+        ggipc_pause_component_request_view c{};
+        View() = default;
+        View(const View &) = delete;
+        View &operator=(const View &) = delete;
+    };
+
+    /**
+     * Points `out.c` at this object's members (borrowed: valid while this object and `out` live unchanged);
+     * `out` is a fresh `View`. Throws `std::bad_alloc` (members that are lists, shapes or documents allocate).
+     */
+    void ToView(View &out) const {
+        if (m_componentName) {
+            out.c.component_name = m_componentName->c_str();
+        }
+    }
+
     /** Copies the members of a C handle (NULL gives an empty object). */
     static PauseComponentRequest FromC(const ggipc_pause_component_request *c) {
         PauseComponentRequest r;
@@ -3387,6 +3916,27 @@ class ResumeComponentRequest {
             out = std::move(c);
         }
         return err;
+    }
+
+    /**
+     * The storage of a borrowed C view of this class (`ggipc_resume_component_request_view`, in `c`), filled by `ToView`. It points
+     * into the object it was filled from and into itself, so it is neither copied nor moved.
+     */
+    struct View {
+        ggipc_resume_component_request_view c{};
+        View() = default;
+        View(const View &) = delete;
+        View &operator=(const View &) = delete;
+    };
+
+    /**
+     * Points `out.c` at this object's members (borrowed: valid while this object and `out` live unchanged);
+     * `out` is a fresh `View`. Throws `std::bad_alloc` (members that are lists, shapes or documents allocate).
+     */
+    void ToView(View &out) const {
+        if (m_componentName) {
+            out.c.component_name = m_componentName->c_str();
+        }
     }
 
     /** Copies the members of a C handle (NULL gives an empty object). */

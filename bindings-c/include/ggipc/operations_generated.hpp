@@ -98,15 +98,15 @@ class PublishToIoTCoreOperation {
             m_startResult = PublishToIoTCoreResult(detail::NotConnected());
             return detail::NotConnected();
         }
-        PublishToIoTCoreRequest::CHandle req;
-        detail::ErrorPtr err = request.ToC(req);
-        if (!err && !req) {
+        ggipc_call *call = nullptr;
+        detail::ErrorPtr err;
+        try {
+            PublishToIoTCoreRequest::View view;
+            request.ToView(view);
+            err.reset(ggipc_client_publish_to_iot_core_begin_view(m_client.get(), &view.c, &call));
+        } catch (...) {
             m_startResult = PublishToIoTCoreResult(detail::OutOfMemory());
             return detail::OutOfMemory();
-        }
-        ggipc_call *call = nullptr;
-        if (!err) {
-            err.reset(ggipc_client_publish_to_iot_core_begin_take(m_client.get(), req.release(), &call));
         }
         if (err) {
             m_startResult = detail::MakeResult<PublishToIoTCoreResponse>(err.get());
@@ -649,15 +649,15 @@ class PublishToTopicOperation {
             m_startResult = PublishToTopicResult(detail::NotConnected());
             return detail::NotConnected();
         }
-        PublishToTopicRequest::CHandle req;
-        detail::ErrorPtr err = request.ToC(req);
-        if (!err && !req) {
+        ggipc_call *call = nullptr;
+        detail::ErrorPtr err;
+        try {
+            PublishToTopicRequest::View view;
+            request.ToView(view);
+            err.reset(ggipc_client_publish_to_topic_begin_view(m_client.get(), &view.c, &call));
+        } catch (...) {
             m_startResult = PublishToTopicResult(detail::OutOfMemory());
             return detail::OutOfMemory();
-        }
-        ggipc_call *call = nullptr;
-        if (!err) {
-            err.reset(ggipc_client_publish_to_topic_begin_take(m_client.get(), req.release(), &call));
         }
         if (err) {
             m_startResult = detail::MakeResult<PublishToTopicResponse>(err.get());
@@ -989,15 +989,15 @@ class GetConfigurationOperation {
             m_startResult = GetConfigurationResult(detail::NotConnected());
             return detail::NotConnected();
         }
-        GetConfigurationRequest::CHandle req;
-        detail::ErrorPtr err = request.ToC(req);
-        if (!err && !req) {
+        ggipc_call *call = nullptr;
+        detail::ErrorPtr err;
+        try {
+            GetConfigurationRequest::View view;
+            request.ToView(view);
+            err.reset(ggipc_client_get_configuration_begin_view(m_client.get(), &view.c, &call));
+        } catch (...) {
             m_startResult = GetConfigurationResult(detail::OutOfMemory());
             return detail::OutOfMemory();
-        }
-        ggipc_call *call = nullptr;
-        if (!err) {
-            err.reset(ggipc_client_get_configuration_begin_take(m_client.get(), req.release(), &call));
         }
         if (err) {
             m_startResult = detail::MakeResult<GetConfigurationResponse>(err.get());
@@ -1089,15 +1089,15 @@ class UpdateConfigurationOperation {
             m_startResult = UpdateConfigurationResult(detail::NotConnected());
             return detail::NotConnected();
         }
-        UpdateConfigurationRequest::CHandle req;
-        detail::ErrorPtr err = request.ToC(req);
-        if (!err && !req) {
+        ggipc_call *call = nullptr;
+        detail::ErrorPtr err;
+        try {
+            UpdateConfigurationRequest::View view;
+            request.ToView(view);
+            err.reset(ggipc_client_update_configuration_begin_view(m_client.get(), &view.c, &call));
+        } catch (...) {
             m_startResult = UpdateConfigurationResult(detail::OutOfMemory());
             return detail::OutOfMemory();
-        }
-        ggipc_call *call = nullptr;
-        if (!err) {
-            err.reset(ggipc_client_update_configuration_begin_take(m_client.get(), req.release(), &call));
         }
         if (err) {
             m_startResult = detail::MakeResult<UpdateConfigurationResponse>(err.get());
@@ -1626,15 +1626,15 @@ class SendConfigurationValidityReportOperation {
             m_startResult = SendConfigurationValidityReportResult(detail::NotConnected());
             return detail::NotConnected();
         }
-        SendConfigurationValidityReportRequest::CHandle req;
-        detail::ErrorPtr err = request.ToC(req);
-        if (!err && !req) {
+        ggipc_call *call = nullptr;
+        detail::ErrorPtr err;
+        try {
+            SendConfigurationValidityReportRequest::View view;
+            request.ToView(view);
+            err.reset(ggipc_client_send_configuration_validity_report_begin_view(m_client.get(), &view.c, &call));
+        } catch (...) {
             m_startResult = SendConfigurationValidityReportResult(detail::OutOfMemory());
             return detail::OutOfMemory();
-        }
-        ggipc_call *call = nullptr;
-        if (!err) {
-            err.reset(ggipc_client_send_configuration_validity_report_begin_take(m_client.get(), req.release(), &call));
         }
         if (err) {
             m_startResult = detail::MakeResult<SendConfigurationValidityReportResponse>(err.get());
@@ -1726,15 +1726,15 @@ class UpdateStateOperation {
             m_startResult = UpdateStateResult(detail::NotConnected());
             return detail::NotConnected();
         }
-        UpdateStateRequest::CHandle req;
-        detail::ErrorPtr err = request.ToC(req);
-        if (!err && !req) {
+        ggipc_call *call = nullptr;
+        detail::ErrorPtr err;
+        try {
+            UpdateStateRequest::View view;
+            request.ToView(view);
+            err.reset(ggipc_client_update_state_begin_view(m_client.get(), &view.c, &call));
+        } catch (...) {
             m_startResult = UpdateStateResult(detail::OutOfMemory());
             return detail::OutOfMemory();
-        }
-        ggipc_call *call = nullptr;
-        if (!err) {
-            err.reset(ggipc_client_update_state_begin_take(m_client.get(), req.release(), &call));
         }
         if (err) {
             m_startResult = detail::MakeResult<UpdateStateResponse>(err.get());
@@ -2048,15 +2048,15 @@ class DeferComponentUpdateOperation {
             m_startResult = DeferComponentUpdateResult(detail::NotConnected());
             return detail::NotConnected();
         }
-        DeferComponentUpdateRequest::CHandle req;
-        detail::ErrorPtr err = request.ToC(req);
-        if (!err && !req) {
+        ggipc_call *call = nullptr;
+        detail::ErrorPtr err;
+        try {
+            DeferComponentUpdateRequest::View view;
+            request.ToView(view);
+            err.reset(ggipc_client_defer_component_update_begin_view(m_client.get(), &view.c, &call));
+        } catch (...) {
             m_startResult = DeferComponentUpdateResult(detail::OutOfMemory());
             return detail::OutOfMemory();
-        }
-        ggipc_call *call = nullptr;
-        if (!err) {
-            err.reset(ggipc_client_defer_component_update_begin_take(m_client.get(), req.release(), &call));
         }
         if (err) {
             m_startResult = detail::MakeResult<DeferComponentUpdateResponse>(err.get());
@@ -2159,15 +2159,15 @@ class ValidateAuthorizationTokenOperation {
             m_startResult = ValidateAuthorizationTokenResult(detail::NotConnected());
             return detail::NotConnected();
         }
-        ValidateAuthorizationTokenRequest::CHandle req;
-        detail::ErrorPtr err = request.ToC(req);
-        if (!err && !req) {
+        ggipc_call *call = nullptr;
+        detail::ErrorPtr err;
+        try {
+            ValidateAuthorizationTokenRequest::View view;
+            request.ToView(view);
+            err.reset(ggipc_client_validate_authorization_token_begin_view(m_client.get(), &view.c, &call));
+        } catch (...) {
             m_startResult = ValidateAuthorizationTokenResult(detail::OutOfMemory());
             return detail::OutOfMemory();
-        }
-        ggipc_call *call = nullptr;
-        if (!err) {
-            err.reset(ggipc_client_validate_authorization_token_begin_take(m_client.get(), req.release(), &call));
         }
         if (err) {
             m_startResult = detail::MakeResult<ValidateAuthorizationTokenResponse>(err.get());
@@ -2270,15 +2270,15 @@ class RestartComponentOperation {
             m_startResult = RestartComponentResult(detail::NotConnected());
             return detail::NotConnected();
         }
-        RestartComponentRequest::CHandle req;
-        detail::ErrorPtr err = request.ToC(req);
-        if (!err && !req) {
+        ggipc_call *call = nullptr;
+        detail::ErrorPtr err;
+        try {
+            RestartComponentRequest::View view;
+            request.ToView(view);
+            err.reset(ggipc_client_restart_component_begin_view(m_client.get(), &view.c, &call));
+        } catch (...) {
             m_startResult = RestartComponentResult(detail::OutOfMemory());
             return detail::OutOfMemory();
-        }
-        ggipc_call *call = nullptr;
-        if (!err) {
-            err.reset(ggipc_client_restart_component_begin_take(m_client.get(), req.release(), &call));
         }
         if (err) {
             m_startResult = detail::MakeResult<RestartComponentResponse>(err.get());
@@ -2381,15 +2381,15 @@ class StopComponentOperation {
             m_startResult = StopComponentResult(detail::NotConnected());
             return detail::NotConnected();
         }
-        StopComponentRequest::CHandle req;
-        detail::ErrorPtr err = request.ToC(req);
-        if (!err && !req) {
+        ggipc_call *call = nullptr;
+        detail::ErrorPtr err;
+        try {
+            StopComponentRequest::View view;
+            request.ToView(view);
+            err.reset(ggipc_client_stop_component_begin_view(m_client.get(), &view.c, &call));
+        } catch (...) {
             m_startResult = StopComponentResult(detail::OutOfMemory());
             return detail::OutOfMemory();
-        }
-        ggipc_call *call = nullptr;
-        if (!err) {
-            err.reset(ggipc_client_stop_component_begin_take(m_client.get(), req.release(), &call));
         }
         if (err) {
             m_startResult = detail::MakeResult<StopComponentResponse>(err.get());
@@ -2492,15 +2492,15 @@ class GetComponentDetailsOperation {
             m_startResult = GetComponentDetailsResult(detail::NotConnected());
             return detail::NotConnected();
         }
-        GetComponentDetailsRequest::CHandle req;
-        detail::ErrorPtr err = request.ToC(req);
-        if (!err && !req) {
+        ggipc_call *call = nullptr;
+        detail::ErrorPtr err;
+        try {
+            GetComponentDetailsRequest::View view;
+            request.ToView(view);
+            err.reset(ggipc_client_get_component_details_begin_view(m_client.get(), &view.c, &call));
+        } catch (...) {
             m_startResult = GetComponentDetailsResult(detail::OutOfMemory());
             return detail::OutOfMemory();
-        }
-        ggipc_call *call = nullptr;
-        if (!err) {
-            err.reset(ggipc_client_get_component_details_begin_take(m_client.get(), req.release(), &call));
         }
         if (err) {
             m_startResult = detail::MakeResult<GetComponentDetailsResponse>(err.get());
@@ -2603,15 +2603,15 @@ class ListComponentsOperation {
             m_startResult = ListComponentsResult(detail::NotConnected());
             return detail::NotConnected();
         }
-        ListComponentsRequest::CHandle req;
-        detail::ErrorPtr err = request.ToC(req);
-        if (!err && !req) {
+        ggipc_call *call = nullptr;
+        detail::ErrorPtr err;
+        try {
+            ListComponentsRequest::View view;
+            request.ToView(view);
+            err.reset(ggipc_client_list_components_begin_view(m_client.get(), &view.c, &call));
+        } catch (...) {
             m_startResult = ListComponentsResult(detail::OutOfMemory());
             return detail::OutOfMemory();
-        }
-        ggipc_call *call = nullptr;
-        if (!err) {
-            err.reset(ggipc_client_list_components_begin_take(m_client.get(), req.release(), &call));
         }
         if (err) {
             m_startResult = detail::MakeResult<ListComponentsResponse>(err.get());
@@ -2703,15 +2703,15 @@ class PauseComponentOperation {
             m_startResult = PauseComponentResult(detail::NotConnected());
             return detail::NotConnected();
         }
-        PauseComponentRequest::CHandle req;
-        detail::ErrorPtr err = request.ToC(req);
-        if (!err && !req) {
+        ggipc_call *call = nullptr;
+        detail::ErrorPtr err;
+        try {
+            PauseComponentRequest::View view;
+            request.ToView(view);
+            err.reset(ggipc_client_pause_component_begin_view(m_client.get(), &view.c, &call));
+        } catch (...) {
             m_startResult = PauseComponentResult(detail::OutOfMemory());
             return detail::OutOfMemory();
-        }
-        ggipc_call *call = nullptr;
-        if (!err) {
-            err.reset(ggipc_client_pause_component_begin_take(m_client.get(), req.release(), &call));
         }
         if (err) {
             m_startResult = detail::MakeResult<PauseComponentResponse>(err.get());
@@ -2803,15 +2803,15 @@ class ResumeComponentOperation {
             m_startResult = ResumeComponentResult(detail::NotConnected());
             return detail::NotConnected();
         }
-        ResumeComponentRequest::CHandle req;
-        detail::ErrorPtr err = request.ToC(req);
-        if (!err && !req) {
+        ggipc_call *call = nullptr;
+        detail::ErrorPtr err;
+        try {
+            ResumeComponentRequest::View view;
+            request.ToView(view);
+            err.reset(ggipc_client_resume_component_begin_view(m_client.get(), &view.c, &call));
+        } catch (...) {
             m_startResult = ResumeComponentResult(detail::OutOfMemory());
             return detail::OutOfMemory();
-        }
-        ggipc_call *call = nullptr;
-        if (!err) {
-            err.reset(ggipc_client_resume_component_begin_take(m_client.get(), req.release(), &call));
         }
         if (err) {
             m_startResult = detail::MakeResult<ResumeComponentResponse>(err.get());

@@ -447,6 +447,75 @@ TEST(CppModel, GeneratedShapesRoundTripThroughTheirCHandles) {
     EXPECT_STREQ(ggipc_error_get_message(badModeErr.get()), "Invalid ReceiveMode value: 7");
 }
 
+TEST(CppModel, ToViewPointsAtTheMembersAsTheCApiReadsThem) {
+    // Lists of strings, a timestamp and a document.
+    UpdateConfigurationRequest update;
+    update.SetKeyPath({"a", "b"});
+    const auto when = std::chrono::system_clock::time_point(std::chrono::seconds(1700000000));
+    update.SetTimestamp(when);
+    update.SetValueToMerge(JsonObject("{ \"k\" : [true, null] }"));
+    UpdateConfigurationRequest::View uv;
+    update.ToView(uv);
+    ASSERT_TRUE(uv.c.has_key_path);
+    ASSERT_EQ(uv.c.key_path_count, 2u);
+    EXPECT_STREQ(uv.c.key_path[0], "a");
+    EXPECT_STREQ(uv.c.key_path[1], "b");
+    EXPECT_TRUE(uv.c.has_timestamp);
+    EXPECT_DOUBLE_EQ(uv.c.timestamp, 1700000000.0);
+    // The document travels as the text it was given; the C API parses it.
+    EXPECT_STREQ(uv.c.value_to_merge, "{ \"k\" : [true, null] }");
+    // An empty list is present (as the SDK sends it); members never set stay absent.
+    UpdateConfigurationRequest empty;
+    empty.SetKeyPath({});
+    UpdateConfigurationRequest::View ev;
+    empty.ToView(ev);
+    EXPECT_TRUE(ev.c.has_key_path);
+    EXPECT_EQ(ev.c.key_path_count, 0u);
+    EXPECT_FALSE(ev.c.has_timestamp);
+    EXPECT_EQ(ev.c.value_to_merge, nullptr);
+
+    // Nested shapes and a union.
+    BinaryMessage binary;
+    binary.SetMessage(Vector<uint8_t>{1, 2, 3});
+    MessageContext context;
+    context.SetTopic("t");
+    binary.SetContext(context);
+    PublishMessage message;
+    message.SetBinaryMessage(binary);
+    PublishToTopicRequest publish;
+    publish.SetTopic("local");
+    publish.SetPublishMessage(message);
+    PublishToTopicRequest::View pv;
+    publish.ToView(pv);
+    EXPECT_STREQ(pv.c.topic, "local");
+    ASSERT_NE(pv.c.publish_message, nullptr);
+    EXPECT_EQ(pv.c.publish_message->json_message, nullptr);
+    const ggipc_binary_message_view *b = pv.c.publish_message->binary_message;
+    ASSERT_NE(b, nullptr);
+    ASSERT_TRUE(b->has_message);
+    ASSERT_EQ(b->message_len, 3u);
+    EXPECT_EQ(b->message[2], 3);
+    ASSERT_NE(b->context, nullptr);
+    EXPECT_STREQ(b->context->topic, "t");
+
+    // Lists of shapes; the SDK's empty-payload rule (an empty blob is left out).
+    UserProperty property;
+    property.SetKey("k");
+    property.SetValue("v");
+    PublishToIoTCoreRequest iot;
+    iot.SetPayload(Vector<uint8_t>{});
+    iot.SetUserProperties({property, property});
+    iot.SetQos(QOS_AT_LEAST_ONCE);
+    PublishToIoTCoreRequest::View iv;
+    iot.ToView(iv);
+    EXPECT_FALSE(iv.c.has_payload);
+    EXPECT_TRUE(iv.c.has_qos);
+    EXPECT_EQ(iv.c.qos, GGIPC_QOS_AT_LEAST_ONCE);
+    ASSERT_EQ(iv.c.user_properties_count, 2u);
+    EXPECT_STREQ(iv.c.user_properties[1].key, "k");
+    EXPECT_STREQ(iv.c.user_properties[1].value, "v");
+}
+
 TEST_F(CppApi, NewRequestResponseOperationReachesTheServer) {
     GetConfigurationRequest request;
     request.SetKeyPath({"setting"});
