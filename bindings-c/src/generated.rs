@@ -7860,7 +7860,7 @@ impl ggipc_publish_to_iot_core_request_view {
                 Some(
                     // SAFETY: per this function's contract.
                     unsafe {
-                        view_list(
+                        crate::ffi::slice_arg(
                             self.user_properties,
                             self.user_properties_count,
                             "userProperties",
@@ -7982,13 +7982,15 @@ impl ggipc_get_configuration_request_view {
             key_path: if self.has_key_path {
                 Some(
                     // SAFETY: per this function's contract.
-                    unsafe { view_list(self.key_path, self.key_path_count, "keyPath") }?
-                        .iter()
-                        .map(|x| {
-                            // SAFETY: as above.
-                            unsafe { crate::ffi::str_arg(*x, "keyPath") }.map(str::to_owned)
-                        })
-                        .collect::<Result<Vec<_>, Error>>()?,
+                    unsafe {
+                        crate::ffi::slice_arg(self.key_path, self.key_path_count, "keyPath")
+                    }?
+                    .iter()
+                    .map(|x| {
+                        // SAFETY: as above.
+                        unsafe { crate::ffi::str_arg(*x, "keyPath") }.map(str::to_owned)
+                    })
+                    .collect::<Result<Vec<_>, Error>>()?,
                 )
             } else {
                 None
@@ -8032,20 +8034,24 @@ impl ggipc_update_configuration_request_view {
             key_path: if self.has_key_path {
                 Some(
                     // SAFETY: per this function's contract.
-                    unsafe { view_list(self.key_path, self.key_path_count, "keyPath") }?
-                        .iter()
-                        .map(|x| {
-                            // SAFETY: as above.
-                            unsafe { crate::ffi::str_arg(*x, "keyPath") }.map(str::to_owned)
-                        })
-                        .collect::<Result<Vec<_>, Error>>()?,
+                    unsafe {
+                        crate::ffi::slice_arg(self.key_path, self.key_path_count, "keyPath")
+                    }?
+                    .iter()
+                    .map(|x| {
+                        // SAFETY: as above.
+                        unsafe { crate::ffi::str_arg(*x, "keyPath") }.map(str::to_owned)
+                    })
+                    .collect::<Result<Vec<_>, Error>>()?,
                 )
             } else {
                 None
             },
-            timestamp: self
-                .has_timestamp
-                .then(|| timestamp_to_core(self.timestamp)),
+            timestamp: if self.has_timestamp {
+                Some(timestamp_to_core(timestamp_arg(self.timestamp)?))
+            } else {
+                None
+            },
             // SAFETY: per this function's contract.
             value_to_merge: unsafe { doc_arg(self.value_to_merge, "valueToMerge") }?
                 .map(|d| d.value),

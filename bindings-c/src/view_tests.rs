@@ -264,6 +264,16 @@ fn lists_documents_timestamps_and_unions_read_as_with_the_setters() {
             bad.read().map(|_| ()).map_err(view_error),
             Err(expected.unwrap())
         );
+        // A negative timestamp: the setter's error, not a clamped time.
+        let negative = ggipc_update_configuration_request_view {
+            timestamp: -1.0,
+            ..update
+        };
+        let expected = setter(ggipc_update_configuration_request_set_timestamp(h, -1.0));
+        assert_eq!(
+            negative.read().map(|_| ()).map_err(view_error),
+            Err(expected.expect("the setter refuses it"))
+        );
         ggipc_update_configuration_request_free(h);
     }
 

@@ -753,7 +753,7 @@ fn view(m: &Model, s: &Shape, o: &mut String) {
             Type::Document => format!("unsafe {{ doc_arg(self.{f}, \"{name}\") }}?.map(|d| d.value)"),
             Type::Blob => format!("if self.has_{f} {{\n                // SAFETY: per this function's contract.\n                Some(unsafe {{ crate::ffi::bytes_arg(self.{f}, self.{f}_len, \"{name}\") }}?)\n            }} else {{\n                None\n            }}"),
             Type::Boolean | Type::Long | Type::Double => format!("self.has_{f}.then_some(self.{f})"),
-            Type::Timestamp => format!("self.has_{f}.then(|| timestamp_to_core(self.{f}))"),
+            Type::Timestamp => format!("if self.has_{f} {{\n                Some(timestamp_to_core(timestamp_arg(self.{f})?))\n            }} else {{\n                None\n            }}"),
             Type::Enum(e) => format!("if self.has_{f} {{\n                Some({}_from_c(self.{f})?)\n            }} else {{\n                None\n            }}", snake(e)),
             Type::Shape(_) => format!("{{\n                // SAFETY: per this function's contract.\n                match unsafe {{ self.{f}.as_ref() }} {{\n                    // SAFETY: as above.\n                    Some(v) => Some(unsafe {{ v.read() }}?),\n                    None => None,\n                }}\n            }}"),
             Type::List(inner) => {
@@ -762,7 +762,7 @@ fn view(m: &Model, s: &Shape, o: &mut String) {
                     Type::Shape(_) => "{\n                            // SAFETY: as above.\n                            unsafe { x.read() }\n                        }".to_string(),
                     _ => unreachable!(),
                 };
-                format!("if self.has_{f} {{\n                Some(\n                    // SAFETY: per this function's contract.\n                    unsafe {{ view_list(self.{f}, self.{f}_count, \"{name}\") }}?\n                        .iter()\n                        .map(|x| {each})\n                        .collect::<Result<Vec<_>, Error>>()?,\n                )\n            }} else {{\n                None\n            }}")
+                format!("if self.has_{f} {{\n                Some(\n                    // SAFETY: per this function's contract.\n                    unsafe {{ crate::ffi::slice_arg(self.{f}, self.{f}_count, \"{name}\") }}?\n                        .iter()\n                        .map(|x| {each})\n                        .collect::<Result<Vec<_>, Error>>()?,\n                )\n            }} else {{\n                None\n            }}")
             }
         };
         let safety = if matches!(t, Type::String | Type::Document) {
