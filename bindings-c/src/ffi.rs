@@ -86,22 +86,35 @@ pub(crate) unsafe fn str_arg<'a>(ptr: *const c_char, what: &str) -> Result<&'a s
         .map_err(|_| Error::invalid_argument(format!("{what} is not valid UTF-8")))
 }
 
+/// Borrows `count` elements at `ptr` (a buffer, a view's list), which may be NULL only when `count` is 0.
+///
+/// # Safety
+/// `ptr` is NULL or points to `count` elements valid for the call.
+pub(crate) unsafe fn slice_arg<'a, T>(
+    ptr: *const T,
+    count: usize,
+    what: &str,
+) -> Result<&'a [T], Error> {
+    if count == 0 {
+        return Ok(&[]);
+    }
+    if ptr.is_null() {
+        return Err(Error::null_argument(what));
+    }
+    // SAFETY: per the contract above.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, count) })
+}
+
 /// Copies a byte buffer given as pointer and length; `(NULL, 0)` is the empty buffer. A large copy goes into a
 /// recycled buffer (`ggipc_core::model::blob_from`); the paths that send it give it back once it is encoded.
 ///
 /// # Safety
 /// `ptr` is NULL (then `len` must be 0) or points to `len` readable bytes.
 pub(crate) unsafe fn bytes_arg(ptr: *const u8, len: usize, what: &str) -> Result<Vec<u8>, Error> {
-    if ptr.is_null() {
-        if len == 0 {
-            return Ok(Vec::new());
-        }
-        return Err(Error::null_argument(what));
-    }
     // SAFETY: per the contract above.
     Ok(ggipc_core::model::blob_from(unsafe {
-        std::slice::from_raw_parts(ptr, len)
-    }))
+        slice_arg(ptr, len, what)
+    }?))
 }
 
 /// Borrows an optional C string: NULL is `None`.

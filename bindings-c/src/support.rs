@@ -307,22 +307,3 @@ pub unsafe extern "C" fn ggipc_call_free(call: *mut ggipc_call) {
         unsafe { crate::ffi::free_raw(call) }
     })
 }
-
-/// Borrows the elements of a view's list: `count` elements at `ptr`, which may be NULL only when `count` is 0.
-///
-/// # Safety
-/// `ptr` is NULL or points to `count` elements valid for the call.
-pub(crate) unsafe fn view_list<'a, T>(
-    ptr: *const T,
-    count: usize,
-    what: &str,
-) -> Result<&'a [T], Error> {
-    if count == 0 {
-        return Ok(&[]);
-    }
-    if ptr.is_null() {
-        return Err(Error::null_argument(what));
-    }
-    // SAFETY: per the contract above.
-    Ok(unsafe { std::slice::from_raw_parts(ptr, count) })
-}

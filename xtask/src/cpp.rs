@@ -121,8 +121,9 @@ fn model_header(m: &Model) -> String {
         o.push_str("};\n\n");
     }
     errors(m, &mut o);
+    let viewed = crate::c::view_shapes(m);
     for s in ordered_shapes(m) {
-        shape_class(m, s, &mut o);
+        shape_class(m, s, viewed.contains(&s.name), &mut o);
     }
     o.push_str(
         "} // namespace greengrass\n} // namespace ggipc\n\n#endif // GGIPC_MODEL_GENERATED_HPP\n",
@@ -156,7 +157,8 @@ fn errors(m: &Model, o: &mut String) {
     o.push_str("    default: return nullptr;\n    }\n}\n\n/** Converts a C result (NULL = success) into an operation result. */\ntemplate <typename Response>\neventstreamrpc::OperationResult<Response> MakeResult(const ggipc_error *e) {\n    using Result = eventstreamrpc::OperationResult<Response>;\n    if (e == nullptr) {\n        return Result(Response());\n    }\n    if (auto op = MakeOperationError(e)) {\n        return Result(std::move(op));\n    }\n    return Result(eventstreamrpc::RpcError::FromError(e));\n}\n\n} // namespace detail\n\n");
 }
 
-fn shape_class(m: &Model, s: &Shape, o: &mut String) {
+/// The class of shape `s`; `viewed`: it has a borrowed C view (`View`, `ToView`).
+fn shape_class(m: &Model, s: &Shape, viewed: bool, o: &mut String) {
     let c = c_shape(&s.name);
     let n = &s.name;
     let union = if s.union {
@@ -224,7 +226,7 @@ fn shape_class(m: &Model, s: &Shape, o: &mut String) {
         );
     }
     o.push_str("        if (!err) {\n            out = std::move(c);\n        }\n        return err;\n    }\n");
-    if crate::c::view_shapes(m).contains(&s.name) {
+    if viewed {
         shape_view(m, s, o);
     }
     // FromC

@@ -362,17 +362,29 @@ static void capture_message(void *ud, const ggipc_message *m) {
     counter_add(&cap->got);
 }
 
+/* Subscribes to `topic`, keeping a copy of the first message in `cap`. */
+static ggipc_subscription *capture_on(ggipc_client *c, const char *topic, capture *cap) {
+    static const ggipc_subscription_handler h = {.on_message = capture_message};
+    memset(cap, 0, sizeof *cap);
+    counter_init(&cap->got);
+    ggipc_subscription *sub = NULL;
+    CHECK_OK(ggipc_client_subscribe(c, topic, GGIPC_QOS_AT_MOST_ONCE, &h, cap, NULL, &sub));
+    return sub;
+}
+
+static void capture_end(capture *cap, ggipc_subscription *sub) {
+    ggipc_subscription_free(sub);
+    ggipc_message_free(cap->copy);
+    counter_destroy(&cap->got);
+}
+
 static void test_message_fields(void) {
     ggipc_client *c = connect_with(TOKEN_TEST);
     if (c == NULL) {
         return;
     }
     capture cap;
-    memset(&cap, 0, sizeof cap);
-    counter_init(&cap.got);
-    const ggipc_subscription_handler h = {.on_message = capture_message};
-    ggipc_subscription *sub = NULL;
-    CHECK_OK(ggipc_client_subscribe(c, "test/c/fields", GGIPC_QOS_AT_MOST_ONCE, &h, &cap, NULL, &sub));
+    ggipc_subscription *sub = capture_on(c, "test/c/fields", &cap);
     ggipc_publish_request *r = NULL;
     CHECK_OK(ggipc_publish_request_new("test/c/fields", GGIPC_QOS_AT_MOST_ONCE, (const uint8_t *)"", 0, &r));
     CHECK_OK(ggipc_publish_request_add_user_property(r, "key", "value"));
@@ -403,10 +415,8 @@ static void test_message_fields(void) {
         bool retain = true;
         CHECK(!ggipc_message_get_retain(m, &retain) || !retain);
     }
-    ggipc_message_free(cap.copy);
-    ggipc_subscription_free(sub);
+    capture_end(&cap, sub);
     ggipc_client_free(c);
-    counter_destroy(&cap.got);
 }
 
 /* Every member of a publish given as a view arrives as given (the handle path is test_message_fields). */
@@ -416,11 +426,7 @@ static void test_message_fields_from_a_view(void) {
         return;
     }
     capture cap;
-    memset(&cap, 0, sizeof cap);
-    counter_init(&cap.got);
-    const ggipc_subscription_handler h = {.on_message = capture_message};
-    ggipc_subscription *sub = NULL;
-    CHECK_OK(ggipc_client_subscribe(c, "test/c/view", GGIPC_QOS_AT_MOST_ONCE, &h, &cap, NULL, &sub));
+    ggipc_subscription *sub = capture_on(c, "test/c/view", &cap);
     const ggipc_user_property_view props[2] = {{.key = "k1", .value = "v1"}, {.key = "k2", .value = "v2"}};
     ggipc_publish_to_iot_core_request_view v = {0};
     v.topic_name = "test/c/view";
@@ -463,10 +469,8 @@ static void test_message_fields_from_a_view(void) {
         int64_t expiry = 0;
         CHECK(ggipc_message_get_message_expiry_interval_seconds(m, &expiry) && expiry == 60);
     }
-    ggipc_message_free(cap.copy);
-    ggipc_subscription_free(sub);
+    capture_end(&cap, sub);
     ggipc_client_free(c);
-    counter_destroy(&cap.got);
 }
 
 static void test_subscribe_unauthorized(void) {

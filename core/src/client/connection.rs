@@ -232,16 +232,17 @@ impl Connection {
         Ok(conn)
     }
 
-    /// The reason this connection is closed, if it is.
-    /// Marks the connection lost; false if it was already.
-    pub(crate) fn mark_lost(&self) -> bool {
-        !self.lost.swap(true, std::sync::atomic::Ordering::SeqCst)
+    /// Marks the connection lost (the client is being told).
+    pub(crate) fn mark_lost(&self) {
+        self.lost.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// Whether [`mark_lost`](Self::mark_lost) was called.
     pub(crate) fn is_lost(&self) -> bool {
         self.lost.load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// The reason this connection is closed, if it is.
     pub(crate) fn closed_error(&self) -> Option<Error> {
         lock(&self.closed).clone()
     }

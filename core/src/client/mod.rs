@@ -5,8 +5,8 @@
 //! client reconnects after the connection is lost, with exponential backoff, re-establishes every open
 //! subscription and tells each one (`Interrupted`, then `Resumed`); operations made while it reconnects wait
 //! for the new connection within their timeout. Only operations already sent on the lost connection fail
-//! (`ConnectionClosed`): by the time one of them has failed, the client is reconnecting. Without one, a lost connection fails pending operations and
-//! closes subscriptions with the reason.
+//! (`ConnectionClosed`): by the time one of them has failed, the client is reconnecting. Without one, a lost
+//! connection fails pending operations and closes subscriptions with the reason.
 
 pub mod blocking;
 mod connection;
