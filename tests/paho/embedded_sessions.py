@@ -1,6 +1,9 @@
 """The embedded broker of `ggipc nucleus` against paho-mqtt (3.1.1 and 5): a QoS 1 message the client received
 but did not acknowledge is sent again, DUP = 1 and with its packet id, when the client comes back with its
 session; a message published while it was away follows. Usage: python embedded_sessions.py PATH_TO_GGIPC
+
+The client's will tells when the broker has seen its connection end: a message published before that goes to the
+old connection and comes back with DUP = 1, as it should, so the test waits for the will before publishing.
 """
 
 import queue
@@ -42,7 +45,7 @@ def start_nucleus(binary, root):
 class Probe:
     """A paho client whose events land in queues."""
 
-    def __init__(self, client_id, version, port, manual_ack):
+    def __init__(self, client_id, version, port, manual_ack, will_topic=None):
         self.events = queue.Queue()
         self.version = version
         kwargs = {"client_id": client_id, "protocol": version}
@@ -50,6 +53,8 @@ class Probe:
             kwargs["clean_session"] = False
         self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, **kwargs)
         self.c.manual_ack_set(manual_ack)
+        if will_topic is not None:
+            self.c.will_set(will_topic, b"gone", qos=1)
         self.c.on_connect = lambda c, u, flags, rc, props: self.events.put(("connack", flags.session_present, rc))
         self.c.on_subscribe = lambda c, u, mid, rcs, props: self.events.put(("suback", mid))
         self.c.on_message = lambda c, u, msg: self.events.put(("msg", msg))
@@ -92,17 +97,23 @@ def publish(port, topic, payload):
 def resend_with_dup(port, version, name):
     cid = f"paho-{name}"
     topic = f"paho/{name}"
-    first = Probe(cid, version, port, manual_ack=True)
+    will_topic = f"paho/{name}/will"
+    watcher = Probe(f"paho-watch-{name}", version, port, manual_ack=False)
+    watcher.next("connack")
+    watcher.c.subscribe(will_topic, qos=1)
+    watcher.next("suback")
+    first = Probe(cid, version, port, manual_ack=True, will_topic=will_topic)
     assert first.next("connack")[1] is False, "a new session is not present"
     first.c.subscribe(topic, qos=1)
     first.next("suback")
     publish(port, topic, b"one")
     publish(port, topic, b"two")
     got = [first.next("msg")[1] for _ in range(2)]
-    assert [m.payload for m in got] == [b"one", b"two"]
-    assert not any(m.dup for m in got)
+    assert [m.payload for m in got] == [b"one", b"two"], [m.payload for m in got]
+    assert not any(m.dup for m in got), "first delivery without DUP"
     first.drop()  # nothing acknowledged
-    # Published while it is away (the broker sees the connection end when its read fails or the socket closes).
+    # The will is sent once the broker has taken the session offline; only then is it away.
+    assert watcher.next("msg")[1].topic == will_topic, "the will of the dropped connection"
     publish(port, topic, b"three")
     again = Probe(cid, version, port, manual_ack=False)
     assert again.next("connack")[1] is True, "session present"
@@ -110,9 +121,10 @@ def resend_with_dup(port, version, name):
     assert [m.payload for m in msgs] == [b"one", b"two", b"three"], [m.payload for m in msgs]
     assert msgs[0].dup and msgs[1].dup, "sent again with DUP = 1"
     assert [m.mid for m in msgs[:2]] == [m.mid for m in got], "with their packet ids"
-    assert not msgs[2].dup
-    again.c.disconnect()
-    again.c.loop_stop()
+    assert not msgs[2].dup, "published while away: a first delivery, without DUP"
+    for p in (again, watcher):
+        p.c.disconnect()
+        p.c.loop_stop()
 
 
 def main():
