@@ -4522,6 +4522,16 @@ struct ggipc_error *ggipc_call_publish_to_iot_core_response(const struct ggipc_c
                                                             struct ggipc_publish_to_iot_core_response **out_response);
 
 /**
+ * Finishes a `ggipc_client_publish_to_iot_core_begin` call in one step: waits for it on the calling thread (as
+ * `ggipc_call_wait` with no limit: the client's operation timeout still applies), reads its outcome as
+ * `ggipc_call_publish_to_iot_core_response` does and releases it as `ggipc_call_free` does. `call` is consumed whatever the
+ * outcome; a call of another operation is refused (`GGIPC_ERROR_KIND_INVALID_ARGUMENT`) and released too. The
+ * C++ result futures' `get` uses it.
+ */
+struct ggipc_error *ggipc_call_publish_to_iot_core_finish(struct ggipc_call *call,
+                                                          struct ggipc_publish_to_iot_core_response **out_response);
+
+/**
  * Subscribes to MQTT messages from AWS IoT Core.
  *
  * `aws.greengrass#SubscribeToIoTCore`: sends `request` (only read) and blocks until the nucleus answers (bounded by the client's
@@ -4660,6 +4670,16 @@ struct ggipc_error *ggipc_call_publish_to_topic_response(const struct ggipc_call
                                                          struct ggipc_publish_to_topic_response **out_response);
 
 /**
+ * Finishes a `ggipc_client_publish_to_topic_begin` call in one step: waits for it on the calling thread (as
+ * `ggipc_call_wait` with no limit: the client's operation timeout still applies), reads its outcome as
+ * `ggipc_call_publish_to_topic_response` does and releases it as `ggipc_call_free` does. `call` is consumed whatever the
+ * outcome; a call of another operation is refused (`GGIPC_ERROR_KIND_INVALID_ARGUMENT`) and released too. The
+ * C++ result futures' `get` uses it.
+ */
+struct ggipc_error *ggipc_call_publish_to_topic_finish(struct ggipc_call *call,
+                                                       struct ggipc_publish_to_topic_response **out_response);
+
+/**
  * Subscribes to local messages on a topic.
  *
  * `aws.greengrass#SubscribeToTopic`: sends `request` (only read) and blocks until the nucleus answers (bounded by the client's
@@ -4764,6 +4784,16 @@ struct ggipc_error *ggipc_call_get_configuration_response(const struct ggipc_cal
                                                           struct ggipc_get_configuration_response **out_response);
 
 /**
+ * Finishes a `ggipc_client_get_configuration_begin` call in one step: waits for it on the calling thread (as
+ * `ggipc_call_wait` with no limit: the client's operation timeout still applies), reads its outcome as
+ * `ggipc_call_get_configuration_response` does and releases it as `ggipc_call_free` does. `call` is consumed whatever the
+ * outcome; a call of another operation is refused (`GGIPC_ERROR_KIND_INVALID_ARGUMENT`) and released too. The
+ * C++ result futures' `get` uses it.
+ */
+struct ggipc_error *ggipc_call_get_configuration_finish(struct ggipc_call *call,
+                                                        struct ggipc_get_configuration_response **out_response);
+
+/**
  * Merges a value into the caller's configuration.
  *
  * `aws.greengrass#UpdateConfiguration`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
@@ -4832,6 +4862,16 @@ struct ggipc_error *ggipc_client_update_configuration_begin_view(const struct gg
  */
 struct ggipc_error *ggipc_call_update_configuration_response(const struct ggipc_call *call,
                                                              struct ggipc_update_configuration_response **out_response);
+
+/**
+ * Finishes a `ggipc_client_update_configuration_begin` call in one step: waits for it on the calling thread (as
+ * `ggipc_call_wait` with no limit: the client's operation timeout still applies), reads its outcome as
+ * `ggipc_call_update_configuration_response` does and releases it as `ggipc_call_free` does. `call` is consumed whatever the
+ * outcome; a call of another operation is refused (`GGIPC_ERROR_KIND_INVALID_ARGUMENT`) and released too. The
+ * C++ result futures' `get` uses it.
+ */
+struct ggipc_error *ggipc_call_update_configuration_finish(struct ggipc_call *call,
+                                                           struct ggipc_update_configuration_response **out_response);
 
 /**
  * Subscribes to changes of a component's configuration.
@@ -4972,6 +5012,16 @@ struct ggipc_error *ggipc_call_send_configuration_validity_report_response(const
                                                                            struct ggipc_send_configuration_validity_report_response **out_response);
 
 /**
+ * Finishes a `ggipc_client_send_configuration_validity_report_begin` call in one step: waits for it on the calling thread (as
+ * `ggipc_call_wait` with no limit: the client's operation timeout still applies), reads its outcome as
+ * `ggipc_call_send_configuration_validity_report_response` does and releases it as `ggipc_call_free` does. `call` is consumed whatever the
+ * outcome; a call of another operation is refused (`GGIPC_ERROR_KIND_INVALID_ARGUMENT`) and released too. The
+ * C++ result futures' `get` uses it.
+ */
+struct ggipc_error *ggipc_call_send_configuration_validity_report_finish(struct ggipc_call *call,
+                                                                         struct ggipc_send_configuration_validity_report_response **out_response);
+
+/**
  * Reports the component's state to the nucleus.
  *
  * `aws.greengrass#UpdateState`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
@@ -5040,6 +5090,16 @@ struct ggipc_error *ggipc_client_update_state_begin_view(const struct ggipc_clie
  */
 struct ggipc_error *ggipc_call_update_state_response(const struct ggipc_call *call,
                                                      struct ggipc_update_state_response **out_response);
+
+/**
+ * Finishes a `ggipc_client_update_state_begin` call in one step: waits for it on the calling thread (as
+ * `ggipc_call_wait` with no limit: the client's operation timeout still applies), reads its outcome as
+ * `ggipc_call_update_state_response` does and releases it as `ggipc_call_free` does. `call` is consumed whatever the
+ * outcome; a call of another operation is refused (`GGIPC_ERROR_KIND_INVALID_ARGUMENT`) and released too. The
+ * C++ result futures' `get` uses it.
+ */
+struct ggipc_error *ggipc_call_update_state_finish(struct ggipc_call *call,
+                                                   struct ggipc_update_state_response **out_response);
 
 /**
  * Subscribes to deployment events that update the component.
@@ -5146,6 +5206,16 @@ struct ggipc_error *ggipc_call_defer_component_update_response(const struct ggip
                                                                struct ggipc_defer_component_update_response **out_response);
 
 /**
+ * Finishes a `ggipc_client_defer_component_update_begin` call in one step: waits for it on the calling thread (as
+ * `ggipc_call_wait` with no limit: the client's operation timeout still applies), reads its outcome as
+ * `ggipc_call_defer_component_update_response` does and releases it as `ggipc_call_free` does. `call` is consumed whatever the
+ * outcome; a call of another operation is refused (`GGIPC_ERROR_KIND_INVALID_ARGUMENT`) and released too. The
+ * C++ result futures' `get` uses it.
+ */
+struct ggipc_error *ggipc_call_defer_component_update_finish(struct ggipc_call *call,
+                                                             struct ggipc_defer_component_update_response **out_response);
+
+/**
  * Validates a token (the nucleus serves it to aws.greengrass.StreamManager only).
  *
  * `aws.greengrass#ValidateAuthorizationToken`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
@@ -5214,6 +5284,16 @@ struct ggipc_error *ggipc_client_validate_authorization_token_begin_view(const s
  */
 struct ggipc_error *ggipc_call_validate_authorization_token_response(const struct ggipc_call *call,
                                                                      struct ggipc_validate_authorization_token_response **out_response);
+
+/**
+ * Finishes a `ggipc_client_validate_authorization_token_begin` call in one step: waits for it on the calling thread (as
+ * `ggipc_call_wait` with no limit: the client's operation timeout still applies), reads its outcome as
+ * `ggipc_call_validate_authorization_token_response` does and releases it as `ggipc_call_free` does. `call` is consumed whatever the
+ * outcome; a call of another operation is refused (`GGIPC_ERROR_KIND_INVALID_ARGUMENT`) and released too. The
+ * C++ result futures' `get` uses it.
+ */
+struct ggipc_error *ggipc_call_validate_authorization_token_finish(struct ggipc_call *call,
+                                                                   struct ggipc_validate_authorization_token_response **out_response);
 
 /**
  * Restarts a component (Greengrass CLI operation).
@@ -5286,6 +5366,16 @@ struct ggipc_error *ggipc_call_restart_component_response(const struct ggipc_cal
                                                           struct ggipc_restart_component_response **out_response);
 
 /**
+ * Finishes a `ggipc_client_restart_component_begin` call in one step: waits for it on the calling thread (as
+ * `ggipc_call_wait` with no limit: the client's operation timeout still applies), reads its outcome as
+ * `ggipc_call_restart_component_response` does and releases it as `ggipc_call_free` does. `call` is consumed whatever the
+ * outcome; a call of another operation is refused (`GGIPC_ERROR_KIND_INVALID_ARGUMENT`) and released too. The
+ * C++ result futures' `get` uses it.
+ */
+struct ggipc_error *ggipc_call_restart_component_finish(struct ggipc_call *call,
+                                                        struct ggipc_restart_component_response **out_response);
+
+/**
  * Stops a component (Greengrass CLI operation).
  *
  * `aws.greengrass#StopComponent`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
@@ -5354,6 +5444,16 @@ struct ggipc_error *ggipc_client_stop_component_begin_view(const struct ggipc_cl
  */
 struct ggipc_error *ggipc_call_stop_component_response(const struct ggipc_call *call,
                                                        struct ggipc_stop_component_response **out_response);
+
+/**
+ * Finishes a `ggipc_client_stop_component_begin` call in one step: waits for it on the calling thread (as
+ * `ggipc_call_wait` with no limit: the client's operation timeout still applies), reads its outcome as
+ * `ggipc_call_stop_component_response` does and releases it as `ggipc_call_free` does. `call` is consumed whatever the
+ * outcome; a call of another operation is refused (`GGIPC_ERROR_KIND_INVALID_ARGUMENT`) and released too. The
+ * C++ result futures' `get` uses it.
+ */
+struct ggipc_error *ggipc_call_stop_component_finish(struct ggipc_call *call,
+                                                     struct ggipc_stop_component_response **out_response);
 
 /**
  * Reads a component's version, state and configuration (Greengrass CLI operation).
@@ -5426,6 +5526,16 @@ struct ggipc_error *ggipc_call_get_component_details_response(const struct ggipc
                                                               struct ggipc_get_component_details_response **out_response);
 
 /**
+ * Finishes a `ggipc_client_get_component_details_begin` call in one step: waits for it on the calling thread (as
+ * `ggipc_call_wait` with no limit: the client's operation timeout still applies), reads its outcome as
+ * `ggipc_call_get_component_details_response` does and releases it as `ggipc_call_free` does. `call` is consumed whatever the
+ * outcome; a call of another operation is refused (`GGIPC_ERROR_KIND_INVALID_ARGUMENT`) and released too. The
+ * C++ result futures' `get` uses it.
+ */
+struct ggipc_error *ggipc_call_get_component_details_finish(struct ggipc_call *call,
+                                                            struct ggipc_get_component_details_response **out_response);
+
+/**
  * Lists the components the nucleus knows (Greengrass CLI operation).
  *
  * `aws.greengrass#ListComponents`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
@@ -5494,6 +5604,16 @@ struct ggipc_error *ggipc_client_list_components_begin_view(const struct ggipc_c
  */
 struct ggipc_error *ggipc_call_list_components_response(const struct ggipc_call *call,
                                                         struct ggipc_list_components_response **out_response);
+
+/**
+ * Finishes a `ggipc_client_list_components_begin` call in one step: waits for it on the calling thread (as
+ * `ggipc_call_wait` with no limit: the client's operation timeout still applies), reads its outcome as
+ * `ggipc_call_list_components_response` does and releases it as `ggipc_call_free` does. `call` is consumed whatever the
+ * outcome; a call of another operation is refused (`GGIPC_ERROR_KIND_INVALID_ARGUMENT`) and released too. The
+ * C++ result futures' `get` uses it.
+ */
+struct ggipc_error *ggipc_call_list_components_finish(struct ggipc_call *call,
+                                                      struct ggipc_list_components_response **out_response);
 
 /**
  * Pauses a component's processes (the nucleus serves it on Linux).
@@ -5566,6 +5686,16 @@ struct ggipc_error *ggipc_call_pause_component_response(const struct ggipc_call 
                                                         struct ggipc_pause_component_response **out_response);
 
 /**
+ * Finishes a `ggipc_client_pause_component_begin` call in one step: waits for it on the calling thread (as
+ * `ggipc_call_wait` with no limit: the client's operation timeout still applies), reads its outcome as
+ * `ggipc_call_pause_component_response` does and releases it as `ggipc_call_free` does. `call` is consumed whatever the
+ * outcome; a call of another operation is refused (`GGIPC_ERROR_KIND_INVALID_ARGUMENT`) and released too. The
+ * C++ result futures' `get` uses it.
+ */
+struct ggipc_error *ggipc_call_pause_component_finish(struct ggipc_call *call,
+                                                      struct ggipc_pause_component_response **out_response);
+
+/**
  * Resumes a paused component.
  *
  * `aws.greengrass#ResumeComponent`: sends `request` (only read, borrowed for the call) and blocks the calling thread until the
@@ -5634,6 +5764,16 @@ struct ggipc_error *ggipc_client_resume_component_begin_view(const struct ggipc_
  */
 struct ggipc_error *ggipc_call_resume_component_response(const struct ggipc_call *call,
                                                          struct ggipc_resume_component_response **out_response);
+
+/**
+ * Finishes a `ggipc_client_resume_component_begin` call in one step: waits for it on the calling thread (as
+ * `ggipc_call_wait` with no limit: the client's operation timeout still applies), reads its outcome as
+ * `ggipc_call_resume_component_response` does and releases it as `ggipc_call_free` does. `call` is consumed whatever the
+ * outcome; a call of another operation is refused (`GGIPC_ERROR_KIND_INVALID_ARGUMENT`) and released too. The
+ * C++ result futures' `get` uses it.
+ */
+struct ggipc_error *ggipc_call_resume_component_finish(struct ggipc_call *call,
+                                                       struct ggipc_resume_component_response **out_response);
 
 /**
  * Creates a publish request for `topic` with `qos` and the payload `payload[0..payload_len)` (copied). A NULL
@@ -5851,7 +5991,7 @@ struct ggipc_error *ggipc_client_publish(const struct ggipc_client *client,
                                          uint64_t timeout_ms);
 
 /**
- * Shorthand for a publish with only topic, QoS and payload (copied); blocks as `ggipc_client_publish`
+ * Shorthand for a publish with only topic, QoS and payload (encoded from the caller's memory); blocks as `ggipc_client_publish`
  * with the client's operation timeout.
  */
 struct ggipc_error *ggipc_client_publish_bytes(const struct ggipc_client *client,

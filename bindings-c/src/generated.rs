@@ -7556,21 +7556,30 @@ pub struct ggipc_user_property_view {
     pub value: *const c_char,
 }
 
+/// `model::UserProperty` borrowed from a `ggipc_user_property_view`: serializes to the same JSON.
+#[derive(Default, serde::Serialize)]
+pub(crate) struct UserPropertyRef<'a> {
+    #[serde(rename = "key")]
+    key: &'a str,
+    #[serde(rename = "value")]
+    value: &'a str,
+    #[serde(skip)]
+    pub(crate) _view: std::marker::PhantomData<&'a ()>,
+}
+
 impl ggipc_user_property_view {
-    /// The core's request, its members checked and copied in member order (the first error wins).
+    /// What the view sends, borrowed from it: its members checked in member order (the first error wins) with
+    /// the setters' errors, and serialized as the core's request is, with no copy of a string or a payload.
     ///
     /// # Safety
     /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
-    pub(crate) unsafe fn read(&self) -> Result<model::UserProperty, Error> {
-        let r = model::UserProperty {
+    pub(crate) unsafe fn borrow(&self) -> Result<UserPropertyRef<'_>, Error> {
+        let r = UserPropertyRef {
             // SAFETY: per this function's contract.
-            key: unsafe { crate::ffi::opt_str_arg(self.key, "key") }?
-                .map(str::to_owned)
-                .unwrap_or_default(),
+            key: unsafe { crate::ffi::opt_str_arg(self.key, "key") }?.unwrap_or_default(),
             // SAFETY: per this function's contract.
-            value: unsafe { crate::ffi::opt_str_arg(self.value, "value") }?
-                .map(str::to_owned)
-                .unwrap_or_default(),
+            value: unsafe { crate::ffi::opt_str_arg(self.value, "value") }?.unwrap_or_default(),
+            _view: std::marker::PhantomData,
         };
         Ok(r)
     }
@@ -7590,15 +7599,26 @@ pub struct ggipc_message_context_view {
     pub topic: *const c_char,
 }
 
+/// `model::MessageContext` borrowed from a `ggipc_message_context_view`: serializes to the same JSON.
+#[derive(Default, serde::Serialize)]
+pub(crate) struct MessageContextRef<'a> {
+    #[serde(rename = "topic", skip_serializing_if = "Option::is_none")]
+    pub(crate) topic: Option<&'a str>,
+    #[serde(skip)]
+    pub(crate) _view: std::marker::PhantomData<&'a ()>,
+}
+
 impl ggipc_message_context_view {
-    /// The core's request, its members checked and copied in member order (the first error wins).
+    /// What the view sends, borrowed from it: its members checked in member order (the first error wins) with
+    /// the setters' errors, and serialized as the core's request is, with no copy of a string or a payload.
     ///
     /// # Safety
     /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
-    pub(crate) unsafe fn read(&self) -> Result<model::MessageContext, Error> {
-        let r = model::MessageContext {
+    pub(crate) unsafe fn borrow(&self) -> Result<MessageContextRef<'_>, Error> {
+        let r = MessageContextRef {
             // SAFETY: per this function's contract.
-            topic: unsafe { crate::ffi::opt_str_arg(self.topic, "topic") }?.map(str::to_owned),
+            topic: unsafe { crate::ffi::opt_str_arg(self.topic, "topic") }?,
+            _view: std::marker::PhantomData,
         };
         Ok(r)
     }
@@ -7620,23 +7640,36 @@ pub struct ggipc_json_message_view {
     pub context: *const ggipc_message_context_view,
 }
 
+/// `model::JsonMessage` borrowed from a `ggipc_json_message_view`: serializes to the same JSON.
+#[derive(Default, serde::Serialize)]
+pub(crate) struct JsonMessageRef<'a> {
+    #[serde(rename = "message", skip_serializing_if = "Option::is_none")]
+    pub(crate) message: Option<serde_json::Value>,
+    #[serde(rename = "context", skip_serializing_if = "Option::is_none")]
+    pub(crate) context: Option<MessageContextRef<'a>>,
+    #[serde(skip)]
+    pub(crate) _view: std::marker::PhantomData<&'a ()>,
+}
+
 impl ggipc_json_message_view {
-    /// The core's request, its members checked and copied in member order (the first error wins).
+    /// What the view sends, borrowed from it: its members checked in member order (the first error wins) with
+    /// the setters' errors, and serialized as the core's request is, with no copy of a string or a payload.
     ///
     /// # Safety
     /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
-    pub(crate) unsafe fn read(&self) -> Result<model::JsonMessage, Error> {
-        let r = model::JsonMessage {
+    pub(crate) unsafe fn borrow(&self) -> Result<JsonMessageRef<'_>, Error> {
+        let r = JsonMessageRef {
             // SAFETY: per this function's contract.
             message: unsafe { doc_arg(self.message, "message") }?.map(|d| d.value),
             context: {
                 // SAFETY: per this function's contract.
                 match unsafe { self.context.as_ref() } {
                     // SAFETY: as above.
-                    Some(v) => Some(unsafe { v.read() }?),
+                    Some(v) => Some(unsafe { v.borrow() }?),
                     None => None,
                 }
             },
+            _view: std::marker::PhantomData,
         };
         Ok(r)
     }
@@ -7662,16 +7695,32 @@ pub struct ggipc_binary_message_view {
     pub context: *const ggipc_message_context_view,
 }
 
+/// `model::BinaryMessage` borrowed from a `ggipc_binary_message_view`: serializes to the same JSON.
+#[derive(Default, serde::Serialize)]
+pub(crate) struct BinaryMessageRef<'a> {
+    #[serde(
+        rename = "message",
+        skip_serializing_if = "Option::is_none",
+        with = "ggipc_core::model::borrowed::blob"
+    )]
+    pub(crate) message: Option<&'a [u8]>,
+    #[serde(rename = "context", skip_serializing_if = "Option::is_none")]
+    pub(crate) context: Option<MessageContextRef<'a>>,
+    #[serde(skip)]
+    pub(crate) _view: std::marker::PhantomData<&'a ()>,
+}
+
 impl ggipc_binary_message_view {
-    /// The core's request, its members checked and copied in member order (the first error wins).
+    /// What the view sends, borrowed from it: its members checked in member order (the first error wins) with
+    /// the setters' errors, and serialized as the core's request is, with no copy of a string or a payload.
     ///
     /// # Safety
     /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
-    pub(crate) unsafe fn read(&self) -> Result<model::BinaryMessage, Error> {
-        let r = model::BinaryMessage {
+    pub(crate) unsafe fn borrow(&self) -> Result<BinaryMessageRef<'_>, Error> {
+        let r = BinaryMessageRef {
             message: if self.has_message {
                 // SAFETY: per this function's contract.
-                Some(unsafe { crate::ffi::bytes_arg(self.message, self.message_len, "message") }?)
+                Some(unsafe { crate::ffi::slice_arg(self.message, self.message_len, "message") }?)
             } else {
                 None
             },
@@ -7679,10 +7728,11 @@ impl ggipc_binary_message_view {
                 // SAFETY: per this function's contract.
                 match unsafe { self.context.as_ref() } {
                     // SAFETY: as above.
-                    Some(v) => Some(unsafe { v.read() }?),
+                    Some(v) => Some(unsafe { v.borrow() }?),
                     None => None,
                 }
             },
+            _view: std::marker::PhantomData,
         };
         Ok(r)
     }
@@ -7707,18 +7757,30 @@ pub struct ggipc_publish_message_view {
     pub binary_message: *const ggipc_binary_message_view,
 }
 
+/// `model::PublishMessage` borrowed from a `ggipc_publish_message_view`: serializes to the same JSON.
+#[derive(Default, serde::Serialize)]
+pub(crate) struct PublishMessageRef<'a> {
+    #[serde(rename = "jsonMessage", skip_serializing_if = "Option::is_none")]
+    pub(crate) json_message: Option<JsonMessageRef<'a>>,
+    #[serde(rename = "binaryMessage", skip_serializing_if = "Option::is_none")]
+    pub(crate) binary_message: Option<BinaryMessageRef<'a>>,
+    #[serde(skip)]
+    pub(crate) _view: std::marker::PhantomData<&'a ()>,
+}
+
 impl ggipc_publish_message_view {
-    /// The core's request, its members checked and copied in member order (the first error wins).
+    /// What the view sends, borrowed from it: its members checked in member order (the first error wins) with
+    /// the setters' errors, and serialized as the core's request is, with no copy of a string or a payload.
     ///
     /// # Safety
     /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
-    pub(crate) unsafe fn read(&self) -> Result<model::PublishMessage, Error> {
-        let mut r = model::PublishMessage {
+    pub(crate) unsafe fn borrow(&self) -> Result<PublishMessageRef<'_>, Error> {
+        let mut r = PublishMessageRef {
             json_message: {
                 // SAFETY: per this function's contract.
                 match unsafe { self.json_message.as_ref() } {
                     // SAFETY: as above.
-                    Some(v) => Some(unsafe { v.read() }?),
+                    Some(v) => Some(unsafe { v.borrow() }?),
                     None => None,
                 }
             },
@@ -7726,10 +7788,11 @@ impl ggipc_publish_message_view {
                 // SAFETY: per this function's contract.
                 match unsafe { self.binary_message.as_ref() } {
                     // SAFETY: as above.
-                    Some(v) => Some(unsafe { v.read() }?),
+                    Some(v) => Some(unsafe { v.borrow() }?),
                     None => None,
                 }
             },
+            _view: std::marker::PhantomData,
         };
         // A union holds one member: a later one given replaces the earlier ones.
         if r.binary_message.is_some() {
@@ -7759,24 +7822,37 @@ pub struct ggipc_configuration_validity_report_view {
     pub message: *const c_char,
 }
 
+/// `model::ConfigurationValidityReport` borrowed from a `ggipc_configuration_validity_report_view`: serializes to the same JSON.
+#[derive(Default, serde::Serialize)]
+pub(crate) struct ConfigurationValidityReportRef<'a> {
+    #[serde(rename = "status", skip_serializing_if = "Option::is_none")]
+    pub(crate) status: Option<model::ConfigurationValidityStatus>,
+    #[serde(rename = "deploymentId", skip_serializing_if = "Option::is_none")]
+    pub(crate) deployment_id: Option<&'a str>,
+    #[serde(rename = "message", skip_serializing_if = "Option::is_none")]
+    pub(crate) message: Option<&'a str>,
+    #[serde(skip)]
+    pub(crate) _view: std::marker::PhantomData<&'a ()>,
+}
+
 impl ggipc_configuration_validity_report_view {
-    /// The core's request, its members checked and copied in member order (the first error wins).
+    /// What the view sends, borrowed from it: its members checked in member order (the first error wins) with
+    /// the setters' errors, and serialized as the core's request is, with no copy of a string or a payload.
     ///
     /// # Safety
     /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
-    pub(crate) unsafe fn read(&self) -> Result<model::ConfigurationValidityReport, Error> {
-        let r = model::ConfigurationValidityReport {
+    pub(crate) unsafe fn borrow(&self) -> Result<ConfigurationValidityReportRef<'_>, Error> {
+        let r = ConfigurationValidityReportRef {
             status: if self.has_status {
                 Some(configuration_validity_status_from_c(self.status)?)
             } else {
                 None
             },
             // SAFETY: per this function's contract.
-            deployment_id: unsafe { crate::ffi::opt_str_arg(self.deployment_id, "deploymentId") }?
-                .map(str::to_owned),
+            deployment_id: unsafe { crate::ffi::opt_str_arg(self.deployment_id, "deploymentId") }?,
             // SAFETY: per this function's contract.
-            message: unsafe { crate::ffi::opt_str_arg(self.message, "message") }?
-                .map(str::to_owned),
+            message: unsafe { crate::ffi::opt_str_arg(self.message, "message") }?,
+            _view: std::marker::PhantomData,
         };
         Ok(r)
     }
@@ -7834,16 +7910,54 @@ pub struct ggipc_publish_to_iot_core_request_view {
     pub content_type: *const c_char,
 }
 
+/// `model::PublishToIoTCoreRequest` borrowed from a `ggipc_publish_to_iot_core_request_view`: serializes to the same JSON.
+#[derive(Default, serde::Serialize)]
+pub(crate) struct PublishToIoTCoreRequestRef<'a> {
+    #[serde(rename = "topicName", skip_serializing_if = "Option::is_none")]
+    pub(crate) topic_name: Option<&'a str>,
+    #[serde(rename = "qos", skip_serializing_if = "Option::is_none")]
+    pub(crate) qos: Option<model::Qos>,
+    #[serde(
+        rename = "payload",
+        skip_serializing_if = "Option::is_none",
+        with = "ggipc_core::model::borrowed::blob"
+    )]
+    pub(crate) payload: Option<&'a [u8]>,
+    #[serde(rename = "retain", skip_serializing_if = "Option::is_none")]
+    pub(crate) retain: Option<bool>,
+    #[serde(rename = "userProperties", skip_serializing_if = "Option::is_none")]
+    pub(crate) user_properties: Option<Vec<UserPropertyRef<'a>>>,
+    #[serde(
+        rename = "messageExpiryIntervalSeconds",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(crate) message_expiry_interval_seconds: Option<i64>,
+    #[serde(
+        rename = "correlationData",
+        skip_serializing_if = "Option::is_none",
+        with = "ggipc_core::model::borrowed::blob"
+    )]
+    pub(crate) correlation_data: Option<&'a [u8]>,
+    #[serde(rename = "responseTopic", skip_serializing_if = "Option::is_none")]
+    pub(crate) response_topic: Option<&'a str>,
+    #[serde(rename = "payloadFormat", skip_serializing_if = "Option::is_none")]
+    pub(crate) payload_format: Option<model::PayloadFormat>,
+    #[serde(rename = "contentType", skip_serializing_if = "Option::is_none")]
+    pub(crate) content_type: Option<&'a str>,
+    #[serde(skip)]
+    pub(crate) _view: std::marker::PhantomData<&'a ()>,
+}
+
 impl ggipc_publish_to_iot_core_request_view {
-    /// The core's request, its members checked and copied in member order (the first error wins).
+    /// What the view sends, borrowed from it: its members checked in member order (the first error wins) with
+    /// the setters' errors, and serialized as the core's request is, with no copy of a string or a payload.
     ///
     /// # Safety
     /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
-    pub(crate) unsafe fn read(&self) -> Result<model::PublishToIoTCoreRequest, Error> {
-        let r = model::PublishToIoTCoreRequest {
+    pub(crate) unsafe fn borrow(&self) -> Result<PublishToIoTCoreRequestRef<'_>, Error> {
+        let r = PublishToIoTCoreRequestRef {
             // SAFETY: per this function's contract.
-            topic_name: unsafe { crate::ffi::opt_str_arg(self.topic_name, "topicName") }?
-                .map(str::to_owned),
+            topic_name: unsafe { crate::ffi::opt_str_arg(self.topic_name, "topicName") }?,
             qos: if self.has_qos {
                 Some(qos_from_c(self.qos)?)
             } else {
@@ -7851,7 +7965,7 @@ impl ggipc_publish_to_iot_core_request_view {
             },
             payload: if self.has_payload {
                 // SAFETY: per this function's contract.
-                Some(unsafe { crate::ffi::bytes_arg(self.payload, self.payload_len, "payload") }?)
+                Some(unsafe { crate::ffi::slice_arg(self.payload, self.payload_len, "payload") }?)
             } else {
                 None
             },
@@ -7869,7 +7983,7 @@ impl ggipc_publish_to_iot_core_request_view {
                     .iter()
                     .map(|x| {
                         // SAFETY: as above.
-                        unsafe { x.read() }
+                        unsafe { x.borrow() }
                     })
                     .collect::<Result<Vec<_>, Error>>()?,
                 )
@@ -7882,7 +7996,7 @@ impl ggipc_publish_to_iot_core_request_view {
             correlation_data: if self.has_correlation_data {
                 // SAFETY: per this function's contract.
                 Some(unsafe {
-                    crate::ffi::bytes_arg(
+                    crate::ffi::slice_arg(
                         self.correlation_data,
                         self.correlation_data_len,
                         "correlationData",
@@ -7894,16 +8008,15 @@ impl ggipc_publish_to_iot_core_request_view {
             // SAFETY: per this function's contract.
             response_topic: unsafe {
                 crate::ffi::opt_str_arg(self.response_topic, "responseTopic")
-            }?
-            .map(str::to_owned),
+            }?,
             payload_format: if self.has_payload_format {
                 Some(payload_format_from_c(self.payload_format)?)
             } else {
                 None
             },
             // SAFETY: per this function's contract.
-            content_type: unsafe { crate::ffi::opt_str_arg(self.content_type, "contentType") }?
-                .map(str::to_owned),
+            content_type: unsafe { crate::ffi::opt_str_arg(self.content_type, "contentType") }?,
+            _view: std::marker::PhantomData,
         };
         Ok(r)
     }
@@ -7925,23 +8038,36 @@ pub struct ggipc_publish_to_topic_request_view {
     pub publish_message: *const ggipc_publish_message_view,
 }
 
+/// `model::PublishToTopicRequest` borrowed from a `ggipc_publish_to_topic_request_view`: serializes to the same JSON.
+#[derive(Default, serde::Serialize)]
+pub(crate) struct PublishToTopicRequestRef<'a> {
+    #[serde(rename = "topic", skip_serializing_if = "Option::is_none")]
+    pub(crate) topic: Option<&'a str>,
+    #[serde(rename = "publishMessage", skip_serializing_if = "Option::is_none")]
+    pub(crate) publish_message: Option<PublishMessageRef<'a>>,
+    #[serde(skip)]
+    pub(crate) _view: std::marker::PhantomData<&'a ()>,
+}
+
 impl ggipc_publish_to_topic_request_view {
-    /// The core's request, its members checked and copied in member order (the first error wins).
+    /// What the view sends, borrowed from it: its members checked in member order (the first error wins) with
+    /// the setters' errors, and serialized as the core's request is, with no copy of a string or a payload.
     ///
     /// # Safety
     /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
-    pub(crate) unsafe fn read(&self) -> Result<model::PublishToTopicRequest, Error> {
-        let r = model::PublishToTopicRequest {
+    pub(crate) unsafe fn borrow(&self) -> Result<PublishToTopicRequestRef<'_>, Error> {
+        let r = PublishToTopicRequestRef {
             // SAFETY: per this function's contract.
-            topic: unsafe { crate::ffi::opt_str_arg(self.topic, "topic") }?.map(str::to_owned),
+            topic: unsafe { crate::ffi::opt_str_arg(self.topic, "topic") }?,
             publish_message: {
                 // SAFETY: per this function's contract.
                 match unsafe { self.publish_message.as_ref() } {
                     // SAFETY: as above.
-                    Some(v) => Some(unsafe { v.read() }?),
+                    Some(v) => Some(unsafe { v.borrow() }?),
                     None => None,
                 }
             },
+            _view: std::marker::PhantomData,
         };
         Ok(r)
     }
@@ -7967,18 +8093,29 @@ pub struct ggipc_get_configuration_request_view {
     pub key_path_count: usize,
 }
 
+/// `model::GetConfigurationRequest` borrowed from a `ggipc_get_configuration_request_view`: serializes to the same JSON.
+#[derive(Default, serde::Serialize)]
+pub(crate) struct GetConfigurationRequestRef<'a> {
+    #[serde(rename = "componentName", skip_serializing_if = "Option::is_none")]
+    pub(crate) component_name: Option<&'a str>,
+    #[serde(rename = "keyPath", skip_serializing_if = "Option::is_none")]
+    pub(crate) key_path: Option<Vec<&'a str>>,
+    #[serde(skip)]
+    pub(crate) _view: std::marker::PhantomData<&'a ()>,
+}
+
 impl ggipc_get_configuration_request_view {
-    /// The core's request, its members checked and copied in member order (the first error wins).
+    /// What the view sends, borrowed from it: its members checked in member order (the first error wins) with
+    /// the setters' errors, and serialized as the core's request is, with no copy of a string or a payload.
     ///
     /// # Safety
     /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
-    pub(crate) unsafe fn read(&self) -> Result<model::GetConfigurationRequest, Error> {
-        let r = model::GetConfigurationRequest {
+    pub(crate) unsafe fn borrow(&self) -> Result<GetConfigurationRequestRef<'_>, Error> {
+        let r = GetConfigurationRequestRef {
             // SAFETY: per this function's contract.
             component_name: unsafe {
                 crate::ffi::opt_str_arg(self.component_name, "componentName")
-            }?
-            .map(str::to_owned),
+            }?,
             key_path: if self.has_key_path {
                 Some(
                     // SAFETY: per this function's contract.
@@ -7988,13 +8125,14 @@ impl ggipc_get_configuration_request_view {
                     .iter()
                     .map(|x| {
                         // SAFETY: as above.
-                        unsafe { crate::ffi::str_arg(*x, "keyPath") }.map(str::to_owned)
+                        unsafe { crate::ffi::str_arg(*x, "keyPath") }
                     })
                     .collect::<Result<Vec<_>, Error>>()?,
                 )
             } else {
                 None
             },
+            _view: std::marker::PhantomData,
         };
         Ok(r)
     }
@@ -8024,13 +8162,31 @@ pub struct ggipc_update_configuration_request_view {
     pub value_to_merge: *const c_char,
 }
 
+/// `model::UpdateConfigurationRequest` borrowed from a `ggipc_update_configuration_request_view`: serializes to the same JSON.
+#[derive(Default, serde::Serialize)]
+pub(crate) struct UpdateConfigurationRequestRef<'a> {
+    #[serde(rename = "keyPath", skip_serializing_if = "Option::is_none")]
+    pub(crate) key_path: Option<Vec<&'a str>>,
+    #[serde(
+        rename = "timestamp",
+        skip_serializing_if = "Option::is_none",
+        with = "ggipc_core::model::borrowed::timestamp"
+    )]
+    pub(crate) timestamp: Option<std::time::SystemTime>,
+    #[serde(rename = "valueToMerge", skip_serializing_if = "Option::is_none")]
+    pub(crate) value_to_merge: Option<serde_json::Value>,
+    #[serde(skip)]
+    pub(crate) _view: std::marker::PhantomData<&'a ()>,
+}
+
 impl ggipc_update_configuration_request_view {
-    /// The core's request, its members checked and copied in member order (the first error wins).
+    /// What the view sends, borrowed from it: its members checked in member order (the first error wins) with
+    /// the setters' errors, and serialized as the core's request is, with no copy of a string or a payload.
     ///
     /// # Safety
     /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
-    pub(crate) unsafe fn read(&self) -> Result<model::UpdateConfigurationRequest, Error> {
-        let r = model::UpdateConfigurationRequest {
+    pub(crate) unsafe fn borrow(&self) -> Result<UpdateConfigurationRequestRef<'_>, Error> {
+        let r = UpdateConfigurationRequestRef {
             key_path: if self.has_key_path {
                 Some(
                     // SAFETY: per this function's contract.
@@ -8040,7 +8196,7 @@ impl ggipc_update_configuration_request_view {
                     .iter()
                     .map(|x| {
                         // SAFETY: as above.
-                        unsafe { crate::ffi::str_arg(*x, "keyPath") }.map(str::to_owned)
+                        unsafe { crate::ffi::str_arg(*x, "keyPath") }
                     })
                     .collect::<Result<Vec<_>, Error>>()?,
                 )
@@ -8055,6 +8211,7 @@ impl ggipc_update_configuration_request_view {
             // SAFETY: per this function's contract.
             value_to_merge: unsafe { doc_arg(self.value_to_merge, "valueToMerge") }?
                 .map(|d| d.value),
+            _view: std::marker::PhantomData,
         };
         Ok(r)
     }
@@ -8074,23 +8231,37 @@ pub struct ggipc_send_configuration_validity_report_request_view {
     pub configuration_validity_report: *const ggipc_configuration_validity_report_view,
 }
 
+/// `model::SendConfigurationValidityReportRequest` borrowed from a `ggipc_send_configuration_validity_report_request_view`: serializes to the same JSON.
+#[derive(Default, serde::Serialize)]
+pub(crate) struct SendConfigurationValidityReportRequestRef<'a> {
+    #[serde(
+        rename = "configurationValidityReport",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(crate) configuration_validity_report: Option<ConfigurationValidityReportRef<'a>>,
+    #[serde(skip)]
+    pub(crate) _view: std::marker::PhantomData<&'a ()>,
+}
+
 impl ggipc_send_configuration_validity_report_request_view {
-    /// The core's request, its members checked and copied in member order (the first error wins).
+    /// What the view sends, borrowed from it: its members checked in member order (the first error wins) with
+    /// the setters' errors, and serialized as the core's request is, with no copy of a string or a payload.
     ///
     /// # Safety
     /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
-    pub(crate) unsafe fn read(
+    pub(crate) unsafe fn borrow(
         &self,
-    ) -> Result<model::SendConfigurationValidityReportRequest, Error> {
-        let r = model::SendConfigurationValidityReportRequest {
+    ) -> Result<SendConfigurationValidityReportRequestRef<'_>, Error> {
+        let r = SendConfigurationValidityReportRequestRef {
             configuration_validity_report: {
                 // SAFETY: per this function's contract.
                 match unsafe { self.configuration_validity_report.as_ref() } {
                     // SAFETY: as above.
-                    Some(v) => Some(unsafe { v.read() }?),
+                    Some(v) => Some(unsafe { v.borrow() }?),
                     None => None,
                 }
             },
+            _view: std::marker::PhantomData,
         };
         Ok(r)
     }
@@ -8112,18 +8283,29 @@ pub struct ggipc_update_state_request_view {
     pub state: ggipc_reported_lifecycle_state,
 }
 
+/// `model::UpdateStateRequest` borrowed from a `ggipc_update_state_request_view`: serializes to the same JSON.
+#[derive(Default, serde::Serialize)]
+pub(crate) struct UpdateStateRequestRef<'a> {
+    #[serde(rename = "state", skip_serializing_if = "Option::is_none")]
+    pub(crate) state: Option<model::ReportedLifecycleState>,
+    #[serde(skip)]
+    pub(crate) _view: std::marker::PhantomData<&'a ()>,
+}
+
 impl ggipc_update_state_request_view {
-    /// The core's request, its members checked and copied in member order (the first error wins).
+    /// What the view sends, borrowed from it: its members checked in member order (the first error wins) with
+    /// the setters' errors, and serialized as the core's request is, with no copy of a string or a payload.
     ///
     /// # Safety
     /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
-    pub(crate) unsafe fn read(&self) -> Result<model::UpdateStateRequest, Error> {
-        let r = model::UpdateStateRequest {
+    pub(crate) unsafe fn borrow(&self) -> Result<UpdateStateRequestRef<'_>, Error> {
+        let r = UpdateStateRequestRef {
             state: if self.has_state {
                 Some(reported_lifecycle_state_from_c(self.state)?)
             } else {
                 None
             },
+            _view: std::marker::PhantomData,
         };
         Ok(r)
     }
@@ -8149,20 +8331,33 @@ pub struct ggipc_defer_component_update_request_view {
     pub recheck_after_ms: i64,
 }
 
+/// `model::DeferComponentUpdateRequest` borrowed from a `ggipc_defer_component_update_request_view`: serializes to the same JSON.
+#[derive(Default, serde::Serialize)]
+pub(crate) struct DeferComponentUpdateRequestRef<'a> {
+    #[serde(rename = "deploymentId", skip_serializing_if = "Option::is_none")]
+    pub(crate) deployment_id: Option<&'a str>,
+    #[serde(rename = "message", skip_serializing_if = "Option::is_none")]
+    pub(crate) message: Option<&'a str>,
+    #[serde(rename = "recheckAfterMs", skip_serializing_if = "Option::is_none")]
+    pub(crate) recheck_after_ms: Option<i64>,
+    #[serde(skip)]
+    pub(crate) _view: std::marker::PhantomData<&'a ()>,
+}
+
 impl ggipc_defer_component_update_request_view {
-    /// The core's request, its members checked and copied in member order (the first error wins).
+    /// What the view sends, borrowed from it: its members checked in member order (the first error wins) with
+    /// the setters' errors, and serialized as the core's request is, with no copy of a string or a payload.
     ///
     /// # Safety
     /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
-    pub(crate) unsafe fn read(&self) -> Result<model::DeferComponentUpdateRequest, Error> {
-        let r = model::DeferComponentUpdateRequest {
+    pub(crate) unsafe fn borrow(&self) -> Result<DeferComponentUpdateRequestRef<'_>, Error> {
+        let r = DeferComponentUpdateRequestRef {
             // SAFETY: per this function's contract.
-            deployment_id: unsafe { crate::ffi::opt_str_arg(self.deployment_id, "deploymentId") }?
-                .map(str::to_owned),
+            deployment_id: unsafe { crate::ffi::opt_str_arg(self.deployment_id, "deploymentId") }?,
             // SAFETY: per this function's contract.
-            message: unsafe { crate::ffi::opt_str_arg(self.message, "message") }?
-                .map(str::to_owned),
+            message: unsafe { crate::ffi::opt_str_arg(self.message, "message") }?,
             recheck_after_ms: self.has_recheck_after_ms.then_some(self.recheck_after_ms),
+            _view: std::marker::PhantomData,
         };
         Ok(r)
     }
@@ -8182,15 +8377,26 @@ pub struct ggipc_validate_authorization_token_request_view {
     pub token: *const c_char,
 }
 
+/// `model::ValidateAuthorizationTokenRequest` borrowed from a `ggipc_validate_authorization_token_request_view`: serializes to the same JSON.
+#[derive(Default, serde::Serialize)]
+pub(crate) struct ValidateAuthorizationTokenRequestRef<'a> {
+    #[serde(rename = "token", skip_serializing_if = "Option::is_none")]
+    pub(crate) token: Option<&'a str>,
+    #[serde(skip)]
+    pub(crate) _view: std::marker::PhantomData<&'a ()>,
+}
+
 impl ggipc_validate_authorization_token_request_view {
-    /// The core's request, its members checked and copied in member order (the first error wins).
+    /// What the view sends, borrowed from it: its members checked in member order (the first error wins) with
+    /// the setters' errors, and serialized as the core's request is, with no copy of a string or a payload.
     ///
     /// # Safety
     /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
-    pub(crate) unsafe fn read(&self) -> Result<model::ValidateAuthorizationTokenRequest, Error> {
-        let r = model::ValidateAuthorizationTokenRequest {
+    pub(crate) unsafe fn borrow(&self) -> Result<ValidateAuthorizationTokenRequestRef<'_>, Error> {
+        let r = ValidateAuthorizationTokenRequestRef {
             // SAFETY: per this function's contract.
-            token: unsafe { crate::ffi::opt_str_arg(self.token, "token") }?.map(str::to_owned),
+            token: unsafe { crate::ffi::opt_str_arg(self.token, "token") }?,
+            _view: std::marker::PhantomData,
         };
         Ok(r)
     }
@@ -8210,18 +8416,28 @@ pub struct ggipc_restart_component_request_view {
     pub component_name: *const c_char,
 }
 
+/// `model::RestartComponentRequest` borrowed from a `ggipc_restart_component_request_view`: serializes to the same JSON.
+#[derive(Default, serde::Serialize)]
+pub(crate) struct RestartComponentRequestRef<'a> {
+    #[serde(rename = "componentName", skip_serializing_if = "Option::is_none")]
+    pub(crate) component_name: Option<&'a str>,
+    #[serde(skip)]
+    pub(crate) _view: std::marker::PhantomData<&'a ()>,
+}
+
 impl ggipc_restart_component_request_view {
-    /// The core's request, its members checked and copied in member order (the first error wins).
+    /// What the view sends, borrowed from it: its members checked in member order (the first error wins) with
+    /// the setters' errors, and serialized as the core's request is, with no copy of a string or a payload.
     ///
     /// # Safety
     /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
-    pub(crate) unsafe fn read(&self) -> Result<model::RestartComponentRequest, Error> {
-        let r = model::RestartComponentRequest {
+    pub(crate) unsafe fn borrow(&self) -> Result<RestartComponentRequestRef<'_>, Error> {
+        let r = RestartComponentRequestRef {
             // SAFETY: per this function's contract.
             component_name: unsafe {
                 crate::ffi::opt_str_arg(self.component_name, "componentName")
-            }?
-            .map(str::to_owned),
+            }?,
+            _view: std::marker::PhantomData,
         };
         Ok(r)
     }
@@ -8241,18 +8457,28 @@ pub struct ggipc_stop_component_request_view {
     pub component_name: *const c_char,
 }
 
+/// `model::StopComponentRequest` borrowed from a `ggipc_stop_component_request_view`: serializes to the same JSON.
+#[derive(Default, serde::Serialize)]
+pub(crate) struct StopComponentRequestRef<'a> {
+    #[serde(rename = "componentName", skip_serializing_if = "Option::is_none")]
+    pub(crate) component_name: Option<&'a str>,
+    #[serde(skip)]
+    pub(crate) _view: std::marker::PhantomData<&'a ()>,
+}
+
 impl ggipc_stop_component_request_view {
-    /// The core's request, its members checked and copied in member order (the first error wins).
+    /// What the view sends, borrowed from it: its members checked in member order (the first error wins) with
+    /// the setters' errors, and serialized as the core's request is, with no copy of a string or a payload.
     ///
     /// # Safety
     /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
-    pub(crate) unsafe fn read(&self) -> Result<model::StopComponentRequest, Error> {
-        let r = model::StopComponentRequest {
+    pub(crate) unsafe fn borrow(&self) -> Result<StopComponentRequestRef<'_>, Error> {
+        let r = StopComponentRequestRef {
             // SAFETY: per this function's contract.
             component_name: unsafe {
                 crate::ffi::opt_str_arg(self.component_name, "componentName")
-            }?
-            .map(str::to_owned),
+            }?,
+            _view: std::marker::PhantomData,
         };
         Ok(r)
     }
@@ -8272,18 +8498,28 @@ pub struct ggipc_get_component_details_request_view {
     pub component_name: *const c_char,
 }
 
+/// `model::GetComponentDetailsRequest` borrowed from a `ggipc_get_component_details_request_view`: serializes to the same JSON.
+#[derive(Default, serde::Serialize)]
+pub(crate) struct GetComponentDetailsRequestRef<'a> {
+    #[serde(rename = "componentName", skip_serializing_if = "Option::is_none")]
+    pub(crate) component_name: Option<&'a str>,
+    #[serde(skip)]
+    pub(crate) _view: std::marker::PhantomData<&'a ()>,
+}
+
 impl ggipc_get_component_details_request_view {
-    /// The core's request, its members checked and copied in member order (the first error wins).
+    /// What the view sends, borrowed from it: its members checked in member order (the first error wins) with
+    /// the setters' errors, and serialized as the core's request is, with no copy of a string or a payload.
     ///
     /// # Safety
     /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
-    pub(crate) unsafe fn read(&self) -> Result<model::GetComponentDetailsRequest, Error> {
-        let r = model::GetComponentDetailsRequest {
+    pub(crate) unsafe fn borrow(&self) -> Result<GetComponentDetailsRequestRef<'_>, Error> {
+        let r = GetComponentDetailsRequestRef {
             // SAFETY: per this function's contract.
             component_name: unsafe {
                 crate::ffi::opt_str_arg(self.component_name, "componentName")
-            }?
-            .map(str::to_owned),
+            }?,
+            _view: std::marker::PhantomData,
         };
         Ok(r)
     }
@@ -8303,14 +8539,22 @@ pub struct ggipc_list_components_request_view {
     pub reserved: u8,
 }
 
+/// `model::ListComponentsRequest` borrowed from a `ggipc_list_components_request_view`: serializes to the same JSON.
+#[derive(Default, serde::Serialize)]
+pub(crate) struct ListComponentsRequestRef<'a> {
+    #[serde(skip)]
+    pub(crate) _view: std::marker::PhantomData<&'a ()>,
+}
+
 impl ggipc_list_components_request_view {
-    /// The core's request, its members checked and copied in member order (the first error wins).
+    /// What the view sends, borrowed from it: its members checked in member order (the first error wins) with
+    /// the setters' errors, and serialized as the core's request is, with no copy of a string or a payload.
     ///
     /// # Safety
     /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
-    pub(crate) unsafe fn read(&self) -> Result<model::ListComponentsRequest, Error> {
-        let r = model::ListComponentsRequest {
-            ..Default::default()
+    pub(crate) unsafe fn borrow(&self) -> Result<ListComponentsRequestRef<'_>, Error> {
+        let r = ListComponentsRequestRef {
+            _view: std::marker::PhantomData,
         };
         Ok(r)
     }
@@ -8330,18 +8574,28 @@ pub struct ggipc_pause_component_request_view {
     pub component_name: *const c_char,
 }
 
+/// `model::PauseComponentRequest` borrowed from a `ggipc_pause_component_request_view`: serializes to the same JSON.
+#[derive(Default, serde::Serialize)]
+pub(crate) struct PauseComponentRequestRef<'a> {
+    #[serde(rename = "componentName", skip_serializing_if = "Option::is_none")]
+    pub(crate) component_name: Option<&'a str>,
+    #[serde(skip)]
+    pub(crate) _view: std::marker::PhantomData<&'a ()>,
+}
+
 impl ggipc_pause_component_request_view {
-    /// The core's request, its members checked and copied in member order (the first error wins).
+    /// What the view sends, borrowed from it: its members checked in member order (the first error wins) with
+    /// the setters' errors, and serialized as the core's request is, with no copy of a string or a payload.
     ///
     /// # Safety
     /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
-    pub(crate) unsafe fn read(&self) -> Result<model::PauseComponentRequest, Error> {
-        let r = model::PauseComponentRequest {
+    pub(crate) unsafe fn borrow(&self) -> Result<PauseComponentRequestRef<'_>, Error> {
+        let r = PauseComponentRequestRef {
             // SAFETY: per this function's contract.
             component_name: unsafe {
                 crate::ffi::opt_str_arg(self.component_name, "componentName")
-            }?
-            .map(str::to_owned),
+            }?,
+            _view: std::marker::PhantomData,
         };
         Ok(r)
     }
@@ -8361,18 +8615,28 @@ pub struct ggipc_resume_component_request_view {
     pub component_name: *const c_char,
 }
 
+/// `model::ResumeComponentRequest` borrowed from a `ggipc_resume_component_request_view`: serializes to the same JSON.
+#[derive(Default, serde::Serialize)]
+pub(crate) struct ResumeComponentRequestRef<'a> {
+    #[serde(rename = "componentName", skip_serializing_if = "Option::is_none")]
+    pub(crate) component_name: Option<&'a str>,
+    #[serde(skip)]
+    pub(crate) _view: std::marker::PhantomData<&'a ()>,
+}
+
 impl ggipc_resume_component_request_view {
-    /// The core's request, its members checked and copied in member order (the first error wins).
+    /// What the view sends, borrowed from it: its members checked in member order (the first error wins) with
+    /// the setters' errors, and serialized as the core's request is, with no copy of a string or a payload.
     ///
     /// # Safety
     /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.
-    pub(crate) unsafe fn read(&self) -> Result<model::ResumeComponentRequest, Error> {
-        let r = model::ResumeComponentRequest {
+    pub(crate) unsafe fn borrow(&self) -> Result<ResumeComponentRequestRef<'_>, Error> {
+        let r = ResumeComponentRequestRef {
             // SAFETY: per this function's contract.
             component_name: unsafe {
                 crate::ffi::opt_str_arg(self.component_name, "componentName")
-            }?
-            .map(str::to_owned),
+            }?,
+            _view: std::marker::PhantomData,
         };
         Ok(r)
     }
@@ -8515,11 +8779,8 @@ pub unsafe extern "C" fn ggipc_client_publish_to_iot_core_view(
         // SAFETY: as above.
         let request = unsafe { try_ref(request, "request") }?;
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let mut core = unsafe { request.read() }?;
-        let response = call_sync(client, &model::PUBLISH_TO_IOT_CORE, &core, timeout_ms);
-        ggipc_core::model::recycle_blob(core.payload.take());
-        ggipc_core::model::recycle_blob(core.correlation_data.take());
-        let response = response?;
+        let sent = unsafe { request.borrow() }?;
+        let response = call_sync(client, &model::PUBLISH_TO_IOT_CORE, &sent, timeout_ms)?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
             unsafe {
@@ -8551,10 +8812,8 @@ pub unsafe extern "C" fn ggipc_client_publish_to_iot_core_begin_view(
             return Err(Error::null_argument("out"));
         }
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let mut core = unsafe { request.read() }?;
-        let call = call_begin(client, &model::PUBLISH_TO_IOT_CORE, &core)?;
-        ggipc_core::model::recycle_blob(core.payload.take());
-        ggipc_core::model::recycle_blob(core.correlation_data.take());
+        let sent = unsafe { request.borrow() }?;
+        let call = call_begin(client, &model::PUBLISH_TO_IOT_CORE, &sent)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
         Ok(())
@@ -8574,6 +8833,34 @@ pub unsafe extern "C" fn ggipc_call_publish_to_iot_core_response(
         // SAFETY: NULL or a live call.
         let response = unsafe {
             call_response::<model::PublishToIoTCoreResponse>(call, &model::PUBLISH_TO_IOT_CORE)
+        }?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_publish_to_iot_core_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// Finishes a `ggipc_client_publish_to_iot_core_begin` call in one step: waits for it on the calling thread (as
+/// `ggipc_call_wait` with no limit: the client's operation timeout still applies), reads its outcome as
+/// `ggipc_call_publish_to_iot_core_response` does and releases it as `ggipc_call_free` does. `call` is consumed whatever the
+/// outcome; a call of another operation is refused (`GGIPC_ERROR_KIND_INVALID_ARGUMENT`) and released too. The
+/// C++ result futures' `get` uses it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_call_publish_to_iot_core_finish(
+    call: *mut ggipc_call,
+    out_response: *mut *mut ggipc_publish_to_iot_core_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or a call the caller owns (consumed here).
+        let response = unsafe {
+            call_finish::<model::PublishToIoTCoreResponse>(call, &model::PUBLISH_TO_IOT_CORE)
         }?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
@@ -9003,9 +9290,8 @@ pub unsafe extern "C" fn ggipc_client_publish_to_topic_view(
         // SAFETY: as above.
         let request = unsafe { try_ref(request, "request") }?;
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let core = unsafe { request.read() }?;
-        let response = call_sync(client, &model::PUBLISH_TO_TOPIC, &core, timeout_ms);
-        let response = response?;
+        let sent = unsafe { request.borrow() }?;
+        let response = call_sync(client, &model::PUBLISH_TO_TOPIC, &sent, timeout_ms)?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
             unsafe {
@@ -9037,8 +9323,8 @@ pub unsafe extern "C" fn ggipc_client_publish_to_topic_begin_view(
             return Err(Error::null_argument("out"));
         }
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let core = unsafe { request.read() }?;
-        let call = call_begin(client, &model::PUBLISH_TO_TOPIC, &core)?;
+        let sent = unsafe { request.borrow() }?;
+        let call = call_begin(client, &model::PUBLISH_TO_TOPIC, &sent)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
         Ok(())
@@ -9058,6 +9344,34 @@ pub unsafe extern "C" fn ggipc_call_publish_to_topic_response(
         // SAFETY: NULL or a live call.
         let response = unsafe {
             call_response::<model::PublishToTopicResponse>(call, &model::PUBLISH_TO_TOPIC)
+        }?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_publish_to_topic_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// Finishes a `ggipc_client_publish_to_topic_begin` call in one step: waits for it on the calling thread (as
+/// `ggipc_call_wait` with no limit: the client's operation timeout still applies), reads its outcome as
+/// `ggipc_call_publish_to_topic_response` does and releases it as `ggipc_call_free` does. `call` is consumed whatever the
+/// outcome; a call of another operation is refused (`GGIPC_ERROR_KIND_INVALID_ARGUMENT`) and released too. The
+/// C++ result futures' `get` uses it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_call_publish_to_topic_finish(
+    call: *mut ggipc_call,
+    out_response: *mut *mut ggipc_publish_to_topic_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or a call the caller owns (consumed here).
+        let response = unsafe {
+            call_finish::<model::PublishToTopicResponse>(call, &model::PUBLISH_TO_TOPIC)
         }?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
@@ -9351,9 +9665,8 @@ pub unsafe extern "C" fn ggipc_client_get_configuration_view(
         // SAFETY: as above.
         let request = unsafe { try_ref(request, "request") }?;
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let core = unsafe { request.read() }?;
-        let response = call_sync(client, &model::GET_CONFIGURATION, &core, timeout_ms);
-        let response = response?;
+        let sent = unsafe { request.borrow() }?;
+        let response = call_sync(client, &model::GET_CONFIGURATION, &sent, timeout_ms)?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
             unsafe {
@@ -9385,8 +9698,8 @@ pub unsafe extern "C" fn ggipc_client_get_configuration_begin_view(
             return Err(Error::null_argument("out"));
         }
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let core = unsafe { request.read() }?;
-        let call = call_begin(client, &model::GET_CONFIGURATION, &core)?;
+        let sent = unsafe { request.borrow() }?;
+        let call = call_begin(client, &model::GET_CONFIGURATION, &sent)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
         Ok(())
@@ -9406,6 +9719,34 @@ pub unsafe extern "C" fn ggipc_call_get_configuration_response(
         // SAFETY: NULL or a live call.
         let response = unsafe {
             call_response::<model::GetConfigurationResponse>(call, &model::GET_CONFIGURATION)
+        }?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_get_configuration_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// Finishes a `ggipc_client_get_configuration_begin` call in one step: waits for it on the calling thread (as
+/// `ggipc_call_wait` with no limit: the client's operation timeout still applies), reads its outcome as
+/// `ggipc_call_get_configuration_response` does and releases it as `ggipc_call_free` does. `call` is consumed whatever the
+/// outcome; a call of another operation is refused (`GGIPC_ERROR_KIND_INVALID_ARGUMENT`) and released too. The
+/// C++ result futures' `get` uses it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_call_get_configuration_finish(
+    call: *mut ggipc_call,
+    out_response: *mut *mut ggipc_get_configuration_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or a call the caller owns (consumed here).
+        let response = unsafe {
+            call_finish::<model::GetConfigurationResponse>(call, &model::GET_CONFIGURATION)
         }?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
@@ -9557,9 +9898,8 @@ pub unsafe extern "C" fn ggipc_client_update_configuration_view(
         // SAFETY: as above.
         let request = unsafe { try_ref(request, "request") }?;
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let core = unsafe { request.read() }?;
-        let response = call_sync(client, &model::UPDATE_CONFIGURATION, &core, timeout_ms);
-        let response = response?;
+        let sent = unsafe { request.borrow() }?;
+        let response = call_sync(client, &model::UPDATE_CONFIGURATION, &sent, timeout_ms)?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
             unsafe {
@@ -9591,8 +9931,8 @@ pub unsafe extern "C" fn ggipc_client_update_configuration_begin_view(
             return Err(Error::null_argument("out"));
         }
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let core = unsafe { request.read() }?;
-        let call = call_begin(client, &model::UPDATE_CONFIGURATION, &core)?;
+        let sent = unsafe { request.borrow() }?;
+        let call = call_begin(client, &model::UPDATE_CONFIGURATION, &sent)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
         Ok(())
@@ -9612,6 +9952,34 @@ pub unsafe extern "C" fn ggipc_call_update_configuration_response(
         // SAFETY: NULL or a live call.
         let response = unsafe {
             call_response::<model::UpdateConfigurationResponse>(call, &model::UPDATE_CONFIGURATION)
+        }?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_update_configuration_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// Finishes a `ggipc_client_update_configuration_begin` call in one step: waits for it on the calling thread (as
+/// `ggipc_call_wait` with no limit: the client's operation timeout still applies), reads its outcome as
+/// `ggipc_call_update_configuration_response` does and releases it as `ggipc_call_free` does. `call` is consumed whatever the
+/// outcome; a call of another operation is refused (`GGIPC_ERROR_KIND_INVALID_ARGUMENT`) and released too. The
+/// C++ result futures' `get` uses it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_call_update_configuration_finish(
+    call: *mut ggipc_call,
+    out_response: *mut *mut ggipc_update_configuration_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or a call the caller owns (consumed here).
+        let response = unsafe {
+            call_finish::<model::UpdateConfigurationResponse>(call, &model::UPDATE_CONFIGURATION)
         }?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
@@ -10049,14 +10417,13 @@ pub unsafe extern "C" fn ggipc_client_send_configuration_validity_report_view(
         // SAFETY: as above.
         let request = unsafe { try_ref(request, "request") }?;
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let core = unsafe { request.read() }?;
+        let sent = unsafe { request.borrow() }?;
         let response = call_sync(
             client,
             &model::SEND_CONFIGURATION_VALIDITY_REPORT,
-            &core,
+            &sent,
             timeout_ms,
-        );
-        let response = response?;
+        )?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
             unsafe {
@@ -10090,8 +10457,8 @@ pub unsafe extern "C" fn ggipc_client_send_configuration_validity_report_begin_v
             return Err(Error::null_argument("out"));
         }
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let core = unsafe { request.read() }?;
-        let call = call_begin(client, &model::SEND_CONFIGURATION_VALIDITY_REPORT, &core)?;
+        let sent = unsafe { request.borrow() }?;
+        let call = call_begin(client, &model::SEND_CONFIGURATION_VALIDITY_REPORT, &sent)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
         Ok(())
@@ -10111,6 +10478,39 @@ pub unsafe extern "C" fn ggipc_call_send_configuration_validity_report_response(
         // SAFETY: NULL or a live call.
         let response = unsafe {
             call_response::<model::SendConfigurationValidityReportResponse>(
+                call,
+                &model::SEND_CONFIGURATION_VALIDITY_REPORT,
+            )
+        }?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(
+                        ggipc_send_configuration_validity_report_response::from_core(response),
+                    ),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// Finishes a `ggipc_client_send_configuration_validity_report_begin` call in one step: waits for it on the calling thread (as
+/// `ggipc_call_wait` with no limit: the client's operation timeout still applies), reads its outcome as
+/// `ggipc_call_send_configuration_validity_report_response` does and releases it as `ggipc_call_free` does. `call` is consumed whatever the
+/// outcome; a call of another operation is refused (`GGIPC_ERROR_KIND_INVALID_ARGUMENT`) and released too. The
+/// C++ result futures' `get` uses it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_call_send_configuration_validity_report_finish(
+    call: *mut ggipc_call,
+    out_response: *mut *mut ggipc_send_configuration_validity_report_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or a call the caller owns (consumed here).
+        let response = unsafe {
+            call_finish::<model::SendConfigurationValidityReportResponse>(
                 call,
                 &model::SEND_CONFIGURATION_VALIDITY_REPORT,
             )
@@ -10262,9 +10662,8 @@ pub unsafe extern "C" fn ggipc_client_update_state_view(
         // SAFETY: as above.
         let request = unsafe { try_ref(request, "request") }?;
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let core = unsafe { request.read() }?;
-        let response = call_sync(client, &model::UPDATE_STATE, &core, timeout_ms);
-        let response = response?;
+        let sent = unsafe { request.borrow() }?;
+        let response = call_sync(client, &model::UPDATE_STATE, &sent, timeout_ms)?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
             unsafe {
@@ -10296,8 +10695,8 @@ pub unsafe extern "C" fn ggipc_client_update_state_begin_view(
             return Err(Error::null_argument("out"));
         }
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let core = unsafe { request.read() }?;
-        let call = call_begin(client, &model::UPDATE_STATE, &core)?;
+        let sent = unsafe { request.borrow() }?;
+        let call = call_begin(client, &model::UPDATE_STATE, &sent)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
         Ok(())
@@ -10317,6 +10716,33 @@ pub unsafe extern "C" fn ggipc_call_update_state_response(
         // SAFETY: NULL or a live call.
         let response =
             unsafe { call_response::<model::UpdateStateResponse>(call, &model::UPDATE_STATE) }?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_update_state_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// Finishes a `ggipc_client_update_state_begin` call in one step: waits for it on the calling thread (as
+/// `ggipc_call_wait` with no limit: the client's operation timeout still applies), reads its outcome as
+/// `ggipc_call_update_state_response` does and releases it as `ggipc_call_free` does. `call` is consumed whatever the
+/// outcome; a call of another operation is refused (`GGIPC_ERROR_KIND_INVALID_ARGUMENT`) and released too. The
+/// C++ result futures' `get` uses it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_call_update_state_finish(
+    call: *mut ggipc_call,
+    out_response: *mut *mut ggipc_update_state_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or a call the caller owns (consumed here).
+        let response =
+            unsafe { call_finish::<model::UpdateStateResponse>(call, &model::UPDATE_STATE) }?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
             unsafe {
@@ -10607,9 +11033,8 @@ pub unsafe extern "C" fn ggipc_client_defer_component_update_view(
         // SAFETY: as above.
         let request = unsafe { try_ref(request, "request") }?;
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let core = unsafe { request.read() }?;
-        let response = call_sync(client, &model::DEFER_COMPONENT_UPDATE, &core, timeout_ms);
-        let response = response?;
+        let sent = unsafe { request.borrow() }?;
+        let response = call_sync(client, &model::DEFER_COMPONENT_UPDATE, &sent, timeout_ms)?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
             unsafe {
@@ -10641,8 +11066,8 @@ pub unsafe extern "C" fn ggipc_client_defer_component_update_begin_view(
             return Err(Error::null_argument("out"));
         }
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let core = unsafe { request.read() }?;
-        let call = call_begin(client, &model::DEFER_COMPONENT_UPDATE, &core)?;
+        let sent = unsafe { request.borrow() }?;
+        let call = call_begin(client, &model::DEFER_COMPONENT_UPDATE, &sent)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
         Ok(())
@@ -10665,6 +11090,34 @@ pub unsafe extern "C" fn ggipc_call_defer_component_update_response(
                 call,
                 &model::DEFER_COMPONENT_UPDATE,
             )
+        }?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_defer_component_update_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// Finishes a `ggipc_client_defer_component_update_begin` call in one step: waits for it on the calling thread (as
+/// `ggipc_call_wait` with no limit: the client's operation timeout still applies), reads its outcome as
+/// `ggipc_call_defer_component_update_response` does and releases it as `ggipc_call_free` does. `call` is consumed whatever the
+/// outcome; a call of another operation is refused (`GGIPC_ERROR_KIND_INVALID_ARGUMENT`) and released too. The
+/// C++ result futures' `get` uses it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_call_defer_component_update_finish(
+    call: *mut ggipc_call,
+    out_response: *mut *mut ggipc_defer_component_update_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or a call the caller owns (consumed here).
+        let response = unsafe {
+            call_finish::<model::DeferComponentUpdateResponse>(call, &model::DEFER_COMPONENT_UPDATE)
         }?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
@@ -10822,14 +11275,13 @@ pub unsafe extern "C" fn ggipc_client_validate_authorization_token_view(
         // SAFETY: as above.
         let request = unsafe { try_ref(request, "request") }?;
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let core = unsafe { request.read() }?;
+        let sent = unsafe { request.borrow() }?;
         let response = call_sync(
             client,
             &model::VALIDATE_AUTHORIZATION_TOKEN,
-            &core,
+            &sent,
             timeout_ms,
-        );
-        let response = response?;
+        )?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
             unsafe {
@@ -10863,8 +11315,8 @@ pub unsafe extern "C" fn ggipc_client_validate_authorization_token_begin_view(
             return Err(Error::null_argument("out"));
         }
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let core = unsafe { request.read() }?;
-        let call = call_begin(client, &model::VALIDATE_AUTHORIZATION_TOKEN, &core)?;
+        let sent = unsafe { request.borrow() }?;
+        let call = call_begin(client, &model::VALIDATE_AUTHORIZATION_TOKEN, &sent)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
         Ok(())
@@ -10884,6 +11336,39 @@ pub unsafe extern "C" fn ggipc_call_validate_authorization_token_response(
         // SAFETY: NULL or a live call.
         let response = unsafe {
             call_response::<model::ValidateAuthorizationTokenResponse>(
+                call,
+                &model::VALIDATE_AUTHORIZATION_TOKEN,
+            )
+        }?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_validate_authorization_token_response::from_core(
+                        response,
+                    )),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// Finishes a `ggipc_client_validate_authorization_token_begin` call in one step: waits for it on the calling thread (as
+/// `ggipc_call_wait` with no limit: the client's operation timeout still applies), reads its outcome as
+/// `ggipc_call_validate_authorization_token_response` does and releases it as `ggipc_call_free` does. `call` is consumed whatever the
+/// outcome; a call of another operation is refused (`GGIPC_ERROR_KIND_INVALID_ARGUMENT`) and released too. The
+/// C++ result futures' `get` uses it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_call_validate_authorization_token_finish(
+    call: *mut ggipc_call,
+    out_response: *mut *mut ggipc_validate_authorization_token_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or a call the caller owns (consumed here).
+        let response = unsafe {
+            call_finish::<model::ValidateAuthorizationTokenResponse>(
                 call,
                 &model::VALIDATE_AUTHORIZATION_TOKEN,
             )
@@ -11040,9 +11525,8 @@ pub unsafe extern "C" fn ggipc_client_restart_component_view(
         // SAFETY: as above.
         let request = unsafe { try_ref(request, "request") }?;
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let core = unsafe { request.read() }?;
-        let response = call_sync(client, &model::RESTART_COMPONENT, &core, timeout_ms);
-        let response = response?;
+        let sent = unsafe { request.borrow() }?;
+        let response = call_sync(client, &model::RESTART_COMPONENT, &sent, timeout_ms)?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
             unsafe {
@@ -11074,8 +11558,8 @@ pub unsafe extern "C" fn ggipc_client_restart_component_begin_view(
             return Err(Error::null_argument("out"));
         }
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let core = unsafe { request.read() }?;
-        let call = call_begin(client, &model::RESTART_COMPONENT, &core)?;
+        let sent = unsafe { request.borrow() }?;
+        let call = call_begin(client, &model::RESTART_COMPONENT, &sent)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
         Ok(())
@@ -11095,6 +11579,34 @@ pub unsafe extern "C" fn ggipc_call_restart_component_response(
         // SAFETY: NULL or a live call.
         let response = unsafe {
             call_response::<model::RestartComponentResponse>(call, &model::RESTART_COMPONENT)
+        }?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_restart_component_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// Finishes a `ggipc_client_restart_component_begin` call in one step: waits for it on the calling thread (as
+/// `ggipc_call_wait` with no limit: the client's operation timeout still applies), reads its outcome as
+/// `ggipc_call_restart_component_response` does and releases it as `ggipc_call_free` does. `call` is consumed whatever the
+/// outcome; a call of another operation is refused (`GGIPC_ERROR_KIND_INVALID_ARGUMENT`) and released too. The
+/// C++ result futures' `get` uses it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_call_restart_component_finish(
+    call: *mut ggipc_call,
+    out_response: *mut *mut ggipc_restart_component_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or a call the caller owns (consumed here).
+        let response = unsafe {
+            call_finish::<model::RestartComponentResponse>(call, &model::RESTART_COMPONENT)
         }?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
@@ -11246,9 +11758,8 @@ pub unsafe extern "C" fn ggipc_client_stop_component_view(
         // SAFETY: as above.
         let request = unsafe { try_ref(request, "request") }?;
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let core = unsafe { request.read() }?;
-        let response = call_sync(client, &model::STOP_COMPONENT, &core, timeout_ms);
-        let response = response?;
+        let sent = unsafe { request.borrow() }?;
+        let response = call_sync(client, &model::STOP_COMPONENT, &sent, timeout_ms)?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
             unsafe {
@@ -11280,8 +11791,8 @@ pub unsafe extern "C" fn ggipc_client_stop_component_begin_view(
             return Err(Error::null_argument("out"));
         }
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let core = unsafe { request.read() }?;
-        let call = call_begin(client, &model::STOP_COMPONENT, &core)?;
+        let sent = unsafe { request.borrow() }?;
+        let call = call_begin(client, &model::STOP_COMPONENT, &sent)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
         Ok(())
@@ -11301,6 +11812,33 @@ pub unsafe extern "C" fn ggipc_call_stop_component_response(
         // SAFETY: NULL or a live call.
         let response =
             unsafe { call_response::<model::StopComponentResponse>(call, &model::STOP_COMPONENT) }?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_stop_component_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// Finishes a `ggipc_client_stop_component_begin` call in one step: waits for it on the calling thread (as
+/// `ggipc_call_wait` with no limit: the client's operation timeout still applies), reads its outcome as
+/// `ggipc_call_stop_component_response` does and releases it as `ggipc_call_free` does. `call` is consumed whatever the
+/// outcome; a call of another operation is refused (`GGIPC_ERROR_KIND_INVALID_ARGUMENT`) and released too. The
+/// C++ result futures' `get` uses it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_call_stop_component_finish(
+    call: *mut ggipc_call,
+    out_response: *mut *mut ggipc_stop_component_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or a call the caller owns (consumed here).
+        let response =
+            unsafe { call_finish::<model::StopComponentResponse>(call, &model::STOP_COMPONENT) }?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
             unsafe {
@@ -11451,9 +11989,8 @@ pub unsafe extern "C" fn ggipc_client_get_component_details_view(
         // SAFETY: as above.
         let request = unsafe { try_ref(request, "request") }?;
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let core = unsafe { request.read() }?;
-        let response = call_sync(client, &model::GET_COMPONENT_DETAILS, &core, timeout_ms);
-        let response = response?;
+        let sent = unsafe { request.borrow() }?;
+        let response = call_sync(client, &model::GET_COMPONENT_DETAILS, &sent, timeout_ms)?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
             unsafe {
@@ -11485,8 +12022,8 @@ pub unsafe extern "C" fn ggipc_client_get_component_details_begin_view(
             return Err(Error::null_argument("out"));
         }
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let core = unsafe { request.read() }?;
-        let call = call_begin(client, &model::GET_COMPONENT_DETAILS, &core)?;
+        let sent = unsafe { request.borrow() }?;
+        let call = call_begin(client, &model::GET_COMPONENT_DETAILS, &sent)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
         Ok(())
@@ -11506,6 +12043,34 @@ pub unsafe extern "C" fn ggipc_call_get_component_details_response(
         // SAFETY: NULL or a live call.
         let response = unsafe {
             call_response::<model::GetComponentDetailsResponse>(call, &model::GET_COMPONENT_DETAILS)
+        }?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_get_component_details_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// Finishes a `ggipc_client_get_component_details_begin` call in one step: waits for it on the calling thread (as
+/// `ggipc_call_wait` with no limit: the client's operation timeout still applies), reads its outcome as
+/// `ggipc_call_get_component_details_response` does and releases it as `ggipc_call_free` does. `call` is consumed whatever the
+/// outcome; a call of another operation is refused (`GGIPC_ERROR_KIND_INVALID_ARGUMENT`) and released too. The
+/// C++ result futures' `get` uses it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_call_get_component_details_finish(
+    call: *mut ggipc_call,
+    out_response: *mut *mut ggipc_get_component_details_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or a call the caller owns (consumed here).
+        let response = unsafe {
+            call_finish::<model::GetComponentDetailsResponse>(call, &model::GET_COMPONENT_DETAILS)
         }?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
@@ -11657,9 +12222,8 @@ pub unsafe extern "C" fn ggipc_client_list_components_view(
         // SAFETY: as above.
         let request = unsafe { try_ref(request, "request") }?;
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let core = unsafe { request.read() }?;
-        let response = call_sync(client, &model::LIST_COMPONENTS, &core, timeout_ms);
-        let response = response?;
+        let sent = unsafe { request.borrow() }?;
+        let response = call_sync(client, &model::LIST_COMPONENTS, &sent, timeout_ms)?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
             unsafe {
@@ -11691,8 +12255,8 @@ pub unsafe extern "C" fn ggipc_client_list_components_begin_view(
             return Err(Error::null_argument("out"));
         }
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let core = unsafe { request.read() }?;
-        let call = call_begin(client, &model::LIST_COMPONENTS, &core)?;
+        let sent = unsafe { request.borrow() }?;
+        let call = call_begin(client, &model::LIST_COMPONENTS, &sent)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
         Ok(())
@@ -11713,6 +12277,33 @@ pub unsafe extern "C" fn ggipc_call_list_components_response(
         let response = unsafe {
             call_response::<model::ListComponentsResponse>(call, &model::LIST_COMPONENTS)
         }?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_list_components_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// Finishes a `ggipc_client_list_components_begin` call in one step: waits for it on the calling thread (as
+/// `ggipc_call_wait` with no limit: the client's operation timeout still applies), reads its outcome as
+/// `ggipc_call_list_components_response` does and releases it as `ggipc_call_free` does. `call` is consumed whatever the
+/// outcome; a call of another operation is refused (`GGIPC_ERROR_KIND_INVALID_ARGUMENT`) and released too. The
+/// C++ result futures' `get` uses it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_call_list_components_finish(
+    call: *mut ggipc_call,
+    out_response: *mut *mut ggipc_list_components_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or a call the caller owns (consumed here).
+        let response =
+            unsafe { call_finish::<model::ListComponentsResponse>(call, &model::LIST_COMPONENTS) }?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
             unsafe {
@@ -11863,9 +12454,8 @@ pub unsafe extern "C" fn ggipc_client_pause_component_view(
         // SAFETY: as above.
         let request = unsafe { try_ref(request, "request") }?;
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let core = unsafe { request.read() }?;
-        let response = call_sync(client, &model::PAUSE_COMPONENT, &core, timeout_ms);
-        let response = response?;
+        let sent = unsafe { request.borrow() }?;
+        let response = call_sync(client, &model::PAUSE_COMPONENT, &sent, timeout_ms)?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
             unsafe {
@@ -11897,8 +12487,8 @@ pub unsafe extern "C" fn ggipc_client_pause_component_begin_view(
             return Err(Error::null_argument("out"));
         }
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let core = unsafe { request.read() }?;
-        let call = call_begin(client, &model::PAUSE_COMPONENT, &core)?;
+        let sent = unsafe { request.borrow() }?;
+        let call = call_begin(client, &model::PAUSE_COMPONENT, &sent)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
         Ok(())
@@ -11919,6 +12509,33 @@ pub unsafe extern "C" fn ggipc_call_pause_component_response(
         let response = unsafe {
             call_response::<model::PauseComponentResponse>(call, &model::PAUSE_COMPONENT)
         }?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_pause_component_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// Finishes a `ggipc_client_pause_component_begin` call in one step: waits for it on the calling thread (as
+/// `ggipc_call_wait` with no limit: the client's operation timeout still applies), reads its outcome as
+/// `ggipc_call_pause_component_response` does and releases it as `ggipc_call_free` does. `call` is consumed whatever the
+/// outcome; a call of another operation is refused (`GGIPC_ERROR_KIND_INVALID_ARGUMENT`) and released too. The
+/// C++ result futures' `get` uses it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_call_pause_component_finish(
+    call: *mut ggipc_call,
+    out_response: *mut *mut ggipc_pause_component_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or a call the caller owns (consumed here).
+        let response =
+            unsafe { call_finish::<model::PauseComponentResponse>(call, &model::PAUSE_COMPONENT) }?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
             unsafe {
@@ -12069,9 +12686,8 @@ pub unsafe extern "C" fn ggipc_client_resume_component_view(
         // SAFETY: as above.
         let request = unsafe { try_ref(request, "request") }?;
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let core = unsafe { request.read() }?;
-        let response = call_sync(client, &model::RESUME_COMPONENT, &core, timeout_ms);
-        let response = response?;
+        let sent = unsafe { request.borrow() }?;
+        let response = call_sync(client, &model::RESUME_COMPONENT, &sent, timeout_ms)?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
             unsafe {
@@ -12103,8 +12719,8 @@ pub unsafe extern "C" fn ggipc_client_resume_component_begin_view(
             return Err(Error::null_argument("out"));
         }
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let core = unsafe { request.read() }?;
-        let call = call_begin(client, &model::RESUME_COMPONENT, &core)?;
+        let sent = unsafe { request.borrow() }?;
+        let call = call_begin(client, &model::RESUME_COMPONENT, &sent)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(call)) };
         Ok(())
@@ -12124,6 +12740,34 @@ pub unsafe extern "C" fn ggipc_call_resume_component_response(
         // SAFETY: NULL or a live call.
         let response = unsafe {
             call_response::<model::ResumeComponentResponse>(call, &model::RESUME_COMPONENT)
+        }?;
+        if !out_response.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe {
+                write_out(
+                    out_response,
+                    into_raw(ggipc_resume_component_response::from_core(response)),
+                )
+            };
+        }
+        Ok(())
+    })
+}
+
+/// Finishes a `ggipc_client_resume_component_begin` call in one step: waits for it on the calling thread (as
+/// `ggipc_call_wait` with no limit: the client's operation timeout still applies), reads its outcome as
+/// `ggipc_call_resume_component_response` does and releases it as `ggipc_call_free` does. `call` is consumed whatever the
+/// outcome; a call of another operation is refused (`GGIPC_ERROR_KIND_INVALID_ARGUMENT`) and released too. The
+/// C++ result futures' `get` uses it.
+#[no_mangle]
+pub unsafe extern "C" fn ggipc_call_resume_component_finish(
+    call: *mut ggipc_call,
+    out_response: *mut *mut ggipc_resume_component_response,
+) -> *mut ggipc_error {
+    boundary(|| {
+        // SAFETY: NULL or a call the caller owns (consumed here).
+        let response = unsafe {
+            call_finish::<model::ResumeComponentResponse>(call, &model::RESUME_COMPONENT)
         }?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.

@@ -441,7 +441,7 @@ pub unsafe extern "C" fn ggipc_client_publish(
     unsafe { ggipc_client_publish_to_iot_core(client, request, timeout_ms, std::ptr::null_mut()) }
 }
 
-/// Shorthand for a publish with only topic, QoS and payload (copied); blocks as `ggipc_client_publish`
+/// Shorthand for a publish with only topic, QoS and payload (encoded from the caller's memory); blocks as `ggipc_client_publish`
 /// with the client's operation timeout.
 #[no_mangle]
 pub unsafe extern "C" fn ggipc_client_publish_bytes(
@@ -455,11 +455,11 @@ pub unsafe extern "C" fn ggipc_client_publish_bytes(
         // SAFETY: NULL or a live client.
         let client = unsafe { try_ref(client, "client") }?;
         // SAFETY: the caller passes a C string or NULL.
-        let topic_name = Some((unsafe { str_arg(topic, "topic") }?).to_string());
+        let topic_name = Some(unsafe { str_arg(topic, "topic") }?);
         let qos = qos_arg(qos)?;
         // SAFETY: the caller passes a valid buffer.
-        let payload = Some(unsafe { bytes_arg(payload, payload_len, "payload") }?);
-        let request = model::PublishToIoTCoreRequest {
+        let payload = Some(unsafe { crate::ffi::slice_arg(payload, payload_len, "payload") }?);
+        let request = crate::generated::PublishToIoTCoreRequestRef {
             topic_name,
             qos,
             payload,
@@ -467,8 +467,6 @@ pub unsafe extern "C" fn ggipc_client_publish_bytes(
         };
         let result: Result<model::PublishToIoTCoreResponse, _> =
             call_sync(client, &model::PUBLISH_TO_IOT_CORE, &request, 0);
-        // A large payload was copied into a recycled buffer (`bytes_arg`); it serves the next publish.
-        ggipc_core::model::recycle_blob(request.payload);
         result.map(|_| ())
     })
 }

@@ -254,7 +254,7 @@ pub(crate) unsafe fn call_response<Resp: serde::de::DeserializeOwned>(
     // SAFETY: per the contract above.
     let call = unsafe { crate::ffi::try_ref(call, "call") }?;
     // By name: the operation rows are constants, so two references to one row need not be one address.
-    if call.op.name != op.name {
+    if !std::ptr::eq(call.op, op) && call.op.name != op.name {
         return Err(Error::invalid_argument(format!(
             "this call is a {}, not a {}",
             call.op.name, op.name
@@ -271,6 +271,39 @@ pub(crate) unsafe fn call_response<Resp: serde::de::DeserializeOwned>(
         CallState::Done(Err(e)) => Err(e.clone()),
         CallState::Pending(_) => Err(not_done()),
     }
+}
+
+/// Waits for a call of `op` with no limit of its own (the operation's deadline still applies), frees it and
+/// decodes its outcome: `ggipc_call_wait`, `call_response` and `ggipc_call_free` in one, with the call's state
+/// taken over rather than locked and stored.
+///
+/// # Safety
+/// `call` is NULL or a live call that the caller owns; it is consumed.
+pub(crate) unsafe fn call_finish<Resp: serde::de::DeserializeOwned>(
+    call: *mut ggipc_call,
+    op: &'static Operation,
+) -> Result<Resp, Error> {
+    if call.is_null() {
+        return Err(Error::null_argument("call"));
+    }
+    // SAFETY: per the contract above: a live call, ours from here on.
+    let call = unsafe { Box::from_raw(call) };
+    if !std::ptr::eq(call.op, op) && call.op.name != op.name {
+        return Err(Error::invalid_argument(format!(
+            "this call is a {}, not a {}",
+            call.op.name, op.name
+        )));
+    }
+    let body = match call.state.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        CallState::Done(r) => r?,
+        // With no limit of its own the wait ends by the operation's deadline at the latest.
+        CallState::Pending(mut pending) => loop {
+            if let Some(r) = pending.wait(Duration::MAX) {
+                break r?;
+            }
+        },
+    };
+    decode(op, &body)
 }
 
 /// Waits up to `timeout_ms` milliseconds (`UINT64_MAX` = until done; the client's operation timeout still

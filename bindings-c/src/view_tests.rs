@@ -1,10 +1,12 @@
-//! The generated request views read as the request objects built with the setters do: the same core request
-//! for the same members (unions included), the same error for the same bad value.
+//! The generated request views send what the request objects built with the setters send: the same JSON body
+//! (read back, the same core request) for the same members, unions included, and the same error for the same
+//! bad value.
 
 use crate::error::{
     ggipc_error, ggipc_error_free, ggipc_error_get_kind, ggipc_error_get_message, Error,
 };
 use crate::generated::*;
+use ggipc_core::model;
 use std::ffi::{c_char, CStr};
 use std::ptr::null;
 
@@ -32,6 +34,20 @@ fn setter(e: *mut ggipc_error) -> Option<(u32, String)> {
 
 fn view_error(e: Error) -> (u32, String) {
     described(&e.to_c())
+}
+
+/// The JSON body of a request, as a call encodes it.
+fn body_of<T: serde::Serialize>(request: &T) -> Vec<u8> {
+    model::to_json_bytes(request).unwrap().to_vec()
+}
+
+/// What a view sends: the body its borrowed form encodes, and that body read back as the core's request.
+fn sent<T: serde::Serialize, R: serde::de::DeserializeOwned>(
+    borrowed: Result<T, Error>,
+) -> Result<(Vec<u8>, R), (u32, String)> {
+    let body = body_of(&borrowed.map_err(view_error)?);
+    let read = serde_json::from_slice(&body).expect("the body reads back");
+    Ok((body, read))
 }
 
 fn ok(e: *mut ggipc_error) {
@@ -117,9 +133,11 @@ fn a_publish_view_reads_as_the_request_built_with_the_setters() {
         ));
     }
     // SAFETY: the view points at live data.
-    let from_view = unsafe { view.read() }.unwrap_or_else(|e| panic!("{:?}", view_error(e)));
+    let (body, from_view): (_, model::PublishToIoTCoreRequest) =
+        sent(unsafe { view.borrow() }).unwrap_or_else(|e| panic!("{e:?}"));
     // SAFETY: a live request.
     let from_handle = unsafe { &*h }.to_core();
+    assert_eq!(body, body_of(&from_handle), "the same bytes");
     assert_eq!(from_view, from_handle);
     assert_eq!(from_view.user_properties.as_ref().map(Vec::len), Some(2));
     // SAFETY: ours.
@@ -133,7 +151,8 @@ fn a_publish_view_reads_as_the_request_built_with_the_setters() {
         ..absent()
     };
     // SAFETY: no pointers but NULL.
-    let r = unsafe { empty.read() }.unwrap_or_else(|e| panic!("{:?}", view_error(e)));
+    let (_, r): (_, model::PublishToIoTCoreRequest) =
+        sent(unsafe { empty.borrow() }).unwrap_or_else(|e| panic!("{e:?}"));
     assert_eq!(r.payload, Some(Vec::new()));
     assert_eq!(r.topic_name, None);
     assert_eq!(r.qos, None);
@@ -197,7 +216,7 @@ fn a_bad_value_in_a_view_gets_the_setters_error() {
     for (view, expected) in cases {
         let expected = expected.expect("the setter refuses it");
         // SAFETY: the view's pointers are NULL or live.
-        let got = unsafe { view.read() }.map(|_| ()).map_err(view_error);
+        let got = unsafe { view.borrow() }.map(|_| ()).map_err(view_error);
         assert_eq!(got, Err(expected));
     }
     // The first bad member in member order is the one reported (topicName comes before qos).
@@ -208,7 +227,7 @@ fn a_bad_value_in_a_view_gets_the_setters_error() {
         ..base
     };
     // SAFETY: as above.
-    let got = unsafe { two.read() }.map(|_| ()).map_err(view_error);
+    let got = unsafe { two.borrow() }.map(|_| ()).map_err(view_error);
     assert_eq!(
         got.unwrap_err().1,
         "topicName is not valid UTF-8",
@@ -243,14 +262,16 @@ fn lists_documents_timestamps_and_unions_read_as_with_the_setters() {
     }
     // SAFETY: the view points at live data; `h` is live.
     unsafe {
-        assert_eq!(update.read().ok(), Some((*h).to_core()));
+        let core = (*h).to_core();
+        assert_eq!(sent(update.borrow()), Ok((body_of(&core), core)));
         // A present empty list is sent as such.
         let empty = ggipc_update_configuration_request_view {
             key_path_count: 0,
             key_path: null(),
             ..update
         };
-        assert_eq!(empty.read().ok().and_then(|r| r.key_path), Some(Vec::new()));
+        let read: Option<(_, model::UpdateConfigurationRequest)> = sent(empty.borrow()).ok();
+        assert_eq!(read.and_then(|(_, r)| r.key_path), Some(Vec::new()));
         // Bad JSON text: the setter's error.
         let bad = ggipc_update_configuration_request_view {
             value_to_merge: cs(b"{\0"),
@@ -261,7 +282,7 @@ fn lists_documents_timestamps_and_unions_read_as_with_the_setters() {
             cs(b"{\0"),
         ));
         assert_eq!(
-            bad.read().map(|_| ()).map_err(view_error),
+            bad.borrow().map(|_| ()).map_err(view_error),
             Err(expected.unwrap())
         );
         // A negative timestamp: the setter's error, not a clamped time.
@@ -271,7 +292,7 @@ fn lists_documents_timestamps_and_unions_read_as_with_the_setters() {
         };
         let expected = setter(ggipc_update_configuration_request_set_timestamp(h, -1.0));
         assert_eq!(
-            negative.read().map(|_| ()).map_err(view_error),
+            negative.borrow().map(|_| ()).map_err(view_error),
             Err(expected.expect("the setter refuses it"))
         );
         ggipc_update_configuration_request_free(h);
@@ -312,7 +333,8 @@ fn lists_documents_timestamps_and_unions_read_as_with_the_setters() {
         ggipc_json_message_free(j);
         ggipc_binary_message_free(b);
         ggipc_publish_message_free(pm);
-        let from_view = publish.read().ok().unwrap();
+        let (body, from_view): (_, model::PublishToTopicRequest) = sent(publish.borrow()).unwrap();
+        assert_eq!(body, body_of(&(*h).to_core()), "the same bytes");
         assert_eq!(from_view, (*h).to_core());
         let m = from_view.publish_message.unwrap();
         assert!(m.json_message.is_none());
@@ -322,15 +344,18 @@ fn lists_documents_timestamps_and_unions_read_as_with_the_setters() {
             json_message: &json,
             binary_message: null(),
         };
-        let r = ggipc_publish_to_topic_request_view {
-            publish_message: &json_only,
-            ..publish
-        }
-        .read()
-        .ok()
-        .and_then(|r| r.publish_message)
-        .and_then(|m| m.json_message)
-        .unwrap();
+        let read: Option<(_, model::PublishToTopicRequest)> = sent(
+            ggipc_publish_to_topic_request_view {
+                publish_message: &json_only,
+                ..publish
+            }
+            .borrow(),
+        )
+        .ok();
+        let r = read
+            .and_then(|(_, r)| r.publish_message)
+            .and_then(|m| m.json_message)
+            .unwrap();
         assert_eq!(r.context.and_then(|c| c.topic).as_deref(), Some("t"));
         ggipc_publish_to_topic_request_free(h);
     }

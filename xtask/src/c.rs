@@ -725,25 +725,26 @@ fn view(m: &Model, s: &Shape, o: &mut String) {
         o.push_str("    /// No member: unused (C has no empty structs).\n    pub reserved: u8,\n");
     }
     o.push_str("}\n\n");
+    borrowed(m, s, o);
     let _ = writeln!(o, "impl {c}_view {{");
-    o.push_str("    /// The core's request, its members checked and copied in member order (the first error wins).\n    ///\n    /// # Safety\n    /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.\n");
+    o.push_str("    /// What the view sends, borrowed from it: its members checked in member order (the first error wins) with\n    /// the setters' errors, and serialized as the core's request is, with no copy of a string or a payload.\n    ///\n    /// # Safety\n    /// Every pointer of the view is NULL or valid as its member's documentation says, for the call.\n");
     let _ = writeln!(
         o,
-        "    pub(crate) unsafe fn read(&self) -> Result<model::{r}, Error> {{"
+        "    pub(crate) unsafe fn borrow(&self) -> Result<{r}Ref<'_>, Error> {{"
     );
     let mutable = if s.union && s.members.len() > 1 {
         "mut "
     } else {
         ""
     };
-    let _ = writeln!(o, "        let {mutable}r = model::{r} {{");
+    let _ = writeln!(o, "        let {mutable}r = {r}Ref {{");
     for mem in &s.members {
         let t = m.member_type(mem);
         let f = snake(&mem.name);
         let name = &mem.name;
         let conv = match &t {
             Type::String => {
-                let base = format!("unsafe {{ crate::ffi::opt_str_arg(self.{f}, \"{name}\") }}?.map(str::to_owned)");
+                let base = format!("unsafe {{ crate::ffi::opt_str_arg(self.{f}, \"{name}\") }}?");
                 if mem.required {
                     format!("{base}.unwrap_or_default()")
                 } else {
@@ -751,15 +752,15 @@ fn view(m: &Model, s: &Shape, o: &mut String) {
                 }
             }
             Type::Document => format!("unsafe {{ doc_arg(self.{f}, \"{name}\") }}?.map(|d| d.value)"),
-            Type::Blob => format!("if self.has_{f} {{\n                // SAFETY: per this function's contract.\n                Some(unsafe {{ crate::ffi::bytes_arg(self.{f}, self.{f}_len, \"{name}\") }}?)\n            }} else {{\n                None\n            }}"),
+            Type::Blob => format!("if self.has_{f} {{\n                // SAFETY: per this function's contract.\n                Some(unsafe {{ crate::ffi::slice_arg(self.{f}, self.{f}_len, \"{name}\") }}?)\n            }} else {{\n                None\n            }}"),
             Type::Boolean | Type::Long | Type::Double => format!("self.has_{f}.then_some(self.{f})"),
             Type::Timestamp => format!("if self.has_{f} {{\n                Some(timestamp_to_core(timestamp_arg(self.{f})?))\n            }} else {{\n                None\n            }}"),
             Type::Enum(e) => format!("if self.has_{f} {{\n                Some({}_from_c(self.{f})?)\n            }} else {{\n                None\n            }}", snake(e)),
-            Type::Shape(_) => format!("{{\n                // SAFETY: per this function's contract.\n                match unsafe {{ self.{f}.as_ref() }} {{\n                    // SAFETY: as above.\n                    Some(v) => Some(unsafe {{ v.read() }}?),\n                    None => None,\n                }}\n            }}"),
+            Type::Shape(_) => format!("{{\n                // SAFETY: per this function's contract.\n                match unsafe {{ self.{f}.as_ref() }} {{\n                    // SAFETY: as above.\n                    Some(v) => Some(unsafe {{ v.borrow() }}?),\n                    None => None,\n                }}\n            }}"),
             Type::List(inner) => {
                 let each = match &**inner {
-                    Type::String => format!("{{\n                            // SAFETY: as above.\n                            unsafe {{ crate::ffi::str_arg(*x, \"{name}\") }}.map(str::to_owned)\n                        }}"),
-                    Type::Shape(_) => "{\n                            // SAFETY: as above.\n                            unsafe { x.read() }\n                        }".to_string(),
+                    Type::String => format!("{{\n                            // SAFETY: as above.\n                            unsafe {{ crate::ffi::str_arg(*x, \"{name}\") }}\n                        }}"),
+                    Type::Shape(_) => "{\n                            // SAFETY: as above.\n                            unsafe { x.borrow() }\n                        }".to_string(),
                     _ => unreachable!(),
                 };
                 format!("if self.has_{f} {{\n                Some(\n                    // SAFETY: per this function's contract.\n                    unsafe {{ crate::ffi::slice_arg(self.{f}, self.{f}_count, \"{name}\") }}?\n                        .iter()\n                        .map(|x| {each})\n                        .collect::<Result<Vec<_>, Error>>()?,\n                )\n            }} else {{\n                None\n            }}")
@@ -772,10 +773,7 @@ fn view(m: &Model, s: &Shape, o: &mut String) {
         };
         let _ = writeln!(o, "{safety}            {f}: {conv},");
     }
-    if s.members.is_empty() {
-        o.push_str("            ..Default::default()\n");
-    }
-    o.push_str("        };\n");
+    o.push_str("            _view: std::marker::PhantomData,\n        };\n");
     if s.union && s.members.len() > 1 {
         o.push_str(
             "        // A union holds one member: a later one given replaces the earlier ones.\n",
@@ -792,28 +790,69 @@ fn view(m: &Model, s: &Shape, o: &mut String) {
     o.push_str("        Ok(r)\n    }\n}\n\n");
 }
 
+/// `<Shape>Ref`: a view's members borrowed, declared with the core model's JSON names, presence rules and member
+/// forms (`ggipc_core::model::borrowed` for blobs and timestamps), so that it serializes to the bytes the core's
+/// request gives. The view tests compare the two.
+fn borrowed(m: &Model, s: &Shape, o: &mut String) {
+    let r = rust_shape(m, &s.name);
+    let _ = writeln!(
+        o,
+        "/// `model::{r}` borrowed from a `{}_view`: serializes to the same JSON.\n#[derive(Default, serde::Serialize)]\npub(crate) struct {r}Ref<'a> {{",
+        c_shape(&s.name)
+    );
+    for mem in &s.members {
+        let t = m.member_type(mem);
+        let f = snake(&mem.name);
+        fn ty(m: &Model, t: &Type) -> String {
+            match t {
+                Type::String => "&'a str".into(),
+                Type::Document => "serde_json::Value".into(),
+                Type::Blob => "&'a [u8]".into(),
+                Type::Boolean => "bool".into(),
+                Type::Long => "i64".into(),
+                Type::Double => "f64".into(),
+                Type::Timestamp => "std::time::SystemTime".into(),
+                Type::Enum(e) => format!("model::{}", rust_enum(m, e)),
+                Type::Shape(sh) => format!("{}Ref<'a>", rust_shape(m, sh)),
+                Type::List(inner) => format!("Vec<{}>", ty(m, inner)),
+            }
+        }
+        let with = match &t {
+            Type::Blob => ", with = \"ggipc_core::model::borrowed::blob\"",
+            Type::Timestamp => ", with = \"ggipc_core::model::borrowed::timestamp\"",
+            _ => "",
+        };
+        if mem.required {
+            assert!(
+                t == Type::String,
+                "a required member of a view is a string ({} is not)",
+                mem.name
+            );
+            let _ = writeln!(
+                o,
+                "    #[serde(rename = {:?}{with})]\n    {f}: {},",
+                mem.name,
+                ty(m, &t)
+            );
+        } else {
+            let _ = writeln!(
+                o,
+                "    #[serde(rename = {:?}, skip_serializing_if = \"Option::is_none\"{with})]\n    pub(crate) {f}: Option<{}>,",
+                mem.name,
+                ty(m, &t)
+            );
+        }
+    }
+    o.push_str(
+        "    #[serde(skip)]\n    pub(crate) _view: std::marker::PhantomData<&'a ()>,\n}\n\n",
+    );
+}
+
 fn operation(m: &Model, op: &crate::model::Operation, o: &mut String) {
     let f = snake(&op.name);
     let konst = screaming(&op.name);
     let req = c_shape(&op.request);
     let resp = c_shape(&op.response);
-    // The `_view` functions give the request's blob buffers (payloads copied from the view, recycled when large)
-    // back to the pool once the request is encoded, so a large publish does not fault in fresh pages each time.
-    let blobs: Vec<String> = m
-        .shape(&op.request)
-        .map(|s| {
-            s.members
-                .iter()
-                .filter(|mem| matches!(m.member_type(mem), Type::Blob))
-                .map(|mem| snake(&mem.name))
-                .collect()
-        })
-        .unwrap_or_default();
-    let mutable = if blobs.is_empty() { "" } else { "mut " };
-    let recycle: String = blobs
-        .iter()
-        .map(|b| format!("        ggipc_core::model::recycle_blob(core.{b}.take());\n"))
-        .collect();
     let errors = op
         .errors
         .iter()
@@ -870,7 +909,7 @@ fn operation(m: &Model, op: &crate::model::Operation, o: &mut String) {
             );
             let _ = writeln!(
                 o,
-                "#[no_mangle]\npub unsafe extern \"C\" fn ggipc_client_{f}_view(client: *const ggipc_client, request: *const {req}_view, timeout_ms: u64, out_response: *mut *mut {resp}) -> *mut ggipc_error {{\n    boundary(|| {{\n        // SAFETY: NULL or live objects.\n        let client = unsafe {{ try_ref(client, \"client\") }}?;\n        // SAFETY: as above.\n        let request = unsafe {{ try_ref(request, \"request\") }}?;\n        // SAFETY: the view's pointers are valid for the call (this function's contract).\n        let {mutable}core = unsafe {{ request.read() }}?;\n        let response = call_sync(client, &model::{konst}, &core, timeout_ms);\n{recycle}        let response = response?;\n        if !out_response.is_null() {{\n            // SAFETY: checked non-NULL.\n            unsafe {{ write_out(out_response, into_raw({resp}::from_core(response))) }};\n        }}\n        Ok(())\n    }})\n}}\n"
+                "#[no_mangle]\npub unsafe extern \"C\" fn ggipc_client_{f}_view(client: *const ggipc_client, request: *const {req}_view, timeout_ms: u64, out_response: *mut *mut {resp}) -> *mut ggipc_error {{\n    boundary(|| {{\n        // SAFETY: NULL or live objects.\n        let client = unsafe {{ try_ref(client, \"client\") }}?;\n        // SAFETY: as above.\n        let request = unsafe {{ try_ref(request, \"request\") }}?;\n        // SAFETY: the view's pointers are valid for the call (this function's contract).\n        let sent = unsafe {{ request.borrow() }}?;\n        let response = call_sync(client, &model::{konst}, &sent, timeout_ms)?;\n        if !out_response.is_null() {{\n            // SAFETY: checked non-NULL.\n            unsafe {{ write_out(out_response, into_raw({resp}::from_core(response))) }};\n        }}\n        Ok(())\n    }})\n}}\n"
             );
             doc(
                 o,
@@ -878,7 +917,7 @@ fn operation(m: &Model, op: &crate::model::Operation, o: &mut String) {
             );
             let _ = writeln!(
                 o,
-                "#[no_mangle]\npub unsafe extern \"C\" fn ggipc_client_{f}_begin_view(client: *const ggipc_client, request: *const {req}_view, out: *mut *mut ggipc_call) -> *mut ggipc_error {{\n    boundary(|| {{\n        // SAFETY: NULL or live objects.\n        let client = unsafe {{ try_ref(client, \"client\") }}?;\n        // SAFETY: as above.\n        let request = unsafe {{ try_ref(request, \"request\") }}?;\n        if out.is_null() {{\n            return Err(Error::null_argument(\"out\"));\n        }}\n        // SAFETY: the view's pointers are valid for the call (this function's contract).\n        let {mutable}core = unsafe {{ request.read() }}?;\n        let call = call_begin(client, &model::{konst}, &core)?;\n{recycle}        // SAFETY: checked non-NULL above.\n        unsafe {{ write_out(out, Box::into_raw(call)) }};\n        Ok(())\n    }})\n}}\n"
+                "#[no_mangle]\npub unsafe extern \"C\" fn ggipc_client_{f}_begin_view(client: *const ggipc_client, request: *const {req}_view, out: *mut *mut ggipc_call) -> *mut ggipc_error {{\n    boundary(|| {{\n        // SAFETY: NULL or live objects.\n        let client = unsafe {{ try_ref(client, \"client\") }}?;\n        // SAFETY: as above.\n        let request = unsafe {{ try_ref(request, \"request\") }}?;\n        if out.is_null() {{\n            return Err(Error::null_argument(\"out\"));\n        }}\n        // SAFETY: the view's pointers are valid for the call (this function's contract).\n        let sent = unsafe {{ request.borrow() }}?;\n        let call = call_begin(client, &model::{konst}, &sent)?;\n        // SAFETY: checked non-NULL above.\n        unsafe {{ write_out(out, Box::into_raw(call)) }};\n        Ok(())\n    }})\n}}\n"
             );
             doc(
                 o,
@@ -889,6 +928,17 @@ fn operation(m: &Model, op: &crate::model::Operation, o: &mut String) {
             let _ = writeln!(
                 o,
                 "#[no_mangle]\npub unsafe extern \"C\" fn ggipc_call_{f}_response(call: *const ggipc_call, out_response: *mut *mut {resp}) -> *mut ggipc_error {{\n    boundary(|| {{\n        // SAFETY: NULL or a live call.\n        let response = unsafe {{ call_response::<model::{}>(call, &model::{konst}) }}?;\n        if !out_response.is_null() {{\n            // SAFETY: checked non-NULL.\n            unsafe {{ write_out(out_response, into_raw({resp}::from_core(response))) }};\n        }}\n        Ok(())\n    }})\n}}\n",
+                rust_shape(m, &op.response)
+            );
+            doc(
+                o,
+                &format!(
+                    "Finishes a `ggipc_client_{f}_begin` call in one step: waits for it on the calling thread (as\n`ggipc_call_wait` with no limit: the client's operation timeout still applies), reads its outcome as\n`ggipc_call_{f}_response` does and releases it as `ggipc_call_free` does. `call` is consumed whatever the\noutcome; a call of another operation is refused (`GGIPC_ERROR_KIND_INVALID_ARGUMENT`) and released too. The\nC++ result futures' `get` uses it."
+                ),
+            );
+            let _ = writeln!(
+                o,
+                "#[no_mangle]\npub unsafe extern \"C\" fn ggipc_call_{f}_finish(call: *mut ggipc_call, out_response: *mut *mut {resp}) -> *mut ggipc_error {{\n    boundary(|| {{\n        // SAFETY: NULL or a call the caller owns (consumed here).\n        let response = unsafe {{ call_finish::<model::{}>(call, &model::{konst}) }}?;\n        if !out_response.is_null() {{\n            // SAFETY: checked non-NULL.\n            unsafe {{ write_out(out_response, into_raw({resp}::from_core(response))) }};\n        }}\n        Ok(())\n    }})\n}}\n",
                 rust_shape(m, &op.response)
             );
         }

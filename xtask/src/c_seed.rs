@@ -439,7 +439,6 @@ fn publish(m: &Model, o: &mut String) {
     let mut params = Vec::new();
     let mut convs = String::new();
     let mut fields = String::new();
-    let mut recycle = String::new();
     for n in NEW_MEMBERS {
         let mem = s
             .members
@@ -448,28 +447,24 @@ fn publish(m: &Model, o: &mut String) {
             .unwrap_or_else(|| panic!("{} has no member {n}", op.request));
         let t = m.member_type(mem);
         let (p, conv) = value_from_args(m, n, &t, true);
-        // Straight into the core's request: no C-side copy to convert again.
+        // Borrowed, as the `_view` functions send: the arguments go from the caller's memory straight into
+        // the body, with no copy.
         let conv = conv
-            .replace("Some(c_string(", "Some((")
-            .replace("}?))", "}?).to_string())");
+            .replace("Some(c_string(", "Some(")
+            .replace("}?))", "}?)")
+            .replace("bytes_arg(", "crate::ffi::slice_arg(");
         params.push(p);
         let fl = snake(n);
-        if matches!(t, Type::Blob) {
-            let _ = writeln!(
-                recycle,
-                "        ggipc_core::model::recycle_blob(request.{fl});"
-            );
-        }
         let_line(&mut convs, &fl, &conv);
         let _ = write!(fields, "{fl}, ");
     }
     doc(
         o,
-        "Shorthand for a publish with only topic, QoS and payload (copied); blocks as `ggipc_client_publish`\nwith the client's operation timeout.",
+        "Shorthand for a publish with only topic, QoS and payload (encoded from the caller's memory); blocks as `ggipc_client_publish`\nwith the client's operation timeout.",
     );
     let _ = writeln!(
         o,
-        "#[no_mangle]\npub unsafe extern \"C\" fn ggipc_client_publish_bytes(client: *const ggipc_client, {}) -> *mut ggipc_error {{\n    boundary(|| {{\n        // SAFETY: NULL or a live client.\n        let client = unsafe {{ try_ref(client, \"client\") }}?;\n{convs}        let request = model::{rreq} {{ {fields}..Default::default() }};\n        let result: Result<model::{resp}, _> = call_sync(client, &model::{konst}, &request, 0);\n        // A large payload was copied into a recycled buffer (`bytes_arg`); it serves the next publish.\n{recycle}        result.map(|_| ())\n    }})\n}}\n",
+        "#[no_mangle]\npub unsafe extern \"C\" fn ggipc_client_publish_bytes(client: *const ggipc_client, {}) -> *mut ggipc_error {{\n    boundary(|| {{\n        // SAFETY: NULL or a live client.\n        let client = unsafe {{ try_ref(client, \"client\") }}?;\n{convs}        let request = crate::generated::{rreq}Ref {{ {fields}..Default::default() }};\n        let result: Result<model::{resp}, _> = call_sync(client, &model::{konst}, &request, 0);\n        result.map(|_| ())\n    }})\n}}\n",
         params.join(", "),
         rreq = rust_shape(m, &op.request)
     );

@@ -292,20 +292,20 @@ class OperationFuture {
         /** The result; called once, after Wait returned true. */
         virtual T Take() noexcept = 0;
     };
-    /** Reads the result of a completed request/response call. */
-    using TakeFn = T (*)(const ggipc_call *call) noexcept;
+    /** Waits for a request/response call, reads its result and releases the call. */
+    using FinishFn = T (*)(ggipc_call *call) noexcept;
 
     OperationFuture() noexcept = default;
     explicit OperationFuture(std::shared_ptr<Source> source) noexcept : m_source(std::move(source)) {}
-    /** Owns `call` (released with the future); `take` reads its result. */
-    OperationFuture(ggipc_call *call, TakeFn take) noexcept : m_call(call), m_take(take) {}
+    /** Owns `call` (released with the future); `finish` gives its result in `get`, consuming it. */
+    OperationFuture(ggipc_call *call, FinishFn finish) noexcept : m_call(call), m_finish(finish) {}
     OperationFuture(OperationFuture &&other) noexcept { *this = std::move(other); }
     OperationFuture &operator=(OperationFuture &&other) noexcept {
         if (this != &other) {
             Release();
             m_source = std::move(other.m_source);
             m_call = other.m_call;
-            m_take = other.m_take;
+            m_finish = other.m_finish;
             m_ready = std::move(other.m_ready);
             other.m_call = nullptr;
             other.m_ready.reset();
@@ -344,10 +344,9 @@ class OperationFuture {
     /** Waits for and returns the result; the future is no longer valid afterwards. */
     T get() noexcept {
         if (m_call != nullptr) {
-            ggipc_call_wait(m_call, UINT64_MAX);
-            T r = m_take(m_call);
-            Release();
-            return r;
+            ggipc_call *call = m_call;
+            m_call = nullptr;
+            return m_finish(call);
         }
         if (m_source) {
             m_source->Wait(UINT64_MAX);
@@ -388,7 +387,7 @@ class OperationFuture {
 
     std::shared_ptr<Source> m_source;
     ggipc_call *m_call = nullptr;
-    TakeFn m_take = nullptr;
+    FinishFn m_finish = nullptr;
     std::optional<T> m_ready;
 };
 

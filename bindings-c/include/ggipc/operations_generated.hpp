@@ -64,7 +64,7 @@ class PublishToIoTCoreOperation {
     OperationFuture<PublishToIoTCoreResult> GetResult() noexcept {
         if (m_call) {
             m_retrieved = true;
-            return OperationFuture<PublishToIoTCoreResult>(m_call.release(), &Take);
+            return OperationFuture<PublishToIoTCoreResult>(m_call.release(), &Finish);
         }
         if (!m_activated) {
             return OperationFuture<PublishToIoTCoreResult>::Ready(PublishToIoTCoreResult(detail::NotActivated()));
@@ -84,9 +84,9 @@ class PublishToIoTCoreOperation {
     }
 
   private:
-    /** The result of a completed call (the future's reader). */
-    static PublishToIoTCoreResult Take(const ggipc_call *call) noexcept {
-        detail::ErrorPtr e(ggipc_call_publish_to_iot_core_response(call, nullptr));
+    /** Waits for the call, reads its result and releases it (the future's `get`). */
+    static PublishToIoTCoreResult Finish(ggipc_call *call) noexcept {
+        detail::ErrorPtr e(ggipc_call_publish_to_iot_core_finish(call, nullptr));
         return detail::MakeResult<PublishToIoTCoreResponse>(e.get());
     }
 
@@ -615,7 +615,7 @@ class PublishToTopicOperation {
     OperationFuture<PublishToTopicResult> GetResult() noexcept {
         if (m_call) {
             m_retrieved = true;
-            return OperationFuture<PublishToTopicResult>(m_call.release(), &Take);
+            return OperationFuture<PublishToTopicResult>(m_call.release(), &Finish);
         }
         if (!m_activated) {
             return OperationFuture<PublishToTopicResult>::Ready(PublishToTopicResult(detail::NotActivated()));
@@ -635,9 +635,9 @@ class PublishToTopicOperation {
     }
 
   private:
-    /** The result of a completed call (the future's reader). */
-    static PublishToTopicResult Take(const ggipc_call *call) noexcept {
-        detail::ErrorPtr e(ggipc_call_publish_to_topic_response(call, nullptr));
+    /** Waits for the call, reads its result and releases it (the future's `get`). */
+    static PublishToTopicResult Finish(ggipc_call *call) noexcept {
+        detail::ErrorPtr e(ggipc_call_publish_to_topic_finish(call, nullptr));
         return detail::MakeResult<PublishToTopicResponse>(e.get());
     }
 
@@ -944,7 +944,7 @@ class GetConfigurationOperation {
     OperationFuture<GetConfigurationResult> GetResult() noexcept {
         if (m_call) {
             m_retrieved = true;
-            return OperationFuture<GetConfigurationResult>(m_call.release(), &Take);
+            return OperationFuture<GetConfigurationResult>(m_call.release(), &Finish);
         }
         if (!m_activated) {
             return OperationFuture<GetConfigurationResult>::Ready(GetConfigurationResult(detail::NotActivated()));
@@ -964,10 +964,10 @@ class GetConfigurationOperation {
     }
 
   private:
-    /** The result of a completed call (the future's reader). */
-    static GetConfigurationResult Take(const ggipc_call *call) noexcept {
+    /** Waits for the call, reads its result and releases it (the future's `get`). */
+    static GetConfigurationResult Finish(ggipc_call *call) noexcept {
         ggipc_get_configuration_response *response = nullptr;
-        detail::ErrorPtr e(ggipc_call_get_configuration_response(call, &response));
+        detail::ErrorPtr e(ggipc_call_get_configuration_finish(call, &response));
         if (e) {
             return detail::MakeResult<GetConfigurationResponse>(e.get());
         }
@@ -1055,7 +1055,7 @@ class UpdateConfigurationOperation {
     OperationFuture<UpdateConfigurationResult> GetResult() noexcept {
         if (m_call) {
             m_retrieved = true;
-            return OperationFuture<UpdateConfigurationResult>(m_call.release(), &Take);
+            return OperationFuture<UpdateConfigurationResult>(m_call.release(), &Finish);
         }
         if (!m_activated) {
             return OperationFuture<UpdateConfigurationResult>::Ready(UpdateConfigurationResult(detail::NotActivated()));
@@ -1075,9 +1075,9 @@ class UpdateConfigurationOperation {
     }
 
   private:
-    /** The result of a completed call (the future's reader). */
-    static UpdateConfigurationResult Take(const ggipc_call *call) noexcept {
-        detail::ErrorPtr e(ggipc_call_update_configuration_response(call, nullptr));
+    /** Waits for the call, reads its result and releases it (the future's `get`). */
+    static UpdateConfigurationResult Finish(ggipc_call *call) noexcept {
+        detail::ErrorPtr e(ggipc_call_update_configuration_finish(call, nullptr));
         return detail::MakeResult<UpdateConfigurationResponse>(e.get());
     }
 
@@ -1592,7 +1592,7 @@ class SendConfigurationValidityReportOperation {
     OperationFuture<SendConfigurationValidityReportResult> GetResult() noexcept {
         if (m_call) {
             m_retrieved = true;
-            return OperationFuture<SendConfigurationValidityReportResult>(m_call.release(), &Take);
+            return OperationFuture<SendConfigurationValidityReportResult>(m_call.release(), &Finish);
         }
         if (!m_activated) {
             return OperationFuture<SendConfigurationValidityReportResult>::Ready(SendConfigurationValidityReportResult(detail::NotActivated()));
@@ -1612,9 +1612,9 @@ class SendConfigurationValidityReportOperation {
     }
 
   private:
-    /** The result of a completed call (the future's reader). */
-    static SendConfigurationValidityReportResult Take(const ggipc_call *call) noexcept {
-        detail::ErrorPtr e(ggipc_call_send_configuration_validity_report_response(call, nullptr));
+    /** Waits for the call, reads its result and releases it (the future's `get`). */
+    static SendConfigurationValidityReportResult Finish(ggipc_call *call) noexcept {
+        detail::ErrorPtr e(ggipc_call_send_configuration_validity_report_finish(call, nullptr));
         return detail::MakeResult<SendConfigurationValidityReportResponse>(e.get());
     }
 
@@ -1692,7 +1692,7 @@ class UpdateStateOperation {
     OperationFuture<UpdateStateResult> GetResult() noexcept {
         if (m_call) {
             m_retrieved = true;
-            return OperationFuture<UpdateStateResult>(m_call.release(), &Take);
+            return OperationFuture<UpdateStateResult>(m_call.release(), &Finish);
         }
         if (!m_activated) {
             return OperationFuture<UpdateStateResult>::Ready(UpdateStateResult(detail::NotActivated()));
@@ -1712,9 +1712,9 @@ class UpdateStateOperation {
     }
 
   private:
-    /** The result of a completed call (the future's reader). */
-    static UpdateStateResult Take(const ggipc_call *call) noexcept {
-        detail::ErrorPtr e(ggipc_call_update_state_response(call, nullptr));
+    /** Waits for the call, reads its result and releases it (the future's `get`). */
+    static UpdateStateResult Finish(ggipc_call *call) noexcept {
+        detail::ErrorPtr e(ggipc_call_update_state_finish(call, nullptr));
         return detail::MakeResult<UpdateStateResponse>(e.get());
     }
 
@@ -2014,7 +2014,7 @@ class DeferComponentUpdateOperation {
     OperationFuture<DeferComponentUpdateResult> GetResult() noexcept {
         if (m_call) {
             m_retrieved = true;
-            return OperationFuture<DeferComponentUpdateResult>(m_call.release(), &Take);
+            return OperationFuture<DeferComponentUpdateResult>(m_call.release(), &Finish);
         }
         if (!m_activated) {
             return OperationFuture<DeferComponentUpdateResult>::Ready(DeferComponentUpdateResult(detail::NotActivated()));
@@ -2034,9 +2034,9 @@ class DeferComponentUpdateOperation {
     }
 
   private:
-    /** The result of a completed call (the future's reader). */
-    static DeferComponentUpdateResult Take(const ggipc_call *call) noexcept {
-        detail::ErrorPtr e(ggipc_call_defer_component_update_response(call, nullptr));
+    /** Waits for the call, reads its result and releases it (the future's `get`). */
+    static DeferComponentUpdateResult Finish(ggipc_call *call) noexcept {
+        detail::ErrorPtr e(ggipc_call_defer_component_update_finish(call, nullptr));
         return detail::MakeResult<DeferComponentUpdateResponse>(e.get());
     }
 
@@ -2114,7 +2114,7 @@ class ValidateAuthorizationTokenOperation {
     OperationFuture<ValidateAuthorizationTokenResult> GetResult() noexcept {
         if (m_call) {
             m_retrieved = true;
-            return OperationFuture<ValidateAuthorizationTokenResult>(m_call.release(), &Take);
+            return OperationFuture<ValidateAuthorizationTokenResult>(m_call.release(), &Finish);
         }
         if (!m_activated) {
             return OperationFuture<ValidateAuthorizationTokenResult>::Ready(ValidateAuthorizationTokenResult(detail::NotActivated()));
@@ -2134,10 +2134,10 @@ class ValidateAuthorizationTokenOperation {
     }
 
   private:
-    /** The result of a completed call (the future's reader). */
-    static ValidateAuthorizationTokenResult Take(const ggipc_call *call) noexcept {
+    /** Waits for the call, reads its result and releases it (the future's `get`). */
+    static ValidateAuthorizationTokenResult Finish(ggipc_call *call) noexcept {
         ggipc_validate_authorization_token_response *response = nullptr;
-        detail::ErrorPtr e(ggipc_call_validate_authorization_token_response(call, &response));
+        detail::ErrorPtr e(ggipc_call_validate_authorization_token_finish(call, &response));
         if (e) {
             return detail::MakeResult<ValidateAuthorizationTokenResponse>(e.get());
         }
@@ -2225,7 +2225,7 @@ class RestartComponentOperation {
     OperationFuture<RestartComponentResult> GetResult() noexcept {
         if (m_call) {
             m_retrieved = true;
-            return OperationFuture<RestartComponentResult>(m_call.release(), &Take);
+            return OperationFuture<RestartComponentResult>(m_call.release(), &Finish);
         }
         if (!m_activated) {
             return OperationFuture<RestartComponentResult>::Ready(RestartComponentResult(detail::NotActivated()));
@@ -2245,10 +2245,10 @@ class RestartComponentOperation {
     }
 
   private:
-    /** The result of a completed call (the future's reader). */
-    static RestartComponentResult Take(const ggipc_call *call) noexcept {
+    /** Waits for the call, reads its result and releases it (the future's `get`). */
+    static RestartComponentResult Finish(ggipc_call *call) noexcept {
         ggipc_restart_component_response *response = nullptr;
-        detail::ErrorPtr e(ggipc_call_restart_component_response(call, &response));
+        detail::ErrorPtr e(ggipc_call_restart_component_finish(call, &response));
         if (e) {
             return detail::MakeResult<RestartComponentResponse>(e.get());
         }
@@ -2336,7 +2336,7 @@ class StopComponentOperation {
     OperationFuture<StopComponentResult> GetResult() noexcept {
         if (m_call) {
             m_retrieved = true;
-            return OperationFuture<StopComponentResult>(m_call.release(), &Take);
+            return OperationFuture<StopComponentResult>(m_call.release(), &Finish);
         }
         if (!m_activated) {
             return OperationFuture<StopComponentResult>::Ready(StopComponentResult(detail::NotActivated()));
@@ -2356,10 +2356,10 @@ class StopComponentOperation {
     }
 
   private:
-    /** The result of a completed call (the future's reader). */
-    static StopComponentResult Take(const ggipc_call *call) noexcept {
+    /** Waits for the call, reads its result and releases it (the future's `get`). */
+    static StopComponentResult Finish(ggipc_call *call) noexcept {
         ggipc_stop_component_response *response = nullptr;
-        detail::ErrorPtr e(ggipc_call_stop_component_response(call, &response));
+        detail::ErrorPtr e(ggipc_call_stop_component_finish(call, &response));
         if (e) {
             return detail::MakeResult<StopComponentResponse>(e.get());
         }
@@ -2447,7 +2447,7 @@ class GetComponentDetailsOperation {
     OperationFuture<GetComponentDetailsResult> GetResult() noexcept {
         if (m_call) {
             m_retrieved = true;
-            return OperationFuture<GetComponentDetailsResult>(m_call.release(), &Take);
+            return OperationFuture<GetComponentDetailsResult>(m_call.release(), &Finish);
         }
         if (!m_activated) {
             return OperationFuture<GetComponentDetailsResult>::Ready(GetComponentDetailsResult(detail::NotActivated()));
@@ -2467,10 +2467,10 @@ class GetComponentDetailsOperation {
     }
 
   private:
-    /** The result of a completed call (the future's reader). */
-    static GetComponentDetailsResult Take(const ggipc_call *call) noexcept {
+    /** Waits for the call, reads its result and releases it (the future's `get`). */
+    static GetComponentDetailsResult Finish(ggipc_call *call) noexcept {
         ggipc_get_component_details_response *response = nullptr;
-        detail::ErrorPtr e(ggipc_call_get_component_details_response(call, &response));
+        detail::ErrorPtr e(ggipc_call_get_component_details_finish(call, &response));
         if (e) {
             return detail::MakeResult<GetComponentDetailsResponse>(e.get());
         }
@@ -2558,7 +2558,7 @@ class ListComponentsOperation {
     OperationFuture<ListComponentsResult> GetResult() noexcept {
         if (m_call) {
             m_retrieved = true;
-            return OperationFuture<ListComponentsResult>(m_call.release(), &Take);
+            return OperationFuture<ListComponentsResult>(m_call.release(), &Finish);
         }
         if (!m_activated) {
             return OperationFuture<ListComponentsResult>::Ready(ListComponentsResult(detail::NotActivated()));
@@ -2578,10 +2578,10 @@ class ListComponentsOperation {
     }
 
   private:
-    /** The result of a completed call (the future's reader). */
-    static ListComponentsResult Take(const ggipc_call *call) noexcept {
+    /** Waits for the call, reads its result and releases it (the future's `get`). */
+    static ListComponentsResult Finish(ggipc_call *call) noexcept {
         ggipc_list_components_response *response = nullptr;
-        detail::ErrorPtr e(ggipc_call_list_components_response(call, &response));
+        detail::ErrorPtr e(ggipc_call_list_components_finish(call, &response));
         if (e) {
             return detail::MakeResult<ListComponentsResponse>(e.get());
         }
@@ -2669,7 +2669,7 @@ class PauseComponentOperation {
     OperationFuture<PauseComponentResult> GetResult() noexcept {
         if (m_call) {
             m_retrieved = true;
-            return OperationFuture<PauseComponentResult>(m_call.release(), &Take);
+            return OperationFuture<PauseComponentResult>(m_call.release(), &Finish);
         }
         if (!m_activated) {
             return OperationFuture<PauseComponentResult>::Ready(PauseComponentResult(detail::NotActivated()));
@@ -2689,9 +2689,9 @@ class PauseComponentOperation {
     }
 
   private:
-    /** The result of a completed call (the future's reader). */
-    static PauseComponentResult Take(const ggipc_call *call) noexcept {
-        detail::ErrorPtr e(ggipc_call_pause_component_response(call, nullptr));
+    /** Waits for the call, reads its result and releases it (the future's `get`). */
+    static PauseComponentResult Finish(ggipc_call *call) noexcept {
+        detail::ErrorPtr e(ggipc_call_pause_component_finish(call, nullptr));
         return detail::MakeResult<PauseComponentResponse>(e.get());
     }
 
@@ -2769,7 +2769,7 @@ class ResumeComponentOperation {
     OperationFuture<ResumeComponentResult> GetResult() noexcept {
         if (m_call) {
             m_retrieved = true;
-            return OperationFuture<ResumeComponentResult>(m_call.release(), &Take);
+            return OperationFuture<ResumeComponentResult>(m_call.release(), &Finish);
         }
         if (!m_activated) {
             return OperationFuture<ResumeComponentResult>::Ready(ResumeComponentResult(detail::NotActivated()));
@@ -2789,9 +2789,9 @@ class ResumeComponentOperation {
     }
 
   private:
-    /** The result of a completed call (the future's reader). */
-    static ResumeComponentResult Take(const ggipc_call *call) noexcept {
-        detail::ErrorPtr e(ggipc_call_resume_component_response(call, nullptr));
+    /** Waits for the call, reads its result and releases it (the future's `get`). */
+    static ResumeComponentResult Finish(ggipc_call *call) noexcept {
+        detail::ErrorPtr e(ggipc_call_resume_component_finish(call, nullptr));
         return detail::MakeResult<ResumeComponentResponse>(e.get());
     }
 

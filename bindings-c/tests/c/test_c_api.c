@@ -1025,6 +1025,23 @@ static void test_new_operations_reach_the_server(void) {
     CHECK_ERROR_TEXT(ggipc_call_publish_to_topic_response(call, NULL), GGIPC_ERROR_KIND_INVALID_ARGUMENT,
                      "this call is a aws.greengrass#GetConfiguration, not a aws.greengrass#PublishToTopic");
     ggipc_call_free(call);
+    /* _finish: wait, outcome and release in one; the call is consumed whatever the outcome. */
+    call = NULL;
+    CHECK_OK(ggipc_client_get_configuration_begin(c, g, &call));
+    resp = NULL;
+    CHECK_ERROR_TEXT(ggipc_call_get_configuration_finish(call, &resp), GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR,
+                     "Key not found");
+    CHECK(resp == NULL);
+    call = NULL;
+    CHECK_OK(ggipc_client_get_configuration_begin(c, g, &call));
+    CHECK(ggipc_call_wait(call, 5000)); /* already completed: finish gives the stored outcome */
+    CHECK_ERROR_TEXT(ggipc_call_get_configuration_finish(call, NULL), GGIPC_ERROR_KIND_RESOURCE_NOT_FOUND_ERROR,
+                     "Key not found");
+    call = NULL;
+    CHECK_OK(ggipc_client_get_configuration_begin(c, g, &call));
+    CHECK_ERROR_TEXT(ggipc_call_publish_to_topic_finish(call, NULL), GGIPC_ERROR_KIND_INVALID_ARGUMENT,
+                     "this call is a aws.greengrass#GetConfiguration, not a aws.greengrass#PublishToTopic");
+    CHECK_ERR(ggipc_call_get_configuration_finish(NULL, NULL), GGIPC_ERROR_KIND_INVALID_ARGUMENT);
     CHECK_ERR(ggipc_client_get_configuration_begin(c, g, NULL), GGIPC_ERROR_KIND_INVALID_ARGUMENT);
     CHECK(!ggipc_call_wait(NULL, 0));
     ggipc_call_free(NULL);
@@ -1056,6 +1073,12 @@ static void test_new_operations_reach_the_server(void) {
     CHECK(ggipc_call_wait(call, UINT64_MAX));
     CHECK_OK(ggipc_call_publish_to_iot_core_response(call, NULL));
     ggipc_call_free(call);
+    call = NULL;
+    CHECK_OK(ggipc_client_publish_to_iot_core_begin_view(c, &pv, &call));
+    pub_resp = NULL;
+    CHECK_OK(ggipc_call_publish_to_iot_core_finish(call, &pub_resp));
+    CHECK(pub_resp != NULL);
+    ggipc_publish_to_iot_core_response_free(pub_resp);
     ggipc_publish_to_iot_core_request_view denied_view = pv;
     denied_view.topic_name = "denied/view";
     call = NULL;

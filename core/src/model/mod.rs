@@ -182,6 +182,27 @@ pub fn to_json_bytes<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<byt
     crate::json::to_bytes(value)
 }
 
+/// Serializers for borrowed forms of members, as `#[serde(with = ...)]` paths: a binding that encodes a request
+/// straight from its caller's memory (the C views) declares its borrowed struct with the model's names and these,
+/// and gets the JSON the owned model gives, with no copy of a payload.
+#[doc(hidden)]
+pub mod borrowed {
+    /// A blob borrowed as `Option<&[u8]>`: base64, encoded into the body as the owned one is.
+    pub mod blob {
+        pub fn serialize<S: serde::Serializer>(v: &Option<&[u8]>, s: S) -> Result<S::Ok, S::Error> {
+            match v {
+                Some(b) => crate::json::serialize_blob(b, s),
+                None => s.serialize_none(),
+            }
+        }
+    }
+
+    /// A timestamp (`Option<SystemTime>`): epoch seconds, as the owned one.
+    pub mod timestamp {
+        pub use super::super::timestamp::serialize;
+    }
+}
+
 /// A copy of `bytes` for a blob member (a binding copying a caller's payload): a large one goes into a recycled
 /// buffer, to be given back with [`recycle_blob`] once its request has been encoded.
 pub fn blob_from(bytes: &[u8]) -> Vec<u8> {
