@@ -69,7 +69,7 @@ class PublishToIoTCoreOperation {
         if (!m_activated) {
             return OperationFuture<PublishToIoTCoreResult>::Ready(PublishToIoTCoreResult(detail::NotActivated()));
         }
-        return OperationFuture<PublishToIoTCoreResult>::Ready(m_retrieved ? PublishToIoTCoreResult(detail::AlreadyRetrieved()) : m_startResult);
+        return OperationFuture<PublishToIoTCoreResult>::Ready(m_retrieved ? PublishToIoTCoreResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : PublishToIoTCoreResult());
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -110,7 +110,7 @@ class PublishToIoTCoreOperation {
         }
         if (err) {
             m_startResult = detail::MakeResult<PublishToIoTCoreResponse>(err.get());
-            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
+            return m_startResult->GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         m_call.reset(call);
         return RpcError();
@@ -120,7 +120,8 @@ class PublishToIoTCoreOperation {
     detail::CallPtr m_call;
     bool m_activated = false;
     bool m_retrieved = false;
-    PublishToIoTCoreResult m_startResult;
+    /** The outcome of an activation that sent nothing (none is built for one that did). */
+    std::optional<PublishToIoTCoreResult> m_startResult;
 };
 
 /**
@@ -620,7 +621,7 @@ class PublishToTopicOperation {
         if (!m_activated) {
             return OperationFuture<PublishToTopicResult>::Ready(PublishToTopicResult(detail::NotActivated()));
         }
-        return OperationFuture<PublishToTopicResult>::Ready(m_retrieved ? PublishToTopicResult(detail::AlreadyRetrieved()) : m_startResult);
+        return OperationFuture<PublishToTopicResult>::Ready(m_retrieved ? PublishToTopicResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : PublishToTopicResult());
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -661,7 +662,7 @@ class PublishToTopicOperation {
         }
         if (err) {
             m_startResult = detail::MakeResult<PublishToTopicResponse>(err.get());
-            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
+            return m_startResult->GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         m_call.reset(call);
         return RpcError();
@@ -671,7 +672,8 @@ class PublishToTopicOperation {
     detail::CallPtr m_call;
     bool m_activated = false;
     bool m_retrieved = false;
-    PublishToTopicResult m_startResult;
+    /** The outcome of an activation that sent nothing (none is built for one that did). */
+    std::optional<PublishToTopicResult> m_startResult;
 };
 
 /**
@@ -949,7 +951,7 @@ class GetConfigurationOperation {
         if (!m_activated) {
             return OperationFuture<GetConfigurationResult>::Ready(GetConfigurationResult(detail::NotActivated()));
         }
-        return OperationFuture<GetConfigurationResult>::Ready(m_retrieved ? GetConfigurationResult(detail::AlreadyRetrieved()) : m_startResult);
+        return OperationFuture<GetConfigurationResult>::Ready(m_retrieved ? GetConfigurationResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : GetConfigurationResult());
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -1001,7 +1003,7 @@ class GetConfigurationOperation {
         }
         if (err) {
             m_startResult = detail::MakeResult<GetConfigurationResponse>(err.get());
-            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
+            return m_startResult->GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         m_call.reset(call);
         return RpcError();
@@ -1011,7 +1013,8 @@ class GetConfigurationOperation {
     detail::CallPtr m_call;
     bool m_activated = false;
     bool m_retrieved = false;
-    GetConfigurationResult m_startResult;
+    /** The outcome of an activation that sent nothing (none is built for one that did). */
+    std::optional<GetConfigurationResult> m_startResult;
 };
 
 /** `UpdateConfigurationResult`: response, modeled error or RPC error. */
@@ -1060,7 +1063,7 @@ class UpdateConfigurationOperation {
         if (!m_activated) {
             return OperationFuture<UpdateConfigurationResult>::Ready(UpdateConfigurationResult(detail::NotActivated()));
         }
-        return OperationFuture<UpdateConfigurationResult>::Ready(m_retrieved ? UpdateConfigurationResult(detail::AlreadyRetrieved()) : m_startResult);
+        return OperationFuture<UpdateConfigurationResult>::Ready(m_retrieved ? UpdateConfigurationResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : UpdateConfigurationResult());
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -1101,7 +1104,7 @@ class UpdateConfigurationOperation {
         }
         if (err) {
             m_startResult = detail::MakeResult<UpdateConfigurationResponse>(err.get());
-            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
+            return m_startResult->GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         m_call.reset(call);
         return RpcError();
@@ -1111,7 +1114,8 @@ class UpdateConfigurationOperation {
     detail::CallPtr m_call;
     bool m_activated = false;
     bool m_retrieved = false;
-    UpdateConfigurationResult m_startResult;
+    /** The outcome of an activation that sent nothing (none is built for one that did). */
+    std::optional<UpdateConfigurationResult> m_startResult;
 };
 
 /**
@@ -1597,7 +1601,7 @@ class SendConfigurationValidityReportOperation {
         if (!m_activated) {
             return OperationFuture<SendConfigurationValidityReportResult>::Ready(SendConfigurationValidityReportResult(detail::NotActivated()));
         }
-        return OperationFuture<SendConfigurationValidityReportResult>::Ready(m_retrieved ? SendConfigurationValidityReportResult(detail::AlreadyRetrieved()) : m_startResult);
+        return OperationFuture<SendConfigurationValidityReportResult>::Ready(m_retrieved ? SendConfigurationValidityReportResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : SendConfigurationValidityReportResult());
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -1638,7 +1642,7 @@ class SendConfigurationValidityReportOperation {
         }
         if (err) {
             m_startResult = detail::MakeResult<SendConfigurationValidityReportResponse>(err.get());
-            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
+            return m_startResult->GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         m_call.reset(call);
         return RpcError();
@@ -1648,7 +1652,8 @@ class SendConfigurationValidityReportOperation {
     detail::CallPtr m_call;
     bool m_activated = false;
     bool m_retrieved = false;
-    SendConfigurationValidityReportResult m_startResult;
+    /** The outcome of an activation that sent nothing (none is built for one that did). */
+    std::optional<SendConfigurationValidityReportResult> m_startResult;
 };
 
 /** `UpdateStateResult`: response, modeled error or RPC error. */
@@ -1697,7 +1702,7 @@ class UpdateStateOperation {
         if (!m_activated) {
             return OperationFuture<UpdateStateResult>::Ready(UpdateStateResult(detail::NotActivated()));
         }
-        return OperationFuture<UpdateStateResult>::Ready(m_retrieved ? UpdateStateResult(detail::AlreadyRetrieved()) : m_startResult);
+        return OperationFuture<UpdateStateResult>::Ready(m_retrieved ? UpdateStateResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : UpdateStateResult());
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -1738,7 +1743,7 @@ class UpdateStateOperation {
         }
         if (err) {
             m_startResult = detail::MakeResult<UpdateStateResponse>(err.get());
-            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
+            return m_startResult->GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         m_call.reset(call);
         return RpcError();
@@ -1748,7 +1753,8 @@ class UpdateStateOperation {
     detail::CallPtr m_call;
     bool m_activated = false;
     bool m_retrieved = false;
-    UpdateStateResult m_startResult;
+    /** The outcome of an activation that sent nothing (none is built for one that did). */
+    std::optional<UpdateStateResult> m_startResult;
 };
 
 /**
@@ -2019,7 +2025,7 @@ class DeferComponentUpdateOperation {
         if (!m_activated) {
             return OperationFuture<DeferComponentUpdateResult>::Ready(DeferComponentUpdateResult(detail::NotActivated()));
         }
-        return OperationFuture<DeferComponentUpdateResult>::Ready(m_retrieved ? DeferComponentUpdateResult(detail::AlreadyRetrieved()) : m_startResult);
+        return OperationFuture<DeferComponentUpdateResult>::Ready(m_retrieved ? DeferComponentUpdateResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : DeferComponentUpdateResult());
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -2060,7 +2066,7 @@ class DeferComponentUpdateOperation {
         }
         if (err) {
             m_startResult = detail::MakeResult<DeferComponentUpdateResponse>(err.get());
-            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
+            return m_startResult->GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         m_call.reset(call);
         return RpcError();
@@ -2070,7 +2076,8 @@ class DeferComponentUpdateOperation {
     detail::CallPtr m_call;
     bool m_activated = false;
     bool m_retrieved = false;
-    DeferComponentUpdateResult m_startResult;
+    /** The outcome of an activation that sent nothing (none is built for one that did). */
+    std::optional<DeferComponentUpdateResult> m_startResult;
 };
 
 /** `ValidateAuthorizationTokenResult`: response, modeled error or RPC error. */
@@ -2119,7 +2126,7 @@ class ValidateAuthorizationTokenOperation {
         if (!m_activated) {
             return OperationFuture<ValidateAuthorizationTokenResult>::Ready(ValidateAuthorizationTokenResult(detail::NotActivated()));
         }
-        return OperationFuture<ValidateAuthorizationTokenResult>::Ready(m_retrieved ? ValidateAuthorizationTokenResult(detail::AlreadyRetrieved()) : m_startResult);
+        return OperationFuture<ValidateAuthorizationTokenResult>::Ready(m_retrieved ? ValidateAuthorizationTokenResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : ValidateAuthorizationTokenResult());
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -2171,7 +2178,7 @@ class ValidateAuthorizationTokenOperation {
         }
         if (err) {
             m_startResult = detail::MakeResult<ValidateAuthorizationTokenResponse>(err.get());
-            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
+            return m_startResult->GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         m_call.reset(call);
         return RpcError();
@@ -2181,7 +2188,8 @@ class ValidateAuthorizationTokenOperation {
     detail::CallPtr m_call;
     bool m_activated = false;
     bool m_retrieved = false;
-    ValidateAuthorizationTokenResult m_startResult;
+    /** The outcome of an activation that sent nothing (none is built for one that did). */
+    std::optional<ValidateAuthorizationTokenResult> m_startResult;
 };
 
 /** `RestartComponentResult`: response, modeled error or RPC error. */
@@ -2230,7 +2238,7 @@ class RestartComponentOperation {
         if (!m_activated) {
             return OperationFuture<RestartComponentResult>::Ready(RestartComponentResult(detail::NotActivated()));
         }
-        return OperationFuture<RestartComponentResult>::Ready(m_retrieved ? RestartComponentResult(detail::AlreadyRetrieved()) : m_startResult);
+        return OperationFuture<RestartComponentResult>::Ready(m_retrieved ? RestartComponentResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : RestartComponentResult());
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -2282,7 +2290,7 @@ class RestartComponentOperation {
         }
         if (err) {
             m_startResult = detail::MakeResult<RestartComponentResponse>(err.get());
-            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
+            return m_startResult->GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         m_call.reset(call);
         return RpcError();
@@ -2292,7 +2300,8 @@ class RestartComponentOperation {
     detail::CallPtr m_call;
     bool m_activated = false;
     bool m_retrieved = false;
-    RestartComponentResult m_startResult;
+    /** The outcome of an activation that sent nothing (none is built for one that did). */
+    std::optional<RestartComponentResult> m_startResult;
 };
 
 /** `StopComponentResult`: response, modeled error or RPC error. */
@@ -2341,7 +2350,7 @@ class StopComponentOperation {
         if (!m_activated) {
             return OperationFuture<StopComponentResult>::Ready(StopComponentResult(detail::NotActivated()));
         }
-        return OperationFuture<StopComponentResult>::Ready(m_retrieved ? StopComponentResult(detail::AlreadyRetrieved()) : m_startResult);
+        return OperationFuture<StopComponentResult>::Ready(m_retrieved ? StopComponentResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : StopComponentResult());
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -2393,7 +2402,7 @@ class StopComponentOperation {
         }
         if (err) {
             m_startResult = detail::MakeResult<StopComponentResponse>(err.get());
-            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
+            return m_startResult->GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         m_call.reset(call);
         return RpcError();
@@ -2403,7 +2412,8 @@ class StopComponentOperation {
     detail::CallPtr m_call;
     bool m_activated = false;
     bool m_retrieved = false;
-    StopComponentResult m_startResult;
+    /** The outcome of an activation that sent nothing (none is built for one that did). */
+    std::optional<StopComponentResult> m_startResult;
 };
 
 /** `GetComponentDetailsResult`: response, modeled error or RPC error. */
@@ -2452,7 +2462,7 @@ class GetComponentDetailsOperation {
         if (!m_activated) {
             return OperationFuture<GetComponentDetailsResult>::Ready(GetComponentDetailsResult(detail::NotActivated()));
         }
-        return OperationFuture<GetComponentDetailsResult>::Ready(m_retrieved ? GetComponentDetailsResult(detail::AlreadyRetrieved()) : m_startResult);
+        return OperationFuture<GetComponentDetailsResult>::Ready(m_retrieved ? GetComponentDetailsResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : GetComponentDetailsResult());
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -2504,7 +2514,7 @@ class GetComponentDetailsOperation {
         }
         if (err) {
             m_startResult = detail::MakeResult<GetComponentDetailsResponse>(err.get());
-            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
+            return m_startResult->GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         m_call.reset(call);
         return RpcError();
@@ -2514,7 +2524,8 @@ class GetComponentDetailsOperation {
     detail::CallPtr m_call;
     bool m_activated = false;
     bool m_retrieved = false;
-    GetComponentDetailsResult m_startResult;
+    /** The outcome of an activation that sent nothing (none is built for one that did). */
+    std::optional<GetComponentDetailsResult> m_startResult;
 };
 
 /** `ListComponentsResult`: response, modeled error or RPC error. */
@@ -2563,7 +2574,7 @@ class ListComponentsOperation {
         if (!m_activated) {
             return OperationFuture<ListComponentsResult>::Ready(ListComponentsResult(detail::NotActivated()));
         }
-        return OperationFuture<ListComponentsResult>::Ready(m_retrieved ? ListComponentsResult(detail::AlreadyRetrieved()) : m_startResult);
+        return OperationFuture<ListComponentsResult>::Ready(m_retrieved ? ListComponentsResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : ListComponentsResult());
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -2615,7 +2626,7 @@ class ListComponentsOperation {
         }
         if (err) {
             m_startResult = detail::MakeResult<ListComponentsResponse>(err.get());
-            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
+            return m_startResult->GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         m_call.reset(call);
         return RpcError();
@@ -2625,7 +2636,8 @@ class ListComponentsOperation {
     detail::CallPtr m_call;
     bool m_activated = false;
     bool m_retrieved = false;
-    ListComponentsResult m_startResult;
+    /** The outcome of an activation that sent nothing (none is built for one that did). */
+    std::optional<ListComponentsResult> m_startResult;
 };
 
 /** `PauseComponentResult`: response, modeled error or RPC error. */
@@ -2674,7 +2686,7 @@ class PauseComponentOperation {
         if (!m_activated) {
             return OperationFuture<PauseComponentResult>::Ready(PauseComponentResult(detail::NotActivated()));
         }
-        return OperationFuture<PauseComponentResult>::Ready(m_retrieved ? PauseComponentResult(detail::AlreadyRetrieved()) : m_startResult);
+        return OperationFuture<PauseComponentResult>::Ready(m_retrieved ? PauseComponentResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : PauseComponentResult());
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -2715,7 +2727,7 @@ class PauseComponentOperation {
         }
         if (err) {
             m_startResult = detail::MakeResult<PauseComponentResponse>(err.get());
-            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
+            return m_startResult->GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         m_call.reset(call);
         return RpcError();
@@ -2725,7 +2737,8 @@ class PauseComponentOperation {
     detail::CallPtr m_call;
     bool m_activated = false;
     bool m_retrieved = false;
-    PauseComponentResult m_startResult;
+    /** The outcome of an activation that sent nothing (none is built for one that did). */
+    std::optional<PauseComponentResult> m_startResult;
 };
 
 /** `ResumeComponentResult`: response, modeled error or RPC error. */
@@ -2774,7 +2787,7 @@ class ResumeComponentOperation {
         if (!m_activated) {
             return OperationFuture<ResumeComponentResult>::Ready(ResumeComponentResult(detail::NotActivated()));
         }
-        return OperationFuture<ResumeComponentResult>::Ready(m_retrieved ? ResumeComponentResult(detail::AlreadyRetrieved()) : m_startResult);
+        return OperationFuture<ResumeComponentResult>::Ready(m_retrieved ? ResumeComponentResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : ResumeComponentResult());
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -2815,7 +2828,7 @@ class ResumeComponentOperation {
         }
         if (err) {
             m_startResult = detail::MakeResult<ResumeComponentResponse>(err.get());
-            return m_startResult.GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
+            return m_startResult->GetResultType() == OPERATION_ERROR ? RpcError() : RpcError::FromError(err.get());
         }
         m_call.reset(call);
         return RpcError();
@@ -2825,7 +2838,8 @@ class ResumeComponentOperation {
     detail::CallPtr m_call;
     bool m_activated = false;
     bool m_retrieved = false;
-    ResumeComponentResult m_startResult;
+    /** The outcome of an activation that sent nothing (none is built for one that did). */
+    std::optional<ResumeComponentResult> m_startResult;
 };
 
 namespace detail {
