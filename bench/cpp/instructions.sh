@@ -6,7 +6,9 @@
 # Instruction counts do not depend on the machine's load, so this is the figure to compare binding overhead
 # with; `bench/cpp/run.sh` gives the wall-clock throughput, which on a shared machine varies by more than the
 # differences between the bindings. Each loop is counted in the thread that runs it (the caller's, which
-# writes the request and reads its own answer); the server's work is not counted.
+# writes the request and reads its own answer); the server's work is not counted. The synchronous calls' spin
+# wait is off (GGIPC_SPIN_WAIT_US=0, unless set): how often it polls depends on timing, not on the binding, and
+# it is the same core code in every loop, so with it the counts vary by about 100 from run to run.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$repo"
@@ -26,6 +28,7 @@ for ((i = 0; i < 200; i++)); do [[ -f "$work/ready" ]] && break; sleep 0.05; don
 [[ -f "$work/ready" ]] || { echo "the test server did not start" >&2; cat "$work/server.log" >&2; exit 1; }
 
 token=GGIPCTESTTOKEN01
+export GGIPC_SPIN_WAIT_US="${GGIPC_SPIN_WAIT_US:-0}"
 # Instructions per publish of the loop function `$1` in the program `$2...`.
 count_loop() {
     local loop="$1"

@@ -17,12 +17,14 @@
 #ifndef GGIPC_CLIENT_HPP
 #define GGIPC_CLIENT_HPP
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <future>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <utility>
 
 #include "../ggipc.h"
@@ -104,6 +106,46 @@ struct ClientDeleter {
     void operator()(ggipc_client *c) const noexcept { ggipc_client_free(c); }
 };
 using ClientHandle = std::shared_ptr<ggipc_client>;
+
+/**
+ * The client's handle, read by every `New<Op>()`: a spin flag held only while the pointer is copied or swapped
+ * (a reference-count increment), so reading it costs an atomic exchange and a store, not a system lock.
+ * `Connect` and `Close` are serialised by the client's own mutex, never while this flag is held.
+ */
+class HandleSlot {
+  public:
+    ClientHandle Load() const noexcept {
+        Guard g(m_busy);
+        return m_handle;
+    }
+    /** Puts `h` in and returns the handle it replaces (released by the caller, outside the flag). */
+    ClientHandle Exchange(ClientHandle h) noexcept {
+        Guard g(m_busy);
+        m_handle.swap(h);
+        return h;
+    }
+    bool Empty() const noexcept {
+        Guard g(m_busy);
+        return m_handle == nullptr;
+    }
+    ggipc_client *Get() const noexcept {
+        Guard g(m_busy);
+        return m_handle.get();
+    }
+
+  private:
+    struct Guard {
+        explicit Guard(std::atomic_flag &f) noexcept : flag(f) {
+            while (flag.test_and_set(std::memory_order_acquire)) {
+                std::this_thread::yield();
+            }
+        }
+        ~Guard() { flag.clear(std::memory_order_release); }
+        std::atomic_flag &flag;
+    };
+    mutable std::atomic_flag m_busy = ATOMIC_FLAG_INIT;
+    ClientHandle m_handle;
+};
 
 struct SubscriptionDeleter {
     void operator()(ggipc_subscription *s) const noexcept { ggipc_subscription_free(s); }
@@ -240,7 +282,7 @@ class GreengrassCoreIpcClient : public detail::GeneratedOperations<GreengrassCor
     std::future<RpcError> Connect(ConnectionLifecycleHandler &lifecycleHandler,
                                   const ConnectionConfig &connectionConfig = DefaultConnectionConfig()) noexcept {
         std::lock_guard<std::mutex> lock(m_mutex);
-        if (m_client) {
+        if (!m_client.Empty()) {
             return eventstreamrpc::MakeReadyFuture(RpcError(EVENT_STREAM_RPC_CONNECTION_ALREADY_ESTABLISHED, 0,
                                                             "the client is already connected"));
         }
@@ -289,15 +331,12 @@ class GreengrassCoreIpcClient : public detail::GeneratedOperations<GreengrassCor
         if (err) {
             return eventstreamrpc::MakeReadyFuture(RpcError::FromError(err.get()));
         }
-        m_client = detail::ClientHandle(client, detail::ClientDeleter());
+        m_client.Exchange(detail::ClientHandle(client, detail::ClientDeleter()));
         return eventstreamrpc::MakeReadyFuture(RpcError());
     }
 
     /** True between a successful Connect and Close. */
-    bool IsConnected() const noexcept {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        return m_client != nullptr;
-    }
+    bool IsConnected() const noexcept { return !m_client.Empty(); }
 
     /**
      * Stops lifecycle callbacks and closes the connection. Open operations get
@@ -307,7 +346,7 @@ class GreengrassCoreIpcClient : public detail::GeneratedOperations<GreengrassCor
         detail::ClientHandle c;
         {
             std::lock_guard<std::mutex> lock(m_mutex);
-            c = std::move(m_client);
+            c = m_client.Exchange(nullptr);
         }
         if (c) {
             ggipc_client_stop_lifecycle_callbacks(c.get());
@@ -316,21 +355,16 @@ class GreengrassCoreIpcClient : public detail::GeneratedOperations<GreengrassCor
     }
 
     /** The underlying C client (valid while connected), for mixing with the C API. */
-    const ggipc_client *GetCClient() const noexcept {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        return m_client.get();
-    }
+    const ggipc_client *GetCClient() const noexcept { return m_client.Get(); }
 
   private:
     friend class detail::GeneratedOperations<GreengrassCoreIpcClient>;
 
-    detail::ClientHandle Handle() const noexcept {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        return m_client;
-    }
+    detail::ClientHandle Handle() const noexcept { return m_client.Load(); }
 
-    mutable std::mutex m_mutex;
-    detail::ClientHandle m_client;
+    /** Serialises Connect and Close. */
+    std::mutex m_mutex;
+    detail::HandleSlot m_client;
 };
 
 } // namespace greengrass

@@ -235,7 +235,8 @@ class ReadyFuture {
   public:
     /** An invalid future (as a default-constructed `std::future`). */
     ReadyFuture() noexcept = default;
-    explicit ReadyFuture(T value) noexcept(std::is_nothrow_move_constructible_v<T>) : m_value(std::move(value)) {}
+    explicit ReadyFuture(T &&value) noexcept(std::is_nothrow_move_constructible_v<T>) : m_value(std::move(value)) {}
+    explicit ReadyFuture(const T &value) : m_value(value) {}
     ReadyFuture(ReadyFuture &&) noexcept = default;
     ReadyFuture &operator=(ReadyFuture &&) noexcept = default;
     ReadyFuture(const ReadyFuture &) = delete;

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace ggipc::crt;
@@ -324,6 +325,79 @@ TEST_F(CppApi, DestroyClientWhileStreamIsOpen) {
         EXPECT_TRUE(after.get());
     }
     EXPECT_EQ(handler.closed.Count(), 1u);
+}
+
+// Operations are created (each takes the client's handle) on several threads while the client is closed and
+// connected again: every publish succeeds or ends as CONNECTION_CLOSED, and none crashes or hangs.
+TEST_F(CppApi, OperationsMadeWhileTheClientClosesAndReconnects) {
+    Lifecycle lc;
+    GreengrassCoreIpcClient other{bootstrap};
+    ASSERT_TRUE(other.Connect(lc, Config()).get());
+    PublishToIoTCoreRequest request;
+    request.SetTopicName(String("test/cpp/race"));
+    request.SetQos(QOS_AT_MOST_ONCE);
+    request.SetPayload(Vector<uint8_t>{'x'});
+
+    constexpr int kThreads = 4;
+    std::atomic<bool> stop{false};
+    std::atomic<int> ok[kThreads] = {};
+    std::atomic<int> closed[kThreads] = {};
+    std::atomic<int> other_outcomes{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; t++) {
+        threads.emplace_back([&, t] {
+            while (!stop.load()) {
+                PublishToIoTCoreOperation op = other.NewPublishToIoTCore();
+                op.Activate(request, nullptr).wait();
+                auto result = op.GetResult().get();
+                if (result) {
+                    ok[t]++;
+                } else if (result.GetResultType() == RPC_ERROR &&
+                           result.GetRpcError().baseStatus == EVENT_STREAM_RPC_CONNECTION_CLOSED) {
+                    closed[t]++;
+                } else {
+                    other_outcomes++;
+                }
+            }
+        });
+    }
+    // Waits (bounded) until every thread's counter in `counts` has reached `n`.
+    auto reach = [&](std::atomic<int> *counts, int n) {
+        const auto deadline = std::chrono::steady_clock::now() + kWait;
+        for (int t = 0; t < kThreads; t++) {
+            while (counts[t].load() < n) {
+                if (std::chrono::steady_clock::now() > deadline) {
+                    return false;
+                }
+                std::this_thread::yield();
+            }
+        }
+        return true;
+    };
+    EXPECT_TRUE(reach(ok, 20));
+    other.Close();
+    EXPECT_FALSE(other.IsConnected());
+    EXPECT_TRUE(reach(closed, 1));
+    int before[kThreads];
+    for (int t = 0; t < kThreads; t++) {
+        before[t] = ok[t].load();
+    }
+    ASSERT_TRUE(other.Connect(lc, Config()).get());
+    EXPECT_TRUE(other.IsConnected());
+    EXPECT_NE(other.GetCClient(), nullptr);
+    bool more = true;
+    for (int t = 0; t < kThreads && more; t++) {
+        const auto deadline = std::chrono::steady_clock::now() + kWait;
+        while (ok[t].load() < before[t] + 20 && (more = std::chrono::steady_clock::now() < deadline)) {
+            std::this_thread::yield();
+        }
+    }
+    EXPECT_TRUE(more) << "publishes did not resume on every thread after the reconnect";
+    stop = true;
+    for (auto &th : threads) {
+        th.join();
+    }
+    EXPECT_EQ(other_outcomes.load(), 0);
 }
 
 TEST_F(CppApi, OperationFutureWaitSemantics) {
