@@ -8758,7 +8758,7 @@ pub unsafe extern "C" fn ggipc_client_publish_to_iot_core_begin(
         }
         let call = call_begin(client, &model::PUBLISH_TO_IOT_CORE, &request.to_core())?;
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, Box::into_raw(call)) };
+        unsafe { write_out(out, call) };
         Ok(())
     })
 }
@@ -8815,7 +8815,7 @@ pub unsafe extern "C" fn ggipc_client_publish_to_iot_core_begin_view(
         let sent = unsafe { request.borrow() }?;
         let call = call_begin(client, &model::PUBLISH_TO_IOT_CORE, &sent)?;
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, Box::into_raw(call)) };
+        unsafe { write_out(out, call) };
         Ok(())
     })
 }
@@ -9269,7 +9269,7 @@ pub unsafe extern "C" fn ggipc_client_publish_to_topic_begin(
         }
         let call = call_begin(client, &model::PUBLISH_TO_TOPIC, &request.to_core())?;
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, Box::into_raw(call)) };
+        unsafe { write_out(out, call) };
         Ok(())
     })
 }
@@ -9326,7 +9326,7 @@ pub unsafe extern "C" fn ggipc_client_publish_to_topic_begin_view(
         let sent = unsafe { request.borrow() }?;
         let call = call_begin(client, &model::PUBLISH_TO_TOPIC, &sent)?;
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, Box::into_raw(call)) };
+        unsafe { write_out(out, call) };
         Ok(())
     })
 }
@@ -9644,7 +9644,7 @@ pub unsafe extern "C" fn ggipc_client_get_configuration_begin(
         }
         let call = call_begin(client, &model::GET_CONFIGURATION, &request.to_core())?;
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, Box::into_raw(call)) };
+        unsafe { write_out(out, call) };
         Ok(())
     })
 }
@@ -9701,7 +9701,7 @@ pub unsafe extern "C" fn ggipc_client_get_configuration_begin_view(
         let sent = unsafe { request.borrow() }?;
         let call = call_begin(client, &model::GET_CONFIGURATION, &sent)?;
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, Box::into_raw(call)) };
+        unsafe { write_out(out, call) };
         Ok(())
     })
 }
@@ -9877,7 +9877,7 @@ pub unsafe extern "C" fn ggipc_client_update_configuration_begin(
         }
         let call = call_begin(client, &model::UPDATE_CONFIGURATION, &request.to_core())?;
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, Box::into_raw(call)) };
+        unsafe { write_out(out, call) };
         Ok(())
     })
 }
@@ -9934,7 +9934,7 @@ pub unsafe extern "C" fn ggipc_client_update_configuration_begin_view(
         let sent = unsafe { request.borrow() }?;
         let call = call_begin(client, &model::UPDATE_CONFIGURATION, &sent)?;
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, Box::into_raw(call)) };
+        unsafe { write_out(out, call) };
         Ok(())
     })
 }
@@ -10396,7 +10396,7 @@ pub unsafe extern "C" fn ggipc_client_send_configuration_validity_report_begin(
             &request.to_core(),
         )?;
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, Box::into_raw(call)) };
+        unsafe { write_out(out, call) };
         Ok(())
     })
 }
@@ -10460,7 +10460,7 @@ pub unsafe extern "C" fn ggipc_client_send_configuration_validity_report_begin_v
         let sent = unsafe { request.borrow() }?;
         let call = call_begin(client, &model::SEND_CONFIGURATION_VALIDITY_REPORT, &sent)?;
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, Box::into_raw(call)) };
+        unsafe { write_out(out, call) };
         Ok(())
     })
 }
@@ -10641,7 +10641,7 @@ pub unsafe extern "C" fn ggipc_client_update_state_begin(
         }
         let call = call_begin(client, &model::UPDATE_STATE, &request.to_core())?;
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, Box::into_raw(call)) };
+        unsafe { write_out(out, call) };
         Ok(())
     })
 }
@@ -10698,7 +10698,7 @@ pub unsafe extern "C" fn ggipc_client_update_state_begin_view(
         let sent = unsafe { request.borrow() }?;
         let call = call_begin(client, &model::UPDATE_STATE, &sent)?;
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, Box::into_raw(call)) };
+        unsafe { write_out(out, call) };
         Ok(())
     })
 }
@@ -11012,7 +11012,7 @@ pub unsafe extern "C" fn ggipc_client_defer_component_update_begin(
         }
         let call = call_begin(client, &model::DEFER_COMPONENT_UPDATE, &request.to_core())?;
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, Box::into_raw(call)) };
+        unsafe { write_out(out, call) };
         Ok(())
     })
 }
@@ -11069,7 +11069,7 @@ pub unsafe extern "C" fn ggipc_client_defer_component_update_begin_view(
         let sent = unsafe { request.borrow() }?;
         let call = call_begin(client, &model::DEFER_COMPONENT_UPDATE, &sent)?;
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, Box::into_raw(call)) };
+        unsafe { write_out(out, call) };
         Ok(())
     })
 }
@@ -11254,7 +11254,7 @@ pub unsafe extern "C" fn ggipc_client_validate_authorization_token_begin(
             &request.to_core(),
         )?;
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, Box::into_raw(call)) };
+        unsafe { write_out(out, call) };
         Ok(())
     })
 }
@@ -11318,7 +11318,7 @@ pub unsafe extern "C" fn ggipc_client_validate_authorization_token_begin_view(
         let sent = unsafe { request.borrow() }?;
         let call = call_begin(client, &model::VALIDATE_AUTHORIZATION_TOKEN, &sent)?;
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, Box::into_raw(call)) };
+        unsafe { write_out(out, call) };
         Ok(())
     })
 }
@@ -11504,7 +11504,7 @@ pub unsafe extern "C" fn ggipc_client_restart_component_begin(
         }
         let call = call_begin(client, &model::RESTART_COMPONENT, &request.to_core())?;
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, Box::into_raw(call)) };
+        unsafe { write_out(out, call) };
         Ok(())
     })
 }
@@ -11561,7 +11561,7 @@ pub unsafe extern "C" fn ggipc_client_restart_component_begin_view(
         let sent = unsafe { request.borrow() }?;
         let call = call_begin(client, &model::RESTART_COMPONENT, &sent)?;
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, Box::into_raw(call)) };
+        unsafe { write_out(out, call) };
         Ok(())
     })
 }
@@ -11737,7 +11737,7 @@ pub unsafe extern "C" fn ggipc_client_stop_component_begin(
         }
         let call = call_begin(client, &model::STOP_COMPONENT, &request.to_core())?;
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, Box::into_raw(call)) };
+        unsafe { write_out(out, call) };
         Ok(())
     })
 }
@@ -11794,7 +11794,7 @@ pub unsafe extern "C" fn ggipc_client_stop_component_begin_view(
         let sent = unsafe { request.borrow() }?;
         let call = call_begin(client, &model::STOP_COMPONENT, &sent)?;
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, Box::into_raw(call)) };
+        unsafe { write_out(out, call) };
         Ok(())
     })
 }
@@ -11968,7 +11968,7 @@ pub unsafe extern "C" fn ggipc_client_get_component_details_begin(
         }
         let call = call_begin(client, &model::GET_COMPONENT_DETAILS, &request.to_core())?;
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, Box::into_raw(call)) };
+        unsafe { write_out(out, call) };
         Ok(())
     })
 }
@@ -12025,7 +12025,7 @@ pub unsafe extern "C" fn ggipc_client_get_component_details_begin_view(
         let sent = unsafe { request.borrow() }?;
         let call = call_begin(client, &model::GET_COMPONENT_DETAILS, &sent)?;
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, Box::into_raw(call)) };
+        unsafe { write_out(out, call) };
         Ok(())
     })
 }
@@ -12201,7 +12201,7 @@ pub unsafe extern "C" fn ggipc_client_list_components_begin(
         }
         let call = call_begin(client, &model::LIST_COMPONENTS, &request.to_core())?;
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, Box::into_raw(call)) };
+        unsafe { write_out(out, call) };
         Ok(())
     })
 }
@@ -12258,7 +12258,7 @@ pub unsafe extern "C" fn ggipc_client_list_components_begin_view(
         let sent = unsafe { request.borrow() }?;
         let call = call_begin(client, &model::LIST_COMPONENTS, &sent)?;
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, Box::into_raw(call)) };
+        unsafe { write_out(out, call) };
         Ok(())
     })
 }
@@ -12433,7 +12433,7 @@ pub unsafe extern "C" fn ggipc_client_pause_component_begin(
         }
         let call = call_begin(client, &model::PAUSE_COMPONENT, &request.to_core())?;
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, Box::into_raw(call)) };
+        unsafe { write_out(out, call) };
         Ok(())
     })
 }
@@ -12490,7 +12490,7 @@ pub unsafe extern "C" fn ggipc_client_pause_component_begin_view(
         let sent = unsafe { request.borrow() }?;
         let call = call_begin(client, &model::PAUSE_COMPONENT, &sent)?;
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, Box::into_raw(call)) };
+        unsafe { write_out(out, call) };
         Ok(())
     })
 }
@@ -12665,7 +12665,7 @@ pub unsafe extern "C" fn ggipc_client_resume_component_begin(
         }
         let call = call_begin(client, &model::RESUME_COMPONENT, &request.to_core())?;
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, Box::into_raw(call)) };
+        unsafe { write_out(out, call) };
         Ok(())
     })
 }
@@ -12722,7 +12722,7 @@ pub unsafe extern "C" fn ggipc_client_resume_component_begin_view(
         let sent = unsafe { request.borrow() }?;
         let call = call_begin(client, &model::RESUME_COMPONENT, &sent)?;
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, Box::into_raw(call)) };
+        unsafe { write_out(out, call) };
         Ok(())
     })
 }

@@ -218,13 +218,50 @@ enum CallState {
     Done(Result<bytes::Bytes, Error>),
 }
 
+thread_local! {
+    /// The allocation of the last call released on this thread, reused by the next call begun on it: a thread
+    /// that begins and finishes its calls one after another (every synchronous C++ operation) allocates no
+    /// call. At most one per thread; freed when the thread ends.
+    static SPARE_CALL: std::cell::Cell<Option<Box<std::mem::MaybeUninit<ggipc_call>>>> =
+        const { std::cell::Cell::new(None) };
+}
+
+impl ggipc_call {
+    /// Moves `self` to the heap for C, into this thread's spare allocation when it has one.
+    fn into_raw(self) -> *mut ggipc_call {
+        match SPARE_CALL.try_with(std::cell::Cell::take).ok().flatten() {
+            Some(mut spare) => {
+                spare.write(self);
+                Box::into_raw(spare).cast()
+            }
+            None => Box::into_raw(Box::new(self)),
+        }
+    }
+
+    /// Takes a call made by [`ggipc_call::into_raw`] back from C; its allocation becomes this thread's spare
+    /// (the one it replaces, if any, is freed).
+    ///
+    /// # Safety
+    /// `ptr` came from `into_raw` and is not used again.
+    unsafe fn from_raw(ptr: *mut ggipc_call) -> ggipc_call {
+        // SAFETY: per the contract, `ptr` is a live boxed call; `MaybeUninit<T>` has `T`'s layout, so the box
+        // frees it as the one `into_raw` made.
+        let slot: Box<std::mem::MaybeUninit<ggipc_call>> = unsafe { Box::from_raw(ptr.cast()) };
+        // SAFETY: the slot holds an initialized call, read out once; the slot is treated as uninitialized after.
+        let call = unsafe { slot.assume_init_read() };
+        // A thread whose locals are gone (it is ending) frees the slot with the closure instead.
+        let _ = SPARE_CALL.try_with(move |spare| spare.set(Some(slot)));
+        call
+    }
+}
+
 /// Starts `op` with `request` on `client`'s blocking connection. An encoding failure is returned (nothing
 /// was sent); a failure to send is the call's outcome.
 pub(crate) fn call_begin<Req: serde::Serialize>(
     client: &ggipc_client,
     op: &'static Operation,
     request: &Req,
-) -> Result<Box<ggipc_call>, Error> {
+) -> Result<*mut ggipc_call, Error> {
     let body = encode(request)?;
     let timeout = client.conn.client().operation_timeout();
     let state = match client.conn.blocking() {
@@ -237,10 +274,11 @@ pub(crate) fn call_begin<Req: serde::Serialize>(
             "the client has no blocking connection",
         ))),
     };
-    Ok(Box::new(ggipc_call {
+    Ok(ggipc_call {
         op,
         state: std::sync::Mutex::new(state),
-    }))
+    }
+    .into_raw())
 }
 
 /// The decoded response of a completed call of `op`.
@@ -287,7 +325,7 @@ pub(crate) unsafe fn call_finish<Resp: serde::de::DeserializeOwned>(
         return Err(Error::null_argument("call"));
     }
     // SAFETY: per the contract above: a live call, ours from here on.
-    let call = unsafe { Box::from_raw(call) };
+    let call = unsafe { ggipc_call::from_raw(call) };
     if !std::ptr::eq(call.op, op) && call.op.name != op.name {
         return Err(Error::invalid_argument(format!(
             "this call is a {}, not a {}",
@@ -336,7 +374,97 @@ pub unsafe extern "C" fn ggipc_call_wait(call: *const ggipc_call, timeout_ms: u6
 #[no_mangle]
 pub unsafe extern "C" fn ggipc_call_free(call: *mut ggipc_call) {
     crate::ffi::boundary_or((), || {
-        // SAFETY: NULL or a call the caller owns.
-        unsafe { crate::ffi::free_raw(call) }
+        if !call.is_null() {
+            // SAFETY: a call the caller owns, not used after this.
+            drop(unsafe { ggipc_call::from_raw(call) });
+        }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    /// Counts the allocations of each thread, so that a test can tell how many its own code made.
+    struct Counting;
+
+    thread_local! {
+        static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+    }
+
+    // SAFETY: every call is passed on to the system allocator unchanged; the counter is a const-initialized
+    // thread local without a destructor, so counting allocates nothing.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+            // SAFETY: the caller's contract, passed on.
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: the caller's contract, passed on.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+    }
+
+    #[global_allocator]
+    static COUNTING: Counting = Counting;
+
+    fn allocations() -> usize {
+        ALLOCATIONS.with(Cell::get)
+    }
+
+    fn done_call() -> ggipc_call {
+        ggipc_call {
+            op: &ggipc_core::model::PUBLISH_TO_IOT_CORE,
+            state: std::sync::Mutex::new(CallState::Done(Ok(bytes::Bytes::from_static(b"{}")))),
+        }
+    }
+
+    #[test]
+    fn calls_begun_and_released_one_after_another_allocate_once() {
+        std::thread::spawn(|| {
+            let before = allocations();
+            for _ in 0..100 {
+                let call = done_call().into_raw();
+                // SAFETY: made by into_raw just above, released once.
+                let back = unsafe { ggipc_call::from_raw(call) };
+                assert!(matches!(back.state.into_inner().unwrap(), CallState::Done(Ok(b)) if &b[..] == b"{}"));
+            }
+            assert_eq!(allocations() - before, 1, "one allocation, reused by the 99 calls after the first");
+            // Two live calls: the spare serves one, the other is allocated; releasing both keeps one spare.
+            let (a, b) = (done_call().into_raw(), done_call().into_raw());
+            assert_eq!(allocations() - before, 2);
+            // SAFETY: as above, each released once.
+            unsafe { drop((ggipc_call::from_raw(a), ggipc_call::from_raw(b))) };
+            let c = done_call().into_raw();
+            assert_eq!(allocations() - before, 2);
+            // SAFETY: as above.
+            drop(unsafe { ggipc_call::from_raw(c) });
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn a_call_released_on_another_thread_becomes_that_threads_spare() {
+        let made = done_call().into_raw() as usize;
+        std::thread::spawn(move || {
+            let before = allocations();
+            // SAFETY: made by into_raw on the other thread, released once, here.
+            drop(unsafe { ggipc_call::from_raw(made as *mut ggipc_call) });
+            let again = done_call().into_raw();
+            assert_eq!(again as usize, made);
+            assert_eq!(
+                allocations(),
+                before,
+                "the released allocation served the next call"
+            );
+            // SAFETY: as above.
+            drop(unsafe { ggipc_call::from_raw(again) });
+        })
+        .join()
+        .unwrap();
+    }
 }

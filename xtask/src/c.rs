@@ -901,7 +901,7 @@ fn operation(m: &Model, op: &crate::model::Operation, o: &mut String) {
             );
             let _ = writeln!(
                 o,
-                "#[no_mangle]\npub unsafe extern \"C\" fn ggipc_client_{f}_begin(client: *const ggipc_client, request: *const {req}, out: *mut *mut ggipc_call) -> *mut ggipc_error {{\n    boundary(|| {{\n        // SAFETY: NULL or live objects.\n        let client = unsafe {{ try_ref(client, \"client\") }}?;\n        // SAFETY: as above.\n        let request = unsafe {{ try_ref(request, \"request\") }}?;\n        if out.is_null() {{\n            return Err(Error::null_argument(\"out\"));\n        }}\n        let call = call_begin(client, &model::{konst}, &request.to_core())?;\n        // SAFETY: checked non-NULL above.\n        unsafe {{ write_out(out, Box::into_raw(call)) }};\n        Ok(())\n    }})\n}}\n"
+                "#[no_mangle]\npub unsafe extern \"C\" fn ggipc_client_{f}_begin(client: *const ggipc_client, request: *const {req}, out: *mut *mut ggipc_call) -> *mut ggipc_error {{\n    boundary(|| {{\n        // SAFETY: NULL or live objects.\n        let client = unsafe {{ try_ref(client, \"client\") }}?;\n        // SAFETY: as above.\n        let request = unsafe {{ try_ref(request, \"request\") }}?;\n        if out.is_null() {{\n            return Err(Error::null_argument(\"out\"));\n        }}\n        let call = call_begin(client, &model::{konst}, &request.to_core())?;\n        // SAFETY: checked non-NULL above.\n        unsafe {{ write_out(out, call) }};\n        Ok(())\n    }})\n}}\n"
             );
             doc(
                 o,
@@ -917,7 +917,7 @@ fn operation(m: &Model, op: &crate::model::Operation, o: &mut String) {
             );
             let _ = writeln!(
                 o,
-                "#[no_mangle]\npub unsafe extern \"C\" fn ggipc_client_{f}_begin_view(client: *const ggipc_client, request: *const {req}_view, out: *mut *mut ggipc_call) -> *mut ggipc_error {{\n    boundary(|| {{\n        // SAFETY: NULL or live objects.\n        let client = unsafe {{ try_ref(client, \"client\") }}?;\n        // SAFETY: as above.\n        let request = unsafe {{ try_ref(request, \"request\") }}?;\n        if out.is_null() {{\n            return Err(Error::null_argument(\"out\"));\n        }}\n        // SAFETY: the view's pointers are valid for the call (this function's contract).\n        let sent = unsafe {{ request.borrow() }}?;\n        let call = call_begin(client, &model::{konst}, &sent)?;\n        // SAFETY: checked non-NULL above.\n        unsafe {{ write_out(out, Box::into_raw(call)) }};\n        Ok(())\n    }})\n}}\n"
+                "#[no_mangle]\npub unsafe extern \"C\" fn ggipc_client_{f}_begin_view(client: *const ggipc_client, request: *const {req}_view, out: *mut *mut ggipc_call) -> *mut ggipc_error {{\n    boundary(|| {{\n        // SAFETY: NULL or live objects.\n        let client = unsafe {{ try_ref(client, \"client\") }}?;\n        // SAFETY: as above.\n        let request = unsafe {{ try_ref(request, \"request\") }}?;\n        if out.is_null() {{\n            return Err(Error::null_argument(\"out\"));\n        }}\n        // SAFETY: the view's pointers are valid for the call (this function's contract).\n        let sent = unsafe {{ request.borrow() }}?;\n        let call = call_begin(client, &model::{konst}, &sent)?;\n        // SAFETY: checked non-NULL above.\n        unsafe {{ write_out(out, call) }};\n        Ok(())\n    }})\n}}\n"
             );
             doc(
                 o,
