@@ -8779,8 +8779,13 @@ pub unsafe extern "C" fn ggipc_client_publish_to_iot_core_view(
         // SAFETY: as above.
         let request = unsafe { try_ref(request, "request") }?;
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let sent = unsafe { request.borrow() }?;
-        let response = call_sync(client, &model::PUBLISH_TO_IOT_CORE, &sent, timeout_ms)?;
+        let borrowed = unsafe { request.borrow() };
+        // Borrowed where it lies, not moved out of the result.
+        let sent = match borrowed {
+            Ok(ref sent) => sent,
+            Err(e) => return Err(e),
+        };
+        let response = call_sync(client, &model::PUBLISH_TO_IOT_CORE, sent, timeout_ms)?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
             unsafe {
@@ -8812,8 +8817,13 @@ pub unsafe extern "C" fn ggipc_client_publish_to_iot_core_begin_view(
             return Err(Error::null_argument("out"));
         }
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let sent = unsafe { request.borrow() }?;
-        let call = call_begin(client, &model::PUBLISH_TO_IOT_CORE, &sent)?;
+        let borrowed = unsafe { request.borrow() };
+        // Borrowed where it lies, not moved out of the result.
+        let sent = match borrowed {
+            Ok(ref sent) => sent,
+            Err(e) => return Err(e),
+        };
+        let call = call_begin(client, &model::PUBLISH_TO_IOT_CORE, sent)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, call) };
         Ok(())
@@ -9290,8 +9300,13 @@ pub unsafe extern "C" fn ggipc_client_publish_to_topic_view(
         // SAFETY: as above.
         let request = unsafe { try_ref(request, "request") }?;
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let sent = unsafe { request.borrow() }?;
-        let response = call_sync(client, &model::PUBLISH_TO_TOPIC, &sent, timeout_ms)?;
+        let borrowed = unsafe { request.borrow() };
+        // Borrowed where it lies, not moved out of the result.
+        let sent = match borrowed {
+            Ok(ref sent) => sent,
+            Err(e) => return Err(e),
+        };
+        let response = call_sync(client, &model::PUBLISH_TO_TOPIC, sent, timeout_ms)?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
             unsafe {
@@ -9323,8 +9338,13 @@ pub unsafe extern "C" fn ggipc_client_publish_to_topic_begin_view(
             return Err(Error::null_argument("out"));
         }
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let sent = unsafe { request.borrow() }?;
-        let call = call_begin(client, &model::PUBLISH_TO_TOPIC, &sent)?;
+        let borrowed = unsafe { request.borrow() };
+        // Borrowed where it lies, not moved out of the result.
+        let sent = match borrowed {
+            Ok(ref sent) => sent,
+            Err(e) => return Err(e),
+        };
+        let call = call_begin(client, &model::PUBLISH_TO_TOPIC, sent)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, call) };
         Ok(())
@@ -9665,8 +9685,13 @@ pub unsafe extern "C" fn ggipc_client_get_configuration_view(
         // SAFETY: as above.
         let request = unsafe { try_ref(request, "request") }?;
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let sent = unsafe { request.borrow() }?;
-        let response = call_sync(client, &model::GET_CONFIGURATION, &sent, timeout_ms)?;
+        let borrowed = unsafe { request.borrow() };
+        // Borrowed where it lies, not moved out of the result.
+        let sent = match borrowed {
+            Ok(ref sent) => sent,
+            Err(e) => return Err(e),
+        };
+        let response = call_sync(client, &model::GET_CONFIGURATION, sent, timeout_ms)?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
             unsafe {
@@ -9698,8 +9723,13 @@ pub unsafe extern "C" fn ggipc_client_get_configuration_begin_view(
             return Err(Error::null_argument("out"));
         }
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let sent = unsafe { request.borrow() }?;
-        let call = call_begin(client, &model::GET_CONFIGURATION, &sent)?;
+        let borrowed = unsafe { request.borrow() };
+        // Borrowed where it lies, not moved out of the result.
+        let sent = match borrowed {
+            Ok(ref sent) => sent,
+            Err(e) => return Err(e),
+        };
+        let call = call_begin(client, &model::GET_CONFIGURATION, sent)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, call) };
         Ok(())
@@ -9898,8 +9928,13 @@ pub unsafe extern "C" fn ggipc_client_update_configuration_view(
         // SAFETY: as above.
         let request = unsafe { try_ref(request, "request") }?;
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let sent = unsafe { request.borrow() }?;
-        let response = call_sync(client, &model::UPDATE_CONFIGURATION, &sent, timeout_ms)?;
+        let borrowed = unsafe { request.borrow() };
+        // Borrowed where it lies, not moved out of the result.
+        let sent = match borrowed {
+            Ok(ref sent) => sent,
+            Err(e) => return Err(e),
+        };
+        let response = call_sync(client, &model::UPDATE_CONFIGURATION, sent, timeout_ms)?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
             unsafe {
@@ -9931,8 +9966,13 @@ pub unsafe extern "C" fn ggipc_client_update_configuration_begin_view(
             return Err(Error::null_argument("out"));
         }
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let sent = unsafe { request.borrow() }?;
-        let call = call_begin(client, &model::UPDATE_CONFIGURATION, &sent)?;
+        let borrowed = unsafe { request.borrow() };
+        // Borrowed where it lies, not moved out of the result.
+        let sent = match borrowed {
+            Ok(ref sent) => sent,
+            Err(e) => return Err(e),
+        };
+        let call = call_begin(client, &model::UPDATE_CONFIGURATION, sent)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, call) };
         Ok(())
@@ -10417,11 +10457,16 @@ pub unsafe extern "C" fn ggipc_client_send_configuration_validity_report_view(
         // SAFETY: as above.
         let request = unsafe { try_ref(request, "request") }?;
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let sent = unsafe { request.borrow() }?;
+        let borrowed = unsafe { request.borrow() };
+        // Borrowed where it lies, not moved out of the result.
+        let sent = match borrowed {
+            Ok(ref sent) => sent,
+            Err(e) => return Err(e),
+        };
         let response = call_sync(
             client,
             &model::SEND_CONFIGURATION_VALIDITY_REPORT,
-            &sent,
+            sent,
             timeout_ms,
         )?;
         if !out_response.is_null() {
@@ -10457,8 +10502,13 @@ pub unsafe extern "C" fn ggipc_client_send_configuration_validity_report_begin_v
             return Err(Error::null_argument("out"));
         }
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let sent = unsafe { request.borrow() }?;
-        let call = call_begin(client, &model::SEND_CONFIGURATION_VALIDITY_REPORT, &sent)?;
+        let borrowed = unsafe { request.borrow() };
+        // Borrowed where it lies, not moved out of the result.
+        let sent = match borrowed {
+            Ok(ref sent) => sent,
+            Err(e) => return Err(e),
+        };
+        let call = call_begin(client, &model::SEND_CONFIGURATION_VALIDITY_REPORT, sent)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, call) };
         Ok(())
@@ -10662,8 +10712,13 @@ pub unsafe extern "C" fn ggipc_client_update_state_view(
         // SAFETY: as above.
         let request = unsafe { try_ref(request, "request") }?;
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let sent = unsafe { request.borrow() }?;
-        let response = call_sync(client, &model::UPDATE_STATE, &sent, timeout_ms)?;
+        let borrowed = unsafe { request.borrow() };
+        // Borrowed where it lies, not moved out of the result.
+        let sent = match borrowed {
+            Ok(ref sent) => sent,
+            Err(e) => return Err(e),
+        };
+        let response = call_sync(client, &model::UPDATE_STATE, sent, timeout_ms)?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
             unsafe {
@@ -10695,8 +10750,13 @@ pub unsafe extern "C" fn ggipc_client_update_state_begin_view(
             return Err(Error::null_argument("out"));
         }
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let sent = unsafe { request.borrow() }?;
-        let call = call_begin(client, &model::UPDATE_STATE, &sent)?;
+        let borrowed = unsafe { request.borrow() };
+        // Borrowed where it lies, not moved out of the result.
+        let sent = match borrowed {
+            Ok(ref sent) => sent,
+            Err(e) => return Err(e),
+        };
+        let call = call_begin(client, &model::UPDATE_STATE, sent)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, call) };
         Ok(())
@@ -11033,8 +11093,13 @@ pub unsafe extern "C" fn ggipc_client_defer_component_update_view(
         // SAFETY: as above.
         let request = unsafe { try_ref(request, "request") }?;
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let sent = unsafe { request.borrow() }?;
-        let response = call_sync(client, &model::DEFER_COMPONENT_UPDATE, &sent, timeout_ms)?;
+        let borrowed = unsafe { request.borrow() };
+        // Borrowed where it lies, not moved out of the result.
+        let sent = match borrowed {
+            Ok(ref sent) => sent,
+            Err(e) => return Err(e),
+        };
+        let response = call_sync(client, &model::DEFER_COMPONENT_UPDATE, sent, timeout_ms)?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
             unsafe {
@@ -11066,8 +11131,13 @@ pub unsafe extern "C" fn ggipc_client_defer_component_update_begin_view(
             return Err(Error::null_argument("out"));
         }
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let sent = unsafe { request.borrow() }?;
-        let call = call_begin(client, &model::DEFER_COMPONENT_UPDATE, &sent)?;
+        let borrowed = unsafe { request.borrow() };
+        // Borrowed where it lies, not moved out of the result.
+        let sent = match borrowed {
+            Ok(ref sent) => sent,
+            Err(e) => return Err(e),
+        };
+        let call = call_begin(client, &model::DEFER_COMPONENT_UPDATE, sent)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, call) };
         Ok(())
@@ -11275,11 +11345,16 @@ pub unsafe extern "C" fn ggipc_client_validate_authorization_token_view(
         // SAFETY: as above.
         let request = unsafe { try_ref(request, "request") }?;
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let sent = unsafe { request.borrow() }?;
+        let borrowed = unsafe { request.borrow() };
+        // Borrowed where it lies, not moved out of the result.
+        let sent = match borrowed {
+            Ok(ref sent) => sent,
+            Err(e) => return Err(e),
+        };
         let response = call_sync(
             client,
             &model::VALIDATE_AUTHORIZATION_TOKEN,
-            &sent,
+            sent,
             timeout_ms,
         )?;
         if !out_response.is_null() {
@@ -11315,8 +11390,13 @@ pub unsafe extern "C" fn ggipc_client_validate_authorization_token_begin_view(
             return Err(Error::null_argument("out"));
         }
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let sent = unsafe { request.borrow() }?;
-        let call = call_begin(client, &model::VALIDATE_AUTHORIZATION_TOKEN, &sent)?;
+        let borrowed = unsafe { request.borrow() };
+        // Borrowed where it lies, not moved out of the result.
+        let sent = match borrowed {
+            Ok(ref sent) => sent,
+            Err(e) => return Err(e),
+        };
+        let call = call_begin(client, &model::VALIDATE_AUTHORIZATION_TOKEN, sent)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, call) };
         Ok(())
@@ -11525,8 +11605,13 @@ pub unsafe extern "C" fn ggipc_client_restart_component_view(
         // SAFETY: as above.
         let request = unsafe { try_ref(request, "request") }?;
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let sent = unsafe { request.borrow() }?;
-        let response = call_sync(client, &model::RESTART_COMPONENT, &sent, timeout_ms)?;
+        let borrowed = unsafe { request.borrow() };
+        // Borrowed where it lies, not moved out of the result.
+        let sent = match borrowed {
+            Ok(ref sent) => sent,
+            Err(e) => return Err(e),
+        };
+        let response = call_sync(client, &model::RESTART_COMPONENT, sent, timeout_ms)?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
             unsafe {
@@ -11558,8 +11643,13 @@ pub unsafe extern "C" fn ggipc_client_restart_component_begin_view(
             return Err(Error::null_argument("out"));
         }
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let sent = unsafe { request.borrow() }?;
-        let call = call_begin(client, &model::RESTART_COMPONENT, &sent)?;
+        let borrowed = unsafe { request.borrow() };
+        // Borrowed where it lies, not moved out of the result.
+        let sent = match borrowed {
+            Ok(ref sent) => sent,
+            Err(e) => return Err(e),
+        };
+        let call = call_begin(client, &model::RESTART_COMPONENT, sent)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, call) };
         Ok(())
@@ -11758,8 +11848,13 @@ pub unsafe extern "C" fn ggipc_client_stop_component_view(
         // SAFETY: as above.
         let request = unsafe { try_ref(request, "request") }?;
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let sent = unsafe { request.borrow() }?;
-        let response = call_sync(client, &model::STOP_COMPONENT, &sent, timeout_ms)?;
+        let borrowed = unsafe { request.borrow() };
+        // Borrowed where it lies, not moved out of the result.
+        let sent = match borrowed {
+            Ok(ref sent) => sent,
+            Err(e) => return Err(e),
+        };
+        let response = call_sync(client, &model::STOP_COMPONENT, sent, timeout_ms)?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
             unsafe {
@@ -11791,8 +11886,13 @@ pub unsafe extern "C" fn ggipc_client_stop_component_begin_view(
             return Err(Error::null_argument("out"));
         }
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let sent = unsafe { request.borrow() }?;
-        let call = call_begin(client, &model::STOP_COMPONENT, &sent)?;
+        let borrowed = unsafe { request.borrow() };
+        // Borrowed where it lies, not moved out of the result.
+        let sent = match borrowed {
+            Ok(ref sent) => sent,
+            Err(e) => return Err(e),
+        };
+        let call = call_begin(client, &model::STOP_COMPONENT, sent)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, call) };
         Ok(())
@@ -11989,8 +12089,13 @@ pub unsafe extern "C" fn ggipc_client_get_component_details_view(
         // SAFETY: as above.
         let request = unsafe { try_ref(request, "request") }?;
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let sent = unsafe { request.borrow() }?;
-        let response = call_sync(client, &model::GET_COMPONENT_DETAILS, &sent, timeout_ms)?;
+        let borrowed = unsafe { request.borrow() };
+        // Borrowed where it lies, not moved out of the result.
+        let sent = match borrowed {
+            Ok(ref sent) => sent,
+            Err(e) => return Err(e),
+        };
+        let response = call_sync(client, &model::GET_COMPONENT_DETAILS, sent, timeout_ms)?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
             unsafe {
@@ -12022,8 +12127,13 @@ pub unsafe extern "C" fn ggipc_client_get_component_details_begin_view(
             return Err(Error::null_argument("out"));
         }
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let sent = unsafe { request.borrow() }?;
-        let call = call_begin(client, &model::GET_COMPONENT_DETAILS, &sent)?;
+        let borrowed = unsafe { request.borrow() };
+        // Borrowed where it lies, not moved out of the result.
+        let sent = match borrowed {
+            Ok(ref sent) => sent,
+            Err(e) => return Err(e),
+        };
+        let call = call_begin(client, &model::GET_COMPONENT_DETAILS, sent)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, call) };
         Ok(())
@@ -12222,8 +12332,13 @@ pub unsafe extern "C" fn ggipc_client_list_components_view(
         // SAFETY: as above.
         let request = unsafe { try_ref(request, "request") }?;
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let sent = unsafe { request.borrow() }?;
-        let response = call_sync(client, &model::LIST_COMPONENTS, &sent, timeout_ms)?;
+        let borrowed = unsafe { request.borrow() };
+        // Borrowed where it lies, not moved out of the result.
+        let sent = match borrowed {
+            Ok(ref sent) => sent,
+            Err(e) => return Err(e),
+        };
+        let response = call_sync(client, &model::LIST_COMPONENTS, sent, timeout_ms)?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
             unsafe {
@@ -12255,8 +12370,13 @@ pub unsafe extern "C" fn ggipc_client_list_components_begin_view(
             return Err(Error::null_argument("out"));
         }
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let sent = unsafe { request.borrow() }?;
-        let call = call_begin(client, &model::LIST_COMPONENTS, &sent)?;
+        let borrowed = unsafe { request.borrow() };
+        // Borrowed where it lies, not moved out of the result.
+        let sent = match borrowed {
+            Ok(ref sent) => sent,
+            Err(e) => return Err(e),
+        };
+        let call = call_begin(client, &model::LIST_COMPONENTS, sent)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, call) };
         Ok(())
@@ -12454,8 +12574,13 @@ pub unsafe extern "C" fn ggipc_client_pause_component_view(
         // SAFETY: as above.
         let request = unsafe { try_ref(request, "request") }?;
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let sent = unsafe { request.borrow() }?;
-        let response = call_sync(client, &model::PAUSE_COMPONENT, &sent, timeout_ms)?;
+        let borrowed = unsafe { request.borrow() };
+        // Borrowed where it lies, not moved out of the result.
+        let sent = match borrowed {
+            Ok(ref sent) => sent,
+            Err(e) => return Err(e),
+        };
+        let response = call_sync(client, &model::PAUSE_COMPONENT, sent, timeout_ms)?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
             unsafe {
@@ -12487,8 +12612,13 @@ pub unsafe extern "C" fn ggipc_client_pause_component_begin_view(
             return Err(Error::null_argument("out"));
         }
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let sent = unsafe { request.borrow() }?;
-        let call = call_begin(client, &model::PAUSE_COMPONENT, &sent)?;
+        let borrowed = unsafe { request.borrow() };
+        // Borrowed where it lies, not moved out of the result.
+        let sent = match borrowed {
+            Ok(ref sent) => sent,
+            Err(e) => return Err(e),
+        };
+        let call = call_begin(client, &model::PAUSE_COMPONENT, sent)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, call) };
         Ok(())
@@ -12686,8 +12816,13 @@ pub unsafe extern "C" fn ggipc_client_resume_component_view(
         // SAFETY: as above.
         let request = unsafe { try_ref(request, "request") }?;
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let sent = unsafe { request.borrow() }?;
-        let response = call_sync(client, &model::RESUME_COMPONENT, &sent, timeout_ms)?;
+        let borrowed = unsafe { request.borrow() };
+        // Borrowed where it lies, not moved out of the result.
+        let sent = match borrowed {
+            Ok(ref sent) => sent,
+            Err(e) => return Err(e),
+        };
+        let response = call_sync(client, &model::RESUME_COMPONENT, sent, timeout_ms)?;
         if !out_response.is_null() {
             // SAFETY: checked non-NULL.
             unsafe {
@@ -12719,8 +12854,13 @@ pub unsafe extern "C" fn ggipc_client_resume_component_begin_view(
             return Err(Error::null_argument("out"));
         }
         // SAFETY: the view's pointers are valid for the call (this function's contract).
-        let sent = unsafe { request.borrow() }?;
-        let call = call_begin(client, &model::RESUME_COMPONENT, &sent)?;
+        let borrowed = unsafe { request.borrow() };
+        // Borrowed where it lies, not moved out of the result.
+        let sent = match borrowed {
+            Ok(ref sent) => sent,
+            Err(e) => return Err(e),
+        };
+        let call = call_begin(client, &model::RESUME_COMPONENT, sent)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, call) };
         Ok(())

@@ -228,6 +228,7 @@ thread_local! {
 
 impl ggipc_call {
     /// Moves `self` to the heap for C, into this thread's spare allocation when it has one.
+    #[inline(always)]
     fn into_raw(self) -> *mut ggipc_call {
         match SPARE_CALL.try_with(std::cell::Cell::take).ok().flatten() {
             Some(mut spare) => {
@@ -238,20 +239,30 @@ impl ggipc_call {
         }
     }
 
-    /// Takes a call made by [`ggipc_call::into_raw`] back from C; its allocation becomes this thread's spare
+    /// Drops a call made by [`ggipc_call::into_raw`] where it lies; its allocation becomes this thread's spare
     /// (the one it replaces, if any, is freed).
     ///
     /// # Safety
     /// `ptr` came from `into_raw` and is not used again.
-    unsafe fn from_raw(ptr: *mut ggipc_call) -> ggipc_call {
-        // SAFETY: per the contract, `ptr` is a live boxed call; `MaybeUninit<T>` has `T`'s layout, so the box
-        // frees it as the one `into_raw` made.
+    unsafe fn release(ptr: *mut ggipc_call) {
+        // SAFETY: per the contract, `ptr` is a live call, dropped once, here.
+        unsafe { std::ptr::drop_in_place(ptr) };
+        // SAFETY: the allocation `into_raw` made; `MaybeUninit<T>` has `T`'s layout, so the box frees it as
+        // the one made for the call, and it holds nothing to drop any more.
         let slot: Box<std::mem::MaybeUninit<ggipc_call>> = unsafe { Box::from_raw(ptr.cast()) };
-        // SAFETY: the slot holds an initialized call, read out once; the slot is treated as uninitialized after.
-        let call = unsafe { slot.assume_init_read() };
         // A thread whose locals are gone (it is ending) frees the slot with the closure instead.
         let _ = SPARE_CALL.try_with(move |spare| spare.set(Some(slot)));
-        call
+    }
+}
+
+/// Owns a call taken back from C for the rest of a function: released (dropped, its allocation kept as the
+/// thread's spare) when it goes out of scope, however the function returns.
+struct Released(*mut ggipc_call);
+
+impl Drop for Released {
+    fn drop(&mut self) {
+        // SAFETY: `Released` is made only from a live call the caller gave up, and dropped once.
+        unsafe { ggipc_call::release(self.0) }
     }
 }
 
@@ -324,18 +335,21 @@ pub(crate) unsafe fn call_finish<Resp: serde::de::DeserializeOwned>(
     if call.is_null() {
         return Err(Error::null_argument("call"));
     }
-    // SAFETY: per the contract above: a live call, ours from here on.
-    let call = unsafe { ggipc_call::from_raw(call) };
+    let _release = Released(call);
+    // SAFETY: per the contract above: a live call, ours from here on (released when this returns).
+    let call = unsafe { &mut *call };
     if !std::ptr::eq(call.op, op) && call.op.name != op.name {
         return Err(Error::invalid_argument(format!(
             "this call is a {}, not a {}",
             call.op.name, op.name
         )));
     }
-    let body = match call.state.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        CallState::Done(r) => r?,
+    // Waited for where it lies: the call's state is not moved out of its allocation.
+    let state = call.state.get_mut().unwrap_or_else(|p| p.into_inner());
+    let body = match state {
+        CallState::Done(r) => std::mem::replace(r, Ok(bytes::Bytes::new()))?,
         // With no limit of its own the wait ends by the operation's deadline at the latest.
-        CallState::Pending(mut pending) => loop {
+        CallState::Pending(pending) => loop {
             if let Some(r) = pending.wait(Duration::MAX) {
                 break r?;
             }
@@ -376,7 +390,7 @@ pub unsafe extern "C" fn ggipc_call_free(call: *mut ggipc_call) {
     crate::ffi::boundary_or((), || {
         if !call.is_null() {
             // SAFETY: a call the caller owns, not used after this.
-            drop(unsafe { ggipc_call::from_raw(call) });
+            unsafe { ggipc_call::release(call) };
         }
     })
 }
@@ -428,20 +442,27 @@ mod tests {
             let before = allocations();
             for _ in 0..100 {
                 let call = done_call().into_raw();
+                // SAFETY: made by into_raw just above, live until released below.
+                let state = unsafe { &*call }.state.lock().unwrap();
+                assert!(matches!(&*state, CallState::Done(Ok(b)) if &b[..] == b"{}"));
+                drop(state);
                 // SAFETY: made by into_raw just above, released once.
-                let back = unsafe { ggipc_call::from_raw(call) };
-                assert!(matches!(back.state.into_inner().unwrap(), CallState::Done(Ok(b)) if &b[..] == b"{}"));
+                unsafe { ggipc_call::release(call) };
             }
-            assert_eq!(allocations() - before, 1, "one allocation, reused by the 99 calls after the first");
+            assert_eq!(
+                allocations() - before,
+                1,
+                "one allocation, reused by the 99 calls after the first"
+            );
             // Two live calls: the spare serves one, the other is allocated; releasing both keeps one spare.
             let (a, b) = (done_call().into_raw(), done_call().into_raw());
             assert_eq!(allocations() - before, 2);
             // SAFETY: as above, each released once.
-            unsafe { drop((ggipc_call::from_raw(a), ggipc_call::from_raw(b))) };
+            unsafe { (ggipc_call::release(a), ggipc_call::release(b)) };
             let c = done_call().into_raw();
             assert_eq!(allocations() - before, 2);
             // SAFETY: as above.
-            drop(unsafe { ggipc_call::from_raw(c) });
+            unsafe { ggipc_call::release(c) };
         })
         .join()
         .unwrap();
@@ -453,7 +474,7 @@ mod tests {
         std::thread::spawn(move || {
             let before = allocations();
             // SAFETY: made by into_raw on the other thread, released once, here.
-            drop(unsafe { ggipc_call::from_raw(made as *mut ggipc_call) });
+            unsafe { ggipc_call::release(made as *mut ggipc_call) };
             let again = done_call().into_raw();
             assert_eq!(again as usize, made);
             assert_eq!(
@@ -462,7 +483,7 @@ mod tests {
                 "the released allocation served the next call"
             );
             // SAFETY: as above.
-            drop(unsafe { ggipc_call::from_raw(again) });
+            unsafe { ggipc_call::release(again) };
         })
         .join()
         .unwrap();

@@ -224,25 +224,46 @@ std::future<T> MakeReadyFuture(T value) {
     return p.get_future();
 }
 
+template <typename T>
+class ReadyFuture;
+
+namespace detail {
+/** The value of a valid `ReadyFuture`, read without consuming it (for the library's own `Activate`). */
+template <typename T>
+const T &ReadyValue(const ReadyFuture<T> &future) noexcept;
+} // namespace detail
+
 /**
  * The future returned by `Activate` and `Close`: complete from the start (the request has been handed to the
  * connection when they return), with the waiting interface of `std::future` (`valid`, `wait`, `wait_for`,
  * `wait_until`, a one-time `get`, `share`) and no shared state: no allocation, no synchronisation. It converts
  * to the `std::future<T>` the SDK returns wherever one is asked for (`std::future<RpcError> f = op.Activate(r);`).
+ * `T` is default-constructible (an invalid future holds a `T()`).
  */
 template <typename T>
 class ReadyFuture {
   public:
     /** An invalid future (as a default-constructed `std::future`). */
-    ReadyFuture() noexcept = default;
-    explicit ReadyFuture(T &&value) noexcept(std::is_nothrow_move_constructible_v<T>) : m_value(std::move(value)) {}
-    explicit ReadyFuture(const T &value) : m_value(value) {}
-    ReadyFuture(ReadyFuture &&) noexcept = default;
-    ReadyFuture &operator=(ReadyFuture &&) noexcept = default;
+    ReadyFuture() noexcept(std::is_nothrow_default_constructible_v<T>) = default;
+    explicit ReadyFuture(T &&value) noexcept(std::is_nothrow_move_constructible_v<T>)
+        : m_value(std::move(value)), m_valid(true) {}
+    explicit ReadyFuture(const T &value) : m_value(value), m_valid(true) {}
+    /** Complete with the value `make()` returns, built in place (not moved). */
+    template <typename F, std::enable_if_t<std::is_same_v<std::invoke_result_t<F &>, T>, int> = 0>
+    ReadyFuture(std::in_place_t, F &&make) noexcept(noexcept(make())) : m_value(make()), m_valid(true) {}
+    ReadyFuture(ReadyFuture &&other) noexcept(std::is_nothrow_move_constructible_v<T>)
+        : m_value(std::move(other.m_value)), m_valid(std::exchange(other.m_valid, false)) {}
+    ReadyFuture &operator=(ReadyFuture &&other) noexcept(std::is_nothrow_move_assignable_v<T>) {
+        if (this != &other) {
+            m_value = std::move(other.m_value);
+            m_valid = std::exchange(other.m_valid, false);
+        }
+        return *this;
+    }
     ReadyFuture(const ReadyFuture &) = delete;
     ReadyFuture &operator=(const ReadyFuture &) = delete;
 
-    bool valid() const noexcept { return m_value.has_value(); }
+    bool valid() const noexcept { return m_valid; }
     void wait() const noexcept {}
     template <typename Rep, typename Period>
     std::future_status wait_for(const std::chrono::duration<Rep, Period> &) const noexcept {
@@ -254,26 +275,34 @@ class ReadyFuture {
     }
     /** The value; the future is no longer valid afterwards (an invalid future gives `T()`). */
     T get() noexcept(std::is_nothrow_move_constructible_v<T> && std::is_nothrow_default_constructible_v<T>) {
-        if (!m_value) {
+        if (!m_valid) {
             return T();
         }
-        T v = std::move(*m_value);
-        m_value.reset();
-        return v;
+        m_valid = false;
+        return std::move(m_value);
     }
     /** As `std::future::share`. */
     std::shared_future<T> share() { return std::future<T>(std::move(*this)).share(); }
     /** The same value as a `std::future` (costs its shared state). */
     operator std::future<T>() && {
-        if (!m_value) {
+        if (!m_valid) {
             return std::future<T>();
         }
         return MakeReadyFuture(get());
     }
 
   private:
-    std::optional<T> m_value;
+    friend const T &detail::ReadyValue<T>(const ReadyFuture<T> &) noexcept;
+    T m_value{};
+    bool m_valid = false;
 };
+
+namespace detail {
+template <typename T>
+const T &ReadyValue(const ReadyFuture<T> &future) noexcept {
+    return future.m_value;
+}
+} // namespace detail
 
 /**
  * The future returned by `GetResult()`. It has the waiting interface of `std::future` (`valid`, `wait`,

@@ -46,14 +46,15 @@ class PublishToIoTCoreOperation {
      */
     ReadyFuture<RpcError> Activate(const PublishToIoTCoreRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
-        RpcError status = Start(request);
+        ReadyFuture<RpcError> status(std::in_place, [&] { return Start(request); });
         if (onMessageFlushCallback) {
+            const RpcError &sent = eventstreamrpc::detail::ReadyValue(status);
             try {
-                onMessageFlushCallback(status ? 0 : status.crtError);
+                onMessageFlushCallback(sent ? 0 : sent.crtError);
             } catch (...) {
             }
         }
-        return ReadyFuture<RpcError>(std::move(status));
+        return status;
     }
 
     /**
@@ -251,14 +252,15 @@ class SubscribeToIoTCoreOperation {
      */
     ReadyFuture<RpcError> Activate(const SubscribeToIoTCoreRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
-        RpcError status = Start(request);
+        ReadyFuture<RpcError> status(std::in_place, [&] { return Start(request); });
         if (onMessageFlushCallback) {
+            const RpcError &sent = eventstreamrpc::detail::ReadyValue(status);
             try {
-                onMessageFlushCallback(status ? 0 : status.crtError);
+                onMessageFlushCallback(sent ? 0 : sent.crtError);
             } catch (...) {
             }
         }
-        return ReadyFuture<RpcError>(std::move(status));
+        return status;
     }
 
     /** The result future: ready when the nucleus accepted or refused the stream. */
@@ -473,14 +475,15 @@ class SubscribeToIoTCoreConnectionStatusOperation {
      */
     ReadyFuture<RpcError> Activate(const SubscribeToIoTCoreConnectionStatusRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
-        RpcError status = Start(request);
+        ReadyFuture<RpcError> status(std::in_place, [&] { return Start(request); });
         if (onMessageFlushCallback) {
+            const RpcError &sent = eventstreamrpc::detail::ReadyValue(status);
             try {
-                onMessageFlushCallback(status ? 0 : status.crtError);
+                onMessageFlushCallback(sent ? 0 : sent.crtError);
             } catch (...) {
             }
         }
-        return ReadyFuture<RpcError>(std::move(status));
+        return status;
     }
 
     /** The result future: ready when the nucleus accepted or refused the stream. */
@@ -598,14 +601,15 @@ class PublishToTopicOperation {
      */
     ReadyFuture<RpcError> Activate(const PublishToTopicRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
-        RpcError status = Start(request);
+        ReadyFuture<RpcError> status(std::in_place, [&] { return Start(request); });
         if (onMessageFlushCallback) {
+            const RpcError &sent = eventstreamrpc::detail::ReadyValue(status);
             try {
-                onMessageFlushCallback(status ? 0 : status.crtError);
+                onMessageFlushCallback(sent ? 0 : sent.crtError);
             } catch (...) {
             }
         }
-        return ReadyFuture<RpcError>(std::move(status));
+        return status;
     }
 
     /**
@@ -803,14 +807,15 @@ class SubscribeToTopicOperation {
      */
     ReadyFuture<RpcError> Activate(const SubscribeToTopicRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
-        RpcError status = Start(request);
+        ReadyFuture<RpcError> status(std::in_place, [&] { return Start(request); });
         if (onMessageFlushCallback) {
+            const RpcError &sent = eventstreamrpc::detail::ReadyValue(status);
             try {
-                onMessageFlushCallback(status ? 0 : status.crtError);
+                onMessageFlushCallback(sent ? 0 : sent.crtError);
             } catch (...) {
             }
         }
-        return ReadyFuture<RpcError>(std::move(status));
+        return status;
     }
 
     /** The result future: ready when the nucleus accepted or refused the stream. */
@@ -928,14 +933,15 @@ class GetConfigurationOperation {
      */
     ReadyFuture<RpcError> Activate(const GetConfigurationRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
-        RpcError status = Start(request);
+        ReadyFuture<RpcError> status(std::in_place, [&] { return Start(request); });
         if (onMessageFlushCallback) {
+            const RpcError &sent = eventstreamrpc::detail::ReadyValue(status);
             try {
-                onMessageFlushCallback(status ? 0 : status.crtError);
+                onMessageFlushCallback(sent ? 0 : sent.crtError);
             } catch (...) {
             }
         }
-        return ReadyFuture<RpcError>(std::move(status));
+        return status;
     }
 
     /**
@@ -1040,14 +1046,15 @@ class UpdateConfigurationOperation {
      */
     ReadyFuture<RpcError> Activate(const UpdateConfigurationRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
-        RpcError status = Start(request);
+        ReadyFuture<RpcError> status(std::in_place, [&] { return Start(request); });
         if (onMessageFlushCallback) {
+            const RpcError &sent = eventstreamrpc::detail::ReadyValue(status);
             try {
-                onMessageFlushCallback(status ? 0 : status.crtError);
+                onMessageFlushCallback(sent ? 0 : sent.crtError);
             } catch (...) {
             }
         }
-        return ReadyFuture<RpcError>(std::move(status));
+        return status;
     }
 
     /**
@@ -1238,14 +1245,15 @@ class SubscribeToConfigurationUpdateOperation {
      */
     ReadyFuture<RpcError> Activate(const SubscribeToConfigurationUpdateRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
-        RpcError status = Start(request);
+        ReadyFuture<RpcError> status(std::in_place, [&] { return Start(request); });
         if (onMessageFlushCallback) {
+            const RpcError &sent = eventstreamrpc::detail::ReadyValue(status);
             try {
-                onMessageFlushCallback(status ? 0 : status.crtError);
+                onMessageFlushCallback(sent ? 0 : sent.crtError);
             } catch (...) {
             }
         }
-        return ReadyFuture<RpcError>(std::move(status));
+        return status;
     }
 
     /** The result future: ready when the nucleus accepted or refused the stream. */
@@ -1453,14 +1461,15 @@ class SubscribeToValidateConfigurationUpdatesOperation {
      */
     ReadyFuture<RpcError> Activate(const SubscribeToValidateConfigurationUpdatesRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
-        RpcError status = Start(request);
+        ReadyFuture<RpcError> status(std::in_place, [&] { return Start(request); });
         if (onMessageFlushCallback) {
+            const RpcError &sent = eventstreamrpc::detail::ReadyValue(status);
             try {
-                onMessageFlushCallback(status ? 0 : status.crtError);
+                onMessageFlushCallback(sent ? 0 : sent.crtError);
             } catch (...) {
             }
         }
-        return ReadyFuture<RpcError>(std::move(status));
+        return status;
     }
 
     /** The result future: ready when the nucleus accepted or refused the stream. */
@@ -1578,14 +1587,15 @@ class SendConfigurationValidityReportOperation {
      */
     ReadyFuture<RpcError> Activate(const SendConfigurationValidityReportRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
-        RpcError status = Start(request);
+        ReadyFuture<RpcError> status(std::in_place, [&] { return Start(request); });
         if (onMessageFlushCallback) {
+            const RpcError &sent = eventstreamrpc::detail::ReadyValue(status);
             try {
-                onMessageFlushCallback(status ? 0 : status.crtError);
+                onMessageFlushCallback(sent ? 0 : sent.crtError);
             } catch (...) {
             }
         }
-        return ReadyFuture<RpcError>(std::move(status));
+        return status;
     }
 
     /**
@@ -1679,14 +1689,15 @@ class UpdateStateOperation {
      */
     ReadyFuture<RpcError> Activate(const UpdateStateRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
-        RpcError status = Start(request);
+        ReadyFuture<RpcError> status(std::in_place, [&] { return Start(request); });
         if (onMessageFlushCallback) {
+            const RpcError &sent = eventstreamrpc::detail::ReadyValue(status);
             try {
-                onMessageFlushCallback(status ? 0 : status.crtError);
+                onMessageFlushCallback(sent ? 0 : sent.crtError);
             } catch (...) {
             }
         }
-        return ReadyFuture<RpcError>(std::move(status));
+        return status;
     }
 
     /**
@@ -1877,14 +1888,15 @@ class SubscribeToComponentUpdatesOperation {
      */
     ReadyFuture<RpcError> Activate(const SubscribeToComponentUpdatesRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
-        RpcError status = Start(request);
+        ReadyFuture<RpcError> status(std::in_place, [&] { return Start(request); });
         if (onMessageFlushCallback) {
+            const RpcError &sent = eventstreamrpc::detail::ReadyValue(status);
             try {
-                onMessageFlushCallback(status ? 0 : status.crtError);
+                onMessageFlushCallback(sent ? 0 : sent.crtError);
             } catch (...) {
             }
         }
-        return ReadyFuture<RpcError>(std::move(status));
+        return status;
     }
 
     /** The result future: ready when the nucleus accepted or refused the stream. */
@@ -2002,14 +2014,15 @@ class DeferComponentUpdateOperation {
      */
     ReadyFuture<RpcError> Activate(const DeferComponentUpdateRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
-        RpcError status = Start(request);
+        ReadyFuture<RpcError> status(std::in_place, [&] { return Start(request); });
         if (onMessageFlushCallback) {
+            const RpcError &sent = eventstreamrpc::detail::ReadyValue(status);
             try {
-                onMessageFlushCallback(status ? 0 : status.crtError);
+                onMessageFlushCallback(sent ? 0 : sent.crtError);
             } catch (...) {
             }
         }
-        return ReadyFuture<RpcError>(std::move(status));
+        return status;
     }
 
     /**
@@ -2103,14 +2116,15 @@ class ValidateAuthorizationTokenOperation {
      */
     ReadyFuture<RpcError> Activate(const ValidateAuthorizationTokenRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
-        RpcError status = Start(request);
+        ReadyFuture<RpcError> status(std::in_place, [&] { return Start(request); });
         if (onMessageFlushCallback) {
+            const RpcError &sent = eventstreamrpc::detail::ReadyValue(status);
             try {
-                onMessageFlushCallback(status ? 0 : status.crtError);
+                onMessageFlushCallback(sent ? 0 : sent.crtError);
             } catch (...) {
             }
         }
-        return ReadyFuture<RpcError>(std::move(status));
+        return status;
     }
 
     /**
@@ -2215,14 +2229,15 @@ class RestartComponentOperation {
      */
     ReadyFuture<RpcError> Activate(const RestartComponentRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
-        RpcError status = Start(request);
+        ReadyFuture<RpcError> status(std::in_place, [&] { return Start(request); });
         if (onMessageFlushCallback) {
+            const RpcError &sent = eventstreamrpc::detail::ReadyValue(status);
             try {
-                onMessageFlushCallback(status ? 0 : status.crtError);
+                onMessageFlushCallback(sent ? 0 : sent.crtError);
             } catch (...) {
             }
         }
-        return ReadyFuture<RpcError>(std::move(status));
+        return status;
     }
 
     /**
@@ -2327,14 +2342,15 @@ class StopComponentOperation {
      */
     ReadyFuture<RpcError> Activate(const StopComponentRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
-        RpcError status = Start(request);
+        ReadyFuture<RpcError> status(std::in_place, [&] { return Start(request); });
         if (onMessageFlushCallback) {
+            const RpcError &sent = eventstreamrpc::detail::ReadyValue(status);
             try {
-                onMessageFlushCallback(status ? 0 : status.crtError);
+                onMessageFlushCallback(sent ? 0 : sent.crtError);
             } catch (...) {
             }
         }
-        return ReadyFuture<RpcError>(std::move(status));
+        return status;
     }
 
     /**
@@ -2439,14 +2455,15 @@ class GetComponentDetailsOperation {
      */
     ReadyFuture<RpcError> Activate(const GetComponentDetailsRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
-        RpcError status = Start(request);
+        ReadyFuture<RpcError> status(std::in_place, [&] { return Start(request); });
         if (onMessageFlushCallback) {
+            const RpcError &sent = eventstreamrpc::detail::ReadyValue(status);
             try {
-                onMessageFlushCallback(status ? 0 : status.crtError);
+                onMessageFlushCallback(sent ? 0 : sent.crtError);
             } catch (...) {
             }
         }
-        return ReadyFuture<RpcError>(std::move(status));
+        return status;
     }
 
     /**
@@ -2551,14 +2568,15 @@ class ListComponentsOperation {
      */
     ReadyFuture<RpcError> Activate(const ListComponentsRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
-        RpcError status = Start(request);
+        ReadyFuture<RpcError> status(std::in_place, [&] { return Start(request); });
         if (onMessageFlushCallback) {
+            const RpcError &sent = eventstreamrpc::detail::ReadyValue(status);
             try {
-                onMessageFlushCallback(status ? 0 : status.crtError);
+                onMessageFlushCallback(sent ? 0 : sent.crtError);
             } catch (...) {
             }
         }
-        return ReadyFuture<RpcError>(std::move(status));
+        return status;
     }
 
     /**
@@ -2663,14 +2681,15 @@ class PauseComponentOperation {
      */
     ReadyFuture<RpcError> Activate(const PauseComponentRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
-        RpcError status = Start(request);
+        ReadyFuture<RpcError> status(std::in_place, [&] { return Start(request); });
         if (onMessageFlushCallback) {
+            const RpcError &sent = eventstreamrpc::detail::ReadyValue(status);
             try {
-                onMessageFlushCallback(status ? 0 : status.crtError);
+                onMessageFlushCallback(sent ? 0 : sent.crtError);
             } catch (...) {
             }
         }
-        return ReadyFuture<RpcError>(std::move(status));
+        return status;
     }
 
     /**
@@ -2764,14 +2783,15 @@ class ResumeComponentOperation {
      */
     ReadyFuture<RpcError> Activate(const ResumeComponentRequest &request,
                                    OnMessageFlushCallback onMessageFlushCallback = nullptr) noexcept {
-        RpcError status = Start(request);
+        ReadyFuture<RpcError> status(std::in_place, [&] { return Start(request); });
         if (onMessageFlushCallback) {
+            const RpcError &sent = eventstreamrpc::detail::ReadyValue(status);
             try {
-                onMessageFlushCallback(status ? 0 : status.crtError);
+                onMessageFlushCallback(sent ? 0 : sent.crtError);
             } catch (...) {
             }
         }
-        return ReadyFuture<RpcError>(std::move(status));
+        return status;
     }
 
     /**

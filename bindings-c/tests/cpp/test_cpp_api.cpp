@@ -443,6 +443,20 @@ TEST_F(CppApi, OperationFutureWaitSemantics) {
     EXPECT_TRUE(outlives.get());
     EXPECT_FALSE(outlives.valid());
 
+    // The flush callback gets the activation's error code; a moved ReadyFuture leaves an invalid one.
+    GreengrassCoreIpcClient offline{bootstrap};
+    auto unsent = offline.NewPublishToIoTCore();
+    int code = -1;
+    auto failed = unsent.Activate(request, [&](int c) { code = c; });
+    EXPECT_EQ(code, GGIPC_ERROR_KIND_CONNECTION_CLOSED);
+    auto taken = std::move(failed);
+    EXPECT_FALSE(failed.valid());
+    ASSERT_TRUE(taken.valid());
+    RpcError refused = taken.get();
+    EXPECT_EQ(refused.baseStatus, EVENT_STREAM_RPC_CONNECTION_CLOSED);
+    EXPECT_EQ(refused.message, "the client is not connected");
+    EXPECT_FALSE(taken.valid());
+
     auto closed = client.NewPublishToIoTCore().Close();
     EXPECT_TRUE(closed.valid());
     std::shared_future<RpcError> shared = closed.share();
