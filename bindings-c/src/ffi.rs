@@ -13,11 +13,13 @@ pub(crate) fn boundary<F>(f: F) -> *mut ggipc_error
 where
     F: FnOnce() -> Result<(), Error>,
 {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(Ok(())) => std::ptr::null_mut(),
-        Ok(Err(e)) => e.into_raw(),
-        Err(panic) => Error::from_panic(panic).into_raw(),
-    }
+    // The outcome becomes the returned pointer inside the boundary, so only a pointer crosses it (not the
+    // whole `Result`, which the compiler would copy on every call).
+    let outcome = catch_unwind(AssertUnwindSafe(|| match f() {
+        Ok(()) => std::ptr::null_mut(),
+        Err(e) => e.into_raw(),
+    }));
+    outcome.unwrap_or_else(|panic| Error::from_panic(panic).into_raw())
 }
 
 /// Runs `f` inside a panic boundary for entry points that cannot report an

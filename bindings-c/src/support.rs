@@ -228,15 +228,21 @@ thread_local! {
 
 impl ggipc_call {
     /// Moves `self` to the heap for C, into this thread's spare allocation when it has one.
-    #[inline(always)]
+    #[cfg(test)]
     fn into_raw(self) -> *mut ggipc_call {
-        match SPARE_CALL.try_with(std::cell::Cell::take).ok().flatten() {
-            Some(mut spare) => {
-                spare.write(self);
-                Box::into_raw(spare).cast()
-            }
-            None => Box::into_raw(Box::new(self)),
-        }
+        let mut slot = Self::slot();
+        slot.write(self);
+        Box::into_raw(slot).cast()
+    }
+
+    /// This thread's spare allocation for a call, or a new one.
+    #[inline(always)]
+    fn slot() -> Box<std::mem::MaybeUninit<ggipc_call>> {
+        SPARE_CALL
+            .try_with(std::cell::Cell::take)
+            .ok()
+            .flatten()
+            .unwrap_or_else(Box::new_uninit)
     }
 
     /// Drops a call made by [`ggipc_call::into_raw`] where it lies; its allocation becomes this thread's spare
@@ -275,6 +281,7 @@ pub(crate) fn call_begin<Req: serde::Serialize>(
 ) -> Result<*mut ggipc_call, Error> {
     let body = encode(request)?;
     let timeout = client.conn.client().operation_timeout();
+    let mut slot = ggipc_call::slot();
     let state = match client.conn.blocking() {
         Some(b) => match b.begin_call(op, body, timeout) {
             Ok(call) => CallState::Pending(call),
@@ -285,11 +292,11 @@ pub(crate) fn call_begin<Req: serde::Serialize>(
             "the client has no blocking connection",
         ))),
     };
-    Ok(ggipc_call {
+    slot.write(ggipc_call {
         op,
         state: std::sync::Mutex::new(state),
-    }
-    .into_raw())
+    });
+    Ok(Box::into_raw(slot).cast())
 }
 
 /// The decoded response of a completed call of `op`.

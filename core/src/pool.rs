@@ -53,6 +53,7 @@ impl Pool {
         Some(kept.swap_remove(i))
     }
 
+    #[inline]
     fn buffer(&self, capacity: usize) -> Vec<u8> {
         if capacity >= MIN {
             if let Some(b) = self.take(capacity) {
@@ -95,6 +96,7 @@ impl Pool {
 }
 
 /// An empty buffer for a body of about `capacity` bytes: a kept one when the body is large.
+#[inline] // a small body's buffer is a plain allocation, also where a binding's generic encoder calls this
 pub(crate) fn buffer(capacity: usize) -> Vec<u8> {
     POOL.buffer(capacity)
 }

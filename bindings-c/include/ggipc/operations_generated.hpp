@@ -67,10 +67,7 @@ class PublishToIoTCoreOperation {
             m_retrieved = true;
             return OperationFuture<PublishToIoTCoreResult>(m_call.release(), &Finish);
         }
-        if (!m_activated) {
-            return OperationFuture<PublishToIoTCoreResult>::Ready(PublishToIoTCoreResult(detail::NotActivated()));
-        }
-        return OperationFuture<PublishToIoTCoreResult>::Ready(m_retrieved ? PublishToIoTCoreResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : PublishToIoTCoreResult());
+        return Settled();
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -89,6 +86,14 @@ class PublishToIoTCoreOperation {
     static PublishToIoTCoreResult Finish(ggipc_call *call) noexcept {
         detail::ErrorPtr e(ggipc_call_publish_to_iot_core_finish(call, nullptr));
         return detail::MakeResult<PublishToIoTCoreResponse>(e.get());
+    }
+
+    /** `GetResult()` with no call in flight: never activated, already retrieved, or nothing was sent. */
+    OperationFuture<PublishToIoTCoreResult> Settled() const noexcept {
+        if (!m_activated) {
+            return OperationFuture<PublishToIoTCoreResult>::Ready(PublishToIoTCoreResult(detail::NotActivated()));
+        }
+        return OperationFuture<PublishToIoTCoreResult>::Ready(m_retrieved ? PublishToIoTCoreResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : PublishToIoTCoreResult());
     }
 
     RpcError Start(const PublishToIoTCoreRequest &request) noexcept {
@@ -622,10 +627,7 @@ class PublishToTopicOperation {
             m_retrieved = true;
             return OperationFuture<PublishToTopicResult>(m_call.release(), &Finish);
         }
-        if (!m_activated) {
-            return OperationFuture<PublishToTopicResult>::Ready(PublishToTopicResult(detail::NotActivated()));
-        }
-        return OperationFuture<PublishToTopicResult>::Ready(m_retrieved ? PublishToTopicResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : PublishToTopicResult());
+        return Settled();
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -644,6 +646,14 @@ class PublishToTopicOperation {
     static PublishToTopicResult Finish(ggipc_call *call) noexcept {
         detail::ErrorPtr e(ggipc_call_publish_to_topic_finish(call, nullptr));
         return detail::MakeResult<PublishToTopicResponse>(e.get());
+    }
+
+    /** `GetResult()` with no call in flight: never activated, already retrieved, or nothing was sent. */
+    OperationFuture<PublishToTopicResult> Settled() const noexcept {
+        if (!m_activated) {
+            return OperationFuture<PublishToTopicResult>::Ready(PublishToTopicResult(detail::NotActivated()));
+        }
+        return OperationFuture<PublishToTopicResult>::Ready(m_retrieved ? PublishToTopicResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : PublishToTopicResult());
     }
 
     RpcError Start(const PublishToTopicRequest &request) noexcept {
@@ -954,10 +964,7 @@ class GetConfigurationOperation {
             m_retrieved = true;
             return OperationFuture<GetConfigurationResult>(m_call.release(), &Finish);
         }
-        if (!m_activated) {
-            return OperationFuture<GetConfigurationResult>::Ready(GetConfigurationResult(detail::NotActivated()));
-        }
-        return OperationFuture<GetConfigurationResult>::Ready(m_retrieved ? GetConfigurationResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : GetConfigurationResult());
+        return Settled();
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -987,6 +994,14 @@ class GetConfigurationOperation {
             ggipc_get_configuration_response_free(response);
             return GetConfigurationResult(detail::OutOfMemory());
         }
+    }
+
+    /** `GetResult()` with no call in flight: never activated, already retrieved, or nothing was sent. */
+    OperationFuture<GetConfigurationResult> Settled() const noexcept {
+        if (!m_activated) {
+            return OperationFuture<GetConfigurationResult>::Ready(GetConfigurationResult(detail::NotActivated()));
+        }
+        return OperationFuture<GetConfigurationResult>::Ready(m_retrieved ? GetConfigurationResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : GetConfigurationResult());
     }
 
     RpcError Start(const GetConfigurationRequest &request) noexcept {
@@ -1067,10 +1082,7 @@ class UpdateConfigurationOperation {
             m_retrieved = true;
             return OperationFuture<UpdateConfigurationResult>(m_call.release(), &Finish);
         }
-        if (!m_activated) {
-            return OperationFuture<UpdateConfigurationResult>::Ready(UpdateConfigurationResult(detail::NotActivated()));
-        }
-        return OperationFuture<UpdateConfigurationResult>::Ready(m_retrieved ? UpdateConfigurationResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : UpdateConfigurationResult());
+        return Settled();
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -1089,6 +1101,14 @@ class UpdateConfigurationOperation {
     static UpdateConfigurationResult Finish(ggipc_call *call) noexcept {
         detail::ErrorPtr e(ggipc_call_update_configuration_finish(call, nullptr));
         return detail::MakeResult<UpdateConfigurationResponse>(e.get());
+    }
+
+    /** `GetResult()` with no call in flight: never activated, already retrieved, or nothing was sent. */
+    OperationFuture<UpdateConfigurationResult> Settled() const noexcept {
+        if (!m_activated) {
+            return OperationFuture<UpdateConfigurationResult>::Ready(UpdateConfigurationResult(detail::NotActivated()));
+        }
+        return OperationFuture<UpdateConfigurationResult>::Ready(m_retrieved ? UpdateConfigurationResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : UpdateConfigurationResult());
     }
 
     RpcError Start(const UpdateConfigurationRequest &request) noexcept {
@@ -1608,10 +1628,7 @@ class SendConfigurationValidityReportOperation {
             m_retrieved = true;
             return OperationFuture<SendConfigurationValidityReportResult>(m_call.release(), &Finish);
         }
-        if (!m_activated) {
-            return OperationFuture<SendConfigurationValidityReportResult>::Ready(SendConfigurationValidityReportResult(detail::NotActivated()));
-        }
-        return OperationFuture<SendConfigurationValidityReportResult>::Ready(m_retrieved ? SendConfigurationValidityReportResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : SendConfigurationValidityReportResult());
+        return Settled();
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -1630,6 +1647,14 @@ class SendConfigurationValidityReportOperation {
     static SendConfigurationValidityReportResult Finish(ggipc_call *call) noexcept {
         detail::ErrorPtr e(ggipc_call_send_configuration_validity_report_finish(call, nullptr));
         return detail::MakeResult<SendConfigurationValidityReportResponse>(e.get());
+    }
+
+    /** `GetResult()` with no call in flight: never activated, already retrieved, or nothing was sent. */
+    OperationFuture<SendConfigurationValidityReportResult> Settled() const noexcept {
+        if (!m_activated) {
+            return OperationFuture<SendConfigurationValidityReportResult>::Ready(SendConfigurationValidityReportResult(detail::NotActivated()));
+        }
+        return OperationFuture<SendConfigurationValidityReportResult>::Ready(m_retrieved ? SendConfigurationValidityReportResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : SendConfigurationValidityReportResult());
     }
 
     RpcError Start(const SendConfigurationValidityReportRequest &request) noexcept {
@@ -1710,10 +1735,7 @@ class UpdateStateOperation {
             m_retrieved = true;
             return OperationFuture<UpdateStateResult>(m_call.release(), &Finish);
         }
-        if (!m_activated) {
-            return OperationFuture<UpdateStateResult>::Ready(UpdateStateResult(detail::NotActivated()));
-        }
-        return OperationFuture<UpdateStateResult>::Ready(m_retrieved ? UpdateStateResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : UpdateStateResult());
+        return Settled();
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -1732,6 +1754,14 @@ class UpdateStateOperation {
     static UpdateStateResult Finish(ggipc_call *call) noexcept {
         detail::ErrorPtr e(ggipc_call_update_state_finish(call, nullptr));
         return detail::MakeResult<UpdateStateResponse>(e.get());
+    }
+
+    /** `GetResult()` with no call in flight: never activated, already retrieved, or nothing was sent. */
+    OperationFuture<UpdateStateResult> Settled() const noexcept {
+        if (!m_activated) {
+            return OperationFuture<UpdateStateResult>::Ready(UpdateStateResult(detail::NotActivated()));
+        }
+        return OperationFuture<UpdateStateResult>::Ready(m_retrieved ? UpdateStateResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : UpdateStateResult());
     }
 
     RpcError Start(const UpdateStateRequest &request) noexcept {
@@ -2035,10 +2065,7 @@ class DeferComponentUpdateOperation {
             m_retrieved = true;
             return OperationFuture<DeferComponentUpdateResult>(m_call.release(), &Finish);
         }
-        if (!m_activated) {
-            return OperationFuture<DeferComponentUpdateResult>::Ready(DeferComponentUpdateResult(detail::NotActivated()));
-        }
-        return OperationFuture<DeferComponentUpdateResult>::Ready(m_retrieved ? DeferComponentUpdateResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : DeferComponentUpdateResult());
+        return Settled();
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -2057,6 +2084,14 @@ class DeferComponentUpdateOperation {
     static DeferComponentUpdateResult Finish(ggipc_call *call) noexcept {
         detail::ErrorPtr e(ggipc_call_defer_component_update_finish(call, nullptr));
         return detail::MakeResult<DeferComponentUpdateResponse>(e.get());
+    }
+
+    /** `GetResult()` with no call in flight: never activated, already retrieved, or nothing was sent. */
+    OperationFuture<DeferComponentUpdateResult> Settled() const noexcept {
+        if (!m_activated) {
+            return OperationFuture<DeferComponentUpdateResult>::Ready(DeferComponentUpdateResult(detail::NotActivated()));
+        }
+        return OperationFuture<DeferComponentUpdateResult>::Ready(m_retrieved ? DeferComponentUpdateResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : DeferComponentUpdateResult());
     }
 
     RpcError Start(const DeferComponentUpdateRequest &request) noexcept {
@@ -2137,10 +2172,7 @@ class ValidateAuthorizationTokenOperation {
             m_retrieved = true;
             return OperationFuture<ValidateAuthorizationTokenResult>(m_call.release(), &Finish);
         }
-        if (!m_activated) {
-            return OperationFuture<ValidateAuthorizationTokenResult>::Ready(ValidateAuthorizationTokenResult(detail::NotActivated()));
-        }
-        return OperationFuture<ValidateAuthorizationTokenResult>::Ready(m_retrieved ? ValidateAuthorizationTokenResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : ValidateAuthorizationTokenResult());
+        return Settled();
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -2170,6 +2202,14 @@ class ValidateAuthorizationTokenOperation {
             ggipc_validate_authorization_token_response_free(response);
             return ValidateAuthorizationTokenResult(detail::OutOfMemory());
         }
+    }
+
+    /** `GetResult()` with no call in flight: never activated, already retrieved, or nothing was sent. */
+    OperationFuture<ValidateAuthorizationTokenResult> Settled() const noexcept {
+        if (!m_activated) {
+            return OperationFuture<ValidateAuthorizationTokenResult>::Ready(ValidateAuthorizationTokenResult(detail::NotActivated()));
+        }
+        return OperationFuture<ValidateAuthorizationTokenResult>::Ready(m_retrieved ? ValidateAuthorizationTokenResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : ValidateAuthorizationTokenResult());
     }
 
     RpcError Start(const ValidateAuthorizationTokenRequest &request) noexcept {
@@ -2250,10 +2290,7 @@ class RestartComponentOperation {
             m_retrieved = true;
             return OperationFuture<RestartComponentResult>(m_call.release(), &Finish);
         }
-        if (!m_activated) {
-            return OperationFuture<RestartComponentResult>::Ready(RestartComponentResult(detail::NotActivated()));
-        }
-        return OperationFuture<RestartComponentResult>::Ready(m_retrieved ? RestartComponentResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : RestartComponentResult());
+        return Settled();
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -2283,6 +2320,14 @@ class RestartComponentOperation {
             ggipc_restart_component_response_free(response);
             return RestartComponentResult(detail::OutOfMemory());
         }
+    }
+
+    /** `GetResult()` with no call in flight: never activated, already retrieved, or nothing was sent. */
+    OperationFuture<RestartComponentResult> Settled() const noexcept {
+        if (!m_activated) {
+            return OperationFuture<RestartComponentResult>::Ready(RestartComponentResult(detail::NotActivated()));
+        }
+        return OperationFuture<RestartComponentResult>::Ready(m_retrieved ? RestartComponentResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : RestartComponentResult());
     }
 
     RpcError Start(const RestartComponentRequest &request) noexcept {
@@ -2363,10 +2408,7 @@ class StopComponentOperation {
             m_retrieved = true;
             return OperationFuture<StopComponentResult>(m_call.release(), &Finish);
         }
-        if (!m_activated) {
-            return OperationFuture<StopComponentResult>::Ready(StopComponentResult(detail::NotActivated()));
-        }
-        return OperationFuture<StopComponentResult>::Ready(m_retrieved ? StopComponentResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : StopComponentResult());
+        return Settled();
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -2396,6 +2438,14 @@ class StopComponentOperation {
             ggipc_stop_component_response_free(response);
             return StopComponentResult(detail::OutOfMemory());
         }
+    }
+
+    /** `GetResult()` with no call in flight: never activated, already retrieved, or nothing was sent. */
+    OperationFuture<StopComponentResult> Settled() const noexcept {
+        if (!m_activated) {
+            return OperationFuture<StopComponentResult>::Ready(StopComponentResult(detail::NotActivated()));
+        }
+        return OperationFuture<StopComponentResult>::Ready(m_retrieved ? StopComponentResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : StopComponentResult());
     }
 
     RpcError Start(const StopComponentRequest &request) noexcept {
@@ -2476,10 +2526,7 @@ class GetComponentDetailsOperation {
             m_retrieved = true;
             return OperationFuture<GetComponentDetailsResult>(m_call.release(), &Finish);
         }
-        if (!m_activated) {
-            return OperationFuture<GetComponentDetailsResult>::Ready(GetComponentDetailsResult(detail::NotActivated()));
-        }
-        return OperationFuture<GetComponentDetailsResult>::Ready(m_retrieved ? GetComponentDetailsResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : GetComponentDetailsResult());
+        return Settled();
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -2509,6 +2556,14 @@ class GetComponentDetailsOperation {
             ggipc_get_component_details_response_free(response);
             return GetComponentDetailsResult(detail::OutOfMemory());
         }
+    }
+
+    /** `GetResult()` with no call in flight: never activated, already retrieved, or nothing was sent. */
+    OperationFuture<GetComponentDetailsResult> Settled() const noexcept {
+        if (!m_activated) {
+            return OperationFuture<GetComponentDetailsResult>::Ready(GetComponentDetailsResult(detail::NotActivated()));
+        }
+        return OperationFuture<GetComponentDetailsResult>::Ready(m_retrieved ? GetComponentDetailsResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : GetComponentDetailsResult());
     }
 
     RpcError Start(const GetComponentDetailsRequest &request) noexcept {
@@ -2589,10 +2644,7 @@ class ListComponentsOperation {
             m_retrieved = true;
             return OperationFuture<ListComponentsResult>(m_call.release(), &Finish);
         }
-        if (!m_activated) {
-            return OperationFuture<ListComponentsResult>::Ready(ListComponentsResult(detail::NotActivated()));
-        }
-        return OperationFuture<ListComponentsResult>::Ready(m_retrieved ? ListComponentsResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : ListComponentsResult());
+        return Settled();
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -2622,6 +2674,14 @@ class ListComponentsOperation {
             ggipc_list_components_response_free(response);
             return ListComponentsResult(detail::OutOfMemory());
         }
+    }
+
+    /** `GetResult()` with no call in flight: never activated, already retrieved, or nothing was sent. */
+    OperationFuture<ListComponentsResult> Settled() const noexcept {
+        if (!m_activated) {
+            return OperationFuture<ListComponentsResult>::Ready(ListComponentsResult(detail::NotActivated()));
+        }
+        return OperationFuture<ListComponentsResult>::Ready(m_retrieved ? ListComponentsResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : ListComponentsResult());
     }
 
     RpcError Start(const ListComponentsRequest &request) noexcept {
@@ -2702,10 +2762,7 @@ class PauseComponentOperation {
             m_retrieved = true;
             return OperationFuture<PauseComponentResult>(m_call.release(), &Finish);
         }
-        if (!m_activated) {
-            return OperationFuture<PauseComponentResult>::Ready(PauseComponentResult(detail::NotActivated()));
-        }
-        return OperationFuture<PauseComponentResult>::Ready(m_retrieved ? PauseComponentResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : PauseComponentResult());
+        return Settled();
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -2724,6 +2781,14 @@ class PauseComponentOperation {
     static PauseComponentResult Finish(ggipc_call *call) noexcept {
         detail::ErrorPtr e(ggipc_call_pause_component_finish(call, nullptr));
         return detail::MakeResult<PauseComponentResponse>(e.get());
+    }
+
+    /** `GetResult()` with no call in flight: never activated, already retrieved, or nothing was sent. */
+    OperationFuture<PauseComponentResult> Settled() const noexcept {
+        if (!m_activated) {
+            return OperationFuture<PauseComponentResult>::Ready(PauseComponentResult(detail::NotActivated()));
+        }
+        return OperationFuture<PauseComponentResult>::Ready(m_retrieved ? PauseComponentResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : PauseComponentResult());
     }
 
     RpcError Start(const PauseComponentRequest &request) noexcept {
@@ -2804,10 +2869,7 @@ class ResumeComponentOperation {
             m_retrieved = true;
             return OperationFuture<ResumeComponentResult>(m_call.release(), &Finish);
         }
-        if (!m_activated) {
-            return OperationFuture<ResumeComponentResult>::Ready(ResumeComponentResult(detail::NotActivated()));
-        }
-        return OperationFuture<ResumeComponentResult>::Ready(m_retrieved ? ResumeComponentResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : ResumeComponentResult());
+        return Settled();
     }
 
     /** Nothing to close for a request/response operation; returns a ready, successful future. */
@@ -2826,6 +2888,14 @@ class ResumeComponentOperation {
     static ResumeComponentResult Finish(ggipc_call *call) noexcept {
         detail::ErrorPtr e(ggipc_call_resume_component_finish(call, nullptr));
         return detail::MakeResult<ResumeComponentResponse>(e.get());
+    }
+
+    /** `GetResult()` with no call in flight: never activated, already retrieved, or nothing was sent. */
+    OperationFuture<ResumeComponentResult> Settled() const noexcept {
+        if (!m_activated) {
+            return OperationFuture<ResumeComponentResult>::Ready(ResumeComponentResult(detail::NotActivated()));
+        }
+        return OperationFuture<ResumeComponentResult>::Ready(m_retrieved ? ResumeComponentResult(detail::AlreadyRetrieved()) : m_startResult ? *m_startResult : ResumeComponentResult());
     }
 
     RpcError Start(const ResumeComponentRequest &request) noexcept {
