@@ -227,7 +227,7 @@ thread_local! {
 }
 
 impl ggipc_call {
-    /// Moves `self` to the heap for C, into this thread's spare allocation when it has one.
+    /// Moves `self` into a slot for C, as `call_begin` does (the tests' way to make calls).
     #[cfg(test)]
     fn into_raw(self) -> *mut ggipc_call {
         let mut slot = Self::slot();
@@ -245,16 +245,16 @@ impl ggipc_call {
             .unwrap_or_else(Box::new_uninit)
     }
 
-    /// Drops a call made by [`ggipc_call::into_raw`] where it lies; its allocation becomes this thread's spare
-    /// (the one it replaces, if any, is freed).
+    /// Drops a call handed to C (built in a [`ggipc_call::slot`]) where it lies; its allocation becomes this
+    /// thread's spare (the one it replaces, if any, is freed).
     ///
     /// # Safety
-    /// `ptr` came from `into_raw` and is not used again.
+    /// `ptr` is such a call, live, and not used again.
     unsafe fn release(ptr: *mut ggipc_call) {
         // SAFETY: per the contract, `ptr` is a live call, dropped once, here.
         unsafe { std::ptr::drop_in_place(ptr) };
-        // SAFETY: the allocation `into_raw` made; `MaybeUninit<T>` has `T`'s layout, so the box frees it as
-        // the one made for the call, and it holds nothing to drop any more.
+        // SAFETY: the call's slot; `MaybeUninit<T>` has `T`'s layout, so the box frees it as the one it was
+        // made as, and it holds nothing to drop any more.
         let slot: Box<std::mem::MaybeUninit<ggipc_call>> = unsafe { Box::from_raw(ptr.cast()) };
         // A thread whose locals are gone (it is ending) frees the slot with the closure instead.
         let _ = SPARE_CALL.try_with(move |spare| spare.set(Some(slot)));
