@@ -43,7 +43,10 @@ fn fixture() -> &'static Mutex<Fixture> {
             PANICS.fetch_add(1, Ordering::SeqCst);
             previous(info);
         }));
-        let dir = std::env::temp_dir().join(format!("ggipc-fuzz-{}", std::process::id()));
+        // The fixture lives as long as the process (a static is never dropped), so its directory outlives it:
+        // each run removes those of runs whose process is gone.
+        remove_stale_dirs();
+        let dir = std::env::temp_dir().join(format!("{DIR_PREFIX}{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temporary directory");
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -73,6 +76,29 @@ fn fixture() -> &'static Mutex<Fixture> {
             _dir: dir,
         })
     })
+}
+
+/// The fixture's directory in the temporary directory: this prefix and the process id.
+const DIR_PREFIX: &str = "ggipc-fuzz-";
+
+/// Removes the fixture directories of processes that no longer run.
+fn remove_stale_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(DIR_PREFIX))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// One server RPC fuzz case: `data[0]` is the write chunk size (0 = everything at once), the rest is
