@@ -124,10 +124,6 @@ class HandleSlot {
         m_handle.swap(h);
         return h;
     }
-    bool Empty() const noexcept {
-        Guard g(m_busy);
-        return m_handle == nullptr;
-    }
     ggipc_client *Get() const noexcept {
         Guard g(m_busy);
         return m_handle.get();
@@ -282,7 +278,7 @@ class GreengrassCoreIpcClient : public detail::GeneratedOperations<GreengrassCor
     std::future<RpcError> Connect(ConnectionLifecycleHandler &lifecycleHandler,
                                   const ConnectionConfig &connectionConfig = DefaultConnectionConfig()) noexcept {
         std::lock_guard<std::mutex> lock(m_mutex);
-        if (!m_client.Empty()) {
+        if (m_client.Get() != nullptr) {
             return eventstreamrpc::MakeReadyFuture(RpcError(EVENT_STREAM_RPC_CONNECTION_ALREADY_ESTABLISHED, 0,
                                                             "the client is already connected"));
         }
@@ -336,7 +332,7 @@ class GreengrassCoreIpcClient : public detail::GeneratedOperations<GreengrassCor
     }
 
     /** True between a successful Connect and Close. */
-    bool IsConnected() const noexcept { return !m_client.Empty(); }
+    bool IsConnected() const noexcept { return m_client.Get() != nullptr; }
 
     /**
      * Stops lifecycle callbacks and closes the connection. Open operations get
